@@ -1,0 +1,54 @@
+# One command for each routine job, the same locally and in CI. Python >= 3.11 is the only
+# prerequisite: Node.js 24 comes from PyPI into .venv, the CDK CLI from npm into node_modules.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
+CDK := cdk --no-notices
+
+.PHONY: help setup synth test lint typecheck format bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+setup: $(VENV)/.installed node_modules/.installed  ## create .venv and node_modules (idempotent)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt container/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version)'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: setup  ## synthesize every environment into cdk.out/
+	$(CDK) synth --quiet
+	@ls -d cdk.out/assembly-*
+
+test: lint typecheck  ## lint, type-check and run every test
+	pytest
+
+lint: setup  ## ruff lint and format check
+	ruff check .
+	ruff format --check .
+
+typecheck: setup  ## mypy
+	mypy
+
+format: setup  ## format and fix what ruff can
+	ruff format .
+	ruff check --fix .
+
+bench: setup  ## run the benchmarks, write benchmarks/results.json and the table in benchmarks/README.md
+	python benchmarks/platform_bench.py
+	python benchmarks/container_bench.py
+
+clean:  ## remove what setup and synth created
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,204 @@
+"""Typed, validated settings of every environment, loaded once at the edge of the app.
+
+`load_config()` reads `environments.toml` next to this file (or a given path), validates it with
+pydantic and returns frozen objects. Everything below `app.py` takes these plain typed values;
+nothing else reads files, context or environment variables.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG_FILE = Path(__file__).with_name("environments.toml")
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    """A validator that accepts strings matching `pattern` and otherwise says what is expected."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+# SageMaker instance types look like ml.<family>.<size>: ml.m5.large, ml.g5.2xlarge, ml.t3.medium.
+InstanceType = Annotated[
+    str,
+    _matching(
+        r"ml\.[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|metal|[0-9]*xlarge)",
+        "a SageMaker instance type such as ml.m5.large, ml.c5.2xlarge or ml.t3.medium",
+    ),
+]
+AccountId = Annotated[str, _matching(r"[0-9]{12}", "a 12-digit AWS account id")]
+Region = Annotated[str, _matching(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]", "an AWS region such as us-east-1")]
+Email = Annotated[str, _matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")]
+AppName = Annotated[
+    str,
+    _matching(r"[a-z][a-z0-9-]{1,30}[a-z0-9]", "3-32 lowercase letters, digits or '-', starting with a letter"),
+]
+
+
+class EnvironmentName(StrEnum):
+    """The environments this app knows, in promotion order."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+    @property
+    def stage_id(self) -> str:
+        """The CDK Stage id, the prefix of every stack's name (`Dev`, `Staging`, `Prod`)."""
+        return self.value.capitalize()
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or breaks a rule; the message says which."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class JobCompute(_Frozen):
+    """Instances of a training or batch transform job."""
+
+    instance_type: InstanceType
+    instance_count: int = Field(ge=1, le=100)
+
+
+class EndpointCompute(_Frozen):
+    """Instances behind the real-time endpoint, and the range autoscaling may move them in."""
+
+    instance_type: InstanceType
+    min_capacity: int = Field(ge=1)
+    max_capacity: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> EndpointCompute:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})")
+        return self
+
+
+class EnvironmentConfig(_Frozen):
+    """One environment's settings (see environments.toml for what each field means)."""
+
+    name: EnvironmentName
+    account: AccountId | None = None
+    region: Region
+    removal_policy: Literal["retain", "destroy"]
+    log_retention_days: int
+    noncurrent_version_expiration_days: int = Field(ge=1, le=3650)
+    image_retention_count: int = Field(ge=1, le=1000)
+    alarm_email: Email | None = None
+    training: JobCompute
+    transform: JobCompute
+    endpoint: EndpointCompute
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> EnvironmentConfig:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+            raise ValueError(f"log_retention_days must be one of {allowed}; got {self.log_retention_days}")
+        if self.name is not EnvironmentName.DEV and self.alarm_email is None:
+            raise ValueError("alarm_email is required outside dev, so that alarms reach a person")
+        if self.name is EnvironmentName.PROD and self.removal_policy != "retain":
+            raise ValueError("removal_policy must be 'retain' in prod: its data must survive a stack deletion")
+        return self
+
+    @property
+    def retain_data(self) -> bool:
+        """Whether buckets, the key and the image repository outlive the stack."""
+        return self.removal_policy == "retain"
+
+
+class AppConfig(_Frozen):
+    """The whole app: its name and every environment, keyed by name."""
+
+    app_name: AppName
+    environments: dict[EnvironmentName, EnvironmentConfig]
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """The settings of environment `name`, or a ConfigError listing the known ones."""
+        try:
+            return self.environments[EnvironmentName(name)]
+        except (ValueError, KeyError):
+            known = ", ".join(e.value for e in self.environments)
+            raise ConfigError(f"unknown environment {name!r}; configured environments: {known}") from None
+
+
+def load_config(path: Path = DEFAULT_CONFIG_FILE, *, default_account: str | None = None) -> AppConfig:
+    """Read and validate the configuration file.
+
+    `default_account` fills `account` where an environment leaves it out (app.py passes the
+    CDK_DEFAULT_ACCOUNT of the credentials in use). Raises ConfigError naming the environment,
+    the field and what is allowed.
+    """
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return parse_config(raw, default_account=default_account)
+
+
+def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> AppConfig:
+    """Validate an already parsed configuration document (see load_config)."""
+    unknown_sections = sorted(set(raw) - {"app", "environments"})
+    if unknown_sections:
+        raise ConfigError(f"unknown section(s) {unknown_sections}; allowed: app, environments")
+    app_section = raw.get("app", {})
+    environments = raw.get("environments")
+    if not isinstance(environments, dict) or not environments:
+        raise ConfigError("no environments configured: add [environments.dev], [environments.staging] ...")
+    allowed = ", ".join(e.value for e in EnvironmentName)
+    parsed: dict[EnvironmentName, EnvironmentConfig] = {}
+    for name, settings in environments.items():
+        if name not in {e.value for e in EnvironmentName}:
+            raise ConfigError(f"unknown environment {name!r}; allowed: {allowed}")
+        if not isinstance(settings, dict):
+            raise ConfigError(f"environment {name!r}: expected a table of settings")
+        values = {"account": default_account, **settings, "name": name}
+        if values["account"] is None:
+            del values["account"]
+        try:
+            parsed[EnvironmentName(name)] = EnvironmentConfig.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(_describe(f"environment {name!r}", error)) from None
+    try:
+        return AppConfig(app_name=app_section.get("name"), environments=parsed)
+    except ValidationError as error:
+        raise ConfigError(_describe("[app]", error)) from None
+
+
+def _describe(where: str, error: ValidationError) -> str:
+    """One line per broken rule: where, which field, what is wrong and what was given."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        field = ".".join(str(part) for part in problem["loc"]) or "(settings)"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif problem["type"] == "missing":
+            message = "required field is missing"
+        given = problem.get("input")
+        scalar = isinstance(given, str | int | float | bool)
+        suffix = f" (got {given!r})" if scalar and problem["type"] != "extra_forbidden" else ""
+        lines.append(f"{where}: {field}: {message}{suffix}")
+    return "\n".join(lines)

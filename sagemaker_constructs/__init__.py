@@ -1,0 +1,9 @@
+"""The app's own constructs: one module per construct, each owning its resources and their wiring."""
+
+from sagemaker_constructs.alarm_topic import AlarmTopic
+from sagemaker_constructs.algorithm_image import AlgorithmImage
+from sagemaker_constructs.encryption_key import EncryptionKey
+from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.secure_bucket import SecureBucket
+
+__all__ = ["AlarmTopic", "AlgorithmImage", "EncryptionKey", "SageMakerExecutionRole", "SecureBucket"]

@@ -1,0 +1,7 @@
+"""The app's stacks: one module per stack, composed into one Stage per environment."""
+
+from stacks.application import build_app
+from stacks.environment_stage import EnvironmentStage
+from stacks.platform_stack import PlatformStack
+
+__all__ = ["EnvironmentStage", "PlatformStack", "build_app"]

@@ -1,0 +1,43 @@
+"""One environment (dev, staging or prod) as a CDK Stage: `npx cdk deploy 'Prod/*'`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from config import EnvironmentConfig
+from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack
+
+
+class EnvironmentStage(cdk.Stage):
+    """Every stack of one environment, deployed to its account and region, tagged with its name."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        app_name: str,
+        settings: EnvironmentConfig,
+        container_directory: Path = CONTAINER_DIRECTORY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            settings.name.stage_id,
+            env=cdk.Environment(account=settings.account, region=settings.region),
+            **kwargs,
+        )
+        cdk.Tags.of(self).add("Project", app_name)
+        cdk.Tags.of(self).add("Environment", settings.name.value)
+        self.platform = PlatformStack(
+            self,
+            "Platform",
+            app_name=app_name,
+            settings=settings,
+            container_directory=container_directory,
+            description=f"{app_name} {settings.name.value}: key, buckets, image, SageMaker role, alarm topic",
+            termination_protection=settings.retain_data,
+        )

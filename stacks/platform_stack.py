@@ -1,0 +1,92 @@
+"""The platform stack: what every other stack of an environment stands on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from config import EnvironmentConfig
+from sagemaker_constructs import AlarmTopic, AlgorithmImage, EncryptionKey, SageMakerExecutionRole, SecureBucket
+
+CONTAINER_DIRECTORY = Path(__file__).resolve().parent.parent / "container"
+
+
+class PlatformStack(cdk.Stack):
+    """Key, buckets, algorithm image, SageMaker execution role and alarm topic of one environment.
+
+    Exposes each as an attribute (`key`, `data_bucket`, `artifacts_bucket`, `access_log_bucket`,
+    `image`, `execution_role`, `alarm_topic`) for the stacks that build on it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        app_name: str,
+        settings: EnvironmentConfig,
+        container_directory: Path = CONTAINER_DIRECTORY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        removal_policy = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+        noncurrent_expiration = cdk.Duration.days(settings.noncurrent_version_expiration_days)
+
+        self.key = EncryptionKey(
+            self, "EncryptionKey", alias=f"{app_name}-{settings.name.value}", removal_policy=removal_policy
+        ).key
+        self.access_log_bucket = SecureBucket(
+            self,
+            "AccessLogs",
+            removal_policy=removal_policy,
+            noncurrent_version_expiration=noncurrent_expiration,
+            expiration=cdk.Duration.days(settings.log_retention_days),
+        ).bucket
+        self.data_bucket = SecureBucket(
+            self,
+            "Data",
+            encryption_key=self.key,
+            access_log_bucket=self.access_log_bucket,
+            access_log_prefix="data/",
+            removal_policy=removal_policy,
+            noncurrent_version_expiration=noncurrent_expiration,
+        ).bucket
+        self.artifacts_bucket = SecureBucket(
+            self,
+            "Artifacts",
+            encryption_key=self.key,
+            access_log_bucket=self.access_log_bucket,
+            access_log_prefix="artifacts/",
+            removal_policy=removal_policy,
+            noncurrent_version_expiration=noncurrent_expiration,
+        ).bucket
+        self.image = AlgorithmImage(
+            self,
+            "AlgorithmImage",
+            directory=container_directory,
+            encryption_key=self.key,
+            removal_policy=removal_policy,
+            max_image_count=settings.image_retention_count,
+            log_retention_days=settings.log_retention_days,
+        )
+        self.execution_role = SageMakerExecutionRole(
+            self,
+            "ExecutionRole",
+            data_bucket=self.data_bucket,
+            artifacts_bucket=self.artifacts_bucket,
+            image=self.image,
+            encryption_key=self.key,
+        )
+        self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
+
+        for name, value in {
+            "DataBucketName": self.data_bucket.bucket_name,
+            "ArtifactsBucketName": self.artifacts_bucket.bucket_name,
+            "ImageUri": self.image.image_uri,
+            "ExecutionRoleArn": self.execution_role.role.role_arn,
+            "AlarmTopicArn": self.alarm_topic.topic_arn,
+        }.items():
+            cdk.CfnOutput(self, name, value=value)

@@ -1,0 +1,122 @@
+"""SageMakerExecutionRole: exactly what SageMaker needs, on exactly the app's resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+
+from sagemaker_constructs import AlgorithmImage, SageMakerExecutionRole
+
+
+@pytest.fixture
+def role(stack: cdk.Stack, container_directory: Path) -> SageMakerExecutionRole:
+    key = kms.Key(stack, "Key")
+    image = AlgorithmImage(
+        stack,
+        "Image",
+        directory=container_directory,
+        encryption_key=key,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+        max_image_count=5,
+        log_retention_days=30,
+    )
+    return SageMakerExecutionRole(
+        stack,
+        "ExecutionRole",
+        data_bucket=s3.Bucket(stack, "Data"),
+        artifacts_bucket=s3.Bucket(stack, "Artifacts"),
+        image=image,
+        encryption_key=key,
+        extra_metric_namespaces=["SageMakerGbdt"],
+    )
+
+
+def _statements(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
+    policies = Template.from_stack(stack).find_resources(
+        "AWS::IAM::ManagedPolicy", {"Properties": {"Description": Match.string_like_regexp("^What SageMaker may do")}}
+    )
+    document = next(iter(policies.values()))["Properties"]["PolicyDocument"]
+    return {statement["Sid"]: statement for statement in document["Statement"]}
+
+
+def test_only_sagemaker_acting_for_this_account_may_assume_it(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_no_aws_managed_policy_is_attached(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    for resource in Template.from_stack(stack).find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in resource["Properties"]
+
+
+def test_s3_access_is_limited_to_the_two_buckets(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    statements = _statements(stack)
+    s3_statements = [s for s in statements.values() if any(str(a).startswith("s3:") for a in _actions(s))]
+    assert {s["Sid"] for s in s3_statements} == {"ListBuckets", "ReadData", "ReadWriteArtifacts"}
+    for statement in s3_statements:
+        assert statement["Resource"] != "*"
+        assert "s3:*" not in _actions(statement)
+    assert statements["ReadData"]["Action"] == "s3:GetObject"
+    assert "s3:PutObject" in statements["ReadWriteArtifacts"]["Action"]
+
+
+def test_only_token_and_metrics_are_granted_on_any_resource(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    wildcard = {sid for sid, s in _statements(stack).items() if s["Resource"] == "*"}
+    assert wildcard == {"LogInToRegistry", "PublishMetrics"}
+
+
+def test_metrics_are_limited_to_sagemaker_and_the_given_namespaces(
+    stack: cdk.Stack, role: SageMakerExecutionRole
+) -> None:
+    condition = _statements(stack)["PublishMetrics"]["Condition"]
+    assert condition == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMakerGbdt"]}}
+
+
+def test_volume_grants_only_for_aws_resources(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    statement = _statements(stack)["AttachEncryptedVolumes"]
+    assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_grant_pass_role_passes_it_to_sagemaker_only(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
+    role.grant_pass_role(caller)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "iam:PassRole",
+                        "Effect": "Allow",
+                        "Resource": {"Fn::GetAtt": [Match.string_like_regexp("ExecutionRole"), "Arn"]},
+                        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)

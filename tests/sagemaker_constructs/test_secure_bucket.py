@@ -1,0 +1,151 @@
+"""SecureBucket: private, TLS-only, versioned, logged, with a lifecycle; retained or destroyed."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Match, Template
+
+from sagemaker_constructs import SecureBucket
+
+NONCURRENT = cdk.Duration.days(30)
+
+
+def _bucket(stack: cdk.Stack, **kwargs: object) -> Template:
+    kwargs.setdefault("removal_policy", cdk.RemovalPolicy.RETAIN)
+    kwargs.setdefault("noncurrent_version_expiration", NONCURRENT)
+    SecureBucket(stack, "Bucket", **kwargs)  # type: ignore[arg-type]
+    return Template.from_stack(stack)
+
+
+def test_with_a_key_it_uses_sse_kms_with_a_bucket_key(stack: cdk.Stack) -> None:
+    # GIVEN a KMS key WHEN a bucket is created with it
+    template = _bucket(stack, encryption_key=kms.Key(stack, "Key"))
+    # THEN objects are encrypted with that key, through an S3 bucket key
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": Match.any_value(),
+                        },
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_without_a_key_it_uses_sse_s3(stack: cdk.Stack) -> None:
+    template = _bucket(stack)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            }
+        },
+    )
+
+
+def test_it_is_private_versioned_and_owner_enforced(stack: cdk.Stack) -> None:
+    template = _bucket(stack)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        },
+    )
+
+
+def test_it_denies_requests_without_tls_1_2(stack: cdk.Stack) -> None:
+    template = _bucket(stack)
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+                        Match.object_like({"Effect": "Deny", "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}}),
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_lifecycle_expires_noncurrent_versions_and_aborts_incomplete_uploads(stack: cdk.Stack) -> None:
+    template = _bucket(stack, expiration=cdk.Duration.days(365))
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {
+                        "Id": "Retention",
+                        "Status": "Enabled",
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                        "ExpirationInDays": 365,
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_it_logs_access_to_the_given_bucket_under_the_prefix(stack: cdk.Stack) -> None:
+    logs = SecureBucket(
+        stack, "Logs", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=NONCURRENT
+    )
+    template = _bucket(stack, access_log_bucket=logs.bucket, access_log_prefix="data/")
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LoggingConfiguration": {
+                "DestinationBucketName": {"Ref": Match.string_like_regexp("LogsBucket")},
+                "LogFilePrefix": "data/",
+            }
+        },
+    )
+
+
+def test_retain_keeps_the_bucket_and_its_objects(stack: cdk.Stack) -> None:
+    template = _bucket(stack, removal_policy=cdk.RemovalPolicy.RETAIN)
+    template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+    template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
+
+
+def test_destroy_empties_and_deletes_the_bucket(stack: cdk.Stack) -> None:
+    template = _bucket(stack, removal_policy=cdk.RemovalPolicy.DESTROY)
+    template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
+    template.resource_count_is("Custom::S3AutoDeleteObjects", 1)
+
+
+def test_a_log_bucket_without_a_prefix_is_rejected(stack: cdk.Stack) -> None:
+    logs = SecureBucket(
+        stack, "Logs", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=NONCURRENT
+    )
+    with pytest.raises(ValueError, match="access_log_bucket and access_log_prefix must be given together"):
+        _bucket(stack, access_log_bucket=logs.bucket)
+
+
+def test_a_prefix_without_a_trailing_slash_is_rejected(stack: cdk.Stack) -> None:
+    logs = SecureBucket(
+        stack, "Logs", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=NONCURRENT
+    )
+    with pytest.raises(ValueError, match="access_log_prefix must end with '/', got 'data'"):
+        _bucket(stack, access_log_bucket=logs.bucket, access_log_prefix="data")

@@ -1,0 +1,159 @@
+"""Configuration is validated once, at load, with an error naming environment, field and rule."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import ConfigError, EnvironmentName, load_config, parse_config
+from config.settings import DEFAULT_CONFIG_FILE
+
+
+@pytest.fixture
+def raw() -> dict[str, Any]:
+    """A fresh, editable copy of the shipped configuration."""
+    return copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
+
+
+def test_shipped_config_has_dev_staging_and_prod() -> None:
+    # GIVEN the shipped environments.toml WHEN it is loaded
+    config = load_config()
+    # THEN all three environments are there, in promotion order
+    assert list(config.environments) == [EnvironmentName.DEV, EnvironmentName.STAGING, EnvironmentName.PROD]
+    assert config.environment("prod").retain_data
+    assert not config.environment("dev").retain_data
+
+
+def test_settings_are_frozen() -> None:
+    prod = load_config().environment("prod")
+    with pytest.raises(ValueError, match="frozen"):
+        prod.region = "eu-west-1"
+
+
+def test_default_account_fills_in_only_where_the_config_has_none(raw: dict[str, Any]) -> None:
+    # GIVEN prod names its account and dev does not
+    raw["environments"]["prod"]["account"] = "210987654321"
+    # WHEN the CLI's account is given as the default
+    config = parse_config(raw, default_account="123456789012")
+    # THEN dev takes the default and prod keeps its own
+    assert config.environment("dev").account == "123456789012"
+    assert config.environment("prod").account == "210987654321"
+
+
+def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, Any]) -> None:
+    assert parse_config(raw).environment("dev").account is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            lambda r: r["environments"].__setitem__("qa", r["environments"]["dev"]),
+            r"unknown environment 'qa'; allowed: dev, staging, prod",
+            id="unknown-environment",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"]["training"].__setitem__("instance_type", "m5.large"),
+            r"environment 'prod': training\.instance_type: must be a SageMaker instance type .* \(got 'm5\.large'\)",
+            id="bad-instance-type",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["staging"]["endpoint"].__setitem__("min_capacity", 4),
+            r"environment 'staging': endpoint: min_capacity \(4\) must not exceed max_capacity \(3\)",
+            id="min-above-max",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["dev"].pop("region"),
+            r"environment 'dev': region: required field is missing",
+            id="missing-region",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"].pop("alarm_email"),
+            r"environment 'prod': .*alarm_email is required outside dev",
+            id="missing-alarm-email",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"].__setitem__("removal_policy", "destroy"),
+            r"environment 'prod': .*removal_policy must be 'retain' in prod",
+            id="prod-destroy",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"].__setitem__("removal_policy", "delete"),
+            r"environment 'prod': removal_policy: Input should be 'retain' or 'destroy' \(got 'delete'\)",
+            id="bad-removal-policy",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["dev"].__setitem__("log_retention_days", 10),
+            r"environment 'dev': .*log_retention_days must be one of 1, 3, 5, 7, 14, .*; got 10",
+            id="bad-log-retention",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["dev"].__setitem__("instance_typo", "ml.m5.large"),
+            r"environment 'dev': instance_typo: unknown field",
+            id="unknown-field",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["dev"].__setitem__("account", "12345"),
+            r"environment 'dev': account: must be a 12-digit AWS account id \(got '12345'\)",
+            id="bad-account",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["dev"].__setitem__("region", "useast1"),
+            r"environment 'dev': region: must be an AWS region such as us-east-1 \(got 'useast1'\)",
+            id="bad-region",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["staging"].__setitem__("alarm_email", "oncall"),
+            r"environment 'staging': alarm_email: must be an e-mail address \(got 'oncall'\)",
+            id="bad-email",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["dev"]["training"].__setitem__("instance_count", 0),
+            r"environment 'dev': training\.instance_count: Input should be greater than or equal to 1 \(got 0\)",
+            id="zero-instances",
+        ),
+        pytest.param(
+            lambda r: r["app"].__setitem__("name", "My App"),
+            r"\[app\]: app_name: must be 3-32 lowercase letters",
+            id="bad-app-name",
+        ),
+        pytest.param(
+            lambda r: r.__setitem__("environments", {}),
+            r"no environments configured",
+            id="no-environments",
+        ),
+        pytest.param(
+            lambda r: r.__setitem__("extras", {}),
+            r"unknown section\(s\) \['extras'\]; allowed: app, environments",
+            id="unknown-section",
+        ),
+    ],
+)
+def test_bad_configuration_is_rejected_with_a_message_naming_it(raw: dict[str, Any], edit: Any, message: str) -> None:
+    # GIVEN the shipped configuration with one rule broken
+    edit(raw)
+    # WHEN it is validated THEN the error names the environment, the field and what is allowed
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_asking_for_an_unconfigured_environment_lists_the_configured_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown environment 'qa'; configured environments: dev, staging, prod"):
+        load_config().environment("qa")
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match=rf"cannot read configuration file {missing}"):
+        load_config(missing)
+
+
+def test_invalid_toml_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[environments.dev\nregion = 1\n")
+    with pytest.raises(ConfigError, match=rf"{broken} is not valid TOML"):
+        load_config(broken)

@@ -81,17 +81,92 @@ class JobCompute(_Frozen):
     instance_count: int = Field(ge=1, le=100)
 
 
-class EndpointCompute(_Frozen):
-    """Instances behind the real-time endpoint, and the range autoscaling may move them in."""
+class VariantSettings(_Frozen):
+    """One production variant on instances: SageMaker spreads two or more across Availability Zones."""
 
+    name: Annotated[str, _matching(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", "1-63 letters, digits or '-'")] = "primary"
     instance_type: InstanceType
+    initial_instance_count: int = Field(ge=1)
+    weight: float = Field(default=1.0, gt=0)
+
+
+class ServerlessSettings(_Frozen):
+    """A serverless variant: pay per request, cold starts, no instances to manage."""
+
+    memory_size_mb: int
+    max_concurrency: int
+
+
+class ScheduleSettings(_Frozen):
+    """A scheduled change of the autoscaling range, e.g. a larger floor during business hours."""
+
+    name: Annotated[str, _matching(r"[A-Za-z][A-Za-z0-9]{0,63}", "a name of letters and digits")]
+    schedule: Annotated[str, _matching(r"(cron|rate|at)\(.+\)", "cron(...), rate(...) or at(...)")]
     min_capacity: int = Field(ge=1)
     max_capacity: int = Field(ge=1)
 
+
+class AutoScalingSettings(_Frozen):
+    """Target tracking on invocations per instance, between min_capacity and max_capacity."""
+
+    min_capacity: int = Field(ge=1)
+    max_capacity: int = Field(ge=1)
+    target_invocations_per_instance: int = Field(ge=1)
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0)
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0)
+    schedules: tuple[ScheduleSettings, ...] = ()
+
     @model_validator(mode="after")
-    def _min_not_above_max(self) -> EndpointCompute:
+    def _min_not_above_max(self) -> AutoScalingSettings:
         if self.min_capacity > self.max_capacity:
             raise ValueError(f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})")
+        return self
+
+
+class DeploymentSettings(_Frozen):
+    """How an endpoint update shifts traffic to the new fleet, and when it rolls back."""
+
+    strategy: Literal["canary", "linear", "all_at_once"]
+    step_type: Literal["instance_count", "capacity_percent"] = "instance_count"
+    step_value: int = Field(default=1, ge=1)
+    wait_interval_seconds: int = 300
+    termination_wait_seconds: int = 300
+    maximum_execution_timeout_seconds: int = 3600
+    rollback_5xx_errors_per_minute: int = Field(default=1, ge=1)
+    rollback_p99_model_latency_ms: int = Field(default=500, ge=1)
+
+
+class VpcSettings(_Frozen):
+    """Private subnets and security groups of an existing VPC for the model's containers."""
+
+    subnet_ids: tuple[Annotated[str, _matching(r"subnet-[0-9a-f]{8,17}", "a subnet id")], ...] = Field(min_length=1)
+    security_group_ids: tuple[Annotated[str, _matching(r"sg-[0-9a-f]{8,17}", "a security group id")], ...] = Field(
+        min_length=1
+    )
+
+
+class EndpointSettings(_Frozen):
+    """The real-time endpoint: which model it serves, on what, and how it changes."""
+
+    model_artifact_key: Annotated[
+        str, _matching(r"[^/\s][^\s]*\.tar\.gz", "an object key in the artifacts bucket ending in .tar.gz")
+    ] | None = None
+    variants: tuple[VariantSettings, ...] = ()
+    serverless: ServerlessSettings | None = None
+    autoscaling: AutoScalingSettings | None = None
+    deployment: DeploymentSettings | None = None
+    data_capture_percentage: int = Field(default=0, ge=0, le=100)
+    container_startup_health_check_timeout_seconds: int | None = None
+    model_data_download_timeout_seconds: int | None = None
+    server_workers: int | None = Field(default=None, ge=1)
+    server_timeout_seconds: int = 60
+    network_isolation: bool = False
+    vpc: VpcSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_capacity(self) -> EndpointSettings:
+        if bool(self.variants) == (self.serverless is not None):
+            raise ValueError("give either variants (instances) or serverless, not both and not neither")
         return self
 
 
@@ -108,10 +183,12 @@ class EnvironmentConfig(_Frozen):
     alarm_email: Email | None = None
     training: JobCompute
     transform: JobCompute
-    endpoint: EndpointCompute
+    endpoint: EndpointSettings
 
     @model_validator(mode="after")
     def _check_rules(self) -> EnvironmentConfig:
+        if self.name is EnvironmentName.PROD:
+            self._check_production_endpoint()
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
             raise ValueError(f"log_retention_days must be one of {allowed}; got {self.log_retention_days}")
@@ -120,6 +197,17 @@ class EnvironmentConfig(_Frozen):
         if self.name is EnvironmentName.PROD and self.removal_policy != "retain":
             raise ValueError("removal_policy must be 'retain' in prod: its data must survive a stack deletion")
         return self
+
+    def _check_production_endpoint(self) -> None:
+        endpoint = self.endpoint
+        if any(v.initial_instance_count < 2 for v in endpoint.variants) or endpoint.serverless:
+            raise ValueError("prod endpoint variants need initial_instance_count >= 2, spread across AZs")
+        if endpoint.autoscaling is None or endpoint.autoscaling.min_capacity < 2:
+            raise ValueError("prod endpoint needs autoscaling with min_capacity >= 2")
+        if endpoint.deployment is None or endpoint.deployment.strategy == "all_at_once":
+            raise ValueError("prod endpoint deployment must be canary or linear, with auto-rollback")
+        if endpoint.data_capture_percentage == 0:
+            raise ValueError("prod endpoint needs data_capture_percentage > 0")
 
     @property
     def retain_data(self) -> bool:

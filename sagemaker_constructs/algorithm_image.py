@@ -82,7 +82,13 @@ class AlgorithmImage(Construct):
         )
         asset = ecr_assets.DockerImageAsset(self, "Asset", directory=str(directory), platform=platform)
         self.image_tag = asset.asset_hash
-        self.image_uri = self.repository.repository_uri_for_tag(self.image_tag)
+        stack = cdk.Stack.of(self)
+        # Built from the repository name alone (not split out of its ARN), so that a stack in the
+        # same environment that uses it references one plain output of this one.
+        self.image_uri = (
+            f"{stack.account}.dkr.ecr.{stack.region}.{cdk.Aws.URL_SUFFIX}/{self.repository.repository_name}"
+            f":{self.image_tag}"
+        )
 
         copy_role = iam.Role(
             self,

@@ -2,6 +2,7 @@
 
 from stacks.application import build_app
 from stacks.environment_stage import EnvironmentStage
+from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import PlatformStack
 
-__all__ = ["EnvironmentStage", "PlatformStack", "build_app"]
+__all__ = ["EnvironmentStage", "InferenceStack", "PlatformStack", "build_app"]

@@ -9,11 +9,15 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import EnvironmentConfig
+from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack
 
 
 class EnvironmentStage(cdk.Stage):
-    """Every stack of one environment, deployed to its account and region, tagged with its name."""
+    """Every stack of one environment, deployed to its account and region, tagged with its name.
+
+    `platform` always; `inference` once the configuration pins a model artifact.
+    """
 
     def __init__(
         self,
@@ -41,3 +45,16 @@ class EnvironmentStage(cdk.Stage):
             description=f"{app_name} {settings.name.value}: key, buckets, image, SageMaker role, alarm topic",
             termination_protection=settings.retain_data,
         )
+        # No endpoint until a model artifact is pinned: the first deploy creates the platform,
+        # training fills the artifacts bucket, the pin then brings the endpoint up.
+        self.inference: InferenceStack | None = None
+        if settings.endpoint.model_artifact_key is not None:
+            self.inference = InferenceStack(
+                self,
+                "Inference",
+                app_name=app_name,
+                settings=settings,
+                platform=self.platform,
+                description=f"{app_name} {settings.name.value}: SageMaker model, endpoint config, endpoint",
+                termination_protection=settings.retain_data,
+            )

@@ -62,8 +62,8 @@ def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, 
             id="bad-instance-type",
         ),
         pytest.param(
-            lambda r: r["environments"]["staging"]["endpoint"].__setitem__("min_capacity", 4),
-            r"environment 'staging': endpoint: min_capacity \(4\) must not exceed max_capacity \(3\)",
+            lambda r: r["environments"]["staging"]["endpoint"]["autoscaling"].__setitem__("min_capacity", 4),
+            r"environment 'staging': endpoint\.autoscaling: min_capacity \(4\) must not exceed max_capacity \(3\)",
             id="min-above-max",
         ),
         pytest.param(

@@ -1,0 +1,85 @@
+"""Time a full synth of every environment and the whole test command, as a newcomer runs them.
+
+Writes the `platform` section of benchmarks/results.json and the table in benchmarks/README.md
+(between the `platform-results` markers). Targets (issue: foundation): synth of all stages
+< 20 s warm, the full test command < 5 min, on the 2-core project machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from results_file import record
+
+ROOT = Path(__file__).resolve().parent.parent
+README = Path(__file__).with_name("README.md")
+SYNTH_TARGET_S = 20.0
+TEST_TARGET_S = 300.0
+
+
+def _timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _cdk_synth() -> float:
+    shutil.rmtree(ROOT / "cdk.out", ignore_errors=True)
+    return _timed(["make", "--no-print-directory", "synth"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--synth-reps", type=int, default=3)
+    parser.add_argument("--test-reps", type=int, default=1)
+    args = parser.parse_args()
+
+    _cdk_synth()  # warm-up: the first synth after setup also byte-compiles and warms the disk cache
+    synth = [_cdk_synth() for _ in range(args.synth_reps)]
+    tests = [_timed(["make", "--no-print-directory", "test"]) for _ in range(args.test_reps)]
+    results = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "synth_all_stages_warm_s": {"median": round(statistics.median(synth), 2), "values": [round(s, 2) for s in synth]},
+        "synth_target_s": SYNTH_TARGET_S,
+        "make_test_s": {"median": round(statistics.median(tests), 1), "values": [round(t, 1) for t in tests]},
+        "make_test_target_s": TEST_TARGET_S,
+    }
+    record("platform", results)
+    synth_median = results["synth_all_stages_warm_s"]["median"]
+    test_median = results["make_test_s"]["median"]
+    table = "\n".join(
+        [
+            "| measure | median | runs | target | met |",
+            "| --- | --- | --- | --- | --- |",
+            f"| `make synth`, all stages, warm | {synth_median} s | {len(synth)} | < {SYNTH_TARGET_S:.0f} s "
+            f"| {'yes' if synth_median < SYNTH_TARGET_S else 'no'} |",
+            f"| `make test`, everything | {test_median} s | {len(tests)} | < {TEST_TARGET_S:.0f} s "
+            f"| {'yes' if test_median < TEST_TARGET_S else 'no'} |",
+        ]
+    )
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    if "<!-- platform-results -->" not in text:
+        text += (
+            "\n## Platform\n\nWritten by `benchmarks/platform_bench.py` (`make bench`).\n\n"
+            "<!-- platform-results -->\n<!-- /platform-results -->\n"
+        )
+    text = re.sub(
+        r"(<!-- platform-results -->\n).*?(\n<!-- /platform-results -->)",
+        lambda m: m.group(1) + table + m.group(2),
+        text,
+        flags=re.DOTALL,
+    )
+    README.write_text(text)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

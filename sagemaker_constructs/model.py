@@ -1,0 +1,103 @@
+"""A SageMaker Model: the algorithm image plus one trained model artifact."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from sagemaker_constructs.execution_role import SageMakerExecutionRole
+
+# SageMaker answers a real-time invocation within 60 s or fails it; the server must give up first.
+MAX_SERVER_TIMEOUT_SECONDS = 60
+_ENV_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,1023}")
+
+
+@dataclass(frozen=True)
+class VpcPlacement:
+    """Subnets and security groups of an existing VPC for the model's containers."""
+
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+
+
+class SageMakerModel(Construct):
+    """A `AWS::SageMaker::Model` for the algorithm image and a `model.tar.gz`.
+
+    The model has no physical name: a Model cannot be changed in place, so CloudFormation
+    replaces it on every change, which a fixed name would block. It depends on the execution
+    role (and so its policy): SageMaker checks the role's permissions when the model is created.
+
+    :param image_uri: the image, by immutable tag or digest.
+    :param model_data_url: `s3://bucket/key/model.tar.gz`, unpacked into /opt/ml/model.
+    :param server_workers: SAGEMAKER_MODEL_SERVER_WORKERS. @default the container's (one per CPU).
+    :param server_timeout: SAGEMAKER_MODEL_SERVER_TIMEOUT, at most 60 s. @default 60 s.
+    :param environment: more environment variables for the container.
+    :param vpc: run the containers in these subnets. @default SageMaker's network.
+    :param network_isolation: no network access from the container at all. @default False.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        image_uri: str,
+        model_data_url: str,
+        execution_role: SageMakerExecutionRole,
+        server_workers: int | None = None,
+        server_timeout: cdk.Duration = cdk.Duration.seconds(MAX_SERVER_TIMEOUT_SECONDS),
+        environment: Mapping[str, str] | None = None,
+        vpc: VpcPlacement | None = None,
+        network_isolation: bool = False,
+    ) -> None:
+        super().__init__(scope, id_)
+        timeout_seconds = server_timeout.to_seconds()
+        if not 1 <= timeout_seconds <= MAX_SERVER_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"server_timeout must be 1-{MAX_SERVER_TIMEOUT_SECONDS} s (SageMaker's invocation limit), "
+                f"got {timeout_seconds:g} s"
+            )
+        if server_workers is not None and server_workers < 1:
+            raise ValueError(f"server_workers must be at least 1, got {server_workers}")
+        if not cdk.Token.is_unresolved(model_data_url) and not re.fullmatch(r"s3://[^/]+/.+\.tar\.gz", model_data_url):
+            raise ValueError(f"model_data_url must be s3://<bucket>/<key>.tar.gz, got {model_data_url!r}")
+        if vpc is not None and (not vpc.subnet_ids or not vpc.security_group_ids):
+            raise ValueError("vpc needs at least one subnet id and one security group id")
+        variables = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": f"{timeout_seconds:g}"}
+        if server_workers is not None:
+            variables["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(server_workers)
+        for name, value in (environment or {}).items():
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"environment variable name {name!r} is not valid")
+            variables[name] = value
+
+        self.network_isolation = network_isolation
+        self.in_vpc = vpc is not None
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=execution_role.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri,
+                model_data_url=model_data_url,
+                environment=dict(sorted(variables.items())),
+            ),
+            enable_network_isolation=network_isolation,
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                subnets=list(vpc.subnet_ids), security_group_ids=list(vpc.security_group_ids)
+            )
+            if vpc
+            else None,
+        )
+        # Never create the model before the role's permissions exist.
+        self.model.node.add_dependency(execution_role)
+
+    @property
+    def model_name(self) -> str:
+        """The name CloudFormation generated for the model."""
+        return self.model.attr_model_name

@@ -1,0 +1,138 @@
+"""The inference stack: the real-time endpoint of one environment."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from constructs import Construct
+
+from config import DeploymentSettings, EndpointSettings, EnvironmentConfig
+from sagemaker_constructs import (
+    EndpointAutoScaling,
+    InstanceVariant,
+    RealtimeEndpoint,
+    SageMakerModel,
+    ScheduledCapacity,
+    ServerlessVariant,
+    TrafficShifting,
+    VpcPlacement,
+)
+from stacks.platform_stack import PlatformStack
+
+DATA_CAPTURE_PREFIX = "data-capture/"
+
+
+class InferenceStack(cdk.Stack):
+    """Model → EndpointConfig → Endpoint (+ autoscaling) serving the pinned model artifact.
+
+    Promotion is a reviewed change of `endpoint.model_artifact_key` in the configuration: the
+    Model and EndpointConfig are replaced (they are immutable), the Endpoint is updated in place,
+    through the configured blue/green traffic shifting.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        app_name: str,
+        settings: EnvironmentConfig,
+        platform: PlatformStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        endpoint_settings = settings.endpoint
+        if endpoint_settings.model_artifact_key is None:
+            raise ValueError(f"environment {settings.name.value}: endpoint.model_artifact_key is not set")
+        artifacts = platform.artifacts_bucket.bucket_name
+        self.model = SageMakerModel(
+            self,
+            "Model",
+            image_uri=platform.image.image_uri,
+            model_data_url=f"s3://{artifacts}/{endpoint_settings.model_artifact_key}",
+            execution_role=platform.execution_role,
+            server_workers=endpoint_settings.server_workers,
+            server_timeout=cdk.Duration.seconds(endpoint_settings.server_timeout_seconds),
+            vpc=VpcPlacement(endpoint_settings.vpc.subnet_ids, endpoint_settings.vpc.security_group_ids)
+            if endpoint_settings.vpc
+            else None,
+            network_isolation=endpoint_settings.network_isolation,
+        )
+        self.endpoint = RealtimeEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=f"{app_name}-{settings.name.value}",
+            model=self.model,
+            variants=_variants(endpoint_settings),
+            encryption_key=platform.key,
+            data_capture_uri=f"s3://{artifacts}/{DATA_CAPTURE_PREFIX}",
+            data_capture_percentage=endpoint_settings.data_capture_percentage,
+            traffic_shifting=_traffic_shifting(endpoint_settings.deployment),
+            container_startup_health_check_timeout=_seconds(
+                endpoint_settings.container_startup_health_check_timeout_seconds
+            ),
+            model_data_download_timeout=_seconds(endpoint_settings.model_data_download_timeout_seconds),
+            alarm_action=cloudwatch_actions.SnsAction(platform.alarm_topic),
+        )
+        scaling = endpoint_settings.autoscaling
+        if scaling is not None:
+            self.autoscaling: EndpointAutoScaling | None = EndpointAutoScaling(
+                self,
+                "AutoScaling",
+                endpoint=self.endpoint,
+                min_capacity=scaling.min_capacity,
+                max_capacity=scaling.max_capacity,
+                target_invocations_per_instance=scaling.target_invocations_per_instance,
+                scale_in_cooldown=cdk.Duration.seconds(scaling.scale_in_cooldown_seconds),
+                scale_out_cooldown=cdk.Duration.seconds(scaling.scale_out_cooldown_seconds),
+                schedules=[
+                    ScheduledCapacity(s.name, s.schedule, s.min_capacity, s.max_capacity) for s in scaling.schedules
+                ],
+            )
+        else:
+            self.autoscaling = None
+        cdk.CfnOutput(
+            self,
+            "EndpointName",
+            value=self.endpoint.endpoint_name,
+            description="Send requests here (sagemaker-runtime InvokeEndpoint)",
+            export_name=f"{app_name}-{settings.name.value}-endpoint-name",
+        )
+
+
+def _variants(settings: EndpointSettings) -> list[InstanceVariant] | ServerlessVariant:
+    if settings.serverless is not None:
+        return ServerlessVariant(settings.serverless.memory_size_mb, settings.serverless.max_concurrency)
+    return [InstanceVariant(v.instance_type, v.initial_instance_count, v.name, v.weight) for v in settings.variants]
+
+
+_MODES: dict[str, Literal["CANARY", "LINEAR", "ALL_AT_ONCE"]] = {
+    "canary": "CANARY",
+    "linear": "LINEAR",
+    "all_at_once": "ALL_AT_ONCE",
+}
+_STEP_TYPES: dict[str, Literal["INSTANCE_COUNT", "CAPACITY_PERCENT"]] = {
+    "instance_count": "INSTANCE_COUNT",
+    "capacity_percent": "CAPACITY_PERCENT",
+}
+
+
+def _traffic_shifting(deployment: DeploymentSettings | None) -> TrafficShifting | None:
+    if deployment is None:
+        return None
+    return TrafficShifting(
+        mode=_MODES[deployment.strategy],
+        step_type=_STEP_TYPES[deployment.step_type],
+        step_value=deployment.step_value,
+        wait_interval=cdk.Duration.seconds(deployment.wait_interval_seconds),
+        termination_wait=cdk.Duration.seconds(deployment.termination_wait_seconds),
+        maximum_execution_timeout=cdk.Duration.seconds(deployment.maximum_execution_timeout_seconds),
+        rollback_5xx_errors_per_minute=deployment.rollback_5xx_errors_per_minute,
+        rollback_p99_model_latency=cdk.Duration.millis(deployment.rollback_p99_model_latency_ms),
+    )
+
+
+def _seconds(value: int | None) -> cdk.Duration | None:
+    return None if value is None else cdk.Duration.seconds(value)

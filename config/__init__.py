@@ -2,34 +2,34 @@
 
 from config.settings import (
     AppConfig,
-    ConfigError,
     AutoScalingSettings,
+    ConfigError,
     DeploymentSettings,
     EndpointSettings,
     EnvironmentConfig,
     EnvironmentName,
     JobCompute,
-    load_config,
     ScheduleSettings,
     ServerlessSettings,
     VariantSettings,
     VpcSettings,
+    load_config,
     parse_config,
 )
 
 __all__ = [
     "AppConfig",
-    "ConfigError",
     "AutoScalingSettings",
+    "ConfigError",
     "DeploymentSettings",
     "EndpointSettings",
     "EnvironmentConfig",
     "EnvironmentName",
     "JobCompute",
-    "load_config",
     "ScheduleSettings",
     "ServerlessSettings",
     "VariantSettings",
     "VpcSettings",
+    "load_config",
     "parse_config",
 ]

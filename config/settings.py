@@ -148,9 +148,10 @@ class VpcSettings(_Frozen):
 class EndpointSettings(_Frozen):
     """The real-time endpoint: which model it serves, on what, and how it changes."""
 
-    model_artifact_key: Annotated[
-        str, _matching(r"[^/\s][^\s]*\.tar\.gz", "an object key in the artifacts bucket ending in .tar.gz")
-    ] | None = None
+    model_artifact_key: (
+        Annotated[str, _matching(r"[^/\s][^\s]*\.tar\.gz", "an object key in the artifacts bucket ending in .tar.gz")]
+        | None
+    ) = None
     variants: tuple[VariantSettings, ...] = ()
     serverless: ServerlessSettings | None = None
     autoscaling: AutoScalingSettings | None = None

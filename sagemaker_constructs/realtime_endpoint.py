@@ -215,12 +215,6 @@ class RealtimeEndpoint(Construct):
         """Roll a deployment back when `alarm` fires during the traffic shift too."""
         self.rollback_alarms.append(alarm)
 
-    def _notify(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
-        if self._alarm_action is not None:
-            alarm.add_alarm_action(self._alarm_action)
-            alarm.add_ok_action(self._alarm_action)
-        return alarm
-
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` send requests to this endpoint (InvokeEndpoint, also async and streaming)."""
         return iam.Grant.add_to_principal(
@@ -316,46 +310,62 @@ class RealtimeEndpoint(Construct):
         )
 
     def _add_default_rollback_alarms(self, shifting: TrafficShifting) -> None:
+        logs = f"/aws/sagemaker/Endpoints/{self.endpoint_name}"
+        latency_ms = shifting.rollback_p99_model_latency.to_milliseconds()
         for variant in self.variant_names:
-            self.add_rollback_alarm(
-                self._notify(
-                    self.metric_server_errors(variant_name=variant).create_alarm(
-                        self,
-                        f"ServerErrors{variant}",
-                        alarm_description=(
-                            f"{self.endpoint_name}/{variant}: at least {shifting.rollback_5xx_errors_per_minute} "
-                            "5XX answers in a minute. Rolls back an endpoint deployment in progress. Likely causes: "
-                            "the new model or image fails on real requests, or runs out of memory. First action: "
-                            "read /aws/sagemaker/Endpoints/" + self.endpoint_name + " for the failing requests."
-                        ),
-                        threshold=shifting.rollback_5xx_errors_per_minute,
-                        evaluation_periods=1,
-                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    )
-                )
+            where = f"{self.endpoint_name}/{variant}"
+            self._add_rollback_alarm(
+                f"ServerErrors{variant}",
+                self.metric_server_errors(variant_name=variant),
+                description=(
+                    f"{where}: at least {shifting.rollback_5xx_errors_per_minute} 5XX answers in a minute. "
+                    "Rolls back an endpoint deployment in progress. Likely causes: the new model or image fails "
+                    f"on real requests, or runs out of memory. First action: read {logs} for the failing requests."
+                ),
+                threshold=shifting.rollback_5xx_errors_per_minute,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
             )
-            latency_us = shifting.rollback_p99_model_latency.to_milliseconds() * 1000
-            self.add_rollback_alarm(
-                self._notify(
-                    self.metric_model_latency(variant_name=variant).create_alarm(
-                        self,
-                        f"ModelLatency{variant}",
-                        alarm_description=(
-                            f"{self.endpoint_name}/{variant}: p99 model latency above "
-                            f"{shifting.rollback_p99_model_latency.to_milliseconds()} ms for 2 of 3 minutes. Rolls back "
-                            "an endpoint deployment in progress. Likely causes: a slower model (more or deeper trees), "
-                            "too few instances for the traffic, or a smaller instance type. First action: compare "
-                            "ModelLatency of the old and new endpoint config in the dashboard."
-                        ),
-                        threshold=latency_us,
-                        evaluation_periods=3,
-                        datapoints_to_alarm=2,
-                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    )
-                )
+            self._add_rollback_alarm(
+                f"ModelLatency{variant}",
+                self.metric_model_latency(variant_name=variant),
+                description=(
+                    f"{where}: p99 model latency above {latency_ms:g} ms for 2 of 3 minutes. Rolls back an "
+                    "endpoint deployment in progress. Likely causes: a slower model (more or deeper trees), too "
+                    "few instances for the traffic, or a smaller instance type. First action: compare "
+                    "ModelLatency of the old and new endpoint config."
+                ),
+                threshold=latency_ms * 1000,  # the metric is in microseconds
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
             )
+
+    def _add_rollback_alarm(
+        self,
+        id_: str,
+        metric: cloudwatch.Metric,
+        *,
+        description: str,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        evaluation_periods: int,
+        datapoints_to_alarm: int | None = None,
+    ) -> None:
+        alarm = metric.create_alarm(
+            self,
+            id_,
+            alarm_description=description,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if self._alarm_action is not None:
+            alarm.add_alarm_action(self._alarm_action)
+            alarm.add_ok_action(self._alarm_action)
+        self.add_rollback_alarm(alarm)
 
 
 @jsii.implements(cdk.IStableAnyProducer)

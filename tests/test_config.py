@@ -122,6 +122,52 @@ def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, 
             id="bad-app-name",
         ),
         pytest.param(
+            lambda r: r["environments"]["dev"]["endpoint"].__setitem__(
+                "variants", [{"instance_type": "ml.m5.large", "initial_instance_count": 1}]
+            ),
+            r"environment 'dev': endpoint: give either variants \(instances\) or serverless, not both",
+            id="variants-and-serverless",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["dev"]["endpoint"].__setitem__("model_artifact_key", "s3://b/model.pkl"),
+            r"environment 'dev': endpoint\.model_artifact_key: must be an object key in the artifacts bucket "
+            r"ending in \.tar\.gz",
+            id="bad-pin",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"]["endpoint"]["variants"][0].__setitem__("initial_instance_count", 1),
+            r"environment 'prod': .*prod endpoint variants need initial_instance_count >= 2",
+            id="prod-single-instance",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"]["endpoint"]["autoscaling"].__setitem__("min_capacity", 1),
+            r"environment 'prod': .*prod endpoint needs autoscaling with min_capacity >= 2",
+            id="prod-autoscaling-floor",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"]["endpoint"]["deployment"].__setitem__("strategy", "all_at_once"),
+            r"environment 'prod': .*prod endpoint deployment must be canary or linear",
+            id="prod-all-at-once",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["prod"]["endpoint"].__setitem__("data_capture_percentage", 0),
+            r"environment 'prod': .*prod endpoint needs data_capture_percentage > 0",
+            id="prod-no-capture",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["staging"]["endpoint"]["deployment"].__setitem__("strategy", "bluegreen"),
+            r"environment 'staging': endpoint\.deployment\.strategy: "
+            r"Input should be 'canary', 'linear' or 'all_at_once'",
+            id="bad-strategy",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["staging"]["endpoint"].__setitem__(
+                "vpc", {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-0123456789abcdef0"]}
+            ),
+            r"environment 'staging': endpoint\.vpc\.subnet_ids\.0: must be a subnet id \(got 'subnet-1'\)",
+            id="bad-subnet",
+        ),
+        pytest.param(
             lambda r: r.__setitem__("environments", {}),
             r"no environments configured",
             id="no-environments",

@@ -1,0 +1,95 @@
+"""SageMakerModel: the image and a pinned artifact, never created before its permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from sagemaker_constructs import SageMakerModel, VpcPlacement
+from tests.sagemaker_constructs.conftest import Platform
+
+DATA_URL = "s3://artifacts-bucket/models/v1/model.tar.gz"
+
+
+def _model(stack: cdk.Stack, platform: Platform, **kwargs: Any) -> dict[str, Any]:
+    SageMakerModel(
+        stack,
+        "Under",
+        image_uri=platform.image.image_uri,
+        model_data_url=DATA_URL,
+        execution_role=platform.role,
+        **kwargs,
+    )
+    models = Template.from_stack(stack).find_resources("AWS::SageMaker::Model")
+    return next(dict(m) for logical_id, m in models.items() if logical_id.startswith("Under"))
+
+
+def test_it_serves_the_image_and_the_pinned_artifact_with_the_execution_role(
+    stack: cdk.Stack, platform: Platform
+) -> None:
+    model = _model(stack, platform)
+    container = model["Properties"]["PrimaryContainer"]
+    assert container["ModelDataUrl"] == DATA_URL
+    assert platform.image.image_tag in str(container["Image"])
+    role = stack.get_logical_id(platform.role.role.node.default_child)  # type: ignore[arg-type]
+    assert model["Properties"]["ExecutionRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+
+
+def test_it_has_no_physical_name_so_changes_can_replace_it(stack: cdk.Stack, platform: Platform) -> None:
+    assert "ModelName" not in _model(stack, platform)["Properties"]
+
+
+def test_it_waits_for_the_execution_roles_policy(stack: cdk.Stack, platform: Platform) -> None:
+    model = _model(stack, platform)
+    policy = stack.get_logical_id(platform.role.policy.node.default_child)  # type: ignore[arg-type]
+    role = stack.get_logical_id(platform.role.role.node.default_child)  # type: ignore[arg-type]
+    assert {policy, role} <= set(model["DependsOn"])
+
+
+def test_server_settings_reach_the_container(stack: cdk.Stack, platform: Platform) -> None:
+    model = _model(
+        stack, platform, server_workers=3, server_timeout=cdk.Duration.seconds(30), environment={"LOG_LEVEL": "INFO"}
+    )
+    assert model["Properties"]["PrimaryContainer"]["Environment"] == {
+        "LOG_LEVEL": "INFO",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "30",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+    }
+
+
+def test_vpc_and_network_isolation(stack: cdk.Stack, platform: Platform) -> None:
+    model = _model(
+        stack,
+        platform,
+        vpc=VpcPlacement(["subnet-0123456789abcdef0"], ["sg-0123456789abcdef0"]),
+        network_isolation=True,
+    )
+    assert model["Properties"]["EnableNetworkIsolation"] is True
+    assert model["Properties"]["VpcConfig"] == {
+        "Subnets": ["subnet-0123456789abcdef0"],
+        "SecurityGroupIds": ["sg-0123456789abcdef0"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"server_timeout": cdk.Duration.seconds(61)}, r"server_timeout must be 1-60 s .*got 61 s"),
+        ({"server_workers": 0}, r"server_workers must be at least 1, got 0"),
+        ({"model_data_url": "models/model.tar.gz"}, r"model_data_url must be s3://<bucket>/<key>\.tar\.gz"),
+        ({"vpc": VpcPlacement([], ["sg-0123456789abcdef0"])}, r"vpc needs at least one subnet id"),
+        ({"environment": {"BAD-NAME": "x"}}, r"environment variable name 'BAD-NAME' is not valid"),
+    ],
+    ids=["timeout", "workers", "data-url", "vpc", "env-name"],
+)
+def test_bad_settings_are_rejected(stack: cdk.Stack, platform: Platform, kwargs: dict[str, Any], message: str) -> None:
+    arguments: dict[str, Any] = {
+        "image_uri": platform.image.image_uri,
+        "model_data_url": DATA_URL,
+        "execution_role": platform.role,
+    } | kwargs
+    with pytest.raises(ValueError, match=message):
+        SageMakerModel(stack, "Bad", **arguments)

@@ -124,7 +124,7 @@ class AutoScalingSettings(_Frozen):
 
 
 class DeploymentSettings(_Frozen):
-    """How an endpoint update shifts traffic to the new fleet, and when it rolls back."""
+    """How an endpoint update shifts traffic to the new fleet (it rolls back on the monitoring alarms)."""
 
     strategy: Literal["canary", "linear", "all_at_once"]
     step_type: Literal["instance_count", "capacity_percent"] = "instance_count"
@@ -132,8 +132,6 @@ class DeploymentSettings(_Frozen):
     wait_interval_seconds: int = 300
     termination_wait_seconds: int = 300
     maximum_execution_timeout_seconds: int = 3600
-    rollback_5xx_errors_per_minute: int = Field(default=1, ge=1)
-    rollback_p99_model_latency_ms: int = Field(default=500, ge=1)
 
 
 class VpcSettings(_Frozen):
@@ -171,6 +169,20 @@ class EndpointSettings(_Frozen):
         return self
 
 
+class MonitoringSettings(_Frozen):
+    """Alarm thresholds of the endpoint's operational alarms (see EndpointMonitoring)."""
+
+    server_error_rate_percent: float = Field(default=1.0, gt=0, le=100)
+    model_latency_p99_ms: int = Field(default=500, ge=1)
+    container_error_rate_percent: float = Field(default=5.0, gt=0, le=100)
+    cpu_utilization_percent: int = Field(default=80, ge=1)
+    memory_utilization_percent: int = Field(default=85, ge=1, le=100)
+    disk_utilization_percent: int = Field(default=80, ge=1, le=100)
+    no_invocations_minutes: int | None = Field(default=None, ge=1, le=1440)
+    evaluation_minutes: int = Field(default=5, ge=1, le=60)
+    manage_job_log_groups: bool = False
+
+
 class EnvironmentConfig(_Frozen):
     """One environment's settings (see environments.toml for what each field means)."""
 
@@ -185,11 +197,13 @@ class EnvironmentConfig(_Frozen):
     training: JobCompute
     transform: JobCompute
     endpoint: EndpointSettings
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @model_validator(mode="after")
     def _check_rules(self) -> EnvironmentConfig:
         if self.name is EnvironmentName.PROD:
             self._check_production_endpoint()
+        self._check_rollback_window()
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
             raise ValueError(f"log_retention_days must be one of {allowed}; got {self.log_retention_days}")
@@ -209,6 +223,15 @@ class EnvironmentConfig(_Frozen):
             raise ValueError("prod endpoint deployment must be canary or linear, with auto-rollback")
         if endpoint.data_capture_percentage == 0:
             raise ValueError("prod endpoint needs data_capture_percentage > 0")
+
+    def _check_rollback_window(self) -> None:
+        deployment = self.endpoint.deployment
+        evaluation = self.monitoring.evaluation_minutes * 60
+        if deployment is not None and deployment.wait_interval_seconds < evaluation:
+            raise ValueError(
+                f"endpoint.deployment.wait_interval_seconds ({deployment.wait_interval_seconds}) must be at least "
+                f"monitoring.evaluation_minutes x 60 ({evaluation}): the rollback alarms need that long to fire"
+            )
 
     @property
     def retain_data(self) -> bool:
@@ -270,10 +293,27 @@ def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> 
             parsed[EnvironmentName(name)] = EnvironmentConfig.model_validate(values)
         except ValidationError as error:
             raise ConfigError(_describe(f"environment {name!r}", error)) from None
+    _check_shared_log_groups(parsed)
     try:
         return AppConfig(app_name=app_section.get("name"), environments=parsed)
     except ValidationError as error:
         raise ConfigError(_describe("[app]", error)) from None
+
+
+def _check_shared_log_groups(environments: dict[EnvironmentName, EnvironmentConfig]) -> None:
+    """/aws/sagemaker/TrainingJobs and TransformJobs exist once per account and region."""
+    owners: dict[tuple[str | None, str], EnvironmentName] = {}
+    for name, settings in environments.items():
+        if not settings.monitoring.manage_job_log_groups:
+            continue
+        place = (settings.account, settings.region)
+        if place in owners:
+            raise ConfigError(
+                f"environment {name.value!r}: monitoring.manage_job_log_groups: environment "
+                f"{owners[place].value!r} already manages SageMaker's job log groups in the same account and "
+                "region (an account left out counts as the same); set it in one environment per account and region"
+            )
+        owners[place] = name
 
 
 def _describe(where: str, error: ValidationError) -> str:

@@ -4,16 +4,21 @@ from sagemaker_constructs.alarm_topic import AlarmTopic
 from sagemaker_constructs.algorithm_image import AlgorithmImage
 from sagemaker_constructs.encryption_key import EncryptionKey
 from sagemaker_constructs.endpoint_autoscaling import EndpointAutoScaling, ScheduledCapacity
+from sagemaker_constructs.endpoint_monitoring import AlarmThresholds, EndpointMonitoring
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.log_groups import EncryptedLogGroups
 from sagemaker_constructs.model import SageMakerModel, VpcPlacement
 from sagemaker_constructs.realtime_endpoint import InstanceVariant, RealtimeEndpoint, ServerlessVariant, TrafficShifting
 from sagemaker_constructs.secure_bucket import SecureBucket
 
 __all__ = [
+    "AlarmThresholds",
     "AlarmTopic",
     "AlgorithmImage",
+    "EncryptedLogGroups",
     "EncryptionKey",
     "EndpointAutoScaling",
+    "EndpointMonitoring",
     "InstanceVariant",
     "RealtimeEndpoint",
     "SageMakerExecutionRole",

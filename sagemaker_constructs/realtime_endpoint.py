@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aws_cdk as cdk
+import constructs
 import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -99,6 +101,13 @@ class RealtimeEndpoint(Construct):
     :param model_data_download_timeout: how long downloading model.tar.gz may take. @default SageMaker's.
     :param alarm_action: what the rollback alarms do besides rolling back, on ALARM and OK
         (e.g. notify the alarm topic). @default nothing.
+    :param log_retention_days: create the endpoint's log group `/aws/sagemaker/Endpoints/<name>`
+        (encrypted with the key, this retention) before the endpoint, so SageMaker writes into it.
+        @default none: SageMaker creates it on first start, unencrypted and kept forever.
+    :param removal_policy: of the log group. @default RETAIN.
+    :param default_rollback_alarms: create the two rollback alarms from `traffic_shifting`'s
+        thresholds. Turn off when another construct (`EndpointMonitoring`) adds its own with
+        `add_rollback_alarm`; a deployment with traffic shifting must end up with at least one.
     """
 
     def __init__(
@@ -116,6 +125,9 @@ class RealtimeEndpoint(Construct):
         container_startup_health_check_timeout: cdk.Duration | None = None,
         model_data_download_timeout: cdk.Duration | None = None,
         alarm_action: cloudwatch.IAlarmAction | None = None,
+        log_retention_days: int | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        default_rollback_alarms: bool = True,
     ) -> None:
         super().__init__(scope, id_)
         self._alarm_action = alarm_action
@@ -186,8 +198,21 @@ class RealtimeEndpoint(Construct):
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
+        self.log_group: logs.CfnLogGroup | None = None
+        if log_retention_days is not None:
+            self.log_group = logs.CfnLogGroup(
+                self,
+                "Logs",
+                log_group_name=self.log_group_name,
+                retention_in_days=log_retention_days,
+                kms_key_id=encryption_key.key_arn,
+            )
+            self.log_group.apply_removal_policy(removal_policy)
+            self.endpoint.add_resource_dependency(self.log_group)
         if traffic_shifting is not None:
-            self._add_default_rollback_alarms(traffic_shifting)
+            if default_rollback_alarms:
+                self._add_default_rollback_alarms(traffic_shifting)
+            self.node.add_validation(_HasRollbackAlarms(self.rollback_alarms))
             self.endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
                 blue_green_update_policy=_blue_green_policy(traffic_shifting),
                 # Lazy: add_rollback_alarm() may still add alarms after construction.
@@ -197,6 +222,11 @@ class RealtimeEndpoint(Construct):
     @property
     def endpoint_arn(self) -> str:
         return self.endpoint.ref
+
+    @property
+    def log_group_name(self) -> str:
+        """Where SageMaker writes the containers' output: /aws/sagemaker/Endpoints/<name>."""
+        return f"/aws/sagemaker/Endpoints/{self.endpoint_name}"
 
     def retain_variant_instance_counts(self) -> None:
         """Keep the instance counts of the running endpoint across updates.
@@ -366,6 +396,19 @@ class RealtimeEndpoint(Construct):
             alarm.add_alarm_action(self._alarm_action)
             alarm.add_ok_action(self._alarm_action)
         self.add_rollback_alarm(alarm)
+
+
+@jsii.implements(constructs.IValidation)
+class _HasRollbackAlarms:
+    """Traffic shifting without an alarm to roll back on would shift blindly."""
+
+    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
+        self._alarms = alarms
+
+    def validate(self) -> list[str]:
+        if self._alarms:
+            return []
+        return ["traffic_shifting needs at least one rollback alarm: keep default_rollback_alarms or add some"]
 
 
 @jsii.implements(cdk.IStableAnyProducer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -26,6 +28,8 @@ class SecureBucket(Construct):
         `access_log_prefix`. @default none: only for the access-log bucket itself.
     :param removal_policy: DESTROY also empties the bucket on stack deletion (auto-delete).
     :param expiration: expire current objects after this long. @default never.
+    :param request_metrics: S3 request metrics (PutRequests, BytesUploaded ...) per filter id,
+        for objects under the given prefix. @default none (they are billed as custom metrics).
     """
 
     def __init__(
@@ -39,6 +43,7 @@ class SecureBucket(Construct):
         access_log_bucket: s3.IBucket | None = None,
         access_log_prefix: str | None = None,
         expiration: cdk.Duration | None = None,
+        request_metrics: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         if (access_log_bucket is None) != (access_log_prefix is None):
@@ -69,6 +74,10 @@ class SecureBucket(Construct):
             ],
             removal_policy=removal_policy,
             auto_delete_objects=destroy,
+            metrics=[
+                s3.BucketMetrics(id=filter_id, prefix=prefix) for filter_id, prefix in (request_metrics or {}).items()
+            ]
+            or None,
         )
         acknowledge_in_all_packs(
             self.bucket,

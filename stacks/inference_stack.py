@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings, EnvironmentConfig
 from sagemaker_constructs import (
+    AlarmThresholds,
     EndpointAutoScaling,
+    EndpointMonitoring,
     InstanceVariant,
     RealtimeEndpoint,
     SageMakerModel,
@@ -19,13 +20,15 @@ from sagemaker_constructs import (
     TrafficShifting,
     VpcPlacement,
 )
-from stacks.platform_stack import PlatformStack
-
-DATA_CAPTURE_PREFIX = "data-capture/"
+from sagemaker_constructs.endpoint_monitoring import (
+    CONTAINER_METRICS_ENDPOINT_VARIABLE,
+    CONTAINER_METRICS_NAMESPACE_VARIABLE,
+)
+from stacks.platform_stack import DATA_CAPTURE_PREFIX, PlatformStack
 
 
 class InferenceStack(cdk.Stack):
-    """Model → EndpointConfig → Endpoint (+ autoscaling) serving the pinned model artifact.
+    """Model → EndpointConfig → Endpoint (+ autoscaling, dashboard, alarms) serving the pinned model.
 
     Promotion is a reviewed change of `endpoint.model_artifact_key` in the configuration: the
     Model and EndpointConfig are replaced (they are immutable), the Endpoint is updated in place,
@@ -47,6 +50,8 @@ class InferenceStack(cdk.Stack):
         if endpoint_settings.model_artifact_key is None:
             raise ValueError(f"environment {settings.name.value}: endpoint.model_artifact_key is not set")
         artifacts = platform.artifacts_bucket.bucket_name
+        endpoint_name = f"{app_name}-{settings.name.value}"
+        removal_policy = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
         self.model = SageMakerModel(
             self,
             "Model",
@@ -59,11 +64,15 @@ class InferenceStack(cdk.Stack):
             if endpoint_settings.vpc
             else None,
             network_isolation=endpoint_settings.network_isolation,
+            environment={
+                CONTAINER_METRICS_NAMESPACE_VARIABLE: app_name,
+                CONTAINER_METRICS_ENDPOINT_VARIABLE: endpoint_name,
+            },
         )
         self.endpoint = RealtimeEndpoint(
             self,
             "Endpoint",
-            endpoint_name=f"{app_name}-{settings.name.value}",
+            endpoint_name=endpoint_name,
             model=self.model,
             variants=_variants(endpoint_settings),
             encryption_key=platform.key,
@@ -74,7 +83,10 @@ class InferenceStack(cdk.Stack):
                 endpoint_settings.container_startup_health_check_timeout_seconds
             ),
             model_data_download_timeout=_seconds(endpoint_settings.model_data_download_timeout_seconds),
-            alarm_action=cloudwatch_actions.SnsAction(platform.alarm_topic),
+            log_retention_days=settings.log_retention_days,
+            removal_policy=removal_policy,
+            # The monitoring alarms below are the rollback alarms.
+            default_rollback_alarms=False,
         )
         scaling = endpoint_settings.autoscaling
         if scaling is not None:
@@ -93,6 +105,29 @@ class InferenceStack(cdk.Stack):
             )
         else:
             self.autoscaling = None
+        monitoring = settings.monitoring
+        capacity = (scaling.min_capacity, scaling.max_capacity) if scaling else _fixed_capacity(endpoint_settings)
+        self.monitoring = EndpointMonitoring(
+            self,
+            "Monitoring",
+            endpoint=self.endpoint,
+            alarm_topic=platform.alarm_topic,
+            dashboard_name=endpoint_name,
+            thresholds=AlarmThresholds(
+                server_error_rate_percent=monitoring.server_error_rate_percent,
+                model_latency_p99=cdk.Duration.millis(monitoring.model_latency_p99_ms),
+                container_error_rate_percent=monitoring.container_error_rate_percent,
+                cpu_utilization_percent=monitoring.cpu_utilization_percent,
+                memory_utilization_percent=monitoring.memory_utilization_percent,
+                disk_utilization_percent=monitoring.disk_utilization_percent,
+                no_invocations=_minutes(monitoring.no_invocations_minutes),
+                evaluation=cdk.Duration.minutes(monitoring.evaluation_minutes),
+            ),
+            container_metrics_namespace=app_name,
+            min_capacity=capacity[0] if capacity else None,
+            max_capacity=capacity[1] if capacity else None,
+            data_capture_bucket_name=artifacts if endpoint_settings.data_capture_percentage else None,
+        )
         cdk.CfnOutput(
             self,
             "EndpointName",
@@ -129,10 +164,20 @@ def _traffic_shifting(deployment: DeploymentSettings | None) -> TrafficShifting 
         wait_interval=cdk.Duration.seconds(deployment.wait_interval_seconds),
         termination_wait=cdk.Duration.seconds(deployment.termination_wait_seconds),
         maximum_execution_timeout=cdk.Duration.seconds(deployment.maximum_execution_timeout_seconds),
-        rollback_5xx_errors_per_minute=deployment.rollback_5xx_errors_per_minute,
-        rollback_p99_model_latency=cdk.Duration.millis(deployment.rollback_p99_model_latency_ms),
     )
 
 
 def _seconds(value: int | None) -> cdk.Duration | None:
     return None if value is None else cdk.Duration.seconds(value)
+
+
+def _minutes(value: int | None) -> cdk.Duration | None:
+    return None if value is None else cdk.Duration.minutes(value)
+
+
+def _fixed_capacity(settings: EndpointSettings) -> tuple[int, int] | None:
+    """Without autoscaling, instance variants run exactly their initial count."""
+    if not settings.variants:
+        return None
+    total = sum(v.initial_instance_count for v in settings.variants[:1])
+    return total, total

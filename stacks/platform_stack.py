@@ -9,13 +9,26 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import EnvironmentConfig
-from sagemaker_constructs import AlarmTopic, AlgorithmImage, EncryptionKey, SageMakerExecutionRole, SecureBucket
+from sagemaker_constructs import (
+    AlarmTopic,
+    AlgorithmImage,
+    EncryptedLogGroups,
+    EncryptionKey,
+    SageMakerExecutionRole,
+    SecureBucket,
+)
+from sagemaker_constructs.log_groups import SAGEMAKER_JOB_LOG_GROUPS
 
 CONTAINER_DIRECTORY = Path(__file__).resolve().parent.parent / "container"
+# Where endpoints capture requests and responses, in the artifacts bucket.
+DATA_CAPTURE_PREFIX = "data-capture/"
+DATA_CAPTURE_METRICS_FILTER = "DataCapture"
 
 
 class PlatformStack(cdk.Stack):
     """Key, buckets, algorithm image, SageMaker execution role and alarm topic of one environment.
+
+    Also SageMaker's job log groups, where the environment manages them (one per account and region).
 
     Exposes each as an attribute (`key`, `data_bucket`, `artifacts_bucket`, `access_log_bucket`,
     `image`, `execution_role`, `alarm_topic`) for the stacks that build on it.
@@ -62,6 +75,7 @@ class PlatformStack(cdk.Stack):
             access_log_prefix="artifacts/",
             removal_policy=removal_policy,
             noncurrent_version_expiration=noncurrent_expiration,
+            request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX},
         ).bucket
         self.image = AlgorithmImage(
             self,
@@ -81,6 +95,15 @@ class PlatformStack(cdk.Stack):
             encryption_key=self.key,
         )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
+        if settings.monitoring.manage_job_log_groups:
+            EncryptedLogGroups(
+                self,
+                "JobLogGroups",
+                names=SAGEMAKER_JOB_LOG_GROUPS,
+                encryption_key=self.key,
+                retention_days=settings.log_retention_days,
+                removal_policy=removal_policy,
+            )
 
         for name, value in {
             "DataBucketName": self.data_bucket.bucket_name,

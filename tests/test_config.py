@@ -168,6 +168,16 @@ def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, 
             id="bad-subnet",
         ),
         pytest.param(
+            lambda r: r["environments"]["staging"]["endpoint"]["deployment"].__setitem__("wait_interval_seconds", 120),
+            r"environment 'staging': .*wait_interval_seconds \(120\) must be at least monitoring\.evaluation_minutes",
+            id="rollback-window",
+        ),
+        pytest.param(
+            lambda r: r["environments"]["staging"].__setitem__("monitoring", {"manage_job_log_groups": True}),
+            r"environment 'prod': monitoring\.manage_job_log_groups: environment 'staging' already manages",
+            id="job-log-groups-twice",
+        ),
+        pytest.param(
             lambda r: r.__setitem__("environments", {}),
             r"no environments configured",
             id="no-environments",

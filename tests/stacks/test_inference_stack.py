@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from scripts.render_dashboard import dashboard_body
 from tests.conftest import TEST_ACCOUNT, Synthesized, synthesize
 
 
@@ -44,7 +46,12 @@ def test_staging_and_prod_deploy_by_canary_with_rollback_autoscale_and_capture(
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] > 0
     routing = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "CANARY"
-    assert len(endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 2
+    rollback = {a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
+    assert {r.split("Monitoring")[1][:-8] for r in rollback} == {
+        "ServerErrorRate",
+        "ModelLatencyP99",
+        "ContainerErrorRate",
+    }
     assert endpoint["RetainAllVariantProperties"] is True
     target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
     assert target["MinCapacity"] >= 2
@@ -110,3 +117,99 @@ def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(
     endpoint = next(iter(endpoint_after.values()))["Properties"]
     assert endpoint["EndpointName"] == "sagemaker-gbdt-prod"
     assert endpoint["EndpointConfigName"]["Fn::GetAtt"][1] == "EndpointConfigName"
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_every_alarm_notifies_the_topic_and_says_what_to_do(synthesized: Synthesized, environment: str) -> None:
+    alarms = _resources(synthesized.template(environment, "Inference"), "AWS::CloudWatch::Alarm")
+    assert alarms
+    for logical_id, alarm in alarms.items():
+        properties = alarm["Properties"]
+        assert properties["AlarmActions"] == properties["OKActions"], logical_id
+        assert "AlarmTopic" in str(properties["AlarmActions"]), logical_id
+        description = properties["AlarmDescription"]
+        assert description.startswith(f"sagemaker-gbdt-{environment}: ")
+        assert "Likely causes:" in description
+        assert "First action:" in description
+
+
+def test_alarm_thresholds_come_from_the_configuration(synthesized: Synthesized) -> None:
+    monitoring = synthesized.config.environment("prod").monitoring
+    alarms = {
+        k.removeprefix("Monitoring")[:-8]: v["Properties"]
+        for k, v in _resources(synthesized.template("prod", "Inference"), "AWS::CloudWatch::Alarm").items()
+    }
+    assert alarms["ServerErrorRate"]["Threshold"] == monitoring.server_error_rate_percent
+    assert alarms["ModelLatencyP99"]["Threshold"] == monitoring.model_latency_p99_ms * 1000
+    assert alarms["ContainerErrorRate"]["Threshold"] == monitoring.container_error_rate_percent
+    assert alarms["CpuHigh"]["Threshold"] == monitoring.cpu_utilization_percent
+    assert alarms["MemoryHigh"]["Threshold"] == monitoring.memory_utilization_percent
+    assert alarms["DiskHigh"]["Threshold"] == monitoring.disk_utilization_percent
+    assert alarms["NoInvocations"]["EvaluationPeriods"] == monitoring.no_invocations_minutes
+    assert alarms["InstancesBelowMinimum"]["Threshold"] == 2
+    assert alarms["ServerErrorRate"]["EvaluationPeriods"] == monitoring.evaluation_minutes
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_the_endpoint_log_group_exists_first_with_retention_and_key(synthesized: Synthesized, environment: str) -> None:
+    template = synthesized.template(environment, "Inference")
+    log_groups = _resources(template, "AWS::Logs::LogGroup")
+    name = f"/aws/sagemaker/Endpoints/sagemaker-gbdt-{environment}"
+    (logical_id, log_group), *_ = [(k, v) for k, v in log_groups.items() if v["Properties"]["LogGroupName"] == name]
+    assert log_group["Properties"]["RetentionInDays"] == synthesized.config.environment(environment).log_retention_days
+    assert "KmsKeyId" in log_group["Properties"]
+    assert logical_id in _one(template, "AWS::SageMaker::Endpoint")["DependsOn"]
+
+
+def test_the_container_learns_where_to_report_its_metrics(synthesized: Synthesized) -> None:
+    model = _one(synthesized.template("prod", "Inference"), "AWS::SageMaker::Model")["Properties"]
+    environment = model["PrimaryContainer"]["Environment"]
+    assert environment["METRICS_NAMESPACE"] == "sagemaker-gbdt"
+    assert environment["METRICS_ENDPOINT_NAME"] == "sagemaker-gbdt-prod"
+
+
+def test_sagemaker_job_log_groups_are_managed_once_per_account(synthesized: Synthesized) -> None:
+    for environment in ("dev", "staging", "prod"):
+        log_groups = {
+            v["Properties"]["LogGroupName"]
+            for v in _resources(synthesized.template(environment), "AWS::Logs::LogGroup").values()
+            if isinstance(v["Properties"].get("LogGroupName"), str)
+        }
+        managed = synthesized.config.environment(environment).monitoring.manage_job_log_groups
+        expected = {"/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs"} if managed else set()
+        assert log_groups == expected, environment
+
+
+def _widget_titles(synthesized: Synthesized, environment: str) -> set[str]:
+    body = dashboard_body(synthesized.template(environment, "Inference"))
+    return {w["properties"]["title"] for w in body["widgets"] if "title" in w["properties"]}
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_the_dashboard_shows_traffic_latency_errors_utilization_instances_and_capture(
+    synthesized: Synthesized, environment: str
+) -> None:
+    assert _widget_titles(synthesized, environment) == {
+        "Invocations per minute",
+        "Model latency (ms)",
+        "Overhead latency (ms)",
+        "Errors per minute",
+        "Container: requests, rows, rejections",
+        "Alarms",
+        "Instances serving",
+        "CPU, memory, disk utilization (%)",
+        "Data capture: objects and bytes written",
+    }
+    body = json.dumps(dashboard_body(synthesized.template(environment, "Inference")))
+    for metric in ("ModelLatency", "OverheadLatency", "Invocation4XXErrors", "Invocation5XXErrors", "CPUUtilization"):
+        assert metric in body
+    assert '"p99"' in body and '"p90"' in body and '"p50"' in body
+
+
+def test_dev_has_no_instance_or_capture_widgets(synthesized: Synthesized) -> None:
+    titles = _widget_titles(synthesized, "dev")
+    assert "Invocations per minute" in titles
+    assert (
+        not {"Instances serving", "CPU, memory, disk utilization (%)", "Data capture: objects and bytes written"}
+        & titles
+    )

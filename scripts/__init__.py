@@ -1,0 +1,1 @@
+"""Small programs for people: rendering the dashboard for the README."""

@@ -1,0 +1,44 @@
+"""EncryptedLogGroups: log groups a service would create unencrypted and forever, made first."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
+
+from sagemaker_constructs import EncryptedLogGroups
+from sagemaker_constructs.log_groups import SAGEMAKER_JOB_LOG_GROUPS
+
+
+def test_each_log_group_has_retention_the_key_and_the_removal_policy(stack: cdk.Stack) -> None:
+    EncryptedLogGroups(
+        stack,
+        "Jobs",
+        names=SAGEMAKER_JOB_LOG_GROUPS,
+        encryption_key=kms.Key(stack, "Key"),
+        retention_days=90,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    log_groups = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    assert sorted(g["Properties"]["LogGroupName"] for g in log_groups.values()) == sorted(SAGEMAKER_JOB_LOG_GROUPS)
+    for log_group in log_groups.values():
+        assert log_group["Properties"]["RetentionInDays"] == 90
+        assert "KmsKeyId" in log_group["Properties"]
+        assert log_group["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [([], "names must list at least one log group"), (["aws/x"], "log group names here start with '/'")],
+)
+def test_bad_names_are_rejected(stack: cdk.Stack, names: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EncryptedLogGroups(
+            stack,
+            "Jobs",
+            names=names,
+            encryption_key=kms.Key(stack, "Key"),
+            retention_days=90,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )

@@ -10,6 +10,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from sagemaker_constructs.alarms import notifying_alarm
 from sagemaker_constructs.realtime_endpoint import RealtimeEndpoint
 
 # The container writes these metrics in CloudWatch embedded metric format (EMF) to its log, so
@@ -153,19 +154,18 @@ class EndpointMonitoring(Construct):
         periods: int | None = None,
     ) -> cloudwatch.Alarm:
         evaluation = periods or self._periods
-        description = f"{self.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}."
-        alarm = metric.create_alarm(
+        alarm = notifying_alarm(
             self,
             id_,
-            alarm_description=description,
+            metric,
+            description=f"{self.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}.",
             threshold=threshold,
-            comparison_operator=comparison,
+            comparison=comparison,
             evaluation_periods=evaluation,
             datapoints_to_alarm=evaluation,
-            treat_missing_data=missing,
+            missing=missing,
+            action=self._action,
         )
-        alarm.add_alarm_action(self._action)
-        alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
         return alarm
 

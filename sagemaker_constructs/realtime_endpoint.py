@@ -18,6 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from sagemaker_constructs.alarms import notifying_alarm
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.nag import acknowledge_in_all_packs
 
@@ -382,20 +383,19 @@ class RealtimeEndpoint(Construct):
         evaluation_periods: int,
         datapoints_to_alarm: int | None = None,
     ) -> None:
-        alarm = metric.create_alarm(
-            self,
-            id_,
-            alarm_description=description,
-            threshold=threshold,
-            comparison_operator=comparison,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=datapoints_to_alarm,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.add_rollback_alarm(
+            notifying_alarm(
+                self,
+                id_,
+                metric,
+                description=description,
+                threshold=threshold,
+                comparison=comparison,
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
+                action=self._alarm_action,
+            )
         )
-        if self._alarm_action is not None:
-            alarm.add_alarm_action(self._alarm_action)
-            alarm.add_ok_action(self._alarm_action)
-        self.add_rollback_alarm(alarm)
 
 
 @jsii.implements(constructs.IValidation)

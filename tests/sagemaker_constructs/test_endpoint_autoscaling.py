@@ -16,18 +16,11 @@ from sagemaker_constructs import (
     ScheduledCapacity,
     ServerlessVariant,
 )
-from tests.sagemaker_constructs.conftest import Platform
+from tests.sagemaker_constructs.conftest import Platform, make_endpoint
 
 
 def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, variants: Any = None) -> RealtimeEndpoint:
-    return RealtimeEndpoint(
-        stack,
-        "Endpoint",
-        endpoint_name="app-test",
-        model=model,
-        variants=variants or [InstanceVariant("ml.c5.large", 2)],
-        encryption_key=platform.key,
-    )
+    return make_endpoint(stack, platform, model, variants)
 
 
 def _scaling(endpoint: RealtimeEndpoint, **kwargs: Any) -> EndpointAutoScaling:

@@ -18,18 +18,17 @@ from sagemaker_constructs import (
     ServerlessVariant,
     TrafficShifting,
 )
-from tests.sagemaker_constructs.conftest import Platform
+from tests.sagemaker_constructs.conftest import Platform, make_endpoint
 
 
 def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, variants: Any = None) -> RealtimeEndpoint:
-    return RealtimeEndpoint(
+    serverless = isinstance(variants, ServerlessVariant)
+    return make_endpoint(
         stack,
-        "Endpoint",
-        endpoint_name="app-test",
-        model=model,
-        variants=variants or [InstanceVariant("ml.c5.large", 2)],
-        encryption_key=platform.key,
-        traffic_shifting=None if isinstance(variants, ServerlessVariant) else TrafficShifting(mode="CANARY"),
+        platform,
+        model,
+        variants,
+        traffic_shifting=None if serverless else TrafficShifting(mode="CANARY"),
         default_rollback_alarms=False,
     )
 

@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from sagemaker_constructs import AlgorithmImage, SageMakerExecutionRole
+from sagemaker_constructs import SageMakerExecutionRole
+from tests.sagemaker_constructs.conftest import Platform
 
 
 @pytest.fixture
-def role(stack: cdk.Stack, container_directory: Path) -> SageMakerExecutionRole:
-    key = kms.Key(stack, "Key")
-    image = AlgorithmImage(
-        stack,
-        "Image",
-        directory=container_directory,
-        encryption_key=key,
-        removal_policy=cdk.RemovalPolicy.RETAIN,
-        max_image_count=5,
-        log_retention_days=30,
-    )
-    return SageMakerExecutionRole(
-        stack,
-        "ExecutionRole",
-        data_bucket=s3.Bucket(stack, "Data"),
-        artifacts_bucket=s3.Bucket(stack, "Artifacts"),
-        image=image,
-        encryption_key=key,
-        extra_metric_namespaces=["SageMakerGbdt"],
-    )
+def role(platform: Platform) -> SageMakerExecutionRole:
+    return platform.role
 
 
 def _statements(stack: cdk.Stack) -> dict[str, dict[str, Any]]:

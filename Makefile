@@ -11,7 +11,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup synth test lint typecheck format bench clean
+.PHONY: help setup synth test review lint typecheck format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -32,8 +32,12 @@ synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet
 	@ls -d cdk.out/assembly-*
 
-test: lint typecheck  ## lint, type-check and run every test
+test: lint typecheck  ## lint, type-check and run every test, then review the change (cdk.out/review.md)
 	pytest
+	python -m review --output cdk.out/review.md
+
+review: setup  ## what CloudFormation would add, change or replace per environment (BASE=<git ref or cdk.out dir>)
+	python -m review $(if $(BASE),$(if $(wildcard $(BASE)/assembly-*),--base-dir,--base) $(BASE),)
 
 lint: setup  ## ruff lint and format check
 	ruff check .

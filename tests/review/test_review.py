@@ -1,0 +1,384 @@
+"""Each kind of change between two small templates, as the review reports it and as the policy rules.
+
+Every case is a GIVEN (a base and a head app, with acknowledgments) registered in CASES; the module
+reviews them all in one run of the diff library (it takes about a second to load), and each test
+checks its case.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from review.diff import Comparison, review_many
+from review.model import Change, ResourceChange, Review, Templates, Verdict
+from review.policy import Acknowledgment, AcknowledgmentError, load_acknowledgments
+from review.report import NOTHING, to_json, to_markdown
+from tests.review.builders import (
+    EVERYTHING_IN_S3,
+    READ_DATA,
+    app,
+    bucket,
+    database,
+    inference,
+    policy,
+    queue,
+    role,
+    template,
+    topic,
+)
+
+CASES: dict[str, Comparison] = {}
+
+
+def case(name: str, base: Templates, head: Templates, *acknowledgments: Acknowledgment) -> str:
+    CASES[name] = Comparison(base, head, acknowledgments)
+    return name
+
+
+@pytest.fixture(scope="module")
+def reviewed() -> dict[str, Review]:
+    """WHEN every case is reviewed (one library run for the module)."""
+    return dict(zip(CASES, review_many(list(CASES.values())), strict=True))
+
+
+def _only_stack(review: Review) -> dict[str, ResourceChange]:
+    assert len(review.stacks) == 1
+    return {resource.logical_id: resource for resource in review.stacks[0].resources}
+
+
+def _acknowledge(resource: str, *, environment: str = "Prod", change: str = "replace") -> Acknowledgment:
+    return Acknowledgment(
+        environment=environment,
+        stack="Platform",
+        resource=resource,
+        change=change,  # type: ignore[arg-type]  # pydantic parses the string, as from the TOML file
+        reason="Renamed before go-live; the bucket holds no data yet.",
+    )
+
+
+# GIVEN a prod stack with a bucket, and a head that adds a topic
+ADDED = case(
+    "added",
+    app("Prod", "Platform", template(Data=bucket(retain=True))),
+    app("Prod", "Platform", template(Data=bucket(retain=True), Alarms=topic())),
+)
+
+
+def test_an_added_resource_is_reported_and_allowed(reviewed: dict[str, Review]) -> None:
+    review = reviewed[ADDED]
+    # THEN the topic is added, and nothing blocks the change
+    changes = _only_stack(review)
+    assert list(changes) == ["Alarms"]
+    assert changes["Alarms"].change is Change.ADDED
+    assert review.stacks[0].count(Change.ADDED) == 1
+    assert not review.blocked
+
+
+# GIVEN a prod queue without a DeletionPolicy, which the head no longer has
+REMOVED = case(
+    "removed",
+    app("Prod", "Platform", template(Jobs=queue(), Data=bucket(retain=True))),
+    app("Prod", "Platform", template(Data=bucket(retain=True))),
+)
+
+
+def test_removing_a_stateful_resource_without_retain_is_blocked_in_prod(reviewed: dict[str, Review]) -> None:
+    review = reviewed[REMOVED]
+    # THEN the queue is deleted: a violation, shown as such
+    jobs = _only_stack(review)["Jobs"]
+    assert (jobs.change, jobs.stateful, jobs.verdict) == (Change.REMOVED, True, Verdict.BLOCKED)
+    assert "| ❌ | `Jobs`" in to_markdown(review)
+
+
+# GIVEN a prod bucket with DeletionPolicy Retain, which the head no longer has
+ORPHANED = case(
+    "orphaned",
+    app("Prod", "Platform", template(Data=bucket(retain=True), Logs=bucket(retain=True))),
+    app("Prod", "Platform", template(Data=bucket(retain=True))),
+)
+
+
+def test_removing_a_retained_resource_orphans_it_and_is_allowed(reviewed: dict[str, Review]) -> None:
+    review = reviewed[ORPHANED]
+    # THEN the bucket stays in the account: reported as orphaned, not a violation
+    logs = _only_stack(review)["Logs"]
+    assert (logs.change, logs.verdict) == (Change.ORPHANED, Verdict.ALLOWED)
+    assert "| orphaned |" in to_markdown(review)
+
+
+# GIVEN a prod bucket whose versioning is suspended in the head
+IN_PLACE = case(
+    "in place",
+    app("Prod", "Platform", template(Data=bucket(retain=True))),
+    app("Prod", "Platform", template(Data=bucket(retain=True, versioned=False))),
+)
+
+
+def test_an_in_place_update_of_a_stateful_resource_is_allowed(reviewed: dict[str, Review]) -> None:
+    review = reviewed[IN_PLACE]
+    # THEN CloudFormation updates the bucket in place, by its specification
+    data = _only_stack(review)["Data"]
+    assert (data.change, data.verdict) == (Change.IN_PLACE, Verdict.ALLOWED)
+    assert [(p.name, p.change) for p in data.properties] == [("VersioningConfiguration", Change.IN_PLACE)]
+    assert not review.blocked
+
+
+# GIVEN a bucket whose BucketName changes, in each enforced environment (named as the stages are, or not)
+RENAMED = {
+    environment: case(
+        f"renamed in {environment}",
+        app(environment, "Platform", template(Data=bucket(name="gbdt-data", retain=True))),
+        app(environment, "Platform", template(Data=bucket(name="gbdt-data-v2", retain=True))),
+    )
+    for environment in ("Prod", "Staging", "staging")
+}
+
+
+@pytest.mark.parametrize("environment", list(RENAMED))
+def test_renaming_a_bucket_replaces_it_and_is_blocked_in_staging_and_prod(
+    reviewed: dict[str, Review], environment: str
+) -> None:
+    review = reviewed[RENAMED[environment]]
+    # THEN the library says BucketName requires replacement, and the policy blocks it
+    data = _only_stack(review)["Data"]
+    assert (data.change, data.verdict) == (Change.REPLACED, Verdict.BLOCKED)
+    assert [(p.name, p.change) for p in data.properties] == [("BucketName", Change.REPLACED)]
+    assert len(review.blocked) == 1
+    assert "`BucketName` (replaced): `gbdt-data` → `gbdt-data-v2`" in to_markdown(review)
+
+
+# GIVEN the prod endpoint, whose EndpointName changes
+ENDPOINT_RENAMED = case(
+    "endpoint renamed",
+    app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz")),
+    app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz", endpoint_name="new")),
+)
+
+
+def test_renaming_the_endpoint_replaces_it_and_is_blocked(reviewed: dict[str, Review]) -> None:
+    review = reviewed[ENDPOINT_RENAMED]
+    # THEN the endpoint is replaced, which the policy blocks
+    endpoint = _only_stack(review)["Endpoint"]
+    assert (endpoint.change, endpoint.verdict) == (Change.REPLACED, Verdict.BLOCKED)
+
+
+# GIVEN a prod database whose StorageType changes (CloudFormation: replacement "conditionally")
+MAY_REPLACE = case(
+    "may replace",
+    app("Prod", "Platform", template(Db=database(storage_type="gp2"))),
+    app("Prod", "Platform", template(Db=database(storage_type="gp3"))),
+)
+
+
+def test_a_possible_replacement_counts_as_one_but_is_labelled_may_replace(reviewed: dict[str, Review]) -> None:
+    review = reviewed[MAY_REPLACE]
+    # THEN it is labelled "may replace" and blocked, to be safe
+    db = _only_stack(review)["Db"]
+    assert (db.change, db.verdict) == (Change.MAY_REPLACE, Verdict.BLOCKED)
+    assert "**may replace**" in to_markdown(review)
+
+
+# GIVEN the same bucket rename, in dev
+DEV_RENAMED = case(
+    "renamed in dev",
+    app("Dev", "Platform", template(Data=bucket(name="gbdt-data"))),
+    app("Dev", "Platform", template(Data=bucket(name="gbdt-data-v2"))),
+)
+
+
+def test_a_replacement_in_dev_is_reported_but_not_blocked(reviewed: dict[str, Review]) -> None:
+    review = reviewed[DEV_RENAMED]
+    # THEN it is a replacement, flagged, but the policy does not apply in dev
+    data = _only_stack(review)["Data"]
+    assert (data.change, data.verdict) == (Change.REPLACED, Verdict.NOT_ENFORCED)
+    assert not review.blocked
+    assert "| ⚠ | `Data`" in to_markdown(review)
+
+
+# GIVEN a prod bucket rename, acknowledged by logical id, or by construct path
+ACKNOWLEDGED = {
+    resource: case(
+        f"acknowledged as {resource}",
+        app("Prod", "Platform", template(Data=bucket(name="gbdt-data", retain=True))),
+        app(
+            "Prod",
+            "Platform",
+            template(
+                Data=bucket(name="v2", retain=True) | {"Metadata": {"aws:cdk:path": "Prod/Platform/Data/Resource"}}
+            ),
+        ),
+        _acknowledge(resource),
+    )
+    for resource in ("Data", "Prod/Platform/Data/Resource")
+}
+
+
+@pytest.mark.parametrize("resource", list(ACKNOWLEDGED))
+def test_an_acknowledged_replacement_is_allowed_and_shows_its_reason(
+    reviewed: dict[str, Review], resource: str
+) -> None:
+    review = reviewed[ACKNOWLEDGED[resource]]
+    # THEN it is acknowledged, not blocked, and the report quotes the reason
+    data = _only_stack(review)["Data"]
+    assert (data.change, data.verdict) == (Change.REPLACED, Verdict.ACKNOWLEDGED)
+    assert not review.blocked
+    assert "acknowledged: Renamed before go-live" in to_markdown(review)
+    assert review.unused_acknowledgments == ()
+
+
+# GIVEN a prod bucket rename, and acknowledgments for staging, and for a deletion
+NOT_ACKNOWLEDGED = case(
+    "acknowledged elsewhere",
+    app("Prod", "Platform", template(Data=bucket(name="gbdt-data", retain=True))),
+    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-v2", retain=True))),
+    _acknowledge("Data", environment="Staging"),
+    _acknowledge("Data", change="delete"),
+)
+
+
+def test_an_acknowledgment_for_another_environment_or_change_does_not_apply(reviewed: dict[str, Review]) -> None:
+    review = reviewed[NOT_ACKNOWLEDGED]
+    # THEN it is still blocked, and both acknowledgments are reported as unused
+    assert [resource.logical_id for _, resource in review.blocked] == ["Data"]
+    assert len(review.unused_acknowledgments) == 2
+    assert "Unused acknowledgment: Staging/Platform/Data (replace)" in to_markdown(review)
+
+
+# GIVEN a prod role whose policy gains s3:* on every resource
+WIDENED = case(
+    "iam widened",
+    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA))),
+    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA, EVERYTHING_IN_S3))),
+)
+
+
+def test_widened_iam_permissions_are_flagged_but_not_blocked(reviewed: dict[str, Review]) -> None:
+    review = reviewed[WIDENED]
+    # THEN the new wildcard statement is reported, flagged in the Markdown, and nothing is blocked
+    iam = review.stacks[0].iam
+    assert iam.broadened
+    assert [(s.action, s.resource, s.wildcard) for s in iam.added] == [("s3:*", "*", True)]
+    markdown = to_markdown(review)
+    assert "| ⚠ widened |" in markdown
+    assert "| ⚠ + | Allow | `s3:*` | `*` |" in markdown
+    assert not review.blocked
+
+
+# GIVEN the reverse change: the wildcard statement is removed
+NARROWED = case(
+    "iam narrowed",
+    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA, EVERYTHING_IN_S3))),
+    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA))),
+)
+
+
+def test_narrowed_iam_permissions_are_not_flagged_as_widened(reviewed: dict[str, Review]) -> None:
+    review = reviewed[NARROWED]
+    # THEN the removal is listed, but permissions are not widened
+    iam = review.stacks[0].iam
+    assert not iam.broadened
+    assert [s.action for s in iam.removed] == ["s3:*"]
+    assert "⚠" not in to_markdown(review).split("<sub>")[0]
+
+
+# GIVEN the inference resources, and a head that pins another model artifact
+NEW_MODEL = case(
+    "new model artifact",
+    app("Prod", "Inference", inference(model_data_url="s3://artifacts/models/v1/model.tar.gz")),
+    app("Prod", "Inference", inference(model_data_url="s3://artifacts/models/v2/model.tar.gz")),
+)
+
+
+def test_a_new_model_artifact_updates_the_endpoint_in_place_with_a_new_endpoint_config(
+    reviewed: dict[str, Review],
+) -> None:
+    review = reviewed[NEW_MODEL]
+    # THEN the immutable model and endpoint config are replaced, the endpoint is updated in place to
+    # use the new config (not replaced), and the policy allows it
+    changes = _only_stack(review)
+    assert changes["Model"].change is Change.REPLACED
+    assert changes["EndpointConfig"].change is Change.REPLACED
+    endpoint = changes["Endpoint"]
+    assert (endpoint.change, endpoint.verdict) == (Change.IN_PLACE, Verdict.ALLOWED)
+    assert [(p.name, p.change) for p in endpoint.properties] == [("EndpointConfigName", Change.IN_PLACE)]
+    assert endpoint.due_to == ("EndpointConfig",)
+    assert not review.blocked
+    assert "references `EndpointConfig`, which is replaced" in to_markdown(review)
+
+
+# GIVEN a staging app that gains an Inference stack and loses a Legacy stack holding a queue
+STACKS = case(
+    "stacks added and removed",
+    {"Staging": {"Staging-Platform": template(Data=bucket(retain=True)), "Staging-Legacy": template(Q=queue())}},
+    {"Staging": {"Staging-Platform": template(Data=bucket(retain=True)), "Staging-Inference": template(T=topic())}},
+)
+
+
+def test_a_new_stack_and_a_removed_stack_are_diffed_against_nothing(reviewed: dict[str, Review]) -> None:
+    review = reviewed[STACKS]
+    # THEN each stack has its status, and the queue's deletion is blocked
+    assert {stack.stack: stack.status for stack in review.stacks} == {
+        "Staging-Inference": "new stack",
+        "Staging-Legacy": "stack removed",
+        "Staging-Platform": "unchanged",
+    }
+    assert [(stack.stack, resource.logical_id) for stack, resource in review.blocked] == [("Staging-Legacy", "Q")]
+
+
+# GIVEN changes in all three environments
+ENVIRONMENTS = case(
+    "three environments",
+    {env: {f"{env}-Platform": template(Data=bucket(name="a"))} for env in ("Prod", "Dev", "Staging")},
+    {env: {f"{env}-Platform": template(Data=bucket(name="b"))} for env in ("Prod", "Dev", "Staging")},
+)
+
+
+def test_the_markdown_has_a_summary_table_per_environment_in_promotion_order(reviewed: dict[str, Review]) -> None:
+    markdown = to_markdown(reviewed[ENVIRONMENTS])
+    # THEN Dev, Staging and Prod each have a summary table, in that order, and then the details
+    headings = [line for line in markdown.splitlines() if line.startswith("### ")]
+    assert headings == ["### Dev", "### Staging", "### Prod", "### Details"]
+    assert f"| ❌ `Prod-Platform` | 0 | 0 | 0 | 0 | 1 | {NOTHING} | {NOTHING} |" in markdown
+    assert f"| `Dev-Platform` | 0 | 0 | 0 | 0 | 1 | {NOTHING} | {NOTHING} |" in markdown
+
+
+def test_the_json_report_carries_every_change_and_the_exit_code(reviewed: dict[str, Review]) -> None:
+    # GIVEN the blocked prod bucket rename; WHEN it is rendered as JSON
+    data = json.loads(to_json(reviewed[RENAMED["Prod"]], 1))
+    # THEN the resource, its change and verdict, and the blocked list are there
+    resource = data["stacks"][0]["resources"][0]
+    assert (resource["logical_id"], resource["change"], resource["verdict"]) == ("Data", "replaced", "blocked")
+    assert data["blocked"] == ["Prod/Prod-Platform/Data"]
+    assert data["exit_code"] == 1
+
+
+def test_the_repository_acknowledgment_file_is_valid() -> None:
+    # GIVEN the reviewed file in review/; WHEN it is loaded; THEN it validates (or this raises)
+    assert isinstance(load_acknowledgments(), tuple)
+
+
+VALID = 'environment = "Prod"\nstack = "Platform"\nresource = "Data"\n'
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (VALID + 'change = "replace"', r"#1: field 'reason': Field required"),
+        (VALID + 'change = "rename"\nreason = "a good reason"', r"#1: field 'change': .*'replace' or 'delete'"),
+        (VALID.replace('"Prod"', '""') + 'change = "delete"\nreason = "a good reason"', r"#1: field 'environment'"),
+        (VALID + 'change = "delete"\nreason = "a good reason"\nticket = 1', r"#1: field 'ticket': Extra inputs"),
+    ],
+)
+def test_a_bad_acknowledgment_names_the_entry_and_the_field(tmp_path: Path, entry: str, message: str) -> None:
+    # GIVEN an acknowledgment file whose entry lacks or mistypes a field
+    path = tmp_path / "acknowledgments.toml"
+    path.write_text(
+        f'[[acknowledgment]]\n{VALID}change = "delete"\nreason = "a good reason"\n\n[[acknowledgment]]\n{entry}\n'
+    )
+    # WHEN it is loaded; THEN the error names the file, the entry (the second) and the field
+    with pytest.raises(AcknowledgmentError, match=message.replace("#1", "#2")) as error:
+        load_acknowledgments(path)
+    assert str(path) in str(error.value)

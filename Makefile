@@ -28,11 +28,19 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# checkov pins an old boto3, so it lives in a virtual environment of its own (tests/test_checkov.py).
+CHECKOV_VENV := .checkov-venv
+CHECKOV_VERSION := 3.3.30
+$(CHECKOV_VENV)/.installed: Makefile
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	@touch $@
+
 synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet
 	@ls -d cdk.out/assembly-*
 
-test: lint typecheck  ## lint, type-check and run every test, then review the change (cdk.out/review.md)
+test: lint typecheck $(CHECKOV_VENV)/.installed  ## lint, type-check and run every test, then review the change (cdk.out/review.md)
 	pytest
 	python -m review --output cdk.out/review.md
 

@@ -1,0 +1,66 @@
+"""The emulator (moto in server mode), and every environment deployed into it once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import Synthesized
+from tests.emulator import adaptations
+from tests.emulator.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
+from tests.emulator.server import MotoServer, start_moto_server
+
+STAGES = {"dev": "Dev", "staging": "Staging", "prod": "Prod"}
+
+
+@dataclass(frozen=True)
+class DeployedApp:
+    """The emulator and what was deployed into it, by environment and stack id."""
+
+    server: MotoServer
+    stacks: dict[str, dict[str, DeployedStack]]
+
+    def stack(self, environment: str, stack_id: str) -> DeployedStack:
+        return self.stacks[environment][stack_id]
+
+
+def deploy_environment(
+    server: MotoServer, synthesized: Synthesized, environment: str, outputs: dict[str, dict[str, str]]
+) -> dict[str, DeployedStack]:
+    artifacts = stack_artifacts(synthesized.outdir, STAGES[environment])
+    bootstrap(server, artifacts)
+    return {a.stack_name.split("-", 1)[1]: deploy(server, a, outputs) for a in artifacts}
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = start_moto_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed(moto_server: MotoServer, synthesized: Synthesized) -> DeployedApp:
+    """Every environment's stacks, deployed once (the adaptations are printed with `pytest -s`)."""
+    print(f"\nEmulated deployment adaptations (tests/emulator/adaptations.py):\n{adaptations.summary()}")  # noqa: T201
+    outputs: dict[str, dict[str, str]] = {}
+    stacks = {env: deploy_environment(moto_server, synthesized, env, outputs) for env in STAGES}
+    for env, by_id in stacks.items():
+        for stack_id, stack in by_id.items():
+            removed = ", ".join(f"{k} ({t})" for k, t in sorted(stack.adapted.removed.items()))
+            print(f"{env} {stack_id}: removed from the copy: {removed or 'nothing'}")  # noqa: T201
+    return DeployedApp(moto_server, stacks)
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[MotoServer]:
+    """A moto server of its own, for a test that changes or deletes what it deployed."""
+    server = start_moto_server()
+    try:
+        yield server
+    finally:
+        server.stop()

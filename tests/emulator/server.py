@@ -1,0 +1,85 @@
+"""moto in server mode on 127.0.0.1, on a free port, in its own process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+ACCOUNT = "123456789012"  # moto's default account, also the tests' fake account
+REGION = "us-east-1"
+STARTUP_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    """A running moto server: its URL and boto3 clients that talk to it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def session(self) -> boto3.Session:
+        # moto accepts any credentials; these are its documented dummies, never real ones.
+        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)  # noqa: S106
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.url)
+
+    def post(self, path: str, body: bytes) -> None:
+        """A call to moto's own API (`/moto-api/...`), e.g. to queue endpoint results."""
+        request = urllib.request.Request(  # noqa: S310 (always http://127.0.0.1)
+            self.url + path, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def start_moto_server(attempts: int = 3) -> MotoServer:
+    """Start `moto.server` on a free port of 127.0.0.1 and wait until it answers."""
+    for _ in range(attempts):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        server = MotoServer(f"http://127.0.0.1:{port}", process)
+        if _answers(server):
+            return server
+        server.stop()  # another process took the port between bind and start: try another
+    raise RuntimeError(f"moto server did not start in {attempts} attempts")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _answers(server: MotoServer) -> bool:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(server.url + "/moto-api/data.json", timeout=1):  # noqa: S310
+                return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    return False

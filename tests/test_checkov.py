@@ -1,0 +1,102 @@
+"""checkov over every synthesized template: no finding beyond the reviewed skips in checkov-skips.toml."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, Synthesized
+
+CHECKOV = ROOT / ".checkov-venv" / "bin" / "checkov"
+SKIPS_FILE = ROOT / "checkov-skips.toml"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    stage: str
+    resource: str
+    name: str
+
+
+def _skips() -> list[dict[str, Any]]:
+    skips: list[dict[str, Any]] = tomllib.loads(SKIPS_FILE.read_text())["skip"]
+    return skips
+
+
+def _covers(skip: dict[str, Any], finding: Finding) -> bool:
+    return (
+        skip["check"] == finding.check
+        and finding.stage in skip.get("stages", [finding.stage])
+        and any(fnmatch.fnmatchcase(finding.resource, pattern) for pattern in skip["resources"])
+    )
+
+
+def _run_checkov(outdir: Path) -> list[Finding]:
+    completed = subprocess.run(
+        [
+            str(CHECKOV),
+            "-d",
+            str(outdir),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if completed.returncode not in {0, 1}:  # 1: failed checks, reported below
+        pytest.fail(f"checkov did not run (exit {completed.returncode}): {completed.stderr[-2000:]}")
+    reports = json.loads(completed.stdout) if completed.stdout.strip() else []
+    findings = []
+    for report in reports if isinstance(reports, list) else [reports]:
+        assert report["summary"]["parsing_errors"] == 0, report["summary"]
+        for failed in report["results"]["failed_checks"]:
+            stage = Path(failed["file_path"]).parent.name.removeprefix("assembly-")
+            findings.append(Finding(failed["check_id"], stage, failed["resource"], failed["check_name"]))
+    return findings
+
+
+@pytest.fixture(scope="module")
+def findings(synthesized: Synthesized) -> list[Finding]:
+    if not CHECKOV.exists():
+        pytest.skip("no .checkov-venv/ (checkov pins an old boto3, so it has its own); `make test` creates it")
+    return _run_checkov(synthesized.outdir)
+
+
+def test_every_skip_has_a_reason_and_names_its_check_and_resources() -> None:
+    # GIVEN the reviewed skips WHEN each is read THEN it says which check, where, and why
+    for skip in _skips():
+        assert set(skip) <= {"check", "resources", "stages", "reason"}, skip
+        assert skip["check"].startswith("CKV"), skip
+        assert skip["resources"], skip
+        assert len(skip["reason"]) > 40, f"{skip['check']}: give a reason a security reviewer would accept"
+
+
+@pytest.mark.slow
+def test_checkov_finds_nothing_beyond_the_reviewed_skips(findings: list[Finding]) -> None:
+    # GIVEN every environment's synthesized templates WHEN checkov checks them
+    unexpected = [f for f in findings if not any(_covers(s, f) for s in _skips())]
+    # THEN every failed check is a reviewed skip
+    assert not unexpected, "\n".join(f"{f.check} {f.stage} {f.resource}: {f.name}" for f in unexpected)
+
+
+@pytest.mark.slow
+def test_every_skip_still_matches_a_finding(findings: list[Finding]) -> None:
+    # GIVEN the reviewed skips WHEN checkov's findings are compared with them
+    unused = [s["check"] for s in _skips() if not any(_covers(s, f) for f in findings)]
+    # THEN none is stale: a fixed finding takes its skip out of the file
+    assert not unused, f"remove these entries from {SKIPS_FILE.name}: {unused}"

@@ -81,6 +81,84 @@ class JobCompute(_Frozen):
     instance_count: int = Field(ge=1, le=100)
 
 
+# CreateTrainingJob's limits: MaxRuntimeInSeconds and MaxWaitTimeInSeconds at most 28 days.
+MAX_JOB_SECONDS = 28 * 24 * 3600
+# CreateTransformJob: MaxPayloadInMB at most 100, and MaxConcurrentTransforms x MaxPayloadInMB too.
+MAX_TRANSFORM_PAYLOAD_MB = 100
+HyperparameterName = Annotated[str, _matching(r"[A-Za-z0-9_.:-]{1,256}", "1-256 letters, digits or _ . : -")]
+
+
+class EvaluationSettings(_Frozen):
+    """A quality gate after training: the job's final `metric` must reach `threshold`."""
+
+    metric: Annotated[
+        str, _matching(r"[A-Za-z0-9_:.-]{1,255}", "a metric name of the training job, e.g. validation:auc")
+    ]
+    threshold: float
+    higher_is_better: bool = True
+
+
+class TrainingSettings(JobCompute):
+    """Defaults of the training step; an execution's input may override instances and hyperparameters."""
+
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    max_runtime_seconds: int = Field(default=86400, ge=1, le=MAX_JOB_SECONDS)
+    use_spot: bool = False
+    max_wait_seconds: int | None = Field(default=None, ge=1, le=MAX_JOB_SECONDS)
+    input_mode: Literal["File", "FastFile"] = "File"
+    hyperparameters: dict[HyperparameterName, Annotated[str, Field(max_length=2500)]] = Field(default_factory=dict)
+    evaluation: EvaluationSettings | None = None
+
+    @model_validator(mode="after")
+    def _spot_needs_a_longer_wait(self) -> TrainingSettings:
+        if self.use_spot and self.max_wait_seconds is None:
+            raise ValueError("max_wait_seconds is required with use_spot: how long to wait for spot capacity in all")
+        if self.use_spot and self.max_wait_seconds is not None and self.max_wait_seconds <= self.max_runtime_seconds:
+            raise ValueError(
+                f"max_wait_seconds ({self.max_wait_seconds}) must exceed max_runtime_seconds "
+                f"({self.max_runtime_seconds}): it includes the time spent waiting for spot capacity"
+            )
+        if not self.use_spot and self.max_wait_seconds is not None:
+            raise ValueError("max_wait_seconds applies to spot training only; set use_spot = true or remove it")
+        if self.instance_count > 1:
+            raise ValueError(
+                f"instance_count must be 1 (got {self.instance_count}): the algorithm container does not train "
+                "on several hosts yet (container/README.md)"
+            )
+        return self
+
+
+class BatchScheduleSettings(_Frozen):
+    """Periodic batch scoring: start the pipeline on `expression` with these prefixes."""
+
+    expression: Annotated[str, _matching(r"(cron|rate)\(.+\)", "cron(...) or rate(...)")]
+    data_prefix: Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the data bucket (no leading '/')")]
+    score_prefix: (
+        Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the data bucket (no leading '/')")] | None
+    ) = None
+    output_prefix: Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the artifacts bucket")] = "scheduled"
+    enabled: bool = True
+
+
+class TransformSettings(JobCompute):
+    """Defaults of the batch transform step (the container answers the same in /execution-parameters)."""
+
+    max_payload_mb: int = Field(default=6, ge=1, le=MAX_TRANSFORM_PAYLOAD_MB)
+    max_concurrent_transforms: int = Field(default=2, ge=1, le=MAX_TRANSFORM_PAYLOAD_MB)
+    schedule: BatchScheduleSettings | None = None
+
+    @model_validator(mode="after")
+    def _payload_within_limit(self) -> TransformSettings:
+        total = self.max_payload_mb * self.max_concurrent_transforms
+        if total > MAX_TRANSFORM_PAYLOAD_MB:
+            raise ValueError(
+                f"max_concurrent_transforms x max_payload_mb ({self.max_concurrent_transforms} x "
+                f"{self.max_payload_mb} = {total}) must not exceed {MAX_TRANSFORM_PAYLOAD_MB} MB (SageMaker's limit)"
+            )
+        return self
+
+
 class VariantSettings(_Frozen):
     """One production variant on instances: SageMaker spreads two or more across Availability Zones."""
 
@@ -169,6 +247,23 @@ class EndpointSettings(_Frozen):
         return self
 
 
+class NotebookSettings(_Frozen):
+    """An optional SageMaker notebook instance for exploration, stopped when idle."""
+
+    enabled: bool = False
+    allow_outside_dev: bool = False
+    instance_type: InstanceType = "ml.t3.medium"
+    volume_size_gb: int = Field(default=20, ge=5, le=16384)
+    idle_minutes: int = Field(default=60, ge=5, le=1440)
+    vpc: VpcSettings | None = None
+
+    @model_validator(mode="after")
+    def _private(self) -> NotebookSettings:
+        if self.enabled and self.vpc is None:
+            raise ValueError("vpc is required when enabled: the notebook runs in a VPC without direct internet access")
+        return self
+
+
 class MonitoringSettings(_Frozen):
     """Alarm thresholds of the endpoint's operational alarms (see EndpointMonitoring)."""
 
@@ -194,8 +289,9 @@ class EnvironmentConfig(_Frozen):
     noncurrent_version_expiration_days: int = Field(ge=1, le=3650)
     image_retention_count: int = Field(ge=1, le=1000)
     alarm_email: Email | None = None
-    training: JobCompute
-    transform: JobCompute
+    training: TrainingSettings
+    transform: TransformSettings
+    notebook: NotebookSettings = NotebookSettings()
     endpoint: EndpointSettings
     monitoring: MonitoringSettings = MonitoringSettings()
 
@@ -211,6 +307,10 @@ class EnvironmentConfig(_Frozen):
             raise ValueError("alarm_email is required outside dev, so that alarms reach a person")
         if self.name is EnvironmentName.PROD and self.removal_policy != "retain":
             raise ValueError("removal_policy must be 'retain' in prod: its data must survive a stack deletion")
+        if self.notebook.enabled and self.name is not EnvironmentName.DEV and not self.notebook.allow_outside_dev:
+            raise ValueError(
+                "notebook.enabled outside dev needs notebook.allow_outside_dev = true: exploration belongs in dev"
+            )
         return self
 
     def _check_production_endpoint(self) -> None:

@@ -8,8 +8,15 @@ from sagemaker_constructs.endpoint_monitoring import AlarmThresholds, EndpointMo
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.log_groups import EncryptedLogGroups
 from sagemaker_constructs.model import SageMakerModel, VpcPlacement
+from sagemaker_constructs.notebook import ExplorationNotebook
 from sagemaker_constructs.realtime_endpoint import InstanceVariant, RealtimeEndpoint, ServerlessVariant, TrafficShifting
 from sagemaker_constructs.secure_bucket import SecureBucket
+from sagemaker_constructs.training_pipeline import (
+    QualityGate,
+    TrainingJobOptions,
+    TrainingPipeline,
+    TransformJobOptions,
+)
 
 __all__ = [
     "AlarmThresholds",
@@ -19,7 +26,9 @@ __all__ = [
     "EncryptionKey",
     "EndpointAutoScaling",
     "EndpointMonitoring",
+    "ExplorationNotebook",
     "InstanceVariant",
+    "QualityGate",
     "RealtimeEndpoint",
     "SageMakerExecutionRole",
     "SageMakerModel",
@@ -27,5 +36,8 @@ __all__ = [
     "SecureBucket",
     "ServerlessVariant",
     "TrafficShifting",
+    "TrainingJobOptions",
+    "TrainingPipeline",
+    "TransformJobOptions",
     "VpcPlacement",
 ]

@@ -11,12 +11,13 @@ from constructs import Construct
 from config import EnvironmentConfig
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack
+from stacks.training_stack import METRIC_DEFINITIONS_FILE_NAME, TrainingStack
 
 
 class EnvironmentStage(cdk.Stage):
     """Every stack of one environment, deployed to its account and region, tagged with its name.
 
-    `platform` always; `inference` once the configuration pins a model artifact.
+    `platform` and `training` always; `inference` once the configuration pins a model artifact.
     """
 
     def __init__(
@@ -43,6 +44,16 @@ class EnvironmentStage(cdk.Stage):
             settings=settings,
             container_directory=container_directory,
             description=f"{app_name} {settings.name.value}: key, buckets, image, SageMaker role, alarm topic",
+            termination_protection=settings.retain_data,
+        )
+        self.training = TrainingStack(
+            self,
+            "Training",
+            app_name=app_name,
+            settings=settings,
+            platform=self.platform,
+            metric_definitions_file=container_directory / METRIC_DEFINITIONS_FILE_NAME,
+            description=f"{app_name} {settings.name.value}: training and batch scoring pipeline, notebook",
             termination_protection=settings.retain_data,
         )
         # No endpoint until a model artifact is pinned: the first deploy creates the platform,

@@ -84,8 +84,8 @@ def test_no_pin_means_no_inference_stack(tmp_path: Path) -> None:
     raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
     del raw["environments"]["dev"]["endpoint"]["model_artifact_key"]
     synthesized = synthesize(parse_config(raw, default_account=TEST_ACCOUNT), tmp_path)
-    assert set(synthesized.templates["dev"]) == {"Platform"}
-    assert set(synthesized.templates["prod"]) == {"Platform", "Inference"}
+    assert set(synthesized.templates["dev"]) == {"Platform", "Training"}
+    assert set(synthesized.templates["prod"]) == {"Platform", "Training", "Inference"}
 
 
 def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(

@@ -1,0 +1,1 @@
+"""Tools around the training pipeline's executions (Training stack), usable from scripts and the ops CLI."""

@@ -1,0 +1,149 @@
+"""The configuration pin for a model a training pipeline execution produced.
+
+    python -m pipeline_tools.promote --execution-arn arn:aws:states:...:execution:...:<name> [--json]
+
+Reads the execution (DescribeExecution) and its training job (DescribeTrainingJob) and prints a short
+report and the TOML to paste into config/environments.toml; promotion is that change, reviewed in a
+pull request and deployed with `cdk deploy`. `promotion()` does the work on the two responses, so the
+ops CLI (and the tests) can use it without AWS. Exit codes: 0 pin printed, 1 the execution did not
+succeed (its error and the job's FailureReason are printed), 2 usage, 3 AWS error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+OK, FAILED, USAGE, AWS_ERROR = 0, 1, 2, 3
+
+
+class NotPromotableError(ValueError):
+    """The execution did not produce a model this environment can serve; the message says why."""
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a successful execution produced, and the pin that serves it."""
+
+    environment: str
+    execution: str
+    commit: str
+    training_job: str
+    model_artifact: str
+    model_artifact_key: str
+    metrics: dict[str, float]
+    scores: str
+
+    @property
+    def pin(self) -> str:
+        """The TOML that points the environment's endpoint at this model."""
+        return f'[environments.{self.environment}.endpoint]\nmodel_artifact_key = "{self.model_artifact_key}"'
+
+    def report(self) -> str:
+        metrics = ", ".join(f"{name}={value:g}" for name, value in sorted(self.metrics.items())) or "none reported"
+        return "\n".join(
+            [
+                f"execution     {self.execution}",
+                f"commit        {self.commit}",
+                f"training job  {self.training_job}",
+                f"metrics       {metrics}",
+                f"model         {self.model_artifact}",
+                f"batch scores  {self.scores}",
+                "",
+                f"To serve this model in {self.environment}, change config/environments.toml in a pull request:",
+                "",
+                self.pin,
+                "",
+                f"then, after review: npx cdk deploy '{self.environment.capitalize()}/*'",
+            ]
+        )
+
+
+def promotion(execution: Mapping[str, Any], training_job: Mapping[str, Any] | None = None) -> Promotion:
+    """The promotion for `execution` (a DescribeExecution response) and its `training_job` (DescribeTrainingJob).
+
+    Raises NotPromotableError when the execution did not succeed (with its error and the job's
+    FailureReason), its output is not the pipeline's report, or the model is outside the artifacts bucket.
+    """
+    status = execution.get("status")
+    if status != "SUCCEEDED":
+        raise NotPromotableError(f"execution is {status}, not SUCCEEDED: {failure_reason(execution)}")
+    try:
+        report = json.loads(execution["output"])
+        artifact, bucket = report["model_artifact"], report["artifacts_bucket"]
+        prefix = report["environment_prefix"]
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise NotPromotableError("the execution's output is not a training pipeline report") from None
+    found_bucket, _, key = str(artifact).removeprefix("s3://").partition("/")
+    if found_bucket != bucket or not key.endswith(".tar.gz"):
+        raise NotPromotableError(f"the model {artifact} is not a model.tar.gz in the artifacts bucket {bucket}")
+    metrics: dict[str, float] = {}
+    if training_job is not None:
+        if training_job.get("TrainingJobName") != report["training_job"]:
+            raise NotPromotableError(
+                f"training_job describes {training_job.get('TrainingJobName')}, "
+                f"the execution ran {report['training_job']}"
+            )
+        metrics = {m["MetricName"]: float(m["Value"]) for m in training_job.get("FinalMetricDataList", [])}
+    return Promotion(
+        environment=report.get("environment") or prefix.rsplit("-", 1)[-1],
+        execution=report["execution"],
+        commit=report.get("commit", "unknown"),
+        training_job=report["training_job"],
+        model_artifact=artifact,
+        model_artifact_key=key,
+        metrics=metrics,
+        scores=report.get("scores", ""),
+    )
+
+
+def failure_reason(execution: Mapping[str, Any]) -> str:
+    """Why an execution failed: its error, and the SageMaker job's FailureReason when the cause describes a job."""
+    error = execution.get("error") or "no error recorded"
+    cause = execution.get("cause") or ""
+    try:
+        described = json.loads(cause)
+    except json.JSONDecodeError:
+        return f"{error}: {cause}" if cause else error
+    if isinstance(described, dict) and "FailureReason" in described:
+        job = described.get("TrainingJobName") or described.get("TransformJobName") or "the job"
+        return f"{error}: {job}: {described['FailureReason']}"
+    return f"{error}: {cause}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline_tools.promote", description=__doc__.split("\n")[0])
+    parser.add_argument("--execution-arn", required=True, help="a training pipeline execution")
+    parser.add_argument("--profile", help="AWS profile")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args(argv)
+    import boto3  # noqa: PLC0415 - only the command needs AWS; promotion() does not
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    region = args.execution_arn.split(":")[3] if args.execution_arn.count(":") >= 6 else None
+    session = boto3.Session(profile_name=args.profile, region_name=region)
+    try:
+        execution = session.client("stepfunctions").describe_execution(executionArn=args.execution_arn)
+        job = None
+        if execution.get("status") == "SUCCEEDED":
+            name = json.loads(execution["output"]).get("training_job")
+            job = session.client("sagemaker").describe_training_job(TrainingJobName=name) if name else None
+        result = promotion(execution, job)
+    except NotPromotableError as error:
+        sys.stderr.write(f"not promotable: {error}\n")
+        return FAILED
+    except (BotoCoreError, ClientError) as error:
+        sys.stderr.write(f"AWS error: {error}\n")
+        return AWS_ERROR
+    sys.stdout.write(
+        (json.dumps({**asdict(result), "pin": result.pin}, indent=2) if args.json else result.report()) + "\n"
+    )
+    return OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""An optional SageMaker notebook instance for exploring data and models, private and stopped when idle."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from sagemaker_constructs.execution_role import SageMakerExecutionRole
+
+# Amazon Linux 2 with JupyterLab 4: the current notebook platform.
+PLATFORM_IDENTIFIER = "notebook-al2-v3"
+MIN_IDLE_MINUTES = 5
+_SUBNET = re.compile(r"subnet-[0-9a-f]{8,17}")
+_SECURITY_GROUP = re.compile(r"sg-[0-9a-f]{8,17}")
+
+# Runs at every start (as root, even with root access disabled for users). Checks every 5 minutes
+# through the local Jupyter API whether any kernel was busy or active within the idle time, and stops
+# the instance if not. Self-contained: the instance has no internet access to download a script.
+_ON_START = """#!/bin/bash
+set -euo pipefail
+cat > /usr/local/bin/stop-when-idle.py <<'PY'
+import json, ssl, subprocess, sys, time, urllib.request
+from datetime import datetime, timezone
+
+idle_seconds = int(sys.argv[1]) * 60
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+with urllib.request.urlopen("https://localhost:8443/api/sessions", context=context, timeout=30) as answer:
+    sessions = json.load(answer)
+now = datetime.now(timezone.utc)
+if any(s["kernel"]["execution_state"] == "busy" for s in sessions):
+    sys.exit(0)
+activity = [datetime.fromisoformat(s["kernel"]["last_activity"].replace("Z", "+00:00")) for s in sessions]
+with open("/proc/uptime") as uptime:
+    started = now.timestamp() - float(uptime.read().split()[0])
+last = max([a.timestamp() for a in activity] + [started])
+if now.timestamp() - last > idle_seconds:
+    with open("/opt/ml/metadata/resource-metadata.json") as metadata:
+        name = json.load(metadata)["ResourceName"]
+    subprocess.run(["aws", "sagemaker", "stop-notebook-instance", "--notebook-instance-name", name], check=True)
+PY
+CHECK="/usr/bin/python3 /usr/local/bin/stop-when-idle.py __IDLE_MINUTES__"
+echo "*/5 * * * * root $CHECK >> /var/log/stop-when-idle.log 2>&1" > /etc/cron.d/stop-when-idle
+"""
+
+
+class ExplorationNotebook(Construct):
+    """A SageMaker notebook instance with the execution role's permissions, in a VPC, stopped when idle.
+
+    - Runs as the SageMaker execution role (`execution_role`), so it may do what the app's jobs may
+      do, and nothing more; the only addition is stopping itself (`stop_policy`).
+    - In `subnet_id` with `security_group_ids` and no direct internet access: it reaches S3, ECR and
+      the SageMaker API through the VPC's endpoints or NAT.
+    - Root access disabled, IMDSv2 only, the ML storage volume encrypted with `encryption_key`.
+    - A lifecycle configuration (`lifecycle_config`) stops it after `idle` without kernel activity.
+
+    Creates `notebook` (no physical name) and exposes `notebook_name`.
+
+    :param instance_type: @default ml.t3.medium.
+    :param volume_size_gb: 5-16384. @default 20.
+    :param idle: at least 5 minutes. @default 1 hour.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        execution_role: SageMakerExecutionRole,
+        encryption_key: kms.IKey,
+        subnet_id: str,
+        security_group_ids: Sequence[str],
+        instance_type: str = "ml.t3.medium",
+        volume_size_gb: int = 20,
+        idle: cdk.Duration = cdk.Duration.hours(1),
+    ) -> None:
+        super().__init__(scope, id_)
+        idle_minutes = idle.to_minutes()
+        if idle_minutes < MIN_IDLE_MINUTES:
+            raise ValueError(f"idle must be at least {MIN_IDLE_MINUTES} minutes, got {idle_minutes:g}")
+        if not 5 <= volume_size_gb <= 16384:
+            raise ValueError(f"volume_size_gb must be 5-16384, got {volume_size_gb}")
+        if not instance_type.startswith("ml."):
+            raise ValueError(f"instance_type must be a SageMaker instance type (ml.*), got {instance_type!r}")
+        if not _SUBNET.fullmatch(subnet_id):
+            raise ValueError(f"subnet_id must be a subnet id (subnet-...), got {subnet_id!r}")
+        if not security_group_ids or not all(_SECURITY_GROUP.fullmatch(g) for g in security_group_ids):
+            raise ValueError(
+                f"security_group_ids must list security group ids (sg-...), got {list(security_group_ids)}"
+            )
+
+        script = _ON_START.replace("__IDLE_MINUTES__", str(int(idle_minutes)))
+        self.lifecycle_config = sagemaker.CfnNotebookInstanceLifecycleConfig(
+            self,
+            "StopWhenIdle",
+            on_start=[
+                sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
+                    content=base64.b64encode(script.encode()).decode()
+                )
+            ],
+        )
+        self.notebook = sagemaker.CfnNotebookInstance(
+            self,
+            "Notebook",
+            instance_type=instance_type,
+            role_arn=execution_role.role.role_arn,
+            kms_key_id=encryption_key.key_arn,
+            volume_size_in_gb=volume_size_gb,
+            root_access="Disabled",
+            direct_internet_access="Disabled",
+            subnet_id=subnet_id,
+            security_group_ids=list(security_group_ids),
+            platform_identifier=PLATFORM_IDENTIFIER,
+            instance_metadata_service_configuration=sagemaker.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
+                minimum_instance_metadata_service_version="2"
+            ),
+            lifecycle_config_name=self.lifecycle_config.attr_notebook_instance_lifecycle_config_name,
+        )
+        self.notebook.node.add_dependency(execution_role)
+        self.stop_policy = iam.ManagedPolicy(
+            self,
+            "StopItself",
+            roles=[execution_role.role],
+            description="Lets the exploration notebook stop itself when idle (its lifecycle configuration)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="StopWhenIdle",
+                    actions=["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
+                    # Ref of a notebook instance is its ARN.
+                    resources=[self.notebook.ref],
+                )
+            ],
+        )
+
+    @property
+    def notebook_name(self) -> str:
+        """The name CloudFormation generated for the notebook instance."""
+        return self.notebook.attr_notebook_instance_name

@@ -1,0 +1,151 @@
+"""TrainingPipeline: every input is checked at synth time, with an error naming the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_events as events
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
+from sagemaker_constructs.training_pipeline import metric_definitions_from_json
+from tests.sagemaker_constructs.conftest import Platform
+from tests.stacks.test_training_stack import definition
+
+METRICS = [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]
+
+
+def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> TrainingPipeline:
+    arguments: dict[str, Any] = {
+        "name_prefix": "app-dev",
+        "image_uri": platform.image.image_uri,
+        "execution_role": platform.role,
+        "data_bucket": s3.Bucket(stack, "DataBucket"),
+        "artifacts_bucket": platform.artifacts,
+        "encryption_key": platform.key,
+        "notification_topic": sns.Topic(stack, "Topic"),
+        "metric_definitions": METRICS,
+        "training": TrainingJobOptions("ml.m5.large"),
+        "transform": TransformJobOptions("ml.m5.large"),
+        **overrides,
+    }
+    return TrainingPipeline(stack, "Pipeline", **arguments)
+
+
+def test_without_max_wait_training_is_on_demand_without_checkpoints(stack: cdk.Stack, platform: Platform) -> None:
+    _pipeline(stack, platform, training=TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.hours(2)))
+    train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
+    assert "EnableManagedSpotTraining" not in train
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
+
+
+def test_max_wait_turns_on_spot_with_checkpoints(stack: cdk.Stack, platform: Platform) -> None:
+    options = TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.hours(1), max_wait=cdk.Duration.hours(3))
+    _pipeline(stack, platform, training=options)
+    train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 10800}
+    assert train["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
+
+
+def test_a_lower_is_better_gate_compares_at_most(stack: cdk.Stack, platform: Platform) -> None:
+    metrics = [{"Name": "validation:l2", "Regex": "validation:l2=([0-9.]+)"}]
+    _pipeline(stack, platform, metric_definitions=metrics, quality_gate=QualityGate("validation:l2", 0.5, False))
+    choice = definition(Template.from_stack(stack).to_json())["States"]["MeetsQualityGate"]
+    assert {"Variable": "$.evaluation.values[0]", "NumericLessThanEquals": 0.5} in choice["Choices"][0]["And"]
+
+
+def test_a_schedule_starts_executions_with_its_input(stack: cdk.Stack, platform: Platform) -> None:
+    pipeline = _pipeline(stack, platform)
+    pipeline.add_schedule(
+        "Nightly",
+        schedule=events.Schedule.rate(cdk.Duration.days(1)),
+        execution_input={"data_prefix": "d"},
+        enabled=False,
+    )
+    rule = next(iter(Template.from_stack(stack).find_resources("AWS::Events::Rule").values()))["Properties"]
+    assert rule["State"] == "DISABLED"
+    assert json.loads(rule["Targets"][0]["Input"]) == {"data_prefix": "d"}
+
+
+def test_a_schedule_needs_a_data_prefix(stack: cdk.Stack, platform: Platform) -> None:
+    pipeline = _pipeline(stack, platform)
+    with pytest.raises(ValueError, match="execution_input must name 'data_prefix'"):
+        pipeline.add_schedule("Nightly", schedule=events.Schedule.rate(cdk.Duration.days(1)), execution_input={})
+
+
+def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Stack, platform: Platform) -> None:
+    pipeline = _pipeline(stack, platform)
+    user = cdk.aws_iam.User(stack, "Operator")
+    pipeline.grant_start_execution(user)
+    policy = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+    assert "states:StartExecution" in policy
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"name_prefix": "App_Dev"}, r"name_prefix must be 1-26 lowercase letters"),
+        ({"name_prefix": "a" * 27}, r"name_prefix must be 1-26"),
+        ({"metric_definitions": []}, r"metric_definitions must hold 1-40 entries, got 0"),
+        ({"metric_definitions": METRICS * 41}, r"metric_definitions must hold 1-40 entries, got 41"),
+        ({"metric_definitions": [{"Name": "x"}]}, r"metric_definitions\[0\] must have exactly Name and Regex"),
+        ({"metric_definitions": [{"Name": "x" * 256, "Regex": "(1)"}]}, r"metric_definitions\[0\]\.Name must be 1-255"),
+        (
+            {"metric_definitions": [{"Name": "x", "Regex": "(" + "1" * 500 + ")"}]},
+            r"metric_definitions\[0\]\.Regex must be 1-500",
+        ),
+        ({"metric_definitions": [{"Name": "x", "Regex": "(["}]}, r"metric_definitions\[0\]\.Regex is not a regular"),
+        ({"metric_definitions": [{"Name": "x", "Regex": "x=1"}]}, r"metric_definitions\[0\]\.Regex must capture"),
+        ({"metric_definitions": METRICS * 2}, r"metric_definitions\[1\]\.Name 'validation:auc' is defined twice"),
+        ({"quality_gate": QualityGate("validation:rmse", 1.0)}, r"quality_gate\.metric must be one of"),
+        ({"training": TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.days(29))}, r"training\.max_runtime"),
+        (
+            {
+                "training": TrainingJobOptions(
+                    "ml.m5.large", max_runtime=cdk.Duration.hours(2), max_wait=cdk.Duration.hours(1)
+                )
+            },
+            r"training\.max_wait must exceed max_runtime",
+        ),
+        ({"training": TrainingJobOptions("ml.m5.large", instance_count=0)}, r"training\.instance_count must be 1-100"),
+        ({"training": TrainingJobOptions("ml.m5.large", volume_size_gb=0)}, r"training\.volume_size_gb must be"),
+        ({"training": TrainingJobOptions("ml.m5.large", input_mode="Pipe")}, r"training\.input_mode must be File"),  # type: ignore[arg-type]
+        (
+            {"training": TrainingJobOptions("ml.m5.large", hyperparameters={"seed": 1})},  # type: ignore[dict-item]
+            r"hyperparameters\['seed'\] must be a string",
+        ),
+        (
+            {"transform": TransformJobOptions("ml.m5.large", max_payload_mb=101)},
+            r"transform\.max_payload_mb must be 1-100",
+        ),
+        (
+            {"transform": TransformJobOptions("ml.m5.large", max_concurrent_transforms=0)},
+            r"max_concurrent_transforms must be at least 1",
+        ),
+        (
+            {"transform": TransformJobOptions("ml.m5.large", max_payload_mb=50, max_concurrent_transforms=3)},
+            r"must not exceed 100 MB",
+        ),
+        (
+            {"transform": TransformJobOptions("ml.m5.large", instance_count=0)},
+            r"transform\.instance_count must be at least 1",
+        ),
+    ],
+)
+def test_bad_inputs_are_rejected_naming_the_field(
+    stack: cdk.Stack, platform: Platform, overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        _pipeline(stack, platform, **overrides)
+
+
+def test_metric_definitions_json_must_be_a_list_of_objects() -> None:
+    with pytest.raises(ValueError, match="must be a JSON list"):
+        metric_definitions_from_json('{"Name": "x"}')
+    assert metric_definitions_from_json(json.dumps(METRICS)) == METRICS

@@ -1,0 +1,376 @@
+"""The training stack of each environment: the pipeline's definition, its permissions, and the container's metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from config import parse_config
+from config.settings import DEFAULT_CONFIG_FILE
+from stacks import PlatformStack, TrainingStack
+from stacks.training_stack import METRIC_DEFINITIONS_FILE
+from tests.conftest import TEST_ACCOUNT, Synthesized, cdk_context
+
+ENVIRONMENTS = ["dev", "staging", "prod"]
+TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
+ENTRYPOINT = METRIC_DEFINITIONS_FILE.parent / "entrypoint.py"
+
+
+def _resources(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def _one(template: Mapping[str, Any], resource_type: str) -> dict[str, Any]:
+    resources = _resources(template, resource_type)
+    assert len(resources) == 1, resource_type
+    return next(iter(resources.values()))
+
+
+def definition(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The state machine's definition as JSON, each CloudFormation reference replaced by TOKEN."""
+    body = _one(template, "AWS::StepFunctions::StateMachine")["Properties"]["DefinitionString"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    states: dict[str, Any] = json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts))
+    return states
+
+
+def _states(synthesized: Synthesized, environment: str) -> dict[str, Any]:
+    states: dict[str, Any] = definition(synthesized.template(environment, "Training"))["States"]
+    return states
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    policy = _one(template, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]
+    statements: list[dict[str, Any]] = policy["Statement"]
+    return statements
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_standard_state_machine_logs_everything_encrypted_and_traces(
+    synthesized: Synthesized, environment: str
+) -> None:
+    template = synthesized.template(environment, "Training")
+    properties = _one(template, "AWS::StepFunctions::StateMachine")["Properties"]
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    log_group = _one(template, "AWS::Logs::LogGroup")["Properties"]
+    assert log_group["RetentionInDays"] == synthesized.config.environment(environment).log_retention_days
+    assert "KmsKeyId" in log_group
+    assert log_group["LogGroupName"].startswith("/aws/vendedlogs/states/")
+    assert "StateMachineArn" in template["Outputs"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_pipeline_trains_evaluates_creates_a_model_scores_and_notifies(
+    synthesized: Synthesized, environment: str
+) -> None:
+    states = _states(synthesized, environment)
+    gate = synthesized.config.environment(environment).training.evaluation
+    assert states["Train"]["Next"] == ("Evaluate" if gate else "CreateModel")
+    assert states["CreateModel"]["Next"] == "Score"
+    assert states["Score"]["Next"] == "Report"
+    assert states["Report"]["Next"] == "NotifySucceeded"
+    assert states["NotifySucceeded"]["End"] is True
+    assert states["NotifySucceeded"]["OutputPath"] == "$.report"
+    for task, stage in (("Train", "Training"), ("CreateModel", "ModelCreation"), ("Score", "Transform")):
+        assert states[task]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"Notify{stage}Failed"}
+        ]
+        assert states[f"Notify{stage}Failed"]["Next"] == f"{stage}Failed"
+        assert states[f"{stage}Failed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_the_quality_gate_compares_the_final_metric_with_the_threshold(synthesized: Synthesized) -> None:
+    gate = synthesized.config.environment("staging").training.evaluation
+    assert gate is not None
+    states = _states(synthesized, "staging")
+    assert gate.metric in states["Evaluate"]["Parameters"]["values.$"]
+    condition = states["MeetsQualityGate"]["Choices"][0]["And"]
+    assert {"Variable": "$.evaluation.values[0]", "IsPresent": True} in condition
+    assert {"Variable": "$.evaluation.values[0]", "NumericGreaterThanEquals": gate.threshold} in condition
+    assert states["MeetsQualityGate"]["Default"] == "NotifyModelRejected"
+    assert states["NotifyModelRejected"]["Next"] == "ModelRejected"
+
+
+def test_input_defaults_come_from_the_configuration_and_a_data_prefix_is_required(synthesized: Synthesized) -> None:
+    settings = synthesized.config.environment("prod")
+    states = _states(synthesized, "prod")
+    defaults = states["ApplyDefaults"]["Parameters"]["defaults"]
+    assert defaults["instance_type"] == settings.training.instance_type
+    assert defaults["instance_count"] == settings.training.instance_count
+    assert defaults["transform_instance_type"] == settings.transform.instance_type
+    assert defaults["transform_instance_count"] == settings.transform.instance_count
+    assert defaults["commit"] == "unknown"
+    assert states["MergeInput"]["Parameters"]["default_hyperparameters"] == settings.training.hyperparameters
+    assert states["CheckInput"]["Default"] == "InvalidInput"
+    assert {"Variable": "$.input.data_prefix", "IsPresent": True} in states["CheckInput"]["Choices"][0]["And"]
+    assert states["Prepare"]["Parameters"]["job_name.$"] == "States.Format('sagemaker-gbdt-prod-{}', $$.Execution.Name)"
+    tags = {t["Key"]: t.get("Value", t.get("Value.$")) for t in states["Prepare"]["Parameters"]["tags"]}
+    assert tags == {
+        "Environment": "prod",
+        "Project": "sagemaker-gbdt",
+        "Commit": "$.args.commit",
+        "PipelineExecution": "$$.Execution.Name",
+    }
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging"])
+def test_dev_and_staging_train_on_spot_with_checkpoints_in_the_artifacts_bucket(
+    synthesized: Synthesized, environment: str
+) -> None:
+    settings = synthesized.config.environment(environment).training
+    train = _states(synthesized, environment)["Train"]
+    assert train["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+    parameters = train["Parameters"]
+    assert parameters["EnableManagedSpotTraining"] is True
+    assert parameters["StoppingCondition"] == {
+        "MaxRuntimeInSeconds": settings.max_runtime_seconds,
+        "MaxWaitTimeInSeconds": settings.max_wait_seconds,
+    }
+    assert parameters["CheckpointConfig"] == {
+        "S3Uri.$": f"States.Format('s3://{TOKEN}/checkpoints/{{}}/', $.job_name)",
+        "LocalPath": "/opt/ml/checkpoints",
+    }
+
+
+def test_prod_trains_on_demand(synthesized: Synthesized) -> None:
+    parameters = _states(synthesized, "prod")["Train"]["Parameters"]
+    assert "EnableManagedSpotTraining" not in parameters
+    assert "CheckpointConfig" not in parameters
+    assert parameters["StoppingCondition"] == {"MaxRuntimeInSeconds": 28800}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_training_job_reads_both_channels_and_encrypts_everything(
+    synthesized: Synthesized, environment: str
+) -> None:
+    settings = synthesized.config.environment(environment).training
+    parameters = _states(synthesized, environment)["Train"]["Parameters"]
+    assert parameters["TrainingJobName.$"] == "$.job_name"
+    assert parameters["RoleArn"] == TOKEN
+    algorithm = parameters["AlgorithmSpecification"]
+    assert algorithm["TrainingInputMode"] == settings.input_mode
+    assert algorithm["MetricDefinitions"] == json.loads(METRIC_DEFINITIONS_FILE.read_text())
+    assert parameters["HyperParameters.$"] == "$.hyperparameters"
+    channels = {c["ChannelName"]: c for c in parameters["InputDataConfig"]}
+    assert set(channels) == {"train", "validation"}
+    for name, channel in channels.items():
+        source = channel["DataSource"]["S3DataSource"]
+        assert source["S3Uri.$"] == f"States.Format('s3://{TOKEN}/{{}}/{name}/', $.args.data_prefix)"
+        assert channel["ContentType"] == "text/csv"
+    assert parameters["OutputDataConfig"]["KmsKeyId"] == TOKEN
+    resources = parameters["ResourceConfig"]
+    assert resources["VolumeKmsKeyId"] == TOKEN
+    assert resources["VolumeSizeInGB"] == settings.volume_size_gb
+    assert resources["InstanceType.$"] == "$.args.instance_type"
+    assert resources["InstanceCount.$"] == "$.args.instance_count"
+    assert parameters["EnableInterContainerTrafficEncryption"] is True
+    assert parameters["Tags.$"] == "$.tags"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_model_is_the_trained_artifact_in_network_isolation(synthesized: Synthesized, environment: str) -> None:
+    parameters = _states(synthesized, environment)["CreateModel"]["Parameters"]
+    assert parameters["ModelName.$"] == "$.job_name"
+    assert parameters["EnableNetworkIsolation"] is True
+    assert parameters["ExecutionRoleArn"] == TOKEN
+    assert parameters["PrimaryContainer"]["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+    assert parameters["Tags.$"] == "$.tags"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_batch_transform_joins_lines_with_predictions_within_the_containers_limits(
+    synthesized: Synthesized, environment: str
+) -> None:
+    settings = synthesized.config.environment(environment).transform
+    score = _states(synthesized, environment)["Score"]
+    assert score["Resource"].endswith(":states:::sagemaker:createTransformJob.sync")
+    parameters = score["Parameters"]
+    assert parameters["BatchStrategy"] == "MultiRecord"
+    assert parameters["MaxPayloadInMB"] == settings.max_payload_mb
+    assert parameters["MaxConcurrentTransforms"] == settings.max_concurrent_transforms
+    # The container's /execution-parameters answer the same: it reads these variables.
+    assert parameters["Environment"]["SAGEMAKER_MAX_PAYLOAD_IN_MB"] == str(settings.max_payload_mb)
+    assert parameters["Environment"]["SAGEMAKER_MODEL_SERVER_WORKERS"] == str(settings.max_concurrent_transforms)
+    assert parameters["TransformInput"]["SplitType"] == "Line"
+    assert parameters["TransformInput"]["ContentType"] == "text/csv"
+    assert parameters["TransformOutput"]["AssembleWith"] == "Line"
+    assert parameters["TransformOutput"]["KmsKeyId"] == TOKEN
+    assert parameters["DataProcessing"] == {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"}
+    assert parameters["TransformResources"]["VolumeKmsKeyId"] == TOKEN
+    assert parameters["TransformResources"]["InstanceCount.$"] == "$.args.transform_instance_count"
+    assert parameters["Tags.$"] == "$.tags"
+
+
+def test_prod_scores_on_several_instances(synthesized: Synthesized) -> None:
+    defaults = _states(synthesized, "prod")["ApplyDefaults"]["Parameters"]["defaults"]
+    assert defaults["transform_instance_count"] >= 2
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_pipeline_role_touches_only_its_own_jobs_role_topic_and_key(
+    synthesized: Synthesized, environment: str
+) -> None:
+    template = synthesized.template(environment, "Training")
+    prefix = f"sagemaker-gbdt-{environment}-*"
+    statements = {s["Sid"]: s for s in _statements(template)}
+    for sid, kind in (
+        ("RunTrainingJobs", "training-job"),
+        ("CreateModels", "model"),
+        ("RunTransformJobs", "transform-job"),
+    ):
+        resource = statements[sid]["Resource"]
+        assert resource["Fn::Join"][1][-1] == f":{kind}/{prefix}", sid
+    pass_role = statements["PassExecutionRoleToSageMaker"]
+    assert pass_role["Action"] == "iam:PassRole"
+    assert "ExecutionRole" in json.dumps(pass_role["Resource"])
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not [a for a in actions if a.startswith("s3:")]  # SageMaker reads and writes S3 with the execution role
+    assert all(
+        a.startswith(("logs:", "xray:")) for s in statements.values() if s["Resource"] == "*" for a in s["Action"]
+    )
+    assert "AlarmTopic" in json.dumps(statements["Notify"]["Resource"])
+    trust = _one(template, "AWS::IAM::Role")["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    # No inline policies: the tasks' own grants (sagemaker on every job, ListTags on '*') never land.
+    assert not _resources(template, "AWS::IAM::Policy")
+    depends = _one(template, "AWS::StepFunctions::StateMachine")["DependsOn"]
+    assert set(_resources(template, "AWS::IAM::ManagedPolicy")) <= set(depends)
+
+
+def test_the_execution_role_gets_no_extra_grants_from_the_pipeline(synthesized: Synthesized) -> None:
+    for environment in ENVIRONMENTS:
+        assert not _resources(synthesized.template(environment, "Platform"), "AWS::IAM::Policy")
+
+
+def test_no_schedule_and_no_notebook_by_default(synthesized: Synthesized) -> None:
+    for environment in ENVIRONMENTS:
+        template = synthesized.template(environment, "Training")
+        assert not _resources(template, "AWS::Events::Rule")
+        assert not _resources(template, "AWS::SageMaker::NotebookInstance")
+
+
+def _training_template(tmp_path: Path, edit: dict[str, Any]) -> dict[str, Any]:
+    """Platform and Training of dev only, with `edit` merged into dev's settings (no nag: fast)."""
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    for section, values in edit.items():
+        raw["environments"]["dev"].setdefault(section, {}).update(values)
+    settings = parse_config(raw, default_account=TEST_ACCOUNT).environment("dev")
+    container = tmp_path / "container"
+    container.mkdir()
+    (container / "Dockerfile").write_text("FROM scratch\n")
+    app = cdk.App(context=cdk_context(), outdir=str(tmp_path / "out"))
+    env = cdk.Environment(account=TEST_ACCOUNT, region=settings.region)
+    platform = PlatformStack(app, "Platform", app_name="app", settings=settings, container_directory=container, env=env)
+    training = TrainingStack(app, "Training", app_name="app", settings=settings, platform=platform, env=env)
+    return dict(Template.from_stack(training).to_json())
+
+
+def test_a_configured_schedule_starts_the_pipeline_for_batch_scoring(tmp_path: Path) -> None:
+    # GIVEN a schedule in dev's transform settings
+    schedule = {"expression": "cron(0 3 * * ? *)", "data_prefix": "datasets/daily", "score_prefix": "incoming"}
+    # WHEN the training stack is synthesized
+    template = _training_template(tmp_path, {"transform": {"schedule": schedule}})
+    # THEN a rule starts the state machine on that schedule with those prefixes
+    rule = _one(template, "AWS::Events::Rule")["Properties"]
+    assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert rule["State"] == "ENABLED"
+    target = rule["Targets"][0]
+    assert "StateMachine" in json.dumps(target["Arn"])
+    assert json.loads(target["Input"]) == {
+        "data_prefix": "datasets/daily",
+        "score_prefix": "incoming",
+        "output_prefix": "scheduled",
+        "commit": "scheduled",
+    }
+
+
+def test_an_enabled_notebook_is_private_encrypted_and_runs_as_the_execution_role(tmp_path: Path) -> None:
+    vpc = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
+    template = _training_template(tmp_path, {"notebook": {"enabled": True, "vpc": vpc, "idle_minutes": 30}})
+    notebook = _one(template, "AWS::SageMaker::NotebookInstance")["Properties"]
+    assert notebook["DirectInternetAccess"] == "Disabled"
+    assert notebook["RootAccess"] == "Disabled"
+    assert notebook["SubnetId"] == "subnet-0123456789abcdef0"
+    assert "KmsKeyId" in notebook
+    assert "ExecutionRole" in json.dumps(notebook["RoleArn"])
+
+
+# ----- the regexes in the definition match what the container really prints ---------------------------
+
+_METRICS_BY_OBJECTIVE = {
+    "regression": ["l2", "l1", "rmse", "huber", "mape"],
+    "binary": ["binary_logloss", "binary_error", "auc", "average_precision"],
+    "multiclass": ["multi_logloss", "multi_error", "auc_mu"],
+}
+_FLOAT = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?")
+
+
+def _tree(root: Path, objective: str, metric: str) -> Path:
+    """An /opt/ml tree with 120 rows of CSV (label first, no header) in train and validation."""
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    hyperparameters = {"objective": objective, "metric": metric, "num_boost_round": "5"}
+    if objective == "multiclass":
+        hyperparameters["num_class"] = "3"
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    channel = {"ContentType": "text/csv", "TrainingInputMode": "File"}
+    (config / "inputdataconfig.json").write_text(json.dumps({"train": channel, "validation": channel}))
+    for name in ("train", "validation"):
+        folder = root / "input" / "data" / name
+        folder.mkdir(parents=True)
+        rows = []
+        for i in range(120):
+            features = [((i * 7 + j * 13) % 17) / 4.0 - 2 for j in range(4)]
+            label = {"regression": features[0] * 2 + 0.5, "binary": float(features[0] > 0)}.get(objective, float(i % 3))
+            rows.append(",".join(f"{v:g}" for v in [label, *features]))
+        (folder / "data.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.mark.slow
+def test_every_metric_regex_in_the_pipeline_matches_the_containers_real_training_log(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    if not ENTRYPOINT.is_file():
+        pytest.skip(f"the container's entry point {ENTRYPOINT} does not exist yet")
+    # GIVEN the MetricDefinitions as the dev pipeline sends them to SageMaker
+    definitions = _states(synthesized, "dev")["Train"]["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"]
+    # WHEN the real entry point trains once per metric it can report (in parallel: about 1 s each)
+    runs = {
+        metric: subprocess.Popen(
+            [sys.executable, str(ENTRYPOINT), "train"],
+            env={**os.environ, "OMP_NUM_THREADS": "1", "OPT_ML_DIR": str(_tree(tmp_path / metric, objective, metric))},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for objective, metrics in _METRICS_BY_OBJECTIVE.items()
+        for metric in metrics
+    }
+    log = []
+    for metric, process in runs.items():
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, f"{metric}: {output[-2000:]}"
+        log.extend(output.splitlines())
+    # THEN every regex matches at least one line and captures a number
+    for definition in definitions:
+        captured = [m.group(1) for line in log if (m := re.search(definition["Regex"], line))]
+        assert captured, f"{definition['Name']}: no line of the training log matches {definition['Regex']!r}"
+        assert all(_FLOAT.fullmatch(value) for value in captured), definition["Name"]
+        float(captured[-1])

@@ -75,8 +75,8 @@ def main() -> None:
             "<!-- platform-results -->\n<!-- /platform-results -->\n"
         )
     text = re.sub(
-        r"(<!-- platform-results -->\n).*?(\n<!-- /platform-results -->)",
-        lambda m: m.group(1) + table + m.group(2),
+        r"(<!-- platform-results -->\n).*?(<!-- /platform-results -->)",
+        lambda m: m.group(1) + table + "\n" + m.group(2),
         text,
         flags=re.DOTALL,
     )

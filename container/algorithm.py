@@ -1,0 +1,295 @@
+"""The algorithm layer: gradient-boosted decision trees with LightGBM (regression, binary, multiclass).
+
+To run another algorithm behind the same contract, replace this module with one that exposes
+`ALGORITHM` satisfying `sagemaker_contract.protocol.Algorithm` (see container/README.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from sagemaker_contract.errors import UserError
+from sagemaker_contract.hyperparameters import param
+from sagemaker_contract.protocol import Dataset, FitContext, Matrix, StopRequested
+
+MODEL_FILE = "model.txt"
+# Measured on the project machine: -O1 compiles in about half the time of -O2 and predicts about as fast.
+COMPILER_OPTIONS = ["-O1"]
+COMPILE_VARIABLE = "GBDT_COMPILE_TREES"  # "off" keeps serving on LightGBM's own predictor
+_log = logging.getLogger("algorithm")
+CHECKPOINT_FILE = "lightgbm-checkpoint.json"
+# The first metric of each objective is its default.
+METRICS: dict[str, tuple[str, ...]] = {
+    "regression": ("l2", "l1", "rmse", "huber", "mape"),
+    "binary": ("binary_logloss", "binary_error", "auc", "average_precision"),
+    "multiclass": ("multi_logloss", "multi_error", "auc_mu"),
+}
+ALL_METRICS = tuple(metric for metrics in METRICS.values() for metric in metrics)
+# Not part of what makes a checkpoint reusable: more rounds may continue an earlier run.
+_RESUMABLE_ACROSS = frozenset({"num_boost_round", "early_stopping_rounds"})
+
+
+@dataclass(frozen=True)
+class GBDTHyperparameters:
+    """LightGBM's parameters of the same names; defaults are LightGBM's unless noted."""
+
+    objective: str = param(choices=tuple(METRICS), doc="regression, binary or multiclass")
+    num_class: int | None = param(default=None, minimum=2, maximum=10_000, doc="classes; multiclass only")
+    num_boost_round: int = param(default=100, minimum=1, maximum=100_000, doc="boosting rounds (trees per class)")
+    learning_rate: float = param(default=0.1, exclusive_minimum=0.0, maximum=1.0, doc="shrinkage")
+    num_leaves: int = param(default=31, minimum=2, maximum=131_072, doc="leaves per tree")
+    max_depth: int = param(default=-1, minimum=-1, maximum=1_000, doc="tree depth limit; -1 = none")
+    min_data_in_leaf: int = param(default=20, minimum=0, doc="rows per leaf at least")
+    feature_fraction: float = param(default=1.0, exclusive_minimum=0.0, maximum=1.0, doc="features per tree")
+    bagging_fraction: float = param(default=1.0, exclusive_minimum=0.0, maximum=1.0, doc="rows per bagging round")
+    bagging_freq: int = param(default=0, minimum=0, doc="bag every k rounds; 0 = no bagging")
+    lambda_l1: float = param(default=0.0, minimum=0.0, doc="L1 regularization")
+    lambda_l2: float = param(default=0.0, minimum=0.0, doc="L2 regularization")
+    early_stopping_rounds: int = param(
+        default=10, minimum=0, doc="stop when the validation metric has not improved for k rounds; 0 = never"
+    )
+    metric: str | None = param(default=None, choices=ALL_METRICS, doc="evaluation metric; default per objective")
+    seed: int = param(default=0, minimum=0, maximum=2**31 - 1, doc="random seed (this container's default: 0)")
+
+    def __post_init__(self) -> None:
+        if self.objective == "multiclass" and self.num_class is None:
+            raise ValueError("num_class is required when objective is multiclass")
+        if self.objective != "multiclass" and self.num_class is not None:
+            raise ValueError(f"num_class applies to objective multiclass only, not {self.objective}")
+        if self.metric is not None and self.metric not in METRICS[self.objective]:
+            raise ValueError(
+                f"metric {self.metric} does not suit objective {self.objective}; "
+                f"choose one of {', '.join(METRICS[self.objective])}"
+            )
+        if self.bagging_fraction < 1.0 and self.bagging_freq == 0:
+            raise ValueError("bagging_fraction < 1 has no effect unless bagging_freq > 0; set bagging_freq too")
+
+    @property
+    def eval_metric(self) -> str:
+        return self.metric or METRICS[self.objective][0]
+
+    def lightgbm_params(self, num_threads: int) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            name: value
+            for name, value in dataclasses.asdict(self).items()
+            if name not in {"num_boost_round", "early_stopping_rounds", "num_class", "metric"}
+        }
+        if self.num_class is not None:
+            params["num_class"] = self.num_class
+        return params | {"metric": self.eval_metric, "num_threads": num_threads, "verbosity": -1}
+
+
+class GBDTModel:
+    """A trained or loaded LightGBM booster; serving may switch it to compiled trees (see `accelerate`)."""
+
+    def __init__(self, booster: Any, facts: dict[str, Any], model_file: Path | None = None) -> None:
+        self._booster = booster
+        self._facts = facts
+        self._model_file = model_file
+        self._compiled: Any = None
+        self.num_features: int = booster.num_feature()
+
+    def save(self, directory: Path) -> None:
+        best = self._facts.get("best_iteration") or None
+        self._booster.save_model(str(directory / MODEL_FILE), num_iteration=best)
+
+    def summary(self) -> dict[str, Any]:
+        return dict(self._facts)
+
+    def predict(self, features: Matrix) -> Matrix:
+        compiled = self._compiled
+        if compiled is not None:
+            return _compiled_predict(compiled, features)
+        # One thread: the server runs one worker process per CPU, and OpenMP start-up dominates small requests.
+        prediction: Matrix = self._booster.predict(features, num_threads=1)
+        return prediction
+
+    def accelerate(self, cache_dir: Path) -> None:
+        """Compile the trees to native code (tl2cgen + gcc) in the background, then predict with them.
+
+        Measured 2.6-3.7x LightGBM's rows/s on 10 000-row batches. Until the library is ready, and whenever
+        there is no C compiler or the compiled trees disagree with LightGBM on probe rows, LightGBM predicts.
+        Worker processes share one compilation through a lock file in `cache_dir`.
+        """
+        if os.environ.get(COMPILE_VARIABLE, "auto").lower() in {"off", "0", "false", "no"}:
+            _log.info("compiled inference off (%s); predicting with LightGBM", COMPILE_VARIABLE)
+            return
+        if self._model_file is None or shutil.which("gcc") is None:
+            _log.info("compiled inference unavailable (no C compiler); predicting with LightGBM")
+            return
+        thread = threading.Thread(target=self._compile, args=(self._model_file, cache_dir), name="compile-trees")
+        thread.daemon = True
+        thread.start()
+
+    def _compile(self, model_file: Path, cache_dir: Path) -> None:
+        started = time.monotonic()
+        try:
+            import tl2cgen  # noqa: PLC0415 - only serving with a compiler needs it
+            import treelite  # noqa: PLC0415
+
+            digest = hashlib.sha256(model_file.read_bytes()).hexdigest()[:20]
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            library = cache_dir / f"trees-{digest}.so"
+            with (cache_dir / f"trees-{digest}.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not library.exists():
+                    partial = library.with_name(f".{library.name}.partial.so")
+                    model = treelite.frontend.load_lightgbm_model(str(model_file))
+                    tl2cgen.export_lib(model, toolchain="gcc", libpath=str(partial), options=COMPILER_OPTIONS)
+                    partial.replace(library)
+            compiled = tl2cgen.Predictor(str(library), nthread=1)
+            probe = np.random.default_rng(0).normal(scale=10.0, size=(256, self.num_features))
+            probe[::7, 0] = np.nan
+            expected = self._booster.predict(probe, num_threads=1)
+            if not np.allclose(_compiled_predict(compiled, probe), expected, rtol=1e-9, atol=1e-12):
+                _log.warning("compiled trees disagree with LightGBM on probe rows; predicting with LightGBM")
+                return
+        except Exception as error:
+            _log.warning(
+                "compiled inference unavailable (%s: %s); predicting with LightGBM", type(error).__name__, error
+            )
+            return
+        self._compiled = compiled
+        _log.info("compiled inference ready after %.2f s", time.monotonic() - started)
+
+
+def _compiled_predict(compiled: Any, features: Matrix) -> Matrix:
+    import tl2cgen  # noqa: PLC0415 - imported already when `compiled` exists
+
+    # tl2cgen answers (rows, targets, classes); LightGBM's shapes are (rows,) or (rows, classes).
+    output = np.asarray(compiled.predict(tl2cgen.DMatrix(features)), dtype=np.float64).reshape(len(features), -1)
+    return output[:, 0] if output.shape[1] == 1 else output
+
+
+def _labels_problem(params: GBDTHyperparameters, labels: Matrix) -> tuple[int, str] | None:
+    if params.objective == "binary":
+        bad = np.flatnonzero((labels != 0) & (labels != 1))
+        return (int(bad[0]), "objective binary needs labels 0 or 1") if bad.size else None
+    if params.objective == "multiclass":
+        classes = params.num_class or 0
+        bad = np.flatnonzero((labels != np.floor(labels)) | (labels < 0) | (labels >= classes))
+        needs = f"objective multiclass with num_class={classes} needs integer labels 0 to {classes - 1}"
+        return (int(bad[0]), needs) if bad.size else None
+    return None
+
+
+def _fingerprint(params: GBDTHyperparameters, train: Dataset, validation: Dataset | None) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    settings = {k: v for k, v in dataclasses.asdict(params).items() if k not in _RESUMABLE_ACROSS}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for dataset in (train, validation):
+        if dataset is not None:
+            digest.update(dataset.labels.tobytes())
+            digest.update(dataset.features.tobytes())
+    return digest.hexdigest()
+
+
+class LightGBMAlgorithm:
+    name = "lightgbm-gbdt"
+    hyperparameters = GBDTHyperparameters
+    metric_names = tuple(f"{channel}:{metric}" for metric in ALL_METRICS for channel in ("train", "validation"))
+
+    def check(self, hyperparameters: GBDTHyperparameters, dataset: Dataset) -> None:
+        problem = _labels_problem(hyperparameters, dataset.labels)
+        if problem is not None:
+            row, needs = problem
+            raise UserError(f"channel {dataset.channel}: row {row + 1} has label {dataset.labels[row]:g}; {needs}")
+
+    def fit(
+        self,
+        hyperparameters: GBDTHyperparameters,
+        train: Dataset,
+        validation: Dataset | None,
+        context: FitContext,
+    ) -> GBDTModel:
+        params = hyperparameters.lightgbm_params(context.num_threads)
+        train_set = lgb.Dataset(train.features, train.labels, params={"verbosity": -1}, free_raw_data=False)
+        valid_sets, valid_names = [train_set], ["train"]
+        if validation is not None:
+            valid_sets.append(lgb.Dataset(validation.features, validation.labels, reference=train_set))
+            valid_names.append("validation")
+        fingerprint = _fingerprint(hyperparameters, train, validation) if context.checkpoints.enabled else ""
+        init_model, done = self._resume(context, fingerprint, hyperparameters.num_boost_round)
+
+        def save_checkpoint(booster: Any, rounds: int) -> None:
+            state = {"fingerprint": fingerprint, "rounds": rounds, "model": booster.model_to_string()}
+            context.checkpoints.write(CHECKPOINT_FILE, json.dumps(state).encode())
+
+        last_round = [done]
+
+        def each_round(env: Any) -> None:
+            rounds = last_round[0] = env.iteration + 1
+            context.metrics.report(
+                rounds, {f"{data}:{metric}": value for data, metric, value, _ in env.evaluation_result_list}
+            )
+            stopping = context.stop_requested()
+            if context.checkpoints.due() or (stopping and context.checkpoints.enabled):
+                save_checkpoint(env.model, rounds)
+            if stopping:
+                saved = "checkpoint saved" if context.checkpoints.enabled else "no checkpoint configured"
+                raise StopRequested(f"after round {rounds}; {saved}")
+
+        callbacks = [each_round]
+        if validation is not None and hyperparameters.early_stopping_rounds > 0:
+            callbacks.append(lgb.early_stopping(hyperparameters.early_stopping_rounds, verbose=False))
+        try:
+            booster = lgb.train(
+                params,
+                train_set,
+                num_boost_round=hyperparameters.num_boost_round - done,
+                valid_sets=valid_sets,
+                valid_names=valid_names,
+                init_model=init_model,
+                callbacks=callbacks,
+            )
+        except lgb.basic.LightGBMError as error:
+            if "bad_alloc" in str(error):
+                raise MemoryError(str(error)) from None
+            raise UserError(f"LightGBM rejected the training data or parameters: {error}") from None
+        if context.checkpoints.enabled:
+            # After early stopping the booster holds the best iteration's trees only.
+            save_checkpoint(booster, booster.current_iteration())
+        facts = {
+            "objective": hyperparameters.objective,
+            "num_class": {"regression": None, "binary": 2}.get(hyperparameters.objective, hyperparameters.num_class),
+            "rounds_trained": last_round[0],
+            "resumed_from_round": done,
+            "best_iteration": booster.best_iteration,
+            "eval_metric": hyperparameters.eval_metric,
+            "hyperparameters": dataclasses.asdict(hyperparameters),
+            "library_versions": {"lightgbm": lgb.__version__},
+        }
+        return GBDTModel(booster, facts)
+
+    def _resume(self, context: FitContext, fingerprint: str, num_boost_round: int) -> tuple[Any, int]:
+        """(init_model, rounds done) from a matching checkpoint, else (None, 0)."""
+        data = context.checkpoints.read(CHECKPOINT_FILE)
+        if data is None:
+            return None, 0
+        state = json.loads(data)
+        if state.get("fingerprint") != fingerprint:
+            context.log("checkpoint ignored: it was written for other hyperparameters or data")
+            return None, 0
+        done = min(int(state["rounds"]), num_boost_round)
+        context.log(f"resuming from checkpoint after round {done}")
+        return lgb.Booster(model_str=state["model"]), done
+
+    def load(self, directory: Path) -> GBDTModel:
+        booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        return GBDTModel(booster, {}, directory / MODEL_FILE)
+
+
+ALGORITHM = LightGBMAlgorithm()

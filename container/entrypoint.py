@@ -1,0 +1,93 @@
+"""What the image runs: `entrypoint.py train` or `entrypoint.py serve` (SageMaker passes the word).
+
+The contract layer (sagemaker_contract/) does the SageMaker side; `algorithm` is the algorithm layer.
+OPT_ML_DIR relocates /opt/ml, so the same program runs from a checkout without Docker.
+
+Training runs in a forked child while this small parent waits: when the kernel's out-of-memory killer
+(SIGKILL) or a native crash ends the child, the parent still writes the failure reason.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from sagemaker_contract.paths import OptMl
+
+USAGE = "usage: entrypoint.py train|serve   (OPT_ML_DIR relocates /opt/ml)"
+
+
+def _write_failure(failure: Path, reason: str) -> None:
+    print(f"training failed: {reason}", file=sys.stderr, flush=True)
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.write_text(reason + "\n")
+
+
+def _train(paths: OptMl) -> int:
+    # OpenMP threads that spin while waiting make LightGBM 3-10x slower as soon as anything else wants a
+    # core (measured on 2 vCPUs); waiting threads that sleep cost little when the machine is idle.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Imported here, in the forked child, so that the waiting parent stays small.
+    try:
+        from algorithm import ALGORITHM  # noqa: PLC0415
+        from sagemaker_contract import training  # noqa: PLC0415
+    except Exception as error:  # even a broken image must leave a failure reason
+        _write_failure(paths.failure, f"the training program could not start: {type(error).__name__}: {error}")
+        raise
+    return training.run(ALGORITHM, paths)
+
+
+def _death_reason(signum: int) -> str:
+    name = signal.Signals(signum).name
+    if signum == signal.SIGKILL:
+        return (
+            f"the training process was killed by {name}, most likely by the kernel's out-of-memory killer: "
+            "use an instance type with more memory, or fewer rows or features"
+        )
+    return f"the training process died from {name} (a crash in native code, or out of memory); see the training log"
+
+
+def _supervise_training(paths: OptMl) -> int:
+    paths.failure.unlink(missing_ok=True)
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            code = _train(paths)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        if not paths.failure.exists():
+            _write_failure(paths.failure, _death_reason(signum))
+        return 128 + signum
+    return os.waitstatus_to_exitcode(status)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in {"train", "serve"}:
+        print(USAGE, file=sys.stderr)
+        return 2
+    paths = OptMl.from_environment()
+    if argv[0] == "train":
+        return _supervise_training(paths)
+    from algorithm import ALGORITHM  # noqa: PLC0415 - see _train
+    from sagemaker_contract import server  # noqa: PLC0415 - serving never loads the training modules
+
+    return server.run(ALGORITHM, paths)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

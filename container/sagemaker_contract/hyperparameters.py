@@ -1,0 +1,169 @@
+"""Typed hyperparameter schemas: a frozen dataclass whose fields carry type, range and default.
+
+SageMaker passes every hyperparameter as a JSON string ("0.1", "100", "true"). `parse` turns the raw
+mapping into the algorithm's dataclass, or raises `UserError` listing every problem at once.
+
+    @dataclass(frozen=True)
+    class MyHyperparameters:
+        objective: str = param(choices=("regression", "binary"))          # required: no default
+        rounds: int = param(default=100, minimum=1, maximum=10_000, doc="boosting rounds")
+
+A dataclass may validate combinations in `__post_init__` by raising `ValueError` with a clear message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sagemaker_contract.errors import UserError
+
+T = TypeVar("T")
+_REQUIRED = object()
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def param(
+    *,
+    default: Any = _REQUIRED,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    doc: str = "",
+) -> Any:
+    """A schema field; without `default` the hyperparameter is required."""
+    metadata = {
+        "minimum": minimum,
+        "maximum": maximum,
+        "exclusive_minimum": exclusive_minimum,
+        "choices": choices,
+        "doc": doc,
+        "required": default is _REQUIRED,
+    }
+    if default is _REQUIRED:
+        # Required fields still need a dataclass default so that optional fields may follow them;
+        # `parse` rejects a missing required value before the dataclass is built.
+        return dataclasses.field(default=None, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _base_type(annotation: Any) -> tuple[type, bool]:
+    """(int|float|str|bool, whether None is allowed) of a field annotation such as `int | None`."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return members[0], True
+    return annotation, False
+
+
+def _convert(name: str, raw: Any, kind: type) -> Any:
+    text = str(raw).strip() if not isinstance(raw, bool) else str(raw).lower()
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"{name} must be true or false, got {raw!r}")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {raw!r}")
+        return value
+    return text
+
+
+def _check_range(name: str, value: Any, meta: Mapping[str, Any]) -> None:
+    choices = meta["choices"]
+    if choices is not None and value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    low, high, above = meta["minimum"], meta["maximum"], meta["exclusive_minimum"]
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    if above is not None and value <= above:
+        raise ValueError(f"{name} must be > {above}, got {value}")
+
+
+def parse(schema: type[T], raw: Mapping[str, Any]) -> T:
+    """Build `schema` (a dataclass) from SageMaker's string values; `UserError` names every problem."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(schema)
+    problems: list[str] = []
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        problems.append(f"unknown hyperparameter(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    values: dict[str, Any] = {}
+    for name, field in fields.items():
+        kind, nullable = _base_type(hints[name])
+        if name not in raw:
+            if field.metadata.get("required"):
+                problems.append(f"{name} is required")
+            continue
+        try:
+            if nullable and str(raw[name]).strip().lower() in {"", "none", "null"}:
+                values[name] = None
+                continue
+            value = _convert(name, raw[name], kind)
+            _check_range(name, value, field.metadata)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        values[name] = value
+    if not problems:
+        try:
+            return schema(**values)
+        except ValueError as error:
+            problems.append(str(error))
+    raise UserError("invalid hyperparameters: " + "; ".join(problems))
+
+
+def read(path: Path) -> dict[str, Any]:
+    """hyperparameters.json as a mapping (an absent file means no hyperparameters)."""
+    if not path.exists():
+        return {}
+    try:
+        loaded = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path.name} is not valid JSON: {error}") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"{path.name} must hold a JSON object, got {type(loaded).__name__}")
+    return loaded
+
+
+def describe(schema: type[Any]) -> list[dict[str, Any]]:
+    """One row per hyperparameter (name, type, default, range, doc), for documentation and tests."""
+    hints = typing.get_type_hints(schema)
+    rows = []
+    for field in dataclasses.fields(schema):
+        kind, nullable = _base_type(hints[field.name])
+        meta = field.metadata
+        rows.append(
+            {
+                "name": field.name,
+                "type": kind.__name__ + (" or none" if nullable else ""),
+                "required": bool(meta.get("required")),
+                "default": None if meta.get("required") else field.default,
+                "minimum": meta.get("minimum"),
+                "maximum": meta.get("maximum"),
+                "exclusive_minimum": meta.get("exclusive_minimum"),
+                "choices": meta.get("choices"),
+                "doc": meta.get("doc", ""),
+            }
+        )
+    return rows

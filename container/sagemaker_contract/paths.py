@@ -1,0 +1,63 @@
+"""Where SageMaker puts things inside the container, relocatable with OPT_ML_DIR for runs without Docker."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_OPT_ML = "/opt/ml"
+
+
+@dataclass(frozen=True)
+class OptMl:
+    """The /opt/ml tree of CONTRACT.md, rooted at `root`."""
+
+    root: Path
+
+    @classmethod
+    def from_environment(cls) -> OptMl:
+        return cls(Path(os.environ.get("OPT_ML_DIR", DEFAULT_OPT_ML)))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "input" / "config"
+
+    @property
+    def hyperparameters(self) -> Path:
+        return self.config / "hyperparameters.json"
+
+    @property
+    def resource_config(self) -> Path:
+        return self.config / "resourceconfig.json"
+
+    @property
+    def input_data_config(self) -> Path:
+        return self.config / "inputdataconfig.json"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "input" / "data"
+
+    def channel(self, name: str) -> Path:
+        return self.data / name
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    @property
+    def failure(self) -> Path:
+        return self.output / "failure"
+
+    @property
+    def output_data(self) -> Path:
+        return self.output / "data"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"

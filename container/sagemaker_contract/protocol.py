@@ -1,0 +1,153 @@
+"""The seam between the contract layer and the algorithm layer.
+
+An algorithm module exposes `ALGORITHM`, an object satisfying `Algorithm`. The contract layer reads
+and validates everything SageMaker hands over, then calls `fit` (training) or `load` + `predict`
+(serving); the algorithm never touches /opt/ml paths, HTTP or the failure file.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+Matrix = NDArray[np.float64]
+H = TypeVar("H")
+# The documented per-round metrics line, matched by the regexes of metric_definitions.json:
+#   #metrics round=<n> <channel>:<metric>=<float> [<channel>:<metric>=<float> ...]
+METRICS_PREFIX = "#metrics"
+_METRIC_NAME = re.compile(r"^(train|validation):[a-z0-9_]+$")
+
+
+class StopRequested(Exception):  # noqa: N818 - a request, not an error
+    """Raised by an algorithm when `FitContext.stop_requested()` turned true (SIGTERM) after a checkpoint."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One channel's rows: float64 features (rows x features, C order) and float64 labels."""
+
+    channel: str
+    labels: Matrix
+    features: Matrix
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def num_features(self) -> int:
+        return int(self.features.shape[1])
+
+
+class MetricsLog:
+    """Prints per-round metrics in the one format metric_definitions.json matches."""
+
+    def __init__(self, write: Callable[[str], None] = print) -> None:
+        self._write = write
+        self.last: dict[str, float] = {}
+
+    def report(self, round_: int, values: Mapping[str, float]) -> None:
+        """`values` maps "<channel>:<metric>" (e.g. "validation:auc") to its value after round `round_` (1-based)."""
+        for name in values:
+            if not _METRIC_NAME.match(name):
+                raise ValueError(f"metric name {name!r} must look like train:<metric> or validation:<metric>")
+        self.last = dict(values)
+        fields = " ".join(f"{name}={value:.6g}" for name, value in values.items())
+        self._write(f"{METRICS_PREFIX} round={round_} {fields}")
+
+
+@dataclass
+class Checkpoints:
+    """/opt/ml/checkpoints when the job configures checkpointing (the directory exists), else disabled.
+
+    Writes are atomic (temporary file + rename), so a spot interruption never leaves a torn checkpoint.
+    """
+
+    directory: Path | None
+    interval_seconds: float = 60.0
+    _last_save: float = field(default_factory=time.monotonic)
+
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None
+
+    def due(self) -> bool:
+        return self.enabled and time.monotonic() - self._last_save >= self.interval_seconds
+
+    def read(self, name: str) -> bytes | None:
+        if self.directory is None or not (self.directory / name).is_file():
+            return None
+        return (self.directory / name).read_bytes()
+
+    def write(self, name: str, data: bytes) -> None:
+        if self.directory is None:
+            return
+        target = self.directory / name
+        partial = target.with_name(f".{name}.partial")
+        partial.write_bytes(data)
+        partial.replace(target)
+        self._last_save = time.monotonic()
+
+
+@dataclass
+class FitContext:
+    """What the contract layer gives `fit` besides data and hyperparameters."""
+
+    metrics: MetricsLog
+    checkpoints: Checkpoints
+    stop_requested: Callable[[], bool]
+    num_threads: int
+    log: Callable[[str], None] = print
+
+
+class TrainedModel(Protocol):
+    def save(self, directory: Path) -> None:
+        """Write every file serving needs into `directory` (the contract layer makes it atomic)."""
+
+    def summary(self) -> dict[str, Any]:
+        """Facts for the training summary and the model metadata (rounds, best iteration, ...)."""
+
+
+class Model(Protocol):
+    """A loaded model, as serving uses it."""
+
+    @property
+    def num_features(self) -> int: ...
+
+    def predict(self, features: Matrix) -> Matrix:
+        """One prediction per row: shape (rows,) for one output, (rows, k) for k outputs."""
+
+    def accelerate(self, cache_dir: Path) -> None:
+        """Called once per worker after the model serves: may build a faster predictor in the background
+        (scratch space in `cache_dir`, shared by the workers) and switch to it. A no-op is fine."""
+
+
+class Algorithm(Protocol[H]):
+    """What a module must offer as `ALGORITHM` to run behind this contract."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def hyperparameters(self) -> type[H]:
+        """A dataclass built with `sagemaker_contract.hyperparameters.param` fields."""
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every "<channel>:<metric>" `fit` may report; each needs a regex in metric_definitions.json."""
+
+    def check(self, hyperparameters: H, dataset: Dataset) -> None:
+        """Raise `UserError` when the data do not suit the hyperparameters (labels out of range, ...)."""
+
+    def fit(self, hyperparameters: H, train: Dataset, validation: Dataset | None, context: FitContext) -> TrainedModel:
+        """Train; report metrics each round; checkpoint when due; raise `StopRequested` when asked to stop."""
+
+    def load(self, directory: Path) -> Model:
+        """Load what `TrainedModel.save` wrote, ready to predict on one thread."""

@@ -1,0 +1,173 @@
+"""`train`: read the job, hand validated data to the algorithm, write the model, or write the failure file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from sagemaker_contract import channels, hyperparameters
+from sagemaker_contract.errors import UserError
+from sagemaker_contract.paths import OptMl
+from sagemaker_contract.protocol import (
+    Algorithm,
+    Checkpoints,
+    Dataset,
+    FitContext,
+    MetricsLog,
+    StopRequested,
+    TrainedModel,
+)
+
+METADATA_FILE = "metadata.json"
+SUMMARY_FILE = "training_summary.json"
+# Printed once at the end, then written to output/data/training_summary.json: the machine-readable record of
+# the run. Version 1 describes one host; distributed training will add per-host entries under "hosts".
+SUMMARY_PREFIX = "#summary"
+SUMMARY_SCHEMA_VERSION = 1
+FAILURE_LIMIT = 1024  # DescribeTrainingJob shows at most this many characters of the failure reason
+EXIT_FAILURE = 1
+EXIT_STOPPED = 143
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def write_failure(paths: OptMl, reason: str) -> None:
+    """One human-readable reason in output/failure, and on stderr for the training log."""
+    reason = reason.strip().replace("\n", " ")[:FAILURE_LIMIT]
+    print(f"training failed: {reason}", file=sys.stderr, flush=True)
+    paths.failure.parent.mkdir(parents=True, exist_ok=True)
+    paths.failure.write_text(reason + "\n")
+
+
+def _save_model(trained: TrainedModel, model_dir: Path, metadata: dict[str, Any]) -> None:
+    """Write the model beside its final place, then move it in; metadata.json last marks it complete."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / METADATA_FILE).unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(dir=model_dir, prefix=".partial-") as partial:
+        trained.save(Path(partial))
+        for item in Path(partial).iterdir():
+            item.replace(model_dir / item.name)
+    partial_metadata = model_dir / f".{METADATA_FILE}.partial"
+    partial_metadata.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    partial_metadata.replace(model_dir / METADATA_FILE)
+
+
+def _library_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), "numpy": np.__version__}
+
+
+def _read_data(algorithm: Algorithm[Any], params: Any, paths: OptMl) -> tuple[Dataset, Dataset | None]:
+    """The train channel and the optional validation channel, checked against each other and the algorithm."""
+    configs = channels.read_channel_configs(paths.input_data_config, paths.data)
+    channels.check_channels(configs, required={"train"}, optional={"validation"})
+    train = channels.read_channel(paths.channel("train"), configs["train"])
+    algorithm.check(params, train)
+    if "validation" not in configs:
+        return train, None
+    validation = channels.read_channel(paths.channel("validation"), configs["validation"])
+    if validation.num_features != train.num_features:
+        raise UserError(f"channel validation has {validation.num_features} features but train has {train.num_features}")
+    algorithm.check(params, validation)
+    return train, validation
+
+
+def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
+    """The whole training job; returns the process exit code."""
+    started = time.monotonic()
+    stop = {"requested": False}
+
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        stop["requested"] = True
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    stage = "reading the job configuration"
+    try:
+        resources = channels.read_resources(paths.resource_config)
+        if len(resources.hosts) > 1:
+            raise UserError(
+                f"distributed training is not supported yet: this job has {len(resources.hosts)} hosts "
+                f"({', '.join(resources.hosts)}); set InstanceCount to 1"
+            )
+        stage = "reading hyperparameters"
+        params = hyperparameters.parse(algorithm.hyperparameters, hyperparameters.read(paths.hyperparameters))
+        stage = "reading the data channels"
+        train, validation = _read_data(algorithm, params, paths)
+        loaded = time.monotonic()
+        print(
+            f"data: train {train.num_rows} rows x {train.num_features} features"
+            + (f", validation {validation.num_rows} rows" if validation else ", no validation channel"),
+            flush=True,
+        )
+        stage = "training"
+        checkpoints = Checkpoints(paths.checkpoints if paths.checkpoints.is_dir() else None)
+        metrics = MetricsLog(lambda line: print(line, flush=True))
+        context = FitContext(metrics, checkpoints, lambda: stop["requested"], _cpu_count())
+        trained = algorithm.fit(params, train, validation, context)
+        fitted = time.monotonic()
+        stage = "saving the model"
+        facts = trained.summary()
+        metadata = {
+            "format_version": 1,
+            "algorithm": algorithm.name,
+            "num_features": train.num_features,
+            "library_versions": _library_versions() | facts.pop("library_versions", {}),
+            **facts,
+        }
+        _save_model(trained, paths.model, metadata)
+        summary = {
+            "schema_version": SUMMARY_SCHEMA_VERSION,
+            "status": "completed",
+            "algorithm": algorithm.name,
+            "current_host": resources.current_host,
+            "hosts": list(resources.hosts),
+            "rows": {"train": train.num_rows, "validation": validation.num_rows if validation else 0},
+            "num_features": train.num_features,
+            "final_metrics": metrics.last,
+            "seconds": {
+                "read_data": round(loaded - started, 3),
+                "fit": round(fitted - loaded, 3),
+                "total": round(time.monotonic() - started, 3),
+            },
+            "model": metadata,
+        }
+        print(f"{SUMMARY_PREFIX} {json.dumps(summary, sort_keys=True)}", flush=True)
+        paths.output_data.mkdir(parents=True, exist_ok=True)
+        (paths.output_data / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    except UserError as error:
+        write_failure(paths, str(error))
+        return EXIT_FAILURE
+    except StopRequested as error:
+        write_failure(paths, f"training stopped by SIGTERM: {error}")
+        return EXIT_STOPPED
+    except MemoryError:
+        write_failure(
+            paths,
+            f"out of memory while {stage}: use an instance type with more memory, or fewer rows or features "
+            f"(this host has {_cpu_count()} CPUs and {channels.describe_size(_memory_bytes())} of memory)",
+        )
+        return EXIT_FAILURE
+    except Exception as error:
+        traceback.print_exc()
+        write_failure(paths, f"internal error while {stage}: {type(error).__name__}: {error}")
+        return EXIT_FAILURE
+    return 0
+
+
+def _memory_bytes() -> float:
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError):
+        return float("nan")

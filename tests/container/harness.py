@@ -1,0 +1,174 @@
+"""Drives the real entry point (`python container/entrypoint.py train|serve`) against temporary /opt/ml trees."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTAINER = ROOT / "container"
+ENTRYPOINT = CONTAINER / "entrypoint.py"
+Array = NDArray[np.float64]
+
+
+def write_tree(
+    root: Path,
+    hyperparameters: dict[str, str],
+    channels: dict[str, dict[str, bytes]],
+    *,
+    input_data_config: dict[str, Any] | None = None,
+    resource_config: dict[str, Any] | None = None,
+) -> Path:
+    """An /opt/ml tree: config files, and `channels[name][file] = contents`."""
+    config = root / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    if input_data_config is None:
+        input_data_config = {name: {"ContentType": "text/csv", "TrainingInputMode": "File"} for name in channels}
+    (config / "inputdataconfig.json").write_text(json.dumps(input_data_config))
+    resources = resource_config or {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
+    (config / "resourceconfig.json").write_text(json.dumps(resources))
+    for name, files in channels.items():
+        folder = root / "input" / "data" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for file_name, contents in files.items():
+            (folder / file_name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / file_name).write_bytes(contents)
+    return root
+
+
+def csv_bytes(labels: Array | None, features: Array) -> bytes:
+    data = features if labels is None else np.column_stack([labels, features])
+    return "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in data).encode()
+
+
+def make_data(objective: str, rows: int, features: int = 5, seed: int = 0) -> tuple[Array, Array]:
+    """Labels and features with a learnable signal for `objective` (multiclass: 3 classes)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, features))
+    signal_ = x[:, 0] + 0.5 * x[:, 1] - 0.25 * x[:, 2] ** 2
+    if objective == "regression":
+        return signal_ + rng.normal(scale=0.1, size=rows), x
+    if objective == "binary":
+        return (signal_ > 0).astype(np.float64), x
+    return np.digitize(signal_, [-0.5, 0.5]).astype(np.float64), x
+
+
+def run_train(root: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "train"],
+        env={**os.environ, "OPT_ML_DIR": str(root), **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def failure_of(root: Path) -> str:
+    return (root / "output" / "failure").read_text().strip()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+@dataclass
+class Server:
+    """A running `serve` process; `request` opens one connection per call unless given one."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    _connections: list[http.client.HTTPConnection] = field(default_factory=list)
+
+    def connection(self, timeout: float = 60) -> http.client.HTTPConnection:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        self._connections.append(connection)
+        return connection
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        connection: http.client.HTTPConnection | None = None,
+    ) -> Response:
+        connection = connection or self.connection()
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Response(response.status, response.read(), {k.lower(): v for k, v in response.getheaders()})
+
+    def invoke(self, body: bytes, content_type: str = "text/csv", accept: str | None = None) -> Response:
+        headers = {"Content-Type": content_type} | ({"Accept": accept} if accept else {})
+        return self.request("POST", "/invocations", body, headers)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = self.log_path.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def stop(self) -> None:
+        for connection in self._connections:
+            connection.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_server(opt_ml: Path, log_path: Path, **env: str) -> Server:
+    """Start `serve` and wait for the first 200 on /ping (or the process to exit)."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ENTRYPOINT), "serve"],
+            env={**os.environ, "OPT_ML_DIR": str(opt_ml), "SAGEMAKER_BIND_TO_PORT": str(port), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # teardown can kill the whole tree by process group
+        )
+    server = Server(process, port, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if (
+                server.request(
+                    "GET", "/ping", connection=http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                ).status
+                == 200
+            ):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"server did not become healthy; log:\n{log_path.read_text()}")

@@ -1,0 +1,61 @@
+"""The image definition: hadolint clean, the contract's must-haves, pinned requirements, a tight build context."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from algorithm import ALGORITHM
+from sagemaker_contract import hyperparameters
+
+from tests.container.harness import CONTAINER
+
+DOCKERFILE = (CONTAINER / "Dockerfile").read_text()
+
+
+def test_hadolint_passes() -> None:
+    """GIVEN the Dockerfile WHEN hadolint (from the dev environment) checks it THEN no finding."""
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(CONTAINER / "Dockerfile")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_the_entry_point_as_a_non_root_user() -> None:
+    """GIVEN the Dockerfile THEN a pinned base, exec-form entry point, numeric non-root USER, unbuffered output."""
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm", DOCKERFILE, re.MULTILINE)
+    assert 'ENTRYPOINT ["python", "/opt/program/entrypoint.py"]' in DOCKERFILE
+    users = re.findall(r"^USER (\S+)", DOCKERFILE, re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    assert "PYTHONUNBUFFERED=1" in DOCKERFILE
+    assert "HEALTHCHECK" not in DOCKERFILE.replace("no HEALTHCHECK", "")
+
+
+def test_requirements_are_pinned() -> None:
+    """GIVEN container/requirements.txt THEN every requirement is pinned with ==."""
+    lines = [line.strip() for line in (CONTAINER / "requirements.txt").read_text().splitlines()]
+    requirements = [line for line in lines if line and not line.startswith("#")]
+    assert requirements
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", line) for line in requirements), requirements
+
+
+def test_build_context_holds_only_what_the_program_needs() -> None:
+    """GIVEN .dockerignore THEN everything is excluded except the program files the Dockerfile copies."""
+    rules = [
+        line for line in (CONTAINER / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")
+    ]
+    assert rules[0] == "*"
+    included = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
+    copied: set[str] = set()
+    for line in re.findall(r"^COPY (.+)$", DOCKERFILE, re.MULTILINE):
+        copied.update(Path(part).name for part in line.split()[:-1])
+    assert copied == included
+    assert all((CONTAINER / name).exists() for name in included)
+
+
+def test_readme_documents_every_hyperparameter() -> None:
+    """GIVEN the algorithm's schema THEN container/README.md's table has a row for each hyperparameter."""
+    readme = (CONTAINER / "README.md").read_text()
+    for row in hyperparameters.describe(ALGORITHM.hyperparameters):
+        assert f"| `{row['name']}` |" in readme, row["name"]

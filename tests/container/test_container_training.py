@@ -1,0 +1,349 @@
+"""`train` through the real entry point: model quality per objective, metrics, checkpoints, every failure."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from algorithm import ALGORITHM
+
+from tests.container.conftest import OBJECTIVES, Trained
+from tests.container.harness import CONTAINER, ENTRYPOINT, csv_bytes, failure_of, make_data, run_train, write_tree
+
+METRIC_DEFINITIONS: list[dict[str, str]] = json.loads((CONTAINER / "metric_definitions.json").read_text())
+
+
+def _predict(model_dir: Path, features: np.ndarray) -> np.ndarray:
+    prediction: np.ndarray = ALGORITHM.load(model_dir).predict(features)
+    return prediction
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_each_objective_learns_a_good_model(trained: dict[str, Trained], objective: str) -> None:
+    """GIVEN a job per objective on generated data WHEN its model predicts held-out rows THEN it scores well."""
+    job = trained[objective]
+    prediction = _predict(job.root / "model", job.test_features)
+    if objective == "regression":
+        residual = np.sum((job.test_labels - prediction) ** 2)
+        r2 = 1 - residual / np.sum((job.test_labels - job.test_labels.mean()) ** 2)
+        assert r2 > 0.9
+    elif objective == "binary":
+        assert np.mean((prediction > 0.5) == job.test_labels) > 0.9
+    else:
+        assert prediction.shape == (len(job.test_labels), 3)
+        assert np.allclose(prediction.sum(axis=1), 1.0)
+        assert np.mean(prediction.argmax(axis=1) == job.test_labels) > 0.85
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_model_metadata_and_training_summary(trained: dict[str, Trained], objective: str) -> None:
+    """GIVEN a finished job THEN metadata.json and the summary describe the model and the run."""
+    job = trained[objective]
+    metadata = json.loads((job.root / "model" / "metadata.json").read_text())
+    assert metadata["objective"] == objective
+    assert metadata["num_features"] == 5
+    assert metadata["num_class"] == {"regression": None, "binary": 2, "multiclass": 3}[objective]
+    assert set(metadata["library_versions"]) >= {"lightgbm", "numpy", "python"}
+    summary = json.loads((job.root / "output" / "data" / "training_summary.json").read_text())
+    assert summary["schema_version"] == 1
+    assert summary["rows"] == {"train": 2000, "validation": 500}
+    assert summary["hosts"] == ["algo-1"]
+    summary_line = next(line for line in job.stdout.splitlines() if line.startswith("#summary "))
+    assert json.loads(summary_line.removeprefix("#summary ")) == summary
+
+
+def test_metric_definitions_fit_sagemaker_limits_and_cover_every_metric() -> None:
+    """GIVEN metric_definitions.json THEN it is SageMaker's shape, within limits, one per reportable metric."""
+    assert len(METRIC_DEFINITIONS) <= 40
+    for definition in METRIC_DEFINITIONS:
+        assert set(definition) == {"Name", "Regex"}
+        assert len(definition["Name"]) <= 255
+        assert len(definition["Regex"]) <= 500
+        assert re.compile(definition["Regex"]).groups == 1
+    assert {d["Name"] for d in METRIC_DEFINITIONS} == set(ALGORITHM.metric_names)
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_metric_regexes_match_the_real_training_log(trained: dict[str, Trained], objective: str) -> None:
+    """GIVEN a real training log THEN each metric it reports is captured as a float by its definition's regex."""
+    lines = [line for line in trained[objective].stdout.splitlines() if line.startswith("#metrics ")]
+    assert len(lines) >= 2
+    reported = dict(pair.split("=") for pair in lines[-1].split()[2:])
+    assert set(reported) == {f"{channel}:{trained_metric(objective)}" for channel in ("train", "validation")}
+    for definition in METRIC_DEFINITIONS:
+        match = re.search(definition["Regex"], lines[-1])
+        if definition["Name"] in reported:
+            assert match is not None, definition
+            assert float(match.group(1)) == pytest.approx(float(reported[definition["Name"]]))
+        else:
+            assert match is None, definition
+
+
+def trained_metric(objective: str) -> str:
+    return {"regression": "l2", "binary": "auc", "multiclass": "multi_logloss"}[objective]
+
+
+def test_validation_channel_stops_training_early(tmp_path: Path) -> None:
+    """GIVEN a validation channel and many rounds WHEN the validation metric stops improving THEN training stops."""
+    labels, features = make_data("binary", 1500, seed=2)
+    root = write_tree(
+        tmp_path,
+        {"objective": "binary", "num_boost_round": "2000", "early_stopping_rounds": "5", "learning_rate": "0.3"},
+        {
+            "train": {"a.csv": csv_bytes(labels[:1000], features[:1000])},
+            "validation": {"a.csv": csv_bytes(labels[1000:], features[1000:])},
+        },
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.stderr
+    metadata = json.loads((root / "model" / "metadata.json").read_text())
+    assert metadata["rounds_trained"] < 2000
+    assert 0 < metadata["best_iteration"] < metadata["rounds_trained"]
+
+
+def test_parquet_channel_trains_like_csv(tmp_path: Path) -> None:
+    """GIVEN application/x-parquet channels (label first column) THEN training reads them and succeeds."""
+    labels, features = make_data("regression", 800, seed=3)
+    table = pa.table({"label": labels, **{f"f{i}": features[:, i] for i in range(5)}})
+    pq.write_table(table, tmp_path / "train.parquet")
+    root = write_tree(
+        tmp_path / "ml",
+        {"objective": "regression", "num_boost_round": "20"},
+        {"train": {"part.parquet": (tmp_path / "train.parquet").read_bytes()}},
+        input_data_config={"train": {"ContentType": "application/x-parquet", "TrainingInputMode": "FastFile"}},
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((root / "model" / "metadata.json").read_text())["num_features"] == 5
+
+
+def _good_train() -> dict[str, bytes]:
+    labels, features = make_data("binary", 200, seed=4)
+    return {"a.csv": csv_bytes(labels, features)}
+
+
+FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str, Any], str]] = [
+    (
+        "unknown hyperparameter",
+        {"objective": "binary", "max_bins": "63"},
+        {"train": _good_train()},
+        {},
+        "unknown hyperparameter(s) max_bins; known: bagging_fraction, bagging_freq, early_stopping_rounds",
+    ),
+    (
+        "not an integer",
+        {"objective": "binary", "num_leaves": "many"},
+        {"train": _good_train()},
+        {},
+        "num_leaves must be an integer, got 'many'",
+    ),
+    (
+        "out of range",
+        {"objective": "binary", "learning_rate": "2"},
+        {"train": _good_train()},
+        {},
+        "learning_rate must be <= 1.0, got 2.0",
+    ),
+    ("objective missing", {"num_boost_round": "5"}, {"train": _good_train()}, {}, "objective is required"),
+    (
+        "bad objective",
+        {"objective": "ranking"},
+        {"train": _good_train()},
+        {},
+        "objective must be one of regression, binary, multiclass",
+    ),
+    (
+        "num_class missing",
+        {"objective": "multiclass"},
+        {"train": _good_train()},
+        {},
+        "num_class is required when objective is multiclass",
+    ),
+    (
+        "metric for another objective",
+        {"objective": "binary", "metric": "l2"},
+        {"train": _good_train()},
+        {},
+        "metric l2 does not suit objective binary",
+    ),
+    (
+        "missing train channel",
+        {"objective": "binary"},
+        {"validation": _good_train()},
+        {},
+        "required channel(s) train missing",
+    ),
+    ("empty data", {"objective": "binary"}, {"train": {"a.csv": b"", "b.csv": b""}}, {}, "channel train has no rows"),
+    (
+        "ragged rows",
+        {"objective": "binary"},
+        {"train": {"a.csv": b"1,2,3\n0,1,2\n1,2\n"}},
+        {},
+        "line 3 has 2 columns, expected 3",
+    ),
+    (
+        "non-numeric value",
+        {"objective": "binary"},
+        {"train": {"a.csv": b"1,2,3\n0,abc,2\n"}},
+        {},
+        "line 2, column 2: 'abc' is not a number",
+    ),
+    (
+        "binary label out of range",
+        {"objective": "binary"},
+        {"train": {"a.csv": b"1,2,3\n2,1,2\n"}},
+        {},
+        "row 2 has label 2; objective binary needs labels 0 or 1",
+    ),
+    (
+        "multiclass label out of range",
+        {"objective": "multiclass", "num_class": "3"},
+        {"train": {"a.csv": b"0,2,3\n3,1,2\n"}},
+        {},
+        "row 2 has label 3; objective multiclass with num_class=3 needs integer labels 0 to 2",
+    ),
+    (
+        "pipe mode",
+        {"objective": "binary"},
+        {"train": _good_train()},
+        {"input_data_config": {"train": {"ContentType": "text/csv", "TrainingInputMode": "Pipe"}}},
+        "Pipe input mode is not supported; use File or FastFile",
+    ),
+    (
+        "more than one host",
+        {"objective": "binary"},
+        {"train": _good_train()},
+        {"resource_config": {"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}},
+        "distributed training is not supported yet: this job has 2 hosts",
+    ),
+    (
+        "validation with other features",
+        {"objective": "binary"},
+        {"train": {"a.csv": b"1,2,3\n0,1,2\n"}, "validation": {"a.csv": b"1,2\n0,1\n"}},
+        {},
+        "channel validation has 1 features but train has 2",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "channels", "options", "reason"), [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES]
+)
+def test_every_failure_writes_one_clear_reason(
+    tmp_path: Path,
+    hyperparameters: dict[str, str],
+    channels: dict[str, dict[str, bytes]],
+    options: dict[str, Any],
+    reason: str,
+) -> None:
+    """GIVEN a job with one problem WHEN it trains THEN it exits non-zero with the reason in output/failure."""
+    root = write_tree(tmp_path, hyperparameters, channels, **options)
+    result = run_train(root)
+    assert result.returncode != 0
+    failure = failure_of(root)
+    assert reason in failure
+    assert "\n" not in failure
+    assert "Traceback" not in result.stderr
+    assert not (root / "model" / "metadata.json").exists()
+
+
+def _start_long_training(root: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start a training that runs for minutes; return once it has reported its first round."""
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT), "train"],
+        env={"OPT_ML_DIR": str(root), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("#metrics "):
+            # Keep reading, so that a full pipe never blocks the training process.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process, seen
+    raise AssertionError(f"training ended early: {''.join(seen)} {process.stderr.read() if process.stderr else ''}")
+
+
+def _long_job(tmp_path: Path) -> Path:
+    labels, features = make_data("regression", 2000, seed=5)
+    return write_tree(
+        tmp_path,
+        {"objective": "regression", "num_boost_round": "100000", "learning_rate": "0.001"},
+        {"train": {"a.csv": csv_bytes(labels, features)}},
+    )
+
+
+def test_out_of_memory_kill_still_leaves_a_failure_reason(tmp_path: Path) -> None:
+    """GIVEN a training process WHEN the kernel's OOM killer SIGKILLs it THEN the failure file says out of memory."""
+    process, _ = _start_long_training(_long_job(tmp_path))
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    assert len(children) == 1
+    subprocess.run(["kill", "-KILL", children[0]], check=True)
+    assert process.wait(timeout=30) == 128 + signal.SIGKILL
+    assert "killed by SIGKILL, most likely by the kernel's out-of-memory killer" in failure_of(tmp_path)
+
+
+def test_sigterm_checkpoints_and_stops_without_a_model(tmp_path: Path) -> None:
+    """GIVEN checkpointing WHEN SIGTERM arrives mid-training THEN a checkpoint is saved and no model is left."""
+    root = _long_job(tmp_path)
+    (root / "checkpoints").mkdir()
+    process, _ = _start_long_training(root)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143
+    assert "training stopped by SIGTERM" in failure_of(root)
+    assert "checkpoint saved" in failure_of(root)
+    assert json.loads((root / "checkpoints" / "lightgbm-checkpoint.json").read_text())["rounds"] >= 1
+    assert not (root / "model" / "metadata.json").exists()
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """GIVEN a checkpoint after 10 rounds WHEN the job runs again for 25 rounds THEN it trains 15 more, not 25."""
+    labels, features = make_data("binary", 600, seed=6)
+    hyperparameters = {"objective": "binary", "num_boost_round": "10"}
+    root = write_tree(tmp_path, hyperparameters, {"train": {"a.csv": csv_bytes(labels, features)}})
+    (root / "checkpoints").mkdir()
+    assert run_train(root).returncode == 0
+    (root / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps(hyperparameters | {"num_boost_round": "25"})
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.stderr
+    assert "resuming from checkpoint after round 10" in result.stdout
+    rounds = [
+        int(line.split()[1].removeprefix("round="))
+        for line in result.stdout.splitlines()
+        if line.startswith("#metrics ")
+    ]
+    assert rounds == list(range(11, 26))
+    metadata = json.loads((root / "model" / "metadata.json").read_text())
+    assert (metadata["rounds_trained"], metadata["resumed_from_round"]) == (25, 10)
+
+
+def test_checkpoint_of_other_hyperparameters_is_ignored(tmp_path: Path) -> None:
+    """GIVEN a checkpoint written with other hyperparameters THEN training starts from round 1."""
+    labels, features = make_data("binary", 600, seed=6)
+    root = write_tree(
+        tmp_path, {"objective": "binary", "num_boost_round": "5"}, {"train": {"a.csv": csv_bytes(labels, features)}}
+    )
+    (root / "checkpoints").mkdir()
+    assert run_train(root).returncode == 0
+    (root / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps({"objective": "binary", "num_boost_round": "5", "num_leaves": "7"})
+    )
+    result = run_train(root)
+    assert result.returncode == 0
+    assert "checkpoint ignored" in result.stdout
+    assert json.loads((root / "model" / "metadata.json").read_text())["resumed_from_round"] == 0

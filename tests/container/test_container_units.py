@@ -1,0 +1,129 @@
+"""The contract layer's pieces in-process: hyperparameter schema, content negotiation, the failure paths."""
+
+from __future__ import annotations
+
+import io
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+# Whole-module imports: mypy (with container/ on mypy_path) does not resolve `from package import module` here.
+import sagemaker_contract.codecs as codecs  # noqa: PLR0402
+import sagemaker_contract.hyperparameters as hyperparameters  # noqa: PLR0402
+import sagemaker_contract.training as training  # noqa: PLR0402
+from sagemaker_contract.errors import BadRequestError, UserError
+from sagemaker_contract.hyperparameters import param
+from sagemaker_contract.paths import OptMl
+
+from tests.container.harness import csv_bytes, make_data, write_tree
+
+
+@dataclass(frozen=True)
+class Example:
+    mode: str = param(choices=("fast", "slow"))
+    rounds: int = param(default=10, minimum=1, maximum=100)
+    rate: float = param(default=0.5, exclusive_minimum=0.0, maximum=1.0)
+    verbose: bool = param(default=False)
+    limit: int | None = param(default=None, minimum=0)
+
+
+def test_strings_become_typed_values_and_defaults_fill_the_rest() -> None:
+    """GIVEN SageMaker's string values THEN typed fields, defaults for the missing ones."""
+    parsed = hyperparameters.parse(Example, {"mode": "fast", "rounds": "20", "verbose": "true", "limit": "none"})
+    assert parsed == Example(mode="fast", rounds=20, rate=0.5, verbose=True, limit=None)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """GIVEN several bad values THEN one error naming each of them."""
+    with pytest.raises(UserError) as caught:
+        hyperparameters.parse(Example, {"rounds": "0", "rate": "0", "verbose": "maybe", "colour": "red"})
+    message = str(caught.value)
+    for part in (
+        "unknown hyperparameter(s) colour; known: limit, mode, rate, rounds, verbose",
+        "mode is required",
+        "rounds must be >= 1, got 0",
+        "rate must be > 0.0, got 0.0",
+        "verbose must be true or false, got 'maybe'",
+    ):
+        assert part in message
+
+
+def test_describe_lists_the_schema() -> None:
+    """GIVEN a schema THEN describe() gives its names, types, defaults and ranges (for documentation)."""
+    rows = {row["name"]: row for row in hyperparameters.describe(Example)}
+    assert rows["mode"]["required"] is True
+    assert (rows["rounds"]["type"], rows["rounds"]["default"], rows["rounds"]["maximum"]) == ("int", 10, 100)
+    assert rows["limit"]["type"] == "int or none"
+
+
+@pytest.mark.parametrize(
+    ("accept", "request_type", "expected"),
+    [
+        (None, "application/json", "application/json"),
+        ("", "application/x-npy", "text/csv"),
+        ("text/*", "application/json", "text/csv"),
+        ("application/*", "text/csv", "application/json"),
+        ("application/x-jsonlines", "text/csv", "application/jsonlines"),
+    ],
+)
+def test_output_type_negotiation(accept: str | None, request_type: str, expected: str) -> None:
+    """GIVEN an Accept header THEN the response type the server picks."""
+    assert codecs.output_type(accept, request_type) == expected
+
+
+def test_csv_encoding_of_each_prediction_shape() -> None:
+    """GIVEN 1-D and 2-D predictions THEN one CSV line per row."""
+    assert codecs.encode(np.array([0.5, 1.0]), codecs.CSV) == b"0.5\n1.0\n"
+    assert codecs.encode(np.array([[0.25, 0.75], [1.0, 0.0]]), codecs.CSV) == b"0.25,0.75\n1.0,0.0\n"
+    assert codecs.encode(np.array([[0.25, 0.75]]), codecs.JSONLINES) == b'{"prediction":[0.25,0.75]}\n'
+
+
+def test_missing_values_are_nan() -> None:
+    """GIVEN `nan` in CSV and null in JSON THEN NaN features (LightGBM's missing values)."""
+    assert np.isnan(codecs.decode(b"1,nan\n", codecs.CSV, 2)[0, 1])
+    assert np.isnan(codecs.decode(b'{"instances": [[1, null]]}', codecs.JSON, 2)[0, 1])
+
+
+def test_npy_of_strings_is_rejected() -> None:
+    """GIVEN a .npy array of strings THEN 400 naming the dtype."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([["a", "b"]]))
+    with pytest.raises(BadRequestError, match="must hold numbers"):
+        codecs.decode(buffer.getvalue(), codecs.NPY, 2)
+
+
+class _ExhaustingAlgorithm:
+    """An algorithm whose fit runs out of memory, to reach training's MemoryError path deterministically."""
+
+    name = "exhausting"
+    hyperparameters = Example
+    metric_names: tuple[str, ...] = ()
+
+    def check(self, hyperparameters: Any, dataset: Any) -> None:
+        return None
+
+    def fit(self, *args: Any) -> Any:
+        raise MemoryError
+
+    def load(self, directory: Path) -> Any:
+        raise NotImplementedError
+
+
+@pytest.fixture
+def restore_sigterm() -> Iterator[None]:
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.usefixtures("restore_sigterm")
+def test_memory_error_becomes_an_out_of_memory_reason(tmp_path: Path) -> None:
+    """GIVEN fit raising MemoryError WHEN training runs THEN the failure file says out of memory while training."""
+    labels, features = make_data("binary", 50)
+    write_tree(tmp_path, {"mode": "fast"}, {"train": {"a.csv": csv_bytes(labels, features)}})
+    assert training.run(_ExhaustingAlgorithm(), OptMl(tmp_path)) == 1
+    assert (tmp_path / "output" / "failure").read_text().startswith("out of memory while training:")

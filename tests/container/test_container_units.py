@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 # Whole-module imports: mypy (with container/ on mypy_path) does not resolve `from package import module` here.
 import sagemaker_contract.codecs as codecs  # noqa: PLR0402
 import sagemaker_contract.hyperparameters as hyperparameters  # noqa: PLR0402

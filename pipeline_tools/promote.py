@@ -21,6 +21,11 @@ from typing import Any
 OK, FAILED, USAGE, AWS_ERROR = 0, 1, 2, 3
 
 
+def pin(environment: str, model_artifact_key: str) -> str:
+    """The TOML that points `environment`'s endpoint at the model under `model_artifact_key`."""
+    return f'[environments.{environment}.endpoint]\nmodel_artifact_key = "{model_artifact_key}"'
+
+
 class NotPromotableError(ValueError):
     """The execution did not produce a model this environment can serve; the message says why."""
 
@@ -41,7 +46,7 @@ class Promotion:
     @property
     def pin(self) -> str:
         """The TOML that points the environment's endpoint at this model."""
-        return f'[environments.{self.environment}.endpoint]\nmodel_artifact_key = "{self.model_artifact_key}"'
+        return pin(self.environment, self.model_artifact_key)
 
     def report(self) -> str:
         metrics = ", ".join(f"{name}={value:g}" for name, value in sorted(self.metrics.items())) or "none reported"

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from config import ConfigError, load_config
 from config.settings import DEFAULT_CONFIG_FILE
+from pipeline_tools.promote import pin as promotion_pin
 from sagemaker_ops.deployment import (
     ENDPOINT_LOG_GROUP,
     TRAINING_LOG_GROUP,
@@ -318,7 +319,7 @@ def _promote(context: Context) -> dict[str, Any]:
         raise CheckFailedError(f"the model {uri} is not in this environment's artifacts bucket {artifacts}", result)
     result.update(
         model_artifact_key=key,
-        pin=f'[environments.{deployment.settings.name.value}.endpoint]\nmodel_artifact_key = "{key}"',
+        pin=promotion_pin(deployment.settings.name.value, key),
     )
     return result
 

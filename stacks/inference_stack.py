@@ -24,7 +24,7 @@ from sagemaker_constructs.endpoint_monitoring import (
     CONTAINER_METRICS_ENDPOINT_VARIABLE,
     CONTAINER_METRICS_NAMESPACE_VARIABLE,
 )
-from stacks.platform_stack import DATA_CAPTURE_PREFIX, PlatformStack
+from stacks.platform_stack import DATA_CAPTURE_PREFIX, PlatformStack, removal_policy
 
 
 class InferenceStack(cdk.Stack):
@@ -51,7 +51,7 @@ class InferenceStack(cdk.Stack):
             raise ValueError(f"environment {settings.name.value}: endpoint.model_artifact_key is not set")
         artifacts = platform.artifacts_bucket.bucket_name
         endpoint_name = f"{app_name}-{settings.name.value}"
-        removal_policy = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+        removal = removal_policy(settings)
         self.model = SageMakerModel(
             self,
             "Model",
@@ -84,7 +84,7 @@ class InferenceStack(cdk.Stack):
             ),
             model_data_download_timeout=_seconds(endpoint_settings.model_data_download_timeout_seconds),
             log_retention_days=settings.log_retention_days,
-            removal_policy=removal_policy,
+            removal_policy=removal,
             # The monitoring alarms below are the rollback alarms.
             default_rollback_alarms=False,
         )

@@ -25,6 +25,11 @@ DATA_CAPTURE_PREFIX = "data-capture/"
 DATA_CAPTURE_METRICS_FILTER = "DataCapture"
 
 
+def removal_policy(settings: EnvironmentConfig) -> cdk.RemovalPolicy:
+    """RETAIN where the environment keeps its data (staging, prod), DESTROY where it does not (dev)."""
+    return cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+
+
 class PlatformStack(cdk.Stack):
     """Key, buckets, algorithm image, SageMaker execution role and alarm topic of one environment.
 
@@ -45,16 +50,16 @@ class PlatformStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        removal_policy = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+        removal = removal_policy(settings)
         noncurrent_expiration = cdk.Duration.days(settings.noncurrent_version_expiration_days)
 
         self.key = EncryptionKey(
-            self, "EncryptionKey", alias=f"{app_name}-{settings.name.value}", removal_policy=removal_policy
+            self, "EncryptionKey", alias=f"{app_name}-{settings.name.value}", removal_policy=removal
         ).key
         self.access_log_bucket = SecureBucket(
             self,
             "AccessLogs",
-            removal_policy=removal_policy,
+            removal_policy=removal,
             noncurrent_version_expiration=noncurrent_expiration,
             expiration=cdk.Duration.days(settings.log_retention_days),
         ).bucket
@@ -64,7 +69,7 @@ class PlatformStack(cdk.Stack):
             encryption_key=self.key,
             access_log_bucket=self.access_log_bucket,
             access_log_prefix="data/",
-            removal_policy=removal_policy,
+            removal_policy=removal,
             noncurrent_version_expiration=noncurrent_expiration,
         ).bucket
         self.artifacts_bucket = SecureBucket(
@@ -73,7 +78,7 @@ class PlatformStack(cdk.Stack):
             encryption_key=self.key,
             access_log_bucket=self.access_log_bucket,
             access_log_prefix="artifacts/",
-            removal_policy=removal_policy,
+            removal_policy=removal,
             noncurrent_version_expiration=noncurrent_expiration,
             request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX},
         ).bucket
@@ -82,7 +87,7 @@ class PlatformStack(cdk.Stack):
             "AlgorithmImage",
             directory=container_directory,
             encryption_key=self.key,
-            removal_policy=removal_policy,
+            removal_policy=removal,
             max_image_count=settings.image_retention_count,
             log_retention_days=settings.log_retention_days,
         )
@@ -102,7 +107,7 @@ class PlatformStack(cdk.Stack):
                 names=SAGEMAKER_JOB_LOG_GROUPS,
                 encryption_key=self.key,
                 retention_days=settings.log_retention_days,
-                removal_policy=removal_policy,
+                removal_policy=removal,
             )
 
         for name, value in {

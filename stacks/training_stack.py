@@ -24,7 +24,7 @@ from sagemaker_constructs.training_pipeline import (
     INPUT_SCORE_PREFIX,
     metric_definitions_from_json,
 )
-from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack
+from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack, removal_policy
 
 # One source of truth: the regexes the container's training log is written for.
 METRIC_DEFINITIONS_FILE_NAME = "metric_definitions.json"
@@ -62,7 +62,7 @@ class TrainingStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         name_prefix = f"{app_name}-{settings.name.value}"
-        removal_policy = cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+        removal = removal_policy(settings)
         training, transform = settings.training, settings.transform
         gate = training.evaluation
         self.pipeline = TrainingPipeline(
@@ -96,7 +96,7 @@ class TrainingStack(cdk.Stack):
             quality_gate=QualityGate(gate.metric, gate.threshold, gate.higher_is_better) if gate else None,
             tags={"Environment": settings.name.value, "Project": app_name},
             log_retention_days=settings.log_retention_days,
-            removal_policy=removal_policy,
+            removal_policy=removal,
         )
         schedule = transform.schedule
         self.schedule: events.Rule | None = None

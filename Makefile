@@ -61,6 +61,7 @@ format: setup  ## format and fix what ruff can
 bench: setup  ## run the benchmarks, write benchmarks/results.json and the table in benchmarks/README.md
 	python benchmarks/platform_bench.py
 	python benchmarks/container_bench.py
+	python benchmarks/container_distributed.py
 
 clean:  ## remove what setup and synth created
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -107,6 +107,9 @@ class TrainingSettings(JobCompute):
     use_spot: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1, le=MAX_JOB_SECONDS)
     input_mode: Literal["File", "FastFile"] = "File"
+    # With instance_count > 1: ShardedByS3Key gives each instance a share of the train files (less to download
+    # and hold); FullyReplicated copies every file to every instance, and the container keeps its own block of rows.
+    train_data_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     hyperparameters: dict[HyperparameterName, Annotated[str, Field(max_length=2500)]] = Field(default_factory=dict)
     evaluation: EvaluationSettings | None = None
 
@@ -121,11 +124,6 @@ class TrainingSettings(JobCompute):
             )
         if not self.use_spot and self.max_wait_seconds is not None:
             raise ValueError("max_wait_seconds applies to spot training only; set use_spot = true or remove it")
-        if self.instance_count > 1:
-            raise ValueError(
-                f"instance_count must be 1 (got {self.instance_count}): the algorithm container does not train "
-                "on several hosts yet (container/README.md)"
-            )
         return self
 
 

@@ -11,7 +11,9 @@ import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import threading
 import time
@@ -23,7 +25,7 @@ import lightgbm as lgb
 import numpy as np
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.hyperparameters import param
-from sagemaker_contract.protocol import Dataset, FitContext, Matrix, StopRequested
+from sagemaker_contract.protocol import Cluster, Dataset, FitContext, Matrix, StopRequested
 
 MODEL_FILE = "model.txt"
 # Measured on the project machine: -O1 compiles in about half the time of -O2 and predicts about as fast.
@@ -40,6 +42,42 @@ METRICS: dict[str, tuple[str, ...]] = {
 ALL_METRICS = tuple(metric for metrics in METRICS.values() for metric in metrics)
 # Not part of what makes a checkpoint reusable: more rounds may continue an earlier run.
 _RESUMABLE_ACROSS = frozenset({"num_boost_round", "early_stopping_rounds"})
+_CONNECTED = re.compile(r"Connected to rank (\d+)")
+_NETWORK_READY = re.compile(r"Local rank: \d+, total number of machines: \d+")
+
+
+class _NetworkLog:
+    """LightGBM's log while it trains on several hosts: tracks which hosts it reached, drops the chatter."""
+
+    def __init__(self, cluster: Cluster, log: Any) -> None:
+        self._cluster = cluster
+        self._log = log
+
+    def info(self, message: str) -> None:
+        if connected := _CONNECTED.search(message):
+            self._cluster.peer_connected(int(connected.group(1)))
+        elif _NETWORK_READY.search(message):
+            self._cluster.network_ready()
+            self._log(f"distributed: connected to all {self._cluster.num_machines} hosts")
+        elif "Connecting to rank" in message:
+            self._log(message.strip().removeprefix("[LightGBM] "))
+
+    def warning(self, message: str) -> None:
+        self.info(message)
+
+
+def _distributed_params(cluster: Cluster, tree_learner: str) -> dict[str, Any]:
+    """LightGBM's socket-based distributed learner; every host passes its own rows (pre-partitioned)."""
+    return {
+        "tree_learner": tree_learner,
+        "num_machines": cluster.num_machines,
+        "machines": ",".join(cluster.addresses),
+        "local_listen_port": cluster.listen_port,
+        # minutes; LightGBM's socket timeout once connected (the contract layer bounds the connection phase)
+        "time_out": max(1, math.ceil(cluster.timeout_seconds / 60)),
+        "pre_partition": True,
+        "verbosity": 1,  # its connection messages feed _NetworkLog
+    }
 
 
 @dataclass(frozen=True)
@@ -63,6 +101,9 @@ class GBDTHyperparameters:
     )
     metric: str | None = param(default=None, choices=ALL_METRICS, doc="evaluation metric; default per objective")
     seed: int = param(default=0, minimum=0, maximum=2**31 - 1, doc="random seed (this container's default: 0)")
+    tree_learner: str = param(
+        default="data", choices=("data", "voting"), doc="distributed learner on several hosts; voting for wide data"
+    )
 
     def __post_init__(self) -> None:
         if self.objective == "multiclass" and self.num_class is None:
@@ -85,7 +126,7 @@ class GBDTHyperparameters:
         params: dict[str, Any] = {
             name: value
             for name, value in dataclasses.asdict(self).items()
-            if name not in {"num_boost_round", "early_stopping_rounds", "num_class", "metric"}
+            if name not in {"num_boost_round", "early_stopping_rounds", "num_class", "metric", "tree_learner"}
         }
         if self.num_class is not None:
             params["num_class"] = self.num_class
@@ -216,6 +257,10 @@ class LightGBMAlgorithm:
         context: FitContext,
     ) -> GBDTModel:
         params = hyperparameters.lightgbm_params(context.num_threads)
+        cluster = context.cluster
+        if cluster is not None:
+            params |= _distributed_params(cluster, hyperparameters.tree_learner)
+            lgb.register_logger(_NetworkLog(cluster, context.log))
         train_set = lgb.Dataset(train.features, train.labels, params={"verbosity": -1}, free_raw_data=False)
         valid_sets, valid_names = [train_set], ["train"]
         if validation is not None:
@@ -258,6 +303,12 @@ class LightGBMAlgorithm:
         except lgb.basic.LightGBMError as error:
             if "bad_alloc" in str(error):
                 raise MemoryError(str(error)) from None
+            if cluster is not None and not cluster.ready:
+                raise UserError(
+                    f"cannot reach host(s) {cluster.unreachable()} (this host: {cluster.hosts[cluster.rank]}): {error}"
+                ) from None
+            if cluster is not None:
+                raise UserError(f"distributed training failed (did another host stop?): {error}") from None
             raise UserError(f"LightGBM rejected the training data or parameters: {error}") from None
         if context.checkpoints.enabled:
             # After early stopping the booster holds the best iteration's trees only.
@@ -272,6 +323,8 @@ class LightGBMAlgorithm:
             "hyperparameters": dataclasses.asdict(hyperparameters),
             "library_versions": {"lightgbm": lgb.__version__},
         }
+        if cluster is not None:
+            facts["tree_learner"] = hyperparameters.tree_learner
         return GBDTModel(booster, facts)
 
     def _resume(self, context: FitContext, fingerprint: str, num_boost_round: int) -> tuple[Any, int]:

@@ -69,6 +69,9 @@ class TrainingJobOptions:
     max_wait: cdk.Duration | None = None
     input_mode: Literal["File", "FastFile"] = "File"
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    # How the train channel's files reach several instances; validation is always FullyReplicated (every
+    # instance evaluates all of it, so all stop early together). Both work with the container.
+    train_data_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
 
 
 @dataclass(frozen=True)
@@ -379,7 +382,10 @@ class TrainingPipeline(Construct):
                 "EnableSageMakerMetricsTimeSeries": True,
             },
             "HyperParameters.$": "$.hyperparameters",
-            "InputDataConfig": [_channel(name, data) for name in ("train", "validation")],
+            "InputDataConfig": [
+                _channel("train", data, training.train_data_distribution),
+                _channel("validation", data, "FullyReplicated"),
+            ],
             "OutputDataConfig": {
                 "S3OutputPath.$": f"States.Format('s3://{artifacts}/{{}}/models/', $.args.{INPUT_OUTPUT_PREFIX})",
                 "KmsKeyId": self._key.key_arn,
@@ -673,7 +679,7 @@ def _valid_input() -> sfn.Condition:
     )
 
 
-def _channel(name: str, bucket: str) -> dict[str, Any]:
+def _channel(name: str, bucket: str, distribution: str) -> dict[str, Any]:
     return {
         "ChannelName": name,
         "ContentType": "text/csv",
@@ -681,7 +687,7 @@ def _channel(name: str, bucket: str) -> dict[str, Any]:
         "DataSource": {
             "S3DataSource": {
                 "S3DataType": "S3Prefix",
-                "S3DataDistributionType": "FullyReplicated",
+                "S3DataDistributionType": distribution,
                 "S3Uri.$": f"States.Format('s3://{bucket}/{{}}/{name}/', $.args.{INPUT_DATA_PREFIX})",
             }
         },

@@ -85,6 +85,7 @@ class TrainingStack(cdk.Stack):
                 if training.use_spot and training.max_wait_seconds
                 else None,
                 input_mode=training.input_mode,
+                train_data_distribution=training.train_data_distribution,
                 hyperparameters=training.hyperparameters,
             ),
             transform=TransformJobOptions(

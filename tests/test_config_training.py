@@ -28,6 +28,14 @@ def test_shipped_defaults_train_on_spot_outside_prod_and_keep_notebooks_off(raw:
     assert all(e.transform.schedule is None for e in config.environments.values())
 
 
+def test_training_may_use_several_instances_with_sharded_data(raw: dict[str, Any]) -> None:
+    """GIVEN instance_count > 1 (distributed training, container/README.md) THEN the config accepts it."""
+    changed = copy.deepcopy(raw)
+    changed["environments"]["prod"]["training"] |= {"instance_count": 4, "train_data_distribution": "ShardedByS3Key"}
+    training = parse_config(changed).environment("prod").training
+    assert (training.instance_count, training.train_data_distribution) == (4, "ShardedByS3Key")
+
+
 @pytest.mark.parametrize(
     ("environment", "section", "values", "message"),
     [
@@ -58,8 +66,8 @@ def test_shipped_defaults_train_on_spot_outside_prod_and_keep_notebooks_off(raw:
         (
             "prod",
             "training",
-            {"instance_count": 2},
-            r"environment 'prod': training: instance_count must be 1 \(got 2\)",
+            {"instance_count": 101},
+            r"environment 'prod': training\.instance_count: .*less than or equal to 100",
         ),
         (
             "prod",

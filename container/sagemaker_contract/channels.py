@@ -31,12 +31,20 @@ class ChannelConfig:
     name: str
     content_type: str
     input_mode: str
+    # S3DataDistributionType: FullyReplicated (every host gets every file) or ShardedByS3Key (each host a share)
+    distribution: str = "FullyReplicated"
 
 
 @dataclass(frozen=True)
 class Resources:
     current_host: str
     hosts: tuple[str, ...]
+    network_interface_name: str = "eth0"
+
+    @property
+    def rank(self) -> int:
+        """This host's position in `hosts`; the first host (rank 0) writes the model."""
+        return self.hosts.index(self.current_host)
 
 
 def _read_json(path: Path) -> Any:
@@ -54,7 +62,13 @@ def read_resources(path: Path) -> Resources:
     hosts = loaded.get("hosts") if isinstance(loaded, dict) else None
     if not isinstance(hosts, list) or not hosts:
         raise UserError(f"{path.name} has no 'hosts' list")
-    return Resources(str(loaded.get("current_host", hosts[0])), tuple(str(h) for h in hosts))
+    names = tuple(str(h) for h in hosts)
+    current = str(loaded.get("current_host", names[0]))
+    if current not in names:
+        raise UserError(f"{path.name}: current_host {current!r} is not one of the hosts ({', '.join(names)})")
+    if len(set(names)) != len(names):
+        raise UserError(f"{path.name}: the hosts list names a host twice ({', '.join(names)})")
+    return Resources(current, names, str(loaded.get("network_interface_name") or "eth0"))
 
 
 def read_channel_configs(path: Path, data_dir: Path) -> dict[str, ChannelConfig]:
@@ -70,7 +84,8 @@ def read_channel_configs(path: Path, data_dir: Path) -> dict[str, ChannelConfig]
         settings = given if isinstance(given, dict) else {}
         content_type = str(settings.get("ContentType") or "text/csv").split(";")[0].strip().lower()
         mode = str(settings.get("TrainingInputMode") or "File")
-        configs[name] = ChannelConfig(name, content_type, mode)
+        distribution = str(settings.get("S3DistributionType") or "FullyReplicated")
+        configs[name] = ChannelConfig(name, content_type, mode, distribution)
     return configs
 
 

@@ -8,6 +8,7 @@ and validates everything SageMaker hands over, then calls `fit` (training) or `l
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,50 @@ class Checkpoints:
 
 
 @dataclass
+class Cluster:
+    """The hosts of a distributed training job, for the algorithm's own distributed learner.
+
+    `addresses[i]` is "ip:port" of `hosts[i]`; this host is `hosts[rank]` and listens on `listen_port`.
+    The algorithm reports progress of its network set-up (`peer_connected`, `network_ready`): the contract
+    layer fails the job naming the hosts that never connected when `timeout_seconds` pass first.
+    """
+
+    hosts: tuple[str, ...]
+    addresses: tuple[str, ...]
+    rank: int
+    timeout_seconds: float
+    _connected: set[int] = field(default_factory=set)
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def num_machines(self) -> int:
+        return len(self.hosts)
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.addresses[self.rank].rsplit(":", 1)[1])
+
+    def peer_connected(self, rank: int) -> None:
+        self._connected.add(rank)
+
+    def network_ready(self) -> None:
+        self._connected.update(set(range(self.num_machines)) - {self.rank})
+        self._ready.set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def unreachable(self) -> str:
+        """The other hosts not connected yet, as "algo-2 (10.0.0.2:12400), ..." (every other host if none known)."""
+        missing = [i for i in range(self.num_machines) if i != self.rank and i not in self._connected]
+        return ", ".join(f"{self.hosts[i]} ({self.addresses[i]})" for i in missing)
+
+
+@dataclass
 class FitContext:
     """What the contract layer gives `fit` besides data and hyperparameters."""
 
@@ -105,6 +150,9 @@ class FitContext:
     stop_requested: Callable[[], bool]
     num_threads: int
     log: Callable[[str], None] = print
+    # Set when the job has several hosts: `fit` must then train with the other hosts (one model, identical on
+    # every host); the contract layer gives each host its own rows of the train channel.
+    cluster: Cluster | None = None
 
 
 class TrainedModel(Protocol):

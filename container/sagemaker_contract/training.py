@@ -8,20 +8,23 @@ import platform
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import numpy as np
 
-from sagemaker_contract import channels, hyperparameters
+from sagemaker_contract import channels, distributed, hyperparameters
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.paths import OptMl
 from sagemaker_contract.protocol import (
     Algorithm,
     Checkpoints,
+    Cluster,
     Dataset,
     FitContext,
     MetricsLog,
@@ -32,7 +35,8 @@ from sagemaker_contract.protocol import (
 METADATA_FILE = "metadata.json"
 SUMMARY_FILE = "training_summary.json"
 # Printed once at the end, then written to output/data/training_summary.json: the machine-readable record of
-# the run. Version 1 describes one host; distributed training will add per-host entries under "hosts".
+# the run. With several hosts every host prints its own summary line ("rank", "num_machines", its own rows);
+# only the first host writes the file (and the model).
 SUMMARY_PREFIX = "#summary"
 SUMMARY_SCHEMA_VERSION = 1
 FAILURE_LIMIT = 1024  # DescribeTrainingJob shows at most this many characters of the failure reason
@@ -69,11 +73,52 @@ def _library_versions() -> dict[str, str]:
     return {"python": platform.python_version(), "numpy": np.__version__}
 
 
-def _read_data(algorithm: Algorithm[Any], params: Any, paths: OptMl) -> tuple[Dataset, Dataset | None]:
-    """The train channel and the optional validation channel, checked against each other and the algorithm."""
+def _publish_summary(summary: dict[str, Any], paths: OptMl, resources: channels.Resources) -> None:
+    """Every host prints its summary line; the first host alone writes output/data (as it writes the model)."""
+    print(f"{SUMMARY_PREFIX} {json.dumps(summary, sort_keys=True)}", flush=True)
+    if resources.rank == 0:
+        paths.output_data.mkdir(parents=True, exist_ok=True)
+        (paths.output_data / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    else:
+        print(f"host {resources.current_host} done; the first host ({resources.hosts[0]}) writes the model")
+
+
+def _read_data(
+    algorithm: Algorithm[Any], params: Any, paths: OptMl, resources: channels.Resources
+) -> tuple[Dataset, Dataset | None]:
+    """`_read_channels`; with several hosts, a problem names the host (each host reads its own files)."""
+    try:
+        return _read_channels(algorithm, params, paths, resources)
+    except UserError as error:
+        if len(resources.hosts) > 1:
+            raise UserError(f"host {resources.current_host}: {error}") from None
+        raise
+
+
+def _read_channels(
+    algorithm: Algorithm[Any], params: Any, paths: OptMl, resources: channels.Resources
+) -> tuple[Dataset, Dataset | None]:
+    """The train channel and the optional validation channel, checked against each other and the algorithm.
+
+    With several hosts, train holds this host's rows only: its shard (ShardedByS3Key), or its block of the
+    whole channel (FullyReplicated). Validation must be the same on every host (FullyReplicated): every host
+    evaluates it with the same model, so all take the same early-stopping decision.
+    """
     configs = channels.read_channel_configs(paths.input_data_config, paths.data)
     channels.check_channels(configs, required={"train"}, optional={"validation"})
+    several = len(resources.hosts) > 1
+    if several and "validation" in configs and configs["validation"].distribution != "FullyReplicated":
+        raise UserError(
+            "channel validation must use S3DataDistributionType FullyReplicated when training on several hosts: "
+            "every host evaluates the whole validation set so that all stop early at the same round"
+        )
     train = channels.read_channel(paths.channel("train"), configs["train"])
+    if several and configs["train"].distribution == "FullyReplicated":
+        whole = train.num_rows
+        train, start, stop = distributed.own_rows(train, resources.rank, len(resources.hosts))
+        print(f"train: FullyReplicated, this host trains on rows {start + 1}-{stop} of {whole}", flush=True)
+        if train.num_rows == 0:
+            raise UserError(f"channel train has {whole} rows, fewer than the {len(resources.hosts)} hosts")
     algorithm.check(params, train)
     if "validation" not in configs:
         return train, None
@@ -96,25 +141,25 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     stage = "reading the job configuration"
     try:
         resources = channels.read_resources(paths.resource_config)
-        if len(resources.hosts) > 1:
-            raise UserError(
-                f"distributed training is not supported yet: this job has {len(resources.hosts)} hosts "
-                f"({', '.join(resources.hosts)}); set InstanceCount to 1"
-            )
         stage = "reading hyperparameters"
-        params = hyperparameters.parse(algorithm.hyperparameters, hyperparameters.read(paths.hyperparameters))
+        settings, raw = distributed.pop_settings(hyperparameters.read(paths.hyperparameters))
+        params = hyperparameters.parse(algorithm.hyperparameters, raw)
         stage = "reading the data channels"
-        train, validation = _read_data(algorithm, params, paths)
+        train, validation = _read_data(algorithm, params, paths, resources)
         loaded = time.monotonic()
+        stage = "finding the other hosts"
+        cluster = _start_cluster(resources, settings, paths, lambda: stop["requested"])
         print(
             f"data: train {train.num_rows} rows x {train.num_features} features"
             + (f", validation {validation.num_rows} rows" if validation else ", no validation channel"),
             flush=True,
         )
         stage = "training"
-        checkpoints = Checkpoints(paths.checkpoints if paths.checkpoints.is_dir() else None)
+        checkpoints = Checkpoints(paths.checkpoints if paths.checkpoints.is_dir() and cluster is None else None)
+        if cluster is not None and paths.checkpoints.is_dir():
+            print("checkpoints are off when training on several hosts", flush=True)
         metrics = MetricsLog(lambda line: print(line, flush=True))
-        context = FitContext(metrics, checkpoints, lambda: stop["requested"], _cpu_count())
+        context = FitContext(metrics, checkpoints, lambda: stop["requested"], _cpu_count(), cluster=cluster)
         trained = algorithm.fit(params, train, validation, context)
         fitted = time.monotonic()
         stage = "saving the model"
@@ -123,16 +168,20 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
             "format_version": 1,
             "algorithm": algorithm.name,
             "num_features": train.num_features,
+            "num_machines": len(resources.hosts),
             "library_versions": _library_versions() | facts.pop("library_versions", {}),
             **facts,
         }
-        _save_model(trained, paths.model, metadata)
+        if resources.rank == 0:
+            _save_model(trained, paths.model, metadata)
         summary = {
             "schema_version": SUMMARY_SCHEMA_VERSION,
             "status": "completed",
             "algorithm": algorithm.name,
             "current_host": resources.current_host,
             "hosts": list(resources.hosts),
+            "rank": resources.rank,
+            "num_machines": len(resources.hosts),
             "rows": {"train": train.num_rows, "validation": validation.num_rows if validation else 0},
             "num_features": train.num_features,
             "final_metrics": metrics.last,
@@ -143,9 +192,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
             },
             "model": metadata,
         }
-        print(f"{SUMMARY_PREFIX} {json.dumps(summary, sort_keys=True)}", flush=True)
-        paths.output_data.mkdir(parents=True, exist_ok=True)
-        (paths.output_data / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        _publish_summary(summary, paths, resources)
     except UserError as error:
         write_failure(paths, str(error))
         return EXIT_FAILURE
@@ -164,6 +211,51 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         write_failure(paths, f"internal error while {stage}: {type(error).__name__}: {error}")
         return EXIT_FAILURE
     return 0
+
+
+def _start_cluster(
+    resources: channels.Resources,
+    settings: distributed.DistributedSettings,
+    paths: OptMl,
+    stop_requested: Callable[[], bool],
+) -> Cluster | None:
+    """None for one host; else every host's address, with the watchdog on the network set-up started."""
+    if len(resources.hosts) == 1:
+        return None
+    cluster = distributed.resolve_cluster(resources, settings)
+    listing = ", ".join(f"{host}={address}" for host, address in zip(cluster.hosts, cluster.addresses, strict=True))
+    print(
+        f"distributed: host {resources.current_host} (rank {cluster.rank} of {cluster.num_machines}), hosts {listing}",
+        flush=True,
+    )
+    _watch_network(cluster, paths, stop_requested)
+    return cluster
+
+
+def _watch_network(cluster: Cluster, paths: OptMl, stop_requested: Callable[[], bool]) -> None:
+    """Fail the job, naming the hosts never reached, when the algorithm's network is not up within the timeout.
+
+    The algorithm's own connection retries may outlast the timeout (and the other side waits to be called),
+    so a daemon thread ends the process itself: no hang, and a failure reason naming the unreachable hosts.
+    """
+    started = time.monotonic()
+
+    def watch() -> None:
+        while not cluster.wait_ready(0.2):
+            if stop_requested():
+                write_failure(paths, "training stopped by SIGTERM while waiting for the other hosts")
+                _exit_now(EXIT_STOPPED)
+            if time.monotonic() - started >= cluster.timeout_seconds:
+                write_failure(paths, distributed.unreachable_reason(cluster, cluster.timeout_seconds))
+                _exit_now(EXIT_FAILURE)
+
+    threading.Thread(target=watch, name="network-watchdog", daemon=True).start()
+
+
+def _exit_now(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _memory_bytes() -> float:

@@ -53,6 +53,18 @@ def test_max_wait_turns_on_spot_with_checkpoints(stack: cdk.Stack, platform: Pla
     assert train["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
 
 
+def test_several_instances_may_shard_the_train_channel(stack: cdk.Stack, platform: Platform) -> None:
+    options = TrainingJobOptions("ml.m5.large", instance_count=3, train_data_distribution="ShardedByS3Key")
+    _pipeline(stack, platform, training=options)
+    train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
+    distributions = {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+        for channel in train["InputDataConfig"]
+    }
+    assert distributions == {"train": "ShardedByS3Key", "validation": "FullyReplicated"}
+    assert train["EnableInterContainerTrafficEncryption"] is True
+
+
 def test_a_lower_is_better_gate_compares_at_most(stack: cdk.Stack, platform: Platform) -> None:
     metrics = [{"Name": "validation:l2", "Regex": "validation:l2=([0-9.]+)"}]
     _pipeline(stack, platform, metric_definitions=metrics, quality_gate=QualityGate("validation:l2", 0.5, False))

@@ -1,0 +1,221 @@
+"""`train` on several hosts: training processes on 127.0.0.1 play the hosts of one job (SM_HOST_ADDRESSES)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from algorithm import ALGORITHM
+
+from tests.container.harness import ENTRYPOINT, csv_bytes, failure_of, free_port, make_data, run_train, write_tree
+
+HYPERPARAMETERS = {
+    "objective": "binary",
+    "metric": "auc",
+    "num_boost_round": "40",
+    "distributed_timeout_seconds": "20",
+}
+ROWS, TEST_ROWS = 4000, 1000
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    order = np.argsort(scores)
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    positives = labels == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+class Hosts:
+    """Training processes started as the hosts of one job; teardown kills any still running."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def start(self, root: Path, addresses: dict[str, str]) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, str(ENTRYPOINT), "train"],
+            env={**os.environ, "OPT_ML_DIR": str(root), "SM_HOST_ADDRESSES": json.dumps(addresses)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def kill_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def hosts() -> Iterator[Hosts]:
+    started = Hosts()
+    try:
+        yield started
+    finally:
+        started.kill_all()
+
+
+def _addresses(names: list[str]) -> dict[str, str]:
+    return {name: f"127.0.0.1:{free_port()}" for name in names}
+
+
+def _resources(current: str, names: list[str]) -> dict[str, object]:
+    return {"current_host": current, "hosts": names, "network_interface_name": "eth0"}
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return make_data("binary", ROWS + TEST_ROWS, seed=7)
+
+
+@pytest.fixture(scope="module")
+def single_host_auc(data: tuple[np.ndarray, np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> float:
+    labels, features = data
+    root = write_tree(
+        tmp_path_factory.mktemp("single"),
+        HYPERPARAMETERS,
+        {"train": {"a.csv": csv_bytes(labels[:ROWS], features[:ROWS])}},
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.stderr
+    return _auc(labels[ROWS:], ALGORITHM.load(root / "model").predict(features[ROWS:]))
+
+
+@pytest.mark.parametrize("distribution", ["FullyReplicated", "ShardedByS3Key"])
+def test_hosts_train_one_model_as_good_as_one_host(
+    distribution: str,
+    hosts: Hosts,
+    data: tuple[np.ndarray, np.ndarray],
+    single_host_auc: float,
+    tmp_path: Path,
+) -> None:
+    """GIVEN 2 hosts on 127.0.0.1 (the same files, or one shard each) WHEN both train THEN the first host's
+    model predicts held-out rows as well as a one-host model; the second host exits 0 and writes no model."""
+    labels, features = data
+    names = ["algo-1", "algo-2"]
+    addresses = _addresses(names)
+    halves = [slice(0, ROWS // 2), slice(ROWS // 2, ROWS)]
+    roots = []
+    for rank, name in enumerate(names):
+        if distribution == "FullyReplicated":
+            files = {f"part-{i}.csv": csv_bytes(labels[half], features[half]) for i, half in enumerate(halves)}
+        else:
+            files = {f"part-{rank}.csv": csv_bytes(labels[halves[rank]], features[halves[rank]])}
+        channel = {"ContentType": "text/csv", "TrainingInputMode": "File", "S3DistributionType": distribution}
+        roots.append(
+            write_tree(
+                tmp_path / name,
+                HYPERPARAMETERS,
+                {"train": files, "validation": {"v.csv": csv_bytes(labels[ROWS:], features[ROWS:])}},
+                input_data_config={"train": channel, "validation": channel | {"S3DistributionType": "FullyReplicated"}},
+                resource_config=_resources(name, names),
+            )
+        )
+    processes = [hosts.start(root, addresses) for root in reversed(roots)][::-1]  # the second host first
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+
+    auc = _auc(labels[ROWS:], ALGORITHM.load(roots[0] / "model").predict(features[ROWS:]))
+    assert auc == pytest.approx(single_host_auc, abs=0.01)
+    assert auc > 0.97
+    metadata = json.loads((roots[0] / "model" / "metadata.json").read_text())
+    assert metadata["num_machines"] == 2
+    assert metadata["tree_learner"] == "data"
+    summary = json.loads((roots[0] / "output" / "data" / "training_summary.json").read_text())
+    assert (summary["rank"], summary["num_machines"], summary["rows"]["train"]) == (0, 2, ROWS // 2)
+
+    assert not (roots[1] / "model").exists() or not any((roots[1] / "model").iterdir())
+    assert not (roots[1] / "output" / "data").exists()
+    assert not (roots[1] / "output" / "failure").exists()
+    # Both hosts saw the same validation metrics, round by round: one model, the same early-stopping decisions.
+    first, second = ([line.split()[-1] for line in out.splitlines() if line.startswith("#metrics")] for out in outputs)
+    assert first == second
+    assert len(first) >= 10
+
+
+def test_three_hosts_train_together(hosts: Hosts, data: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
+    """GIVEN 3 hosts sharing FullyReplicated files WHEN they train THEN only algo-1 writes a (good) model."""
+    labels, features = data
+    names = ["algo-1", "algo-2", "algo-3"]
+    addresses = _addresses(names)
+    roots = [
+        write_tree(
+            tmp_path / name,
+            HYPERPARAMETERS | {"num_boost_round": "20"},
+            {"train": {"a.csv": csv_bytes(labels[:ROWS], features[:ROWS])}},
+            resource_config=_resources(name, names),
+        )
+        for name in names
+    ]
+    processes = [hosts.start(root, addresses) for root in roots]
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    assert _auc(labels[ROWS:], ALGORITHM.load(roots[0] / "model").predict(features[ROWS:])) > 0.95
+    assert [(root / "model" / "metadata.json").exists() for root in roots] == [True, False, False]
+
+
+@pytest.mark.parametrize("current", ["algo-1", "algo-2"])
+def test_a_host_that_cannot_reach_the_others_fails_in_time_naming_them(
+    current: str, hosts: Hosts, data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """GIVEN a 2-host job where only one host starts WHEN the timeout passes THEN it fails, naming the other."""
+    labels, features = data
+    names = ["algo-1", "algo-2"]
+    addresses = _addresses(names)
+    root = write_tree(
+        tmp_path,
+        HYPERPARAMETERS | {"distributed_timeout_seconds": "3"},
+        {"train": {"a.csv": csv_bytes(labels[:500], features[:500])}},
+        resource_config=_resources(current, names),
+    )
+    started = time.monotonic()
+    process = hosts.start(root, addresses)
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 1, output
+    assert time.monotonic() - started < 20
+    other = next(name for name in names if name != current)
+    reason = failure_of(root)
+    assert reason.startswith(f"cannot reach host {other} ({addresses[other]}) within 3 s"), reason
+    assert not (root / "model" / "metadata.json").exists()
+
+
+def test_host_names_resolve_with_retries_until_the_deadline() -> None:
+    """GIVEN DNS that knows algo-2 only on the third try THEN the cluster waits for it; an unknown host fails."""
+    from sagemaker_contract import distributed  # noqa: PLC0415 - the container's path is set up by conftest
+    from sagemaker_contract.channels import Resources  # noqa: PLC0415
+    from sagemaker_contract.errors import UserError  # noqa: PLC0415
+
+    tries = {"algo-2": 0}
+
+    def lookup(host: str) -> str:
+        if host == "algo-2" and tries["algo-2"] < 2:
+            tries["algo-2"] += 1
+            raise OSError("Name or service not known")
+        return {"algo-1": "10.0.0.1", "algo-2": "10.0.0.2"}[host]
+
+    resources = Resources("algo-2", ("algo-1", "algo-2"))
+    settings = distributed.DistributedSettings(timeout_seconds=5, port=12500)
+    cluster = distributed.resolve_cluster(resources, settings, environ={}, lookup=lookup, sleep=lambda _: None)
+    assert (cluster.addresses, cluster.rank, cluster.listen_port) == (("10.0.0.1:12500", "10.0.0.2:12500"), 1, 12500)
+
+    def unknown(host: str) -> str:
+        raise OSError("Name or service not known")
+
+    with pytest.raises(UserError, match=r"cannot resolve host algo-1 within 1 s"):
+        distributed.resolve_cluster(
+            resources, distributed.DistributedSettings(timeout_seconds=1), environ={}, lookup=unknown, sleep=time.sleep
+        )

@@ -327,6 +327,9 @@ def test_sigterm_drains_in_flight_requests_then_exits(trained: dict[str, Trained
         client = threading.Thread(target=send)
         client.start()
         assert first_half_sent.wait(10)
+        # Give the server time to read the headers and the first half, so that the request is in
+        # flight (not an idle connection, which a draining server may close) when SIGTERM arrives.
+        time.sleep(1.0)
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)  # the server is shutting down while the request is still arriving
         sigterm_sent.set()

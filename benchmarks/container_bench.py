@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,14 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from results_file import record
+from results_file import record, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
 REF = SHARED / "ref"
 REF_TMP = Path("/tmp/ref-bench")  # noqa: S108 - where ../shared/bench/ref/*.sh keep their venv, data and models
 WORK = Path(tempfile.gettempdir()) / "container-bench"
-README = Path(__file__).with_name("README.md")
 PYTHON = sys.executable
 ENTRYPOINT = ROOT / "container" / "entrypoint.py"
 CELL_KEYS = ("rps", "p50_ms", "p99_ms", "rows_per_s", "other_cpu_pct_one_core")
@@ -319,22 +317,10 @@ def table(serve: dict[str, Any] | None, train: dict[str, Any] | None) -> str:
 
 
 def write_readme(text_table: str) -> None:
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if "<!-- container-results -->" not in text:
-        text += (
-            "\n## Container\n\nWritten by `benchmarks/container_bench.py` (`make bench`).\n\n"
-            "<!-- container-results -->\n<!-- /container-results -->\n"
-        )
     stamp = time.strftime("%Y-%m-%d")
     cores = len(os.sched_getaffinity(0))
     body = f"Measured {stamp} on the project machine ({cores} cores), reference and ours back to back.\n\n{text_table}"
-    text = re.sub(
-        r"(<!-- container-results -->\n).*?(<!-- /container-results -->)",
-        lambda m: m.group(1) + body + "\n" + m.group(2),
-        text,
-        flags=re.DOTALL,
-    )
-    README.write_text(text)
+    write_readme_section("container-results", "Container", body)
 
 
 def main() -> None:

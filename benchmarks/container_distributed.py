@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -30,11 +29,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from results_file import record
+from results_file import record, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "container" / "entrypoint.py"
-README = Path(__file__).with_name("README.md")
 WORK = Path(tempfile.gettempdir()) / "container-bench" / "distributed"
 TEST_ROWS = 100_000
 MARK = "distributed-results"
@@ -133,16 +131,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def write_readme(body: str) -> None:
-    text = README.read_text()
-    if f"<!-- {MARK} -->" not in text:
-        text += f"\n## Distributed training\n\n<!-- {MARK} -->\n<!-- /{MARK} -->\n"
-    text = re.sub(
-        rf"(<!-- {MARK} -->\n).*?(<!-- /{MARK} -->)",
-        lambda m: m.group(1) + body + "\n" + m.group(2),
-        text,
-        flags=re.DOTALL,
-    )
-    README.write_text(text)
+    write_readme_section(MARK, "Distributed training", body)
 
 
 def main() -> None:

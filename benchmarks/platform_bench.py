@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
-from results_file import record
+from results_file import record, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
-README = Path(__file__).with_name("README.md")
 SYNTH_TARGET_S = 20.0
 TEST_TARGET_S = 300.0
 
@@ -73,19 +71,7 @@ def main() -> None:
             f"| {'yes' if test_median < TEST_TARGET_S else 'no'} |",
         ]
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if "<!-- platform-results -->" not in text:
-        text += (
-            "\n## Platform\n\nWritten by `benchmarks/platform_bench.py` (`make bench`).\n\n"
-            "<!-- platform-results -->\n<!-- /platform-results -->\n"
-        )
-    text = re.sub(
-        r"(<!-- platform-results -->\n).*?(<!-- /platform-results -->)",
-        lambda m: m.group(1) + table + "\n" + m.group(2),
-        text,
-        flags=re.DOTALL,
-    )
-    README.write_text(text)
+    write_readme_section("platform-results", "Platform", table)
     print(table)
 
 

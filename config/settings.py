@@ -15,6 +15,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from config.contract import (
+    MAX_JOB_INSTANCE_COUNT,
+    MAX_JOB_SECONDS,
+    MAX_TRAINING_VOLUME_GB,
+    MAX_TRANSFORM_PAYLOAD_MB,
+    spot_wait_problem,
+    transform_payload_problem,
+)
+
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("environments.toml")
 
 # The values CloudWatch Logs accepts for a log group's retention.
@@ -78,13 +87,9 @@ class JobCompute(_Frozen):
     """Instances of a training or batch transform job."""
 
     instance_type: InstanceType
-    instance_count: int = Field(ge=1, le=100)
+    instance_count: int = Field(ge=1, le=MAX_JOB_INSTANCE_COUNT)
 
 
-# CreateTrainingJob's limits: MaxRuntimeInSeconds and MaxWaitTimeInSeconds at most 28 days.
-MAX_JOB_SECONDS = 28 * 24 * 3600
-# CreateTransformJob: MaxPayloadInMB at most 100, and MaxConcurrentTransforms x MaxPayloadInMB too.
-MAX_TRANSFORM_PAYLOAD_MB = 100
 HyperparameterName = Annotated[str, _matching(r"[A-Za-z0-9_.:-]{1,256}", "1-256 letters, digits or _ . : -")]
 
 
@@ -101,8 +106,8 @@ class EvaluationSettings(_Frozen):
 class TrainingSettings(JobCompute):
     """Defaults of the training step; an execution's input may override instances and hyperparameters."""
 
-    instance_count: int = Field(default=1, ge=1, le=100)
-    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    instance_count: int = Field(default=1, ge=1, le=MAX_JOB_INSTANCE_COUNT)
+    volume_size_gb: int = Field(default=30, ge=1, le=MAX_TRAINING_VOLUME_GB)
     max_runtime_seconds: int = Field(default=86400, ge=1, le=MAX_JOB_SECONDS)
     use_spot: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1, le=MAX_JOB_SECONDS)
@@ -117,11 +122,10 @@ class TrainingSettings(JobCompute):
     def _spot_needs_a_longer_wait(self) -> TrainingSettings:
         if self.use_spot and self.max_wait_seconds is None:
             raise ValueError("max_wait_seconds is required with use_spot: how long to wait for spot capacity in all")
-        if self.use_spot and self.max_wait_seconds is not None and self.max_wait_seconds <= self.max_runtime_seconds:
-            raise ValueError(
-                f"max_wait_seconds ({self.max_wait_seconds}) must exceed max_runtime_seconds "
-                f"({self.max_runtime_seconds}): it includes the time spent waiting for spot capacity"
-            )
+        if self.use_spot and self.max_wait_seconds is not None:
+            problem = spot_wait_problem(self.max_runtime_seconds, self.max_wait_seconds)
+            if problem:
+                raise ValueError(problem)
         if not self.use_spot and self.max_wait_seconds is not None:
             raise ValueError("max_wait_seconds applies to spot training only; set use_spot = true or remove it")
         return self
@@ -148,12 +152,9 @@ class TransformSettings(JobCompute):
 
     @model_validator(mode="after")
     def _payload_within_limit(self) -> TransformSettings:
-        total = self.max_payload_mb * self.max_concurrent_transforms
-        if total > MAX_TRANSFORM_PAYLOAD_MB:
-            raise ValueError(
-                f"max_concurrent_transforms x max_payload_mb ({self.max_concurrent_transforms} x "
-                f"{self.max_payload_mb} = {total}) must not exceed {MAX_TRANSFORM_PAYLOAD_MB} MB (SageMaker's limit)"
-            )
+        problem = transform_payload_problem(self.max_payload_mb, self.max_concurrent_transforms)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

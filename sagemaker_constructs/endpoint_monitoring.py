@@ -10,17 +10,18 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+# The container writes its metrics in CloudWatch embedded metric format (EMF) to its log, so
+# CloudWatch Logs turns them into metrics without any PutMetricData permission.
+from config.contract import (
+    CONTAINER_CLIENT_ERRORS,
+    CONTAINER_MODEL_ERRORS,
+    CONTAINER_REQUEST_ROWS,
+    CONTAINER_REQUESTS,
+    CONTAINER_SERVER_ERRORS,
+)
 from sagemaker_constructs.alarms import notifying_alarm
 from sagemaker_constructs.realtime_endpoint import RealtimeEndpoint
 
-# The container writes these metrics in CloudWatch embedded metric format (EMF) to its log, so
-# CloudWatch Logs turns them into metrics without any PutMetricData permission. The model passes
-# the namespace and the endpoint name to the container in these environment variables.
-CONTAINER_METRICS_NAMESPACE_VARIABLE = "METRICS_NAMESPACE"
-CONTAINER_METRICS_ENDPOINT_VARIABLE = "METRICS_ENDPOINT_NAME"
-CONTAINER_REQUESTS = "Requests"
-CONTAINER_REQUEST_ERRORS = "RequestErrors"
-CONTAINER_REQUEST_ROWS = "RequestRows"
 GPU_FAMILIES = ("g", "p")
 MINUTE = cdk.Duration.minutes(1)
 
@@ -115,7 +116,7 @@ class EndpointMonitoring(Construct):
         )
 
     def metric_container(self, metric_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-        """One of the container's own metrics (`Requests`, `RequestErrors`, `RequestRows`)."""
+        """One of the container's own metrics (`Requests`, `RequestRows`, `ClientErrors`, `ModelErrors`, ...)."""
         if self.container_metrics_namespace is None:
             raise ValueError("container_metrics_namespace was not given: the container's metrics are unknown")
         return cloudwatch.Metric(
@@ -127,11 +128,22 @@ class EndpointMonitoring(Construct):
         )
 
     def metric_container_error_rate(self) -> cloudwatch.MathExpression:
-        """Requests the container rejected or failed, as a percentage of its requests."""
+        """Requests the model rejected or the container failed (ModelErrors + ServerErrors), % of its requests.
+
+        A caller's mistakes (ClientErrors) are left out: they say nothing about a new model or image,
+        and must not roll a deployment back.
+        """
         return cloudwatch.MathExpression(
             expression="100 * errors / MAX([errors, requests])",
             using_metrics={
-                "errors": self.metric_container(CONTAINER_REQUEST_ERRORS),
+                "errors": cloudwatch.MathExpression(
+                    expression="model + server",
+                    using_metrics={
+                        "model": self.metric_container(CONTAINER_MODEL_ERRORS),
+                        "server": self.metric_container(CONTAINER_SERVER_ERRORS),
+                    },
+                    period=MINUTE,
+                ),
                 "requests": self.metric_container(CONTAINER_REQUESTS),
             },
             label="Container request-error rate (%)",
@@ -196,10 +208,10 @@ class EndpointMonitoring(Construct):
                 self._alarm(
                     "ContainerErrorRate",
                     self.metric_container_error_rate(),
-                    what=f"more than {t.container_error_rate_percent:g} % of requests rejected by the container "
-                    f"{minutes}",
-                    causes="clients sending a feature count or content type the current model does not accept "
-                    "(often right after a promotion that changed the features)",
+                    what=f"more than {t.container_error_rate_percent:g} % of requests rejected by the model or "
+                    f"failed by the container {minutes}",
+                    causes="requests with a feature count the current model does not expect (often right after a "
+                    "promotion that changed the features), or the container failing (5xx)",
                     action=f"{logs} and look at the errors' kind and row; compare the model's feature count",
                     threshold=t.container_error_rate_percent,
                 )
@@ -308,7 +320,15 @@ class EndpointMonitoring(Construct):
             errors.append(
                 cloudwatch.GraphWidget(
                     title="Container: requests, rows, rejections",
-                    left=[self.metric_container(CONTAINER_REQUESTS), self.metric_container(CONTAINER_REQUEST_ERRORS)],
+                    left=[
+                        self.metric_container(name)
+                        for name in (
+                            CONTAINER_REQUESTS,
+                            CONTAINER_CLIENT_ERRORS,
+                            CONTAINER_MODEL_ERRORS,
+                            CONTAINER_SERVER_ERRORS,
+                        )
+                    ],
                     right=[self.metric_container(CONTAINER_REQUEST_ROWS)],
                     width=8,
                 )

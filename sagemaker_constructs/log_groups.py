@@ -9,9 +9,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-# SageMaker writes every training and batch transform job of an account and region here.
-SAGEMAKER_JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs")
-
 
 class EncryptedLogGroups(Construct):
     """Creates `names` as log groups encrypted with `encryption_key`, kept `retention_days`.

@@ -10,10 +10,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from config.contract import (
+    CONTAINER_SERVER_TIMEOUT_VARIABLE,
+    CONTAINER_SERVER_WORKERS_VARIABLE,
+)
+from config.contract import MAX_REALTIME_INVOCATION_SECONDS as MAX_SERVER_TIMEOUT_SECONDS
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 
-# SageMaker answers a real-time invocation within 60 s or fails it; the server must give up first.
-MAX_SERVER_TIMEOUT_SECONDS = 60
 _ENV_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,1023}")
 
 
@@ -68,9 +71,9 @@ class SageMakerModel(Construct):
             raise ValueError(f"model_data_url must be s3://<bucket>/<key>.tar.gz, got {model_data_url!r}")
         if vpc is not None and (not vpc.subnet_ids or not vpc.security_group_ids):
             raise ValueError("vpc needs at least one subnet id and one security group id")
-        variables = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": f"{timeout_seconds:g}"}
+        variables = {CONTAINER_SERVER_TIMEOUT_VARIABLE: f"{timeout_seconds:g}"}
         if server_workers is not None:
-            variables["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(server_workers)
+            variables[CONTAINER_SERVER_WORKERS_VARIABLE] = str(server_workers)
         for name, value in (environment or {}).items():
             if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"environment variable name {name!r} is not valid")

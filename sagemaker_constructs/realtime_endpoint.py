@@ -18,6 +18,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from config.contract import (
+    DOWNLOAD_TIMEOUT_RANGE,
+    EXECUTION_TIMEOUT_RANGE,
+    HEALTH_CHECK_TIMEOUT_RANGE,
+    SERVERLESS_MAX_CONCURRENCY,
+    SERVERLESS_MEMORY_MB,
+    WAIT_RANGE,
+)
 from sagemaker_constructs.alarms import notifying_alarm
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.nag import acknowledge_in_all_packs
@@ -28,13 +36,6 @@ _NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 # Nitro instances with local NVMe storage encrypt it in hardware; SageMaker rejects a volume KMS
 # key for them (CreateEndpointConfig, KmsKeyId). Families with a "d" suffix, "dn", and these:
 _INSTANCE_STORE_FAMILIES = {"g5", "g6", "g6e", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"}
-# Limits of CreateEndpointConfig / UpdateEndpoint, in seconds.
-HEALTH_CHECK_TIMEOUT_RANGE = (60, 3600)
-DOWNLOAD_TIMEOUT_RANGE = (60, 3600)
-WAIT_RANGE = (0, 3600)
-EXECUTION_TIMEOUT_RANGE = (600, 28800)
-SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
-SERVERLESS_MAX_CONCURRENCY = 200
 MINUTE = cdk.Duration.minutes(1)
 
 

@@ -25,15 +25,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import ConfigError, load_config
+from config.contract import TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP, endpoint_log_group_name
 from config.settings import DEFAULT_CONFIG_FILE
 from pipeline_tools.promote import pin as promotion_pin
-from sagemaker_ops.deployment import (
-    ENDPOINT_LOG_GROUP,
-    TRAINING_LOG_GROUP,
-    TRANSFORM_LOG_GROUP,
-    Deployment,
-    NotDeployedError,
-)
+from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.progress import Observation, WaitTimeoutError, wait
 
 OK, FAILED, USAGE, AWS_ERROR, TIMED_OUT = 0, 1, 2, 3, 4
@@ -283,10 +278,10 @@ def _transform(context: Context) -> dict[str, Any]:
 def _logs(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     if args.job:
-        group = TRANSFORM_LOG_GROUP if "transform" in args.job else TRAINING_LOG_GROUP
+        group = TRANSFORM_JOB_LOG_GROUP if "transform" in args.job else TRAINING_JOB_LOG_GROUP
         prefix: str | None = f"{args.job}/"
     else:
-        group, prefix = ENDPOINT_LOG_GROUP.format(endpoint=deployment.endpoint_name), None
+        group, prefix = endpoint_log_group_name(deployment.endpoint_name), None
     logs = deployment.client("logs")
     since = datetime.now(UTC) - _duration(args.since)
     start_ms = int(since.timestamp() * 1000)

@@ -10,10 +10,6 @@ from botocore.exceptions import ClientError
 
 from config import EnvironmentConfig
 
-ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
-
 
 class NotDeployedError(LookupError):
     """A stack, output or resource the command needs does not exist; the message says which."""

@@ -8,9 +8,9 @@ from typing import Any
 import aws_cdk as cdk
 
 from config import AppConfig
+from config.contract import CONTAINER_DIRECTORY
 from stacks.compliance import add_compliance_checks
 from stacks.environment_stage import EnvironmentStage
-from stacks.platform_stack import CONTAINER_DIRECTORY
 
 
 def build_app(

@@ -9,9 +9,10 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import EnvironmentConfig
+from config.contract import CONTAINER, CONTAINER_DIRECTORY
 from stacks.inference_stack import InferenceStack
-from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack
-from stacks.training_stack import METRIC_DEFINITIONS_FILE_NAME, TrainingStack
+from stacks.platform_stack import PlatformStack
+from stacks.training_stack import TrainingStack
 
 
 class EnvironmentStage(cdk.Stage):
@@ -52,7 +53,7 @@ class EnvironmentStage(cdk.Stage):
             app_name=app_name,
             settings=settings,
             platform=self.platform,
-            metric_definitions_file=container_directory / METRIC_DEFINITIONS_FILE_NAME,
+            metric_definitions_file=container_directory / CONTAINER.files.metric_definitions,
             description=f"{app_name} {settings.name.value}: training and batch scoring pipeline, notebook",
             termination_protection=settings.retain_data,
         )

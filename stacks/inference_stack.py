@@ -8,6 +8,11 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings, EnvironmentConfig
+from config.contract import (
+    CONTAINER_METRICS_ENDPOINT_VARIABLE,
+    CONTAINER_METRICS_NAMESPACE_VARIABLE,
+    DATA_CAPTURE_PREFIX,
+)
 from sagemaker_constructs import (
     AlarmThresholds,
     EndpointAutoScaling,
@@ -20,11 +25,8 @@ from sagemaker_constructs import (
     TrafficShifting,
     VpcPlacement,
 )
-from sagemaker_constructs.endpoint_monitoring import (
-    CONTAINER_METRICS_ENDPOINT_VARIABLE,
-    CONTAINER_METRICS_NAMESPACE_VARIABLE,
-)
-from stacks.platform_stack import DATA_CAPTURE_PREFIX, PlatformStack, removal_policy
+from stacks._common import removal_policy
+from stacks.platform_stack import PlatformStack
 
 
 class InferenceStack(cdk.Stack):

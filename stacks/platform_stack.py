@@ -9,6 +9,12 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import EnvironmentConfig
+from config.contract import (
+    CONTAINER_DIRECTORY,
+    DATA_CAPTURE_METRICS_FILTER,
+    DATA_CAPTURE_PREFIX,
+    SAGEMAKER_JOB_LOG_GROUPS,
+)
 from sagemaker_constructs import (
     AlarmTopic,
     AlgorithmImage,
@@ -17,17 +23,7 @@ from sagemaker_constructs import (
     SageMakerExecutionRole,
     SecureBucket,
 )
-from sagemaker_constructs.log_groups import SAGEMAKER_JOB_LOG_GROUPS
-
-CONTAINER_DIRECTORY = Path(__file__).resolve().parent.parent / "container"
-# Where endpoints capture requests and responses, in the artifacts bucket.
-DATA_CAPTURE_PREFIX = "data-capture/"
-DATA_CAPTURE_METRICS_FILTER = "DataCapture"
-
-
-def removal_policy(settings: EnvironmentConfig) -> cdk.RemovalPolicy:
-    """RETAIN where the environment keeps its data (staging, prod), DESTROY where it does not (dev)."""
-    return cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+from stacks._common import removal_policy
 
 
 class PlatformStack(cdk.Stack):

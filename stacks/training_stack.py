@@ -10,6 +10,13 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from config import EnvironmentConfig
+from config.contract import (
+    INPUT_COMMIT,
+    INPUT_DATA_PREFIX,
+    INPUT_OUTPUT_PREFIX,
+    INPUT_SCORE_PREFIX,
+    METRIC_DEFINITIONS_FILE,
+)
 from sagemaker_constructs import (
     ExplorationNotebook,
     QualityGate,
@@ -17,18 +24,10 @@ from sagemaker_constructs import (
     TrainingPipeline,
     TransformJobOptions,
 )
-from sagemaker_constructs.training_pipeline import (
-    INPUT_COMMIT,
-    INPUT_DATA_PREFIX,
-    INPUT_OUTPUT_PREFIX,
-    INPUT_SCORE_PREFIX,
-    metric_definitions_from_json,
-)
-from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack, removal_policy
+from sagemaker_constructs.training_pipeline import metric_definitions_from_json
+from stacks._common import removal_policy
+from stacks.platform_stack import PlatformStack
 
-# One source of truth: the regexes the container's training log is written for.
-METRIC_DEFINITIONS_FILE_NAME = "metric_definitions.json"
-METRIC_DEFINITIONS_FILE = CONTAINER_DIRECTORY / METRIC_DEFINITIONS_FILE_NAME
 SCHEDULED_COMMIT = "scheduled"
 
 

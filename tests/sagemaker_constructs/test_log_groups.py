@@ -7,8 +7,8 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
+from config.contract import SAGEMAKER_JOB_LOG_GROUPS
 from sagemaker_constructs import EncryptedLogGroups
-from sagemaker_constructs.log_groups import SAGEMAKER_JOB_LOG_GROUPS
 
 
 def test_each_log_group_has_retention_the_key_and_the_removal_policy(stack: cdk.Stack) -> None:

@@ -123,7 +123,15 @@ def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Sta
                     "ml.m5.large", max_runtime=cdk.Duration.hours(2), max_wait=cdk.Duration.hours(1)
                 )
             },
-            r"training\.max_wait must exceed max_runtime",
+            r"training\.max_wait \(3600 s\) must exceed max_runtime \(7200 s\)",
+        ),
+        (
+            {
+                "training": TrainingJobOptions(
+                    "ml.m5.large", max_runtime=cdk.Duration.hours(1), max_wait=cdk.Duration.days(29)
+                )
+            },
+            r"training\.max_wait \(2\.5056e\+06 s\) must exceed max_runtime \(3600 s\) and be at most 2419200 s",
         ),
         ({"training": TrainingJobOptions("ml.m5.large", instance_count=0)}, r"training\.instance_count must be 1-100"),
         ({"training": TrainingJobOptions("ml.m5.large", volume_size_gb=0)}, r"training\.volume_size_gb must be"),
@@ -147,6 +155,14 @@ def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Sta
         (
             {"transform": TransformJobOptions("ml.m5.large", instance_count=0)},
             r"transform\.instance_count must be at least 1",
+        ),
+        (
+            {"transform": TransformJobOptions("ml.m5.large", invocation_timeout=cdk.Duration.seconds(3601))},
+            r"transform\.invocation_timeout must be 1-3600 s in whole seconds, got 3601 s",
+        ),
+        (
+            {"transform": TransformJobOptions("ml.m5.large", invocation_timeout=cdk.Duration.millis(1500))},
+            r"transform\.invocation_timeout must be 1-3600 s in whole seconds, got 1\.5 s",
         ),
     ],
 )

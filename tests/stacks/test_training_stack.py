@@ -17,9 +17,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from config import parse_config
+from config.contract import METRIC_DEFINITIONS_FILE
 from config.settings import DEFAULT_CONFIG_FILE
 from stacks import PlatformStack, TrainingStack
-from stacks.training_stack import METRIC_DEFINITIONS_FILE
 from tests.conftest import TEST_ACCOUNT, Synthesized, cdk_context
 
 ENVIRONMENTS = ["dev", "staging", "prod"]

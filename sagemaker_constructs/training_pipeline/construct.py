@@ -1,0 +1,350 @@
+"""The training pipeline: a Step Functions state machine that trains, checks, scores and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from config.contract import INPUT_DATA_PREFIX, pipeline_log_group_name
+from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.training_pipeline import states
+from sagemaker_constructs.training_pipeline.options import (
+    QualityGate,
+    TrainingJobOptions,
+    TransformJobOptions,
+    check_metric_definitions,
+    check_name_prefix,
+    check_quality_gate,
+    check_training,
+    check_transform,
+)
+from sagemaker_constructs.training_pipeline.policy import pipeline_policy
+
+
+class TrainingPipeline(Construct):
+    """A STANDARD Step Functions state machine: train → (evaluate) → create model → batch transform → notify.
+
+    - **Train** (`createTrainingJob.sync`): the algorithm image, channels `train` and `validation`
+      from `s3://<data>/<data_prefix>/train/` and `.../validation/` (CSV, label first), the
+      container's `metric_definitions`, volume and output encrypted with the key, inter-container
+      encryption on, and, with `TrainingJobOptions.max_wait`, managed spot training with checkpoints
+      in `s3://<artifacts>/checkpoints/<job>/`. A CustomState, because CDK's
+      `SageMakerCreateTrainingJob` has no spot or checkpoint properties.
+    - **Evaluate** (with `quality_gate`): the job's final metric against the threshold.
+    - **CreateModel** (CDK's `SageMakerCreateModel`): the trained artifact, network isolation on.
+    - **Score** (`createTransformJob.sync`): every CSV line under `s3://<data>/<score_prefix>/`
+      (default `<data_prefix>/score/`), MultiRecord batches of at most `max_payload_mb`, each
+      output line the input line joined with its prediction, encrypted with the key. A CustomState,
+      because `SageMakerCreateTransformJob` has no `DataProcessing` (JoinSource).
+    - **Notify**: the report to `notification_topic`; the execution's output is that report.
+    Every failure notifies the topic too and ends in a named Fail state with SageMaker's error and
+    cause (for a job, its description, whose `FailureReason` says why).
+
+    Jobs, models and transform jobs are named `<name_prefix>-<execution name>` and tagged with
+    `tags`, `Commit` (from the input) and `PipelineExecution`. The state machine's role (`role`,
+    policy `policy`) may create, describe, stop and tag only those, pass only the execution role
+    (to SageMaker), publish only to the topic; it never reads the buckets itself. It logs ALL
+    events with execution data to `log_group` (encrypted, `log_retention_days`) and traces with X-Ray.
+
+    :param name_prefix: `<app>-<env>`; lowercase letters, digits and '-', short enough that a
+        generated execution name (36 characters) still fits SageMaker's 63-character names.
+    :param metric_definitions: SageMaker MetricDefinitions (`Name`, `Regex`), at most 40.
+    :param tags: tags of every job and model (e.g. Environment, Project). @default none.
+    :param removal_policy: of the log group. @default RETAIN.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name_prefix: str,
+        image_uri: str,
+        execution_role: SageMakerExecutionRole,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        notification_topic: sns.ITopic,
+        metric_definitions: Sequence[Mapping[str, str]],
+        training: TrainingJobOptions,
+        transform: TransformJobOptions,
+        quality_gate: QualityGate | None = None,
+        tags: Mapping[str, str] | None = None,
+        log_retention_days: int = 365,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id_)
+        check_name_prefix(name_prefix)
+        check_metric_definitions(metric_definitions)
+        check_training(training)
+        check_transform(transform)
+        check_quality_gate(quality_gate, metric_definitions)
+        self.name_prefix = name_prefix
+        self.metric_definitions = [dict(d) for d in metric_definitions]
+        self._data_bucket = data_bucket
+        self._artifacts_bucket = artifacts_bucket
+        self._key = encryption_key
+        self._execution_role = execution_role
+        self._tags = dict(tags or {})
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
+            ),
+            description=f"Runs the {name_prefix} training pipeline: SageMaker jobs named {name_prefix}-*",
+        )
+        self.policy = pipeline_policy(
+            self,
+            "Policy",
+            name_prefix=name_prefix,
+            role=self.role,
+            execution_role=execution_role,
+            encryption_key=encryption_key,
+            topic=notification_topic,
+        )
+
+        self.log_group = logs.CfnLogGroup(
+            self,
+            "Logs",
+            log_group_name=pipeline_log_group_name(name_prefix),
+            retention_in_days=log_retention_days,
+            kms_key_id=encryption_key.key_arn,
+        )
+        self.log_group.apply_removal_policy(removal_policy)
+
+        definition = self._definition(training, transform, quality_gate, image_uri, notification_topic)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            # An immutable view: the tasks' own grants (sagemaker:* on every job, ListTags on '*') are
+            # dropped; `policy` is everything the pipeline may do.
+            role=self.role.without_policy_updates(),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            comment=f"{name_prefix}: train, evaluate, create model, batch transform, notify",
+        )
+        # Step Functions checks the log-delivery permissions when it creates the state machine.
+        self.state_machine.node.add_dependency(self.role, self.policy)
+
+    # ----- helpers an application uses --------------------------------------------------------------
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` start executions of the pipeline (and read how they went)."""
+        start = self.state_machine.grant_start_execution(grantee)
+        self.state_machine.grant_read(grantee)
+        return start
+
+    def add_schedule(
+        self, id_: str, *, schedule: events.Schedule, execution_input: Mapping[str, Any], enabled: bool = True
+    ) -> events.Rule:
+        """An EventBridge rule that starts the pipeline with `execution_input` on `schedule`."""
+        if INPUT_DATA_PREFIX not in execution_input:
+            raise ValueError(f"execution_input must name {INPUT_DATA_PREFIX!r}, the key prefix of the data to use")
+        rule = events.Rule(
+            self,
+            id_,
+            schedule=schedule,
+            enabled=enabled,
+            description=f"Starts the {self.name_prefix} training pipeline (periodic batch scoring)",
+        )
+        rule.add_target(
+            targets.SfnStateMachine(self.state_machine, input=events.RuleTargetInput.from_object(dict(execution_input)))
+        )
+        return rule
+
+    def metric_failed(self, **kwargs: Any) -> Any:
+        """Executions that failed (Sum), e.g. for an alarm."""
+        return self.state_machine.metric_failed(**kwargs)
+
+    def metric_succeeded(self, **kwargs: Any) -> Any:
+        """Executions that succeeded (Sum)."""
+        return self.state_machine.metric_succeeded(**kwargs)
+
+    # ----- the definition ---------------------------------------------------------------------------
+
+    def _definition(
+        self,
+        training: TrainingJobOptions,
+        transform: TransformJobOptions,
+        quality_gate: QualityGate | None,
+        image_uri: str,
+        topic: sns.ITopic,
+    ) -> sfn.IChainable:
+        defaults = sfn.Pass(
+            self,
+            "ApplyDefaults",
+            comment="Defaults from the configuration; the input overrides them",
+            parameters=states.defaults(training, transform),
+        )
+        invalid = sfn.Fail(
+            self,
+            "InvalidInput",
+            error="InvalidInput",
+            cause=states.INVALID_INPUT_CAUSE,
+        )
+        merge = sfn.Pass(
+            self,
+            "MergeInput",
+            parameters=states.merge_input(training),
+        )
+        prepare = sfn.Pass(
+            self,
+            "Prepare",
+            comment="Hyperparameters: the configuration's, overridden by the input's; names from the execution",
+            parameters=states.prepare(self.name_prefix, self._tags),
+        )
+        train = self._training_state(training, image_uri)
+        create_model = tasks.SageMakerCreateModel(
+            self,
+            "CreateModel",
+            model_name=sfn.JsonPath.string_at("$.job_name"),
+            primary_container=tasks.ContainerDefinition(
+                image=tasks.DockerImage.from_registry(image_uri),
+                model_s3_location=tasks.S3Location.from_json_expression("$.training.ModelArtifacts.S3ModelArtifacts"),
+            ),
+            # Immutable: S3Location would grant the role s3:GetObject and s3:ListBucket on '*'; the
+            # execution role already reads the artifacts bucket, and nothing else.
+            role=self._execution_role.role.without_policy_updates(),
+            # The container needs no network: SageMaker brings the model and the batches to it.
+            enable_network_isolation=True,
+            tags=sfn.TaskInput.from_json_path_at("$.tags"),
+            result_selector={"ModelArn.$": "$.ModelArn"},
+            result_path="$.model",
+        )
+        score = self._transform_state(transform)
+        report = sfn.Pass(
+            self,
+            "Report",
+            parameters=states.report(self.name_prefix, self._tags, self._artifacts_bucket.bucket_name),
+            result_path="$.report",
+        )
+        notify = tasks.SnsPublish(
+            self,
+            "NotifySucceeded",
+            topic=topic,
+            subject=f"{self.name_prefix}: training pipeline succeeded",
+            message=sfn.TaskInput.from_json_path_at("$.report"),
+            result_path=sfn.JsonPath.DISCARD,
+            output_path="$.report",
+        )
+
+        train.add_catch(self._failure("Training", topic), errors=[sfn.Errors.ALL], result_path="$.error")
+        create_model.add_catch(self._failure("ModelCreation", topic), errors=[sfn.Errors.ALL], result_path="$.error")
+        score.add_catch(self._failure("Transform", topic), errors=[sfn.Errors.ALL], result_path="$.error")
+
+        after_training: sfn.IChainable = create_model
+        if quality_gate is not None:
+            after_training = self._quality_gate(quality_gate, topic, create_model)
+        create_model.next(score)
+        score.next(report)
+        report.next(notify)
+        train.next(after_training)
+        return defaults.next(
+            sfn.Choice(self, "CheckInput")
+            .when(states.valid_input(), merge.next(prepare).next(train))
+            .otherwise(invalid)
+        )
+
+    def _training_state(self, training: TrainingJobOptions, image_uri: str) -> sfn.CustomState:
+        state_json = states.training_job(
+            training,
+            partition=cdk.Stack.of(self).partition,
+            image_uri=image_uri,
+            role_arn=self._execution_role.role.role_arn,
+            key_arn=self._key.key_arn,
+            data_bucket=self._data_bucket.bucket_name,
+            artifacts_bucket=self._artifacts_bucket.bucket_name,
+            metric_definitions=self.metric_definitions,
+        )
+        return sfn.CustomState(self, "Train", state_json=state_json)
+
+    def _transform_state(self, transform: TransformJobOptions) -> sfn.CustomState:
+        state_json = states.transform_job(
+            transform,
+            partition=cdk.Stack.of(self).partition,
+            key_arn=self._key.key_arn,
+            data_bucket=self._data_bucket.bucket_name,
+            artifacts_bucket=self._artifacts_bucket.bucket_name,
+        )
+        return sfn.CustomState(self, "Score", state_json=state_json)
+
+    def _quality_gate(self, gate: QualityGate, topic: sns.ITopic, then: sfn.IChainable) -> sfn.IChainable:
+        read = sfn.Pass(
+            self,
+            "Evaluate",
+            comment=f"The training job's final {gate.metric}",
+            parameters={"values.$": f"$.training.FinalMetricDataList[?(@.MetricName == '{gate.metric}')].Value"},
+            result_path="$.evaluation",
+        )
+        value = "$.evaluation.values[0]"
+        meets = (
+            sfn.Condition.number_greater_than_equals(value, gate.threshold)
+            if gate.higher_is_better
+            else sfn.Condition.number_less_than_equals(value, gate.threshold)
+        )
+        comparison = ">=" if gate.higher_is_better else "<="
+        rejected = tasks.SnsPublish(
+            self,
+            "NotifyModelRejected",
+            topic=topic,
+            subject=f"{self.name_prefix}: model rejected by the quality gate",
+            message=sfn.TaskInput.from_object(
+                {
+                    "execution.$": "$$.Execution.Id",
+                    "training_job.$": "$.training.TrainingJobName",
+                    "gate": f"{gate.metric} {comparison} {gate.threshold}",
+                    "values.$": "$.evaluation.values",
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        ).next(
+            sfn.Fail(
+                self,
+                "ModelRejected",
+                error="ModelRejected",
+                cause=f"The training job's final {gate.metric} does not meet {comparison} {gate.threshold}, "
+                "or the job did not report it; no model was created",
+            )
+        )
+        return read.next(
+            sfn.Choice(self, "MeetsQualityGate")
+            .when(sfn.Condition.and_(sfn.Condition.is_present(value), meets), then)
+            .otherwise(rejected)
+        )
+
+    def _failure(self, stage: str, topic: sns.ITopic) -> sfn.IChainable:
+        failed = sfn.Fail(self, f"{stage}Failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify = tasks.SnsPublish(
+            self,
+            f"Notify{stage}Failed",
+            topic=topic,
+            subject=f"{self.name_prefix}: training pipeline failed ({stage})",
+            message=sfn.TaskInput.from_object(
+                {
+                    "execution.$": "$$.Execution.Id",
+                    "stage": stage,
+                    "error.$": "$.error.Error",
+                    "cause.$": "$.error.Cause",
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        # The pipeline's failure must surface even if the notification cannot be sent.
+        notify.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.notification_error")
+        return notify.next(failed)

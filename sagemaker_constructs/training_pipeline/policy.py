@@ -1,0 +1,144 @@
+"""The IAM policy of the training pipeline's state machine: its own jobs only, never the buckets."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.nag import acknowledge
+
+# The rules Step Functions creates to learn when a `.sync` SageMaker job ends.
+_SYNC_RULES = (
+    "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+)
+
+
+def pipeline_policy(
+    scope: Construct,
+    id_: str,
+    *,
+    name_prefix: str,
+    role: iam.IRole,
+    execution_role: SageMakerExecutionRole,
+    encryption_key: kms.IKey,
+    topic: sns.ITopic,
+) -> iam.ManagedPolicy:
+    """Everything the pipeline's state machine may do, as one managed policy attached to `role`.
+
+    Create, describe, stop and tag its own SageMaker jobs and models (`<name_prefix>-*`), pass only the
+    execution role and only to SageMaker, learn when `.sync` jobs end, attach encrypted volumes, publish
+    to `topic`, deliver its logs and traces. No S3: SageMaker reads and writes with the execution role.
+    """
+
+    def arn(resource: str, name: str, service: str = "sagemaker") -> str:
+        # Pseudo parameters (not the stack's literal account): the nag acknowledgments below match them.
+        return f"arn:{cdk.Aws.PARTITION}:{service}:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:{resource}/{name}"
+
+    jobs = {kind: arn(kind, f"{name_prefix}-*") for kind in ("training-job", "model", "transform-job")}
+    policy = iam.ManagedPolicy(
+        scope,
+        id_,
+        roles=[role],
+        description=f"What the {name_prefix} training pipeline may do: its own SageMaker jobs only",
+        statements=[
+            iam.PolicyStatement(
+                sid="RunTrainingJobs",
+                actions=[
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=[jobs["training-job"]],
+            ),
+            iam.PolicyStatement(
+                sid="CreateModels",
+                actions=["sagemaker:CreateModel", "sagemaker:AddTags", "sagemaker:ListTags"],
+                resources=[jobs["model"]],
+            ),
+            iam.PolicyStatement(
+                sid="RunTransformJobs",
+                actions=[
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                    "sagemaker:StopTransformJob",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=[jobs["transform-job"]],
+            ),
+            # SageMakerExecutionRole.grant_pass_role's statement, here rather than in an inline policy.
+            iam.PolicyStatement(
+                sid="PassExecutionRoleToSageMaker",
+                actions=["iam:PassRole"],
+                resources=[execution_role.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="LearnWhenJobsEnd",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[arn("rule", name, service="events") for name in _SYNC_RULES],
+            ),
+            iam.PolicyStatement(
+                sid="AttachEncryptedVolumes",
+                actions=["kms:CreateGrant"],
+                resources=[encryption_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="PublishToEncryptedTopic",
+                actions=["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[encryption_key.key_arn],
+            ),
+            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
+            iam.PolicyStatement(
+                sid="DeliverLogs",
+                actions=[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="Trace",
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                ],
+                resources=["*"],
+            ),
+        ],
+    )
+    for kind, what in (
+        ("training-job", "training jobs"),
+        ("model", "models"),
+        ("transform-job", "transform jobs"),
+    ):
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+            f"{kind}/{name_prefix}-*]",
+            f"Each execution names its {what} <prefix>-<execution name>, unknown at deploy time; "
+            f"limited to this environment's prefix {name_prefix}-.",
+        )
+    acknowledge(
+        policy,
+        "AwsSolutions-IAM5[Resource::*]",
+        "CloudWatch Logs vended-log delivery (logs:*LogDelivery*, resource policies) and X-Ray trace "
+        "writes have no resource-level permissions; Step Functions needs them to log and trace.",
+    )
+    return policy

@@ -1,0 +1,12 @@
+"""What every stack of an environment decides the same way."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from config import EnvironmentConfig
+
+
+def removal_policy(settings: EnvironmentConfig) -> cdk.RemovalPolicy:
+    """RETAIN where the environment keeps its data (staging, prod), DESTROY where it does not (dev)."""
+    return cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY

@@ -1,7 +1,8 @@
 """`python -m review`: what CloudFormation would replace, per environment, between a base and the working tree.
 
-Exit codes: 0 no policy violation (or no base to compare with), 1 a stateful resource replaced or
-deleted in staging/prod without acknowledgment, 2 usage or configuration error, 3 synthesis failed.
+Exit codes are the project's (`config.exit_codes`, docs/operations.md): 0 no policy violation (or no
+base to compare with), 1 a stateful resource replaced or deleted in staging/prod without
+acknowledgment, 2 usage or configuration error, 5 synthesis failed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from config.exit_codes import REVIEW, ExitCode, help_epilog
 from review.diff import DiffError, review_templates
 from review.model import Review
 from review.policy import DEFAULT_ACKNOWLEDGMENTS, Acknowledgment, AcknowledgmentError, load_acknowledgments
@@ -31,11 +33,16 @@ from review.synth import (
     synthesize,
 )
 
-OK, VIOLATION, USAGE, SYNTH_FAILED = 0, 1, 2, 3
+OK, VIOLATION, USAGE, SYNTH_FAILED = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.SYNTH_FAILED
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m review", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m review",
+        description=__doc__.splitlines()[0],
+        epilog=help_epilog(REVIEW),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     base = parser.add_mutually_exclusive_group()
     base.add_argument("--base", metavar="REF", help="git revision to compare with (default: merge base with main)")
     base.add_argument("--base-dir", metavar="DIR", type=Path, help="a previous cdk.out (assembly-*/) to compare with")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-from sagemaker_ops.cli import EXIT_CODES
 from tests.conftest import ROOT, Synthesized
 from tests.emulator.adaptations import REFERENCES_DIGEST, SKIPPED_BY_MOTO, adapt, markdown_table
 
@@ -14,12 +13,6 @@ README = (ROOT / "README.md").read_text()
 def test_the_readme_lists_exactly_the_adaptations_of_the_code() -> None:
     # GIVEN the table generated from adaptations.py WHEN the README is read THEN it holds it verbatim
     assert markdown_table() in README, "update README.md's table from tests/emulator/adaptations.markdown_table()"
-
-
-def test_the_readme_documents_every_exit_code_of_the_cli() -> None:
-    # GIVEN the CLI's exit codes WHEN the README is read THEN each is in the Operations table
-    for code in EXIT_CODES:
-        assert f"\n| {code} | " in README.split("## Operations", 1)[1]
 
 
 def test_adapt_leaves_the_synthesized_template_unchanged_and_removes_what_moto_cannot_deploy(

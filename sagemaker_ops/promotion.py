@@ -1,24 +1,17 @@
-"""The configuration pin for a model a training pipeline execution produced.
+"""Promotion: a finished training job or pipeline execution becomes a configuration pin.
 
-    python -m pipeline_tools.promote --execution-arn arn:aws:states:...:execution:...:<name> [--json]
-
-Reads the execution (DescribeExecution) and its training job (DescribeTrainingJob) and prints a short
-report and the TOML to paste into config/environments.toml; promotion is that change, reviewed in a
-pull request and deployed with `cdk deploy`. `promotion()` does the work on the two responses, so the
-ops CLI (and the tests) can use it without AWS. Exit codes: 0 pin printed, 1 the execution did not
-succeed (its error and the job's FailureReason are printed), 2 usage, 3 AWS error.
+`python -m sagemaker_ops promote --env <env> --job <name>` or `--execution-arn <arn>` prints the
+TOML to paste into config/environments.toml; promotion is that change, reviewed in a pull request
+and deployed with `cdk deploy`. `promotion()` does the work on the two API responses
+(DescribeExecution, DescribeTrainingJob), so it is tested without AWS.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-OK, FAILED, USAGE, AWS_ERROR = 0, 1, 2, 3
 
 
 def pin(environment: str, model_artifact_key: str) -> str:
@@ -118,37 +111,3 @@ def failure_reason(execution: Mapping[str, Any]) -> str:
         job = described.get("TrainingJobName") or described.get("TransformJobName") or "the job"
         return f"{error}: {job}: {described['FailureReason']}"
     return f"{error}: {cause}"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline_tools.promote", description=__doc__.split("\n")[0])
-    parser.add_argument("--execution-arn", required=True, help="a training pipeline execution")
-    parser.add_argument("--profile", help="AWS profile")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
-    args = parser.parse_args(argv)
-    import boto3  # noqa: PLC0415 - only the command needs AWS; promotion() does not
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-    region = args.execution_arn.split(":")[3] if args.execution_arn.count(":") >= 6 else None
-    session = boto3.Session(profile_name=args.profile, region_name=region)
-    try:
-        execution = session.client("stepfunctions").describe_execution(executionArn=args.execution_arn)
-        job = None
-        if execution.get("status") == "SUCCEEDED":
-            name = json.loads(execution["output"]).get("training_job")
-            job = session.client("sagemaker").describe_training_job(TrainingJobName=name) if name else None
-        result = promotion(execution, job)
-    except NotPromotableError as error:
-        sys.stderr.write(f"not promotable: {error}\n")
-        return FAILED
-    except (BotoCoreError, ClientError) as error:
-        sys.stderr.write(f"AWS error: {error}\n")
-        return AWS_ERROR
-    sys.stdout.write(
-        (json.dumps({**asdict(result), "pin": result.pin}, indent=2) if args.json else result.report()) + "\n"
-    )
-    return OK
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

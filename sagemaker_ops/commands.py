@@ -1,0 +1,355 @@
+"""The command handlers of the operations CLI: each takes a Context and returns its result document.
+
+A handler raises UsageError (bad argument values), CheckFailedError (a check or job failed; its
+result is still reported), WaitTimeoutError, NotDeployedError or a botocore error; `cli.main` maps
+them to the exit codes of `config.exit_codes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from config.contract import (
+    INPUT_DATA_PREFIX,
+    INPUT_HYPERPARAMETERS,
+    TRAINING_JOB_LOG_GROUP,
+    TRANSFORM_JOB_LOG_GROUP,
+    endpoint_log_group_name,
+)
+from sagemaker_ops.deployment import Deployment
+from sagemaker_ops.progress import Observation, wait
+from sagemaker_ops.promotion import NotPromotableError, pin, promotion
+
+_CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".jsonl": "application/jsonlines"}
+_DURATION = re.compile(r"(\d+)([smhd])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class UsageError(ValueError):
+    """A bad argument value that argparse cannot check (a file, a hyperparameter, an S3 URI)."""
+
+
+class CheckFailedError(RuntimeError):
+    """A check or job failed; `result` is still reported."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class Context:
+    deployment: Deployment
+    args: argparse.Namespace
+
+    def wait(self, observe: Callable[[], Observation], what: str) -> Observation:
+        return wait(observe, what=what, timeout=self.args.timeout, interval=self.args.poll_seconds)
+
+
+def train(context: Context) -> dict[str, Any]:
+    args, deployment = context.args, context.deployment
+    hyperparameters = dict(_name_value(item) for item in args.hyperparameter)
+    document = {INPUT_DATA_PREFIX: args.data_prefix, INPUT_HYPERPARAMETERS: hyperparameters}
+    stepfunctions = deployment.client("stepfunctions")
+    started = stepfunctions.start_execution(stateMachineArn=deployment.state_machine_arn, input=json.dumps(document))
+    arn = started["executionArn"]
+    result: dict[str, Any] = {"execution_arn": arn, "input": document, "status": "RUNNING"}
+    if args.no_wait:
+        return result
+
+    def observe() -> Observation:
+        status = stepfunctions.describe_execution(executionArn=arn)["status"]
+        return Observation(status, done=status != "RUNNING")
+
+    result["status"] = context.wait(observe, f"training {arn.split(':')[-1]}").state
+    if result["status"] != "SUCCEEDED":
+        raise CheckFailedError(f"training pipeline ended {result['status']}", result)
+    return result
+
+
+def status(context: Context) -> dict[str, Any]:
+    deployment = context.deployment
+    endpoint = deployment.client("sagemaker").describe_endpoint(EndpointName=deployment.endpoint_name)
+    stack = deployment.stack("Inference")
+    expected = deployment.expected_endpoint_config
+    return {
+        "endpoint": endpoint["EndpointName"],
+        "status": endpoint["EndpointStatus"],
+        "failure_reason": endpoint.get("FailureReason"),
+        "endpoint_config": endpoint["EndpointConfigName"],
+        "expected_endpoint_config": expected,
+        "runs_expected_config": endpoint["EndpointConfigName"] == expected,
+        "variants": [
+            {
+                "name": v["VariantName"],
+                "current_instances": v.get("CurrentInstanceCount"),
+                "desired_instances": v.get("DesiredInstanceCount"),
+                "weight": v.get("CurrentWeight"),
+            }
+            for v in endpoint.get("ProductionVariants", [])
+        ],
+        "last_modified": _iso(endpoint.get("LastModifiedTime")),
+        "last_deployment": {
+            "stack": stack.name,
+            "stack_status": stack.status,
+            "at": stack.last_updated,
+            "deployment_config": endpoint.get("LastDeploymentConfig"),
+        },
+    }
+
+
+def invoke(context: Context) -> dict[str, Any]:
+    args, deployment = context.args, context.deployment
+    body = _read(args.file)
+    content_type = args.content_type or _content_type(args.file)
+    predictions = _call_endpoint(deployment, body, content_type)
+    return {"endpoint": deployment.endpoint_name, "content_type": content_type, "predictions": predictions}
+
+
+def smoke(context: Context) -> dict[str, Any]:
+    args, deployment = context.args, context.deployment
+    body, content_type = (args.row.encode(), "text/csv") if args.row else (_read(args.file), _content_type(args.file))
+    current = status(context)
+    result: dict[str, Any] = {
+        "endpoint": current["endpoint"],
+        "status": current["status"],
+        "endpoint_config": current["endpoint_config"],
+        "expected_endpoint_config": current["expected_endpoint_config"],
+    }
+    if current["status"] != "InService":
+        raise CheckFailedError(f"endpoint is {current['status']}, not InService", result)
+    if not current["runs_expected_config"]:
+        raise CheckFailedError(
+            f"endpoint runs {current['endpoint_config']}, but the stack's endpoint config is "
+            f"{current['expected_endpoint_config']}: the last deployment did not take effect (rolled back?)",
+            result,
+        )
+    started = time.monotonic()
+    try:
+        result["prediction"] = _call_endpoint(deployment, body, content_type)
+    except ClientError as error:
+        raise CheckFailedError(f"invocation failed: {error}", result) from None
+    result["latency_ms"] = round((time.monotonic() - started) * 1000)
+    return result
+
+
+def transform(context: Context) -> dict[str, Any]:
+    args, deployment = context.args, context.deployment
+    settings = deployment.settings
+    name = args.job_name or f"{deployment.endpoint_name}-transform-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    input_uri = _s3_uri(args.input, deployment.stack("Platform").output("DataBucketName"))
+    artifacts = deployment.stack("Platform").output("ArtifactsBucketName")
+    output_uri = args.output or f"s3://{artifacts}/transform/{name}/"
+    sagemaker = deployment.client("sagemaker")
+    sagemaker.create_transform_job(
+        TransformJobName=name,
+        ModelName=deployment.model_name,
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+            "ContentType": args.content_type,
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": output_uri, "AssembleWith": "Line"},
+        TransformResources={
+            "InstanceType": settings.transform.instance_type,
+            "InstanceCount": settings.transform.instance_count,
+        },
+        MaxPayloadInMB=settings.transform.max_payload_mb,
+        MaxConcurrentTransforms=settings.transform.max_concurrent_transforms,
+    )
+
+    def observe() -> Observation:
+        job = sagemaker.describe_transform_job(TransformJobName=name)
+        status = job["TransformJobStatus"]
+        return Observation(status, job.get("FailureReason", ""), done=status in {"Completed", "Failed", "Stopped"})
+
+    result: dict[str, Any] = {"job": name, "input": input_uri, "output": output_uri}
+    result["status"] = context.wait(observe, f"transform {name}").state
+    if result["status"] != "Completed":
+        raise CheckFailedError(f"transform job {name} ended {result['status']}", result)
+    return result
+
+
+def logs(context: Context) -> dict[str, Any]:
+    args, deployment = context.args, context.deployment
+    if args.job:
+        group = TRANSFORM_JOB_LOG_GROUP if "transform" in args.job else TRAINING_JOB_LOG_GROUP
+        prefix: str | None = f"{args.job}/"
+    else:
+        group, prefix = endpoint_log_group_name(deployment.endpoint_name), None
+    logs = deployment.client("logs")
+    since = datetime.now(UTC) - _duration(args.since)
+    start_ms = int(since.timestamp() * 1000)
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + args.timeout
+    while True:
+        new = _log_events(logs, group, prefix, start_ms, args.limit - len(events))
+        for event in new:
+            if not args.json:
+                out(f"{_iso_ms(event['timestamp'])} {event.get('logStreamName', '')} {event['message'].rstrip()}")
+        events.extend(new)
+        if new:
+            start_ms = max(e["timestamp"] for e in new) + 1
+        if not args.follow or len(events) >= args.limit or time.monotonic() >= deadline:
+            break
+        time.sleep(args.poll_seconds)
+    return {"log_group": group, "stream_prefix": prefix, "events": events if args.json else len(events)}
+
+
+def promote(context: Context) -> dict[str, Any]:
+    """The pin of a finished training job (`--job`) or training pipeline execution (`--execution-arn`)."""
+    if context.args.execution_arn:
+        return _promote_execution(context)
+    args, deployment = context.args, context.deployment
+    job = deployment.client("sagemaker").describe_training_job(TrainingJobName=args.job)
+    result: dict[str, Any] = {"job": args.job, "status": job["TrainingJobStatus"]}
+    if job["TrainingJobStatus"] != "Completed":
+        raise CheckFailedError(f"training job {args.job} is {job['TrainingJobStatus']}, not Completed", result)
+    key = _key_in_artifacts_bucket(deployment, job["ModelArtifacts"]["S3ModelArtifacts"], result)
+    result.update(
+        model_artifact_key=key,
+        metrics=_final_metrics(job),
+        pin=pin(deployment.settings.name.value, key),
+        next_step=_next_step(deployment),
+    )
+    return result
+
+
+def _promote_execution(context: Context) -> dict[str, Any]:
+    arn, deployment = context.args.execution_arn, context.deployment
+    execution = deployment.client("stepfunctions").describe_execution(executionArn=arn)
+    result: dict[str, Any] = {"execution": arn, "status": execution.get("status")}
+    job = None
+    if execution.get("status") == "SUCCEEDED":
+        name = _training_job_of(execution)
+        job = deployment.client("sagemaker").describe_training_job(TrainingJobName=name) if name else None
+    try:
+        promoted = promotion(execution, job)
+    except NotPromotableError as error:
+        raise CheckFailedError(str(error), result) from None
+    environment = deployment.settings.name.value
+    if promoted.environment != environment:
+        raise CheckFailedError(
+            f"the execution ran in environment {promoted.environment!r}, not {environment!r}: "
+            f"promote it with --env {promoted.environment}, or train in {environment}",
+            result,
+        )
+    key = _key_in_artifacts_bucket(deployment, promoted.model_artifact, result)
+    result.update(
+        commit=promoted.commit,
+        training_job=promoted.training_job,
+        metrics=promoted.metrics,
+        model_artifact=promoted.model_artifact,
+        model_artifact_key=key,
+        scores=promoted.scores,
+        pin=promoted.pin,
+        next_step=_next_step(deployment),
+    )
+    return result
+
+
+def _training_job_of(execution: dict[str, Any]) -> str | None:
+    try:
+        name = json.loads(execution.get("output") or "{}").get("training_job")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return name if isinstance(name, str) and name else None
+
+
+def _key_in_artifacts_bucket(deployment: Deployment, uri: str, result: dict[str, Any]) -> str:
+    """The model's key, when the model is in this environment's artifacts bucket (its endpoint reads only that)."""
+    artifacts = deployment.stack("Platform").output("ArtifactsBucketName")
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if bucket != artifacts:
+        raise CheckFailedError(f"the model {uri} is not in this environment's artifacts bucket {artifacts}", result)
+    return key
+
+
+def _final_metrics(job: dict[str, Any]) -> dict[str, float]:
+    return {m["MetricName"]: float(m["Value"]) for m in job.get("FinalMetricDataList", [])}
+
+
+def _next_step(deployment: Deployment) -> str:
+    stage = deployment.settings.name.stage_id
+    return f"put the pin in config/environments.toml in a pull request; after review: npx cdk deploy '{stage}/*'"
+
+
+def _call_endpoint(deployment: Deployment, body: bytes, content_type: str) -> Any:
+    answer = deployment.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=deployment.endpoint_name, Body=body, ContentType=content_type, Accept=content_type
+    )
+    text = answer["Body"].read().decode()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _log_events(logs: Any, group: str, prefix: str | None, start_ms: int, limit: int) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
+    if prefix:
+        query["logStreamNamePrefix"] = prefix
+    events: list[dict[str, Any]] = []
+    for page in logs.get_paginator("filter_log_events").paginate(**query):
+        events.extend(page["events"])
+        if len(events) >= limit:
+            break
+    return events[:limit]
+
+
+def _name_value(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise UsageError(f"--hyperparameter must be NAME=VALUE, got {item!r}")
+    return name, value
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _content_type(path: Path) -> str:
+    try:
+        return _CONTENT_TYPES[path.suffix.lower()]
+    except KeyError:
+        raise UsageError(
+            f"cannot tell the content type of {path.name}: use .csv, .json, .jsonl or --content-type"
+        ) from None
+
+
+def _s3_uri(value: str, default_bucket: str) -> str:
+    return value if value.startswith("s3://") else f"s3://{default_bucket}/{value.lstrip('/')}"
+
+
+def _duration(value: str) -> timedelta:
+    match = _DURATION.fullmatch(value)
+    if not match:
+        raise UsageError(f"--since must look like 30s, 10m, 2h or 1d, got {value!r}")
+    return timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _iso_ms(milliseconds: int) -> str:
+    return datetime.fromtimestamp(milliseconds / 1000, UTC).isoformat(timespec="seconds")
+
+
+def out(text: str) -> None:
+    """One line of the command's output (stdout; progress goes to stderr)."""
+    sys.stdout.write(text + "\n")

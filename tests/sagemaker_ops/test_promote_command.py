@@ -1,0 +1,157 @@
+"""`python -m sagemaker_ops promote`: from a training job (`--job`) or a pipeline execution (`--execution-arn`).
+
+The command runs end to end through `cli.main`, with the environment's AWS replaced by recorded
+DescribeExecution / DescribeTrainingJob answers (the emulator cannot finish a pipeline execution).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from config import load_config
+from sagemaker_ops import cli
+from sagemaker_ops.deployment import Deployment, Stack
+from tests.sagemaker_ops.recorded import BUCKET, KEY, REPORT
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
+JOB = {
+    "TrainingJobName": "sagemaker-gbdt-dev-run-1",
+    "TrainingJobStatus": "Completed",
+    "ModelArtifacts": {"S3ModelArtifacts": f"s3://{BUCKET}/{KEY}"},
+    "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": 0.91}],
+}
+
+
+class _Recorded:
+    """A client that answers each call with the recorded response."""
+
+    def __init__(self, **answers: dict[str, Any]) -> None:
+        self._answers = answers
+
+    def __getattr__(self, name: str) -> Any:
+        answer = self._answers[name]
+        return lambda **_kwargs: answer
+
+
+class _RecordedDeployment(Deployment):
+    def __init__(self, environment: str, clients: dict[str, _Recorded], artifacts_bucket: str = BUCKET) -> None:
+        super().__init__(load_config().environment(environment), boto3.Session(region_name="us-east-1"))
+        self._clients = clients
+        self._platform = Stack(
+            name="Dev-Platform",
+            status="UPDATE_COMPLETE",
+            last_updated="",
+            outputs={"ArtifactsBucketName": artifacts_bucket},
+        )
+
+    def client(self, service: str) -> Any:
+        return self._clients[service]
+
+    def stack(self, stack_id: str) -> Stack:
+        assert stack_id == "Platform"
+        return self._platform
+
+
+def _promote(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    deployment: Deployment,
+    *args: str,
+) -> tuple[int, dict[str, Any]]:
+    monkeypatch.setattr(cli, "_deployment", lambda _args: deployment)
+    code = cli.main(["promote", "--env", deployment.settings.name.value, *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _succeeded(**changes: Any) -> dict[str, Any]:
+    return {"status": "SUCCEEDED", "output": json.dumps(REPORT), **changes}
+
+
+def test_a_succeeded_execution_gives_the_pin_its_metrics_and_the_next_step(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a succeeded execution of dev's pipeline and its training job
+    deployment = _RecordedDeployment(
+        "dev",
+        {
+            "stepfunctions": _Recorded(describe_execution=_succeeded()),
+            "sagemaker": _Recorded(describe_training_job=JOB),
+        },
+    )
+    # WHEN it is promoted in dev
+    code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
+    # THEN the pin, the job's metrics, the commit and the deploy command are printed, exit 0
+    assert code == cli.OK
+    assert result["pin"] == f'[environments.dev.endpoint]\nmodel_artifact_key = "{KEY}"'
+    assert result["metrics"] == {"validation:auc": 0.91}
+    assert result["commit"] == "0a1b2c3"
+    assert "npx cdk deploy 'Dev/*'" in result["next_step"]
+
+
+def test_a_failed_execution_exits_1_with_the_job_s_failure_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an execution whose training job failed
+    cause = json.dumps({"TrainingJobName": "sagemaker-gbdt-dev-run-2", "FailureReason": "AlgorithmError: bad label"})
+    failed = {"status": "FAILED", "error": "States.TaskFailed", "cause": cause}
+    deployment = _RecordedDeployment("dev", {"stepfunctions": _Recorded(describe_execution=failed)})
+    # WHEN it is promoted THEN the command fails saying why
+    code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
+    assert code == cli.FAILED
+    assert result["error"].endswith("sagemaker-gbdt-dev-run-2: AlgorithmError: bad label")
+
+
+def test_an_execution_of_another_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN dev's succeeded execution WHEN an operator promotes it to prod by mistake
+    deployment = _RecordedDeployment(
+        "prod",
+        {
+            "stepfunctions": _Recorded(describe_execution=_succeeded()),
+            "sagemaker": _Recorded(describe_training_job=JOB),
+        },
+    )
+    code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
+    # THEN no pin is printed: prod's endpoint could not read dev's bucket
+    assert code == cli.FAILED
+    assert "ran in environment 'dev', not 'prod'" in result["error"]
+    assert "pin" not in result
+
+
+def test_a_model_outside_the_environment_s_artifacts_bucket_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an execution whose report names a bucket that is not the environment's (an old stack, say)
+    deployment = _RecordedDeployment(
+        "dev",
+        {
+            "stepfunctions": _Recorded(describe_execution=_succeeded()),
+            "sagemaker": _Recorded(describe_training_job=JOB),
+        },
+        artifacts_bucket="dev-artifacts-other",
+    )
+    code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
+    assert code == cli.FAILED
+    assert "not in this environment's artifacts bucket dev-artifacts-other" in result["error"]
+
+
+def test_a_job_gives_its_metrics_too(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    deployment = _RecordedDeployment("dev", {"sagemaker": _Recorded(describe_training_job=JOB)})
+    code, result = _promote(monkeypatch, capsys, deployment, "--job", "sagemaker-gbdt-dev-run-1")
+    assert code == cli.OK
+    assert result["model_artifact_key"] == KEY
+    assert result["metrics"] == {"validation:auc": 0.91}
+
+
+@pytest.mark.parametrize("args", [[], ["--job", "j", "--execution-arn", ARN]])
+def test_promote_needs_exactly_one_of_job_and_execution(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN neither or both sources WHEN promote is called THEN it is a usage error (exit 2) naming the options
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["promote", "--env", "dev", *args])
+    assert exited.value.code == cli.USAGE
+    assert "--job" in capsys.readouterr().err

@@ -13,8 +13,8 @@ from constructs import Construct
 from config.contract import (
     CONTAINER_SERVER_TIMEOUT_VARIABLE,
     CONTAINER_SERVER_WORKERS_VARIABLE,
+    MAX_REALTIME_INVOCATION_SECONDS,
 )
-from config.contract import MAX_REALTIME_INVOCATION_SECONDS as MAX_SERVER_TIMEOUT_SECONDS
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 
 _ENV_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,1023}")
@@ -53,16 +53,16 @@ class SageMakerModel(Construct):
         model_data_url: str,
         execution_role: SageMakerExecutionRole,
         server_workers: int | None = None,
-        server_timeout: cdk.Duration = cdk.Duration.seconds(MAX_SERVER_TIMEOUT_SECONDS),
+        server_timeout: cdk.Duration = cdk.Duration.seconds(MAX_REALTIME_INVOCATION_SECONDS),
         environment: Mapping[str, str] | None = None,
         vpc: VpcPlacement | None = None,
         network_isolation: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         timeout_seconds = server_timeout.to_seconds()
-        if not 1 <= timeout_seconds <= MAX_SERVER_TIMEOUT_SECONDS:
+        if not 1 <= timeout_seconds <= MAX_REALTIME_INVOCATION_SECONDS:
             raise ValueError(
-                f"server_timeout must be 1-{MAX_SERVER_TIMEOUT_SECONDS} s (SageMaker's invocation limit), "
+                f"server_timeout must be 1-{MAX_REALTIME_INVOCATION_SECONDS} s (SageMaker's invocation limit), "
                 f"got {timeout_seconds:g} s"
             )
         if server_workers is not None and server_workers < 1:

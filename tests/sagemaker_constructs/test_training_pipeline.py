@@ -12,8 +12,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
+from config.contract import (
+    CONTAINER_MAX_PAYLOAD_VARIABLE,
+    CONTAINER_SERVER_TIMEOUT_VARIABLE,
+    CONTAINER_SERVER_WORKERS_VARIABLE,
+)
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
-from sagemaker_constructs.training_pipeline import metric_definitions_from_json
+from sagemaker_constructs.training_pipeline import metric_definitions_from_json, states
 from tests.sagemaker_constructs.conftest import Platform
 from tests.stacks.test_training_stack import definition
 
@@ -177,3 +182,35 @@ def test_metric_definitions_json_must_be_a_list_of_objects() -> None:
     with pytest.raises(ValueError, match="must be a JSON list"):
         metric_definitions_from_json('{"Name": "x"}')
     assert metric_definitions_from_json(json.dumps(METRICS)) == METRICS
+
+
+def test_the_states_are_pure_functions_of_the_options() -> None:
+    # GIVEN options and names, no construct at all
+    training = TrainingJobOptions("ml.m5.large", max_wait=cdk.Duration.days(2), hyperparameters={"seed": "1"})
+    transform = TransformJobOptions("ml.c5.xlarge", max_payload_mb=10, max_concurrent_transforms=4)
+    # WHEN the training and transform states are computed
+    train = states.training_job(
+        training,
+        partition="aws",
+        image_uri="image",
+        role_arn="role",
+        key_arn="key",
+        data_bucket="data",
+        artifacts_bucket="artifacts",
+        metric_definitions=METRICS,
+    )
+    score = states.transform_job(
+        transform, partition="aws", key_arn="key", data_bucket="data", artifacts_bucket="artifacts"
+    )
+    # THEN they are plain JSON: spot training with per-job checkpoints, and the container told the job's own numbers
+    assert json.loads(json.dumps(train)) == train
+    assert train["Parameters"]["EnableManagedSpotTraining"] is True
+    assert train["Parameters"]["CheckpointConfig"]["LocalPath"] == states.CHECKPOINT_LOCAL_PATH
+    assert score["Parameters"]["Environment"] == {
+        CONTAINER_MAX_PAYLOAD_VARIABLE: "10",
+        CONTAINER_SERVER_WORKERS_VARIABLE: "4",
+        CONTAINER_SERVER_TIMEOUT_VARIABLE: "600",
+    }
+    # AND the jobs' tags end with the commit and the execution, after the given tags in name order
+    tags = states.job_tags({"Project": "p", "Environment": "dev"})
+    assert [t["Key"] for t in tags] == ["Environment", "Project", "Commit", "PipelineExecution"]

@@ -71,17 +71,20 @@ def _succeeded(**changes: Any) -> dict[str, Any]:
     return {"status": "SUCCEEDED", "output": json.dumps(REPORT), **changes}
 
 
+def _after_dev_run(environment: str, artifacts_bucket: str = BUCKET) -> _RecordedDeployment:
+    """`environment`, asked about dev's succeeded run-1 and its training job."""
+    clients = {
+        "stepfunctions": _Recorded(describe_execution=_succeeded()),
+        "sagemaker": _Recorded(describe_training_job=JOB),
+    }
+    return _RecordedDeployment(environment, clients, artifacts_bucket)
+
+
 def test_a_succeeded_execution_gives_the_pin_its_metrics_and_the_next_step(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a succeeded execution of dev's pipeline and its training job
-    deployment = _RecordedDeployment(
-        "dev",
-        {
-            "stepfunctions": _Recorded(describe_execution=_succeeded()),
-            "sagemaker": _Recorded(describe_training_job=JOB),
-        },
-    )
+    deployment = _after_dev_run("dev")
     # WHEN it is promoted in dev
     code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
     # THEN the pin, the job's metrics, the commit and the deploy command are printed, exit 0
@@ -109,13 +112,7 @@ def test_an_execution_of_another_environment_is_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN dev's succeeded execution WHEN an operator promotes it to prod by mistake
-    deployment = _RecordedDeployment(
-        "prod",
-        {
-            "stepfunctions": _Recorded(describe_execution=_succeeded()),
-            "sagemaker": _Recorded(describe_training_job=JOB),
-        },
-    )
+    deployment = _after_dev_run("prod")
     code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
     # THEN no pin is printed: prod's endpoint could not read dev's bucket
     assert code == cli.FAILED
@@ -127,14 +124,7 @@ def test_a_model_outside_the_environment_s_artifacts_bucket_is_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN an execution whose report names a bucket that is not the environment's (an old stack, say)
-    deployment = _RecordedDeployment(
-        "dev",
-        {
-            "stepfunctions": _Recorded(describe_execution=_succeeded()),
-            "sagemaker": _Recorded(describe_training_job=JOB),
-        },
-        artifacts_bucket="dev-artifacts-other",
-    )
+    deployment = _after_dev_run("dev", artifacts_bucket="dev-artifacts-other")
     code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
     assert code == cli.FAILED
     assert "not in this environment's artifacts bucket dev-artifacts-other" in result["error"]

@@ -73,7 +73,7 @@ def promotion(execution: Mapping[str, Any], training_job: Mapping[str, Any] | No
     try:
         report = json.loads(execution["output"])
         artifact, bucket = report["model_artifact"], report["artifacts_bucket"]
-        prefix = report["environment_prefix"]
+        prefix, job_name, execution_id = report["environment_prefix"], report["training_job"], report["execution"]
     except (KeyError, TypeError, json.JSONDecodeError):
         raise NotPromotableError("the execution's output is not a training pipeline report") from None
     found_bucket, _, key = str(artifact).removeprefix("s3://").partition("/")
@@ -81,17 +81,16 @@ def promotion(execution: Mapping[str, Any], training_job: Mapping[str, Any] | No
         raise NotPromotableError(f"the model {artifact} is not a model.tar.gz in the artifacts bucket {bucket}")
     metrics: dict[str, float] = {}
     if training_job is not None:
-        if training_job.get("TrainingJobName") != report["training_job"]:
+        if training_job.get("TrainingJobName") != job_name:
             raise NotPromotableError(
-                f"training_job describes {training_job.get('TrainingJobName')}, "
-                f"the execution ran {report['training_job']}"
+                f"training_job describes {training_job.get('TrainingJobName')}, the execution ran {job_name}"
             )
         metrics = {m["MetricName"]: float(m["Value"]) for m in training_job.get("FinalMetricDataList", [])}
     return Promotion(
         environment=report.get("environment") or prefix.rsplit("-", 1)[-1],
-        execution=report["execution"],
+        execution=execution_id,
         commit=report.get("commit", "unknown"),
-        training_job=report["training_job"],
+        training_job=job_name,
         model_artifact=artifact,
         model_artifact_key=key,
         metrics=metrics,

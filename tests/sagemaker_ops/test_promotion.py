@@ -56,9 +56,14 @@ def test_a_model_outside_the_artifacts_bucket_is_refused() -> None:
         promotion(_execution(output=output))
 
 
-def test_an_output_that_is_not_a_report_is_refused() -> None:
+@pytest.mark.parametrize(
+    "output",
+    ["{}", "[]", "not json", json.dumps({k: v for k, v in REPORT.items() if k != "training_job"})],
+)
+def test_an_output_that_is_not_a_report_is_refused(output: str) -> None:
+    # GIVEN a succeeded execution whose output is not the pipeline's whole report WHEN promoted THEN it is refused
     with pytest.raises(NotPromotableError, match="not a training pipeline report"):
-        promotion(_execution(output="{}"))
+        promotion(_execution(output=output))
 
 
 def test_a_training_job_of_another_execution_is_refused() -> None:

@@ -282,7 +282,9 @@ class DeploymentSettings(_Frozen):
     strategy: Literal["canary", "linear", "all_at_once"]
     step_type: Literal["instance_count", "capacity_percent"] = "instance_count"
     step_value: int = Field(default=1, ge=1)
-    wait_interval_seconds: Annotated[int, _sagemaker_bounds("TrafficRoutingConfig", "WaitIntervalInSeconds", " s")] = 300
+    wait_interval_seconds: Annotated[int, _sagemaker_bounds("TrafficRoutingConfig", "WaitIntervalInSeconds", " s")] = (
+        300
+    )
     termination_wait_seconds: Annotated[
         int, _sagemaker_bounds("BlueGreenUpdatePolicy", "TerminationWaitInSeconds", " s")
     ] = 300

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from review.model import Templates
@@ -141,14 +141,14 @@ def safe_extract(tar: tarfile.TarFile, destination: Path, *, use_filter: bool = 
 
 def _check_member(member: tarfile.TarInfo, root: Path) -> None:
     name = member.name
-    if os.path.isabs(name) or name.startswith(("/", "\\")):
+    if PurePosixPath(name).is_absolute() or name.startswith("\\"):
         raise UnsafeArchiveError(f"archive member {name!r} has an absolute name")
     target = Path(os.path.realpath(root / name))
     if not target.is_relative_to(root):
         raise UnsafeArchiveError(f"archive member {name!r} would be written outside {root}")
     if member.issym() or member.islnk():
         link = member.linkname
-        if os.path.isabs(link):
+        if PurePosixPath(link).is_absolute():
             raise UnsafeArchiveError(f"archive member {name!r} links to the absolute path {link!r}")
         # A symbolic link is relative to its own folder, a hard link to the archive's root.
         base = (root / name).parent if member.issym() else root

@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 import botocore.session
+from botocore.model import NoShapeFoundError
 
 
 @cache
@@ -34,7 +35,10 @@ def regions() -> frozenset[str]:
 @cache
 def sagemaker_enum(shape: str) -> frozenset[str]:
     """The values of an enum shape of the SageMaker API, e.g. `TrainingInstanceType`."""
-    values = _session().get_service_model("sagemaker").shape_for(shape).enum
+    try:
+        values = _session().get_service_model("sagemaker").shape_for(shape).enum
+    except NoShapeFoundError:
+        values = []
     if not values:
         raise LookupError(f"the SageMaker service model has no enum shape {shape!r}")
     return frozenset(values)

@@ -64,8 +64,8 @@ def _offered_by_sagemaker(shape: str, what: str) -> AfterValidator:
         offered = sagemaker_enum(shape)
         if value not in offered:
             raise ValueError(
-                f"{value} is not an instance type SageMaker offers for {what} ({shape} in botocore's "
-                f"SageMaker model){did_you_mean(value, offered)}"
+                f"not an instance type SageMaker offers for {what} ({shape} in botocore's SageMaker model)"
+                + did_you_mean(value, offered)
             )
         return value
 
@@ -87,7 +87,7 @@ def _sagemaker_bounds(shape: str, member: str, unit: str = "") -> AfterValidator
 def _known_region(value: str) -> str:
     known = regions()
     if value not in known:
-        raise ValueError(f"{value} is not a region of any AWS partition in botocore's data{did_you_mean(value, known)}")
+        raise ValueError(f"not a region of any AWS partition in botocore's data{did_you_mean(value, known)}")
     return value
 
 

@@ -44,37 +44,37 @@ def _set(path: str, value: Any) -> Callable[[Raw], None]:
 MISTAKES = [
     pytest.param(
         _set("environments.dev.region", "us-esat-1"),
-        r"environment 'dev': region: us-esat-1 is not a region of any AWS partition.*did you mean .*us-east-1",
+        r"environment 'dev': region: not a region of any AWS partition.*did you mean .*us-east-1\? \(got 'us-esat-1'\)",
         id="region-typo",
     ),
     pytest.param(
         _set("environments.staging.region", "eu-north-9"),
-        r"environment 'staging': region: eu-north-9 is not a region of any AWS partition",
+        r"environment 'staging': region: not a region of any AWS partition",
         id="region-that-does-not-exist",
     ),
     pytest.param(
         _set("environments.prod.training.instance_type", "ml.zz9.large"),
-        r"environment 'prod': training\.instance_type: ml\.zz9\.large is not an instance type SageMaker offers "
+        r"environment 'prod': training\.instance_type: not an instance type SageMaker offers "
         r"for training jobs \(TrainingInstanceType",
         id="training-instance-type",
     ),
     pytest.param(
         _set("environments.prod.endpoint.variants.0.instance_type", "ml.zz9.large"),
-        r"environment 'prod': endpoint\.variants\.0\.instance_type: ml\.zz9\.large is not an instance type "
+        r"environment 'prod': endpoint\.variants\.0\.instance_type: not an instance type "
         r"SageMaker offers for endpoint variants \(ProductionVariantInstanceType",
         id="endpoint-instance-type",
     ),
     pytest.param(
         # Offered for training, not for batch transform.
         _set("environments.dev.transform.instance_type", "ml.t3.medium"),
-        r"environment 'dev': transform\.instance_type: ml\.t3\.medium is not an instance type SageMaker offers "
+        r"environment 'dev': transform\.instance_type: not an instance type SageMaker offers "
         r"for transform jobs \(TransformInstanceType",
         id="transform-instance-type",
     ),
     pytest.param(
         # Offered for endpoints and training, not for notebook instances.
         _set("environments.dev.notebook.instance_type", "ml.m5.large"),
-        r"environment 'dev': notebook\.instance_type: ml\.m5\.large is not an instance type SageMaker offers "
+        r"environment 'dev': notebook\.instance_type: not an instance type SageMaker offers "
         r"for notebook instances",
         id="notebook-instance-type",
     ),

@@ -142,11 +142,13 @@ def _review(comparison: Comparison, keys: list[tuple[str, str]], results: list[d
         in_base = stack in base.get(environment, {})
         in_head = stack in head.get(environment, {})
         old_resources = base.get(environment, {}).get(stack, {}).get("Resources", {})
-        resources = tuple(
-            _resource(
-                raw, environment, stack, acknowledgments, used, old_resource=old_resources.get(raw["logicalId"], {})
+        resources = _with_successors(
+            tuple(
+                _resource(
+                    raw, environment, stack, acknowledgments, used, old_resource=old_resources.get(raw["logicalId"], {})
+                )
+                for raw in sorted(result["resources"], key=lambda raw: raw["logicalId"])
             )
-            for raw in sorted(result["resources"], key=lambda raw: raw["logicalId"])
         )
         iam, groups = _iam(result["iam"]), _security_groups(result["securityGroups"])
         if not in_base:
@@ -207,11 +209,30 @@ def _still_at(old_resource: Mapping[str, Any], logical_id: str, stack: str) -> s
     name_property = NAME_PROPERTIES.get(resource_type)
     name = old_resource.get("Properties", {}).get(name_property) if name_property else None
     if isinstance(name, str):
-        return f"{resource_type} `{name}` ({name_property}) stays in the account, no longer managed by `{stack}`"
+        return f"{resource_type} `{name}` ({name_property}) stays in the account: CloudFormation keeps it, unmanaged"
     return (
-        f"`{logical_id}` of stack `{stack}` stays in the account, no longer managed by it (CloudFormation keeps "
-        f"it: DeletionPolicy Retain); the template gives no physical name: before deploying, `aws cloudformation "
-        f"describe-stack-resource --stack-name {stack} --logical-resource-id {logical_id}` shows it"
+        f"`{logical_id}` of stack `{stack}` stays in the account: CloudFormation keeps it, unmanaged; the template "
+        f"gives no physical name: before deploying, `aws cloudformation describe-stack-resource --stack-name {stack} "
+        f"--logical-resource-id {logical_id}` shows it"
+    )
+
+
+def _with_successors(resources: tuple[ResourceChange, ...]) -> tuple[ResourceChange, ...]:
+    """Orphaned resources name the resources of their type the stack adds: what it uses from now on."""
+    added: dict[str, list[str]] = {}
+    for resource in resources:
+        if resource.change is Change.ADDED:
+            added.setdefault(resource.resource_type, []).append(resource.logical_id)
+    return tuple(
+        dataclasses.replace(
+            resource,
+            still_at=f"{resource.still_at}; the stack adds "
+            + ", ".join(f"`{name}`" for name in added[resource.resource_type])
+            + " of the same type, new and empty",
+        )
+        if resource.change is Change.ORPHANED and resource.resource_type in added
+        else resource
+        for resource in resources
     )
 
 

@@ -155,13 +155,13 @@ def _why(resource: ResourceChange) -> str:
     if resource.due_to:
         reasons.append("references " + ", ".join(f"`{name}`" for name in resource.due_to) + ", which is replaced")
     if resource.still_at:
-        reasons.append(f"DeletionPolicy Retain: leaves the template; {resource.still_at}")
+        reasons.append(f"DeletionPolicy Retain, leaves the template: {resource.still_at}")
     elif resource.change is Change.ORPHANED:
         reasons.append("DeletionPolicy Retain: leaves the template, stays in the account")
     if resource.verdict is Verdict.BLOCKED and resource.change is Change.ORPHANED:
         reasons.append(
-            "the stack now uses whatever replaced it (a renamed construct creates a new, empty one): move the data, "
-            'or restore the construct id; acknowledge with change = "orphan"'
+            "the app and its roles lose it (a renamed construct creates a new, empty one): restore the construct "
+            'id, or move what it holds and acknowledge with change = "orphan"'
         )
     if resource.acknowledgment:
         reasons.append(f"acknowledged: {resource.acknowledgment}")

@@ -117,8 +117,8 @@ def test_orphaning_a_stateful_resource_in_prod_is_blocked_and_says_where_it_stay
     markdown = to_markdown(review)
     assert "❌ 1 stateful resource change(s) need an acknowledgment: Prod/DataBucketE6B0FAA8." in markdown
     assert "| ❌ | `DataBucketE6B0FAA8` | AWS::S3::Bucket | **orphaned** |" in markdown
-    assert "`DataBucketE6B0FAA8` of stack `Prod-Platform` stays in the account" in markdown
-    assert "CloudFormation keeps it" in markdown
+    assert "`DataBucketE6B0FAA8` of stack `Prod-Platform` stays in the account: CloudFormation keeps it" in markdown
+    assert "the stack adds `StoreBucket1C2D3E4F` of the same type, new and empty" in markdown
     assert "--stack-name Prod-Platform --logical-resource-id DataBucketE6B0FAA8" in markdown
     assert 'acknowledge with change = "orphan"' in markdown
     assert "| ❌ `Prod-Platform` | 1 | 0 | 1 | 0 | 0 |" in markdown
@@ -139,6 +139,7 @@ def test_an_orphaned_resource_with_a_physical_name_is_named(reviewed: dict[str, 
     assert (data.change, data.verdict) == (Change.ORPHANED, Verdict.BLOCKED)
     assert data.still_at is not None
     assert "AWS::S3::Bucket `gbdt-data-prod` (BucketName) stays in the account" in to_markdown(review)
+    assert "the stack adds" not in to_markdown(review)
 
 
 # GIVEN the same orphaning, acknowledged with change "orphan"; and once with "delete" and "replace" only

@@ -521,7 +521,8 @@ def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> 
         except ValidationError as error:
             problems.append(_describe(f"environment {name!r}", error))
     if not problems:
-        problems += _check_shared_log_groups(parsed) + _check_account_sharing(parsed)
+        explicit = {name for name in parsed if environments[name.value].get("account") is not None}
+        problems += _check_shared_log_groups(parsed) + _check_account_sharing(parsed, explicit)
     if problems or app is None:
         raise ConfigError("\n".join(problems))
     return AppConfig(app_name=app.name, environments=parsed)
@@ -554,20 +555,35 @@ SHARED_ACCOUNT_COST = (
 )
 
 
-def _check_account_sharing(environments: dict[EnvironmentName, EnvironmentConfig]) -> list[str]:
+def _check_account_sharing(
+    environments: dict[EnvironmentName, EnvironmentConfig], explicit: set[EnvironmentName]
+) -> list[str]:
     """Prod shares its account with another environment only where its settings say so.
 
-    An account left out counts as the same (both would use the credentials' account). IAM is global,
-    so a different region of the same account is no separation either.
+    An account left out is the credentials' account at deploy time, so it may be prod's: it counts
+    as shared. IAM is global, so a different region of the same account is no separation either. A
+    declaration is stale only where the file itself gives both accounts (`explicit`): whoever deploys
+    dev with dev's credentials must not be stopped by prod's declaration.
     """
     prod = environments.get(EnvironmentName.PROD)
     if prod is None:
         return []
-    others = [name for name in environments if name is not EnvironmentName.PROD]
-    sharing = [name for name in others if environments[name].account == prod.account]
+
+    def may_share(name: EnvironmentName) -> bool:
+        account = environments[name].account
+        return account is None or prod.account is None or account == prod.account
+
+    sharing = [name for name in environments if name is not EnvironmentName.PROD and may_share(name)]
     undeclared = [name.value for name in sharing if name not in prod.shared_account_with]
-    stale = [name.value for name in prod.shared_account_with if name not in sharing]
-    account = f"account {prod.account}" if prod.account else "the same account (account left out)"
+    stale = [
+        name.value
+        for name in prod.shared_account_with
+        if name not in environments or ({name, EnvironmentName.PROD} <= explicit and name not in sharing)
+    ]
+    if all(environments[name].account and prod.account for name in sharing):
+        account = f"account {prod.account}"
+    else:
+        account = "what may be the same account (one left out is the account `cdk deploy` runs with)"
     problems = []
     if undeclared:
         declared = ", ".join(f'"{name.value}"' for name in sharing)

@@ -291,6 +291,21 @@ def test_an_account_left_out_counts_as_the_same_account(raw: Raw) -> None:
         parse_config(raw)
 
 
+def test_an_account_left_out_may_be_prods_and_needs_the_declaration(raw: Raw) -> None:
+    # GIVEN prod in its own account, staging in another, dev's account left out (the credentials' at deploy time)
+    del raw["environments"]["prod"]["shared_account_with"]
+    raw["environments"]["prod"]["account"] = "210987654321"
+    raw["environments"]["staging"]["account"] = "222222222222"
+    # WHEN it is loaded without credentials THEN dev may land in prod's account: refused
+    with pytest.raises(ConfigError, match=r"environment 'prod': shared_account_with: dev deploy\(s\) into what may"):
+        parse_config(raw)
+    # AND declaring it is accepted, and not stale, whatever the credentials (prod's, dev's or none)
+    raw["environments"]["prod"]["shared_account_with"] = ["dev"]
+    for credentials in ("210987654321", "111111111111", None):
+        prod = parse_config(raw, default_account=credentials).environment("prod")
+        assert prod.shared_account_with == (EnvironmentName.DEV,)
+
+
 def test_another_region_of_the_same_account_is_no_separation(raw: Raw) -> None:
     # GIVEN dev in another region of prod's account, undeclared (IAM is global to the account)
     raw["environments"]["prod"]["shared_account_with"] = ["staging"]
@@ -310,10 +325,12 @@ def test_the_shipped_config_declares_the_sharing_and_separate_accounts_need_none
 
 
 def test_a_stale_sharing_declaration_is_refused(raw: Raw) -> None:
-    # GIVEN prod moved to its own account but still declaring the sharing
-    raw["environments"]["prod"]["account"] = "210987654321"
+    # GIVEN every account in the file, prod's its own, but prod still declaring the sharing
+    for name, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
+        raw["environments"][name]["account"] = account
+    # WHEN it is loaded THEN the declaration that no longer holds is refused
     with pytest.raises(ConfigError, match=r"environment 'prod': shared_account_with: dev, staging not in prod's"):
-        parse_config(raw, default_account="123456789012")
+        parse_config(raw)
 
 
 def test_an_environment_cannot_share_with_itself(raw: Raw) -> None:

@@ -5,15 +5,61 @@ The only place that reads the process environment: CDK_DEFAULT_ACCOUNT (set by t
 the credentials in use) fills in `account` for environments that leave it out of the config.
 """
 
+import contextlib
 import os
+import sys
+from types import TracebackType
+from typing import Any
 
-from config import load_config
+import aws_cdk as cdk
+from constructs import Construct
+
+from config import AppConfig, ConfigError, EnvironmentName, load_config
 from stacks import build_app
 
 
+def build(config: AppConfig, **options: Any) -> cdk.App:
+    """`build_app`, with a construct's ValueError raised as a ConfigError naming environment and construct.
+
+    The configuration's validation is meant to catch every mistake first; this is the net under it,
+    so that a rule only a construct knows still names the environment, not a bare CDK traceback.
+    """
+    try:
+        app, _ = build_app(config, **options)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise _naming_environment(error) from error
+    return app
+
+
+def _naming_environment(error: ValueError) -> ConfigError:
+    path = _construct_path(error.__traceback__)
+    stage = path.split("/", 1)[0] if path else ""
+    names = {name.stage_id: name.value for name in EnvironmentName}
+    where = f"environment {names[stage]!r}: {path}" if stage in names else "(construct outside any environment)"
+    return ConfigError(f"{where}: {error} (check that environment's settings in config/environments.toml)")
+
+
+def _construct_path(traceback: TracebackType | None) -> str | None:
+    """The path of the innermost construct whose code raised (`Prod/Inference/Endpoint`)."""
+    path = None
+    while traceback is not None:
+        candidate = traceback.tb_frame.f_locals.get("self")
+        if isinstance(candidate, Construct):
+            # A construct that raised before calling Construct.__init__ has no node yet (jsii refuses).
+            with contextlib.suppress(Exception):
+                path = candidate.node.path or path
+        traceback = traceback.tb_next
+    return path
+
+
 def main() -> None:
-    config = load_config(default_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
-    app, _ = build_app(config)
+    try:
+        config = load_config(default_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
+        app = build(config)
+    except ConfigError as error:
+        sys.exit(f"configuration error:\n{error}")
     app.synth()
 
 

@@ -193,6 +193,13 @@ WAIT_RANGE = (0, 3600)
 EXECUTION_TIMEOUT_RANGE = (600, 28800)
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
+# Serverless memory comes in 1 GB steps between the API's bounds (1024-6144 MB in botocore's model).
+SERVERLESS_MEMORY_STEP_MB = 1024
+# The largest fleet (initial instances, autoscaling or scheduled max_capacity) a variant may ask for.
+# SageMaker's own limits are per-account quotas (Service Quotas), far lower by default; this ceiling
+# stops a typo (100000) at synthesis instead of at the first scale-out. A larger fleet is a
+# reviewed change of this constant.
+MAX_ENDPOINT_INSTANCES = 100
 
 
 def spot_wait_problem(

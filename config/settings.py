@@ -15,11 +15,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from config.aws_catalog import did_you_mean, regions, sagemaker_enum, sagemaker_range
 from config.contract import (
+    MAX_ENDPOINT_INSTANCES,
     MAX_JOB_INSTANCE_COUNT,
     MAX_JOB_SECONDS,
+    MAX_REALTIME_INVOCATION_SECONDS,
     MAX_TRAINING_VOLUME_GB,
     MAX_TRANSFORM_PAYLOAD_MB,
+    SERVERLESS_MEMORY_STEP_MB,
     spot_wait_problem,
     transform_payload_problem,
 )
@@ -45,6 +49,15 @@ def _matching(pattern: str, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _not_a_url(value: str) -> str:
+    if "://" in value or value.lower().startswith("s3:"):
+        raise ValueError(
+            "must be an object key in the artifacts bucket, not a URL: write e.g. models/<name>/model.tar.gz "
+            "and the app adds s3://<this environment's artifacts bucket>/"
+        )
+    return value
+
+
 # SageMaker instance types look like ml.<family>.<size>: ml.m5.large, ml.g5.2xlarge, ml.t3.medium.
 InstanceType = Annotated[
     str,
@@ -53,8 +66,54 @@ InstanceType = Annotated[
         "a SageMaker instance type such as ml.m5.large, ml.c5.2xlarge or ml.t3.medium",
     ),
 ]
+
+
+def _offered_by_sagemaker(shape: str, what: str) -> AfterValidator:
+    """A validator that accepts the values of the SageMaker API's enum `shape` (botocore's service model)."""
+
+    def check(value: str) -> str:
+        offered = sagemaker_enum(shape)
+        if value not in offered:
+            raise ValueError(
+                f"not an instance type SageMaker offers for {what} ({shape} in botocore's SageMaker model)"
+                + did_you_mean(value, offered)
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _sagemaker_bounds(shape: str, member: str, unit: str = "") -> AfterValidator:
+    """A validator that accepts what the SageMaker API documents as `shape.member`'s min and max."""
+
+    def check(value: int) -> int:
+        low, high = sagemaker_range(shape, member)
+        if not low <= value <= high:
+            raise ValueError(f"must be {low}-{high}{unit} (SageMaker's {shape}.{member})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _known_region(value: str) -> str:
+    known = regions()
+    if value not in known:
+        raise ValueError(f"not a region of any AWS partition in botocore's data{did_you_mean(value, known)}")
+    return value
+
+
+TrainingInstanceType = Annotated[InstanceType, _offered_by_sagemaker("TrainingInstanceType", "training jobs")]
+TransformInstanceType = Annotated[InstanceType, _offered_by_sagemaker("TransformInstanceType", "transform jobs")]
+EndpointInstanceType = Annotated[
+    InstanceType, _offered_by_sagemaker("ProductionVariantInstanceType", "endpoint variants")
+]
+NotebookInstanceType = Annotated[InstanceType, _offered_by_sagemaker("InstanceType", "notebook instances")]
 AccountId = Annotated[str, _matching(r"[0-9]{12}", "a 12-digit AWS account id")]
-Region = Annotated[str, _matching(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]", "an AWS region such as us-east-1")]
+Region = Annotated[
+    str,
+    _matching(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]", "an AWS region such as us-east-1"),
+    AfterValidator(_known_region),
+]
 Email = Annotated[str, _matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")]
 AppName = Annotated[
     str,
@@ -80,7 +139,8 @@ class ConfigError(ValueError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No NaN or infinity anywhere: they pass every comparison check and break the template's JSON.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class JobCompute(_Frozen):
@@ -106,6 +166,7 @@ class EvaluationSettings(_Frozen):
 class TrainingSettings(JobCompute):
     """Defaults of the training step; an execution's input may override instances and hyperparameters."""
 
+    instance_type: TrainingInstanceType
     instance_count: int = Field(default=1, ge=1, le=MAX_JOB_INSTANCE_COUNT)
     volume_size_gb: int = Field(default=30, ge=1, le=MAX_TRAINING_VOLUME_GB)
     max_runtime_seconds: int = Field(default=86400, ge=1, le=MAX_JOB_SECONDS)
@@ -146,6 +207,7 @@ class BatchScheduleSettings(_Frozen):
 class TransformSettings(JobCompute):
     """Defaults of the batch transform step (the container answers the same in /execution-parameters)."""
 
+    instance_type: TransformInstanceType
     max_payload_mb: int = Field(default=6, ge=1, le=MAX_TRANSFORM_PAYLOAD_MB)
     max_concurrent_transforms: int = Field(default=2, ge=1, le=MAX_TRANSFORM_PAYLOAD_MB)
     schedule: BatchScheduleSettings | None = None
@@ -162,7 +224,7 @@ class VariantSettings(_Frozen):
     """One production variant on instances: SageMaker spreads two or more across Availability Zones."""
 
     name: Annotated[str, _matching(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", "1-63 letters, digits or '-'")] = "primary"
-    instance_type: InstanceType
+    instance_type: EndpointInstanceType
     initial_instance_count: int = Field(ge=1)
     weight: float = Field(default=1.0, gt=0)
 
@@ -170,8 +232,16 @@ class VariantSettings(_Frozen):
 class ServerlessSettings(_Frozen):
     """A serverless variant: pay per request, cold starts, no instances to manage."""
 
-    memory_size_mb: int
-    max_concurrency: int
+    memory_size_mb: Annotated[int, _sagemaker_bounds("ProductionVariantServerlessConfig", "MemorySizeInMB", " MB")]
+    max_concurrency: Annotated[int, _sagemaker_bounds("ProductionVariantServerlessConfig", "MaxConcurrency")]
+
+    @model_validator(mode="after")
+    def _memory_in_steps(self) -> ServerlessSettings:
+        if self.memory_size_mb % SERVERLESS_MEMORY_STEP_MB:
+            low, high = sagemaker_range("ProductionVariantServerlessConfig", "MemorySizeInMB")
+            offered = ", ".join(str(m) for m in range(low, high + 1, SERVERLESS_MEMORY_STEP_MB))
+            raise ValueError(f"memory_size_mb must be one of {offered} (got {self.memory_size_mb})")
+        return self
 
 
 class ScheduleSettings(_Frozen):
@@ -206,9 +276,15 @@ class DeploymentSettings(_Frozen):
     strategy: Literal["canary", "linear", "all_at_once"]
     step_type: Literal["instance_count", "capacity_percent"] = "instance_count"
     step_value: int = Field(default=1, ge=1)
-    wait_interval_seconds: int = 300
-    termination_wait_seconds: int = 300
-    maximum_execution_timeout_seconds: int = 3600
+    wait_interval_seconds: Annotated[int, _sagemaker_bounds("TrafficRoutingConfig", "WaitIntervalInSeconds", " s")] = (
+        300
+    )
+    termination_wait_seconds: Annotated[
+        int, _sagemaker_bounds("BlueGreenUpdatePolicy", "TerminationWaitInSeconds", " s")
+    ] = 300
+    maximum_execution_timeout_seconds: Annotated[
+        int, _sagemaker_bounds("BlueGreenUpdatePolicy", "MaximumExecutionTimeoutInSeconds", " s")
+    ] = 3600
 
 
 class VpcSettings(_Frozen):
@@ -224,7 +300,11 @@ class EndpointSettings(_Frozen):
     """The real-time endpoint: which model it serves, on what, and how it changes."""
 
     model_artifact_key: (
-        Annotated[str, _matching(r"[^/\s][^\s]*\.tar\.gz", "an object key in the artifacts bucket ending in .tar.gz")]
+        Annotated[
+            str,
+            AfterValidator(_not_a_url),
+            _matching(r"[^/\s][^\s]*\.tar\.gz", "an object key in the artifacts bucket ending in .tar.gz"),
+        ]
         | None
     ) = None
     variants: tuple[VariantSettings, ...] = ()
@@ -232,10 +312,17 @@ class EndpointSettings(_Frozen):
     autoscaling: AutoScalingSettings | None = None
     deployment: DeploymentSettings | None = None
     data_capture_percentage: int = Field(default=0, ge=0, le=100)
-    container_startup_health_check_timeout_seconds: int | None = None
-    model_data_download_timeout_seconds: int | None = None
+    container_startup_health_check_timeout_seconds: (
+        Annotated[int, _sagemaker_bounds("ProductionVariant", "ContainerStartupHealthCheckTimeoutInSeconds", " s")]
+        | None
+    ) = None
+    model_data_download_timeout_seconds: (
+        Annotated[int, _sagemaker_bounds("ProductionVariant", "ModelDataDownloadTimeoutInSeconds", " s")] | None
+    ) = None
     server_workers: int | None = Field(default=None, ge=1)
-    server_timeout_seconds: int = 60
+    server_timeout_seconds: int = Field(
+        default=MAX_REALTIME_INVOCATION_SECONDS, ge=1, le=MAX_REALTIME_INVOCATION_SECONDS
+    )
     network_isolation: bool = False
     vpc: VpcSettings | None = None
 
@@ -245,13 +332,28 @@ class EndpointSettings(_Frozen):
             raise ValueError("give either variants (instances) or serverless, not both and not neither")
         return self
 
+    @model_validator(mode="after")
+    def _fleet_within_ceiling(self) -> EndpointSettings:
+        fleets = {f"variants.{i}.initial_instance_count": v.initial_instance_count for i, v in enumerate(self.variants)}
+        if self.autoscaling is not None:
+            fleets["autoscaling.max_capacity"] = self.autoscaling.max_capacity
+            for i, schedule in enumerate(self.autoscaling.schedules):
+                fleets[f"autoscaling.schedules.{i}.max_capacity"] = schedule.max_capacity
+        too_large = [f"{field} ({count})" for field, count in fleets.items() if count > MAX_ENDPOINT_INSTANCES]
+        if too_large:
+            raise ValueError(
+                f"{', '.join(too_large)} must not exceed {MAX_ENDPOINT_INSTANCES} instances "
+                "(config/contract.py MAX_ENDPOINT_INSTANCES; SageMaker's quotas are usually far lower)"
+            )
+        return self
+
 
 class NotebookSettings(_Frozen):
     """An optional SageMaker notebook instance for exploration, stopped when idle."""
 
     enabled: bool = False
     allow_outside_dev: bool = False
-    instance_type: InstanceType = "ml.t3.medium"
+    instance_type: NotebookInstanceType = "ml.t3.medium"
     volume_size_gb: int = Field(default=20, ge=5, le=16384)
     idle_minutes: int = Field(default=60, ge=5, le=1440)
     vpc: VpcSettings | None = None
@@ -293,49 +395,63 @@ class EnvironmentConfig(_Frozen):
     notebook: NotebookSettings = NotebookSettings()
     endpoint: EndpointSettings
     monitoring: MonitoringSettings = MonitoringSettings()
+    # Other environments deployed into this one's account, accepted knowingly (see _check_account_sharing).
+    shared_account_with: tuple[EnvironmentName, ...] = ()
 
     @model_validator(mode="after")
     def _check_rules(self) -> EnvironmentConfig:
-        if self.name is EnvironmentName.PROD:
-            self._check_production_endpoint()
-        self._check_rollback_window()
+        # Every broken rule at once, so that one edit fixes them all.
+        problems = self._production_endpoint_problems() if self.name is EnvironmentName.PROD else []
+        problems += self._rollback_window_problems()
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
-            raise ValueError(f"log_retention_days must be one of {allowed}; got {self.log_retention_days}")
+            problems.append(f"log_retention_days must be one of {allowed}; got {self.log_retention_days}")
         if self.name is not EnvironmentName.DEV and self.alarm_email is None:
-            raise ValueError("alarm_email is required outside dev, so that alarms reach a person")
+            problems.append("alarm_email is required outside dev, so that alarms reach a person")
         if self.name is EnvironmentName.PROD and self.removal_policy != "retain":
-            raise ValueError("removal_policy must be 'retain' in prod: its data must survive a stack deletion")
+            problems.append("removal_policy must be 'retain' in prod: its data must survive a stack deletion")
         if self.notebook.enabled and self.name is not EnvironmentName.DEV and not self.notebook.allow_outside_dev:
-            raise ValueError(
+            problems.append(
                 "notebook.enabled outside dev needs notebook.allow_outside_dev = true: exploration belongs in dev"
             )
+        if self.name in self.shared_account_with:
+            problems.append(f"shared_account_with names {self.name.value!r} itself")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
-    def _check_production_endpoint(self) -> None:
-        endpoint = self.endpoint
+    def _production_endpoint_problems(self) -> list[str]:
+        endpoint, problems = self.endpoint, []
         if any(v.initial_instance_count < 2 for v in endpoint.variants) or endpoint.serverless:
-            raise ValueError("prod endpoint variants need initial_instance_count >= 2, spread across AZs")
+            problems.append("prod endpoint variants need initial_instance_count >= 2, spread across AZs")
         if endpoint.autoscaling is None or endpoint.autoscaling.min_capacity < 2:
-            raise ValueError("prod endpoint needs autoscaling with min_capacity >= 2")
+            problems.append("prod endpoint needs autoscaling with min_capacity >= 2")
         if endpoint.deployment is None or endpoint.deployment.strategy == "all_at_once":
-            raise ValueError("prod endpoint deployment must be canary or linear, with auto-rollback")
+            problems.append("prod endpoint deployment must be canary or linear, with auto-rollback")
         if endpoint.data_capture_percentage == 0:
-            raise ValueError("prod endpoint needs data_capture_percentage > 0")
+            problems.append("prod endpoint needs data_capture_percentage > 0")
+        return problems
 
-    def _check_rollback_window(self) -> None:
+    def _rollback_window_problems(self) -> list[str]:
         deployment = self.endpoint.deployment
         evaluation = self.monitoring.evaluation_minutes * 60
         if deployment is not None and deployment.wait_interval_seconds < evaluation:
-            raise ValueError(
+            return [
                 f"endpoint.deployment.wait_interval_seconds ({deployment.wait_interval_seconds}) must be at least "
                 f"monitoring.evaluation_minutes x 60 ({evaluation}): the rollback alarms need that long to fire"
-            )
+            ]
+        return []
 
     @property
     def retain_data(self) -> bool:
         """Whether buckets, the key and the image repository outlive the stack."""
         return self.removal_policy == "retain"
+
+
+class AppSection(_Frozen):
+    """The `[app]` table."""
+
+    name: AppName
 
 
 class AppConfig(_Frozen):
@@ -374,45 +490,110 @@ def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> 
     unknown_sections = sorted(set(raw) - {"app", "environments"})
     if unknown_sections:
         raise ConfigError(f"unknown section(s) {unknown_sections}; allowed: app, environments")
-    app_section = raw.get("app", {})
     environments = raw.get("environments")
     if not isinstance(environments, dict) or not environments:
         raise ConfigError("no environments configured: add [environments.dev], [environments.staging] ...")
     allowed = ", ".join(e.value for e in EnvironmentName)
+    problems: list[str] = []
+    app_section = raw.get("app", {})
+    app: AppSection | None = None
+    try:
+        app = AppSection.model_validate(app_section)
+    except ValidationError as error:
+        problems.append(_describe("[app]", error))
     parsed: dict[EnvironmentName, EnvironmentConfig] = {}
     for name, settings in environments.items():
         if name not in {e.value for e in EnvironmentName}:
-            raise ConfigError(f"unknown environment {name!r}; allowed: {allowed}")
+            problems.append(f"unknown environment {name!r}; allowed: {allowed}")
+            continue
         if not isinstance(settings, dict):
-            raise ConfigError(f"environment {name!r}: expected a table of settings")
+            problems.append(f"environment {name!r}: expected a table of settings")
+            continue
         values = {"account": default_account, **settings, "name": name}
         if values["account"] is None:
             del values["account"]
         try:
             parsed[EnvironmentName(name)] = EnvironmentConfig.model_validate(values)
         except ValidationError as error:
-            raise ConfigError(_describe(f"environment {name!r}", error)) from None
-    _check_shared_log_groups(parsed)
-    try:
-        return AppConfig(app_name=app_section.get("name"), environments=parsed)
-    except ValidationError as error:
-        raise ConfigError(_describe("[app]", error)) from None
+            problems.append(_describe(f"environment {name!r}", error))
+    if not problems:
+        explicit = {name for name in parsed if environments[name.value].get("account") is not None}
+        problems += _check_shared_log_groups(parsed) + _check_account_sharing(parsed, explicit)
+    if problems or app is None:
+        raise ConfigError("\n".join(problems))
+    return AppConfig(app_name=app.name, environments=parsed)
 
 
-def _check_shared_log_groups(environments: dict[EnvironmentName, EnvironmentConfig]) -> None:
+def _check_shared_log_groups(environments: dict[EnvironmentName, EnvironmentConfig]) -> list[str]:
     """/aws/sagemaker/TrainingJobs and TransformJobs exist once per account and region."""
     owners: dict[tuple[str | None, str], EnvironmentName] = {}
+    problems = []
     for name, settings in environments.items():
         if not settings.monitoring.manage_job_log_groups:
             continue
         place = (settings.account, settings.region)
         if place in owners:
-            raise ConfigError(
+            problems.append(
                 f"environment {name.value!r}: monitoring.manage_job_log_groups: environment "
                 f"{owners[place].value!r} already manages SageMaker's job log groups in the same account and "
                 "region (an account left out counts as the same); set it in one environment per account and region"
             )
         owners[place] = name
+    return problems
+
+
+# What prod gives up when another environment lives in its account (docs/security.md).
+SHARED_ACCOUNT_COST = (
+    "in one account IAM cannot fully keep the other environments' roles (and the dev notebook) away from prod: "
+    "whoever may write a log event may publish any embedded metric, so prod's alarms can be tripped or masked; "
+    "account quotas (endpoint instances, training jobs) are shared, so a test can starve prod; and an "
+    "administrator of the account administers prod. Separate accounts are the recommended setup (docs/security.md)"
+)
+
+
+def _check_account_sharing(
+    environments: dict[EnvironmentName, EnvironmentConfig], explicit: set[EnvironmentName]
+) -> list[str]:
+    """Prod shares its account with another environment only where its settings say so.
+
+    An account left out is the credentials' account at deploy time, so it may be prod's: it counts
+    as shared. IAM is global, so a different region of the same account is no separation either. A
+    declaration is stale only where the file itself gives both accounts (`explicit`): whoever deploys
+    dev with dev's credentials must not be stopped by prod's declaration.
+    """
+    prod = environments.get(EnvironmentName.PROD)
+    if prod is None:
+        return []
+
+    def may_share(name: EnvironmentName) -> bool:
+        account = environments[name].account
+        return account is None or prod.account is None or account == prod.account
+
+    sharing = [name for name in environments if name is not EnvironmentName.PROD and may_share(name)]
+    undeclared = [name.value for name in sharing if name not in prod.shared_account_with]
+    stale = [
+        name.value
+        for name in prod.shared_account_with
+        if name not in environments or ({name, EnvironmentName.PROD} <= explicit and name not in sharing)
+    ]
+    if all(environments[name].account and prod.account for name in sharing):
+        account = f"account {prod.account}"
+    else:
+        account = "what may be the same account (one left out is the account `cdk deploy` runs with)"
+    problems = []
+    if undeclared:
+        declared = ", ".join(f'"{name.value}"' for name in sharing)
+        problems.append(
+            f"environment 'prod': shared_account_with: {', '.join(undeclared)} deploy(s) into {account} as prod; "
+            f"{SHARED_ACCOUNT_COST}. To accept this, set shared_account_with = [{declared}] in [environments.prod]; "
+            "otherwise give each environment its own account"
+        )
+    if stale:
+        problems.append(
+            f"environment 'prod': shared_account_with: {', '.join(stale)} not in prod's account "
+            f"({prod.account or 'left out'}) or not configured: remove it from the list"
+        )
+    return problems
 
 
 def _describe(where: str, error: ValidationError) -> str:

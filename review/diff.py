@@ -23,7 +23,7 @@ from review.model import (
     Statement,
     Templates,
 )
-from review.policy import Acknowledgment, decide, is_stateful
+from review.policy import NAME_PROPERTIES, Acknowledgment, decide, is_stateful
 from review.synth import BIN, ROOT
 
 SCRIPT = Path(__file__).with_name("cfn_diff.mjs")
@@ -141,9 +141,14 @@ def _review(comparison: Comparison, keys: list[tuple[str, str]], results: list[d
     for (environment, stack), result in zip(keys, results, strict=True):
         in_base = stack in base.get(environment, {})
         in_head = stack in head.get(environment, {})
-        resources = tuple(
-            _resource(raw, environment, stack, acknowledgments, used)
-            for raw in sorted(result["resources"], key=lambda raw: raw["logicalId"])
+        old_resources = base.get(environment, {}).get(stack, {}).get("Resources", {})
+        resources = _with_successors(
+            tuple(
+                _resource(
+                    raw, environment, stack, acknowledgments, used, old_resource=old_resources.get(raw["logicalId"], {})
+                )
+                for raw in sorted(result["resources"], key=lambda raw: raw["logicalId"])
+            )
         )
         iam, groups = _iam(result["iam"]), _security_groups(result["securityGroups"])
         if not in_base:
@@ -163,6 +168,8 @@ def _resource(
     stack: str,
     acknowledgments: tuple[Acknowledgment, ...],
     used: set[Acknowledgment],
+    *,
+    old_resource: Mapping[str, Any],
 ) -> ResourceChange:
     change = Change.from_impact(raw["impact"])
     old_type, new_type = raw["oldType"], raw["newType"]
@@ -192,6 +199,40 @@ def _resource(
         other=tuple(o["name"] for o in raw["other"]),
         due_to=tuple(raw.get("dueTo", [])),
         acknowledgment=decision.acknowledgment.reason if decision.acknowledgment else None,
+        still_at=_still_at(old_resource, raw["logicalId"], stack) if change is Change.ORPHANED else None,
+    )
+
+
+def _still_at(old_resource: Mapping[str, Any], logical_id: str, stack: str) -> str:
+    """Where an orphaned resource stays: its physical name if the base template gives it, else how to find it."""
+    resource_type = old_resource.get("Type", "")
+    name_property = NAME_PROPERTIES.get(resource_type)
+    name = old_resource.get("Properties", {}).get(name_property) if name_property else None
+    if isinstance(name, str):
+        return f"{resource_type} `{name}` ({name_property}) stays in the account: CloudFormation keeps it, unmanaged"
+    return (
+        f"`{logical_id}` of stack `{stack}` stays in the account: CloudFormation keeps it, unmanaged; the template "
+        f"gives no physical name: before deploying, `aws cloudformation describe-stack-resource --stack-name {stack} "
+        f"--logical-resource-id {logical_id}` shows it"
+    )
+
+
+def _with_successors(resources: tuple[ResourceChange, ...]) -> tuple[ResourceChange, ...]:
+    """Orphaned resources name the resources of their type the stack adds: what it uses from now on."""
+    added: dict[str, list[str]] = {}
+    for resource in resources:
+        if resource.change is Change.ADDED:
+            added.setdefault(resource.resource_type, []).append(resource.logical_id)
+    return tuple(
+        dataclasses.replace(
+            resource,
+            still_at=f"{resource.still_at}; the stack adds "
+            + ", ".join(f"`{name}`" for name in added[resource.resource_type])
+            + " of the same type, new and empty",
+        )
+        if resource.change is Change.ORPHANED and resource.resource_type in added
+        else resource
+        for resource in resources
     )
 
 

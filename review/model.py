@@ -78,6 +78,8 @@ class ResourceChange:
     due_to: tuple[str, ...] = ()
     old_type: str | None = None
     acknowledgment: str | None = None
+    # For an orphaned resource: where the old one still lives (its physical name, or logical id and stack).
+    still_at: str | None = None
 
 
 @dataclass(frozen=True)

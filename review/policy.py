@@ -1,10 +1,12 @@
 """The review policy: which resources are stateful, where the policy applies, what is acknowledged.
 
 A change violates the policy when, in an enforced environment (staging, prod), CloudFormation would
-replace a stateful resource (the library says WILL_REPLACE or MAY_REPLACE: "may" counts, to be safe)
-or delete one (WILL_DESTROY: removed from the template without `DeletionPolicy: Retain`; a retained
-resource that leaves the template is orphaned, still in the account with its data, and only
-reported), unless `acknowledgments.toml` has a reviewed entry for exactly that resource and change.
+replace a stateful resource (the library says WILL_REPLACE or MAY_REPLACE: "may" counts, to be safe),
+delete one (WILL_DESTROY: removed from the template without `DeletionPolicy: Retain`) or orphan one
+(WILL_ORPHAN: a retained resource leaves the template; it stays in the account with its data, but the
+stack, its roles and its pipeline no longer point at it: renaming a construct does this, and creates a
+new, empty resource in its place), unless `acknowledgments.toml` has a reviewed entry for exactly
+that resource and change.
 IAM and security-group widening is reported, never a violation by itself.
 """
 
@@ -41,6 +43,20 @@ STATEFUL_TYPES = frozenset(
     }
 )
 
+# The property holding a stateful resource's physical name, where the template may give it: the
+# report says where an orphaned resource still lives.
+NAME_PROPERTIES = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::ECR::Repository": "RepositoryName",
+    "AWS::SageMaker::Endpoint": "EndpointName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SQS::Queue": "QueueName",
+}
+
 # Environments (CDK Stage names, compared case-insensitively) where the policy fails the review.
 ENFORCED_ENVIRONMENTS = frozenset({"staging", "prod"})
 
@@ -50,6 +66,13 @@ class AcknowledgedChange(StrEnum):
 
     REPLACE = "replace"
     DELETE = "delete"
+    ORPHAN = "orphan"
+
+    @classmethod
+    def of(cls, change: Change) -> AcknowledgedChange:
+        if change.replaces:
+            return cls.REPLACE
+        return cls.ORPHAN if change is Change.ORPHANED else cls.DELETE
 
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -70,7 +93,7 @@ class Acknowledgment(BaseModel):
         return f"{self.environment}/{self.stack}/{self.resource} ({self.change.value})"
 
     def matches(self, environment: str, stack: str, logical_id: str, path: str | None, change: Change) -> bool:
-        wanted = AcknowledgedChange.REPLACE if change.replaces else AcknowledgedChange.DELETE
+        wanted = AcknowledgedChange.of(change)
         stack_id = stack.removeprefix(f"{environment}-")
         return (
             self.change is wanted
@@ -138,7 +161,7 @@ def decide(
     stateful: bool,
 ) -> Decision:
     """The policy's verdict on one resource change."""
-    if not stateful or not (change.replaces or change is Change.REMOVED):
+    if not stateful or not (change.replaces or change in (Change.REMOVED, Change.ORPHANED)):
         return Decision(Verdict.ALLOWED)
     if not is_enforced(environment):
         return Decision(Verdict.NOT_ENFORCED)

@@ -28,7 +28,7 @@ NOTHING = "\u2013"  # an en dash: an empty table cell
 def verdict_line(review: Review) -> str:
     blocked = review.blocked
     if not blocked:
-        return "✅ No stateful resource is replaced or deleted in an enforced environment without acknowledgment."
+        return "✅ No stateful resource is replaced, deleted or orphaned in staging or prod without acknowledgment."
     names = ", ".join(f"{stack.environment}/{resource.logical_id}" for stack, resource in blocked)
     return f"❌ {len(blocked)} stateful resource change(s) need an acknowledgment: {names}."
 
@@ -55,7 +55,8 @@ def to_markdown(review: Review) -> str:
     for stack in changed:
         lines += _details(stack)
     lines += [
-        "<sub>❌ stateful resource replaced or deleted in staging/prod without acknowledgment · ☑️ acknowledged · "
+        "<sub>❌ stateful resource replaced, deleted or orphaned in staging/prod without acknowledgment · "
+        "☑️ acknowledged · "
         "⚠ stateful change in an environment the policy does not enforce, or IAM/security-group widening</sub>",
     ]
     return "\n".join(lines) + "\n"
@@ -132,7 +133,7 @@ def _resource_row(resource: ResourceChange) -> str:
     kind = resource.resource_type + (f" (was {resource.old_type})" if resource.old_type else "")
     change = (
         f"**{resource.change.value}**"
-        if resource.change.replaces or resource.change is Change.REMOVED
+        if resource.change.replaces or resource.change is Change.REMOVED or resource.verdict is Verdict.BLOCKED
         else resource.change.value
     )
     return f"| {MARKS[resource.verdict]} | {name} | {kind} | {change} | {_why(resource)} |"
@@ -153,8 +154,15 @@ def _why(resource: ResourceChange) -> str:
         reasons.append("also " + ", ".join(f"`{name}`" for name in resource.other))
     if resource.due_to:
         reasons.append("references " + ", ".join(f"`{name}`" for name in resource.due_to) + ", which is replaced")
-    if resource.change is Change.ORPHANED:
+    if resource.still_at:
+        reasons.append(f"DeletionPolicy Retain, leaves the template: {resource.still_at}")
+    elif resource.change is Change.ORPHANED:
         reasons.append("DeletionPolicy Retain: leaves the template, stays in the account")
+    if resource.verdict is Verdict.BLOCKED and resource.change is Change.ORPHANED:
+        reasons.append(
+            "the app and its roles lose it (a renamed construct creates a new, empty one): restore the construct "
+            'id, or move what it holds and acknowledge with change = "orphan"'
+        )
     if resource.acknowledgment:
         reasons.append(f"acknowledged: {resource.acknowledgment}")
     return "<br>".join(reasons) or NOTHING

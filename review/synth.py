@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from review.model import Templates
@@ -100,10 +100,62 @@ def extract_revision(root: Path, commit: str, destination: Path) -> None:
     archive = _git_bytes(root, "archive", "--format=tar", commit)
     destination.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(destination, filter="data")
+        safe_extract(tar, destination)
     # The base is synthesized with this checkout's tools: the same .venv, and these node_modules.
     if (ROOT / "node_modules").is_dir():
         (destination / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member would land outside the destination, or is not a plain file, folder or link."""
+
+
+# TarFile.extractall(filter=...) arrived in 3.11.4 (and 3.12); the README's floor is 3.11.0.
+HAS_EXTRACTION_FILTER = hasattr(tarfile, "data_filter")
+
+
+def safe_extract(tar: tarfile.TarFile, destination: Path, *, use_filter: bool = HAS_EXTRACTION_FILTER) -> None:
+    """Extract `tar` into `destination`, refusing what the "data" filter refuses, on every Python.
+
+    With the standard library's "data" filter (3.11.4+) it does the work. Before, each member is
+    checked against what is on disk at that moment, as the filter does, then extracted: no absolute
+    name, no name or link resolving outside `destination` (through links extracted before it too),
+    no device, FIFO or other special file; files keep no set-id bits and the archive's owner is not
+    applied. Raises UnsafeArchiveError at the first such member.
+    """
+    if use_filter:
+        try:
+            tar.extractall(destination, filter="data")
+        except tarfile.FilterError as error:
+            raise UnsafeArchiveError(f"archive member {error.tarinfo.name!r}: {error}") from error
+        return
+    root = Path(os.path.realpath(destination))
+    for member in tar:
+        _check_member(member, root)
+        if member.isfile() or member.isdir():
+            member.mode = (member.mode & 0o777) | 0o200
+        # Owned by whoever extracts (tarfile applies the archive's owner when run as root).
+        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+        tar.extract(member, root)
+
+
+def _check_member(member: tarfile.TarInfo, root: Path) -> None:
+    name = member.name
+    if PurePosixPath(name).is_absolute() or name.startswith("\\"):
+        raise UnsafeArchiveError(f"archive member {name!r} has an absolute name")
+    target = Path(os.path.realpath(root / name))
+    if not target.is_relative_to(root):
+        raise UnsafeArchiveError(f"archive member {name!r} would be written outside {root}")
+    if member.issym() or member.islnk():
+        link = member.linkname
+        if PurePosixPath(link).is_absolute():
+            raise UnsafeArchiveError(f"archive member {name!r} links to the absolute path {link!r}")
+        # A symbolic link is relative to its own folder, a hard link to the archive's root.
+        base = (root / name).parent if member.issym() else root
+        if not Path(os.path.realpath(base / link)).is_relative_to(root):
+            raise UnsafeArchiveError(f"archive member {name!r} links to {link!r}, outside {root}")
+    elif not (member.isfile() or member.isdir()):
+        raise UnsafeArchiveError(f"archive member {name!r} is a device, FIFO or other special file")
 
 
 def add_missing_files(root: Path, destination: Path) -> list[str]:

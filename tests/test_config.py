@@ -35,8 +35,9 @@ def test_settings_are_frozen() -> None:
 
 
 def test_default_account_fills_in_only_where_the_config_has_none(raw: dict[str, Any]) -> None:
-    # GIVEN prod names its account and dev does not
+    # GIVEN prod names its own account (so it shares it with nobody) and dev does not
     raw["environments"]["prod"]["account"] = "210987654321"
+    del raw["environments"]["prod"]["shared_account_with"]
     # WHEN the CLI's account is given as the default
     config = parse_config(raw, default_account="123456789012")
     # THEN dev takes the default and prod keeps its own
@@ -118,7 +119,7 @@ def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, 
         ),
         pytest.param(
             lambda r: r["app"].__setitem__("name", "My App"),
-            r"\[app\]: app_name: must be 3-32 lowercase letters",
+            r"\[app\]: name: must be 3-32 lowercase letters",
             id="bad-app-name",
         ),
         pytest.param(
@@ -129,7 +130,7 @@ def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, 
             id="variants-and-serverless",
         ),
         pytest.param(
-            lambda r: r["environments"]["dev"]["endpoint"].__setitem__("model_artifact_key", "s3://b/model.pkl"),
+            lambda r: r["environments"]["dev"]["endpoint"].__setitem__("model_artifact_key", "models/v1/model.pkl"),
             r"environment 'dev': endpoint\.model_artifact_key: must be an object key in the artifacts bucket "
             r"ending in \.tar\.gz",
             id="bad-pin",

@@ -93,20 +93,104 @@ def test_removing_a_stateful_resource_without_retain_is_blocked_in_prod(reviewed
     assert "| ❌ | `Jobs`" in to_markdown(review)
 
 
-# GIVEN a prod bucket with DeletionPolicy Retain, which the head no longer has
+# GIVEN the prod data bucket (retained, named by CloudFormation) whose construct is renamed in the head:
+# the old logical id leaves the template and a new, empty bucket takes its place
 ORPHANED = case(
     "orphaned",
-    app("Prod", "Platform", template(Data=bucket(retain=True), Logs=bucket(retain=True))),
-    app("Prod", "Platform", template(Data=bucket(retain=True))),
+    app("Prod", "Platform", template(DataBucketE6B0FAA8=bucket(retain=True), Logs=bucket(retain=True))),
+    app("Prod", "Platform", template(StoreBucket1C2D3E4F=bucket(retain=True), Logs=bucket(retain=True))),
 )
 
 
-def test_removing_a_retained_resource_orphans_it_and_is_allowed(reviewed: dict[str, Review]) -> None:
+def test_orphaning_a_stateful_resource_in_prod_is_blocked_and_says_where_it_stays(
+    reviewed: dict[str, Review],
+) -> None:
     review = reviewed[ORPHANED]
-    # THEN the bucket stays in the account: reported as orphaned, not a violation
-    logs = _only_stack(review)["Logs"]
-    assert (logs.change, logs.verdict) == (Change.ORPHANED, Verdict.ALLOWED)
-    assert "| orphaned |" in to_markdown(review)
+    # THEN the old bucket is orphaned, and blocked like a replacement
+    resources = _only_stack(review)
+    old = resources["DataBucketE6B0FAA8"]
+    assert (old.change, old.verdict) == (Change.ORPHANED, Verdict.BLOCKED)
+    assert resources["StoreBucket1C2D3E4F"].change is Change.ADDED
+    assert [resource.logical_id for _, resource in review.blocked] == ["DataBucketE6B0FAA8"]
+    # AND the report says where the old one still lives: no physical name in the template, so its
+    # logical id and stack, kept by CloudFormation, and how to find its name before deploying
+    markdown = to_markdown(review)
+    assert "❌ 1 stateful resource change(s) need an acknowledgment: Prod/DataBucketE6B0FAA8." in markdown
+    assert "| ❌ | `DataBucketE6B0FAA8` | AWS::S3::Bucket | **orphaned** |" in markdown
+    assert "`DataBucketE6B0FAA8` of stack `Prod-Platform` stays in the account: CloudFormation keeps it" in markdown
+    assert "the stack adds `StoreBucket1C2D3E4F` of the same type, new and empty" in markdown
+    assert "--stack-name Prod-Platform --logical-resource-id DataBucketE6B0FAA8" in markdown
+    assert 'acknowledge with change = "orphan"' in markdown
+    assert "| ❌ `Prod-Platform` | 1 | 0 | 1 | 0 | 0 |" in markdown
+
+
+# GIVEN a retained prod bucket with a physical name, removed from the head
+ORPHANED_NAMED = case(
+    "orphaned with a name",
+    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-prod", retain=True))),
+    app("Prod", "Platform", template()),
+)
+
+
+def test_an_orphaned_resource_with_a_physical_name_is_named(reviewed: dict[str, Review]) -> None:
+    review = reviewed[ORPHANED_NAMED]
+    # THEN the report names the bucket that stays in the account
+    data = _only_stack(review)["Data"]
+    assert (data.change, data.verdict) == (Change.ORPHANED, Verdict.BLOCKED)
+    assert data.still_at is not None
+    assert "AWS::S3::Bucket `gbdt-data-prod` (BucketName) stays in the account" in to_markdown(review)
+    assert "the stack adds" not in to_markdown(review)
+
+
+# GIVEN the same orphaning, acknowledged with change "orphan"; and once with "delete" and "replace" only
+ORPHAN_ACKNOWLEDGED = case(
+    "orphan acknowledged",
+    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-prod", retain=True))),
+    app("Prod", "Platform", template()),
+    _acknowledge("Data", change="orphan"),
+)
+ORPHAN_OTHER_ACKNOWLEDGMENTS = case(
+    "orphan acknowledged as something else",
+    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-prod", retain=True))),
+    app("Prod", "Platform", template()),
+    _acknowledge("Data", change="delete"),
+    _acknowledge("Data", change="replace"),
+)
+
+
+def test_an_acknowledged_orphan_is_allowed_and_only_by_an_orphan_entry(reviewed: dict[str, Review]) -> None:
+    # THEN the "orphan" entry acknowledges it, with its reason in the report
+    data = _only_stack(reviewed[ORPHAN_ACKNOWLEDGED])["Data"]
+    assert (data.change, data.verdict) == (Change.ORPHANED, Verdict.ACKNOWLEDGED)
+    assert not reviewed[ORPHAN_ACKNOWLEDGED].blocked
+    assert "acknowledged: Renamed before go-live" in to_markdown(reviewed[ORPHAN_ACKNOWLEDGED])
+    # AND entries for a deletion or a replacement of it do not
+    other = reviewed[ORPHAN_OTHER_ACKNOWLEDGMENTS]
+    assert [resource.logical_id for _, resource in other.blocked] == ["Data"]
+    assert len(other.unused_acknowledgments) == 2
+
+
+# GIVEN a retained bucket orphaned in dev, and a retained role (not stateful) orphaned in prod
+ORPHANED_IN_DEV = case(
+    "orphaned in dev",
+    app("Dev", "Platform", template(Data=bucket(retain=True))),
+    app("Dev", "Platform", template()),
+)
+ORPHANED_ROLE = case(
+    "orphaned role",
+    app("Prod", "Platform", template(Role=role() | {"DeletionPolicy": "Retain"})),
+    app("Prod", "Platform", template()),
+)
+
+
+def test_orphaning_is_reported_in_dev_and_allowed_for_stateless_resources(reviewed: dict[str, Review]) -> None:
+    # THEN dev reports it without blocking, and a stateless resource is simply orphaned
+    data = _only_stack(reviewed[ORPHANED_IN_DEV])["Data"]
+    assert (data.change, data.verdict) == (Change.ORPHANED, Verdict.NOT_ENFORCED)
+    assert "stays in the account" in to_markdown(reviewed[ORPHANED_IN_DEV])
+    role_change = _only_stack(reviewed[ORPHANED_ROLE])["Role"]
+    assert (role_change.change, role_change.verdict) == (Change.ORPHANED, Verdict.ALLOWED)
+    assert not reviewed[ORPHANED_ROLE].blocked
 
 
 # GIVEN a prod bucket whose versioning is suspended in the head
@@ -367,7 +451,7 @@ VALID = 'environment = "Prod"\nstack = "Platform"\nresource = "Data"\n'
     ("entry", "message"),
     [
         (VALID + 'change = "replace"', r"#1: field 'reason': Field required"),
-        (VALID + 'change = "rename"\nreason = "a good reason"', r"#1: field 'change': .*'replace' or 'delete'"),
+        (VALID + 'change = "rename"\nreason = "a good reason"', r"#1: field 'change': .*'delete' or 'orphan'"),
         (VALID.replace('"Prod"', '""') + 'change = "delete"\nreason = "a good reason"', r"#1: field 'environment'"),
         (VALID + 'change = "delete"\nreason = "a good reason"\nticket = 1', r"#1: field 'ticket': Extra inputs"),
     ],

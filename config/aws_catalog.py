@@ -1,0 +1,56 @@
+"""What AWS offers, read from the service data botocore ships: regions and SageMaker instance types.
+
+These are the sources of truth the configuration is checked against, so that a new region or
+instance type needs a botocore upgrade, not an edit of a hand-written list. Loaded once, lazily,
+from files inside the botocore package: no network, no credentials.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.model import NoShapeFoundError
+
+
+@cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@cache
+def regions() -> frozenset[str]:
+    """Every region of every partition (aws, aws-cn, aws-us-gov, ...), without the `*-global` pseudo-regions."""
+    partitions: dict[str, Any] = _session().get_component("data_loader").load_data("partitions")
+    return frozenset(
+        region
+        for partition in partitions["partitions"]
+        for region in partition["regions"]
+        if not region.endswith("-global")
+    )
+
+
+@cache
+def sagemaker_enum(shape: str) -> frozenset[str]:
+    """The values of an enum shape of the SageMaker API, e.g. `TrainingInstanceType`."""
+    try:
+        values = _session().get_service_model("sagemaker").shape_for(shape).enum
+    except NoShapeFoundError:
+        values = []
+    if not values:
+        raise LookupError(f"the SageMaker service model has no enum shape {shape!r}")
+    return frozenset(values)
+
+
+def sagemaker_range(shape: str, member: str) -> tuple[int, int]:
+    """The (min, max) the SageMaker API documents for `shape.member`, e.g. a timeout's bounds."""
+    metadata = _session().get_service_model("sagemaker").shape_for(shape).members[member].metadata
+    return int(metadata["min"]), int(metadata["max"])
+
+
+def did_you_mean(value: str, choices: frozenset[str]) -> str:
+    """'; did you mean X or Y?' when choices are close to `value`, else ''."""
+    close = difflib.get_close_matches(value, sorted(choices), n=2, cutoff=0.75)
+    return f"; did you mean {' or '.join(close)}?" if close else ""

@@ -1,0 +1,99 @@
+"""A rule only a construct knows still stops synthesis as a ConfigError naming the environment (app.py)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import build
+from config import AppConfig, ConfigError, EnvironmentName, parse_config
+from config.settings import DEFAULT_CONFIG_FILE
+from tests.conftest import TEST_ACCOUNT, cdk_context
+
+
+def test_a_construct_error_names_the_environment_and_the_construct(app_config: AppConfig, tmp_path: Path) -> None:
+    # GIVEN dev's settings with a serverless memory size the endpoint construct refuses, slipped past
+    # the configuration's validation (model_copy does not validate), as a rule it lacks would
+    dev = app_config.environment("dev")
+    assert dev.endpoint.serverless is not None
+    serverless = dev.endpoint.serverless.model_copy(update={"memory_size_mb": 1500})
+    broken = dev.model_copy(update={"endpoint": dev.endpoint.model_copy(update={"serverless": serverless})})
+    config = app_config.model_copy(update={"environments": {EnvironmentName.DEV: broken}})
+    # WHEN app.py builds the stacks
+    with pytest.raises(ConfigError) as error:
+        build(config, context=cdk_context(), outdir=str(tmp_path))
+    # THEN the construct's ValueError comes out as a ConfigError naming the environment, the construct
+    # and the field, with the original error chained
+    message = str(error.value)
+    assert message.startswith("environment 'dev': Dev/Inference/")
+    assert "serverless memory_size_mb must be one of 1024, 2048" in message
+    assert isinstance(error.value.__cause__, ValueError)
+
+
+def _edit(environment: str, path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(raw: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = raw["environments"][environment]
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = value
+
+    return edit
+
+
+# Mistakes the configuration's validation leaves to the constructs (their rules are written once, there).
+CONSTRUCT_RULES = [
+    pytest.param(
+        "dev",
+        _edit("dev", "endpoint.data_capture_percentage", 10),
+        r"environment 'dev': Dev/Inference/Endpoint: data_capture_percentage must be 0 with a serverless variant",
+        id="capture-on-serverless",
+    ),
+    pytest.param(
+        "dev",
+        _edit(
+            "dev",
+            "endpoint.autoscaling",
+            {"min_capacity": 1, "max_capacity": 2, "target_invocations_per_instance": 100},
+        ),
+        r"environment 'dev': Dev/Inference/AutoScaling: autoscaling is not supported on a serverless variant",
+        id="autoscaling-on-serverless",
+    ),
+    pytest.param(
+        "staging",
+        _edit("staging", "endpoint.variants.0.weight", 0.5),
+        r"environment 'staging': Staging/Inference/Endpoint: variant weights must add up to 1\.0, got 0\.5",
+        id="weights",
+    ),
+    pytest.param(
+        "staging",
+        _edit("staging", "endpoint.variants.0.instance_type", "ml.t2.medium"),
+        r"environment 'staging': Staging/Inference/AutoScaling: autoscaling is not supported on burstable",
+        id="autoscaling-on-burstable",
+    ),
+    pytest.param(
+        "staging",
+        _edit("staging", "endpoint.deployment.step_value", 2),
+        r"environment 'staging': Staging/Inference/Endpoint: traffic_shifting: a canary step of 2 instance\(s\)",
+        id="canary-step-too-large",
+    ),
+]
+
+
+@pytest.mark.parametrize(("environment", "edit", "message"), CONSTRUCT_RULES)
+def test_a_mistake_only_a_construct_knows_names_the_environment(
+    environment: str, edit: Callable[[dict[str, Any]], None], message: str, tmp_path: Path
+) -> None:
+    # GIVEN the shipped configuration with a mistake it accepts, for one environment
+    raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    edit(raw)
+    config = parse_config(raw, default_account=TEST_ACCOUNT)
+    name = EnvironmentName(environment)
+    config = config.model_copy(update={"environments": {name: config.environments[name]}})
+    # WHEN app.py builds its stacks THEN the construct's error names the environment and the construct
+    with pytest.raises(ConfigError, match=message):
+        build(config, context=cdk_context(), outdir=str(tmp_path))

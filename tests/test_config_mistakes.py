@@ -1,0 +1,339 @@
+"""Every mistake a user editing environments.toml would make stops synthesis, naming environment and field.
+
+Regions and instance types are checked against botocore's data (its partitions and the SageMaker
+service model's enums), numeric bounds against the SageMaker API's documented limits.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import ConfigError, EnvironmentName, load_config, parse_config
+from config.aws_catalog import regions, sagemaker_enum
+from config.settings import DEFAULT_CONFIG_FILE
+
+Raw = dict[str, Any]
+
+
+@pytest.fixture
+def raw() -> Raw:
+    """A fresh, editable copy of the shipped configuration."""
+    return copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
+
+
+def _set(path: str, value: Any) -> Callable[[Raw], None]:
+    """An edit of the document: `environments.dev.region` = value (a list index as a number)."""
+
+    def edit(raw: Raw) -> None:
+        *parents, last = path.split(".")
+        node: Any = raw
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        node[last] = value
+
+    return edit
+
+
+MISTAKES = [
+    pytest.param(
+        _set("environments.dev.region", "us-esat-1"),
+        r"environment 'dev': region: not a region of any AWS partition.*did you mean .*us-east-1\? \(got 'us-esat-1'\)",
+        id="region-typo",
+    ),
+    pytest.param(
+        _set("environments.staging.region", "eu-north-9"),
+        r"environment 'staging': region: not a region of any AWS partition",
+        id="region-that-does-not-exist",
+    ),
+    pytest.param(
+        _set("environments.prod.training.instance_type", "ml.zz9.large"),
+        r"environment 'prod': training\.instance_type: not an instance type SageMaker offers "
+        r"for training jobs \(TrainingInstanceType",
+        id="training-instance-type",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.variants.0.instance_type", "ml.zz9.large"),
+        r"environment 'prod': endpoint\.variants\.0\.instance_type: not an instance type "
+        r"SageMaker offers for endpoint variants \(ProductionVariantInstanceType",
+        id="endpoint-instance-type",
+    ),
+    pytest.param(
+        # Offered for training, not for batch transform.
+        _set("environments.dev.transform.instance_type", "ml.t3.medium"),
+        r"environment 'dev': transform\.instance_type: not an instance type SageMaker offers "
+        r"for transform jobs \(TransformInstanceType",
+        id="transform-instance-type",
+    ),
+    pytest.param(
+        # Offered for endpoints and training, not for notebook instances.
+        _set("environments.dev.notebook.instance_type", "ml.m5.large"),
+        r"environment 'dev': notebook\.instance_type: not an instance type SageMaker offers "
+        r"for notebook instances",
+        id="notebook-instance-type",
+    ),
+    pytest.param(
+        _set("environments.staging.training.evaluation.threshold", math.nan),
+        r"environment 'staging': training\.evaluation\.threshold: Input should be a finite number",
+        id="nan-threshold",
+    ),
+    pytest.param(
+        _set("environments.prod.monitoring.server_error_rate_percent", math.inf),
+        r"environment 'prod': monitoring\.server_error_rate_percent: Input should be a finite number",
+        id="infinite-alarm-threshold",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.variants.0.weight", math.nan),
+        r"environment 'prod': endpoint\.variants\.0\.weight: Input should be a finite number",
+        id="nan-variant-weight",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.server_timeout_seconds", -5),
+        r"environment 'prod': endpoint\.server_timeout_seconds: Input should be greater than or equal to 1 "
+        r"\(got -5\)",
+        id="negative-server-timeout",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.server_timeout_seconds", 61),
+        r"environment 'prod': endpoint\.server_timeout_seconds: Input should be less than or equal to 60",
+        id="server-timeout-beyond-invocation-limit",
+    ),
+    pytest.param(
+        _set("environments.dev.endpoint.serverless.memory_size_mb", 1500),
+        r"environment 'dev': endpoint\.serverless: memory_size_mb must be one of 1024, 2048, 3072, 4096, 5120, "
+        r"6144 \(got 1500\)",
+        id="serverless-memory-between-steps",
+    ),
+    pytest.param(
+        _set("environments.dev.endpoint.serverless.memory_size_mb", 8192),
+        r"environment 'dev': endpoint\.serverless\.memory_size_mb: must be 1024-6144 MB "
+        r"\(SageMaker's ProductionVariantServerlessConfig\.MemorySizeInMB\) \(got 8192\)",
+        id="serverless-memory-too-large",
+    ),
+    pytest.param(
+        _set("environments.dev.endpoint.serverless.max_concurrency", 500),
+        r"environment 'dev': endpoint\.serverless\.max_concurrency: must be 1-200",
+        id="serverless-concurrency",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.model_artifact_key", "s3://my-bucket/models/v1/model.tar.gz"),
+        r"environment 'prod': endpoint\.model_artifact_key: must be an object key in the artifacts bucket, "
+        r"not a URL",
+        id="artifact-key-as-url",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.autoscaling.max_capacity", 100000),
+        r"environment 'prod': endpoint: autoscaling\.max_capacity \(100000\) must not exceed 100 instances",
+        id="huge-max-capacity",
+    ),
+    pytest.param(
+        _set(
+            "environments.prod.endpoint.autoscaling.schedules",
+            [{"name": "Day", "schedule": "cron(0 8 * * ? *)", "min_capacity": 2, "max_capacity": 5000}],
+        ),
+        r"environment 'prod': endpoint: autoscaling\.schedules\.0\.max_capacity \(5000\) must not exceed 100",
+        id="huge-scheduled-capacity",
+    ),
+    pytest.param(
+        _set("environments.staging.endpoint.variants.0.initial_instance_count", 1000),
+        r"environment 'staging': endpoint: variants\.0\.initial_instance_count \(1000\) must not exceed 100",
+        id="huge-initial-fleet",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.container_startup_health_check_timeout_seconds", 30),
+        r"environment 'prod': endpoint\.container_startup_health_check_timeout_seconds: must be 60-3600 s",
+        id="health-check-timeout",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.model_data_download_timeout_seconds", 7200),
+        r"environment 'prod': endpoint\.model_data_download_timeout_seconds: must be 60-3600 s",
+        id="download-timeout",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.deployment.wait_interval_seconds", 4000),
+        r"environment 'prod': endpoint\.deployment\.wait_interval_seconds: must be 0-3600 s",
+        id="canary-wait-beyond-limit",
+    ),
+    pytest.param(
+        _set("environments.prod.endpoint.deployment.maximum_execution_timeout_seconds", 60),
+        r"environment 'prod': endpoint\.deployment\.maximum_execution_timeout_seconds: must be 600-28800 s",
+        id="deployment-timeout",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), MISTAKES)
+def test_a_mistake_is_rejected_naming_environment_and_field(
+    raw: Raw, edit: Callable[[Raw], None], message: str
+) -> None:
+    # GIVEN the shipped configuration with one mistake
+    edit(raw)
+    # WHEN it is loaded THEN the error names the environment and the field
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+UNKNOWN_KEYS = [
+    ("app", r"\[app\]: nmae: unknown field"),
+    ("environments.dev", r"environment 'dev': nmae: unknown field"),
+    ("environments.dev.training", r"environment 'dev': training\.nmae: unknown field"),
+    ("environments.staging.training.evaluation", r"environment 'staging': training\.evaluation\.nmae: unknown field"),
+    ("environments.dev.transform", r"environment 'dev': transform\.nmae: unknown field"),
+    ("environments.dev.notebook", r"environment 'dev': notebook\.nmae: unknown field"),
+    ("environments.dev.endpoint.serverless", r"environment 'dev': endpoint\.serverless\.nmae: unknown field"),
+    ("environments.prod.endpoint.autoscaling", r"environment 'prod': endpoint\.autoscaling\.nmae: unknown field"),
+    ("environments.prod.endpoint.deployment", r"environment 'prod': endpoint\.deployment\.nmae: unknown field"),
+    ("environments.prod.endpoint.variants.0", r"environment 'prod': endpoint\.variants\.0\.nmae: unknown field"),
+    ("environments.prod.monitoring", r"environment 'prod': monitoring\.nmae: unknown field"),
+]
+
+
+@pytest.mark.parametrize(("table", "message"), UNKNOWN_KEYS, ids=[table for table, _ in UNKNOWN_KEYS])
+def test_an_unknown_key_is_rejected_in_every_table(raw: Raw, table: str, message: str) -> None:
+    # GIVEN a misspelt key (`nmae`) in one table, [app] included
+    _set(f"{table}.nmae", "x")(raw)
+    # WHEN it is loaded THEN the error names the table and the key
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_a_nan_written_in_the_toml_file_is_rejected(tmp_path: Path) -> None:
+    # GIVEN the shipped file with `threshold = nan` (valid TOML), as a user would write it
+    text = DEFAULT_CONFIG_FILE.read_text()
+    assert text.count("threshold = 0.75") == 2
+    path = tmp_path / "environments.toml"
+    path.write_text(text.replace("threshold = 0.75", "threshold = nan", 1))
+    # WHEN it is loaded THEN the error names staging's threshold, before any template is built
+    with pytest.raises(ConfigError, match=r"environment 'staging': training\.evaluation\.threshold: .*finite"):
+        load_config(path)
+
+
+def test_every_problem_is_reported_at_once(raw: Raw) -> None:
+    # GIVEN three field mistakes in prod and one in dev
+    _set("environments.prod.region", "us-esat-1")(raw)
+    _set("environments.prod.training.instance_type", "ml.zz9.large")(raw)
+    _set("environments.prod.endpoint.server_timeout_seconds", -5)(raw)
+    _set("environments.dev.endpoint.serverless.memory_size_mb", 8192)(raw)
+    # WHEN it is loaded
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw)
+    # THEN one error lists them all, one line each
+    lines = str(error.value).splitlines()
+    assert [line.split(":")[0:2] for line in lines] == [
+        ["environment 'dev'", " endpoint.serverless.memory_size_mb"],
+        ["environment 'prod'", " region"],
+        ["environment 'prod'", " training.instance_type"],
+        ["environment 'prod'", " endpoint.server_timeout_seconds"],
+    ]
+
+
+def test_every_broken_rule_of_an_environment_is_reported_at_once(raw: Raw) -> None:
+    # GIVEN prod breaking three rules that span several fields
+    _set("environments.prod.removal_policy", "destroy")(raw)
+    _set("environments.prod.endpoint.data_capture_percentage", 0)(raw)
+    raw["environments"]["prod"].pop("alarm_email")
+    # WHEN it is loaded THEN all three are in the message
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw)
+    message = str(error.value)
+    assert message.startswith("environment 'prod': ")
+    for rule in ("data_capture_percentage > 0", "alarm_email is required", "removal_policy must be 'retain'"):
+        assert rule in message
+
+
+def test_the_sources_of_truth_are_botocore_data_not_hand_lists() -> None:
+    # GIVEN botocore's data THEN it knows the regions and instance types the shipped config uses, and more
+    config = load_config()
+    assert {e.region for e in config.environments.values()} <= regions()
+    assert {"us-gov-west-1", "cn-north-1", "eu-central-1"} <= regions()
+    assert "ml.m5.2xlarge" in sagemaker_enum("TrainingInstanceType")
+    assert "ml.c5.xlarge" in sagemaker_enum("ProductionVariantInstanceType")
+    with pytest.raises(LookupError, match="no enum shape 'NoSuchShape'"):
+        sagemaker_enum("NoSuchShape")
+
+
+def test_a_region_of_another_partition_is_accepted(raw: Raw) -> None:
+    # GIVEN dev in GovCloud THEN the region is accepted (botocore's partitions, not only `aws`)
+    _set("environments.dev.region", "us-gov-west-1")(raw)
+    assert parse_config(raw).environment("dev").region == "us-gov-west-1"
+
+
+# Prod in dev's account -------------------------------------------------------------------------------------
+
+
+def test_prod_in_the_same_account_as_dev_is_refused_unless_declared(raw: Raw) -> None:
+    # GIVEN the shipped config (one account for all) without prod's declaration
+    del raw["environments"]["prod"]["shared_account_with"]
+    # WHEN it is loaded THEN prod is refused, with what sharing costs and how to accept it
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw, default_account="123456789012")
+    message = str(error.value)
+    assert message.startswith(
+        "environment 'prod': shared_account_with: dev, staging deploy(s) into account 123456789012 as prod"
+    )
+    assert "publish any embedded metric" in message
+    assert "quotas" in message
+    assert 'set shared_account_with = ["dev", "staging"] in [environments.prod]' in message
+    assert "docs/security.md" in message
+
+
+def test_an_account_left_out_counts_as_the_same_account(raw: Raw) -> None:
+    # GIVEN no account anywhere (all use the credentials' account) and no declaration
+    del raw["environments"]["prod"]["shared_account_with"]
+    # WHEN it is loaded without credentials THEN prod is refused too
+    with pytest.raises(ConfigError, match=r"environment 'prod': shared_account_with: .*the same account"):
+        parse_config(raw)
+
+
+def test_an_account_left_out_may_be_prods_and_needs_the_declaration(raw: Raw) -> None:
+    # GIVEN prod in its own account, staging in another, dev's account left out (the credentials' at deploy time)
+    del raw["environments"]["prod"]["shared_account_with"]
+    raw["environments"]["prod"]["account"] = "210987654321"
+    raw["environments"]["staging"]["account"] = "222222222222"
+    # WHEN it is loaded without credentials THEN dev may land in prod's account: refused
+    with pytest.raises(ConfigError, match=r"environment 'prod': shared_account_with: dev deploy\(s\) into what may"):
+        parse_config(raw)
+    # AND declaring it is accepted, and not stale, whatever the credentials (prod's, dev's or none)
+    raw["environments"]["prod"]["shared_account_with"] = ["dev"]
+    for credentials in ("210987654321", "111111111111", None):
+        prod = parse_config(raw, default_account=credentials).environment("prod")
+        assert prod.shared_account_with == (EnvironmentName.DEV,)
+
+
+def test_another_region_of_the_same_account_is_no_separation(raw: Raw) -> None:
+    # GIVEN dev in another region of prod's account, undeclared (IAM is global to the account)
+    raw["environments"]["prod"]["shared_account_with"] = ["staging"]
+    _set("environments.dev.region", "eu-west-1")(raw)
+    with pytest.raises(ConfigError, match=r"environment 'prod': shared_account_with: dev deploy\(s\) into account"):
+        parse_config(raw, default_account="123456789012")
+
+
+def test_the_shipped_config_declares_the_sharing_and_separate_accounts_need_none(raw: Raw) -> None:
+    # GIVEN the shipped config THEN it loads: prod declares that it shares dev's and staging's account
+    shipped = parse_config(copy.deepcopy(raw), default_account="123456789012")
+    assert shipped.environment("prod").shared_account_with == (EnvironmentName.DEV, EnvironmentName.STAGING)
+    # AND with prod in its own account and no declaration it loads as well
+    del raw["environments"]["prod"]["shared_account_with"]
+    raw["environments"]["prod"]["account"] = "210987654321"
+    assert parse_config(raw, default_account="123456789012").environment("prod").account == "210987654321"
+
+
+def test_a_stale_sharing_declaration_is_refused(raw: Raw) -> None:
+    # GIVEN every account in the file, prod's its own, but prod still declaring the sharing
+    for name, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
+        raw["environments"][name]["account"] = account
+    # WHEN it is loaded THEN the declaration that no longer holds is refused
+    with pytest.raises(ConfigError, match=r"environment 'prod': shared_account_with: dev, staging not in prod's"):
+        parse_config(raw)
+
+
+def test_an_environment_cannot_share_with_itself(raw: Raw) -> None:
+    raw["environments"]["prod"]["shared_account_with"] = ["dev", "staging", "prod"]
+    with pytest.raises(ConfigError, match=r"environment 'prod': .*shared_account_with names 'prod' itself"):
+        parse_config(raw)

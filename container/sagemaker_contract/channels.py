@@ -111,12 +111,20 @@ def check_channels(configs: dict[str, ChannelConfig], required: set[str], option
 
 
 def _files(directory: Path) -> list[Path]:
-    """Every data file under the channel folder (S3 prefixes keep their sub-folders), hidden files skipped."""
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    )
+    """Every data file under the channel folder (S3 prefixes keep their sub-folders), hidden files skipped.
+
+    A symbolic link that leads nowhere (broken, or a loop) raises the `OSError` naming it: skipping it would
+    train on part of the data without a word.
+    """
+    found = []
+    for path in directory.rglob("*"):
+        if any(part.startswith(".") for part in path.relative_to(directory).parts):
+            continue
+        if path.is_symlink():
+            path.stat()
+        if path.is_file():
+            found.append(path)
+    return sorted(found)
 
 
 def _csv_problem(path: Path, channel: str, expected_columns: int) -> str:

@@ -22,14 +22,29 @@ def test_hadolint_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_runs_the_entry_point_as_a_non_root_user() -> None:
-    """GIVEN the Dockerfile THEN a pinned base, exec-form entry point, numeric non-root USER, unbuffered output."""
-    assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm", DOCKERFILE, re.MULTILINE)
+def test_dockerfile_starts_as_root_and_names_the_work_user() -> None:
+    """GIVEN the Dockerfile THEN a current pinned base, exec-form entry point, root start (as SageMaker expects,
+    acknowledged in place for hadolint), a numeric non-root ALGORITHM_USER to drop to, unbuffered output."""
+    assert re.search(r"^FROM python:3\.13-slim-trixie$", DOCKERFILE, re.MULTILINE)
     assert 'ENTRYPOINT ["python", "/opt/program/entrypoint.py"]' in DOCKERFILE
     users = re.findall(r"^USER (\S+)", DOCKERFILE, re.MULTILINE)
-    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    assert users == ["0:0"]
+    assert "# hadolint ignore=DL3002\nUSER 0:0" in DOCKERFILE
+    assert "ALGORITHM_USER=${ALGORITHM_UID}:${ALGORITHM_UID}" in DOCKERFILE
+    uid = re.search(r"^ARG ALGORITHM_UID=(\d+)$", DOCKERFILE, re.MULTILINE)
+    assert uid and int(uid.group(1)) >= 1000
     assert "PYTHONUNBUFFERED=1" in DOCKERFILE
     assert "HEALTHCHECK" not in DOCKERFILE.replace("no HEALTHCHECK", "")
+
+
+def test_the_tests_run_on_the_python_of_the_image() -> None:
+    """GIVEN the base image's Python minor version THEN `make test` runs these tests on it (make container-test)."""
+    image_python = re.search(r"^FROM python:(\d+\.\d+)", DOCKERFILE, re.MULTILINE)
+    assert image_python
+    makefile = (CONTAINER.parent / "Makefile").read_text()
+    assert "$(MAKE) --no-print-directory container-test" in makefile.split("\ntest:")[1].split("\n\n")[0]
+    if sys.prefix.endswith(".venv-container"):
+        assert f"{sys.version_info.major}.{sys.version_info.minor}" == image_python.group(1)
 
 
 def test_requirements_are_pinned() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import platform
@@ -73,12 +74,27 @@ def _check_model_dir(model_dir: Path) -> None:
         )
 
 
+def file_digests(directory: Path) -> dict[str, dict[str, Any]]:
+    """{path relative to `directory`: {"sha256": hex digest, "bytes": size}} of every file under it."""
+    digests = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        digests[path.relative_to(directory).as_posix()] = {"sha256": digest, "bytes": path.stat().st_size}
+    return digests
+
+
 def _save_model(trained: TrainedModel, model_dir: Path, metadata: dict[str, Any]) -> None:
-    """Write the model beside its final place, then move it in; metadata.json last marks it complete."""
+    """Write the model beside its final place, then move it in; metadata.json last marks it complete.
+
+    metadata["files"] gets the sha256 and size of every model file, so that serving can tell a complete
+    model from a truncated or altered one before it loads it.
+    """
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / METADATA_FILE).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(dir=model_dir, prefix=".partial-") as partial:
         trained.save(Path(partial))
+        metadata["files"] = file_digests(Path(partial))
         for item in Path(partial).iterdir():
             item.replace(model_dir / item.name)
     partial_metadata = model_dir / f".{METADATA_FILE}.partial"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from algorithm import ALGORITHM
 from sagemaker_contract import hyperparameters
+from sagemaker_contract.distributed import DistributedHyperparameters
 
 from tests.container.harness import CONTAINER
 
@@ -74,3 +75,42 @@ def test_readme_documents_every_hyperparameter() -> None:
     readme = (CONTAINER / "README.md").read_text()
     for row in hyperparameters.describe(ALGORITHM.hyperparameters):
         assert f"| `{row['name']}` |" in readme, row["name"]
+
+
+def test_hyperparameter_schema_file_is_generated_from_the_code(tmp_path: Path) -> None:
+    """GIVEN container/hyperparameters.json WHEN the CLI regenerates it from the dataclasses THEN the same bytes
+    (regenerate: `cd container && python -m sagemaker_contract.hyperparameters hyperparameters.json`)."""
+    regenerated = tmp_path / "hyperparameters.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "sagemaker_contract.hyperparameters", str(regenerated)],
+        cwd=CONTAINER,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    committed = (CONTAINER / "hyperparameters.json").read_text()
+    assert regenerated.read_text() == committed
+    assert committed == hyperparameters.export_text(ALGORITHM.hyperparameters, DistributedHyperparameters)
+
+
+def test_hyperparameter_schema_has_the_agreed_shape() -> None:
+    """GIVEN the exported schema THEN exactly the keys of INTERFACE.md, and the reserved names SageMaker adds."""
+    schema = hyperparameters.export(ALGORITHM.hyperparameters, DistributedHyperparameters)
+    assert set(schema) == {"hyperparameters", "reserved"}
+    keys = {"type", "required", "nullable", "default", "minimum", "maximum", "exclusive_minimum", "choices", "doc"}
+    for name, entry in schema["hyperparameters"].items():
+        assert set(entry) == keys, name
+        assert entry["type"] in {"integer", "float", "string", "boolean"}, name
+    assert schema["hyperparameters"]["objective"]["required"] is True
+    assert schema["hyperparameters"]["num_class"]["nullable"] is True
+    assert {"distributed_port", "distributed_timeout_seconds"} <= set(schema["hyperparameters"])
+    assert "_tuning_objective_metric" in schema["reserved"]
+    assert not set(schema["reserved"]) & set(schema["hyperparameters"])
+
+
+def test_readme_lists_every_reserved_hyperparameter() -> None:
+    """GIVEN the reserved names the container accepts THEN container/README.md lists each of them."""
+    readme = (CONTAINER / "README.md").read_text()
+    for name in hyperparameters.RESERVED:
+        assert f"`{name}`" in readme, name

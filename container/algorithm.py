@@ -227,6 +227,45 @@ def _labels_problem(params: GBDTHyperparameters, labels: Matrix) -> tuple[int, s
     return None
 
 
+def _useless_data_problem(params: GBDTHyperparameters, train: Dataset) -> str | None:
+    """Why these rows cannot give a useful model (README: "Data that cannot give a model"), or None."""
+    labels, rows = train.labels, train.num_rows
+    classes = np.unique(labels)
+    if params.objective == "binary" and classes.size < 2:
+        return f"channel train has label {classes[0]:g} only; objective binary needs rows of both 0 and 1"
+    if params.objective == "multiclass":
+        expected = params.num_class or 0
+        missing = sorted(set(range(expected)) - {int(c) for c in classes})
+        if missing:
+            shown = ", ".join(str(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
+            return (
+                f"channel train has no row of class {shown}; objective multiclass with num_class={expected} "
+                f"needs every class 0 to {expected - 1} at least once (lower num_class, or add rows)"
+            )
+    if params.objective == "regression" and classes.size < 2:
+        return f"every label in channel train is {classes[0]:g}; objective regression has nothing to learn"
+    features = train.features
+    missing_values = np.isnan(features)
+    spread = np.fmax.reduce(features, axis=0) > np.fmin.reduce(features, axis=0)
+    # A feature that is missing in some rows and has one value in the others still splits (missing vs not).
+    varies = spread | (missing_values.any(axis=0) & ~missing_values.all(axis=0))
+    if not varies.any():
+        return (
+            f"no feature varies in channel train: each of its {train.num_features} feature(s) has one value "
+            f"in all {rows} rows, so no tree can split"
+        )
+    per_leaf = max(params.min_data_in_leaf, 1)
+    bagged = params.bagging_fraction if params.bagging_freq > 0 else 1.0
+    needed = math.ceil(2 * per_leaf / bagged)
+    if rows < needed:
+        bagging = f" and bagging_fraction={params.bagging_fraction:g}" if bagged < 1.0 else ""
+        return (
+            f"channel train has {rows} rows; min_data_in_leaf={params.min_data_in_leaf}{bagging} needs at least "
+            f"{needed} for a tree to split into two leaves (add rows, or lower min_data_in_leaf)"
+        )
+    return None
+
+
 def _fingerprint(params: GBDTHyperparameters, train: Dataset, validation: Dataset | None) -> str:
     digest = hashlib.blake2b(digest_size=16)
     settings = {k: v for k, v in dataclasses.asdict(params).items() if k not in _RESUMABLE_ACROSS}
@@ -258,6 +297,11 @@ class LightGBMAlgorithm:
     ) -> GBDTModel:
         params = hyperparameters.lightgbm_params(context.num_threads)
         cluster = context.cluster
+        # Each host of a distributed job holds only its own rows (a block may hold one class alone), so the
+        # rules apply to a job on one host; the check after training below applies to every job.
+        problem = _useless_data_problem(hyperparameters, train) if cluster is None else None
+        if problem is not None:
+            raise UserError(problem)
         if cluster is not None:
             params |= _distributed_params(cluster, hyperparameters.tree_learner)
             lgb.register_logger(_NetworkLog(cluster, context.log))
@@ -313,6 +357,12 @@ class LightGBMAlgorithm:
         if context.checkpoints.enabled:
             # After early stopping the booster holds the best iteration's trees only.
             save_checkpoint(booster, booster.current_iteration())
+        if not booster.feature_importance("split").any():
+            raise UserError(
+                f"LightGBM found no split in {last_round[0]} round(s), so the model would predict one constant: "
+                "the features carry no usable signal under these settings (check min_data_in_leaf, num_leaves, "
+                "and the features themselves)"
+            )
         facts = {
             "objective": hyperparameters.objective,
             "num_class": {"regression": None, "binary": 2}.get(hyperparameters.objective, hyperparameters.num_class),

@@ -3,6 +3,9 @@
 The contract layer (sagemaker_contract/) does the SageMaker side; `algorithm` is the algorithm layer.
 OPT_ML_DIR relocates /opt/ml, so the same program runs from a checkout without Docker.
 
+The image starts as root, as SageMaker expects; before anything else the entry point hands the mounted
+directories to the work user of ALGORITHM_USER and drops to it (sagemaker_contract/privileges.py).
+
 Training runs in a forked child while this small parent waits: when the kernel's out-of-memory killer
 (SIGKILL) or a native crash ends the child, the parent still writes the failure reason.
 """
@@ -12,18 +15,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 
+from sagemaker_contract import privileges
+from sagemaker_contract.errors import UserError
+from sagemaker_contract.failure import write_failure
 from sagemaker_contract.paths import OptMl
 
 USAGE = "usage: entrypoint.py train|serve   (OPT_ML_DIR relocates /opt/ml)"
-
-
-def _write_failure(failure: Path, reason: str) -> None:
-    print(f"training failed: {reason}", file=sys.stderr, flush=True)
-    failure.parent.mkdir(parents=True, exist_ok=True)
-    failure.write_text(reason + "\n")
 
 
 def _train(paths: OptMl) -> int:
@@ -35,7 +34,7 @@ def _train(paths: OptMl) -> int:
         from algorithm import ALGORITHM  # noqa: PLC0415
         from sagemaker_contract import training  # noqa: PLC0415
     except Exception as error:  # even a broken image must leave a failure reason
-        _write_failure(paths.failure, f"the training program could not start: {type(error).__name__}: {error}")
+        write_failure(paths.failure, f"the training program could not start: {type(error).__name__}: {error}")
         raise
     return training.run(ALGORITHM, paths)
 
@@ -71,9 +70,25 @@ def _supervise_training(paths: OptMl) -> int:
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         if not paths.failure.exists():
-            _write_failure(paths.failure, _death_reason(signum))
+            write_failure(paths.failure, _death_reason(signum))
         return 128 + signum
     return os.waitstatus_to_exitcode(status)
+
+
+def _become_work_user(command: str, paths: OptMl) -> bool:
+    """Drop from root to the work user; False (the reason written) when what SageMaker mounted cannot be used."""
+    try:
+        privileges.drop_privileges(command, paths, privileges.work_user(os.environ))
+    except UserError as error:
+        if command != "train":
+            print(f"serving cannot start: {error}", file=sys.stderr, flush=True)
+            return False
+        try:
+            write_failure(paths.failure, str(error))
+        except OSError:  # output/ itself is the problem; the reason is on stderr
+            print(f"training failed: {error}", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -81,6 +96,8 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     paths = OptMl.from_environment()
+    if not _become_work_user(argv[0], paths):
+        return 1
     if argv[0] == "train":
         return _supervise_training(paths)
     from algorithm import ALGORITHM  # noqa: PLC0415 - see _train

@@ -47,18 +47,26 @@ class Resources:
         return self.hosts.index(self.current_host)
 
 
+_ABSENT = object()
+
+
 def _read_json(path: Path) -> Any:
+    """The file's JSON, or `_ABSENT` when there is no file; any other failure to read it is the `OSError`."""
     try:
-        return json.loads(path.read_text())
+        text = path.read_text()
+    except FileNotFoundError:
+        return _ABSENT
+    try:
+        return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{path.name} is not valid JSON: {error}") from None
 
 
 def read_resources(path: Path) -> Resources:
     """resourceconfig.json; absent (a local run) means one host."""
-    if not path.exists():
-        return Resources("algo-1", ("algo-1",))
     loaded = _read_json(path)
+    if loaded is _ABSENT:
+        return Resources("algo-1", ("algo-1",))
     hosts = loaded.get("hosts") if isinstance(loaded, dict) else None
     if not isinstance(hosts, list) or not hosts:
         raise UserError(f"{path.name} has no 'hosts' list")
@@ -73,10 +81,10 @@ def read_resources(path: Path) -> Resources:
 
 def read_channel_configs(path: Path, data_dir: Path) -> dict[str, ChannelConfig]:
     """inputdataconfig.json by channel; absent (a local run) means every folder under data/, as CSV, File mode."""
-    if not path.exists():
+    loaded = _read_json(path)
+    if loaded is _ABSENT:
         found = sorted(p.name for p in data_dir.iterdir() if p.is_dir()) if data_dir.is_dir() else []
         return {name: ChannelConfig(name, "text/csv", "File") for name in found}
-    loaded = _read_json(path)
     if not isinstance(loaded, dict):
         raise UserError(f"{path.name} must hold a JSON object of channels")
     configs = {}
@@ -111,12 +119,20 @@ def check_channels(configs: dict[str, ChannelConfig], required: set[str], option
 
 
 def _files(directory: Path) -> list[Path]:
-    """Every data file under the channel folder (S3 prefixes keep their sub-folders), hidden files skipped."""
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    )
+    """Every data file under the channel folder (S3 prefixes keep their sub-folders), hidden files skipped.
+
+    A symbolic link that leads nowhere (broken, or a loop) raises the `OSError` naming it: skipping it would
+    train on part of the data without a word.
+    """
+    found = []
+    for path in directory.rglob("*"):
+        if any(part.startswith(".") for part in path.relative_to(directory).parts):
+            continue
+        if path.is_symlink():
+            path.stat()
+        if path.is_file():
+            found.append(path)
+    return sorted(found)
 
 
 def _csv_problem(path: Path, channel: str, expected_columns: int) -> str:

@@ -10,8 +10,8 @@ port, play the hosts of one job. SageMaker never sets it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 import os
 import socket
 import time
@@ -19,16 +19,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sagemaker_contract import hyperparameters
 from sagemaker_contract.channels import Resources
 from sagemaker_contract.errors import UserError
+from sagemaker_contract.hyperparameters import param
 from sagemaker_contract.protocol import Cluster, Dataset
 
 HOST_ADDRESSES_VARIABLE = "SM_HOST_ADDRESSES"
-TIMEOUT_HYPERPARAMETER = "distributed_timeout_seconds"
-PORT_HYPERPARAMETER = "distributed_port"
 DEFAULT_TIMEOUT_SECONDS = 300.0
 DEFAULT_PORT = 12400
 MAX_TIMEOUT_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class DistributedHyperparameters:
+    """The contract layer's own hyperparameters, for jobs with several instances (README: Distributed training)."""
+
+    distributed_timeout_seconds: float = param(
+        default=DEFAULT_TIMEOUT_SECONDS,
+        minimum=1.0,
+        maximum=MAX_TIMEOUT_SECONDS,
+        doc="seconds a host waits for the other hosts to resolve and connect",
+    )
+    distributed_port: int = param(
+        default=DEFAULT_PORT, minimum=1024, maximum=65535, doc="TCP port of the distributed learner on every host"
+    )
 
 
 @dataclass(frozen=True)
@@ -39,25 +54,10 @@ class DistributedSettings:
 
 def pop_settings(raw: Mapping[str, Any]) -> tuple[DistributedSettings, dict[str, Any]]:
     """The contract layer's own hyperparameters (`distributed_*`), and the rest for the algorithm's schema."""
-    rest = dict(raw)
-    problems = []
-    timeout, port = DEFAULT_TIMEOUT_SECONDS, DEFAULT_PORT
-    if TIMEOUT_HYPERPARAMETER in rest:
-        text = str(rest.pop(TIMEOUT_HYPERPARAMETER)).strip()
-        try:
-            timeout = float(text)
-        except ValueError:
-            timeout = math.nan
-        if not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
-            problems.append(f"{TIMEOUT_HYPERPARAMETER} must be a number of seconds from 1 to 3600, got {text!r}")
-    if PORT_HYPERPARAMETER in rest:
-        text = str(rest.pop(PORT_HYPERPARAMETER)).strip()
-        port = int(text) if text.isdigit() else -1
-        if not 1024 <= port <= 65535:
-            problems.append(f"{PORT_HYPERPARAMETER} must be a TCP port from 1024 to 65535, got {text!r}")
-    if problems:
-        raise UserError("invalid hyperparameters: " + "; ".join(problems))
-    return DistributedSettings(timeout, port), rest
+    names = {field.name for field in dataclasses.fields(DistributedHyperparameters)}
+    parsed = hyperparameters.parse(DistributedHyperparameters, {k: v for k, v in raw.items() if k in names})
+    rest = {k: v for k, v in raw.items() if k not in names}
+    return DistributedSettings(parsed.distributed_timeout_seconds, parsed.distributed_port), rest
 
 
 def _override(environ: Mapping[str, str], hosts: tuple[str, ...]) -> dict[str, str] | None:
@@ -115,5 +115,5 @@ def unreachable_reason(cluster: Cluster, waited: float) -> str:
         f"cannot reach {noun} {missing} within {waited:g} s (this host: {cluster.hosts[cluster.rank]} at "
         f"{cluster.addresses[cluster.rank]}): distributed training needs every host of the job; check that every "
         f"host started and that the hosts may connect to each other on TCP port {cluster.listen_port} "
-        f"(VPC security groups), or raise {TIMEOUT_HYPERPARAMETER}"
+        f"(VPC security groups), or raise distributed_timeout_seconds"
     )

@@ -9,6 +9,11 @@ mapping into the algorithm's dataclass, or raises `UserError` listing every prob
         rounds: int = param(default=100, minimum=1, maximum=10_000, doc="boosting rounds")
 
 A dataclass may validate combinations in `__post_init__` by raising `ValueError` with a clear message.
+
+SageMaker and its Python SDK add hyperparameters of their own (`RESERVED`); `split_reserved` takes them out
+before the schema sees the rest, so a tuning job works and an unknown user name is still an error.
+`export` writes the schema as JSON (container/hyperparameters.json) for callers that cannot import it:
+    python -m sagemaker_contract.hyperparameters container/hyperparameters.json   (from container/)
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -25,6 +31,20 @@ from typing import Any, TypeVar
 from sagemaker_contract.errors import UserError
 
 T = TypeVar("T")
+# Names SageMaker or its Python SDK put into hyperparameters.json that are not the algorithm's: accepted, ignored.
+RESERVED = frozenset(
+    {
+        "_tuning_objective_metric",  # SageMaker, in every training job a hyperparameter tuning job starts
+        "sagemaker_estimator_class_name",  # SDK HyperparameterTuner: static hyperparameters naming the estimator
+        "sagemaker_estimator_module",
+        "sagemaker_container_log_level",  # SDK estimators with an entry point (script mode)
+        "sagemaker_job_name",
+        "sagemaker_program",
+        "sagemaker_region",
+        "sagemaker_submit_directory",
+    }
+)
+_JSON_TYPES = {int: "integer", float: "float", str: "string", bool: "boolean"}
 _REQUIRED = object()
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
@@ -133,12 +153,24 @@ def parse(schema: type[T], raw: Mapping[str, Any]) -> T:
     raise UserError("invalid hyperparameters: " + "; ".join(problems))
 
 
+def split_reserved(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(SageMaker's reserved hyperparameters, the others) of `raw`."""
+    reserved = {name: value for name, value in raw.items() if name in RESERVED}
+    return reserved, {name: value for name, value in raw.items() if name not in RESERVED}
+
+
 def read(path: Path) -> dict[str, Any]:
-    """hyperparameters.json as a mapping (an absent file means no hyperparameters)."""
-    if not path.exists():
+    """hyperparameters.json as a mapping (an absent file means no hyperparameters).
+
+    Anything else that stops the read (a directory in its place, a symbolic link loop, no permission) is
+    an `OSError` naming the path: it must not pass for "no hyperparameters".
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
         return {}
     try:
-        loaded = json.loads(path.read_text())
+        loaded = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{path.name} is not valid JSON: {error}") from None
     if not isinstance(loaded, dict):
@@ -167,3 +199,48 @@ def describe(schema: type[Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def export(*schemas: type[Any]) -> dict[str, Any]:
+    """The schemas as container/hyperparameters.json: every hyperparameter a job may set, and the reserved names."""
+    entries: dict[str, Any] = {}
+    for schema in schemas:
+        hints = typing.get_type_hints(schema)
+        for field in dataclasses.fields(schema):
+            kind, nullable = _base_type(hints[field.name])
+            meta = field.metadata
+            required = bool(meta.get("required"))
+            entries[field.name] = {
+                "type": _JSON_TYPES[kind],
+                "required": required,
+                "nullable": nullable,
+                "default": None if required else field.default,
+                "minimum": meta.get("minimum"),
+                "maximum": meta.get("maximum"),
+                "exclusive_minimum": meta.get("exclusive_minimum"),
+                "choices": list(meta["choices"]) if meta.get("choices") is not None else None,
+                "doc": meta.get("doc", ""),
+            }
+    return {"hyperparameters": entries, "reserved": sorted(RESERVED)}
+
+
+def export_text(*schemas: type[Any]) -> str:
+    """`export` as the file holds it: keys sorted, 2-space indent, trailing newline."""
+    return json.dumps(export(*schemas), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """Write the image's schema (the algorithm's and the contract layer's) to the file named in `argv`."""
+    from algorithm import ALGORITHM  # noqa: PLC0415 - the CLI alone knows which algorithm the image runs
+
+    from sagemaker_contract.distributed import DistributedHyperparameters  # noqa: PLC0415 - avoids an import cycle
+
+    if len(argv) != 1:
+        print("usage: python -m sagemaker_contract.hyperparameters OUTPUT.json", file=sys.stderr)
+        return 2
+    Path(argv[0]).write_text(export_text(ALGORITHM.hyperparameters, DistributedHyperparameters))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_OPT_ML = "/opt/ml"
+# Written last into the model directory by training (it marks a complete model); read first by serving.
+METADATA_FILE = "metadata.json"
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (the affinity mask: a container's CPU limit), not the host's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,10 @@ class OptMl:
     @property
     def model(self) -> Path:
         return self.root / "model"
+
+    @property
+    def metadata(self) -> Path:
+        return self.model / METADATA_FILE
 
     @property
     def output(self) -> Path:

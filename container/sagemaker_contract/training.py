@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import platform
@@ -20,7 +22,8 @@ import numpy as np
 
 from sagemaker_contract import channels, distributed, hyperparameters
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.paths import OptMl
+from sagemaker_contract.failure import write_failure
+from sagemaker_contract.paths import METADATA_FILE, OptMl, available_cpus
 from sagemaker_contract.protocol import (
     Algorithm,
     Checkpoints,
@@ -32,36 +35,61 @@ from sagemaker_contract.protocol import (
     TrainedModel,
 )
 
-METADATA_FILE = "metadata.json"
 SUMMARY_FILE = "training_summary.json"
 # Printed once at the end, then written to output/data/training_summary.json: the machine-readable record of
 # the run. With several hosts every host prints its own summary line ("rank", "num_machines", its own rows);
 # only the first host writes the file (and the model).
 SUMMARY_PREFIX = "#summary"
 SUMMARY_SCHEMA_VERSION = 1
-FAILURE_LIMIT = 1024  # DescribeTrainingJob shows at most this many characters of the failure reason
 EXIT_FAILURE = 1
 EXIT_STOPPED = 143
 
 
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def _os_problem(error: OSError, stage: str) -> str:
+    """An operating-system error as a reason naming the path and the problem (no traceback needed)."""
+    where = f"{error.filename}: " if error.filename is not None else ""
+    problem = error.strerror or type(error).__name__
+    hint = ""
+    if error.errno in {errno.EACCES, errno.EPERM}:
+        hint = f" (training runs as uid {os.getuid()}, gid {os.getgid()})"
+    elif error.errno == errno.ELOOP:
+        hint = " (a symbolic link that points back to itself, directly or through others)"
+    return f"cannot finish {stage}: {where}{problem}{hint}"
 
 
-def write_failure(paths: OptMl, reason: str) -> None:
-    """One human-readable reason in output/failure, and on stderr for the training log."""
-    reason = reason.strip().replace("\n", " ")[:FAILURE_LIMIT]
-    print(f"training failed: {reason}", file=sys.stderr, flush=True)
-    paths.failure.parent.mkdir(parents=True, exist_ok=True)
-    paths.failure.write_text(reason + "\n")
+def _check_model_dir(model_dir: Path) -> None:
+    """Fail before reading any data when the model could not be written at the end."""
+    if model_dir.exists() and not model_dir.is_dir():
+        raise UserError(f"the model directory {model_dir} is not a directory")
+    existing = model_dir if model_dir.exists() else next(p for p in model_dir.parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(
+            f"the model directory {existing} is not writable by uid {os.getuid()}: "
+            "training could not save the model there"
+        )
+
+
+def file_digests(directory: Path) -> dict[str, dict[str, Any]]:
+    """{path relative to `directory`: {"sha256": hex digest, "bytes": size}} of every file under it."""
+    digests = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        digests[path.relative_to(directory).as_posix()] = {"sha256": digest, "bytes": path.stat().st_size}
+    return digests
 
 
 def _save_model(trained: TrainedModel, model_dir: Path, metadata: dict[str, Any]) -> None:
-    """Write the model beside its final place, then move it in; metadata.json last marks it complete."""
+    """Write the model beside its final place, then move it in; metadata.json last marks it complete.
+
+    metadata["files"] gets the sha256 and size of every model file, so that serving can tell a complete
+    model from a truncated or altered one before it loads it.
+    """
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / METADATA_FILE).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(dir=model_dir, prefix=".partial-") as partial:
         trained.save(Path(partial))
+        metadata["files"] = file_digests(Path(partial))
         for item in Path(partial).iterdir():
             item.replace(model_dir / item.name)
     partial_metadata = model_dir / f".{METADATA_FILE}.partial"
@@ -129,6 +157,15 @@ def _read_channels(
     return train, validation
 
 
+def _read_hyperparameters(algorithm: Algorithm[Any], paths: OptMl) -> tuple[distributed.DistributedSettings, Any]:
+    """The contract layer's settings and the algorithm's parsed schema; SageMaker's reserved names are ignored."""
+    reserved, given = hyperparameters.split_reserved(hyperparameters.read(paths.hyperparameters))
+    if reserved:
+        print(f"hyperparameters reserved by SageMaker, ignored: {', '.join(sorted(reserved))}", flush=True)
+    settings, raw = distributed.pop_settings(given)
+    return settings, hyperparameters.parse(algorithm.hyperparameters, raw)
+
+
 def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     """The whole training job; returns the process exit code."""
     started = time.monotonic()
@@ -141,9 +178,11 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     stage = "reading the job configuration"
     try:
         resources = channels.read_resources(paths.resource_config)
+        stage = "checking the model directory"
+        if resources.rank == 0:
+            _check_model_dir(paths.model)
         stage = "reading hyperparameters"
-        settings, raw = distributed.pop_settings(hyperparameters.read(paths.hyperparameters))
-        params = hyperparameters.parse(algorithm.hyperparameters, raw)
+        settings, params = _read_hyperparameters(algorithm, paths)
         stage = "reading the data channels"
         train, validation = _read_data(algorithm, params, paths, resources)
         loaded = time.monotonic()
@@ -159,7 +198,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         if cluster is not None and paths.checkpoints.is_dir():
             print("checkpoints are off when training on several hosts", flush=True)
         metrics = MetricsLog(lambda line: print(line, flush=True))
-        context = FitContext(metrics, checkpoints, lambda: stop["requested"], _cpu_count(), cluster=cluster)
+        context = FitContext(metrics, checkpoints, lambda: stop["requested"], available_cpus(), cluster=cluster)
         trained = algorithm.fit(params, train, validation, context)
         fitted = time.monotonic()
         stage = "saving the model"
@@ -194,21 +233,24 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         }
         _publish_summary(summary, paths, resources)
     except UserError as error:
-        write_failure(paths, str(error))
+        write_failure(paths.failure, str(error))
         return EXIT_FAILURE
     except StopRequested as error:
-        write_failure(paths, f"training stopped by SIGTERM: {error}")
+        write_failure(paths.failure, f"training stopped by SIGTERM: {error}")
         return EXIT_STOPPED
+    except OSError as error:
+        write_failure(paths.failure, _os_problem(error, stage))
+        return EXIT_FAILURE
     except MemoryError:
         write_failure(
-            paths,
+            paths.failure,
             f"out of memory while {stage}: use an instance type with more memory, or fewer rows or features "
-            f"(this host has {_cpu_count()} CPUs and {channels.describe_size(_memory_bytes())} of memory)",
+            f"(this host has {available_cpus()} CPUs and {channels.describe_size(_memory_bytes())} of memory)",
         )
         return EXIT_FAILURE
     except Exception as error:
         traceback.print_exc()
-        write_failure(paths, f"internal error while {stage}: {type(error).__name__}: {error}")
+        write_failure(paths.failure, f"internal error while {stage}: {type(error).__name__}: {error}")
         return EXIT_FAILURE
     return 0
 
@@ -243,10 +285,10 @@ def _watch_network(cluster: Cluster, paths: OptMl, stop_requested: Callable[[], 
     def watch() -> None:
         while not cluster.wait_ready(0.2):
             if stop_requested():
-                write_failure(paths, "training stopped by SIGTERM while waiting for the other hosts")
+                write_failure(paths.failure, "training stopped by SIGTERM while waiting for the other hosts")
                 _exit_now(EXIT_STOPPED)
             if time.monotonic() - started >= cluster.timeout_seconds:
-                write_failure(paths, distributed.unreachable_reason(cluster, cluster.timeout_seconds))
+                write_failure(paths.failure, distributed.unreachable_reason(cluster, cluster.timeout_seconds))
                 _exit_now(EXIT_FAILURE)
 
     threading.Thread(target=watch, name="network-watchdog", daemon=True).start()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from algorithm import ALGORITHM
 from sagemaker_contract import hyperparameters
+from sagemaker_contract.distributed import DistributedHyperparameters
 
 from tests.container.harness import CONTAINER
 
@@ -22,14 +23,29 @@ def test_hadolint_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_runs_the_entry_point_as_a_non_root_user() -> None:
-    """GIVEN the Dockerfile THEN a pinned base, exec-form entry point, numeric non-root USER, unbuffered output."""
-    assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm", DOCKERFILE, re.MULTILINE)
+def test_dockerfile_starts_as_root_and_names_the_work_user() -> None:
+    """GIVEN the Dockerfile THEN a current pinned base, exec-form entry point, root start (as SageMaker expects,
+    acknowledged in place for hadolint), a numeric non-root ALGORITHM_USER to drop to, unbuffered output."""
+    assert re.search(r"^FROM python:3\.13-slim-trixie$", DOCKERFILE, re.MULTILINE)
     assert 'ENTRYPOINT ["python", "/opt/program/entrypoint.py"]' in DOCKERFILE
     users = re.findall(r"^USER (\S+)", DOCKERFILE, re.MULTILINE)
-    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    assert users == ["0:0"]
+    assert "# hadolint ignore=DL3002\nUSER 0:0" in DOCKERFILE
+    assert "ALGORITHM_USER=${ALGORITHM_UID}:${ALGORITHM_UID}" in DOCKERFILE
+    uid = re.search(r"^ARG ALGORITHM_UID=(\d+)$", DOCKERFILE, re.MULTILINE)
+    assert uid and int(uid.group(1)) >= 1000
     assert "PYTHONUNBUFFERED=1" in DOCKERFILE
     assert "HEALTHCHECK" not in DOCKERFILE.replace("no HEALTHCHECK", "")
+
+
+def test_the_tests_run_on_the_python_of_the_image() -> None:
+    """GIVEN the base image's Python minor version THEN `make test` runs these tests on it (make container-test)."""
+    image_python = re.search(r"^FROM python:(\d+\.\d+)", DOCKERFILE, re.MULTILINE)
+    assert image_python
+    makefile = (CONTAINER.parent / "Makefile").read_text()
+    assert "$(MAKE) --no-print-directory container-test" in makefile.split("\ntest:")[1].split("\n\n")[0]
+    if sys.prefix.endswith(".venv-container"):
+        assert f"{sys.version_info.major}.{sys.version_info.minor}" == image_python.group(1)
 
 
 def test_requirements_are_pinned() -> None:
@@ -59,3 +75,42 @@ def test_readme_documents_every_hyperparameter() -> None:
     readme = (CONTAINER / "README.md").read_text()
     for row in hyperparameters.describe(ALGORITHM.hyperparameters):
         assert f"| `{row['name']}` |" in readme, row["name"]
+
+
+def test_hyperparameter_schema_file_is_generated_from_the_code(tmp_path: Path) -> None:
+    """GIVEN container/hyperparameters.json WHEN the CLI regenerates it from the dataclasses THEN the same bytes
+    (regenerate: `cd container && python -m sagemaker_contract.hyperparameters hyperparameters.json`)."""
+    regenerated = tmp_path / "hyperparameters.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "sagemaker_contract.hyperparameters", str(regenerated)],
+        cwd=CONTAINER,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    committed = (CONTAINER / "hyperparameters.json").read_text()
+    assert regenerated.read_text() == committed
+    assert committed == hyperparameters.export_text(ALGORITHM.hyperparameters, DistributedHyperparameters)
+
+
+def test_hyperparameter_schema_has_the_agreed_shape() -> None:
+    """GIVEN the exported schema THEN exactly the keys of INTERFACE.md, and the reserved names SageMaker adds."""
+    schema = hyperparameters.export(ALGORITHM.hyperparameters, DistributedHyperparameters)
+    assert set(schema) == {"hyperparameters", "reserved"}
+    keys = {"type", "required", "nullable", "default", "minimum", "maximum", "exclusive_minimum", "choices", "doc"}
+    for name, entry in schema["hyperparameters"].items():
+        assert set(entry) == keys, name
+        assert entry["type"] in {"integer", "float", "string", "boolean"}, name
+    assert schema["hyperparameters"]["objective"]["required"] is True
+    assert schema["hyperparameters"]["num_class"]["nullable"] is True
+    assert {"distributed_port", "distributed_timeout_seconds"} <= set(schema["hyperparameters"])
+    assert "_tuning_objective_metric" in schema["reserved"]
+    assert not set(schema["reserved"]) & set(schema["hyperparameters"])
+
+
+def test_readme_lists_every_reserved_hyperparameter() -> None:
+    """GIVEN the reserved names the container accepts THEN container/README.md lists each of them."""
+    readme = (CONTAINER / "README.md").read_text()
+    for name in hyperparameters.RESERVED:
+        assert f"`{name}`" in readme, name

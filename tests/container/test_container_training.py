@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
@@ -54,6 +55,10 @@ def test_model_metadata_and_training_summary(trained: dict[str, Trained], object
     assert metadata["num_features"] == 5
     assert metadata["num_class"] == {"regression": None, "binary": 2, "multiclass": 3}[objective]
     assert set(metadata["library_versions"]) >= {"lightgbm", "numpy", "python"}
+    model_file = (job.root / "model" / "model.txt").read_bytes()
+    assert metadata["files"] == {
+        "model.txt": {"sha256": hashlib.sha256(model_file).hexdigest(), "bytes": len(model_file)}
+    }
     summary = json.loads((job.root / "output" / "data" / "training_summary.json").read_text())
     assert summary["schema_version"] == 1
     assert summary["rows"] == {"train": 2000, "validation": 500}
@@ -244,7 +249,63 @@ FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str,
         {"objective": "binary", "distributed_timeout_seconds": "0"},
         {"train": _good_train()},
         {},
-        "distributed_timeout_seconds must be a number of seconds from 1 to 3600, got '0'",
+        "distributed_timeout_seconds must be >= 1.0, got 0.0",
+    ),
+    (
+        "unknown sagemaker_ name",
+        {"objective": "binary", "sagemaker_mpi_enabled": "true"},
+        {"train": _good_train()},
+        {},
+        "unknown hyperparameter(s) sagemaker_mpi_enabled",
+    ),
+    (
+        "binary with one class",
+        {"objective": "binary"},
+        {"train": {"a.csv": csv_bytes(np.ones(200), make_data("binary", 200)[1])}},
+        {},
+        "channel train has label 1 only; objective binary needs rows of both 0 and 1",
+    ),
+    (
+        "multiclass with a class absent",
+        {"objective": "multiclass", "num_class": "4"},
+        {"train": {"a.csv": csv_bytes(*make_data("multiclass", 300))}},
+        {},
+        "channel train has no row of class 3; objective multiclass with num_class=4 needs every class 0 to 3",
+    ),
+    (
+        "regression with one label value",
+        {"objective": "regression"},
+        {"train": {"a.csv": csv_bytes(np.full(200, 2.5), make_data("regression", 200)[1])}},
+        {},
+        "every label in channel train is 2.5; objective regression has nothing to learn",
+    ),
+    (
+        "no feature varies",
+        {"objective": "binary"},
+        {"train": {"a.csv": csv_bytes(make_data("binary", 200)[0], np.full((200, 3), 7.0))}},
+        {},
+        "no feature varies in channel train: each of its 3 feature(s) has one value in all 200 rows",
+    ),
+    (
+        "too few rows for min_data_in_leaf",
+        {"objective": "binary"},
+        {"train": {"a.csv": csv_bytes(*make_data("binary", 39))}},
+        {},
+        "channel train has 39 rows; min_data_in_leaf=20 needs at least 40 for a tree to split into two leaves",
+    ),
+    (
+        "too few rows once bagged",
+        {"objective": "binary", "min_data_in_leaf": "10", "bagging_fraction": "0.5", "bagging_freq": "1"},
+        {"train": {"a.csv": csv_bytes(*make_data("binary", 39))}},
+        {},
+        "min_data_in_leaf=10 and bagging_fraction=0.5 needs at least 40",
+    ),
+    (
+        "no split found",
+        {"objective": "regression", "num_boost_round": "3"},
+        {"train": {"a.csv": csv_bytes(np.arange(100.0), np.eye(100)[:, :1])}},
+        {},
+        "LightGBM found no split in 3 round(s), so the model would predict one constant",
     ),
     (
         "validation with other features",
@@ -367,3 +428,92 @@ def test_checkpoint_of_other_hyperparameters_is_ignored(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "checkpoint ignored" in result.stdout
     assert json.loads((root / "model" / "metadata.json").read_text())["resumed_from_round"] == 0
+
+
+def test_sagemakers_reserved_hyperparameters_are_accepted_and_ignored(tmp_path: Path) -> None:
+    """GIVEN what a tuning job started from the SDK sends besides the algorithm's own hyperparameters
+    WHEN it trains THEN it succeeds and the log names what it ignored."""
+    reserved = {
+        "_tuning_objective_metric": "validation:auc",
+        "sagemaker_estimator_class_name": '"Estimator"',
+        "sagemaker_estimator_module": '"sagemaker.estimator"',
+        "sagemaker_container_log_level": "20",
+        "sagemaker_job_name": '"tuning-001"',
+        "sagemaker_program": '"train.py"',
+        "sagemaker_region": '"eu-west-1"',
+        "sagemaker_submit_directory": '"s3://bucket/source.tar.gz"',
+    }
+    root = write_tree(tmp_path, {"objective": "binary", "num_boost_round": "5"} | reserved, {"train": _good_train()})
+    result = run_train(root)
+    assert result.returncode == 0, result.stderr
+    assert f"hyperparameters reserved by SageMaker, ignored: {', '.join(sorted(reserved))}" in result.stdout
+    assert (
+        "_tuning_objective_metric" not in json.loads((root / "model" / "metadata.json").read_text())["hyperparameters"]
+    )
+
+
+def _break_hyperparameters(root: Path) -> Path:
+    path = root / "input" / "config" / "hyperparameters.json"
+    path.unlink()
+    path.mkdir()
+    return path
+
+
+def _break_resource_config(root: Path) -> Path:
+    path = root / "input" / "config" / "resourceconfig.json"
+    path.unlink()
+    path.mkdir()
+    return path
+
+
+def _loop_in_channel(root: Path) -> Path:
+    path = root / "input" / "data" / "train" / "part-9.csv"
+    path.symlink_to(path.name)
+    return path
+
+
+def _loop_as_input_data_config(root: Path) -> Path:
+    path = root / "input" / "config" / "inputdataconfig.json"
+    path.unlink()
+    path.symlink_to("other.json")
+    (path.parent / "other.json").symlink_to(path.name)
+    return path
+
+
+UNREADABLE = {
+    "hyperparameters.json is a directory": (_break_hyperparameters, "reading hyperparameters", "Is a directory"),
+    "resourceconfig.json is a directory": (_break_resource_config, "reading the job configuration", "Is a directory"),
+    "a symbolic link loop among the data files": (
+        _loop_in_channel,
+        "reading the data channels",
+        "Too many levels of symbolic links (a symbolic link that points back to itself",
+    ),
+    "inputdataconfig.json is a symbolic link loop": (
+        _loop_as_input_data_config,
+        "reading the data channels",
+        "Too many levels of symbolic links",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE), ids=list(UNREADABLE))
+def test_an_unreadable_input_names_the_path_and_the_problem(tmp_path: Path, case: str) -> None:
+    """GIVEN an input that cannot be read WHEN it trains THEN the failure names the stage, the path, the problem."""
+    breaks, stage, problem = UNREADABLE[case]
+    root = write_tree(tmp_path, {"objective": "binary"}, {"train": _good_train()})
+    path = breaks(root)
+    result = run_train(root)
+    assert result.returncode == 1
+    assert failure_of(root).startswith(f"cannot finish {stage}: {path}: {problem}")
+    assert "internal error" not in failure_of(root)
+    assert "Traceback" not in result.stderr
+
+
+def test_a_file_in_place_of_the_model_directory_fails_before_reading_data(tmp_path: Path) -> None:
+    """GIVEN a file where the model directory belongs WHEN it trains THEN it fails at once, naming the path."""
+    root = write_tree(tmp_path, {"objective": "binary"}, {"train": _good_train()})
+    (root / "model").write_text("")
+    result = run_train(root)
+    assert result.returncode == 1
+    assert failure_of(root) == f"the model directory {root / 'model'} is not a directory"
+    assert "data: train" not in result.stdout

@@ -17,6 +17,7 @@ import sagemaker_contract.codecs as codecs  # noqa: PLR0402
 import sagemaker_contract.hyperparameters as hyperparameters  # noqa: PLR0402
 import sagemaker_contract.training as training  # noqa: PLR0402
 from sagemaker_contract.errors import BadRequestError, UserError
+from sagemaker_contract.failure import FAILURE_LIMIT, write_failure
 from sagemaker_contract.hyperparameters import param
 from sagemaker_contract.paths import OptMl
 
@@ -128,3 +129,17 @@ def test_memory_error_becomes_an_out_of_memory_reason(tmp_path: Path) -> None:
     write_tree(tmp_path, {"mode": "fast"}, {"train": {"a.csv": csv_bytes(labels, features)}})
     assert training.run(_ExhaustingAlgorithm(), OptMl(tmp_path)) == 1
     assert (tmp_path / "output" / "failure").read_text().startswith("out of memory while training:")
+
+
+def test_the_failure_writer_keeps_one_line_within_sagemakers_limit(tmp_path: Path) -> None:
+    """GIVEN a long multi-line reason, then a short one WHEN written THEN one line of at most 1024 characters,
+    the second replacing the first (SageMaker shows the file's first 1024 characters as FailureReason)."""
+    failure = tmp_path / "output" / "failure"
+    write_failure(failure, "first line\nsecond\tline " + "x" * 2000)
+    written = failure.read_text()
+    assert written.startswith("first line second line x")
+    assert written.endswith("\n")
+    assert "\n" not in written[:-1]
+    assert len(written) == FAILURE_LIMIT + 1
+    write_failure(failure, "short")
+    assert failure.read_text() == "short\n"

@@ -1,0 +1,200 @@
+"""The image starts as root (as SageMaker runs images) and the entry point drops to ALGORITHM_USER.
+
+These tests run the real entry point as root against trees owned by root with SageMaker's modes
+(directories 0755, files 0644; a checkpoint downloaded as root, 0600) and observe the drop: what training
+writes belongs to the work uid. The dropped process must still read the interpreter's standard library;
+on a machine whose Python lives under /root (0700), the system Python of the same version runs the entry
+point with the dev environment's packages.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.container.harness import ENTRYPOINT, ROOT, csv_bytes, failure_of, free_port, make_data, write_tree
+
+WORK_UID = 10001
+WORK_USER = f"{WORK_UID}:{WORK_UID}"
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="observing the drop from root needs root")
+
+
+def _others_can_read(path: Path) -> bool:
+    """Whether a user with no special rights reaches and reads `path` (every parent searchable by others)."""
+    parents = [path, *path.parents]
+    return all(p.exists() and p.stat().st_mode & 0o001 for p in parents[1:]) and bool(path.stat().st_mode & 0o004)
+
+
+def _interpreter() -> tuple[str, dict[str, str]]:
+    """A Python that the work user can run to the end, and the environment that gives it the packages."""
+    if _others_can_read(Path(sysconfig.get_paths()["stdlib"])):
+        return sys.executable, {}
+    dev_packages = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
+    system = Path("/usr/bin/python3.11")
+    if system.exists() and _others_can_read(Path("/usr/lib/python3.11")) and _others_can_read(dev_packages):
+        return str(system), {"PYTHONPATH": str(dev_packages)}
+    pytest.fail("no Python whose standard library the work user can read (see the module docstring)")
+
+
+def _run(root: Path, command: str = "train", **env: str) -> subprocess.CompletedProcess[str]:
+    python, extra = _interpreter()
+    return subprocess.run(
+        [python, str(ENTRYPOINT), command],
+        env={**os.environ, "OPT_ML_DIR": str(root), **extra, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other users can reach (pytest's tmp_path is 0700, so the work user could not)."""
+    directory = Path(tempfile.mkdtemp(prefix="privileges-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _sagemaker_tree(base: Path, hyperparameters: dict[str, str] | None = None) -> Path:
+    labels, features = make_data("binary", 400, seed=3)
+    root = write_tree(
+        base / "ml",
+        hyperparameters or {"objective": "binary", "num_boost_round": "5"},
+        {"train": {"part-0.csv": csv_bytes(labels, features)}},
+    )
+    for name in ("model", "output", "checkpoints"):
+        (root / name).mkdir(mode=0o755)
+    checkpoint = root / "checkpoints" / "lightgbm-checkpoint.json"
+    checkpoint.write_text('{"fingerprint": "another job", "rounds": 1, "model": ""}')
+    checkpoint.chmod(0o600)
+    return root
+
+
+@as_root
+def test_training_as_root_hands_the_mounts_to_the_work_user_and_drops_to_it(shared_dir: Path) -> None:
+    """GIVEN model/, output/ and checkpoints/ owned by root (0755), a checkpoint file 0600
+    WHEN train runs as root with ALGORITHM_USER
+    THEN it succeeds and everything it wrote, and the checkpoint, belongs to the work uid."""
+    root = _sagemaker_tree(shared_dir)
+    result = _run(root, ALGORITHM_USER=WORK_USER)
+    assert result.returncode == 0, result.stderr
+    for written in ("model/model.txt", "model/metadata.json", "output/data/training_summary.json"):
+        assert (root / written).stat().st_uid == WORK_UID, written
+    assert (root / "checkpoints" / "lightgbm-checkpoint.json").stat().st_uid == WORK_UID
+    assert "checkpoint ignored" in result.stdout  # read by the work user: it was handed over
+
+
+@as_root
+def test_training_without_a_work_user_keeps_running_as_root(shared_dir: Path) -> None:
+    """GIVEN no ALGORITHM_USER (a run from a checkout) WHEN train runs as root THEN no drop: root owns the model."""
+    root = _sagemaker_tree(shared_dir)
+    result = _run(root, ALGORITHM_USER="")
+    assert result.returncode == 0, result.stderr
+    assert (root / "model" / "model.txt").stat().st_uid == 0
+
+
+@as_root
+def test_a_mount_that_cannot_be_handed_over_fails_with_one_line(shared_dir: Path) -> None:
+    """GIVEN a file where SageMaker mounts /opt/ml/model WHEN train runs as root THEN one line naming it, exit 1."""
+    root = _sagemaker_tree(shared_dir)
+    (root / "model").rmdir()
+    (root / "model").write_text("not a directory")
+    result = _run(root, ALGORITHM_USER=WORK_USER)
+    assert result.returncode == 1
+    failure = failure_of(root)
+    assert f"{root / 'model'} is not a directory" in failure
+    assert f"uid {WORK_UID}" in failure
+    assert "Traceback" not in result.stderr
+
+
+@as_root
+def test_serving_as_root_makes_a_root_only_model_readable(shared_dir: Path) -> None:
+    """GIVEN a model extracted root-only (0700 directory, 0600 files) WHEN serve starts as root
+    THEN the work user can read it: the model is handed over before the drop."""
+    root = _sagemaker_tree(shared_dir)
+    assert _run(root, ALGORITHM_USER="").returncode == 0
+    (root / "model").chmod(0o700)
+    for item in (root / "model").iterdir():
+        item.chmod(0o600)
+    python, extra = _interpreter()
+    port = free_port()
+    process = subprocess.Popen(
+        [python, str(ENTRYPOINT), "serve"],
+        env={**os.environ, "OPT_ML_DIR": str(root), "SAGEMAKER_BIND_TO_PORT": str(port), "ALGORITHM_USER": WORK_USER}
+        | extra
+        | {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "GBDT_COMPILE_TREES": "off"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        status = _wait_for_ping(port, process)
+        assert status == 200, process.stdout.read() if process.stdout and process.poll() is not None else status
+        assert (root / "model" / "model.txt").stat().st_uid == WORK_UID
+        uids = next(
+            line for line in Path(f"/proc/{process.pid}/status").read_text().splitlines() if line.startswith("Uid:")
+        )
+        assert uids.split()[1:] == [str(WORK_UID)] * 4  # real, effective, saved, filesystem: no way back to root
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _wait_for_ping(port: int, process: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/ping")
+            return connection.getresponse().status
+        except OSError:
+            time.sleep(0.1)
+    return -1 if process.poll() is None else -process.returncode
+
+
+@pytest.mark.parametrize("value", ["10001", "0:0", "algo:algo", "10001:-1"])
+def test_a_bad_work_user_is_one_line_naming_the_variable(tmp_path: Path, value: str) -> None:
+    """GIVEN ALGORITHM_USER that is not uid:gid above 0 WHEN train starts THEN one line naming it, exit 1."""
+    root = write_tree(tmp_path, {"objective": "binary"}, {})
+    result = _run(root, ALGORITHM_USER=value)
+    assert result.returncode == 1
+    assert "ALGORITHM_USER must be uid:gid, two numbers above 0" in failure_of(root)
+    assert "Traceback" not in result.stderr
+
+
+@as_root
+def test_an_unwritable_model_directory_fails_before_training(shared_dir: Path) -> None:
+    """GIVEN a job started as the work user (no root) and a root-owned model/ it cannot write
+    WHEN train runs THEN the failure names the directory and the uid, before any data is read."""
+    root = _sagemaker_tree(shared_dir)
+    (root / "output").chmod(0o777)
+    python, extra = _interpreter()
+    result = subprocess.run(
+        [python, str(ENTRYPOINT), "train"],
+        env={**os.environ, "OPT_ML_DIR": str(root), **extra},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        user=WORK_UID,
+        group=WORK_UID,
+        extra_groups=[],
+    )
+    assert result.returncode == 1, result.stderr
+    assert failure_of(root) == (
+        f"the model directory {root / 'model'} is not writable by uid {WORK_UID}: "
+        "training could not save the model there"
+    )

@@ -9,11 +9,14 @@ import os
 
 from config import load_config
 from stacks import build_app
+from stacks.deployment_access_stack import add_deployment_access
 
 
 def main() -> None:
     config = load_config(default_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
     app, _ = build_app(config)
+    # Outside the stages: an administrator deploys it once per account (docs/delivery.md).
+    add_deployment_access(app, config)
     app.synth()
 
 

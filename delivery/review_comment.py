@@ -60,7 +60,10 @@ def main(
         sys.stdout.write(f"::error title=CloudFormation review::{_escape(verdict(body))}\n")
     number = pull_request_number(environ.get("GITHUB_EVENT_PATH"))
     if number is None:
-        sys.stdout.write("review comment: not a pull request, the report is in the job summary only\n")
+        where = (
+            "in the job summary only" if summary else f"not published (no pull request, no job summary): {args.report}"
+        )
+        sys.stdout.write(f"review comment: not a pull request; the report is {where}\n")
         return OK
     token, repository = environ.get("GITHUB_TOKEN"), environ.get("GITHUB_REPOSITORY")
     if not token or not repository:

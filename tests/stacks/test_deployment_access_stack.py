@@ -7,6 +7,8 @@ are pinned exactly: a statement that grants more than listed here fails.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,27 +147,32 @@ def test_the_trust_policy_admits_only_the_repository_in_that_github_environment(
 
 
 @pytest.mark.parametrize("environment", list(EnvironmentName))
+def _granted(access: AccessApp, environment: EnvironmentName) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+    """The statements of the one managed policy of `environment`'s role, and the pairs they grant."""
+    stack = access.stacks[0]
+    role = stack.roles[environment.value].role.node.default_child
+    assert isinstance(role, cdk.CfnElement)
+    policies = [
+        policy
+        for policy in _resources(access.template(), "AWS::IAM::ManagedPolicy").values()
+        if policy["Properties"]["Roles"] == [{"Ref": stack.get_logical_id(role)}]
+    ]
+    assert len(policies) == 1
+    statements: list[dict[str, Any]] = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    return statements, set().union(*(_grants(statement) for statement in statements))
+
+
+@pytest.mark.parametrize("environment", list(EnvironmentName))
 def test_no_statement_grants_more_than_the_bootstrap_roles_and_the_smoke_test(
     access: AccessApp, environment: EnvironmentName
 ) -> None:
     # GIVEN each role's only policy
-    template = access.template()
-    role_id = access.stacks[0].get_logical_id(
-        access.stacks[0].roles[environment.value].role.node.default_child  # type: ignore[arg-type]
-    )
-    policies = [
-        policy
-        for policy in _resources(template, "AWS::IAM::ManagedPolicy").values()
-        if policy["Properties"]["Roles"] == [{"Ref": role_id}]
-    ]
-    assert len(policies) == 1
-    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    statements, granted = _granted(access, environment)
     # THEN every statement allows (no Deny to reason about, no NotAction/NotResource, no condition needed)
     for statement in statements:
         assert set(statement) == {"Sid", "Effect", "Action", "Resource"}, statement
         assert statement["Effect"] == "Allow"
     # AND together they grant exactly the listed pairs of action and resource
-    granted = set().union(*(_grants(statement) for statement in statements))
     assert granted == _expected_grants(environment.stage_id, environment.value)
 
 
@@ -182,25 +189,28 @@ def test_no_other_role_or_policy_references_the_roles(access: AccessApp) -> None
 def test_the_smoke_grants_name_the_stack_and_endpoint_the_app_deploys(
     access: AccessApp, synthesized: Synthesized
 ) -> None:
-    # GIVEN the whole app as synthesized (the Inference stack of each environment)
+    # GIVEN the whole app as synthesized: each environment's Inference stack and its endpoint
     for environment in EnvironmentName:
         stage = environment.stage_id
         manifest = json.loads((synthesized.outdir / f"assembly-{stage}" / "manifest.json").read_text())
-        names = {
-            artifact["displayName"]: artifact["properties"]["stackName"]
+        (stack_name,) = [
+            artifact["properties"]["stackName"]
             for artifact in manifest["artifacts"].values()
-            if artifact["type"] == "aws:cloudformation:stack"
-        }
-        endpoints = [
+            if artifact["type"] == "aws:cloudformation:stack" and artifact["displayName"] == f"{stage}/Inference"
+        ]
+        (endpoint_name,) = [
             resource["Properties"]["EndpointName"]
             for resource in synthesized.template(environment.value, "Inference")["Resources"].values()
             if resource["Type"] == "AWS::SageMaker::Endpoint"
         ]
-        # THEN the role's read and invoke grants are on exactly that stack and endpoint
-        expected = _expected_grants(stage, environment.value)
-        assert ("cloudformation:DescribeStacks", f"arn:aws:cloudformation:us-east-1:{TEST_ACCOUNT}:stack/"
-                f"{names[f'{stage}/Inference']}/*") in expected  # fmt: skip
-        assert endpoints == [f"sagemaker-gbdt-{environment.value}"]
+        # THEN the role may read exactly that stack and describe and invoke exactly that endpoint
+        _, granted = _granted(access, environment)
+        stack_arn = f"arn:aws:cloudformation:us-east-1:{TEST_ACCOUNT}:stack/{stack_name}/*"
+        endpoint_arn = f"arn:aws:sagemaker:us-east-1:{TEST_ACCOUNT}:endpoint/{endpoint_name.lower()}"
+        assert ("cloudformation:DescribeStacks", stack_arn) in granted
+        assert ("cloudformation:ListStackResources", stack_arn) in granted
+        assert ("sagemaker:DescribeEndpoint", endpoint_arn) in granted
+        assert ("sagemaker:InvokeEndpoint", endpoint_arn) in granted
 
 
 def test_cdk_nag_finds_nothing_unacknowledged(access: AccessApp) -> None:
@@ -209,6 +219,15 @@ def test_cdk_nag_finds_nothing_unacknowledged(access: AccessApp) -> None:
     for plugin in report["pluginReports"]:
         assert plugin["conclusion"] == "success", plugin["pluginName"]
         assert plugin["violations"] == []
+
+
+def test_cfn_lint_finds_nothing_in_the_template(access: AccessApp) -> None:
+    template = access.outdir / f"{access.stacks[0].artifact_id}.template.json"
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "parseable", "--", str(template)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_template_matches_the_reviewed_snapshot(access: AccessApp, snapshot: SnapshotAssertion) -> None:

@@ -168,6 +168,8 @@ def test_the_deployment_synthesizes_once_and_promotes_dev_staging_prod_in_order(
     workflow = _load(DEPLOY)
     assert workflow["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
     jobs = workflow["jobs"]
+    # A manual run from a branch skips synth, and with it every deployment that needs it.
+    assert jobs["synth"]["if"] == "github.ref == 'refs/heads/main'"
     synth_runs = [step["run"] for step in jobs["synth"]["steps"] if "run" in step]
     assert synth_runs == ["make synth"]
     upload = jobs["synth"]["steps"][-1]

@@ -12,7 +12,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := cdk --no-notices
 
 .PHONY: help setup synth test review lint typecheck format bench clean
-.PHONY: report comment deploy smoke
+.PHONY: report comment package unpack deploy smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -58,6 +58,17 @@ report: synth  ## review cdk.out against BASE (default: the merge base with main
 
 comment: setup  ## post cdk.out/review.md as the pull request's review comment and the job summary (in GitHub Actions)
 	python -m delivery.review_comment --report cdk.out/review.md
+
+# An artifact keeps no file modes, and a Lambda asset's `bootstrap` must stay executable: the deployment
+# jobs pass the assembly as one tar file.
+ASSEMBLY_ARCHIVE ?= cloud-assembly.tar
+
+package: synth  ## synthesize, then pack cdk.out into cloud-assembly.tar (file modes kept) for the deployment jobs
+	tar -cf '$(ASSEMBLY_ARCHIVE)' cdk.out
+
+unpack:  ## unpack cloud-assembly.tar into cdk.out/, as `make package` packed it
+	rm -rf cdk.out
+	tar -xf '$(ASSEMBLY_ARCHIVE)'
 
 deploy: setup  ## deploy one environment from a synthesized assembly (ENV=dev|staging|prod, ASSEMBLY=cdk.out)
 	@case '$(ENV)' in dev|staging|prod) ;; *) echo "make deploy: ENV must be dev, staging or prod; got '$(ENV)'" >&2; exit 2;; esac

@@ -171,10 +171,10 @@ def test_the_deployment_synthesizes_once_and_promotes_dev_staging_prod_in_order(
     # A manual run from a branch skips synth, and with it every deployment that needs it.
     assert jobs["synth"]["if"] == "github.ref == 'refs/heads/main'"
     synth_runs = [step["run"] for step in jobs["synth"]["steps"] if "run" in step]
-    assert synth_runs == ["make synth"]
+    assert synth_runs == ["make package"]  # synth, then one tar file: file modes survive the artifact
     upload = jobs["synth"]["steps"][-1]
     assert upload["with"]["name"] == "cloud-assembly"
-    assert upload["with"]["path"] == "cdk.out/"
+    assert upload["with"]["path"] == "cloud-assembly.tar"
     previous = "synth"
     # EnvironmentName lists the environments in promotion order.
     for name in EnvironmentName:
@@ -194,14 +194,16 @@ def test_each_environment_deploys_the_synthesized_assembly_then_smoke_tests_it_a
     assert job["concurrency"] == {"group": "deploy-${{ inputs.github_environment }}", "cancel-in-progress": False}
     steps = job["steps"]
     download = next(step for step in steps if step.get("uses", "").startswith("actions/download-artifact@"))
-    assert download["with"] == {"name": "cloud-assembly", "path": "cloud-assembly"}
+    assert download["with"] == {"name": "cloud-assembly"}
     runs = [step["run"] for step in steps if "run" in step]
-    # Smoke after deploy in the same job: a failed smoke fails the job the next environment needs.
+    # The synthesized assembly, unpacked; smoke after deploy in the same job: a failed smoke fails
+    # the job the next environment needs.
     assert runs == [
-        "make deploy ENV=${{ inputs.environment }} ASSEMBLY=cloud-assembly",
+        "make unpack",
+        "make deploy ENV=${{ inputs.environment }}",
         "make smoke ENV=${{ inputs.environment }}",
     ]
-    assert steps.index(download) < len(steps) - 2
+    assert steps.index(download) < len(steps) - 3
     assert not any(step.get("continue-on-error") for step in steps)
 
 
@@ -243,3 +245,23 @@ def test_make_deploy_deploys_the_given_assembly_and_only_that_stage() -> None:
         ["bash", "-c", 'env=staging; echo "${env^}/*"'], capture_output=True, text=True, check=True
     ).stdout
     assert capitalized.strip() == f"{EnvironmentName.STAGING.stage_id}/*"
+
+
+def test_the_packed_assembly_unpacks_with_its_hidden_files_and_file_modes(tmp_path: Path) -> None:
+    # GIVEN a synthesized assembly with an executable Lambda bootstrap and a hidden file (as cdk.out has)
+    asset = tmp_path / "cdk.out" / "asset.abc"
+    asset.mkdir(parents=True)
+    (asset / "bootstrap").write_text("#!/bin/sh\n")
+    (asset / "bootstrap").chmod(0o755)
+    (asset / ".dockerignore").write_text("*.md\n")
+    makefile = str(ROOT / "Makefile")
+    # WHEN `make package` packs it (synth taken as done) and `make unpack` restores it elsewhere
+    subprocess.run(["make", "-f", makefile, "-o", "synth", "package"], cwd=tmp_path, capture_output=True, check=True)
+    target = tmp_path / "deploy-job"
+    target.mkdir()
+    (tmp_path / "cloud-assembly.tar").rename(target / "cloud-assembly.tar")
+    subprocess.run(["make", "-f", makefile, "unpack"], cwd=target, capture_output=True, check=True)
+    # THEN both files are back, the bootstrap still executable
+    restored = target / "cdk.out" / "asset.abc"
+    assert (restored / "bootstrap").stat().st_mode & 0o777 == 0o755
+    assert (restored / ".dockerignore").read_text() == "*.md\n"

@@ -341,7 +341,9 @@ class EnvironmentConfig(_Frozen):
 # either end; a repository name is 1-100 letters, digits, '.', '_' or '-', other than '.' and '..'.
 GitHubOwner = Annotated[
     str,
-    _matching(r"[A-Za-z0-9](-?[A-Za-z0-9]){0,38}", "a GitHub user or organization: letters, digits, single '-'"),
+    _matching(
+        r"(?=.{1,39}\Z)[A-Za-z0-9](-?[A-Za-z0-9])*", "a GitHub user or organization: 1-39 letters, digits, single '-'"
+    ),
 ]
 GitHubRepository = Annotated[
     str,

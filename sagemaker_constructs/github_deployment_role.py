@@ -20,7 +20,7 @@ STS_AUDIENCE = "sts.amazonaws.com"
 BOOTSTRAP_ROLE_KINDS = ("deploy-role", "file-publishing-role", "image-publishing-role", "lookup-role")
 # The bootstrap template's own rule for --qualifier.
 _QUALIFIER = re.compile(r"[A-Za-z0-9_-]{1,10}")
-_REPOSITORY = re.compile(r"[A-Za-z0-9](-?[A-Za-z0-9]){0,38}/[A-Za-z0-9._-]{1,100}")
+_REPOSITORY = re.compile(r"(?=[^/]{1,39}/)[A-Za-z0-9](-?[A-Za-z0-9])*/[A-Za-z0-9._-]{1,100}")
 # GitHub environment names: letters, digits, '-', '_', '.', at most 255 characters; '*' or ':' in
 # one would widen or break the subject condition.
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9_.-]{1,255}")

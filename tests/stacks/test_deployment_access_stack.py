@@ -287,6 +287,7 @@ def test_no_delivery_section_no_stack() -> None:
         ("github_owner", "-org", "a GitHub user or organization"),
         ("github_owner", "my--org", "a GitHub user or organization"),
         ("github_owner", "o" * 40, "a GitHub user or organization"),
+        ("github_owner", "a-" * 20 + "a", "a GitHub user or organization"),
         ("github_owner", "org/other", "a GitHub user or organization"),
         ("github_owner", "*", "a GitHub user or organization"),
         ("github_repository", "..", "a GitHub repository name"),
@@ -328,6 +329,7 @@ def test_the_longest_valid_names_are_accepted() -> None:
     [
         ("repository", "owner", "repository must be owner/name"),
         ("repository", "owner/*", "repository must be owner/name"),
+        ("repository", "a-" * 20 + "a/repo", "repository must be owner/name"),
         ("environment", "*", "environment must be 1-255 letters"),
         ("environment", "Prod:ref:refs/heads/main", "environment must be 1-255 letters"),
         ("environment", "", "environment must be 1-255 letters"),

@@ -252,6 +252,24 @@ def test_environments_in_other_accounts_get_a_stack_in_their_account(tmp_path: P
     assert granted == _expected_grants("Prod", "prod", account="210987654321")
 
 
+def test_an_environment_in_another_region_gets_that_regions_bootstrap_roles(tmp_path: Path) -> None:
+    # GIVEN staging in another region of the same account
+    raw = _raw_config()
+    raw["environments"]["staging"]["region"] = "eu-west-1"
+    config = parse_config(raw, default_account=TEST_ACCOUNT)
+    # WHEN the stack is built (cdk-nag included)
+    access = _synthesize(config, tmp_path)
+    # THEN still one stack (IAM is global), and staging's role names the bootstrap roles, stack and
+    # endpoint of eu-west-1
+    assert [stack.stack_name for stack in access.stacks] == ["DeploymentAccess"]
+    _, granted = _granted(access, EnvironmentName.STAGING)
+    expected = {
+        (action, resource.replace("us-east-1", "eu-west-1"))
+        for action, resource in _expected_grants("Staging", "staging")
+    }
+    assert granted == expected
+
+
 def test_accounts_left_out_resolve_to_the_deploying_account(tmp_path: Path) -> None:
     # GIVEN the shipped configuration synthesized without a default account (as in CI's synth job)
     config = parse_config(_raw_config())

@@ -13,6 +13,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := cdk --no-notices
 
 .PHONY: help setup synth test container-test review lint typecheck format bench clean
+.PHONY: report comment package unpack deploy smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -67,6 +68,35 @@ test: lint typecheck $(CHECKOV_VENV)/.installed  ## lint, type-check and run eve
 
 review: setup  ## what CloudFormation would add, change or replace per environment (BASE=<git ref or cdk.out dir>)
 	python -m review $(if $(BASE),$(if $(wildcard $(BASE)/assembly-*),--base-dir,--base) $(BASE),)
+
+# Delivery (docs/delivery.md): the pull-request review and the deployment jobs of .github/workflows/
+# call these, so each runs the same way on a laptop.
+ASSEMBLY ?= cdk.out
+SMOKE_REQUEST ?= delivery/smoke-request.csv
+
+report: synth  ## review cdk.out against BASE (default: the merge base with main) into cdk.out/review.md
+	python -m review $(if $(BASE),--base $(BASE),) --head-dir cdk.out --output cdk.out/review.md
+
+comment: setup  ## post cdk.out/review.md as the pull request's review comment and the job summary (in GitHub Actions)
+	python -m delivery.review_comment --report cdk.out/review.md
+
+# An artifact keeps no file modes, and a Lambda asset's `bootstrap` must stay executable: the deployment
+# jobs pass the assembly as one tar file.
+ASSEMBLY_ARCHIVE ?= cloud-assembly.tar
+
+package: synth  ## synthesize, then pack cdk.out into cloud-assembly.tar (file modes kept) for the deployment jobs
+	tar -cf '$(ASSEMBLY_ARCHIVE)' cdk.out
+
+unpack:  ## unpack cloud-assembly.tar into cdk.out/, as `make package` packed it
+	rm -rf cdk.out
+	tar -xf '$(ASSEMBLY_ARCHIVE)'
+
+deploy: setup  ## deploy one environment from a synthesized assembly (ENV=dev|staging|prod, ASSEMBLY=cdk.out)
+	@case '$(ENV)' in dev|staging|prod) ;; *) echo "make deploy: ENV must be dev, staging or prod; got '$(ENV)'" >&2; exit 2;; esac
+	env='$(ENV)'; $(CDK) deploy --app '$(ASSEMBLY)' --require-approval never --progress events "$${env^}/*"
+
+smoke: setup  ## after a deploy: python -m sagemaker_ops smoke (ENV=dev|staging|prod, SMOKE_REQUEST=file)
+	python -m sagemaker_ops smoke --env '$(ENV)' --file '$(SMOKE_REQUEST)'
 
 lint: setup  ## ruff lint and format check
 	ruff check .

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from config import AppConfig, ConfigError, EnvironmentName, load_config
 from stacks import build_app
+from stacks.deployment_access_stack import add_deployment_access
 
 
 def build(config: AppConfig, **options: Any) -> cdk.App:
@@ -58,6 +59,8 @@ def main() -> None:
     try:
         config = load_config(default_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
         app = build(config)
+        # Outside the stages: an administrator deploys it once per account (docs/delivery.md).
+        add_deployment_access(app, config)
     except ConfigError as error:
         sys.exit(f"configuration error:\n{error}")
     app.synth()

@@ -454,11 +454,41 @@ class AppSection(_Frozen):
     name: AppName
 
 
+# GitHub's rules: an owner (user or organization) is 1-39 letters, digits or single hyphens, not at
+# either end; a repository name is 1-100 letters, digits, '.', '_' or '-', other than '.' and '..'.
+GitHubOwner = Annotated[
+    str,
+    _matching(
+        r"(?=.{1,39}\Z)[A-Za-z0-9](-?[A-Za-z0-9])*", "a GitHub user or organization: 1-39 letters, digits, single '-'"
+    ),
+]
+GitHubRepository = Annotated[
+    str,
+    _matching(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}", "a GitHub repository name: 1-100 letters, digits, '.', '_', '-'"),
+]
+
+
+class DeliverySettings(_Frozen):
+    """The GitHub repository whose workflows may deploy the app (DeploymentAccess stack, docs/delivery.md).
+
+    Each environment's deployment role trusts only `repo:<github_owner>/<github_repository>:environment:<Stage>`.
+    """
+
+    github_owner: GitHubOwner
+    github_repository: GitHubRepository
+
+    @property
+    def repository(self) -> str:
+        """`owner/repository`, as GitHub's OIDC token names it."""
+        return f"{self.github_owner}/{self.github_repository}"
+
+
 class AppConfig(_Frozen):
     """The whole app: its name and every environment, keyed by name."""
 
     app_name: AppName
     environments: dict[EnvironmentName, EnvironmentConfig]
+    delivery: DeliverySettings | None = None
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The settings of environment `name`, or a ConfigError listing the known ones."""
@@ -487,9 +517,9 @@ def load_config(path: Path = DEFAULT_CONFIG_FILE, *, default_account: str | None
 
 def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> AppConfig:
     """Validate an already parsed configuration document (see load_config)."""
-    unknown_sections = sorted(set(raw) - {"app", "environments"})
+    unknown_sections = sorted(set(raw) - {"app", "environments", "delivery"})
     if unknown_sections:
-        raise ConfigError(f"unknown section(s) {unknown_sections}; allowed: app, environments")
+        raise ConfigError(f"unknown section(s) {unknown_sections}; allowed: app, environments, delivery")
     environments = raw.get("environments")
     if not isinstance(environments, dict) or not environments:
         raise ConfigError("no environments configured: add [environments.dev], [environments.staging] ...")
@@ -519,9 +549,14 @@ def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> 
     if not problems:
         explicit = {name for name in parsed if environments[name.value].get("account") is not None}
         problems += _check_shared_log_groups(parsed) + _check_account_sharing(parsed, explicit)
+    delivery: DeliverySettings | None = None
+    try:
+        delivery = DeliverySettings.model_validate(raw["delivery"]) if "delivery" in raw else None
+    except ValidationError as error:
+        problems.append(_describe("[delivery]", error))
     if problems or app is None:
         raise ConfigError("\n".join(problems))
-    return AppConfig(app_name=app.name, environments=parsed)
+    return AppConfig(app_name=app.name, environments=parsed, delivery=delivery)
 
 
 def _check_shared_log_groups(environments: dict[EnvironmentName, EnvironmentConfig]) -> list[str]:

@@ -1,0 +1,169 @@
+"""A role that one GitHub repository's jobs in one GitHub environment assume, with no long-lived keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import region_info
+from constructs import Construct
+
+from sagemaker_constructs.nag import acknowledge
+
+# GitHub's OIDC issuer, and the audience aws-actions/configure-aws-credentials asks tokens for.
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+STS_AUDIENCE = "sts.amazonaws.com"
+# The roles `cdk bootstrap` creates (DefaultStackSynthesizer): cdk-<qualifier>-<kind>-<account>-<region>.
+BOOTSTRAP_ROLE_KINDS = ("deploy-role", "file-publishing-role", "image-publishing-role", "lookup-role")
+# The bootstrap template's own rule for --qualifier.
+_QUALIFIER = re.compile(r"[A-Za-z0-9_-]{1,10}")
+_REPOSITORY = re.compile(r"(?=[^/]{1,39}/)[A-Za-z0-9](-?[A-Za-z0-9])*/[A-Za-z0-9._-]{1,100}")
+# GitHub environment names: letters, digits, '-', '_', '.', at most 255 characters; '*' or ':' in
+# one would widen or break the subject condition.
+_ENVIRONMENT = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+# A deployment of prod with a canary can run past the one hour a session lasts by default.
+DEFAULT_MAX_SESSION = cdk.Duration.hours(2)
+
+
+def github_subject(repository: str, environment: str) -> str:
+    """The `sub` claim of a job of `repository` (owner/name) that runs in GitHub environment `environment`."""
+    return f"repo:{repository}:environment:{environment}"
+
+
+def bootstrap_role_name(kind: str, *, qualifier: str, account: str, region: str) -> str:
+    return f"cdk-{qualifier}-{kind}-{account}-{region}"
+
+
+class GitHubDeploymentRole(Construct):
+    """An IAM role for the GitHub Actions jobs of one repository in one GitHub environment.
+
+    Creates `role`, trusted through `provider` (GitHub's OIDC provider) only for tokens whose audience
+    is `sts.amazonaws.com` and whose subject is `repo:<repository>:environment:<environment>`: a job
+    of another repository, branch without that environment, or pull request gets no credentials.
+    Its one policy (`policy`) allows `sts:AssumeRole` and `sts:TagSession` on the four CDK bootstrap
+    roles of `account` and `region`, so the CDK CLI deploys with the bootstrap roles' permissions and
+    nothing else; `allow_smoke_test()` adds the read-only calls of `python -m sagemaker_ops smoke`.
+
+    @default max_session_duration 2 hours (DEFAULT_MAX_SESSION)
+    @default qualifier the bootstrap default, `hnb659fds`
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        provider: iam.IOidcProvider,
+        repository: str,
+        environment: str,
+        account: str,
+        region: str,
+        qualifier: str = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER,
+        max_session_duration: cdk.Duration = DEFAULT_MAX_SESSION,
+    ) -> None:
+        super().__init__(scope, id_)
+        errors = []
+        if not _REPOSITORY.fullmatch(repository):
+            errors.append(f"repository must be owner/name as on GitHub; got {repository!r}")
+        if not _ENVIRONMENT.fullmatch(environment):
+            errors.append(f"environment must be 1-255 letters, digits, '-', '_' or '.'; got {environment!r}")
+        if not _QUALIFIER.fullmatch(qualifier):
+            errors.append(
+                f"qualifier must be 1-10 letters, digits, '-' or '_' (cdk bootstrap's rule); got {qualifier!r}"
+            )
+        if errors:
+            raise ValueError("; ".join(errors))
+        self.repository = repository
+        self.environment = environment
+        self.subject = github_subject(repository, environment)
+        self._account = account
+        self._region = region
+        principal = iam.WebIdentityPrincipal(
+            provider.oidc_provider_arn,
+            conditions={
+                "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": self.subject}
+            },
+        ).with_session_tags()  # configure-aws-credentials tags the session with repository, workflow, actor
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=principal,
+            description=f"GitHub Actions: {repository}, environment {environment}",
+            max_session_duration=max_session_duration,
+        )
+        stack = cdk.Stack.of(self)
+        self.bootstrap_role_arns = [
+            stack.format_arn(
+                service="iam",
+                region="",
+                account=account,
+                resource="role",
+                resource_name=bootstrap_role_name(kind, qualifier=qualifier, account=account, region=region),
+            )
+            for kind in BOOTSTRAP_ROLE_KINDS
+        ]
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Assume the CDK bootstrap roles of {environment}; read-only checks after a deploy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="AssumeCdkBootstrapRoles",
+                    actions=["sts:AssumeRole", "sts:TagSession"],
+                    resources=self.bootstrap_role_arns,
+                )
+            ],
+            roles=[self.role],
+        )
+
+    def allow_smoke_test(self, *, stack_names: Sequence[str], endpoint_name: str) -> None:
+        """Allow what `python -m sagemaker_ops smoke` calls: describe the stacks, describe and invoke the endpoint."""
+        stack = cdk.Stack.of(self)
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="ReadStacks",
+                actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
+                resources=[
+                    stack.format_arn(
+                        service="cloudformation",
+                        region=self._region,
+                        account=self._account,
+                        resource="stack",
+                        resource_name=f"{name}/*",
+                    )
+                    for name in stack_names
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="SmokeTestEndpoint",
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+                resources=[
+                    stack.format_arn(
+                        service="sagemaker",
+                        region=self._region,
+                        account=self._account,
+                        resource="endpoint",
+                        # SageMaker's ARNs spell endpoint names in lowercase.
+                        resource_name=endpoint_name.lower(),
+                    )
+                ],
+            ),
+        )
+        for name in stack_names:
+            acknowledge(
+                self.policy,
+                f"AwsSolutions-IAM5[Resource::{_nag_arn('cloudformation', self._region, self._account)}"
+                f":stack/{name}/*]",
+                "A stack's ARN ends in the id CloudFormation gives it at creation; the wildcard stands for that "
+                "id only, under one stack name, and the actions allowed on it only describe the stack.",
+            )
+
+
+def _nag_arn(service: str, region: str, account: str) -> str:
+    """An ARN's prefix as cdk-nag spells it in a finding: the region's partition, the account or `<AWS::AccountId>`."""
+    partition = region_info.RegionInfo.get(region).partition or "aws"
+    account_text = "<AWS::AccountId>" if cdk.Token.is_unresolved(account) else account
+    return f"arn:{partition}:{service}:{region}:{account_text}"

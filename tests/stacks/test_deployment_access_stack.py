@@ -1,0 +1,377 @@
+"""The DeploymentAccess stack: GitHub's OIDC provider and one deployment role per environment.
+
+Who can get credentials (the trust policy) and what they allow (the one managed policy per role)
+are pinned exactly: a statement that grants more than listed here fails.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from config import AppConfig, ConfigError, EnvironmentName, parse_config
+from config.settings import DEFAULT_CONFIG_FILE, DeliverySettings
+from sagemaker_constructs.github_deployment_role import GitHubDeploymentRole
+from stacks.compliance import add_compliance_checks
+from stacks.deployment_access_stack import (
+    QUALIFIER_CONTEXT_KEY,
+    DeploymentAccessStack,
+    add_deployment_access,
+)
+from tests.conftest import TEST_ACCOUNT, Synthesized, cdk_context
+
+REPOSITORY = "example-org/sagemaker-gbdt"  # config/environments.toml [delivery]
+OIDC = "token.actions.githubusercontent.com"
+PROVIDER_REF = {"Ref": "GitHubOidcProvider7EBF861F"}
+
+
+@dataclass(frozen=True)
+class AccessApp:
+    stacks: list[DeploymentAccessStack]
+    outdir: Path
+
+    def template(self, index: int = 0) -> dict[str, Any]:
+        path = self.outdir / f"{self.stacks[index].artifact_id}.template.json"
+        template: dict[str, Any] = json.loads(path.read_text())
+        return template
+
+
+def _synthesize(config: AppConfig, outdir: Path, context: dict[str, Any] | None = None) -> AccessApp:
+    """The DeploymentAccess stacks of `config` in an app with the project's flags and cdk-nag packs."""
+    app = cdk.App(context=cdk_context() | (context or {}), outdir=str(outdir))
+    stacks = add_deployment_access(app, config)
+    add_compliance_checks(app)
+    app.synth()
+    return AccessApp(stacks, outdir)
+
+
+@pytest.fixture(scope="module")
+def access(app_config: AppConfig, tmp_path_factory: pytest.TempPathFactory) -> AccessApp:
+    return _synthesize(app_config, tmp_path_factory.mktemp("access"))
+
+
+def _raw_config() -> dict[str, Any]:
+    raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    return raw
+
+
+def _render(value: Any) -> str:
+    """An ARN as CloudFormation resolves it in the test account (Fn::Join of literals and pseudo parameters)."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_render(part) for part in parts)
+    pseudo = {"AWS::AccountId": TEST_ACCOUNT, "AWS::Partition": "aws"}
+    return pseudo[value["Ref"]]
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _grants(statement: dict[str, Any]) -> set[tuple[str, str]]:
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return {(action, _render(resource)) for action in actions for resource in resources}
+
+
+def _expected_grants(stage: str, environment: str, account: str = TEST_ACCOUNT) -> set[tuple[str, str]]:
+    """Everything one environment's role may do: the bootstrap roles, and what `smoke` reads and calls."""
+    bootstrap = [
+        f"arn:aws:iam::{account}:role/cdk-hnb659fds-{kind}-{account}-us-east-1"
+        for kind in ("deploy-role", "file-publishing-role", "image-publishing-role", "lookup-role")
+    ]
+    stack = f"arn:aws:cloudformation:us-east-1:{account}:stack/{stage}-Inference/*"
+    endpoint = f"arn:aws:sagemaker:us-east-1:{account}:endpoint/sagemaker-gbdt-{environment}"
+    return (
+        {(action, role) for action in ("sts:AssumeRole", "sts:TagSession") for role in bootstrap}
+        | {(action, stack) for action in ("cloudformation:DescribeStacks", "cloudformation:ListStackResources")}
+        | {(action, endpoint) for action in ("sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint")}
+    )
+
+
+def test_one_stack_holds_the_provider_and_a_role_and_policy_per_environment(access: AccessApp) -> None:
+    # GIVEN the shipped configuration: three environments in one account
+    # WHEN the DeploymentAccess stacks are built THEN there is one, with GitHub's provider for STS
+    assert [stack.stack_name for stack in access.stacks] == ["DeploymentAccess"]
+    template = Template.from_json(access.template())
+    template.resource_count_is("AWS::IAM::OIDCProvider", 1)
+    template.has_resource_properties(
+        "AWS::IAM::OIDCProvider", {"Url": f"https://{OIDC}", "ClientIdList": ["sts.amazonaws.com"]}
+    )
+    template.resource_count_is("AWS::IAM::Role", 3)
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 3)
+    assert set(_resources(access.template(), "AWS::IAM::Policy")) == set()  # no inline policy to overlook
+    outputs = access.template()["Outputs"]
+    assert {key for key in outputs if key.startswith("DeployRoleArn")} == {
+        "DeployRoleArnDev",
+        "DeployRoleArnStaging",
+        "DeployRoleArnProd",
+    }
+
+
+@pytest.mark.parametrize("environment", list(EnvironmentName))
+def test_the_trust_policy_admits_only_the_repository_in_that_github_environment(
+    access: AccessApp, environment: EnvironmentName
+) -> None:
+    # GIVEN the role of one environment
+    role = access.stacks[0].roles[environment.value]
+    trust = access.stacks[0].resolve(role.role.assume_role_policy.to_json()) if role.role.assume_role_policy else {}
+    # THEN exactly one statement: GitHub's web identity, with an exact audience and subject; no wildcard
+    # (StringLike), no other principal, no other action than the assume and its session tags
+    assert trust["Statement"] == [
+        {
+            "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {
+                    f"{OIDC}:aud": "sts.amazonaws.com",
+                    f"{OIDC}:sub": f"repo:{REPOSITORY}:environment:{environment.stage_id}",
+                }
+            },
+            "Effect": "Allow",
+            "Principal": {"Federated": PROVIDER_REF},
+        }
+    ]
+
+
+@pytest.mark.parametrize("environment", list(EnvironmentName))
+def _granted(access: AccessApp, environment: EnvironmentName) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+    """The statements of the one managed policy of `environment`'s role, and the pairs they grant."""
+    stack = access.stacks[0]
+    role = stack.roles[environment.value].role.node.default_child
+    assert isinstance(role, cdk.CfnElement)
+    policies = [
+        policy
+        for policy in _resources(access.template(), "AWS::IAM::ManagedPolicy").values()
+        if policy["Properties"]["Roles"] == [{"Ref": stack.get_logical_id(role)}]
+    ]
+    assert len(policies) == 1
+    statements: list[dict[str, Any]] = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    return statements, set().union(*(_grants(statement) for statement in statements))
+
+
+@pytest.mark.parametrize("environment", list(EnvironmentName))
+def test_no_statement_grants_more_than_the_bootstrap_roles_and_the_smoke_test(
+    access: AccessApp, environment: EnvironmentName
+) -> None:
+    # GIVEN each role's only policy
+    statements, granted = _granted(access, environment)
+    # THEN every statement allows (no Deny to reason about, no NotAction/NotResource, no condition needed)
+    for statement in statements:
+        assert set(statement) == {"Sid", "Effect", "Action", "Resource"}, statement
+        assert statement["Effect"] == "Allow"
+    # AND together they grant exactly the listed pairs of action and resource
+    assert granted == _expected_grants(environment.stage_id, environment.value)
+
+
+def test_no_other_role_or_policy_references_the_roles(access: AccessApp) -> None:
+    # Nothing else in the stack can widen a role: every managed policy belongs to one role, and
+    # roles have no managed policy ARNs of their own (AWS-managed or other).
+    template = access.template()
+    for role in _resources(template, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+        assert "Policies" not in role["Properties"]
+        assert role["Properties"]["MaxSessionDuration"] == 7200
+
+
+def test_the_smoke_grants_name_the_stack_and_endpoint_the_app_deploys(
+    access: AccessApp, synthesized: Synthesized
+) -> None:
+    # GIVEN the whole app as synthesized: each environment's Inference stack and its endpoint
+    for environment in EnvironmentName:
+        stage = environment.stage_id
+        manifest = json.loads((synthesized.outdir / f"assembly-{stage}" / "manifest.json").read_text())
+        (stack_name,) = [
+            artifact["properties"]["stackName"]
+            for artifact in manifest["artifacts"].values()
+            if artifact["type"] == "aws:cloudformation:stack" and artifact["displayName"] == f"{stage}/Inference"
+        ]
+        (endpoint_name,) = [
+            resource["Properties"]["EndpointName"]
+            for resource in synthesized.template(environment.value, "Inference")["Resources"].values()
+            if resource["Type"] == "AWS::SageMaker::Endpoint"
+        ]
+        # THEN the role may read exactly that stack and describe and invoke exactly that endpoint
+        _, granted = _granted(access, environment)
+        stack_arn = f"arn:aws:cloudformation:us-east-1:{TEST_ACCOUNT}:stack/{stack_name}/*"
+        endpoint_arn = f"arn:aws:sagemaker:us-east-1:{TEST_ACCOUNT}:endpoint/{endpoint_name.lower()}"
+        assert ("cloudformation:DescribeStacks", stack_arn) in granted
+        assert ("cloudformation:ListStackResources", stack_arn) in granted
+        assert ("sagemaker:DescribeEndpoint", endpoint_arn) in granted
+        assert ("sagemaker:InvokeEndpoint", endpoint_arn) in granted
+
+
+def test_cdk_nag_finds_nothing_unacknowledged(access: AccessApp) -> None:
+    # GIVEN the stack checked by the project's three packs (the fixture synthesized it: it passed)
+    report = json.loads((access.outdir / "validation-report.json").read_text())
+    for plugin in report["pluginReports"]:
+        assert plugin["conclusion"] == "success", plugin["pluginName"]
+        assert plugin["violations"] == []
+
+
+def test_cfn_lint_finds_nothing_in_the_template(access: AccessApp) -> None:
+    template = access.outdir / f"{access.stacks[0].artifact_id}.template.json"
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "parseable", "--", str(template)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_template_matches_the_reviewed_snapshot(access: AccessApp, snapshot: SnapshotAssertion) -> None:
+    masked = json.loads(json.dumps(access.template(), sort_keys=True).replace(TEST_ACCOUNT, "<account>"))
+    assert masked == snapshot.use_extension(JSONSnapshotExtension)(name="DeploymentAccess")
+
+
+def test_environments_in_other_accounts_get_a_stack_in_their_account(tmp_path: Path) -> None:
+    # GIVEN prod in an account of its own
+    raw = _raw_config()
+    raw["environments"]["prod"]["account"] = "210987654321"
+    config = parse_config(raw, default_account=TEST_ACCOUNT)
+    # WHEN the stacks are built (cdk-nag included)
+    access = _synthesize(config, tmp_path)
+    # THEN one stack per account, named after its environments, each role in its own account
+    assert [stack.stack_name for stack in access.stacks] == ["DeploymentAccessDevStaging", "DeploymentAccessProd"]
+    assert [stack.account for stack in access.stacks] == [TEST_ACCOUNT, "210987654321"]
+    assert set(access.stacks[0].roles) == {"dev", "staging"}
+    prod = access.template(1)
+    (policy,) = _resources(prod, "AWS::IAM::ManagedPolicy").values()
+    granted = set().union(*(_grants(s) for s in policy["Properties"]["PolicyDocument"]["Statement"]))
+    assert granted == _expected_grants("Prod", "prod", account="210987654321")
+
+
+def test_an_environment_in_another_region_gets_that_regions_bootstrap_roles(tmp_path: Path) -> None:
+    # GIVEN staging in another region of the same account
+    raw = _raw_config()
+    raw["environments"]["staging"]["region"] = "eu-west-1"
+    config = parse_config(raw, default_account=TEST_ACCOUNT)
+    # WHEN the stack is built (cdk-nag included)
+    access = _synthesize(config, tmp_path)
+    # THEN still one stack (IAM is global), and staging's role names the bootstrap roles, stack and
+    # endpoint of eu-west-1
+    assert [stack.stack_name for stack in access.stacks] == ["DeploymentAccess"]
+    _, granted = _granted(access, EnvironmentName.STAGING)
+    expected = {
+        (action, resource.replace("us-east-1", "eu-west-1"))
+        for action, resource in _expected_grants("Staging", "staging")
+    }
+    assert granted == expected
+
+
+def test_accounts_left_out_resolve_to_the_deploying_account(tmp_path: Path) -> None:
+    # GIVEN the shipped configuration synthesized without a default account (as in CI's synth job)
+    config = parse_config(_raw_config())
+    access = _synthesize(config, tmp_path)
+    # THEN one environment-agnostic-account stack whose ARNs use AWS::AccountId (cdk-nag still passes)
+    assert len(access.stacks) == 1
+    assert cdk.Token.is_unresolved(access.stacks[0].account)
+    text = json.dumps(access.template())
+    assert '"Ref": "AWS::AccountId"' in text
+    assert TEST_ACCOUNT not in text
+
+
+def test_the_bootstrap_qualifier_is_the_one_the_synthesizer_uses(tmp_path: Path, app_config: AppConfig) -> None:
+    # GIVEN a custom qualifier in the context the DefaultStackSynthesizer reads
+    access = _synthesize(app_config, tmp_path, context={QUALIFIER_CONTEXT_KEY: "delivery1"})
+    # THEN the roles may assume that qualifier's bootstrap roles, and only those
+    text = json.dumps(access.template())
+    assert "cdk-delivery1-deploy-role-" in text
+    assert "hnb659fds" not in text
+
+
+def test_no_delivery_section_no_stack() -> None:
+    raw = _raw_config()
+    del raw["delivery"]
+    config = parse_config(raw, default_account=TEST_ACCOUNT)
+    assert config.delivery is None
+    assert add_deployment_access(cdk.App(), config) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("github_owner", "-org", "a GitHub user or organization"),
+        ("github_owner", "my--org", "a GitHub user or organization"),
+        ("github_owner", "o" * 40, "a GitHub user or organization"),
+        ("github_owner", "a-" * 20 + "a", "a GitHub user or organization"),
+        ("github_owner", "org/other", "a GitHub user or organization"),
+        ("github_owner", "*", "a GitHub user or organization"),
+        ("github_repository", "..", "a GitHub repository name"),
+        ("github_repository", "repo:environment:Prod", "a GitHub repository name"),
+        ("github_repository", "repo/other", "a GitHub repository name"),
+        ("github_repository", "*", "a GitHub repository name"),
+        ("github_repository", "", "a GitHub repository name"),
+    ],
+)
+def test_a_bad_owner_or_repository_is_refused_naming_the_section_and_field(
+    field: str, value: str, message: str
+) -> None:
+    # GIVEN a value that would widen or break the trust policy's subject ('*', ':', '/')
+    raw = _raw_config()
+    raw["delivery"][field] = value
+    # THEN the configuration does not load, and the error says where and what is allowed
+    with pytest.raises(ConfigError, match=rf"\[delivery\]: {field}: must be {message}"):
+        parse_config(raw)
+
+
+def test_an_unknown_or_missing_delivery_field_is_refused() -> None:
+    raw = _raw_config()
+    raw["delivery"]["github_org"] = "x"
+    with pytest.raises(ConfigError, match=r"\[delivery\]: github_org: unknown field"):
+        parse_config(raw)
+    raw = _raw_config()
+    del raw["delivery"]["github_repository"]
+    with pytest.raises(ConfigError, match=r"\[delivery\]: github_repository: required field is missing"):
+        parse_config(raw)
+
+
+def test_the_longest_valid_names_are_accepted() -> None:
+    delivery = DeliverySettings(github_owner="a-" * 19 + "b", github_repository="r" * 100)
+    assert delivery.repository == f"{'a-' * 19}b/{'r' * 100}"
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "message"),
+    [
+        ("repository", "owner", "repository must be owner/name"),
+        ("repository", "owner/*", "repository must be owner/name"),
+        ("repository", "a-" * 20 + "a/repo", "repository must be owner/name"),
+        ("environment", "*", "environment must be 1-255 letters"),
+        ("environment", "Prod:ref:refs/heads/main", "environment must be 1-255 letters"),
+        ("environment", "", "environment must be 1-255 letters"),
+        ("qualifier", "toolongqualifier", "qualifier must be 1-10 letters"),
+    ],
+)
+def test_the_role_refuses_a_subject_or_qualifier_that_could_widen_it(
+    stack: cdk.Stack, argument: str, value: str, message: str
+) -> None:
+    # GIVEN a provider WHEN a role is asked for with a wildcard or malformed part THEN ValueError names it
+    provider = cdk.aws_iam.OidcProviderNative(stack, "Provider", url="https://token.actions.githubusercontent.com")
+    arguments: dict[str, Any] = {"repository": REPOSITORY, "environment": "Prod", "qualifier": "hnb659fds"}
+    arguments[argument] = value
+    with pytest.raises(ValueError, match=message):
+        GitHubDeploymentRole(stack, "Role", provider=provider, account=TEST_ACCOUNT, region="us-east-1", **arguments)
+
+
+def test_environments_of_several_accounts_cannot_share_one_stack(app_config: AppConfig) -> None:
+    assert app_config.delivery is not None
+    dev, prod = (
+        app_config.environment("dev"),
+        app_config.environment("prod").model_copy(update={"account": "210987654321"}),
+    )
+    with pytest.raises(ValueError, match="environments must share one account"):
+        DeploymentAccessStack(
+            cdk.App(), "DeploymentAccess", app_name="x", delivery=app_config.delivery, environments=[dev, prod]
+        )

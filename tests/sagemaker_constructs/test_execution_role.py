@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from sagemaker_constructs import SageMakerExecutionRole
-from tests.sagemaker_constructs.conftest import Platform
+from tests.helpers import Platform
 
 
 @pytest.fixture

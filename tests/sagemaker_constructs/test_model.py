@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from sagemaker_constructs import SageMakerModel, VpcPlacement
-from tests.sagemaker_constructs.conftest import Platform
+from tests.helpers import Platform
 
 DATA_URL = "s3://artifacts-bucket/models/v1/model.tar.gz"
 

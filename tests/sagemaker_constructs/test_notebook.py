@@ -16,8 +16,7 @@ from aws_cdk.assertions import Match, Template
 
 from sagemaker_constructs import AlgorithmImage, ExplorationNotebook, SageMakerExecutionRole
 from stacks.compliance import add_compliance_checks
-from tests.conftest import TEST_ACCOUNT, cdk_context
-from tests.sagemaker_constructs.conftest import Platform
+from tests.helpers import TEST_ACCOUNT, Platform, cdk_context
 
 SUBNET = "subnet-0123456789abcdef0"
 GROUP = "sg-0123456789abcdef0"

@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json
-from tests.sagemaker_constructs.conftest import Platform
+from tests.helpers import Platform
 from tests.stacks.test_training_stack import definition
 
 METRICS = [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]

@@ -13,7 +13,7 @@ import pytest
 from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from scripts.render_dashboard import dashboard_body
-from tests.conftest import TEST_ACCOUNT, Synthesized, synthesize
+from tests.helpers import TEST_ACCOUNT, Synthesized, synthesize
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import AppConfig
-from tests.conftest import Synthesized
+from tests.helpers import Synthesized
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 

@@ -20,7 +20,7 @@ from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from stacks import PlatformStack, TrainingStack
 from stacks.training_stack import METRIC_DEFINITIONS_FILE
-from tests.conftest import TEST_ACCOUNT, Synthesized, cdk_context
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +44,19 @@ def cdk_context() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Synthesized:
-    """The app as `cdk synth` builds it, and its templates by environment and stack id."""
+    """The app as `cdk synth` builds it: its templates and stacks by environment and stack id."""
 
     config: AppConfig
     outdir: Path
     templates: dict[str, dict[str, dict[str, Any]]]
+    stacks: dict[str, dict[str, cdk.Stack]] = field(default_factory=dict)
 
     def template(self, environment: str, stack: str = "Platform") -> dict[str, Any]:
         return self.templates[environment][stack]
+
+    def logical_id(self, environment: str, stack: str, path: str) -> str:
+        """The logical id of the resource at construct `path` in one environment's stack."""
+        return logical_id(self.stacks[environment][stack], path)
 
 
 def synthesize(config: AppConfig, outdir: Path) -> Synthesized:
@@ -59,14 +64,15 @@ def synthesize(config: AppConfig, outdir: Path) -> Synthesized:
     app, stages = build_app(config, context=cdk_context(), outdir=str(outdir))
     app.synth()
     templates: dict[str, dict[str, dict[str, Any]]] = {}
+    stacks: dict[str, dict[str, cdk.Stack]] = {}
     for name, stage in stages.items():
         assembly = stage.synth()
+        stacks[name] = {stack.node.id: stack for stack in stage.node.children if isinstance(stack, cdk.Stack)}
         templates[name] = {
-            stack.node.id: assembly.get_stack_artifact(stack.artifact_id).template
-            for stack in stage.node.children
-            if isinstance(stack, cdk.Stack)
+            stack_id: assembly.get_stack_artifact(stack.artifact_id).template
+            for stack_id, stack in stacks[name].items()
         }
-    return Synthesized(config=config, outdir=outdir, templates=templates)
+    return Synthesized(config=config, outdir=outdir, templates=templates, stacks=stacks)
 
 
 def new_stack(account: str = TEST_ACCOUNT, region: str = "us-east-1") -> cdk.Stack:
@@ -80,8 +86,7 @@ def new_stack(account: str = TEST_ACCOUNT, region: str = "us-east-1") -> cdk.Sta
 
 def template_of(stack: cdk.Stack) -> dict[str, Any]:
     """`stack` synthesized (its validations run) as a CloudFormation template."""
-    template = dict(Template.from_stack(stack).to_json())
-    return template
+    return dict(Template.from_stack(stack).to_json())
 
 
 def of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

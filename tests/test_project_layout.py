@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import constructs
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_constructs_is_the_library_not_a_folder_of_ours() -> None:

@@ -13,7 +13,7 @@ from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
 from scripts.render_dashboard import dashboard_body
-from tests.helpers import TEST_ACCOUNT, Synthesized, of_type, one_of_type, synthesize
+from tests.helpers import ROOT, TEST_ACCOUNT, Synthesized, of_type, one_of_type, synthesize
 
 ROLLBACK_ALARMS = ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate")
 
@@ -269,3 +269,13 @@ def test_dev_has_no_instance_or_capture_widgets(synthesized: Synthesized) -> Non
         not {"Instances serving", "CPU, memory, disk utilization (%)", "Data capture: objects and bytes written"}
         & titles
     )
+
+
+def test_every_alarm_is_documented_by_its_name(synthesized: Synthesized) -> None:
+    """GIVEN prod's alarms (it has every kind)
+    WHEN docs/observability.md is read
+    THEN its alarm table names each of them by the part after <app>-<env>-."""
+    documented = (ROOT / "docs" / "observability.md").read_text().split("| --- |", 1)[1].split("\n\n", 1)[0]
+    for alarm in of_type(synthesized.template("prod", "Inference"), "AWS::CloudWatch::Alarm").values():
+        what = alarm["Properties"]["AlarmName"].removeprefix("sagemaker-gbdt-prod-")
+        assert f"`{what}`" in documented, what

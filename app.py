@@ -38,7 +38,9 @@ def _naming_environment(error: ValueError) -> ConfigError:
     path = _construct_path(error.__traceback__)
     stage = path.split("/", 1)[0] if path else ""
     names = {name.stage_id: name.value for name in EnvironmentName}
-    where = f"environment {names[stage]!r}: {path}" if stage in names else "(construct outside any environment)"
+    where = f"environment {names[stage]!r}" if stage in names else "(construct outside any environment)"
+    if path and path not in str(error):  # constructs that gather their problems name themselves already
+        where = f"{where}: {path}"
     return ConfigError(f"{where}: {error} (check that environment's settings in config/environments.toml)")
 
 

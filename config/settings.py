@@ -254,11 +254,16 @@ class ScheduleSettings(_Frozen):
 
 
 class AutoScalingSettings(_Frozen):
-    """Target tracking on invocations per instance, between min_capacity and max_capacity."""
+    """Target tracking on invocations per instance, between min_capacity and max_capacity.
+
+    The target is computed from what a load test measured (EndpointAutoScaling): the highest
+    requests/s one instance sustained x safety_factor x 60.
+    """
 
     min_capacity: int = Field(ge=1)
     max_capacity: int = Field(ge=1)
-    target_invocations_per_instance: int = Field(ge=1)
+    max_requests_per_second: float = Field(gt=0)
+    safety_factor: float = Field(default=0.5, gt=0, le=1)
     scale_in_cooldown_seconds: int = Field(default=300, ge=0)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0)
     schedules: tuple[ScheduleSettings, ...] = ()

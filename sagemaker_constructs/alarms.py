@@ -1,9 +1,28 @@
-"""How every alarm of the app is made: one place for the settings they all share."""
+"""How every alarm of the app is made: one place for the settings and the naming they all share."""
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_ALARM_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
+# PutMetricAlarm accepts up to 255 characters for AlarmName.
+MAX_ALARM_NAME_LENGTH = 255
+
+
+def make_alarm_name(prefix: str, local_name: str) -> str:
+    """`<prefix>-<local-name>`: the `local_name` (PascalCase) in kebab case after `prefix`.
+
+    Deterministic, like cdk-monitoring-constructs' AlarmNamingStrategy, so a page names the endpoint
+    and what is wrong (`sagemaker-gbdt-prod-server-error-rate`), not a generated id.
+    """
+    name = f"{prefix}-{_WORD_BOUNDARY.sub('-', local_name).lower()}"
+    if not _ALARM_NAME_CHARACTERS.fullmatch(name) or len(name) > MAX_ALARM_NAME_LENGTH:
+        raise ValueError(f"alarm name must be 1-{MAX_ALARM_NAME_LENGTH} letters, digits, '.', '_' or '-', got {name!r}")
+    return name
 
 
 def notifying_alarm(
@@ -11,6 +30,7 @@ def notifying_alarm(
     id_: str,
     metric: cloudwatch.Metric | cloudwatch.MathExpression,
     *,
+    alarm_name: str,
     description: str,
     threshold: float,
     comparison: cloudwatch.ComparisonOperator,
@@ -23,6 +43,7 @@ def notifying_alarm(
     alarm = metric.create_alarm(
         scope,
         id_,
+        alarm_name=alarm_name,
         alarm_description=description,
         threshold=threshold,
         comparison_operator=comparison,

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from sagemaker_constructs.nag import acknowledge, acknowledge_in_all_packs
+from sagemaker_constructs.validation import raise_if_any
 
 UNTAGGED_IMAGE_MAX_AGE = cdk.Duration.days(1)
 
@@ -51,35 +52,13 @@ class AlgorithmImage(Construct):
         platform: ecr_assets.Platform = ecr_assets.Platform.LINUX_AMD64,
     ) -> None:
         super().__init__(scope, id_)
+        errors: list[str] = []
         if not (directory / "Dockerfile").is_file():
-            raise ValueError(f"directory must contain a Dockerfile; none in {directory}")
+            errors.append(f"directory must contain a Dockerfile; none in {directory}")
         if max_image_count < 1:
-            raise ValueError(f"max_image_count must be at least 1, got {max_image_count}")
-        destroy = removal_policy == cdk.RemovalPolicy.DESTROY
-        self.repository = ecr.Repository(
-            self,
-            "Repository",
-            image_scan_on_push=True,
-            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
-            encryption=ecr.RepositoryEncryption.KMS,
-            encryption_key=encryption_key,
-            lifecycle_rules=[
-                ecr.LifecycleRule(
-                    rule_priority=1,
-                    description="Expire untagged images (interrupted pushes) after a day",
-                    tag_status=ecr.TagStatus.UNTAGGED,
-                    max_image_age=UNTAGGED_IMAGE_MAX_AGE,
-                ),
-                ecr.LifecycleRule(
-                    rule_priority=2,
-                    description=f"Keep the newest {max_image_count} images",
-                    tag_status=ecr.TagStatus.ANY,
-                    max_image_count=max_image_count,
-                ),
-            ],
-            removal_policy=removal_policy,
-            empty_on_delete=destroy,
-        )
+            errors.append(f"max_image_count must be at least 1, got {max_image_count}")
+        raise_if_any(self, errors)
+        self.repository = _repository(self, encryption_key, removal_policy, max_image_count)
         asset = ecr_assets.DockerImageAsset(self, "Asset", directory=str(directory), platform=platform)
         self.image_tag = asset.asset_hash
         stack = cdk.Stack.of(self)
@@ -89,7 +68,16 @@ class AlgorithmImage(Construct):
             f"{stack.account}.dkr.ecr.{stack.region}.{cdk.Aws.URL_SUFFIX}/{self.repository.repository_name}"
             f":{self.image_tag}"
         )
+        self._copy(asset, encryption_key, removal_policy, log_retention_days)
 
+    def _copy(
+        self,
+        asset: ecr_assets.DockerImageAsset,
+        encryption_key: kms.IKey,
+        removal_policy: cdk.RemovalPolicy,
+        log_retention_days: int,
+    ) -> None:
+        """The custom resource that copies `asset` into the repository, with a role of its own."""
         copy_role = iam.Role(
             self,
             "CopyRole",
@@ -105,14 +93,31 @@ class AlgorithmImage(Construct):
             role=copy_role.without_policy_updates(),
         )
         copy_function = _singleton_function(cdk.Stack.of(self))
-        # The library's function creates its log group with defaults; give it the environment's
-        # retention and key like every other log group of the app.
-        log_group = copy_function.node.find_child("LogGroup").node.default_child
-        if not isinstance(log_group, logs.CfnLogGroup):
-            raise TypeError("cdk-ecr-deployment no longer creates the function's log group; revisit AlgorithmImage")
-        log_group.retention_in_days = log_retention_days
-        log_group.kms_key_id = encryption_key.key_arn
-        log_group.apply_removal_policy(removal_policy)
+        log_group = _configure_log_group(copy_function, encryption_key, removal_policy, log_retention_days)
+        copy_policy = self._copy_policy(copy_role, asset)
+        # A policy of its own: the log group's name refers to the function, and the function
+        # must be created after the image permissions, so one policy with both would be a cycle.
+        logs_policy = iam.ManagedPolicy(
+            self,
+            "CopyLogsPolicy",
+            roles=[copy_role],
+            description="Write the image copy function's own logs",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.attr_arn]
+                )
+            ],
+        )
+        # The copy must not run before its permissions are attached to the role.
+        copy.node.add_dependency(copy_policy, logs_policy)
+        function_resource = copy_function.node.default_child
+        if function_resource is None:
+            raise TypeError("cdk-ecr-deployment's handler has no function resource; revisit AlgorithmImage")
+        function_resource.node.add_dependency(copy_policy)
+        _acknowledge_deployment_function(copy_function)
+
+    def _copy_policy(self, copy_role: iam.Role, asset: ecr_assets.DockerImageAsset) -> iam.ManagedPolicy:
+        """Pull from the asset repository, push to the project repository, and nothing else."""
         copy_policy = iam.ManagedPolicy(
             self,
             "CopyPolicy",
@@ -140,36 +145,61 @@ class AlgorithmImage(Construct):
                 ),
             ],
         )
-        # A policy of its own: the log group's name refers to the function, and the function
-        # must be created after the image permissions, so one policy with both would be a cycle.
-        logs_policy = iam.ManagedPolicy(
-            self,
-            "CopyLogsPolicy",
-            roles=[copy_role],
-            description="Write the image copy function's own logs",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.attr_arn]
-                )
-            ],
-        )
-        # The copy must not run before its permissions are attached to the role.
-        copy.node.add_dependency(copy_policy, logs_policy)
-        function_resource = copy_function.node.default_child
-        if function_resource is None:
-            raise TypeError("cdk-ecr-deployment's handler has no function resource; revisit AlgorithmImage")
-        function_resource.node.add_dependency(copy_policy)
         acknowledge(
             copy_policy,
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level permissions; it must be granted on '*'. "
             "Image reads and writes are limited to the asset repository and the project repository.",
         )
-        _acknowledge_deployment_function(copy_function)
+        return copy_policy
 
     def grant_pull(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` pull images from the project repository (and get an ECR login token)."""
         return self.repository.grant_pull(grantee)
+
+
+def _repository(
+    scope: Construct, encryption_key: kms.IKey, removal_policy: cdk.RemovalPolicy, max_image_count: int
+) -> ecr.Repository:
+    """Scans on push, immutable tags, the key, untagged images expire, the newest `max_image_count` kept."""
+    return ecr.Repository(
+        scope,
+        "Repository",
+        image_scan_on_push=True,
+        image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+        encryption=ecr.RepositoryEncryption.KMS,
+        encryption_key=encryption_key,
+        lifecycle_rules=[
+            ecr.LifecycleRule(
+                rule_priority=1,
+                description="Expire untagged images (interrupted pushes) after a day",
+                tag_status=ecr.TagStatus.UNTAGGED,
+                max_image_age=UNTAGGED_IMAGE_MAX_AGE,
+            ),
+            ecr.LifecycleRule(
+                rule_priority=2,
+                description=f"Keep the newest {max_image_count} images",
+                tag_status=ecr.TagStatus.ANY,
+                max_image_count=max_image_count,
+            ),
+        ],
+        removal_policy=removal_policy,
+        empty_on_delete=removal_policy == cdk.RemovalPolicy.DESTROY,
+    )
+
+
+def _configure_log_group(
+    function: lambda_.Function, encryption_key: kms.IKey, removal_policy: cdk.RemovalPolicy, retention_days: int
+) -> logs.CfnLogGroup:
+    """The library's function creates its log group with defaults; give it the environment's
+    retention and key like every other log group of the app."""
+    log_group = function.node.find_child("LogGroup").node.default_child
+    if not isinstance(log_group, logs.CfnLogGroup):
+        raise TypeError("cdk-ecr-deployment no longer creates the function's log group; revisit AlgorithmImage")
+    log_group.retention_in_days = retention_days
+    log_group.kms_key_id = encryption_key.key_arn
+    log_group.apply_removal_policy(removal_policy)
+    return log_group
 
 
 def _acknowledge_deployment_function(function: lambda_.Function) -> None:

@@ -10,7 +10,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from constructs import Construct
 
-from sagemaker_constructs.realtime_endpoint import RealtimeEndpoint
+from sagemaker_constructs.realtime_endpoint import InstanceVariant, RealtimeEndpoint
+from sagemaker_constructs.validation import invalid, raise_if_any
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,18 @@ class ScheduledCapacity:
     max_capacity: int
 
 
+def invocations_per_instance_target(max_requests_per_second: float, safety_factor: float) -> float:
+    """The `SageMakerVariantInvocationsPerInstance` target for what one instance was measured to serve.
+
+    AWS's load-testing guidance for endpoint autoscaling: find the highest requests per second one
+    instance sustains, apply a safety factor (headroom for the minutes a scale-out takes), and
+    multiply by 60, as the metric counts invocations per minute
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-loadtest.html). aws-sagemaker-alpha's
+    `ScalableInstanceCount.scaleOnInvocations` computes it the same way.
+    """
+    return max_requests_per_second * 60 * safety_factor
+
+
 class EndpointAutoScaling(Construct):
     """Target tracking on `SageMakerVariantInvocationsPerInstance` for one instance variant.
 
@@ -30,10 +43,12 @@ class EndpointAutoScaling(Construct):
     after the endpoint exists) and a target-tracking policy, plus any `schedules`. Tells the
     endpoint to keep the instance count autoscaling chose across deployments.
 
-    Choose `target_invocations_per_instance` from a load test: the highest requests/s one
-    instance sustains x 0.5 (headroom for the time scaling takes) x 60 (the metric is per minute).
+    The target (`target_invocations_per_instance`) is computed from what a load test measures:
+    `max_requests_per_second` one instance sustains x `safety_factor` x 60 (the metric is per minute).
+    All argument problems are reported together, in one ValueError.
 
-    :param variant_name: @default the endpoint's first variant.
+    :param safety_factor: above 0, at most 1. @default 0.5, AWS's recommendation.
+    :param variant_name: @default the endpoint's only instance variant; required when it has several.
     """
 
     def __init__(
@@ -44,42 +59,23 @@ class EndpointAutoScaling(Construct):
         endpoint: RealtimeEndpoint,
         min_capacity: int,
         max_capacity: int,
-        target_invocations_per_instance: int,
+        max_requests_per_second: float,
+        safety_factor: float = 0.5,
         scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(5),
         scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(1),
         schedules: Sequence[ScheduledCapacity] = (),
         variant_name: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        if endpoint.serverless:
-            raise ValueError("autoscaling is not supported on a serverless variant (it scales by itself)")
-        variant = next(
-            (v for v in endpoint.instance_variants if variant_name in (None, v.name)),
-            None,
+        variant = self._check(
+            endpoint=endpoint,
+            variant_name=variant_name,
+            capacity=(min_capacity, max_capacity),
+            max_requests_per_second=max_requests_per_second,
+            safety_factor=safety_factor,
+            schedules=schedules,
         )
-        if variant is None:
-            raise ValueError(f"variant_name must be one of {endpoint.variant_names}, got {variant_name!r}")
-        if variant.instance_type.startswith("ml.t"):
-            raise ValueError(
-                f"autoscaling is not supported on burstable instance types (ml.t*), got {variant.instance_type}"
-            )
-        _check_range("autoscaling", min_capacity, max_capacity)
-        if not min_capacity <= variant.initial_instance_count <= max_capacity:
-            raise ValueError(
-                f"initial_instance_count ({variant.initial_instance_count}) of variant {variant.name} must lie "
-                f"within min_capacity..max_capacity ({min_capacity}..{max_capacity})"
-            )
-        if target_invocations_per_instance < 1:
-            raise ValueError(
-                f"target_invocations_per_instance must be at least 1, got {target_invocations_per_instance}"
-            )
-        for schedule in schedules:
-            _check_range(f"schedule {schedule.name}", schedule.min_capacity, schedule.max_capacity)
-            if not re.fullmatch(r"(cron|rate|at)\(.+\)", schedule.schedule):
-                raise ValueError(
-                    f"schedule {schedule.name}: expected cron(...), rate(...) or at(...), got {schedule.schedule!r}"
-                )
-
+        self.target_invocations_per_instance = invocations_per_instance_target(max_requests_per_second, safety_factor)
         self.target = appscaling.CfnScalableTarget(
             self,
             "Target",
@@ -112,16 +108,60 @@ class EndpointAutoScaling(Construct):
                 predefined_metric_specification=appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
                     predefined_metric_type="SageMakerVariantInvocationsPerInstance"
                 ),
-                target_value=target_invocations_per_instance,
+                target_value=self.target_invocations_per_instance,
                 scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
                 scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
             ),
         )
         endpoint.retain_variant_instance_counts()
 
+    def _check(
+        self,
+        *,
+        endpoint: RealtimeEndpoint,
+        variant_name: str | None,
+        capacity: tuple[int, int],
+        max_requests_per_second: float,
+        safety_factor: float,
+        schedules: Sequence[ScheduledCapacity],
+    ) -> InstanceVariant:
+        """The variant to scale; raises once with every problem of the arguments."""
+        errors: list[str] = []
+        if endpoint.serverless:
+            raise invalid(self, ["autoscaling is not supported on a serverless variant (it scales by itself)"])
+        variants = endpoint.instance_variants
+        if variant_name is None and len(variants) != 1:
+            raise invalid(self, [f"variant_name is required: the endpoint has variants {endpoint.variant_names}"])
+        variant = next((v for v in variants if variant_name in (None, v.name)), None)
+        if variant is None:
+            raise invalid(self, [f"variant_name must be one of {endpoint.variant_names}, got {variant_name!r}"])
+        if variant.instance_type.startswith("ml.t"):
+            errors.append(
+                f"autoscaling is not supported on burstable instance types (ml.t*), got {variant.instance_type}"
+            )
+        min_capacity, max_capacity = capacity
+        _check_range("autoscaling", min_capacity, max_capacity, errors)
+        if not min_capacity <= variant.initial_instance_count <= max_capacity:
+            errors.append(
+                f"initial_instance_count ({variant.initial_instance_count}) of variant {variant.name} must lie "
+                f"within min_capacity..max_capacity ({min_capacity}..{max_capacity})"
+            )
+        if not max_requests_per_second > 0:
+            errors.append(f"max_requests_per_second must be above 0, got {max_requests_per_second}")
+        if not 0 < safety_factor <= 1:
+            errors.append(f"safety_factor must be above 0 and at most 1, got {safety_factor}")
+        for schedule in schedules:
+            _check_range(f"schedule {schedule.name}", schedule.min_capacity, schedule.max_capacity, errors)
+            if not re.fullmatch(r"(cron|rate|at)\(.+\)", schedule.schedule):
+                errors.append(
+                    f"schedule {schedule.name}: expected cron(...), rate(...) or at(...), got {schedule.schedule!r}"
+                )
+        raise_if_any(self, errors)
+        return variant
 
-def _check_range(what: str, min_capacity: int, max_capacity: int) -> None:
+
+def _check_range(what: str, min_capacity: int, max_capacity: int, errors: list[str]) -> None:
     if min_capacity < 1:
-        raise ValueError(f"{what}: min_capacity must be at least 1, got {min_capacity}")
+        errors.append(f"{what}: min_capacity must be at least 1, got {min_capacity}")
     if min_capacity > max_capacity:
-        raise ValueError(f"{what}: min_capacity ({min_capacity}) must not exceed max_capacity ({max_capacity})")
+        errors.append(f"{what}: min_capacity ({min_capacity}) must not exceed max_capacity ({max_capacity})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -18,9 +19,11 @@ from config.contract import (
     CONTAINER_REQUEST_ROWS,
     CONTAINER_REQUESTS,
     CONTAINER_SERVER_ERRORS,
+    DATA_CAPTURE_METRICS_FILTER,
 )
-from sagemaker_constructs.alarms import notifying_alarm
-from sagemaker_constructs.realtime_endpoint import RealtimeEndpoint
+from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
+from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MetricOptions, RealtimeEndpoint
+from sagemaker_constructs.validation import raise_if_any
 
 GPU_FAMILIES = ("g", "p")
 MINUTE = cdk.Duration.minutes(1)
@@ -41,7 +44,7 @@ class AlarmThresholds:
 
 
 class EndpointMonitoring(Construct):
-    """A dashboard and paging alarms for `endpoint`, notifying `alarm_topic` on ALARM and OK.
+    """A dashboard and paging alarms for one variant of `endpoint`, notifying `alarm_topic` on ALARM and OK.
 
     Alarms (names say what, descriptions say likely causes and the first action): 5XX error rate,
     p99 model latency, container request-error rate (from the container's own metrics), CPU,
@@ -53,6 +56,12 @@ class EndpointMonitoring(Construct):
     instances), instances, data capture volume (`data_capture_bucket_name` with an S3 request
     metrics filter `DataCapture`) and text that says what normal looks like and where the logs are.
 
+    Alarm names are `<alarm_name_prefix>-<what>` (`sagemaker-gbdt-prod-server-error-rate`), so a
+    page says which endpoint and what is wrong. All argument problems are reported in one ValueError.
+
+    :param variant_name: the variant watched. @default the endpoint's only variant; required when
+        it has several.
+    :param alarm_name_prefix: @default the endpoint's name.
     :param container_metrics_namespace: the container's EMF namespace; @default no container widgets.
     :param min_capacity: alarm when fewer instances serve; @default no such alarm.
     """
@@ -70,10 +79,20 @@ class EndpointMonitoring(Construct):
         min_capacity: int | None = None,
         max_capacity: int | None = None,
         data_capture_bucket_name: str | None = None,
+        variant_name: str | None = None,
+        alarm_name_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        _check(thresholds, min_capacity, max_capacity)
+        self.variant_name = _check(
+            self,
+            endpoint=endpoint,
+            variant_name=variant_name,
+            thresholds=thresholds,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+        )
         self.endpoint = endpoint
+        self.alarm_name_prefix = alarm_name_prefix or endpoint.endpoint_name
         self.thresholds = thresholds
         self.container_metrics_namespace = container_metrics_namespace
         self._action = cloudwatch_actions.SnsAction(alarm_topic)
@@ -91,43 +110,51 @@ class EndpointMonitoring(Construct):
 
     # -- metrics ---------------------------------------------------------------------------------
 
-    def metric_server_error_rate(self) -> cloudwatch.MathExpression:
+    def metric_server_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """5XX answers as a percentage of invocations."""
         return cloudwatch.MathExpression(
             expression="100 * errors / MAX([errors, invocations])",
             using_metrics={
-                "errors": self.endpoint.metric_server_errors(),
-                "invocations": self.endpoint.metric_invocations(),
+                "errors": self.endpoint.metric_server_errors(variant_name=self.variant_name, period=period),
+                "invocations": self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
             },
             label="5XX error rate (%)",
-            period=MINUTE,
+            period=period,
         )
 
-    def metric_instances(self) -> cloudwatch.MathExpression:
+    def metric_instances(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """Instances serving: invocations divided by invocations per instance (while there is traffic)."""
         return cloudwatch.MathExpression(
             expression="invocations / perinstance",
             using_metrics={
-                "invocations": self.endpoint.metric_invocations(),
-                "perinstance": self.endpoint.metric_invocations_per_instance(),
+                "invocations": self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
+                "perinstance": self.endpoint.metric_invocations_per_instance(
+                    variant_name=self.variant_name, period=period
+                ),
             },
             label="Instances serving (invocations ÷ invocations per instance)",
-            period=MINUTE,
+            period=period,
         )
 
-    def metric_container(self, metric_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-        """One of the container's own metrics (`Requests`, `RequestRows`, `ClientErrors`, `ModelErrors`, ...)."""
+    def metric_container(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """One of the container's metrics (`Requests`, `RequestRows`, `ClientErrors`, ...). @default Sum per minute.
+
+        The container reports per endpoint, not per variant: `options["variant_name"]` is ignored.
+        """
         if self.container_metrics_namespace is None:
             raise ValueError("container_metrics_namespace was not given: the container's metrics are unknown")
         return cloudwatch.Metric(
             namespace=self.container_metrics_namespace,
             metric_name=metric_name,
             dimensions_map={"EndpointName": self.endpoint.endpoint_name},
-            statistic=statistic,
-            period=MINUTE,
+            statistic=options.get("statistic", "Sum"),
+            period=options.get("period", MINUTE),
+            label=options.get("label"),
+            unit=options.get("unit"),
+            color=options.get("color"),
         )
 
-    def metric_container_error_rate(self) -> cloudwatch.MathExpression:
+    def metric_container_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """Requests the model rejected or the container failed (ModelErrors + ServerErrors), % of its requests.
 
         A caller's mistakes (ClientErrors) are left out: they say nothing about a new model or image,
@@ -139,15 +166,15 @@ class EndpointMonitoring(Construct):
                 "errors": cloudwatch.MathExpression(
                     expression="model + server",
                     using_metrics={
-                        "model": self.metric_container(CONTAINER_MODEL_ERRORS),
-                        "server": self.metric_container(CONTAINER_SERVER_ERRORS),
+                        "model": self.metric_container(CONTAINER_MODEL_ERRORS, period=period),
+                        "server": self.metric_container(CONTAINER_SERVER_ERRORS, period=period),
                     },
-                    period=MINUTE,
+                    period=period,
                 ),
-                "requests": self.metric_container(CONTAINER_REQUESTS),
+                "requests": self.metric_container(CONTAINER_REQUESTS, period=period),
             },
             label="Container request-error rate (%)",
-            period=MINUTE,
+            period=period,
         )
 
     # -- alarms ----------------------------------------------------------------------------------
@@ -170,6 +197,7 @@ class EndpointMonitoring(Construct):
             self,
             id_,
             metric,
+            alarm_name=make_alarm_name(self.alarm_name_prefix, id_),
             description=f"{self.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}.",
             threshold=threshold,
             comparison=comparison,
@@ -196,7 +224,7 @@ class EndpointMonitoring(Construct):
             ),
             self._alarm(
                 "ModelLatencyP99",
-                self.endpoint.metric_model_latency(),
+                self.endpoint.metric_model_latency(variant_name=self.variant_name),
                 what=f"p99 model latency above {t.model_latency_p99.to_milliseconds():g} ms {minutes}",
                 causes="more traffic than the instances can serve, a larger model, large batch requests",
                 action="compare Invocations per instance with the autoscaling target and the instance count",
@@ -221,9 +249,24 @@ class EndpointMonitoring(Construct):
         if self.endpoint.serverless:
             return  # no instances to watch
         for id_, metric, limit, what in (
-            ("CpuHigh", self.endpoint.metric_cpu_utilization(), t.cpu_utilization_percent, "CPU"),
-            ("MemoryHigh", self.endpoint.metric_memory_utilization(), t.memory_utilization_percent, "memory"),
-            ("DiskHigh", self.endpoint.metric_disk_utilization(), t.disk_utilization_percent, "disk"),
+            (
+                "CpuHigh",
+                self.endpoint.metric_cpu_utilization(variant_name=self.variant_name),
+                t.cpu_utilization_percent,
+                "CPU",
+            ),
+            (
+                "MemoryHigh",
+                self.endpoint.metric_memory_utilization(variant_name=self.variant_name),
+                t.memory_utilization_percent,
+                "memory",
+            ),
+            (
+                "DiskHigh",
+                self.endpoint.metric_disk_utilization(variant_name=self.variant_name),
+                t.disk_utilization_percent,
+                "disk",
+            ),
         ):
             self._alarm(
                 id_,
@@ -237,7 +280,7 @@ class EndpointMonitoring(Construct):
             silent = int(t.no_invocations.to_minutes())
             self._alarm(
                 "NoInvocations",
-                self.endpoint.metric_invocations(),
+                self.endpoint.metric_invocations(variant_name=self.variant_name),
                 what=f"no invocations for {silent} minutes",
                 causes="a client or route that stopped sending, expired credentials of the caller, a DNS change",
                 action="check the calling service's logs and its InvokeEndpoint errors",
@@ -283,14 +326,15 @@ class EndpointMonitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Invocations per minute",
-                left=[e.metric_invocations()],
-                right=[e.metric_invocations_per_instance()],
+                left=[e.metric_invocations(variant_name=self.variant_name)],
+                right=[e.metric_invocations_per_instance(variant_name=self.variant_name)],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Model latency (ms)",
                 left=[
-                    _ms(e.metric_model_latency(statistic=s), f"model{s}", f"model {s}") for s in ("p50", "p90", "p99")
+                    _ms(e.metric_model_latency(variant_name=self.variant_name, statistic=s), f"model{s}", f"model {s}")
+                    for s in ("p50", "p90", "p99")
                 ],
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(
@@ -302,7 +346,11 @@ class EndpointMonitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Overhead latency (ms)",
                 left=[
-                    _ms(e.metric_overhead_latency(statistic=s), f"overhead{s}", f"overhead {s}")
+                    _ms(
+                        e.metric_overhead_latency(variant_name=self.variant_name, statistic=s),
+                        f"overhead{s}",
+                        f"overhead {s}",
+                    )
                     for s in ("p50", "p90", "p99")
                 ],
                 width=8,
@@ -311,7 +359,10 @@ class EndpointMonitoring(Construct):
         errors: list[cloudwatch.IWidget] = [
             cloudwatch.GraphWidget(
                 title="Errors per minute",
-                left=[e.metric_client_errors(), e.metric_server_errors()],
+                left=[
+                    e.metric_client_errors(variant_name=self.variant_name),
+                    e.metric_server_errors(variant_name=self.variant_name),
+                ],
                 right=[self.metric_server_error_rate()],
                 width=8,
             )
@@ -349,7 +400,7 @@ class EndpointMonitoring(Construct):
                     markdown=(
                         "Autoscaling activity is not a CloudWatch metric: `aws application-autoscaling "
                         "describe-scaling-activities --service-namespace sagemaker --resource-id "
-                        f"endpoint/{e.endpoint_name}/variant/{e.variant_names[0]}` lists what it did and why."
+                        f"endpoint/{e.endpoint_name}/variant/{self.variant_name}` lists what it did and why."
                     ),
                     width=12,
                     height=6,
@@ -363,20 +414,35 @@ class EndpointMonitoring(Construct):
             for value, label in ((min_capacity, "min capacity"), (max_capacity, "max capacity"))
             if value is not None
         ]
-        utilization = [e.metric_cpu_utilization(), e.metric_memory_utilization(), e.metric_disk_utilization()]
+        utilization = [
+            e.metric_cpu_utilization(variant_name=self.variant_name),
+            e.metric_memory_utilization(variant_name=self.variant_name),
+            e.metric_disk_utilization(variant_name=self.variant_name),
+        ]
         widgets: list[cloudwatch.IWidget] = [
             cloudwatch.GraphWidget(
                 title="Instances serving", left=[self.metric_instances()], left_annotations=limits, width=8
             ),
             cloudwatch.GraphWidget(title="CPU, memory, disk utilization (%)", left=utilization, width=8),
         ]
-        if any(v.instance_type.split(".")[1].startswith(GPU_FAMILIES) for v in e.instance_variants):
+        if any(
+            v.instance_type.split(".")[1].startswith(GPU_FAMILIES)
+            for v in e.instance_variants
+            if v.name == self.variant_name
+        ):
             widgets.append(
                 cloudwatch.GraphWidget(
                     title="GPU utilization (%)",
                     left=[
-                        e.metric("GPUUtilization", namespace="/aws/sagemaker/Endpoints", statistic="Average"),
-                        e.metric("GPUMemoryUtilization", namespace="/aws/sagemaker/Endpoints", statistic="Average"),
+                        e.metric(
+                            INSTANCE_NAMESPACE, "GPUUtilization", variant_name=self.variant_name, statistic="Average"
+                        ),
+                        e.metric(
+                            INSTANCE_NAMESPACE,
+                            "GPUMemoryUtilization",
+                            variant_name=self.variant_name,
+                            statistic="Average",
+                        ),
                     ],
                     width=8,
                 )
@@ -395,19 +461,36 @@ def _capture_metric(bucket_name: str, metric_name: str) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace="AWS/S3",
         metric_name=metric_name,
-        dimensions_map={"BucketName": bucket_name, "FilterId": "DataCapture"},
+        dimensions_map={"BucketName": bucket_name, "FilterId": DATA_CAPTURE_METRICS_FILTER},
         statistic="Sum",
         period=cdk.Duration.minutes(5),
     )
 
 
-def _check(thresholds: AlarmThresholds, min_capacity: int | None, max_capacity: int | None) -> None:
+def _check(
+    monitoring: EndpointMonitoring,
+    *,
+    endpoint: RealtimeEndpoint,
+    variant_name: str | None,
+    thresholds: AlarmThresholds,
+    min_capacity: int | None,
+    max_capacity: int | None,
+) -> str:
+    """The variant to watch (the only one unless named); raises with every problem of the arguments."""
+    errors: list[str] = []
+    only = endpoint.variant_names[0] if len(endpoint.variant_names) == 1 else ""
+    variant = only if variant_name is None else variant_name
+    if variant not in endpoint.variant_names:
+        which = "required: the endpoint has several variants" if variant_name is None else f"got {variant_name!r}"
+        errors.append(f"variant_name must be one of {endpoint.variant_names} ({which})")
     for field in ("server_error_rate_percent", "container_error_rate_percent"):
         value = getattr(thresholds, field)
         if not 0 < value <= 100:
-            raise ValueError(f"thresholds.{field} must be above 0 and at most 100, got {value}")
+            errors.append(f"thresholds.{field} must be above 0 and at most 100, got {value}")
     minutes = thresholds.evaluation.to_minutes()
     if not 1 <= minutes <= 60:
-        raise ValueError(f"thresholds.evaluation must be 1-60 minutes, got {minutes:g}")
+        errors.append(f"thresholds.evaluation must be 1-60 minutes, got {minutes:g}")
     if min_capacity is not None and max_capacity is not None and min_capacity > max_capacity:
-        raise ValueError(f"min_capacity ({min_capacity}) must not exceed max_capacity ({max_capacity})")
+        errors.append(f"min_capacity ({min_capacity}) must not exceed max_capacity ({max_capacity})")
+    raise_if_any(monitoring, errors)
+    return variant

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -13,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.validation import raise_if_any
 
 # Amazon Linux 2 with JupyterLab 4: the current notebook platform.
 PLATFORM_IDENTIFIER = "notebook-al2-v3"
@@ -20,36 +22,25 @@ MIN_IDLE_MINUTES = 5
 _SUBNET = re.compile(r"subnet-[0-9a-f]{8,17}")
 _SECURITY_GROUP = re.compile(r"sg-[0-9a-f]{8,17}")
 
-# Runs at every start (as root, even with root access disabled for users). Checks every 5 minutes
-# through the local Jupyter API whether any kernel was busy or active within the idle time, and stops
-# the instance if not. Self-contained: the instance has no internet access to download a script.
+IDLE_STOP_SCRIPT = Path(__file__).resolve().parent / "assets" / "notebook_idle_stop.py"
+# CreateNotebookInstanceLifecycleConfig: each script's base64 content is at most 16384 characters.
+MAX_LIFECYCLE_SCRIPT_CHARACTERS = 16384
+
+# Runs at every start, as root (even with root access disabled for users): installs the idle check
+# and runs it from cron every 5 minutes. The check travels inside this script: the instance has no
+# internet access to download it.
 _ON_START = """#!/bin/bash
 set -euo pipefail
 cat > /usr/local/bin/stop-when-idle.py <<'PY'
-import json, ssl, subprocess, sys, time, urllib.request
-from datetime import datetime, timezone
-
-idle_seconds = int(sys.argv[1]) * 60
-context = ssl.create_default_context()
-context.check_hostname = False
-context.verify_mode = ssl.CERT_NONE
-with urllib.request.urlopen("https://localhost:8443/api/sessions", context=context, timeout=30) as answer:
-    sessions = json.load(answer)
-now = datetime.now(timezone.utc)
-if any(s["kernel"]["execution_state"] == "busy" for s in sessions):
-    sys.exit(0)
-activity = [datetime.fromisoformat(s["kernel"]["last_activity"].replace("Z", "+00:00")) for s in sessions]
-with open("/proc/uptime") as uptime:
-    started = now.timestamp() - float(uptime.read().split()[0])
-last = max([a.timestamp() for a in activity] + [started])
-if now.timestamp() - last > idle_seconds:
-    with open("/opt/ml/metadata/resource-metadata.json") as metadata:
-        name = json.load(metadata)["ResourceName"]
-    subprocess.run(["aws", "sagemaker", "stop-notebook-instance", "--notebook-instance-name", name], check=True)
-PY
+__SCRIPT__PY
 CHECK="/usr/bin/python3 /usr/local/bin/stop-when-idle.py __IDLE_MINUTES__"
 echo "*/5 * * * * root $CHECK >> /var/log/stop-when-idle.log 2>&1" > /etc/cron.d/stop-when-idle
 """
+
+
+def on_start_script(idle_minutes: int) -> str:
+    """The lifecycle configuration's on-start script, stopping the instance after `idle_minutes`."""
+    return _ON_START.replace("__SCRIPT__", IDLE_STOP_SCRIPT.read_text()).replace("__IDLE_MINUTES__", str(idle_minutes))
 
 
 class ExplorationNotebook(Construct):
@@ -84,27 +75,30 @@ class ExplorationNotebook(Construct):
     ) -> None:
         super().__init__(scope, id_)
         idle_minutes = idle.to_minutes()
+        errors: list[str] = []
         if idle_minutes < MIN_IDLE_MINUTES:
-            raise ValueError(f"idle must be at least {MIN_IDLE_MINUTES} minutes, got {idle_minutes:g}")
+            errors.append(f"idle must be at least {MIN_IDLE_MINUTES} minutes, got {idle_minutes:g}")
         if not 5 <= volume_size_gb <= 16384:
-            raise ValueError(f"volume_size_gb must be 5-16384, got {volume_size_gb}")
+            errors.append(f"volume_size_gb must be 5-16384, got {volume_size_gb}")
         if not instance_type.startswith("ml."):
-            raise ValueError(f"instance_type must be a SageMaker instance type (ml.*), got {instance_type!r}")
+            errors.append(f"instance_type must be a SageMaker instance type (ml.*), got {instance_type!r}")
         if not _SUBNET.fullmatch(subnet_id):
-            raise ValueError(f"subnet_id must be a subnet id (subnet-...), got {subnet_id!r}")
+            errors.append(f"subnet_id must be a subnet id (subnet-...), got {subnet_id!r}")
         if not security_group_ids or not all(_SECURITY_GROUP.fullmatch(g) for g in security_group_ids):
-            raise ValueError(
-                f"security_group_ids must list security group ids (sg-...), got {list(security_group_ids)}"
+            errors.append(f"security_group_ids must list security group ids (sg-...), got {list(security_group_ids)}")
+        content = base64.b64encode(on_start_script(int(idle_minutes)).encode()).decode()
+        if len(content) > MAX_LIFECYCLE_SCRIPT_CHARACTERS:
+            errors.append(
+                f"the on-start script ({IDLE_STOP_SCRIPT.name}) is {len(content)} base64 characters; "
+                f"SageMaker accepts at most {MAX_LIFECYCLE_SCRIPT_CHARACTERS}"
             )
+        raise_if_any(self, errors)
 
-        script = _ON_START.replace("__IDLE_MINUTES__", str(int(idle_minutes)))
         self.lifecycle_config = sagemaker.CfnNotebookInstanceLifecycleConfig(
             self,
             "StopWhenIdle",
             on_start=[
-                sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
-                    content=base64.b64encode(script.encode()).decode()
-                )
+                sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(content=content)
             ],
         )
         self.notebook = sagemaker.CfnNotebookInstance(

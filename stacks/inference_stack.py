@@ -87,9 +87,9 @@ class InferenceStack(cdk.Stack):
             model_data_download_timeout=_seconds(endpoint_settings.model_data_download_timeout_seconds),
             log_retention_days=settings.log_retention_days,
             removal_policy=removal,
-            # The monitoring alarms below are the rollback alarms.
-            default_rollback_alarms=False,
         )
+        # The first configured variant is the one autoscaling sizes and monitoring watches.
+        variant = self.endpoint.variant_names[0]
         scaling = endpoint_settings.autoscaling
         if scaling is not None:
             self.autoscaling: EndpointAutoScaling | None = EndpointAutoScaling(
@@ -98,21 +98,24 @@ class InferenceStack(cdk.Stack):
                 endpoint=self.endpoint,
                 min_capacity=scaling.min_capacity,
                 max_capacity=scaling.max_capacity,
-                target_invocations_per_instance=scaling.target_invocations_per_instance,
+                max_requests_per_second=scaling.max_requests_per_second,
+                safety_factor=scaling.safety_factor,
                 scale_in_cooldown=cdk.Duration.seconds(scaling.scale_in_cooldown_seconds),
                 scale_out_cooldown=cdk.Duration.seconds(scaling.scale_out_cooldown_seconds),
                 schedules=[
                     ScheduledCapacity(s.name, s.schedule, s.min_capacity, s.max_capacity) for s in scaling.schedules
                 ],
+                variant_name=variant,
             )
         else:
             self.autoscaling = None
         monitoring = settings.monitoring
-        capacity = (scaling.min_capacity, scaling.max_capacity) if scaling else _fixed_capacity(endpoint_settings)
+        capacity = (scaling.min_capacity, scaling.max_capacity) if scaling else _fixed_capacity(self.endpoint, variant)
         self.monitoring = EndpointMonitoring(
             self,
             "Monitoring",
             endpoint=self.endpoint,
+            variant_name=variant,
             alarm_topic=platform.alarm_topic,
             dashboard_name=endpoint_name,
             thresholds=AlarmThresholds(
@@ -177,9 +180,7 @@ def _minutes(value: int | None) -> cdk.Duration | None:
     return None if value is None else cdk.Duration.minutes(value)
 
 
-def _fixed_capacity(settings: EndpointSettings) -> tuple[int, int] | None:
-    """Without autoscaling, instance variants run exactly their initial count."""
-    if not settings.variants:
-        return None
-    total = sum(v.initial_instance_count for v in settings.variants[:1])
-    return total, total
+def _fixed_capacity(endpoint: RealtimeEndpoint, variant_name: str) -> tuple[int, int] | None:
+    """Without autoscaling, an instance variant runs exactly its initial count; serverless has none."""
+    count = next((v.initial_instance_count for v in endpoint.instance_variants if v.name == variant_name), None)
+    return None if count is None else (count, count)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Synthesized
+from tests.helpers import Synthesized
 
 
 def test_cfn_lint_reports_no_errors(synthesized: Synthesized) -> None:

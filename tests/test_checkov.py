@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Synthesized
+from tests.helpers import ROOT, Synthesized
 
 CHECKOV = ROOT / ".checkov-venv" / "bin" / "checkov"
 SKIPS_FILE = ROOT / "checkov-skips.toml"

@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 
 from config import AppConfig
 from stacks import build_app
-from tests.conftest import Synthesized, cdk_context
+from tests.helpers import Synthesized, cdk_context
 
 
 def test_every_environment_synthesizes_with_zero_unacknowledged_findings(synthesized: Synthesized) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, cdk_context
+from tests.helpers import ROOT, cdk_context
 
 
 def _synth_like_the_cli(outdir: Path) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ import sys
 
 import constructs
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_constructs_is_the_library_not_a_folder_of_ours() -> None:

@@ -15,7 +15,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import TEST_ACCOUNT, Synthesized
+from tests.helpers import TEST_ACCOUNT, Synthesized
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 

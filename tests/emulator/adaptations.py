@@ -161,9 +161,10 @@ class AdaptedTemplate:
     for_boto3: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def physical_alarm_name(stack_name: str, logical_id: str) -> str:
-    """The alarm name the copy uses where CloudFormation would generate one."""
-    return f"{stack_name}-{logical_id}"
+def physical_alarm_name(stack_name: str, logical_id: str, properties: Mapping[str, Any]) -> str:
+    """The alarm's `AlarmName`, or the name the copy uses where CloudFormation would generate one."""
+    name = properties.get("AlarmName")
+    return name if isinstance(name, str) else f"{stack_name}-{logical_id}"
 
 
 def adapt(
@@ -182,7 +183,7 @@ def adapt(
     for logical_id, resource in list(resources.items()):
         if _take_out(logical_id, resource, result):
             if resource["Type"] == "AWS::CloudWatch::Alarm":
-                alarms[logical_id] = physical_alarm_name(stack_name, logical_id)
+                alarms[logical_id] = physical_alarm_name(stack_name, logical_id, resource["Properties"])
         else:
             _fix_for_moto(copied, logical_id, resource, stack_name)
     for logical_id in result.removed:

@@ -282,8 +282,9 @@ class SkippedResources:
             )
 
     def _cloudwatch_alarm(self, logical_id: str, properties: dict[str, Any]) -> str:
-        name = physical_alarm_name(self.stack.artifact.stack_name, logical_id)
-        self.server.client("cloudwatch").put_metric_alarm(AlarmName=name, **properties)
+        name = physical_alarm_name(self.stack.artifact.stack_name, logical_id, properties)
+        rest = {key: value for key, value in properties.items() if key != "AlarmName"}
+        self.server.client("cloudwatch").put_metric_alarm(AlarmName=name, **rest)
         return name
 
     def _applicationautoscaling_scalabletarget(self, logical_id: str, properties: dict[str, Any]) -> str:

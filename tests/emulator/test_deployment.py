@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
 from tests.conftest import Synthesized
 from tests.emulator.adaptations import SKIPPED_BY_MOTO
 from tests.emulator.conftest import DeployedApp
@@ -198,5 +199,6 @@ def test_autoscaling_and_the_alarm_subscription_are_accepted_as_configured(
     # THEN the range, the target and the subscriber are those configured
     assert (target["MinCapacity"], target["MaxCapacity"]) == (scaling.min_capacity, scaling.max_capacity)
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
-    assert tracking["TargetValue"] == scaling.target_invocations_per_instance
+    target_value = invocations_per_instance_target(scaling.max_requests_per_second, scaling.safety_factor)
+    assert tracking["TargetValue"] == target_value
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", settings.alarm_email)]

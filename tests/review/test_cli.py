@@ -18,7 +18,7 @@ import pytest
 
 from review.__main__ import OK, SYNTH_FAILED, USAGE, VIOLATION, main
 from review.synth import default_base, read_assemblies, synthesize
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.review.builders import app, bucket, template
 
 # A CDK app in miniature: writes assembly-<Environment>/ with a manifest and templates, as `cdk synth` does.

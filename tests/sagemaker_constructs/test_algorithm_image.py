@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
 from sagemaker_constructs import AlgorithmImage
+from tests.helpers import logical_id
 
 
 def _image(stack: cdk.Stack, directory: Path, **kwargs: Any) -> AlgorithmImage:
@@ -32,6 +33,9 @@ def _statements(template: Template, description_start: str) -> list[dict[str, An
 def test_the_repository_scans_on_push_has_immutable_tags_and_uses_the_key(
     stack: cdk.Stack, container_directory: Path
 ) -> None:
+    """GIVEN a build directory and a key
+    WHEN the image construct is made
+    THEN its repository scans on push, has immutable tags and is encrypted with the key."""
     _image(stack, container_directory)
     Template.from_stack(stack).has_resource_properties(
         "AWS::ECR::Repository",
@@ -46,6 +50,9 @@ def test_the_repository_scans_on_push_has_immutable_tags_and_uses_the_key(
 def test_the_lifecycle_expires_untagged_images_and_keeps_the_newest(
     stack: cdk.Stack, container_directory: Path
 ) -> None:
+    """GIVEN max_image_count 7
+    WHEN the repository is synthesized
+    THEN untagged images expire after a day and the newest 7 are kept."""
     _image(stack, container_directory, max_image_count=7)
     repository = Template.from_stack(stack).find_resources("AWS::ECR::Repository")
     policy = next(iter(repository.values()))["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"]
@@ -54,6 +61,9 @@ def test_the_lifecycle_expires_untagged_images_and_keeps_the_newest(
 
 
 def test_the_image_is_copied_to_a_tag_named_after_its_content(stack: cdk.Stack, container_directory: Path) -> None:
+    """GIVEN a build directory
+    WHEN the image construct is made
+    THEN one copy resource pushes it under its 64-character content hash, known at synth time."""
     image = _image(stack, container_directory)
     template = Template.from_stack(stack)
     template.resource_count_is("Custom::CDKECRDeployment", 1)
@@ -64,28 +74,33 @@ def test_the_image_is_copied_to_a_tag_named_after_its_content(stack: cdk.Stack, 
 def test_the_copy_role_may_only_pull_from_the_asset_repository_and_push_to_ours(
     stack: cdk.Stack, container_directory: Path
 ) -> None:
-    image = _image(stack, container_directory)
+    """GIVEN the image construct
+    WHEN its copy policy is synthesized
+    THEN only the login token is granted on '*', pushes go to the project repository only, and none of
+    the library's own wide statements made it in."""
+    _image(stack, container_directory)
     template = Template.from_stack(stack)
     statements = _statements(template, "Pull the algorithm image")
     wildcard = [s for s in statements if s["Resource"] == "*"]
     assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]
     push = next(s for s in statements if s["Sid"] == "PushToProjectRepository")
-    repository = image.repository.node.default_child
-    assert isinstance(repository, cdk.CfnElement)
-    assert push["Resource"] == {"Fn::GetAtt": [stack.get_logical_id(repository), "Arn"]}
-    # AND no statement of the library's own (s3:GetObject on '*', ECR actions on '*') made it in
+    assert push["Resource"] == {"Fn::GetAtt": [logical_id(stack, "Image/Repository"), "Arn"]}
+    # no statement of the library's own (s3:GetObject on '*', ECR actions on '*') made it in
     template.resource_count_is("AWS::IAM::Policy", 0)
 
 
 def test_the_copy_waits_for_its_permissions(stack: cdk.Stack, container_directory: Path) -> None:
+    """GIVEN the image construct WHEN it is synthesized THEN the copy depends on every policy it needs."""
     _image(stack, container_directory)
     template = Template.from_stack(stack)
-    copy = next(iter(template.find_resources("Custom::CDKECRDeployment").values()))
-    policies = template.find_resources("AWS::IAM::ManagedPolicy")
-    assert set(policies) <= set(copy["DependsOn"])
+    copy = template.to_json()["Resources"][logical_id(stack, "Image/Copy/CustomResource")]
+    assert {logical_id(stack, "Image/CopyPolicy"), logical_id(stack, "Image/CopyLogsPolicy")} <= set(copy["DependsOn"])
 
 
 def test_the_copy_functions_log_group_has_retention_and_the_key(stack: cdk.Stack, container_directory: Path) -> None:
+    """GIVEN a 90-day retention
+    WHEN the image construct is synthesized
+    THEN the copy function's log group keeps 90 days and uses the key."""
     _image(stack, container_directory, log_retention_days=90)
     Template.from_stack(stack).has_resource_properties(
         "AWS::Logs::LogGroup", {"RetentionInDays": 90, "KmsKeyId": {"Fn::GetAtt": [Match.any_value(), "Arn"]}}
@@ -93,6 +108,7 @@ def test_the_copy_functions_log_group_has_retention_and_the_key(stack: cdk.Stack
 
 
 def test_destroy_empties_the_repository_on_delete(stack: cdk.Stack, container_directory: Path) -> None:
+    """GIVEN the DESTROY policy WHEN the repository is synthesized THEN it is emptied and deleted with the stack."""
     _image(stack, container_directory, removal_policy=cdk.RemovalPolicy.DESTROY)
     Template.from_stack(stack).has_resource(
         "AWS::ECR::Repository", {"Properties": Match.object_like({"EmptyOnDelete": True}), "DeletionPolicy": "Delete"}
@@ -100,10 +116,18 @@ def test_destroy_empties_the_repository_on_delete(stack: cdk.Stack, container_di
 
 
 def test_a_directory_without_a_dockerfile_is_rejected(stack: cdk.Stack, tmp_path: Path) -> None:
+    """GIVEN a directory without a Dockerfile WHEN the image construct is made THEN a ValueError names it."""
     with pytest.raises(ValueError, match=f"directory must contain a Dockerfile; none in {tmp_path}"):
         _image(stack, tmp_path)
 
 
+def test_both_problems_are_reported_at_once(stack: cdk.Stack, tmp_path: Path) -> None:
+    """GIVEN no Dockerfile and max_image_count 0 WHEN the image construct is made THEN one ValueError names both."""
+    with pytest.raises(ValueError, match=r"2 problems: directory must contain a Dockerfile.*; max_image_count"):
+        _image(stack, tmp_path, max_image_count=0)
+
+
 def test_max_image_count_below_one_is_rejected(stack: cdk.Stack, container_directory: Path) -> None:
+    """GIVEN max_image_count 0 WHEN the image construct is made THEN a ValueError names the field."""
     with pytest.raises(ValueError, match="max_image_count must be at least 1, got 0"):
         _image(stack, container_directory, max_image_count=0)

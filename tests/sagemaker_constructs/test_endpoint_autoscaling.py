@@ -6,7 +6,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
 
 from sagemaker_constructs import (
     EndpointAutoScaling,
@@ -16,7 +15,8 @@ from sagemaker_constructs import (
     ScheduledCapacity,
     ServerlessVariant,
 )
-from tests.sagemaker_constructs.conftest import Platform, make_endpoint
+from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
+from tests.helpers import Platform, logical_id, make_endpoint, one_of_type, template_of
 
 
 def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, variants: Any = None) -> RealtimeEndpoint:
@@ -28,7 +28,7 @@ def _scaling(endpoint: RealtimeEndpoint, **kwargs: Any) -> EndpointAutoScaling:
         "endpoint": endpoint,
         "min_capacity": 2,
         "max_capacity": 6,
-        "target_invocations_per_instance": 1000,
+        "max_requests_per_second": 40,
     } | kwargs
     return EndpointAutoScaling(endpoint, "AutoScaling", **arguments)
 
@@ -36,11 +36,12 @@ def _scaling(endpoint: RealtimeEndpoint, **kwargs: Any) -> EndpointAutoScaling:
 def test_the_target_covers_the_variants_instance_count_after_the_endpoint_exists(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN an endpoint on two instances
+    WHEN it autoscales between 2 and 6
+    THEN the scalable target is its variant's instance count, registered after the endpoint exists."""
     endpoint = _endpoint(stack, platform, model)
     _scaling(endpoint)
-    target = next(
-        iter(Template.from_stack(stack).find_resources("AWS::ApplicationAutoScaling::ScalableTarget").values())
-    )
+    target = one_of_type(template_of(stack), "AWS::ApplicationAutoScaling::ScalableTarget")
     assert target["Properties"] == {
         "ServiceNamespace": "sagemaker",
         "ResourceId": "endpoint/app-test/variant/primary",
@@ -48,37 +49,52 @@ def test_the_target_covers_the_variants_instance_count_after_the_endpoint_exists
         "MinCapacity": 2,
         "MaxCapacity": 6,
     }
-    assert target["DependsOn"] == [stack.get_logical_id(endpoint.endpoint)]
+    assert target["DependsOn"] == [logical_id(stack, "Endpoint/Endpoint")]
 
 
 def test_the_policy_tracks_invocations_per_instance_with_cooldowns(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN 40 requests/s measured per instance and cooldowns of 10 and 2 minutes
+    WHEN the endpoint autoscales
+    THEN the policy tracks 40 x 0.5 x 60 = 1200 invocations per instance with those cooldowns."""
     _scaling(
         _endpoint(stack, platform, model),
         scale_in_cooldown=cdk.Duration.minutes(10),
         scale_out_cooldown=cdk.Duration.minutes(2),
     )
-    policy = next(
-        iter(Template.from_stack(stack).find_resources("AWS::ApplicationAutoScaling::ScalingPolicy").values())
-    )
+    policy = one_of_type(template_of(stack), "AWS::ApplicationAutoScaling::ScalingPolicy")
     assert policy["Properties"]["PolicyType"] == "TargetTrackingScaling"
     assert policy["Properties"]["TargetTrackingScalingPolicyConfiguration"] == {
         "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-        "TargetValue": 1000,
+        "TargetValue": 1200,
         "ScaleInCooldown": 600,
         "ScaleOutCooldown": 120,
     }
 
 
+@pytest.mark.parametrize(
+    ("requests_per_second", "safety_factor", "target"),
+    [(900, 0.5, 27000), (1800, 0.5, 54000), (10, 1.0, 600), (0.5, 0.1, 3)],
+)
+def test_the_target_is_what_an_instance_serves_times_the_safety_factor_per_minute(
+    requests_per_second: float, safety_factor: float, target: float
+) -> None:
+    """GIVEN a measured maximum of requests/s per instance and a safety factor
+    WHEN the target is computed
+    THEN it is their product per minute (AWS's load-testing guidance)."""
+    assert invocations_per_instance_target(requests_per_second, safety_factor) == pytest.approx(target)
+
+
 def test_schedules_become_scheduled_actions(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN a business-hours schedule of 4 to 6 instances
+    WHEN the endpoint autoscales
+    THEN the scalable target carries it as a scheduled action."""
     _scaling(
         _endpoint(stack, platform, model),
         schedules=[ScheduledCapacity("BusinessHours", "cron(0 7 ? * MON-FRI *)", 4, 6)],
     )
-    target = next(
-        iter(Template.from_stack(stack).find_resources("AWS::ApplicationAutoScaling::ScalableTarget").values())
-    )
+    target = one_of_type(template_of(stack), "AWS::ApplicationAutoScaling::ScalableTarget")
     assert target["Properties"]["ScheduledActions"] == [
         {
             "ScheduledActionName": "BusinessHours",
@@ -91,8 +107,11 @@ def test_schedules_become_scheduled_actions(stack: cdk.Stack, platform: Platform
 def test_deployments_keep_the_count_autoscaling_chose(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN an autoscaled endpoint
+    WHEN a deployment updates it
+    THEN it keeps the running instance counts (not initial_instance_count)."""
     _scaling(_endpoint(stack, platform, model))
-    endpoint = next(iter(Template.from_stack(stack).find_resources("AWS::SageMaker::Endpoint").values()))
+    endpoint = one_of_type(template_of(stack), "AWS::SageMaker::Endpoint")
     assert endpoint["Properties"]["RetainAllVariantProperties"] is True
 
 
@@ -108,7 +127,9 @@ def test_deployments_keep_the_count_autoscaling_chose(
         (None, {"min_capacity": 4, "max_capacity": 3}, r"min_capacity \(4\) must not exceed max_capacity \(3\)"),
         (None, {"min_capacity": 0}, r"min_capacity must be at least 1, got 0"),
         (None, {"min_capacity": 3}, r"initial_instance_count \(2\) of variant primary must lie within .*\(3\.\.6\)"),
-        (None, {"target_invocations_per_instance": 0}, r"target_invocations_per_instance must be at least 1"),
+        (None, {"max_requests_per_second": 0}, r"max_requests_per_second must be above 0, got 0"),
+        (None, {"safety_factor": 0}, r"safety_factor must be above 0 and at most 1, got 0"),
+        (None, {"safety_factor": 1.5}, r"safety_factor must be above 0 and at most 1, got 1\.5"),
         (None, {"variant_name": "blue"}, r"variant_name must be one of \['primary'\], got 'blue'"),
         (
             None,
@@ -127,7 +148,9 @@ def test_deployments_keep_the_count_autoscaling_chose(
         "min-above-max",
         "min-zero",
         "initial-outside",
-        "target",
+        "requests-per-second",
+        "safety-zero",
+        "safety-above-one",
         "variant",
         "schedule",
         "schedule-range",
@@ -136,6 +159,41 @@ def test_deployments_keep_the_count_autoscaling_chose(
 def test_bad_settings_are_rejected_naming_the_field(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel, variants: Any, kwargs: dict[str, Any], message: str
 ) -> None:
+    """GIVEN one bad argument
+    WHEN the endpoint autoscales
+    THEN a ValueError names the field and what is allowed."""
     endpoint = _endpoint(stack, platform, model, variants)
     with pytest.raises(ValueError, match=message):
         _scaling(endpoint, **kwargs)
+
+
+def test_several_variants_need_a_variant_name(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN an endpoint with variants blue and green
+    WHEN it autoscales without variant_name, then with green
+    THEN the first fails, the second scales green."""
+    variants = [InstanceVariant("ml.c5.large", 2, "blue", 0.5), InstanceVariant("ml.c5.large", 2, "green", 0.5)]
+    endpoint = _endpoint(stack, platform, model, variants)
+    with pytest.raises(ValueError, match=r"variant_name is required: the endpoint has variants \['blue', 'green'\]"):
+        _scaling(endpoint)
+    EndpointAutoScaling(
+        endpoint,
+        "Green",
+        endpoint=endpoint,
+        min_capacity=2,
+        max_capacity=6,
+        max_requests_per_second=40,
+        variant_name="green",
+    )
+    target = one_of_type(template_of(stack), "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["Properties"]["ResourceId"] == "endpoint/app-test/variant/green"
+
+
+def test_every_problem_is_reported_at_once(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN a bad capacity range, rate and safety factor
+    WHEN the endpoint autoscales
+    THEN one ValueError names all of them."""
+    endpoint = _endpoint(stack, platform, model)
+    with pytest.raises(ValueError, match=r"^EndpointAutoScaling Test/Endpoint/AutoScaling: 3 problems: ") as raised:
+        _scaling(endpoint, min_capacity=0, max_requests_per_second=-1, safety_factor=2)
+    for field in ("min_capacity must be at least 1", "max_requests_per_second", "safety_factor"):
+        assert field in str(raised.value)

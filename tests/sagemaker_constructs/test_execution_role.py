@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from sagemaker_constructs import SageMakerExecutionRole
-from tests.sagemaker_constructs.conftest import Platform
+from tests.helpers import Platform
 
 
 @pytest.fixture
@@ -27,6 +27,9 @@ def _statements(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
 
 
 def test_only_sagemaker_acting_for_this_account_may_assume_it(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    """GIVEN the execution role
+    WHEN its trust policy is synthesized
+    THEN only SageMaker, acting for this account, may assume it."""
     Template.from_stack(stack).has_resource_properties(
         "AWS::IAM::Role",
         {
@@ -45,11 +48,17 @@ def test_only_sagemaker_acting_for_this_account_may_assume_it(stack: cdk.Stack, 
 
 
 def test_no_aws_managed_policy_is_attached(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    """GIVEN the execution role
+    WHEN it is synthesized
+    THEN no AWS managed policy (e.g. SageMakerFullAccess) is attached."""
     for resource in Template.from_stack(stack).find_resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in resource["Properties"]
 
 
 def test_s3_access_is_limited_to_the_two_buckets(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    """GIVEN the data and artifacts buckets
+    WHEN the role's policy is synthesized
+    THEN S3 access names those buckets only: data read-only, artifacts read-write, never s3:*."""
     statements = _statements(stack)
     s3_statements = [s for s in statements.values() if any(str(a).startswith("s3:") for a in _actions(s))]
     assert {s["Sid"] for s in s3_statements} == {"ListBuckets", "ReadData", "ReadWriteArtifacts"}
@@ -61,6 +70,7 @@ def test_s3_access_is_limited_to_the_two_buckets(stack: cdk.Stack, role: SageMak
 
 
 def test_only_token_and_metrics_are_granted_on_any_resource(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    """GIVEN the role's policy WHEN its statements are read THEN only the ECR token and metrics are granted on '*'."""
     wildcard = {sid for sid, s in _statements(stack).items() if s["Resource"] == "*"}
     assert wildcard == {"LogInToRegistry", "PublishMetrics"}
 
@@ -68,16 +78,25 @@ def test_only_token_and_metrics_are_granted_on_any_resource(stack: cdk.Stack, ro
 def test_metrics_are_limited_to_sagemaker_and_the_given_namespaces(
     stack: cdk.Stack, role: SageMakerExecutionRole
 ) -> None:
+    """GIVEN an extra metrics namespace
+    WHEN the role's policy is synthesized
+    THEN metrics may be published to SageMaker's namespaces and that one only."""
     condition = _statements(stack)["PublishMetrics"]["Condition"]
     assert condition == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMakerGbdt"]}}
 
 
 def test_volume_grants_only_for_aws_resources(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    """GIVEN the role's key permissions
+    WHEN they are synthesized
+    THEN key grants are only for AWS resources (volumes)."""
     statement = _statements(stack)["AttachEncryptedVolumes"]
     assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
 def test_grant_pass_role_passes_it_to_sagemaker_only(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    """GIVEN a Step Functions caller
+    WHEN it is granted pass-role
+    THEN it may pass the role to SageMaker and to no other service."""
     caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
     role.grant_pass_role(caller)
     Template.from_stack(stack).has_resource_properties(

@@ -12,6 +12,9 @@ from sagemaker_constructs import EncryptedLogGroups
 
 
 def test_each_log_group_has_retention_the_key_and_the_removal_policy(stack: cdk.Stack) -> None:
+    """GIVEN SageMaker's job log group names
+    WHEN they are made as encrypted log groups
+    THEN each has the retention, the key and the removal policy."""
     EncryptedLogGroups(
         stack,
         "Jobs",
@@ -33,6 +36,9 @@ def test_each_log_group_has_retention_the_key_and_the_removal_policy(stack: cdk.
     [([], "names must list at least one log group"), (["aws/x"], "log group names here start with '/'")],
 )
 def test_bad_names_are_rejected(stack: cdk.Stack, names: list[str], message: str) -> None:
+    """GIVEN no names or a name without a leading '/'
+    WHEN the log groups are made
+    THEN a ValueError says what is wrong."""
     with pytest.raises(ValueError, match=message):
         EncryptedLogGroups(
             stack,

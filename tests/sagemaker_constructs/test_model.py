@@ -6,10 +6,9 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
 
 from sagemaker_constructs import SageMakerModel, VpcPlacement
-from tests.sagemaker_constructs.conftest import Platform
+from tests.helpers import Platform, logical_id, resource_at
 
 DATA_URL = "s3://artifacts-bucket/models/v1/model.tar.gz"
 
@@ -23,33 +22,40 @@ def _model(stack: cdk.Stack, platform: Platform, **kwargs: Any) -> dict[str, Any
         execution_role=platform.role,
         **kwargs,
     )
-    models = Template.from_stack(stack).find_resources("AWS::SageMaker::Model")
-    return next(dict(m) for logical_id, m in models.items() if logical_id.startswith("Under"))
+    return resource_at(stack, "Under/Model")
 
 
 def test_it_serves_the_image_and_the_pinned_artifact_with_the_execution_role(
     stack: cdk.Stack, platform: Platform
 ) -> None:
+    """GIVEN the project image, a pinned model.tar.gz and the execution role
+    WHEN a model is made
+    THEN its container serves that image and artifact, and it runs as that role."""
     model = _model(stack, platform)
     container = model["Properties"]["PrimaryContainer"]
     assert container["ModelDataUrl"] == DATA_URL
     assert platform.image.image_tag in str(container["Image"])
-    role = stack.get_logical_id(platform.role.role.node.default_child)  # type: ignore[arg-type]
+    role = logical_id(stack, "ExecutionRole/Role")
     assert model["Properties"]["ExecutionRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
 
 
 def test_it_has_no_physical_name_so_changes_can_replace_it(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a model WHEN it is synthesized THEN it has no name, so a change can replace it."""
     assert "ModelName" not in _model(stack, platform)["Properties"]
 
 
 def test_it_waits_for_the_execution_roles_policy(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a model WHEN it is synthesized THEN it is created after the role and its policy."""
     model = _model(stack, platform)
-    policy = stack.get_logical_id(platform.role.policy.node.default_child)  # type: ignore[arg-type]
-    role = stack.get_logical_id(platform.role.role.node.default_child)  # type: ignore[arg-type]
+    policy = logical_id(stack, "ExecutionRole/Policy")
+    role = logical_id(stack, "ExecutionRole/Role")
     assert {policy, role} <= set(model["DependsOn"])
 
 
 def test_server_settings_reach_the_container(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN workers, a timeout and an extra variable
+    WHEN the model is synthesized
+    THEN the container's environment carries all three."""
     model = _model(
         stack, platform, server_workers=3, server_timeout=cdk.Duration.seconds(30), environment={"LOG_LEVEL": "INFO"}
     )
@@ -61,6 +67,9 @@ def test_server_settings_reach_the_container(stack: cdk.Stack, platform: Platfor
 
 
 def test_vpc_and_network_isolation(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a subnet, a security group and network isolation
+    WHEN the model is synthesized
+    THEN it runs isolated in that VPC placement."""
     model = _model(
         stack,
         platform,
@@ -86,6 +95,7 @@ def test_vpc_and_network_isolation(stack: cdk.Stack, platform: Platform) -> None
     ids=["timeout", "workers", "data-url", "vpc", "env-name"],
 )
 def test_bad_settings_are_rejected(stack: cdk.Stack, platform: Platform, kwargs: dict[str, Any], message: str) -> None:
+    """GIVEN one bad argument WHEN a model is made THEN a ValueError names the field and what is allowed."""
     arguments: dict[str, Any] = {
         "image_uri": platform.image.image_uri,
         "model_data_url": DATA_URL,

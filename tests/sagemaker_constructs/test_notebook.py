@@ -15,9 +15,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from sagemaker_constructs import AlgorithmImage, ExplorationNotebook, SageMakerExecutionRole
+from sagemaker_constructs.notebook import on_start_script
 from stacks.compliance import add_compliance_checks
-from tests.conftest import TEST_ACCOUNT, cdk_context
-from tests.sagemaker_constructs.conftest import Platform
+from tests.helpers import TEST_ACCOUNT, Platform, cdk_context, logical_id, one_of_type, template_of
 
 SUBNET = "subnet-0123456789abcdef0"
 GROUP = "sg-0123456789abcdef0"
@@ -33,6 +33,9 @@ def _notebook(stack: cdk.Stack, platform: Platform, **kwargs: Any) -> Exploratio
 def test_it_is_private_encrypted_without_root_and_runs_as_the_execution_role(
     stack: cdk.Stack, platform: Platform
 ) -> None:
+    """GIVEN a notebook in a subnet with a security group
+    WHEN it is synthesized
+    THEN it has no internet access and no root, IMDSv2 only, an encrypted volume, and the execution role."""
     _notebook(stack, platform)
     template = Template.from_stack(stack)
     template.has_resource_properties(
@@ -50,19 +53,18 @@ def test_it_is_private_encrypted_without_root_and_runs_as_the_execution_role(
 
 
 def test_the_lifecycle_configuration_stops_it_after_the_idle_time(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a 45-minute idle limit
+    WHEN the notebook is synthesized
+    THEN its on-start script installs the idle check for 45 minutes (tests/sagemaker_constructs/
+    test_notebook_idle_stop.py runs it), and the notebook may stop itself and only itself."""
     _notebook(stack, platform, idle=cdk.Duration.minutes(45))
-    config = next(
-        iter(Template.from_stack(stack).find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values())
-    )
-    script = base64.b64decode(config["Properties"]["OnStart"][0]["Content"]).decode()
-    assert 'stop-when-idle.py 45"' in script
-    assert "stop-notebook-instance" in script
-    # It may stop itself, and only itself.
-    policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
-    stop = next(p for logical_id, p in policies.items() if logical_id.startswith("NotebookStopItself"))
+    template = template_of(stack)
+    config = one_of_type(template, "AWS::SageMaker::NotebookInstanceLifecycleConfig")
+    assert base64.b64decode(config["Properties"]["OnStart"][0]["Content"]).decode() == on_start_script(45)
+    stop = template["Resources"][logical_id(stack, "Notebook/StopItself")]
     (statement,) = stop["Properties"]["PolicyDocument"]["Statement"]
     assert sorted(statement["Action"]) == ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"]
-    assert statement["Resource"]["Ref"].startswith("Notebook")
+    assert statement["Resource"] == {"Ref": logical_id(stack, "Notebook/Notebook")}
 
 
 def test_cdk_nag_passes_on_the_notebook_without_acknowledgments(
@@ -119,5 +121,14 @@ def test_cdk_nag_passes_on_the_notebook_without_acknowledgments(
 def test_bad_inputs_are_rejected_naming_the_field(
     stack: cdk.Stack, platform: Platform, kwargs: dict[str, Any], message: str
 ) -> None:
+    """GIVEN one bad argument WHEN the notebook is built THEN a ValueError names the field and what is allowed."""
     with pytest.raises(ValueError, match=message):
         _notebook(stack, platform, **kwargs)
+
+
+def test_every_problem_is_reported_at_once(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a bad idle time, subnet and security groups
+    WHEN the notebook is built
+    THEN one ValueError names all three."""
+    with pytest.raises(ValueError, match=r"^ExplorationNotebook Test/Notebook: 3 problems: idle .*subnet_id.*security"):
+        _notebook(stack, platform, idle=cdk.Duration.minutes(1), subnet_id="vpc-1", security_group_ids=[])

@@ -6,14 +6,11 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
-from aws_cdk.assertions import Template
 
 from sagemaker_constructs import InstanceVariant, RealtimeEndpoint, SageMakerModel, ServerlessVariant, TrafficShifting
-from sagemaker_constructs.realtime_endpoint import has_instance_store
-from tests.sagemaker_constructs.conftest import Platform
+from sagemaker_constructs.endpoint_config import has_instance_store
+from tests.helpers import Platform, logical_id, of_type, one_of_type, template_of
 
 TWO = [InstanceVariant("ml.c5.large", 2)]
 CANARY = TrafficShifting(mode="CANARY", step_type="INSTANCE_COUNT", step_value=1)
@@ -30,25 +27,29 @@ def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, **kwa
 
 
 def _one(stack: cdk.Stack, resource_type: str) -> dict[str, Any]:
-    resources = Template.from_stack(stack).find_resources(resource_type)
-    assert len(resources) == 1
-    return dict(next(iter(resources.values())))
+    return one_of_type(template_of(stack), resource_type)
 
 
 def test_the_config_has_no_name_and_the_endpoint_the_given_one(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    construct = _endpoint(stack, platform, model)
+    """GIVEN an endpoint named app-test
+    WHEN it is synthesized
+    THEN its config has no physical name (every change is a new one) and the endpoint refers to it."""
+    _endpoint(stack, platform, model)
     assert "EndpointConfigName" not in _one(stack, "AWS::SageMaker::EndpointConfig")["Properties"]
     endpoint = _one(stack, "AWS::SageMaker::Endpoint")["Properties"]
     assert endpoint["EndpointName"] == "app-test"
-    config = stack.get_logical_id(construct.endpoint_config)
+    config = logical_id(stack, "Endpoint/Config")
     assert endpoint["EndpointConfigName"] == {"Fn::GetAtt": [config, "EndpointConfigName"]}
 
 
 def test_instance_variants_carry_type_count_weight_and_timeouts(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN two weighted instance variants and both timeouts
+    WHEN the endpoint is synthesized
+    THEN each production variant carries its type, count and weight, and the timeouts in seconds."""
     _endpoint(
         stack,
         platform,
@@ -69,6 +70,7 @@ def test_instance_variants_carry_type_count_weight_and_timeouts(
 
 
 def test_ebs_backed_instances_get_the_volume_key(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN EBS-backed instances WHEN the endpoint is synthesized THEN the config encrypts volumes with the key."""
     _endpoint(stack, platform, model)
     assert "KmsKeyId" in _one(stack, "AWS::SageMaker::EndpointConfig")["Properties"]
 
@@ -77,11 +79,14 @@ def test_ebs_backed_instances_get_the_volume_key(stack: cdk.Stack, platform: Pla
 def test_instance_store_types_get_no_volume_key(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel, instance_type: str
 ) -> None:
+    """GIVEN an instance-store (NVMe) type WHEN the endpoint is synthesized THEN no volume key (SageMaker
+    rejects it)."""
     _endpoint(stack, platform, model, variants=[InstanceVariant(instance_type, 1)])
     assert "KmsKeyId" not in _one(stack, "AWS::SageMaker::EndpointConfig")["Properties"]
 
 
 def test_instance_store_detection() -> None:
+    """GIVEN instance types with and without NVMe WHEN classified THEN only d/dn families have an instance store."""
     assert [has_instance_store(t) for t in ("ml.m5.large", "ml.c5.xlarge", "ml.m5d.large", "ml.g4dn.xlarge")] == [
         False,
         False,
@@ -93,6 +98,9 @@ def test_instance_store_detection() -> None:
 def test_serverless_variant_has_memory_and_concurrency_and_no_volume_key(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN a serverless variant
+    WHEN the endpoint is synthesized
+    THEN the variant has its memory and concurrency, no instance type, and the config no volume key."""
     _endpoint(stack, platform, model, variants=ServerlessVariant(memory_size_mb=2048, max_concurrency=5))
     config = _one(stack, "AWS::SageMaker::EndpointConfig")["Properties"]
     assert config["ProductionVariants"][0]["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
@@ -101,6 +109,9 @@ def test_serverless_variant_has_memory_and_concurrency_and_no_volume_key(
 
 
 def test_data_capture_goes_to_the_uri_encrypted(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN 20 % data capture to a URI
+    WHEN the endpoint is synthesized
+    THEN requests and responses are captured there at 20 %, encrypted with the key."""
     _endpoint(stack, platform, model, data_capture_uri="s3://artifacts/data-capture/", data_capture_percentage=20)
     capture = _one(stack, "AWS::SageMaker::EndpointConfig")["Properties"]["DataCaptureConfig"]
     assert capture["EnableCapture"] is True
@@ -111,16 +122,18 @@ def test_data_capture_goes_to_the_uri_encrypted(stack: cdk.Stack, platform: Plat
 
 
 def test_no_capture_by_default(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN no capture settings WHEN the endpoint is synthesized THEN it captures nothing."""
     _endpoint(stack, platform, model)
     assert "DataCaptureConfig" not in _one(stack, "AWS::SageMaker::EndpointConfig")["Properties"]
 
 
-def test_canary_deployment_rolls_back_on_errors_and_latency(
+def test_canary_deployment_shifts_one_instance_then_the_rest(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    # GIVEN canary traffic shifting and an alarm action
-    topic = sns.Topic(stack, "Topic")
-    _endpoint(
+    """GIVEN canary traffic shifting of one instance and a rollback alarm
+    WHEN the endpoint is synthesized
+    THEN it deploys blue/green with a one-instance canary, the waits in seconds, and rolls back on the alarm."""
+    endpoint = _endpoint(
         stack,
         platform,
         model,
@@ -130,12 +143,11 @@ def test_canary_deployment_rolls_back_on_errors_and_latency(
             wait_interval=cdk.Duration.minutes(10),
             termination_wait=cdk.Duration.minutes(5),
             maximum_execution_timeout=cdk.Duration.hours(1),
-            rollback_p99_model_latency=cdk.Duration.millis(250),
         ),
-        alarm_action=actions.SnsAction(topic),
     )
-    template = Template.from_stack(stack)
-    # THEN the endpoint deploys blue/green with a one-instance canary
+    endpoint.add_rollback_alarm(
+        endpoint.metric_server_errors().create_alarm(stack, "Errors", threshold=1, evaluation_periods=1)
+    )
     config = _one(stack, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"]
     assert config["BlueGreenUpdatePolicy"] == {
         "TrafficRoutingConfiguration": {
@@ -146,29 +158,33 @@ def test_canary_deployment_rolls_back_on_errors_and_latency(
         "TerminationWaitInSeconds": 300,
         "MaximumExecutionTimeoutInSeconds": 3600,
     }
-    # AND it rolls back on both alarms, which watch this endpoint and notify the topic
-    alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert sorted(a["AlarmName"]["Ref"] for a in config["AutoRollbackConfiguration"]["Alarms"]) == sorted(alarms)
-    metrics = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()}
-    assert set(metrics) == {"Invocation5XXErrors", "ModelLatency"}
-    assert metrics["ModelLatency"]["Threshold"] == 250_000  # microseconds
-    for alarm in metrics.values():
-        assert alarm["Dimensions"] == [
-            {"Name": "EndpointName", "Value": "app-test"},
-            {"Name": "VariantName", "Value": "primary"},
-        ]
-        topic_ref = {"Ref": stack.get_logical_id(topic.node.default_child)}  # type: ignore[arg-type]
-        assert alarm["AlarmActions"] == alarm["OKActions"] == [topic_ref]
-        assert alarm["AlarmDescription"]
+    assert config["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": {"Ref": logical_id(stack, "Errors")}}]}
+
+
+def test_the_endpoint_creates_no_alarms_of_its_own(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN traffic shifting and one rollback alarm made outside
+    WHEN the endpoint is synthesized
+    THEN that is the only alarm: rollback alarms come from the caller (EndpointMonitoring)."""
+    endpoint = _endpoint(stack, platform, model, traffic_shifting=CANARY)
+    endpoint.add_rollback_alarm(
+        endpoint.metric_server_errors().create_alarm(stack, "Errors", threshold=1, evaluation_periods=1)
+    )
+    assert list(of_type(template_of(stack), "AWS::CloudWatch::Alarm")) == [logical_id(stack, "Errors")]
 
 
 def test_linear_deployment_uses_linear_steps(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
-    _endpoint(
+    """GIVEN linear shifting in steps of 25 % of four instances
+    WHEN the endpoint is synthesized
+    THEN the routing is LINEAR with that step, and no canary size."""
+    endpoint = _endpoint(
         stack,
         platform,
         model,
         variants=[InstanceVariant("ml.c5.large", 4)],
         traffic_shifting=TrafficShifting(mode="LINEAR", step_type="CAPACITY_PERCENT", step_value=25),
+    )
+    endpoint.add_rollback_alarm(
+        endpoint.metric_server_errors().create_alarm(stack, "Errors", threshold=1, evaluation_periods=1)
     )
     routing = _one(stack, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"][
         "TrafficRoutingConfiguration"
@@ -179,19 +195,24 @@ def test_linear_deployment_uses_linear_steps(stack: cdk.Stack, platform: Platfor
 
 
 def test_added_rollback_alarms_are_rendered(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN traffic shifting
+    WHEN two alarms are added after construction
+    THEN both are rendered as rollback alarms, in order."""
     endpoint = _endpoint(stack, platform, model, traffic_shifting=CANARY)
-    extra = endpoint.metric_client_errors().create_alarm(stack, "Extra", threshold=100, evaluation_periods=1)
-    endpoint.add_rollback_alarm(extra)
+    for name in ("First", "Second"):
+        endpoint.add_rollback_alarm(
+            endpoint.metric_client_errors().create_alarm(stack, name, threshold=100, evaluation_periods=1)
+        )
     alarms = _one(stack, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"][
         "Alarms"
     ]
-    assert {"AlarmName": {"Ref": stack.get_logical_id(extra.node.default_child)}} in alarms  # type: ignore[arg-type]
-    assert len(alarms) == 3
+    assert alarms == [{"AlarmName": {"Ref": logical_id(stack, name)}} for name in ("First", "Second")]
 
 
 def test_without_traffic_shifting_there_is_no_deployment_config(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN no traffic shifting WHEN the endpoint is synthesized THEN updates have no deployment config."""
     _endpoint(stack, platform, model)
     endpoint = _one(stack, "AWS::SageMaker::Endpoint")["Properties"]
     assert "DeploymentConfig" not in endpoint
@@ -201,6 +222,9 @@ def test_without_traffic_shifting_there_is_no_deployment_config(
 def test_retaining_instance_counts_keeps_weights_and_capture_following_the_config(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN an endpoint
+    WHEN it is told to retain variant instance counts
+    THEN updates keep the counts but take weights and data capture from the new config."""
     _endpoint(stack, platform, model).retain_variant_instance_counts()
     endpoint = _one(stack, "AWS::SageMaker::Endpoint")["Properties"]
     assert endpoint["RetainAllVariantProperties"] is True
@@ -213,6 +237,9 @@ def test_retaining_instance_counts_keeps_weights_and_capture_following_the_confi
 def test_grant_invoke_allows_invoking_this_endpoint_only(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN a client role
+    WHEN it is granted invoke
+    THEN it may call the three InvokeEndpoint actions on this endpoint only."""
     endpoint = _endpoint(stack, platform, model)
     client = iam.Role(stack, "Client", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke(client)
@@ -222,12 +249,15 @@ def test_grant_invoke_allows_invoking_this_endpoint_only(
         "sagemaker:InvokeEndpointAsync",
         "sagemaker:InvokeEndpointWithResponseStream",
     ]
-    assert statement["Resource"] == {"Ref": stack.get_logical_id(endpoint.endpoint)}
+    assert statement["Resource"] == {"Ref": logical_id(stack, "Endpoint/Endpoint")}
 
 
 def test_metric_helpers_name_the_endpoint_and_variant(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
+    """GIVEN a one-variant endpoint
+    WHEN each metric helper is called
+    THEN every metric names the endpoint and its variant, in the right namespace, with overrides applied."""
     endpoint = _endpoint(stack, platform, model)
     metrics = {
         "Invocations": endpoint.metric_invocations(),
@@ -246,6 +276,8 @@ def test_metric_helpers_name_the_endpoint_and_variant(
     assert metrics["Invocations"].namespace == "AWS/SageMaker"
     assert metrics["CPUUtilization"].namespace == "/aws/sagemaker/Endpoints"
     assert metrics["OverheadLatency"].statistic == "p50"
+    assert (metrics["ModelLatency"].statistic, metrics["CPUUtilization"].statistic) == ("p99", "Average")
+    assert metrics["Invocations"].statistic == "Sum"
     with pytest.raises(ValueError, match=r"variant_name must be one of \['primary'\], got 'blue'"):
         endpoint.metric_invocations(variant_name="blue")
 
@@ -363,11 +395,30 @@ SERVERLESS = ServerlessVariant(memory_size_mb=2048, max_concurrency=5)
 def test_bad_settings_are_rejected_naming_the_field(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel, kwargs: dict[str, Any], message: str
 ) -> None:
+    """GIVEN one bad argument WHEN the endpoint is built THEN a ValueError names the field and what is allowed."""
     with pytest.raises(ValueError, match=message):
         _endpoint(stack, platform, model, **kwargs)
 
 
+def test_every_problem_is_reported_at_once(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
+    """GIVEN a bad name, a bad variant and capture without a URI
+    WHEN the endpoint is built
+    THEN one ValueError names the construct and all of them."""
+    with pytest.raises(ValueError, match=r"^RealtimeEndpoint Test/Endpoint: 4 problems: ") as raised:
+        _endpoint(
+            stack,
+            platform,
+            model,
+            endpoint_name="bad_name",
+            variants=[InstanceVariant("c5.large", 0)],
+            data_capture_percentage=10,
+        )
+    for problem in ("endpoint_name", "instance_type", "initial_instance_count", "data_capture_uri"):
+        assert problem in str(raised.value)
+
+
 def test_a_serverless_variant_cannot_serve_an_isolated_model(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a network-isolated model WHEN a serverless endpoint serves it THEN construction fails."""
     isolated = SageMakerModel(
         stack,
         "Isolated",

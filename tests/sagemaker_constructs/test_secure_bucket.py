@@ -21,6 +21,7 @@ def _bucket(stack: cdk.Stack, **kwargs: object) -> Template:
 
 def test_with_a_key_it_uses_sse_kms_with_a_bucket_key(stack: cdk.Stack) -> None:
     # GIVEN a KMS key WHEN a bucket is created with it
+    """GIVEN a key WHEN a secure bucket is made with it THEN objects are encrypted with SSE-KMS and a bucket key."""
     template = _bucket(stack, encryption_key=kms.Key(stack, "Key"))
     # THEN objects are encrypted with that key, through an S3 bucket key
     template.has_resource_properties(
@@ -42,6 +43,7 @@ def test_with_a_key_it_uses_sse_kms_with_a_bucket_key(stack: cdk.Stack) -> None:
 
 
 def test_without_a_key_it_uses_sse_s3(stack: cdk.Stack) -> None:
+    """GIVEN no key WHEN a secure bucket is made THEN objects are encrypted with SSE-S3."""
     template = _bucket(stack)
     template.has_resource_properties(
         "AWS::S3::Bucket",
@@ -54,6 +56,9 @@ def test_without_a_key_it_uses_sse_s3(stack: cdk.Stack) -> None:
 
 
 def test_it_is_private_versioned_and_owner_enforced(stack: cdk.Stack) -> None:
+    """GIVEN a secure bucket
+    WHEN it is synthesized
+    THEN public access is blocked, versions are kept and the bucket owner owns every object."""
     template = _bucket(stack)
     template.has_resource_properties(
         "AWS::S3::Bucket",
@@ -71,6 +76,7 @@ def test_it_is_private_versioned_and_owner_enforced(stack: cdk.Stack) -> None:
 
 
 def test_it_denies_requests_without_tls_1_2(stack: cdk.Stack) -> None:
+    """GIVEN a secure bucket WHEN its policy is synthesized THEN requests without TLS 1.2 or later are denied."""
     template = _bucket(stack)
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
@@ -88,6 +94,9 @@ def test_it_denies_requests_without_tls_1_2(stack: cdk.Stack) -> None:
 
 
 def test_lifecycle_expires_noncurrent_versions_and_aborts_incomplete_uploads(stack: cdk.Stack) -> None:
+    """GIVEN a 365-day expiration
+    WHEN the bucket is synthesized
+    THEN old versions expire, incomplete uploads are aborted and objects expire after 365 days."""
     template = _bucket(stack, expiration=cdk.Duration.days(365))
     template.has_resource_properties(
         "AWS::S3::Bucket",
@@ -108,6 +117,9 @@ def test_lifecycle_expires_noncurrent_versions_and_aborts_incomplete_uploads(sta
 
 
 def test_it_logs_access_to_the_given_bucket_under_the_prefix(stack: cdk.Stack) -> None:
+    """GIVEN a log bucket and the prefix data/
+    WHEN a bucket logs to it
+    THEN access logs go to that bucket under that prefix."""
     logs = SecureBucket(
         stack, "Logs", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=NONCURRENT
     )
@@ -124,18 +136,21 @@ def test_it_logs_access_to_the_given_bucket_under_the_prefix(stack: cdk.Stack) -
 
 
 def test_retain_keeps_the_bucket_and_its_objects(stack: cdk.Stack) -> None:
+    """GIVEN the RETAIN policy WHEN the bucket is synthesized THEN it and its objects outlive the stack."""
     template = _bucket(stack, removal_policy=cdk.RemovalPolicy.RETAIN)
     template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
     template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
 
 
 def test_destroy_empties_and_deletes_the_bucket(stack: cdk.Stack) -> None:
+    """GIVEN the DESTROY policy WHEN the bucket is synthesized THEN it is emptied and deleted with the stack."""
     template = _bucket(stack, removal_policy=cdk.RemovalPolicy.DESTROY)
     template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
     template.resource_count_is("Custom::S3AutoDeleteObjects", 1)
 
 
 def test_a_log_bucket_without_a_prefix_is_rejected(stack: cdk.Stack) -> None:
+    """GIVEN a log bucket without a prefix WHEN the bucket is made THEN a ValueError says both are needed."""
     logs = SecureBucket(
         stack, "Logs", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=NONCURRENT
     )
@@ -144,6 +159,7 @@ def test_a_log_bucket_without_a_prefix_is_rejected(stack: cdk.Stack) -> None:
 
 
 def test_a_prefix_without_a_trailing_slash_is_rejected(stack: cdk.Stack) -> None:
+    """GIVEN the prefix 'data' WHEN the bucket is made THEN a ValueError says it must end with '/'."""
     logs = SecureBucket(
         stack, "Logs", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=NONCURRENT
     )

@@ -19,8 +19,7 @@ from config.contract import (
 )
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, states
-from tests.sagemaker_constructs.conftest import Platform
-from tests.stacks.test_training_stack import definition
+from tests.helpers import Platform, definition
 
 METRICS = [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]
 
@@ -43,6 +42,9 @@ def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> Trainin
 
 
 def test_without_max_wait_training_is_on_demand_without_checkpoints(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN training options without max_wait
+    WHEN the pipeline is synthesized
+    THEN the training job is on-demand, stopped after max_runtime."""
     _pipeline(stack, platform, training=TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.hours(2)))
     train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
     assert "EnableManagedSpotTraining" not in train
@@ -50,6 +52,9 @@ def test_without_max_wait_training_is_on_demand_without_checkpoints(stack: cdk.S
 
 
 def test_max_wait_turns_on_spot_with_checkpoints(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN max_wait above max_runtime
+    WHEN the pipeline is synthesized
+    THEN training runs on spot capacity, waits at most max_wait, and checkpoints."""
     options = TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.hours(1), max_wait=cdk.Duration.hours(3))
     _pipeline(stack, platform, training=options)
     train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
@@ -59,6 +64,9 @@ def test_max_wait_turns_on_spot_with_checkpoints(stack: cdk.Stack, platform: Pla
 
 
 def test_several_instances_may_shard_the_train_channel(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN three instances sharding the train channel by key
+    WHEN the pipeline is synthesized
+    THEN train is sharded, validation replicated, and traffic between hosts encrypted."""
     options = TrainingJobOptions("ml.m5.large", instance_count=3, train_data_distribution="ShardedByS3Key")
     _pipeline(stack, platform, training=options)
     train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
@@ -71,6 +79,9 @@ def test_several_instances_may_shard_the_train_channel(stack: cdk.Stack, platfor
 
 
 def test_a_lower_is_better_gate_compares_at_most(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a lower-is-better quality gate at 0.5
+    WHEN the pipeline is synthesized
+    THEN the gate passes metrics at most 0.5."""
     metrics = [{"Name": "validation:l2", "Regex": "validation:l2=([0-9.]+)"}]
     _pipeline(stack, platform, metric_definitions=metrics, quality_gate=QualityGate("validation:l2", 0.5, False))
     choice = definition(Template.from_stack(stack).to_json())["States"]["MeetsQualityGate"]
@@ -78,6 +89,9 @@ def test_a_lower_is_better_gate_compares_at_most(stack: cdk.Stack, platform: Pla
 
 
 def test_a_schedule_starts_executions_with_its_input(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a disabled daily schedule with an input
+    WHEN it is added to the pipeline
+    THEN a disabled rule starts executions with that input."""
     pipeline = _pipeline(stack, platform)
     pipeline.add_schedule(
         "Nightly",
@@ -91,12 +105,14 @@ def test_a_schedule_starts_executions_with_its_input(stack: cdk.Stack, platform:
 
 
 def test_a_schedule_needs_a_data_prefix(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN an execution input without data_prefix WHEN a schedule is added THEN a ValueError names it."""
     pipeline = _pipeline(stack, platform)
     with pytest.raises(ValueError, match="execution_input must name 'data_prefix'"):
         pipeline.add_schedule("Nightly", schedule=events.Schedule.rate(cdk.Duration.days(1)), execution_input={})
 
 
 def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN an operator WHEN granted start-execution THEN their policy allows states:StartExecution."""
     pipeline = _pipeline(stack, platform)
     user = cdk.aws_iam.User(stack, "Operator")
     pipeline.grant_start_execution(user)
@@ -174,11 +190,15 @@ def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Sta
 def test_bad_inputs_are_rejected_naming_the_field(
     stack: cdk.Stack, platform: Platform, overrides: dict[str, Any], message: str
 ) -> None:
+    """GIVEN one bad input WHEN the pipeline is built THEN a ValueError names the field and what is allowed."""
     with pytest.raises(ValueError, match=message):
         _pipeline(stack, platform, **overrides)
 
 
 def test_metric_definitions_json_must_be_a_list_of_objects() -> None:
+    """GIVEN metric definitions as JSON
+    WHEN they are parsed
+    THEN an object is rejected and a list of objects comes back unchanged."""
     with pytest.raises(ValueError, match="must be a JSON list"):
         metric_definitions_from_json('{"Name": "x"}')
     assert metric_definitions_from_json(json.dumps(METRICS)) == METRICS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.render_dashboard import dashboard_body, render_svg
-from tests.conftest import ROOT, Synthesized
+from tests.helpers import ROOT, Synthesized
 
 PICTURE = ROOT / "docs" / "dashboard-prod.svg"
 

@@ -6,64 +6,62 @@ import copy
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
 from scripts.render_dashboard import dashboard_body
-from tests.conftest import TEST_ACCOUNT, Synthesized, synthesize
+from tests.helpers import ROOT, TEST_ACCOUNT, Synthesized, of_type, one_of_type, synthesize
 
-
-def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
-def _one(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    resources = _resources(template, resource_type)
-    assert len(resources) == 1, resource_type
-    return next(iter(resources.values()))
+ROLLBACK_ALARMS = ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate")
 
 
 def test_dev_serves_from_a_serverless_variant_without_canary_or_autoscaling(synthesized: Synthesized) -> None:
+    """GIVEN dev's configuration (serverless)
+    WHEN the app is synthesized
+    THEN dev's endpoint is serverless, updates without traffic shifting and has no autoscaling."""
     template = synthesized.template("dev", "Inference")
-    variant = _one(template, "AWS::SageMaker::EndpointConfig")["Properties"]["ProductionVariants"][0]
+    variant = one_of_type(template, "AWS::SageMaker::EndpointConfig")["Properties"]["ProductionVariants"][0]
     assert "ServerlessConfig" in variant
-    assert "DeploymentConfig" not in _one(template, "AWS::SageMaker::Endpoint")["Properties"]
-    assert not _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert "DeploymentConfig" not in one_of_type(template, "AWS::SageMaker::Endpoint")["Properties"]
+    assert not of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
 def test_staging_and_prod_deploy_by_canary_with_rollback_autoscale_and_capture(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN staging's and prod's configuration
+    WHEN the app is synthesized
+    THEN the endpoint runs at least two encrypted instances, captures data, deploys by canary rolling back
+    on the three monitoring alarms, keeps autoscaling's counts, and serves a network-isolated model."""
     template = synthesized.template(environment, "Inference")
-    config = _one(template, "AWS::SageMaker::EndpointConfig")["Properties"]
-    endpoint = _one(template, "AWS::SageMaker::Endpoint")["Properties"]
+    config = one_of_type(template, "AWS::SageMaker::EndpointConfig")["Properties"]
+    endpoint = one_of_type(template, "AWS::SageMaker::Endpoint")["Properties"]
     assert config["ProductionVariants"][0]["InitialInstanceCount"] >= 2  # SageMaker spreads them across AZs
     assert "KmsKeyId" in config
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] > 0
     routing = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "CANARY"
     rollback = {a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
-    assert {r.split("Monitoring")[1][:-8] for r in rollback} == {
-        "ServerErrorRate",
-        "ModelLatencyP99",
-        "ContainerErrorRate",
-    }
+    assert rollback == {synthesized.logical_id(environment, "Inference", f"Monitoring/{a}") for a in ROLLBACK_ALARMS}
     assert endpoint["RetainAllVariantProperties"] is True
-    target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
     assert target["MinCapacity"] >= 2
-    model = _one(template, "AWS::SageMaker::Model")["Properties"]
+    model = one_of_type(template, "AWS::SageMaker::Model")["Properties"]
     assert model["EnableNetworkIsolation"] is True
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_endpoint_name_is_fixed_and_exported(synthesized: Synthesized, environment: str) -> None:
+    """GIVEN each environment
+    WHEN the app is synthesized
+    THEN the endpoint is named <app>-<env> and the name is exported for clients."""
     template = synthesized.template(environment, "Inference")
     name = f"sagemaker-gbdt-{environment}"
-    assert _one(template, "AWS::SageMaker::Endpoint")["Properties"]["EndpointName"] == name
+    assert one_of_type(template, "AWS::SageMaker::Endpoint")["Properties"]["EndpointName"] == name
     assert template["Outputs"]["EndpointName"]["Value"] == name
     assert template["Outputs"]["EndpointName"]["Export"] == {"Name": f"{name}-endpoint-name"}
 
@@ -72,8 +70,11 @@ def test_the_endpoint_name_is_fixed_and_exported(synthesized: Synthesized, envir
 def test_the_model_serves_the_pinned_artifact_from_the_artifacts_bucket(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment's pin
+    WHEN the app is synthesized
+    THEN the model serves s3://<artifacts bucket>/<pin>."""
     template = synthesized.template(environment, "Inference")
-    url = _one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["ModelDataUrl"]
+    url = one_of_type(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["ModelDataUrl"]
     pin = synthesized.config.environment(environment).endpoint.model_artifact_key
     assert url["Fn::Join"][1][0] == "s3://"
     assert "ArtifactsBucket" in str(url["Fn::Join"][1][1])
@@ -81,6 +82,9 @@ def test_the_model_serves_the_pinned_artifact_from_the_artifacts_bucket(
 
 
 def test_no_pin_means_no_inference_stack(tmp_path: Path) -> None:
+    """GIVEN dev without a model pin
+    WHEN the app is synthesized
+    THEN dev has no inference stack, and prod still has one."""
     raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
     del raw["environments"]["dev"]["endpoint"]["model_artifact_key"]
     synthesized = synthesize(parse_config(raw, default_account=TEST_ACCOUNT), tmp_path)
@@ -91,28 +95,29 @@ def test_no_pin_means_no_inference_stack(tmp_path: Path) -> None:
 def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(
     synthesized: Synthesized, tmp_path: Path
 ) -> None:
-    # GIVEN the shipped configuration and the same with prod's pin moved to a new model
+    """GIVEN the shipped configuration and the same with prod's pin moved to a new model
+    WHEN both are synthesized
+    THEN only the Model differs; Model and EndpointConfig are replaced, the Endpoint updated in place."""
     raw = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
     raw["environments"]["prod"]["endpoint"]["model_artifact_key"] = "models/2026-11-27/model.tar.gz"
     promoted = synthesize(parse_config(raw, default_account=TEST_ACCOUNT), tmp_path).template("prod", "Inference")
     before = synthesized.template("prod", "Inference")
-    # THEN only the Model's properties differ
     changed = {
         logical_id
         for logical_id in before["Resources"].keys() | promoted["Resources"].keys()
         if before["Resources"].get(logical_id) != promoted["Resources"].get(logical_id)
     }
-    models = set(_resources(before, "AWS::SageMaker::Model"))
+    models = set(of_type(before, "AWS::SageMaker::Model"))
     assert changed == models
     # AND neither Model nor EndpointConfig has a fixed name, so CloudFormation replaces them (new
     # generated names), and the EndpointConfig refers to the Model by its generated name
-    config = _one(promoted, "AWS::SageMaker::EndpointConfig")["Properties"]
-    assert "ModelName" not in _one(promoted, "AWS::SageMaker::Model")["Properties"]
+    config = one_of_type(promoted, "AWS::SageMaker::EndpointConfig")["Properties"]
+    assert "ModelName" not in one_of_type(promoted, "AWS::SageMaker::Model")["Properties"]
     assert "EndpointConfigName" not in config
     assert config["ProductionVariants"][0]["ModelName"] == {"Fn::GetAtt": [next(iter(models)), "ModelName"]}
     # AND the Endpoint keeps its logical id and name: it is updated in place to the new config
-    endpoint_before = _resources(before, "AWS::SageMaker::Endpoint")
-    endpoint_after = _resources(promoted, "AWS::SageMaker::Endpoint")
+    endpoint_before = of_type(before, "AWS::SageMaker::Endpoint")
+    endpoint_after = of_type(promoted, "AWS::SageMaker::Endpoint")
     assert endpoint_before.keys() == endpoint_after.keys()
     endpoint = next(iter(endpoint_after.values()))["Properties"]
     assert endpoint["EndpointName"] == "sagemaker-gbdt-prod"
@@ -121,12 +126,17 @@ def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_every_alarm_notifies_the_topic_and_says_what_to_do(synthesized: Synthesized, environment: str) -> None:
-    alarms = _resources(synthesized.template(environment, "Inference"), "AWS::CloudWatch::Alarm")
+    """GIVEN each environment
+    WHEN the app is synthesized
+    THEN every alarm is named <app>-<env>-<what>, notifies the topic on ALARM and OK, and its description
+    names the endpoint, likely causes and a first action."""
+    alarms = of_type(synthesized.template(environment, "Inference"), "AWS::CloudWatch::Alarm")
     assert alarms
     for logical_id, alarm in alarms.items():
         properties = alarm["Properties"]
         assert properties["AlarmActions"] == properties["OKActions"], logical_id
         assert "AlarmTopic" in str(properties["AlarmActions"]), logical_id
+        assert properties["AlarmName"].startswith(f"sagemaker-gbdt-{environment}-"), logical_id
         description = properties["AlarmDescription"]
         assert description.startswith(f"sagemaker-gbdt-{environment}: ")
         assert "Likely causes:" in description
@@ -134,10 +144,14 @@ def test_every_alarm_notifies_the_topic_and_says_what_to_do(synthesized: Synthes
 
 
 def test_alarm_thresholds_come_from_the_configuration(synthesized: Synthesized) -> None:
+    """GIVEN prod's monitoring settings
+    WHEN the app is synthesized
+    THEN each alarm's threshold and evaluation period is the configured one."""
     monitoring = synthesized.config.environment("prod").monitoring
+    resources = synthesized.template("prod", "Inference")["Resources"]
     alarms = {
-        k.removeprefix("Monitoring")[:-8]: v["Properties"]
-        for k, v in _resources(synthesized.template("prod", "Inference"), "AWS::CloudWatch::Alarm").items()
+        name: resources[synthesized.logical_id("prod", "Inference", f"Monitoring/{name}")]["Properties"]
+        for name in (*ROLLBACK_ALARMS, "CpuHigh", "MemoryHigh", "DiskHigh", "NoInvocations", "InstancesBelowMinimum")
     }
     assert alarms["ServerErrorRate"]["Threshold"] == monitoring.server_error_rate_percent
     assert alarms["ModelLatencyP99"]["Threshold"] == monitoring.model_latency_p99_ms * 1000
@@ -150,29 +164,67 @@ def test_alarm_thresholds_come_from_the_configuration(synthesized: Synthesized) 
     assert alarms["ServerErrorRate"]["EvaluationPeriods"] == monitoring.evaluation_minutes
 
 
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_autoscaling_tracks_what_an_instance_was_measured_to_serve(synthesized: Synthesized, environment: str) -> None:
+    """GIVEN the configured requests/s per instance and safety factor
+    WHEN the app is synthesized
+    THEN the policy tracks their product per minute on the first variant, between the configured bounds."""
+    scaling = synthesized.config.environment(environment).endpoint.autoscaling
+    assert scaling is not None
+    template = synthesized.template(environment, "Inference")
+    policy = one_of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy")["Properties"]
+    target_value = policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+    assert target_value == invocations_per_instance_target(scaling.max_requests_per_second, scaling.safety_factor)
+    target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    assert target["ResourceId"] == f"endpoint/sagemaker-gbdt-{environment}/variant/primary"
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (scaling.min_capacity, scaling.max_capacity)
+
+
+def test_the_shipped_targets_are_the_reviewed_ones(synthesized: Synthesized) -> None:
+    """GIVEN the shipped configuration
+    WHEN the app is synthesized
+    THEN staging tracks 27000 and prod 54000 invocations per instance per minute (900 and 1800 requests/s x 0.5)."""
+    targets = {
+        environment: one_of_type(
+            synthesized.template(environment, "Inference"), "AWS::ApplicationAutoScaling::ScalingPolicy"
+        )["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        for environment in ("staging", "prod")
+    }
+    assert targets == {"staging": 27000, "prod": 54000}
+
+
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_endpoint_log_group_exists_first_with_retention_and_key(synthesized: Synthesized, environment: str) -> None:
+    """GIVEN each environment
+    WHEN the app is synthesized
+    THEN the endpoint's log group exists before the endpoint, with the retention and the key."""
     template = synthesized.template(environment, "Inference")
-    log_groups = _resources(template, "AWS::Logs::LogGroup")
+    log_groups = of_type(template, "AWS::Logs::LogGroup")
     name = f"/aws/sagemaker/Endpoints/sagemaker-gbdt-{environment}"
-    (logical_id, log_group), *_ = [(k, v) for k, v in log_groups.items() if v["Properties"]["LogGroupName"] == name]
+    logical_id = synthesized.logical_id(environment, "Inference", "Endpoint/Logs")
+    log_group = log_groups[logical_id]
+    assert log_group["Properties"]["LogGroupName"] == name
     assert log_group["Properties"]["RetentionInDays"] == synthesized.config.environment(environment).log_retention_days
     assert "KmsKeyId" in log_group["Properties"]
-    assert logical_id in _one(template, "AWS::SageMaker::Endpoint")["DependsOn"]
+    assert logical_id in one_of_type(template, "AWS::SageMaker::Endpoint")["DependsOn"]
 
 
 def test_the_container_learns_where_to_report_its_metrics(synthesized: Synthesized) -> None:
-    model = _one(synthesized.template("prod", "Inference"), "AWS::SageMaker::Model")["Properties"]
+    """GIVEN prod WHEN the app is synthesized THEN the model tells the container its metrics namespace and endpoint."""
+    model = one_of_type(synthesized.template("prod", "Inference"), "AWS::SageMaker::Model")["Properties"]
     environment = model["PrimaryContainer"]["Environment"]
     assert environment["METRICS_NAMESPACE"] == "sagemaker-gbdt"
     assert environment["METRICS_ENDPOINT_NAME"] == "sagemaker-gbdt-prod"
 
 
 def test_sagemaker_job_log_groups_are_managed_once_per_account(synthesized: Synthesized) -> None:
+    """GIVEN manage_job_log_groups set in one environment per account
+    WHEN the app is synthesized
+    THEN only that environment's platform creates SageMaker's job log groups."""
     for environment in ("dev", "staging", "prod"):
         log_groups = {
             v["Properties"]["LogGroupName"]
-            for v in _resources(synthesized.template(environment), "AWS::Logs::LogGroup").values()
+            for v in of_type(synthesized.template(environment), "AWS::Logs::LogGroup").values()
             if isinstance(v["Properties"].get("LogGroupName"), str)
         }
         managed = synthesized.config.environment(environment).monitoring.manage_job_log_groups
@@ -189,6 +241,9 @@ def _widget_titles(synthesized: Synthesized, environment: str) -> set[str]:
 def test_the_dashboard_shows_traffic_latency_errors_utilization_instances_and_capture(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN staging and prod (instances, capture)
+    WHEN the dashboard is rendered
+    THEN it shows traffic, latency percentiles, errors, alarms, instances, utilization and capture."""
     assert _widget_titles(synthesized, environment) == {
         "Invocations per minute",
         "Model latency (ms)",
@@ -207,9 +262,20 @@ def test_the_dashboard_shows_traffic_latency_errors_utilization_instances_and_ca
 
 
 def test_dev_has_no_instance_or_capture_widgets(synthesized: Synthesized) -> None:
+    """GIVEN dev (serverless, no capture) WHEN the dashboard is rendered THEN it has no instance or capture widgets."""
     titles = _widget_titles(synthesized, "dev")
     assert "Invocations per minute" in titles
     assert (
         not {"Instances serving", "CPU, memory, disk utilization (%)", "Data capture: objects and bytes written"}
         & titles
     )
+
+
+def test_every_alarm_is_documented_by_its_name(synthesized: Synthesized) -> None:
+    """GIVEN prod's alarms (it has every kind)
+    WHEN docs/observability.md is read
+    THEN its alarm table names each of them by the part after <app>-<env>-."""
+    documented = (ROOT / "docs" / "observability.md").read_text().split("| --- |", 1)[1].split("\n\n", 1)[0]
+    for alarm in of_type(synthesized.template("prod", "Inference"), "AWS::CloudWatch::Alarm").values():
+        what = alarm["Properties"]["AlarmName"].removeprefix("sagemaker-gbdt-prod-")
+        assert f"`{what}`" in documented, what

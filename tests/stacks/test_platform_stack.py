@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import AppConfig
-from tests.conftest import Synthesized
+from tests.helpers import Synthesized
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 
@@ -26,6 +26,9 @@ def _template(synthesized: Synthesized, environment: str) -> Template:
 def test_every_environment_has_one_key_three_buckets_one_repository_role_and_topic(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment
+    WHEN the app is synthesized
+    THEN its platform has one key, three buckets, one image repository, one SageMaker role and one topic."""
     template = _template(synthesized, environment)
     template.resource_count_is("AWS::KMS::Key", 1)
     template.resource_count_is("AWS::S3::Bucket", 3)
@@ -47,6 +50,9 @@ def test_every_environment_has_one_key_three_buckets_one_repository_role_and_top
 def test_the_data_and_artifacts_buckets_use_the_key_and_the_log_bucket_sse_s3(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment
+    WHEN the app is synthesized
+    THEN data and artifacts use the key; the access-log bucket uses SSE-S3 (S3 logging cannot use KMS)."""
     buckets = _template(synthesized, environment).find_resources("AWS::S3::Bucket")
     algorithms = {
         logical_id: b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -55,12 +61,15 @@ def test_the_data_and_artifacts_buckets_use_the_key_and_the_log_bucket_sse_s3(
         for logical_id, b in buckets.items()
     }
     assert sorted(algorithms.values()) == ["AES256", "aws:kms", "aws:kms"]
-    assert next(k for k, v in algorithms.items() if v == "AES256").startswith("AccessLogs")
+    assert algorithms[synthesized.logical_id(environment, "Platform", "AccessLogs/Bucket")] == "AES256"
 
 
 def test_staging_and_prod_retain_their_data_and_dev_destroys_it(
     synthesized: Synthesized, app_config: AppConfig
 ) -> None:
+    """GIVEN removal policies retain (staging, prod) and destroy (dev)
+    WHEN the app is synthesized
+    THEN buckets, key and repository are retained, or deleted and emptied, accordingly."""
     for name in ENVIRONMENTS:
         template = synthesized.template(name)
         retain = app_config.environment(name).retain_data
@@ -76,6 +85,7 @@ def test_staging_and_prod_retain_their_data_and_dev_destroys_it(
 
 
 def test_alarms_email_the_configured_address(synthesized: Synthesized, app_config: AppConfig) -> None:
+    """GIVEN an alarm email in some environments WHEN the app is synthesized THEN exactly that address is subscribed."""
     for name in ENVIRONMENTS:
         subscriptions = Template.from_json(synthesized.template(name)).find_resources("AWS::SNS::Subscription")
         email = app_config.environment(name).alarm_email
@@ -86,19 +96,27 @@ def test_alarms_email_the_configured_address(synthesized: Synthesized, app_confi
 def test_log_groups_follow_the_configured_retention_and_use_the_key(
     synthesized: Synthesized, app_config: AppConfig, environment: str
 ) -> None:
+    """GIVEN each environment's log retention
+    WHEN the app is synthesized
+    THEN every platform log group keeps logs that long, encrypted with the environment's key."""
     log_groups = _template(synthesized, environment).find_resources("AWS::Logs::LogGroup")
+    key = synthesized.logical_id(environment, "Platform", "EncryptionKey/Key")
     assert log_groups
     for log_group in log_groups.values():
         assert log_group["Properties"]["RetentionInDays"] == app_config.environment(environment).log_retention_days
-        assert log_group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0].startswith("EncryptionKey")
+        assert log_group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0] == key
 
 
 def test_the_outputs_name_what_later_stacks_and_operators_need(synthesized: Synthesized, environment: str) -> None:
+    """GIVEN each environment
+    WHEN the app is synthesized
+    THEN the platform outputs the buckets, the image, the role and the topic."""
     outputs: dict[str, Any] = synthesized.template(environment)["Outputs"]
     assert {"DataBucketName", "ArtifactsBucketName", "ImageUri", "ExecutionRoleArn", "AlarmTopicArn"} <= set(outputs)
 
 
 def test_every_resource_is_tagged_with_project_and_environment(synthesized: Synthesized, environment: str) -> None:
+    """GIVEN each environment WHEN the app is synthesized THEN resources carry the Project and Environment tags."""
     buckets = _template(synthesized, environment).find_resources("AWS::S3::Bucket")
     for bucket in buckets.values():
         tags = {t["Key"]: t["Value"] for t in bucket["Properties"]["Tags"]}

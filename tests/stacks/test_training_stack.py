@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +19,10 @@ from config import parse_config
 from config.contract import METRIC_DEFINITIONS_FILE
 from config.settings import DEFAULT_CONFIG_FILE
 from stacks import PlatformStack, TrainingStack
-from tests.conftest import TEST_ACCOUNT, Synthesized, cdk_context
+from tests.helpers import TEST_ACCOUNT, TOKEN, Synthesized, cdk_context, definition, of_type, one_of_type
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
-TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
 ENTRYPOINT = METRIC_DEFINITIONS_FILE.parent / "entrypoint.py"
-
-
-def _resources(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
-def _one(template: Mapping[str, Any], resource_type: str) -> dict[str, Any]:
-    resources = _resources(template, resource_type)
-    assert len(resources) == 1, resource_type
-    return next(iter(resources.values()))
-
-
-def definition(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The state machine's definition as JSON, each CloudFormation reference replaced by TOKEN."""
-    body = _one(template, "AWS::StepFunctions::StateMachine")["Properties"]["DefinitionString"]
-    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
-    states: dict[str, Any] = json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts))
-    return states
 
 
 def _states(synthesized: Synthesized, environment: str) -> dict[str, Any]:
@@ -51,7 +31,7 @@ def _states(synthesized: Synthesized, environment: str) -> dict[str, Any]:
 
 
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    policy = _one(template, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]
+    policy = one_of_type(template, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]
     statements: list[dict[str, Any]] = policy["Statement"]
     return statements
 
@@ -60,12 +40,16 @@ def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 def test_a_standard_state_machine_logs_everything_encrypted_and_traces(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment
+    WHEN the app is synthesized
+    THEN the pipeline is a STANDARD state machine that traces and logs everything to an encrypted log
+    group with the configured retention, and its ARN is an output."""
     template = synthesized.template(environment, "Training")
-    properties = _one(template, "AWS::StepFunctions::StateMachine")["Properties"]
+    properties = one_of_type(template, "AWS::StepFunctions::StateMachine")["Properties"]
     assert properties["StateMachineType"] == "STANDARD"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
-    log_group = _one(template, "AWS::Logs::LogGroup")["Properties"]
+    log_group = one_of_type(template, "AWS::Logs::LogGroup")["Properties"]
     assert log_group["RetentionInDays"] == synthesized.config.environment(environment).log_retention_days
     assert "KmsKeyId" in log_group
     assert log_group["LogGroupName"].startswith("/aws/vendedlogs/states/")
@@ -76,6 +60,10 @@ def test_a_standard_state_machine_logs_everything_encrypted_and_traces(
 def test_the_pipeline_trains_evaluates_creates_a_model_scores_and_notifies(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment (with or without a quality gate)
+    WHEN the pipeline's definition is read
+    THEN it trains, evaluates if gated, creates a model, scores, reports and notifies; each job's failure
+    is caught, notified and fails the execution with the job's error."""
     states = _states(synthesized, environment)
     gate = synthesized.config.environment(environment).training.evaluation
     assert states["Train"]["Next"] == ("Evaluate" if gate else "CreateModel")
@@ -93,6 +81,9 @@ def test_the_pipeline_trains_evaluates_creates_a_model_scores_and_notifies(
 
 
 def test_the_quality_gate_compares_the_final_metric_with_the_threshold(synthesized: Synthesized) -> None:
+    """GIVEN staging's quality gate
+    WHEN the pipeline's definition is read
+    THEN the gate requires the final metric and compares it with the threshold, else rejects the model."""
     gate = synthesized.config.environment("staging").training.evaluation
     assert gate is not None
     states = _states(synthesized, "staging")
@@ -105,6 +96,10 @@ def test_the_quality_gate_compares_the_final_metric_with_the_threshold(synthesiz
 
 
 def test_input_defaults_come_from_the_configuration_and_a_data_prefix_is_required(synthesized: Synthesized) -> None:
+    """GIVEN prod's training and transform settings
+    WHEN the pipeline's definition is read
+    THEN the input defaults are those settings, data_prefix is required, and jobs are named and tagged
+    after the execution."""
     settings = synthesized.config.environment("prod")
     states = _states(synthesized, "prod")
     defaults = states["ApplyDefaults"]["Parameters"]["defaults"]
@@ -130,6 +125,9 @@ def test_input_defaults_come_from_the_configuration_and_a_data_prefix_is_require
 def test_dev_and_staging_train_on_spot_with_checkpoints_in_the_artifacts_bucket(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN dev and staging (use_spot)
+    WHEN the pipeline's definition is read
+    THEN training runs on spot, stops after the configured times and checkpoints to the artifacts bucket."""
     settings = synthesized.config.environment(environment).training
     train = _states(synthesized, environment)["Train"]
     assert train["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
@@ -146,6 +144,7 @@ def test_dev_and_staging_train_on_spot_with_checkpoints_in_the_artifacts_bucket(
 
 
 def test_prod_trains_on_demand(synthesized: Synthesized) -> None:
+    """GIVEN prod (no spot) WHEN the pipeline's definition is read THEN training is on-demand without checkpoints."""
     parameters = _states(synthesized, "prod")["Train"]["Parameters"]
     assert "EnableManagedSpotTraining" not in parameters
     assert "CheckpointConfig" not in parameters
@@ -156,6 +155,10 @@ def test_prod_trains_on_demand(synthesized: Synthesized) -> None:
 def test_the_training_job_reads_both_channels_and_encrypts_everything(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment
+    WHEN the training state is read
+    THEN it reads train and validation CSV under the data prefix, reports the container's metrics, and
+    encrypts output, volumes and traffic between hosts."""
     settings = synthesized.config.environment(environment).training
     parameters = _states(synthesized, environment)["Train"]["Parameters"]
     assert parameters["TrainingJobName.$"] == "$.job_name"
@@ -182,6 +185,9 @@ def test_the_training_job_reads_both_channels_and_encrypts_everything(
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_model_is_the_trained_artifact_in_network_isolation(synthesized: Synthesized, environment: str) -> None:
+    """GIVEN each environment
+    WHEN the model state is read
+    THEN the model serves the trained artifact, network-isolated, as the execution role."""
     parameters = _states(synthesized, environment)["CreateModel"]["Parameters"]
     assert parameters["ModelName.$"] == "$.job_name"
     assert parameters["EnableNetworkIsolation"] is True
@@ -194,6 +200,10 @@ def test_the_model_is_the_trained_artifact_in_network_isolation(synthesized: Syn
 def test_batch_transform_joins_lines_with_predictions_within_the_containers_limits(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment's transform settings
+    WHEN the scoring state is read
+    THEN it scores CSV lines in batches within the container's limits and joins each with its prediction,
+    encrypted."""
     settings = synthesized.config.environment(environment).transform
     score = _states(synthesized, environment)["Score"]
     assert score["Resource"].endswith(":states:::sagemaker:createTransformJob.sync")
@@ -215,6 +225,7 @@ def test_batch_transform_joins_lines_with_predictions_within_the_containers_limi
 
 
 def test_prod_scores_on_several_instances(synthesized: Synthesized) -> None:
+    """GIVEN prod WHEN the pipeline's defaults are read THEN scoring runs on at least two instances."""
     defaults = _states(synthesized, "prod")["ApplyDefaults"]["Parameters"]["defaults"]
     assert defaults["transform_instance_count"] >= 2
 
@@ -223,6 +234,10 @@ def test_prod_scores_on_several_instances(synthesized: Synthesized) -> None:
 def test_the_pipeline_role_touches_only_its_own_jobs_role_topic_and_key(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN each environment
+    WHEN the pipeline role's policy is read
+    THEN it may run only the app's own jobs, pass only the execution role to SageMaker, publish to the
+    alarm topic, and has no S3 and no inline policies."""
     template = synthesized.template(environment, "Training")
     prefix = f"sagemaker-gbdt-{environment}-*"
     statements = {s["Sid"]: s for s in _statements(template)}
@@ -243,25 +258,27 @@ def test_the_pipeline_role_touches_only_its_own_jobs_role_topic_and_key(
         a.startswith(("logs:", "xray:")) for s in statements.values() if s["Resource"] == "*" for a in s["Action"]
     )
     assert "AlarmTopic" in json.dumps(statements["Notify"]["Resource"])
-    trust = _one(template, "AWS::IAM::Role")["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    trust = one_of_type(template, "AWS::IAM::Role")["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
     assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
     # No inline policies: the tasks' own grants (sagemaker on every job, ListTags on '*') never land.
-    assert not _resources(template, "AWS::IAM::Policy")
-    depends = _one(template, "AWS::StepFunctions::StateMachine")["DependsOn"]
-    assert set(_resources(template, "AWS::IAM::ManagedPolicy")) <= set(depends)
+    assert not of_type(template, "AWS::IAM::Policy")
+    depends = one_of_type(template, "AWS::StepFunctions::StateMachine")["DependsOn"]
+    assert set(of_type(template, "AWS::IAM::ManagedPolicy")) <= set(depends)
 
 
 def test_the_execution_role_gets_no_extra_grants_from_the_pipeline(synthesized: Synthesized) -> None:
+    """GIVEN the platform stacks WHEN the app is synthesized THEN the pipeline added no inline policy to them."""
     for environment in ENVIRONMENTS:
-        assert not _resources(synthesized.template(environment, "Platform"), "AWS::IAM::Policy")
+        assert not of_type(synthesized.template(environment, "Platform"), "AWS::IAM::Policy")
 
 
 def test_no_schedule_and_no_notebook_by_default(synthesized: Synthesized) -> None:
+    """GIVEN the shipped configuration WHEN the app is synthesized THEN there is no schedule and no notebook."""
     for environment in ENVIRONMENTS:
         template = synthesized.template(environment, "Training")
-        assert not _resources(template, "AWS::Events::Rule")
-        assert not _resources(template, "AWS::SageMaker::NotebookInstance")
+        assert not of_type(template, "AWS::Events::Rule")
+        assert not of_type(template, "AWS::SageMaker::NotebookInstance")
 
 
 def _training_template(tmp_path: Path, edit: dict[str, Any]) -> dict[str, Any]:
@@ -281,12 +298,12 @@ def _training_template(tmp_path: Path, edit: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_configured_schedule_starts_the_pipeline_for_batch_scoring(tmp_path: Path) -> None:
-    # GIVEN a schedule in dev's transform settings
+    """GIVEN a schedule in dev's transform settings
+    WHEN the training stack is synthesized
+    THEN a rule starts the state machine on that schedule with those prefixes."""
     schedule = {"expression": "cron(0 3 * * ? *)", "data_prefix": "datasets/daily", "score_prefix": "incoming"}
-    # WHEN the training stack is synthesized
     template = _training_template(tmp_path, {"transform": {"schedule": schedule}})
-    # THEN a rule starts the state machine on that schedule with those prefixes
-    rule = _one(template, "AWS::Events::Rule")["Properties"]
+    rule = one_of_type(template, "AWS::Events::Rule")["Properties"]
     assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)"
     assert rule["State"] == "ENABLED"
     target = rule["Targets"][0]
@@ -300,9 +317,12 @@ def test_a_configured_schedule_starts_the_pipeline_for_batch_scoring(tmp_path: P
 
 
 def test_an_enabled_notebook_is_private_encrypted_and_runs_as_the_execution_role(tmp_path: Path) -> None:
+    """GIVEN an enabled notebook in a VPC
+    WHEN the training stack is synthesized
+    THEN the notebook has no internet access and no root, is encrypted and runs as the execution role."""
     vpc = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
     template = _training_template(tmp_path, {"notebook": {"enabled": True, "vpc": vpc, "idle_minutes": 30}})
-    notebook = _one(template, "AWS::SageMaker::NotebookInstance")["Properties"]
+    notebook = one_of_type(template, "AWS::SageMaker::NotebookInstance")["Properties"]
     assert notebook["DirectInternetAccess"] == "Disabled"
     assert notebook["RootAccess"] == "Disabled"
     assert notebook["SubnetId"] == "subnet-0123456789abcdef0"
@@ -369,8 +389,8 @@ def test_every_metric_regex_in_the_pipeline_matches_the_containers_real_training
         assert process.returncode == 0, f"{metric}: {output[-2000:]}"
         log.extend(output.splitlines())
     # THEN every regex matches at least one line and captures a number
-    for definition in definitions:
-        captured = [m.group(1) for line in log if (m := re.search(definition["Regex"], line))]
-        assert captured, f"{definition['Name']}: no line of the training log matches {definition['Regex']!r}"
-        assert all(_FLOAT.fullmatch(value) for value in captured), definition["Name"]
+    for metric in definitions:
+        captured = [m.group(1) for line in log if (m := re.search(metric["Regex"], line))]
+        assert captured, f"{metric['Name']}: no line of the training log matches {metric['Regex']!r}"
+        assert all(_FLOAT.fullmatch(value) for value in captured), metric["Name"]
         float(captured[-1])

@@ -1,0 +1,180 @@
+"""What template tests share: synthesizing, finding resources by type or construct path, builders.
+
+Any test imports from here; no test imports another test module (fixtures live in conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Template
+from constructs import IConstruct
+
+from config import AppConfig
+from sagemaker_constructs import (
+    AlgorithmImage,
+    InstanceVariant,
+    RealtimeEndpoint,
+    SageMakerExecutionRole,
+    SageMakerModel,
+)
+from stacks import build_app
+
+ROOT = Path(__file__).resolve().parent.parent
+# A fixed, obviously fake account, so that templates do not depend on whoever runs the tests.
+TEST_ACCOUNT = "123456789012"
+TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
+
+
+# -- synthesis -------------------------------------------------------------------------------------
+
+
+def cdk_context() -> dict[str, Any]:
+    """The feature flags of cdk.json, which the CDK CLI passes to app.py: tests synthesize alike."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """The app as `cdk synth` builds it: its templates and stacks by environment and stack id."""
+
+    config: AppConfig
+    outdir: Path
+    templates: dict[str, dict[str, dict[str, Any]]]
+    stacks: dict[str, dict[str, cdk.Stack]] = field(default_factory=dict)
+
+    def template(self, environment: str, stack: str = "Platform") -> dict[str, Any]:
+        return self.templates[environment][stack]
+
+    def logical_id(self, environment: str, stack: str, path: str) -> str:
+        """The logical id of the resource at construct `path` in one environment's stack."""
+        return logical_id(self.stacks[environment][stack], path)
+
+
+def synthesize(config: AppConfig, outdir: Path) -> Synthesized:
+    """Build and synthesize the whole app (cdk-nag included) into `outdir`."""
+    app, stages = build_app(config, context=cdk_context(), outdir=str(outdir))
+    app.synth()
+    templates: dict[str, dict[str, dict[str, Any]]] = {}
+    stacks: dict[str, dict[str, cdk.Stack]] = {}
+    for name, stage in stages.items():
+        assembly = stage.synth()
+        stacks[name] = {stack.node.id: stack for stack in stage.node.children if isinstance(stack, cdk.Stack)}
+        templates[name] = {
+            stack_id: assembly.get_stack_artifact(stack.artifact_id).template
+            for stack_id, stack in stacks[name].items()
+        }
+    return Synthesized(config=config, outdir=outdir, templates=templates, stacks=stacks)
+
+
+def new_stack(account: str = TEST_ACCOUNT, region: str = "us-east-1") -> cdk.Stack:
+    """An empty stack in an app with the project's feature flags, for testing one construct."""
+    app = cdk.App(context=cdk_context())
+    return cdk.Stack(app, "Test", env=cdk.Environment(account=account, region=region))
+
+
+# -- reading templates -----------------------------------------------------------------------------
+
+
+def template_of(stack: cdk.Stack) -> dict[str, Any]:
+    """`stack` synthesized (its validations run) as a CloudFormation template."""
+    return dict(Template.from_stack(stack).to_json())
+
+
+def of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Every resource of `resource_type` in `template`, by logical id."""
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def one_of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, Any]:
+    """The one resource of `resource_type` in `template` (fails if there are none or several)."""
+    resources = of_type(template, resource_type)
+    assert len(resources) == 1, f"{len(resources)} resources of type {resource_type}: {sorted(resources)}"
+    return next(iter(resources.values()))
+
+
+def logical_id(stack: cdk.Stack, path: str) -> str:
+    """The logical id of the resource at construct `path` below `stack` (e.g. "Monitoring/CpuHigh").
+
+    A path that names an L2 construct resolves to its default child (`Resource`).
+    """
+    construct: IConstruct = stack
+    for part in path.split("/"):
+        construct = construct.node.find_child(part)
+    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
+    assert isinstance(element, cdk.CfnElement), f"{path} has no CloudFormation resource"
+    return stack.get_logical_id(element)
+
+
+def resource_at(stack: cdk.Stack, path: str) -> dict[str, Any]:
+    """The resource at construct `path` below `stack`, as synthesized."""
+    resource: dict[str, Any] = template_of(stack)["Resources"][logical_id(stack, path)]
+    return resource
+
+
+def definition(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The state machine's definition as JSON, each CloudFormation reference replaced by TOKEN."""
+    body = one_of_type(template, "AWS::StepFunctions::StateMachine")["Properties"]["DefinitionString"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    states: dict[str, Any] = json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts))
+    return states
+
+
+# -- builders for the inference constructs ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The platform pieces a model needs (the `platform` fixture builds them in the test stack)."""
+
+    key: kms.Key
+    artifacts: s3.Bucket
+    image: AlgorithmImage
+    role: SageMakerExecutionRole
+
+
+def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
+    key = kms.Key(stack, "Key")
+    artifacts = s3.Bucket(stack, "Artifacts")
+    image = AlgorithmImage(
+        stack,
+        "Image",
+        directory=container_directory,
+        encryption_key=key,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+        max_image_count=5,
+        log_retention_days=30,
+    )
+    role = SageMakerExecutionRole(
+        stack,
+        "ExecutionRole",
+        data_bucket=s3.Bucket(stack, "Data"),
+        artifacts_bucket=artifacts,
+        image=image,
+        encryption_key=key,
+        extra_metric_namespaces=["SageMakerGbdt"],
+    )
+    return Platform(key=key, artifacts=artifacts, image=image, role=role)
+
+
+def make_endpoint(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel, variants: Any = None, **kwargs: Any
+) -> RealtimeEndpoint:
+    """A `RealtimeEndpoint` named app-test on two ml.c5.large instances unless told otherwise."""
+    return RealtimeEndpoint(
+        stack,
+        "Endpoint",
+        endpoint_name="app-test",
+        model=model,
+        variants=variants or [InstanceVariant("ml.c5.large", 2)],
+        encryption_key=platform.key,
+        **kwargs,
+    )

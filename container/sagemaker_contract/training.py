@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sagemaker_contract import channels, distributed, hyperparameters
+from sagemaker_contract import baseline, channels, distributed, hyperparameters
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.paths import OptMl
 from sagemaker_contract.protocol import (
@@ -174,6 +174,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         }
         if resources.rank == 0:
             _save_model(trained, paths.model, metadata)
+            baseline.write(algorithm, paths.model, validation or train)
         summary = {
             "schema_version": SUMMARY_SCHEMA_VERSION,
             "status": "completed",

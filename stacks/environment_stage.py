@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import EnvironmentConfig
+from stacks.drift_stack import DriftStack
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import CONTAINER_DIRECTORY, PlatformStack
 from stacks.training_stack import METRIC_DEFINITIONS_FILE_NAME, TrainingStack
@@ -17,7 +18,8 @@ from stacks.training_stack import METRIC_DEFINITIONS_FILE_NAME, TrainingStack
 class EnvironmentStage(cdk.Stage):
     """Every stack of one environment, deployed to its account and region, tagged with its name.
 
-    `platform` and `training` always; `inference` once the configuration pins a model artifact.
+    `platform` and `training` always; `inference` once the configuration pins a model artifact; `drift`
+    where that endpoint captures data (unless `drift.enabled = false`).
     """
 
     def __init__(
@@ -67,5 +69,19 @@ class EnvironmentStage(cdk.Stage):
                 settings=settings,
                 platform=self.platform,
                 description=f"{app_name} {settings.name.value}: SageMaker model, endpoint config, endpoint",
+                termination_protection=settings.retain_data,
+            )
+        # Drift checks of the endpoint's captured requests, wherever it captures them (docs/drift.md).
+        self.drift: DriftStack | None = None
+        if self.inference is not None and settings.drift.active(settings.endpoint):
+            self.drift = DriftStack(
+                self,
+                "Drift",
+                app_name=app_name,
+                settings=settings,
+                platform=self.platform,
+                inference=self.inference,
+                training=self.training,
+                description=f"{app_name} {settings.name.value}: scheduled drift checks of the captured requests",
                 termination_protection=settings.retain_data,
             )

@@ -41,6 +41,7 @@ from sagemaker_contract.paths import OptMl
 from sagemaker_contract.protocol import Matrix
 
 # Local paths of the processing job's inputs and output, under /opt/ml/processing.
+PROCESSING_DIR = "processing"
 BASELINE_INPUT = "input/baseline"
 CAPTURE_INPUT = "input/capture"
 OUTPUT = "output"
@@ -478,7 +479,7 @@ def write_message(paths: OptMl, message: str) -> None:
 
 def run(paths: OptMl, environ: dict[str, str] | None = None) -> int:
     """The whole processing job; returns the exit code."""
-    processing = paths.root / "processing"
+    processing = paths.root / PROCESSING_DIR
     try:
         settings = Settings.from_environment(dict(os.environ) if environ is None else environ)
         baseline = baselines.read(processing / BASELINE_INPUT)

@@ -218,6 +218,9 @@ class DriftMonitor(Construct):
             threshold=psi_threshold,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
+            # A datapoint arrives once per window, after it: between them (and for windows with too few rows)
+            # the alarm keeps its state instead of going OK and back every window.
+            missing=cloudwatch.TreatMissingData.IGNORE,
             action=action,
         )
         self.failure_alarm = notifying_alarm(

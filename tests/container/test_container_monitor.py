@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from algorithm import ALGORITHM
 from sagemaker_contract import baseline, monitor
+from sagemaker_contract.errors import UserError
+from sagemaker_contract.protocol import Dataset
 
 from tests.container.harness import ENTRYPOINT, csv_bytes, make_data, run_train, write_tree
 
@@ -309,6 +311,44 @@ def test_corrupt_lines_are_skipped_counted_and_located(model_root: Path, tmp_pat
     assert "base64" in report["problems"][3]
     assert "x" not in report["problems"][2].split(": ", 1)[1]  # no payload values in the report
     assert _overall(result.stdout)["CorruptRecords"] == 4
+
+
+def test_a_response_that_cannot_be_read_leaves_its_request_counted_without_predictions() -> None:
+    line = json.loads(_capture_line(np.ones((2, NUM_FEATURES)), np.array([0.1, 0.2])))
+    line["captureData"]["endpointOutput"]["data"] = '{"error": "model rejected"}'
+    line["captureData"]["endpointOutput"]["observedContentType"] = "application/json"
+    features, predictions = monitor.parse_record(json.dumps(line).encode())
+    assert features.shape == (2, NUM_FEATURES)
+    assert predictions is None
+    short = json.loads(_capture_line(np.ones((2, NUM_FEATURES)), np.array([0.1])))
+    assert monitor.parse_record(json.dumps(short).encode())[1] is None  # one prediction for two rows
+
+
+def test_a_multiclass_baseline_describes_each_class_probability() -> None:
+    rng = np.random.default_rng(0)
+    dataset = Dataset("validation", np.zeros(300), rng.normal(size=(300, 2)))
+    probabilities = rng.dirichlet([1.0, 1.0, 1.0], size=300)
+    document = baseline.build(dataset, probabilities)
+    assert document["prediction_columns"] == ["prediction_0", "prediction_1", "prediction_2"]
+    parsed = baseline.parse(json.loads(json.dumps(document)), "test")
+    assert [c.name for c in parsed.features] == ["_c0", "_c1"]
+    assert [c.name for c in parsed.predictions] == ["prediction_0", "prediction_1", "prediction_2"]
+    assert all(sum(c.counts) == 300 for c in parsed.predictions)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"format": "other"}, 'is not a drift baseline \\(no "format": "drift-baseline"\\)'),
+        ({"format": "drift-baseline", "format_version": 2}, "has format_version 2; this monitor reads 1"),
+        ({"format": "drift-baseline", "format_version": 1}, "missing 'num_features'"),
+    ],
+)
+def test_a_document_that_is_not_a_baseline_is_refused_naming_what_is_wrong(
+    document: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UserError, match=message):
+        baseline.parse(document, "drift-baseline.json")
 
 
 def test_a_window_of_only_corrupt_lines_fails_the_job_with_a_reason(model_root: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import importlib
 import json
 import sys
 import time
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,15 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 from moto import mock_aws
 
+from config import parse_config
+from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs import drift_monitor
 from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor, Retraining
 from sagemaker_constructs.endpoint_monitoring import (
     CONTAINER_METRICS_ENDPOINT_VARIABLE,
     CONTAINER_METRICS_NAMESPACE_VARIABLE,
 )
-from tests.conftest import TEST_ACCOUNT, Synthesized
+from tests.conftest import TEST_ACCOUNT, Synthesized, synthesize
 from tests.sagemaker_constructs.conftest import Platform
 
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
@@ -483,3 +486,18 @@ def test_the_monitor_reads_the_pinned_model_and_the_endpoints_capture(
     environment_variables = states["Monitor"]["Parameters"]["Environment"]
     assert environment_variables["DRIFT_PSI_THRESHOLD"] == f"{settings.drift.psi_threshold:g}"
     assert environment_variables["METRICS_ENDPOINT_NAME"] == endpoint
+
+
+def test_retraining_on_drift_starts_the_training_pipeline_and_passes_cdk_nag(tmp_path: Path) -> None:
+    """GIVEN prod with retrain_on_drift WHEN the app is synthesized (cdk-nag included) THEN the alarm's rule
+    starts the Training stack's pipeline on the configured data, and no finding is left open."""
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"]["prod"]["drift"] |= {"retrain_on_drift": True, "retrain_data_prefix": "datasets/latest"}
+    synthesized = synthesize(parse_config(raw, default_account=TEST_ACCOUNT), tmp_path)
+    drift = synthesized.template("prod", "Drift")
+    (rule,) = [r["Properties"] for r in drift["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    (target,) = rule["Targets"]
+    assert json.loads(target["Input"]) == {"data_prefix": "datasets/latest", "commit": "drift-alarm"}
+    assert "Training" in json.dumps(target["Arn"])
+    assert rule["EventPattern"]["detail"] == {"state": {"value": ["ALARM"]}}
+    assert "Drift" not in synthesized.templates["dev"]

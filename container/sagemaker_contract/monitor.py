@@ -58,6 +58,7 @@ DEFAULT_MIN_ROWS = 100
 # Bin fractions are floored at this before the logarithm of the PSI, so an empty bin counts as rare, not infinite.
 PSI_FLOOR = 1e-4
 PROBLEMS_KEPT = 20
+BATCH_ROWS = 65_536
 # Metric names (docs/drift.md); per feature by EndpointName+Feature, overall by EndpointName.
 FEATURE_METRICS = {"FeatureDrift": "None", "FeatureKSStatistic": "None", "MissingRate": "Percent",
                    "OutOfRangeRate": "Percent"}  # fmt: skip
@@ -238,18 +239,58 @@ def parse_record(line: bytes) -> tuple[Matrix, Matrix | None]:
     return features, predictions
 
 
+class Tally:
+    """Per-column counts of a window's values against baseline columns, added batch by batch.
+
+    Memory stays proportional to the columns, not to the window: rows are buffered up to BATCH_ROWS, then
+    counted (missing, outside the baseline's range, per baseline bin) and dropped.
+    """
+
+    def __init__(self, columns: tuple[baselines.Column, ...]) -> None:
+        self.columns = columns
+        self.rows = 0
+        self.missing = np.zeros(len(columns), dtype=np.int64)
+        self.outside = np.zeros(len(columns), dtype=np.int64)
+        self.counts = [np.zeros(len(c.counts) or 1, dtype=np.int64) for c in columns]
+        self._pending: list[Matrix] = []
+        self._pending_rows = 0
+
+    def add(self, matrix: Matrix) -> None:
+        self._pending.append(matrix)
+        self._pending_rows += int(matrix.shape[0])
+        if self._pending_rows >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        batch = np.concatenate(self._pending)
+        self._pending, self._pending_rows = [], 0
+        self.rows += int(batch.shape[0])
+        for j, column in enumerate(self.columns):
+            values = batch[:, j]
+            present = values[~np.isnan(values)]
+            self.missing[j] += values.size - present.size
+            if column.minimum is None or column.maximum is None:  # every baseline value was missing
+                self.outside[j] += present.size
+            else:
+                self.outside[j] += np.count_nonzero((present < column.minimum) | (present > column.maximum))
+            bins = np.searchsorted(np.asarray(column.edges), present, side="left")
+            self.counts[j] += np.bincount(bins, minlength=self.counts[j].size)[: self.counts[j].size]
+
+
 @dataclass
 class Window:
     """What the capture files of one window held."""
 
+    features: Tally
+    predictions: Tally
     files: int = 0
     lines: int = 0
     corrupt: int = 0
     mismatched: int = 0
     widths: dict[int, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    features: list[Matrix] = field(default_factory=list)
-    predictions: list[Matrix] = field(default_factory=list)
 
     def note(self, problem: str) -> None:
         if len(self.problems) < PROBLEMS_KEPT:
@@ -270,8 +311,9 @@ def _capture_files(directory: Path) -> list[Path]:
     )
 
 
-def read_window(directory: Path, num_features: int, num_outputs: int) -> Window:
-    window = Window()
+def read_window(directory: Path, baseline: baselines.Baseline) -> Window:
+    window = Window(Tally(baseline.features), Tally(baseline.predictions))
+    num_features, num_outputs = baseline.num_features, len(baseline.predictions)
     for path in _capture_files(directory):
         window.files += 1
         with path.open("rb") as handle:
@@ -292,9 +334,11 @@ def read_window(directory: Path, num_features: int, num_outputs: int) -> Window:
                     window.widths[width] = window.widths.get(width, 0) + 1
                     window.note(f"{where}: {width} features, the baseline has {num_features}")
                     continue
-                window.features.append(features)
+                window.features.add(features)
                 if predictions is not None and predictions.shape[1] == num_outputs:
-                    window.predictions.append(predictions)
+                    window.predictions.add(predictions)
+    window.features.flush()
+    window.predictions.flush()
     return window
 
 
@@ -318,29 +362,24 @@ def ks(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> tuple[fl
     return distance, float(stats.kstwobign.sf(distance * math.sqrt(n * m / (n + m))))
 
 
-def compare(column: baselines.Column, values: np.ndarray[Any, Any]) -> dict[str, Any]:
-    """Drift of one window column against its baseline column."""
-    present = values[~np.isnan(values)]
-    rows = int(values.size)
+def compare(tally: Tally, j: int) -> dict[str, Any]:
+    """Drift of the window's column `j` against its baseline column."""
+    column, rows = tally.columns[j], tally.rows
+    missing, outside = int(tally.missing[j]), int(tally.outside[j])
+    present = rows - missing
     result: dict[str, Any] = {
         "name": column.name,
         "rows": rows,
-        "missing_rate": _rate(rows - present.size, rows),
+        "missing_rate": _rate(missing, rows),
         "baseline_missing_rate": column.missing_rate,
+        "out_of_range_rate": _rate(outside, present),
     }
-    if column.minimum is None or column.maximum is None:  # every baseline value was missing
-        outside = present.size
-    else:
-        outside = int(np.count_nonzero((present < column.minimum) | (present > column.maximum)))
-    result["out_of_range_rate"] = _rate(outside, present.size)
     expected = np.asarray(column.counts, dtype=np.float64)
-    actual = np.bincount(np.searchsorted(np.asarray(column.edges), present, side="left"), minlength=expected.size)
-    if expected.sum() == 0 or present.size == 0:
-        result |= {"psi": None, "ks_statistic": None, "ks_p_value": None}
-        return result
-    statistic, p_value = ks(expected, actual.astype(np.float64))
-    result |= {"psi": psi(expected, actual.astype(np.float64)), "ks_statistic": statistic, "ks_p_value": p_value}
-    return result
+    if expected.sum() == 0 or present == 0:
+        return result | {"psi": None, "ks_statistic": None, "ks_p_value": None}
+    actual = tally.counts[j].astype(np.float64)
+    statistic, p_value = ks(expected, actual)
+    return result | {"psi": psi(expected, actual), "ks_statistic": statistic, "ks_p_value": p_value}
 
 
 def _rate(part: int, whole: int) -> float:
@@ -349,8 +388,7 @@ def _rate(part: int, whole: int) -> float:
 
 def analyse(baseline: baselines.Baseline, window: Window, settings: Settings) -> dict[str, Any]:
     """The report document (docs/drift.md, "The report")."""
-    features = np.concatenate(window.features) if window.features else np.empty((0, baseline.num_features))
-    rows = int(features.shape[0])
+    rows = window.features.rows
     report: dict[str, Any] = {
         "format": "drift-report",
         "format_version": REPORT_FORMAT_VERSION,
@@ -371,13 +409,12 @@ def analyse(baseline: baselines.Baseline, window: Window, settings: Settings) ->
     }
     if window.lines == 0:
         return report | {"status": "no_data", "features": [], "predictions": [], "overall": None}
-    compared = [compare(column, features[:, j]) for j, column in enumerate(baseline.features)]
+    compared = [compare(window.features, j) for j in range(len(baseline.features))]
     for entry in compared:
         entry["drifted"] = entry["psi"] is not None and entry["psi"] > settings.threshold
-    outputs: list[dict[str, Any]] = []
-    if window.predictions:
-        predicted = np.concatenate(window.predictions)
-        outputs = [compare(column, predicted[:, j]) for j, column in enumerate(baseline.predictions)]
+    outputs = (
+        [compare(window.predictions, j) for j in range(len(baseline.predictions))] if window.predictions.rows else []
+    )
     drifts = [e["psi"] for e in compared if e["psi"] is not None]
     prediction_drifts = [e["psi"] for e in outputs if e["psi"] is not None]
     overall = {
@@ -387,7 +424,7 @@ def analyse(baseline: baselines.Baseline, window: Window, settings: Settings) ->
         "drifted_features": sum(e["drifted"] for e in compared),
         "missing_rate_max": max((e["missing_rate"] for e in compared), default=0.0),
         "out_of_range_rate_max": max((e["out_of_range_rate"] for e in compared), default=0.0),
-        "prediction_rows": sum(int(p.shape[0]) for p in window.predictions),
+        "prediction_rows": window.predictions.rows,
     }
     status = "ok" if rows >= settings.min_rows else "too_few_rows"
     if status == "ok":
@@ -483,7 +520,7 @@ def run(paths: OptMl, environ: dict[str, str] | None = None) -> int:
     try:
         settings = Settings.from_environment(dict(os.environ) if environ is None else environ)
         baseline = baselines.read(processing / BASELINE_INPUT)
-        window = read_window(processing / CAPTURE_INPUT, baseline.num_features, len(baseline.predictions))
+        window = read_window(processing / CAPTURE_INPUT, baseline)
         _check_usable(window, baseline.num_features)
         report = analyse(baseline, window, settings)
         output = processing / OUTPUT

@@ -461,3 +461,25 @@ def test_ks_is_the_largest_cdf_gap_on_the_bins() -> None:
     assert statistic == pytest.approx(0.5)
     assert p_value < 1e-6
     assert monitor.ks(np.array([50.0, 50.0]), np.array([25.0, 25.0])) == (0.0, 1.0)
+
+
+def test_counting_in_batches_gives_the_counts_of_the_whole_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The monitor never holds a whole window: counting batch by batch must equal counting all at once."""
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(1000, 2))
+    data[::7, 1] = np.nan
+    entries = [baseline.describe_column(f"_c{j}", data[:500, j], data[:500, j]) for j in range(2)]
+    document = {"format": "drift-baseline", "format_version": 1, "num_features": 2, "prediction_columns": []}
+    parsed = baseline.parse(document | {"statistics": {"features": entries}}, "test")
+    whole = monitor.Tally(parsed.features)
+    whole.add(data)
+    whole.flush()
+    monkeypatch.setattr(monitor, "BATCH_ROWS", 64)
+    batched = monitor.Tally(parsed.features)
+    for start in range(0, 1000, 10):
+        batched.add(data[start : start + 10])
+    batched.flush()
+    assert batched.rows == whole.rows == 1000
+    assert batched.missing.tolist() == whole.missing.tolist() == [0, 143]
+    assert batched.outside.tolist() == whole.outside.tolist()
+    assert [c.tolist() for c in batched.counts] == [c.tolist() for c in whole.counts]

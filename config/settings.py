@@ -384,6 +384,38 @@ class MonitoringSettings(_Frozen):
     manage_job_log_groups: bool = False
 
 
+class DriftSettings(_Frozen):
+    """Drift monitoring of the endpoint's captured requests against the model's baseline (docs/drift.md)."""
+
+    # None: wherever the endpoint captures data (instance variants with data_capture_percentage > 0).
+    enabled: bool | None = None
+    # Each run analyses the hour (the day) just ended, in UTC, as SageMaker's capture folders are.
+    frequency: Literal["hourly", "daily"] = "hourly"
+    psi_threshold: float = Field(default=0.2, gt=0, le=10)
+    min_rows: int = Field(default=100, ge=1, le=10_000_000)
+    instance_type: InstanceType = "ml.m5.large"
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    max_runtime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)  # CreateProcessingJob's limit
+    # How long after the window closes the run waits for SageMaker to write the window's last capture files.
+    settle_minutes: int = Field(default=10, ge=0, le=60)
+    retrain_on_drift: bool = False
+    retrain_data_prefix: (
+        Annotated[str, _matching(r"[^/\s][^\s]*[^/\s]|[^/\s]", "a key prefix in the data bucket (no '/' at the ends)")]
+        | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _retraining_needs_data(self) -> DriftSettings:
+        if self.retrain_on_drift and self.retrain_data_prefix is None:
+            raise ValueError("retrain_data_prefix is required with retrain_on_drift: the data the pipeline trains on")
+        return self
+
+    def active(self, endpoint: EndpointSettings) -> bool:
+        """Whether drift is monitored for `endpoint`: enabled, or left unset where the endpoint captures data."""
+        captures = endpoint.data_capture_percentage > 0 and endpoint.model_artifact_key is not None
+        return captures if self.enabled is None else self.enabled
+
+
 class EnvironmentConfig(_Frozen):
     """One environment's settings (see environments.toml for what each field means)."""
 
@@ -402,6 +434,7 @@ class EnvironmentConfig(_Frozen):
     monitoring: MonitoringSettings = MonitoringSettings()
     # Other environments deployed into this one's account, accepted knowingly (see _check_account_sharing).
     shared_account_with: tuple[EnvironmentName, ...] = ()
+    drift: DriftSettings = DriftSettings()
 
     @model_validator(mode="after")
     def _check_rules(self) -> EnvironmentConfig:
@@ -421,6 +454,11 @@ class EnvironmentConfig(_Frozen):
             )
         if self.name in self.shared_account_with:
             problems.append(f"shared_account_with names {self.name.value!r} itself")
+        if self.drift.enabled and self.endpoint.data_capture_percentage == 0:
+            problems.append(
+                "drift.enabled needs endpoint.data_capture_percentage > 0: drift is measured on captured requests "
+                "(a serverless endpoint captures none)"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -22,7 +22,7 @@ from sagemaker_contract.errors import UserError
 from sagemaker_contract.failure import write_failure
 from sagemaker_contract.paths import OptMl
 
-USAGE = "usage: entrypoint.py train|serve   (OPT_ML_DIR relocates /opt/ml)"
+USAGE = "usage: entrypoint.py train|serve|monitor   (OPT_ML_DIR relocates /opt/ml)"
 
 
 def _train(paths: OptMl) -> int:
@@ -92,7 +92,7 @@ def _become_work_user(command: str, paths: OptMl) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in {"train", "serve"}:
+    if len(argv) != 1 or argv[0] not in {"train", "serve", "monitor"}:
         print(USAGE, file=sys.stderr)
         return 2
     paths = OptMl.from_environment()
@@ -100,6 +100,10 @@ def main(argv: list[str]) -> int:
         return 1
     if argv[0] == "train":
         return _supervise_training(paths)
+    if argv[0] == "monitor":  # a processing job: drift of captured requests against the model's baseline
+        from sagemaker_contract import monitor  # noqa: PLC0415 - see _train
+
+        return monitor.run(paths)
     from algorithm import ALGORITHM  # noqa: PLC0415 - see _train
     from sagemaker_contract import server  # noqa: PLC0415 - serving never loads the training modules
 

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from config.contract import CONTAINER, CONTAINER_DIRECTORY
+from stacks.drift_stack import DriftStack
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import PlatformStack
 from stacks.training_stack import TrainingStack
@@ -18,7 +19,8 @@ from stacks.training_stack import TrainingStack
 class EnvironmentStage(cdk.Stage):
     """Every stack of one environment, deployed to its account and region, tagged with its name.
 
-    `platform` and `training` always; `inference` once the configuration pins a model artifact.
+    `platform` and `training` always; `inference` once the configuration pins a model artifact; `drift`
+    where that endpoint captures data (unless `drift.enabled = false`).
     """
 
     def __init__(
@@ -68,5 +70,19 @@ class EnvironmentStage(cdk.Stage):
                 settings=settings,
                 platform=self.platform,
                 description=f"{app_name} {settings.name.value}: SageMaker model, endpoint config, endpoint",
+                termination_protection=settings.retain_data,
+            )
+        # Drift checks of the endpoint's captured requests, wherever it captures them (docs/drift.md).
+        self.drift: DriftStack | None = None
+        if self.inference is not None and settings.drift.active(settings.endpoint):
+            self.drift = DriftStack(
+                self,
+                "Drift",
+                app_name=app_name,
+                settings=settings,
+                platform=self.platform,
+                inference=self.inference,
+                training=self.training,
+                description=f"{app_name} {settings.name.value}: scheduled drift checks of the captured requests",
                 termination_protection=settings.retain_data,
             )

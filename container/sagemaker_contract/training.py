@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sagemaker_contract import channels, distributed, hyperparameters
+from sagemaker_contract import baseline, channels, distributed, hyperparameters
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.failure import write_failure
 from sagemaker_contract.paths import METADATA_FILE, OptMl, available_cpus
@@ -213,6 +213,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         }
         if resources.rank == 0:
             _save_model(trained, paths.model, metadata)
+            baseline.write(algorithm, paths.model, validation or train)
         summary = {
             "schema_version": SUMMARY_SCHEMA_VERSION,
             "status": "completed",

@@ -40,6 +40,7 @@ SKIPPED_BY_MOTO = (
     "AWS::S3::BucketPolicy",
     "AWS::SNS::TopicPolicy",
     "AWS::SNS::Subscription",
+    "AWS::Scheduler::Schedule",
 )
 
 ADAPTATIONS: tuple[Adaptation, ...] = (

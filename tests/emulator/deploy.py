@@ -323,6 +323,12 @@ class SkippedResources:
         )
         return str(answer["SubscriptionArn"])
 
+    def _scheduler_schedule(self, logical_id: str, properties: dict[str, Any]) -> str:
+        # CloudFormation generates a name where the template gives none, as for alarms.
+        name = properties.pop("Name", None) or physical_alarm_name(self.stack.artifact.stack_name, logical_id, {})
+        self.server.client("scheduler").create_schedule(Name=name, **properties)
+        return str(name)
+
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A lifecycle rule of CloudFormation's shape in the S3 API's shape."""

@@ -89,7 +89,7 @@ def test_no_pin_means_no_inference_stack(tmp_path: Path) -> None:
     del raw["environments"]["dev"]["endpoint"]["model_artifact_key"]
     synthesized = synthesize(parse_config(raw, default_account=TEST_ACCOUNT), tmp_path)
     assert set(synthesized.templates["dev"]) == {"Platform", "Training"}
-    assert set(synthesized.templates["prod"]) == {"Platform", "Training", "Inference"}
+    assert set(synthesized.templates["prod"]) == {"Platform", "Training", "Inference", "Drift"}
 
 
 def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(

@@ -1,0 +1,669 @@
+"""Drift monitoring from parts every account has: a schedule, a state machine, a processing job on our image.
+
+SageMaker Model Monitor is closed to new customers (2026-07-30), so an app relying on it fails in a new
+account. This construct runs the algorithm image's own `monitor` entry point as a processing job on the
+endpoint's captured requests, and alarms on what it publishes (docs/drift.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from config.contract import CONTAINER_METRICS_ENDPOINT_VARIABLE, CONTAINER_METRICS_NAMESPACE_VARIABLE
+from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
+from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.nag import acknowledge
+
+# The container's side of the processing-job contract (container/sagemaker_contract/monitor.py; a test pins both).
+MONITOR_ARGUMENT = "monitor"
+PROCESSING_ROOT = "/opt/ml/processing"
+BASELINE_LOCAL_PATH = f"{PROCESSING_ROOT}/input/baseline"
+CAPTURE_LOCAL_PATH = f"{PROCESSING_ROOT}/input/capture"
+OUTPUT_LOCAL_PATH = f"{PROCESSING_ROOT}/output"
+THRESHOLD_VARIABLE = "DRIFT_PSI_THRESHOLD"
+MIN_ROWS_VARIABLE = "DRIFT_MIN_ROWS"
+WINDOW_VARIABLE = "DRIFT_WINDOW"
+OVERALL_DRIFT = "OverallDrift"
+PREDICTION_DRIFT = "PredictionDrift"
+FEATURE_DRIFT = "FeatureDrift"
+MISSING_RATE = "MissingRate"
+MISSING_RATE_MAX = "MissingRateMax"
+OUT_OF_RANGE_RATE_MAX = "OutOfRangeRateMax"
+ROWS_ANALYZED = "RowsAnalyzed"
+CORRUPT_RECORDS = "CorruptRecords"
+MISMATCHED_RECORDS = "MismatchedRecords"
+
+# The rule Step Functions' createProcessingJob.sync integration manages to learn when a job ends.
+_SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
+_NAME_PREFIX = re.compile(r"[a-z0-9](-*[a-z0-9])*")
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# CreateProcessingJob: names of at most 63 characters; ours are <prefix>-drift-<8 hex digits>.
+MAX_JOB_NAME_LENGTH = 63
+_JOB_SUFFIX_LENGTH = len("-drift-") + 8
+PROCESSING_MAX_RUNTIME = cdk.Duration.days(7)
+# The window: when the schedule fires (UTC) and the folders of SageMaker's capture layout it reads,
+# <capture prefix><endpoint>/<variant>/yyyy/mm/dd/hh/.
+_SCHEDULES = {"hourly": {"minute": "55"}, "daily": {"minute": "55", "hour": "23"}}
+_PERIODS = {"hourly": cdk.Duration.hours(1), "daily": cdk.Duration.days(1)}
+
+
+@dataclass(frozen=True)
+class DriftJobOptions:
+    """The processing job's instance and limits."""
+
+    instance_type: str = "ml.m5.large"
+    volume_size_gb: int = 30
+    max_runtime: cdk.Duration = cdk.Duration.hours(1)
+
+
+@dataclass(frozen=True)
+class Retraining:
+    """Start `pipeline` with `execution_input` whenever the drift alarm goes to ALARM."""
+
+    pipeline: sfn.IStateMachine
+    execution_input: Mapping[str, Any]
+
+
+class DriftMonitor(Construct):
+    """A scheduled drift check of `endpoint_name`'s captured requests against the model's baseline.
+
+    Creates:
+    - `schedule`: EventBridge Scheduler, at minute 55 of every hour (`frequency="hourly"`) or at 23:55 UTC
+      (`"daily"`), starting `state_machine` with the scheduled time;
+    - `state_machine`: takes the hour (day) of that time as the window, waits `settle` for SageMaker to write
+      the window's last capture files, skips the run when nothing was captured, else runs the image's
+      `monitor` as a processing job (`createProcessingJob.sync`) as `execution_role`, with the model
+      artifact (`baseline_key`, whose drift-baseline.json the container reads) and the window's capture folder
+      of `variant_name` as inputs, and the report written to `<report_prefix><endpoint>/<window>/`;
+    - `drift_alarm`: the highest feature drift (PSI) of a window above `psi_threshold`, and `failure_alarm`: a
+      run that failed; both notify `alarm_topic` on ALARM and OK;
+    - with `retraining`, an EventBridge rule that starts the training pipeline when `drift_alarm` fires.
+    Executions may be started by hand with `{"scheduled_time": "2026-12-01T10:00:00Z", "settle_seconds": 0}`
+    to check a past window.
+
+    :param name_prefix: the environment's prefix; processing jobs are named `<name_prefix>-drift-<8 hex>`.
+    :param metrics_namespace: the namespace the container publishes to (EMF), by `EndpointName`.
+    :param settle: @default 10 minutes.
+    :param schedule_enabled: @default True; False keeps the state machine for runs by hand.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name_prefix: str,
+        endpoint_name: str,
+        variant_name: str,
+        image_uri: str,
+        execution_role: SageMakerExecutionRole,
+        artifacts_bucket: s3.IBucket,
+        baseline_key: str,
+        capture_prefix: str,
+        encryption_key: kms.IKey,
+        alarm_topic: sns.ITopic,
+        metrics_namespace: str,
+        log_retention_days: int,
+        frequency: Literal["hourly", "daily"] = "hourly",
+        psi_threshold: float = 0.2,
+        min_rows: int = 100,
+        job: DriftJobOptions | None = None,
+        settle: cdk.Duration = cdk.Duration.minutes(10),
+        report_prefix: str = "drift-reports/",
+        schedule_enabled: bool = True,
+        retraining: Retraining | None = None,
+        tags: Mapping[str, str] | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id_)
+        job = job or DriftJobOptions()
+        _check(
+            name_prefix=name_prefix,
+            endpoint_name=endpoint_name,
+            variant_name=variant_name,
+            baseline_key=baseline_key,
+            capture_prefix=capture_prefix,
+            report_prefix=report_prefix,
+            frequency=frequency,
+        )
+        _check_numbers(psi_threshold, min_rows, job, settle)
+        self.name_prefix = name_prefix
+        self.endpoint_name = endpoint_name
+        self.metrics_namespace = metrics_namespace
+        self.frequency = frequency
+        self.psi_threshold = psi_threshold
+        self.period = _PERIODS[frequency]
+        self._bucket = artifacts_bucket
+        self._key = encryption_key
+        self._execution_role = execution_role
+        self._capture = f"{capture_prefix}{endpoint_name}/{variant_name}/"
+        self._reports = f"{report_prefix}{endpoint_name}/"
+        self._tags = dict(tags or {})
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
+            ),
+            description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
+        )
+        self.policy = self._create_policy(capture_prefix)
+        self.log_group = logs.CfnLogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{name_prefix}-drift-monitor",
+            retention_in_days=log_retention_days,
+            kms_key_id=encryption_key.key_arn,
+        )
+        self.log_group.apply_removal_policy(removal_policy)
+        definition = self._definition(image_uri, baseline_key, job, settle, min_rows)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            role=self.role.without_policy_updates(),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            comment=f"{name_prefix}: drift of {endpoint_name}'s captured requests against the model's baseline",
+        )
+        self.state_machine.node.add_dependency(self.role, self.policy)
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            schedule=scheduler.ScheduleExpression.cron(**_SCHEDULES[frequency], time_zone=cdk.TimeZone.ETC_UTC),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                self.state_machine,
+                role=self._starter("Scheduler", "scheduler.amazonaws.com", self.state_machine),
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
+                ),
+            ),
+            enabled=schedule_enabled,
+            description=f"Checks {endpoint_name} for drift {frequency}",
+        )
+        action = cloudwatch_actions.SnsAction(alarm_topic)
+        self.drift_alarm = notifying_alarm(
+            self,
+            "DriftAlarm",
+            self.metric(OVERALL_DRIFT),
+            alarm_name=make_alarm_name(endpoint_name, "Drift"),  # no label: a labelled metric makes a metric-math alarm
+            description=(
+                f"{endpoint_name}: a feature's population stability index passed {psi_threshold:g} in the last "
+                f"{frequency} window: the requests no longer look like the training data. Read the window's "
+                f"drift-report.json under s3://<artifacts>/{self._reports} (most_drifted_feature), then "
+                "docs/drift.md 'When it fires'."
+            ),
+            threshold=psi_threshold,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            # A datapoint arrives once per window, after it: between them (and for windows with too few rows)
+            # the alarm keeps its state instead of going OK and back every window.
+            missing=cloudwatch.TreatMissingData.IGNORE,
+            action=action,
+        )
+        self.failure_alarm = notifying_alarm(
+            self,
+            "FailureAlarm",
+            self.state_machine.metric_failed(period=self.period, statistic="Sum"),
+            alarm_name=make_alarm_name(endpoint_name, "DriftCheckFailed"),
+            description=(
+                f"{endpoint_name}: a drift check failed, so drift is not watched. The execution's error and the "
+                "processing job's ExitMessage say why (no baseline in the model, captured requests of another "
+                "feature count, nothing readable); see docs/drift.md."
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            action=action,
+        )
+        self.retraining_rule: events.Rule | None = None
+        if retraining is not None:
+            self.retraining_rule = events.Rule(
+                self,
+                "RetrainOnDrift",
+                description=f"Starts the training pipeline when {endpoint_name} drifts",
+                event_pattern=events.EventPattern(
+                    source=["aws.cloudwatch"],
+                    detail_type=["CloudWatch Alarm State Change"],
+                    resources=[self.drift_alarm.alarm_arn],
+                    detail={"state": {"value": ["ALARM"]}},
+                ),
+                targets=[
+                    events_targets.SfnStateMachine(
+                        retraining.pipeline,
+                        role=self._starter("Retraining", "events.amazonaws.com", retraining.pipeline),
+                        input=events.RuleTargetInput.from_object(dict(retraining.execution_input)),
+                    )
+                ],
+            )
+
+    def _starter(self, id_: str, service: str, state_machine: sfn.IStateMachine) -> iam.IRole:
+        """A role `service` assumes to start `state_machine`, its one permission in a managed policy."""
+        role = iam.Role(
+            self,
+            f"{id_}Role",
+            assumed_by=iam.ServicePrincipal(
+                service, conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
+            ),
+            description=f"Lets {service} start one state machine",
+        )
+        iam.ManagedPolicy(
+            self,
+            f"{id_}Policy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
+            ],
+        )
+        # The targets' own grant would add an inline policy; the managed one above is all the role may do.
+        return role.without_policy_updates()
+
+    # -- metrics and dashboard -------------------------------------------------------------------
+
+    def metric(self, metric_name: str, *, feature: str | None = None, **props: Any) -> cloudwatch.Metric:
+        """One of the monitor's metrics (Maximum per window), by EndpointName (and Feature when given)."""
+        dimensions = {"EndpointName": self.endpoint_name} | ({"Feature": feature} if feature else {})
+        options: dict[str, Any] = {"period": self.period, "statistic": "Maximum", "dimensions_map": dimensions}
+        return cloudwatch.Metric(namespace=self.metrics_namespace, metric_name=metric_name, **(options | props))
+
+    def metric_overall_drift(self, **props: Any) -> cloudwatch.Metric:
+        """The highest feature PSI of a window."""
+        return self.metric(OVERALL_DRIFT, label="Highest feature drift (PSI)", **props)
+
+    def metric_prediction_drift(self, **props: Any) -> cloudwatch.Metric:
+        return self.metric(PREDICTION_DRIFT, label="Prediction drift (PSI)", **props)
+
+    def metric_missing_rate_max(self, **props: Any) -> cloudwatch.Metric:
+        return self.metric(MISSING_RATE_MAX, label="Highest missing rate (%)", **props)
+
+    def _per_feature(self, metric_name: str) -> cloudwatch.MathExpression:
+        """Every feature's `metric_name`, found by SEARCH: the features are the model's, unknown at synth."""
+        seconds = int(self.period.to_seconds())
+        return cloudwatch.MathExpression(
+            expression=(
+                f'SEARCH(\'{{{self.metrics_namespace},EndpointName,Feature}} MetricName="{metric_name}" '
+                f"EndpointName=\"{self.endpoint_name}\"', 'Maximum', {seconds})"
+            ),
+            using_metrics={},
+            period=self.period,
+        )
+
+    def dashboard_widgets(self) -> list[cloudwatch.IWidget]:
+        """Widgets for the endpoint's dashboard: drift, missing rates, what was analysed, how to read them."""
+        threshold = cloudwatch.HorizontalAnnotation(value=self.psi_threshold, label="alarm threshold")
+        return [
+            cloudwatch.TextWidget(
+                markdown=(
+                    f"### Drift ({self.frequency})\n"
+                    "Population stability index (PSI) of each feature's window against the training baseline: "
+                    "below 0.1 stable, 0.1-0.25 moderate, above 0.25 a large shift. Reports: "
+                    f"`s3://<artifacts>/{self._reports}<window>/drift-report.json`. What to do: docs/drift.md."
+                ),
+                width=24,
+                height=2,
+            ),
+            cloudwatch.GraphWidget(
+                title="Drift (PSI): highest feature and predictions",
+                left=[self.metric_overall_drift(), self.metric_prediction_drift()],
+                left_annotations=[threshold],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Drift (PSI) by feature",
+                left=[self._per_feature(FEATURE_DRIFT)],
+                left_annotations=[threshold],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Missing values (%) by feature",
+                left=[self._per_feature(MISSING_RATE), self.metric_missing_rate_max()],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Analysed rows and skipped records",
+                left=[self.metric(ROWS_ANALYZED, label="Rows analysed")],
+                right=[
+                    self.metric(CORRUPT_RECORDS, label="Unreadable records"),
+                    self.metric(MISMATCHED_RECORDS, label="Records of another feature count"),
+                    self.metric(OUT_OF_RANGE_RATE_MAX, label="Highest out-of-range rate (%)"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Drift checks",
+                left=[
+                    self.state_machine.metric_succeeded(period=self.period, label="Succeeded"),
+                    self.state_machine.metric_failed(period=self.period, label="Failed"),
+                ],
+                width=12,
+            ),
+        ]
+
+    # -- the state machine -----------------------------------------------------------------------
+
+    def _definition(
+        self, image_uri: str, baseline_key: str, job: DriftJobOptions, settle: cdk.Duration, min_rows: int
+    ) -> sfn.IChainable:
+        bucket = self._bucket.bucket_name
+        defaults = sfn.Pass(
+            self,
+            "Defaults",
+            parameters={"scheduled_time.$": "$$.Execution.StartTime", "settle_seconds": int(settle.to_seconds())},
+            result_path="$.defaults",
+        )
+        merge = sfn.Pass(
+            self,
+            "MergeInput",
+            parameters={"args.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
+        )
+        invalid = sfn.Fail(
+            self,
+            "InvalidInput",
+            error="InvalidInput",
+            cause='give {"scheduled_time": "yyyy-mm-ddThh:mm:ssZ"} (UTC) and optionally {"settle_seconds": n >= 0}',
+        )
+        split_time = sfn.Pass(
+            self,
+            "SplitTime",
+            parameters={
+                "date.$": "States.ArrayGetItem(States.StringSplit($.args.scheduled_time, 'T'), 0)",
+                "time.$": "States.ArrayGetItem(States.StringSplit($.args.scheduled_time, 'T'), 1)",
+            },
+            result_path="$.split",
+        )
+        check = (
+            sfn.Choice(self, "CheckInput")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_string("$.args.scheduled_time"),
+                    sfn.Condition.string_matches("$.args.scheduled_time", "*-*-*T*:*"),
+                    sfn.Condition.is_numeric("$.args.settle_seconds"),
+                    sfn.Condition.number_greater_than_equals("$.args.settle_seconds", 0),
+                ),
+                split_time,
+            )
+            .otherwise(invalid)
+        )
+        parts = sfn.Pass(
+            self,
+            "SplitParts",
+            parameters={
+                "ymd.$": "States.StringSplit($.split.date, '-')",
+                "hour.$": "States.ArrayGetItem(States.StringSplit($.split.time, ':'), 0)",
+            },
+            result_path="$.parts",
+        )
+        ymd = ", ".join(f"States.ArrayGetItem($.parts.ymd, {i})" for i in range(3))
+        hourly = self.frequency == "hourly"
+        window = sfn.Pass(
+            self,
+            "Window",
+            parameters={
+                "path.$": f"States.Format('{{}}/{{}}/{{}}/{{}}', {ymd}, $.parts.hour)"
+                if hourly
+                else f"States.Format('{{}}/{{}}/{{}}', {ymd})",
+                "label.$": "States.Format('{}T{}', $.split.date, $.parts.hour)" if hourly else "$.split.date",
+                "job_name.$": (
+                    f"States.Format('{self.name_prefix}-drift-{{}}', "
+                    "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))"
+                ),
+            },
+            result_path="$.window",
+        )
+        locations = sfn.Pass(
+            self,
+            "Locations",
+            parameters={
+                "capture_prefix.$": f"States.Format('{self._capture}{{}}/', $.window.path)",
+                "capture_uri.$": f"States.Format('s3://{bucket}/{self._capture}{{}}/', $.window.path)",
+                "report_uri.$": f"States.Format('s3://{bucket}/{self._reports}{{}}/', $.window.path)",
+            },
+            result_path="$.locations",
+        )
+        settle_wait = sfn.Wait(self, "Settle", time=sfn.WaitTime.seconds_path("$.args.settle_seconds"))
+        list_capture = sfn.CustomState(
+            self,
+            "ListCapture",
+            state_json={
+                "Type": "Task",
+                "Comment": "Is there anything to analyse? (A processing job fails on an empty S3 input.)",
+                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:s3:listObjectsV2",
+                "Parameters": {"Bucket": bucket, "Prefix.$": "$.locations.capture_prefix", "MaxKeys": 1},
+                "ResultSelector": {"count.$": "$.KeyCount"},
+                "ResultPath": "$.capture",
+            },
+        )
+        monitor = sfn.CustomState(
+            self,
+            "Monitor",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
+                "Parameters": self._processing_job(image_uri, baseline_key, job, min_rows),
+                "ResultSelector": {"name.$": "$.ProcessingJobName", "status.$": "$.ProcessingJobStatus"},
+                "ResultPath": "$.job",
+            },
+        )
+        nothing = sfn.Succeed(self, "NoCapturedData", comment="No requests were captured in the window")
+        has_capture = (
+            sfn.Choice(self, "HasCapture")
+            .when(sfn.Condition.number_greater_than("$.capture.count", 0), monitor)
+            .otherwise(nothing)
+        )
+        split_time.next(parts).next(window).next(locations).next(settle_wait).next(list_capture).next(has_capture)
+        return defaults.next(merge).next(check)
+
+    def _processing_job(self, image_uri: str, baseline_key: str, job: DriftJobOptions, min_rows: int) -> dict[str, Any]:
+        """CreateProcessingJob's request (tests validate it against botocore's model of the API)."""
+        bucket = self._bucket.bucket_name
+
+        def s3_input(name: str, local_path: str, uri: dict[str, str]) -> dict[str, Any]:
+            return {
+                "InputName": name,
+                "S3Input": {
+                    **uri,
+                    "LocalPath": local_path,
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                    "S3CompressionType": "None",
+                },
+            }
+
+        return {
+            "ProcessingJobName.$": "$.window.job_name",
+            "RoleArn": self._execution_role.role.role_arn,
+            "AppSpecification": {"ImageUri": image_uri, "ContainerArguments": [MONITOR_ARGUMENT]},
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": job.instance_type,
+                    "VolumeSizeInGB": job.volume_size_gb,
+                    "VolumeKmsKeyId": self._key.key_arn,
+                }
+            },
+            "ProcessingInputs": [
+                s3_input("baseline", BASELINE_LOCAL_PATH, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
+                s3_input("capture", CAPTURE_LOCAL_PATH, {"S3Uri.$": "$.locations.capture_uri"}),
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "report",
+                        "S3Output": {
+                            "S3Uri.$": "$.locations.report_uri",
+                            "LocalPath": OUTPUT_LOCAL_PATH,
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ],
+                "KmsKeyId": self._key.key_arn,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": int(job.max_runtime.to_seconds())},
+            "Environment": {
+                CONTAINER_METRICS_NAMESPACE_VARIABLE: self.metrics_namespace,
+                CONTAINER_METRICS_ENDPOINT_VARIABLE: self.endpoint_name,
+                THRESHOLD_VARIABLE: f"{self.psi_threshold:g}",
+                MIN_ROWS_VARIABLE: str(min_rows),
+                f"{WINDOW_VARIABLE}.$": "$.window.label",
+            },
+            # The container needs no network: SageMaker downloads the inputs and uploads the report.
+            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
+            "Tags": [
+                *({"Key": key, "Value": value} for key, value in sorted(self._tags.items())),
+                {"Key": "DriftWindow", "Value.$": "$.window.label"},
+            ],
+        }
+
+    # -- permissions -----------------------------------------------------------------------------
+
+    def _create_policy(self, capture_prefix: str) -> iam.ManagedPolicy:
+        def arn(service: str, resource: str) -> str:
+            # Pseudo parameters (not the stack's literal account): the nag acknowledgments below match them.
+            return f"arn:{cdk.Aws.PARTITION}:{service}:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:{resource}"
+
+        jobs = arn("sagemaker", f"processing-job/{self.name_prefix}-drift-*")
+        policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            roles=[self.role],
+            description=f"What the {self.name_prefix} drift checks may do: their own processing jobs only",
+            statements=[
+                iam.PolicyStatement(
+                    sid="RunProcessingJobs",
+                    actions=[
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob",
+                        "sagemaker:AddTags",
+                        "sagemaker:ListTags",
+                    ],
+                    resources=[jobs],
+                ),
+                iam.PolicyStatement(
+                    sid="PassExecutionRoleToSageMaker",
+                    actions=["iam:PassRole"],
+                    resources=[self._execution_role.role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
+                    sid="LearnWhenJobsEnd",
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[arn("events", f"rule/{_SYNC_RULE}")],
+                ),
+                iam.PolicyStatement(
+                    sid="FindCapturedRequests",
+                    actions=["s3:ListBucket"],
+                    resources=[self._bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{self._capture}*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="AttachEncryptedVolumes",
+                    actions=["kms:CreateGrant"],
+                    resources=[self._key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                iam.PolicyStatement(
+                    sid="DeliverLogs",
+                    actions=[
+                        "logs:CreateLogDelivery",
+                        "logs:GetLogDelivery",
+                        "logs:UpdateLogDelivery",
+                        "logs:DeleteLogDelivery",
+                        "logs:ListLogDeliveries",
+                        "logs:PutResourcePolicy",
+                        "logs:DescribeResourcePolicies",
+                        "logs:DescribeLogGroups",
+                    ],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="Trace",
+                    actions=[
+                        "xray:PutTraceSegments",
+                        "xray:PutTelemetryRecords",
+                        "xray:GetSamplingRules",
+                        "xray:GetSamplingTargets",
+                    ],
+                    resources=["*"],
+                ),
+            ],
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+            f"processing-job/{self.name_prefix}-drift-*]",
+            "Each run names its processing job <prefix>-drift-<random>, unknown at deploy time; limited to "
+            f"this environment's drift jobs {self.name_prefix}-drift-.",
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "CloudWatch Logs vended-log delivery (logs:*LogDelivery*, resource policies) and X-Ray trace "
+            "writes have no resource-level permissions; Step Functions needs them to log and trace.",
+        )
+        return policy
+
+
+def _check(
+    *,
+    name_prefix: str,
+    endpoint_name: str,
+    variant_name: str,
+    baseline_key: str,
+    capture_prefix: str,
+    report_prefix: str,
+    frequency: str,
+) -> None:
+    errors = []
+    longest = MAX_JOB_NAME_LENGTH - _JOB_SUFFIX_LENGTH
+    if not _NAME_PREFIX.fullmatch(name_prefix) or len(name_prefix) > longest:
+        errors.append(f"name_prefix must be 1-{longest} lowercase letters, digits or '-', got {name_prefix!r}")
+    for field, value in (("endpoint_name", endpoint_name), ("variant_name", variant_name)):
+        if not _NAME.fullmatch(value):
+            errors.append(f"{field} must be 1-63 letters, digits or '-', got {value!r}")
+    if not baseline_key.endswith(".tar.gz") or baseline_key.startswith("/"):
+        errors.append(f"baseline_key must be the model artifact's key (ending in .tar.gz), got {baseline_key!r}")
+    for field, value in (("capture_prefix", capture_prefix), ("report_prefix", report_prefix)):
+        if not value.endswith("/") or value.startswith("/") or "{" in value or "'" in value:
+            errors.append(f"{field} must be a key prefix ending in '/' (no leading '/', no braces or quotes)")
+    if frequency not in _SCHEDULES:
+        errors.append(f"frequency must be one of {', '.join(_SCHEDULES)}, got {frequency!r}")
+    if errors:
+        raise ValueError("; ".join(errors))
+
+
+def _check_numbers(psi_threshold: float, min_rows: int, job: DriftJobOptions, settle: cdk.Duration) -> None:
+    errors = []
+    if not psi_threshold > 0:
+        errors.append(f"psi_threshold must be above 0, got {psi_threshold}")
+    if min_rows < 1:
+        errors.append(f"min_rows must be at least 1, got {min_rows}")
+    if not 1 <= job.volume_size_gb <= 16384:
+        errors.append(f"job.volume_size_gb must be 1-16384, got {job.volume_size_gb}")
+    if not 1 <= job.max_runtime.to_seconds() <= PROCESSING_MAX_RUNTIME.to_seconds():
+        errors.append(f"job.max_runtime must be 1 s to 7 days, got {job.max_runtime.to_seconds()} s")
+    if not 0 <= settle.to_seconds() <= 3600:
+        errors.append(f"settle must be 0-60 minutes, got {settle.to_seconds()} s")
+    if errors:
+        raise ValueError("; ".join(errors))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import aws_cdk as cdk
@@ -10,11 +11,30 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from config.contract import ENDPOINT_LOG_GROUP_PREFIX, TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP
 from sagemaker_constructs.algorithm_image import AlgorithmImage
 from sagemaker_constructs.nag import acknowledge
 
-# Namespaces SageMaker itself publishes job and endpoint metrics to.
-SAGEMAKER_METRIC_NAMESPACES = ("/aws/sagemaker/*",)
+# Where SageMaker writes the drift monitor's processing jobs' output.
+PROCESSING_JOB_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+# Each job's log streams are named `<job name>/<host>-<start time>`; SageMaker writes them as the role.
+JOB_LOG_GROUPS = (TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP, PROCESSING_JOB_LOG_GROUP)
+# Namespaces SageMaker publishes the jobs' metrics to with the role (the training job's MetricDefinitions,
+# instance metrics). They are shared by every environment of an account: IAM cannot condition
+# PutMetricData on a dimension (the job's name), see docs/security.md.
+SAGEMAKER_METRIC_NAMESPACES = (
+    "/aws/sagemaker/TrainingJobs",
+    "/aws/sagemaker/TransformJobs",
+    "/aws/sagemaker/ProcessingJobs",
+)
+
+
+_NAME = re.compile(r"[a-z0-9](-*[a-z0-9])*")
+
+
+def log_group_arn(name: str) -> str:
+    """The ARN of log group `name` in the stack's account and region (pseudo parameters, as nag reports them)."""
+    return f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:{name}"
 
 
 class SageMakerExecutionRole(Construct):
@@ -24,9 +44,14 @@ class SageMakerExecutionRole(Construct):
     managed policy (`policy`) that allows exactly: listing and reading `data_bucket`; listing,
     reading, writing and deleting objects in `artifacts_bucket` (models, checkpoints, captured
     data, batch output); pulling the algorithm image; using `encryption_key` for data keys, and
-    letting SageMaker create grants on it for the ML storage volumes it attaches; writing logs
-    to `/aws/sagemaker/*` log groups; publishing metrics to SageMaker's namespaces and
-    `extra_metric_namespaces`. No `AmazonSageMakerFullAccess`, no S3 beyond the two buckets.
+    letting SageMaker create grants on it for the ML storage volumes it attaches; writing the log
+    streams of this environment's own jobs (`<job log group>:log-stream:<name_prefix>-*`, jobs are
+    named `<name_prefix>-...`) and of its own endpoint (`/aws/sagemaker/Endpoints/<endpoint_name>`);
+    publishing metrics to SageMaker's job namespaces and `extra_metric_namespaces`. No
+    `AmazonSageMakerFullAccess`, no S3 beyond the two buckets, nothing of another environment.
+
+    :param name_prefix: the environment's prefix, `<app>-<environment>`, of every job's name.
+    :param endpoint_name: the environment's endpoint. @default `name_prefix`.
 
     Resources that SageMaker creates with this role (a model, a training job) should depend on
     this construct, so that they never start before the policy is attached.
@@ -41,9 +66,15 @@ class SageMakerExecutionRole(Construct):
         artifacts_bucket: s3.IBucket,
         image: AlgorithmImage,
         encryption_key: kms.IKey,
+        name_prefix: str,
+        endpoint_name: str | None = None,
         extra_metric_namespaces: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
+        if not _NAME.fullmatch(name_prefix):
+            raise ValueError(f"name_prefix must be lowercase letters, digits and '-', got {name_prefix!r}")
+        self.name_prefix = name_prefix
+        self.endpoint_name = endpoint_name or name_prefix
         self.role = iam.Role(
             self,
             "Role",
@@ -54,7 +85,11 @@ class SageMakerExecutionRole(Construct):
             ),
             description="Execution role of the app's SageMaker training jobs, models and transform jobs",
         )
-        log_groups = f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
+        log_groups = [log_group_arn(group) for group in (*JOB_LOG_GROUPS, self.log_group_name)]
+        log_streams = [
+            *(f"{log_group_arn(group)}:log-stream:{name_prefix}-*" for group in JOB_LOG_GROUPS),
+            f"{log_group_arn(self.log_group_name)}:log-stream:*",
+        ]
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
@@ -93,15 +128,17 @@ class SageMakerExecutionRole(Construct):
                     resources=[image.repository.repository_arn],
                 ),
                 iam.PolicyStatement(sid="LogInToRegistry", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                # The job log groups are one per account and region, shared by every environment:
+                # creating and describing them is allowed, writing only this environment's streams.
+                iam.PolicyStatement(
+                    sid="CreateLogGroups",
+                    actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                    resources=log_groups,
+                ),
                 iam.PolicyStatement(
                     sid="WriteLogs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:DescribeLogStreams",
-                        "logs:PutLogEvents",
-                    ],
-                    resources=[log_groups, f"{log_groups}:log-stream:*"],
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=log_streams,
                 ),
                 iam.PolicyStatement(
                     sid="PublishMetrics",
@@ -114,6 +151,11 @@ class SageMakerExecutionRole(Construct):
             ],
         )
         self._acknowledge_wildcards(data_bucket, artifacts_bucket)
+
+    @property
+    def log_group_name(self) -> str:
+        """The log group of the environment's endpoint, the only endpoint log the role may write."""
+        return f"{ENDPOINT_LOG_GROUP_PREFIX}/{self.endpoint_name}"
 
     def grant_pass_role(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` pass this role to SageMaker (to create training jobs, models ...), and nowhere else."""
@@ -142,11 +184,17 @@ class SageMakerExecutionRole(Construct):
             "Only two actions without resource-level permissions: ecr:GetAuthorizationToken, and "
             "cloudwatch:PutMetricData, which is limited by a cloudwatch:namespace condition.",
         )
-        for suffix in ("", ":log-stream:*"):
+        logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+        for group in JOB_LOG_GROUPS:
             acknowledge(
                 self.policy,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-                f"log-group:/aws/sagemaker/*{suffix}]",
-                "SageMaker names its log groups and streams per job and endpoint "
-                "(/aws/sagemaker/TrainingJobs, /aws/sagemaker/Endpoints/<name>); limited to that prefix.",
+                f"AwsSolutions-IAM5[Resource::{logs_arn}{group}:log-stream:{self.name_prefix}-*]",
+                "SageMaker names a job's log streams <job name>/<host>; every job of this environment is "
+                f"named {self.name_prefix}-<execution>, unknown at deploy time.",
             )
+        acknowledge(
+            self.policy,
+            f"AwsSolutions-IAM5[Resource::{logs_arn}{self.log_group_name}:log-stream:*]",
+            "SageMaker names an endpoint's log streams <variant>/<instance id>, unknown at deploy time; "
+            "limited to this environment's endpoint's log group.",
+        )

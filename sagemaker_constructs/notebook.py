@@ -10,10 +10,12 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.execution_role import log_group_arn
+from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.validation import raise_if_any
 
 # Amazon Linux 2 with JupyterLab 4: the current notebook platform.
@@ -22,6 +24,10 @@ MIN_IDLE_MINUTES = 5
 _SUBNET = re.compile(r"subnet-[0-9a-f]{8,17}")
 _SECURITY_GROUP = re.compile(r"sg-[0-9a-f]{8,17}")
 
+# Where SageMaker writes the notebook's Jupyter and lifecycle-configuration logs (streams `<name>/...`).
+NOTEBOOK_LOG_GROUP = "/aws/sagemaker/NotebookInstances"
+# The notebook's own prefix of the artifacts bucket: the only place it may write.
+NOTEBOOK_ARTIFACTS_PREFIX = "notebook/"
 IDLE_STOP_SCRIPT = Path(__file__).resolve().parent / "assets" / "notebook_idle_stop.py"
 # CreateNotebookInstanceLifecycleConfig: each script's base64 content is at most 16384 characters.
 MAX_LIFECYCLE_SCRIPT_CHARACTERS = 16384
@@ -43,17 +49,125 @@ def on_start_script(idle_minutes: int) -> str:
     return _ON_START.replace("__SCRIPT__", IDLE_STOP_SCRIPT.read_text()).replace("__IDLE_MINUTES__", str(idle_minutes))
 
 
-class ExplorationNotebook(Construct):
-    """A SageMaker notebook instance with the execution role's permissions, in a VPC, stopped when idle.
+class NotebookRole(Construct):
+    """The exploration notebook's own role: read the data, write only its own prefix; never the execution role.
 
-    - Runs as the SageMaker execution role (`execution_role`), so it may do what the app's jobs may
-      do, and nothing more; the only addition is stopping itself (`stop_policy`).
+    May list and read `data_bucket` and `artifacts_bucket`, write only under `notebook/` of
+    `artifacts_bucket`, use `encryption_key` for those objects and the notebook's volume, and write
+    the log streams of the notebook `<name_prefix>-notebook`. It may not start the pipeline, create
+    jobs or pass any role: runs go through `sagemaker_ops` with the developer's own credentials, so
+    code in a notebook cannot spend, overwrite or deploy what the pipeline owns (docs/security.md).
+
+    Lives in the stack of the buckets (the platform), so its policy names them directly.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name_prefix: str,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.notebook_instance_name = f"{name_prefix}-notebook"
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            ),
+            description=f"The {self.notebook_instance_name} exploration notebook: read data, write its own prefix",
+        )
+        self.policy = self._create_policy(data_bucket, artifacts_bucket, encryption_key)
+
+    def _create_policy(self, data: s3.IBucket, artifacts: s3.IBucket, key: kms.IKey) -> iam.ManagedPolicy:
+        logs = log_group_arn(NOTEBOOK_LOG_GROUP)
+        policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            roles=[self.role],
+            description=f"What the {self.notebook_instance_name} notebook may do: read data, write its own prefix",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListBuckets",
+                    actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                    resources=[data.bucket_arn, artifacts.bucket_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadDataAndArtifacts",
+                    actions=["s3:GetObject"],
+                    resources=[data.arn_for_objects("*"), artifacts.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteOwnPrefix",
+                    actions=["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    resources=[artifacts.arn_for_objects(f"{NOTEBOOK_ARTIFACTS_PREFIX}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="UseKey",
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[key.key_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="AttachEncryptedVolume",
+                    actions=["kms:CreateGrant"],
+                    resources=[key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                iam.PolicyStatement(
+                    sid="CreateLogGroup",
+                    actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                    resources=[logs],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[f"{logs}:log-stream:{self.notebook_instance_name}/*"],
+                ),
+            ],
+        )
+        stack = cdk.Stack.of(self)
+        for bucket, what in ((data, "the data"), (artifacts, "the models, scores and reports")):
+            logical_id = stack.resolve(bucket.bucket_arn)["Fn::GetAtt"][0]
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+                f"Reading {what} of this environment is what the notebook is for; it writes only under "
+                f"{NOTEBOOK_ARTIFACTS_PREFIX}.",
+            )
+        artifacts_id = stack.resolve(artifacts.bucket_arn)["Fn::GetAtt"][0]
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{artifacts_id}.Arn>/{NOTEBOOK_ARTIFACTS_PREFIX}*]",
+            "The notebook's own prefix of the artifacts bucket; object names are chosen in the notebook.",
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            f"{NOTEBOOK_LOG_GROUP}:log-stream:{self.notebook_instance_name}/*]",
+            "SageMaker names the notebook's log streams <notebook name>/jupyter.log and the like; limited to "
+            "this notebook's name.",
+        )
+        return policy
+
+
+class ExplorationNotebook(Construct):
+    """A SageMaker notebook instance with a role of its own, in a VPC, stopped when idle.
+
+    - Runs as `role` (a `NotebookRole`), not the execution role; the only addition here is stopping
+      itself (`stop_policy`).
+    - Named by the role (`<name_prefix>-notebook`), so its log streams can be told from another
+      environment's.
     - In `subnet_id` with `security_group_ids` and no direct internet access: it reaches S3, ECR and
       the SageMaker API through the VPC's endpoints or NAT.
     - Root access disabled, IMDSv2 only, the ML storage volume encrypted with `encryption_key`.
     - A lifecycle configuration (`lifecycle_config`) stops it after `idle` without kernel activity.
 
-    Creates `notebook` (no physical name) and exposes `notebook_name`.
+    Creates `notebook` and exposes `notebook_name`.
 
     :param instance_type: @default ml.t3.medium.
     :param volume_size_gb: 5-16384. @default 20.
@@ -65,7 +179,7 @@ class ExplorationNotebook(Construct):
         scope: Construct,
         id_: str,
         *,
-        execution_role: SageMakerExecutionRole,
+        role: NotebookRole,
         encryption_key: kms.IKey,
         subnet_id: str,
         security_group_ids: Sequence[str],
@@ -94,6 +208,8 @@ class ExplorationNotebook(Construct):
             )
         raise_if_any(self, errors)
 
+        self.notebook_instance_name = role.notebook_instance_name
+        self.role = role.role
         self.lifecycle_config = sagemaker.CfnNotebookInstanceLifecycleConfig(
             self,
             "StopWhenIdle",
@@ -104,8 +220,9 @@ class ExplorationNotebook(Construct):
         self.notebook = sagemaker.CfnNotebookInstance(
             self,
             "Notebook",
+            notebook_instance_name=self.notebook_instance_name,
             instance_type=instance_type,
-            role_arn=execution_role.role.role_arn,
+            role_arn=self.role.role_arn,
             kms_key_id=encryption_key.key_arn,
             volume_size_in_gb=volume_size_gb,
             root_access="Disabled",
@@ -118,11 +235,11 @@ class ExplorationNotebook(Construct):
             ),
             lifecycle_config_name=self.lifecycle_config.attr_notebook_instance_lifecycle_config_name,
         )
-        self.notebook.node.add_dependency(execution_role)
+        self.notebook.node.add_dependency(role)
         self.stop_policy = iam.ManagedPolicy(
             self,
             "StopItself",
-            roles=[execution_role.role],
+            roles=[self.role],
             description="Lets the exploration notebook stop itself when idle (its lifecycle configuration)",
             statements=[
                 iam.PolicyStatement(

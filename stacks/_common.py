@@ -10,3 +10,8 @@ from config import EnvironmentConfig
 def removal_policy(settings: EnvironmentConfig) -> cdk.RemovalPolicy:
     """RETAIN where the environment keeps its data (staging, prod), DESTROY where it does not (dev)."""
     return cdk.RemovalPolicy.RETAIN if settings.retain_data else cdk.RemovalPolicy.DESTROY
+
+
+def environment_prefix(app_name: str, settings: EnvironmentConfig) -> str:
+    """`<app>-<environment>`: the endpoint's name and the prefix of every job, model and log stream it runs."""
+    return f"{app_name}-{settings.name.value}"

@@ -25,7 +25,7 @@ from sagemaker_constructs import (
     TrafficShifting,
     VpcPlacement,
 )
-from stacks._common import removal_policy
+from stacks._common import environment_prefix, removal_policy
 from stacks.platform_stack import PlatformStack
 
 
@@ -52,7 +52,7 @@ class InferenceStack(cdk.Stack):
         if endpoint_settings.model_artifact_key is None:
             raise ValueError(f"environment {settings.name.value}: endpoint.model_artifact_key is not set")
         artifacts = platform.artifacts_bucket.bucket_name
-        endpoint_name = f"{app_name}-{settings.name.value}"
+        endpoint_name = environment_prefix(app_name, settings)
         removal = removal_policy(settings)
         self.model = SageMakerModel(
             self,

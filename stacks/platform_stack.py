@@ -20,10 +20,11 @@ from sagemaker_constructs import (
     AlgorithmImage,
     EncryptedLogGroups,
     EncryptionKey,
+    NotebookRole,
     SageMakerExecutionRole,
     SecureBucket,
 )
-from stacks._common import removal_policy
+from stacks._common import environment_prefix, removal_policy
 
 
 class PlatformStack(cdk.Stack):
@@ -94,7 +95,19 @@ class PlatformStack(cdk.Stack):
             artifacts_bucket=self.artifacts_bucket,
             image=self.image,
             encryption_key=self.key,
+            name_prefix=environment_prefix(app_name, settings),
         )
+        # The notebook's role sits next to the buckets it reads (its policy names them directly).
+        self.notebook_role: NotebookRole | None = None
+        if settings.notebook.enabled:
+            self.notebook_role = NotebookRole(
+                self,
+                "NotebookRole",
+                name_prefix=environment_prefix(app_name, settings),
+                data_bucket=self.data_bucket,
+                artifacts_bucket=self.artifacts_bucket,
+                encryption_key=self.key,
+            )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
         if settings.monitoring.manage_job_log_groups:
             EncryptedLogGroups(

@@ -25,7 +25,7 @@ from sagemaker_constructs import (
     TransformJobOptions,
 )
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json
-from stacks._common import removal_policy
+from stacks._common import environment_prefix, removal_policy
 from stacks.platform_stack import PlatformStack
 
 SCHEDULED_COMMIT = "scheduled"
@@ -60,7 +60,7 @@ class TrainingStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        name_prefix = f"{app_name}-{settings.name.value}"
+        name_prefix = environment_prefix(app_name, settings)
         removal = removal_policy(settings)
         training, transform = settings.training, settings.transform
         gate = training.evaluation
@@ -116,11 +116,11 @@ class TrainingStack(cdk.Stack):
             )
         notebook = settings.notebook
         self.notebook: ExplorationNotebook | None = None
-        if notebook.enabled and notebook.vpc is not None:
+        if platform.notebook_role is not None and notebook.vpc is not None:
             self.notebook = ExplorationNotebook(
                 self,
                 "Notebook",
-                execution_role=platform.execution_role,
+                role=platform.notebook_role,
                 encryption_key=platform.key,
                 instance_type=notebook.instance_type,
                 volume_size_gb=notebook.volume_size_gb,

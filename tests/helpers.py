@@ -160,6 +160,7 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
         artifacts_bucket=artifacts,
         image=image,
         encryption_key=key,
+        name_prefix="app-test",
         extra_metric_namespaces=["SageMakerGbdt"],
     )
     return Platform(key=key, artifacts=artifacts, image=image, role=role)

@@ -80,9 +80,58 @@ def test_metrics_are_limited_to_sagemaker_and_the_given_namespaces(
 ) -> None:
     """GIVEN an extra metrics namespace
     WHEN the role's policy is synthesized
-    THEN metrics may be published to SageMaker's namespaces and that one only."""
+    THEN metrics may be published to SageMaker's job namespaces and that one only (not its endpoints')."""
     condition = _statements(stack)["PublishMetrics"]["Condition"]
-    assert condition == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMakerGbdt"]}}
+    assert condition == {
+        "StringLike": {
+            "cloudwatch:namespace": [
+                "/aws/sagemaker/TrainingJobs",
+                "/aws/sagemaker/TransformJobs",
+                "/aws/sagemaker/ProcessingJobs",
+                "SageMakerGbdt",
+            ]
+        }
+    }
+
+
+def test_logs_are_limited_to_the_environments_jobs_and_endpoint(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
+    """GIVEN the role of environment prefix app-test
+    WHEN its policy is synthesized
+    THEN it writes only the log streams of jobs named app-test-* and of the endpoint app-test, and
+    creates only the job log groups and that endpoint's group."""
+    statements = _statements(stack)
+    streams = [_flat(r) for r in statements["WriteLogs"]["Resource"]]
+    assert sorted(s.split(":log-group:")[1] for s in streams) == sorted(
+        [
+            "/aws/sagemaker/TrainingJobs:log-stream:app-test-*",
+            "/aws/sagemaker/TransformJobs:log-stream:app-test-*",
+            "/aws/sagemaker/ProcessingJobs:log-stream:app-test-*",
+            "/aws/sagemaker/Endpoints/app-test:log-stream:*",
+        ]
+    )
+    groups = [_flat(r).split(":log-group:")[1] for r in statements["CreateLogGroups"]["Resource"]]
+    assert sorted(groups) == sorted(
+        [
+            "/aws/sagemaker/TrainingJobs",
+            "/aws/sagemaker/TransformJobs",
+            "/aws/sagemaker/ProcessingJobs",
+            "/aws/sagemaker/Endpoints/app-test",
+        ]
+    )
+
+
+def test_a_name_prefix_that_is_no_name_is_rejected(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a prefix with a wildcard WHEN the role is created THEN a ValueError names name_prefix."""
+    with pytest.raises(ValueError, match="name_prefix must be lowercase"):
+        SageMakerExecutionRole(
+            stack,
+            "Other",
+            data_bucket=platform.artifacts,
+            artifacts_bucket=platform.artifacts,
+            image=platform.image,
+            encryption_key=platform.key,
+            name_prefix="app-*",
+        )
 
 
 def test_volume_grants_only_for_aws_resources(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
@@ -119,3 +168,12 @@ def test_grant_pass_role_passes_it_to_sagemaker_only(stack: cdk.Stack, role: Sag
 def _actions(statement: dict[str, Any]) -> list[str]:
     actions = statement["Action"]
     return [actions] if isinstance(actions, str) else list(actions)
+
+
+def _flat(value: Any) -> str:
+    """A resource ARN with its pseudo-parameter references as `<name>`."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    return "".join(_flat(part) for part in value["Fn::Join"][1])

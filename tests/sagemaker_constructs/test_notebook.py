@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from sagemaker_constructs import AlgorithmImage, ExplorationNotebook, SageMakerExecutionRole
+from sagemaker_constructs import AlgorithmImage, ExplorationNotebook, NotebookRole, SageMakerExecutionRole
 from sagemaker_constructs.notebook import on_start_script
 from stacks.compliance import add_compliance_checks
 from tests.helpers import TEST_ACCOUNT, Platform, cdk_context, logical_id, one_of_type, template_of
@@ -25,18 +25,22 @@ GROUP = "sg-0123456789abcdef0"
 
 def _notebook(stack: cdk.Stack, platform: Platform, **kwargs: Any) -> ExplorationNotebook:
     arguments: dict[str, Any] = {"subnet_id": SUBNET, "security_group_ids": [GROUP], **kwargs}
-    return ExplorationNotebook(
-        stack, "Notebook", execution_role=platform.role, encryption_key=platform.key, **arguments
+    role = NotebookRole(
+        stack,
+        "NotebookRole",
+        name_prefix="app-dev",
+        data_bucket=s3.Bucket(stack, "NotebookData"),
+        artifacts_bucket=platform.artifacts,
+        encryption_key=platform.key,
     )
+    return ExplorationNotebook(stack, "Notebook", role=role, encryption_key=platform.key, **arguments)
 
 
-def test_it_is_private_encrypted_without_root_and_runs_as_the_execution_role(
-    stack: cdk.Stack, platform: Platform
-) -> None:
+def test_it_is_private_encrypted_without_root_and_runs_as_its_own_role(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a notebook in a subnet with a security group
     WHEN it is synthesized
-    THEN it has no internet access and no root, IMDSv2 only, an encrypted volume, and the execution role."""
-    _notebook(stack, platform)
+    THEN it has no internet access and no root, IMDSv2 only, an encrypted volume, and a role of its own."""
+    notebook = _notebook(stack, platform)
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::SageMaker::NotebookInstance",
@@ -47,9 +51,31 @@ def test_it_is_private_encrypted_without_root_and_runs_as_the_execution_role(
             "SecurityGroupIds": [GROUP],
             "KmsKeyId": Match.any_value(),
             "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
-            "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("ExecutionRole"), "Arn"]},
+            "RoleArn": {"Fn::GetAtt": [logical_id(stack, "NotebookRole/Role"), "Arn"]},
+            "NotebookInstanceName": "app-dev-notebook",
         },
     )
+    assert notebook.role is not platform.role.role
+
+
+def test_its_role_reads_data_writes_only_its_prefix_and_starts_nothing(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a notebook
+    WHEN its role's policy is synthesized
+    THEN it reads both buckets, writes only notebook/ of the artifacts bucket and its own log streams,
+    and may neither pass a role nor create or start anything."""
+    _notebook(stack, platform)
+    template = template_of(stack)
+    statements = {
+        s["Sid"]: s
+        for s in template["Resources"][logical_id(stack, "NotebookRole/Policy")]["Properties"]["PolicyDocument"][
+            "Statement"
+        ]
+    }
+    writes = statements["WriteOwnPrefix"]
+    assert writes["Resource"]["Fn::Join"][1][-1] == "/notebook/*"
+    assert statements["WriteOwnLogs"]["Resource"]["Fn::Join"][1][-1].endswith(":log-stream:app-dev-notebook/*")
+    actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not [a for a in actions if a.startswith(("iam:", "states:", "sagemaker:"))]
 
 
 def test_the_lifecycle_configuration_stops_it_after_the_idle_time(stack: cdk.Stack, platform: Platform) -> None:
@@ -85,11 +111,30 @@ def test_cdk_nag_passes_on_the_notebook_without_acknowledgments(
         log_retention_days=7,
     )
     buckets = [s3.Bucket(stack, name) for name in ("Data", "Artifacts")]
-    role = SageMakerExecutionRole(
-        stack, "ExecutionRole", data_bucket=buckets[0], artifacts_bucket=buckets[1], image=image, encryption_key=key
+    SageMakerExecutionRole(
+        stack,
+        "ExecutionRole",
+        data_bucket=buckets[0],
+        artifacts_bucket=buckets[1],
+        image=image,
+        encryption_key=key,
+        name_prefix="app-dev",
+    )
+    role = NotebookRole(
+        stack,
+        "NotebookRole",
+        name_prefix="app-dev",
+        data_bucket=buckets[0],
+        artifacts_bucket=buckets[1],
+        encryption_key=key,
     )
     ExplorationNotebook(
-        stack, "Notebook", execution_role=role, encryption_key=key, subnet_id=SUBNET, security_group_ids=[GROUP]
+        stack,
+        "Notebook",
+        role=role,
+        encryption_key=key,
+        subnet_id=SUBNET,
+        security_group_ids=[GROUP],
     )
     add_compliance_checks(app)
     # WHEN it is synthesized (other test resources here have findings; only the notebook's matter)
@@ -102,7 +147,7 @@ def test_cdk_nag_passes_on_the_notebook_without_acknowledgments(
         for plugin in report["pluginReports"]
         for violation in plugin["violations"]
         for construct in violation["violatingConstructs"]
-        if construct["constructPath"].startswith("Test/Notebook/")
+        if construct["constructPath"].startswith(("Test/Notebook/", "Test/NotebookRole/"))
     }
     assert flagged == set()
     assert report["pluginReports"][0]["pluginName"] == "AwsSolutions"

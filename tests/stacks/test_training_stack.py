@@ -316,10 +316,11 @@ def test_a_configured_schedule_starts_the_pipeline_for_batch_scoring(tmp_path: P
     }
 
 
-def test_an_enabled_notebook_is_private_encrypted_and_runs_as_the_execution_role(tmp_path: Path) -> None:
+def test_an_enabled_notebook_is_private_encrypted_and_runs_as_its_own_role(tmp_path: Path) -> None:
     """GIVEN an enabled notebook in a VPC
     WHEN the training stack is synthesized
-    THEN the notebook has no internet access and no root, is encrypted and runs as the execution role."""
+    THEN the notebook has no internet access and no root, is encrypted and runs as its own role (not the
+    execution role)."""
     vpc = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
     template = _training_template(tmp_path, {"notebook": {"enabled": True, "vpc": vpc, "idle_minutes": 30}})
     notebook = one_of_type(template, "AWS::SageMaker::NotebookInstance")["Properties"]
@@ -327,7 +328,8 @@ def test_an_enabled_notebook_is_private_encrypted_and_runs_as_the_execution_role
     assert notebook["RootAccess"] == "Disabled"
     assert notebook["SubnetId"] == "subnet-0123456789abcdef0"
     assert "KmsKeyId" in notebook
-    assert "ExecutionRole" in json.dumps(notebook["RoleArn"])
+    assert "NotebookRole" in json.dumps(notebook["RoleArn"])
+    assert "ExecutionRole" not in json.dumps(notebook["RoleArn"])
 
 
 # ----- the regexes in the definition match what the container really prints ---------------------------

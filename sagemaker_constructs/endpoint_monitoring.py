@@ -15,6 +15,7 @@ from constructs import Construct
 # CloudWatch Logs turns them into metrics without any PutMetricData permission.
 from config.contract import (
     CONTAINER_CLIENT_ERRORS,
+    CONTAINER_METRIC_DIMENSIONS,
     CONTAINER_MODEL_ERRORS,
     CONTAINER_REQUEST_ROWS,
     CONTAINER_REQUESTS,
@@ -26,6 +27,9 @@ from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MetricOpt
 from sagemaker_constructs.validation import raise_if_any
 
 GPU_FAMILIES = ("g", "p")
+# The container's dimension sets (config.contract.CONTAINER_METRIC_DIMENSIONS): per endpoint, and per
+# endpoint and model version.
+ENDPOINT_DIMENSION, MODEL_VERSION_DIMENSION = CONTAINER_METRIC_DIMENSIONS[-1]
 MINUTE = cdk.Duration.minutes(1)
 
 
@@ -36,6 +40,7 @@ class AlarmThresholds:
     server_error_rate_percent: float = 1.0
     model_latency_p99: cdk.Duration = cdk.Duration.millis(500)
     container_error_rate_percent: float = 5.0
+    client_error_rate_percent: float = 25.0
     cpu_utilization_percent: int = 80
     memory_utilization_percent: int = 85
     disk_utilization_percent: int = 80
@@ -47,10 +52,17 @@ class EndpointMonitoring(Construct):
     """A dashboard and paging alarms for one variant of `endpoint`, notifying `alarm_topic` on ALARM and OK.
 
     Alarms (names say what, descriptions say likely causes and the first action): 5XX error rate,
-    p99 model latency, container request-error rate (from the container's own metrics), CPU,
-    memory and disk utilization, optionally no invocations, and instances below `min_capacity`.
-    The error-rate, latency and container-error alarms are added to the endpoint's auto-rollback,
-    so a deployment that trips any of them goes back to the old fleet.
+    p99 model latency, container error rate (requests the model rejected or the container failed,
+    from the container's own metrics), CPU, memory and disk utilization, optionally no invocations,
+    and instances below `min_capacity`. The error-rate, latency and container-error alarms are added
+    to the endpoint's auto-rollback, so a deployment that trips any of them goes back to the old fleet.
+
+    What rolls back is what the new model does, never what callers send: the container-error alarm
+    reads the `ModelVersion` dimension of `model_version` (during a canary, the canary's fleet only)
+    and leaves out ClientErrors. A flood of caller mistakes raises a warning of its own,
+    `ClientErrorRate`, which is no rollback alarm and says in its description that it is the callers.
+    AWS/SageMaker's own metrics (5XX, latency) exist per variant, not per model: those alarms stay
+    variant-wide (docs/observability.md).
 
     The dashboard shows traffic, latency (p50/p90/p99), errors, utilization (GPU on g*/p*
     instances), instances, data capture volume (`data_capture_bucket_name` with an S3 request
@@ -63,6 +75,8 @@ class EndpointMonitoring(Construct):
         it has several.
     :param alarm_name_prefix: @default the endpoint's name.
     :param container_metrics_namespace: the container's EMF namespace; @default no container widgets.
+    :param model_version: the `ModelVersion` the container reports (`SageMakerModel.model_version`);
+        the container-error alarm reads it. @default endpoint-wide (every model's requests).
     :param min_capacity: alarm when fewer instances serve; @default no such alarm.
     """
 
@@ -81,8 +95,10 @@ class EndpointMonitoring(Construct):
         data_capture_bucket_name: str | None = None,
         variant_name: str | None = None,
         alarm_name_prefix: str | None = None,
+        model_version: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
+        self.model_version = model_version
         self.variant_name = _check(
             self,
             endpoint=endpoint,
@@ -136,17 +152,23 @@ class EndpointMonitoring(Construct):
             period=period,
         )
 
-    def metric_container(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+    def metric_container(
+        self, metric_name: str, *, model_version: str | None = None, **options: Unpack[MetricOptions]
+    ) -> cloudwatch.Metric:
         """One of the container's metrics (`Requests`, `RequestRows`, `ClientErrors`, ...). @default Sum per minute.
 
-        The container reports per endpoint, not per variant: `options["variant_name"]` is ignored.
+        The container reports per endpoint, and per endpoint and model version: `model_version` reads
+        one model's fleet only. `options["variant_name"]` is ignored (there is no variant dimension).
         """
         if self.container_metrics_namespace is None:
             raise ValueError("container_metrics_namespace was not given: the container's metrics are unknown")
+        dimensions = {ENDPOINT_DIMENSION: self.endpoint.endpoint_name}
+        if model_version is not None:
+            dimensions[MODEL_VERSION_DIMENSION] = model_version
         return cloudwatch.Metric(
             namespace=self.container_metrics_namespace,
             metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint.endpoint_name},
+            dimensions_map=dimensions,
             statistic=options.get("statistic", "Sum"),
             period=options.get("period", MINUTE),
             label=options.get("label"),
@@ -154,26 +176,34 @@ class EndpointMonitoring(Construct):
             color=options.get("color"),
         )
 
-    def metric_container_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
+    def metric_container_error_rate(
+        self, *, model_version: str | None = None, period: cdk.Duration = MINUTE
+    ) -> cloudwatch.MathExpression:
         """Requests the model rejected or the container failed (ModelErrors + ServerErrors), % of its requests.
 
         A caller's mistakes (ClientErrors) are left out: they say nothing about a new model or image,
-        and must not roll a deployment back.
+        and must not roll a deployment back. `model_version`: that model's fleet only.
         """
         return cloudwatch.MathExpression(
-            expression="100 * errors / MAX([errors, requests])",
+            expression="100 * (model + server) / MAX([model + server, requests])",
             using_metrics={
-                "errors": cloudwatch.MathExpression(
-                    expression="model + server",
-                    using_metrics={
-                        "model": self.metric_container(CONTAINER_MODEL_ERRORS, period=period),
-                        "server": self.metric_container(CONTAINER_SERVER_ERRORS, period=period),
-                    },
-                    period=period,
-                ),
+                "model": self.metric_container(CONTAINER_MODEL_ERRORS, model_version=model_version, period=period),
+                "server": self.metric_container(CONTAINER_SERVER_ERRORS, model_version=model_version, period=period),
+                "requests": self.metric_container(CONTAINER_REQUESTS, model_version=model_version, period=period),
+            },
+            label="Container error rate, model rejections and 5xx (%)",
+            period=period,
+        )
+
+    def metric_client_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
+        """Requests the callers got wrong (ClientErrors: malformed, unsupported type, too large), % of requests."""
+        return cloudwatch.MathExpression(
+            expression="100 * client / MAX([client, requests])",
+            using_metrics={
+                "client": self.metric_container(CONTAINER_CLIENT_ERRORS, period=period),
                 "requests": self.metric_container(CONTAINER_REQUESTS, period=period),
             },
-            label="Container request-error rate (%)",
+            label="Client error rate (%)",
             period=period,
         )
 
@@ -235,9 +265,10 @@ class EndpointMonitoring(Construct):
             rollback.append(
                 self._alarm(
                     "ContainerErrorRate",
-                    self.metric_container_error_rate(),
+                    self.metric_container_error_rate(model_version=self.model_version),
                     what=f"more than {t.container_error_rate_percent:g} % of requests rejected by the model or "
-                    f"failed by the container {minutes}",
+                    f"failed by the container {minutes}"
+                    + (f" (model version {self.model_version})" if self.model_version else ""),
                     causes="requests with a feature count the current model does not expect (often right after a "
                     "promotion that changed the features), or the container failing (5xx)",
                     action=f"{logs} and look at the errors' kind and row; compare the model's feature count",
@@ -246,6 +277,20 @@ class EndpointMonitoring(Construct):
             )
         for alarm in rollback:
             self.endpoint.add_rollback_alarm(alarm)
+        if self.container_metrics_namespace is not None:
+            # Not a rollback alarm, and not a fault: the callers' mistakes, whichever model serves.
+            self.client_error_alarm: cloudwatch.Alarm | None = self._alarm(
+                "ClientErrorRate",
+                self.metric_client_error_rate(),
+                what=f"WARNING, the callers: more than {t.client_error_rate_percent:g} % of requests were malformed "
+                f"or unsupported (4xx, the caller's mistake) {minutes}. Not a fault of the model or the endpoint, "
+                "and no deployment is rolled back for it",
+                causes="a client sending a wrong content type, malformed CSV or JSON, or payloads above the limit",
+                action=f"{logs} for the client errors' reason, and tell the calling team",
+                threshold=t.client_error_rate_percent,
+            )
+        else:
+            self.client_error_alarm = None
         if self.endpoint.serverless:
             return  # no instances to watch
         for id_, metric, limit, what in (
@@ -483,7 +528,7 @@ def _check(
     if variant not in endpoint.variant_names:
         which = "required: the endpoint has several variants" if variant_name is None else f"got {variant_name!r}"
         errors.append(f"variant_name must be one of {endpoint.variant_names} ({which})")
-    for field in ("server_error_rate_percent", "container_error_rate_percent"):
+    for field in ("server_error_rate_percent", "container_error_rate_percent", "client_error_rate_percent"):
         value = getattr(thresholds, field)
         if not 0 < value <= 100:
             errors.append(f"thresholds.{field} must be above 0 and at most 100, got {value}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.contract import (
+    CONTAINER_METRICS_MODEL_VERSION_VARIABLE,
     CONTAINER_SERVER_TIMEOUT_VARIABLE,
     CONTAINER_SERVER_WORKERS_VARIABLE,
     MAX_REALTIME_INVOCATION_SECONDS,
@@ -18,6 +21,8 @@ from config.contract import (
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 
 _ENV_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,1023}")
+# CloudWatch: a dimension value is 1-1024 characters.
+MAX_DIMENSION_VALUE_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class SageMakerModel(Construct):
     :param environment: more environment variables for the container.
     :param vpc: run the containers in these subnets. @default SageMaker's network.
     :param network_isolation: no network access from the container at all. @default False.
+    :param model_version: what the container reports as the `ModelVersion` dimension of its metrics
+        (METRICS_MODEL_VERSION), so an alarm can read this model's fleet only. @default the SHA-256
+        of the image URI and the model data URL as the template spells them (the image's asset hash,
+        the bucket and key): it changes exactly when the model or the image does, never between syntheses.
     """
 
     def __init__(
@@ -57,6 +66,7 @@ class SageMakerModel(Construct):
         environment: Mapping[str, str] | None = None,
         vpc: VpcPlacement | None = None,
         network_isolation: bool = False,
+        model_version: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         timeout_seconds = server_timeout.to_seconds()
@@ -71,12 +81,22 @@ class SageMakerModel(Construct):
             raise ValueError(f"model_data_url must be s3://<bucket>/<key>.tar.gz, got {model_data_url!r}")
         if vpc is not None and (not vpc.subnet_ids or not vpc.security_group_ids):
             raise ValueError("vpc needs at least one subnet id and one security group id")
-        variables = {CONTAINER_SERVER_TIMEOUT_VARIABLE: f"{timeout_seconds:g}"}
+        if model_version is not None and not 0 < len(model_version.strip()) <= MAX_DIMENSION_VALUE_LENGTH:
+            raise ValueError(
+                f"model_version must be 1-{MAX_DIMENSION_VALUE_LENGTH} characters, not blank, got {model_version!r}"
+            )
+        self.model_version = model_version or _version_of(cdk.Stack.of(self), image_uri, model_data_url)
+        variables = {
+            CONTAINER_SERVER_TIMEOUT_VARIABLE: f"{timeout_seconds:g}",
+            CONTAINER_METRICS_MODEL_VERSION_VARIABLE: self.model_version,
+        }
         if server_workers is not None:
             variables[CONTAINER_SERVER_WORKERS_VARIABLE] = str(server_workers)
         for name, value in (environment or {}).items():
             if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"environment variable name {name!r} is not valid")
+            if name == CONTAINER_METRICS_MODEL_VERSION_VARIABLE:
+                raise ValueError(f"environment must not set {name}: pass model_version, which the alarms read too")
             variables[name] = value
 
         self.network_isolation = network_isolation
@@ -104,3 +124,9 @@ class SageMakerModel(Construct):
     def model_name(self) -> str:
         """The name CloudFormation generated for the model."""
         return self.model.attr_model_name
+
+
+def _version_of(stack: cdk.Stack, image_uri: str, model_data_url: str) -> str:
+    """A digest of what the model serves, from the template's own spelling of the image and the artifact."""
+    spelled = json.dumps([stack.resolve(image_uri), stack.resolve(model_data_url)], sort_keys=True)
+    return hashlib.sha256(spelled.encode()).hexdigest()

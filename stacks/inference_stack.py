@@ -129,6 +129,8 @@ class InferenceStack(cdk.Stack):
                 evaluation=cdk.Duration.minutes(monitoring.evaluation_minutes),
             ),
             container_metrics_namespace=app_name,
+            # The rollback alarm reads the fleet of the model being deployed (a canary's, during a canary).
+            model_version=self.model.model_version,
             min_capacity=capacity[0] if capacity else None,
             max_capacity=capacity[1] if capacity else None,
             data_capture_bucket_name=artifacts if endpoint_settings.data_capture_percentage else None,

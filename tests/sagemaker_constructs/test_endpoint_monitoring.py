@@ -23,6 +23,7 @@ ALARMS = (
     "ServerErrorRate",
     "ModelLatencyP99",
     "ContainerErrorRate",
+    "ClientErrorRate",
     "CpuHigh",
     "MemoryHigh",
     "DiskHigh",
@@ -102,6 +103,49 @@ def test_error_rate_latency_and_container_alarms_roll_deployments_back(
     )
 
 
+def _container_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The container metrics an alarm's expression reads: namespace, name and dimensions of each."""
+    return [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+
+def test_the_container_error_alarm_reads_the_deployed_models_fleet_and_no_client_errors(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN a monitored endpoint and the model version being deployed
+    WHEN the container-error alarm is synthesized
+    THEN it reads ModelErrors, ServerErrors and Requests of that model version only, never ClientErrors."""
+    _monitoring(stack, _endpoint(stack, platform, model), model_version="v-new")
+    alarm = _alarms(stack, ("ContainerErrorRate",))["ContainerErrorRate"]
+    metrics = _container_metrics(alarm)
+    assert sorted(m["MetricName"] for m in metrics) == ["ModelErrors", "Requests", "ServerErrors"]
+    for metric in metrics:
+        assert metric["Namespace"] == "app"
+        assert {d["Name"]: d["Value"] for d in metric["Dimensions"]}["ModelVersion"] == "v-new"
+    assert "v-new" in alarm["AlarmDescription"]
+
+
+def test_a_flood_of_client_errors_warns_and_rolls_nothing_back(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN a monitored endpoint with traffic shifting
+    WHEN the alarms are synthesized
+    THEN ClientErrors feed one warning alarm, which says it is the callers and is no rollback alarm,
+    and no rollback alarm reads ClientErrors."""
+    _monitoring(stack, _endpoint(stack, platform, model), model_version="v-new")
+    alarms = _alarms(stack)
+    client = alarms["ClientErrorRate"]
+    assert sorted(m["MetricName"] for m in _container_metrics(client)) == ["ClientErrors", "Requests"]
+    assert "the callers" in client["AlarmDescription"] and "no deployment is rolled back" in client["AlarmDescription"]
+    endpoint = one_of_type(template_of(stack), "AWS::SageMaker::Endpoint")
+    rollback = {
+        a["AlarmName"]["Ref"] for a in endpoint["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    }
+    assert logical_id(stack, "Monitoring/ClientErrorRate") not in rollback
+    for name in ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate"):
+        read = [m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in alarms[name].get("Metrics", [])]
+        assert "ClientErrors" not in read + [alarms[name].get("MetricName")], name
+
+
 def test_the_error_rate_is_a_percentage_of_invocations(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
@@ -147,11 +191,12 @@ def test_a_serverless_endpoint_gets_no_instance_alarms(
 ) -> None:
     """GIVEN a serverless endpoint
     WHEN it is monitored
-    THEN only the error-rate, latency and container alarms exist (there are no instances)."""
+    THEN only the error-rate, latency, container and client alarms exist (there are no instances)."""
     _monitoring(
         stack, _endpoint(stack, platform, model, ServerlessVariant(2048, 5)), min_capacity=None, max_capacity=None
     )
-    assert len(_alarms(stack, ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate"))) == _alarm_count(stack)
+    names = ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate", "ClientErrorRate")
+    assert len(_alarms(stack, names)) == _alarm_count(stack)
 
 
 def test_without_the_container_namespace_there_is_no_container_alarm(

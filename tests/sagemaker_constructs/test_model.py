@@ -52,6 +52,45 @@ def test_it_waits_for_the_execution_roles_policy(stack: cdk.Stack, platform: Pla
     assert {policy, role} <= set(model["DependsOn"])
 
 
+def _version(stack: cdk.Stack, platform: Platform, data_url: str, id_: str = "Under", **kwargs: Any) -> str:
+    return SageMakerModel(
+        stack,
+        id_,
+        image_uri=platform.image.image_uri,
+        model_data_url=data_url,
+        execution_role=platform.role,
+        **kwargs,
+    ).model_version
+
+
+def test_the_model_version_names_the_image_and_artifact_deterministically(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN two models of the same image and artifact, and one of another artifact
+    WHEN they are made
+    THEN the container's METRICS_MODEL_VERSION is the same digest for the first two (no timestamp, no
+    random part) and another one for the third."""
+    first = _version(stack, platform, DATA_URL, "First")
+    again = _version(stack, platform, DATA_URL, "Again")
+    other = _version(stack, platform, "s3://artifacts-bucket/models/v2/model.tar.gz", "Other")
+    assert first == again != other
+    assert len(first) == 64 and int(first, 16) >= 0
+    environment = resource_at(stack, "First/Model")["Properties"]["PrimaryContainer"]["Environment"]
+    assert environment["METRICS_MODEL_VERSION"] == first
+
+
+@pytest.mark.parametrize("version", ["", "   ", "x" * 1025])
+def test_a_model_version_no_dimension_can_hold_is_rejected(stack: cdk.Stack, platform: Platform, version: str) -> None:
+    """GIVEN a blank or too long model version WHEN the model is made THEN a ValueError names model_version."""
+    with pytest.raises(ValueError, match="model_version must be 1-1024 characters"):
+        _version(stack, platform, DATA_URL, model_version=version)
+
+
+def test_the_environment_cannot_override_the_model_version(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN METRICS_MODEL_VERSION in `environment` WHEN the model is made THEN it is refused: the alarms
+    read model_version, and the two would disagree."""
+    with pytest.raises(ValueError, match="must not set METRICS_MODEL_VERSION"):
+        _version(stack, platform, DATA_URL, environment={"METRICS_MODEL_VERSION": "mine"})
+
+
 def test_server_settings_reach_the_container(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN workers, a timeout and an extra variable
     WHEN the model is synthesized
@@ -59,8 +98,10 @@ def test_server_settings_reach_the_container(stack: cdk.Stack, platform: Platfor
     model = _model(
         stack, platform, server_workers=3, server_timeout=cdk.Duration.seconds(30), environment={"LOG_LEVEL": "INFO"}
     )
-    assert model["Properties"]["PrimaryContainer"]["Environment"] == {
+    environment = model["Properties"]["PrimaryContainer"]["Environment"]
+    assert environment == {
         "LOG_LEVEL": "INFO",
+        "METRICS_MODEL_VERSION": environment["METRICS_MODEL_VERSION"],
         "SAGEMAKER_MODEL_SERVER_TIMEOUT": "30",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
     }

@@ -97,7 +97,9 @@ def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(
 ) -> None:
     """GIVEN the shipped configuration and the same with prod's pin moved to a new model
     WHEN both are synthesized
-    THEN only the Model differs; Model and EndpointConfig are replaced, the Endpoint updated in place."""
+    THEN only the Model and the container-error alarm differ (it reads the new model's version, and the
+    endpoint refers to it, so it is updated before the deployment starts); Model and EndpointConfig are
+    replaced, the Endpoint updated in place."""
     raw = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
     raw["environments"]["prod"]["endpoint"]["model_artifact_key"] = "models/2026-11-27/model.tar.gz"
     promoted = synthesize(parse_config(raw, default_account=TEST_ACCOUNT), tmp_path).template("prod", "Inference")
@@ -108,7 +110,13 @@ def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(
         if before["Resources"].get(logical_id) != promoted["Resources"].get(logical_id)
     }
     models = set(of_type(before, "AWS::SageMaker::Model"))
-    assert changed == models
+    container_alarm = synthesized.logical_id("prod", "Inference", "Monitoring/ContainerErrorRate")
+    assert changed == models | {container_alarm}
+    version = one_of_type(promoted, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["Environment"][
+        "METRICS_MODEL_VERSION"
+    ]
+    assert version in json.dumps(promoted["Resources"][container_alarm])
+    assert version not in json.dumps(before["Resources"][container_alarm])
     # AND neither Model nor EndpointConfig has a fixed name, so CloudFormation replaces them (new
     # generated names), and the EndpointConfig refers to the Model by its generated name
     config = one_of_type(promoted, "AWS::SageMaker::EndpointConfig")["Properties"]

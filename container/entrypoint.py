@@ -17,7 +17,7 @@ from types import FrameType
 
 from sagemaker_contract.paths import OptMl
 
-USAGE = "usage: entrypoint.py train|serve   (OPT_ML_DIR relocates /opt/ml)"
+USAGE = "usage: entrypoint.py train|serve|export-interface   (OPT_ML_DIR relocates /opt/ml)"
 
 
 def _write_failure(failure: Path, reason: str) -> None:
@@ -77,9 +77,14 @@ def _supervise_training(paths: OptMl) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in {"train", "serve"}:
+    if len(argv) != 1 or argv[0] not in {"train", "serve", "export-interface"}:
         print(USAGE, file=sys.stderr)
         return 2
+    if argv[0] == "export-interface":  # container/interface.json, what the app reads (INTERFACE.md)
+        from sagemaker_contract import interface  # noqa: PLC0415 - nothing else to load
+
+        sys.stdout.write(interface.render())
+        return 0
     paths = OptMl.from_environment()
     if argv[0] == "train":
         return _supervise_training(paths)

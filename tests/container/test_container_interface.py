@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import sagemaker_contract.interface as interface  # noqa: PLR0402 - see test_container_units.py
 
@@ -12,7 +13,7 @@ from tests.container.harness import CONTAINER, ENTRYPOINT
 
 INTERFACE_FILE = CONTAINER / "interface.json"
 # INTERFACE.md, as agreed between the container and the app: a change here is a change of that agreement.
-AGREED = {
+AGREED: dict[str, dict[str, Any]] = {
     "environment": {
         "bind_to_port": "SAGEMAKER_BIND_TO_PORT",
         "max_payload_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB",

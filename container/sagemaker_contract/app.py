@@ -7,7 +7,6 @@ answers /ping has its model.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import traceback
@@ -35,6 +34,8 @@ _ALLOW = {path: ", ".join(methods).encode() for path, methods in ROUTES.items()}
 # SageMaker's request ids are UUIDs; anything else a caller sends is replaced, so no caller text reaches the log.
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9-]{1,128}")
 _IDENTITY = (b"", b"identity")
+# Set in the ASGI scope's state by the server when a request's body missed its deadline (it answered 408 itself).
+TIMED_OUT = "sagemaker.timed_out"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,6 @@ class ServeOptions:
     max_payload_mb: int
     workers: int
     cache_dir: Path
-    body_seconds: float = 60.0  # how long a request's body may take to arrive once its headers have
 
 
 class _ClientGone(Exception):  # noqa: N818 - control flow, not an error
@@ -58,7 +58,6 @@ class InferenceApp:
         self._cache_dir = options.cache_dir
         self._limit = options.max_payload_mb * MIB
         self._limit_mb = options.max_payload_mb
-        self._body_seconds = options.body_seconds
         self._metrics = logs.RequestMetrics.from_environment()
         self._execution_parameters = msgspec.json.encode(
             {
@@ -103,6 +102,7 @@ class InferenceApp:
         content_type = _TEXT
         extra_headers: tuple[tuple[bytes, bytes], ...] = ()
         rows = received = 0
+        gone = False
         error: str | None = None
         kind: ErrorKind | None = None
         try:
@@ -129,14 +129,18 @@ class InferenceApp:
             status, body, error = rejected.status, (rejected.message + "\n").encode(), rejected.log_message
             kind, extra_headers = rejected.kind, rejected.headers
         except _ClientGone:
-            status, body, error = 499, b"", "client closed the connection"
+            # The server's deadline (server.DeadlineProtocol) answered 408 and closed, or the client left.
+            gone, body, kind = True, b"", "client"
+            status, error = (
+                (408, "body not complete in time") if scope.get("state", {}).get(TIMED_OUT) else (499, "client left")
+            )
         except Exception as fault:
             # No payload in the log: the frames name code; the exception's message may quote data, so not logged.
             status, error = 500, f"{type(fault).__name__} (traceback follows)"
             body = f"internal error; request id {request_id}\n".encode()
             frames = "".join(traceback.format_tb(fault.__traceback__))
             logs.emit("error", "fault", request_id=request_id, exception=type(fault).__name__, traceback=frames)
-        if status != 499:
+        if not gone:
             await send(
                 {
                     "type": "http.response.start",
@@ -192,18 +196,8 @@ class InferenceApp:
         if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > self._limit):
             raise self._too_large(declared.decode())
         chunks, size = [], 0
-        deadline = asyncio.get_running_loop().time() + self._body_seconds
         while True:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise BadRequestError(
-                    408,
-                    f"the body did not arrive within {self._body_seconds:g} s (limit: {interface.SERVER_TIMEOUT})",
-                    "body timed out",
-                    headers=((b"connection", b"close"),),
-                ) from None
+            message = await receive()
             if message["type"] == "http.disconnect":
                 raise _ClientGone
             chunk = message.get("body", b"")

@@ -26,7 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 from sagemaker_contract import interface, logs
-from sagemaker_contract.app import InferenceApp, ServeOptions
+from sagemaker_contract.app import TIMED_OUT, InferenceApp, ServeOptions
 from sagemaker_contract.paths import OptMl
 from sagemaker_contract.protocol import Algorithm
 
@@ -44,9 +44,10 @@ class DeadlineProtocol(HttpToolsProtocol):
     """uvicorn's HTTP protocol with the deadlines it lacks: a connection that stalls is closed.
 
     - a new connection that sends nothing is idle: closed after the keep-alive timeout, as after a response;
-    - a request's headers must be complete within `request_seconds` of its first byte (else 408 and close);
-    - its body must be complete within `request_seconds` of the headers: the app answers 408 when it reads
-      the body; this backstop closes the connection `IDLE_MARGIN_SECONDS` later if the app did not read it.
+    - a request's headers must be complete within `request_seconds` of its first byte, and its body within
+      `request_seconds` of its headers; else 408 and close (trickling bytes does not extend either). A request
+      whose body was late is marked in its ASGI scope (`TIMED_OUT`), so the app logs it as a 408.
+    One timer per phase and request (no per-read timeout in the app: it costs more than the request itself).
     """
 
     request_seconds: float = 60.0
@@ -68,31 +69,35 @@ class DeadlineProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._cancel_deadline()
-        self._deadline = self.loop.call_later(self.request_seconds, self._headers_late)
+        self._deadline = self.loop.call_later(self.request_seconds, self._late, "headers")
 
     def on_headers_complete(self) -> None:
         self._cancel_deadline()
-        self._deadline = self.loop.call_later(self.request_seconds + IDLE_MARGIN_SECONDS, self._close)
+        self._deadline = self.loop.call_later(self.request_seconds, self._late, "body")
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._cancel_deadline()
         super().on_message_complete()
 
-    def _headers_late(self) -> None:
+    def _late(self, phase: str) -> None:
         self._deadline = None
-        if not self.transport.is_closing():
-            message = b"the request headers did not arrive in time\n"
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle if phase == "body" else None
+        if phase == "headers" or (cycle is not None and not cycle.response_started):
+            if cycle is not None:
+                cycle.scope["state"][TIMED_OUT] = True
+            message = f"the request {phase} did not arrive within {self.request_seconds:g} s\n".encode()
             self.transport.write(
                 b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
                 b"content-length: " + str(len(message)).encode() + b"\r\nconnection: close\r\n\r\n" + message
             )
-            self.transport.close()
-
-    def _close(self) -> None:
-        self._deadline = None
-        if not self.transport.is_closing():
-            self.transport.close()
+        self.transport.close()
+        if phase == "headers":  # a request with headers is logged by the app
+            logs.emit(
+                "info", "connection_closed", status=408, error=f"headers not complete in {self.request_seconds:g} s"
+            )
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]  # no type hints upstream
@@ -260,7 +265,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     DeadlineProtocol.request_seconds = settings.timeout_seconds  # inherited by the forked workers
     # /opt/ml/model may be read-only; the workers' shared scratch space is per server start.
     cache_dir = Path(tempfile.mkdtemp(prefix="sagemaker-serve-"))
-    options = ServeOptions(settings.max_payload_mb, settings.workers, cache_dir, settings.timeout_seconds)
+    options = ServeOptions(settings.max_payload_mb, settings.workers, cache_dir)
     app = InferenceApp(algorithm, paths.model, options)
     gunicorn_options = {
         "bind": [f"0.0.0.0:{settings.port}"],

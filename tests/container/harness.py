@@ -164,6 +164,16 @@ class Server:
         lines = self.log_path.read_text().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
 
+    def logged_requests(self, request_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The `request` log lines of these ids; a line is written just after its response, so wait a little."""
+        lines: dict[str, dict[str, Any]] = {}
+        for _ in range(100):
+            lines = {line["request_id"]: line for line in self.log_lines() if line["event"] == "request"}
+            if all(request_id in lines for request_id in request_ids):
+                break
+            time.sleep(0.05)
+        return lines
+
     def stop(self) -> None:
         for connection in self._connections:
             connection.close()

@@ -108,6 +108,8 @@ def test_stalled_connections_are_closed_within_bounds_while_ping_answers(stall_s
         seconds, _ = results[name]
         assert IDLE - 1 < seconds < IDLE + SLACK, (name, seconds)
     assert stall_server.request("GET", "/ping").status == 200
+    closed = [line for line in stall_server.log_lines() if line["event"] == "connection_closed"]
+    assert sum(line.get("status") == 408 for line in closed) >= 2  # the two stalled header phases
 
 
 def _serve(opt_ml: Path, timeout: float, **env: str) -> subprocess.CompletedProcess[str]:

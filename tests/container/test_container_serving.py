@@ -186,7 +186,7 @@ def test_logs_are_json_with_request_id_status_latency_and_no_payload(servers: di
     log_text = server.log_path.read_text()
     assert "SECRETVALUE" not in log_text
     assert "1.234567" not in log_text
-    requests = {line["request_id"]: line for line in server.log_lines() if line["event"] == "request"}
+    requests = server.logged_requests([bad.headers["x-request-id"], good.headers["x-request-id"]])
     logged_bad, logged_good = requests[bad.headers["x-request-id"]], requests[good.headers["x-request-id"]]
     assert (logged_bad["status"], logged_bad["error"]) == (400, "row 2, column 3: not a number")
     assert (logged_good["status"], logged_good["rows"]) == (200, 1)

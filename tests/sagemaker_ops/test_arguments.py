@@ -16,6 +16,7 @@ from botocore.client import BaseClient
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import arguments
 from sagemaker_ops.cli import USAGE
+from tests.conftest import ROOT
 from tests.sagemaker_ops.stubbed import run, run_json
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
@@ -272,3 +273,13 @@ def test_every_bad_p_is_named_at_once(capsys: pytest.CaptureFixture[str]) -> Non
 def test_a_request_is_held_to_invoke_endpoints_own_limit() -> None:
     # GIVEN botocore's sagemaker-runtime model WHEN the CLI's request limit is read THEN it is the API's 6 MB
     assert arguments.max_request_bytes() == 6 * 1024 * 1024
+
+
+def test_the_docs_state_the_limits_the_cli_checks() -> None:
+    # GIVEN docs/operations.md's table of arguments WHEN read THEN its numbers are the ones arguments.py enforces
+    docs = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert f"0.01 s to {arguments.MAX_WAIT_SECONDS // 86400} days" in docs
+    assert f"{arguments.MIN_POLL_SECONDS:g} s to {arguments.MAX_POLL_SECONDS:g} s" in docs
+    assert f"1 byte to {arguments.max_request_bytes() // 2**20} MB" in docs
+    assert f"from 1 s to {arguments.MAX_SINCE.days} days" in docs
+    assert f"1 to {arguments.MAX_LOG_EVENTS} events" in docs

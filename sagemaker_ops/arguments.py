@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import botocore.session
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
 
 from config import EnvironmentConfig
 from config.aws_catalog import did_you_mean, regions
@@ -50,9 +51,15 @@ class UsageError(ValueError):
 
 
 @cache
+def _service_model(service: str) -> ServiceModel:
+    # The loader alone: a session would resolve AWS_PROFILE first, and fail on an unknown one.
+    return ServiceModel(create_loader().load_service_model(service, "service-2"), service_name=service)
+
+
+@cache
 def _shape(service: str, shape: str, member: str | None = None) -> dict[str, Any]:
     """The metadata (min, max, pattern) botocore's model of `service` gives a shape or one of its members."""
-    model = botocore.session.get_session().get_service_model(service).shape_for(shape)
+    model = _service_model(service).shape_for(shape)
     metadata: dict[str, Any] = (model.members[member] if member else model).metadata
     return metadata
 

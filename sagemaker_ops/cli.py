@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError, ProfileNotFound
 
 from config import ConfigError, EnvironmentConfig, EnvironmentName, load_config
@@ -71,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(given)
-    except UsageError as error:
-        return _fail(argparse.Namespace(json="--json" in given), USAGE, str(error))
+    except (UsageError, ProfileNotFound) as error:
+        args = argparse.Namespace(json="--json" in given, profile=None)
+        return _fail(args, USAGE, _usage_message(error, args))
     return _run(args)
 
 
@@ -81,8 +83,8 @@ def _run(args: argparse.Namespace) -> int:
         settings = _checked_settings(args)
         context = commands.Context(_deployment(args, settings), args)
         result = args.handler(context)
-    except (UsageError, ConfigError, ParamValidationError) as error:
-        return _fail(args, USAGE, _one_line(error))
+    except (UsageError, ConfigError, ParamValidationError, ProfileNotFound) as error:
+        return _fail(args, USAGE, _usage_message(error, args))
     except commands.CheckFailedError as error:
         _emit(args, {**error.result, "ok": False, "error": str(error)})
         return FAILED
@@ -232,16 +234,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _deployment(args: argparse.Namespace, settings: EnvironmentConfig) -> Deployment:
     """The environment as deployed, through a session with credentials (no AWS call yet)."""
-    try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region or settings.region)
-    except ProfileNotFound:
-        known = ", ".join(sorted(boto3.Session().available_profiles)) or "none"
-        raise UsageError(
-            f"argument --profile: no profile {args.profile!r} in the AWS config files (known: {known})"
-        ) from None
+    session = boto3.Session(profile_name=args.profile, region_name=args.region or settings.region)
     if session.get_credentials() is None:
         raise NoCredentialsError()
     return Deployment(settings, session, endpoint_url=args.endpoint_url)
+
+
+def _usage_message(error: Exception, args: argparse.Namespace) -> str:
+    """One line naming the argument, or the environment variable, that is wrong."""
+    if isinstance(error, ProfileNotFound):
+        # botocore resolves the profile wherever it reads its configuration, even for its bundled data.
+        where = "argument --profile" if args.profile else "environment variable AWS_PROFILE"
+        known = ", ".join(sorted(botocore.session.Session().available_profiles)) or "none"
+        return f"{where}: no profile {error.kwargs.get('profile')!r} in the AWS config files (known: {known})"
+    return _one_line(error)
 
 
 def _aws_message(error: Exception) -> str:

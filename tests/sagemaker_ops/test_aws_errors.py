@@ -185,3 +185,17 @@ def test_the_default_transform_job_name_fits_sagemakers_limit_for_the_longest_en
     assert re.fullmatch(r"a{32}-stag-transform-[0-9]{8}-[0-9]{6}", name)
     assert result["job"] == name
     deployment.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("argv", [["status", "--env", "dev"], ["status", "--env", "dev", "--region", "eu-west-1"]])
+def test_an_unknown_aws_profile_variable_is_named_where_it_comes_from(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    # GIVEN AWS_PROFILE naming a profile the config file does not have (botocore resolves it even for its own data)
+    _no_credentials_anywhere(monkeypatch, tmp_path)
+    (tmp_path / "config").write_text("[profile ops]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_PROFILE", "opps")
+    # WHEN a command runs THEN it exits 2 naming the variable, not --profile, and the known profiles
+    code, err, _ = run(capsys, *argv)
+    assert code == USAGE
+    assert err == ["error: environment variable AWS_PROFILE: no profile 'opps' in the AWS config files (known: ops)"]

@@ -1,0 +1,137 @@
+"""Where the local SageMaker plugs into moto: its SageMaker, SageMaker Runtime and Step Functions handlers.
+
+moto keeps storing what it stores (ListTrainingJobs, tags, CloudFormation resources); the Create calls
+also hand the request to the local runner, and the Describe calls of the jobs it runs answer from it.
+Step Functions executes definitions, and CloudFormation's state machines land where it executes them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+from local_sagemaker import stepfunctions
+from local_sagemaker.runtime import LocalSageMaker
+from local_sagemaker.training import RequestError
+
+_installed: dict[str, LocalSageMaker] = {}
+
+
+def local() -> LocalSageMaker:
+    return _installed["local"]
+
+
+def install(local_sagemaker: LocalSageMaker) -> None:
+    """Patch moto in this process (the emulator's); call once, before the server starts."""
+    _installed["local"] = local_sagemaker
+    if getattr(SageMakerResponse, "local_sagemaker", False):
+        return
+    _execute_state_machines()
+    stepfunctions.install()
+    _hook(SageMakerResponse, "create_training_job", _create_training_job)
+    _hook(SageMakerResponse, "describe_training_job", _describe("training"))
+    _hook(SageMakerResponse, "create_transform_job", _create_transform_job)
+    _hook(SageMakerResponse, "describe_transform_job", _describe("transform"))
+    SageMakerResponse.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
+    SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint  # type: ignore[method-assign,assignment]
+    SageMakerResponse.local_sagemaker = True  # type: ignore[attr-defined]
+
+
+def _execute_state_machines() -> None:
+    """moto's executing backend for Step Functions, also for the state machines CloudFormation creates."""
+    from moto.stepfunctions import models  # noqa: PLC0415
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends  # noqa: PLC0415
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
+
+
+def _hook(cls: type, name: str, replacement: Any) -> None:
+    original = getattr(cls, name)
+
+    def method(self: Any) -> Any:
+        return replacement(self, original)
+
+    setattr(cls, name, method)
+
+
+def _request(response: Any) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(response.body or b"{}")
+    return loaded
+
+
+def _create_training_job(response: Any, original: Any) -> Any:
+    request = _request(response)
+    try:
+        job = local().training_job(request)
+    except RequestError as error:
+        raise ValidationError(message=str(error)) from None
+    result = original(response)
+    job.start()
+    return result
+
+
+def _create_transform_job(response: Any, original: Any) -> Any:
+    request = _request(response)
+    try:
+        job = local().transform_job(request)
+    except RequestError as error:
+        raise ValidationError(message=str(error)) from None
+    result = original(response)
+    job.start()
+    return result
+
+
+def _describe(kind: str) -> Any:
+    def describe(response: Any, original: Any) -> Any:
+        name = _request(response).get("TrainingJobName" if kind == "training" else "TransformJobName", "")
+        job = local().job(kind, name)
+        return ActionResult(job.describe()) if job is not None else original(response)
+
+    return describe
+
+
+def _stop_training_job(response: Any) -> Any:
+    name = _request(response).get("TrainingJobName", "")
+    job = local().job("training", name)
+    if job is None:
+        raise ValidationError(message=f"Could not find training job '{name}'.")
+    job.stop()
+    return ActionResult({})
+
+
+def _invoke_endpoint(response: Any) -> Any:
+    name = str(response._get_params().get("EndpointName") or response.path.split("/")[2])
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    try:
+        answer = local().invoke_endpoint(
+            name,
+            body=response.body if isinstance(response.body, bytes) else str(response.body).encode(),
+            content_type=headers.get("content-type", "application/octet-stream"),
+            accept=headers.get("accept", "*/*"),
+        )
+    except LookupError as error:
+        raise ValidationError(message=str(error)) from None
+    except RuntimeError as error:
+        raise _model_error(str(error), 500) from None
+    if answer.status >= 400:
+        message = (
+            f"Received client error ({answer.status}) from primary with message "
+            f'"{answer.body.decode(errors="replace")}". See the endpoint\'s log group for more information.'
+        )
+        raise _model_error(message, answer.status)
+    return 200, {"Content-Type": answer.content_type, "x-Amzn-Invoked-Production-Variant": answer.variant}, answer.body
+
+
+def _model_error(message: str, original_status: int) -> JsonRESTError:
+    error = JsonRESTError("ModelError", message)
+    error.code = 424
+    error.description = json.dumps({"__type": "ModelError", "message": message, "OriginalStatusCode": original_status})
+    return error

@@ -8,6 +8,7 @@ Step Functions executes definitions, and CloudFormation's state machines land wh
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from moto.core.config import default_user_config
@@ -34,6 +35,7 @@ def install(local_sagemaker: LocalSageMaker) -> None:
     if getattr(SageMakerResponse, "local_sagemaker", False):
         return
     _execute_state_machines()
+    _requests_count_as_tls()
     stepfunctions.install()
     _hook(SageMakerResponse, "create_training_job", _create_training_job)
     _hook(SageMakerResponse, "describe_training_job", _describe("training"))
@@ -51,6 +53,45 @@ def _execute_state_machines() -> None:
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
+    backend = type(stepfunctions_parser_backends["123456789012"]["us-east-1"])
+    start_execution = backend.start_execution
+
+    def start_named_execution(self: Any, state_machine_arn: str, name: str | None = None, **kwargs: Any) -> Any:
+        # StartExecution without a name gets a UUID, as in AWS (moto's interpreter would name it None).
+        return start_execution(self, state_machine_arn, name=name or str(uuid.uuid4()), **kwargs)
+
+    backend.start_execution = start_named_execution  # type: ignore[method-assign]
+
+
+# Condition keys about the transport: the emulator speaks plain HTTP on 127.0.0.1 and stands in for TLS.
+TRANSPORT_CONDITION_KEYS = frozenset({"aws:SecureTransport", "s3:TlsVersion"})
+
+
+def _requests_count_as_tls() -> None:
+    """Bucket policies' "deny unless TLS" statements do not apply (moto ignores conditions and would deny all)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult  # noqa: PLC0415
+    from moto.s3.models import FakeBucket  # noqa: PLC0415
+
+    def get_permission(bucket: Any, action: str, resource: str) -> Any:
+        if bucket.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(bucket.policy)
+        statements = policy.get("Statement", [])
+        policy["Statement"] = [
+            s
+            for s in (statements if isinstance(statements, list) else [statements])
+            if not (s.get("Effect") == "Deny" and _transport_only(s.get("Condition")))
+        ]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def _transport_only(condition: Any) -> bool:
+    if not isinstance(condition, dict) or not condition:
+        return False
+    keys = {key for block in condition.values() if isinstance(block, dict) for key in block}
+    return bool(keys) and keys <= TRANSPORT_CONDITION_KEYS
 
 
 def _hook(cls: type, name: str, replacement: Any) -> None:

@@ -60,7 +60,7 @@ def _execute_state_machines() -> None:
         # StartExecution without a name gets a UUID, as in AWS (moto's interpreter would name it None).
         return start_execution(self, state_machine_arn, name=name or str(uuid.uuid4()), **kwargs)
 
-    backend.start_execution = start_named_execution  # type: ignore[method-assign]
+    backend.start_execution = start_named_execution  # type: ignore[method-assign,assignment]
 
 
 # Condition keys about the transport: the emulator speaks plain HTTP on 127.0.0.1 and stands in for TLS.
@@ -84,7 +84,7 @@ def _requests_count_as_tls() -> None:
         ]
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
 
 
 def _transport_only(condition: Any) -> bool:

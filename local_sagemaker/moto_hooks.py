@@ -56,9 +56,9 @@ def _execute_state_machines() -> None:
     backend = type(stepfunctions_parser_backends["123456789012"]["us-east-1"])
     start_execution = backend.start_execution
 
-    def start_named_execution(self: Any, state_machine_arn: str, name: str | None = None, **kwargs: Any) -> Any:
+    def start_named_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any) -> Any:
         # StartExecution without a name gets a UUID, as in AWS (moto's interpreter would name it None).
-        return start_execution(self, state_machine_arn, name=name or str(uuid.uuid4()), **kwargs)
+        return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args)
 
     backend.start_execution = start_named_execution  # type: ignore[method-assign,assignment]
 

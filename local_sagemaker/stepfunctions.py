@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -29,6 +30,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (
     StateTaskServiceUnsupported,
 )
+from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
@@ -111,8 +113,17 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         return resolve
 
 
+class RethrownErrorName(ErrorName):
+    """A Fail state's error from `ErrorPath` may be any name, `States.TaskFailed` too (rethrowing a caught error)."""
+
+
 def install() -> None:
-    """Make moto's interpreter build this integration for every `sagemaker:` task state."""
+    """Make moto's interpreter build this integration for every `sagemaker:` task state.
+
+    Also: a Fail state whose `ErrorPath` yields a `States.*` name (the pipeline's `<stage>Failed`
+    states rethrow the caught error) fails the execution with it; moto raised ValueError instead.
+    """
+    state_fail.CustomErrorName = RethrownErrorName  # type: ignore[attr-defined,assignment]
     original = factory.state_task_service_for  # type: ignore[attr-defined]
     if getattr(original, "local_sagemaker", False):
         return

@@ -147,17 +147,21 @@ class Environment:
             return []
         return [f"{group} {e['logStreamName']}: {e['message']}" for e in events]
 
-    def model_of(self, training_job: str) -> Any:
-        """The trained model, loaded from its model.tar.gz as the container's server loads it."""
-        from algorithm import ALGORITHM  # noqa: PLC0415 - the container's module, found through sys.path
-
+    def model_directory(self, training_job: str) -> Path:
+        """The training job's model.tar.gz, unpacked (what SageMaker puts in /opt/ml/model)."""
         uri = self.client("sagemaker").describe_training_job(TrainingJobName=training_job)["ModelArtifacts"]
         bucket, _, key = uri["S3ModelArtifacts"].removeprefix("s3://").partition("/")
         body = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         target = self.server_log.parent / "models" / training_job
         with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
             tar.extractall(target, filter="data")
-        return ALGORITHM.load(target)
+        return target
+
+    def model_of(self, training_job: str) -> Any:
+        """The trained model, loaded from its model.tar.gz as the container's server loads it."""
+        from algorithm import ALGORITHM  # noqa: PLC0415 - the container's module, found through sys.path
+
+        return ALGORITHM.load(self.model_directory(training_job))
 
     def read(self, uri: str) -> dict[str, bytes]:
         """Every object under an s3:// prefix, by key."""

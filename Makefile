@@ -11,7 +11,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup synth test review lint typecheck format bench clean
+.PHONY: help setup demo synth test review lint typecheck format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -35,6 +35,9 @@ $(CHECKOV_VENV)/.installed: Makefile
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
+
+demo: setup  ## run the whole system on this machine (no AWS account): train, score, promote, serve (docs/demo.md)
+	python -m scripts.demo
 
 synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet

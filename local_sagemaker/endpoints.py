@@ -21,6 +21,8 @@ from local_sagemaker.s3 import JobInputError, download_model
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
 INVOCATION_TIMEOUT_SECONDS = 60.0
+# The InvokeEndpoint members acted on; the others are in not_emulated.NOT_EMULATED.
+HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept"})
 
 
 @dataclass(frozen=True)

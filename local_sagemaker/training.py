@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local_sagemaker import container
+from local_sagemaker import container, not_emulated
 from local_sagemaker.aws import ACCOUNT, REGION, Aws, LogStream
 from local_sagemaker.s3 import JobInputError, S3Uri, download_prefix, list_keys, upload_directory, upload_tarball
 
@@ -38,7 +38,7 @@ POLL_SECONDS = 0.1
 HANDLED_FIELDS = frozenset({
     "TrainingJobName", "HyperParameters", "AlgorithmSpecification", "RoleArn", "InputDataConfig",
     "OutputDataConfig", "ResourceConfig", "StoppingCondition", "Tags", "EnableManagedSpotTraining",
-    "CheckpointConfig", "EnableInterContainerTrafficEncryption", "Environment",
+    "CheckpointConfig", "Environment",
 })  # fmt: skip
 
 
@@ -179,6 +179,9 @@ class TrainingJob:
                 with self._lock:
                     self._state["TrainingStartTime"] = _now()
             hosts = self._prepare(attempt)
+            ignored = sorted(set(self.request) & not_emulated.members(not_emulated.TRAINING))
+            if ignored:
+                hosts[0].log.write(f"local SageMaker: not emulated, ignored: {', '.join(ignored)}")
             self._transition("Training", "Training image download completed. Training in progress.")
             outcome = self._train(hosts, interrupt=interrupt)
             self._sync_checkpoints_up(hosts[0])

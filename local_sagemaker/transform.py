@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local_sagemaker import container
+from local_sagemaker import container, not_emulated
 from local_sagemaker.aws import ACCOUNT, REGION, Aws, LogStream
 from local_sagemaker.s3 import JobInputError, S3Uri, download_model, list_keys, relative_name
 from local_sagemaker.training import RequestError
@@ -85,6 +85,9 @@ class TransformJob:
             with self._lock:
                 self._state["TransformStartTime"] = datetime.now(UTC)
             log = LogStream(self._aws, TRANSFORM_LOG_GROUP, f"{self.name}/local-{int(time.time())}")
+            ignored = sorted(set(self.request) & not_emulated.members(not_emulated.TRANSFORM))
+            if ignored:
+                log.write(f"local SageMaker: not emulated, ignored: {', '.join(ignored)}")
             server = self._start_server(log)
             self._transform(server, log)
             self._end("Completed")

@@ -79,8 +79,10 @@ class TransformJob:
                 self._state["FailureReason"] = reason[:FAILURE_REASON_LIMIT]
 
     def _run(self) -> None:
+        """The job; its status changes last, once the log is flushed and the server stopped."""
         log: LogStream | None = None
         server: container.ServingContainer | None = None
+        status, reason = "Completed", ""
         try:
             with self._lock:
                 self._state["TransformStartTime"] = datetime.now(UTC)
@@ -90,19 +92,24 @@ class TransformJob:
                 log.write(f"local SageMaker: not emulated, ignored: {', '.join(ignored)}")
             server = self._start_server(log)
             self._transform(server, log)
-            self._end("Completed")
         except JobInputError as error:
-            self._end("Failed", f"ClientError: {error}")
+            status, reason = "Failed", f"ClientError: {error}"
         except RuntimeError as error:
-            self._end("Failed", f"AlgorithmError: {error}")
+            status, reason = "Failed", f"AlgorithmError: {error}"
         except Exception as error:  # the job fails, the emulator stays up
             traceback.print_exc()
-            self._end("Failed", f"InternalServerError: the local SageMaker failed: {type(error).__name__}: {error}")
+            status, reason = (
+                "Failed",
+                f"InternalServerError: the local SageMaker failed: {type(error).__name__}: {error}",
+            )
         finally:
             if server is not None:
                 server.stop()
             if log is not None:
+                if reason:
+                    log.write(f"local SageMaker: the job failed: {reason}")
                 log.flush()
+        self._end(status, reason or None)
 
     def _start_server(self, log: LogStream) -> container.ServingContainer:
         sagemaker = self._aws.client("sagemaker")

@@ -1,0 +1,162 @@
+"""The local SageMaker's API behaviour that the pipeline does not reach: stops, sharding, batching, rejects.
+
+Jobs are created with boto3 directly against the staging deployment's buckets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from stacks.training_stack import load_metric_definitions
+from tests.e2e.pipeline import Dataset, Environment
+
+ROLE = "arn:aws:iam::123456789012:role/local-sagemaker-test"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:test"
+
+
+def _channel(env: Environment, prefix: str, name: str, distribution: str = "FullyReplicated") -> dict[str, Any]:
+    uri = f"s3://{env.data_bucket}/{prefix}/{name}/"
+    return {
+        "ChannelName": name,
+        "ContentType": "text/csv",
+        "DataSource": {
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}
+        },
+    }
+
+
+def _training_request(env: Environment, name: str, data: Dataset, **overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": load_metric_definitions(),
+        },
+        "RoleArn": ROLE,
+        "HyperParameters": {"objective": "binary", "metric": "auc", "num_boost_round": "20"},
+        "InputDataConfig": [_channel(env, data.prefix, "train"), _channel(env, data.prefix, "validation")],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{env.artifacts_bucket}/direct/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+    request.update(overrides)
+    return request
+
+
+def _wait(env: Environment, describe: str, key: str, name: str, status: str) -> dict[str, Any]:
+    sagemaker = env.client("sagemaker")
+    deadline = time.monotonic() + 120
+    while True:
+        described: dict[str, Any] = getattr(sagemaker, describe)(**{key: name})
+        if described[status] not in {"InProgress", "Stopping"} or time.monotonic() > deadline:
+            return described
+        time.sleep(0.3)
+
+
+def _train(env: Environment, request: dict[str, Any]) -> dict[str, Any]:
+    env.client("sagemaker").create_training_job(**request)
+    return _wait(env, "describe_training_job", "TrainingJobName", request["TrainingJobName"], "TrainingJobStatus")
+
+
+@pytest.fixture(scope="module")
+def direct_data(staging: Environment) -> Dataset:
+    return staging.upload("e2e/direct", rows=600, seed=11, files=2)
+
+
+def test_max_runtime_stops_the_job_and_uploads_no_model(staging: Environment, direct_data: Dataset) -> None:
+    # GIVEN a job that would train for long, allowed 2 s
+    hyperparameters = {"objective": "binary", "num_boost_round": "100000", "early_stopping_rounds": "0"}
+    request = _training_request(
+        staging, "direct-max-runtime", direct_data, HyperParameters=hyperparameters,
+        StoppingCondition={"MaxRuntimeInSeconds": 2},
+    )  # fmt: skip
+    # WHEN it runs THEN SageMaker stops it at the limit, as Stopped / MaxRuntimeExceeded, with no model
+    described = _train(staging, request)
+    assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    assert "ModelArtifacts" not in described
+    assert not staging.read(f"s3://{staging.artifacts_bucket}/direct/direct-max-runtime/")
+
+
+def test_sharded_by_s3_key_gives_each_host_its_own_files(staging: Environment, direct_data: Dataset) -> None:
+    # GIVEN two train files, ShardedByS3Key, two instances
+    channels = [
+        _channel(staging, direct_data.prefix, "train", "ShardedByS3Key"),
+        _channel(staging, direct_data.prefix, "validation"),
+    ]
+    request = _training_request(
+        staging, "direct-sharded", direct_data, InputDataConfig=channels,
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 10},
+    )  # fmt: skip
+    # WHEN it trains THEN each host read one file (180 of the 360 train rows), and one model came out
+    described = _train(staging, request)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    logs = staging.client("logs")
+    for host in ("algo-1", "algo-2"):
+        events = logs.filter_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"direct-sharded/{host}-"
+        )["events"]
+        assert any(e["message"].startswith("data: train 180 rows") for e in events), [e["message"] for e in events]
+
+
+def test_a_non_string_hyperparameter_is_rejected_at_create_time(staging: Environment, direct_data: Dataset) -> None:
+    # GIVEN a client that does not validate parameters itself (as Step Functions' does not)
+    sagemaker = staging.server.session().client(
+        "sagemaker", endpoint_url=staging.server.url, config=Config(parameter_validation=False)
+    )
+    request = _training_request(staging, "direct-number", direct_data, HyperParameters={"num_leaves": 31})
+    # WHEN the job is created with a number THEN SageMaker's ValidationException names the hyperparameter
+    with pytest.raises(ClientError, match=r"HyperParameters\['num_leaves'\] must be a string"):
+        sagemaker.create_training_job(**request)
+
+
+@pytest.mark.parametrize(("strategy", "requests"), [("MultiRecord", 1), ("SingleRecord", 120)])
+def test_batch_strategy_decides_how_many_records_each_request_carries(
+    staging: Environment, direct_data: Dataset, strategy: str, requests: int
+) -> None:
+    # GIVEN a trained model and 120 rows to score
+    trained = _train(staging, _training_request(staging, f"direct-for-{strategy.lower()}", direct_data))
+    assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
+    model = f"direct-model-{strategy.lower()}"
+    staging.client("sagemaker").create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": trained["ModelArtifacts"]["S3ModelArtifacts"]},
+    )
+    job = f"direct-transform-{strategy.lower()}"
+    output = f"s3://{staging.artifacts_bucket}/direct/{job}/"
+    # WHEN a transform job runs with the strategy
+    staging.client("sagemaker").create_transform_job(
+        TransformJobName=job,
+        ModelName=model,
+        BatchStrategy=strategy,
+        MaxPayloadInMB=1,
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{staging.data_bucket}/{direct_data.prefix}/score/",
+                }
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": output, "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    described = _wait(staging, "describe_transform_job", "TransformJobName", job, "TransformJobStatus")
+    # THEN every row has its prediction, sent in one request (MultiRecord) or one per row (SingleRecord)
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    scores = staging.read(output)[f"direct/{job}/part-0.csv.out"].decode().split()
+    assert len(scores) == len(direct_data.score_features) == 120
+    events = staging.client("logs").filter_log_events(
+        logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=f"{job}/"
+    )["events"]
+    assert any(f"120 records in {requests} requests" in e["message"] for e in events), [e["message"] for e in events]
+    assert json.loads(json.dumps(described["TransformOutput"]))["S3OutputPath"] == output

@@ -55,8 +55,11 @@ def download_prefix(s3: Any, prefix: S3Uri, destination: Path, *, shard: tuple[i
     rank, hosts = shard
     keys = list_keys(s3, prefix)[rank::hosts]
     destination.mkdir(parents=True, exist_ok=True)
+    root = destination.resolve()
     for key in keys:
-        target = destination / relative_name(prefix, key)
+        target = (destination / relative_name(prefix, key)).resolve()
+        if not target.is_relative_to(root) or target == root:
+            raise JobInputError(f"object s3://{prefix.bucket}/{key} would land outside its folder ({destination.name})")
         target.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file(prefix.bucket, key, str(target))
     return keys

@@ -130,7 +130,8 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         INVOKE,
         "endpoint capacity: instances, autoscaling, deployment guardrails, serverless cold starts",
         "one model server per endpoint, started on the first InvokeEndpoint and restarted when the endpoint runs "
-        "another endpoint config; CreateEndpoint itself stays moto's (InService at once)",
+        "another endpoint config; CreateEndpoint itself stays moto's (InService at once), so a missing model "
+        "artifact shows as ModelError at the first InvokeEndpoint",
     ),
     NotEmulated(
         EVERYWHERE,

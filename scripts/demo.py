@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -88,15 +90,10 @@ def sample_dataset(server: MotoServer, bucket: str) -> np.ndarray[Any, np.dtype[
 
 def run_ops(server: MotoServer, *args: str) -> dict[str, Any]:
     """One `python -m sagemaker_ops` command against the emulator; its JSON document, or SystemExit on failure."""
-    capture = WORK / "last-command.json"
-    real_stdout = sys.stdout
-    with capture.open("w") as out:
-        sys.stdout = out
-        try:
-            code = ops([*args, "--env", ENVIRONMENT, "--endpoint-url", server.url, "--json", "--poll-seconds", "1"])
-        finally:
-            sys.stdout = real_stdout
-    document: dict[str, Any] = json.loads(capture.read_text())
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        code = ops([*args, "--env", ENVIRONMENT, "--endpoint-url", server.url, "--json", "--poll-seconds", "1"])
+    document: dict[str, Any] = json.loads(captured.getvalue())
     if code != OK:
         raise SystemExit(f"`sagemaker_ops {args[0]}` failed (exit {code}): {document.get('error')}")
     return document

@@ -116,27 +116,35 @@ def test_a_non_string_hyperparameter_is_rejected_at_create_time(staging: Environ
         sagemaker.create_training_job(**request)
 
 
-@pytest.mark.parametrize(("strategy", "requests"), [("MultiRecord", 1), ("SingleRecord", 120)])
+@pytest.mark.parametrize(
+    ("strategy", "requests", "settings"),
+    [
+        ("MultiRecord", 1, "BatchStrategy=MultiRecord MaxPayloadInMB=1"),
+        ("SingleRecord", 120, "BatchStrategy=SingleRecord MaxPayloadInMB=1"),
+        # Not set by the job: the container's /execution-parameters answer (MULTI_RECORD, its 6 MB limit).
+        ("", 1, "BatchStrategy=MultiRecord MaxPayloadInMB=6"),
+    ],
+)
 def test_batch_strategy_decides_how_many_records_each_request_carries(
-    staging: Environment, direct_data: Dataset, strategy: str, requests: int
+    staging: Environment, direct_data: Dataset, strategy: str, requests: int, settings: str
 ) -> None:
     # GIVEN a trained model and 120 rows to score
-    trained = _train(staging, _training_request(staging, f"direct-for-{strategy.lower()}", direct_data))
+    label = strategy.lower() or "container"
+    trained = _train(staging, _training_request(staging, f"direct-for-{label}", direct_data))
     assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
-    model = f"direct-model-{strategy.lower()}"
+    model = f"direct-model-{label}"
     staging.client("sagemaker").create_model(
         ModelName=model,
         ExecutionRoleArn=ROLE,
         PrimaryContainer={"Image": IMAGE, "ModelDataUrl": trained["ModelArtifacts"]["S3ModelArtifacts"]},
     )
-    job = f"direct-transform-{strategy.lower()}"
+    job = f"direct-transform-{label}"
     output = f"s3://{staging.artifacts_bucket}/direct/{job}/"
     # WHEN a transform job runs with the strategy
     staging.client("sagemaker").create_transform_job(
         TransformJobName=job,
         ModelName=model,
-        BatchStrategy=strategy,
-        MaxPayloadInMB=1,
+        **({"BatchStrategy": strategy, "MaxPayloadInMB": 1} if strategy else {}),
         TransformInput={
             "DataSource": {
                 "S3DataSource": {
@@ -158,5 +166,7 @@ def test_batch_strategy_decides_how_many_records_each_request_carries(
     events = staging.client("logs").filter_log_events(
         logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=f"{job}/"
     )["events"]
-    assert any(f"120 records in {requests} requests" in e["message"] for e in events), [e["message"] for e in events]
+    messages = [e["message"] for e in events]
+    assert any(settings in m for m in messages), messages
+    assert any(f"120 records in {requests} requests" in m for m in messages), messages
     assert json.loads(json.dumps(described["TransformOutput"]))["S3OutputPath"] == output

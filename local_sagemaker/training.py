@@ -162,7 +162,9 @@ class TrainingJob:
         try:
             self._run_job()
         except JobInputError as error:
-            self._end("Failed", "Failed", "Training job failed", FailureReason=f"ClientError: {error}"[:1024])
+            self._end(
+                "Failed", "Failed", "Training job failed", FailureReason=f"ClientError: {error}"[:FAILURE_REASON_LIMIT]
+            )
         except Exception as error:  # the job fails, the emulator stays up
             traceback.print_exc()
             reason = f"InternalServerError: the local SageMaker failed: {type(error).__name__}: {error}"

@@ -82,6 +82,10 @@ def test_a_bad_hyperparameter_fails_training_and_its_reason_reaches_the_notifica
     assert cause["TrainingJobStatus"] == "Failed"
     assert cause["FailureReason"].startswith("AlgorithmError: ")
     assert "num_leaves" in cause["FailureReason"]
+    # AND the test output for such a failure names the step and shows the container's log
+    explanation = staging.explain(run)
+    assert "step Train: TaskFailed States.TaskFailed" in explanation
+    assert "training failed: " in explanation and "/aws/sagemaker/TrainingJobs" in explanation
     notes = staging.notifications(queue)
     assert [n["Subject"] for n in notes] == ["sagemaker-gbdt-staging: training pipeline failed (Training)"]
     assert notes[0]["Message"]["stage"] == "Training"

@@ -29,13 +29,13 @@ import numpy as np
 
 from config import AppConfig, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
-from sagemaker_ops.cli import OK
 from sagemaker_ops.cli import main as ops
 from stacks import build_app
 from tests.emulator.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
 from tests.emulator.server import ACCOUNT, MotoServer, start_moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
+SUCCESS = 0  # the exit code of every successful command
 WORK = ROOT / "cdk.out" / "demo"
 ENVIRONMENT, STAGE = "dev", "Dev"
 DATA_PREFIX = "demo"
@@ -94,7 +94,7 @@ def run_ops(server: MotoServer, *args: str) -> dict[str, Any]:
     with contextlib.redirect_stdout(captured):
         code = ops([*args, "--env", ENVIRONMENT, "--endpoint-url", server.url, "--json", "--poll-seconds", "1"])
     document: dict[str, Any] = json.loads(captured.getvalue())
-    if code != OK:
+    if code != SUCCESS:
         raise SystemExit(f"`sagemaker_ops {args[0]}` failed (exit {code}): {document.get('error')}")
     return document
 

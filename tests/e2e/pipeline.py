@@ -157,6 +157,17 @@ class Environment:
             tar.extractall(target, filter="data")
         return target
 
+    def training_summary(self, training_job: str) -> dict[str, Any]:
+        """The job's output.tar.gz `training_summary.json` (written by the first host)."""
+        uri = self.client("sagemaker").describe_training_job(TrainingJobName=training_job)["ModelArtifacts"]
+        bucket, _, key = uri["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+        body = self.client("s3").get_object(Bucket=bucket, Key=key.replace("model.tar.gz", "output.tar.gz"))["Body"]
+        with tarfile.open(fileobj=io.BytesIO(body.read()), mode="r:gz") as tar:
+            member = tar.extractfile("training_summary.json")
+            assert member is not None, "output.tar.gz holds no training_summary.json"
+            summary: dict[str, Any] = json.loads(member.read())
+        return summary
+
     def model_of(self, training_job: str) -> Any:
         """The trained model, loaded from its model.tar.gz as the container's server loads it."""
         from algorithm import ALGORITHM  # noqa: PLC0415 - the container's module, found through sys.path

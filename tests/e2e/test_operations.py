@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sagemaker_ops.cli import OK, main
+from sagemaker_ops.cli import main
 from tests.container.harness import csv_bytes
 from tests.e2e.pipeline import Environment
+
+OK = 0  # the exit code of every successful command
 
 
 @pytest.fixture

@@ -115,8 +115,12 @@ def test_a_spot_interruption_restarts_training_from_its_checkpoint(staging: Envi
     assert statuses.index("Interrupted") < len(statuses) - statuses[::-1].index("Training") - 1
     checkpoints = staging.read(training["CheckpointConfig"]["S3Uri"])
     assert checkpoints, "no checkpoint was synced to CheckpointConfig.S3Uri"
-    log = staging.container_log("/aws/sagemaker/TrainingJobs", job[-36:])
-    assert any("resuming from checkpoint after round" in line and "attempt-2" in line for line in log), log[-5:]
+    metadata = json.loads((staging.model_directory(job) / "metadata.json").read_text())
+    assert 0 < metadata["resumed_from_round"] < metadata["rounds_trained"] == 600, metadata
+    streams = {
+        line.split()[1].split(":")[0] for line in staging.container_log("/aws/sagemaker/TrainingJobs", job[-36:])
+    }
+    assert any(stream.endswith("-attempt-2") for stream in streams), streams
 
 
 def test_two_hosts_train_one_model_that_the_pipeline_scores_with(staging: Environment) -> None:

@@ -99,10 +99,10 @@ def run_ops(server: MotoServer, *args: str) -> dict[str, Any]:
     return document
 
 
-def follow(server: MotoServer, execution_arn: str) -> dict[str, Any]:
+def follow(server: MotoServer, execution_arn: str, prefix: str) -> dict[str, Any]:
     """Print each step the pipeline enters and its job's status, until the execution ends."""
     stepfunctions, sagemaker = server.client("stepfunctions"), server.client("sagemaker")
-    job = f"sagemaker-gbdt-{ENVIRONMENT}-{execution_arn.rsplit(':', maxsplit=1)[-1]}"
+    job = f"{prefix}-{execution_arn.rsplit(':', maxsplit=1)[-1]}"
     seen: set[int] = set()
     last_job_status = ""
     deadline = time.monotonic() + PIPELINE_TIMEOUT_SECONDS
@@ -173,19 +173,19 @@ def demo(keep_running: bool) -> None:
             stacks[artifact.stack_name] = deploy(server, artifact, outputs)
             show(f"deployed {artifact.stack_name}")
         platform = stacks[f"{STAGE}-Platform"].outputs
-        run(server, platform, keep_running)
+        run(server, platform, f"{config.app_name}-{ENVIRONMENT}", keep_running)
     finally:
         say("cleaning up: stopping the local SageMaker (its containers stop with it)")
         server.stop()
 
 
-def run(server: MotoServer, platform: dict[str, str], keep_running: bool) -> None:
+def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running: bool) -> None:
     say("3/7 upload a small sample dataset to the data bucket")
     sample_dataset(server, platform["DataBucketName"])
 
     say("4/7 run the training pipeline: sagemaker_ops train --env dev --data-prefix demo")
     started = run_ops(server, "train", "--data-prefix", DATA_PREFIX, *(f"-p{h}" for h in HYPERPARAMETERS), "--no-wait")
-    ended = follow(server, started["execution_arn"])
+    ended = follow(server, started["execution_arn"], prefix)
     if ended["status"] != "SUCCEEDED":
         raise SystemExit(f"the pipeline ended {ended['status']}: {ended.get('error')}: {ended.get('cause')}")
     report = json.loads(ended["output"])

@@ -23,6 +23,6 @@ def staging(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) 
         bootstrap(server, artifacts)
         outputs: dict[str, dict[str, str]] = {}
         stacks = {a.stack_name.split("-", 1)[1]: deploy(server, a, outputs) for a in artifacts}
-        yield Environment(server, stacks, ENVIRONMENT, log)
+        yield Environment(server, stacks, ENVIRONMENT, log, f"{synthesized.config.app_name}-{ENVIRONMENT}")
     finally:
         server.stop()

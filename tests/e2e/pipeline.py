@@ -64,6 +64,7 @@ class Environment:
     stacks: dict[str, DeployedStack]
     name: str
     server_log: Path
+    prefix: str  # `<app>-<env>`: the pipeline names its jobs `<prefix>-<execution name>`, its subjects `<prefix>: ...`
 
     def output(self, stack: str, key: str) -> str:
         return self.stacks[stack].outputs[key]
@@ -136,7 +137,7 @@ class Environment:
     def container_log(self, group: str, execution_name: str) -> list[str]:
         """The container's log lines of this execution's job (streams `<job>/...`), from CloudWatch Logs."""
         logs = self.client("logs")
-        job = f"sagemaker-gbdt-{self.name}-{execution_name}"
+        job = f"{self.prefix}-{execution_name}"
         events: list[dict[str, Any]] = []
         try:
             for page in logs.get_paginator("filter_log_events").paginate(

@@ -49,7 +49,7 @@ def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictio
     assert staging.client("sagemaker").describe_model(ModelName=report["model_name"])["ModelName"] == job
     assert any("#metrics round=" in line for line in staging.container_log("/aws/sagemaker/TrainingJobs", job[-36:]))
     notes = staging.notifications(queue)
-    assert [n["Subject"] for n in notes] == ["sagemaker-gbdt-staging: training pipeline succeeded"]
+    assert [n["Subject"] for n in notes] == [f"{staging.prefix}: training pipeline succeeded"]
     assert notes[0]["Message"]["commit"] == "abc123"
 
 
@@ -64,7 +64,7 @@ def test_the_quality_gate_rejects_a_model_that_learned_nothing(staging: Environm
     assert run.described.get("error") == "ModelRejected", staging.explain(run)
     assert "CreateModel" not in run.entered()
     notes = staging.notifications(queue)
-    assert [n["Subject"] for n in notes] == ["sagemaker-gbdt-staging: model rejected by the quality gate"]
+    assert [n["Subject"] for n in notes] == [f"{staging.prefix}: model rejected by the quality gate"]
     assert notes[0]["Message"]["gate"] == "validation:auc >= 0.75"
     assert notes[0]["Message"]["values"][0] < 0.75
 
@@ -87,7 +87,7 @@ def test_a_bad_hyperparameter_fails_training_and_its_reason_reaches_the_notifica
     assert "step Train: TaskFailed States.TaskFailed" in explanation
     assert "training failed: " in explanation and "/aws/sagemaker/TrainingJobs" in explanation
     notes = staging.notifications(queue)
-    assert [n["Subject"] for n in notes] == ["sagemaker-gbdt-staging: training pipeline failed (Training)"]
+    assert [n["Subject"] for n in notes] == [f"{staging.prefix}: training pipeline failed (Training)"]
     assert notes[0]["Message"]["stage"] == "Training"
     assert "num_leaves" in json.loads(notes[0]["Message"]["cause"])["FailureReason"]
 
@@ -98,7 +98,7 @@ def test_a_spot_interruption_restarts_training_from_its_checkpoint(staging: Envi
     data = staging.upload("e2e/spot", rows=600, seed=4)
     request = urllib.request.Request(  # noqa: S310 - the local emulator
         staging.server.url + "/local-sagemaker/spot-interruptions",
-        data=json.dumps({"job_name_prefix": "sagemaker-gbdt-staging-"}).encode(),
+        data=json.dumps({"job_name_prefix": f"{staging.prefix}-"}).encode(),
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310

@@ -166,3 +166,45 @@ def test_batch_strategy_decides_how_many_records_each_request_carries(
     assert any(settings in m for m in messages), messages
     assert any(f"120 records in {requests} requests" in m for m in messages), messages
     assert json.loads(json.dumps(described["TransformOutput"]))["S3OutputPath"] == output
+
+
+def test_an_endpoint_serves_the_model_of_the_endpoint_config_it_runs_and_passes_on_its_errors(
+    staging: Environment, direct_data: Dataset
+) -> None:
+    # GIVEN two trained models (20 and 3 rounds) and an endpoint on the first
+    sagemaker, runtime = staging.client("sagemaker"), staging.client("sagemaker-runtime")
+    for rounds in ("20", "3"):
+        hyperparameters = {"objective": "binary", "num_boost_round": rounds}
+        job = _train(staging, _training_request(staging, f"direct-endpoint-{rounds}", direct_data,
+                                                HyperParameters=hyperparameters))  # fmt: skip
+        assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+        model = job["ModelArtifacts"]["S3ModelArtifacts"]
+        sagemaker.create_model(ModelName=f"direct-endpoint-{rounds}", ExecutionRoleArn=ROLE,
+                               PrimaryContainer={"Image": IMAGE, "ModelDataUrl": model})  # fmt: skip
+        variant = {"VariantName": "primary", "ModelName": f"direct-endpoint-{rounds}", "InitialInstanceCount": 1,
+                   "InstanceType": "ml.c5.large"}  # fmt: skip
+        sagemaker.create_endpoint_config(EndpointConfigName=f"direct-endpoint-{rounds}", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName="direct-endpoint", EndpointConfigName="direct-endpoint-20")
+    rows = direct_data.score_features[:4]
+    body = "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in rows).encode()
+
+    def predictions() -> list[float]:
+        answer = runtime.invoke_endpoint(EndpointName="direct-endpoint", Body=body, ContentType="text/csv")
+        assert answer["InvokedProductionVariant"] == "primary"
+        return [float(v) for v in answer["Body"].read().decode().split()]
+
+    # WHEN it is invoked THEN the first model answers
+    rows_parsed = [[float(v) for v in line.split(",")] for line in body.decode().splitlines()]
+    first = predictions()
+    assert first == pytest.approx(list(staging.model_of("direct-endpoint-20").predict(rows_parsed)), rel=1e-6)
+    # WHEN the endpoint runs the other endpoint config THEN the other model answers
+    sagemaker.delete_endpoint(EndpointName="direct-endpoint")
+    sagemaker.create_endpoint(EndpointName="direct-endpoint", EndpointConfigName="direct-endpoint-3")
+    second = predictions()
+    assert second == pytest.approx(list(staging.model_of("direct-endpoint-3").predict(rows_parsed)), rel=1e-6)
+    assert second != pytest.approx(first)
+    # WHEN a request is bad THEN InvokeEndpoint fails with ModelError carrying the container's reason
+    with pytest.raises(ClientError) as raised:
+        runtime.invoke_endpoint(EndpointName="direct-endpoint", Body=b"1,2\n", ContentType="text/csv")
+    assert raised.value.response["Error"]["Code"] == "ModelError"
+    assert "Received client error (400)" in str(raised.value) and "features" in str(raised.value)

@@ -47,11 +47,14 @@ class LocalSageMaker:
         return self.endpoints.invoke(name, body, content_type, accept)
 
     def shutdown(self) -> None:
-        """Stop every running container (training jobs end Stopped) and the endpoint servers."""
+        """Stop every running container (training jobs end Stopped), transform and endpoint servers."""
         with self._lock:
             training = list(self._jobs["training"].values())
+            transform = list(self._jobs["transform"].values())
         for job in training:
             job.stop()
+        for job in transform:
+            job.stop()
+        self.endpoints.stop_all()
         for job in training:
             job.thread.join(timeout=150)
-        self.endpoints.stop_all()

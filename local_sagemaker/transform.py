@@ -50,10 +50,17 @@ class TransformJob:
         self._aws, self._work = aws, work / "transform" / self.name
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {"TransformJobStatus": "InProgress", "CreationTime": datetime.now(UTC)}
+        self._server: container.ServingContainer | None = None
         self.thread = threading.Thread(target=self._run, name=f"transform-{self.name}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
+
+    def stop(self) -> None:
+        """Stop the job's model server (the emulator shuts down); the job fails where it was."""
+        server = self._server
+        if server is not None:
+            server.stop()
 
     def describe(self) -> dict[str, Any]:
         request = self.request
@@ -90,7 +97,7 @@ class TransformJob:
             ignored = sorted(set(self.request) & not_emulated.members(not_emulated.TRANSFORM))
             if ignored:
                 log.write(f"local SageMaker: not emulated, ignored: {', '.join(ignored)}")
-            server = self._start_server(log)
+            server = self._server = self._start_server(log)
             self._transform(server, log)
         except JobInputError as error:
             status, reason = "Failed", f"ClientError: {error}"

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from stacks.training_stack import load_metric_definitions
+from tests.container.harness import csv_bytes, make_data
 from tests.e2e.pipeline import Dataset, Environment
+from tests.emulator.server import start_moto_server
 
 ROLE = "arn:aws:iam::123456789012:role/local-sagemaker-test"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:test"
@@ -208,3 +212,43 @@ def test_an_endpoint_serves_the_model_of_the_endpoint_config_it_runs_and_passes_
         runtime.invoke_endpoint(EndpointName="direct-endpoint", Body=b"1,2\n", ContentType="text/csv")
     assert raised.value.response["Error"]["Code"] == "ModelError"
     assert "Received client error (400)" in str(raised.value) and "features" in str(raised.value)
+
+
+def test_stopping_the_emulator_stops_every_container_it_started(tmp_path: Path) -> None:
+    # GIVEN a local SageMaker of its own, with an endpoint whose model server runs
+    server = start_moto_server(module="local_sagemaker", log=tmp_path / "server.log")
+    try:
+        s3, sagemaker = server.client("s3"), server.client("sagemaker")
+        s3.create_bucket(Bucket="data")
+        labels, features = make_data("binary", 200, seed=12)
+        s3.put_object(Bucket="data", Key="d/train/a.csv", Body=csv_bytes(labels, features))
+        request = {
+            "TrainingJobName": "shutdown",
+            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            "RoleArn": ROLE,
+            "HyperParameters": {"objective": "binary", "num_boost_round": "3"},
+            "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": "s3://data/d/train/"}}}],
+            "OutputDataConfig": {"S3OutputPath": "s3://data/models/"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+        }  # fmt: skip
+        sagemaker.create_training_job(**request)
+        deadline = time.monotonic() + 60
+        while sagemaker.describe_training_job(TrainingJobName="shutdown")["TrainingJobStatus"] == "InProgress":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        sagemaker.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={
+            "Image": IMAGE, "ModelDataUrl": "s3://data/models/shutdown/output/model.tar.gz"})  # fmt: skip
+        variant = {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.c5.large"}
+        sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant])
+        sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+        row = ",".join(f"{v:.6g}" for v in features[0]).encode()
+        server.client("sagemaker-runtime").invoke_endpoint(EndpointName="e", Body=row, ContentType="text/csv")
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        assert any("serve" in child.cmdline() for child in children)
+    finally:
+        # WHEN the emulator is stopped
+        server.stop()
+    # THEN none of the processes it started is left
+    assert not [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]

@@ -18,6 +18,8 @@ import boto3
 ACCOUNT = "123456789012"  # moto's default account, also the tests' fake account
 REGION = "us-east-1"
 STARTUP_SECONDS = 20.0
+# The local SageMaker stops its containers first (a model server drains for up to 25 s).
+STOP_SECONDS = 30.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -46,7 +48,7 @@ class MotoServer:
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)

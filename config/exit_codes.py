@@ -46,12 +46,13 @@ MEANINGS: dict[ExitCode, Meaning] = {
         (OPS, REVIEW),
     ),
     ExitCode.USAGE: Meaning(
-        "usage or configuration error: unknown option, unreadable file, bad hyperparameter, bad "
-        "acknowledgment file, unknown `BASE`, unreadable `--base-dir`",
+        "usage or configuration error: unknown option, bad argument value, unreadable file, bad hyperparameter, "
+        "unknown `--profile`, bad acknowledgment file, unknown `BASE`, unreadable `--base-dir`",
         (OPS, REVIEW),
     ),
     ExitCode.AWS_ERROR: Meaning(
-        "AWS error or not deployed: a stack, output, endpoint, job or execution does not exist, access denied",
+        "AWS error or not deployed: a stack, output, endpoint, job or execution does not exist, access denied, "
+        "no or expired credentials, the endpoint cannot be reached",
         (OPS,),
     ),
     ExitCode.TIMED_OUT: Meaning("gave up waiting after `--timeout` seconds; the job is still running", (OPS,)),

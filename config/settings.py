@@ -13,7 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from config.aws_catalog import did_you_mean, regions, sagemaker_enum, sagemaker_range
 from config.contract import (
@@ -27,6 +28,7 @@ from config.contract import (
     spot_wait_problem,
     transform_payload_problem,
 )
+from config.hyperparameters import load_schema
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("environments.toml")
 
@@ -151,6 +153,25 @@ class JobCompute(_Frozen):
 
 
 HyperparameterName = Annotated[str, _matching(r"[A-Za-z0-9_.:-]{1,256}", "1-256 letters, digits or _ . : -")]
+# The error type of a hyperparameter the container's schema rejects (its message already quotes the value).
+HYPERPARAMETER_ERROR = "hyperparameter"
+
+
+def _container_accepts(values: dict[str, str]) -> dict[str, str]:
+    """Each value as the container's schema (container/hyperparameters.json) would parse it, else one error per name."""
+    schema = load_schema()
+    errors = [
+        InitErrorDetails(
+            type=PydanticCustomError(HYPERPARAMETER_ERROR, "{problem}", {"problem": problem.removeprefix(f"{name} ")}),
+            loc=(name,),
+            input=value,
+        )
+        for name, value in values.items()
+        for problem in schema.problems({name: value})
+    ]
+    if errors:
+        raise ValidationError.from_exception_data("hyperparameters", errors)
+    return values
 
 
 class EvaluationSettings(_Frozen):
@@ -178,6 +199,13 @@ class TrainingSettings(JobCompute):
     train_data_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     hyperparameters: dict[HyperparameterName, Annotated[str, Field(max_length=2500)]] = Field(default_factory=dict)
     evaluation: EvaluationSettings | None = None
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _hyperparameters_accepted(cls, values: dict[str, str]) -> dict[str, str]:
+        # The container rejects a bad value when the job starts, minutes into every pipeline run: refuse it here.
+        # Required names are not checked: an execution's input may give them (see EnvironmentConfig for schedules).
+        return _container_accepts(values)
 
     @model_validator(mode="after")
     def _spot_needs_a_longer_wait(self) -> TrainingSettings:
@@ -459,6 +487,11 @@ class EnvironmentConfig(_Frozen):
                 "drift.enabled needs endpoint.data_capture_percentage > 0: drift is measured on captured requests "
                 "(a serverless endpoint captures none)"
             )
+        if self.transform.schedule is not None:
+            problems += [
+                f"training.hyperparameters: {problem}: transform.schedule starts the pipeline with these alone"
+                for problem in load_schema().problems(self.training.hyperparameters, complete=True)
+            ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -553,6 +586,8 @@ def load_config(path: Path = DEFAULT_CONFIG_FILE, *, default_account: str | None
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"cannot read configuration file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read configuration file {path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     return parse_config(raw, default_account=default_account)
@@ -686,6 +721,7 @@ def _describe(where: str, error: ValidationError) -> str:
             message = "required field is missing"
         given = problem.get("input")
         scalar = isinstance(given, str | int | float | bool)
-        suffix = f" (got {given!r})" if scalar and problem["type"] != "extra_forbidden" else ""
+        quoted = problem["type"] in {"extra_forbidden", HYPERPARAMETER_ERROR}
+        suffix = f" (got {given!r})" if scalar and not quoted else ""
         lines.append(f"{where}: {field}: {message}{suffix}")
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from sagemaker_contract.errors import UserError
 from sagemaker_contract.failure import write_failure
 from sagemaker_contract.paths import OptMl
 
-USAGE = "usage: entrypoint.py train|serve|monitor   (OPT_ML_DIR relocates /opt/ml)"
+USAGE = "usage: entrypoint.py train|serve|monitor|export-interface   (OPT_ML_DIR relocates /opt/ml)"
 
 
 def _train(paths: OptMl) -> int:
@@ -92,9 +92,14 @@ def _become_work_user(command: str, paths: OptMl) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in {"train", "serve", "monitor"}:
+    if len(argv) != 1 or argv[0] not in {"train", "serve", "monitor", "export-interface"}:
         print(USAGE, file=sys.stderr)
         return 2
+    if argv[0] == "export-interface":  # container/interface.json, what the app reads (INTERFACE.md)
+        from sagemaker_contract import interface  # noqa: PLC0415 - nothing else to load
+
+        sys.stdout.write(interface.render())
+        return 0
     paths = OptMl.from_environment()
     if not _become_work_user(argv[0], paths):
         return 1

@@ -7,6 +7,10 @@ Every subcommand takes `--env` (required), `--profile`, `--region` (default: the
 `--endpoint-url` (or boto3's own `AWS_ENDPOINT_URL`) and `--json` (one JSON document on stdout
 instead of text). Progress goes to stderr. This module parses the arguments and reports; the
 handlers are in `commands`. Exit codes are the project's (`config.exit_codes`, docs/operations.md).
+
+Every argument is checked before the first AWS call (`arguments`): a bad value, like an error of
+AWS or of the credentials, ends the command with one line on stderr (or the `--json` document)
+and the table's exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,15 +20,17 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+import botocore.session
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError, ProfileNotFound
 
-from config import ConfigError, load_config
+from config import ConfigError, EnvironmentConfig, EnvironmentName, load_config
 from config.exit_codes import OPS, ExitCode, codes_of, help_epilog
 from config.settings import DEFAULT_CONFIG_FILE
-from sagemaker_ops import commands
+from sagemaker_ops import arguments, commands
+from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.progress import WaitTimeoutError
 
@@ -39,37 +45,93 @@ OK, FAILED, USAGE, AWS_ERROR, TIMED_OUT = (
 EXIT_CODES = codes_of(OPS)
 
 
+_NO_CREDENTIALS = (
+    "no AWS credentials found: give --profile, set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+    "or run `aws configure` / `aws sso login`"
+)
+# A hint for the AWS error codes that say what to do about the credentials.
+_CREDENTIAL_HINTS = {
+    "ExpiredToken": "the credentials expired: renew them (aws sso login, or a new session)",
+    "ExpiredTokenException": "the credentials expired: renew them (aws sso login, or a new session)",
+    "RequestExpired": "the credentials expired or the clock is off: renew them, check the time",
+    "InvalidClientTokenId": "the credentials are not valid in this partition or account: check --profile",
+    "UnrecognizedClientException": "the credentials are not valid in this partition or account: check --profile",
+    "AccessDenied": "the credentials may not do this: check --profile and the role's permissions",
+    "AccessDeniedException": "the credentials may not do this: check --profile and the role's permissions",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit code 2, also with --json."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
     try:
-        context = commands.Context(_deployment(args), args)
+        args = build_parser().parse_args(given)
+    except (UsageError, ProfileNotFound) as error:
+        args = argparse.Namespace(json="--json" in given, profile=None)
+        return _fail(args, USAGE, _usage_message(error, args))
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = _checked_settings(args)
+        context = commands.Context(_deployment(args, settings), args)
         result = args.handler(context)
-    except (commands.UsageError, ConfigError) as error:
-        return _fail(args, USAGE, str(error))
+    except (UsageError, ConfigError, ParamValidationError, ProfileNotFound) as error:
+        return _fail(args, USAGE, _usage_message(error, args))
     except commands.CheckFailedError as error:
         _emit(args, {**error.result, "ok": False, "error": str(error)})
         return FAILED
     except WaitTimeoutError as error:
         return _fail(args, TIMED_OUT, str(error))
     except (NotDeployedError, ClientError, BotoCoreError) as error:
-        return _fail(args, AWS_ERROR, str(error))
+        return _fail(args, AWS_ERROR, _aws_message(error))
     _emit(args, {**result, "ok": True})
     return OK
 
 
+def _checked_settings(args: argparse.Namespace) -> EnvironmentConfig:
+    """The environment's settings, once every argument of the command passed its check."""
+    settings = load_config(args.config).environment(args.env)
+    arguments.check_common(args, settings)
+    args.check(args, settings)
+    return settings
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--env", required=True, help="environment: dev, staging or prod")
-    common.add_argument("--profile", help="AWS profile (default: the default credential chain)")
-    common.add_argument("--region", help="AWS region (default: the environment's, from the configuration)")
-    common.add_argument("--endpoint-url", help="send every AWS call here (an emulator); AWS_ENDPOINT_URL also works")
+    common = _Parser(add_help=False)
+    common.add_argument("--env", required=True, choices=[e.value for e in EnvironmentName], help="environment")
+    common.add_argument("--profile", type=arguments.name, help="AWS profile (default: the default credential chain)")
+    common.add_argument(
+        "--region", type=arguments.region, help="AWS region (default: the environment's, from the configuration)"
+    )
+    common.add_argument(
+        "--endpoint-url",
+        type=arguments.endpoint_url,
+        help="send every AWS call here (an emulator); AWS_ENDPOINT_URL also works",
+    )
     common.add_argument("--config", type=Path, default=DEFAULT_CONFIG_FILE, help="configuration file")
     common.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    common.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait at most (default 3600)")
-    common.add_argument("--poll-seconds", type=float, default=15.0, help="seconds between status checks")
+    common.add_argument(
+        "--timeout",
+        type=arguments.seconds(arguments.MAX_WAIT_SECONDS),
+        default=3600.0,
+        help=f"seconds to wait at most (default 3600, at most {arguments.MAX_WAIT_SECONDS})",
+    )
+    common.add_argument(
+        "--poll-seconds",
+        type=arguments.seconds(arguments.MAX_POLL_SECONDS),
+        default=15.0,
+        help=f"seconds between status checks (default 15, from {arguments.MIN_POLL_SECONDS:g})",
+    )
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sagemaker_ops",
         description="Day-2 operations of a deployed environment.",
         epilog=help_epilog(OPS),
@@ -78,55 +140,130 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
-        name: str, handler: Callable[[commands.Context], dict[str, Any]], help_: str
+        name: str,
+        handler: Callable[[commands.Context], dict[str, Any]],
+        help_: str,
+        check: Callable[[argparse.Namespace, EnvironmentConfig], None] = lambda _args, _settings: None,
     ) -> argparse.ArgumentParser:
         sub = subcommands.add_parser(name, parents=[common], help=help_, description=help_)
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, check=check)
         return sub
 
-    train = command("train", commands.train, "start the training pipeline and wait for it")
-    train.add_argument("--data-prefix", required=True, help="key prefix of the training data in the data bucket")
-    train.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE", help="repeatable")
+    train = command("train", commands.train, "start the training pipeline and wait for it", arguments.check_train)
+    train.add_argument(
+        "--data-prefix",
+        type=arguments.data_prefix,
+        required=True,
+        help="key prefix of the training data in the data bucket (a trailing '/' is dropped)",
+    )
+    train.add_argument(
+        "--hyperparameter",
+        "-p",
+        type=arguments.hyperparameter,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="repeatable; over the environment's configured ones, checked against the container's schema",
+    )
     train.add_argument("--no-wait", action="store_true", help="return once the execution has started")
 
     command("status", commands.status, "endpoint status, endpoint config, instance counts, last deployment")
 
-    invoke = command("invoke", commands.invoke, "send a CSV or JSON file to the endpoint and print the predictions")
-    invoke.add_argument("--file", type=Path, required=True, help=".csv, .json or .jsonl")
-    invoke.add_argument("--content-type", help="default: from the file extension")
+    invoke = command(
+        "invoke",
+        commands.invoke,
+        "send a CSV or JSON file to the endpoint and print the predictions",
+        arguments.check_request,
+    )
+    invoke.add_argument("--file", type=arguments.request_file, required=True, help=".csv, .json or .jsonl")
+    invoke.add_argument("--content-type", type=arguments.content_type, help="default: from the file extension")
 
     transform = command("transform", commands.transform, "run a batch transform job with the deployed model and wait")
-    transform.add_argument("--input", required=True, help="s3:// URI, or a key prefix in the data bucket")
-    transform.add_argument("--output", help="s3:// URI (default: s3://<artifacts>/transform/<job>/)")
-    transform.add_argument("--content-type", default="text/csv")
-    transform.add_argument("--job-name", help="default: <app>-<env>-transform-<UTC time>")
+    transform.add_argument(
+        "--input", type=arguments.s3_uri_or_prefix, required=True, help="s3:// URI, or a key prefix in the data bucket"
+    )
+    transform.add_argument(
+        "--output", type=arguments.s3_uri, help="s3:// URI (default: s3://<artifacts>/transform/<job>/)"
+    )
+    transform.add_argument("--content-type", type=arguments.content_type, default="text/csv")
+    transform.add_argument("--job-name", type=arguments.job_name, help="default: <app>-<env>-transform-<UTC time>")
 
-    logs = command("logs", commands.logs, "print the endpoint's or a job's log events")
-    logs.add_argument("--job", help="a training or transform job (default: the endpoint's logs)")
-    logs.add_argument("--since", default="10m", help="how far back, e.g. 30s, 10m, 2h, 1d (default 10m)")
+    logs = command("logs", commands.logs, "print the endpoint's or a job's log events", arguments.check_logs)
+    logs.add_argument("--job", type=arguments.job_name, help="a SageMaker job (default: the endpoint's logs)")
+    logs.add_argument(
+        "--kind",
+        choices=sorted(commands.JOB_KINDS),
+        help="the kind of --job (default: whichever SageMaker knows the name as)",
+    )
+    logs.add_argument(
+        "--since",
+        type=arguments.duration,
+        default=arguments.duration("10m"),
+        help="how far back, e.g. 30s, 10m, 2h, 1d (default 10m)",
+    )
     logs.add_argument("--follow", action="store_true", help="keep printing new events until --timeout")
-    logs.add_argument("--limit", type=int, default=1000, help="at most this many events")
+    logs.add_argument(
+        "--limit",
+        type=arguments.count(arguments.MAX_LOG_EVENTS),
+        default=1000,
+        help=f"at most this many events (default 1000, at most {arguments.MAX_LOG_EVENTS})",
+    )
 
     promote = command(
         "promote", commands.promote, "print the configuration pin for a finished training job or pipeline execution"
     )
     produced_by = promote.add_mutually_exclusive_group(required=True)
-    produced_by.add_argument("--job", help="a training job's name")
-    produced_by.add_argument("--execution-arn", help="a training pipeline execution (Training stack) that succeeded")
+    produced_by.add_argument("--job", type=arguments.job_name, help="a training job's name")
+    produced_by.add_argument(
+        "--execution-arn",
+        type=arguments.execution_arn,
+        help="a training pipeline execution (Training stack) that succeeded",
+    )
 
     smoke = command(
-        "smoke", commands.smoke, "after a deploy: the endpoint answers, and runs the expected endpoint config"
+        "smoke",
+        commands.smoke,
+        "after a deploy: the endpoint answers, and runs the expected endpoint config",
+        arguments.check_request,
     )
     sample = smoke.add_mutually_exclusive_group(required=True)
-    sample.add_argument("--row", help="one CSV row of features")
-    sample.add_argument("--file", type=Path, help="a sample request file (.csv, .json, .jsonl)")
+    sample.add_argument("--row", type=arguments.row, help="one CSV row of features")
+    sample.add_argument("--file", type=arguments.request_file, help="a sample request file (.csv, .json, .jsonl)")
     return parser
 
 
-def _deployment(args: argparse.Namespace) -> Deployment:
-    settings = load_config(args.config).environment(args.env)
+def _deployment(args: argparse.Namespace, settings: EnvironmentConfig) -> Deployment:
+    """The environment as deployed, through a session with credentials (no AWS call yet)."""
     session = boto3.Session(profile_name=args.profile, region_name=args.region or settings.region)
+    if session.get_credentials() is None:
+        raise NoCredentialsError()
     return Deployment(settings, session, endpoint_url=args.endpoint_url)
+
+
+def _usage_message(error: Exception, args: argparse.Namespace) -> str:
+    """One line naming the argument, or the environment variable, that is wrong."""
+    if isinstance(error, ProfileNotFound):
+        # botocore resolves the profile wherever it reads its configuration, even for its bundled data.
+        where = "argument --profile" if args.profile else "environment variable AWS_PROFILE"
+        known = ", ".join(sorted(botocore.session.Session().available_profiles)) or "none"
+        return f"{where}: no profile {error.kwargs.get('profile')!r} in the AWS config files (known: {known})"
+    return _one_line(error)
+
+
+def _aws_message(error: Exception) -> str:
+    """One line: what AWS (or botocore, or the credential chain) answered, and what to do about the credentials."""
+    if isinstance(error, NoCredentialsError):
+        return _NO_CREDENTIALS
+    hint = ""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        hint = f" ({_CREDENTIAL_HINTS[code]})" if code in _CREDENTIAL_HINTS else ""
+    return _one_line(error) + hint
+
+
+def _one_line(error: Exception) -> str:
+    """The error's message on one line (botocore's parameter errors span several)."""
+    return " ".join(str(error).split())
 
 
 def _err(text: str) -> None:

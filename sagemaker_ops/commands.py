@@ -1,20 +1,20 @@
 """The command handlers of the operations CLI: each takes a Context and returns its result document.
 
-A handler raises UsageError (bad argument values), CheckFailedError (a check or job failed; its
-result is still reported), WaitTimeoutError, NotDeployedError or a botocore error; `cli.main` maps
-them to the exit codes of `config.exit_codes`.
+The arguments are checked before a handler runs (`sagemaker_ops.arguments`). A handler raises
+UsageError (what only AWS's answer shows to be ambiguous, or a file gone since), CheckFailedError (a
+check or job failed; its result is still reported), WaitTimeoutError, NotDeployedError or a botocore
+error; `cli.main` maps them to the exit codes of `config.exit_codes`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +23,35 @@ from botocore.exceptions import ClientError
 from config.contract import (
     INPUT_DATA_PREFIX,
     INPUT_HYPERPARAMETERS,
+    MAX_JOB_NAME_LENGTH,
     TRAINING_JOB_LOG_GROUP,
     TRANSFORM_JOB_LOG_GROUP,
     endpoint_log_group_name,
 )
-from sagemaker_ops.deployment import Deployment
+from sagemaker_ops.arguments import UsageError, content_type_of
+from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.progress import Observation, wait
 from sagemaker_ops.promotion import NotPromotableError, pin, promotion
 
-_CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".jsonl": "application/jsonlines"}
-_DURATION = re.compile(r"(\d+)([smhd])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of SageMaker job: how to describe one, and the log group its streams (`<job>/...`) are in."""
+
+    describe: str
+    name_parameter: str
+    log_group: str
 
 
-class UsageError(ValueError):
-    """A bad argument value that argparse cannot check (a file, a hyperparameter, an S3 URI)."""
+# SageMaker's own log group of processing jobs (the app runs none; `logs --job` reads them all the same).
+PROCESSING_JOB_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+JOB_KINDS = {
+    "training": JobKind("describe_training_job", "TrainingJobName", TRAINING_JOB_LOG_GROUP),
+    "transform": JobKind("describe_transform_job", "TransformJobName", TRANSFORM_JOB_LOG_GROUP),
+    "processing": JobKind("describe_processing_job", "ProcessingJobName", PROCESSING_JOB_LOG_GROUP),
+}
+# The time stamp of a default transform job name: -transform-20261126-101010.
+_TRANSFORM_SUFFIX_LENGTH = len("-transform-YYYYmmdd-HHMMSS")
 
 
 class CheckFailedError(RuntimeError):
@@ -59,7 +73,7 @@ class Context:
 
 def train(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
-    hyperparameters = dict(_name_value(item) for item in args.hyperparameter)
+    hyperparameters = dict(args.hyperparameter)
     document = {INPUT_DATA_PREFIX: args.data_prefix, INPUT_HYPERPARAMETERS: hyperparameters}
     stepfunctions = deployment.client("stepfunctions")
     started = stepfunctions.start_execution(stateMachineArn=deployment.state_machine_arn, input=json.dumps(document))
@@ -112,14 +126,14 @@ def status(context: Context) -> dict[str, Any]:
 def invoke(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     body = _read(args.file)
-    content_type = args.content_type or _content_type(args.file)
+    content_type = args.content_type or content_type_of(args.file)
     predictions = _call_endpoint(deployment, body, content_type)
     return {"endpoint": deployment.endpoint_name, "content_type": content_type, "predictions": predictions}
 
 
 def smoke(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
-    body, content_type = (args.row.encode(), "text/csv") if args.row else (_read(args.file), _content_type(args.file))
+    body, content_type = (args.row.encode(), "text/csv") if args.row else (_read(args.file), content_type_of(args.file))
     current = status(context)
     result: dict[str, Any] = {
         "endpoint": current["endpoint"],
@@ -147,7 +161,8 @@ def smoke(context: Context) -> dict[str, Any]:
 def transform(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     settings = deployment.settings
-    name = args.job_name or f"{deployment.endpoint_name}-transform-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    prefix = deployment.endpoint_name[: MAX_JOB_NAME_LENGTH - _TRANSFORM_SUFFIX_LENGTH]
+    name = args.job_name or f"{prefix}-transform-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     input_uri = _s3_uri(args.input, deployment.stack("Platform").output("DataBucketName"))
     artifacts = deployment.stack("Platform").output("ArtifactsBucketName")
     output_uri = args.output or f"s3://{artifacts}/transform/{name}/"
@@ -184,12 +199,12 @@ def transform(context: Context) -> dict[str, Any]:
 def logs(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     if args.job:
-        group = TRANSFORM_JOB_LOG_GROUP if "transform" in args.job else TRAINING_JOB_LOG_GROUP
+        group = JOB_KINDS[_job_kind(deployment, args.job, args.kind)].log_group
         prefix: str | None = f"{args.job}/"
     else:
         group, prefix = endpoint_log_group_name(deployment.endpoint_name), None
     logs = deployment.client("logs")
-    since = datetime.now(UTC) - _duration(args.since)
+    since = datetime.now(UTC) - args.since
     start_ms = int(since.timestamp() * 1000)
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + args.timeout
@@ -205,6 +220,40 @@ def logs(context: Context) -> dict[str, Any]:
             break
         time.sleep(args.poll_seconds)
     return {"log_group": group, "stream_prefix": prefix, "events": events if args.json else len(events)}
+
+
+def _job_kind(deployment: Deployment, job: str, kind: str | None) -> str:
+    """What kind of job `job` is, as SageMaker describes it (`kind` when given, if such a job exists)."""
+    sagemaker = deployment.client("sagemaker")
+    asked = [kind] if kind else list(JOB_KINDS)
+    found = [name for name in asked if _job_exists(sagemaker, JOB_KINDS[name], job)]
+    if not found:
+        raise NotDeployedError(f"SageMaker has no {' or '.join(asked)} job named {job} (in this account and region)")
+    if len(found) > 1:
+        raise UsageError(
+            f"{job} is a {' and a '.join(found)} job (the training pipeline names its jobs after the execution): "
+            f"add --kind {' or --kind '.join(found)}"
+        )
+    return found[0]
+
+
+def _job_exists(sagemaker: Any, kind: JobKind, job: str) -> bool:
+    try:
+        getattr(sagemaker, kind.describe)(**{kind.name_parameter: job})
+    except ClientError as error:
+        if _not_found(error):
+            return False
+        raise
+    return True
+
+
+def _not_found(error: ClientError) -> bool:
+    """SageMaker's Describe*Job answer for a name it does not know (a ValidationException, not a 404 code)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "").lower()
+    if code in {"ResourceNotFound", "ResourceNotFoundException"}:
+        return True
+    return code == "ValidationException" and ("not found" in message or "could not find" in message)
 
 
 def promote(context: Context) -> dict[str, Any]:
@@ -289,7 +338,7 @@ def _call_endpoint(deployment: Deployment, body: bytes, content_type: str) -> An
     answer = deployment.client("sagemaker-runtime").invoke_endpoint(
         EndpointName=deployment.endpoint_name, Body=body, ContentType=content_type, Accept=content_type
     )
-    text = answer["Body"].read().decode()
+    text = answer["Body"].read().decode(errors="replace")
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -308,13 +357,6 @@ def _log_events(logs: Any, group: str, prefix: str | None, start_ms: int, limit:
     return events[:limit]
 
 
-def _name_value(item: str) -> tuple[str, str]:
-    name, sep, value = item.partition("=")
-    if not sep or not name:
-        raise UsageError(f"--hyperparameter must be NAME=VALUE, got {item!r}")
-    return name, value
-
-
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -322,24 +364,8 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
 
 
-def _content_type(path: Path) -> str:
-    try:
-        return _CONTENT_TYPES[path.suffix.lower()]
-    except KeyError:
-        raise UsageError(
-            f"cannot tell the content type of {path.name}: use .csv, .json, .jsonl or --content-type"
-        ) from None
-
-
 def _s3_uri(value: str, default_bucket: str) -> str:
     return value if value.startswith("s3://") else f"s3://{default_bucket}/{value.lstrip('/')}"
-
-
-def _duration(value: str) -> timedelta:
-    match = _DURATION.fullmatch(value)
-    if not match:
-        raise UsageError(f"--since must look like 30s, 10m, 2h or 1d, got {value!r}")
-    return timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -57,4 +57,5 @@ def wait(
             raise WaitTimeoutError(f"{what} still {seen.state} after {timeout:.0f}s")
         if spinner:
             print(f"\r{next(spinner)} ", end="", file=out, flush=True)
-        sleep(interval)
+        # Never past the timeout: a --poll-seconds longer than --timeout still gives up on time.
+        sleep(min(interval, timeout - elapsed))

@@ -7,6 +7,7 @@ answers /ping has its model.
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 import uuid
@@ -17,8 +18,8 @@ from typing import Any
 
 import msgspec
 
-from sagemaker_contract import codecs, logs
-from sagemaker_contract.errors import BadRequestError
+from sagemaker_contract import codecs, interface, logs
+from sagemaker_contract.errors import BadRequestError, ErrorKind
 from sagemaker_contract.protocol import Algorithm, Model
 
 Scope = MutableMapping[str, Any]
@@ -27,6 +28,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 MIB = 1024 * 1024
 _TEXT = b"text/plain; charset=utf-8"
+# The methods each path serves (RFC 9110: anything else is 405 with Allow).
+ROUTES = {"/invocations": ("POST",), "/ping": ("GET", "HEAD"), "/execution-parameters": ("GET", "HEAD")}
+_ALLOW = {path: ", ".join(methods).encode() for path, methods in ROUTES.items()}
+# SageMaker's request ids are UUIDs; anything else a caller sends is replaced, so no caller text reaches the log.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9-]{1,128}")
+_IDENTITY = (b"", b"identity")
+# Set in the ASGI scope's state by the server when a request's body missed its deadline (it answered 408 itself).
+TIMED_OUT = "sagemaker.timed_out"
 
 
 @dataclass(frozen=True)
@@ -88,34 +97,50 @@ class InferenceApp:
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
         headers = dict(scope["headers"])
-        request_id = (headers.get(b"x-amzn-requestid") or uuid.uuid4().hex.encode()).decode("latin-1")
+        given_id = headers.get(b"x-amzn-requestid", b"")
+        request_id = given_id.decode() if _REQUEST_ID.fullmatch(given_id) else uuid.uuid4().hex
         content_type = _TEXT
+        extra_headers: tuple[tuple[bytes, bytes], ...] = ()
         rows = received = 0
-        error = None
+        gone = False
+        error: str | None = None
+        kind: ErrorKind | None = None
         try:
+            allowed = ROUTES.get(path)
+            if allowed is None:
+                raise BadRequestError(
+                    404, f"no such path {path!r}; use /invocations, /ping or /execution-parameters", "no such path"
+                )
+            if method not in allowed:
+                raise BadRequestError(
+                    405,
+                    f"{path} serves {' and '.join(allowed)}, not {method}",
+                    f"method {method} not allowed",
+                    headers=((b"allow", _ALLOW[path]),),
+                )
             if path == "/invocations":
-                if method != "POST":
-                    raise BadRequestError(405, "use POST for /invocations")
                 body, content_type, rows, received = await self._invoke(headers, receive)
                 status = 200
             elif path == "/ping":
-                if method not in {"GET", "HEAD"}:
-                    raise BadRequestError(405, "use GET for /ping")
                 status, body = (200, b"") if self.model is not None else (503, b"model not loaded\n")
-            elif path == "/execution-parameters":
-                status, body, content_type = 200, self._execution_parameters, b"application/json"
             else:
-                raise BadRequestError(404, f"no such path {path!r}; use /invocations, /ping or /execution-parameters")
+                status, body, content_type = 200, self._execution_parameters, b"application/json"
         except BadRequestError as rejected:
             status, body, error = rejected.status, (rejected.message + "\n").encode(), rejected.log_message
+            kind, extra_headers = rejected.kind, rejected.headers
         except _ClientGone:
-            status, body, error = 499, b"", "client closed the connection"
+            # The server's deadline (server.DeadlineProtocol) answered 408 and closed, or the client left.
+            gone, body, kind = True, b"", "client"
+            status, error = (
+                (408, "body not complete in time") if scope.get("state", {}).get(TIMED_OUT) else (499, "client left")
+            )
         except Exception as fault:
-            # No payload in the log: the traceback names code, not data.
+            # No payload in the log: the frames name code; the exception's message may quote data, so not logged.
             status, error = 500, f"{type(fault).__name__} (traceback follows)"
             body = f"internal error; request id {request_id}\n".encode()
-            logs.emit("error", "fault", request_id=request_id, traceback=traceback.format_exc())
-        if status != 499:
+            frames = "".join(traceback.format_tb(fault.__traceback__))
+            logs.emit("error", "fault", request_id=request_id, exception=type(fault).__name__, traceback=frames)
+        if not gone:
             await send(
                 {
                     "type": "http.response.start",
@@ -124,31 +149,41 @@ class InferenceApp:
                         (b"content-type", content_type),
                         (b"content-length", str(len(body)).encode()),
                         (b"x-request-id", request_id.encode()),
+                        *extra_headers,
                     ],
                 }
             )
             await send({"type": "http.response.body", "body": body})
         if path == "/ping" and status == 200:
             return  # health checks every few seconds would drown the log
-        fields = self._metrics.fields(status, rows) if path == "/invocations" else {}
+        fields = self._metrics.fields(status, rows, kind) if path == "/invocations" else {}
         logs.emit(
             "info" if status < 500 else "error",
             "request",
             request_id=request_id,
             method=method,
-            path=path,
+            path=path if path in ROUTES else "(other)",  # an unknown path is the caller's text
             status=status,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             rows=rows,
             request_bytes=received,
             response_bytes=len(body),
             error=error,
+            error_kind=kind,
             **fields,
         )
 
     async def _invoke(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[bytes, bytes, int, int]:
         if self.model is None:
             raise BadRequestError(503, "model not loaded yet")
+        coding = headers.get(b"content-encoding", b"").strip().lower()
+        if coding not in _IDENTITY:
+            raise BadRequestError(
+                415,
+                f"Content-Encoding {coding.decode('latin-1')!r} is not supported; send the body uncompressed",
+                "Content-Encoding not supported",
+                headers=((b"accept-encoding", b"identity"),),
+            )
         request_type = codecs.input_type(_header(headers, b"content-type"))
         response_type = codecs.output_type(_header(headers, b"accept"), request_type)
         body = await self._read_body(headers, receive)
@@ -158,8 +193,8 @@ class InferenceApp:
 
     async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._limit:
-            raise self._too_large(int(declared))
+        if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > self._limit):
+            raise self._too_large(declared.decode())
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -173,11 +208,11 @@ class InferenceApp:
             if not message.get("more_body"):
                 return b"".join(chunks) if len(chunks) > 1 else chunks[0]
 
-    def _too_large(self, size: int) -> BadRequestError:
+    def _too_large(self, size: int | str) -> BadRequestError:
         return BadRequestError(
             413,
             f"the body has {size} bytes, over the limit of {self._limit_mb} MB ({self._limit} bytes); "
-            "split it into smaller requests (limit: SAGEMAKER_MAX_PAYLOAD_IN_MB)",
+            f"split it into smaller requests (limit: {interface.MAX_PAYLOAD_MB})",
         )
 
 

@@ -1,12 +1,16 @@
 """Request bodies to feature matrices and predictions to response bodies, strictly.
 
-Every rejection says what is wrong and where (row and column, 1-based) and carries a second message
-for the log without the offending values.
+One prediction per record: a CSV record ends at `\\n` (or `\\r\\n`) and nowhere else; a JSON Lines record
+is one JSON value on one `\\n`-terminated line. Every rejection says what is wrong and where (row, line and
+column, 1-based) and carries a second message for the log with positions and kinds only, never the
+caller's values, key names or header text. Features are numbers; `nan` (CSV, .npy) and `null` (JSON)
+mark a missing value, as in training; infinite values are rejected, as training rejects them.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 
 import msgspec
@@ -21,83 +25,173 @@ JSON = "application/json"
 JSONLINES = "application/jsonlines"
 NPY = "application/x-npy"
 INPUT_TYPES = (CSV, JSON, JSONLINES, NPY)
-OUTPUT_TYPES = (CSV, JSON, JSONLINES)
+OUTPUT_TYPES = (CSV, JSON, JSONLINES, NPY)
 _ALIASES = {"application/x-jsonlines": JSONLINES, "application/jsonl": JSONLINES, "text/x-csv": CSV}
-_WILDCARDS = {"*/*": None, "text/*": CSV, "application/*": JSON}
-_ROW_PATH = re.compile(r"\$\[(\d+)\](?:\.features)?(?:\[(\d+)\])?|\$\.instances\[(\d+)\](?:\[(\d+)\])?")
-
-
-class _Instances(msgspec.Struct, forbid_unknown_fields=True):
-    instances: list[list[float | None]]
+_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_ROW_PATH = re.compile(r"\$(?:\.instances)?\[(\d+)\](?:\.features)?(?:\[(\d+)\])?")
+_COLUMN_PATH = re.compile(r"\$(?:\.features)?\[(\d+)\]")
+_WHITESPACE = re.compile(rb"[ \t\r\n]*")
+_NPY_HEADER_LIMIT = 10_000  # numpy's own default for untrusted files
 
 
 class _Features(msgspec.Struct, forbid_unknown_fields=True):
     features: list[float | None]
 
 
-_json_decoder = msgspec.json.Decoder(_Instances)
-_jsonlines_decoder = msgspec.json.Decoder(list[list[float | None] | _Features])
+_Row = list[float | None] | _Features
+
+
+class _Instances(msgspec.Struct, forbid_unknown_fields=True):
+    instances: list[_Row]
+
+
+_instances_decoder = msgspec.json.Decoder(_Instances)
+_rows_decoder = msgspec.json.Decoder(list[_Row])
+_row_decoder = msgspec.json.Decoder(list[float | None])
+_line_decoder = msgspec.json.Decoder(_Row)
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def _parameters(header: str) -> tuple[str, dict[str, str]]:
+    kind, *parameters = header.split(";")
+    pairs = (parameter.split("=", 1) for parameter in parameters if "=" in parameter)
+    return kind.strip().lower(), {name.strip().lower(): value.strip().strip('"').lower() for name, value in pairs}
 
 
 def media_type(header: str) -> str:
     """`text/csv; charset=utf-8` -> `text/csv` (aliases normalized)."""
-    kind = header.split(";", 1)[0].strip().lower()
+    kind = _parameters(header)[0]
     return _ALIASES.get(kind, kind)
 
 
 def input_type(content_type: str | None) -> str:
-    kind = media_type(content_type or "")
+    kind, parameters = _parameters(content_type or "")
+    kind = _ALIASES.get(kind, kind)
     if kind not in INPUT_TYPES:
         shown = repr(content_type) if content_type else "none"
-        raise BadRequestError(415, f"Content-Type {shown} is not supported; send one of {', '.join(INPUT_TYPES)}")
+        raise BadRequestError(
+            415,
+            f"Content-Type {shown} is not supported; send one of {', '.join(INPUT_TYPES)}",
+            "Content-Type not supported",
+        )
+    charset = parameters.get("charset")
+    if charset is not None and kind != NPY and charset not in _CHARSETS:
+        raise BadRequestError(
+            415, f"charset {charset!r} is not supported; send UTF-8 text", "Content-Type charset not supported"
+        )
     return kind
 
 
-def output_type(accept: str | None, request_type: str) -> str:
-    """The first type of `accept` we can produce; no Accept or */* answers in the request's format (CSV for npy)."""
-    default = request_type if request_type in OUTPUT_TYPES else CSV
-    if not accept:
-        return default
+def _ranges(accept: str) -> list[tuple[str, float]]:
+    """Accept's media ranges with their weights (RFC 9110 12.5.1); a malformed weight counts as 1."""
+    ranges = []
     for item in accept.split(","):
-        kind = media_type(item)
-        if kind in OUTPUT_TYPES:
-            return kind
-        if kind in _WILDCARDS:
-            return _WILDCARDS[kind] or default
-    raise BadRequestError(406, f"Accept {accept!r} is not supported; accept one of {', '.join(OUTPUT_TYPES)}")
+        kind, parameters = _parameters(item)
+        if not kind:
+            continue
+        try:
+            quality = min(max(float(parameters.get("q", "1")), 0.0), 1.0)
+        except ValueError:
+            quality = 1.0
+        ranges.append((_ALIASES.get(kind, kind), quality if math.isfinite(quality) else 1.0))
+    return ranges
 
 
-def _check_width(widths: list[int], num_features: int) -> None:
-    for row, width in enumerate(widths, start=1):
+def _match(candidate: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
+    """The weight of the most specific range matching `candidate`, and that range's position (RFC 9110 12.5.1)."""
+    best = (-1, 0.0, 0)
+    top = candidate.split("/", 1)[0]
+    for position, (kind, quality) in enumerate(ranges):
+        specificity = 2 if kind == candidate else 1 if kind == f"{top}/*" else 0 if kind == "*/*" else -1
+        if specificity > best[0]:
+            best = (specificity, quality, position)
+    return (best[1], best[2]) if best[0] >= 0 else (0.0, 0)
+
+
+def output_type(accept: str | None, request_type: str) -> str:
+    """The acceptable type with the highest weight; ties go to the earlier range, then the request's format.
+
+    No Accept (or `*/*`) answers in the request's format (CSV for a .npy request).
+    """
+    default = request_type if request_type != NPY else CSV
+    if not accept or not accept.strip():
+        return default
+    if accept in OUTPUT_TYPES:  # the common case: one exact type
+        return accept
+    ranges = _ranges(accept)
+    candidates = [default, *(kind for kind in OUTPUT_TYPES if kind != default)]
+    scored = [(_match(kind, ranges), order, kind) for order, kind in enumerate(candidates)]
+    (quality, _), _, best = max(scored, key=lambda item: (item[0][0], -item[0][1], -item[1]))
+    if quality <= 0:
+        raise BadRequestError(
+            406, f"Accept {accept!r} matches none of the types available: {', '.join(OUTPUT_TYPES)}", "Accept not met"
+        )
+    return best
+
+
+def _check_width(widths: list[int], num_features: int, unit: str = "row") -> None:
+    """A uniform width the model does not expect is the model's rejection; ragged rows are the caller's."""
+    for index, width in enumerate(widths, start=1):
         if width != num_features:
-            raise BadRequestError(400, f"row {row} has {width} features; the model expects {num_features}")
+            ragged = width == 0 or any(other != width for other in widths)
+            message = f"{unit} {index} has {width} features; the model expects {num_features}"
+            raise BadRequestError(400, message, kind="client" if ragged else "model")
+
+
+def _check_finite(matrix: Matrix, unit: str = "row") -> None:
+    # A finite sum proves every value finite at a third of isinf's cost; nan (missing) or overflow looks closer.
+    if math.isfinite(np.add.reduce(matrix, axis=None)) or not np.isinf(matrix).any():
+        return
+    row, column = (int(v) for v in np.argwhere(np.isinf(matrix))[0])
+    where = f"{unit} {row + 1}, column {column + 1}"
+    raise BadRequestError(
+        400,
+        f"{where} is {matrix[row, column]}: features must be finite numbers (nan or null = missing)",
+        f"{where}: not finite",
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return "_" not in text  # Python accepts 1_000; the fast parser (and training) do not
 
 
 def _csv_problem(lines: list[str], num_features: int) -> BadRequestError:
     """Exact diagnosis of a CSV body the fast parser refused (error path only)."""
+    widths = [line.count(",") + 1 for line in lines]
     for row, line in enumerate(lines, start=1):
         if not line.strip():
             return BadRequestError(400, f"row {row} is empty")
-        fields = line.split(",")
-        if len(fields) != num_features:
-            return BadRequestError(400, f"row {row} has {len(fields)} features; the model expects {num_features}")
-        for column, text in enumerate(fields, start=1):
-            try:
-                float(text)
-            except ValueError:
+    try:
+        _check_width(widths, num_features)
+    except BadRequestError as error:
+        return error
+    for row, line in enumerate(lines, start=1):
+        for column, text in enumerate(line.split(","), start=1):
+            if not _is_number(text):
                 where = f"row {row}, column {column}"
                 return BadRequestError(400, f"{where}: {text.strip()[:40]!r} is not a number", f"{where}: not a number")
     return BadRequestError(400, "the body is not CSV of numbers")
 
 
-def _decode_csv(body: bytes, num_features: int) -> Matrix:
-    try:
-        lines = body.decode("utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise BadRequestError(400, f"the body is not UTF-8 text (byte {error.start})") from None
+def _lines(text: str) -> list[str]:
+    """Records end at \\n or \\r\\n only (not at the other breaks str.splitlines() knows); trailing blanks dropped."""
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     while lines and not lines[-1].strip():
         lines.pop()
+    return lines
+
+
+def _decode_csv(body: bytes, num_features: int) -> Matrix:
+    try:
+        lines = _lines(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise BadRequestError(400, f"the body is not UTF-8 text (byte {error.start})") from None
     try:
         matrix: Matrix = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
     except ValueError:
@@ -105,70 +199,156 @@ def _decode_csv(body: bytes, num_features: int) -> Matrix:
     if matrix.shape[0] != len(lines):  # loadtxt skips blank lines, which would shift rows against outputs
         raise _csv_problem(lines, num_features)
     _check_width([matrix.shape[1]], num_features)
+    _check_finite(matrix)
     return matrix
 
 
-def _json_problem(error: msgspec.ValidationError, what: str) -> BadRequestError:
+def _schema_problem(
+    error: msgspec.ValidationError, what: str, unit: str = "row", line: int | None = None
+) -> BadRequestError:
+    """The caller sees msgspec's reason (it may name their keys); the log sees the position only.
+
+    `line` is set when the value decoded was one row (a JSON Lines line, a bare one-row array): msgspec's
+    path then points at a column of that row.
+    """
     message = str(error)
-    found = _ROW_PATH.search(message)
-    if found is None:
-        return BadRequestError(400, f"{what}: {message}")
-    numbers = [int(n) for n in found.groups() if n is not None]
-    where = f"row {numbers[0] + 1}" + (f", column {numbers[1] + 1}" if len(numbers) > 1 else "")
     reason = message.split(" - at ", 1)[0].replace("`float | null`", "a number or null")
-    return BadRequestError(400, f"{where}: {reason}")
+    if line is not None:
+        found = _COLUMN_PATH.search(message)
+        where = f"{unit} {line}" + (f", column {int(found.group(1)) + 1}" if found else "")
+    else:
+        found = _ROW_PATH.search(message)
+        if found is None:
+            return BadRequestError(400, f"{reason}; {what}", "the body does not match the expected shape")
+        numbers = [int(n) for n in found.groups() if n is not None]
+        where = f"{unit} {numbers[0] + 1}" + (f", column {numbers[1] + 1}" if len(numbers) > 1 else "")
+    if "out of range" in reason:
+        return BadRequestError(400, f"{where}: {reason}: features must be finite numbers", f"{where}: not finite")
+    return BadRequestError(400, f"{where}: {reason}; {what}", f"{where}: does not match the expected shape")
+
+
+_JSON_SHAPES = 'send [[number, ...], ...] (rows), [number, ...] (one row) or {"instances": [[number, ...], ...]}'
+
+
+def _rows_matrix(rows: list[list[float | None] | _Features], num_features: int, unit: str = "row") -> Matrix:
+    values = [row.features if isinstance(row, _Features) else row for row in rows]
+    _check_width([len(row) for row in values], num_features, unit)
+    matrix = np.array(values, dtype=np.float64)
+    return matrix.reshape(len(values), num_features)
+
+
+def _skip_whitespace(body: bytes, position: int) -> int:
+    found = _WHITESPACE.match(body, position)
+    return found.end() if found else position
 
 
 def _decode_json(body: bytes, num_features: int) -> Matrix:
+    # The first two characters choose the schema (no copy of the body to find them).
+    first = _skip_whitespace(body, 0)
+    second = _skip_whitespace(body, first + 1)
+    start = body[first : first + 1]
+    one_row = start == b"[" and body[second : second + 1] not in (b"[", b"{")
     try:
-        rows = _json_decoder.decode(body).instances
+        if start == b"{":
+            rows = _instances_decoder.decode(body).instances
+        elif one_row:
+            rows = [_row_decoder.decode(body)]
+        elif start == b"[":
+            rows = _rows_decoder.decode(body)
+        else:
+            raise BadRequestError(400, f"the body is not a JSON array or object; {_JSON_SHAPES}", "not JSON rows")
     except msgspec.ValidationError as error:
-        raise _json_problem(error, 'expected {"instances": [[number, ...], ...]}') from None
+        raise _schema_problem(error, _JSON_SHAPES, line=1 if one_row else None) from None
     except msgspec.DecodeError as error:
-        raise BadRequestError(400, f"malformed JSON: {error}") from None
-    if not rows:
-        raise BadRequestError(400, '"instances" is empty: send at least one row')
-    _check_width([len(row) for row in rows], num_features)
-    return np.array(rows, dtype=np.float64)
+        raise BadRequestError(400, f"malformed JSON: {error}", "malformed JSON") from None
+    if not rows or (one_row and not rows[0]):
+        raise BadRequestError(400, f"no rows: {_JSON_SHAPES}")
+    matrix = _rows_matrix(rows, num_features)
+    _check_finite(matrix)
+    return matrix
+
+
+def _jsonlines_problem(lines: list[bytes]) -> BadRequestError:
+    """Which line is not exactly one JSON row (error path only)."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            return BadRequestError(400, f"line {number} is empty: every line holds one record")
+        try:
+            _line_decoder.decode(line)
+        except msgspec.ValidationError as error:
+            return _schema_problem(
+                error, 'each line must be [number, ...] or {"features": [number, ...]}', "line", number
+            )
+        except msgspec.DecodeError as error:
+            detail = (
+                "holds more than one JSON value"
+                if "trailing characters" in str(error)
+                else f"is not one complete JSON value ({error}); a record may not span lines"
+            )
+            return BadRequestError(400, f"line {number} {detail}", f"line {number}: malformed JSON")
+    return BadRequestError(400, "malformed JSON Lines", "malformed JSON Lines")
 
 
 def _decode_jsonlines(body: bytes, num_features: int) -> Matrix:
-    lines = body.rstrip().splitlines()
-    for row, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise BadRequestError(400, f"row {row} is empty")
+    lines = body.split(b"\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
     try:
-        # One decode of all lines as a JSON array: a C loop instead of one Python call per row.
-        items = _jsonlines_decoder.decode(b"[" + b",".join(lines) + b"]")
-    except msgspec.ValidationError as error:
-        raise _json_problem(error, 'each line must be [number, ...] or {"features": [number, ...]}') from None
-    except msgspec.DecodeError:
-        for row, line in enumerate(lines, start=1):
-            try:
-                msgspec.json.decode(line)
-            except msgspec.DecodeError as error:
-                raise BadRequestError(400, f"row {row}: malformed JSON: {error}") from None
-        raise BadRequestError(400, "malformed JSON Lines") from None
-    rows = [item.features if isinstance(item, _Features) else item for item in items]
-    _check_width([len(row) for row in rows], num_features)
-    return np.array(rows, dtype=np.float64)
+        # One decode of all lines as a JSON array: a C loop instead of one Python call per line. A line that
+        # holds two values or a value split over lines changes the count or breaks the array: re-check then.
+        items = _rows_decoder.decode(b"[" + b",".join(lines) + b"]")
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        raise _jsonlines_problem(lines) from None
+    if len(items) != len(lines):  # an empty line cannot pass: it leaves ",," in the array
+        raise _jsonlines_problem(lines)
+    matrix = _rows_matrix(items, num_features, "line")
+    _check_finite(matrix, "line")
+    return matrix
+
+
+def _npy_header(body: bytes) -> tuple[tuple[int, ...], bool, np.dtype[np.generic], int]:
+    stream = io.BytesIO(body)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream, _NPY_HEADER_LIMIT)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream, _NPY_HEADER_LIMIT)
+        else:
+            raise ValueError(f"format version {version} is not supported; use version 1.0 or 2.0")
+    except Exception as error:  # numpy parses the caller's header: every failure there is the caller's
+        raise BadRequestError(400, f"the body is not a .npy array: {error}", "not a .npy array") from None
+    return shape, fortran_order, dtype, stream.tell()
 
 
 def _decode_npy(body: bytes, num_features: int) -> Matrix:
-    try:
-        array = np.load(io.BytesIO(body), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise BadRequestError(400, f"the body is not a .npy array: {error}") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
-        raise BadRequestError(400, f"the .npy array must hold numbers, not {getattr(array, 'dtype', type(array))}")
-    if array.ndim == 1:
-        array = array.reshape(1, -1)
-    if array.ndim != 2 or array.shape[0] == 0:
+    # The header is checked against the body before anything is allocated: a declared shape the body does not
+    # hold (10**12 rows) is the caller's mistake, not a MemoryError.
+    shape, fortran_order, dtype, offset = _npy_header(body)
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in "biuf":
+        raise BadRequestError(400, f"the .npy array must hold numbers, not {dtype}", "the .npy array is not numbers")
+    if len(shape) not in (1, 2) or math.prod(shape) == 0:
         raise BadRequestError(
-            400, f"the .npy array must be 1-D (one row) or 2-D (rows x features), got shape {array.shape}"
+            400,
+            f"the .npy array must be 1-D (one row) or 2-D (rows x features) with at least one value, got shape {shape}",
+            f".npy shape has {len(shape)} dimensions or no values",
         )
+    count = math.prod(shape)
+    if count * dtype.itemsize != len(body) - offset:
+        raise BadRequestError(
+            400,
+            f"the .npy header declares shape {shape} of {dtype} ({count * dtype.itemsize} bytes of data), "
+            f"but the body holds {len(body) - offset} bytes after the header",
+            ".npy data size does not match its header",
+        )
+    flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+    array = flat.reshape(shape, order="F" if fortran_order else "C").reshape(
+        -1, shape[-1] if len(shape) == 2 else shape[0]
+    )
     _check_width([array.shape[1]], num_features)
-    return np.ascontiguousarray(array, dtype=np.float64)
+    matrix: Matrix = np.ascontiguousarray(array, dtype=np.float64)
+    _check_finite(matrix)
+    return matrix
 
 
 _DECODERS = {CSV: _decode_csv, JSON: _decode_json, JSONLINES: _decode_jsonlines, NPY: _decode_npy}
@@ -178,7 +358,13 @@ def decode(body: bytes, kind: str, num_features: int) -> Matrix:
     """Rows x features float64 from a request body of type `kind` (one of INPUT_TYPES)."""
     if not body.strip():
         raise BadRequestError(400, "the body is empty: send at least one row of features")
-    return _DECODERS[kind](body, num_features)
+    try:
+        return _DECODERS[kind](body, num_features)
+    except MemoryError:
+        # Within the payload limit, but more values than this instance can hold at once.
+        raise BadRequestError(
+            413, "the body holds more values than the server can decode at once; send fewer rows per request"
+        ) from None
 
 
 def encode(predictions: Matrix, kind: str) -> bytes:
@@ -186,8 +372,13 @@ def encode(predictions: Matrix, kind: str) -> bytes:
 
     orjson writes the float64 array straight from NumPy (shortest round-trip form, twice as fast as going
     through Python lists); CSV and JSON Lines are cut from that JSON text, which holds numbers only.
+    .npy is the array itself: shape (rows,) or (rows, classes), float64.
     """
     array = np.ascontiguousarray(predictions, dtype=np.float64)
+    if kind == NPY:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
     if kind == JSON:
         return b'{"predictions":' + orjson.dumps(array, option=_NUMPY) + b"}"
     text = orjson.dumps(array, option=_NUMPY)

@@ -1,8 +1,8 @@
 """Structured logs: one JSON object per line on stdout, the same shape for requests and server events.
 
-Request lines never carry payload contents: ids, sizes, status, latency and redacted error reasons only.
+Request lines never carry payload contents: ids, sizes, status, latency, error kinds and positions only.
 When METRICS_NAMESPACE is set, /invocations lines are also CloudWatch embedded-metric-format records
-(`Requests`, `RequestErrors`, `RequestRows` by `EndpointName`), so CloudWatch Logs turns them into metrics.
+(the metrics and dimensions of `interface`), so CloudWatch Logs turns them into metrics.
 """
 
 from __future__ import annotations
@@ -14,9 +14,17 @@ from typing import Any
 
 import msgspec
 
+from sagemaker_contract import interface
+from sagemaker_contract.errors import ErrorKind
+
 _encoder = msgspec.json.Encoder()
-METRICS_NAMESPACE_VARIABLE = "METRICS_NAMESPACE"
-METRICS_ENDPOINT_VARIABLE = "METRICS_ENDPOINT_NAME"
+_COUNTS = (
+    interface.METRIC_REQUESTS,
+    interface.METRIC_ROWS,
+    interface.METRIC_CLIENT_ERRORS,
+    interface.METRIC_MODEL_ERRORS,
+    interface.METRIC_SERVER_ERRORS,
+)
 
 
 def _timestamp(now: float) -> str:
@@ -31,34 +39,45 @@ def emit(level: str, event: str, **fields: Any) -> None:
 
 
 class RequestMetrics:
-    """The EMF block added to /invocations log lines when a metrics namespace is configured."""
+    """The EMF block added to /invocations log lines when a metrics namespace is configured.
 
-    def __init__(self, namespace: str | None, endpoint_name: str | None) -> None:
+    Every record carries both dimension sets (EndpointName; EndpointName + ModelVersion), so an alarm can
+    read the whole endpoint or the fleet of one model version (a canary's alarm reads the canary only).
+    """
+
+    def __init__(self, namespace: str | None, endpoint_name: str | None, model_version: str | None = None) -> None:
         self.enabled = bool(namespace)
-        self._endpoint = endpoint_name or "unknown"
+        self._dimensions = {
+            interface.DIMENSION_ENDPOINT: endpoint_name or interface.UNKNOWN,
+            interface.DIMENSION_MODEL_VERSION: model_version or interface.UNKNOWN,
+        }
         self._directive = {
             "Namespace": namespace,
-            "Dimensions": [["EndpointName"]],
-            "Metrics": [
-                {"Name": "Requests", "Unit": "Count"},
-                {"Name": "RequestErrors", "Unit": "Count"},
-                {"Name": "RequestRows", "Unit": "Count"},
-            ],
+            "Dimensions": [list(dimensions) for dimensions in interface.DIMENSIONS],
+            "Metrics": [{"Name": name, "Unit": "Count"} for name in _COUNTS],
         }
 
     @classmethod
     def from_environment(cls) -> RequestMetrics:
-        return cls(os.environ.get(METRICS_NAMESPACE_VARIABLE), os.environ.get(METRICS_ENDPOINT_VARIABLE))
+        return cls(
+            os.environ.get(interface.METRICS_NAMESPACE),
+            os.environ.get(interface.METRICS_ENDPOINT_NAME),
+            os.environ.get(interface.METRICS_MODEL_VERSION),
+        )
 
-    def fields(self, status: int, rows: int) -> dict[str, Any]:
+    def fields(self, status: int, rows: int, kind: ErrorKind | None) -> dict[str, Any]:
+        """`kind` is who got a 4xx wrong (None when the request succeeded or the server failed)."""
         if not self.enabled:
             return {}
+        client_error = 400 <= status < 500 and kind != "model"
         return {
             "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [self._directive]},
-            "EndpointName": self._endpoint,
-            "Requests": 1,
-            "RequestErrors": int(status >= 400),
-            "RequestRows": rows,
+            **self._dimensions,
+            interface.METRIC_REQUESTS: 1,
+            interface.METRIC_ROWS: rows,
+            interface.METRIC_CLIENT_ERRORS: int(client_error),
+            interface.METRIC_MODEL_ERRORS: int(400 <= status < 500 and kind == "model"),
+            interface.METRIC_SERVER_ERRORS: int(status >= 500),
         }
 
 

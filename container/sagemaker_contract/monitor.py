@@ -36,7 +36,8 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from sagemaker_contract import baseline as baselines
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.logs import METRICS_ENDPOINT_VARIABLE, METRICS_NAMESPACE_VARIABLE
+from sagemaker_contract.interface import METRICS_ENDPOINT_NAME as METRICS_ENDPOINT_VARIABLE
+from sagemaker_contract.interface import METRICS_NAMESPACE as METRICS_NAMESPACE_VARIABLE
 from sagemaker_contract.paths import OptMl
 from sagemaker_contract.protocol import Matrix
 

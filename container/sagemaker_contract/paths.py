@@ -6,9 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sagemaker_contract.interface import FAILURE_FILE, METADATA_FILE
+
 DEFAULT_OPT_ML = "/opt/ml"
-# Written last into the model directory by training (it marks a complete model); read first by serving.
-METADATA_FILE = "metadata.json"
+# METADATA_FILE is written last into the model directory by training (it marks a complete model) and read
+# first by serving.
+__all__ = ["DEFAULT_OPT_ML", "METADATA_FILE", "OptMl", "available_cpus"]
 
 
 def available_cpus() -> int:
@@ -63,7 +66,7 @@ class OptMl:
 
     @property
     def failure(self) -> Path:
-        return self.output / "failure"
+        return self.output / FAILURE_FILE
 
     @property
     def output_data(self) -> Path:

@@ -10,25 +10,94 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import shutil
+import signal
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
-from sagemaker_contract import logs
-from sagemaker_contract.app import InferenceApp, ServeOptions
-from sagemaker_contract.paths import OptMl
+from sagemaker_contract import interface, logs
+from sagemaker_contract.app import TIMED_OUT, InferenceApp, ServeOptions
+from sagemaker_contract.paths import OptMl, available_cpus
 from sagemaker_contract.protocol import Algorithm
 
-METADATA_FILE = "metadata.json"
 # SageMaker sends SIGKILL 30 s after SIGTERM: workers get 20 s to finish requests, the master 25 s in all.
 DRAIN_SECONDS = 20
 GRACEFUL_SECONDS = 25
-MAX_PAYLOAD_MB_LIMIT = 100  # batch transform's MaxPayloadInMB maximum
+# Idle keep-alive connections close after min(timeout, 60) + 15 s: 75 s by default, longer than SageMaker's
+# front end keeps an idle connection (60 s), so it closes them first and never sends on a closing socket.
+IDLE_MARGIN_SECONDS = 15
+MODEL_CHECK_SECONDS = 120  # loading and predicting one row in the checking process must finish within this
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+class DeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with the deadlines it lacks: a connection that stalls is closed.
+
+    - a new connection that sends nothing is idle: closed after the keep-alive timeout, as after a response;
+    - a request's headers must be complete within `request_seconds` of its first byte, and its body within
+      `request_seconds` of its headers; else 408 and close (trickling bytes does not extend either). A request
+      whose body was late is marked in its ASGI scope (`TIMED_OUT`), so the app logs it as a 408.
+    One timer per phase and request (no per-read timeout in the app: it costs more than the request itself).
+    """
+
+    request_seconds: float = 60.0
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._deadline: Any = None
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._cancel_deadline()
+        self._deadline = self.loop.call_later(self.request_seconds, self._late, "headers")
+
+    def on_headers_complete(self) -> None:
+        self._cancel_deadline()
+        self._deadline = self.loop.call_later(self.request_seconds, self._late, "body")
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel_deadline()
+        super().on_message_complete()
+
+    def _late(self, phase: str) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle if phase == "body" else None
+        if phase == "headers" or (cycle is not None and not cycle.response_started):
+            if cycle is not None:
+                cycle.scope["state"][TIMED_OUT] = True
+            message = f"the request {phase} did not arrive within {self.request_seconds:g} s\n".encode()
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                b"content-length: " + str(len(message)).encode() + b"\r\nconnection: close\r\n\r\n" + message
+            )
+        self.transport.close()
+        if phase == "headers":  # a request with headers is logged by the app
+            logs.emit(
+                "info", "connection_closed", status=408, error=f"headers not complete in {self.request_seconds:g} s"
+            )
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]  # no type hints upstream
@@ -36,12 +105,16 @@ class Worker(UvicornWorker):  # type: ignore[misc]  # no type hints upstream
 
     CONFIG_KWARGS = {  # noqa: RUF012 - the base class's extension point is this class attribute
         "loop": "uvloop",
-        "http": "httptools",
+        "http": DeadlineProtocol,
         "lifespan": "on",
         "access_log": False,
         "server_header": False,
         "timeout_graceful_shutdown": DRAIN_SECONDS,
     }
+
+
+class SettingError(ValueError):
+    """A serving variable with a value outside what it allows; the message names both."""
 
 
 @dataclass(frozen=True)
@@ -53,26 +126,30 @@ class ServeSettings:
 
     @classmethod
     def from_environment(cls) -> ServeSettings:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cpus = available_cpus()
         return cls(
-            port=_int_variable("SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535),
-            workers=_int_variable("SAGEMAKER_MODEL_SERVER_WORKERS", cpus, 1, 1024),
-            timeout_seconds=_int_variable("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1, 3600),
-            max_payload_mb=_int_variable("SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1, MAX_PAYLOAD_MB_LIMIT),
+            port=_int_variable(interface.BIND_TO_PORT, 8080, 1, 65535),
+            workers=_int_variable(interface.SERVER_WORKERS, cpus, 1, 1024),
+            timeout_seconds=_int_variable(interface.SERVER_TIMEOUT, 60, 1, interface.MAX_SERVER_TIMEOUT_SECONDS),
+            max_payload_mb=_int_variable(interface.MAX_PAYLOAD_MB, 6, 1, interface.MAX_PAYLOAD_MB_LIMIT),
         )
+
+    @property
+    def idle_seconds(self) -> int:
+        return min(self.timeout_seconds, 60) + IDLE_MARGIN_SECONDS
 
 
 def _int_variable(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
+    """Digits only: `8080.9`, `1e3`, `inf` and `-1` are refused rather than rounded or crashed on."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
         return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    text = raw.strip()
+    allowed = f"{name} must be a whole number from {low} to {high}"
+    if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise SettingError(f"{allowed}, got {shown!r}")
+    return int(text)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
@@ -103,16 +180,75 @@ def _log_config() -> dict[str, Any]:
     }
 
 
+def _model_files(model_dir: Path) -> str:
+    try:
+        files = sorted(path for path in model_dir.iterdir() if path.is_file())
+    except OSError as error:
+        return f"(cannot list {model_dir}: {error.strerror})"
+    return ", ".join(f"{path} ({path.stat().st_size} bytes)" for path in files) or f"(no files in {model_dir})"
+
+
+def check_model(algorithm: Algorithm[Any], model_dir: Path) -> str | None:
+    """Load the model and predict one row in a child process that may die; None if it works, else the reason.
+
+    A truncated or corrupt model can make the native library abort the process: in a gunicorn worker that
+    is restarted forever and /ping never turns healthy. Checked once before the workers fork instead, so
+    `serve` exits with the reason. The parent never loads the model (LightGBM's OpenMP is not fork-safe).
+    """
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child process
+        os.close(read_end)
+        code = 0
+        try:
+            model = algorithm.load(model_dir)
+            output = np.asarray(model.predict(np.zeros((1, model.num_features))))
+            if output.shape[0] != 1:
+                raise ValueError(f"predicting one row gave output of shape {output.shape}")
+        except BaseException as error:  # any failure is the model's reason to report
+            os.write(write_end, f"{type(error).__name__}: {error}"[:2000].encode(errors="replace"))
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], MODEL_CHECK_SECONDS)
+    message = os.read(read_end, 4096).decode(errors="replace") if ready else ""
+    os.close(read_end)
+    if not ready:
+        os.kill(child, signal.SIGKILL)
+    _, status = os.waitpid(child, 0)
+    files = _model_files(model_dir)
+    if not ready:
+        return f"loading the model took over {MODEL_CHECK_SECONDS} s; model files: {files}"
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        reason = f"loading the model killed the process with {name} (a truncated or corrupt model file?)"
+        return f"{reason}; model files: {files}"
+    if os.waitstatus_to_exitcode(status) != 0:
+        return f"the model cannot be loaded: {message or 'the checking process failed'}; model files: {files}"
+    return None
+
+
 def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     """Serve until SIGTERM; returns the exit code (non-zero when the model or settings are unusable)."""
     try:
         settings = ServeSettings.from_environment()
-        metadata = json.loads((paths.model / METADATA_FILE).read_text())
-    except ValueError as error:
+    except SettingError as error:
         logs.emit("error", "bad_settings", error=str(error))
         return 2
-    except OSError:
-        logs.emit("error", "no_model", error=f"no complete model in {paths.model}: {METADATA_FILE} is missing")
+    try:
+        metadata = json.loads((paths.model / interface.METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        logs.emit(
+            "error",
+            "no_model",
+            error=f"no complete model in {paths.model}: {interface.METADATA_FILE} is missing or not JSON",
+        )
+        return 1
+    started = time.perf_counter()
+    problem = check_model(algorithm, paths.model)
+    if problem is not None:
+        logs.emit("error", "model_check_failed", error=problem)
         return 1
     logs.emit(
         "info",
@@ -120,20 +256,24 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         port=settings.port,
         workers=settings.workers,
         timeout_seconds=settings.timeout_seconds,
+        idle_seconds=settings.idle_seconds,
         max_payload_mb=settings.max_payload_mb,
-        algorithm=metadata.get("algorithm"),
-        objective=metadata.get("objective"),
+        algorithm=metadata.get("algorithm") if isinstance(metadata, dict) else None,
+        objective=metadata.get("objective") if isinstance(metadata, dict) else None,
+        model_check_seconds=round(time.perf_counter() - started, 3),
     )
+    DeadlineProtocol.request_seconds = settings.timeout_seconds  # inherited by the forked workers
     # /opt/ml/model may be read-only; the workers' shared scratch space is per server start.
     cache_dir = Path(tempfile.mkdtemp(prefix="sagemaker-serve-"))
-    app = InferenceApp(algorithm, paths.model, ServeOptions(settings.max_payload_mb, settings.workers, cache_dir))
-    options = {
+    options = ServeOptions(settings.max_payload_mb, settings.workers, cache_dir)
+    app = InferenceApp(algorithm, paths.model, options)
+    gunicorn_options = {
         "bind": [f"0.0.0.0:{settings.port}"],
         "workers": settings.workers,
         "worker_class": "sagemaker_contract.server.Worker",
         "timeout": settings.timeout_seconds,
         "graceful_timeout": GRACEFUL_SECONDS,
-        "keepalive": 75,  # longer than SageMaker's front end keeps idle connections, so it closes them first
+        "keepalive": settings.idle_seconds,
         "backlog": 2048,
         "preload_app": True,
         "control_socket_disable": True,
@@ -143,7 +283,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     }
     master = os.getpid()
     try:
-        _Gunicorn(app, options).run()
+        _Gunicorn(app, gunicorn_options).run()
     finally:
         if os.getpid() == master:  # worker processes unwind through here too when they exit
             shutil.rmtree(cache_dir, ignore_errors=True)

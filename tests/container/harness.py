@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import signal
@@ -52,6 +53,35 @@ def write_tree(
 def csv_bytes(labels: Array | None, features: Array) -> bytes:
     data = features if labels is None else np.column_stack([labels, features])
     return "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in data).encode()
+
+
+def request_body(kind: str, features: Array) -> bytes:
+    """`features` as a request body of content type `kind` (JSON Lines mixes both line shapes)."""
+    if kind == "text/csv":
+        return csv_bytes(None, features)
+    if kind == "application/json":
+        return json.dumps({"instances": features.tolist()}).encode()
+    if kind == "application/jsonlines":
+        lines = [json.dumps(row) if i % 2 else json.dumps({"features": row}) for i, row in enumerate(features.tolist())]
+        return ("\n".join(lines) + "\n").encode()
+    buffer = io.BytesIO()
+    np.save(buffer, features)
+    return buffer.getvalue()
+
+
+def parse_predictions(accept: str, body: bytes) -> Array:
+    """A response body of type `accept` back to an array: (rows,) or (rows, classes)."""
+    if accept == "application/x-npy":
+        array: Array = np.load(io.BytesIO(body), allow_pickle=False)
+        return array
+    if accept == "text/csv":
+        lines = body.decode().splitlines()
+        return np.array([[float(v) for v in line.split(",")] for line in lines]).squeeze(
+            axis=1 if "," not in lines[0] else ()
+        )
+    if accept == "application/json":
+        return np.array(json.loads(body)["predictions"])
+    return np.array([json.loads(line)["prediction"] for line in body.decode().splitlines()])
 
 
 def make_data(objective: str, rows: int, features: int = 5, seed: int = 0) -> tuple[Array, Array]:
@@ -133,6 +163,16 @@ class Server:
     def log_lines(self) -> list[dict[str, Any]]:
         lines = self.log_path.read_text().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def logged_requests(self, request_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The `request` log lines of these ids; a line is written just after its response, so wait a little."""
+        lines: dict[str, dict[str, Any]] = {}
+        for _ in range(100):
+            lines = {line["request_id"]: line for line in self.log_lines() if line["event"] == "request"}
+            if all(request_id in lines for request_id in request_ids):
+                break
+            time.sleep(0.05)
+        return lines
 
     def stop(self) -> None:
         for connection in self._connections:

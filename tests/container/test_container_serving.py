@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import signal
 import threading
@@ -17,7 +16,7 @@ import pytest
 from algorithm import ALGORITHM
 
 from tests.container.conftest import OBJECTIVES, Trained
-from tests.container.harness import Server, csv_bytes, make_data, start_server
+from tests.container.harness import Server, csv_bytes, make_data, parse_predictions, request_body, start_server
 
 
 def _expected(job: Trained, features: np.ndarray) -> np.ndarray:
@@ -25,32 +24,7 @@ def _expected(job: Trained, features: np.ndarray) -> np.ndarray:
     return prediction
 
 
-def _body(kind: str, features: np.ndarray) -> bytes:
-    if kind == "text/csv":
-        return csv_bytes(None, features)
-    if kind == "application/json":
-        return json.dumps({"instances": features.tolist()}).encode()
-    if kind == "application/jsonlines":
-        # Both line shapes: a bare array, and an object with "features".
-        lines = [json.dumps(row) if i % 2 else json.dumps({"features": row}) for i, row in enumerate(features.tolist())]
-        return ("\n".join(lines) + "\n").encode()
-    buffer = io.BytesIO()
-    np.save(buffer, features)
-    return buffer.getvalue()
-
-
-def _parse(accept: str, body: bytes) -> np.ndarray:
-    if accept == "text/csv":
-        lines = body.decode().splitlines()
-        return np.array([[float(v) for v in line.split(",")] for line in lines]).squeeze(
-            axis=1 if "," not in lines[0] else ()
-        )
-    if accept == "application/json":
-        return np.array(json.loads(body)["predictions"])
-    return np.array([json.loads(line)["prediction"] for line in body.decode().splitlines()])
-
-
-def test_ping_is_200_with_an_empty_body(servers: dict[str, Server]) -> None:
+def test_ping_is_200_with_an_emptyrequest_body(servers: dict[str, Server]) -> None:
     """GIVEN a started server WHEN /ping THEN 200 and no body."""
     response = servers["binary"].request("GET", "/ping")
     assert (response.status, response.body) == (200, b"")
@@ -69,17 +43,17 @@ def test_execution_parameters_for_batch_transform(servers: dict[str, Server]) ->
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
 @pytest.mark.parametrize("content_type", ["text/csv", "application/json", "application/jsonlines", "application/x-npy"])
-@pytest.mark.parametrize("accept", ["text/csv", "application/json", "application/jsonlines"])
+@pytest.mark.parametrize("accept", ["text/csv", "application/json", "application/jsonlines", "application/x-npy"])
 def test_every_input_and_output_type_gives_the_models_predictions(
     servers: dict[str, Server], trained: dict[str, Trained], objective: str, content_type: str, accept: str
 ) -> None:
     """GIVEN rows in any input type WHEN invoked with any Accept THEN one output per row, equal to the model's."""
     features = trained[objective].test_features[:7]
-    response = servers[objective].invoke(_body(content_type, features), content_type, accept)
+    response = servers[objective].invoke(request_body(content_type, features), content_type, accept)
     assert response.status == 200, response.text
     assert response.headers["content-type"] == accept
     expected = _expected(trained[objective], features)
-    assert np.allclose(_parse(accept, response.body), expected, atol=1e-9)
+    assert np.allclose(parse_predictions(accept, response.body), expected, atol=1e-9)
     if accept == "text/csv":
         lines = response.text.splitlines()
         assert len(lines) == 7
@@ -99,7 +73,7 @@ def test_accept_negotiation(servers: dict[str, Server], content_type: str, accep
     """GIVEN no, a wildcard or a list Accept THEN the first supported type, else the request's own format."""
     features = np.zeros((2, 5))
     response = servers["regression"].invoke(
-        _body(content_type.split(";", maxsplit=1)[0], features), content_type, accept
+        request_body(content_type.split(";", maxsplit=1)[0], features), content_type, accept
     )
     assert response.status == 200
     assert response.headers["content-type"] == expected
@@ -143,15 +117,22 @@ BAD_REQUESTS: list[tuple[str, bytes, str, str | None, int, str]] = [
         400,
         "row 1 has 3 features; the model expects 5",
     ),
-    ("json no rows", b'{"instances": []}', "application/json", None, 400, '"instances" is empty'),
-    ("jsonlines malformed line", b"[1,2,3,4,5]\n[1,2,\n", "application/jsonlines", None, 400, "row 2: malformed JSON"),
+    ("json no rows", b'{"instances": []}', "application/json", None, 400, "no rows"),
+    (
+        "jsonlines malformed line",
+        b"[1,2,3,4,5]\n[1,2,\n",
+        "application/jsonlines",
+        None,
+        400,
+        "line 2 is not one complete JSON value",
+    ),
     (
         "jsonlines wrong feature count",
         b"[1,2,3,4,5]\n[1,2,3,4,5,6]\n",
         "application/jsonlines",
         None,
         400,
-        "row 2 has 6 features",
+        "line 2 has 6 features",
     ),
     ("npy not an array", b"\x93NUMPY garbage", "application/x-npy", None, 400, "the body is not a .npy array"),
     (
@@ -168,7 +149,7 @@ BAD_REQUESTS: list[tuple[str, bytes, str, str | None, int, str]] = [
         "text/csv",
         "application/xml",
         406,
-        "Accept 'application/xml' is not supported",
+        "Accept 'application/xml' matches none of the types available",
     ),
 ]
 
@@ -205,7 +186,7 @@ def test_logs_are_json_with_request_id_status_latency_and_no_payload(servers: di
     log_text = server.log_path.read_text()
     assert "SECRETVALUE" not in log_text
     assert "1.234567" not in log_text
-    requests = {line["request_id"]: line for line in server.log_lines() if line["event"] == "request"}
+    requests = server.logged_requests([bad.headers["x-request-id"], good.headers["x-request-id"]])
     logged_bad, logged_good = requests[bad.headers["x-request-id"]], requests[good.headers["x-request-id"]]
     assert (logged_bad["status"], logged_bad["error"]) == (400, "row 2, column 3: not a number")
     assert (logged_good["status"], logged_good["rows"]) == (200, 1)

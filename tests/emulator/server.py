@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,6 +18,9 @@ import boto3
 ACCOUNT = "123456789012"  # moto's default account, also the tests' fake account
 REGION = "us-east-1"
 STARTUP_SECONDS = 20.0
+# The local SageMaker stops its containers first (a model server drains for up to 25 s).
+STOP_SECONDS = 30.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -43,21 +48,26 @@ class MotoServer:
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
 
 
-def start_moto_server(attempts: int = 3) -> MotoServer:
-    """Start `moto.server` on a free port of 127.0.0.1 and wait until it answers."""
+def start_moto_server(attempts: int = 3, *, module: str = "moto.server", log: Path | None = None) -> MotoServer:
+    """Start `module` (`moto.server`, or `local_sagemaker`) on a free port of 127.0.0.1 and wait until it answers.
+
+    Its output goes to `log` when given (the local SageMaker's: what a failed job's test shows).
+    """
     for _ in range(attempts):
         port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with log.open("ab") if log else open(os.devnull, "wb") as output:  # noqa: PTH123
+            process = subprocess.Popen(
+                [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         server = MotoServer(f"http://127.0.0.1:{port}", process)
         if _answers(server):
             return server

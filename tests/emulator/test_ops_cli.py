@@ -238,12 +238,12 @@ def test_train_starts_the_pipeline_with_the_data_prefix_and_hyperparameters(
         deployed.server, capsys, "train", "--env", "dev", "--data-prefix", "training/2026-11/",
         "-p", "num_leaves=31", "-p", "learning_rate=0.05", "--no-wait",
     )  # fmt: skip
-    # THEN the pipeline runs with that input
+    # THEN the pipeline runs with that input (the prefix without the trailing '/' its CheckInput refuses)
     assert code == OK
     execution = deployed.server.client("stepfunctions").describe_execution(executionArn=result["execution_arn"])
     assert execution["stateMachineArn"] == training_state_machine
     assert json.loads(execution["input"]) == {
-        "data_prefix": "training/2026-11/",
+        "data_prefix": "training/2026-11",
         "hyperparameters": {"num_leaves": "31", "learning_rate": "0.05"},
     }
 

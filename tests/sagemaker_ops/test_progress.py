@@ -48,3 +48,13 @@ def test_wait_gives_up_after_the_timeout_naming_the_last_state() -> None:
     with pytest.raises(WaitTimeoutError, match="job still RUNNING after 30s"):
         wait(lambda: Observation("RUNNING"), what="job", timeout=30, interval=10, stream=io.StringIO(),
              clock=clock, sleep=clock.sleep)  # fmt: skip
+
+
+def test_a_poll_interval_longer_than_the_timeout_still_gives_up_on_time() -> None:
+    # GIVEN a job that never ends, polled every hour
+    clock = FakeClock()
+    # WHEN it is waited for at most 30 s THEN the wait ends after 30 s, not after the hour
+    with pytest.raises(WaitTimeoutError, match="after 30s"):
+        wait(lambda: Observation("RUNNING"), what="job", timeout=30, interval=3600, stream=io.StringIO(),
+             clock=clock, sleep=clock.sleep)  # fmt: skip
+    assert clock.now == 30

@@ -1,0 +1,178 @@
+"""Where the local SageMaker plugs into moto: its SageMaker, SageMaker Runtime and Step Functions handlers.
+
+moto keeps storing what it stores (ListTrainingJobs, tags, CloudFormation resources); the Create calls
+also hand the request to the local runner, and the Describe calls of the jobs it runs answer from it.
+Step Functions executes definitions, and CloudFormation's state machines land where it executes them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+from local_sagemaker import stepfunctions
+from local_sagemaker.runtime import LocalSageMaker
+from local_sagemaker.training import RequestError
+
+_installed: dict[str, LocalSageMaker] = {}
+
+
+def local() -> LocalSageMaker:
+    return _installed["local"]
+
+
+def install(local_sagemaker: LocalSageMaker) -> None:
+    """Patch moto in this process (the emulator's); call once, before the server starts."""
+    _installed["local"] = local_sagemaker
+    if getattr(SageMakerResponse, "local_sagemaker", False):
+        return
+    _execute_state_machines()
+    _requests_count_as_tls()
+    stepfunctions.install()
+    _hook(SageMakerResponse, "create_training_job", _create_training_job)
+    _hook(SageMakerResponse, "describe_training_job", _describe("training"))
+    _hook(SageMakerResponse, "create_transform_job", _create_transform_job)
+    _hook(SageMakerResponse, "describe_transform_job", _describe("transform"))
+    SageMakerResponse.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
+    SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint  # type: ignore[method-assign,assignment]
+    SageMakerResponse.local_sagemaker = True  # type: ignore[attr-defined]
+
+
+def _execute_state_machines() -> None:
+    """moto's executing backend for Step Functions, also for the state machines CloudFormation creates."""
+    from moto.stepfunctions import models  # noqa: PLC0415
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends  # noqa: PLC0415
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
+    backend = type(stepfunctions_parser_backends["123456789012"]["us-east-1"])
+    start_execution = backend.start_execution
+
+    def start_named_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any) -> Any:
+        # StartExecution without a name gets a UUID, as in AWS (moto's interpreter would name it None).
+        return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args)
+
+    backend.start_execution = start_named_execution  # type: ignore[method-assign,assignment]
+
+
+# Condition keys about the transport: the emulator speaks plain HTTP on 127.0.0.1 and stands in for TLS.
+TRANSPORT_CONDITION_KEYS = frozenset({"aws:SecureTransport", "s3:TlsVersion"})
+
+
+def _requests_count_as_tls() -> None:
+    """Bucket policies' "deny unless TLS" statements do not apply (moto ignores conditions and would deny all)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult  # noqa: PLC0415
+    from moto.s3.models import FakeBucket  # noqa: PLC0415
+
+    def get_permission(bucket: Any, action: str, resource: str) -> Any:
+        if bucket.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(bucket.policy)
+        statements = policy.get("Statement", [])
+        policy["Statement"] = [
+            s
+            for s in (statements if isinstance(statements, list) else [statements])
+            if not (s.get("Effect") == "Deny" and _transport_only(s.get("Condition")))
+        ]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
+
+
+def _transport_only(condition: Any) -> bool:
+    if not isinstance(condition, dict) or not condition:
+        return False
+    keys = {key for block in condition.values() if isinstance(block, dict) for key in block}
+    return bool(keys) and keys <= TRANSPORT_CONDITION_KEYS
+
+
+def _hook(cls: type, name: str, replacement: Any) -> None:
+    original = getattr(cls, name)
+
+    def method(self: Any) -> Any:
+        return replacement(self, original)
+
+    setattr(cls, name, method)
+
+
+def _request(response: Any) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(response.body or b"{}")
+    return loaded
+
+
+def _create_training_job(response: Any, original: Any) -> Any:
+    request = _request(response)
+    try:
+        job = local().training_job(request)
+    except RequestError as error:
+        raise ValidationError(message=str(error)) from None
+    result = original(response)
+    job.start()
+    return result
+
+
+def _create_transform_job(response: Any, original: Any) -> Any:
+    request = _request(response)
+    try:
+        job = local().transform_job(request)
+    except RequestError as error:
+        raise ValidationError(message=str(error)) from None
+    result = original(response)
+    job.start()
+    return result
+
+
+def _describe(kind: str) -> Any:
+    def describe(response: Any, original: Any) -> Any:
+        name = _request(response).get("TrainingJobName" if kind == "training" else "TransformJobName", "")
+        job = local().job(kind, name)
+        return ActionResult(job.describe()) if job is not None else original(response)
+
+    return describe
+
+
+def _stop_training_job(response: Any) -> Any:
+    name = _request(response).get("TrainingJobName", "")
+    job = local().job("training", name)
+    if job is None:
+        raise ValidationError(message=f"Could not find training job '{name}'.")
+    job.stop()
+    return ActionResult({})
+
+
+def _invoke_endpoint(response: Any) -> Any:
+    name = str(response._get_params().get("EndpointName") or response.path.split("/")[2])
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    try:
+        answer = local().invoke_endpoint(
+            name,
+            body=response.body if isinstance(response.body, bytes) else str(response.body).encode(),
+            content_type=headers.get("content-type", "application/octet-stream"),
+            accept=headers.get("accept", "*/*"),
+        )
+    except LookupError as error:
+        raise ValidationError(message=str(error)) from None
+    except RuntimeError as error:
+        raise _model_error(str(error), 500) from None
+    if answer.status >= 400:
+        message = (
+            f"Received client error ({answer.status}) from primary with message "
+            f'"{answer.body.decode(errors="replace")}". See the endpoint\'s log group for more information.'
+        )
+        raise _model_error(message, answer.status)
+    return 200, {"Content-Type": answer.content_type, "x-Amzn-Invoked-Production-Variant": answer.variant}, answer.body
+
+
+def _model_error(message: str, original_status: int) -> JsonRESTError:
+    error = JsonRESTError("ModelError", message)
+    error.code = 424
+    error.description = json.dumps({"__type": "ModelError", "message": message, "OriginalStatusCode": original_status})
+    return error

@@ -1,0 +1,159 @@
+"""What the local SageMaker does not emulate, and what it does instead: ONE table.
+
+docs/demo.md shows `markdown_table()` verbatim, and a test checks that every request member of
+CreateTrainingJob, CreateTransformJob and InvokeEndpoint (botocore's model of the API) is either acted
+on (`HANDLED_FIELDS` of training.py / transform.py / endpoints.py) or listed here: nothing is silently
+ignored. The runners log the listed members a request sets ("not emulated: ...").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRAINING, TRANSFORM, INVOKE, EVERYWHERE = "CreateTrainingJob", "CreateTransformJob", "InvokeEndpoint", "all"
+
+
+@dataclass(frozen=True)
+class NotEmulated:
+    """One gap: the API, the request members it covers (exact names; none for a topic), what happens instead."""
+
+    api: str
+    subject: str
+    instead: str
+    members: tuple[str, ...] = ()
+
+
+NOT_EMULATED: tuple[NotEmulated, ...] = (
+    NotEmulated(
+        EVERYWHERE,
+        "the image (`TrainingImage`, the model's `Image`)",
+        "the checkout's `container/entrypoint.py` runs with this environment's Python; the URI is only recorded",
+    ),
+    NotEmulated(
+        EVERYWHERE,
+        "IAM (`RoleArn`, the model's `ExecutionRoleArn`, the state machine's role), policies, PassRole",
+        "nothing is assumed or enforced; the container gets no AWS credentials (it needs none)",
+    ),
+    NotEmulated(
+        EVERYWHERE,
+        "instance types, `VolumeSizeInGB`, serverless memory",
+        "a host is a process on this machine, with its CPUs and memory; nothing is sized",
+    ),
+    NotEmulated(
+        EVERYWHERE,
+        "KMS (`KmsKeyId`, `VolumeKmsKeyId`), bucket and topic encryption",
+        "nothing is encrypted; moto stores the key ids",
+    ),
+    NotEmulated(
+        EVERYWHERE,
+        "TLS: bucket policy `Deny` statements on `aws:SecureTransport` / `s3:TlsVersion`",
+        "the emulator speaks HTTP on 127.0.0.1 and counts every request as TLS (moto would deny them all: "
+        "it ignores conditions)",
+    ),
+    NotEmulated(
+        TRAINING,
+        "networking: `VpcConfig`, `EnableNetworkIsolation`, `EnableInterContainerTrafficEncryption`",
+        "hosts are processes joined on 127.0.0.1 ports (`SM_HOST_ADDRESSES`), unencrypted; the container could "
+        "reach the network",
+        ("VpcConfig", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption"),
+    ),
+    NotEmulated(
+        TRAINING,
+        "debugging, profiling and experiment integrations",
+        "ignored (logged in the job's log)",
+        (
+            "DebugHookConfig",
+            "DebugRuleConfigurations",
+            "ProfilerConfig",
+            "ProfilerRuleConfigurations",
+            "TensorBoardOutputConfig",
+            "ExperimentConfig",
+            "RemoteDebugConfig",
+            "MlflowConfig",
+            "InfraCheckConfig",
+            "SessionChainingConfig",
+            "ModelPackageConfig",
+            "ServerlessJobConfig",
+        ),
+    ),
+    NotEmulated(
+        TRAINING,
+        "`RetryStrategy`",
+        "a failed job is not retried; a requested spot interruption restarts it once from its checkpoints",
+        ("RetryStrategy",),
+    ),
+    NotEmulated(
+        TRAINING,
+        "spot capacity",
+        "spot jobs run at once; an interruption happens only when asked (POST /local-sagemaker/spot-interruptions)",
+    ),
+    NotEmulated(
+        TRAINING,
+        "channels other than S3 prefixes: `ManifestFile`, `AugmentedManifestFile`, `Pipe` mode, compression",
+        "CreateTrainingJob fails with ValidationException naming the channel; FastFile gets the same files as File",
+    ),
+    NotEmulated(
+        TRAINING,
+        "CloudWatch metrics of the job (`EnableSageMakerMetricsTimeSeries`), checkpoint sync while training",
+        "FinalMetricDataList only (last value per MetricDefinition, algo-1's log); checkpoints sync when the "
+        "container stops",
+    ),
+    NotEmulated(
+        TRANSFORM,
+        "`DataCaptureConfig`, `ExperimentConfig`",
+        "ignored (logged in the job's log)",
+        ("DataCaptureConfig", "ExperimentConfig"),
+    ),
+    NotEmulated(
+        TRANSFORM,
+        "`TransformResources.InstanceCount` > 1, filters other than `$`, JoinSource for JSON",
+        "one model server does all the objects; other filters and JSON joins fail CreateTransformJob with "
+        "ValidationException",
+    ),
+    NotEmulated(
+        INVOKE,
+        "routing and session options",
+        "the endpoint config's first variant answers every request",
+        (
+            "CustomAttributes",
+            "EnableExplanations",
+            "InferenceComponentName",
+            "InferenceId",
+            "PrefixAwareId",
+            "SessionId",
+            "TargetContainerHostname",
+            "TargetModel",
+            "TargetVariant",
+        ),
+    ),
+    NotEmulated(
+        INVOKE,
+        "endpoint capacity: instances, autoscaling, deployment guardrails, serverless cold starts",
+        "one model server per endpoint, started on the first InvokeEndpoint and restarted when the endpoint runs "
+        "another endpoint config; CreateEndpoint itself stays moto's (InService at once), so a missing model "
+        "artifact shows as ModelError at the first InvokeEndpoint",
+    ),
+    NotEmulated(
+        EVERYWHERE,
+        "`ListTrainingJobs`, `ListTransformJobs`, StopTransformJob",
+        "the lists are moto's records (Completed at once); DescribeTrainingJob / DescribeTransformJob answer from "
+        "the runner, StopTrainingJob stops the container; a transform job runs to its end",
+    ),
+    NotEmulated(
+        EVERYWHERE,
+        "Step Functions: moto's interpreter",
+        "an execution started without a name gets a UUID (moto named it None); a Fail state may rethrow "
+        "`States.*` errors through ErrorPath (moto raised); no CloudWatch Logs delivery or X-Ray",
+    ),
+)
+
+
+def members(api: str) -> frozenset[str]:
+    """The request members of `api` the table lists."""
+    return frozenset(m for row in NOT_EMULATED if row.api == api for m in row.members)
+
+
+def markdown_table() -> str:
+    """docs/demo.md's table (a test keeps the document in step with NOT_EMULATED)."""
+    rows = [f"| {row.api} | {row.subject} | {row.instead} |" for row in NOT_EMULATED]
+    return "\n".join(["| API | not emulated | what happens instead |", "| --- | --- | --- |", *rows])

@@ -1,0 +1,60 @@
+"""The local SageMaker's state: the jobs it runs and the endpoint servers it started."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from local_sagemaker.aws import Aws
+from local_sagemaker.endpoints import Answer, Endpoints
+from local_sagemaker.training import RequestError, SpotInterruptions, TrainingJob
+from local_sagemaker.transform import TransformJob
+
+
+class LocalSageMaker:
+    """Training and transform jobs by name, endpoint servers, requested spot interruptions."""
+
+    def __init__(self, aws: Aws, work: Path) -> None:
+        self.aws, self.work = aws, work
+        self.interruptions = SpotInterruptions()
+        self.endpoints = Endpoints(aws, work)
+        self._jobs: dict[str, dict[str, Any]] = {"training": {}, "transform": {}}
+        self._lock = threading.Lock()
+
+    def training_job(self, request: Mapping[str, Any]) -> TrainingJob:
+        job = TrainingJob(request, self.aws, self.work / "training", self.interruptions)
+        self._add("training", job)
+        return job
+
+    def transform_job(self, request: Mapping[str, Any]) -> TransformJob:
+        job = TransformJob(request, self.aws, self.work)
+        self._add("transform", job)
+        return job
+
+    def _add(self, kind: str, job: TrainingJob | TransformJob) -> None:
+        with self._lock:
+            if job.name in self._jobs[kind]:
+                raise RequestError(f"Job {job.name} already exists: {kind} job names are unique")
+            self._jobs[kind][job.name] = job
+
+    def job(self, kind: str, name: str) -> Any:
+        with self._lock:
+            return self._jobs[kind].get(name)
+
+    def invoke_endpoint(self, name: str, *, body: bytes, content_type: str, accept: str) -> Answer:
+        return self.endpoints.invoke(name, body, content_type, accept)
+
+    def shutdown(self) -> None:
+        """Stop every running container (training jobs end Stopped), transform and endpoint servers."""
+        with self._lock:
+            training = list(self._jobs["training"].values())
+            transform = list(self._jobs["transform"].values())
+        for job in training:
+            job.stop()
+        for job in transform:
+            job.stop()
+        self.endpoints.stop_all()
+        for job in training:
+            job.thread.join(timeout=150)

@@ -1,0 +1,254 @@
+"""`make demo`: the whole system on this machine, no AWS account: train, score, promote, serve.
+
+    python -m scripts.demo [--keep-running]
+
+1. synthesize the app (as `cdk synth` does) into cdk.out/demo/
+2. start the local SageMaker (moto + local_sagemaker) and deploy Dev's stacks into it
+3. upload a small sample dataset (synthetic, binary labels) to Dev's data bucket
+4. run the training pipeline (`sagemaker_ops train`): Train → CreateModel → Score, with progress
+5. promote the model: `sagemaker_ops promote` prints the pin, the demo re-synthesizes with it and
+   updates the Inference stack, as a real promotion would
+6. bring up the endpoint and invoke it (`sagemaker_ops smoke`, `invoke`)
+7. print where each output lives (copies are kept in cdk.out/demo/outputs/), then stop everything
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from config import AppConfig, parse_config
+from config.settings import DEFAULT_CONFIG_FILE
+from sagemaker_ops.cli import main as ops
+from stacks import build_app
+from tests.emulator.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
+from tests.emulator.server import ACCOUNT, MotoServer, start_moto_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SUCCESS = 0  # the exit code of every successful command
+WORK = ROOT / "cdk.out" / "demo"
+ENVIRONMENT, STAGE = "dev", "Dev"
+DATA_PREFIX = "demo"
+HYPERPARAMETERS = ("num_boost_round=60",)  # Dev's configuration, fewer rounds: a demo, not a benchmark
+PIPELINE_TIMEOUT_SECONDS = 600
+
+
+def say(text: str) -> None:
+    print(f"\n==> {text}", flush=True)  # noqa: T201
+
+
+def show(text: str) -> None:
+    print(f"    {text}", flush=True)  # noqa: T201
+
+
+def synthesize(config: AppConfig, outdir: Path) -> Path:
+    """The app's cloud assembly, built as `cdk synth` builds it (cdk.json's context, cdk-nag included)."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app, _ = build_app(config, context=context, outdir=str(outdir))
+    app.synth()
+    return outdir
+
+
+def config_with_pin(pin: str) -> AppConfig:
+    """The configuration with Dev's endpoint pinned to `pin` (what the operator commits after `promote`)."""
+    raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"][ENVIRONMENT]["endpoint"]["model_artifact_key"] = pin
+    return parse_config(raw, default_account=ACCOUNT)
+
+
+def sample_dataset(server: MotoServer, bucket: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """1 000 rows, 5 features, label = whether a noisy function of them is positive; returns the rows to score."""
+    rng = np.random.default_rng(2026)
+    features = rng.normal(size=(1000, 5))
+    signal = features[:, 0] + 0.5 * features[:, 1] - 0.25 * features[:, 2] ** 2 + rng.normal(scale=0.3, size=1000)
+    labels = (signal > 0).astype(np.float64)
+
+    def csv(rows: np.ndarray[Any, np.dtype[np.float64]]) -> bytes:
+        return "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in rows).encode()
+
+    s3 = server.client("s3")
+    parts = {
+        "train/part-0.csv": csv(np.column_stack([labels[:700], features[:700]])),
+        "validation/part-0.csv": csv(np.column_stack([labels[700:900], features[700:900]])),
+        "score/part-0.csv": csv(features[900:]),
+    }
+    for name, body in parts.items():
+        s3.put_object(Bucket=bucket, Key=f"{DATA_PREFIX}/{name}", Body=body)
+        show(f"s3://{bucket}/{DATA_PREFIX}/{name} ({len(body.splitlines())} rows)")
+    return features[900:]
+
+
+def run_ops(server: MotoServer, *args: str) -> dict[str, Any]:
+    """One `python -m sagemaker_ops` command against the emulator; its JSON document, or SystemExit on failure."""
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        code = ops([*args, "--env", ENVIRONMENT, "--endpoint-url", server.url, "--json", "--poll-seconds", "1"])
+    document: dict[str, Any] = json.loads(captured.getvalue())
+    if code != SUCCESS:
+        raise SystemExit(f"`sagemaker_ops {args[0]}` failed (exit {code}): {document.get('error')}")
+    return document
+
+
+def follow(server: MotoServer, execution_arn: str, prefix: str) -> dict[str, Any]:
+    """Print each step the pipeline enters and its job's status, until the execution ends."""
+    stepfunctions, sagemaker = server.client("stepfunctions"), server.client("sagemaker")
+    job = f"{prefix}-{execution_arn.rsplit(':', maxsplit=1)[-1]}"
+    seen: set[int] = set()
+    last_job_status = ""
+    deadline = time.monotonic() + PIPELINE_TIMEOUT_SECONDS
+    while True:
+        described = stepfunctions.describe_execution(executionArn=execution_arn)
+        events = stepfunctions.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        for event in events:
+            details = event.get("stateEnteredEventDetails")
+            if details and event["id"] not in seen:
+                seen.add(event["id"])
+                show(f"step {details['name']}")
+        job_status = _job_status(sagemaker, job)
+        if job_status and job_status != last_job_status:
+            show(f"  {job_status}")
+            last_job_status = job_status
+        if described["status"] != "RUNNING":
+            return dict(described)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the pipeline did not finish within {PIPELINE_TIMEOUT_SECONDS} s")
+        time.sleep(1)
+
+
+def _job_status(sagemaker: Any, job: str) -> str:
+    parts = []
+    for describe, key, status in (
+        ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+        ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    ):
+        try:
+            found = getattr(sagemaker, describe)(**{key: job})
+        except sagemaker.exceptions.ClientError:
+            continue
+        parts.append(f"{describe.split('_')[1]} job {found[status]}" + (f" ({found['SecondaryStatus']})"
+                     if "SecondaryStatus" in found else ""))  # fmt: skip
+    return ", ".join(parts)
+
+
+def keep(server: MotoServer, uri: str, name: str) -> Path:
+    """A local copy of an emulator object (the emulator's S3 goes away with it)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    target = WORK / "outputs" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(server.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return target
+
+
+def demo(keep_running: bool) -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")  # noqa: S106 - moto's dummies
+    os.environ.pop("AWS_PROFILE", None)
+    config = parse_config(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()), default_account=ACCOUNT)
+
+    say("1/7 synthesize the app (every environment, cdk-nag checks included)")
+    assembly = synthesize(config, WORK / "assembly")
+    show(f"cloud assembly: {assembly.relative_to(ROOT)}")
+
+    say("2/7 start the local SageMaker (moto + local_sagemaker) and deploy Dev into it")
+    server_log = WORK / "local-sagemaker.log"
+    server_log.write_text("")
+    server = start_moto_server(module="local_sagemaker", log=server_log)
+    try:
+        show(f"emulator: {server.url} (log: {server_log.relative_to(ROOT)})")
+        artifacts = stack_artifacts(assembly, STAGE)
+        bootstrap(server, artifacts)
+        outputs: dict[str, dict[str, str]] = {}
+        stacks: dict[str, DeployedStack] = {}
+        for artifact in artifacts:
+            stacks[artifact.stack_name] = deploy(server, artifact, outputs)
+            show(f"deployed {artifact.stack_name}")
+        platform = stacks[f"{STAGE}-Platform"].outputs
+        run(server, platform, f"{config.app_name}-{ENVIRONMENT}", keep_running)
+    finally:
+        say("cleaning up: stopping the local SageMaker (its containers stop with it)")
+        server.stop()
+
+
+def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running: bool) -> None:
+    say("3/7 upload a small sample dataset to the data bucket")
+    sample_dataset(server, platform["DataBucketName"])
+
+    say("4/7 run the training pipeline: sagemaker_ops train --env dev --data-prefix demo")
+    started = run_ops(server, "train", "--data-prefix", DATA_PREFIX, *(f"-p{h}" for h in HYPERPARAMETERS), "--no-wait")
+    ended = follow(server, started["execution_arn"], prefix)
+    if ended["status"] != "SUCCEEDED":
+        raise SystemExit(f"the pipeline ended {ended['status']}: {ended.get('error')}: {ended.get('cause')}")
+    report = json.loads(ended["output"])
+    job = report["training_job"]
+    training = server.client("sagemaker").describe_training_job(TrainingJobName=job)
+    metrics = ", ".join(f"{m['MetricName']}={m['Value']:.4f}" for m in training["FinalMetricDataList"])
+    show(f"training job {job}: {metrics}")
+
+    say(f"5/7 promote the model: sagemaker_ops promote --env dev --job {job}")
+    promoted = run_ops(server, "promote", "--job", job)
+    show("the pin to commit in config/environments.toml:")
+    for line in promoted["pin"].splitlines():
+        show(f"  {line}")
+    show("re-synthesizing with the pin and updating Dev-Inference (what the deploy of that commit does)")
+    pinned = synthesize(config_with_pin(promoted["model_artifact_key"]), WORK / "assembly-promoted")
+    inference = next(a for a in stack_artifacts(pinned, STAGE) if a.stack_name == f"{STAGE}-Inference")
+    outputs = {f"{STAGE}-Platform": platform}
+    deploy(server, inference, outputs, template_suffix="-promoted")
+
+    say("6/7 bring up the endpoint and invoke it")
+    smoke = run_ops(server, "smoke", "--row=0.5,-1.2,0.3,0.8,-0.1")
+    show(f"smoke: endpoint {smoke['endpoint']} {smoke['status']}, prediction {smoke['prediction']} "
+         f"in {smoke['latency_ms']} ms")  # fmt: skip
+    sample = WORK / "outputs" / "request.csv"
+    sample.parent.mkdir(parents=True, exist_ok=True)
+    sample.write_text("1.5,0.2,0.1,0,0\n-1.5,-0.2,0.1,0,0\n0,0,2,0,0\n")
+    invoked = run_ops(server, "invoke", "--file", str(sample))
+    predictions = str(invoked["predictions"]).split()
+    show(f"invoke {sample.relative_to(ROOT)} (3 rows): predictions {', '.join(predictions)}")
+
+    say("7/7 where each output lives")
+    scores_uri = report["scores"] + "part-0.csv.out"
+    kept = {
+        "model": keep(server, report["model_artifact"], "model.tar.gz"),
+        "scores": keep(server, scores_uri, "scores.csv"),
+    }
+    show(f"model artifact   {report['model_artifact']}  (copy: {kept['model'].relative_to(ROOT)})")
+    show(f"scores           {scores_uri}  (copy: {kept['scores'].relative_to(ROOT)}; each line: features, score)")
+    show(f"checkpoints      {training['CheckpointConfig']['S3Uri']}" if "CheckpointConfig" in training else "")
+    show(f"training log     CloudWatch Logs /aws/sagemaker/TrainingJobs, streams {job}/algo-1-*")
+    show(f"transform log    CloudWatch Logs /aws/sagemaker/TransformJobs, streams {job}/*")
+    show(f"endpoint         {smoke['endpoint']} (log group /aws/sagemaker/Endpoints/{smoke['endpoint']})")
+    show(f"notification     SNS topic {platform['AlarmTopicArn']}")
+    show(f"emulator log     {(WORK / 'local-sagemaker.log').relative_to(ROOT)}")
+    if keep_running:
+        say(f"the emulator stays up at {server.url} until Ctrl-C; e.g. python -m sagemaker_ops status --env dev "
+            f"--endpoint-url {server.url}")  # fmt: skip
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep-running", action="store_true", help="leave the emulator up at the end (Ctrl-C)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    demo(args.keep_running)
+    say(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""container/interface.json: what the app reads of the container, generated from the container's code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import sagemaker_contract.interface as interface  # noqa: PLR0402 - see test_container_units.py
+
+from tests.container.harness import CONTAINER, ENTRYPOINT
+
+INTERFACE_FILE = CONTAINER / "interface.json"
+# INTERFACE.md, as agreed between the container and the app: a change here is a change of that agreement.
+AGREED: dict[str, dict[str, Any]] = {
+    "environment": {
+        "bind_to_port": "SAGEMAKER_BIND_TO_PORT",
+        "max_payload_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+        "metrics_endpoint_name": "METRICS_ENDPOINT_NAME",
+        "metrics_model_version": "METRICS_MODEL_VERSION",
+        "metrics_namespace": "METRICS_NAMESPACE",
+        "server_timeout": "SAGEMAKER_MODEL_SERVER_TIMEOUT",
+        "server_workers": "SAGEMAKER_MODEL_SERVER_WORKERS",
+    },
+    "files": {
+        "failure": "failure",
+        "hyperparameters": "hyperparameters.json",
+        "metadata": "metadata.json",
+        "metric_definitions": "metric_definitions.json",
+    },
+    "limits": {"max_payload_mb": 100, "max_server_timeout_seconds": 3600},
+    "metrics": {
+        "client_errors": "ClientErrors",
+        "dimensions": [["EndpointName"], ["EndpointName", "ModelVersion"]],
+        "model_errors": "ModelErrors",
+        "requests": "Requests",
+        "rows": "RequestRows",
+        "server_errors": "ServerErrors",
+    },
+}
+
+
+def test_the_committed_file_is_what_the_entry_point_exports() -> None:
+    """GIVEN the container's code WHEN `entrypoint.py export-interface` runs THEN it prints the committed file.
+
+    On failure: `python container/entrypoint.py export-interface > container/interface.json`.
+    """
+    exported = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "export-interface"], capture_output=True, text=True, check=True
+    ).stdout
+    assert exported == INTERFACE_FILE.read_text()
+    assert exported == interface.render()
+
+
+def test_the_file_holds_exactly_the_agreed_interface() -> None:
+    """GIVEN container/interface.json THEN exactly INTERFACE.md's keys and values, sorted, 2-space indent."""
+    text = INTERFACE_FILE.read_text()
+    assert json.loads(text) == AGREED
+    assert text == json.dumps(AGREED, indent=2, sort_keys=True) + "\n"
+
+
+def test_the_server_reads_its_variables_and_limits_from_the_interface() -> None:
+    """GIVEN the interface module THEN the serving settings use its names and limits (no second spelling)."""
+    import sagemaker_contract.server as server  # noqa: PLC0415, PLR0402
+
+    source = (CONTAINER / "sagemaker_contract" / "server.py").read_text()
+    for name in AGREED["environment"].values():
+        if name.startswith("SAGEMAKER_"):
+            assert f'"{name}"' not in source, f"{name} spelled in server.py instead of read from interface"
+    assert server.ServeSettings.from_environment().max_payload_mb <= interface.MAX_PAYLOAD_MB_LIMIT

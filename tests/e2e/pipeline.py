@@ -1,0 +1,205 @@
+"""Test builders for the end-to-end tests: an environment deployed into the local SageMaker, data, runs.
+
+`Environment.run()` starts the training pipeline (the synthesized state machine, executed by moto)
+and waits; `explain()` names the state that failed and shows the container's log from CloudWatch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.container.harness import CONTAINER, csv_bytes, make_data
+from tests.emulator.deploy import DeployedStack
+from tests.emulator.server import MotoServer
+
+if str(CONTAINER) not in sys.path:  # the trained model is loaded the way the container loads it
+    sys.path.insert(0, str(CONTAINER))
+
+PIPELINE_TIMEOUT_SECONDS = 180.0
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data prefix in the data bucket: train/ and validation/ (label first) and score/ (features only)."""
+
+    prefix: str
+    score_features: Array
+
+
+@dataclass
+class Run:
+    """One execution of the training pipeline, ended."""
+
+    arn: str
+    status: str
+    described: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def output(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.described.get("output") or "{}")
+        return loaded
+
+    def entered(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e]
+
+
+@dataclass
+class Environment:
+    """One environment's stacks in the local SageMaker, and what a test needs to drive them."""
+
+    server: MotoServer
+    stacks: dict[str, DeployedStack]
+    name: str
+    server_log: Path
+    prefix: str  # `<app>-<env>`: the pipeline names its jobs `<prefix>-<execution name>`, its subjects `<prefix>: ...`
+
+    def output(self, stack: str, key: str) -> str:
+        return self.stacks[stack].outputs[key]
+
+    @property
+    def data_bucket(self) -> str:
+        return self.output("Platform", "DataBucketName")
+
+    @property
+    def artifacts_bucket(self) -> str:
+        return self.output("Platform", "ArtifactsBucketName")
+
+    def client(self, service: str) -> Any:
+        return self.server.client(service)
+
+    def upload(self, prefix: str, *, rows: int = 600, seed: int = 0, signal: bool = True, files: int = 1) -> Dataset:
+        """Binary-labelled rows: 60 % train (in `files` files), 20 % validation, 20 % to score (features only)."""
+        labels, features = make_data("binary", rows, seed=seed)
+        if not signal:
+            labels = np.random.default_rng(seed + 1).integers(0, 2, size=rows).astype(np.float64)
+        train, validation = int(rows * 0.6), int(rows * 0.8)
+        s3 = self.client("s3")
+        for index, part in enumerate(np.array_split(np.arange(train), files)):
+            body = csv_bytes(labels[part], features[part])
+            s3.put_object(Bucket=self.data_bucket, Key=f"{prefix}/train/part-{index}.csv", Body=body)
+        s3.put_object(
+            Bucket=self.data_bucket,
+            Key=f"{prefix}/validation/part-0.csv",
+            Body=csv_bytes(labels[train:validation], features[train:validation]),
+        )
+        score = csv_bytes(None, features[validation:])
+        s3.put_object(Bucket=self.data_bucket, Key=f"{prefix}/score/part-0.csv", Body=score)
+        return Dataset(prefix, features[validation:])
+
+    def start(self, document: dict[str, Any]) -> str:
+        started = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.output("Training", "StateMachineArn"), input=json.dumps(document)
+        )
+        return str(started["executionArn"])
+
+    def wait(self, arn: str) -> Run:
+        stepfunctions = self.client("stepfunctions")
+        deadline = time.monotonic() + PIPELINE_TIMEOUT_SECONDS
+        while True:
+            described = stepfunctions.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        history = stepfunctions.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return Run(arn, described["status"], described, history)
+
+    def run(self, document: dict[str, Any]) -> Run:
+        return self.wait(self.start(document))
+
+    def explain(self, run: Run) -> str:
+        """For an assertion message: the state that failed, its error and cause, and the container's log."""
+        failed = [e for e in run.history if e["type"].endswith(("Failed", "TimedOut", "Aborted"))]
+        lines = [f"execution {run.arn.split(':')[-1]} ended {run.status}; states entered: {', '.join(run.entered())}"]
+        for event in failed:
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            previous = [e for e in run.history if e["id"] < event["id"] and "stateEnteredEventDetails" in e]
+            state = previous[-1]["stateEnteredEventDetails"]["name"] if previous else "?"
+            cause = str(details.get("cause", ""))[:2000]
+            lines.append(f"step {state}: {event['type']} {details.get('error', '')}: {cause}")
+        for group in (TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP):
+            lines.extend(self.container_log(group, run.arn.split(":")[-1])[-60:])
+        lines.append(f"local SageMaker log: {self.server_log}")
+        return "\n".join(lines)
+
+    def container_log(self, group: str, execution_name: str) -> list[str]:
+        """The container's log lines of this execution's job (streams `<job>/...`), from CloudWatch Logs."""
+        logs = self.client("logs")
+        job = f"{self.prefix}-{execution_name}"
+        events: list[dict[str, Any]] = []
+        try:
+            for page in logs.get_paginator("filter_log_events").paginate(
+                logGroupName=group, logStreamNamePrefix=f"{job}/"
+            ):
+                events.extend(page["events"])
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [f"{group} {e['logStreamName']}: {e['message']}" for e in events]
+
+    def model_directory(self, training_job: str) -> Path:
+        """The training job's model.tar.gz, unpacked (what SageMaker puts in /opt/ml/model)."""
+        uri = self.client("sagemaker").describe_training_job(TrainingJobName=training_job)["ModelArtifacts"]
+        bucket, _, key = uri["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+        body = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        target = self.server_log.parent / "models" / training_job
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+            tar.extractall(target, filter="data")
+        return target
+
+    def training_summary(self, training_job: str) -> dict[str, Any]:
+        """The job's output.tar.gz `training_summary.json` (written by the first host)."""
+        uri = self.client("sagemaker").describe_training_job(TrainingJobName=training_job)["ModelArtifacts"]
+        bucket, _, key = uri["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+        body = self.client("s3").get_object(Bucket=bucket, Key=key.replace("model.tar.gz", "output.tar.gz"))["Body"]
+        with tarfile.open(fileobj=io.BytesIO(body.read()), mode="r:gz") as tar:
+            member = tar.extractfile("training_summary.json")
+            assert member is not None, "output.tar.gz holds no training_summary.json"
+            summary: dict[str, Any] = json.loads(member.read())
+        return summary
+
+    def model_of(self, training_job: str) -> Any:
+        """The trained model, loaded from its model.tar.gz as the container's server loads it."""
+        from algorithm import ALGORITHM  # noqa: PLC0415 - the container's module, found through sys.path
+
+        return ALGORITHM.load(self.model_directory(training_job))
+
+    def read(self, uri: str) -> dict[str, bytes]:
+        """Every object under an s3:// prefix, by key."""
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        s3 = self.client("s3")
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+
+    def subscribe_queue(self, name: str) -> str:
+        """An SQS queue subscribed to the environment's notification topic; returns its URL."""
+        sqs, sns = self.client("sqs"), self.client("sns")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=self.output("Platform", "AlarmTopicArn"),
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+        return str(url)
+
+    def notifications(self, queue_url: str) -> list[dict[str, Any]]:
+        """The SNS notifications in the queue (Subject and the Message as JSON)."""
+        received = self.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        found = []
+        for message in received.get("Messages", []):
+            envelope = json.loads(message["Body"])
+            found.append({"Subject": envelope.get("Subject"), "Message": json.loads(envelope["Message"])})
+        return found

@@ -1,0 +1,254 @@
+"""The local SageMaker's API behaviour that the pipeline does not reach: stops, sharding, batching, rejects.
+
+Jobs are created with boto3 directly against the staging deployment's buckets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from stacks.training_stack import load_metric_definitions
+from tests.container.harness import csv_bytes, make_data
+from tests.e2e.pipeline import Dataset, Environment
+from tests.emulator.server import start_moto_server
+
+ROLE = "arn:aws:iam::123456789012:role/local-sagemaker-test"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:test"
+
+
+def _channel(env: Environment, prefix: str, name: str, distribution: str = "FullyReplicated") -> dict[str, Any]:
+    uri = f"s3://{env.data_bucket}/{prefix}/{name}/"
+    return {
+        "ChannelName": name,
+        "ContentType": "text/csv",
+        "DataSource": {
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}
+        },
+    }
+
+
+def _training_request(env: Environment, name: str, data: Dataset, **overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": load_metric_definitions(),
+        },
+        "RoleArn": ROLE,
+        "HyperParameters": {"objective": "binary", "metric": "auc", "num_boost_round": "20"},
+        "InputDataConfig": [_channel(env, data.prefix, "train"), _channel(env, data.prefix, "validation")],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{env.artifacts_bucket}/direct/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+    request.update(overrides)
+    return request
+
+
+def _wait(env: Environment, describe: str, key: str, name: str, status: str) -> dict[str, Any]:
+    sagemaker = env.client("sagemaker")
+    deadline = time.monotonic() + 120
+    while True:
+        described: dict[str, Any] = getattr(sagemaker, describe)(**{key: name})
+        if described[status] not in {"InProgress", "Stopping"} or time.monotonic() > deadline:
+            return described
+        time.sleep(0.3)
+
+
+def _train(env: Environment, request: dict[str, Any]) -> dict[str, Any]:
+    env.client("sagemaker").create_training_job(**request)
+    return _wait(env, "describe_training_job", "TrainingJobName", request["TrainingJobName"], "TrainingJobStatus")
+
+
+@pytest.fixture(scope="module")
+def direct_data(staging: Environment) -> Dataset:
+    return staging.upload("e2e/direct", rows=600, seed=11, files=2)
+
+
+def test_max_runtime_stops_the_job_and_uploads_no_model(staging: Environment, direct_data: Dataset) -> None:
+    # GIVEN a job that would train for long, allowed 2 s
+    hyperparameters = {"objective": "binary", "num_boost_round": "100000", "early_stopping_rounds": "0"}
+    request = _training_request(
+        staging, "direct-max-runtime", direct_data, HyperParameters=hyperparameters,
+        StoppingCondition={"MaxRuntimeInSeconds": 2},
+    )  # fmt: skip
+    # WHEN it runs THEN SageMaker stops it at the limit, as Stopped / MaxRuntimeExceeded, with no model
+    described = _train(staging, request)
+    assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    assert "ModelArtifacts" not in described
+    assert not staging.read(f"s3://{staging.artifacts_bucket}/direct/direct-max-runtime/")
+
+
+def test_sharded_by_s3_key_gives_each_host_its_own_files(staging: Environment, direct_data: Dataset) -> None:
+    # GIVEN two train files, ShardedByS3Key, two instances
+    channels = [
+        _channel(staging, direct_data.prefix, "train", "ShardedByS3Key"),
+        _channel(staging, direct_data.prefix, "validation"),
+    ]
+    request = _training_request(
+        staging, "direct-sharded", direct_data, InputDataConfig=channels,
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 10},
+    )  # fmt: skip
+    # WHEN it trains THEN one model came out, and the first host trained on its file only (180 of 360 rows)
+    described = _train(staging, request)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    summary = staging.training_summary("direct-sharded")
+    assert (summary["num_machines"], summary["rank"], summary["rows"]["train"]) == (2, 0, 180)
+
+
+def test_a_non_string_hyperparameter_is_rejected_at_create_time(staging: Environment, direct_data: Dataset) -> None:
+    # GIVEN a client that does not validate parameters itself (as Step Functions' does not)
+    sagemaker = staging.server.session().client(
+        "sagemaker", endpoint_url=staging.server.url, config=Config(parameter_validation=False)
+    )
+    request = _training_request(staging, "direct-number", direct_data, HyperParameters={"num_leaves": 31})
+    # WHEN the job is created with a number THEN SageMaker's ValidationException names the hyperparameter
+    with pytest.raises(ClientError, match=r"HyperParameters\['num_leaves'\] must be a string"):
+        sagemaker.create_training_job(**request)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "requests", "settings"),
+    [
+        ("MultiRecord", 1, "BatchStrategy=MultiRecord MaxPayloadInMB=1"),
+        ("SingleRecord", 120, "BatchStrategy=SingleRecord MaxPayloadInMB=1"),
+        # Not set by the job: the container's /execution-parameters answer (MULTI_RECORD, its 6 MB limit).
+        ("", 1, "BatchStrategy=MultiRecord MaxPayloadInMB=6"),
+    ],
+)
+def test_batch_strategy_decides_how_many_records_each_request_carries(
+    staging: Environment, direct_data: Dataset, strategy: str, requests: int, settings: str
+) -> None:
+    # GIVEN a trained model and 120 rows to score
+    label = strategy.lower() or "container"
+    trained = _train(staging, _training_request(staging, f"direct-for-{label}", direct_data))
+    assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
+    model = f"direct-model-{label}"
+    staging.client("sagemaker").create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": trained["ModelArtifacts"]["S3ModelArtifacts"]},
+    )
+    job = f"direct-transform-{label}"
+    output = f"s3://{staging.artifacts_bucket}/direct/{job}/"
+    # WHEN a transform job runs with the strategy
+    staging.client("sagemaker").create_transform_job(
+        TransformJobName=job,
+        ModelName=model,
+        **({"BatchStrategy": strategy, "MaxPayloadInMB": 1} if strategy else {}),
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{staging.data_bucket}/{direct_data.prefix}/score/",
+                }
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": output, "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    described = _wait(staging, "describe_transform_job", "TransformJobName", job, "TransformJobStatus")
+    # THEN every row has its prediction, sent in one request (MultiRecord) or one per row (SingleRecord)
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    scores = staging.read(output)[f"direct/{job}/part-0.csv.out"].decode().split()
+    assert len(scores) == len(direct_data.score_features) == 120
+    events = staging.client("logs").filter_log_events(
+        logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=f"{job}/"
+    )["events"]
+    messages = [e["message"] for e in events]
+    assert any(settings in m for m in messages), messages
+    assert any(f"120 records in {requests} requests" in m for m in messages), messages
+    assert json.loads(json.dumps(described["TransformOutput"]))["S3OutputPath"] == output
+
+
+def test_an_endpoint_serves_the_model_of_the_endpoint_config_it_runs_and_passes_on_its_errors(
+    staging: Environment, direct_data: Dataset
+) -> None:
+    # GIVEN two trained models (20 and 3 rounds) and an endpoint on the first
+    sagemaker, runtime = staging.client("sagemaker"), staging.client("sagemaker-runtime")
+    for rounds in ("20", "3"):
+        hyperparameters = {"objective": "binary", "num_boost_round": rounds}
+        job = _train(staging, _training_request(staging, f"direct-endpoint-{rounds}", direct_data,
+                                                HyperParameters=hyperparameters))  # fmt: skip
+        assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+        model = job["ModelArtifacts"]["S3ModelArtifacts"]
+        sagemaker.create_model(ModelName=f"direct-endpoint-{rounds}", ExecutionRoleArn=ROLE,
+                               PrimaryContainer={"Image": IMAGE, "ModelDataUrl": model})  # fmt: skip
+        variant = {"VariantName": "primary", "ModelName": f"direct-endpoint-{rounds}", "InitialInstanceCount": 1,
+                   "InstanceType": "ml.c5.large"}  # fmt: skip
+        sagemaker.create_endpoint_config(EndpointConfigName=f"direct-endpoint-{rounds}", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName="direct-endpoint", EndpointConfigName="direct-endpoint-20")
+    rows = direct_data.score_features[:4]
+    body = "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in rows).encode()
+
+    def predictions() -> list[float]:
+        answer = runtime.invoke_endpoint(EndpointName="direct-endpoint", Body=body, ContentType="text/csv")
+        assert answer["InvokedProductionVariant"] == "primary"
+        return [float(v) for v in answer["Body"].read().decode().split()]
+
+    # WHEN it is invoked THEN the first model answers
+    rows_parsed = [[float(v) for v in line.split(",")] for line in body.decode().splitlines()]
+    first = predictions()
+    assert first == pytest.approx(list(staging.model_of("direct-endpoint-20").predict(rows_parsed)), rel=1e-6)
+    # WHEN the endpoint runs the other endpoint config THEN the other model answers
+    sagemaker.delete_endpoint(EndpointName="direct-endpoint")
+    sagemaker.create_endpoint(EndpointName="direct-endpoint", EndpointConfigName="direct-endpoint-3")
+    second = predictions()
+    assert second == pytest.approx(list(staging.model_of("direct-endpoint-3").predict(rows_parsed)), rel=1e-6)
+    assert second != pytest.approx(first)
+    # WHEN a request is bad THEN InvokeEndpoint fails with ModelError carrying the container's reason
+    with pytest.raises(ClientError) as raised:
+        runtime.invoke_endpoint(EndpointName="direct-endpoint", Body=b"1,2\n", ContentType="text/csv")
+    assert raised.value.response["Error"]["Code"] == "ModelError"
+    assert "Received client error (400)" in str(raised.value) and "features" in str(raised.value)
+
+
+def test_stopping_the_emulator_stops_every_container_it_started(tmp_path: Path) -> None:
+    # GIVEN a local SageMaker of its own, with an endpoint whose model server runs
+    server = start_moto_server(module="local_sagemaker", log=tmp_path / "server.log")
+    try:
+        s3, sagemaker = server.client("s3"), server.client("sagemaker")
+        s3.create_bucket(Bucket="data")
+        labels, features = make_data("binary", 200, seed=12)
+        s3.put_object(Bucket="data", Key="d/train/a.csv", Body=csv_bytes(labels, features))
+        request = {
+            "TrainingJobName": "shutdown",
+            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            "RoleArn": ROLE,
+            "HyperParameters": {"objective": "binary", "num_boost_round": "3"},
+            "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": "s3://data/d/train/"}}}],
+            "OutputDataConfig": {"S3OutputPath": "s3://data/models/"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+        }  # fmt: skip
+        sagemaker.create_training_job(**request)
+        deadline = time.monotonic() + 60
+        while sagemaker.describe_training_job(TrainingJobName="shutdown")["TrainingJobStatus"] == "InProgress":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        sagemaker.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={
+            "Image": IMAGE, "ModelDataUrl": "s3://data/models/shutdown/output/model.tar.gz"})  # fmt: skip
+        variant = {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.c5.large"}
+        sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant])
+        sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+        row = ",".join(f"{v:.6g}" for v in features[0]).encode()
+        server.client("sagemaker-runtime").invoke_endpoint(EndpointName="e", Body=row, ContentType="text/csv")
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        assert any("serve" in child.cmdline() for child in children)
+    finally:
+        # WHEN the emulator is stopped
+        server.stop()
+    # THEN none of the processes it started is left
+    assert not [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]

@@ -1,0 +1,149 @@
+"""The real training pipeline (the synthesized state machine, executed by moto) drives the real container.
+
+Each test uploads a small dataset to staging's data bucket and runs the pipeline as an operator would:
+train → quality gate (validation:auc >= 0.75) → create model → batch transform → notify.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import numpy as np
+import pytest
+
+from tests.e2e.pipeline import Environment
+
+FAST = {"num_boost_round": "30"}  # a few rounds: the tests check the plumbing, not the model
+SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
+
+
+def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictions(staging: Environment) -> None:
+    # GIVEN a dataset in the data bucket, and a queue on the notification topic
+    data = staging.upload("e2e/scores", rows=600, seed=1)
+    queue = staging.subscribe_queue("e2e-scores")
+    # WHEN the pipeline runs on it
+    run = staging.run({"data_prefix": data.prefix, "hyperparameters": FAST, "commit": "abc123"})
+    # THEN it passes every step, and reports where the model and the scores are
+    assert run.status == SUCCEEDED, staging.explain(run)
+    steps = ["Train", "Evaluate", "MeetsQualityGate", "CreateModel", "Score", "Report", "NotifySucceeded"]
+    assert [name for name in run.entered() if name in steps] == steps
+    report = run.output
+    job = report["training_job"]
+    training = staging.client("sagemaker").describe_training_job(TrainingJobName=job)
+    assert training["TrainingJobStatus"] == "Completed"
+    assert report["model_artifact"] == training["ModelArtifacts"]["S3ModelArtifacts"]
+    assert report["model_artifact"].startswith(f"s3://{staging.artifacts_bucket}/pipeline/models/{job}/")
+    metrics = {m["MetricName"]: m["Value"] for m in training["FinalMetricDataList"]}
+    assert metrics["validation:auc"] >= 0.75
+    # AND the scores are the input rows joined with the trained model's own predictions, row by row
+    outputs = staging.read(report["scores"])
+    assert list(outputs) == [f"pipeline/scores/{job}/part-0.csv.out"]
+    lines = outputs[next(iter(outputs))].decode().splitlines()
+    rows = np.array([[float(v) for v in line.split(",")] for line in lines])
+    assert rows.shape == (len(data.score_features), data.score_features.shape[1] + 1)
+    np.testing.assert_allclose(rows[:, :-1], data.score_features, rtol=1e-5)
+    expected = staging.model_of(job).predict(rows[:, :-1])
+    np.testing.assert_allclose(rows[:, -1], expected, rtol=1e-6, atol=1e-9)
+    # AND the model exists, the training log is in CloudWatch, and the topic got the report
+    assert staging.client("sagemaker").describe_model(ModelName=report["model_name"])["ModelName"] == job
+    assert any("#metrics round=" in line for line in staging.container_log("/aws/sagemaker/TrainingJobs", job[-36:]))
+    notes = staging.notifications(queue)
+    assert [n["Subject"] for n in notes] == [f"{staging.prefix}: training pipeline succeeded"]
+    assert notes[0]["Message"]["commit"] == "abc123"
+
+
+def test_the_quality_gate_rejects_a_model_that_learned_nothing(staging: Environment) -> None:
+    # GIVEN labels that are noise: no model reaches validation:auc 0.75
+    data = staging.upload("e2e/noise", rows=600, seed=2, signal=False)
+    queue = staging.subscribe_queue("e2e-noise")
+    # WHEN the pipeline runs on them
+    run = staging.run({"data_prefix": data.prefix, "hyperparameters": FAST})
+    # THEN training succeeds, the gate rejects the model, none is created, and the topic says why
+    assert run.status == FAILED, staging.explain(run)
+    assert run.described.get("error") == "ModelRejected", staging.explain(run)
+    assert "CreateModel" not in run.entered()
+    notes = staging.notifications(queue)
+    assert [n["Subject"] for n in notes] == [f"{staging.prefix}: model rejected by the quality gate"]
+    assert notes[0]["Message"]["gate"] == "validation:auc >= 0.75"
+    assert notes[0]["Message"]["values"][0] < 0.75
+
+
+def test_a_bad_hyperparameter_fails_training_and_its_reason_reaches_the_notification(staging: Environment) -> None:
+    # GIVEN a run asking for trees of one leaf
+    data = staging.upload("e2e/bad-hyperparameter", rows=300, seed=3)
+    queue = staging.subscribe_queue("e2e-bad")
+    # WHEN the pipeline runs
+    run = staging.run({"data_prefix": data.prefix, "hyperparameters": {**FAST, "num_leaves": "1"}})
+    # THEN the Train step fails with the container's own reason, in the execution and in the notification
+    assert run.status == FAILED, staging.explain(run)
+    assert run.entered()[-2:] == ["NotifyTrainingFailed", "TrainingFailed"], staging.explain(run)
+    cause = json.loads(run.described["cause"])
+    assert cause["TrainingJobStatus"] == "Failed"
+    assert cause["FailureReason"].startswith("AlgorithmError: ")
+    assert "num_leaves" in cause["FailureReason"]
+    # AND the test output for such a failure names the step and shows the container's log
+    explanation = staging.explain(run)
+    assert "step Train: TaskFailed States.TaskFailed" in explanation
+    assert "training failed: " in explanation and "/aws/sagemaker/TrainingJobs" in explanation
+    notes = staging.notifications(queue)
+    assert [n["Subject"] for n in notes] == [f"{staging.prefix}: training pipeline failed (Training)"]
+    assert notes[0]["Message"]["stage"] == "Training"
+    assert "num_leaves" in json.loads(notes[0]["Message"]["cause"])["FailureReason"]
+
+
+def test_a_spot_interruption_restarts_training_from_its_checkpoint(staging: Environment) -> None:
+    # GIVEN a spot interruption requested for staging's next training job (a long one, so that it trains
+    # when the interruption comes)
+    data = staging.upload("e2e/spot", rows=600, seed=4)
+    request = urllib.request.Request(  # noqa: S310 - the local emulator
+        staging.server.url + "/local-sagemaker/spot-interruptions",
+        data=json.dumps({"job_name_prefix": f"{staging.prefix}-"}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        assert answer.status == 200
+    # WHEN the pipeline runs
+    rounds = {"num_boost_round": "600", "early_stopping_rounds": "0"}
+    run = staging.run({"data_prefix": data.prefix, "hyperparameters": rounds})
+    # THEN the job was interrupted, restarted, resumed from the checkpoint it synced to S3, and completed
+    assert run.status == SUCCEEDED, staging.explain(run)
+    job = run.output["training_job"]
+    training = staging.client("sagemaker").describe_training_job(TrainingJobName=job)
+    statuses = [t["Status"] for t in training["SecondaryStatusTransitions"]]
+    assert statuses.count("Interrupted") == 1 and statuses[-1] == "Completed", statuses
+    assert statuses.index("Interrupted") < len(statuses) - statuses[::-1].index("Training") - 1
+    checkpoints = staging.read(training["CheckpointConfig"]["S3Uri"])
+    assert checkpoints, "no checkpoint was synced to CheckpointConfig.S3Uri"
+    metadata = json.loads((staging.model_directory(job) / "metadata.json").read_text())
+    assert 0 < metadata["resumed_from_round"] < metadata["rounds_trained"] == 600, metadata
+    streams = {
+        line.split()[1].split(":")[0] for line in staging.container_log("/aws/sagemaker/TrainingJobs", job[-36:])
+    }
+    assert any(stream.endswith("-attempt-2") for stream in streams), streams
+
+
+def test_two_hosts_train_one_model_that_the_pipeline_scores_with(staging: Environment) -> None:
+    # GIVEN two training files WHEN the pipeline runs with instance_count 2
+    data = staging.upload("e2e/two-hosts", rows=800, seed=5, files=2)
+    run = staging.run({"data_prefix": data.prefix, "hyperparameters": FAST, "instance_count": 2})
+    # THEN two hosts trained one model (algo-1 wrote it), and the scores are there
+    assert run.status == SUCCEEDED, staging.explain(run)
+    job = run.output["training_job"]
+    streams = staging.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{job}/"
+    )["logStreams"]
+    assert sorted(s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams) == ["algo-1", "algo-2"]
+    metadata = json.loads((staging.model_directory(job) / "metadata.json").read_text())
+    assert (metadata["num_machines"], metadata["tree_learner"]) == (2, "data")
+    assert staging.read(run.output["scores"])
+
+
+@pytest.mark.parametrize("missing", ["train"])
+def test_a_run_without_its_data_fails_training_naming_the_s3_location(staging: Environment, missing: str) -> None:
+    # GIVEN a prefix with no train/ objects WHEN the pipeline runs THEN Train fails with SageMaker's reason
+    run = staging.run({"data_prefix": "e2e/nothing-here", "hyperparameters": FAST})
+    assert run.status == FAILED
+    reason = json.loads(run.described["cause"])["FailureReason"]
+    assert reason.startswith("ClientError: No S3 objects found under S3 URL"), reason
+    assert f"e2e/nothing-here/{missing}/" in reason

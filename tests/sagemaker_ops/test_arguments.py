@@ -1,0 +1,285 @@
+"""Every argument of every command is checked before the first AWS call: its worst values exit 2 with one line.
+
+The line names the option and what it allows; there is no traceback, and botocore never sends a request
+(the tests make any API call fail loudly).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from config.settings import DEFAULT_CONFIG_FILE
+from sagemaker_ops import arguments
+from sagemaker_ops.cli import USAGE
+from tests.conftest import ROOT
+from tests.sagemaker_ops.stubbed import run, run_json
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
+
+
+@pytest.fixture(autouse=True)
+def _no_aws_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials that would work, and any AWS request an error of the test."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    def refuse(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        raise AssertionError(f"{operation} was called before the arguments were checked")
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", refuse)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    """Request files at their worst: empty, too large, of no known type, a directory, a config that is binary."""
+    empty = tmp_path / "empty.csv"
+    empty.touch()
+    large = tmp_path / "large.csv"
+    with large.open("wb") as handle:
+        handle.truncate(arguments.max_request_bytes() + 1)
+    unknown = tmp_path / "rows.txt"
+    unknown.write_text("1,2\n")
+    binary = tmp_path / "environments.toml"
+    binary.write_bytes(b"\xff\xfe\x00binary")
+    return {"empty": str(empty), "large": str(large), "unknown": str(unknown), "dir": str(tmp_path),
+            "missing": str(tmp_path / "missing.csv"), "binary": str(binary)}  # fmt: skip
+
+
+ENV = ["--env", "dev"]
+WORST: list[Any] = [
+    # every command
+    pytest.param(["status"], "--env", id="env-missing"),
+    pytest.param(["status", "--env", ""], "--env", id="env-empty"),
+    pytest.param(["status", "--env", "prød"], "--env", id="env-unicode"),
+    pytest.param(["status", *ENV, "--region", ""], "--region", id="region-empty"),
+    pytest.param(["status", *ENV, "--region", "us-esat-1"], "did you mean us-west-1 or us-east-1", id="region-typo"),
+    pytest.param(["status", *ENV, "--region", "ü-east-1"], "--region", id="region-unicode"),
+    pytest.param(["status", *ENV, "--endpoint-url", "notaurl"], "--endpoint-url", id="url-not-a-url"),
+    pytest.param(["status", *ENV, "--endpoint-url", ""], "--endpoint-url", id="url-empty"),
+    pytest.param(["status", *ENV, "--endpoint-url", "ftp://localhost"], "--endpoint-url", id="url-scheme"),
+    pytest.param(["status", *ENV, "--endpoint-url", "http://"], "--endpoint-url", id="url-no-host"),
+    pytest.param(["status", *ENV, "--endpoint-url", "http://localhost:99999"], "--endpoint-url", id="url-port"),
+    pytest.param(["status", *ENV, "--endpoint-url", "http://local host"], "--endpoint-url", id="url-space"),
+    pytest.param(["status", *ENV, "--timeout", "-5"], "--timeout", id="timeout-negative"),
+    pytest.param(["status", *ENV, "--timeout", "0"], "--timeout", id="timeout-zero"),
+    pytest.param(["status", *ENV, "--timeout", "nan"], "--timeout", id="timeout-nan"),
+    pytest.param(["status", *ENV, "--timeout", "inf"], "--timeout", id="timeout-inf"),
+    pytest.param(["status", *ENV, "--timeout", "1e400"], "--timeout", id="timeout-overflow"),
+    pytest.param(["status", *ENV, "--timeout", str(arguments.MAX_WAIT_SECONDS + 1)], "to 4838400", id="timeout-huge"),
+    pytest.param(["status", *ENV, "--timeout", "abc"], "--timeout", id="timeout-text"),
+    pytest.param(["status", *ENV, "--poll-seconds", "0"], "--poll-seconds", id="poll-zero"),
+    pytest.param(["status", *ENV, "--poll-seconds", "0.0001"], "from 0.01", id="poll-busy-loop"),
+    pytest.param(["status", *ENV, "--poll-seconds", "-1"], "--poll-seconds", id="poll-negative"),
+    pytest.param(["status", *ENV, "--poll-seconds", "nan"], "--poll-seconds", id="poll-nan"),
+    pytest.param(["status", *ENV, "--poll-seconds", "3601"], "--poll-seconds", id="poll-huge"),
+    pytest.param(["status", *ENV, "--profile", ""], "--profile", id="profile-empty"),
+    pytest.param(["status", *ENV, "--profile", "no such profile"], "--profile", id="profile-spaces"),
+    pytest.param(["status", *ENV, "--profile", "nosuchprofile"], "no profile 'nosuchprofile'", id="profile-unknown"),
+    pytest.param(["status", *ENV, "--config", "{missing}"], "cannot read configuration file", id="config-missing"),
+    pytest.param(["status", *ENV, "--config", "{dir}"], "cannot read configuration file", id="config-directory"),
+    pytest.param(["status", *ENV, "--config", "{binary}"], "not UTF-8 text", id="config-binary"),
+    pytest.param(["status", *ENV, "--bogus"], "unrecognized arguments: --bogus", id="unknown-option"),
+    pytest.param(["retrain", *ENV], "invalid choice: 'retrain'", id="unknown-command"),
+    pytest.param([], "COMMAND", id="no-command"),
+    # train
+    pytest.param(["train", *ENV], "--data-prefix", id="data-prefix-missing"),
+    pytest.param(["train", *ENV, "--data-prefix", ""], "whole bucket", id="data-prefix-empty"),
+    pytest.param(["train", *ENV, "--data-prefix", "/"], "whole bucket", id="data-prefix-slash"),
+    pytest.param(["train", *ENV, "--data-prefix", "/training"], "must not start with '/'", id="data-prefix-absolute"),
+    pytest.param(["train", *ENV, "--data-prefix", "s3://bucket/training"], "not a URL", id="data-prefix-url"),
+    pytest.param(["train", *ENV, "--data-prefix", "training 2026"], "spaces", id="data-prefix-space"),
+    pytest.param(["train", *ENV, "--data-prefix", "a\tb"], "control characters", id="data-prefix-tab"),
+    pytest.param(["train", *ENV, "--data-prefix", "a//b"], "empty path segment", id="data-prefix-empty-segment"),
+    pytest.param(["train", *ENV, "--data-prefix", "é" * 600], "at most 1024 bytes", id="data-prefix-too-long"),
+    pytest.param(["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round"], "NAME=VALUE", id="p-no-equals"),
+    pytest.param(["train", *ENV, "--data-prefix", "d", "-p", "=100"], "NAME=VALUE", id="p-no-name"),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round=abc"],
+        "num_boost_round must be an integer, got 'abc'",
+        id="p-ill-typed",
+    ),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round="],
+        "num_boost_round must be an integer, got ''",
+        id="p-empty-value",
+    ),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round=" + "9" * 30],
+        "num_boost_round must be <= 100000",
+        id="p-huge",
+    ),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", "learning_rate=nan"],
+        "learning_rate must be a finite number",
+        id="p-nan",
+    ),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", "objective=régression"],
+        "objective must be one of regression, binary, multiclass",
+        id="p-unicode-choice",
+    ),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_rounds=100"],
+        "unknown hyperparameter 'num_boost_rounds'",
+        id="p-unknown",
+    ),
+    pytest.param(["train", *ENV, "--data-prefix", "d", "-p", "seed=" + "1" * 2501], "at most 2500", id="p-too-long"),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", "seed=1", "-p", "seed=2"], "seed is given twice", id="p-twice"
+    ),
+    # invoke and smoke
+    pytest.param(["invoke", *ENV], "--file", id="file-missing-option"),
+    pytest.param(["invoke", *ENV, "--file", "{missing}"], "No such file or directory", id="file-does-not-exist"),
+    pytest.param(["invoke", *ENV, "--file", "{dir}"], "not a regular file", id="file-directory"),
+    pytest.param(["invoke", *ENV, "--file", "{empty}"], "has 0 bytes", id="file-empty"),
+    pytest.param(["invoke", *ENV, "--file", "{large}"], "a request has 1 to 6291456", id="file-too-large"),
+    pytest.param(["invoke", *ENV, "--file", "{unknown}"], "--content-type", id="file-unknown-type"),
+    pytest.param(["invoke", *ENV, "--file", "{unknown}", "--content-type", ""], "--content-type", id="type-empty"),
+    pytest.param(["invoke", *ENV, "--file", "{unknown}", "--content-type", "text/ csv"], "MIME", id="type-space"),
+    pytest.param(["invoke", *ENV, "--file", "{unknown}", "--content-type", "tëxt/csv"], "MIME", id="type-unicode"),
+    pytest.param(["smoke", *ENV], "--row --file", id="smoke-neither"),
+    pytest.param(["smoke", *ENV, "--row", "1,2", "--file", "{unknown}"], "not allowed with", id="smoke-both"),
+    pytest.param(["smoke", *ENV, "--row", ""], "--row", id="row-empty"),
+    pytest.param(["smoke", *ENV, "--row", "  "], "--row", id="row-blank"),
+    pytest.param(["smoke", *ENV, "--row", "1,2\n3,4"], "one non-blank CSV line", id="row-two-lines"),
+    pytest.param(["smoke", *ENV, "--file", "{unknown}"], "--content-type", id="smoke-file-unknown-type"),
+    # transform
+    pytest.param(["transform", *ENV, "--input", ""], "whole bucket", id="input-empty"),
+    pytest.param(["transform", *ENV, "--input", "s3://"], "s3://<bucket>/<prefix>", id="input-no-bucket"),
+    pytest.param(["transform", *ENV, "--input", "s3://Bucket/x"], "s3://<bucket>/<prefix>", id="input-bad-bucket"),
+    pytest.param(["transform", *ENV, "--input", "https://bucket/x"], "s3://<bucket>/<prefix>", id="input-https"),
+    pytest.param(["transform", *ENV, "--input", "x", "--output", "out/"], "--output", id="output-not-s3"),
+    pytest.param(["transform", *ENV, "--input", "x", "--job-name", ""], "--job-name", id="job-name-empty"),
+    pytest.param(["transform", *ENV, "--input", "x", "--job-name", "a_b"], "1-63 letters", id="job-name-underscore"),
+    pytest.param(["transform", *ENV, "--input", "x", "--job-name", "j" * 64], "1-63 letters", id="job-name-too-long"),
+    pytest.param(["transform", *ENV, "--input", "x", "--job-name", "jöb"], "1-63 letters", id="job-name-unicode"),
+    pytest.param(["transform", *ENV, "--input", "x", "--content-type", "csv"], "MIME", id="transform-type"),
+    # logs
+    pytest.param(["logs", *ENV, "--since", ""], "--since", id="since-empty"),
+    pytest.param(["logs", *ENV, "--since", "10"], "--since", id="since-no-unit"),
+    pytest.param(["logs", *ENV, "--since", "1y"], "--since", id="since-unknown-unit"),
+    pytest.param(["logs", *ENV, "--since", "0m"], "from 1s", id="since-zero"),
+    pytest.param(["logs", *ENV, "--since", "-1m"], "--since", id="since-negative"),
+    pytest.param(["logs", *ENV, "--since", "3654d"], "the longest log retention", id="since-beyond-retention"),
+    pytest.param(["logs", *ENV, "--since", "99999999999999d"], "--since", id="since-overflow"),
+    pytest.param(["logs", *ENV, "--since", "٣m"], "--since", id="since-unicode-digit"),
+    pytest.param(["logs", *ENV, "--limit", "0"], "from 1 to 100000", id="limit-zero"),
+    pytest.param(["logs", *ENV, "--limit", "-1"], "--limit", id="limit-negative"),
+    pytest.param(["logs", *ENV, "--limit", "1.5"], "--limit", id="limit-fraction"),
+    pytest.param(["logs", *ENV, "--limit", "100001"], "--limit", id="limit-huge"),
+    pytest.param(["logs", *ENV, "--limit", "٣"], "--limit", id="limit-unicode-digit"),
+    pytest.param(["logs", *ENV, "--job", ""], "--job", id="job-empty"),
+    pytest.param(["logs", *ENV, "--job", "run_1"], "1-63 letters", id="job-underscore"),
+    pytest.param(["logs", *ENV, "--job", "j", "--kind", "tuning"], "--kind", id="kind-unknown"),
+    pytest.param(["logs", *ENV, "--kind", "training"], "--kind: applies to --job only", id="kind-without-job"),
+    # promote
+    pytest.param(["promote", *ENV], "--job --execution-arn", id="promote-neither"),
+    pytest.param(["promote", *ENV, "--job", "j", "--execution-arn", ARN], "not allowed with", id="promote-both"),
+    pytest.param(["promote", *ENV, "--job", ""], "--job", id="promote-job-empty"),
+    pytest.param(["promote", *ENV, "--execution-arn", ""], "--execution-arn", id="arn-empty"),
+    pytest.param(["promote", *ENV, "--execution-arn", "run-1"], "execution ARN", id="arn-name-only"),
+    pytest.param(
+        ["promote", *ENV, "--execution-arn", ARN.replace("123456789012", "123")],
+        "execution ARN",
+        id="arn-short-account",
+    ),
+    pytest.param(["promote", *ENV, "--execution-arn", ARN + "x" * 250], "execution ARN", id="arn-too-long"),
+]
+
+
+@pytest.mark.parametrize(("argv", "named"), WORST)
+def test_a_worst_value_exits_2_with_one_line_naming_it(
+    argv: list[str], named: str, files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a command line with one bad value WHEN it runs
+    code, err, out = run(capsys, *[part.format(**files) for part in argv])
+    # THEN it exits 2 before any AWS call, with one line saying what is wrong, and prints no result
+    assert code == USAGE
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ")
+    assert named in err[0]
+    assert "Traceback" not in err[0]
+    assert out == ""
+
+
+def test_with_json_a_usage_error_is_the_one_json_document(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN --json WHEN the arguments are bad (at parsing, and once the configuration is read)
+    for argv in (["status", *ENV, "--timeout", "-5"], ["train", *ENV, "--data-prefix", "d", "-p", "seed=x"]):
+        code, document = run_json(capsys, *argv)
+        # THEN stdout holds one document with the code and the line
+        assert code == USAGE
+        assert document["ok"] is False
+        assert document["exit_code"] == USAGE
+        assert "--timeout" in document["error"] or "seed must be an integer" in document["error"]
+
+
+def test_a_bad_aws_endpoint_url_in_the_environment_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN boto3's own AWS_ENDPOINT_URL set to something that is not a URL
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "localhost")
+    # WHEN a command runs without --endpoint-url THEN the variable is named, not a botocore traceback
+    code, err, _ = run(capsys, "status", *ENV)
+    assert code == USAGE
+    assert err == [
+        "error: environment variable AWS_ENDPOINT_URL must be an http:// or https:// URL with a host, "
+        "e.g. http://localhost:5000, got 'localhost'"
+    ]
+
+
+def _config_without_objective(tmp_path: Path, environment: str) -> Path:
+    """The shipped configuration, but `environment` leaves the objective to each execution."""
+    text = DEFAULT_CONFIG_FILE.read_text()
+    before, table, after = text.partition(f"[environments.{environment}.training]")
+    edited = before + table + after.replace('objective = "binary", ', "", 1)
+    assert "objective" not in tomllib.loads(edited)["environments"][environment]["training"]["hyperparameters"]
+    path = tmp_path / "environments.toml"
+    path.write_text(edited)
+    return path
+
+
+def test_train_needs_what_the_container_requires_from_the_configuration_or_p(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an environment whose configuration leaves the objective to each execution
+    config = _config_without_objective(tmp_path, "staging")
+    # WHEN training is started without -p objective=...
+    code, err, _ = run(capsys, "train", "--env", "staging", "--config", str(config), "--data-prefix", "d")
+    # THEN it is a usage error saying where to give it
+    assert code == USAGE
+    assert err == [
+        "error: argument --hyperparameter/-p: objective is required "
+        "(give it with -p NAME=VALUE or in training.hyperparameters of environments.staging)"
+    ]
+
+
+def test_every_bad_p_is_named_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN three bad -p values WHEN training is started THEN one line names all three
+    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d",
+                       "-p", "num_leaves=1", "-p", "seed=-1", "-p", "bagging_fraction=0")  # fmt: skip
+    assert code == USAGE
+    (line,) = err
+    for problem in ("bagging_fraction must be > 0.0", "num_leaves must be >= 2", "seed must be >= 0"):
+        assert problem in line
+
+
+def test_a_request_is_held_to_invoke_endpoints_own_limit() -> None:
+    # GIVEN botocore's sagemaker-runtime model WHEN the CLI's request limit is read THEN it is the API's 6 MB
+    assert arguments.max_request_bytes() == 6 * 1024 * 1024
+
+
+def test_the_docs_state_the_limits_the_cli_checks() -> None:
+    # GIVEN docs/operations.md's table of arguments WHEN read THEN its numbers are the ones arguments.py enforces
+    docs = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert f"0.01 s to {arguments.MAX_WAIT_SECONDS // 86400} days" in docs
+    assert f"{arguments.MIN_POLL_SECONDS:g} s to {arguments.MAX_POLL_SECONDS:g} s" in docs
+    assert f"1 byte to {arguments.max_request_bytes() // 2**20} MB" in docs
+    assert f"from 1 s to {arguments.MAX_SINCE.days} days" in docs
+    assert f"1 to {arguments.MAX_LOG_EVENTS} events" in docs

@@ -143,7 +143,7 @@ def test_a_flood_of_client_errors_warns_and_rolls_nothing_back(
     assert logical_id(stack, "Monitoring/ClientErrorRate") not in rollback
     for name in ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate"):
         read = [m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in alarms[name].get("Metrics", [])]
-        assert "ClientErrors" not in read + [alarms[name].get("MetricName")], name
+        assert "ClientErrors" not in [*read, alarms[name].get("MetricName")], name
 
 
 def test_the_error_rate_is_a_percentage_of_invocations(

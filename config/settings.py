@@ -199,6 +199,9 @@ class TrainingSettings(JobCompute):
     train_data_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     hyperparameters: dict[HyperparameterName, Annotated[str, Field(max_length=2500)]] = Field(default_factory=dict)
     evaluation: EvaluationSettings | None = None
+    # No network for the training container (EnableNetworkIsolation); hosts of one job still reach each other.
+    network_isolation: bool = False
+    vpc: VpcSettings | None = None
 
     @field_validator("hyperparameters")
     @classmethod

@@ -86,6 +86,9 @@ class TrainingStack(cdk.Stack):
                 input_mode=training.input_mode,
                 train_data_distribution=training.train_data_distribution,
                 hyperparameters=training.hyperparameters,
+                network_isolation=training.network_isolation,
+                vpc_subnet_ids=training.vpc.subnet_ids if training.vpc else (),
+                vpc_security_group_ids=training.vpc.security_group_ids if training.vpc else (),
             ),
             transform=TransformJobOptions(
                 instance_type=transform.instance_type,

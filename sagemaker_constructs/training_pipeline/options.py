@@ -49,6 +49,12 @@ class TrainingJobOptions:
     # How the train channel's files reach several instances; validation is always FullyReplicated (every
     # instance evaluates all of it, so all stop early together). Both work with the container.
     train_data_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    # EnableNetworkIsolation: the container reaches no network; SageMaker still brings the channels and the
+    # model's output, and a distributed job's hosts still talk to each other (docs/security.md).
+    network_isolation: bool = False
+    # VpcConfig: the job's instances in these subnets and security groups (both or neither).
+    vpc_subnet_ids: Sequence[str] = ()
+    vpc_security_group_ids: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,8 @@ def check_training(training: TrainingJobOptions) -> None:
     for name, value in training.hyperparameters.items():
         if not isinstance(value, str):
             raise ValueError(f"training.hyperparameters[{name!r}] must be a string (SageMaker passes strings)")
+    if bool(training.vpc_subnet_ids) != bool(training.vpc_security_group_ids):
+        raise ValueError("training.vpc_subnet_ids and vpc_security_group_ids go together: give both or neither")
 
 
 def check_transform(transform: TransformJobOptions) -> None:

@@ -189,6 +189,7 @@ def training_job(
         "EnableInterContainerTrafficEncryption": True,
         "Tags.$": "$.tags",
         **spot,
+        **_isolation(training),
     }
     return {
         "Type": "Task",
@@ -197,6 +198,17 @@ def training_job(
         "Parameters": parameters,
         "ResultPath": "$.training",
     }
+
+
+def _isolation(training: TrainingJobOptions) -> dict[str, Any]:
+    """EnableNetworkIsolation and VpcConfig, when the options ask for them."""
+    placement: dict[str, Any] = {"EnableNetworkIsolation": True} if training.network_isolation else {}
+    if training.vpc_subnet_ids:
+        placement["VpcConfig"] = {
+            "Subnets": list(training.vpc_subnet_ids),
+            "SecurityGroupIds": list(training.vpc_security_group_ids),
+        }
+    return placement
 
 
 def transform_job(

@@ -27,6 +27,7 @@ from config.contract import (
     spot_wait_problem,
     transform_payload_problem,
 )
+from config.tuning import TuningSettings, tuning_problems
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("environments.toml")
 
@@ -395,6 +396,8 @@ class EnvironmentConfig(_Frozen):
     notebook: NotebookSettings = NotebookSettings()
     endpoint: EndpointSettings
     monitoring: MonitoringSettings = MonitoringSettings()
+    # Hyperparameter tuning in the training pipeline (config/tuning.py, docs/tuning.md); none unless given.
+    tuning: TuningSettings | None = None
     # Other environments deployed into this one's account, accepted knowingly (see _check_account_sharing).
     shared_account_with: tuple[EnvironmentName, ...] = ()
 
@@ -416,6 +419,13 @@ class EnvironmentConfig(_Frozen):
             )
         if self.name in self.shared_account_with:
             problems.append(f"shared_account_with names {self.name.value!r} itself")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _tuning_fits_training(self) -> EnvironmentConfig:
+        problems = tuning_problems(self.tuning, self.training.hyperparameters) if self.tuning else []
         if problems:
             raise ValueError("; ".join(problems))
         return self

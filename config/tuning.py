@@ -45,11 +45,11 @@ HYPERBAND_RESOURCE = "num_boost_round"
 MAX_CATEGORICAL_VALUES = 30
 
 
-def _offered(shape: str) -> AfterValidator:
-    """Accept the values of the SageMaker API's enum `shape` (botocore's service model)."""
+def _offered(shape: str, supported: tuple[str, ...] | None = None) -> AfterValidator:
+    """Accept the values of the SageMaker API's enum `shape` (botocore's service model), of `supported` only."""
 
     def check(value: str) -> str:
-        offered = sagemaker_enum(shape)
+        offered = sagemaker_enum(shape) & frozenset(supported or sagemaker_enum(shape))
         if value not in offered:
             raise ValueError(f"must be one of {', '.join(sorted(offered))} ({shape} in botocore's SageMaker model)")
         return value
@@ -167,7 +167,7 @@ class TuningSettings(_Frozen):
     """
 
     enabled: bool = False
-    strategy: Annotated[str, _offered("HyperParameterTuningJobStrategyType")] = "Bayesian"
+    strategy: Annotated[str, _offered("HyperParameterTuningJobStrategyType", STRATEGIES)] = "Bayesian"
     objective: str
     # Maximize or Minimize; derived from the objective's name when left out (see objective_type_of).
     objective_type: Annotated[str, _offered("HyperParameterTuningJobObjectiveType")] | None = None
@@ -194,8 +194,6 @@ class TuningSettings(_Frozen):
 
     def _strategy_problems(self) -> list[str]:
         problems = []
-        if self.strategy not in STRATEGIES:
-            problems.append(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.strategy == "Hyperband" and self.early_stopping != "Off":
             problems.append("early_stopping must be 'Off' with strategy Hyperband: Hyperband stops jobs early itself")
         if self.strategy == "Hyperband" and HYPERBAND_RESOURCE in self.ranges:

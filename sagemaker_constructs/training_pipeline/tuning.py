@@ -194,7 +194,14 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
     """The input's tuning keys: see INVALID_TUNING_CAUSE."""
     c = sfn.Condition
     given = f"$.input.{INPUT_TUNING_RANGES}"
-    rules = [c.or_(c.is_not_present(f"$.input.{INPUT_TUNING}"), c.is_boolean(f"$.input.{INPUT_TUNING}"))]
+    rules = [
+        c.or_(c.is_not_present(f"$.input.{INPUT_TUNING}"), c.is_boolean(f"$.input.{INPUT_TUNING}")),
+        # Choice has no object test: these are the scalars (a list still fails in Prepare's JsonMerge).
+        c.or_(
+            c.is_not_present(given),
+            c.not_(c.or_(c.is_string(given), c.is_numeric(given), c.is_boolean(given), c.is_null(given))),
+        ),
+    ]
     for r in tuning.ranges:
         path = f"{given}.{r.name}"
         if r.type == "categorical":
@@ -205,6 +212,8 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
             c.or_(
                 c.is_not_present(path),
                 c.and_(
+                    c.is_present(f"{path}.min"),
+                    c.is_present(f"{path}.max"),
                     c.is_numeric(f"{path}.min"),
                     c.is_numeric(f"{path}.max"),
                     c.number_greater_than_equals(f"{path}.min", r.min_value),

@@ -7,9 +7,13 @@ import copy
 import hashlib
 import json
 import re
+import subprocess
+import sys
+import tomllib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -20,10 +24,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 from botocore.validate import ParamValidator
 
+from config import parse_config
 from config.contract import METRIC_DEFINITIONS_FILE
+from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, tuning
 from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
+from stacks import build_app
+from tests.conftest import TEST_ACCOUNT, cdk_context
 from tests.sagemaker_constructs.conftest import Platform
 from tests.sagemaker_constructs.state_machine import Execution, TaskFailedError, run
 
@@ -557,3 +565,56 @@ def test_without_tuning_the_pipeline_has_no_tuning_states_or_permissions(stack: 
     assert not {"ChooseTraining", "NameTuningJob", "Tune", "DescribeBestTrainingJob"} & set(definition["States"])
     assert "tuning" not in definition["States"]["Report"]["Parameters"]
     assert copy.deepcopy(definition["States"]["Prepare"]["Next"]) == "Train"
+
+
+# ----- an environment that tunes -----------------------------------------------------------------------------
+
+
+def _tuned_dev(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """Dev alone, with tuning (Hyperband, warm start) in its configuration, synthesized with every cdk-nag pack."""
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    dev = raw["environments"]["dev"]
+    dev["training"]["hyperparameters"]["metric"] = "auc"
+    dev["tuning"] = {
+        "objective": "validation:auc",
+        "strategy": "Hyperband",
+        "warm_start": "IdenticalDataAndAlgorithm",
+        "max_training_jobs": 30,
+        "max_parallel_training_jobs": 3,
+    }
+    config = parse_config({"app": raw["app"], "environments": {"dev": dev}}, default_account=TEST_ACCOUNT)
+    app, stages = build_app(config, context=cdk_context(), outdir=str(tmp_path))
+    app.synth()
+    assembly = stages["dev"].synth()
+    training = stages["dev"].training
+    return tmp_path, assembly.get_stack_artifact(training.artifact_id).template
+
+
+def test_an_environment_that_tunes_passes_every_cdk_nag_pack(tmp_path: Path) -> None:
+    # GIVEN dev with tuning configured WHEN the app is synthesized with the nag packs
+    outdir, template = _tuned_dev(tmp_path)
+    # THEN every pack passed with nothing open
+    report = json.loads((outdir / "validation-report.json").read_text())
+    for plugin in report["pluginReports"]:
+        assert plugin["conclusion"] == "success", plugin["pluginName"]
+        assert plugin["violations"] == []
+    # AND the configuration reached the state machine: Hyperband over dev's 200 rounds, warm start, the defaults
+    body = next(r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine")
+    text = json.dumps(body["Properties"]["DefinitionString"])
+    assert '\\"MinResource\\":10,\\"MaxResource\\":200' in text
+    assert "IdenticalDataAndAlgorithm" in text
+    assert "sagemaker-gbdt-dev-" in text
+    for name in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "lambda_l2"):
+        assert f'\\"Name\\":\\"{name}\\"' in text, name
+
+
+def test_cfn_lint_finds_nothing_in_the_tuned_training_template(tmp_path: Path) -> None:
+    # GIVEN dev's Training stack with tuning WHEN cfn-lint checks it (its state machine schema included)
+    outdir, _ = _tuned_dev(tmp_path)
+    templates = [str(p) for p in outdir.glob("assembly-Dev/*Training*.template.json")]
+    assert templates
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    command = [str(cfn_lint), "--format", "parseable", "--ignore-checks", "W3005", "--", *templates]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    # THEN it reports nothing
+    assert result.returncode == 0, result.stdout + result.stderr

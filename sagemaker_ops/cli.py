@@ -88,8 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-prefix", required=True, help="key prefix of the training data in the data bucket")
     train.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE", help="repeatable")
     train.add_argument("--no-wait", action="store_true", help="return once the execution has started")
+    train.add_argument(
+        "--tuning", choices=["on", "off"], help="a hyperparameter tuning job or one training job (default: configured)"
+    )
+    train.add_argument(
+        "--tuning-range", action="append", default=[], metavar="NAME=MIN:MAX", help="narrow a tuned range; repeatable"
+    )
+    train.add_argument(
+        "--tuning-parent",
+        metavar="NAME|latest|none",
+        help="warm start from this tuning job (default with warm_start: the latest completed one)",
+    )
 
-    command("status", commands.status, "endpoint status, endpoint config, instance counts, last deployment")
+    status = command("status", commands.status, "endpoint status, endpoint config, instance counts, last deployment")
+    status.add_argument(
+        "--tuning-job", metavar="NAME|latest", help="instead: a tuning job's progress, per finished training job"
+    )
 
     invoke = command("invoke", commands.invoke, "send a CSV or JSON file to the endpoint and print the predictions")
     invoke.add_argument("--file", type=Path, required=True, help=".csv, .json or .jsonl")

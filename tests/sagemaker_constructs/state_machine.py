@@ -226,6 +226,31 @@ def matches(rule: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> b
     raise NotImplementedError(operator)
 
 
+# ----- the definition of a synthesized state machine -----------------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/execution-role"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/key"
+
+
+def definition_of(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's state machine definition, each CloudFormation reference replaced by a well-formed value."""
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    body = machine["Properties"]["DefinitionString"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+
+    def value(part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        if "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "Arn":
+            return ROLE_ARN if "Role" in part["Fn::GetAtt"][0] else KEY_ARN
+        if part.get("Ref") == "AWS::Partition":
+            return "aws"
+        return "reference"
+
+    definition: dict[str, Any] = json.loads("".join(value(p) for p in parts))
+    return definition
+
+
 # ----- the interpreter ----------------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from sagemaker_constructs.training_pipeline.tuning import ParameterRange, Tuning
 from stacks import build_app
 from tests.conftest import TEST_ACCOUNT, cdk_context
 from tests.sagemaker_constructs.conftest import Platform
-from tests.sagemaker_constructs.state_machine import Execution, TaskFailedError, run
+from tests.sagemaker_constructs.state_machine import Execution, TaskFailedError, definition_of, run
 
 METRICS = metric_definitions_from_json(METRIC_DEFINITIONS_FILE.read_text())
 PREFIX = "app-dev"
@@ -45,7 +45,6 @@ RANGES = (
 TUNING = TuningOptions("validation:auc", "Maximize", RANGES, max_training_jobs=12, max_parallel_training_jobs=3)
 HYPERPARAMETERS = {"objective": "binary", "metric": "auc", "num_boost_round": "200"}
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
-ROLE_ARN = "arn:aws:iam::123456789012:role/execution-role"
 BEST_JOB_SUFFIX = "-007-1a2b3c4d"
 
 
@@ -74,23 +73,7 @@ def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> Trainin
 
 
 def _definition(stack: cdk.Stack) -> dict[str, Any]:
-    """The state machine's definition, each CloudFormation reference replaced by a well-formed value."""
-    template = Template.from_stack(stack).to_json()
-    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    body = machine["Properties"]["DefinitionString"]
-    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
-
-    def value(part: Any) -> str:
-        if isinstance(part, str):
-            return part
-        if "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "Arn":
-            return ROLE_ARN if "Role" in part["Fn::GetAtt"][0] else "arn:aws:kms:us-east-1:123456789012:key/k"
-        if part.get("Ref") == "AWS::Partition":
-            return "aws"
-        return "reference"
-
-    definition: dict[str, Any] = json.loads("".join(value(p) for p in parts))
-    return definition
+    return definition_of(Template.from_stack(stack).to_json())
 
 
 def _validate(operation: str, parameters: Mapping[str, Any]) -> None:

@@ -54,6 +54,8 @@ def pipeline_policy(
                     "sagemaker:CreateHyperParameterTuningJob",
                     "sagemaker:DescribeHyperParameterTuningJob",
                     "sagemaker:StopHyperParameterTuningJob",
+                    # In Step Functions' own policy for the .sync tuning integration.
+                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
                     "sagemaker:AddTags",
                     "sagemaker:ListTags",
                 ],

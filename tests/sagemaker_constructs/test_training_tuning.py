@@ -522,13 +522,14 @@ def test_the_pipeline_may_run_only_its_own_tuning_jobs(stack: cdk.Stack, platfor
     # GIVEN a pipeline with tuning WHEN synthesized
     _pipeline(stack, platform)
     statements = _statements(stack)
-    # THEN it may create, describe, stop and tag tuning jobs named with its prefix only
+    # THEN it may create, describe, stop, list the jobs of and tag tuning jobs named with its prefix only
     tune = statements["RunTuningJobs"]
     assert tune["Resource"]["Fn::Join"][1][-1] == f":hyper-parameter-tuning-job/{PREFIX}-*"
     assert set(tune["Action"]) == {
         "sagemaker:CreateHyperParameterTuningJob",
         "sagemaker:DescribeHyperParameterTuningJob",
         "sagemaker:StopHyperParameterTuningJob",
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
         "sagemaker:AddTags",
         "sagemaker:ListTags",
     }

@@ -197,21 +197,21 @@ class TrainingPipeline(Construct):
         image_uri: str,
         topic: sns.ITopic,
     ) -> sfn.IChainable:
-        tuned = self.tuning
+        options = self.tuning
         default_parameters = states.defaults(training, transform)
         merge_parameters = states.merge_input(training)
         prepare_parameters = states.prepare(self.name_prefix, self._tags)
         report_parameters = states.report(self.name_prefix, self._tags, self._artifacts_bucket.bucket_name)
         valid_input = states.valid_input()
         cause = states.INVALID_INPUT_CAUSE
-        if tuned is not None:
-            default_parameters["defaults"].update(tuning.defaults(tuned))
-            merge_parameters.update(tuning.configured_ranges(tuned))
+        if options is not None:
+            default_parameters["defaults"].update(tuning.defaults(options))
+            merge_parameters.update(tuning.configured_ranges(options))
             prepare_parameters.update(tuning.prepare())
             report_parameters.update(tuning.report())
             metric = training.hyperparameters.get("metric")
             valid_input = sfn.Condition.and_(
-                valid_input, tuning.valid_input(tuned, name_prefix=self.name_prefix, tuned_metric=metric)
+                valid_input, tuning.valid_input(options, name_prefix=self.name_prefix, tuned_metric=metric)
             )
             cause += tuning.INVALID_TUNING_CAUSE
         defaults = sfn.Pass(
@@ -279,8 +279,8 @@ class TrainingPipeline(Construct):
         report.next(notify)
         train.next(after_training)
         first: sfn.IChainable = train
-        if tuned is not None:
-            first = self._tuning_states(tuned, train, after_training, topic)
+        if options is not None:
+            first = self._tuning_states(options, train, after_training, topic)
         return defaults.next(
             sfn.Choice(self, "CheckInput").when(valid_input, merge.next(prepare).next(first)).otherwise(invalid)
         )

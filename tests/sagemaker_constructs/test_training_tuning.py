@@ -357,6 +357,7 @@ def test_warm_start_from_another_environments_job_is_invalid_input(
 
 
 def test_a_parent_without_warm_start_configured_is_invalid_input(stack: cdk.Stack, platform: Platform) -> None:
+    # GIVEN no warm start configured WHEN the input names a parent anyway THEN nothing starts
     _pipeline(stack, platform)
     assert _run(_definition(stack), {**INPUT, "tuning_parent": f"{PREFIX}-x"}).error == "InvalidInput"
 
@@ -460,6 +461,7 @@ def test_the_name_state_computes_what_tuning_job_name_says(stack: cdk.Stack, pla
 
 
 def test_a_prefix_too_long_for_tuning_job_names_is_rejected(stack: cdk.Stack, platform: Platform) -> None:
+    # GIVEN a 24-character prefix WHEN a pipeline with tuning is built THEN it is refused: no 8 hex digits would fit
     with pytest.raises(ValueError, match=r"name_prefix must be at most 23 characters with tuning"):
         _pipeline(stack, platform, name_prefix="a" * 24)
 
@@ -505,6 +507,7 @@ def test_a_prefix_too_long_for_tuning_job_names_is_rejected(stack: cdk.Stack, pl
 def test_bad_tuning_options_are_rejected_naming_the_field(
     stack: cdk.Stack, platform: Platform, options: TuningOptions, message: str
 ) -> None:
+    # GIVEN tuning options that break a rule WHEN the pipeline is built THEN the error names the field
     with pytest.raises(ValueError, match=message):
         _pipeline(stack, platform, tuning=options)
 

@@ -47,11 +47,14 @@ MAX_CATEGORICAL_VALUES = 30
 
 def _offered(shape: str, supported: tuple[str, ...] | None = None) -> AfterValidator:
     """Accept the values of the SageMaker API's enum `shape` (botocore's service model), of `supported` only."""
+    # What the configuration reference says (scripts/config_reference.py reads `what`).
+    what = f"one of {', '.join(supported)}" if supported else f"a value of SageMaker's {shape} (botocore)"
 
     def check(value: str) -> str:
         offered = sagemaker_enum(shape) & frozenset(supported or sagemaker_enum(shape))
         if value not in offered:
-            raise ValueError(f"must be one of {', '.join(sorted(offered))} ({shape} in botocore's SageMaker model)")
+            listed = what if supported else f"one of {', '.join(sorted(offered))}"
+            raise ValueError(f"must be {listed} ({shape} in botocore's SageMaker model)")
         return value
 
     return AfterValidator(check)
@@ -75,6 +78,18 @@ class ParameterRangeSettings(_Frozen):
     max_value: float | None = None
     scaling: Annotated[str, _offered("HyperParameterScalingType")] = "Auto"
     values: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        """A TOML inline table, as the file writes it (the configuration reference shows the defaults so)."""
+        if self.type == "categorical":
+            return f'{{ type = "categorical", values = {list(self.values)} }}'
+        bounds = [
+            f"{name} = {value:g}"
+            for name, value in (("min_value", self.min_value), ("max_value", self.max_value))
+            if value is not None
+        ]
+        fields = [f'type = "{self.type}"', *bounds, f'scaling = "{self.scaling}"']
+        return "{ " + ", ".join(fields) + " }"
 
     def problems(self, name: str, spec: Hyperparameter | None) -> list[str]:
         """What is wrong with this range of hyperparameter `name` (field paths from `ranges.<name>`)."""

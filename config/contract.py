@@ -290,3 +290,5 @@ MIN_TUNING_NAME_HASH_LENGTH = 8
 MAX_TUNING_TRAINING_JOBS = 750
 MAX_TUNING_PARALLEL_JOBS = 100
 MAX_TUNED_HYPERPARAMETERS = 30
+# Hyperband stops a training job by boosting rounds: the most a job trains is this static hyperparameter.
+HYPERBAND_RESOURCE = "num_boost_round"

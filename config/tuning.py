@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from config.aws_catalog import did_you_mean, sagemaker_enum
 from config.contract import (
+    HYPERBAND_RESOURCE,
     MAX_TUNED_HYPERPARAMETERS,
     MAX_TUNING_PARALLEL_JOBS,
     MAX_TUNING_TRAINING_JOBS,
@@ -39,8 +40,6 @@ NOT_TUNABLE = {
 # Metric names (after `validation:`) whose higher values are better; every other metric the container
 # reports is a loss or an error rate (l1, l2, rmse, huber, mape, *_logloss, *_error): lower is better.
 _HIGHER_IS_BETTER = ("auc", "precision")
-# Hyperband stops a training job by boosting rounds: the most a job trains is its num_boost_round.
-HYPERBAND_RESOURCE = "num_boost_round"
 # SageMaker's ParameterValues: 1-30 values per categorical range.
 MAX_CATEGORICAL_VALUES = 30
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from config.contract import INPUT_TUNING, INPUT_TUNING_PARENT, INPUT_TUNING_RANGES
+from config.contract import HYPERBAND_RESOURCE, INPUT_TUNING, INPUT_TUNING_PARENT, INPUT_TUNING_RANGES
 from config.tuning import TuningSettings
 
 LATEST = "latest"
@@ -51,6 +51,10 @@ def tuning_input(
             raise TuningUsageError(
                 f"--hyperparameter {', '.join(overlap)}: tuned in this environment; narrow it with --tuning-range "
                 "instead, or train once with --tuning off"
+            )
+        if tuning.strategy == "Hyperband" and HYPERBAND_RESOURCE in hyperparameters:
+            raise TuningUsageError(
+                f"--hyperparameter {HYPERBAND_RESOURCE}: Hyperband's most rounds per job are the configured ones"
             )
         metric = hyperparameters.get("metric")
         if metric is not None and f"validation:{metric}" != tuning.objective:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from aws_cdk import aws_stepfunctions as sfn
 
 from config.contract import (
+    HYPERBAND_RESOURCE,
     INPUT_HYPERPARAMETERS,
     INPUT_TUNING,
     INPUT_TUNING_PARENT,
@@ -39,7 +40,8 @@ INVALID_TUNING_CAUSE = (
     f" With tuning: {INPUT_TUNING!r} is true or false; {INPUT_TUNING_RANGES!r} narrows numeric ranges as "
     '{"<name>": {"min": <number>, "max": <number>}} within the configured ones (min below max; categorical '
     f"ranges are fixed); a tuned run sets no tuned hyperparameter in {INPUT_HYPERPARAMETERS!r} and keeps the "
-    f"objective's metric; {INPUT_TUNING_PARENT!r} names a tuning job of this environment (with warm start only)."
+    "objective's metric (and, with Hyperband, num_boost_round); "
+    f"{INPUT_TUNING_PARENT!r} names a tuning job of this environment (with warm start only)."
 )
 
 
@@ -232,6 +234,8 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
     # A tuned run: the tuned names are ranges, not static values; the objective's metric stays.
     hyperparameters = f"$.input.{INPUT_HYPERPARAMETERS}"
     static_ok = [c.is_not_present(f"{hyperparameters}.{r.name}") for r in tuning.ranges]
+    if tuning.hyperband_rounds is not None:  # MaxResource is the configured num_boost_round
+        static_ok.append(c.is_not_present(f"{hyperparameters}.{HYPERBAND_RESOURCE}"))
     if tuned_metric is not None:
         metric = f"{hyperparameters}.metric"
         static_ok.append(c.or_(c.is_not_present(metric), c.string_equals(metric, tuned_metric)))

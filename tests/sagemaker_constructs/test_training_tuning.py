@@ -317,6 +317,9 @@ def test_hyperband_stops_jobs_by_rounds_itself(stack: cdk.Stack, platform: Platf
     assert config["Strategy"] == "Hyperband"
     assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 10, "MaxResource": 200}}
     assert config["TrainingJobEarlyStoppingType"] == "Off"
+    # AND an execution may not change the rounds Hyperband's MaxResource was set from
+    bigger = _run(_definition(stack), {**INPUT, "hyperparameters": {"num_boost_round": "5000"}})
+    assert bigger.error == "InvalidInput"
 
 
 # ----- warm start ----------------------------------------------------------------------------------------

@@ -228,6 +228,11 @@ def test_the_tuning_keys_follow_the_options(
         (TUNING, ("--tuning", "on", "-p", "num_leaves=31"), r"--hyperparameter num_leaves: tuned in this environment"),
         (TUNING, ("--tuning", "on", "-p", "metric=binary_logloss"), r"the tuning objective is validation:auc"),
         (
+            {**TUNING, "strategy": "Hyperband", "warm_start": None},
+            ("--tuning", "on", "-p", "num_boost_round=5000"),
+            r"--hyperparameter num_boost_round: Hyperband's most rounds per job are the configured ones",
+        ),
+        (
             TUNING,
             ("--tuning", "on", "--tuning-parent", "sagemaker-gbdt-staging-0123"),
             r"not a tuning job of this environment",

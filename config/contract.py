@@ -271,3 +271,24 @@ def pipeline_log_group_name(name_prefix: str) -> str:
 # request-metrics filter over that prefix (the dashboard's data-capture widget reads it).
 DATA_CAPTURE_PREFIX = "data-capture/"
 DATA_CAPTURE_METRICS_FILTER = "DataCapture"
+
+
+# ----- hyperparameter tuning -------------------------------------------------------------------------
+
+# The execution's input: `tuning` (true/false) runs a tuning job or the single training job (default:
+# the configuration's `enabled`); `tuning_ranges` narrows numeric ranges, {"<name>": {"min": x, "max": y}};
+# `tuning_parent` names the tuning job a warm start continues (sagemaker_ops train finds it).
+INPUT_TUNING = "tuning"
+INPUT_TUNING_RANGES = "tuning_ranges"
+INPUT_TUNING_PARENT = "tuning_parent"
+# CreateHyperParameterTuningJob: HyperParameterTuningJobName of at most 32 characters.
+MAX_TUNING_JOB_NAME_LENGTH = 32
+# The tuning job's name ends with at least this many hex digits of a hash of the execution's name.
+MIN_TUNING_NAME_HASH_LENGTH = 8
+# SageMaker's quotas (botocore documents only the minimum of 1): training jobs per tuning job, those
+# running at once, and hyperparameters searched.
+MAX_TUNING_TRAINING_JOBS = 750
+MAX_TUNING_PARALLEL_JOBS = 100
+MAX_TUNED_HYPERPARAMETERS = 30
+# Hyperband stops a training job by boosting rounds: the most a job trains is this static hyperparameter.
+HYPERBAND_RESOURCE = "num_boost_round"

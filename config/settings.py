@@ -29,6 +29,7 @@ from config.contract import (
     transform_payload_problem,
 )
 from config.hyperparameters import load_schema
+from config.tuning import TuningSettings, tuning_problems
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("environments.toml")
 
@@ -463,6 +464,8 @@ class EnvironmentConfig(_Frozen):
     notebook: NotebookSettings = NotebookSettings()
     endpoint: EndpointSettings
     monitoring: MonitoringSettings = MonitoringSettings()
+    # Hyperparameter tuning in the training pipeline (config/tuning.py, docs/tuning.md); none unless given.
+    tuning: TuningSettings | None = None
     # Other environments deployed into this one's account, accepted knowingly (see _check_account_sharing).
     shared_account_with: tuple[EnvironmentName, ...] = ()
     drift: DriftSettings = DriftSettings()
@@ -495,6 +498,13 @@ class EnvironmentConfig(_Frozen):
                 f"training.hyperparameters: {problem}: transform.schedule starts the pipeline with these alone"
                 for problem in load_schema().problems(self.training.hyperparameters, complete=True)
             ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _tuning_fits_training(self) -> EnvironmentConfig:
+        problems = tuning_problems(self.tuning, self.training.hyperparameters) if self.tuning else []
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -166,8 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeatable; over the environment's configured ones, checked against the container's schema",
     )
     train.add_argument("--no-wait", action="store_true", help="return once the execution has started")
+    train.add_argument(
+        "--tuning", choices=["on", "off"], help="a hyperparameter tuning job or one training job (default: configured)"
+    )
+    train.add_argument(
+        "--tuning-range", action="append", default=[], metavar="NAME=MIN:MAX", help="narrow a tuned range; repeatable"
+    )
+    train.add_argument(
+        "--tuning-parent",
+        metavar="NAME|latest|none",
+        help="warm start from this tuning job (default with warm_start: the latest completed one)",
+    )
 
-    command("status", commands.status, "endpoint status, endpoint config, instance counts, last deployment")
+    status = command("status", commands.status, "endpoint status, endpoint config, instance counts, last deployment")
+    status.add_argument(
+        "--tuning-job", metavar="NAME|latest", help="instead: a tuning job's progress, per finished training job"
+    )
 
     invoke = command(
         "invoke",

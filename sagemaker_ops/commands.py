@@ -20,9 +20,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from config import load_config
 from config.contract import (
     INPUT_DATA_PREFIX,
     INPUT_HYPERPARAMETERS,
+    INPUT_TUNING,
     MAX_JOB_NAME_LENGTH,
     TRAINING_JOB_LOG_GROUP,
     TRANSFORM_JOB_LOG_GROUP,
@@ -32,6 +34,14 @@ from sagemaker_ops.arguments import UsageError, content_type_of
 from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.progress import Observation, wait
 from sagemaker_ops.promotion import NotPromotableError, pin, promotion
+from sagemaker_ops.tuning import (
+    LATEST,
+    TuningUsageError,
+    latest_tuning_job,
+    tuning_input,
+    tuning_progress,
+    warm_start_input,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ def train(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     hyperparameters = dict(args.hyperparameter)
     document = {INPUT_DATA_PREFIX: args.data_prefix, INPUT_HYPERPARAMETERS: hyperparameters}
+    document |= _tuning(context, hyperparameters)
     stepfunctions = deployment.client("stepfunctions")
     started = stepfunctions.start_execution(stateMachineArn=deployment.state_machine_arn, input=json.dumps(document))
     arn = started["executionArn"]
@@ -92,7 +103,48 @@ def train(context: Context) -> dict[str, Any]:
     return result
 
 
+def _tuning(context: Context, hyperparameters: dict[str, str]) -> dict[str, Any]:
+    """The input's tuning keys from --tuning, --tuning-range and --tuning-parent (sagemaker_ops.tuning)."""
+    args, settings = context.args, context.deployment.settings
+    try:
+        document = tuning_input(
+            settings.tuning,
+            environment=settings.name.value,
+            switch=args.tuning,
+            ranges=args.tuning_range,
+            hyperparameters=hyperparameters,
+        )
+        tuned = document.get(INPUT_TUNING, bool(settings.tuning and settings.tuning.enabled))
+        parent = warm_start_input(
+            settings.tuning,
+            lambda: context.deployment.client("sagemaker"),
+            name_prefix=lambda: _name_prefix(context),
+            parent=args.tuning_parent,
+            tuned=tuned,
+        )
+    except TuningUsageError as error:
+        raise UsageError(str(error)) from None
+    return document | parent
+
+
+def _name_prefix(context: Context) -> str:
+    """`<app>-<env>`: what the pipeline's jobs and tuning jobs are named with."""
+    return f"{load_config(context.args.config).app_name}-{context.deployment.settings.name.value}"
+
+
+def _tuning_status(context: Context) -> dict[str, Any]:
+    sagemaker = context.deployment.client("sagemaker")
+    name = context.args.tuning_job
+    if name == LATEST:
+        name = latest_tuning_job(sagemaker, _name_prefix(context), status=None)
+        if name is None:
+            raise UsageError(f"no tuning job named {_name_prefix(context)}-... yet")
+    return tuning_progress(sagemaker, name)
+
+
 def status(context: Context) -> dict[str, Any]:
+    if getattr(context.args, "tuning_job", None):
+        return _tuning_status(context)
     deployment = context.deployment
     endpoint = deployment.client("sagemaker").describe_endpoint(EndpointName=deployment.endpoint_name)
     stack = deployment.stack("Inference")

@@ -19,7 +19,7 @@ from constructs import Construct
 
 from config.contract import INPUT_DATA_PREFIX, pipeline_log_group_name
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
-from sagemaker_constructs.training_pipeline import states
+from sagemaker_constructs.training_pipeline import states, tuning
 from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
     TrainingJobOptions,
@@ -31,6 +31,7 @@ from sagemaker_constructs.training_pipeline.options import (
     check_transform,
 )
 from sagemaker_constructs.training_pipeline.policy import pipeline_policy
+from sagemaker_constructs.training_pipeline.tuning import TuningOptions, check_tuning
 
 
 class TrainingPipeline(Construct):
@@ -63,6 +64,11 @@ class TrainingPipeline(Construct):
     :param metric_definitions: SageMaker MetricDefinitions (`Name`, `Regex`), at most 40.
     :param tags: tags of every job and model (e.g. Environment, Project). @default none.
     :param removal_policy: of the log group. @default RETAIN.
+    :param tuning: a hyperparameter tuning job the execution's input may run in place of the single
+        training job (`tuning.py`, docs/tuning.md): then ChooseTraining picks NameTuningJob → Tune
+        (`createHyperParameterTuningJob.sync`, named `<name_prefix>-<hash of the execution name>`, 32
+        characters) → DescribeBestTrainingJob, and the report names the tuning job, its best job, the
+        objective value and the tuned hyperparameters. @default none (the state machine has no tuning states).
     """
 
     def __init__(
@@ -84,6 +90,7 @@ class TrainingPipeline(Construct):
         tags: Mapping[str, str] | None = None,
         log_retention_days: int = 365,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        tuning: TuningOptions | None = None,
     ) -> None:
         super().__init__(scope, id_)
         check_name_prefix(name_prefix)
@@ -91,6 +98,8 @@ class TrainingPipeline(Construct):
         check_training(training)
         check_transform(transform)
         check_quality_gate(quality_gate, metric_definitions)
+        if tuning is not None:
+            check_tuning(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
         self.name_prefix = name_prefix
         self.metric_definitions = [dict(d) for d in metric_definitions]
         self._data_bucket = data_bucket
@@ -98,6 +107,7 @@ class TrainingPipeline(Construct):
         self._key = encryption_key
         self._execution_role = execution_role
         self._tags = dict(tags or {})
+        self.tuning = tuning
 
         self.role = iam.Role(
             self,
@@ -115,6 +125,7 @@ class TrainingPipeline(Construct):
             execution_role=execution_role,
             encryption_key=encryption_key,
             topic=notification_topic,
+            tuning=tuning is not None,
         )
 
         self.log_group = logs.CfnLogGroup(
@@ -186,28 +197,40 @@ class TrainingPipeline(Construct):
         image_uri: str,
         topic: sns.ITopic,
     ) -> sfn.IChainable:
+        options = self.tuning
+        default_parameters = states.defaults(training, transform)
+        merge_parameters = states.merge_input(training)
+        prepare_parameters = states.prepare(self.name_prefix, self._tags)
+        report_parameters = states.report(self.name_prefix, self._tags, self._artifacts_bucket.bucket_name)
+        valid_input = states.valid_input()
+        cause = states.INVALID_INPUT_CAUSE
+        if options is not None:
+            default_parameters["defaults"].update(tuning.defaults(options))
+            merge_parameters.update(tuning.configured_ranges(options))
+            prepare_parameters.update(tuning.prepare())
+            report_parameters.update(tuning.report())
+            metric = training.hyperparameters.get("metric")
+            valid_input = sfn.Condition.and_(
+                valid_input, tuning.valid_input(options, name_prefix=self.name_prefix, tuned_metric=metric)
+            )
+            cause += tuning.INVALID_TUNING_CAUSE
         defaults = sfn.Pass(
             self,
             "ApplyDefaults",
             comment="Defaults from the configuration; the input overrides them",
-            parameters=states.defaults(training, transform),
+            parameters=default_parameters,
         )
-        invalid = sfn.Fail(
-            self,
-            "InvalidInput",
-            error="InvalidInput",
-            cause=states.INVALID_INPUT_CAUSE,
-        )
+        invalid = sfn.Fail(self, "InvalidInput", error="InvalidInput", cause=cause)
         merge = sfn.Pass(
             self,
             "MergeInput",
-            parameters=states.merge_input(training),
+            parameters=merge_parameters,
         )
         prepare = sfn.Pass(
             self,
             "Prepare",
             comment="Hyperparameters: the configuration's, overridden by the input's; names from the execution",
-            parameters=states.prepare(self.name_prefix, self._tags),
+            parameters=prepare_parameters,
         )
         train = self._training_state(training, image_uri)
         create_model = tasks.SageMakerCreateModel(
@@ -231,7 +254,7 @@ class TrainingPipeline(Construct):
         report = sfn.Pass(
             self,
             "Report",
-            parameters=states.report(self.name_prefix, self._tags, self._artifacts_bucket.bucket_name),
+            parameters=report_parameters,
             result_path="$.report",
         )
         notify = tasks.SnsPublish(
@@ -255,11 +278,35 @@ class TrainingPipeline(Construct):
         score.next(report)
         report.next(notify)
         train.next(after_training)
+        first: sfn.IChainable = train
+        if options is not None:
+            first = self._tuning_states(options, train, after_training, topic)
         return defaults.next(
-            sfn.Choice(self, "CheckInput")
-            .when(states.valid_input(), merge.next(prepare).next(train))
-            .otherwise(invalid)
+            sfn.Choice(self, "CheckInput").when(valid_input, merge.next(prepare).next(first)).otherwise(invalid)
         )
+
+    def _tuning_states(
+        self, options: TuningOptions, train: sfn.CustomState, then: sfn.IChainable, topic: sns.ITopic
+    ) -> sfn.IChainable:
+        """ChooseTraining: the single job, or NameTuningJob → Tune → DescribeBestTrainingJob → `then`."""
+        partition = cdk.Stack.of(self).partition
+        single = self._training_json
+        failed = self._failure("Tuning", topic)
+        describe = sfn.CustomState(self, "DescribeBestTrainingJob", state_json=tuning.describe_best_job(partition))
+        describe.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
+        describe.next(then)
+        tune_states = []
+        for warm in (False, True) if options.warm_start else (False,):
+            state_json = tuning.tuning_job(options, single, partition=partition, warm_start=warm)
+            tune = sfn.CustomState(self, "TuneWarmStarted" if warm else "Tune", state_json=state_json)
+            tune.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
+            tune.next(describe)
+            tune_states.append(tune)
+        run: sfn.IChainable = tune_states[0]
+        if len(tune_states) == 2:
+            run = sfn.Choice(self, "ChooseWarmStart").when(tuning.warm_started(), tune_states[1]).otherwise(run)
+        name = sfn.CustomState(self, "NameTuningJob", state_json=tuning.name_tuning_job(self.name_prefix))
+        return sfn.Choice(self, "ChooseTraining").when(tuning.tuned(), name.next(run)).otherwise(train)
 
     def _training_state(self, training: TrainingJobOptions, image_uri: str) -> sfn.CustomState:
         state_json = states.training_job(
@@ -272,6 +319,8 @@ class TrainingPipeline(Construct):
             artifacts_bucket=self._artifacts_bucket.bucket_name,
             metric_definitions=self.metric_definitions,
         )
+        # A tuning job defines its training jobs like this one.
+        self._training_json = state_json
         return sfn.CustomState(self, "Train", state_json=state_json)
 
     def _transform_state(self, transform: TransformJobOptions) -> sfn.CustomState:

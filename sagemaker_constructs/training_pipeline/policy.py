@@ -16,6 +16,8 @@ _SYNC_RULES = (
     "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
     "StepFunctionsGetEventsForSageMakerTransformJobsRule",
 )
+# The rule Step Functions creates to learn when a `.sync` tuning job ends.
+_TUNING_SYNC_RULE = "StepFunctionsGetEventsForSageMakerTuningJobsRule"
 
 
 def pipeline_policy(
@@ -27,19 +29,43 @@ def pipeline_policy(
     execution_role: SageMakerExecutionRole,
     encryption_key: kms.IKey,
     topic: sns.ITopic,
+    tuning: bool = False,
 ) -> iam.ManagedPolicy:
     """Everything the pipeline's state machine may do, as one managed policy attached to `role`.
 
     Create, describe, stop and tag its own SageMaker jobs and models (`<name_prefix>-*`), pass only the
     execution role and only to SageMaker, learn when `.sync` jobs end, attach encrypted volumes, publish
     to `topic`, deliver its logs and traces. No S3: SageMaker reads and writes with the execution role.
+    With `tuning`, also its own hyperparameter tuning jobs (`<name_prefix>-*`; their training jobs are
+    named `<tuning job>-<n>-<id>`, so the training-job statement covers describing the best one).
     """
 
     def arn(resource: str, name: str, service: str = "sagemaker") -> str:
         # Pseudo parameters (not the stack's literal account): the nag acknowledgments below match them.
         return f"arn:{cdk.Aws.PARTITION}:{service}:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:{resource}/{name}"
 
-    jobs = {kind: arn(kind, f"{name_prefix}-*") for kind in ("training-job", "model", "transform-job")}
+    kinds = ("training-job", "model", "transform-job", *(("hyper-parameter-tuning-job",) if tuning else ()))
+    jobs = {kind: arn(kind, f"{name_prefix}-*") for kind in kinds}
+    tuning_statements = (
+        [
+            iam.PolicyStatement(
+                sid="RunTuningJobs",
+                actions=[
+                    "sagemaker:CreateHyperParameterTuningJob",
+                    "sagemaker:DescribeHyperParameterTuningJob",
+                    "sagemaker:StopHyperParameterTuningJob",
+                    # In Step Functions' own policy for the .sync tuning integration.
+                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=[jobs["hyper-parameter-tuning-job"]],
+            )
+        ]
+        if tuning
+        else []
+    )
+    rules = (*_SYNC_RULES, *((_TUNING_SYNC_RULE,) if tuning else ()))
     policy = iam.ManagedPolicy(
         scope,
         id_,
@@ -57,6 +83,7 @@ def pipeline_policy(
                 ],
                 resources=[jobs["training-job"]],
             ),
+            *tuning_statements,
             iam.PolicyStatement(
                 sid="CreateModels",
                 actions=["sagemaker:CreateModel", "sagemaker:AddTags", "sagemaker:ListTags"],
@@ -83,7 +110,7 @@ def pipeline_policy(
             iam.PolicyStatement(
                 sid="LearnWhenJobsEnd",
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[arn("rule", name, service="events") for name in _SYNC_RULES],
+                resources=[arn("rule", name, service="events") for name in rules],
             ),
             iam.PolicyStatement(
                 sid="AttachEncryptedVolumes",
@@ -134,6 +161,14 @@ def pipeline_policy(
             f"{kind}/{name_prefix}-*]",
             f"Each execution names its {what} <prefix>-<execution name>, unknown at deploy time; "
             f"limited to this environment's prefix {name_prefix}-.",
+        )
+    if tuning:
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+            f"hyper-parameter-tuning-job/{name_prefix}-*]",
+            "Each execution names its tuning job <prefix>-<hash of the execution name>, unknown at deploy "
+            f"time; limited to this environment's prefix {name_prefix}-.",
         )
     acknowledge(
         policy,

@@ -45,6 +45,7 @@ LIFECYCLE_ACTIONS = {
     "AWS::S3::Bucket": ("s3:CreateBucket", "s3:DeleteBucket"),
     "AWS::S3::BucketPolicy": ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
     "AWS::SNS::Subscription": ("sns:Subscribe", "sns:Unsubscribe"),
+    "AWS::Scheduler::Schedule": ("scheduler:CreateSchedule", "scheduler:DeleteSchedule"),
     "AWS::SNS::Topic": ("sns:CreateTopic", "sns:DeleteTopic"),
     "AWS::SNS::TopicPolicy": ("sns:SetTopicAttributes",),
     "AWS::SageMaker::Endpoint": ("sagemaker:CreateEndpoint", "sagemaker:DeleteEndpoint"),

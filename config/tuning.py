@@ -1,0 +1,308 @@
+"""Hyperparameter tuning of an environment's training pipeline: `[environments.<env>.tuning]`.
+
+Checked at load time against what the tuning job will meet at run time: SageMaker's API (botocore's
+service model: strategies, scaling types, early stopping and warm start types), the container's
+exported hyperparameter schema (`container/hyperparameters.json`: types, bounds, choices) and its
+metric definitions (`container/metric_definitions.json`: the objective). docs/tuning.md explains
+the choices.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from config.aws_catalog import did_you_mean, sagemaker_enum
+from config.contract import (
+    HYPERBAND_RESOURCE,
+    MAX_TUNED_HYPERPARAMETERS,
+    MAX_TUNING_PARALLEL_JOBS,
+    MAX_TUNING_TRAINING_JOBS,
+    METRIC_DEFINITIONS_FILE,
+)
+from config.hyperparameters import Hyperparameter, load_schema
+
+# The strategies this pipeline supports (Grid needs categorical ranges only and no job limit: not offered).
+STRATEGIES = ("Bayesian", "Hyperband", "Random")
+# Names that define the problem rather than tune a model of it, or the hosts' plumbing.
+NOT_TUNABLE = {
+    "objective": "it defines the problem",
+    "metric": "it defines what the objective metric measures",
+    "num_class": "it is a property of the data",
+    "distributed_port": "it is plumbing, not a model parameter",
+    "distributed_timeout_seconds": "it is plumbing, not a model parameter",
+    "seed": "a better seed is noise, not a better model",
+}
+# Metric names (after `validation:`) whose higher values are better; every other metric the container
+# reports is a loss or an error rate (l1, l2, rmse, huber, mape, *_logloss, *_error): lower is better.
+_HIGHER_IS_BETTER = ("auc", "precision")
+# SageMaker's ParameterValues: 1-30 values per categorical range.
+MAX_CATEGORICAL_VALUES = 30
+
+
+def _offered(shape: str, supported: tuple[str, ...] | None = None) -> AfterValidator:
+    """Accept the values of the SageMaker API's enum `shape` (botocore's service model), of `supported` only."""
+    # What the configuration reference says (scripts/config_reference.py reads `what`).
+    what = f"one of {', '.join(supported)}" if supported else f"a value of SageMaker's {shape} (botocore)"
+
+    def check(value: str) -> str:
+        offered = sagemaker_enum(shape) & frozenset(supported or sagemaker_enum(shape))
+        if value not in offered:
+            listed = what if supported else f"one of {', '.join(sorted(offered))}"
+            raise ValueError(f"must be {listed} ({shape} in botocore's SageMaker model)")
+        return value
+
+    return AfterValidator(check)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class ParameterRangeSettings(_Frozen):
+    """The values one hyperparameter may take in a tuning job.
+
+    `integer` and `continuous` ranges go from `min_value` to `max_value` (both inclusive) with
+    `scaling` (Auto, Linear, Logarithmic; continuous also ReverseLogarithmic); `categorical`
+    ranges list their `values`. The type must match the container's schema: integer for its integers,
+    continuous for its floats, categorical for anything (each value must be one the container accepts).
+    """
+
+    type: Literal["integer", "continuous", "categorical"]
+    min_value: float | None = None
+    max_value: float | None = None
+    scaling: Annotated[str, _offered("HyperParameterScalingType")] = "Auto"
+    values: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        """A TOML inline table, as the file writes it (the configuration reference shows the defaults so)."""
+        if self.type == "categorical":
+            return f'{{ type = "categorical", values = {list(self.values)} }}'
+        bounds = [
+            f"{name} = {value:g}"
+            for name, value in (("min_value", self.min_value), ("max_value", self.max_value))
+            if value is not None
+        ]
+        fields = [f'type = "{self.type}"', *bounds, f'scaling = "{self.scaling}"']
+        return "{ " + ", ".join(fields) + " }"
+
+    def problems(self, name: str, spec: Hyperparameter | None) -> list[str]:
+        """What is wrong with this range of hyperparameter `name` (field paths from `ranges.<name>`)."""
+        where = f"ranges.{name}"
+        if spec is None:
+            return [f"{where}: the container has no hyperparameter {name!r} (container/hyperparameters.json)"]
+        if name in NOT_TUNABLE:
+            return [f"{where}: {name} is not tuned: {NOT_TUNABLE[name]}"]
+        if self.type == "categorical":
+            return self._categorical_problems(where, spec)
+        return self._numeric_problems(where, spec)
+
+    def _categorical_problems(self, where: str, spec: Hyperparameter) -> list[str]:
+        problems = [f"{where}.{field}: categorical ranges take values only" for field in self._numeric_fields_given()]
+        if not 2 <= len(self.values) <= MAX_CATEGORICAL_VALUES:
+            problems.append(
+                f"{where}.values: give 2-{MAX_CATEGORICAL_VALUES} values (one value is a static hyperparameter: "
+                f"put it in training.hyperparameters), got {len(self.values)}"
+            )
+        if len(set(self.values)) != len(self.values):
+            problems.append(f"{where}.values: lists a value twice")
+        for value in self.values:
+            try:
+                spec.parse(value)
+            except ValueError as error:
+                problems.append(f"{where}.values: {error}")
+        return problems
+
+    def _numeric_fields_given(self) -> list[str]:
+        given = [f for f in ("min_value", "max_value") if getattr(self, f) is not None]
+        return given + (["scaling"] if self.scaling != "Auto" else [])
+
+    def _numeric_problems(self, where: str, spec: Hyperparameter) -> list[str]:
+        expected = {"integer": "integer", "continuous": "float"}[self.type]
+        if spec.type != expected:
+            kind = {"integer": "integer", "float": "continuous"}.get(spec.type, "categorical")
+            return [f"{where}.type: {spec.name} has type {spec.type} in the container's schema: use type = {kind!r}"]
+        if self.values:
+            return [f"{where}.values: {self.type} ranges take min_value and max_value, not values"]
+        if self.min_value is None or self.max_value is None:
+            return [f"{where}: {self.type} ranges need min_value and max_value"]
+        low, high = self.min_value, self.max_value
+        problems = []
+        if self.type == "integer" and not (low.is_integer() and high.is_integer()):
+            problems.append(f"{where}: integer ranges need whole-number bounds, got {low:g} to {high:g}")
+        if not low < high:
+            problems.append(f"{where}: min_value ({low:g}) must be below max_value ({high:g})")
+        if spec.minimum is not None and low < spec.minimum:
+            problems.append(f"{where}.min_value: {spec.name} must be >= {spec.minimum:g} (container), got {low:g}")
+        if spec.exclusive_minimum is not None and low <= spec.exclusive_minimum:
+            problems.append(
+                f"{where}.min_value: {spec.name} must be > {spec.exclusive_minimum:g} (container), got {low:g}"
+            )
+        if spec.maximum is not None and high > spec.maximum:
+            problems.append(f"{where}.max_value: {spec.name} must be <= {spec.maximum:g} (container), got {high:g}")
+        if self.scaling == "Logarithmic" and low <= 0:
+            problems.append(f"{where}.min_value: Logarithmic scaling needs values above 0, got {low:g}")
+        if self.scaling == "ReverseLogarithmic":
+            if self.type == "integer":
+                problems.append(f"{where}.scaling: ReverseLogarithmic applies to continuous ranges only")
+            elif not (low >= 0 and high < 1):
+                problems.append(f"{where}: ReverseLogarithmic scaling needs 0 <= min_value and max_value < 1")
+        return problems
+
+    def api_value(self, value: float) -> str:
+        """A bound as SageMaker takes it: a string, whole for integer ranges."""
+        return str(int(value)) if self.type == "integer" else repr(float(value))
+
+
+# Where LightGBM's tuning usually pays, with ranges wide enough for most tabular data (docs/tuning.md).
+DEFAULT_RANGES: dict[str, ParameterRangeSettings] = {
+    # The largest lever; multiplicative effect, so searched on a log scale.
+    "learning_rate": ParameterRangeSettings(type="continuous", min_value=0.01, max_value=0.3, scaling="Logarithmic"),
+    # Model capacity per tree; LightGBM grows leaf-wise, so leaves rather than depth.
+    "num_leaves": ParameterRangeSettings(type="integer", min_value=8, max_value=256, scaling="Logarithmic"),
+    # The main guard against overfitting small leaves.
+    "min_data_in_leaf": ParameterRangeSettings(type="integer", min_value=5, max_value=200, scaling="Logarithmic"),
+    # Column subsampling per tree: regularizes and speeds up wide data.
+    "feature_fraction": ParameterRangeSettings(type="continuous", min_value=0.5, max_value=1.0, scaling="Linear"),
+    # L2 on leaf values; 0 is the default, so the range starts just above it (log scale needs > 0).
+    "lambda_l2": ParameterRangeSettings(type="continuous", min_value=0.001, max_value=10.0, scaling="Logarithmic"),
+}
+
+
+class TuningSettings(_Frozen):
+    """Hyperparameter tuning of the training pipeline (off unless `[environments.<env>.tuning]` is given).
+
+    With this table the state machine can run a tuning job in place of the single training job;
+    `enabled` says whether an execution tunes when its input does not say (`"tuning": true|false`).
+    """
+
+    enabled: bool = False
+    strategy: Annotated[str, _offered("HyperParameterTuningJobStrategyType", STRATEGIES)] = "Bayesian"
+    objective: str
+    # Maximize or Minimize; derived from the objective's name when left out (see objective_type_of).
+    objective_type: Annotated[str, _offered("HyperParameterTuningJobObjectiveType")] | None = None
+    ranges: dict[str, ParameterRangeSettings] = Field(default_factory=lambda: dict(DEFAULT_RANGES))
+    max_training_jobs: int = Field(default=20, ge=1, le=MAX_TUNING_TRAINING_JOBS)
+    max_parallel_training_jobs: int = Field(default=2, ge=1, le=MAX_TUNING_PARALLEL_JOBS)
+    early_stopping: Annotated[str, _offered("TrainingJobEarlyStoppingType")] = "Off"
+    # IdenticalDataAndAlgorithm or TransferLearning; the parent is the input's `tuning_parent` (docs/tuning.md).
+    warm_start: Annotated[str, _offered("HyperParameterTuningJobWarmStartType")] | None = None
+    # Hyperband only: the fewest boosting rounds a job trains before Hyperband may stop it.
+    hyperband_min_rounds: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> TuningSettings:
+        problems = self._strategy_problems() + self._objective_problems() + self._range_problems()
+        if self.max_parallel_training_jobs > self.max_training_jobs:
+            problems.append(
+                f"max_parallel_training_jobs ({self.max_parallel_training_jobs}) must not exceed "
+                f"max_training_jobs ({self.max_training_jobs})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _strategy_problems(self) -> list[str]:
+        problems = []
+        if self.strategy == "Hyperband" and self.early_stopping != "Off":
+            problems.append("early_stopping must be 'Off' with strategy Hyperband: Hyperband stops jobs early itself")
+        if self.strategy == "Hyperband" and HYPERBAND_RESOURCE in self.ranges:
+            problems.append(
+                f"ranges.{HYPERBAND_RESOURCE}: Hyperband decides how many rounds a job trains (up to "
+                f"training.hyperparameters.{HYPERBAND_RESOURCE}); tune it with Bayesian or Random"
+            )
+        return problems
+
+    def _objective_problems(self) -> list[str]:
+        names = metric_names()
+        if self.objective not in names:
+            return [f"objective must be one of the container's metrics{did_you_mean(self.objective, names)}"]
+        if not self.objective.startswith("validation:"):
+            return [
+                f"objective {self.objective!r} must be a validation: metric: the training data's own score "
+                "rewards overfitting"
+            ]
+        return []
+
+    def _range_problems(self) -> list[str]:
+        schema = load_schema()
+        if not 1 <= len(self.ranges) <= MAX_TUNED_HYPERPARAMETERS:
+            return [f"ranges: give 1-{MAX_TUNED_HYPERPARAMETERS} hyperparameters, got {len(self.ranges)}"]
+        return [
+            problem
+            for name, spec in sorted(self.ranges.items())
+            for problem in spec.problems(name, schema.hyperparameters.get(name))
+        ]
+
+    @property
+    def direction(self) -> str:
+        """Maximize or Minimize: `objective_type`, or else derived from the objective's name."""
+        return self.objective_type or objective_type_of(self.objective)
+
+
+def objective_type_of(metric: str) -> str:
+    """Maximize for AUC-type and precision scores, Minimize for every loss and error rate."""
+    base = metric.rpartition(":")[2]
+    return "Maximize" if any(word in base for word in _HIGHER_IS_BETTER) else "Minimize"
+
+
+@cache
+def metric_names() -> frozenset[str]:
+    """The names of the container's metric definitions (the only metrics a tuning job can see)."""
+    definitions = json.loads(METRIC_DEFINITIONS_FILE.read_text(encoding="utf-8"))
+    return frozenset(d["Name"] for d in definitions)
+
+
+def tuning_problems(tuning: TuningSettings, hyperparameters: dict[str, str]) -> list[str]:
+    """What is wrong with `tuning` given the training step's static hyperparameters (full field paths)."""
+    problems = [
+        f"tuning.ranges.{name}: also set in training.hyperparameters; a tuning job takes each hyperparameter "
+        "either as a range or as a static value: remove one"
+        for name in sorted(set(tuning.ranges) & set(hyperparameters))
+    ]
+    # The container reports the metric it evaluates only; its default depends on the objective, which
+    # the exported schema does not say: so the metric is given, and must be the objective's.
+    metric = hyperparameters.get("metric")
+    reported = tuning.objective.partition(":")[2]
+    if metric is None:
+        problems.append(
+            f"tuning.objective: set training.hyperparameters.metric = {reported!r}: the jobs report only the "
+            "metric they evaluate"
+        )
+    elif metric != reported:
+        problems.append(
+            f"tuning.objective: {tuning.objective!r} is not reported: training.hyperparameters.metric is "
+            f"{metric!r}, so the jobs report validation:{metric}"
+        )
+    if tuning.strategy == "Hyperband":
+        rounds = _rounds(hyperparameters)
+        if rounds is not None and tuning.hyperband_min_rounds > rounds:
+            problems.append(
+                f"tuning.hyperband_min_rounds ({tuning.hyperband_min_rounds}) must not exceed "
+                f"training.hyperparameters.{HYPERBAND_RESOURCE} ({rounds})"
+            )
+    return problems
+
+
+def hyperband_max_rounds(hyperparameters: dict[str, str]) -> int:
+    """The most rounds a Hyperband job trains: the static num_boost_round, else the container's default."""
+    rounds = _rounds(hyperparameters)
+    if rounds is not None:
+        return rounds
+    default = load_schema().hyperparameters[HYPERBAND_RESOURCE].default
+    return int(default)
+
+
+def _rounds(hyperparameters: dict[str, str]) -> int | None:
+    raw = hyperparameters.get(HYPERBAND_RESOURCE)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return int(value) if math.isfinite(value) else None

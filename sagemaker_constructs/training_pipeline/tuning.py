@@ -1,0 +1,380 @@
+"""Hyperparameter tuning in the pipeline: its options, their checks and its states, as pure functions.
+
+With `TuningOptions`, the state machine may run `createHyperParameterTuningJob.sync` in place of the
+single training job (the execution's `tuning` input, default `enabled_by_default`), then describes
+the best training job, so that the quality gate, CreateModel and the report read the same
+`$.training` document as after a single job. docs/tuning.md explains the choices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aws_cdk import aws_stepfunctions as sfn
+
+from config.contract import (
+    HYPERBAND_RESOURCE,
+    INPUT_HYPERPARAMETERS,
+    INPUT_TUNING,
+    INPUT_TUNING_PARENT,
+    INPUT_TUNING_RANGES,
+    MAX_TUNED_HYPERPARAMETERS,
+    MAX_TUNING_JOB_NAME_LENGTH,
+    MAX_TUNING_PARALLEL_JOBS,
+    MAX_TUNING_TRAINING_JOBS,
+    MIN_TUNING_NAME_HASH_LENGTH,
+)
+
+STRATEGIES = ("Bayesian", "Hyperband", "Random")
+OBJECTIVE_TYPES = ("Maximize", "Minimize")
+EARLY_STOPPING_TYPES = ("Off", "Auto")
+WARM_START_TYPES = ("IdenticalDataAndAlgorithm", "TransferLearning")
+SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
+# Where the state machine keeps the narrowed ranges and the tuning job's name.
+RANGES_PATH = "$.tuning_ranges"
+NAME_PATH = "$.tuning_job_name"
+INVALID_TUNING_CAUSE = (
+    f" With tuning: {INPUT_TUNING!r} is true or false; {INPUT_TUNING_RANGES!r} narrows numeric ranges as "
+    '{"<name>": {"min": <number>, "max": <number>}} within the configured ones (min below max; categorical '
+    f"ranges are fixed); a tuned run sets no tuned hyperparameter in {INPUT_HYPERPARAMETERS!r} and keeps the "
+    "objective's metric (and, with Hyperband, num_boost_round); "
+    f"{INPUT_TUNING_PARENT!r} names a tuning job of this environment (with warm start only)."
+)
+
+
+@dataclass(frozen=True)
+class ParameterRange:
+    """One hyperparameter's range: integer or continuous from `min_value` to `max_value`, or categorical `values`."""
+
+    name: str
+    type: Literal["integer", "continuous", "categorical"]
+    min_value: float | None = None
+    max_value: float | None = None
+    scaling: str = "Auto"
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TuningOptions:
+    """A hyperparameter tuning job in place of the single training job.
+
+    :param objective_metric: one of the pipeline's metric definitions (a validation metric).
+    :param objective_type: Maximize or Minimize.
+    :param ranges: the tuned hyperparameters; each is then not a static hyperparameter.
+    :param enabled_by_default: whether an execution whose input does not say `tuning` tunes. @default False.
+    :param warm_start: IdenticalDataAndAlgorithm or TransferLearning: an execution whose input names
+        `tuning_parent` continues that tuning job's search. @default None (no warm start).
+    :param hyperband_rounds: (MinResource, MaxResource) in boosting rounds, with the Hyperband strategy.
+    """
+
+    objective_metric: str
+    objective_type: str
+    ranges: tuple[ParameterRange, ...]
+    strategy: str = "Bayesian"
+    max_training_jobs: int = 20
+    max_parallel_training_jobs: int = 2
+    early_stopping: str = "Off"
+    warm_start: str | None = None
+    hyperband_rounds: tuple[int, int] | None = None
+    enabled_by_default: bool = False
+
+    @property
+    def numeric_ranges(self) -> tuple[ParameterRange, ...]:
+        return tuple(r for r in self.ranges if r.type != "categorical")
+
+
+def name_hash_length(name_prefix: str) -> int:
+    """How many hex digits of the execution's hash follow `<name_prefix>-` in the tuning job's name."""
+    return MAX_TUNING_JOB_NAME_LENGTH - len(name_prefix) - 1
+
+
+def tuning_job_name(name_prefix: str, execution_name: str) -> str:
+    """`<prefix>-<the first hex digits of SHA-256(execution name)>`, exactly 32 characters.
+
+    What the NameTuningJob state computes (`name_expression`); execution names are unique per state
+    machine, and the name keeps at least 8 hex digits (32 bits) of their hash.
+    """
+    digest = hashlib.sha256(execution_name.encode()).hexdigest()
+    return f"{name_prefix}-{digest[: name_hash_length(name_prefix)]}"
+
+
+def name_expression(name_prefix: str) -> str:
+    """The JSONata expression of `tuning_job_name` (JSONPath's intrinsics cannot take a substring)."""
+    length = name_hash_length(name_prefix)
+    return (
+        "{% $merge([$states.input, {'tuning_job_name': "
+        f"'{name_prefix}-' & $substring($hash($states.context.Execution.Name, 'SHA-256'), 0, {length})"
+        "}]) %}"
+    )
+
+
+def check_tuning(tuning: TuningOptions, *, name_prefix: str, metric_definitions: Sequence[Mapping[str, str]]) -> None:
+    """ValueError naming the field of the first problem of `tuning`."""
+    longest = MAX_TUNING_JOB_NAME_LENGTH - 1 - MIN_TUNING_NAME_HASH_LENGTH
+    if len(name_prefix) > longest:
+        raise ValueError(
+            f"name_prefix must be at most {longest} characters with tuning, so that <prefix>-<at least "
+            f"{MIN_TUNING_NAME_HASH_LENGTH} hex digits> fits SageMaker's {MAX_TUNING_JOB_NAME_LENGTH}-character "
+            f"tuning job names, got {name_prefix!r}"
+        )
+    names = [d["Name"] for d in metric_definitions]
+    if tuning.objective_metric not in names:
+        raise ValueError(
+            f"tuning.objective_metric must be one of the metric definitions, got {tuning.objective_metric!r}"
+        )
+    for field, value, allowed in (
+        ("strategy", tuning.strategy, STRATEGIES),
+        ("objective_type", tuning.objective_type, OBJECTIVE_TYPES),
+        ("early_stopping", tuning.early_stopping, EARLY_STOPPING_TYPES),
+    ):
+        if value not in allowed:
+            raise ValueError(f"tuning.{field} must be one of {', '.join(allowed)}, got {value!r}")
+    if tuning.warm_start is not None and tuning.warm_start not in WARM_START_TYPES:
+        raise ValueError(f"tuning.warm_start must be one of {', '.join(WARM_START_TYPES)}, got {tuning.warm_start!r}")
+    if not 1 <= tuning.max_training_jobs <= MAX_TUNING_TRAINING_JOBS:
+        raise ValueError(
+            f"tuning.max_training_jobs must be 1-{MAX_TUNING_TRAINING_JOBS}, got {tuning.max_training_jobs}"
+        )
+    if not 1 <= tuning.max_parallel_training_jobs <= min(MAX_TUNING_PARALLEL_JOBS, tuning.max_training_jobs):
+        raise ValueError(
+            f"tuning.max_parallel_training_jobs must be 1-{MAX_TUNING_PARALLEL_JOBS} and at most max_training_jobs, "
+            f"got {tuning.max_parallel_training_jobs}"
+        )
+    if (tuning.strategy == "Hyperband") != (tuning.hyperband_rounds is not None):
+        raise ValueError("tuning.hyperband_rounds is required with the Hyperband strategy, and only with it")
+    if tuning.strategy == "Hyperband" and tuning.early_stopping != "Off":
+        raise ValueError("tuning.early_stopping must be Off with Hyperband (it stops jobs itself)")
+    _check_ranges(tuning.ranges)
+
+
+def _check_ranges(ranges: Sequence[ParameterRange]) -> None:
+    if not 1 <= len(ranges) <= MAX_TUNED_HYPERPARAMETERS:
+        raise ValueError(f"tuning.ranges must hold 1-{MAX_TUNED_HYPERPARAMETERS} ranges, got {len(ranges)}")
+    if len({r.name for r in ranges}) != len(ranges):
+        raise ValueError("tuning.ranges names a hyperparameter twice")
+    for r in ranges:
+        where = f"tuning.ranges[{r.name!r}]"
+        if r.type == "categorical":
+            if not r.values:
+                raise ValueError(f"{where} needs values")
+            continue
+        if r.min_value is None or r.max_value is None or not r.min_value < r.max_value:
+            raise ValueError(f"{where} needs min_value below max_value")
+        if r.scaling not in SCALING_TYPES:
+            raise ValueError(f"{where}.scaling must be one of {', '.join(SCALING_TYPES)}, got {r.scaling!r}")
+        if r.scaling == "Logarithmic" and r.min_value <= 0:
+            raise ValueError(f"{where}: Logarithmic scaling needs min_value above 0")
+
+
+# ----- state JSON ----------------------------------------------------------------------------------
+
+
+def defaults(tuning: TuningOptions) -> dict[str, Any]:
+    """ApplyDefaults' additions: whether to tune, and no narrowing."""
+    return {INPUT_TUNING: tuning.enabled_by_default, INPUT_TUNING_RANGES: {}}
+
+
+def configured_ranges(tuning: TuningOptions) -> dict[str, Any]:
+    """MergeInput's addition: the configured numeric ranges, which the input's narrow."""
+    return {
+        "configured_ranges": {r.name: {"min": r.min_value, "max": r.max_value} for r in tuning.numeric_ranges},
+    }
+
+
+def prepare() -> dict[str, Any]:
+    """Prepare's additions: the ranges this execution searches, and the report's tuning section of an untuned run."""
+    return {
+        "tuning_ranges.$": f"States.JsonMerge($.configured_ranges, $.args.{INPUT_TUNING_RANGES}, false)",
+        "tuning": {"tuned": False},
+    }
+
+
+def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | None) -> sfn.Condition:
+    """The input's tuning keys: see INVALID_TUNING_CAUSE."""
+    c = sfn.Condition
+    given = f"$.input.{INPUT_TUNING_RANGES}"
+    rules = [
+        c.or_(c.is_not_present(f"$.input.{INPUT_TUNING}"), c.is_boolean(f"$.input.{INPUT_TUNING}")),
+        # Choice has no object test: these are the scalars (a list still fails in Prepare's JsonMerge).
+        c.or_(
+            c.is_not_present(given),
+            c.not_(c.or_(c.is_string(given), c.is_numeric(given), c.is_boolean(given), c.is_null(given))),
+        ),
+    ]
+    for r in tuning.ranges:
+        path = f"{given}.{r.name}"
+        if r.type == "categorical":
+            rules.append(c.is_not_present(path))
+            continue
+        assert r.min_value is not None and r.max_value is not None  # noqa: S101 - check_tuning ensured it
+        rules.append(
+            c.or_(
+                c.is_not_present(path),
+                c.and_(
+                    c.is_present(f"{path}.min"),
+                    c.is_present(f"{path}.max"),
+                    c.is_numeric(f"{path}.min"),
+                    c.is_numeric(f"{path}.max"),
+                    c.number_greater_than_equals(f"{path}.min", r.min_value),
+                    c.number_less_than_equals(f"{path}.max", r.max_value),
+                    c.number_less_than_json_path(f"{path}.min", f"{path}.max"),
+                ),
+            )
+        )
+    parent = f"$.input.{INPUT_TUNING_PARENT}"
+    if tuning.warm_start is None:
+        rules.append(c.is_not_present(parent))
+    else:
+        rules.append(
+            c.or_(c.is_not_present(parent), c.and_(c.is_string(parent), c.string_matches(parent, f"{name_prefix}-*")))
+        )
+    # A tuned run: the tuned names are ranges, not static values; the objective's metric stays.
+    hyperparameters = f"$.input.{INPUT_HYPERPARAMETERS}"
+    static_ok = [c.is_not_present(f"{hyperparameters}.{r.name}") for r in tuning.ranges]
+    if tuning.hyperband_rounds is not None:  # MaxResource is the configured num_boost_round
+        static_ok.append(c.is_not_present(f"{hyperparameters}.{HYPERBAND_RESOURCE}"))
+    if tuned_metric is not None:
+        metric = f"{hyperparameters}.metric"
+        static_ok.append(c.or_(c.is_not_present(metric), c.string_equals(metric, tuned_metric)))
+    asks = c.and_(c.is_present(f"$.input.{INPUT_TUNING}"), c.boolean_equals(f"$.input.{INPUT_TUNING}", True))
+    tuned = c.or_(asks, c.is_not_present(f"$.input.{INPUT_TUNING}")) if tuning.enabled_by_default else asks
+    rules.append(c.or_(c.not_(tuned), c.and_(*static_ok)))
+    return c.and_(*rules)
+
+
+def tuned() -> sfn.Condition:
+    """ChooseTraining: this execution tunes."""
+    return sfn.Condition.boolean_equals(f"$.args.{INPUT_TUNING}", True)
+
+
+def warm_started() -> sfn.Condition:
+    """ChooseWarmStart: the input names a parent tuning job."""
+    return sfn.Condition.is_present(f"$.args.{INPUT_TUNING_PARENT}")
+
+
+def parameter_ranges(tuning: TuningOptions) -> dict[str, Any]:
+    """ParameterRanges: numeric bounds from the narrowed ranges (strings, as SageMaker takes them)."""
+
+    def bound(r: ParameterRange, which: str) -> str:
+        return f"States.Format('{{}}', {RANGES_PATH}.{r.name}.{which})"
+
+    def numeric(kind: str) -> list[dict[str, Any]]:
+        return [
+            {"Name": r.name, "MinValue.$": bound(r, "min"), "MaxValue.$": bound(r, "max"), "ScalingType": r.scaling}
+            for r in tuning.ranges
+            if r.type == kind
+        ]
+
+    ranges: dict[str, Any] = {
+        "IntegerParameterRanges": numeric("integer"),
+        "ContinuousParameterRanges": numeric("continuous"),
+        "CategoricalParameterRanges": [
+            {"Name": r.name, "Values": list(r.values)} for r in tuning.ranges if r.type == "categorical"
+        ],
+    }
+    return {kind: entries for kind, entries in ranges.items() if entries}
+
+
+def tuning_job(
+    tuning: TuningOptions, single_job: Mapping[str, Any], *, partition: str, warm_start: bool
+) -> dict[str, Any]:
+    """Tune: CreateHyperParameterTuningJob (.sync), its training jobs defined like the single job `single_job`.
+
+    The result is the tuning job's name, its best training job, that job's objective value and tuned
+    hyperparameters, and how many training jobs ended how.
+    """
+    job = single_job["Parameters"]
+    algorithm = {k: v for k, v in job["AlgorithmSpecification"].items() if k != "EnableSageMakerMetricsTimeSeries"}
+    definition = {
+        "StaticHyperParameters.$": job["HyperParameters.$"],
+        "AlgorithmSpecification": algorithm,
+        **{
+            key: job[key]
+            for key in (
+                "RoleArn",
+                "InputDataConfig",
+                "OutputDataConfig",
+                "ResourceConfig",
+                "StoppingCondition",
+                "EnableInterContainerTrafficEncryption",
+                "EnableManagedSpotTraining",
+                "CheckpointConfig",
+            )
+            if key in job
+        },
+    }
+    config: dict[str, Any] = {
+        "Strategy": tuning.strategy,
+        "HyperParameterTuningJobObjective": {"Type": tuning.objective_type, "MetricName": tuning.objective_metric},
+        "ResourceLimits": {
+            "MaxNumberOfTrainingJobs": tuning.max_training_jobs,
+            "MaxParallelTrainingJobs": tuning.max_parallel_training_jobs,
+        },
+        "ParameterRanges": parameter_ranges(tuning),
+        "TrainingJobEarlyStoppingType": tuning.early_stopping,
+    }
+    if tuning.hyperband_rounds is not None:
+        low, high = tuning.hyperband_rounds
+        config["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": low, "MaxResource": high}}
+    parameters: dict[str, Any] = {
+        "HyperParameterTuningJobName.$": NAME_PATH,
+        "HyperParameterTuningJobConfig": config,
+        "TrainingJobDefinition": definition,
+        "Tags.$": job["Tags.$"],
+    }
+    if warm_start:
+        parameters["WarmStartConfig"] = {
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName.$": f"$.args.{INPUT_TUNING_PARENT}"}],
+            "WarmStartType": tuning.warm_start,
+        }
+    return {
+        "Type": "Task",
+        "Comment": "CreateHyperParameterTuningJob (.sync): CDK has no task for it",
+        "Resource": f"arn:{partition}:states:::sagemaker:createHyperParameterTuningJob.sync",
+        "Parameters": parameters,
+        "ResultSelector": {
+            "tuned": True,
+            "job.$": "$.HyperParameterTuningJobName",
+            "best_training_job.$": "$.BestTrainingJob.TrainingJobName",
+            "objective.$": "$.BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric",
+            "tuned_hyperparameters.$": "$.BestTrainingJob.TunedHyperParameters",
+            "training_jobs.$": "$.TrainingJobStatusCounters",
+            **({"warm_start_parent.$": f"$$.Execution.Input.{INPUT_TUNING_PARENT}"} if warm_start else {}),
+        },
+        "ResultPath": "$.tuning",
+    }
+
+
+def name_tuning_job(name_prefix: str) -> dict[str, Any]:
+    """NameTuningJob: the tuning job's name from the execution's (a JSONata state: see name_expression)."""
+    return {
+        "Type": "Pass",
+        "QueryLanguage": "JSONata",
+        "Comment": "<prefix>-<hex digits of SHA-256(execution name)>: 32 characters, SageMaker's limit",
+        "Output": name_expression(name_prefix),
+    }
+
+
+def describe_best_job(partition: str) -> dict[str, Any]:
+    """DescribeBestTrainingJob: what CreateModel, the quality gate and the report read, as after a single job."""
+    return {
+        "Type": "Task",
+        "Comment": "The best training job's artifact and final metrics, in the single job's shape",
+        "Resource": f"arn:{partition}:states:::aws-sdk:sagemaker:describeTrainingJob",
+        "Parameters": {"TrainingJobName.$": "$.tuning.best_training_job"},
+        "ResultSelector": {
+            "TrainingJobName.$": "$.TrainingJobName",
+            "ModelArtifacts.$": "$.ModelArtifacts",
+            "FinalMetricDataList.$": "$.FinalMetricDataList",
+            "HyperParameters.$": "$.HyperParameters",
+        },
+        "ResultPath": "$.training",
+    }
+
+
+def report() -> dict[str, Any]:
+    """Report's addition: the tuning job, its best job, objective and tuned hyperparameters (untuned: tuned false)."""
+    return {"tuning.$": "$.tuning"}

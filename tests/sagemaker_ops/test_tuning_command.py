@@ -1,0 +1,313 @@
+"""`train --tuning ...` and `status --tuning-job ...`: the input a tuned run starts with, checked before it starts,
+and a tuning job's progress per finished training job. Through `cli.main`, with recorded AWS answers."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from config import parse_config
+from config.exit_codes import ExitCode
+from config.settings import DEFAULT_CONFIG_FILE
+from sagemaker_ops import cli
+from sagemaker_ops.deployment import Deployment
+from stacks import build_app
+from tests.conftest import TEST_ACCOUNT, cdk_context
+from tests.sagemaker_constructs.state_machine import definition_of, run
+
+PREFIX = "sagemaker-gbdt-dev"
+TUNING = {
+    "objective": "validation:auc",
+    "warm_start": "TransferLearning",
+    "ranges": {
+        "learning_rate": {"type": "continuous", "min_value": 0.01, "max_value": 0.3, "scaling": "Logarithmic"},
+        "num_leaves": {"type": "integer", "min_value": 8, "max_value": 256},
+        "tree_learner": {"type": "categorical", "values": ["data", "voting"]},
+    },
+}
+
+
+def _raw(tuning: dict[str, Any] | None = TUNING) -> dict[str, Any]:
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    dev = raw["environments"]["dev"]
+    dev["training"]["hyperparameters"]["metric"] = "auc"
+    if tuning is not None:
+        dev["tuning"] = tuning
+    return {"app": raw["app"], "environments": {"dev": dev}}
+
+
+class _Pages:
+    def __init__(self, pages: list[dict[str, Any]], calls: list[dict[str, Any]]) -> None:
+        self._pages, self._calls = pages, calls
+
+    def paginate(self, **query: Any) -> list[dict[str, Any]]:
+        self._calls.append(query)
+        return self._pages
+
+
+class _SageMaker:
+    """Recorded SageMaker answers: the environment's tuning jobs, and one tuning job's training jobs."""
+
+    def __init__(self) -> None:
+        self.list_queries: list[dict[str, Any]] = []
+        self.tuning_jobs = [
+            {"HyperParameterTuningJobName": f"staging-{PREFIX}-aaaaaaaaaaa"},  # contains the prefix, not ours
+            {"HyperParameterTuningJobName": f"{PREFIX}-0123456789abc"},
+            {"HyperParameterTuningJobName": f"{PREFIX}-fedcba9876543"},
+        ]
+
+    def get_paginator(self, name: str) -> _Pages:
+        if name == "list_hyper_parameter_tuning_jobs":
+            return _Pages([{"HyperParameterTuningJobSummaries": self.tuning_jobs}], self.list_queries)
+        assert name == "list_training_jobs_for_hyper_parameter_tuning_job"
+        summaries = [
+            _summary("001-aaaaaaaa", "Completed", 0.81, {"learning_rate": "0.05"}),
+            _summary("002-bbbbbbbb", "InProgress", None, {"learning_rate": "0.2"}),
+            _summary("003-cccccccc", "Failed", None, {"learning_rate": "0.3"}, reason="AlgorithmError: ..."),
+            _summary("004-dddddddd", "Stopped", 0.7, {"learning_rate": "0.01"}),
+        ]
+        return _Pages([{"TrainingJobSummaries": summaries[:2]}, {"TrainingJobSummaries": summaries[2:]}], [])
+
+    def describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:  # noqa: N803
+        return {
+            "HyperParameterTuningJobName": HyperParameterTuningJobName,
+            "HyperParameterTuningJobStatus": "InProgress",
+            "HyperParameterTuningJobConfig": {
+                "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2},
+            },
+            "TrainingJobStatusCounters": {"Completed": 1, "InProgress": 1, "RetryableError": 0, "Stopped": 1},
+            "BestTrainingJob": _summary("001-aaaaaaaa", "Completed", 0.81, {"learning_rate": "0.05"}),
+        }
+
+
+def _summary(suffix: str, status: str, value: float | None, tuned: dict[str, str], reason: str = "") -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "TrainingJobName": f"{PREFIX}-0123456789abc-{suffix}",
+        "TrainingJobStatus": status,
+        "TunedHyperParameters": tuned,
+    }
+    if value is not None:
+        summary["FinalHyperParameterTuningJobObjectiveMetric"] = {"MetricName": "validation:auc", "Value": value}
+    if reason:
+        summary["FailureReason"] = reason
+    return summary
+
+
+class _StepFunctions:
+    def __init__(self) -> None:
+        self.started: list[dict[str, Any]] = []
+
+    def start_execution(self, stateMachineArn: str, input: str) -> dict[str, str]:  # noqa: N803
+        self.started.append(json.loads(input))
+        return {"executionArn": f"{stateMachineArn}:run-1"}
+
+
+class _Deployment(Deployment):
+    def __init__(self, raw: dict[str, Any]) -> None:
+        settings = parse_config(raw, default_account=TEST_ACCOUNT).environment("dev")
+        super().__init__(settings, boto3.Session(region_name="us-east-1"))
+        self.sagemaker, self.stepfunctions = _SageMaker(), _StepFunctions()
+
+    def client(self, service: str) -> Any:
+        return {"sagemaker": self.sagemaker, "stepfunctions": self.stepfunctions}[service]
+
+    @property
+    def state_machine_arn(self) -> str:
+        return "arn:aws:states:us-east-1:123456789012:stateMachine:Pipeline"
+
+
+def _ops(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], deployment: Deployment, *args: str
+) -> tuple[int, dict[str, Any]]:
+    monkeypatch.setattr(cli, "_deployment", lambda _args, _settings: deployment)
+    code = cli.main([*args, "--env", "dev", "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _train(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], deployment: Deployment, *args: str
+) -> tuple[int, dict[str, Any]]:
+    return _ops(monkeypatch, capsys, deployment, "train", "--data-prefix", "datasets/churn", "--no-wait", *args)
+
+
+def test_a_tuned_run_starts_with_narrowed_ranges_and_the_latest_parent(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN dev with tuning and warm start, and earlier tuning jobs (one of another prefix listed first)
+    deployment = _Deployment(_raw())
+    # WHEN a tuned run narrows two ranges
+    code, result = _train(
+        monkeypatch,
+        capsys,
+        deployment,
+        "--tuning",
+        "on",
+        "--tuning-range",
+        "learning_rate=0.05:0.1",
+        "--tuning-range",
+        "num_leaves=16:64",
+    )
+    # THEN it starts with the tuning keys, the newest completed tuning job of dev as the parent
+    assert code == ExitCode.OK, result
+    (document,) = deployment.stepfunctions.started
+    assert document == {
+        "data_prefix": "datasets/churn",
+        "hyperparameters": {},
+        "tuning": True,
+        "tuning_ranges": {"learning_rate": {"min": 0.05, "max": 0.1}, "num_leaves": {"min": 16, "max": 64}},
+        "tuning_parent": f"{PREFIX}-0123456789abc",
+    }
+    assert deployment.sagemaker.list_queries == [
+        {"NameContains": f"{PREFIX}-", "SortBy": "CreationTime", "SortOrder": "Descending", "StatusEquals": "Completed"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "input_keys"),
+    [
+        ((), {}),  # the configuration decides (off here), no parent looked up
+        (("--tuning", "off"), {"tuning": False}),
+        (("--tuning", "on", "--tuning-parent", "none"), {"tuning": True}),
+        (
+            ("--tuning", "on", "--tuning-parent", f"{PREFIX}-00000000000aa"),
+            {"tuning": True, "tuning_parent": f"{PREFIX}-00000000000aa"},
+        ),
+    ],
+)
+def test_the_tuning_keys_follow_the_options(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    input_keys: dict[str, Any],
+) -> None:
+    deployment = _Deployment(_raw())
+    code, result = _train(monkeypatch, capsys, deployment, *args)
+    assert code == ExitCode.OK, result
+    (document,) = deployment.stepfunctions.started
+    assert {k: v for k, v in document.items() if k.startswith("tuning")} == input_keys
+
+
+@pytest.mark.parametrize(
+    ("tuning", "args", "message"),
+    [
+        (None, ("--tuning", "on"), r"environment 'dev' has no \[environments.dev.tuning\] table"),
+        (None, ("--tuning-range", "learning_rate=0.05:0.1"), r"has no \[environments.dev.tuning\] table"),
+        (None, ("--tuning-parent", f"{PREFIX}-x"), r"--tuning-parent needs warm_start"),
+        (TUNING, ("--tuning-range", "learning_rate=0.05:0.1"), r"--tuning-range narrows a tuned run: add --tuning on"),
+        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate"), r"--tuning-range must be NAME=MIN:MAX"),
+        (
+            TUNING,
+            ("--tuning", "on", "--tuning-range", "lambda_l1=0:1"),
+            r"lambda_l1: not tuned here; tuned: learning_rate",
+        ),
+        (
+            TUNING,
+            ("--tuning", "on", "--tuning-range", "tree_learner=0:1"),
+            r"tree_learner: a categorical range is fixed",
+        ),
+        (
+            TUNING,
+            ("--tuning", "on", "--tuning-range", "num_leaves=16.5:64"),
+            r"num_leaves=16.5:64: bounds must be whole numbers",
+        ),
+        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate=0.05:nan"), r"bounds must be finite"),
+        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate=0.001:0.1"), r"needs 0.01 <= MIN < MAX <= 0.3"),
+        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate=0.1:0.1"), r"needs 0.01 <= MIN < MAX <= 0.3"),
+        (
+            TUNING,
+            ("--tuning", "on", "--tuning-range", "num_leaves=8:16", "--tuning-range", "num_leaves=8:32"),
+            r"names a hyperparameter twice",
+        ),
+        (TUNING, ("--tuning", "on", "-p", "num_leaves=31"), r"--hyperparameter num_leaves: tuned in this environment"),
+        (TUNING, ("--tuning", "on", "-p", "metric=binary_logloss"), r"the tuning objective is validation:auc"),
+        (
+            {**TUNING, "strategy": "Hyperband", "warm_start": None},
+            ("--tuning", "on", "-p", "num_boost_round=5000"),
+            r"--hyperparameter num_boost_round: Hyperband's most rounds per job are the configured ones",
+        ),
+        (
+            TUNING,
+            ("--tuning", "on", "--tuning-parent", "sagemaker-gbdt-staging-0123"),
+            r"not a tuning job of this environment",
+        ),
+    ],
+)
+def test_bad_tuning_options_are_usage_errors_and_start_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tuning: dict[str, Any] | None,
+    args: tuple[str, ...],
+    message: str,
+) -> None:
+    deployment = _Deployment(_raw(tuning))
+    code, result = _train(monkeypatch, capsys, deployment, *args)
+    assert code == ExitCode.USAGE
+    assert re.search(message, result["error"]), result["error"]
+    assert not deployment.stepfunctions.started
+
+
+def test_status_lists_each_finished_training_job_with_its_objective(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a tuning job with finished and running training jobs, over two pages
+    deployment = _Deployment(_raw())
+    # WHEN its progress is asked for (the latest of the environment)
+    code, result = _ops(monkeypatch, capsys, deployment, "status", "--tuning-job", "latest")
+    # THEN each finished job is listed in creation order with its objective value; the running one is not
+    assert code == ExitCode.OK, result
+    assert result["tuning_job"] == f"{PREFIX}-0123456789abc"
+    assert [(j["job"][-12:], j["status"], j["objective"]) for j in result["finished"]] == [
+        ("001-aaaaaaaa", "Completed", 0.81),
+        ("003-cccccccc", "Failed", None),
+        ("004-dddddddd", "Stopped", 0.7),
+    ]
+    assert result["finished"][1]["failure_reason"] == "AlgorithmError: ..."
+    assert (result["best_objective"], result["best_hyperparameters"]) == (0.81, {"learning_rate": "0.05"})
+    assert result["max_training_jobs"] == 20
+    # AND the latest is looked up among all states (a running job is the one to watch)
+    assert "StatusEquals" not in deployment.sagemaker.list_queries[0]
+
+
+def test_the_clis_input_passes_the_state_machines_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN dev's synthesized pipeline with tuning, and the input `train` writes for a narrowed, warm-started run
+    raw = _raw()
+    deployment = _Deployment(raw)
+    _train(monkeypatch, capsys, deployment, "--tuning", "on", "--tuning-range", "num_leaves=16:64")
+    (document,) = deployment.stepfunctions.started
+    app, stages = build_app(
+        parse_config(raw, default_account=TEST_ACCOUNT), context=cdk_context(), outdir=str(tmp_path)
+    )
+    app.synth()
+    training = stages["dev"].training
+    definition = definition_of(stages["dev"].synth().get_stack_artifact(training.artifact_id).template)
+    requests: list[dict[str, Any]] = []
+
+    def stop_at_tuning(resource: str, parameters: Any) -> Any:
+        requests.append(parameters)
+        raise RuntimeError("stop here")
+
+    # WHEN the state machine runs it up to the tuning job
+    with pytest.raises(RuntimeError, match="stop here"):
+        run(
+            definition,
+            document,
+            execution_name="run-1",
+            task=stop_at_tuning,
+            jsonata=lambda _e, data, _c: {**data, "tuning_job_name": f"{PREFIX}-x"},
+        )
+    # THEN CheckInput let it through and the request carries the narrowed range and the parent
+    (request,) = requests
+    (leaves,) = request["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"]
+    assert (leaves["MinValue"], leaves["MaxValue"]) == ("16", "64")
+    assert request["WarmStartConfig"]["ParentHyperParameterTuningJobs"] == [
+        {"HyperParameterTuningJobName": f"{PREFIX}-0123456789abc"}
+    ]

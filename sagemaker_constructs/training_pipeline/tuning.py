@@ -302,6 +302,8 @@ def tuning_job(
                 "EnableInterContainerTrafficEncryption",
                 "EnableManagedSpotTraining",
                 "CheckpointConfig",
+                "EnableNetworkIsolation",
+                "VpcConfig",
             )
             if key in job
         },

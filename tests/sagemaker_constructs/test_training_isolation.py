@@ -11,13 +11,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from sagemaker_constructs import TrainingJobOptions, TrainingPipeline, TransformJobOptions
+from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
 from tests.helpers import Platform, Synthesized, definition
 
 METRICS = [{"Name": "validation:auc", "Regex": "validation auc: ([0-9.]+)"}]
 SUBNET, GROUP = "subnet-0123456789abcdef0", "sg-0123456789abcdef0"
 
 
-def _states(stack: cdk.Stack, platform: Platform, training: TrainingJobOptions) -> dict[str, Any]:
+def _states(stack: cdk.Stack, platform: Platform, training: TrainingJobOptions, **more: Any) -> dict[str, Any]:
     TrainingPipeline(
         stack,
         "Pipeline",
@@ -31,6 +32,7 @@ def _states(stack: cdk.Stack, platform: Platform, training: TrainingJobOptions) 
         metric_definitions=METRICS,
         training=training,
         transform=TransformJobOptions("ml.m5.large"),
+        **more,
     )
     states: dict[str, Any] = definition(Template.from_stack(stack).to_json())["States"]
     return states
@@ -48,6 +50,24 @@ def test_an_isolated_training_job_in_a_vpc(stack: cdk.Stack, platform: Platform)
     assert train["EnableNetworkIsolation"] is True
     assert train["VpcConfig"] == {"Subnets": [SUBNET], "SecurityGroupIds": [GROUP]}
     assert train["EnableInterContainerTrafficEncryption"] is True
+
+
+def test_a_tuning_jobs_training_jobs_are_isolated_alike(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN isolated training in a VPC, and tuning
+    WHEN the pipeline is synthesized
+    THEN the tuning job's training job definition has the same isolation and VPC as the single job."""
+    options = TrainingJobOptions(
+        "ml.m5.large", network_isolation=True, vpc_subnet_ids=[SUBNET], vpc_security_group_ids=[GROUP]
+    )
+    tuning = TuningOptions("validation:auc", "Maximize", (ParameterRange("num_leaves", "integer", 8, 64),))
+    states = _states(stack, platform, options, tuning=tuning)
+    (definition,) = [
+        state["Parameters"]["TrainingJobDefinition"]
+        for state in states.values()
+        if "TrainingJobDefinition" in state.get("Parameters", {})
+    ]
+    assert definition["EnableNetworkIsolation"] is True
+    assert definition["VpcConfig"] == {"Subnets": [SUBNET], "SecurityGroupIds": [GROUP]}
 
 
 def test_by_default_training_has_network_and_no_vpc(stack: cdk.Stack, platform: Platform) -> None:

@@ -82,6 +82,11 @@ class Renderer:
         for env, stacks in extra.items():
             self.templates.setdefault(env, {}).update(stacks)
         self.regions = {env: synthesized.config.environment(env).region for env in synthesized.templates}
+        self.stack_names = {
+            stack.stack_name: (env, stack_id)
+            for env, stacks in synthesized.stacks.items()
+            for stack_id, stack in stacks.items()
+        }
         self.exports: dict[str, tuple[str, str, Any]] = {}
         for env, stacks in self.templates.items():
             for stack, template in stacks.items():
@@ -109,6 +114,10 @@ class Renderer:
             return str(argument[0]).join(self.render(part, env, stack) for part in argument[1])
         if function == "Fn::ImportValue":
             producer_env, producer_stack, output = self.exports[json.dumps(argument)]
+            return self.render(output, producer_env, producer_stack)
+        if function == "Fn::GetStackOutput":  # a cross-stack reference between stacks of one stage
+            producer_env, producer_stack = self.stack_names[argument["StackName"]]
+            output = self.templates[producer_env][producer_stack]["Outputs"][argument["OutputName"]]["Value"]
             return self.render(output, producer_env, producer_stack)
         if function == "Fn::Select":
             items = argument[1]

@@ -333,6 +333,10 @@ class VpcSettings(_Frozen):
     )
 
 
+# TrainingSettings names VpcSettings before it is defined: resolve it now, for the configuration reference too.
+TrainingSettings.model_rebuild()
+
+
 class EndpointSettings(_Frozen):
     """The real-time endpoint: which model it serves, on what, and how it changes."""
 

@@ -306,3 +306,41 @@ def test_what_a_shared_account_cannot_scope(renderer: Renderer) -> None:
     documented = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
     for phrase in ("embedded metric", "PutMetricData", "bootstrap roles", "/aws/sagemaker/TrainingJobs"):
         assert phrase in documented.lower() or phrase in documented, phrase
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_each_environment_still_reaches_its_own_logs_and_jobs(
+    synthesized: Synthesized, renderer: Renderer, env: str
+) -> None:
+    """GIVEN an environment's own concrete resources
+    WHEN its execution role's and pipeline's statements are evaluated against them
+    THEN its endpoint's log group (as the Inference stack creates it), its jobs' log streams and its
+    training jobs are reachable: the scoping does not lock the environment out of its own resources."""
+    own = [target for _, target in concrete_resources(renderer, synthesized.config, env)]
+    inference = synthesized.templates[env].get("Inference", {"Resources": {}})
+    endpoint_groups = [
+        r["Properties"]["LogGroupName"]
+        for r in inference["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup" and "/Endpoints/" in str(r["Properties"].get("LogGroupName"))
+    ]
+    assert len(endpoint_groups) == 1
+    logs = f"arn:aws:logs:{renderer.regions[env]}:{TEST_ACCOUNT}:log-group:"
+    job_streams = [t for t in own if ":log-stream:" in t and "Jobs:" in t]
+    assert len(job_streams) == 3
+    wanted = {("logs:PutLogEvents", stream) for stream in job_streams}
+    wanted |= {
+        ("logs:PutLogEvents", f"{logs}{group}:log-stream:AllTraffic/i-0123456789abcdef0") for group in endpoint_groups
+    }
+    prefix = f"{synthesized.config.app_name}-{env}"
+    wanted.add(
+        (
+            "sagemaker:CreateTrainingJob",
+            f"arn:aws:sagemaker:{renderer.regions[env]}:{TEST_ACCOUNT}:training-job/{prefix}-run",
+        )
+    )
+    mine = [s for s in statements(renderer) if s.environment == env]
+    for action, target in sorted(wanted):
+        assert any(action in s.actions and any(_iam_match(p, target) for p in s.resources) for s in mine), (
+            action,
+            target,
+        )

@@ -2,7 +2,8 @@
 
 These are the sources of truth the configuration is checked against, so that a new region or
 instance type needs a botocore upgrade, not an edit of a hand-written list. Loaded once, lazily,
-from files inside the botocore package: no network, no credentials.
+from files inside the botocore package: no network, no credentials, and no botocore session (a session
+resolves AWS_PROFILE first, so a profile that does not exist would stop the configuration from loading).
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ import difflib
 from functools import cache
 from typing import Any
 
-import botocore.session
-from botocore.model import NoShapeFoundError
+from botocore.loaders import Loader, create_loader
+from botocore.model import NoShapeFoundError, ServiceModel
 
 
 @cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
+def _loader() -> Loader:
+    return create_loader()
+
+
+@cache
+def _sagemaker() -> ServiceModel:
+    return ServiceModel(_loader().load_service_model("sagemaker", "service-2"), service_name="sagemaker")
 
 
 @cache
 def regions() -> frozenset[str]:
     """Every region of every partition (aws, aws-cn, aws-us-gov, ...), without the `*-global` pseudo-regions."""
-    partitions: dict[str, Any] = _session().get_component("data_loader").load_data("partitions")
+    partitions: dict[str, Any] = _loader().load_data("partitions")
     return frozenset(
         region
         for partition in partitions["partitions"]
@@ -36,7 +42,7 @@ def regions() -> frozenset[str]:
 def sagemaker_enum(shape: str) -> frozenset[str]:
     """The values of an enum shape of the SageMaker API, e.g. `TrainingInstanceType`."""
     try:
-        values = _session().get_service_model("sagemaker").shape_for(shape).enum
+        values = _sagemaker().shape_for(shape).enum
     except NoShapeFoundError:
         values = []
     if not values:
@@ -46,7 +52,7 @@ def sagemaker_enum(shape: str) -> frozenset[str]:
 
 def sagemaker_range(shape: str, member: str) -> tuple[int, int]:
     """The (min, max) the SageMaker API documents for `shape.member`, e.g. a timeout's bounds."""
-    metadata = _session().get_service_model("sagemaker").shape_for(shape).members[member].metadata
+    metadata = _sagemaker().shape_for(shape).members[member].metadata
     return int(metadata["min"]), int(metadata["max"])
 
 

@@ -248,10 +248,12 @@ DEFAULT_COMMIT = "unknown"
 
 # ----- log groups ------------------------------------------------------------------------------------
 
-# SageMaker writes every training and batch transform job of an account and region here.
+# SageMaker writes every training, batch transform and processing job (the drift checks) of an account and
+# region here.
 TRAINING_JOB_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_JOB_LOG_GROUP = "/aws/sagemaker/TransformJobs"
-SAGEMAKER_JOB_LOG_GROUPS = (TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP)
+PROCESSING_JOB_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+SAGEMAKER_JOB_LOG_GROUPS = (TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP, PROCESSING_JOB_LOG_GROUP)
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
 
 

@@ -12,6 +12,7 @@ Training runs in a forked child while this small parent waits: when the kernel's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -80,6 +81,12 @@ def _become_work_user(command: str, paths: OptMl) -> bool:
     try:
         privileges.drop_privileges(command, paths, privileges.work_user(os.environ))
     except UserError as error:
+        if command == "monitor":
+            from sagemaker_contract import monitor  # noqa: PLC0415 - see _train
+
+            with contextlib.suppress(OSError):  # output/ itself is the problem: write_message printed the reason
+                monitor.write_message(paths, str(error))
+            return False
         if command != "train":
             print(f"serving cannot start: {error}", file=sys.stderr, flush=True)
             return False

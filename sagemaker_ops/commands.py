@@ -26,6 +26,7 @@ from config.contract import (
     INPUT_HYPERPARAMETERS,
     INPUT_TUNING,
     MAX_JOB_NAME_LENGTH,
+    PROCESSING_JOB_LOG_GROUP,
     TRAINING_JOB_LOG_GROUP,
     TRANSFORM_JOB_LOG_GROUP,
     endpoint_log_group_name,
@@ -53,8 +54,6 @@ class JobKind:
     log_group: str
 
 
-# SageMaker's own log group of processing jobs (the app runs none; `logs --job` reads them all the same).
-PROCESSING_JOB_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 JOB_KINDS = {
     "training": JobKind("describe_training_job", "TrainingJobName", TRAINING_JOB_LOG_GROUP),
     "transform": JobKind("describe_transform_job", "TransformJobName", TRANSFORM_JOB_LOG_GROUP),

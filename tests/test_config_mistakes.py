@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 from config import ConfigError, EnvironmentName, load_config, parse_config
 from config.aws_catalog import regions, sagemaker_enum
 from config.settings import DEFAULT_CONFIG_FILE
+from tests.helpers import ROOT
 
 Raw = dict[str, Any]
 
@@ -337,3 +341,26 @@ def test_an_environment_cannot_share_with_itself(raw: Raw) -> None:
     raw["environments"]["prod"]["shared_account_with"] = ["dev", "staging", "prod"]
     with pytest.raises(ConfigError, match=r"environment 'prod': .*shared_account_with names 'prod' itself"):
         parse_config(raw)
+
+
+def test_a_profile_that_does_not_exist_does_not_stop_the_configuration_from_loading(tmp_path: Path) -> None:
+    """GIVEN AWS_PROFILE naming a profile no AWS config file has (botocore sessions raise ProfileNotFound)
+    WHEN a fresh interpreter loads the shipped configuration (regions and instance types from botocore's data)
+    THEN it loads: botocore's data is read without a session, so `cdk synth` needs no valid profile."""
+    empty = tmp_path / "aws-config"
+    empty.write_text("")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environ |= {"AWS_PROFILE": "no-such-profile", "AWS_CONFIG_FILE": str(empty)}
+    environ |= {"AWS_SHARED_CREDENTIALS_FILE": str(empty)}
+    script = "from config import load_config; print(sorted(e.value for e in load_config().environments))"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['dev', 'prod', 'staging']"

@@ -7,7 +7,10 @@ what the work needs to the work user named by ALGORITHM_USER ("uid:gid", set by 
 drops to it for good:
 - `train`: model/, output/ and (when the job configures checkpoints) checkpoints/ become the work user's,
   all the way down (a resumed job's checkpoint files were downloaded as root);
-- `serve`: the model SageMaker extracted must be readable; it is changed only when it is not.
+- `serve`: the model SageMaker extracted must be readable; it is changed only when it is not;
+- `monitor` (a processing job): processing/output/ (uploaded to S3 at the end) and output/ (the failure
+  message) become the work user's; the inputs SageMaker downloaded to processing/input/ must be readable
+  and are changed only when they are not.
 When a directory cannot be handed over (a read-only mount, a file where the directory belongs) and the
 work user could not use it as it is, the program fails with one line naming the path and the reason.
 
@@ -110,6 +113,16 @@ def drop_privileges(command: str, paths: OptMl, user: WorkUser | None) -> None:
         _hand_over(paths.output, user, write=True, create=True)
         if paths.checkpoints.exists():  # created by SageMaker only when the job configures checkpoints
             _hand_over(paths.checkpoints, user, write=True, create=False)
+    elif command == "monitor":
+        # monitor loads numpy and scipy: imported here so that train and serve do not
+        from sagemaker_contract.monitor import BASELINE_INPUT, CAPTURE_INPUT, OUTPUT, PROCESSING_DIR  # noqa: PLC0415
+
+        processing = paths.root / PROCESSING_DIR
+        _hand_over(processing / OUTPUT, user, write=True, create=True)
+        _hand_over(paths.output, user, write=True, create=True)
+        for name in (BASELINE_INPUT, CAPTURE_INPUT):
+            if (processing / name).exists():  # a missing input is the monitor's to report
+                _hand_over(processing / name, user, write=False, create=False)
     elif paths.model.exists():
         _hand_over(paths.model, user, write=False, create=False)
     try:

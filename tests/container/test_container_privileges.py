@@ -36,15 +36,28 @@ def _others_can_read(path: Path) -> bool:
     return all(p.exists() and p.stat().st_mode & 0o001 for p in parents[1:]) and bool(path.stat().st_mode & 0o004)
 
 
+def _venv_python_version() -> str:
+    """The "major.minor" of the dev environment's Python (its site-packages directory is named after it)."""
+    for line in (ROOT / ".venv" / "pyvenv.cfg").read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in {"version", "version_info"}:
+            return ".".join(value.strip().split(".")[:2])
+    pytest.fail(f"{ROOT / '.venv' / 'pyvenv.cfg'} names no Python version")
+
+
 def _interpreter() -> tuple[str, dict[str, str]]:
     """A Python that the work user can run to the end, and the environment that gives it the packages."""
     if _others_can_read(Path(sysconfig.get_paths()["stdlib"])):
         return sys.executable, {}
-    dev_packages = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
-    system = Path("/usr/bin/python3.11")
-    if system.exists() and _others_can_read(Path("/usr/lib/python3.11")) and _others_can_read(dev_packages):
+    version = _venv_python_version()
+    dev_packages = ROOT / ".venv" / "lib" / f"python{version}" / "site-packages"
+    system = Path(f"/usr/bin/python{version}")
+    if system.exists() and _others_can_read(Path(f"/usr/lib/python{version}")) and _others_can_read(dev_packages):
         return str(system), {"PYTHONPATH": str(dev_packages)}
-    pytest.fail("no Python whose standard library the work user can read (see the module docstring)")
+    pytest.fail(
+        f"no Python whose standard library the work user can read: {sys.executable}'s is not, and neither "
+        f"{system} with /usr/lib/python{version} nor {dev_packages} is usable (see the module docstring)"
+    )
 
 
 def _run(root: Path, command: str = "train", **env: str) -> subprocess.CompletedProcess[str]:
@@ -198,3 +211,62 @@ def test_an_unwritable_model_directory_fails_before_training(shared_dir: Path) -
         f"the model directory {root / 'model'} is not writable by uid {WORK_UID}: "
         "training could not save the model there"
     )
+
+
+def _processing_tree(base: Path, capture: dict[str, bytes]) -> Path:
+    """A processing job's /opt/ml as SageMaker prepares it, all root's: the baseline a training wrote (0644),
+    capture files (0600 here: downloaded root-only), processing/output/ and output/ (0755)."""
+    root = _sagemaker_tree(base)
+    assert _run(root, ALGORITHM_USER="").returncode == 0
+    inputs = root / "processing" / "input"
+    (inputs / "baseline").mkdir(parents=True, mode=0o755)
+    shutil.copy(root / "model" / "drift-baseline.json", inputs / "baseline")
+    (inputs / "capture").mkdir(mode=0o700)
+    for name, contents in capture.items():
+        (inputs / "capture" / name).write_bytes(contents)
+        (inputs / "capture" / name).chmod(0o600)
+    (root / "processing" / "output").mkdir(mode=0o755)
+    shutil.rmtree(root / "output")
+    (root / "output").mkdir(mode=0o755)
+    return root
+
+
+@as_root
+def test_monitor_as_root_hands_the_processing_output_to_the_work_user(shared_dir: Path) -> None:
+    """GIVEN a processing job's tree owned by root with SageMaker's modes and an empty capture window
+    WHEN monitor runs as root with ALGORITHM_USER
+    THEN it succeeds and its report in processing/output/ belongs to the work uid."""
+    root = _processing_tree(shared_dir, {})
+    result = _run(root, "monitor", ALGORITHM_USER=WORK_USER)
+    assert result.returncode == 0, result.stderr
+    for written in ("drift-report.json", "constraint_violations.json"):
+        assert (root / "processing" / "output" / written).stat().st_uid == WORK_UID, written
+
+
+@as_root
+def test_monitor_as_root_reads_root_only_captures_and_writes_its_failure_message(shared_dir: Path) -> None:
+    """GIVEN a root-only capture file (0600 in a 0700 directory) holding one unreadable line
+    WHEN monitor runs as root with ALGORITHM_USER
+    THEN the work user read it (the reason names the line) and wrote output/message, exit 1."""
+    root = _processing_tree(shared_dir, {"a.jsonl": b"garbage\n"})
+    result = _run(root, "monitor", ALGORITHM_USER=WORK_USER)
+    assert result.returncode == 1, result.stderr
+    message = root / "output" / "message"
+    assert message.read_text().startswith("none of the 1 captured records is readable; first: a.jsonl:1:")
+    assert message.stat().st_uid == WORK_UID
+    assert "Traceback" not in result.stderr
+
+
+@as_root
+def test_monitor_whose_output_cannot_be_handed_over_fails_with_one_line(shared_dir: Path) -> None:
+    """GIVEN a file where SageMaker mounts /opt/ml/processing/output WHEN monitor runs as root
+    THEN output/message names it and the uid, exit 1."""
+    root = _processing_tree(shared_dir, {})
+    (root / "processing" / "output").rmdir()
+    (root / "processing" / "output").write_text("not a directory")
+    result = _run(root, "monitor", ALGORITHM_USER=WORK_USER)
+    assert result.returncode == 1
+    message = (root / "output" / "message").read_text()
+    assert f"{root / 'processing' / 'output'} is not a directory" in message
+    assert f"uid {WORK_UID}" in message
+    assert "Traceback" not in result.stderr

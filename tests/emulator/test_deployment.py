@@ -148,7 +148,7 @@ def test_log_groups_exist_before_sagemaker_writes_with_retention_and_key(
     logs = deployed.server.client("logs")
     expected = [f"/aws/sagemaker/Endpoints/sagemaker-gbdt-{environment}"]
     if settings.monitoring.manage_job_log_groups:
-        expected += ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs"]
+        expected += ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/ProcessingJobs"]
     for name in expected:
         # WHEN the log group is read back
         (group,) = [

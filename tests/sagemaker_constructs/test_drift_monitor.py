@@ -114,7 +114,8 @@ def test_the_processing_job_request_is_valid_for_the_sagemaker_api(stack: cdk.St
 
 
 def test_the_job_runs_the_images_monitor_on_the_model_and_the_window(stack: cdk.Stack, platform: Platform) -> None:
-    """GIVEN a monitor THEN the job runs `monitor`, as the execution role, isolated, encrypted, on both inputs."""
+    """GIVEN a monitor with job options WHEN synthesized THEN the job runs `monitor`, as the execution role, isolated,
+    encrypted, sized and stopped as given, on both inputs, with the drift settings in its environment."""
     _monitor(stack, platform, job=DriftJobOptions("ml.c5.xlarge", 50, cdk.Duration.minutes(30)))
     monitor = _states(stack)["Monitor"]
     assert monitor["Resource"] == "arn:aws:states:::sagemaker:createProcessingJob.sync"
@@ -143,7 +144,8 @@ def test_the_job_runs_the_images_monitor_on_the_model_and_the_window(stack: cdk.
 
 
 def test_the_container_and_the_job_agree_on_paths_variables_and_metric_names() -> None:
-    """The container cannot import the app: this pins both sides of the processing-job contract."""
+    """GIVEN the container's monitor module (which cannot import the app) and the construct's constants
+    WHEN compared THEN both sides agree on paths, variables and metric names of the processing-job contract."""
     if str(CONTAINER) not in sys.path:  # the container's modules import each other as entrypoint.py runs them
         sys.path.insert(0, str(CONTAINER))
     container_monitor = importlib.import_module("sagemaker_contract.monitor")
@@ -186,6 +188,8 @@ def test_the_container_and_the_job_agree_on_paths_variables_and_metric_names() -
 def test_the_schedule_starts_the_check_near_the_end_of_the_window_in_utc(
     stack: cdk.Stack, platform: Platform, frequency: str, expression: str, path: str, label: str
 ) -> None:
+    """GIVEN an hourly or daily monitor WHEN synthesized THEN the enabled schedule fires at :55 of the window in UTC
+    with the scheduled time as input, and the window's path and label are formatted for that frequency."""
     _monitor(stack, platform, frequency=frequency)
     schedule = next(iter(Template.from_stack(stack).find_resources("AWS::Scheduler::Schedule").values()))
     properties = schedule["Properties"]
@@ -199,6 +203,8 @@ def test_the_schedule_starts_the_check_near_the_end_of_the_window_in_utc(
 
 
 def test_a_disabled_schedule_keeps_the_state_machine_for_runs_by_hand(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a monitor with its schedule disabled WHEN synthesized THEN the schedule is DISABLED and the state
+    machine is still there."""
     _monitor(stack, platform, schedule_enabled=False)
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::Scheduler::Schedule", {"State": "DISABLED"})
@@ -279,7 +285,9 @@ def test_the_state_machine_runs_the_job_on_the_windows_capture_and_skips_an_empt
 
 
 def test_without_input_the_window_is_the_hour_the_execution_started(stack: cdk.Stack, platform: Platform) -> None:
-    """Defaults, under the given input. (moto's context object holds a datetime, not AWS's string: not run here.)"""
+    """GIVEN a settle of 5 minutes WHEN synthesized THEN the defaults are the execution's start time and 300 s, merged
+    under the given input, and the wait reads the merged settle. (moto's context object holds a datetime, not
+    AWS's string: not run here.)"""
     _monitor(stack, platform, settle=cdk.Duration.minutes(5))
     states = _states(stack)
     assert states["Defaults"]["Parameters"] == {"scheduled_time.$": "$$.Execution.StartTime", "settle_seconds": 300}
@@ -294,6 +302,9 @@ def test_without_input_the_window_is_the_hour_the_execution_started(stack: cdk.S
 def test_the_drift_alarm_reads_the_highest_feature_drift_per_window_and_notifies(
     stack: cdk.Stack, platform: Platform
 ) -> None:
+    """GIVEN a PSI threshold of 0.3 WHEN synthesized THEN the drift alarm is on the endpoint's hourly maximum
+    OverallDrift above 0.3, keeps its state between windows, notifies one topic on alarm and OK, and a failed
+    execution alarms to the same topic."""
     _monitor(stack, platform, psi_threshold=0.3)
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
     drift = next(a["Properties"] for a in alarms.values() if a["Properties"].get("MetricName") == "OverallDrift")
@@ -312,6 +323,7 @@ def test_the_drift_alarm_reads_the_highest_feature_drift_per_window_and_notifies
 
 
 def test_a_daily_check_alarms_on_daily_periods(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a daily monitor WHEN synthesized THEN every alarm's period is one day."""
     _monitor(stack, platform, frequency="daily")
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
     assert {a["Properties"]["Period"] for a in alarms.values()} == {86400}
@@ -320,6 +332,8 @@ def test_a_daily_check_alarms_on_daily_periods(stack: cdk.Stack, platform: Platf
 def test_the_dashboard_widgets_show_drift_and_missing_rates_of_every_feature(
     stack: cdk.Stack, platform: Platform
 ) -> None:
+    """GIVEN a monitor's widgets on a dashboard WHEN synthesized THEN they show the overall metrics and search
+    FeatureDrift and MissingRate of every feature."""
     monitor = _monitor(stack, platform)
     dashboard = cdk.aws_cloudwatch.Dashboard(stack, "Dashboard")
     dashboard.add_widgets(*monitor.dashboard_widgets())
@@ -340,6 +354,9 @@ def _statements(stack: cdk.Stack, description: str) -> dict[str, dict[str, Any]]
 
 
 def test_the_state_machine_may_run_only_this_environments_drift_jobs(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a monitor WHEN synthesized THEN the state machine's managed policy runs only this prefix's drift jobs
+    (no wildcard action), lists only the variant's capture, passes the role only to SageMaker, reads and writes no
+    object, and there is no inline policy."""
     _monitor(stack, platform)
     statements = _statements(stack, "drift checks may do")
     jobs = statements["RunProcessingJobs"]
@@ -358,6 +375,8 @@ def test_the_state_machine_may_run_only_this_environments_drift_jobs(stack: cdk.
 
 
 def test_the_scheduler_may_start_only_this_state_machine(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a monitor WHEN synthesized THEN the scheduler's policy may only start this state machine, and its role
+    trusts only the scheduler of this account."""
     _monitor(stack, platform)
     policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
     starter = next(p for k, p in policies.items() if k.startswith("DriftSchedulerPolicy"))
@@ -381,6 +400,7 @@ def _logical_id(stack: cdk.Stack, kind: str) -> str:
 
 
 def test_retraining_is_off_unless_given(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a monitor without retraining WHEN synthesized THEN there is no EventBridge rule."""
     _monitor(stack, platform)
     Template.from_stack(stack).resource_count_is("AWS::Events::Rule", 0)
 
@@ -388,6 +408,8 @@ def test_retraining_is_off_unless_given(stack: cdk.Stack, platform: Platform) ->
 def test_retraining_starts_the_pipeline_with_the_newest_data_when_the_drift_alarm_fires(
     stack: cdk.Stack, platform: Platform
 ) -> None:
+    """GIVEN a monitor with retraining on a pipeline WHEN synthesized THEN a rule on the drift alarm entering ALARM
+    starts the pipeline with the given input."""
     pipeline = sfn.StateMachine(
         stack, "Pipeline", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Train"))
     )
@@ -427,11 +449,13 @@ def test_retraining_starts_the_pipeline_with_the_newest_data_when_the_drift_alar
 def test_bad_inputs_are_rejected_naming_the_field(
     stack: cdk.Stack, platform: Platform, overrides: dict[str, Any], message: str
 ) -> None:
+    """GIVEN one bad argument WHEN the monitor is built THEN ValueError names the field and what is allowed."""
     with pytest.raises(ValueError, match=message):
         _monitor(stack, platform, **overrides)
 
 
 def test_every_problem_is_reported_at_once(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN two bad arguments WHEN the monitor is built THEN one ValueError names both."""
     with pytest.raises(ValueError, match=r"endpoint_name .*; variant_name "):
         _monitor(stack, platform, endpoint_name="a b", variant_name="c d")
 
@@ -460,6 +484,9 @@ def test_drift_runs_wherever_the_endpoint_captures_data(synthesized: Synthesized
 def test_the_monitor_reads_the_pinned_model_and_the_endpoints_capture(
     synthesized: Synthesized, environment: str
 ) -> None:
+    """GIVEN staging or prod as synthesized WHEN the drift job is read THEN its baseline is the pinned model artifact,
+    its capture prefix is the one the endpoint config captures to, captured CSV and JSON are text, and the
+    threshold and endpoint name come from the configuration."""
     settings = synthesized.config.environment(environment)
     states = _drift_states(synthesized, environment)
     inputs = {i["InputName"]: i["S3Input"] for i in states["Monitor"]["Parameters"]["ProcessingInputs"]}

@@ -11,6 +11,16 @@ from config.contract import SAGEMAKER_JOB_LOG_GROUPS
 from sagemaker_constructs import EncryptedLogGroups
 
 
+def test_the_job_log_groups_are_the_ones_sagemaker_writes_to() -> None:
+    """GIVEN the contract's job log groups WHEN compared with SageMaker's names THEN training, batch transform and
+    processing (the drift checks) are all made first, so none is created unencrypted and kept forever."""
+    assert SAGEMAKER_JOB_LOG_GROUPS == (
+        "/aws/sagemaker/TrainingJobs",
+        "/aws/sagemaker/TransformJobs",
+        "/aws/sagemaker/ProcessingJobs",
+    )
+
+
 def test_each_log_group_has_retention_the_key_and_the_removal_policy(stack: cdk.Stack) -> None:
     """GIVEN SageMaker's job log group names
     WHEN they are made as encrypted log groups

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from config.contract import TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP
+from config.contract import PROCESSING_JOB_LOG_GROUP, TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP
 from sagemaker_ops import commands
 from sagemaker_ops.cli import AWS_ERROR, OK, USAGE
 from tests.sagemaker_ops.stubbed import REGION, StubbedDeployment, run, run_json, use
@@ -101,10 +101,10 @@ def test_a_transform_and_a_processing_job_read_their_own_log_groups(capsys: pyte
     _transform_job("scores-1")
     _logged(TRANSFORM_JOB_LOG_GROUP, "scores-1", "scored 1000 rows")
     _processing_job("prepare-1")
-    _logged(commands.PROCESSING_JOB_LOG_GROUP, "prepare-1", "wrote features")
+    _logged(PROCESSING_JOB_LOG_GROUP, "prepare-1", "wrote features")
     # WHEN the logs of each are asked for THEN each comes from its kind's log group
     for job, group, message in [("scores-1", TRANSFORM_JOB_LOG_GROUP, "scored 1000 rows"),
-                                ("prepare-1", commands.PROCESSING_JOB_LOG_GROUP, "wrote features")]:  # fmt: skip
+                                ("prepare-1", PROCESSING_JOB_LOG_GROUP, "wrote features")]:  # fmt: skip
         code, result = _logs(capsys, "--job", job)
         assert code == OK
         assert result["log_group"] == group

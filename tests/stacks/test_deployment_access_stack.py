@@ -127,6 +127,7 @@ def test_the_trust_policy_admits_only_the_repository_in_that_github_environment(
     access: AccessApp, environment: EnvironmentName
 ) -> None:
     # GIVEN the role of one environment
+    # WHEN its trust policy is resolved
     role = access.stacks[0].roles[environment.value]
     trust = access.stacks[0].resolve(role.role.assume_role_policy.to_json()) if role.role.assume_role_policy else {}
     # THEN exactly one statement: GitHub's web identity, with an exact audience and subject; no wildcard
@@ -167,6 +168,7 @@ def test_no_statement_grants_more_than_the_bootstrap_roles_and_the_smoke_test(
     access: AccessApp, environment: EnvironmentName
 ) -> None:
     # GIVEN each role's only policy
+    # WHEN its statements are read
     statements, granted = _granted(access, environment)
     # THEN every statement allows (no Deny to reason about, no NotAction/NotResource, no condition needed)
     for statement in statements:
@@ -177,6 +179,8 @@ def test_no_statement_grants_more_than_the_bootstrap_roles_and_the_smoke_test(
 
 
 def test_no_other_role_or_policy_references_the_roles(access: AccessApp) -> None:
+    """GIVEN the stack's template WHEN its roles are read THEN none has managed policy ARNs or inline policies of its
+    own, and sessions last two hours."""
     # Nothing else in the stack can widen a role: every managed policy belongs to one role, and
     # roles have no managed policy ARNs of their own (AWS-managed or other).
     template = access.template()
@@ -203,6 +207,7 @@ def test_the_smoke_grants_name_the_stack_and_endpoint_the_app_deploys(
             for resource in synthesized.template(environment.value, "Inference")["Resources"].values()
             if resource["Type"] == "AWS::SageMaker::Endpoint"
         ]
+        # WHEN that environment's role's grants are read
         # THEN the role may read exactly that stack and describe and invoke exactly that endpoint
         _, granted = _granted(access, environment)
         stack_arn = f"arn:aws:cloudformation:us-east-1:{TEST_ACCOUNT}:stack/{stack_name}/*"
@@ -215,13 +220,16 @@ def test_the_smoke_grants_name_the_stack_and_endpoint_the_app_deploys(
 
 def test_cdk_nag_finds_nothing_unacknowledged(access: AccessApp) -> None:
     # GIVEN the stack checked by the project's three packs (the fixture synthesized it: it passed)
+    # WHEN the validation report is read
     report = json.loads((access.outdir / "validation-report.json").read_text())
+    # THEN every pack succeeded with no violation
     for plugin in report["pluginReports"]:
         assert plugin["conclusion"] == "success", plugin["pluginName"]
         assert plugin["violations"] == []
 
 
 def test_cfn_lint_finds_nothing_in_the_template(access: AccessApp) -> None:
+    """GIVEN the synthesized template WHEN cfn-lint checks it THEN it reports nothing."""
     template = access.outdir / f"{access.stacks[0].artifact_id}.template.json"
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run(
@@ -231,6 +239,7 @@ def test_cfn_lint_finds_nothing_in_the_template(access: AccessApp) -> None:
 
 
 def test_the_template_matches_the_reviewed_snapshot(access: AccessApp, snapshot: SnapshotAssertion) -> None:
+    """GIVEN the template with the account masked WHEN compared THEN it equals the reviewed snapshot."""
     masked = json.loads(json.dumps(access.template(), sort_keys=True).replace(TEST_ACCOUNT, "<account>"))
     assert masked == snapshot.use_extension(JSONSnapshotExtension)(name="DeploymentAccess")
 
@@ -273,6 +282,7 @@ def test_an_environment_in_another_region_gets_that_regions_bootstrap_roles(tmp_
 def test_accounts_left_out_resolve_to_the_deploying_account(tmp_path: Path) -> None:
     # GIVEN the shipped configuration synthesized without a default account (as in CI's synth job)
     config = parse_config(_raw_config())
+    # WHEN the stack is built (cdk-nag included)
     access = _synthesize(config, tmp_path)
     # THEN one environment-agnostic-account stack whose ARNs use AWS::AccountId (cdk-nag still passes)
     assert len(access.stacks) == 1
@@ -284,6 +294,7 @@ def test_accounts_left_out_resolve_to_the_deploying_account(tmp_path: Path) -> N
 
 def test_the_bootstrap_qualifier_is_the_one_the_synthesizer_uses(tmp_path: Path, app_config: AppConfig) -> None:
     # GIVEN a custom qualifier in the context the DefaultStackSynthesizer reads
+    # WHEN the stack is built
     access = _synthesize(app_config, tmp_path, context={QUALIFIER_CONTEXT_KEY: "delivery1"})
     # THEN the roles may assume that qualifier's bootstrap roles, and only those
     text = json.dumps(access.template())
@@ -292,6 +303,7 @@ def test_the_bootstrap_qualifier_is_the_one_the_synthesizer_uses(tmp_path: Path,
 
 
 def test_no_delivery_section_no_stack() -> None:
+    """GIVEN a configuration without [delivery] WHEN deployment access is added THEN no stack."""
     raw = _raw_config()
     del raw["delivery"]
     config = parse_config(raw, default_account=TEST_ACCOUNT)
@@ -321,12 +333,15 @@ def test_a_bad_owner_or_repository_is_refused_naming_the_section_and_field(
     # GIVEN a value that would widen or break the trust policy's subject ('*', ':', '/')
     raw = _raw_config()
     raw["delivery"][field] = value
+    # WHEN the configuration is parsed
     # THEN the configuration does not load, and the error says where and what is allowed
     with pytest.raises(ConfigError, match=rf"\[delivery\]: {field}: must be {message}"):
         parse_config(raw)
 
 
 def test_an_unknown_or_missing_delivery_field_is_refused() -> None:
+    """GIVEN [delivery] with an unknown field, or without github_repository WHEN parsed THEN ConfigError names the
+    section and the field."""
     raw = _raw_config()
     raw["delivery"]["github_org"] = "x"
     with pytest.raises(ConfigError, match=r"\[delivery\]: github_org: unknown field"):
@@ -338,6 +353,7 @@ def test_an_unknown_or_missing_delivery_field_is_refused() -> None:
 
 
 def test_the_longest_valid_names_are_accepted() -> None:
+    """GIVEN the longest valid owner and repository names WHEN the settings are built THEN they are accepted."""
     delivery = DeliverySettings(github_owner="a-" * 19 + "b", github_repository="r" * 100)
     assert delivery.repository == f"{'a-' * 19}b/{'r' * 100}"
 
@@ -366,6 +382,7 @@ def test_the_role_refuses_a_subject_or_qualifier_that_could_widen_it(
 
 
 def test_environments_of_several_accounts_cannot_share_one_stack(app_config: AppConfig) -> None:
+    """GIVEN dev and prod in different accounts WHEN one DeploymentAccess stack is built for both THEN ValueError."""
     assert app_config.delivery is not None
     dev, prod = (
         app_config.environment("dev"),

@@ -236,7 +236,8 @@ def test_sagemaker_job_log_groups_are_managed_once_per_account(synthesized: Synt
             if isinstance(v["Properties"].get("LogGroupName"), str)
         }
         managed = synthesized.config.environment(environment).monitoring.manage_job_log_groups
-        expected = {"/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs"} if managed else set()
+        expected = {"/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/ProcessingJobs"}
+        expected = expected if managed else set()
         assert log_groups == expected, environment
 
 

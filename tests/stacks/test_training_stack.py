@@ -15,6 +15,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from app import build
 from config import parse_config
 from config.contract import METRIC_DEFINITIONS_FILE
 from config.settings import DEFAULT_CONFIG_FILE
@@ -396,3 +397,32 @@ def test_every_metric_regex_in_the_pipeline_matches_the_containers_real_training
         assert captured, f"{metric['Name']}: no line of the training log matches {metric['Regex']!r}"
         assert all(_FLOAT.fullmatch(value) for value in captured), metric["Name"]
         float(captured[-1])
+
+
+def test_a_configured_schedule_passes_the_compliance_packs(tmp_path: Path) -> None:
+    """GIVEN dev alone, with the batch schedule environments.toml documents
+    WHEN app.py builds and synthesizes it, cdk-nag's packs included
+    THEN synthesis succeeds, and the rule's role may only start this pipeline, through a managed policy."""
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"] = {"dev": raw["environments"]["dev"]}
+    raw["environments"]["dev"]["transform"]["schedule"] = {
+        "expression": "cron(0 3 * * ? *)",
+        "data_prefix": "datasets/daily",
+        "output_prefix": "scheduled",
+    }
+    config = parse_config(raw, default_account=TEST_ACCOUNT)
+    assembly = build(config, context=cdk_context(), outdir=str(tmp_path)).synth()
+    (template,) = [
+        s.template for s in assembly.get_nested_assembly("assembly-Dev").stacks if s.stack_name == "Dev-Training"
+    ]
+    rule = one_of_type(template, "AWS::Events::Rule")
+    role_id = rule["Properties"]["Targets"][0]["RoleArn"]["Fn::GetAtt"][0]
+    assert not [
+        p for p in of_type(template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    (policy,) = [
+        p for p in of_type(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "states:StartExecution"
+    assert statement["Resource"] == {"Ref": next(iter(of_type(template, "AWS::StepFunctions::StateMachine")))}

@@ -145,6 +145,11 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "an execution started without a name gets a UUID (moto named it None); a Fail state may rethrow "
         "`States.*` errors through ErrorPath (moto raised); no CloudWatch Logs delivery or X-Ray",
     ),
+    NotEmulated(
+        EVERYWHERE,
+        "`sagemaker:createProcessingJob.sync` (the drift monitor's task)",
+        'a state machine using it deploys; a task that runs it fails with States.TaskFailed, cause "not emulated"',
+    ),
 )
 
 

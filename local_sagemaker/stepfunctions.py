@@ -40,6 +40,9 @@ SYNC_JOBS: Final[dict[str, tuple[str, str, str]]] = {
     "createTrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
 }
+# `.sync` integrations Step Functions has but this runner does not run (the drift monitor's processing job): a
+# definition using them is valid and deploys; a task that runs one fails with States.TaskFailed saying so.
+NOT_RUN_SYNC_JOBS: Final = frozenset({"createProcessingJob"})
 SUCCEEDED, FAILED = "Completed", ("Failed", "Stopped")
 
 
@@ -67,8 +70,9 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         )
 
     def _validate_service_integration_is_supported(self) -> None:
-        if self.resource.condition == ResourceCondition.Sync and self.resource.api_action not in SYNC_JOBS:
-            raise ValueError(f"sagemaker:{self.resource.api_action}.sync is not a Step Functions integration")
+        action = self.resource.api_action
+        if self.resource.condition == ResourceCondition.Sync and action not in SYNC_JOBS.keys() | NOT_RUN_SYNC_JOBS:
+            raise ValueError(f"sagemaker:{action}.sync is not a Step Functions integration")
 
     def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any],
                            state_credentials: Any) -> None:  # fmt: skip
@@ -79,6 +83,9 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
     ) -> Callable[[], Any]:
         env.stack.pop()  # the Create call's answer: the job's ARN
+        if self.resource.api_action in NOT_RUN_SYNC_JOBS:
+            cause = f"sagemaker:{self.resource.api_action}.sync is not emulated by local_sagemaker (docs/demo.md)"
+            raise self._task_failed(env, cause)
         describe, name_parameter, status_field = SYNC_JOBS[self.resource.api_action]
         name = normalised_parameters[name_parameter]
         client = boto_client_for(
@@ -92,25 +99,28 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
             if status == SUCCEEDED:
                 return _epoch_millis(described)
             if status in FAILED:
-                error = StatesErrorNameType.StatesTaskFailed
-                raise FailureEventException(
-                    FailureEvent(
-                        env=env,
-                        error_name=StatesErrorName(typ=error),
-                        event_type=HistoryEventType.TaskFailed,
-                        event_details=EventDetails(  # type: ignore[typeddict-item]
-                            taskFailedEventDetails=TaskFailedEventDetails(
-                                resource=self._get_sfn_resource(),
-                                resourceType=self._get_sfn_resource_type(),
-                                error=error.to_name(),
-                                cause=to_json_str(_epoch_millis(described)),
-                            )
-                        ),
-                    )
-                )
+                raise self._task_failed(env, to_json_str(_epoch_millis(described)))
             return None
 
         return resolve
+
+    def _task_failed(self, env: Any, cause: str) -> FailureEventException:
+        error = StatesErrorNameType.StatesTaskFailed
+        return FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=error),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(  # type: ignore[typeddict-item]
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                        error=error.to_name(),
+                        cause=cause,
+                    )
+                ),
+            )
+        )
 
 
 class RethrownErrorName(ErrorName):

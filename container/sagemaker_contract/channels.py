@@ -159,7 +159,10 @@ def _read_csv(path: Path, channel: str) -> np.ndarray[Any, np.dtype[np.float64]]
         if path.stat().st_size == 0:
             return np.empty((0, 0))
         raise UserError(f"channel {channel}, file {path.name}, line 1 is empty")
-    columns = len(next(csv.reader([first.decode("utf-8", errors="replace")])))
+    try:
+        columns = len(next(csv.reader([first.decode("utf-8", errors="replace")])))
+    except csv.Error as error:  # a bare \r inside the line: the caller's data, not an internal error
+        raise UserError(f"channel {channel}, file {path.name}, line 1: {error}") from None
     names = [f"c{i}" for i in range(columns)]
     try:
         table = pa_csv.read_csv(

@@ -49,6 +49,7 @@ _instances_decoder = msgspec.json.Decoder(_Instances)
 _rows_decoder = msgspec.json.Decoder(list[_Row])
 _row_decoder = msgspec.json.Decoder(list[float | None])
 _line_decoder = msgspec.json.Decoder(_Row)
+_wrapped_lines_decoder = msgspec.json.Decoder(list[tuple[_Row]])
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -294,13 +295,15 @@ def _decode_jsonlines(body: bytes, num_features: int) -> Matrix:
     while lines and not lines[-1].strip():
         lines.pop()
     try:
-        # One decode of all lines as a JSON array: a C loop instead of one Python call per line. A line that
-        # holds two values or a value split over lines changes the count or breaks the array: re-check then.
-        items = _rows_decoder.decode(b"[" + b",".join(lines) + b"]")
+        # One decode of all lines as a JSON array: a C loop instead of one Python call per line. Each line is
+        # wrapped in its own one-item array, so a line that holds two values or part of one breaks the array
+        # or its shape even when the two cancel out in the count (`[1,2],[3` then `4]`): re-check then.
+        wrapped = _wrapped_lines_decoder.decode(b"[[" + b"],[".join(lines) + b"]]")
     except (msgspec.ValidationError, msgspec.DecodeError):
         raise _jsonlines_problem(lines) from None
-    if len(items) != len(lines):  # an empty line cannot pass: it leaves ",," in the array
+    if len(wrapped) != len(lines):  # an empty line cannot pass: it leaves "[]" in the array
         raise _jsonlines_problem(lines)
+    items = [item for (item,) in wrapped]
     matrix = _rows_matrix(items, num_features, "line")
     _check_finite(matrix, "line")
     return matrix

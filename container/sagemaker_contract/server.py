@@ -8,6 +8,7 @@ stops accepting, lets in-flight requests finish and exits before SageMaker's SIG
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -188,6 +189,35 @@ def _model_files(model_dir: Path) -> str:
     return ", ".join(f"{path} ({path.stat().st_size} bytes)" for path in files) or f"(no files in {model_dir})"
 
 
+def check_digests(model_dir: Path, metadata: Any) -> str | None:
+    """None when every file metadata.json lists (`files`, written at training) has its size and sha256; else why.
+
+    A model trained before `files` existed lists none and passes. A damaged file that LightGBM would still parse
+    (an altered leaf value) is caught here, not served.
+    """
+    listed = metadata.get("files") if isinstance(metadata, dict) else None
+    if listed is None:
+        return None
+    if not isinstance(listed, dict):
+        return f"{interface.METADATA_FILE}: files must be an object"
+    for name, expected in sorted(listed.items()):
+        path = model_dir / name
+        if not isinstance(expected, dict) or Path(name).is_absolute() or ".." in Path(name).parts:
+            return f"{interface.METADATA_FILE}: files[{name!r}] is not a model file's digest"
+        try:
+            with path.open("rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = path.stat().st_size
+        except OSError as error:
+            return f"{path} cannot be read: {error.strerror}"
+        if (size, digest) != (expected.get("bytes"), expected.get("sha256")):
+            return (
+                f"{path} is not the file training wrote: {size} bytes, sha256 {digest}; "
+                f"{interface.METADATA_FILE} says {expected.get('bytes')} bytes, sha256 {expected.get('sha256')}"
+            )
+    return None
+
+
 def check_model(algorithm: Algorithm[Any], model_dir: Path) -> str | None:
     """Load the model and predict one row in a child process that may die; None if it works, else the reason.
 
@@ -246,7 +276,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         )
         return 1
     started = time.perf_counter()
-    problem = check_model(algorithm, paths.model)
+    problem = check_digests(paths.model, metadata) or check_model(algorithm, paths.model)
     if problem is not None:
         logs.emit("error", "model_check_failed", error=problem)
         return 1

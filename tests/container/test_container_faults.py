@@ -178,3 +178,19 @@ def test_a_broken_model_fails_fast_naming_the_model_file(
     assert "model_check_failed" in result.stdout
     assert str(root / "model" / "model.txt") in result.stdout
     assert "Booting worker" not in result.stdout + result.stderr
+
+
+def test_a_model_file_altered_after_training_is_refused(trained: dict[str, Trained], tmp_path: Path) -> None:
+    """GIVEN model.txt with one digit of a leaf value changed (LightGBM still parses it) WHEN serve starts
+    THEN it exits 1 naming the file and both digests: metadata.json's sha256 is checked, not served blindly."""
+    root = tmp_path / "opt-ml"
+    shutil.copytree(trained["binary"].root / "model", root / "model")
+    model = root / "model" / "model.txt"
+    text = model.read_bytes()
+    at = text.index(b"leaf_value=") + len(b"leaf_value=") + 1
+    model.write_bytes(text[:at] + (b"7" if text[at : at + 1] != b"7" else b"8") + text[at + 1 :])
+    result = _serve(root, 60)
+    assert result.returncode == 1, result.stdout
+    assert "model_check_failed" in result.stdout
+    assert f"{model} is not the file training wrote" in result.stdout
+    assert "Booting worker" not in result.stdout + result.stderr

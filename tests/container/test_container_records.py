@@ -103,6 +103,8 @@ SPLIT_RECORDS: list[tuple[str, bytes, str, str]] = [
     ("jsonlines two values on one line", b"[1,2,3,4,5]\n[1,2,3,4,5] [1,2,3,4,5]\n", "application/jsonlines", "line 2"),
     ("jsonlines two arrays joined by a comma", b"[1,2,3,4,5],[1,2,3,4,5]\n", "application/jsonlines", "line 1"),
     ("jsonlines a record split over lines", b"[1,2,3,4,5]\n[1,2,\n3,4,5]\n", "application/jsonlines", "line 2"),
+    # two values on line 1 and a split record: the count of values matches the count of lines
+    ("jsonlines two defects that cancel out", b"[1,2,3,4,5],[1,2\n3,4,5]\n", "application/jsonlines", "line 1"),
     ("jsonlines an empty line between records", b"[1,2,3,4,5]\n\n[1,2,3,4,5]\n", "application/jsonlines", "line 2"),
     ("jsonlines a JSON array of records", b"[[1,2,3,4,5],[1,2,3,4,5]]\n", "application/jsonlines", "line 1"),
 ]

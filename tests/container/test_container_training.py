@@ -314,6 +314,13 @@ FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str,
         {},
         "channel validation has 1 features but train has 2",
     ),
+    (
+        "bare carriage return in the first line",
+        {"objective": "binary"},
+        {"train": {"a.csv": b"1,2,3\r0,1,2\n1,2,3\n"}},
+        {},
+        "channel train, file a.csv, line 1: new-line character seen in unquoted field",
+    ),
 ]
 
 

@@ -101,3 +101,26 @@ def test_the_control_api_rejects_a_request_without_a_job_name_prefix(staging: En
         urllib.request.urlopen(request, timeout=10)  # noqa: S310
     assert raised.value.code == 400
     assert "job_name_prefix" in json.loads(raised.value.read())["error"]
+
+
+def test_a_processing_job_sync_task_deploys_and_fails_when_run_saying_it_is_not_emulated(staging: Environment) -> None:
+    # GIVEN a definition with the drift monitor's integration, `sagemaker:createProcessingJob.sync`
+    sfn = staging.client("stepfunctions")
+    task = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync", "End": True}
+    role = "arn:aws:iam::123456789012:role/r"
+    task["Parameters"] = {
+        "ProcessingJobName": "never-run",
+        "RoleArn": role,
+        "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/image:tag"},
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
+        },
+    }
+    definition = json.dumps({"StartAt": "Monitor", "States": {"Monitor": task}})
+    # WHEN it is created (a real Step Functions integration: accepted) and run
+    arn = sfn.create_state_machine(name="processing-sync", definition=definition, roleArn=role)["stateMachineArn"]
+    execution = staging.wait(sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"])
+    # THEN the task fails with States.TaskFailed naming what is not emulated, not with a fake success
+    assert execution.status == "FAILED", execution.described
+    assert execution.described.get("error") == "States.TaskFailed", execution.described
+    assert "createProcessingJob.sync is not emulated" in execution.described.get("cause", ""), execution.described

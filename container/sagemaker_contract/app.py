@@ -128,6 +128,7 @@ class InferenceApp:
         except BadRequestError as rejected:
             status, body, error = rejected.status, (rejected.message + "\n").encode(), rejected.log_message
             kind, extra_headers = rejected.kind, rejected.headers
+            received = received or _declared_length(headers)
         except _ClientGone:
             # The server's deadline (server.DeadlineProtocol) answered 408 and closed, or the client left.
             gone, body, kind = True, b"", "client"
@@ -214,6 +215,12 @@ class InferenceApp:
             f"the body has {size} bytes, over the limit of {self._limit_mb} MB ({self._limit} bytes); "
             f"split it into smaller requests (limit: {interface.MAX_PAYLOAD_MB})",
         )
+
+
+def _declared_length(headers: dict[bytes, bytes]) -> int:
+    """The body size the caller declared (what a rejected request's log line reports; 0 when chunked)."""
+    declared = headers.get(b"content-length", b"")
+    return int(declared) if declared.isdigit() and len(declared) <= 18 else 0
 
 
 def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:

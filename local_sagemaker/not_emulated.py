@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRAINING, TRANSFORM, INVOKE, EVERYWHERE = "CreateTrainingJob", "CreateTransformJob", "InvokeEndpoint", "all"
+STATES = "Step Functions"
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,13 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "Step Functions: moto's interpreter",
         "an execution started without a name gets a UUID (moto named it None); a Fail state may rethrow "
         "`States.*` errors through ErrorPath (moto raised); no CloudWatch Logs delivery or X-Ray",
+    ),
+    NotEmulated(
+        STATES,
+        "`.sync` SageMaker integrations other than `sagemaker:createTrainingJob.sync`, "
+        "`sagemaker:createTransformJob.sync`",
+        "the state machine is created; an execution reaching such a state fails it with "
+        "`LocalSageMaker.IntegrationNotEmulated`, the cause naming the integration (no job is created)",
     ),
 )
 

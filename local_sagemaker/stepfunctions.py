@@ -6,6 +6,10 @@ SageMaker API (moto, with the local runner behind it) and, for `createTrainingJo
 `createTransformJob.sync`, polls the Describe call as Step Functions does: the task's output is the
 job's description; a Failed or Stopped job fails the task with `States.TaskFailed` and the
 description as the cause.
+
+Any other `sagemaker:<action>.sync` is not carried out: the state machine is created (as AWS creates
+it), and an execution reaching the state fails with `NOT_EMULATED_ERROR`, the cause naming the
+integration and the ones that are carried out. No Create call is made.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -41,6 +46,13 @@ SYNC_JOBS: Final[dict[str, tuple[str, str, str]]] = {
     "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
 }
 SUCCEEDED, FAILED = "Completed", ("Failed", "Stopped")
+NOT_EMULATED_ERROR: Final = "LocalSageMaker.IntegrationNotEmulated"
+
+
+def not_emulated_cause(resource: str) -> str:
+    """The cause of an execution that reaches a `.sync` integration the runner does not carry out."""
+    carried_out = ", ".join(f"sagemaker:{action}.sync" for action in SYNC_JOBS)
+    return f"{resource} is not carried out by the local SageMaker (it carries out {carried_out})"
 
 
 def _epoch_millis(value: Any) -> Any:
@@ -67,11 +79,29 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         )
 
     def _validate_service_integration_is_supported(self) -> None:
-        if self.resource.condition == ResourceCondition.Sync and self.resource.api_action not in SYNC_JOBS:
-            raise ValueError(f"sagemaker:{self.resource.api_action}.sync is not a Step Functions integration")
+        """Any SageMaker action may be in a definition; what is not carried out fails when reached."""
+
+    def _carried_out(self) -> bool:
+        return self.resource.condition != ResourceCondition.Sync or self.resource.api_action in SYNC_JOBS
 
     def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any],
                            state_credentials: Any) -> None:  # fmt: skip
+        if not self._carried_out():
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=CustomErrorName(NOT_EMULATED_ERROR),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(  # type: ignore[typeddict-item]
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=NOT_EMULATED_ERROR,
+                            cause=not_emulated_cause(self.resource.resource_arn),
+                        )
+                    ),
+                )
+            )
         super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
         env.stack.append(_epoch_millis(env.stack.pop()))
 

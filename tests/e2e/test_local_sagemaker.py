@@ -252,3 +252,25 @@ def test_stopping_the_emulator_stops_every_container_it_started(tmp_path: Path) 
         server.stop()
     # THEN none of the processes it started is left
     assert not [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_sync_integration_the_runner_does_not_carry_out_fails_the_execution_that_reaches_it(
+    staging: Environment,
+) -> None:
+    # GIVEN a state machine with a `.sync` SageMaker integration the runner does not carry out (the Staging
+    # deployment itself proves such a state machine is created: its drift and tuning ones were)
+    resource = "arn:aws:states:::sagemaker:createCompilationJob.sync"
+    definition = {
+        "StartAt": "Compile",
+        "States": {"Compile": {"Type": "Task", "Resource": resource, "Parameters": {"CompilationJobName": "c"},
+                               "End": True}},
+    }  # fmt: skip
+    sfn = staging.client("stepfunctions")
+    machine = sfn.create_state_machine(name="direct-not-emulated", definition=json.dumps(definition), roleArn=ROLE)
+    # WHEN an execution reaches it
+    run = staging.wait(sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"])
+    # THEN the execution fails, naming the integration and the ones that are carried out
+    assert run.status == "FAILED", staging.explain(run)
+    assert run.described["error"] == "LocalSageMaker.IntegrationNotEmulated"
+    assert run.described["cause"].startswith(f"{resource} is not carried out by the local SageMaker")
+    assert "sagemaker:createTrainingJob.sync" in run.described["cause"]

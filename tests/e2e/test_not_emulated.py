@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import botocore.session
 import pytest
 
@@ -33,3 +35,14 @@ def test_the_demo_document_shows_exactly_the_table_of_the_code() -> None:
     assert not_emulated.markdown_table() in DEMO_DOC.read_text(), (
         "update docs/demo.md's table from local_sagemaker.not_emulated.markdown_table()"
     )
+
+
+def test_the_table_names_exactly_the_sync_integrations_the_runner_carries_out() -> None:
+    # GIVEN the integrations local_sagemaker/stepfunctions.py carries out WHEN the table's row on the others is read
+    from local_sagemaker import stepfunctions  # noqa: PLC0415 - moto's interpreter, only for this test
+
+    (row,) = [r for r in not_emulated.NOT_EMULATED if r.api == not_emulated.STATES]
+    named = set(re.findall(r"`sagemaker:(\w+)\.sync`", row.subject))
+    # THEN it names every one of them, no other, and the error an execution fails with
+    assert named == set(stepfunctions.SYNC_JOBS)
+    assert f"`{stepfunctions.NOT_EMULATED_ERROR}`" in row.instead

@@ -2,10 +2,10 @@
 
 moto executes state machines (config `stepfunctions.execute_state_machine`) but lists `sagemaker`
 among the services it only forwards, without `.sync`. This integration forwards the call to the
-SageMaker API (moto, with the local runner behind it) and, for `createTrainingJob.sync` and
-`createTransformJob.sync`, polls the Describe call as Step Functions does: the task's output is the
-job's description; a Failed or Stopped job fails the task with `States.TaskFailed` and the
-description as the cause.
+SageMaker API (moto, with the local runner behind it) and, for the `.sync` jobs of SYNC_JOBS
+(training, transform, processing, hyperparameter tuning), polls the Describe call as Step Functions
+does: the task's output is the job's description; a Failed or Stopped job fails the task with
+`States.TaskFailed` and the description as the cause.
 
 Any other `sagemaker:<action>.sync` is not carried out: the state machine is created (as AWS creates
 it), and an execution reaching the state fails with `NOT_EMULATED_ERROR`, the cause naming the
@@ -44,6 +44,12 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 SYNC_JOBS: Final[dict[str, tuple[str, str, str]]] = {
     "createTrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "createProcessingJob": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "createHyperParameterTuningJob": (
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
 }
 SUCCEEDED, FAILED = "Completed", ("Failed", "Stopped")
 NOT_EMULATED_ERROR: Final = "LocalSageMaker.IntegrationNotEmulated"
@@ -67,7 +73,7 @@ def _epoch_millis(value: Any) -> Any:
 
 
 class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
-    """`arn:aws:states:::sagemaker:<action>[.sync]`: request-response, and `.sync` for training and transform jobs."""
+    """`arn:aws:states:::sagemaker:<action>[.sync]`: request-response, and `.sync` for the jobs of SYNC_JOBS."""
 
     def __init__(self) -> None:
         StateTaskServiceCallback.__init__(

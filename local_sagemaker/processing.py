@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from local_sagemaker import container, not_emulated
-from local_sagemaker.aws import ACCOUNT, REGION, Aws, LogStream
+from local_sagemaker.aws import Aws, LogStream
 from local_sagemaker.s3 import JobInputError, S3Uri, download_prefix, list_keys, upload_directory
-from local_sagemaker.training import RequestError
+from local_sagemaker.training import RequestError, arn
 
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 OPT_ML = "/opt/ml/"
@@ -73,7 +73,7 @@ class ProcessingJob:
             state = copy.deepcopy(self._state)
         described: dict[str, Any] = {
             "ProcessingJobName": self.name,
-            "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{self.name.lower()}",
+            "ProcessingJobArn": arn("processing-job", self.name),
             "ProcessingInputs": request.get("ProcessingInputs", []),
             "ProcessingOutputConfig": request.get("ProcessingOutputConfig"),
             "ProcessingResources": request["ProcessingResources"],

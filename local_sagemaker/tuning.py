@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from local_sagemaker.aws import ACCOUNT, REGION
-from local_sagemaker.training import RequestError, TrainingJob
+from local_sagemaker.training import RequestError, TrainingJob, arn
 
 FAILURE_REASON_LIMIT = 1024
 # The request members this runner acts on; the others are in not_emulated.NOT_EMULATED.
@@ -103,8 +102,7 @@ class TuningJob:
         unscored = [s for s, v in zip(statuses, values, strict=True) if v is None]
         described: dict[str, Any] = {
             "HyperParameterTuningJobName": self.name,
-            "HyperParameterTuningJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:hyper-parameter-tuning-job/"
-            f"{self.name.lower()}",
+            "HyperParameterTuningJobArn": arn("hyper-parameter-tuning-job", self.name),
             "HyperParameterTuningJobConfig": self.request["HyperParameterTuningJobConfig"],
             "TrainingJobDefinition": self.request["TrainingJobDefinition"],
             "TrainingJobStatusCounters": {

@@ -50,7 +50,7 @@ def _serve(staging: Environment, endpoint: str, shift: float, seed: int) -> list
 
 
 def _check(staging: Environment, endpoint: str, keys: list[str]) -> dict[str, Any]:
-    """Run the drift state machine for the window of the captures (staging's: a day); returns its report."""
+    """Run the drift state machine for the window of the captures (staging's is a day); returns its report."""
     year, month, day, hour = keys[0].split("/")[3:7]
     assert all(key.split("/")[3:6] == [year, month, day] for key in keys), "the captures crossed midnight (UTC)"
     run = staging.run_state_machine("Drift", {"scheduled_time": f"{year}-{month}-{day}T{hour}:55:00Z",
@@ -60,9 +60,12 @@ def _check(staging: Environment, endpoint: str, keys: list[str]) -> dict[str, An
     job = run.output["job"]
     assert job["status"] == "Completed"
     described = staging.client("sagemaker").describe_processing_job(ProcessingJobName=job["name"])
-    assert described["Environment"]["DRIFT_WINDOW"] == f"{year}-{month}-{day}"
-    reports = staging.read(f"s3://{staging.artifacts_bucket}/drift-reports/{endpoint}/{year}/{month}/{day}/")
-    report: dict[str, Any] = json.loads(reports[f"drift-reports/{endpoint}/{year}/{month}/{day}/drift-report.json"])
+    assert described["Environment"]["DRIFT_WINDOW"] == run.output["window"]["label"]
+    assert run.output["window"]["label"].startswith(f"{year}-{month}-{day}")  # the window holds the captures' hour
+    report_uri = run.output["locations"]["report_uri"]
+    assert report_uri.startswith(f"s3://{staging.artifacts_bucket}/drift-reports/{endpoint}/{year}/{month}/{day}/")
+    report_key = report_uri.split("/", 3)[3] + "drift-report.json"
+    report: dict[str, Any] = json.loads(staging.read(report_uri)[report_key])
     events = staging.client("logs").filter_log_events(
         logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{job['name']}/"
     )["events"]

@@ -1,7 +1,8 @@
-"""How the local SageMaker starts the real container program: `python container/entrypoint.py train|serve`.
+"""How the local SageMaker starts the real container program: `python container/entrypoint.py train|serve|...`.
 
-SageMaker runs the image's entry point with `train` or `serve`; here the same program runs from the
-checkout with OPT_ML_DIR pointing at a per-job tree (shared/CONTRACT.md, "Running it here").
+SageMaker runs the image's entry point with `train` or `serve` (a processing job: its ContainerArguments);
+here the same program runs from the checkout with OPT_ML_DIR pointing at a per-job tree
+(shared/CONTRACT.md, "Running it here").
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -35,11 +36,12 @@ def free_port() -> int:
 
 
 def start(
-    command: str, opt_ml: Path, env: Mapping[str, str], on_line: Callable[[str], None]
+    command: str | Sequence[str], opt_ml: Path, env: Mapping[str, str], on_line: Callable[[str], None]
 ) -> tuple[subprocess.Popen[str], threading.Thread]:
-    """Start `entrypoint.py <command>` on the tree `opt_ml`; every output line goes to `on_line`."""
-    process = subprocess.Popen(  # noqa: S603 - our own program, arguments from this module
-        [sys.executable, str(ENTRYPOINT), command],
+    """Start `entrypoint.py <command>` (or the image's arguments) on the tree `opt_ml`; lines go to `on_line`."""
+    arguments = [command] if isinstance(command, str) else list(command)
+    process = subprocess.Popen(  # noqa: S603 - our own program, arguments as the image's entry point gets them
+        [sys.executable, str(ENTRYPOINT), *arguments],
         env={**os.environ, **env, "OPT_ML_DIR": str(opt_ml)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

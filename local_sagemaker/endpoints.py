@@ -3,20 +3,32 @@
 The endpoint, its endpoint config and its model are the ones moto holds (created by the emulated
 stacks); the server is keyed by the endpoint config it runs, so an update (a new config) restarts it
 on the new model, as a deployment would.
+
+Data capture: when the endpoint config's `DataCaptureConfig` enables it, a successful request is captured
+with probability `InitialSamplingPercentage` and written as SageMaker writes it: one JSON Lines record
+(`captureData.endpointInput` / `endpointOutput` for the configured `CaptureOptions`, `eventMetadata`,
+`eventVersion`) in `<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/`, the body as text for the
+content types `CaptureContentTypeHeader` lists, base64 otherwise. Here each request is its own object
+(SageMaker buffers a few minutes of requests per object).
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import random
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from local_sagemaker import container
 from local_sagemaker.aws import Aws, LogStream
-from local_sagemaker.s3 import JobInputError, download_model
+from local_sagemaker.s3 import JobInputError, S3Uri, download_model
 
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
@@ -33,12 +45,81 @@ class Answer:
     variant: str
 
 
+@dataclass(frozen=True)
+class DataCapture:
+    """An endpoint config's `DataCaptureConfig`, as the runner applies it."""
+
+    destination: S3Uri
+    percentage: float
+    modes: frozenset[str]  # "Input", "Output"
+    csv_types: frozenset[str]
+    json_types: frozenset[str]
+
+    @classmethod
+    def of(cls, config: dict[str, Any] | None) -> DataCapture | None:
+        """None when the config captures nothing."""
+        if not config or not config.get("EnableCapture", True):
+            return None
+        headers = config.get("CaptureContentTypeHeader") or {}
+        options = config.get("CaptureOptions") or [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+        try:
+            destination = S3Uri.parse(str(config.get("DestinationS3Uri", "")), "DataCaptureConfig.DestinationS3Uri")
+        except JobInputError as error:
+            raise RuntimeError(f"the endpoint's data capture cannot be written: {error}") from None
+        return cls(
+            destination,
+            float(config.get("InitialSamplingPercentage", 0)),
+            frozenset(str(o.get("CaptureMode")) for o in options),
+            frozenset(_media_type(t) for t in headers.get("CsvContentTypes", [])),
+            frozenset(_media_type(t) for t in headers.get("JsonContentTypes", [])),
+        )
+
+    def sampled(self) -> bool:
+        return random.uniform(0, 100) < self.percentage  # noqa: S311 - sampling, not security
+
+    def record(self, body: bytes, content_type: str, answer: bytes, answer_type: str, moment: datetime) -> bytes:
+        """One captured request: SageMaker's JSON Lines record, newline-terminated."""
+        data: dict[str, Any] = {}
+        if "Input" in self.modes:
+            data["endpointInput"] = self._part(body, content_type, "INPUT")
+        if "Output" in self.modes:
+            data["endpointOutput"] = self._part(answer, answer_type, "OUTPUT")
+        record = {
+            "captureData": data,
+            "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "eventVersion": "0",
+        }
+        return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+    def _part(self, body: bytes, content_type: str, mode: str) -> dict[str, str]:
+        media = _media_type(content_type)
+        encoding = "CSV" if media in self.csv_types else "JSON" if media in self.json_types else "BASE64"
+        if encoding != "BASE64":
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                encoding = "BASE64"
+        if encoding == "BASE64":
+            text = base64.b64encode(body).decode("ascii")
+        return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
+
+    def key(self, endpoint: str, variant: str, moment: datetime) -> S3Uri:
+        """Where SageMaker puts it: `<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/mm-ss-mmm-<id>.jsonl`."""
+        name = f"{moment:%M-%S}-{moment.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
+        return self.destination.join(endpoint, variant, f"{moment:%Y/%m/%d/%H}", name)
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 @dataclass
 class _Running:
     config_name: str
     variant: str
     server: container.ServingContainer
     log: LogStream
+    capture: DataCapture | None = None
 
 
 class Endpoints:
@@ -59,7 +140,19 @@ class Endpoints:
             timeout=INVOCATION_TIMEOUT_SECONDS,
         )
         running.log.flush()
-        return Answer(answer.status, answer.body, answer.content_type or content_type, running.variant)
+        answered = Answer(answer.status, answer.body, answer.content_type or content_type, running.variant)
+        if running.capture is not None and answer.status < 400 and running.capture.sampled():
+            self._capture(name, running, body, content_type, answered)
+        return answered
+
+    def _capture(self, name: str, running: _Running, body: bytes, content_type: str, answer: Answer) -> None:
+        capture = running.capture
+        if capture is None:
+            return
+        moment = datetime.now(UTC)
+        record = capture.record(body, content_type, answer.body, answer.content_type, moment)
+        target = capture.key(name, running.variant, moment)
+        self._aws.client("s3").put_object(Bucket=target.bucket, Key=target.key, Body=record)
 
     def _server_for(self, name: str) -> _Running:
         sagemaker = self._aws.client("sagemaker")
@@ -94,9 +187,10 @@ class Endpoints:
             self._aws, ENDPOINT_LOG_GROUP.format(endpoint=name), f"{variant['VariantName']}/local-{int(time.time())}"
         )
         startup = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", DEFAULT_STARTUP_SECONDS))
+        capture = DataCapture.of(config.get("DataCaptureConfig"))
         server = container.ServingContainer.launch(tree, primary.get("Environment", {}), log.write, startup)
         log.flush()
-        return _Running(config_name, variant["VariantName"], server, log)
+        return _Running(config_name, variant["VariantName"], server, log, capture)
 
     def stop_all(self) -> None:
         with self._lock:

@@ -36,12 +36,18 @@ def install(local_sagemaker: LocalSageMaker) -> None:
         return
     _execute_state_machines()
     _requests_count_as_tls()
+    _endpoints_keep_their_names()
     stepfunctions.install()
     _hook(SageMakerResponse, "create_training_job", _create_training_job)
     _hook(SageMakerResponse, "describe_training_job", _describe("training"))
     _hook(SageMakerResponse, "create_transform_job", _create_transform_job)
     _hook(SageMakerResponse, "describe_transform_job", _describe("transform"))
+    _hook(SageMakerResponse, "create_processing_job", _create_processing_job)
+    _hook(SageMakerResponse, "describe_processing_job", _describe("processing"))
+    _hook(SageMakerResponse, "create_hyper_parameter_tuning_job", _create("tuning"))
+    _hook(SageMakerResponse, "describe_hyper_parameter_tuning_job", _describe("tuning"))
     SageMakerResponse.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
+    SageMakerResponse.stop_processing_job = _stop_processing_job  # type: ignore[method-assign,assignment]
     SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint  # type: ignore[method-assign,assignment]
     SageMakerResponse.local_sagemaker = True  # type: ignore[attr-defined]
 
@@ -61,6 +67,16 @@ def _execute_state_machines() -> None:
         return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args)
 
     backend.start_execution = start_named_execution  # type: ignore[method-assign,assignment]
+
+
+def _endpoints_keep_their_names() -> None:
+    """An `AWS::SageMaker::Endpoint`'s `EndpointName` names it, as in AWS (moto named it `<stack>-<id>-<suffix>`).
+
+    What reads the endpoint's data capture (the drift check) finds it under that name.
+    """
+    from moto.sagemaker.models import FakeEndpoint  # noqa: PLC0415
+
+    FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")  # type: ignore[method-assign]
 
 
 # Condition keys about the transport: the emulator speaks plain HTTP on 127.0.0.1 and stands in for TLS.
@@ -130,9 +146,42 @@ def _create_transform_job(response: Any, original: Any) -> Any:
     return result
 
 
+def _create_processing_job(response: Any, original: Any) -> Any:
+    request = _request(response)
+    try:
+        job = local().processing_job(request)
+    except RequestError as error:
+        raise ValidationError(message=str(error)) from None
+    result = original(response)
+    job.start()
+    return result
+
+
+NAME_PARAMETERS = {
+    "training": "TrainingJobName",
+    "transform": "TransformJobName",
+    "processing": "ProcessingJobName",
+    "tuning": "HyperParameterTuningJobName",
+}
+
+
+def _create(kind: str) -> Any:
+    def create(response: Any, original: Any) -> Any:
+        request = _request(response)
+        try:
+            job = getattr(local(), f"{kind}_job")(request)
+        except RequestError as error:
+            raise ValidationError(message=str(error)) from None
+        result = original(response)
+        job.start()
+        return result
+
+    return create
+
+
 def _describe(kind: str) -> Any:
     def describe(response: Any, original: Any) -> Any:
-        name = _request(response).get("TrainingJobName" if kind == "training" else "TransformJobName", "")
+        name = _request(response).get(NAME_PARAMETERS[kind], "")
         job = local().job(kind, name)
         return ActionResult(job.describe()) if job is not None else original(response)
 
@@ -144,6 +193,15 @@ def _stop_training_job(response: Any) -> Any:
     job = local().job("training", name)
     if job is None:
         raise ValidationError(message=f"Could not find training job '{name}'.")
+    job.stop()
+    return ActionResult({})
+
+
+def _stop_processing_job(response: Any) -> Any:
+    name = _request(response).get("ProcessingJobName", "")
+    job = local().job("processing", name)
+    if job is None:
+        raise ValidationError(message=f"Could not find processing job '{name}'.")
     job.stop()
     return ActionResult({})
 

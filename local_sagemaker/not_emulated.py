@@ -1,9 +1,9 @@
 """What the local SageMaker does not emulate, and what it does instead: ONE table.
 
 docs/demo.md shows `markdown_table()` verbatim, and a test checks that every request member of
-CreateTrainingJob, CreateTransformJob and InvokeEndpoint (botocore's model of the API) is either acted
-on (`HANDLED_FIELDS` of training.py / transform.py / endpoints.py) or listed here: nothing is silently
-ignored. The runners log the listed members a request sets ("not emulated: ...").
+CreateTrainingJob, CreateTransformJob, CreateProcessingJob, CreateHyperParameterTuningJob and InvokeEndpoint
+(botocore's model of the API) is either acted on (`HANDLED_FIELDS` of the runner modules)
+or listed here: nothing is silently ignored. The runners log the listed members a request sets ("not emulated: ...").
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRAINING, TRANSFORM, INVOKE, EVERYWHERE = "CreateTrainingJob", "CreateTransformJob", "InvokeEndpoint", "all"
+PROCESSING, TUNING = "CreateProcessingJob", "CreateHyperParameterTuningJob"
+STATES = "Step Functions"
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class NotEmulated:
 NOT_EMULATED: tuple[NotEmulated, ...] = (
     NotEmulated(
         EVERYWHERE,
-        "the image (`TrainingImage`, the model's `Image`)",
+        "the image (`TrainingImage`, the model's `Image`, `AppSpecification.ImageUri`)",
         "the checkout's `container/entrypoint.py` runs with this environment's Python; the URI is only recorded",
     ),
     NotEmulated(
@@ -111,6 +113,42 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "ValidationException",
     ),
     NotEmulated(
+        PROCESSING,
+        "networking: `NetworkConfig`",
+        "the container is a process on this machine and could reach the network",
+        ("NetworkConfig",),
+    ),
+    NotEmulated(PROCESSING, "`ExperimentConfig`", "ignored (logged in the job's log)", ("ExperimentConfig",)),
+    NotEmulated(
+        PROCESSING,
+        "more than one instance; inputs other than S3 prefixes in File mode (`ManifestFile`, Pipe, compression, "
+        "`DatasetDefinition`, `AppManaged`); `ContainerEntrypoint`; continuous upload",
+        "CreateProcessingJob fails with ValidationException naming the field; `S3UploadMode` Continuous uploads "
+        "when the job ends, as EndOfJob; outputs are uploaded only when the job completes",
+    ),
+    NotEmulated(
+        TUNING,
+        "the search: `Strategy` (Bayesian, Hyperband, Grid), `StrategyConfig`, `TrainingJobEarlyStoppingType`, "
+        "`MaxParallelTrainingJobs`, the tuning job's own limits, `WarmStartConfig`, `Autotune`",
+        "every strategy samples each range uniformly on its scale (a categorical value at random; seeded by the "
+        "job's name) for `MaxNumberOfTrainingJobs` training jobs run one after another, none stopped early; "
+        "warm start and Autotune are ignored",
+        ("WarmStartConfig", "Autotune"),
+    ),
+    NotEmulated(
+        TUNING,
+        "several algorithms: `TrainingJobDefinitions`",
+        "CreateHyperParameterTuningJob fails with ValidationException",
+        ("TrainingJobDefinitions",),
+    ),
+    NotEmulated(
+        INVOKE,
+        "data capture's delivery: buffering, `KmsKeyId`, a sampling that is not random",
+        "each captured request is written at once as its own JSON Lines object "
+        "`<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/mm-ss-mmm-<id>.jsonl` (SageMaker's record "
+        "format); a request is captured with probability `InitialSamplingPercentage`; unencrypted",
+    ),
+    NotEmulated(
         INVOKE,
         "routing and session options",
         "the endpoint config's first variant answers every request",
@@ -135,9 +173,11 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
     ),
     NotEmulated(
         EVERYWHERE,
-        "`ListTrainingJobs`, `ListTransformJobs`, StopTransformJob",
-        "the lists are moto's records (Completed at once); DescribeTrainingJob / DescribeTransformJob answer from "
-        "the runner, StopTrainingJob stops the container; a transform job runs to its end",
+        "`ListTrainingJobs`, `ListTransformJobs`, `ListProcessingJobs`, `ListTrainingJobsForHyperParameterTuningJob`, "
+        "StopTransformJob, StopHyperParameterTuningJob",
+        "the lists are moto's records (Completed at once; a tuning job's training jobs are not in them); the "
+        "Describe calls answer from the runner, "
+        "StopTrainingJob and StopProcessingJob stop the container; a transform job runs to its end",
     ),
     NotEmulated(
         EVERYWHERE,
@@ -146,9 +186,21 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "`States.*` errors through ErrorPath (moto raised); no CloudWatch Logs delivery or X-Ray",
     ),
     NotEmulated(
-        EVERYWHERE,
-        "`sagemaker:createProcessingJob.sync` (the drift monitor's task)",
-        'a state machine using it deploys; a task that runs it fails with States.TaskFailed, cause "not emulated"',
+        STATES,
+        "`.sync` SageMaker integrations other than `sagemaker:createTrainingJob.sync`, "
+        "`sagemaker:createTransformJob.sync`, `sagemaker:createProcessingJob.sync`, "
+        "`sagemaker:createHyperParameterTuningJob.sync`",
+        "the state machine is created; an execution reaching such a state fails it with "
+        "`LocalSageMaker.IntegrationNotEmulated`, the cause naming the integration (no job is created)",
+    ),
+    NotEmulated(
+        STATES,
+        "JSONata: states with `QueryLanguage` JSONata (moto keeps LocalStack's interpreter but not its JVM "
+        "JSONata evaluator)",
+        "the state machine is created; a JSONata expression fails the execution with `States.Runtime`, cause "
+        "`TypeError('NoneType' object is not callable)`. So the training pipeline's tuning branch (its JSONata "
+        "NameTuningJob state) cannot run here: no tuned pipeline test; a JSONPath state machine proves "
+        "`createHyperParameterTuningJob.sync` and `aws-sdk:sagemaker:describeTrainingJob`",
     ),
 )
 

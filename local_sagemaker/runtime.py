@@ -9,18 +9,20 @@ from typing import Any
 
 from local_sagemaker.aws import Aws
 from local_sagemaker.endpoints import Answer, Endpoints
+from local_sagemaker.processing import ProcessingJob
 from local_sagemaker.training import RequestError, SpotInterruptions, TrainingJob
 from local_sagemaker.transform import TransformJob
+from local_sagemaker.tuning import TuningJob
 
 
 class LocalSageMaker:
-    """Training and transform jobs by name, endpoint servers, requested spot interruptions."""
+    """Training, transform and processing jobs by name, endpoint servers, requested spot interruptions."""
 
     def __init__(self, aws: Aws, work: Path) -> None:
         self.aws, self.work = aws, work
         self.interruptions = SpotInterruptions()
         self.endpoints = Endpoints(aws, work)
-        self._jobs: dict[str, dict[str, Any]] = {"training": {}, "transform": {}}
+        self._jobs: dict[str, dict[str, Any]] = {"training": {}, "transform": {}, "processing": {}, "tuning": {}}
         self._lock = threading.Lock()
 
     def training_job(self, request: Mapping[str, Any]) -> TrainingJob:
@@ -33,7 +35,17 @@ class LocalSageMaker:
         self._add("transform", job)
         return job
 
-    def _add(self, kind: str, job: TrainingJob | TransformJob) -> None:
+    def processing_job(self, request: Mapping[str, Any]) -> ProcessingJob:
+        job = ProcessingJob(request, self.aws, self.work / "processing")
+        self._add("processing", job)
+        return job
+
+    def tuning_job(self, request: Mapping[str, Any]) -> TuningJob:
+        job = TuningJob(request, self.training_job)
+        self._add("tuning", job)
+        return job
+
+    def _add(self, kind: str, job: TrainingJob | TransformJob | ProcessingJob | TuningJob) -> None:
         with self._lock:
             if job.name in self._jobs[kind]:
                 raise RequestError(f"Job {job.name} already exists: {kind} job names are unique")
@@ -51,10 +63,10 @@ class LocalSageMaker:
         with self._lock:
             training = list(self._jobs["training"].values())
             transform = list(self._jobs["transform"].values())
-        for job in training:
-            job.stop()
-        for job in transform:
+            processing = list(self._jobs["processing"].values())
+            tuning = list(self._jobs["tuning"].values())
+        for job in [*tuning, *training, *transform, *processing]:
             job.stop()
         self.endpoints.stop_all()
-        for job in training:
+        for job in [*training, *processing]:
             job.thread.join(timeout=150)

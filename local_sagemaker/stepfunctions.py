@@ -2,10 +2,14 @@
 
 moto executes state machines (config `stepfunctions.execute_state_machine`) but lists `sagemaker`
 among the services it only forwards, without `.sync`. This integration forwards the call to the
-SageMaker API (moto, with the local runner behind it) and, for `createTrainingJob.sync` and
-`createTransformJob.sync`, polls the Describe call as Step Functions does: the task's output is the
-job's description; a Failed or Stopped job fails the task with `States.TaskFailed` and the
-description as the cause.
+SageMaker API (moto, with the local runner behind it) and, for the `.sync` jobs of SYNC_JOBS
+(training, transform, processing, hyperparameter tuning), polls the Describe call as Step Functions
+does: the task's output is the job's description; a Failed or Stopped job fails the task with
+`States.TaskFailed` and the description as the cause.
+
+Any other `sagemaker:<action>.sync` is not carried out: the state machine is created (as AWS creates
+it), and an execution reaching the state fails with `NOT_EMULATED_ERROR`, the cause naming the
+integration and the ones that are carried out. No Create call is made.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -39,11 +44,21 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 SYNC_JOBS: Final[dict[str, tuple[str, str, str]]] = {
     "createTrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "createProcessingJob": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "createHyperParameterTuningJob": (
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
 }
-# `.sync` integrations Step Functions has but this runner does not run (the drift monitor's processing job): a
-# definition using them is valid and deploys; a task that runs one fails with States.TaskFailed saying so.
-NOT_RUN_SYNC_JOBS: Final = frozenset({"createProcessingJob"})
 SUCCEEDED, FAILED = "Completed", ("Failed", "Stopped")
+NOT_EMULATED_ERROR: Final = "LocalSageMaker.IntegrationNotEmulated"
+
+
+def not_emulated_cause(resource: str) -> str:
+    """The cause of an execution that reaches a `.sync` integration the runner does not carry out."""
+    carried_out = ", ".join(f"sagemaker:{action}.sync" for action in SYNC_JOBS)
+    return f"{resource} is not carried out by the local SageMaker (it carries out {carried_out})"
 
 
 def _epoch_millis(value: Any) -> Any:
@@ -58,7 +73,7 @@ def _epoch_millis(value: Any) -> Any:
 
 
 class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
-    """`arn:aws:states:::sagemaker:<action>[.sync]`: request-response, and `.sync` for training and transform jobs."""
+    """`arn:aws:states:::sagemaker:<action>[.sync]`: request-response, and `.sync` for the jobs of SYNC_JOBS."""
 
     def __init__(self) -> None:
         StateTaskServiceCallback.__init__(
@@ -70,12 +85,29 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         )
 
     def _validate_service_integration_is_supported(self) -> None:
-        action = self.resource.api_action
-        if self.resource.condition == ResourceCondition.Sync and action not in SYNC_JOBS.keys() | NOT_RUN_SYNC_JOBS:
-            raise ValueError(f"sagemaker:{action}.sync is not a Step Functions integration")
+        """Any SageMaker action may be in a definition; what is not carried out fails when reached."""
+
+    def _carried_out(self) -> bool:
+        return self.resource.condition != ResourceCondition.Sync or self.resource.api_action in SYNC_JOBS
 
     def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any],
                            state_credentials: Any) -> None:  # fmt: skip
+        if not self._carried_out():
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=CustomErrorName(NOT_EMULATED_ERROR),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(  # type: ignore[typeddict-item]
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=NOT_EMULATED_ERROR,
+                            cause=not_emulated_cause(self.resource.resource_arn),
+                        )
+                    ),
+                )
+            )
         super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
         env.stack.append(_epoch_millis(env.stack.pop()))
 
@@ -83,9 +115,6 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
     ) -> Callable[[], Any]:
         env.stack.pop()  # the Create call's answer: the job's ARN
-        if self.resource.api_action in NOT_RUN_SYNC_JOBS:
-            cause = f"sagemaker:{self.resource.api_action}.sync is not emulated by local_sagemaker (docs/demo.md)"
-            raise self._task_failed(env, cause)
         describe, name_parameter, status_field = SYNC_JOBS[self.resource.api_action]
         name = normalised_parameters[name_parameter]
         client = boto_client_for(
@@ -99,28 +128,25 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
             if status == SUCCEEDED:
                 return _epoch_millis(described)
             if status in FAILED:
-                raise self._task_failed(env, to_json_str(_epoch_millis(described)))
+                error = StatesErrorNameType.StatesTaskFailed
+                raise FailureEventException(
+                    FailureEvent(
+                        env=env,
+                        error_name=StatesErrorName(typ=error),
+                        event_type=HistoryEventType.TaskFailed,
+                        event_details=EventDetails(  # type: ignore[typeddict-item]
+                            taskFailedEventDetails=TaskFailedEventDetails(
+                                resource=self._get_sfn_resource(),
+                                resourceType=self._get_sfn_resource_type(),
+                                error=error.to_name(),
+                                cause=to_json_str(_epoch_millis(described)),
+                            )
+                        ),
+                    )
+                )
             return None
 
         return resolve
-
-    def _task_failed(self, env: Any, cause: str) -> FailureEventException:
-        error = StatesErrorNameType.StatesTaskFailed
-        return FailureEventException(
-            FailureEvent(
-                env=env,
-                error_name=StatesErrorName(typ=error),
-                event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(  # type: ignore[typeddict-item]
-                    taskFailedEventDetails=TaskFailedEventDetails(
-                        resource=self._get_sfn_resource(),
-                        resourceType=self._get_sfn_resource_type(),
-                        error=error.to_name(),
-                        cause=cause,
-                    )
-                ),
-            )
-        )
 
 
 class RethrownErrorName(ErrorName):

@@ -11,6 +11,9 @@ import json
 import sys
 import tarfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,9 @@ if str(CONTAINER) not in sys.path:  # the trained model is loaded the way the co
     sys.path.insert(0, str(CONTAINER))
 
 PIPELINE_TIMEOUT_SECONDS = 180.0
+JOB_TIMEOUT_SECONDS = 120.0
+ROLE = "arn:aws:iam::123456789012:role/local-sagemaker-test"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:test"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 Array = np.ndarray[Any, np.dtype[np.float64]]
@@ -118,6 +124,64 @@ class Environment:
 
     def run(self, document: dict[str, Any]) -> Run:
         return self.wait(self.start(document))
+
+    def run_state_machine(self, stack: str, document: dict[str, Any]) -> Run:
+        """Start another stack's state machine (output `<stack>StateMachineArn`) and wait for its end."""
+        started = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.output(stack, f"{stack}StateMachineArn"), input=json.dumps(document)
+        )
+        return self.wait(str(started["executionArn"]))
+
+    def train_directly(self, name: str, data: Dataset, hyperparameters: dict[str, str]) -> str:
+        """CreateTrainingJob without the pipeline, on `data`'s train and validation; returns the model's S3 URI."""
+        channels = [
+            {"ChannelName": channel, "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": f"s3://{self.data_bucket}/{data.prefix}/{channel}/"}}}
+            for channel in ("train", "validation")
+        ]  # fmt: skip
+        sagemaker = self.client("sagemaker")
+        sagemaker.create_training_job(
+            TrainingJobName=name,
+            AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            RoleArn=ROLE,
+            HyperParameters=hyperparameters,
+            InputDataConfig=channels,
+            OutputDataConfig={"S3OutputPath": f"s3://{self.artifacts_bucket}/direct/"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            StoppingCondition={"MaxRuntimeInSeconds": 600},
+        )
+        deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
+        while (described := sagemaker.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] == "InProgress":
+            assert time.monotonic() < deadline, f"training job {name} still runs after {JOB_TIMEOUT_SECONDS:g} s"
+            time.sleep(0.3)
+        assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+        return str(described["ModelArtifacts"]["S3ModelArtifacts"])
+
+    @contextmanager
+    def endpoint_serving(self, model_artifact: str) -> Iterator[str]:
+        """The Inference stack's endpoint serving `model_artifact`, as deploying its pin would; restored after.
+
+        The artifact is copied over the one the endpoint's model names, and the endpoint moves to a copy of
+        its endpoint config (so its model server restarts on the copied artifact). Yields the endpoint's name.
+        """
+        sagemaker, s3 = self.client("sagemaker"), self.client("s3")
+        endpoint = self.output("Inference", "EndpointName")
+        original = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=original)
+        served = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+        bucket, _, key = served["PrimaryContainer"]["ModelDataUrl"].removeprefix("s3://").partition("/")
+        source_bucket, _, source_key = model_artifact.removeprefix("s3://").partition("/")
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+        copy = f"{original[:40]}-{uuid.uuid4().hex[:8]}"
+        settings = {k: config[k] for k in ("ProductionVariants", "DataCaptureConfig") if config.get(k)}
+        sagemaker.create_endpoint_config(EndpointConfigName=copy, **settings)
+        sagemaker.delete_endpoint(EndpointName=endpoint)
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=copy)
+        try:
+            yield endpoint
+        finally:
+            sagemaker.delete_endpoint(EndpointName=endpoint)
+            sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=original)
 
     def explain(self, run: Run) -> str:
         """For an assertion message: the state that failed, its error and cause, and the container's log."""

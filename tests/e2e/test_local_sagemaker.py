@@ -252,3 +252,143 @@ def test_stopping_the_emulator_stops_every_container_it_started(tmp_path: Path) 
         server.stop()
     # THEN none of the processes it started is left
     assert not [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_sync_integration_the_runner_does_not_carry_out_fails_the_execution_that_reaches_it(
+    staging: Environment,
+) -> None:
+    # GIVEN a state machine with a `.sync` SageMaker integration the runner does not carry out (the Staging
+    # deployment itself proves such a state machine is created: its drift and tuning ones were)
+    resource = "arn:aws:states:::sagemaker:createCompilationJob.sync"
+    definition = {
+        "StartAt": "Compile",
+        "States": {"Compile": {"Type": "Task", "Resource": resource, "Parameters": {"CompilationJobName": "c"},
+                               "End": True}},
+    }  # fmt: skip
+    sfn = staging.client("stepfunctions")
+    machine = sfn.create_state_machine(name="direct-not-emulated", definition=json.dumps(definition), roleArn=ROLE)
+    # WHEN an execution reaches it
+    run = staging.wait(sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"])
+    # THEN the execution fails, naming the integration and the ones that are carried out
+    assert run.status == "FAILED", staging.explain(run)
+    assert run.described["error"] == "LocalSageMaker.IntegrationNotEmulated"
+    assert run.described["cause"].startswith(f"{resource} is not carried out by the local SageMaker")
+    assert "sagemaker:createTrainingJob.sync" in run.described["cause"]
+
+
+def test_a_failing_processing_job_carries_the_containers_message_and_uploads_nothing(staging: Environment) -> None:
+    # GIVEN a monitor job whose baseline input holds no drift baseline
+    s3, bucket = staging.client("s3"), staging.artifacts_bucket
+    s3.put_object(Bucket=bucket, Key="direct/processing/baseline/notes.txt", Body=b"not a baseline")
+    s3.put_object(Bucket=bucket, Key="direct/processing/capture/a.jsonl", Body=b"{}\n")
+
+    def s3_input(name: str) -> dict[str, Any]:
+        source = {"S3Uri": f"s3://{bucket}/direct/processing/{name}/", "S3DataType": "S3Prefix", "S3InputMode": "File"}
+        return {"InputName": name, "S3Input": {**source, "LocalPath": f"/opt/ml/processing/input/{name}"}}
+
+    report = f"s3://{bucket}/direct/processing/report/"
+    output = {"S3Uri": report, "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}
+    staging.client("sagemaker").create_processing_job(
+        ProcessingJobName="direct-processing-fails",
+        RoleArn=ROLE,
+        AppSpecification={"ImageUri": IMAGE, "ContainerArguments": ["monitor"]},
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+        ProcessingInputs=[s3_input("baseline"), s3_input("capture")],
+        ProcessingOutputConfig={"Outputs": [{"OutputName": "report", "S3Output": output}]},
+        Environment={"DRIFT_WINDOW": "direct"},
+    )
+    # WHEN it runs THEN it fails with the container's /opt/ml/output/message as ExitMessage, and no report
+    described = _wait(staging, "describe_processing_job", "ProcessingJobName", "direct-processing-fails",
+                      "ProcessingJobStatus")  # fmt: skip
+    assert described["ProcessingJobStatus"] == "Failed", described
+    assert "baseline" in described["ExitMessage"], described
+    assert described["FailureReason"].startswith("AlgorithmError: See job logs for more information")
+    assert not staging.read(report)
+    events = staging.client("logs").filter_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix="direct-processing-fails/"
+    )["events"]
+    assert any("monitor failed" in e["message"] for e in events), [e["message"] for e in events]
+
+
+def test_moto_cannot_evaluate_jsonata_as_the_not_emulated_table_says(staging: Environment) -> None:
+    # GIVEN a JSONata Pass state like the tuning branch's NameTuningJob (when this fails, moto evaluates
+    # JSONata: update the table's JSONata row and add the tuned pipeline's end-to-end test)
+    expression = "{% $merge([$states.input, {'name': $states.context.Execution.Name}]) %}"
+    definition = {"StartAt": "Name", "States": {"Name": {"Type": "Pass", "QueryLanguage": "JSONata",
+                                                         "Output": expression, "End": True}}}  # fmt: skip
+    sfn = staging.client("stepfunctions")
+    machine = sfn.create_state_machine(name="direct-jsonata", definition=json.dumps(definition), roleArn=ROLE)
+    # WHEN an execution reaches it THEN it fails with States.Runtime and the TypeError of the missing evaluator
+    run = staging.wait(sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"])
+    assert (run.status, run.described.get("error")) == ("FAILED", "States.Runtime"), run.described
+    assert "TypeError('NoneType' object is not callable)" in run.described["cause"]
+
+
+def test_a_tuning_job_trains_sampled_models_and_step_functions_reads_its_best_one(
+    staging: Environment, direct_data: Dataset
+) -> None:
+    # GIVEN a state machine like the pipeline's tuning branch without its JSONata state (see the not-emulated
+    # table): createHyperParameterTuningJob.sync, then aws-sdk:sagemaker:describeTrainingJob of the best job
+    name = "direct-tuning"
+    definition_request = {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "IntegerParameterRanges": [
+                    {"Name": "num_leaves", "MinValue": "4", "MaxValue": "32", "ScalingType": "Logarithmic"}],
+                "ContinuousParameterRanges": [
+                    {"Name": "learning_rate", "MinValue": "0.05", "MaxValue": "0.3", "ScalingType": "Logarithmic"}],
+            },
+        },
+        "TrainingJobDefinition": {
+            key: value
+            for key, value in _training_request(staging, "unused", direct_data).items()
+            if key not in {"TrainingJobName", "HyperParameters"}
+        }
+        | {"StaticHyperParameters": {"objective": "binary", "metric": "auc", "num_boost_round": "15"}},
+    }  # fmt: skip
+    states = {
+        "Tune": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
+                 "Parameters": definition_request, "ResultPath": "$.tuning", "Next": "DescribeBest",
+                 "ResultSelector": {"best.$": "$.BestTrainingJob.TrainingJobName",
+                                    "objective.$": "$.BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric"}},
+        "DescribeBest": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
+                         "Parameters": {"TrainingJobName.$": "$.tuning.best"}, "ResultPath": "$.training",
+                         "ResultSelector": {"artifact.$": "$.ModelArtifacts.S3ModelArtifacts",
+                                            "hyperparameters.$": "$.HyperParameters"}, "End": True},
+    }  # fmt: skip
+    sfn = staging.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="direct-tuning", definition=json.dumps({"StartAt": "Tune", "States": states}), roleArn=ROLE
+    )
+    # WHEN it runs
+    run = staging.wait(sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"])
+    # THEN three training jobs ran with the static and sampled hyperparameters, within the ranges
+    assert run.status == "SUCCEEDED", staging.explain(run)
+    sagemaker = staging.client("sagemaker")
+    tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 3
+    streams = staging.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}-"
+    )["logStreams"]
+    jobs = sorted({s["logStreamName"].split("/")[0] for s in streams})
+    assert [job.rsplit("-", 1)[0] for job in jobs] == [f"{name}-001", f"{name}-002", f"{name}-003"]
+    auc: dict[str, float] = {}
+    for job in jobs:
+        described = sagemaker.describe_training_job(TrainingJobName=job)
+        hyperparameters = described["HyperParameters"]
+        assert hyperparameters["num_boost_round"] == "15" and hyperparameters["metric"] == "auc"
+        assert 4 <= int(hyperparameters["num_leaves"]) <= 32
+        assert 0.05 <= float(hyperparameters["learning_rate"]) <= 0.3
+        auc[job] = next(m["Value"] for m in described["FinalMetricDataList"] if m["MetricName"] == "validation:auc")
+    # AND the best is the job of the highest validation:auc, which the describeTrainingJob task read
+    best = max(auc, key=lambda job: auc[job])
+    assert run.output["tuning"]["best"] == best == tuning["BestTrainingJob"]["TrainingJobName"]
+    assert run.output["tuning"]["objective"]["Value"] == pytest.approx(auc[best])
+    assert run.output["training"]["artifact"] == f"s3://{staging.artifacts_bucket}/direct/{best}/output/model.tar.gz"
+    assert run.output["training"]["hyperparameters"]["num_leaves"] == tuning["BestTrainingJob"][
+        "TunedHyperParameters"]["num_leaves"]  # fmt: skip

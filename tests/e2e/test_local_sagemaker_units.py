@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
+import random
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from local_sagemaker import moto_hooks, stepfunctions
+from local_sagemaker import moto_hooks, processing, stepfunctions, tuning
+from local_sagemaker.endpoints import DataCapture
 from local_sagemaker.s3 import JobInputError, S3Uri, download_prefix, relative_name
 from local_sagemaker.training import RequestError, SpotInterruptions
 from local_sagemaker.transform import MB, _batches, _split, _validate
@@ -103,24 +106,113 @@ def test_the_control_api_rejects_a_request_without_a_job_name_prefix(staging: En
     assert "job_name_prefix" in json.loads(raised.value.read())["error"]
 
 
-def test_a_processing_job_sync_task_deploys_and_fails_when_run_saying_it_is_not_emulated(staging: Environment) -> None:
-    # GIVEN a definition with the drift monitor's integration, `sagemaker:createProcessingJob.sync`
-    sfn = staging.client("stepfunctions")
-    task = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync", "End": True}
-    role = "arn:aws:iam::123456789012:role/r"
-    task["Parameters"] = {
-        "ProcessingJobName": "never-run",
-        "RoleArn": role,
-        "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/image:tag"},
-        "ProcessingResources": {
-            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
-        },
+CAPTURE_CONFIG = {
+    "EnableCapture": True,
+    "InitialSamplingPercentage": 100,
+    "DestinationS3Uri": "s3://bucket/data-capture/",
+    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+}
+
+
+def test_a_captured_request_is_sagemakers_record_text_for_listed_content_types_base64_otherwise() -> None:
+    capture = DataCapture.of(CAPTURE_CONFIG)
+    assert capture is not None
+    moment = datetime.datetime(2026, 12, 1, 10, 5, 7, 123456, tzinfo=datetime.UTC)
+    line = capture.record(b"1,2\n", "text/csv", b"\x93NUMPY", "application/x-npy", moment)
+    record = json.loads(line)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert record["captureData"]["endpointInput"] == {
+        "observedContentType": "text/csv", "mode": "INPUT", "data": "1,2\n", "encoding": "CSV"}  # fmt: skip
+    assert record["captureData"]["endpointOutput"]["encoding"] == "BASE64"
+    assert base64.b64decode(record["captureData"]["endpointOutput"]["data"]) == b"\x93NUMPY"
+    assert record["eventMetadata"]["inferenceTime"] == "2026-12-01T10:05:07Z" and record["eventVersion"] == "0"
+    key = capture.key("ep", "primary", moment)
+    assert key.bucket == "bucket" and key.key.startswith("data-capture/ep/primary/2026/12/01/10/05-07-123-")
+
+
+def test_capture_follows_the_options_and_the_sampling_percentage() -> None:
+    # charset parameters do not change the media type; Input only leaves the output out
+    inputs_only = DataCapture.of({**CAPTURE_CONFIG, "CaptureOptions": [{"CaptureMode": "Input"}]})
+    assert inputs_only is not None
+    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    record = json.loads(inputs_only.record(b"{}", "application/json; charset=utf-8", b"x", "text/csv", moment))
+    assert list(record["captureData"]) == ["endpointInput"]
+    assert record["captureData"]["endpointInput"]["encoding"] == "JSON"
+    # the worst percentages: 0 captures nothing, 100 everything; off is no capture at all
+    never = DataCapture.of({**CAPTURE_CONFIG, "InitialSamplingPercentage": 0})
+    always = DataCapture.of(CAPTURE_CONFIG)
+    assert never is not None and always is not None
+    assert not any(never.sampled() for _ in range(200)) and all(always.sampled() for _ in range(200))
+    assert DataCapture.of({**CAPTURE_CONFIG, "EnableCapture": False}) is None and DataCapture.of(None) is None
+
+
+PROCESSING_REQUEST: dict[str, Any] = {
+    "ProcessingJobName": "p",
+    "RoleArn": "arn:aws:iam::123456789012:role/r",
+    "AppSpecification": {"ImageUri": "image", "ContainerArguments": ["monitor"]},
+    "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+    "ProcessingInputs": [{"InputName": "in", "S3Input": {"S3Uri": "s3://b/k", "LocalPath": "/opt/ml/processing/in"}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ProcessingInputs": [{"InputName": "in", "S3Input": {"S3Uri": "s3://b/k", "LocalPath": "/opt/ml/in"}}]},
+         r"ProcessingInputs\[0\] \(in\): S3Input.LocalPath must be below /opt/ml/processing/, got '/opt/ml/in'"),
+        ({"ProcessingInputs": [{"InputName": "in", "S3Input": {
+            "S3Uri": "s3://b/k", "LocalPath": "/opt/ml/processing/../../etc"}}]}, "must not contain '..'"),
+        ({"ProcessingInputs": [{"InputName": "in", "S3Input": {
+            "S3Uri": "s3://b/k", "LocalPath": "/opt/ml/processing/in", "S3InputMode": "Pipe"}}]},
+         "S3Input.S3InputMode 'Pipe' is not emulated; use File"),
+        ({"ProcessingResources": {"ClusterConfig": {"InstanceCount": 2}}}, "InstanceCount must be 1 here"),
+        ({"AppSpecification": {"ContainerEntrypoint": ["sh"]}}, "ContainerEntrypoint is not emulated"),
+        ({"Environment": {"DRIFT_MIN_ROWS": 100}}, r"Environment\['DRIFT_MIN_ROWS'\] must be a string"),
+    ],
+)  # fmt: skip
+def test_a_processing_request_the_runner_cannot_honour_is_rejected_naming_the_field(
+    change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(RequestError, match=message):
+        processing._validate({**PROCESSING_REQUEST, **change})
+    processing._validate(PROCESSING_REQUEST)  # the unchanged request is fine
+
+
+def test_tuning_samples_stay_within_their_ranges_on_their_scale_even_at_the_tightest_bounds() -> None:
+    ranges = {
+        "IntegerParameterRanges": [{"Name": "i", "MinValue": "2", "MaxValue": "3", "ScalingType": "Logarithmic"}],
+        "ContinuousParameterRanges": [
+            {"Name": "c", "MinValue": "0.9", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"},
+            {"Name": "p", "MinValue": "1", "MaxValue": "1"},
+        ],
+        "CategoricalParameterRanges": [{"Name": "k", "Values": ["gbdt", "dart"]}],
     }
-    definition = json.dumps({"StartAt": "Monitor", "States": {"Monitor": task}})
-    # WHEN it is created (a real Step Functions integration: accepted) and run
-    arn = sfn.create_state_machine(name="processing-sync", definition=definition, roleArn=role)["stateMachineArn"]
-    execution = staging.wait(sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"])
-    # THEN the task fails with States.TaskFailed naming what is not emulated, not with a fake success
-    assert execution.status == "FAILED", execution.described
-    assert execution.described.get("error") == "States.TaskFailed", execution.described
-    assert "createProcessingJob.sync is not emulated" in execution.described.get("cause", ""), execution.described
+    rng = random.Random(0)  # noqa: S311 - sampling, not security
+    samples = [tuning.sample(ranges, rng) for _ in range(300)]
+    assert {s["i"] for s in samples} == {"2", "3"}
+    assert all(0.9 <= float(s["c"]) <= 0.999 for s in samples)
+    assert {s["p"] for s in samples} == {"1.0"} and {s["k"] for s in samples} == {"gbdt", "dart"}
+    # reverse-logarithmic puts most samples near the top of the range
+    assert sum(float(s["c"]) > 0.99 for s in samples) > 100
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        ({"IntegerParameterRanges": [{"Name": "i", "MinValue": "5", "MaxValue": "2"}]},
+         "MinValue 5 is above MaxValue 2"),
+        ({"ContinuousParameterRanges": [{"Name": "c", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}]},
+         "Logarithmic scaling needs MinValue above 0"),
+        ({"ContinuousParameterRanges": [{"Name": "c", "MinValue": "x", "MaxValue": "1"}]}, "must be numbers"),
+        ({"CategoricalParameterRanges": [{"Name": "k", "Values": []}]}, "Values must not be empty"),
+    ],
+)  # fmt: skip
+def test_a_tuning_request_with_a_range_that_cannot_be_sampled_is_rejected_naming_it(
+    ranges: dict[str, Any], message: str
+) -> None:
+    config = {"HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+              "ResourceLimits": {"MaxNumberOfTrainingJobs": 1}, "ParameterRanges": ranges}  # fmt: skip
+    request = {"HyperParameterTuningJobName": "t", "HyperParameterTuningJobConfig": config, "TrainingJobDefinition": {}}
+    with pytest.raises(RequestError, match=message):
+        tuning._validate(request)

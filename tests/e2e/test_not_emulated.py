@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import botocore.session
 import pytest
 
-from local_sagemaker import endpoints, not_emulated, training, transform
+from local_sagemaker import endpoints, not_emulated, processing, training, transform, tuning
 from tests.conftest import ROOT
 
 DEMO_DOC = ROOT / "docs" / "demo.md"
 APIS = {
     not_emulated.TRAINING: ("sagemaker", training.HANDLED_FIELDS),
     not_emulated.TRANSFORM: ("sagemaker", transform.HANDLED_FIELDS),
+    not_emulated.PROCESSING: ("sagemaker", processing.HANDLED_FIELDS),
+    not_emulated.TUNING: ("sagemaker", tuning.HANDLED_FIELDS),
     not_emulated.INVOKE: ("sagemaker-runtime", endpoints.HANDLED_FIELDS),
 }
 
@@ -33,3 +37,14 @@ def test_the_demo_document_shows_exactly_the_table_of_the_code() -> None:
     assert not_emulated.markdown_table() in DEMO_DOC.read_text(), (
         "update docs/demo.md's table from local_sagemaker.not_emulated.markdown_table()"
     )
+
+
+def test_the_table_names_exactly_the_sync_integrations_the_runner_carries_out() -> None:
+    # GIVEN the integrations local_sagemaker/stepfunctions.py carries out WHEN the table's row on the others is read
+    from local_sagemaker import stepfunctions  # noqa: PLC0415 - moto's interpreter, only for this test
+
+    (row,) = [r for r in not_emulated.NOT_EMULATED if r.api == not_emulated.STATES and r.subject.startswith("`.sync`")]
+    named = set(re.findall(r"`sagemaker:(\w+)\.sync`", row.subject))
+    # THEN it names every one of them, no other, and the error an execution fails with
+    assert named == set(stepfunctions.SYNC_JOBS)
+    assert f"`{stepfunctions.NOT_EMULATED_ERROR}`" in row.instead

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from config import AppConfig, EnvironmentConfig
 from config.settings import DeliverySettings
+from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
 
 STACK_ID = "DeploymentAccess"
@@ -55,6 +56,8 @@ class DeploymentAccessStack(cdk.Stack):
         first = environments[0]
         super().__init__(scope, id_, env=cdk.Environment(account=first.account, region=first.region), **kwargs)
         cdk.Tags.of(self).add("Project", app_name)
+        # Deployed through the same execution policy as the stages: its roles need the boundary too.
+        apply_permissions_boundary(self)
         # One provider per account and issuer URL: IAM refuses a second.
         self.provider = iam.OidcProviderNative(
             self, "GitHubOidcProvider", url=GITHUB_OIDC_URL, client_ids=[STS_AUDIENCE]

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from config.contract import CONTAINER, CONTAINER_DIRECTORY
+from delivery.permissions_boundary import apply_permissions_boundary
 from stacks.drift_stack import DriftStack
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import PlatformStack
@@ -20,7 +21,8 @@ class EnvironmentStage(cdk.Stage):
     """Every stack of one environment, deployed to its account and region, tagged with its name.
 
     `platform` and `training` always; `inference` once the configuration pins a model artifact; `drift`
-    where that endpoint captures data (unless `drift.enabled = false`).
+    where that endpoint captures data (unless `drift.enabled = false`). Every IAM role of every stack
+    has the permissions boundary `delivery.permissions_boundary.PERMISSIONS_BOUNDARY_NAME`.
     """
 
     def __init__(
@@ -86,3 +88,7 @@ class EnvironmentStage(cdk.Stage):
                 description=f"{app_name} {settings.name.value}: scheduled drift checks of the captured requests",
                 termination_protection=settings.retain_data,
             )
+        # The execution policy creates a role only with this boundary (docs/delivery.md, one-time setup).
+        for stack in (self.platform, self.training, self.inference, self.drift):
+            if stack is not None:
+                apply_permissions_boundary(stack)

@@ -19,10 +19,11 @@ from config import AppConfig, EnvironmentConfig
 from config.settings import DeliverySettings
 from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
+from stacks.environment_stage import BOOTSTRAP_QUALIFIER_CONTEXT_KEY
 
 STACK_ID = "DeploymentAccess"
 # The context key DefaultStackSynthesizer reads its qualifier from: roles and templates agree.
-QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
+QUALIFIER_CONTEXT_KEY = BOOTSTRAP_QUALIFIER_CONTEXT_KEY
 # What `python -m sagemaker_ops smoke` reads (sagemaker_ops/deployment.py: `<Stage>-<stack id>`).
 SMOKE_STACK_IDS = ("Inference",)
 
@@ -73,7 +74,8 @@ class DeploymentAccessStack(cdk.Stack):
                 environment=stage,
                 account=settings.account or cdk.Aws.ACCOUNT_ID,
                 region=settings.region,
-                qualifier=qualifier,
+                # Its own bootstrap roles where the environment has a qualifier of its own (docs/security.md).
+                qualifier=delivery.bootstrap_qualifiers.get(settings.name, qualifier),
             )
             role.allow_smoke_test(
                 stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS],

@@ -561,14 +561,37 @@ GitHubRepository = Annotated[
 ]
 
 
+# `cdk bootstrap --qualifier`: the bootstrap template allows 1-10 of [A-Za-z0-9_-], but the qualifier
+# is part of the staging bucket's name, which S3 allows in lowercase letters, digits and '-' only.
+BootstrapQualifier = Annotated[
+    str, _matching(r"[a-z0-9-]{1,10}", "a cdk bootstrap qualifier: 1-10 lowercase letters, digits or '-'")
+]
+
+
 class DeliverySettings(_Frozen):
     """The GitHub repository whose workflows may deploy the app (DeploymentAccess stack, docs/delivery.md).
 
     Each environment's deployment role trusts only `repo:<github_owner>/<github_repository>:environment:<Stage>`.
+    `bootstrap_qualifiers` gives environments sharing an account bootstrap roles of their own
+    (`cdk bootstrap --qualifier`): that environment's stacks synthesize with it and its deployment
+    role may assume only its roles. An environment left out uses cdk.json's qualifier (or CDK's default).
     """
 
     github_owner: GitHubOwner
     github_repository: GitHubRepository
+    bootstrap_qualifiers: dict[EnvironmentName, BootstrapQualifier] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_qualifier_per_environment(self) -> DeliverySettings:
+        by_qualifier: dict[str, list[str]] = {}
+        for name, qualifier in self.bootstrap_qualifiers.items():
+            by_qualifier.setdefault(qualifier, []).append(name.value)
+        shared = {qualifier: names for qualifier, names in by_qualifier.items() if len(names) > 1}
+        if shared:
+            raise ValueError(
+                f"bootstrap_qualifiers must differ per environment (one shared is no separation); shared: {shared}"
+            )
+        return self
 
     @property
     def repository(self) -> str:

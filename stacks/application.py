@@ -28,7 +28,11 @@ def build_app(
     app = cdk.App(context=context, outdir=outdir)
     stages = {
         name.value: EnvironmentStage(
-            app, app_name=config.app_name, settings=settings, container_directory=container_directory
+            app,
+            app_name=config.app_name,
+            settings=settings,
+            container_directory=container_directory,
+            bootstrap_qualifier=config.delivery.bootstrap_qualifiers.get(name) if config.delivery else None,
         )
         for name, settings in config.environments.items()
     }

@@ -17,11 +17,13 @@ from constructs import Construct
 
 from config import AppConfig, EnvironmentConfig
 from config.settings import DeliverySettings
+from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
+from stacks.environment_stage import BOOTSTRAP_QUALIFIER_CONTEXT_KEY
 
 STACK_ID = "DeploymentAccess"
 # The context key DefaultStackSynthesizer reads its qualifier from: roles and templates agree.
-QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
+QUALIFIER_CONTEXT_KEY = BOOTSTRAP_QUALIFIER_CONTEXT_KEY
 # What `python -m sagemaker_ops smoke` reads (sagemaker_ops/deployment.py: `<Stage>-<stack id>`).
 SMOKE_STACK_IDS = ("Inference",)
 
@@ -55,6 +57,8 @@ class DeploymentAccessStack(cdk.Stack):
         first = environments[0]
         super().__init__(scope, id_, env=cdk.Environment(account=first.account, region=first.region), **kwargs)
         cdk.Tags.of(self).add("Project", app_name)
+        # Deployed through the same execution policy as the stages: its roles need the boundary too.
+        apply_permissions_boundary(self)
         # One provider per account and issuer URL: IAM refuses a second.
         self.provider = iam.OidcProviderNative(
             self, "GitHubOidcProvider", url=GITHUB_OIDC_URL, client_ids=[STS_AUDIENCE]
@@ -70,7 +74,8 @@ class DeploymentAccessStack(cdk.Stack):
                 environment=stage,
                 account=settings.account or cdk.Aws.ACCOUNT_ID,
                 region=settings.region,
-                qualifier=qualifier,
+                # Its own bootstrap roles where the environment has a qualifier of its own (docs/security.md).
+                qualifier=delivery.bootstrap_qualifiers.get(settings.name, qualifier),
             )
             role.allow_smoke_test(
                 stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS],

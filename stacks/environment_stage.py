@@ -10,17 +10,24 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from config.contract import CONTAINER, CONTAINER_DIRECTORY
+from delivery.permissions_boundary import apply_permissions_boundary
 from stacks.drift_stack import DriftStack
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import PlatformStack
 from stacks.training_stack import TrainingStack
+
+# The context key DefaultStackSynthesizer reads its qualifier from.
+BOOTSTRAP_QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
 
 
 class EnvironmentStage(cdk.Stage):
     """Every stack of one environment, deployed to its account and region, tagged with its name.
 
     `platform` and `training` always; `inference` once the configuration pins a model artifact; `drift`
-    where that endpoint captures data (unless `drift.enabled = false`).
+    where that endpoint captures data (unless `drift.enabled = false`). Every IAM role of every stack
+    has the permissions boundary `delivery.permissions_boundary.PERMISSIONS_BOUNDARY_NAME`.
+
+    @default bootstrap_qualifier the app's (`@aws-cdk/core:bootstrapQualifier` in cdk.json, else CDK's default)
     """
 
     def __init__(
@@ -30,6 +37,7 @@ class EnvironmentStage(cdk.Stage):
         app_name: str,
         settings: EnvironmentConfig,
         container_directory: Path = CONTAINER_DIRECTORY,
+        bootstrap_qualifier: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -38,6 +46,9 @@ class EnvironmentStage(cdk.Stage):
             env=cdk.Environment(account=settings.account, region=settings.region),
             **kwargs,
         )
+        if bootstrap_qualifier is not None:
+            # Read by every stack's DefaultStackSynthesizer: this stage's bootstrap roles, not the account's default.
+            self.node.set_context(BOOTSTRAP_QUALIFIER_CONTEXT_KEY, bootstrap_qualifier)
         cdk.Tags.of(self).add("Project", app_name)
         cdk.Tags.of(self).add("Environment", settings.name.value)
         self.platform = PlatformStack(
@@ -86,3 +97,7 @@ class EnvironmentStage(cdk.Stage):
                 description=f"{app_name} {settings.name.value}: scheduled drift checks of the captured requests",
                 termination_protection=settings.retain_data,
             )
+        # The execution policy creates a role only with this boundary (docs/delivery.md, one-time setup).
+        for stack in (self.platform, self.training, self.inference, self.drift):
+            if stack is not None:
+                apply_permissions_boundary(stack)

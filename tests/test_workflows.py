@@ -129,6 +129,24 @@ def test_tests_run_on_the_oldest_and_newest_supported_python() -> None:
     assert test["steps"][-1]["run"] == "make test"
 
 
+def test_every_job_running_make_test_also_gets_the_container_images_python() -> None:
+    # GIVEN the image's Python, as the Makefile's IMAGE_PYTHON reads it from container/Dockerfile's FROM
+    dockerfile = (ROOT / "container" / "Dockerfile").read_text()
+    image = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, flags=re.MULTILINE)
+    assert image, "container/Dockerfile must start FROM python:<major>.<minor>"
+    jobs = [job for path in _workflow_files() for job in _load(path.name)["jobs"].values()]
+    testing = [job for job in jobs if any(step.get("run") == "make test" for step in job.get("steps", []))]
+    assert testing
+    for job in testing:
+        # WHEN its setup-python step lists the versions it installs
+        (setup,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+        versions = [line.strip() for line in str(setup["with"]["python-version"]).splitlines() if line.strip()]
+        # THEN `make container-test` finds the image's Python, and the job's own (listed last) stays the
+        # default `python3` that `make setup` builds .venv with
+        assert image[1] in versions, f"{job['name']}: `make container-test` needs Python {image[1]}"
+        assert versions[-1] == "${{ matrix.python }}", f"{job['name']}: the matrix Python must be listed last"
+
+
 def test_pip_and_npm_caches_are_keyed_on_every_lock_file() -> None:
     # The requirement files `make setup` installs from (the Makefile's .venv/.installed rule).
     makefile = (ROOT / "Makefile").read_text()

@@ -69,6 +69,8 @@ def _statements() -> list[dict[str, Any]]:
 def _allowed_actions() -> list[str]:
     actions: list[str] = []
     for statement in _statements():
+        if statement["Effect"] != "Allow":
+            continue
         action = statement["Action"]
         actions += action if isinstance(action, list) else [action]
     return actions
@@ -108,8 +110,10 @@ def test_the_policies_are_valid_documents_within_the_managed_policy_limit() -> N
 
 
 def test_they_allow_and_never_grant_whole_services_or_everything() -> None:
+    # The only denials guard the permissions boundary (tests/delivery/test_permissions_boundary.py).
+    denials = [statement["Sid"] for statement in _statements() if statement["Effect"] != "Allow"]
+    assert denials == ["NeverChangeTheBoundary", "NeverRemoveARolesBoundary"]
     for statement in _statements():
-        assert statement["Effect"] == "Allow"
         assert not {"NotAction", "NotResource", "NotPrincipal"} & set(statement), statement["Sid"]
     for action in _allowed_actions():
         _service, _, name = action.partition(":")
@@ -169,3 +173,28 @@ def test_the_documented_bootstrap_uses_both_policies() -> None:
         assert f"file://delivery/{path.name}" in docs
     assert "--cloudformation-execution-policies" in docs
     assert "AdministratorAccess" in docs  # said what it replaces
+
+
+def test_roles_are_passed_to_every_service_that_the_app_lets_assume_them(
+    synthesized: Synthesized, access_templates: list[dict[str, Any]]
+) -> None:
+    # GIVEN every service principal an app role trusts (CloudFormation passes the role to that
+    # service when it creates the resource using it: a Lambda function, a state machine, a schedule)
+    templates = [t for stacks in synthesized.templates.values() for t in stacks.values()] + access_templates
+    services = {
+        service
+        for template in templates
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::IAM::Role"
+        for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        for service in _as_list(statement.get("Principal", {}).get("Service", []))
+    }
+    assert "scheduler.amazonaws.com" in services  # the drift stack's schedule
+    # THEN the execution policy may pass a role to each of them
+    (passing,) = [s for s in _statements() if s["Sid"] == "PassTheseStacksRolesToTheirServices"]
+    passed_to = set(passing["Condition"]["StringEquals"]["iam:PassedToService"])
+    assert services - passed_to == set(), "add them to iam:PassedToService in cloudformation-execution-policy-iam.json"
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]

@@ -23,6 +23,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from config import AppConfig, ConfigError, EnvironmentName, parse_config
 from config.settings import DEFAULT_CONFIG_FILE, DeliverySettings
 from sagemaker_constructs.github_deployment_role import GitHubDeploymentRole
+from stacks import build_app
 from stacks.compliance import add_compliance_checks
 from stacks.deployment_access_stack import (
     QUALIFIER_CONTEXT_KEY,
@@ -300,6 +301,58 @@ def test_the_bootstrap_qualifier_is_the_one_the_synthesizer_uses(tmp_path: Path,
     text = json.dumps(access.template())
     assert "cdk-delivery1-deploy-role-" in text
     assert "hnb659fds" not in text
+
+
+def test_with_a_qualifier_per_environment_devs_role_cannot_assume_prods_bootstrap_roles(tmp_path: Path) -> None:
+    # GIVEN one shared account, each environment bootstrapped with a qualifier of its own
+    raw = _raw_config()
+    raw["delivery"]["bootstrap_qualifiers"] = {"dev": "gbdt-dev", "staging": "gbdt-stg", "prod": "gbdt-prod"}
+    config = parse_config(raw, default_account=TEST_ACCOUNT)
+    # WHEN the access stack and the stages are synthesized (cdk-nag included)
+    access = _synthesize(config, tmp_path / "access")
+    app, stages = build_app(config, context=cdk_context(), outdir=str(tmp_path / "app"))
+    app.synth()
+    # THEN each role may assume its own environment's four bootstrap roles and no other's
+    qualifiers = raw["delivery"]["bootstrap_qualifiers"]
+    for name, qualifier in qualifiers.items():
+        _, granted = _granted(access, EnvironmentName(name))
+        resources = {resource for _, resource in granted}
+        bootstrap = [r for r in resources if ":role/cdk-" in r]
+        assert len(bootstrap) == 4, bootstrap
+        assert all(f":role/cdk-{qualifier}-" in r for r in bootstrap), bootstrap
+        others = [q for q in qualifiers.values() if q != qualifier]
+        assert not any(f"cdk-{other}-" in r for r in resources for other in others)
+    # AND each stage's stacks deploy through, and publish to, that stage's bootstrap roles only
+    for name, stage in stages.items():
+        manifest = json.loads((Path(stage.outdir) / "manifest.json").read_text())
+        stacks = [a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
+        assert stacks
+        for artifact in stacks:
+            assert f"cdk-{qualifiers[name]}-deploy-role-" in artifact["properties"]["assumeRoleArn"]
+        text = json.dumps(manifest)
+        assert not any(f"cdk-{q}-" in text for q in qualifiers.values() if q != qualifiers[name]), name
+        assert "hnb659fds" not in text
+
+
+@pytest.mark.parametrize(
+    ("qualifiers", "message"),
+    [
+        ({"dev": "same", "prod": "same"}, "bootstrap_qualifiers must differ per environment"),
+        ({"prod": "Prod"}, "a cdk bootstrap qualifier"),  # S3 refuses uppercase in the staging bucket's name
+        ({"prod": "toolongqualifier"}, "a cdk bootstrap qualifier"),
+        ({"prod": ""}, "a cdk bootstrap qualifier"),
+        ({"prod": "a*"}, "a cdk bootstrap qualifier"),
+        ({"qa": "gbdt-qa"}, "bootstrap_qualifiers"),
+    ],
+)
+def test_a_bad_or_shared_bootstrap_qualifier_is_refused(qualifiers: dict[str, str], message: str) -> None:
+    # GIVEN [delivery] bootstrap_qualifiers with a bad value, an unknown environment, or one shared
+    raw = _raw_config()
+    raw["delivery"]["bootstrap_qualifiers"] = qualifiers
+    # WHEN it is loaded THEN the error names the section and what is wrong
+    with pytest.raises(ConfigError, match=r"\[delivery\]") as error:
+        parse_config(raw)
+    assert message in str(error.value)
 
 
 def test_no_delivery_section_no_stack() -> None:

@@ -5,7 +5,10 @@ Any test imports from here; no test imports another test module (fixtures live i
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +78,20 @@ def synthesize(config: AppConfig, outdir: Path) -> Synthesized:
     return Synthesized(config=config, outdir=outdir, templates=templates, stacks=stacks)
 
 
+# An app given no outdir synthesizes into a new temporary cdk.out* directory (assets copied, ~50 MB) that
+# nothing removes: every test app writes below one directory of the test run instead, removed at exit.
+_OUTDIR_ROOT = Path(tempfile.mkdtemp(prefix="cdk-tests-"))
+atexit.register(shutil.rmtree, _OUTDIR_ROOT, ignore_errors=True)
+
+
+def new_app(**options: Any) -> cdk.App:
+    """An app with the project's feature flags that synthesizes below the test run's temporary directory."""
+    return cdk.App(context=cdk_context(), outdir=tempfile.mkdtemp(dir=_OUTDIR_ROOT), **options)
+
+
 def new_stack(account: str = TEST_ACCOUNT, region: str = "us-east-1") -> cdk.Stack:
     """An empty stack in an app with the project's feature flags, for testing one construct."""
-    app = cdk.App(context=cdk_context())
-    return cdk.Stack(app, "Test", env=cdk.Environment(account=account, region=region))
+    return cdk.Stack(new_app(), "Test", env=cdk.Environment(account=account, region=region))
 
 
 # -- reading templates -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from stacks.deployment_access_stack import (
     DeploymentAccessStack,
     add_deployment_access,
 )
-from tests.conftest import TEST_ACCOUNT, Synthesized, cdk_context
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, new_app
 
 REPOSITORY = "example-org/sagemaker-gbdt"  # config/environments.toml [delivery]
 OIDC = "token.actions.githubusercontent.com"
@@ -361,7 +361,7 @@ def test_no_delivery_section_no_stack() -> None:
     del raw["delivery"]
     config = parse_config(raw, default_account=TEST_ACCOUNT)
     assert config.delivery is None
-    assert add_deployment_access(cdk.App(), config) == []
+    assert add_deployment_access(new_app(), config) == []
 
 
 @pytest.mark.parametrize(
@@ -443,5 +443,5 @@ def test_environments_of_several_accounts_cannot_share_one_stack(app_config: App
     )
     with pytest.raises(ValueError, match="environments must share one account"):
         DeploymentAccessStack(
-            cdk.App(), "DeploymentAccess", app_name="x", delivery=app_config.delivery, environments=[dev, prod]
+            new_app(), "DeploymentAccess", app_name="x", delivery=app_config.delivery, environments=[dev, prod]
         )

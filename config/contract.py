@@ -262,9 +262,14 @@ def endpoint_log_group_name(endpoint_name: str) -> str:
     return f"{ENDPOINT_LOG_GROUP_PREFIX}/{endpoint_name}"
 
 
-def pipeline_log_group_name(name_prefix: str) -> str:
-    """The training pipeline's state machine log (vended logs need the /aws/vendedlogs/ prefix)."""
-    return f"/aws/vendedlogs/states/{name_prefix}-training-pipeline"
+# The app's state machines, by what their log groups are named after.
+TRAINING_PIPELINE_STATE_MACHINE = "training-pipeline"
+DRIFT_MONITOR_STATE_MACHINE = "drift-monitor"
+
+
+def state_machine_log_group_name(name_prefix: str, state_machine: str) -> str:
+    """A state machine's log: /aws/vendedlogs/states/<name_prefix>-<state_machine> (vended logs need the prefix)."""
+    return f"/aws/vendedlogs/states/{name_prefix}-{state_machine}"
 
 
 # ----- data capture ----------------------------------------------------------------------------------

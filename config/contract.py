@@ -6,6 +6,7 @@
   constants. `tests/test_contract.py` pins the file to every name the app uses.
 - SageMaker's and Step Functions' limits, and the checks that more than one layer applies
   (configuration at load time, constructs at synth time).
+- The names of an environment's resources (`<app>-<environment>`: the endpoint, its jobs' prefix).
 - The training pipeline's input document (the state machine reads it, `sagemaker_ops train` writes it).
 - Log group names SageMaker writes to (constructs create and watch them, `sagemaker_ops logs` reads them).
 - Where endpoints capture data, and the S3 request-metrics filter the dashboard reads.
@@ -162,6 +163,18 @@ CONTAINER_SERVER_ERRORS = CONTAINER.metrics.server_errors
 CONTAINER_METRIC_DIMENSIONS = CONTAINER.metrics.dimensions
 # The training job's MetricDefinitions, the regexes the container's training log is written for.
 METRIC_DEFINITIONS_FILE = CONTAINER_DIRECTORY / CONTAINER.files.metric_definitions
+
+
+# ----- names of an environment's resources ------------------------------------------------------------
+
+
+def environment_prefix(app_name: str, environment: str) -> str:
+    """`<app>-<environment>`: the endpoint's name and the prefix of every job, model and log group it runs.
+
+    The stacks name the endpoint with it, the deployment role scopes InvokeEndpoint to it, and
+    `sagemaker_ops` finds the environment's jobs by it.
+    """
+    return f"{app_name}-{environment}"
 
 
 # ----- SageMaker's and Step Functions' limits -------------------------------------------------------

@@ -18,17 +18,13 @@ from constructs import Construct
 from config import AppConfig, EnvironmentConfig
 from config.settings import DeliverySettings
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
+from stacks._common import environment_prefix
 
 STACK_ID = "DeploymentAccess"
 # The context key DefaultStackSynthesizer reads its qualifier from: roles and templates agree.
 QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
 # What `python -m sagemaker_ops smoke` reads (sagemaker_ops/deployment.py: `<Stage>-<stack id>`).
 SMOKE_STACK_IDS = ("Inference",)
-
-
-def endpoint_name(app_name: str, settings: EnvironmentConfig) -> str:
-    """The endpoint's name, as the Inference stack gives it."""
-    return f"{app_name}-{settings.name.value}"
 
 
 class DeploymentAccessStack(cdk.Stack):
@@ -74,7 +70,7 @@ class DeploymentAccessStack(cdk.Stack):
             )
             role.allow_smoke_test(
                 stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS],
-                endpoint_name=endpoint_name(app_name, settings),
+                endpoint_name=environment_prefix(app_name, settings),
             )
             cdk.CfnOutput(
                 self,

@@ -6,6 +6,7 @@
   constants. `tests/test_contract.py` pins the file to every name the app uses.
 - SageMaker's and Step Functions' limits, and the checks that more than one layer applies
   (configuration at load time, constructs at synth time).
+- The names of an environment's resources (`<app>-<environment>`: the endpoint, its jobs' prefix).
 - The training pipeline's input document (the state machine reads it, `sagemaker_ops train` writes it).
 - Log group names SageMaker writes to (constructs create and watch them, `sagemaker_ops logs` reads them).
 - Where endpoints capture data, and the S3 request-metrics filter the dashboard reads.
@@ -164,6 +165,18 @@ CONTAINER_METRIC_DIMENSIONS = CONTAINER.metrics.dimensions
 METRIC_DEFINITIONS_FILE = CONTAINER_DIRECTORY / CONTAINER.files.metric_definitions
 
 
+# ----- names of an environment's resources ------------------------------------------------------------
+
+
+def environment_prefix(app_name: str, environment: str) -> str:
+    """`<app>-<environment>`: the endpoint's name and the prefix of every job, model and log group it runs.
+
+    The stacks name the endpoint with it, the deployment role scopes InvokeEndpoint to it, and
+    `sagemaker_ops` finds the environment's jobs by it.
+    """
+    return f"{app_name}-{environment}"
+
+
 # ----- SageMaker's and Step Functions' limits -------------------------------------------------------
 
 # CreateTrainingJob / CreateTransformJob / CreateModel: names of at most 63 characters.
@@ -262,9 +275,14 @@ def endpoint_log_group_name(endpoint_name: str) -> str:
     return f"{ENDPOINT_LOG_GROUP_PREFIX}/{endpoint_name}"
 
 
-def pipeline_log_group_name(name_prefix: str) -> str:
-    """The training pipeline's state machine log (vended logs need the /aws/vendedlogs/ prefix)."""
-    return f"/aws/vendedlogs/states/{name_prefix}-training-pipeline"
+# The app's state machines, by what their log groups are named after.
+TRAINING_PIPELINE_STATE_MACHINE = "training-pipeline"
+DRIFT_MONITOR_STATE_MACHINE = "drift-monitor"
+
+
+def state_machine_log_group_name(name_prefix: str, state_machine: str) -> str:
+    """A state machine's log: /aws/vendedlogs/states/<name_prefix>-<state_machine> (vended logs need the prefix)."""
+    return f"/aws/vendedlogs/states/{name_prefix}-{state_machine}"
 
 
 # ----- data capture ----------------------------------------------------------------------------------

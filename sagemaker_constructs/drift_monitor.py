@@ -19,7 +19,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
@@ -27,10 +26,25 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from config.contract import CONTAINER_METRICS_ENDPOINT_VARIABLE, CONTAINER_METRICS_NAMESPACE_VARIABLE
+from config.contract import (
+    CONTAINER_METRICS_ENDPOINT_VARIABLE,
+    CONTAINER_METRICS_NAMESPACE_VARIABLE,
+    DRIFT_MONITOR_STATE_MACHINE,
+    state_machine_log_group_name,
+)
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.state_machines import (
+    acknowledge_log_and_trace,
+    attach_encrypted_volumes_statement,
+    encrypted_log_group,
+    log_and_trace_statements,
+    logged_state_machine,
+    pass_execution_role_statement,
+    state_machine_role,
+    sync_rules_statement,
+)
 
 # The container's side of the processing-job contract (container/sagemaker_contract/monitor.py; a test pins both).
 MONITOR_ARGUMENT = "monitor"
@@ -158,35 +172,29 @@ class DriftMonitor(Construct):
         self._reports = f"{report_prefix}{endpoint_name}/"
         self._tags = dict(tags or {})
 
-        self.role = iam.Role(
+        self.role = state_machine_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-            ),
             description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
         )
         self.policy = self._create_policy(capture_prefix)
-        self.log_group = logs.CfnLogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{name_prefix}-drift-monitor",
-            retention_in_days=log_retention_days,
-            kms_key_id=encryption_key.key_arn,
+            log_group_name=state_machine_log_group_name(name_prefix, DRIFT_MONITOR_STATE_MACHINE),
+            encryption_key=encryption_key,
+            retention_days=log_retention_days,
+            removal_policy=removal_policy,
         )
-        self.log_group.apply_removal_policy(removal_policy)
-        definition = self._definition(image_uri, baseline_key, job, settle, min_rows)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            role=self.role.without_policy_updates(),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
+            definition=self._definition(image_uri, baseline_key, job, settle, min_rows),
+            role=self.role,
+            policy=self.policy,
+            log_group=self.log_group,
             comment=f"{name_prefix}: drift of {endpoint_name}'s captured requests against the model's baseline",
         )
-        self.state_machine.node.add_dependency(self.role, self.policy)
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -560,53 +568,16 @@ class DriftMonitor(Construct):
                     ],
                     resources=[jobs],
                 ),
-                iam.PolicyStatement(
-                    sid="PassExecutionRoleToSageMaker",
-                    actions=["iam:PassRole"],
-                    resources=[self._execution_role.role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                ),
-                iam.PolicyStatement(
-                    sid="LearnWhenJobsEnd",
-                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                    resources=[arn("events", f"rule/{_SYNC_RULE}")],
-                ),
+                pass_execution_role_statement(self._execution_role),
+                sync_rules_statement([arn("events", f"rule/{_SYNC_RULE}")]),
                 iam.PolicyStatement(
                     sid="FindCapturedRequests",
                     actions=["s3:ListBucket"],
                     resources=[self._bucket.bucket_arn],
                     conditions={"StringLike": {"s3:prefix": [f"{self._capture}*"]}},
                 ),
-                iam.PolicyStatement(
-                    sid="AttachEncryptedVolumes",
-                    actions=["kms:CreateGrant"],
-                    resources=[self._key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                ),
-                iam.PolicyStatement(
-                    sid="DeliverLogs",
-                    actions=[
-                        "logs:CreateLogDelivery",
-                        "logs:GetLogDelivery",
-                        "logs:UpdateLogDelivery",
-                        "logs:DeleteLogDelivery",
-                        "logs:ListLogDeliveries",
-                        "logs:PutResourcePolicy",
-                        "logs:DescribeResourcePolicies",
-                        "logs:DescribeLogGroups",
-                    ],
-                    resources=["*"],
-                ),
-                iam.PolicyStatement(
-                    sid="Trace",
-                    actions=[
-                        "xray:PutTraceSegments",
-                        "xray:PutTelemetryRecords",
-                        "xray:GetSamplingRules",
-                        "xray:GetSamplingTargets",
-                    ],
-                    resources=["*"],
-                ),
+                attach_encrypted_volumes_statement(self._key),
+                *log_and_trace_statements(),
             ],
         )
         acknowledge(
@@ -616,12 +587,7 @@ class DriftMonitor(Construct):
             "Each run names its processing job <prefix>-drift-<random>, unknown at deploy time; limited to "
             f"this environment's drift jobs {self.name_prefix}-drift-.",
         )
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "CloudWatch Logs vended-log delivery (logs:*LogDelivery*, resource policies) and X-Ray trace "
-            "writes have no resource-level permissions; Step Functions needs them to log and trace.",
-        )
+        acknowledge_log_and_trace(policy)
         return policy
 
 

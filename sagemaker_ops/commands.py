@@ -30,6 +30,7 @@ from config.contract import (
     TRAINING_JOB_LOG_GROUP,
     TRANSFORM_JOB_LOG_GROUP,
     endpoint_log_group_name,
+    environment_prefix,
 )
 from sagemaker_ops.arguments import UsageError, content_type_of
 from sagemaker_ops.deployment import Deployment, NotDeployedError
@@ -128,7 +129,7 @@ def _tuning(context: Context, hyperparameters: dict[str, str]) -> dict[str, Any]
 
 def _name_prefix(context: Context) -> str:
     """`<app>-<env>`: what the pipeline's jobs and tuning jobs are named with."""
-    return f"{load_config(context.args.config).app_name}-{context.deployment.settings.name.value}"
+    return environment_prefix(load_config(context.args.config).app_name, context.deployment.settings.name.value)
 
 
 def _tuning_status(context: Context) -> dict[str, Any]:

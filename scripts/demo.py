@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from config import AppConfig, parse_config
+from config.contract import environment_prefix
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops.cli import main as ops
 from stacks import build_app
@@ -173,7 +174,7 @@ def demo(keep_running: bool) -> None:
             stacks[artifact.stack_name] = deploy(server, artifact, outputs)
             show(f"deployed {artifact.stack_name}")
         platform = stacks[f"{STAGE}-Platform"].outputs
-        run(server, platform, f"{config.app_name}-{ENVIRONMENT}", keep_running)
+        run(server, platform, environment_prefix(config.app_name, ENVIRONMENT), keep_running)
     finally:
         say("cleaning up: stopping the local SageMaker (its containers stop with it)")
         server.stop()

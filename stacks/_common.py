@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from config import EnvironmentConfig
+from config import EnvironmentConfig, contract
 
 
 def removal_policy(settings: EnvironmentConfig) -> cdk.RemovalPolicy:
@@ -14,4 +14,4 @@ def removal_policy(settings: EnvironmentConfig) -> cdk.RemovalPolicy:
 
 def environment_prefix(app_name: str, settings: EnvironmentConfig) -> str:
     """`<app>-<environment>`: the endpoint's name and the prefix of every job, model and log stream it runs."""
-    return f"{app_name}-{settings.name.value}"
+    return contract.environment_prefix(app_name, settings.name.value)

@@ -19,6 +19,7 @@ from config import AppConfig, EnvironmentConfig
 from config.settings import DeliverySettings
 from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
+from stacks._common import environment_prefix
 from stacks.environment_stage import BOOTSTRAP_QUALIFIER_CONTEXT_KEY
 
 STACK_ID = "DeploymentAccess"
@@ -26,11 +27,6 @@ STACK_ID = "DeploymentAccess"
 QUALIFIER_CONTEXT_KEY = BOOTSTRAP_QUALIFIER_CONTEXT_KEY
 # What `python -m sagemaker_ops smoke` reads (sagemaker_ops/deployment.py: `<Stage>-<stack id>`).
 SMOKE_STACK_IDS = ("Inference",)
-
-
-def endpoint_name(app_name: str, settings: EnvironmentConfig) -> str:
-    """The endpoint's name, as the Inference stack gives it."""
-    return f"{app_name}-{settings.name.value}"
 
 
 class DeploymentAccessStack(cdk.Stack):
@@ -79,7 +75,7 @@ class DeploymentAccessStack(cdk.Stack):
             )
             role.allow_smoke_test(
                 stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS],
-                endpoint_name=endpoint_name(app_name, settings),
+                endpoint_name=environment_prefix(app_name, settings),
             )
             cdk.CfnOutput(
                 self,

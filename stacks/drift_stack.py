@@ -11,7 +11,7 @@ from constructs import Construct
 from config import EnvironmentConfig
 from config.contract import DATA_CAPTURE_PREFIX, INPUT_COMMIT, INPUT_DATA_PREFIX
 from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor, Retraining
-from stacks._common import removal_policy
+from stacks._common import environment_prefix, removal_policy
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import PlatformStack
 from stacks.training_stack import TrainingStack
@@ -57,7 +57,7 @@ class DriftStack(cdk.Stack):
         self.monitor = DriftMonitor(
             self,
             "DriftMonitor",
-            name_prefix=f"{app_name}-{settings.name.value}",
+            name_prefix=environment_prefix(app_name, settings),
             endpoint_name=inference.endpoint.endpoint_name,
             variant_name=inference.endpoint.variant_names[0],
             image_uri=platform.image.image_uri,

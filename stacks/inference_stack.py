@@ -140,7 +140,7 @@ class InferenceStack(cdk.Stack):
             "EndpointName",
             value=self.endpoint.endpoint_name,
             description="Send requests here (sagemaker-runtime InvokeEndpoint)",
-            export_name=f"{app_name}-{settings.name.value}-endpoint-name",
+            export_name=f"{endpoint_name}-endpoint-name",
         )
 
 

@@ -51,7 +51,7 @@ class PlatformStack(cdk.Stack):
         noncurrent_expiration = cdk.Duration.days(settings.noncurrent_version_expiration_days)
 
         self.key = EncryptionKey(
-            self, "EncryptionKey", alias=f"{app_name}-{settings.name.value}", removal_policy=removal
+            self, "EncryptionKey", alias=environment_prefix(app_name, settings), removal_policy=removal
         ).key
         self.access_log_bucket = SecureBucket(
             self,

@@ -20,10 +20,11 @@ from config.contract import (
     MAX_TRANSFORM_INVOCATION_SECONDS,
     MAX_TRANSFORM_PAYLOAD_MB,
     METRIC_DEFINITIONS_FILE,
+    TRAINING_PIPELINE_STATE_MACHINE,
     endpoint_log_group_name,
     load_container_interface,
-    pipeline_log_group_name,
     spot_wait_problem,
+    state_machine_log_group_name,
     transform_payload_problem,
 )
 from tests.conftest import Synthesized
@@ -131,7 +132,7 @@ def test_the_endpoint_log_group_is_the_one_the_ops_cli_reads(synthesized: Synthe
 
 def test_the_pipeline_log_group_has_the_contract_s_name(synthesized: Synthesized) -> None:
     groups = {g["LogGroupName"] for g in _resources(synthesized.template("dev", "Training"), "AWS::Logs::LogGroup")}
-    assert groups == {pipeline_log_group_name("sagemaker-gbdt-dev")}
+    assert groups == {state_machine_log_group_name("sagemaker-gbdt-dev", TRAINING_PIPELINE_STATE_MACHINE)}
 
 
 def test_data_capture_writes_where_the_bucket_counts_and_the_dashboard_reads(synthesized: Synthesized) -> None:

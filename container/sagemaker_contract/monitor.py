@@ -36,6 +36,7 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from sagemaker_contract import baseline as baselines
 from sagemaker_contract.errors import UserError
+from sagemaker_contract.failure import write_failure
 from sagemaker_contract.interface import METRICS_ENDPOINT_NAME as METRICS_ENDPOINT_VARIABLE
 from sagemaker_contract.interface import METRICS_NAMESPACE as METRICS_NAMESPACE_VARIABLE
 from sagemaker_contract.paths import OptMl
@@ -48,7 +49,6 @@ CAPTURE_INPUT = "input/capture"
 OUTPUT = "output"
 REPORT_FILE = "drift-report.json"
 VIOLATIONS_FILE = "constraint_violations.json"
-MESSAGE_LIMIT = 1024  # DescribeProcessingJob's ExitMessage keeps the first 1 KB
 REPORT_FORMAT_VERSION = 1
 # Environment of the job (all optional).
 THRESHOLD_VARIABLE = "DRIFT_PSI_THRESHOLD"
@@ -508,11 +508,8 @@ def _check_usable(window: Window, num_features: int) -> None:
 
 
 def write_message(paths: OptMl, message: str) -> None:
-    message = message.strip().replace("\n", " ")[:MESSAGE_LIMIT]
-    print(f"monitor failed: {message}", file=sys.stderr, flush=True)
-    target = paths.output / "message"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(message + "\n", encoding="utf-8")
+    """The processing job's failure: one line in /opt/ml/output/message (DescribeProcessingJob's ExitMessage)."""
+    write_failure(paths.output / "message", message, job="monitor")
 
 
 def run(paths: OptMl, environ: dict[str, str] | None = None) -> int:

@@ -10,15 +10,15 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from config.contract import INPUT_DATA_PREFIX, pipeline_log_group_name
+from config.contract import INPUT_DATA_PREFIX, TRAINING_PIPELINE_STATE_MACHINE, state_machine_log_group_name
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.state_machines import encrypted_log_group, logged_state_machine, state_machine_role
 from sagemaker_constructs.training_pipeline import states, tuning
 from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
@@ -109,13 +109,8 @@ class TrainingPipeline(Construct):
         self._tags = dict(tags or {})
         self.tuning = tuning
 
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal(
-                "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-            ),
-            description=f"Runs the {name_prefix} training pipeline: SageMaker jobs named {name_prefix}-*",
+        self.role = state_machine_role(
+            self, "Role", description=f"Runs the {name_prefix} training pipeline: SageMaker jobs named {name_prefix}-*"
         )
         self.policy = pipeline_policy(
             self,
@@ -128,30 +123,25 @@ class TrainingPipeline(Construct):
             tuning=tuning is not None,
         )
 
-        self.log_group = logs.CfnLogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "Logs",
-            log_group_name=pipeline_log_group_name(name_prefix),
-            retention_in_days=log_retention_days,
-            kms_key_id=encryption_key.key_arn,
+            log_group_name=state_machine_log_group_name(name_prefix, TRAINING_PIPELINE_STATE_MACHINE),
+            encryption_key=encryption_key,
+            retention_days=log_retention_days,
+            removal_policy=removal_policy,
         )
-        self.log_group.apply_removal_policy(removal_policy)
 
         definition = self._definition(training, transform, quality_gate, image_uri, notification_topic)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            # An immutable view: the tasks' own grants (sagemaker:* on every job, ListTags on '*') are
-            # dropped; `policy` is everything the pipeline may do.
-            role=self.role.without_policy_updates(),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
+            definition=definition,
+            role=self.role,
+            policy=self.policy,
+            log_group=self.log_group,
             comment=f"{name_prefix}: train, evaluate, create model, batch transform, notify",
         )
-        # Step Functions checks the log-delivery permissions when it creates the state machine.
-        self.state_machine.node.add_dependency(self.role, self.policy)
 
     # ----- helpers an application uses --------------------------------------------------------------
 

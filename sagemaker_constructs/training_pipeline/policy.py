@@ -10,6 +10,13 @@ from constructs import Construct
 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.state_machines import (
+    acknowledge_log_and_trace,
+    attach_encrypted_volumes_statement,
+    log_and_trace_statements,
+    pass_execution_role_statement,
+    sync_rules_statement,
+)
 
 # The rules Step Functions creates to learn when a `.sync` SageMaker job ends.
 _SYNC_RULES = (
@@ -100,54 +107,16 @@ def pipeline_policy(
                 ],
                 resources=[jobs["transform-job"]],
             ),
-            # SageMakerExecutionRole.grant_pass_role's statement, here rather than in an inline policy.
-            iam.PolicyStatement(
-                sid="PassExecutionRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[execution_role.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
-            iam.PolicyStatement(
-                sid="LearnWhenJobsEnd",
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[arn("rule", name, service="events") for name in rules],
-            ),
-            iam.PolicyStatement(
-                sid="AttachEncryptedVolumes",
-                actions=["kms:CreateGrant"],
-                resources=[encryption_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
+            pass_execution_role_statement(execution_role),
+            sync_rules_statement([arn("rule", name, service="events") for name in rules]),
+            attach_encrypted_volumes_statement(encryption_key),
             iam.PolicyStatement(
                 sid="PublishToEncryptedTopic",
                 actions=["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[encryption_key.key_arn],
             ),
             iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
-            iam.PolicyStatement(
-                sid="DeliverLogs",
-                actions=[
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                ],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="Trace",
-                actions=[
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                ],
-                resources=["*"],
-            ),
+            *log_and_trace_statements(),
         ],
     )
     for kind, what in (
@@ -170,10 +139,5 @@ def pipeline_policy(
             "Each execution names its tuning job <prefix>-<hash of the execution name>, unknown at deploy "
             f"time; limited to this environment's prefix {name_prefix}-.",
         )
-    acknowledge(
-        policy,
-        "AwsSolutions-IAM5[Resource::*]",
-        "CloudWatch Logs vended-log delivery (logs:*LogDelivery*, resource policies) and X-Ray trace "
-        "writes have no resource-level permissions; Step Functions needs them to log and trace.",
-    )
+    acknowledge_log_and_trace(policy)
     return policy

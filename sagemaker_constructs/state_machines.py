@@ -1,0 +1,152 @@
+"""What every state machine of the app is set up with: its role, an encrypted log group, logging and tracing.
+
+The training pipeline and the drift monitor create their state machines here, so both log ALL events with
+execution data to a KMS-encrypted vended-logs group, trace with X-Ray, and hold the permissions for that
+and for running SageMaker jobs as the execution role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.nag import acknowledge
+
+
+def state_machine_role(scope: Construct, id_: str, *, description: str) -> iam.Role:
+    """A role only Step Functions, on behalf of this account, may assume."""
+    return iam.Role(
+        scope,
+        id_,
+        assumed_by=iam.ServicePrincipal(
+            "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
+        ),
+        description=description,
+    )
+
+
+def pass_execution_role_statement(execution_role: SageMakerExecutionRole) -> iam.PolicyStatement:
+    """Pass the execution role, and only to SageMaker (`grant_pass_role`'s statement, for a managed policy)."""
+    return iam.PolicyStatement(
+        sid="PassExecutionRoleToSageMaker",
+        actions=["iam:PassRole"],
+        resources=[execution_role.role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    )
+
+
+def sync_rules_statement(rule_arns: Sequence[str]) -> iam.PolicyStatement:
+    """Manage the EventBridge rules through which a `.sync` SageMaker task learns that its job ended."""
+    return iam.PolicyStatement(
+        sid="LearnWhenJobsEnd",
+        actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+        resources=list(rule_arns),
+    )
+
+
+def attach_encrypted_volumes_statement(encryption_key: kms.IKey) -> iam.PolicyStatement:
+    """Let SageMaker attach volumes encrypted with `encryption_key` to the jobs it starts."""
+    return iam.PolicyStatement(
+        sid="AttachEncryptedVolumes",
+        actions=["kms:CreateGrant"],
+        resources=[encryption_key.key_arn],
+        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    )
+
+
+def log_and_trace_statements() -> list[iam.PolicyStatement]:
+    """What a state machine needs to deliver its logs and write its traces (none has resource-level permissions)."""
+    return [
+        iam.PolicyStatement(
+            sid="DeliverLogs",
+            actions=[
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="Trace",
+            actions=[
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+            resources=["*"],
+        ),
+    ]
+
+
+def acknowledge_log_and_trace(policy: iam.ManagedPolicy) -> None:
+    """The cdk-nag acknowledgment of `log_and_trace_statements`' `*` resources."""
+    acknowledge(
+        policy,
+        "AwsSolutions-IAM5[Resource::*]",
+        "CloudWatch Logs vended-log delivery (logs:*LogDelivery*, resource policies) and X-Ray trace "
+        "writes have no resource-level permissions; Step Functions needs them to log and trace.",
+    )
+
+
+def encrypted_log_group(
+    scope: Construct,
+    id_: str,
+    *,
+    log_group_name: str,
+    encryption_key: kms.IKey,
+    retention_days: int,
+    removal_policy: cdk.RemovalPolicy,
+) -> logs.CfnLogGroup:
+    """A log group encrypted with `encryption_key`, kept `retention_days`."""
+    log_group = logs.CfnLogGroup(
+        scope,
+        id_,
+        log_group_name=log_group_name,
+        retention_in_days=retention_days,
+        kms_key_id=encryption_key.key_arn,
+    )
+    log_group.apply_removal_policy(removal_policy)
+    return log_group
+
+
+def logged_state_machine(
+    scope: Construct,
+    id_: str,
+    *,
+    definition: sfn.IChainable,
+    role: iam.Role,
+    policy: iam.ManagedPolicy,
+    log_group: logs.CfnLogGroup,
+    comment: str,
+) -> sfn.StateMachine:
+    """A STANDARD state machine that runs as `role` with `policy` only, logs ALL events to `log_group`, traces.
+
+    The role is an immutable view: the tasks' own grants (sagemaker:* on every job, ListTags on '*') are
+    dropped; `policy` is everything the state machine may do.
+    """
+    state_machine = sfn.StateMachine(
+        scope,
+        id_,
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        role=role.without_policy_updates(),
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        tracing_enabled=True,
+        comment=comment,
+    )
+    # Step Functions checks the log-delivery permissions when it creates the state machine.
+    state_machine.node.add_dependency(role, policy)
+    return state_machine

@@ -10,12 +10,11 @@ import json
 from fnmatch import fnmatchcase
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 
-from config import AppConfig, EnvironmentName
-from stacks.deployment_access_stack import add_deployment_access
-from tests.conftest import ROOT, Synthesized, cdk_context
+from config import EnvironmentName
+from tests.conftest import ROOT, Synthesized
+from tests.delivery.conftest import all_templates
 
 POLICY_FILES = sorted((ROOT / "delivery").glob("cloudformation-execution-policy-*.json"))
 # IAM's limit on a customer managed policy, counted without whitespace.
@@ -80,12 +79,13 @@ def _allows(action: str) -> bool:
     return any(fnmatchcase(action, pattern) for pattern in _allowed_actions())
 
 
-@pytest.fixture(scope="module")
-def access_templates(app_config: AppConfig, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    app = cdk.App(context=cdk_context(), outdir=str(tmp_path_factory.mktemp("access")))
-    stacks = add_deployment_access(app, app_config)
-    assembly = app.synth()
-    return [assembly.get_stack_artifact(stack.artifact_id).template for stack in stacks]
+@pytest.fixture(scope="module", params=["shipped", "maximal"])
+def templates(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Every template the app synthesizes, shipped and with every optional feature on (tests/delivery/conftest.py):
+    each environment's stacks and the access stack."""
+    fixture = {"shipped": "synthesized", "maximal": "maximal_synthesized"}[request.param]
+    synthesized: Synthesized = request.getfixturevalue(fixture)
+    return all_templates(synthesized, tmp_path_factory.mktemp("access"))
 
 
 def _resource_types(templates: list[dict[str, Any]]) -> set[str]:
@@ -126,11 +126,8 @@ def test_they_allow_and_never_grant_whole_services_or_everything() -> None:
     assert not _allows("sts:AssumeRole")
 
 
-def test_every_resource_type_the_app_creates_can_be_created_and_deleted(
-    synthesized: Synthesized, access_templates: list[dict[str, Any]]
-) -> None:
+def test_every_resource_type_the_app_creates_can_be_created_and_deleted(templates: list[dict[str, Any]]) -> None:
     # GIVEN every template the app synthesizes: each environment's stacks and the access stack
-    templates = [t for stacks in synthesized.templates.values() for t in stacks.values()] + access_templates
     types = _resource_types(templates)
     assert "AWS::SageMaker::Endpoint" in types
     assert "AWS::IAM::OIDCProvider" in types
@@ -162,8 +159,8 @@ def test_iam_resources_are_limited_to_names_these_stacks_give(synthesized: Synth
     assert aws_managed == ["arn:*:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
 
 
-def test_the_aws_managed_policies_the_stacks_attach_are_the_ones_allowed(synthesized: Synthesized) -> None:
-    text = json.dumps(synthesized.templates)
+def test_the_aws_managed_policies_the_stacks_attach_are_the_ones_allowed(templates: list[dict[str, Any]]) -> None:
+    text = json.dumps(templates)
     assert text.count(":iam::aws:policy/") == text.count(":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
 
 
@@ -175,12 +172,9 @@ def test_the_documented_bootstrap_uses_both_policies() -> None:
     assert "AdministratorAccess" in docs  # said what it replaces
 
 
-def test_roles_are_passed_to_every_service_that_the_app_lets_assume_them(
-    synthesized: Synthesized, access_templates: list[dict[str, Any]]
-) -> None:
+def test_roles_are_passed_to_every_service_that_the_app_lets_assume_them(templates: list[dict[str, Any]]) -> None:
     # GIVEN every service principal an app role trusts (CloudFormation passes the role to that
     # service when it creates the resource using it: a Lambda function, a state machine, a schedule)
-    templates = [t for stacks in synthesized.templates.values() for t in stacks.values()] + access_templates
     services = {
         service
         for template in templates

@@ -12,13 +12,11 @@ import re
 from fnmatch import fnmatchcase
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 
-from config import AppConfig
 from delivery.permissions_boundary import PERMISSIONS_BOUNDARY_FILE, PERMISSIONS_BOUNDARY_NAME
-from stacks.deployment_access_stack import add_deployment_access
-from tests.conftest import ROOT, TEST_ACCOUNT, Synthesized, cdk_context
+from tests.conftest import ROOT, TEST_ACCOUNT, Synthesized
+from tests.delivery.conftest import all_templates
 
 EXECUTION_POLICY = ROOT / "delivery" / "cloudformation-execution-policy-iam.json"
 # The AWS managed policy the stacks attach (test_execution_policy.py pins that it is the only one):
@@ -32,6 +30,8 @@ AWS_MANAGED_ACTIONS = {
 }
 POLICY_TYPES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
 # What CloudFormation can only do on a role that carries the boundary.
+# IAM's limit on a customer managed policy (the boundary is one), counted without whitespace.
+MAX_MANAGED_POLICY_CHARS = 6144
 BOUNDED_ROLE_ACTIONS = {"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy"}
 
 
@@ -55,15 +55,22 @@ def _boundary_allows(action: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def templates(
-    synthesized: Synthesized, app_config: AppConfig, tmp_path_factory: pytest.TempPathFactory
-) -> list[dict[str, Any]]:
-    app = cdk.App(context=cdk_context(), outdir=str(tmp_path_factory.mktemp("access")))
-    stacks = add_deployment_access(app, app_config)
-    assert stacks
-    assembly = app.synth()
-    access = [assembly.get_stack_artifact(stack.artifact_id).template for stack in stacks]
-    return [t for by_stack in synthesized.templates.values() for t in by_stack.values()] + access
+def shipped(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Every template of the shipped configuration: each stage's stacks and the access stack."""
+    return all_templates(synthesized, tmp_path_factory.mktemp("access"))
+
+
+@pytest.fixture(scope="module")
+def maximal(maximal_synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Every template with every optional feature on (tests/delivery/conftest.py): their roles and grants too."""
+    return all_templates(maximal_synthesized, tmp_path_factory.mktemp("access-maximal"))
+
+
+@pytest.fixture(scope="module", params=["shipped", "maximal"])
+def templates(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    """Each configuration's templates in turn."""
+    chosen: list[dict[str, Any]] = request.getfixturevalue(request.param)
+    return chosen
 
 
 def _resources(templates: list[dict[str, Any]], *types: str) -> list[dict[str, Any]]:
@@ -102,9 +109,12 @@ def test_every_action_the_apps_roles_are_granted_is_inside_the_boundary(template
     assert outside == [], f"add to delivery/permissions-boundary.json (and publish a new version): {outside}"
 
 
-def test_the_boundary_grants_nothing_the_apps_roles_are_not_granted(templates: list[dict[str, Any]]) -> None:
-    # Derived from the templates, not wider: an action no role uses is a permission nobody reviewed.
-    granted = {action.lower() for action in _granted_actions(templates)}
+def test_the_boundary_grants_nothing_the_apps_roles_are_not_granted(
+    shipped: list[dict[str, Any]], maximal: list[dict[str, Any]]
+) -> None:
+    # Derived from the templates, not wider: an action no role of either configuration uses is a
+    # permission nobody reviewed.
+    granted = {action.lower() for action in _granted_actions(shipped) | _granted_actions(maximal)}
     boundary = {action.lower() for statement in _boundary() for action in _as_list(statement["Action"])}
     assert boundary - granted == set()
     for statement in _boundary():
@@ -112,6 +122,23 @@ def test_the_boundary_grants_nothing_the_apps_roles_are_not_granted(templates: l
         assert not {"NotAction", "NotResource"} & set(statement), statement["Sid"]
     # Nothing in it lets a role change IAM, other than passing the stacks' roles to their services.
     assert [a for a in boundary if a.startswith("iam:")] == ["iam:passrole"]
+
+
+def test_the_boundary_fits_a_managed_policy() -> None:
+    # IAM counts a customer managed policy's characters without whitespace; create-policy refuses more.
+    assert len("".join(PERMISSIONS_BOUNDARY_FILE.read_text().split())) <= MAX_MANAGED_POLICY_CHARS
+
+
+def test_the_maximal_configuration_turns_every_optional_feature_on(maximal_synthesized: Synthesized) -> None:
+    # GIVEN the maximal configuration THEN each feature that brings roles or grants of its own is on
+    # somewhere, so that the coverage tests above see them
+    environments = maximal_synthesized.config.environments.values()
+    assert all(e.tuning is not None and e.transform.schedule is not None for e in environments)
+    assert all(e.notebook.enabled and e.training.vpc for e in environments)
+    assert any(e.endpoint.vpc for e in environments)
+    assert any(e.drift.active(e.endpoint) and e.drift.retrain_on_drift for e in environments)
+    actions = _granted_actions([t for by_stack in maximal_synthesized.templates.values() for t in by_stack.values()])
+    assert {"sagemaker:CreateHyperParameterTuningJob", "states:StartExecution"} <= actions
 
 
 def test_passing_and_assuming_roles_is_limited_to_the_stacks_and_the_cdk_bootstrap_roles() -> None:

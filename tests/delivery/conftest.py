@@ -1,0 +1,89 @@
+"""The delivery tests' fixtures: the app with every optional feature on, next to the shipped one.
+
+The execution policy and the permissions boundary must cover what a user may turn on, not only what
+environments.toml ships with: a feature that is off by default (tuning, a batch schedule, the notebook,
+retraining on drift, VPC placement) creates roles and grants of its own, which would otherwise meet
+AccessDenied only when someone turns it on.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from config import AppConfig, parse_config
+from config.settings import DEFAULT_CONFIG_FILE
+from stacks.deployment_access_stack import add_deployment_access
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, synthesize
+
+VPC = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
+
+
+def maximal_raw_config(path: Path = DEFAULT_CONFIG_FILE) -> dict[str, Any]:
+    """`path`'s configuration with every optional feature on, in every environment whose rules allow it."""
+    raw: dict[str, Any] = copy.deepcopy(tomllib.loads(path.read_text(encoding="utf-8")))
+    environments: dict[str, dict[str, Any]] = raw["environments"]
+    raw["delivery"]["bootstrap_qualifiers"] = {name: f"gbdt{name}"[:10] for name in environments}
+    for name, settings in environments.items():
+        settings.setdefault("alarm_email", "ml-oncall@example.com")
+        training = settings["training"]
+        # Tuning's objective must be a metric the jobs evaluate.
+        training["hyperparameters"].setdefault("metric", "auc")
+        training.setdefault("evaluation", {"metric": "validation:auc", "threshold": 0.75})
+        training["vpc"] = VPC
+        settings["tuning"] = {
+            "enabled": True,
+            "objective": "validation:auc",
+            "early_stopping": "Auto",
+            "warm_start": "TransferLearning",
+        }
+        settings["transform"]["schedule"] = {
+            "expression": "cron(0 3 * * ? *)",
+            "data_prefix": "datasets/daily",
+            "score_prefix": "datasets/score",
+            "output_prefix": "scheduled",
+        }
+        settings["notebook"] = {**settings.get("notebook", {}), "enabled": True, "allow_outside_dev": True, "vpc": VPC}
+        endpoint = settings["endpoint"]
+        # A serverless variant (dev's) runs in SageMaker's network only.
+        if "serverless" not in endpoint:
+            endpoint["vpc"] = VPC
+        # Drift is measured on captured requests: a serverless endpoint (dev's) captures none.
+        if endpoint.get("data_capture_percentage", 0) > 0:
+            settings["drift"] = {
+                **settings.get("drift", {}),
+                "enabled": True,
+                "retrain_on_drift": True,
+                "retrain_data_prefix": f"datasets/{name}/latest",
+            }
+    return raw
+
+
+def maximal_config() -> AppConfig:
+    return parse_config(maximal_raw_config(), default_account=TEST_ACCOUNT)
+
+
+def access_templates(config: AppConfig, outdir: Path) -> list[dict[str, Any]]:
+    """The DeploymentAccess stack's templates for `config`."""
+    app = cdk.App(context=cdk_context(), outdir=str(outdir))
+    stacks = add_deployment_access(app, config)
+    assert stacks
+    assembly = app.synth()
+    return [assembly.get_stack_artifact(stack.artifact_id).template for stack in stacks]
+
+
+def all_templates(synthesized: Synthesized, outdir: Path) -> list[dict[str, Any]]:
+    """Every template the app synthesizes with `synthesized`'s configuration: each environment's, the access stack's."""
+    environments = [t for by_stack in synthesized.templates.values() for t in by_stack.values()]
+    return environments + access_templates(synthesized.config, outdir)
+
+
+@pytest.fixture(scope="session")
+def maximal_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The whole app (cdk-nag included) synthesized from the maximal configuration."""
+    return synthesize(maximal_config(), tmp_path_factory.mktemp("cdk.out.maximal"))

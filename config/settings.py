@@ -111,6 +111,7 @@ EndpointInstanceType = Annotated[
     InstanceType, _offered_by_sagemaker("ProductionVariantInstanceType", "endpoint variants")
 ]
 NotebookInstanceType = Annotated[InstanceType, _offered_by_sagemaker("InstanceType", "notebook instances")]
+ProcessingInstanceType = Annotated[InstanceType, _offered_by_sagemaker("ProcessingInstanceType", "processing jobs")]
 AccountId = Annotated[str, _matching(r"[0-9]{12}", "a 12-digit AWS account id")]
 Region = Annotated[
     str,
@@ -429,7 +430,7 @@ class DriftSettings(_Frozen):
     frequency: Literal["hourly", "daily"] = "hourly"
     psi_threshold: float = Field(default=0.2, gt=0, le=10)
     min_rows: int = Field(default=100, ge=1, le=10_000_000)
-    instance_type: InstanceType = "ml.m5.large"
+    instance_type: ProcessingInstanceType = "ml.m5.large"
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)  # CreateProcessingJob's limit
     # How long after the window closes the run waits for SageMaker to write the window's last capture files.

@@ -46,6 +46,17 @@ def test_retraining_on_drift_takes_the_data_prefix(raw: dict[str, Any]) -> None:
         ("prod", {"psi_threshold": 0}, r"drift\.psi_threshold: Input should be greater than 0"),
         ("prod", {"min_rows": 0}, r"drift\.min_rows: Input should be greater than or equal to 1"),
         ("prod", {"instance_type": "m5.large"}, r"drift\.instance_type: must be a SageMaker instance type"),
+        (
+            "prod",
+            {"instance_type": "ml.zz9.large"},
+            r"environment 'prod': drift\.instance_type: not an instance type SageMaker offers for processing jobs "
+            r"\(ProcessingInstanceType",
+        ),
+        (
+            "staging",
+            {"instance_type": "ml.m5.3xlarge"},
+            r"environment 'staging': drift\.instance_type: not an instance type .*did you mean ml\.m5\.",
+        ),
         ("prod", {"max_runtime_seconds": 7 * 24 * 3600 + 1}, r"drift\.max_runtime_seconds: Input should be less"),
         ("prod", {"settle_minutes": 61}, r"drift\.settle_minutes: Input should be less than or equal to 60"),
         ("prod", {"schedule": "rate(1 hour)"}, r"drift\.schedule: unknown field"),

@@ -29,6 +29,7 @@ from config.contract import (
     transform_payload_problem,
 )
 from config.hyperparameters import load_schema
+from config.schedule_expressions import schedule_problem
 from config.tuning import TuningSettings, tuning_problems
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("environments.toml")
@@ -47,6 +48,18 @@ def _matching(pattern: str, what: str) -> AfterValidator:
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
             raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schedule(*, allow_at: bool = False) -> AfterValidator:
+    """A validator that accepts the schedule expressions EventBridge (allow_at: Application Auto Scaling) accepts."""
+
+    def check(value: str) -> str:
+        problem = schedule_problem(value, allow_at=allow_at)
+        if problem:
+            raise ValueError(problem)
         return value
 
     return AfterValidator(check)
@@ -228,7 +241,7 @@ class TrainingSettings(JobCompute):
 class BatchScheduleSettings(_Frozen):
     """Periodic batch scoring: start the pipeline on `expression` with these prefixes."""
 
-    expression: Annotated[str, _matching(r"(cron|rate)\(.+\)", "cron(...) or rate(...)")]
+    expression: Annotated[str, _schedule()]
     data_prefix: Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the data bucket (no leading '/')")]
     score_prefix: (
         Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the data bucket (no leading '/')")] | None
@@ -281,7 +294,7 @@ class ScheduleSettings(_Frozen):
     """A scheduled change of the autoscaling range, e.g. a larger floor during business hours."""
 
     name: Annotated[str, _matching(r"[A-Za-z][A-Za-z0-9]{0,63}", "a name of letters and digits")]
-    schedule: Annotated[str, _matching(r"(cron|rate|at)\(.+\)", "cron(...), rate(...) or at(...)")]
+    schedule: Annotated[str, _schedule(allow_at=True)]
     min_capacity: int = Field(ge=1)
     max_capacity: int = Field(ge=1)
 

@@ -56,10 +56,14 @@ def _matching(pattern: str, what: str) -> AfterValidator:
 def _schedule(*, allow_at: bool = False) -> AfterValidator:
     """A validator that accepts the schedule expressions EventBridge (allow_at: Application Auto Scaling) accepts."""
 
+    what = "rate(<n> minute(s), hour(s) or day(s)) or cron(<6 fields>) as EventBridge reads them" + (
+        ", or at(yyyy-mm-ddThh:mm:ss)" if allow_at else ""
+    )
+
     def check(value: str) -> str:
         problem = schedule_problem(value, allow_at=allow_at)
         if problem:
-            raise ValueError(problem)
+            raise ValueError(problem if problem.startswith("must be") else f"{problem}; must be {what}")
         return value
 
     return AfterValidator(check)

@@ -520,6 +520,12 @@ class EnvironmentConfig(_Frozen):
                 f"training.hyperparameters: {problem}: transform.schedule starts the pipeline with these alone"
                 for problem in load_schema().problems(self.training.hyperparameters, complete=True)
             ]
+        else:
+            # Complete by themselves, they are what every run started without -p trains with: a broken rule fails it.
+            problems += [
+                f"training.hyperparameters: {problem}: a run started without -p values trains with these"
+                for problem in load_schema().rule_problems(self.training.hyperparameters)
+            ]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -11,8 +11,11 @@ metric format when METRICS_NAMESPACE is set, per feature and overall, by Endpoin
 
 Outcomes of imperfect windows: an unreadable line (not JSON, not a capture record, a payload that is not
 numbers) is skipped and counted (`CorruptRecords`); a request with another feature count than the
-baseline is skipped and counted (`MismatchedRecords`); a window with fewer than DRIFT_MIN_ROWS rows gets a
-report and counts but no drift metrics, so a quiet hour neither alarms nor hides an earlier alarm.
+baseline is skipped and counted (`MismatchedRecords`); a response whose predictions do not pair with its
+request's rows (another count of predictions than rows, or another number of outputs than the baseline's)
+leaves its request counted without predictions and is counted (`UnmatchedPredictions`); a window with
+fewer than DRIFT_MIN_ROWS rows gets a report and counts but no drift metrics, so a quiet hour neither
+alarms nor hides an earlier alarm.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ FEATURE_METRICS = {"FeatureDrift": "None", "FeatureKSStatistic": "None", "Missin
                    "OutOfRangeRate": "Percent"}  # fmt: skip
 OVERALL_METRICS = {"OverallDrift": "None", "PredictionDrift": "None", "DriftedFeatures": "Count",
                    "MissingRateMax": "Percent", "OutOfRangeRateMax": "Percent", "RowsAnalyzed": "Count",
-                   "CorruptRecords": "Count", "MismatchedRecords": "Count"}  # fmt: skip
+                   "CorruptRecords": "Count", "MismatchedRecords": "Count",
+                   "UnmatchedPredictions": "Count"}  # fmt: skip
 EXIT_FAILURE = 1
 
 CSV_TYPES = frozenset({"text/csv", "text/x-csv"})
@@ -223,7 +227,10 @@ def decode_predictions(kind: str, body: bytes) -> Matrix:
 
 
 def parse_record(line: bytes) -> tuple[Matrix, Matrix | None]:
-    """(features, predictions or None) of one data-capture line; `RecordError` when it is unusable."""
+    """(features, predictions or None) of one data-capture line; `RecordError` when it is unusable.
+
+    The predictions are as the response held them: whether they pair with the rows is the caller's to check.
+    """
     record = _json(line)
     capture = record.get("captureData") if isinstance(record, dict) else None
     if not isinstance(capture, dict) or "endpointInput" not in capture:
@@ -235,8 +242,6 @@ def parse_record(line: bytes) -> tuple[Matrix, Matrix | None]:
             predictions = decode_predictions(*_payload(capture["endpointOutput"], "endpointOutput"))
         except RecordError:
             predictions = None  # e.g. an error answer: the request still tells about the inputs
-        if predictions is not None and predictions.shape[0] != features.shape[0]:
-            predictions = None
     return features, predictions
 
 
@@ -290,6 +295,8 @@ class Window:
     lines: int = 0
     corrupt: int = 0
     mismatched: int = 0
+    # Responses whose predictions do not pair with their request's rows: the request counts, its predictions not.
+    unmatched_predictions: int = 0
     widths: dict[int, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -336,8 +343,16 @@ def read_window(directory: Path, baseline: baselines.Baseline) -> Window:
                     window.note(f"{where}: {width} features, the baseline has {num_features}")
                     continue
                 window.features.add(features)
-                if predictions is not None and predictions.shape[1] == num_outputs:
-                    window.predictions.add(predictions)
+                if predictions is None:
+                    continue
+                if predictions.shape != (features.shape[0], num_outputs):
+                    window.unmatched_predictions += 1
+                    window.note(
+                        f"{where}: response of {predictions.shape[0]} x {predictions.shape[1]} predictions for "
+                        f"{features.shape[0]} rows; the baseline has {num_outputs} output(s) per row"
+                    )
+                    continue
+                window.predictions.add(predictions)
     window.features.flush()
     window.predictions.flush()
     return window
@@ -404,6 +419,7 @@ def analyse(baseline: baselines.Baseline, window: Window, settings: Settings) ->
             "valid": window.valid,
             "corrupt": window.corrupt,
             "mismatched": window.mismatched,
+            "unmatched_predictions": window.unmatched_predictions,
         },
         "rows": rows,
         "problems": window.problems,
@@ -468,6 +484,7 @@ def metric_records(report: dict[str, Any], settings: Settings, timestamp_ms: int
         "RowsAnalyzed": report["rows"],
         "CorruptRecords": counts["corrupt"],
         "MismatchedRecords": counts["mismatched"],
+        "UnmatchedPredictions": counts["unmatched_predictions"],
     }
     records = []
     endpoint = {"EndpointName": settings.endpoint_name}
@@ -533,7 +550,8 @@ def run(paths: OptMl, environ: dict[str, str] | None = None) -> int:
         summary = report["overall"] or {}
         print(
             f"drift: status={report['status']} rows={report['rows']} lines={window.lines} corrupt={window.corrupt} "
-            f"mismatched={window.mismatched} drift={summary.get('drift')} "
+            f"mismatched={window.mismatched} unmatched_predictions={window.unmatched_predictions} "
+            f"drift={summary.get('drift')} "
             f"most_drifted={summary.get('most_drifted_feature')}",
             flush=True,
         )

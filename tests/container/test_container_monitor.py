@@ -277,7 +277,14 @@ def test_every_capture_encoding_is_read(model_root: Path, tmp_path: Path, kind: 
     assert result.returncode == 0, result.stderr
     report = _report(root)
     assert report["rows"] == 200
-    assert report["records"] == {"files": 1, "lines": 20, "valid": 20, "corrupt": 0, "mismatched": 0}
+    assert report["records"] == {
+        "files": 1,
+        "lines": 20,
+        "valid": 20,
+        "corrupt": 0,
+        "mismatched": 0,
+        "unmatched_predictions": 0,
+    }
     assert report["overall"]["prediction_rows"] == 200
 
 
@@ -320,8 +327,30 @@ def test_a_response_that_cannot_be_read_leaves_its_request_counted_without_predi
     features, predictions = monitor.parse_record(json.dumps(line).encode())
     assert features.shape == (2, NUM_FEATURES)
     assert predictions is None
-    short = json.loads(_capture_line(np.ones((2, NUM_FEATURES)), np.array([0.1])))
-    assert monitor.parse_record(json.dumps(short).encode())[1] is None  # one prediction for two rows
+
+
+def test_a_response_that_does_not_pair_with_its_rows_is_counted_and_its_request_kept(
+    model_root: Path, tmp_path: Path
+) -> None:
+    # GIVEN a window where three responses hold one prediction for ten rows (a proxy that cut the answer)
+    features = _fresh(23, 300)
+    model = ALGORITHM.load(model_root / "model")
+    short = b"".join(_capture_line(features[i : i + 10], model.predict(features[i : i + 1])) for i in (0, 10, 20))
+    root = _processing_tree(tmp_path, model_root, {"a.jsonl": short + _window(model_root, features[30:])})
+    # WHEN the monitor reads it
+    result = _run_monitor(root)
+    # THEN their rows count for feature drift, their predictions not, and the report and a metric say how many
+    assert result.returncode == 0, result.stderr
+    report = _report(root)
+    assert report["rows"] == 300
+    assert report["overall"]["prediction_rows"] == 270
+    assert report["records"]["unmatched_predictions"] == 3
+    assert report["records"]["valid"] == 30
+    assert (
+        report["problems"][0]
+        == "a.jsonl:1: response of 1 x 1 predictions for 10 rows; the baseline has 1 output(s) per row"
+    )
+    assert _overall(result.stdout)["UnmatchedPredictions"] == 3
 
 
 def test_a_multiclass_baseline_describes_each_class_probability() -> None:
@@ -389,6 +418,7 @@ def test_an_empty_window_reports_no_data_and_publishes_counts_only(model_root: P
         "RowsAnalyzed",
         "CorruptRecords",
         "MismatchedRecords",
+        "UnmatchedPredictions",
     ]
 
 

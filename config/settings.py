@@ -7,6 +7,7 @@ nothing else reads files, context or environment variables.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from enum import StrEnum
@@ -29,6 +30,7 @@ from config.contract import (
     transform_payload_problem,
 )
 from config.hyperparameters import load_schema
+from config.schedule_expressions import schedule_problem
 from config.tuning import TuningSettings, tuning_problems
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("environments.toml")
@@ -47,6 +49,22 @@ def _matching(pattern: str, what: str) -> AfterValidator:
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
             raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schedule(*, allow_at: bool = False) -> AfterValidator:
+    """A validator that accepts the schedule expressions EventBridge (allow_at: Application Auto Scaling) accepts."""
+
+    what = "rate(<n> minute(s), hour(s) or day(s)) or cron(<6 fields>) as EventBridge reads them" + (
+        ", or at(yyyy-mm-ddThh:mm:ss)" if allow_at else ""
+    )
+
+    def check(value: str) -> str:
+        problem = schedule_problem(value, allow_at=allow_at)
+        if problem:
+            raise ValueError(problem if problem.startswith("must be") else f"{problem}; must be {what}")
         return value
 
     return AfterValidator(check)
@@ -111,6 +129,7 @@ EndpointInstanceType = Annotated[
     InstanceType, _offered_by_sagemaker("ProductionVariantInstanceType", "endpoint variants")
 ]
 NotebookInstanceType = Annotated[InstanceType, _offered_by_sagemaker("InstanceType", "notebook instances")]
+ProcessingInstanceType = Annotated[InstanceType, _offered_by_sagemaker("ProcessingInstanceType", "processing jobs")]
 AccountId = Annotated[str, _matching(r"[0-9]{12}", "a 12-digit AWS account id")]
 Region = Annotated[
     str,
@@ -227,7 +246,7 @@ class TrainingSettings(JobCompute):
 class BatchScheduleSettings(_Frozen):
     """Periodic batch scoring: start the pipeline on `expression` with these prefixes."""
 
-    expression: Annotated[str, _matching(r"(cron|rate)\(.+\)", "cron(...) or rate(...)")]
+    expression: Annotated[str, _schedule()]
     data_prefix: Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the data bucket (no leading '/')")]
     score_prefix: (
         Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the data bucket (no leading '/')")] | None
@@ -280,7 +299,7 @@ class ScheduleSettings(_Frozen):
     """A scheduled change of the autoscaling range, e.g. a larger floor during business hours."""
 
     name: Annotated[str, _matching(r"[A-Za-z][A-Za-z0-9]{0,63}", "a name of letters and digits")]
-    schedule: Annotated[str, _matching(r"(cron|rate|at)\(.+\)", "cron(...), rate(...) or at(...)")]
+    schedule: Annotated[str, _schedule(allow_at=True)]
     min_capacity: int = Field(ge=1)
     max_capacity: int = Field(ge=1)
 
@@ -420,6 +439,17 @@ class MonitoringSettings(_Frozen):
     manage_job_log_groups: bool = False
 
 
+# Histogram bins per feature of the container's drift baseline (its nine deciles as edges); a test pins it.
+DRIFT_BINS = 10
+# A threshold must stand this many times above the PSI that sampling alone gives at min_rows (docs/drift.md).
+DRIFT_NOISE_MARGIN = 3
+
+
+def psi_noise(rows: int, baseline_rows: float = math.inf, bins: int = DRIFT_BINS) -> float:
+    """The PSI two samples of one distribution show on average: about (bins - 1) x (1/rows + 1/baseline_rows)."""
+    return (bins - 1) * (1 / rows + 1 / baseline_rows)
+
+
 class DriftSettings(_Frozen):
     """Drift monitoring of the endpoint's captured requests against the model's baseline (docs/drift.md)."""
 
@@ -428,8 +458,9 @@ class DriftSettings(_Frozen):
     # Each run analyses the hour (the day) just ended, in UTC, as SageMaker's capture folders are.
     frequency: Literal["hourly", "daily"] = "hourly"
     psi_threshold: float = Field(default=0.2, gt=0, le=10)
-    min_rows: int = Field(default=100, ge=1, le=10_000_000)
-    instance_type: InstanceType = "ml.m5.large"
+    # At 500 rows, same-distribution windows show a PSI of about 0.02 per feature (0.09 at 100 rows).
+    min_rows: int = Field(default=500, ge=1, le=10_000_000)
+    instance_type: ProcessingInstanceType = "ml.m5.large"
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)  # CreateProcessingJob's limit
     # How long after the window closes the run waits for SageMaker to write the window's last capture files.
@@ -439,6 +470,19 @@ class DriftSettings(_Frozen):
         Annotated[str, _matching(r"[^/\s][^\s]*[^/\s]|[^/\s]", "a key prefix in the data bucket (no '/' at the ends)")]
         | None
     ) = None
+
+    @model_validator(mode="after")
+    def _threshold_above_sampling_noise(self) -> DriftSettings:
+        # Below this, windows of min_rows rows pass the threshold with no drift at all: a page every quiet hour.
+        floor = DRIFT_NOISE_MARGIN * psi_noise(self.min_rows)
+        if self.psi_threshold < floor:
+            rows = math.ceil(DRIFT_NOISE_MARGIN * (DRIFT_BINS - 1) / self.psi_threshold)
+            raise ValueError(
+                f"psi_threshold ({self.psi_threshold:g}) must be at least {DRIFT_NOISE_MARGIN}x the PSI that sampling "
+                f"alone gives at min_rows ({self.min_rows}) rows, (bins-1)/min_rows = {psi_noise(self.min_rows):.3g}: "
+                f"raise psi_threshold to {floor:.3g} or min_rows to {rows}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _retraining_needs_data(self) -> DriftSettings:
@@ -501,6 +545,12 @@ class EnvironmentConfig(_Frozen):
             problems += [
                 f"training.hyperparameters: {problem}: transform.schedule starts the pipeline with these alone"
                 for problem in load_schema().problems(self.training.hyperparameters, complete=True)
+            ]
+        else:
+            # Complete by themselves, they are what every run started without -p trains with: a broken rule fails it.
+            problems += [
+                f"training.hyperparameters: {problem}: a run started without -p values trains with these"
+                for problem in load_schema().rule_problems(self.training.hyperparameters)
             ]
         if problems:
             raise ValueError("; ".join(problems))

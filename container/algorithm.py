@@ -19,12 +19,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.hyperparameters import param
+from sagemaker_contract.hyperparameters import Condition, Rule, enforce, param
 from sagemaker_contract.protocol import Cluster, Dataset, FitContext, Matrix, StopRequested
 
 MODEL_FILE = "model.txt"
@@ -105,18 +105,27 @@ class GBDTHyperparameters:
         default="data", choices=("data", "voting"), doc="distributed learner on several hosts; voting for wide data"
     )
 
+    # Combinations LightGBM refuses or ignores; exported with the fields (container/hyperparameters.json).
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(when={"objective": Condition(one_of=("multiclass",))}, require=("num_class",)),
+        Rule(
+            when={"objective": Condition(one_of=tuple(o for o in METRICS if o != "multiclass"))},
+            forbid=("num_class",),
+            reason="num_class applies to objective multiclass only",
+        ),
+        *(
+            Rule(when={"objective": Condition(one_of=(objective,))}, then={"metric": Condition(one_of=metrics)})
+            for objective, metrics in METRICS.items()
+        ),
+        Rule(
+            when={"bagging_fraction": Condition(below=1.0)},
+            then={"bagging_freq": Condition(above=0)},
+            reason="bagging_fraction < 1 has no effect unless bagging_freq > 0",
+        ),
+    )
+
     def __post_init__(self) -> None:
-        if self.objective == "multiclass" and self.num_class is None:
-            raise ValueError("num_class is required when objective is multiclass")
-        if self.objective != "multiclass" and self.num_class is not None:
-            raise ValueError(f"num_class applies to objective multiclass only, not {self.objective}")
-        if self.metric is not None and self.metric not in METRICS[self.objective]:
-            raise ValueError(
-                f"metric {self.metric} does not suit objective {self.objective}; "
-                f"choose one of {', '.join(METRICS[self.objective])}"
-            )
-        if self.bagging_fraction < 1.0 and self.bagging_freq == 0:
-            raise ValueError("bagging_fraction < 1 has no effect unless bagging_freq > 0; set bagging_freq too")
+        enforce(self, self.RULES)
 
     @property
     def eval_metric(self) -> str:

@@ -111,3 +111,35 @@ def test_a_required_hyperparameter_may_come_from_each_execution_unless_a_schedul
     error = _error(raw)
     assert error.startswith("environment 'dev': ")
     assert "training.hyperparameters: objective is required: transform.schedule starts the pipeline" in error
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"objective": "multiclass"}, "num_class is required when objective is multiclass"),
+        ({"objective": "binary", "num_class": "3"}, "num_class must not be set when objective is one of regression"),
+        ({"objective": "binary", "metric": "l2"}, "metric must be one of binary_logloss, binary_error, auc, "),
+        ({"objective": "binary", "bagging_fraction": "0.8"}, "bagging_freq must be > 0 when bagging_fraction < 1.0"),
+    ],
+)
+def test_a_combination_the_container_refuses_stops_the_configuration(
+    raw: Raw, values: dict[str, str], message: str
+) -> None:
+    # GIVEN prod's training hyperparameters, each value valid alone, whose combination the container refuses
+    _hyperparameters(raw, "prod").update(values)
+    # WHEN loaded THEN it stops naming environment and field: every run started without -p would fail
+    error = _error(raw)
+    assert error.startswith("environment 'prod': (settings): training.hyperparameters: ")
+    assert f"{message}" in error
+    assert "a run started without -p values trains with these" in error
+    # AND WHEN a schedule starts runs with them THEN the schedule is named as the reason instead
+    raw["environments"]["prod"]["transform"]["schedule"] = SCHEDULE
+    assert "transform.schedule starts the pipeline with these alone" in _error(raw)
+
+
+def test_a_combination_is_left_to_each_execution_while_a_required_value_is_missing(raw: Raw) -> None:
+    # GIVEN dev without an objective but with num_class (right for multiclass, wrong otherwise)
+    del _hyperparameters(raw, "dev")["objective"]
+    _hyperparameters(raw, "dev")["num_class"] = "3"
+    # WHEN loaded THEN it is accepted: `sagemaker_ops train -p objective=...` decides, and is checked then
+    assert parse_config(raw).environment("dev").training.hyperparameters["num_class"] == "3"

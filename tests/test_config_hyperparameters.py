@@ -16,6 +16,10 @@ DOCUMENT: dict[str, Any] = {
         "deterministic": {"type": "boolean", "default": False},
     },
     "reserved": ["_tuning_objective_metric"],
+    "rules": [
+        {"when": {"objective": {"one_of": ["binary"]}}, "forbid": ["num_class"], "reason": "binary has two"},
+        {"when": {"learning_rate": {"above": 0.5}}, "then": {"deterministic": {"one_of": [True]}}},
+    ],
 }
 
 
@@ -64,6 +68,23 @@ def test_sagemaker_reserved_names_pass(schema: HyperparameterSchema) -> None:
     assert schema.problems({"_tuning_objective_metric": "validation:auc"}) == []
 
 
+def test_rules_apply_to_a_complete_set_of_values_after_defaults(schema: HyperparameterSchema) -> None:
+    # GIVEN values each valid alone but breaking a rule of the container
+    values = {"objective": "binary", "num_class": "3", "learning_rate": "0.9"}
+    # WHEN checked as a job's complete input THEN every broken rule is named, in the container's words
+    assert schema.problems(values, complete=True) == [
+        "num_class must not be set when objective is binary (binary has two)",
+        "deterministic must be True when learning_rate > 0.5, got False",
+    ]
+    # BUT a partial set (an execution may still add or override values) and a nullable none pass
+    assert schema.problems(values) == []
+    assert schema.problems({"objective": "binary", "num_class": "none"}, complete=True) == []
+    assert schema.rule_problems({"num_class": "3"}) == []  # objective missing: the job reports that first
+    assert schema.problems({"objective": "binary", "num_class": "1"}, complete=True) == [
+        "num_class must be >= 2, got 1"
+    ]
+
+
 @pytest.mark.parametrize(
     "document",
     [
@@ -71,6 +92,12 @@ def test_sagemaker_reserved_names_pass(schema: HyperparameterSchema) -> None:
         {"hyperparameters": []},
         {"hyperparameters": {"x": {"type": "complex"}}},
         {"hyperparameters": {}, "reserved": "a"},
+        {"hyperparameters": {}, "rules": {}},
+        {"hyperparameters": {}, "rules": [{"unless": {}}]},
+        {"hyperparameters": {"x": {"type": "integer"}}, "rules": [{"when": {"y": {"above": 1}}}]},
+        {"hyperparameters": {"x": {"type": "integer"}}, "rules": [{"when": {"x": {"equals": 1}}}]},
+        {"hyperparameters": {"x": {"type": "integer"}}, "rules": [{"when": {"x": {"one_of": 1}}}]},
+        {"hyperparameters": {"x": {"type": "integer"}}, "rules": [{"when": {}, "require": ["y"]}]},
     ],
 )
 def test_a_malformed_schema_document_is_refused(document: Any) -> None:

@@ -110,7 +110,7 @@ def test_training_may_use_several_instances_with_sharded_data(raw: dict[str, Any
             "prod",
             "transform",
             {"schedule": {"expression": "daily", "data_prefix": "d"}},
-            r"environment 'prod': transform\.schedule\.expression: must be cron\(\.\.\.\) or rate\(\.\.\.\)",
+            r"environment 'prod': transform\.schedule\.expression: must be rate\(<n> <unit>\), cron\(<6 fields>\)",
         ),
         (
             "prod",

@@ -8,7 +8,15 @@ mapping into the algorithm's dataclass, or raises `UserError` listing every prob
         objective: str = param(choices=("regression", "binary"))          # required: no default
         rounds: int = param(default=100, minimum=1, maximum=10_000, doc="boosting rounds")
 
-A dataclass may validate combinations in `__post_init__` by raising `ValueError` with a clear message.
+Rules that combine several values are data too, declared once on the dataclass as `RULES` (a tuple of `Rule`)
+and enforced in its `__post_init__`, so that `export` can write them for callers that cannot import the code:
+
+        RULES: ClassVar[tuple[Rule, ...]] = (
+            Rule(when={"objective": Condition(one_of=("binary",))}, then={"rounds": Condition(above=1)}),
+        )
+
+        def __post_init__(self) -> None:
+            enforce(self, self.RULES)
 
 SageMaker and its Python SDK add hyperparameters of their own (`RESERVED`); `split_reserved` takes them out
 before the schema sees the rest, so a tuning job works and an unknown user name is still an error.
@@ -25,6 +33,7 @@ import sys
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +57,89 @@ _JSON_TYPES = {int: "integer", float: "float", str: "string", bool: "boolean"}
 _REQUIRED = object()
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a value must be: one of `one_of`, above `above`, below `below` (each that is given)."""
+
+    one_of: tuple[Any, ...] | None = None
+    above: float | None = None
+    below: float | None = None
+
+    def holds(self, value: Any) -> bool:
+        """Whether `value` meets every bound; an unset value (None) meets none."""
+        if value is None:
+            return False
+        if self.one_of is not None and value not in self.one_of:
+            return False
+        if self.above is not None and not value > self.above:
+            return False
+        return self.below is None or value < self.below
+
+    def describe(self) -> str:
+        """`multiclass`, `one of a, b`, `> 0`, `< 1.0`, or several of these joined by 'and'."""
+        parts = []
+        if self.one_of is not None:
+            parts.append(str(self.one_of[0]) if len(self.one_of) == 1 else f"one of {', '.join(map(str, self.one_of))}")
+        if self.above is not None:
+            parts.append(f"> {self.above}")
+        if self.below is not None:
+            parts.append(f"< {self.below}")
+        return " and ".join(parts)
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"one_of": list(self.one_of)} if self.one_of is not None else {}
+        return document | {key: getattr(self, key) for key in ("above", "below") if getattr(self, key) is not None}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule combining values: when every `when` condition holds, each name in `require` is set, each in `forbid`
+    is unset (None), and each value in `then` that is set meets its condition. `reason` explains the rule."""
+
+    when: Mapping[str, Condition]
+    require: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    then: Mapping[str, Condition] = dataclasses.field(default_factory=dict)
+    reason: str = ""
+
+    def names(self) -> set[str]:
+        return {*self.when, *self.require, *self.forbid, *self.then}
+
+    def problems(self, values: Mapping[str, Any]) -> list[str]:
+        """What breaks the rule in `values` (every hyperparameter's value, defaults included), one message each."""
+        if not all(condition.holds(values.get(name)) for name, condition in self.when.items()):
+            return []
+        when = " and ".join(
+            f"{name} is {c.describe()}" if c.one_of is not None else f"{name} {c.describe()}"
+            for name, c in self.when.items()
+        )
+        found = [f"{name} is required when {when}" for name in self.require if values.get(name) is None]
+        found += [f"{name} must not be set when {when}" for name in self.forbid if values.get(name) is not None]
+        found += [
+            f"{name} must be {condition.describe()} when {when}, got {values[name]!r}"
+            for name, condition in self.then.items()
+            if values.get(name) is not None and not condition.holds(values[name])
+        ]
+        return [f"{problem} ({self.reason})" if self.reason else problem for problem in found]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "when": {name: condition.as_json() for name, condition in self.when.items()},
+            "require": list(self.require),
+            "forbid": list(self.forbid),
+            "then": {name: condition.as_json() for name, condition in self.then.items()},
+            "reason": self.reason,
+        }
+
+
+def enforce(instance: Any, rules: tuple[Rule, ...]) -> None:
+    """`ValueError` naming every rule `instance` (a schema dataclass) breaks; for its `__post_init__`."""
+    values = {field.name: getattr(instance, field.name) for field in dataclasses.fields(instance)}
+    problems = [problem for rule in rules for problem in rule.problems(values)]
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def param(
@@ -202,9 +294,16 @@ def describe(schema: type[Any]) -> list[dict[str, Any]]:
 
 
 def export(*schemas: type[Any]) -> dict[str, Any]:
-    """The schemas as container/hyperparameters.json: every hyperparameter a job may set, and the reserved names."""
+    """The schemas as container/hyperparameters.json: every hyperparameter a job may set, the rules that combine
+    them, and the reserved names."""
     entries: dict[str, Any] = {}
+    rules: list[dict[str, Any]] = []
     for schema in schemas:
+        names = {field.name for field in dataclasses.fields(schema)}
+        for rule in getattr(schema, "RULES", ()):
+            if not rule.names() <= names:
+                raise ValueError(f"{schema.__name__}.RULES names {sorted(rule.names() - names)}, not its fields")
+            rules.append(rule.as_json())
         hints = typing.get_type_hints(schema)
         for field in dataclasses.fields(schema):
             kind, nullable = _base_type(hints[field.name])
@@ -221,7 +320,7 @@ def export(*schemas: type[Any]) -> dict[str, Any]:
                 "choices": list(meta["choices"]) if meta.get("choices") is not None else None,
                 "doc": meta.get("doc", ""),
             }
-    return {"hyperparameters": entries, "reserved": sorted(RESERVED)}
+    return {"hyperparameters": entries, "reserved": sorted(RESERVED), "rules": rules}
 
 
 def export_text(*schemas: type[Any]) -> str:

@@ -11,8 +11,11 @@ metric format when METRICS_NAMESPACE is set, per feature and overall, by Endpoin
 
 Outcomes of imperfect windows: an unreadable line (not JSON, not a capture record, a payload that is not
 numbers) is skipped and counted (`CorruptRecords`); a request with another feature count than the
-baseline is skipped and counted (`MismatchedRecords`); a window with fewer than DRIFT_MIN_ROWS rows gets a
-report and counts but no drift metrics, so a quiet hour neither alarms nor hides an earlier alarm.
+baseline is skipped and counted (`MismatchedRecords`); a response whose predictions do not pair with its
+request's rows (another count of predictions than rows, or another number of outputs than the baseline's)
+leaves its request counted without predictions and is counted (`UnmatchedPredictions`); a window with
+fewer than DRIFT_MIN_ROWS rows gets a report and counts but no drift metrics, so a quiet hour neither
+alarms nor hides an earlier alarm.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ THRESHOLD_VARIABLE = "DRIFT_PSI_THRESHOLD"
 MIN_ROWS_VARIABLE = "DRIFT_MIN_ROWS"
 WINDOW_VARIABLE = "DRIFT_WINDOW"
 DEFAULT_THRESHOLD = 0.2
-DEFAULT_MIN_ROWS = 100
+# At 500 rows two samples of one distribution differ by a PSI of about 0.02 per feature (docs/drift.md).
+DEFAULT_MIN_ROWS = 500
 # Bin fractions are floored at this before the logarithm of the PSI, so an empty bin counts as rare, not infinite.
 PSI_FLOOR = 1e-4
 PROBLEMS_KEPT = 20
@@ -65,7 +69,8 @@ FEATURE_METRICS = {"FeatureDrift": "None", "FeatureKSStatistic": "None", "Missin
                    "OutOfRangeRate": "Percent"}  # fmt: skip
 OVERALL_METRICS = {"OverallDrift": "None", "PredictionDrift": "None", "DriftedFeatures": "Count",
                    "MissingRateMax": "Percent", "OutOfRangeRateMax": "Percent", "RowsAnalyzed": "Count",
-                   "CorruptRecords": "Count", "MismatchedRecords": "Count"}  # fmt: skip
+                   "CorruptRecords": "Count", "MismatchedRecords": "Count",
+                   "UnmatchedPredictions": "Count"}  # fmt: skip
 EXIT_FAILURE = 1
 
 CSV_TYPES = frozenset({"text/csv", "text/x-csv"})
@@ -223,7 +228,10 @@ def decode_predictions(kind: str, body: bytes) -> Matrix:
 
 
 def parse_record(line: bytes) -> tuple[Matrix, Matrix | None]:
-    """(features, predictions or None) of one data-capture line; `RecordError` when it is unusable."""
+    """(features, predictions or None) of one data-capture line; `RecordError` when it is unusable.
+
+    The predictions are as the response held them: whether they pair with the rows is the caller's to check.
+    """
     record = _json(line)
     capture = record.get("captureData") if isinstance(record, dict) else None
     if not isinstance(capture, dict) or "endpointInput" not in capture:
@@ -235,8 +243,6 @@ def parse_record(line: bytes) -> tuple[Matrix, Matrix | None]:
             predictions = decode_predictions(*_payload(capture["endpointOutput"], "endpointOutput"))
         except RecordError:
             predictions = None  # e.g. an error answer: the request still tells about the inputs
-        if predictions is not None and predictions.shape[0] != features.shape[0]:
-            predictions = None
     return features, predictions
 
 
@@ -290,6 +296,8 @@ class Window:
     lines: int = 0
     corrupt: int = 0
     mismatched: int = 0
+    # Responses whose predictions do not pair with their request's rows: the request counts, its predictions not.
+    unmatched_predictions: int = 0
     widths: dict[int, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -336,8 +344,16 @@ def read_window(directory: Path, baseline: baselines.Baseline) -> Window:
                     window.note(f"{where}: {width} features, the baseline has {num_features}")
                     continue
                 window.features.add(features)
-                if predictions is not None and predictions.shape[1] == num_outputs:
-                    window.predictions.add(predictions)
+                if predictions is None:
+                    continue
+                if predictions.shape != (features.shape[0], num_outputs):
+                    window.unmatched_predictions += 1
+                    window.note(
+                        f"{where}: response of {predictions.shape[0]} x {predictions.shape[1]} predictions for "
+                        f"{features.shape[0]} rows; the baseline has {num_outputs} output(s) per row"
+                    )
+                    continue
+                window.predictions.add(predictions)
     window.features.flush()
     window.predictions.flush()
     return window
@@ -363,6 +379,12 @@ def ks(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> tuple[fl
     return distance, float(stats.kstwobign.sf(distance * math.sqrt(n * m / (n + m))))
 
 
+def psi_noise(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> float:
+    """The PSI expected with no drift at these sample sizes: (bins - 1) x (1/n + 1/m) (a chi-square's mean)."""
+    n, m = float(expected.sum()), float(actual.sum())
+    return (expected.size - 1) * (1 / n + 1 / m)
+
+
 def compare(tally: Tally, j: int) -> dict[str, Any]:
     """Drift of the window's column `j` against its baseline column."""
     column, rows = tally.columns[j], tally.rows
@@ -377,10 +399,15 @@ def compare(tally: Tally, j: int) -> dict[str, Any]:
     }
     expected = np.asarray(column.counts, dtype=np.float64)
     if expected.sum() == 0 or present == 0:
-        return result | {"psi": None, "ks_statistic": None, "ks_p_value": None}
+        return result | {"psi": None, "psi_noise": None, "ks_statistic": None, "ks_p_value": None}
     actual = tally.counts[j].astype(np.float64)
     statistic, p_value = ks(expected, actual)
-    return result | {"psi": psi(expected, actual), "ks_statistic": statistic, "ks_p_value": p_value}
+    return result | {
+        "psi": psi(expected, actual),
+        "psi_noise": psi_noise(expected, actual),
+        "ks_statistic": statistic,
+        "ks_p_value": p_value,
+    }
 
 
 def _rate(part: int, whole: int) -> float:
@@ -404,6 +431,7 @@ def analyse(baseline: baselines.Baseline, window: Window, settings: Settings) ->
             "valid": window.valid,
             "corrupt": window.corrupt,
             "mismatched": window.mismatched,
+            "unmatched_predictions": window.unmatched_predictions,
         },
         "rows": rows,
         "problems": window.problems,
@@ -468,6 +496,7 @@ def metric_records(report: dict[str, Any], settings: Settings, timestamp_ms: int
         "RowsAnalyzed": report["rows"],
         "CorruptRecords": counts["corrupt"],
         "MismatchedRecords": counts["mismatched"],
+        "UnmatchedPredictions": counts["unmatched_predictions"],
     }
     records = []
     endpoint = {"EndpointName": settings.endpoint_name}
@@ -530,7 +559,8 @@ def run(paths: OptMl, environ: dict[str, str] | None = None) -> int:
         summary = report["overall"] or {}
         print(
             f"drift: status={report['status']} rows={report['rows']} lines={window.lines} corrupt={window.corrupt} "
-            f"mismatched={window.mismatched} drift={summary.get('drift')} "
+            f"mismatched={window.mismatched} unmatched_predictions={window.unmatched_predictions} "
+            f"drift={summary.get('drift')} "
             f"most_drifted={summary.get('most_drifted_feature')}",
             flush=True,
         )

@@ -97,7 +97,7 @@ def test_hyperparameter_schema_file_is_generated_from_the_code(tmp_path: Path) -
 def test_hyperparameter_schema_has_the_agreed_shape() -> None:
     """GIVEN the exported schema THEN exactly the keys of INTERFACE.md, and the reserved names SageMaker adds."""
     schema = hyperparameters.export(ALGORITHM.hyperparameters, DistributedHyperparameters)
-    assert set(schema) == {"hyperparameters", "reserved"}
+    assert set(schema) == {"hyperparameters", "reserved", "rules"}
     keys = {"type", "required", "nullable", "default", "minimum", "maximum", "exclusive_minimum", "choices", "doc"}
     for name, entry in schema["hyperparameters"].items():
         assert set(entry) == keys, name

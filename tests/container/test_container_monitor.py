@@ -277,7 +277,14 @@ def test_every_capture_encoding_is_read(model_root: Path, tmp_path: Path, kind: 
     assert result.returncode == 0, result.stderr
     report = _report(root)
     assert report["rows"] == 200
-    assert report["records"] == {"files": 1, "lines": 20, "valid": 20, "corrupt": 0, "mismatched": 0}
+    assert report["records"] == {
+        "files": 1,
+        "lines": 20,
+        "valid": 20,
+        "corrupt": 0,
+        "mismatched": 0,
+        "unmatched_predictions": 0,
+    }
     assert report["overall"]["prediction_rows"] == 200
 
 
@@ -299,7 +306,7 @@ def test_corrupt_lines_are_skipped_counted_and_located(model_root: Path, tmp_pat
         json.dumps({"captureData": {"endpointInput": {"data": "%%%", "encoding": "BASE64"}}}).encode() + b"\n",
     ]
     root = _processing_tree(tmp_path, model_root, {"a.jsonl": good + b"".join(bad)})
-    result = _run_monitor(root)
+    result = _run_monitor(root, DRIFT_MIN_ROWS="300")
     assert result.returncode == 0, result.stderr
     report = _report(root)
     assert report["records"]["corrupt"] == 4
@@ -320,8 +327,30 @@ def test_a_response_that_cannot_be_read_leaves_its_request_counted_without_predi
     features, predictions = monitor.parse_record(json.dumps(line).encode())
     assert features.shape == (2, NUM_FEATURES)
     assert predictions is None
-    short = json.loads(_capture_line(np.ones((2, NUM_FEATURES)), np.array([0.1])))
-    assert monitor.parse_record(json.dumps(short).encode())[1] is None  # one prediction for two rows
+
+
+def test_a_response_that_does_not_pair_with_its_rows_is_counted_and_its_request_kept(
+    model_root: Path, tmp_path: Path
+) -> None:
+    # GIVEN a window where three responses hold one prediction for ten rows (a proxy that cut the answer)
+    features = _fresh(23, 300)
+    model = ALGORITHM.load(model_root / "model")
+    short = b"".join(_capture_line(features[i : i + 10], model.predict(features[i : i + 1])) for i in (0, 10, 20))
+    root = _processing_tree(tmp_path, model_root, {"a.jsonl": short + _window(model_root, features[30:])})
+    # WHEN the monitor reads it
+    result = _run_monitor(root)
+    # THEN their rows count for feature drift, their predictions not, and the report and a metric say how many
+    assert result.returncode == 0, result.stderr
+    report = _report(root)
+    assert report["rows"] == 300
+    assert report["overall"]["prediction_rows"] == 270
+    assert report["records"]["unmatched_predictions"] == 3
+    assert report["records"]["valid"] == 30
+    assert (
+        report["problems"][0]
+        == "a.jsonl:1: response of 1 x 1 predictions for 10 rows; the baseline has 1 output(s) per row"
+    )
+    assert _overall(result.stdout)["UnmatchedPredictions"] == 3
 
 
 def test_a_multiclass_baseline_describes_each_class_probability() -> None:
@@ -389,6 +418,7 @@ def test_an_empty_window_reports_no_data_and_publishes_counts_only(model_root: P
         "RowsAnalyzed",
         "CorruptRecords",
         "MismatchedRecords",
+        "UnmatchedPredictions",
     ]
 
 
@@ -483,3 +513,45 @@ def test_counting_in_batches_gives_the_counts_of_the_whole_window(monkeypatch: p
     assert batched.missing.tolist() == whole.missing.tolist() == [0, 143]
     assert batched.outside.tolist() == whole.outside.tolist()
     assert [c.tolist() for c in batched.counts] == [c.tolist() for c in whole.counts]
+
+
+def _same_distribution_drift(rows: int, seed: int, features: int = 30) -> dict[str, Any]:
+    """The report of a `rows`-row window drawn from the distribution of a 20 000-row baseline."""
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> np.ndarray:
+        # Normal, skewed and discrete columns, as real features are.
+        columns = [rng.normal(size=n), rng.lognormal(size=n), rng.integers(0, 5, size=n).astype(float)]
+        return np.column_stack([columns[j % 3] * (j + 1) for j in range(features)])
+
+    reference = draw(20_000)
+    document = baseline.build(Dataset("validation", np.zeros(len(reference)), reference), rng.uniform(size=20_000))
+    parsed = baseline.parse(json.loads(json.dumps(document)), "test")
+    window = monitor.Window(monitor.Tally(parsed.features), monitor.Tally(parsed.predictions), lines=1)
+    window.features.add(draw(rows))
+    window.features.flush()
+    settings = monitor.Settings(None, "e", monitor.DEFAULT_THRESHOLD, monitor.DEFAULT_MIN_ROWS, None)
+    return monitor.analyse(parsed, window, settings)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_same_distribution_windows_of_the_minimum_size_stay_below_the_default_threshold(seed: int) -> None:
+    # GIVEN a 30-feature baseline and a window of the default minimum size drawn from the same distribution
+    report = _same_distribution_drift(monitor.DEFAULT_MIN_ROWS, seed)
+    # WHEN compared THEN the highest feature PSI (the alarm's) stays well below the default threshold: no page
+    assert report["status"] == "ok"
+    assert report["overall"]["drift"] < monitor.DEFAULT_THRESHOLD / 2
+    assert report["overall"]["drifted_features"] == 0
+
+
+@pytest.mark.parametrize("rows", [100, monitor.DEFAULT_MIN_ROWS, 5000])
+def test_the_report_gives_the_psi_sampling_alone_explains(rows: int) -> None:
+    # GIVEN same-distribution windows of several sizes WHEN compared
+    reports = [_same_distribution_drift(rows, seed) for seed in range(3)]
+    # (the continuous columns: a discrete one has fewer bins than the deciles give)
+    entries = [entry for report in reports for j, entry in enumerate(report["features"]) if j % 3 != 2]
+    # THEN each feature's psi_noise is (bins - 1)(1/n + 1/m), and the mean PSI is close to it: noise, not drift
+    bins = len(baseline.DECILES) + 1
+    assert all(entry["psi_noise"] == pytest.approx((bins - 1) * (1 / 20_000 + 1 / rows), rel=0.15) for entry in entries)
+    mean = float(np.mean([entry["psi"] for entry in entries]))
+    assert 0.5 * entries[0]["psi_noise"] < mean < 1.5 * entries[0]["psi_noise"]

@@ -179,7 +179,7 @@ FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str,
         {"objective": "binary", "metric": "l2"},
         {"train": _good_train()},
         {},
-        "metric l2 does not suit objective binary",
+        "metric must be one of binary_logloss, binary_error, auc, average_precision when objective is binary, got 'l2'",
     ),
     (
         "missing train channel",

@@ -270,6 +270,16 @@ def test_every_bad_p_is_named_at_once(capsys: pytest.CaptureFixture[str]) -> Non
         assert problem in line
 
 
+def test_a_p_combination_the_container_refuses_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN -p values each valid alone whose combination (over the configured binary objective) the container refuses
+    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d", "-p", "num_class=3", "-p", "metric=l2")
+    # THEN nothing starts: one line names both broken rules
+    assert code == USAGE
+    (line,) = err
+    assert "num_class must not be set when objective is one of regression, binary" in line
+    assert "metric must be one of binary_logloss, binary_error, auc, average_precision when objective is binary" in line
+
+
 def test_a_request_is_held_to_invoke_endpoints_own_limit() -> None:
     # GIVEN botocore's sagemaker-runtime model WHEN the CLI's request limit is read THEN it is the API's 6 MB
     assert arguments.max_request_bytes() == 6 * 1024 * 1024

@@ -141,6 +141,9 @@ class GBDTModel:
         self._facts = facts
         self._model_file = model_file
         self._compiled: Any = None
+        # 0 = every CPU (OpenMP's default): training's own predictions (the drift baseline) have the machine.
+        # A server runs one worker process per CPU, so `accelerate` (serving only) turns this to 1.
+        self._threads = 0
         self.num_features: int = booster.num_feature()
 
     def save(self, directory: Path) -> None:
@@ -154,8 +157,9 @@ class GBDTModel:
         compiled = self._compiled
         if compiled is not None:
             return _compiled_predict(compiled, features)
-        # One thread: the server runs one worker process per CPU, and OpenMP start-up dominates small requests.
-        prediction: Matrix = self._booster.predict(features, num_threads=1)
+        # Serving: one thread, as the server runs one worker process per CPU and OpenMP start-up dominates
+        # small requests.
+        prediction: Matrix = self._booster.predict(features, num_threads=self._threads)
         return prediction
 
     def accelerate(self, cache_dir: Path) -> None:
@@ -165,6 +169,7 @@ class GBDTModel:
         there is no C compiler or the compiled trees disagree with LightGBM on probe rows, LightGBM predicts.
         Worker processes share one compilation through a lock file in `cache_dir`.
         """
+        self._threads = 1
         if os.environ.get(COMPILE_VARIABLE, "auto").lower() in {"off", "0", "false", "no"}:
             _log.info("compiled inference off (%s); predicting with LightGBM", COMPILE_VARIABLE)
             return

@@ -23,6 +23,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from sagemaker_contract.baseline import SAMPLE_ROWS
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.hyperparameters import param
 from sagemaker_contract.protocol import Cluster, Dataset, FitContext, Matrix, StopRequested
@@ -44,6 +45,9 @@ ALL_METRICS = tuple(metric for metrics in METRICS.values() for metric in metrics
 _RESUMABLE_ACROSS = frozenset({"num_boost_round", "early_stopping_rounds"})
 _CONNECTED = re.compile(r"Connected to rank (\d+)")
 _NETWORK_READY = re.compile(r"Local rank: \d+, total number of machines: \d+")
+# Predictions training already holds, by the sha256 of the model file they belong to: (features, predictions)
+# of each channel small enough for the drift baseline to predict whole (baseline.SAMPLE_ROWS).
+_SCORED: dict[str, list[tuple[Matrix, Matrix]]] = {}
 
 
 class _NetworkLog:
@@ -136,10 +140,17 @@ class GBDTHyperparameters:
 class GBDTModel:
     """A trained or loaded LightGBM booster; serving may switch it to compiled trees (see `accelerate`)."""
 
-    def __init__(self, booster: Any, facts: dict[str, Any], model_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        booster: Any,
+        facts: dict[str, Any],
+        model_file: Path | None = None,
+        scored: list[tuple[Matrix, Matrix]] | None = None,
+    ) -> None:
         self._booster = booster
         self._facts = facts
         self._model_file = model_file
+        self._scored = scored or []
         self._compiled: Any = None
         # 0 = every CPU (OpenMP's default): training's own predictions (the drift baseline) have the machine.
         # A server runs one worker process per CPU, so `accelerate` (serving only) turns this to 1.
@@ -149,11 +160,16 @@ class GBDTModel:
     def save(self, directory: Path) -> None:
         best = self._facts.get("best_iteration") or None
         self._booster.save_model(str(directory / MODEL_FILE), num_iteration=best)
+        if self._scored:
+            _SCORED[_digest(directory / MODEL_FILE)] = self._scored
 
     def summary(self) -> dict[str, Any]:
         return dict(self._facts)
 
     def predict(self, features: Matrix) -> Matrix:
+        for known, predictions in self._scored:
+            if features is known:  # the rows training scored with this very model (the drift baseline's)
+                return predictions.copy()
         compiled = self._compiled
         if compiled is not None:
             return _compiled_predict(compiled, features)
@@ -210,6 +226,34 @@ class GBDTModel:
             return
         self._compiled = compiled
         _log.info("compiled inference ready after %.2f s", time.monotonic() - started)
+
+
+def _digest(model_file: Path) -> str:
+    return hashlib.sha256(model_file.read_bytes()).hexdigest()
+
+
+def _scored(booster: Any, train: Dataset, validation: Dataset | None) -> list[tuple[Matrix, Matrix]]:
+    """LightGBM's own predictions of the training rows (and validation rows), free after the last round.
+
+    They are the saved model's predictions when the model keeps every round (no early stopping cut it), up
+    to the order of floating-point sums. A custom metric is handed them: LightGBM's public way to read them.
+    """
+    if booster.best_iteration not in (0, booster.current_iteration()):
+        return []
+    found: list[tuple[Matrix, Matrix]] = []
+
+    def keep(dataset: Dataset) -> Any:
+        def metric(predictions: Matrix, _data: Any) -> tuple[str, float, bool]:
+            found.append((dataset.features, np.array(predictions, dtype=np.float64)))
+            return "kept", 0.0, False
+
+        return metric
+
+    if train.num_rows <= SAMPLE_ROWS:
+        booster.eval_train(feval=keep(train))
+    if validation is not None and validation.num_rows <= SAMPLE_ROWS:
+        booster.eval_valid(feval=keep(validation))
+    return found
 
 
 def _compiled_predict(compiled: Any, features: Matrix) -> Matrix:
@@ -348,6 +392,8 @@ class LightGBMAlgorithm:
                 valid_names=valid_names,
                 init_model=init_model,
                 callbacks=callbacks,
+                # The booster keeps its data, so that its predictions of them stay readable (`_scored`).
+                keep_training_booster=True,
             )
         except lgb.basic.LightGBMError as error:
             if "bad_alloc" in str(error):
@@ -380,7 +426,7 @@ class LightGBMAlgorithm:
         }
         if cluster is not None:
             facts["tree_learner"] = hyperparameters.tree_learner
-        return GBDTModel(booster, facts)
+        return GBDTModel(booster, facts, scored=_scored(booster, train, validation))
 
     def _resume(self, context: FitContext, fingerprint: str, num_boost_round: int) -> tuple[Any, int]:
         """(init_model, rounds done) from a matching checkpoint, else (None, 0)."""
@@ -397,7 +443,8 @@ class LightGBMAlgorithm:
 
     def load(self, directory: Path) -> GBDTModel:
         booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
-        return GBDTModel(booster, {}, directory / MODEL_FILE)
+        scored = _SCORED.get(_digest(directory / MODEL_FILE)) if _SCORED else None
+        return GBDTModel(booster, {}, directory / MODEL_FILE, scored)
 
 
 ALGORITHM = LightGBMAlgorithm()

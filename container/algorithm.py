@@ -426,7 +426,10 @@ class LightGBMAlgorithm:
         }
         if cluster is not None:
             facts["tree_learner"] = hyperparameters.tree_learner
-        return GBDTModel(booster, facts, scored=_scored(booster, train, validation))
+        scored = _scored(booster, train, validation)
+        # What lgb.train does without keep_training_booster: the model alone, LightGBM's copy of the data freed.
+        booster.model_from_string(booster.model_to_string()).free_dataset()
+        return GBDTModel(booster, facts, scored=scored)
 
     def _resume(self, context: FitContext, fingerprint: str, num_boost_round: int) -> tuple[Any, int]:
         """(init_model, rounds done) from a matching checkpoint, else (None, 0)."""

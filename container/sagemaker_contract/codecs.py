@@ -214,6 +214,7 @@ def _arrow_csv(body: bytes, num_features: int) -> Matrix | None:
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
+            memory_pool=pa.system_memory_pool(),  # malloc: freed buffers go back, no allocator cache per worker
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from results_file import record, write_readme_section
+from results_file import commit, load_average, record, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNTH_TARGET_S = 20.0
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--synth-reps", type=int, default=3)
     parser.add_argument("--test-reps", type=int, default=1)
     args = parser.parse_args()
-
+    load_at_start = load_average()
     _cdk_synth()  # warm-up: the first synth after setup also byte-compiles and warms the disk cache
     synth = [_cdk_synth() for _ in range(args.synth_reps)]
     tests = [_timed(["make", "--no-print-directory", "test"]) for _ in range(args.test_reps)]
@@ -60,9 +60,12 @@ def main() -> None:
         "make_test_s": {"median": test_median, "values": [round(t, 1) for t in tests]},
         "make_test_target_s": TEST_TARGET_S,
     }
-    record("platform", results)
+    record("platform", results, load_at_start)
+    load = f"load average {load_at_start[0]:.1f} before, {load_average()[0]:.1f} after (2 cores)"
     table = "\n".join(
         [
+            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit {commit()}; {load}.",
+            "",
             "| measure | median | runs | target | met |",
             "| --- | --- | --- | --- | --- |",
             f"| `make synth`, all stages, warm | {synth_median} s | {len(synth)} | < {SYNTH_TARGET_S:.0f} s "

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +14,36 @@ RESULTS = Path(__file__).with_name("results.json")
 README = Path(__file__).with_name("README.md")
 
 
-def record(section: str, data: dict[str, Any]) -> None:
-    """Replace ``section`` of benchmarks/results.json with ``data``, keeping the other sections."""
+def commit() -> str:
+    """The commit the measured code is at; `-dirty` when the container or benchmarks differ from it."""
+    root = RESULTS.parent.parent
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "container", "benchmarks/*.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return sha.stdout.strip() + ("-dirty" if changed.stdout.strip() else "")
+
+
+def load_average() -> list[float]:
+    """The machine's 1-, 5- and 15-minute load averages (2 cores: 2.0 = busy)."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def record(section: str, data: dict[str, Any], load_at_start: list[float] | None = None) -> None:
+    """Replace ``section`` of benchmarks/results.json with ``data``, keeping the other sections.
+
+    Every section carries the commit it was measured at, the date, and the load average around the run.
+    """
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[section] = data
+    measured: dict[str, Any] = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    if load_at_start is not None:
+        measured["load_average_start"] = load_at_start
+    measured["load_average_end"] = load_average()
+    results[section] = data | {"measured_at": measured}
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
+from sagemaker_contract.baseline import SAMPLE_ROWS
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.hyperparameters import Condition, Rule, enforce, param
 from sagemaker_contract.protocol import Cluster, Dataset, FitContext, Matrix, StopRequested
@@ -44,6 +45,9 @@ ALL_METRICS = tuple(metric for metrics in METRICS.values() for metric in metrics
 _RESUMABLE_ACROSS = frozenset({"num_boost_round", "early_stopping_rounds"})
 _CONNECTED = re.compile(r"Connected to rank (\d+)")
 _NETWORK_READY = re.compile(r"Local rank: \d+, total number of machines: \d+")
+# Predictions training already holds, by the sha256 of the model file they belong to: (features, predictions)
+# of each channel small enough for the drift baseline to predict whole (baseline.SAMPLE_ROWS).
+_SCORED: dict[str, list[tuple[Matrix, Matrix]]] = {}
 
 
 class _NetworkLog:
@@ -145,26 +149,42 @@ class GBDTHyperparameters:
 class GBDTModel:
     """A trained or loaded LightGBM booster; serving may switch it to compiled trees (see `accelerate`)."""
 
-    def __init__(self, booster: Any, facts: dict[str, Any], model_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        booster: Any,
+        facts: dict[str, Any],
+        model_file: Path | None = None,
+        scored: list[tuple[Matrix, Matrix]] | None = None,
+    ) -> None:
         self._booster = booster
         self._facts = facts
         self._model_file = model_file
+        self._scored = scored or []
         self._compiled: Any = None
+        # 0 = every CPU (OpenMP's default): training's own predictions (the drift baseline) have the machine.
+        # A server runs one worker process per CPU, so `accelerate` (serving only) turns this to 1.
+        self._threads = 0
         self.num_features: int = booster.num_feature()
 
     def save(self, directory: Path) -> None:
         best = self._facts.get("best_iteration") or None
         self._booster.save_model(str(directory / MODEL_FILE), num_iteration=best)
+        if self._scored:
+            _SCORED[_digest(directory / MODEL_FILE)] = self._scored
 
     def summary(self) -> dict[str, Any]:
         return dict(self._facts)
 
     def predict(self, features: Matrix) -> Matrix:
+        for known, predictions in self._scored:
+            if features is known:  # the rows training scored with this very model (the drift baseline's)
+                return predictions.copy()
         compiled = self._compiled
         if compiled is not None:
             return _compiled_predict(compiled, features)
-        # One thread: the server runs one worker process per CPU, and OpenMP start-up dominates small requests.
-        prediction: Matrix = self._booster.predict(features, num_threads=1)
+        # Serving: one thread, as the server runs one worker process per CPU and OpenMP start-up dominates
+        # small requests.
+        prediction: Matrix = self._booster.predict(features, num_threads=self._threads)
         return prediction
 
     def accelerate(self, cache_dir: Path) -> None:
@@ -174,6 +194,7 @@ class GBDTModel:
         there is no C compiler or the compiled trees disagree with LightGBM on probe rows, LightGBM predicts.
         Worker processes share one compilation through a lock file in `cache_dir`.
         """
+        self._threads = 1
         if os.environ.get(COMPILE_VARIABLE, "auto").lower() in {"off", "0", "false", "no"}:
             _log.info("compiled inference off (%s); predicting with LightGBM", COMPILE_VARIABLE)
             return
@@ -214,6 +235,34 @@ class GBDTModel:
             return
         self._compiled = compiled
         _log.info("compiled inference ready after %.2f s", time.monotonic() - started)
+
+
+def _digest(model_file: Path) -> str:
+    return hashlib.sha256(model_file.read_bytes()).hexdigest()
+
+
+def _scored(booster: Any, train: Dataset, validation: Dataset | None) -> list[tuple[Matrix, Matrix]]:
+    """LightGBM's own predictions of the training rows (and validation rows), free after the last round.
+
+    They are the saved model's predictions when the model keeps every round (no early stopping cut it), up
+    to the order of floating-point sums. A custom metric is handed them: LightGBM's public way to read them.
+    """
+    if booster.best_iteration not in (0, booster.current_iteration()):
+        return []
+    found: list[tuple[Matrix, Matrix]] = []
+
+    def keep(dataset: Dataset) -> Any:
+        def metric(predictions: Matrix, _data: Any) -> tuple[str, float, bool]:
+            found.append((dataset.features, np.array(predictions, dtype=np.float64)))
+            return "kept", 0.0, False
+
+        return metric
+
+    if train.num_rows <= SAMPLE_ROWS:
+        booster.eval_train(feval=keep(train))
+    if validation is not None and validation.num_rows <= SAMPLE_ROWS:
+        booster.eval_valid(feval=keep(validation))
+    return found
 
 
 def _compiled_predict(compiled: Any, features: Matrix) -> Matrix:
@@ -352,6 +401,8 @@ class LightGBMAlgorithm:
                 valid_names=valid_names,
                 init_model=init_model,
                 callbacks=callbacks,
+                # The booster keeps its data, so that its predictions of them stay readable (`_scored`).
+                keep_training_booster=True,
             )
         except lgb.basic.LightGBMError as error:
             if "bad_alloc" in str(error):
@@ -384,7 +435,10 @@ class LightGBMAlgorithm:
         }
         if cluster is not None:
             facts["tree_learner"] = hyperparameters.tree_learner
-        return GBDTModel(booster, facts)
+        scored = _scored(booster, train, validation)
+        # What lgb.train does without keep_training_booster: the model alone, LightGBM's copy of the data freed.
+        booster.model_from_string(booster.model_to_string()).free_dataset()
+        return GBDTModel(booster, facts, scored=scored)
 
     def _resume(self, context: FitContext, fingerprint: str, num_boost_round: int) -> tuple[Any, int]:
         """(init_model, rounds done) from a matching checkpoint, else (None, 0)."""
@@ -401,7 +455,8 @@ class LightGBMAlgorithm:
 
     def load(self, directory: Path) -> GBDTModel:
         booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
-        return GBDTModel(booster, {}, directory / MODEL_FILE)
+        scored = _SCORED.get(_digest(directory / MODEL_FILE)) if _SCORED else None
+        return GBDTModel(booster, {}, directory / MODEL_FILE, scored)
 
 
 ALGORITHM = LightGBMAlgorithm()

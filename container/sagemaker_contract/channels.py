@@ -152,32 +152,76 @@ def _csv_problem(path: Path, channel: str, expected_columns: int) -> str:
     return f"channel {channel}, file {path.name} could not be parsed as CSV"
 
 
-def _read_csv(path: Path, channel: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+# The training matrix is float32, as LightGBM bins it (its histograms compare float32-rounded values anyway):
+# half the memory of float64. CSV is parsed in blocks of this size straight into it, so the file's text and a
+# float64 copy of the whole matrix are never held at once (peak memory about the float32 matrix itself).
+FEATURE_DTYPE = np.float32
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_CSV_BLOCK_BYTES = 16 * 1024 * 1024
+Block = tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float32]]]
+
+
+def _count_lines(path: Path) -> int:
+    """Records in the file at most (every record but the last ends at a newline); one C pass, no parsing."""
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CSV_BLOCK_BYTES):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def _to_features(
+    values: np.ndarray[Any, np.dtype[np.float64]], channel: str, path: Path, first_row: int, column: int
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """`values` checked to fit float32 (beyond +-3.4e38 a finite number would become infinite)."""
+    too_large = np.flatnonzero(np.isfinite(values) & (np.abs(values) > _FLOAT32_MAX))
+    if too_large.size:
+        raise UserError(
+            f"channel {channel}, file {path.name}, row {first_row + int(too_large[0]) + 1}, feature {column}: "
+            f"{values[too_large[0]]:g} is beyond +-{_FLOAT32_MAX:.4g}, the largest magnitude training handles"
+        )
+    return values
+
+
+def _read_csv(path: Path, channel: str) -> Block:
     with path.open("rb") as handle:
         first = handle.readline()
     if not first.strip():
         if path.stat().st_size == 0:
-            return np.empty((0, 0))
+            return np.empty(0), np.empty((0, 0), dtype=FEATURE_DTYPE)
         raise UserError(f"channel {channel}, file {path.name}, line 1 is empty")
     try:
         columns = len(next(csv.reader([first.decode("utf-8", errors="replace")])))
     except csv.Error as error:  # a bare \r inside the line: the caller's data, not an internal error
         raise UserError(f"channel {channel}, file {path.name}, line 1: {error}") from None
     names = [f"c{i}" for i in range(columns)]
+    capacity = _count_lines(path)
+    labels = np.empty(capacity)
+    features = np.empty((capacity, max(columns - 1, 0)), dtype=FEATURE_DTYPE)
+    rows = 0
     try:
-        table = pa_csv.read_csv(
+        reader = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(column_names=names),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=_CSV_BLOCK_BYTES),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.float64()), null_values=[], strings_can_be_null=False
             ),
         )
+        for batch in reader:
+            stop = rows + batch.num_rows
+            labels[rows:stop] = batch.column(0).to_numpy()
+            for index in range(1, columns):
+                values = batch.column(index).to_numpy()
+                features[rows:stop, index - 1] = _to_features(values, channel, path, rows, index)
+            rows = stop
     except (pa.ArrowInvalid, UnicodeDecodeError):
         raise UserError(_csv_problem(path, channel, columns)) from None
-    return np.column_stack([table.column(i).to_numpy() for i in range(columns)])
+    # Blank lines (skipped) leave unused rows at the end: a view of the rows read, no copy.
+    return labels[:rows], features[:rows]
 
 
-def _read_parquet(path: Path, channel: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+def _read_parquet(path: Path, channel: str) -> Block:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as error:
@@ -185,8 +229,14 @@ def _read_parquet(path: Path, channel: str) -> np.ndarray[Any, np.dtype[np.float
     for name, kind in zip(table.column_names, table.schema.types, strict=True):
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
             raise UserError(f"channel {channel}, file {path.name}: column {name!r} is {kind}, not numeric")
-    columns = [table.column(i).cast(pa.float64()).to_numpy(zero_copy_only=False) for i in range(table.num_columns)]
-    return np.column_stack(columns) if columns else np.empty((0, 0))
+    if table.num_columns == 0:
+        return np.empty(0), np.empty((0, 0), dtype=FEATURE_DTYPE)
+    labels = table.column(0).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    features = np.empty((table.num_rows, table.num_columns - 1), dtype=FEATURE_DTYPE)
+    for index in range(1, table.num_columns):
+        values = table.column(index).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        features[:, index - 1] = _to_features(values, channel, path, 0, index)
+    return labels, features
 
 
 def read_channel(directory: Path, config: ChannelConfig) -> Dataset:
@@ -198,32 +248,37 @@ def read_channel(directory: Path, config: ChannelConfig) -> Dataset:
     if not files:
         raise UserError(f"channel {name} has no files in {directory}")
     reader = _read_parquet if config.content_type in PARQUET_TYPES else _read_csv
-    blocks: list[tuple[Path, np.ndarray[Any, np.dtype[np.float64]]]] = []
+    blocks: list[tuple[Path, Block]] = []
     for path in files:
-        block = reader(path, name)
-        if block.shape[0] == 0:
+        block_labels, block_features = block = reader(path, name)
+        if block_labels.shape[0] == 0:
             continue
-        if block.shape[1] < 2:
-            raise UserError(f"channel {name}, file {path.name} has {block.shape[1]} column(s); need label + features")
-        if blocks and block.shape[1] != blocks[0][1].shape[1]:
+        width = block_features.shape[1] + 1
+        if width < 2:
+            raise UserError(f"channel {name}, file {path.name} has {width} column(s); need label + features")
+        first_width = blocks[0][1][1].shape[1] + 1 if blocks else width
+        if width != first_width:
             raise UserError(
-                f"channel {name}: file {path.name} has {block.shape[1]} columns but "
-                f"{blocks[0][0].name} has {blocks[0][1].shape[1]}; every file needs the same columns"
+                f"channel {name}: file {path.name} has {width} columns but "
+                f"{blocks[0][0].name} has {first_width}; every file needs the same columns"
             )
         blocks.append((path, block))
     if not blocks:
         raise UserError(f"channel {name} has no rows: its {len(files)} file(s) are empty")
-    data = np.concatenate([block for _, block in blocks]) if len(blocks) > 1 else blocks[0][1]
-    labels = np.ascontiguousarray(data[:, 0])
+    if len(blocks) > 1:
+        labels = np.concatenate([block[0] for _, block in blocks])
+        features = np.concatenate([block[1] for _, block in blocks])
+    else:
+        labels, features = blocks[0][1]
     bad = np.flatnonzero(~np.isfinite(labels))
     if bad.size:
         raise UserError(
             f"channel {name}: row {int(bad[0]) + 1} has a missing or infinite label; labels must be numbers"
         )
-    features = np.ascontiguousarray(data[:, 1:])
-    infinite = np.argwhere(np.isinf(features))
+    infinite = np.flatnonzero(np.isinf(features).any(axis=1))
     if infinite.size:
-        row, column = (int(v) for v in infinite[0])
+        row = int(infinite[0])
+        column = int(np.flatnonzero(np.isinf(features[row]))[0])
         raise UserError(f"channel {name}: row {row + 1}, feature {column + 1} is infinite")
     return Dataset(channel=name, labels=labels, features=features)
 

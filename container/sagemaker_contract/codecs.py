@@ -16,6 +16,8 @@ import re
 import msgspec
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from sagemaker_contract.errors import BadRequestError
 from sagemaker_contract.protocol import Matrix
@@ -32,6 +34,11 @@ _ROW_PATH = re.compile(r"\$(?:\.instances)?\[(\d+)\](?:\.features)?(?:\[(\d+)\])
 _COLUMN_PATH = re.compile(r"\$(?:\.features)?\[(\d+)\]")
 _WHITESPACE = re.compile(rb"[ \t\r\n]*")
 _NPY_HEADER_LIMIT = 10_000  # numpy's own default for untrusted files
+# From this size on, CSV goes through Arrow's C++ parser (no Python string per line): about 2x loadtxt's
+# speed at 10 000 rows, but a fixed ~150 us set-up that loses to loadtxt below ~1 000 rows (measured).
+_ARROW_CSV_BYTES = 64 * 1024
+_ARROW_PARSE = pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=False)
+_BOM = b"\xef\xbb\xbf"
 
 
 class _Features(msgspec.Struct, forbid_unknown_fields=True):
@@ -188,7 +195,44 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
+def _arrow_csv(body: bytes, num_features: int) -> Matrix | None:
+    """The body parsed by Arrow, or None where Arrow's rules are looser than the records' (the exact path decides).
+
+    Arrow also ends a record at a lone \\r and skips a byte-order mark; those bodies take the exact path, as
+    does any body Arrow refuses (quotes, blank lines, ragged rows, non-numbers), so the errors stay the same.
+    """
+    if body.startswith(_BOM) or body.count(b"\r") != body.count(b"\r\n"):
+        return None
+    names = [str(i) for i in range(body.count(b",", 0, body.find(b"\n")) + 1)]
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(body),
+            read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=_ARROW_PARSE,
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.float64()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+            memory_pool=pa.system_memory_pool(),  # malloc: freed buffers go back, no allocator cache per worker
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    records = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    if table.num_rows != records or len(names) != num_features:
+        return None  # trailing blank lines (dropped by the exact path) or a width the exact path reports
+    matrix: Matrix = np.empty((table.num_rows, len(names)), dtype=np.float64)
+    for index in range(len(names)):
+        matrix[:, index] = table.column(index).to_numpy()
+    return matrix
+
+
 def _decode_csv(body: bytes, num_features: int) -> Matrix:
+    fast = _arrow_csv(body, num_features) if len(body) >= _ARROW_CSV_BYTES else None
+    if fast is not None:
+        _check_finite(fast)
+        return fast
     try:
         lines = _lines(body.decode("utf-8"))
     except UnicodeDecodeError as error:
@@ -384,11 +428,27 @@ def encode(predictions: Matrix, kind: str) -> bytes:
         return buffer.getvalue()
     if kind == JSON:
         return b'{"predictions":' + orjson.dumps(array, option=_NUMPY) + b"}"
-    text = orjson.dumps(array, option=_NUMPY)
-    if kind == JSONLINES:
-        if array.ndim == 1:
-            return b'{"prediction":' + text[1:-1].replace(b",", b'}\n{"prediction":') + b"}\n"
-        return b'{"prediction":[' + text[2:-2].replace(b"],[", b']}\n{"prediction":[') + b"]}\n"
+    if kind == CSV:
+        return _csv_lines(array)
+    text = orjson.dumps(array, option=_NUMPY)  # JSON Lines
     if array.ndim == 1:
-        return text[1:-1].replace(b",", b"\n") + b"\n"
-    return text[2:-2].replace(b"],[", b"\n") + b"\n"
+        return b'{"prediction":' + text[1:-1].replace(b",", b'}\n{"prediction":') + b"}\n"
+    return b'{"prediction":[' + text[2:-2].replace(b"],[", b']}\n{"prediction":[') + b"]}\n"
+
+
+def _csv_lines(array: Matrix) -> bytes:
+    """One line per row, values comma-separated: the flat array's JSON text with every k-th comma a newline.
+
+    orjson writes a flat array at 2.5x the speed of a nested one, and NumPy finds the commas in one pass
+    (JSON numbers hold none), about half the time of replacing "],[" in the nested text (measured).
+    """
+    text = bytearray(orjson.dumps(array.reshape(-1), option=_NUMPY))
+    text[-1] = ord("\n")  # the closing bracket
+    if array.ndim == 2 and array.shape[1] > 1:
+        view = np.frombuffer(text, dtype=np.uint8)
+        commas = np.flatnonzero(view == ord(","))
+        view[commas[array.shape[1] - 1 :: array.shape[1]]] = ord("\n")
+        del view  # releases the buffer
+    else:
+        text = text.replace(b",", b"\n")
+    return bytes(memoryview(text)[1:])

@@ -18,7 +18,8 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-Matrix = NDArray[np.float64]
+# float64, except training features: float32 (channels.FEATURE_DTYPE), as LightGBM bins them.
+Matrix = NDArray[np.float64] | NDArray[np.float32]
 H = TypeVar("H")
 # The documented per-round metrics line, matched by the regexes of metric_definitions.json:
 #   #metrics round=<n> <channel>:<metric>=<float> [<channel>:<metric>=<float> ...]
@@ -32,7 +33,7 @@ class StopRequested(Exception):  # noqa: N818 - a request, not an error
 
 @dataclass(frozen=True)
 class Dataset:
-    """One channel's rows: float64 features (rows x features, C order) and float64 labels."""
+    """One channel's rows: float32 features (rows x features, C order) and float64 labels."""
 
     channel: str
     labels: Matrix

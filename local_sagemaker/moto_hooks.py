@@ -38,11 +38,11 @@ def install(local_sagemaker: LocalSageMaker) -> None:
     _requests_count_as_tls()
     _endpoints_keep_their_names()
     stepfunctions.install()
-    _hook(SageMakerResponse, "create_training_job", _create_training_job)
+    _hook(SageMakerResponse, "create_training_job", _create("training"))
     _hook(SageMakerResponse, "describe_training_job", _describe("training"))
-    _hook(SageMakerResponse, "create_transform_job", _create_transform_job)
+    _hook(SageMakerResponse, "create_transform_job", _create("transform"))
     _hook(SageMakerResponse, "describe_transform_job", _describe("transform"))
-    _hook(SageMakerResponse, "create_processing_job", _create_processing_job)
+    _hook(SageMakerResponse, "create_processing_job", _create("processing"))
     _hook(SageMakerResponse, "describe_processing_job", _describe("processing"))
     _hook(SageMakerResponse, "create_hyper_parameter_tuning_job", _create("tuning"))
     _hook(SageMakerResponse, "describe_hyper_parameter_tuning_job", _describe("tuning"))
@@ -122,39 +122,6 @@ def _hook(cls: type, name: str, replacement: Any) -> None:
 def _request(response: Any) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(response.body or b"{}")
     return loaded
-
-
-def _create_training_job(response: Any, original: Any) -> Any:
-    request = _request(response)
-    try:
-        job = local().training_job(request)
-    except RequestError as error:
-        raise ValidationError(message=str(error)) from None
-    result = original(response)
-    job.start()
-    return result
-
-
-def _create_transform_job(response: Any, original: Any) -> Any:
-    request = _request(response)
-    try:
-        job = local().transform_job(request)
-    except RequestError as error:
-        raise ValidationError(message=str(error)) from None
-    result = original(response)
-    job.start()
-    return result
-
-
-def _create_processing_job(response: Any, original: Any) -> Any:
-    request = _request(response)
-    try:
-        job = local().processing_job(request)
-    except RequestError as error:
-        raise ValidationError(message=str(error)) from None
-    result = original(response)
-    job.start()
-    return result
 
 
 NAME_PARAMETERS = {

@@ -27,9 +27,6 @@ USAGE = "usage: entrypoint.py train|serve|monitor|export-interface   (OPT_ML_DIR
 
 
 def _train(paths: OptMl) -> int:
-    # OpenMP threads that spin while waiting make LightGBM 3-10x slower as soon as anything else wants a
-    # core (measured on 2 vCPUs); waiting threads that sleep cost little when the machine is idle.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # Imported here, in the forked child, so that the waiting parent stays small.
     try:
         from algorithm import ALGORITHM  # noqa: PLC0415

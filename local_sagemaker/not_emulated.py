@@ -39,7 +39,8 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
     NotEmulated(
         EVERYWHERE,
         "instance types, `VolumeSizeInGB`, serverless memory",
-        "a host is a process on this machine, with its CPUs and memory; nothing is sized",
+        "a host is a process on this machine, with its CPUs and memory; nothing is sized; OpenMP threads wait "
+        "passively (`OMP_WAIT_POLICY=PASSIVE` unless the job's `Environment` sets it): every host shares these cores",
     ),
     NotEmulated(
         EVERYWHERE,

@@ -19,7 +19,7 @@ import math
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,6 +32,7 @@ FORMAT_VERSION = 1
 # Levels of the stored quantiles; the inner deciles are the histogram's bin edges.
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 0.99, 1.0)
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+_DECILE_LEVELS = [QUANTILES.index(q) for q in DECILES]
 # Quantiles, bins and predictions come from at most this many rows (evenly spaced, so deterministic);
 # counts and missing rates from every row.
 SAMPLE_ROWS = 200_000
@@ -53,31 +54,34 @@ def _float(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _edges(present: Matrix) -> Matrix:
-    """The distinct deciles, each moved up to halfway to the next value observed above it.
+def _edges(ordered: Matrix, deciles: Matrix) -> Matrix:
+    """The distinct `deciles` of the sorted values `ordered`, each moved up to halfway to the next value above it.
 
     Bin membership of the baseline is unchanged (no value lies in between), but a value at a point mass
     (tree models predict few distinct values) stays in its bin when it comes back rounded, e.g. in CSV.
     """
-    distinct = np.unique(present)
-    edges = np.unique(np.quantile(present, DECILES))
-    above = np.searchsorted(distinct, edges, side="right")
-    has_next = above < distinct.size
-    moved: Matrix = np.where(has_next, (edges + distinct[np.minimum(above, distinct.size - 1)]) / 2, edges)
+    edges = cast(Matrix, np.unique(deciles))
+    above = np.searchsorted(ordered, edges, side="right")  # the first value above each edge
+    has_next = above < ordered.size
+    moved: Matrix = np.where(has_next, (edges + ordered[np.minimum(above, ordered.size - 1)]) / 2, edges)
     return moved
 
 
 def describe_column(name: str, all_values: Matrix, sample: Matrix) -> dict[str, Any]:
     """One statistics.json feature entry; NaN counts as missing. Bins are right-closed, the outer ones open."""
     present_all = all_values[~np.isnan(all_values)]
-    present = sample[~np.isnan(sample)]
     num_present = int(present_all.size)
     stats: dict[str, Any] = {
         "common": {"num_present": num_present, "num_missing": int(all_values.size - num_present)},
     }
     if num_present:
-        edges = _edges(present)
-        counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=edges.size + 1)
+        present = sample[~np.isnan(sample)]
+        # One sort answers the quantiles, the edges and the bin counts (a sample may miss a sparse column).
+        ordered = cast(Matrix, np.sort(present if present.size else present_all))
+        levels = cast(Matrix, np.quantile(ordered, QUANTILES))
+        edges = _edges(ordered, levels[_DECILE_LEVELS])
+        # Right-closed bins: the values at or below each edge, differenced.
+        counts = np.diff(np.searchsorted(ordered, edges, side="right"), prepend=0, append=ordered.size)
         lowest, highest = float(present_all.min()), float(present_all.max())
         bounds = [lowest, *(float(e) for e in edges), highest]
         stats |= {
@@ -86,7 +90,7 @@ def describe_column(name: str, all_values: Matrix, sample: Matrix) -> dict[str, 
             "std_dev": float(present_all.std()),
             "min": lowest,
             "max": highest,
-            "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, np.quantile(present, QUANTILES), strict=True)},
+            "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, levels, strict=True)},
             "distribution": {
                 "kll": {
                     "buckets": [

@@ -157,7 +157,7 @@ def _csv_problem(path: Path, channel: str, expected_columns: int) -> str:
 # float64 copy of the whole matrix are never held at once (peak memory about the float32 matrix itself).
 FEATURE_DTYPE = np.float32
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_CSV_BLOCK_BYTES = 16 * 1024 * 1024
+_CSV_BLOCK_BYTES = 4 * 1024 * 1024
 Block = tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float32]]]
 
 

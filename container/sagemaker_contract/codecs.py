@@ -9,6 +9,7 @@ mark a missing value, as in training; infinite values are rejected, as training 
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -195,35 +196,44 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
+@functools.lru_cache(maxsize=4)  # one width per model: its number of features
+def _arrow_options(columns: int) -> tuple[pa_csv.ReadOptions, pa_csv.ConvertOptions]:
+    names = [str(i) for i in range(columns)]
+    return pa_csv.ReadOptions(column_names=names, use_threads=False), pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.float64()),
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+
+
 def _arrow_csv(body: bytes, num_features: int) -> Matrix | None:
     """The body parsed by Arrow, or None where Arrow's rules are looser than the records' (the exact path decides).
 
     Arrow also ends a record at a lone \\r and skips a byte-order mark; those bodies take the exact path, as
     does any body Arrow refuses (quotes, blank lines, ragged rows, non-numbers), so the errors stay the same.
     """
-    if body.startswith(_BOM) or body.count(b"\r") != body.count(b"\r\n"):
+    # `in` finds no \r at memchr speed; counting both (a tenth of Arrow's parse time) only when there is one.
+    if body.startswith(_BOM) or (b"\r" in body and body.count(b"\r") != body.count(b"\r\n")):
         return None
-    names = [str(i) for i in range(body.count(b",", 0, body.find(b"\n")) + 1)]
+    if body.count(b",", 0, body.find(b"\n")) + 1 != num_features:
+        return None  # a width the exact path reports
+    read_options, convert_options = _arrow_options(num_features)
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(body),
-            read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+            read_options=read_options,
             parse_options=_ARROW_PARSE,
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.float64()),
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            convert_options=convert_options,
             memory_pool=pa.system_memory_pool(),  # malloc: freed buffers go back, no allocator cache per worker
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     records = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-    if table.num_rows != records or len(names) != num_features:
-        return None  # trailing blank lines (dropped by the exact path) or a width the exact path reports
-    matrix: Matrix = np.empty((table.num_rows, len(names)), dtype=np.float64)
-    for index in range(len(names)):
+    if table.num_rows != records:
+        return None  # trailing blank lines, dropped by the exact path
+    matrix: Matrix = np.empty((table.num_rows, num_features), dtype=np.float64)
+    for index in range(num_features):
         matrix[:, index] = table.column(index).to_numpy()
     return matrix
 

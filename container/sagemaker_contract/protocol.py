@@ -53,14 +53,18 @@ class MetricsLog:
 
     def __init__(self, write: Callable[[str], None] = print) -> None:
         self._write = write
+        # The last value reported of each metric, as SageMaker's FinalMetricDataList keeps them.
         self.last: dict[str, float] = {}
 
     def report(self, round_: int, values: Mapping[str, float]) -> None:
-        """`values` maps "<channel>:<metric>" (e.g. "validation:auc") to its value after round `round_` (1-based)."""
+        """`values` maps "<channel>:<metric>" (e.g. "validation:auc") to its value after round `round_` (1-based).
+
+        A round may report some metrics only (the train channel's every train_metric_period rounds).
+        """
         for name in values:
             if not _METRIC_NAME.match(name):
                 raise ValueError(f"metric name {name!r} must look like train:<metric> or validation:<metric>")
-        self.last = dict(values)
+        self.last |= values
         fields = " ".join(f"{name}={value:.6g}" for name, value in values.items())
         self._write(f"{METRICS_PREFIX} round={round_} {fields}")
 

@@ -114,6 +114,52 @@ def test_validation_channel_stops_training_early(tmp_path: Path) -> None:
     metadata = json.loads((root / "model" / "metadata.json").read_text())
     assert metadata["rounds_trained"] < 2000
     assert 0 < metadata["best_iteration"] < metadata["rounds_trained"]
+    # Stopped between two train-metric rounds or not, the last round trained reports the train metric.
+    reports = _reports(result.stdout)
+    assert max(reports["train:binary_logloss"]) == metadata["rounds_trained"]
+    assert sorted(reports["validation:binary_logloss"]) == list(range(1, metadata["rounds_trained"] + 1))
+    summary = json.loads((root / "output" / "data" / "training_summary.json").read_text())
+    assert set(summary["final_metrics"]) == {"train:binary_logloss", "validation:binary_logloss"}
+
+
+def _reports(stdout: str) -> dict[str, dict[int, float]]:
+    """{metric: {round: value}} from the #metrics lines of a training log."""
+    reports: dict[str, dict[int, float]] = {}
+    for line in stdout.splitlines():
+        if line.startswith("#metrics "):
+            round_, *fields = line.split()[1:]
+            for name, value in (field.split("=") for field in fields):
+                reports.setdefault(name, {})[int(round_.removeprefix("round="))] = float(value)
+    return reports
+
+
+@pytest.mark.parametrize(
+    ("period", "train_rounds"), [("10", [10, 20, 25]), ("1", list(range(1, 26))), ("7", [7, 14, 21, 25]), ("100", [25])]
+)
+def test_the_train_metric_is_reported_every_period_and_after_the_last_round(
+    tmp_path: Path, period: str, train_rounds: list[int]
+) -> None:
+    """GIVEN train_metric_period THEN the train channel's metric comes every k rounds and after the last,
+    validation's every round, and the value is the final model's log loss on the training rows."""
+    labels, features = make_data("binary", 1200, seed=4)
+    root = write_tree(
+        tmp_path,
+        {"objective": "binary", "num_boost_round": "25", "early_stopping_rounds": "0", "train_metric_period": period},
+        {
+            "train": {"a.csv": csv_bytes(labels[:900], features[:900])},
+            "validation": {"a.csv": csv_bytes(labels[900:], features[900:])},
+        },
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.stderr
+    reports = _reports(result.stdout)
+    assert sorted(reports["train:binary_logloss"]) == train_rounds
+    assert sorted(reports["validation:binary_logloss"]) == list(range(1, 26))
+    # What the CSV holds (6 significant digits), as training read it (float32).
+    train = np.loadtxt(root / "input" / "data" / "train" / "a.csv", delimiter=",", dtype=np.float32)
+    p = _predict(root / "model", train[:, 1:])
+    logloss = -np.mean(train[:, 0] * np.log(p) + (1 - train[:, 0]) * np.log(1 - p))
+    assert reports["train:binary_logloss"][25] == pytest.approx(logloss, rel=1e-5)
 
 
 def test_parquet_channel_trains_like_csv(tmp_path: Path) -> None:
@@ -404,8 +450,9 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     root = write_tree(tmp_path, hyperparameters, {"train": {"a.csv": csv_bytes(labels, features)}})
     (root / "checkpoints").mkdir()
     assert run_train(root).returncode == 0
+    # Reporting every round shows which rounds ran; the report period is no reason to start again.
     (root / "input" / "config" / "hyperparameters.json").write_text(
-        json.dumps(hyperparameters | {"num_boost_round": "25"})
+        json.dumps(hyperparameters | {"num_boost_round": "25", "train_metric_period": "1"})
     )
     result = run_train(root)
     assert result.returncode == 0, result.stderr

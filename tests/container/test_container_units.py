@@ -157,3 +157,50 @@ def test_a_5xx_counts_as_a_server_error_and_an_unset_model_version_is_unknown() 
         assert (fields["ServerErrors"], fields["ClientErrors"], fields["ModelErrors"]) == (1, 0, 0)
         assert fields["ModelVersion"] == "unknown"
     assert logs.RequestMetrics(None, "endpoint", "v1").fields(200, 3, None) == {}
+
+
+_ROWS = b"0.5,1.25,-3,4e-3\n" * 4000  # 68 000 bytes: the Arrow path (64 KiB and more)
+_LINES = {
+    "plain": b"1,2,3,4",
+    "crlf": b"1,2,3,4\r",
+    "bare cr": b"1,2\r3,4",
+    "bare cr between two full records": b"1,2,3,4\r5,6,7,8",
+    "blank": b"",
+    "narrow": b"1,2,3",
+    "wide": b"1,2,3,4,5",
+    "quoted": b'"1",2,3,4',
+    "word": b"1,2,x,4",
+    "nan": b"nan,2,3,4",
+    "inf": b"-inf,2,3,4",
+    "overflow": b"1e400,2,3,4",
+    "spaces": b" 1, 2 ,3,4",
+    "hex float": b"0x1p3,2,3,4",
+    "underscore": b"1_000,2,3,4",
+    "signs and dots": b"+1,.5,1.,-0",
+    "empty field": b"1,,3,4",
+    "tab": b"1\t,2,3,4",
+    "nul": b"1\x00,2,3,4",
+    "latin-1": b"1\xe9,2,3,4",
+    "bom": b"\xef\xbb\xbf1,2,3,4",
+}
+
+
+def _outcome(body: bytes) -> tuple[Any, ...]:
+    try:
+        matrix = codecs.decode(body, codecs.CSV, 4)
+    except BadRequestError as error:
+        return ("rejected", error.status, error.message)
+    return ("decoded", matrix.shape, matrix.tobytes())
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("line", list(_LINES.values()), ids=list(_LINES))
+def test_large_csv_bodies_decode_as_the_exact_parser_decides(
+    line: bytes, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a CSV body of 64 KiB or more with one unusual line WHEN Arrow parses it THEN the same matrix, or the
+    same rejection, as the exact parser that small bodies take."""
+    body = {"first": line + b"\n" + _ROWS, "middle": _ROWS + line + b"\n" + _ROWS, "last": _ROWS + line}[where]
+    fast = _outcome(body)
+    monkeypatch.setattr(codecs, "_ARROW_CSV_BYTES", len(body) + 1)
+    assert fast == _outcome(body)

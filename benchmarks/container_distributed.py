@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from results_file import record, write_readme_section
+from results_file import commit, record, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "container" / "entrypoint.py"
@@ -172,7 +172,8 @@ def main() -> None:
     }
     record("distributed", data)
     lines = [
-        f"Measured {data['date']} on the project machine ({len(cpus)} cores): {args.rows:,} x {args.features} "
+        f"Measured {data['date']} at commit {commit()} on the project machine ({len(cpus)} cores): "
+        f"{args.rows:,} x {args.features} "
         f"binary, {args.rounds} rounds, Parquet, held-out AUC on {TEST_ROWS:,} rows.",
         "",
         "| run | wall s | read s | fit s | speed-up vs 1 host, 1 CPU | held-out AUC |",

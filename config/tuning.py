@@ -36,6 +36,7 @@ NOT_TUNABLE = {
     "distributed_port": "it is plumbing, not a model parameter",
     "distributed_timeout_seconds": "it is plumbing, not a model parameter",
     "seed": "a better seed is noise, not a better model",
+    "train_metric_period": "it changes what the log reports, not the model",
 }
 # Metric names (after `validation:`) whose higher values are better; every other metric the container
 # reports is a loss or an error rate (l1, l2, rmse, huber, mape, *_logloss, *_error): lower is better.

@@ -28,7 +28,7 @@ TRAINING_STOP_SECONDS = 120.0
 SERVING_STOP_SECONDS = 30.0
 # SageMaker gives each host an instance of its own, where OpenMP's default (spin briefly, then sleep) is
 # fastest. Here every host and job shares this machine's cores, and threads spinning while they wait take
-# them from the others: measured on 2 cores with one other busy process, 200 000-row training took 1.6x as
+# them from the others: measured on 2 cores with one other busy process, 200 000-row training took 1.5x as
 # long as with passive waits. The job's Environment, or this shell's, may still set it.
 SHARED_MACHINE_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 

@@ -191,6 +191,11 @@ def _range(**values: Any) -> dict[str, Any]:
         ),
         (_range(seed={"type": "integer", "min_value": 1, "max_value": 9}), BINARY, r"ranges\.seed: seed is not tuned"),
         (
+            _range(train_metric_period={"type": "integer", "min_value": 1, "max_value": 10}),
+            BINARY,
+            r"ranges\.train_metric_period: train_metric_period is not tuned: it changes what the log reports",
+        ),
+        (
             _range(metric={"type": "categorical", "values": ["auc", "binary_error"]}),
             BINARY,
             r"ranges\.metric: metric is not tuned",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_sagemaker import moto_hooks, processing, stepfunctions, tuning
+from local_sagemaker import container, moto_hooks, processing, stepfunctions, tuning
 from local_sagemaker.endpoints import DataCapture
 from local_sagemaker.s3 import JobInputError, S3Uri, download_prefix, relative_name
 from local_sagemaker.training import RequestError, SpotInterruptions
@@ -216,3 +216,25 @@ def test_a_tuning_request_with_a_range_that_cannot_be_sampled_is_rejected_naming
     request = {"HyperParameterTuningJobName": "t", "HyperParameterTuningJobConfig": config, "TrainingJobDefinition": {}}
     with pytest.raises(RequestError, match=message):
         tuning._validate(request)
+
+
+@pytest.mark.parametrize(
+    ("shell", "job", "expected"),
+    [({}, {}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, {}, "ACTIVE"), ({}, {"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")],
+)
+def test_containers_wait_passively_unless_the_shell_or_the_job_says_otherwise(
+    shell: dict[str, str], job: dict[str, str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN the hosts of a job share this machine THEN their OpenMP threads wait passively by default, and the
+    shell's or the job's Environment may say otherwise."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for name, value in shell.items():
+        monkeypatch.setenv(name, value)
+    program = tmp_path / "print_environment.py"
+    program.write_text("import os, sys; print(os.environ['OMP_WAIT_POLICY'], os.environ['OPT_ML_DIR'], sys.argv[1])")
+    monkeypatch.setattr(container, "ENTRYPOINT", program)
+    lines: list[str] = []
+    process, reader = container.start("train", tmp_path, job, lines.append)
+    process.wait(timeout=30)
+    reader.join(timeout=30)
+    assert lines == [f"{expected} {tmp_path} train"]

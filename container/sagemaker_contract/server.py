@@ -8,6 +8,7 @@ stops accepting, lets in-flight requests finish and exits before SageMaker's SIG
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -15,6 +16,8 @@ import re
 import select
 import shutil
 import signal
+import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,11 +26,14 @@ from typing import Any
 
 import numpy as np
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 from sagemaker_contract import interface, logs
 from sagemaker_contract.app import TIMED_OUT, InferenceApp, ServeOptions
+from sagemaker_contract.balance import Acceptor, ConnectionBoard
 from sagemaker_contract.paths import OptMl, available_cpus
 from sagemaker_contract.protocol import Algorithm
 
@@ -39,6 +45,8 @@ GRACEFUL_SECONDS = 25
 IDLE_MARGIN_SECONDS = 15
 MODEL_CHECK_SECONDS = 120  # loading and predicting one row in the checking process must finish within this
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+# Open connections per worker, shared by the master and the workers it forks (set by `run`).
+BOARD = ConnectionBoard(0)
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -59,6 +67,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        BOARD.closed()  # counted by balance.Acceptor when it accepted the connection
         self._cancel_deadline()
         super().connection_lost(exc)
 
@@ -112,6 +121,43 @@ class Worker(UvicornWorker):  # type: ignore[misc]  # no type hints upstream
         "server_header": False,
         "timeout_graceful_shutdown": DRAIN_SECONDS,
     }
+
+    async def _serve(self) -> None:  # UvicornWorker._serve with the balanced server
+        BOARD.claim(getattr(self, "board_slot", None))
+        self.config.app = self.wsgi
+        server = _BalancedServer(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
+class _BalancedServer(Server):
+    """uvicorn's server, accepting through `balance.Acceptor` (one connection at a time, deferring to a worker
+    with fewer connections) instead of the event loop's own server."""
+
+    _acceptors: list[Acceptor]
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # the lifespan (model load), no listener of its own
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> Any:
+            return self.config.http_protocol_class(  # type: ignore[call-arg]
+                config=self.config, server_state=self.server_state, app_state=self.lifespan.state, _loop=loop
+            )
+
+        self._acceptors = [Acceptor(sock, BOARD, protocol) for sock in sockets or []]
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for acceptor in getattr(self, "_acceptors", []):
+            acceptor.close()
+        await super().shutdown(sockets=sockets)
+
+
+def _pre_fork(arbiter: Any, worker: Any) -> None:
+    """gunicorn's hook in the master, before a worker forks: the worker's slot on the connection board."""
+    worker.board_slot = BOARD.free_slot({getattr(w, "board_slot", None) for w in arbiter.WORKERS.values()})
 
 
 class SettingError(ValueError):
@@ -311,6 +357,9 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         "logconfig_dict": _log_config(),
         "proc_name": "sagemaker-serve",
     }
+    global BOARD  # noqa: PLW0603 - made before the workers fork, so that they share it
+    BOARD = ConnectionBoard(settings.workers)
+    gunicorn_options["pre_fork"] = _pre_fork
     master = os.getpid()
     try:
         _Gunicorn(app, gunicorn_options).run()

@@ -267,6 +267,44 @@ def test_worker_count_follows_the_environment(small_limit_server: Server) -> Non
     assert len({line["pid"] for line in small_limit_server.log_lines() if line["event"] == "model_loaded"}) == 3
 
 
+def test_connections_opened_together_go_to_different_workers(trained: dict[str, Trained], tmp_path: Path) -> None:
+    """GIVEN 2 workers WHEN two keep-alive connections open at once (batch transform with MaxConcurrentTransforms
+    = workers) THEN each is served by its own worker, every time (not both by whichever worker woke first)."""
+    server = start_server(trained["binary"].root, tmp_path / "serve.log", SAGEMAKER_MODEL_SERVER_WORKERS="2")
+    try:
+        _wait_for_workers(server, 2)
+        body = csv_bytes(None, trained["binary"].test_features[:5])
+        for trial in range(10):
+            connections = [server.connection() for _ in range(2)]
+            for connection in connections:
+                connection.connect()
+            ids = [f"trial-{trial}-connection-{index}" for index in range(2)]
+            for connection, request_id in zip(connections, ids, strict=True):
+                response = server.request(
+                    "POST",
+                    "/invocations",
+                    body,
+                    {"Content-Type": "text/csv", "X-Amzn-RequestId": request_id},
+                    connection,
+                )
+                assert response.status == 200
+            logged = server.logged_requests(ids)
+            assert len({logged[request_id]["pid"] for request_id in ids}) == 2, f"trial {trial}"
+            for connection in connections:
+                connection.close()
+            time.sleep(0.1)  # the workers see the connections close
+    finally:
+        server.stop()
+
+
+def _wait_for_workers(server: Server, count: int) -> None:
+    for _ in range(300):
+        if len({line["pid"] for line in server.log_lines() if line["event"] == "model_loaded"}) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} workers loaded the model")
+
+
 def test_compiled_trees_can_be_switched_off(small_limit_server: Server, trained: dict[str, Trained]) -> None:
     """GIVEN GBDT_COMPILE_TREES=off THEN workers say so, and predict LightGBM's values."""
     features = trained["binary"].test_features[:20]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 # Whole-module imports: mypy (with container/ on mypy_path) does not resolve `from package import module` here.
+import sagemaker_contract.balance as balance  # noqa: PLR0402
 import sagemaker_contract.codecs as codecs  # noqa: PLR0402
 import sagemaker_contract.hyperparameters as hyperparameters  # noqa: PLR0402
 import sagemaker_contract.logs as logs  # noqa: PLR0402
@@ -204,3 +206,33 @@ def test_large_csv_bodies_decode_as_the_exact_parser_decides(
     fast = _outcome(body)
     monkeypatch.setattr(codecs, "_ARROW_CSV_BYTES", len(body) + 1)
     assert fast == _outcome(body)
+
+
+# The child only writes the shared memory and a pipe, then waits to be killed: no lock it could inherit held.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_worker_defers_to_a_live_worker_holding_fewer_connections() -> None:
+    """GIVEN the connection board shared by forked workers THEN a worker holding more connections than another
+    live worker defers to it, and a dead worker's slot counts for nothing (its replacement gets the slot)."""
+    board = balance.ConnectionBoard(3)
+    assert (board.free_slot(set()), board.free_slot({0, 2}), board.free_slot({0, 1, 2})) == (0, 1, None)
+    board.claim(0)
+    board.opened()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # another worker: slot 1, no connection yet
+        board.claim(1)
+        os.write(write_end, b"x")
+        signal.pause()
+        os._exit(0)
+    try:
+        os.read(read_end, 1)
+        assert board.open_connections() == {os.getpid(): 1, child: 0}
+        assert board.should_defer()
+        board.closed()
+        assert not board.should_defer()  # equal counts: both may accept
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    board.opened()
+    assert board.open_connections() == {os.getpid(): 1}
+    assert not board.should_defer()

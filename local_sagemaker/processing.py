@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import copy
 import shutil
-import threading
 import time
 import traceback
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from local_sagemaker import container, not_emulated
 from local_sagemaker.aws import Aws, LogStream
+from local_sagemaker.jobs import Job, arn, now
 from local_sagemaker.s3 import JobInputError, S3Uri, download_prefix, list_keys, upload_directory
-from local_sagemaker.training import RequestError, arn
+from local_sagemaker.training import RequestError
 
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 OPT_ML = "/opt/ml/"
@@ -38,30 +37,15 @@ HANDLED_FIELDS = frozenset({
 })  # fmt: skip
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class ProcessingJob:
+class ProcessingJob(Job):
     """One processing job: validated at creation, then run in a thread of its own."""
 
     def __init__(self, request: Mapping[str, Any], aws: Aws, work: Path) -> None:
-        self.request = copy.deepcopy(dict(request))
-        self.name: str = str(self.request.get("ProcessingJobName", ""))
-        _validate(self.request)
+        created = now()
+        state = {"ProcessingJobStatus": "InProgress", "CreationTime": created, "LastModifiedTime": created}
+        super().__init__(request, str(request.get("ProcessingJobName", "")), "processing", _validate, state)
         self._aws, self._tree = aws, work / self.name
-        self._lock = threading.Lock()
         self._stop_requested = False
-        created = _now()
-        self._state: dict[str, Any] = {
-            "ProcessingJobStatus": "InProgress",
-            "CreationTime": created,
-            "LastModifiedTime": created,
-        }
-        self.thread = threading.Thread(target=self._run, name=f"processing-{self.name}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
 
     def stop(self) -> None:
         """StopProcessingJob: SIGTERM to the container; the job ends Stopped."""
@@ -89,9 +73,9 @@ class ProcessingJob:
     # ----- the job ------------------------------------------------------------------------------------
 
     def _end(self, status: str, **fields: Any) -> None:
-        now = _now()
+        moment = now()
         with self._lock:
-            self._state.update(ProcessingJobStatus=status, ProcessingEndTime=now, LastModifiedTime=now, **fields)
+            self._state.update(ProcessingJobStatus=status, ProcessingEndTime=moment, LastModifiedTime=moment, **fields)
 
     def _run(self) -> None:
         try:
@@ -115,7 +99,7 @@ class ProcessingJob:
         if ignored:
             log.write(f"local SageMaker: not emulated, ignored: {', '.join(ignored)}")
         with self._lock:
-            self._state["ProcessingStartTime"] = _now()
+            self._state["ProcessingStartTime"] = now()
         arguments = list(self.request["AppSpecification"].get("ContainerArguments", []))
         process, reader = container.start(arguments, self._tree, self.request.get("Environment", {}), log.write)
         max_runtime = float(self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))

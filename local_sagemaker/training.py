@@ -17,12 +17,12 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from local_sagemaker import container, not_emulated
-from local_sagemaker.aws import ACCOUNT, REGION, Aws, LogStream
+from local_sagemaker.aws import Aws, LogStream
+from local_sagemaker.jobs import Job, arn, now
 from local_sagemaker.s3 import JobInputError, S3Uri, download_prefix, list_keys, upload_directory, upload_tarball
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -76,37 +76,26 @@ class _Host:
     reader: threading.Thread | None = None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class TrainingJob:
+class TrainingJob(Job):
     """One training job: validated at creation, then run in a thread of its own."""
 
     def __init__(self, request: Mapping[str, Any], aws: Aws, work: Path, interruptions: SpotInterruptions) -> None:
-        self.request = copy.deepcopy(dict(request))
-        self.name: str = self.request["TrainingJobName"]
-        self._aws, self._work, self._interruptions = aws, work / self.name, interruptions
-        _validate(self.request)
-        self._lock = threading.Lock()
-        self._stop_requested = False
-        created = _now()
-        self._state: dict[str, Any] = {
+        created = now()
+        state = {
             "TrainingJobStatus": "InProgress",
             "SecondaryStatus": "Starting",
             "CreationTime": created,
             "LastModifiedTime": created,
             "SecondaryStatusTransitions": [],
         }
+        super().__init__(request, request["TrainingJobName"], "training", _validate, state)
+        self._aws, self._work, self._interruptions = aws, work / self.name, interruptions
+        self._stop_requested = False
         self._metrics: dict[str, dict[str, Any]] = {}
         self._started = time.monotonic()
         self._training_seconds = 0.0
-        self.thread = threading.Thread(target=self._run, name=f"training-{self.name}", daemon=True)
 
     # ----- the API ------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self.thread.start()
 
     def stop(self) -> None:
         """StopTrainingJob: SIGTERM to the container; the job ends Stopped."""
@@ -140,21 +129,21 @@ class TrainingJob:
     # ----- the job ------------------------------------------------------------------------------------
 
     def _transition(self, status: str, message: str, **fields: Any) -> None:
-        now = _now()
+        moment = now()
         with self._lock:
             transitions = self._state["SecondaryStatusTransitions"]
             if transitions:
-                transitions[-1]["EndTime"] = now
-            transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
-            self._state.update(SecondaryStatus=status, LastModifiedTime=now, **fields)
+                transitions[-1]["EndTime"] = moment
+            transitions.append({"Status": status, "StartTime": moment, "StatusMessage": message})
+            self._state.update(SecondaryStatus=status, LastModifiedTime=moment, **fields)
 
     def _end(self, status: str, secondary: str, message: str, **fields: Any) -> None:
-        now = _now()
+        moment = now()
         seconds = max(1, round(self._training_seconds))
         self._transition(secondary, message, **fields)
         with self._lock:
-            self._state["SecondaryStatusTransitions"][-1]["EndTime"] = now
-            self._state.update(TrainingJobStatus=status, TrainingEndTime=now, TrainingTimeInSeconds=seconds)
+            self._state["SecondaryStatusTransitions"][-1]["EndTime"] = moment
+            self._state.update(TrainingJobStatus=status, TrainingEndTime=moment, TrainingTimeInSeconds=seconds)
             if self.request.get("EnableManagedSpotTraining"):
                 self._state["BillableTimeInSeconds"] = seconds
 
@@ -179,7 +168,7 @@ class TrainingJob:
             self._transition("Starting", "Preparing the instances for training")
             if attempt == 1:
                 with self._lock:
-                    self._state["TrainingStartTime"] = _now()
+                    self._state["TrainingStartTime"] = now()
             hosts = self._prepare(attempt)
             ignored = sorted(set(self.request) & not_emulated.members(not_emulated.TRAINING))
             if ignored:
@@ -333,7 +322,7 @@ class TrainingJob:
                     except (ValueError, IndexError):
                         continue
                     with self._lock:
-                        self._metrics[name] = {"MetricName": name, "Value": value, "Timestamp": _now()}
+                        self._metrics[name] = {"MetricName": name, "Value": value, "Timestamp": now()}
 
         return on_line
 
@@ -362,10 +351,6 @@ class TrainingJob:
             upload_tarball(s3, primary.tree / "output" / "data", folder.join("output.tar.gz"), scratch)
         with self._lock:
             self._state["ModelArtifacts"] = {"S3ModelArtifacts": str(folder.join("model.tar.gz"))}
-
-
-def arn(kind: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
 
 
 def _validate(request: Mapping[str, Any]) -> None:

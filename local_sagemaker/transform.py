@@ -8,20 +8,18 @@ ask `/execution-parameters`, then per input object: split (SplitType), filter (I
 
 from __future__ import annotations
 
-import copy
 import gzip
 import shutil
-import threading
 import time
 import traceback
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from local_sagemaker import container, not_emulated
-from local_sagemaker.aws import ACCOUNT, REGION, Aws, LogStream
+from local_sagemaker.aws import Aws, LogStream
+from local_sagemaker.jobs import Job, arn, now
 from local_sagemaker.s3 import JobInputError, S3Uri, download_model, list_keys, relative_name
 from local_sagemaker.training import RequestError
 
@@ -40,21 +38,14 @@ HANDLED_FIELDS = frozenset({
 })  # fmt: skip
 
 
-class TransformJob:
+class TransformJob(Job):
     """One batch transform job, validated at creation, run in a thread of its own."""
 
     def __init__(self, request: Mapping[str, Any], aws: Aws, work: Path) -> None:
-        self.request = copy.deepcopy(dict(request))
-        self.name: str = self.request["TransformJobName"]
-        _validate(self.request)
+        state = {"TransformJobStatus": "InProgress", "CreationTime": now()}
+        super().__init__(request, request["TransformJobName"], "transform", _validate, state)
         self._aws, self._work = aws, work / "transform" / self.name
-        self._lock = threading.Lock()
-        self._state: dict[str, Any] = {"TransformJobStatus": "InProgress", "CreationTime": datetime.now(UTC)}
         self._server: container.ServingContainer | None = None
-        self.thread = threading.Thread(target=self._run, name=f"transform-{self.name}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
 
     def stop(self) -> None:
         """Stop the job's model server (the emulator shuts down); the job fails where it was."""
@@ -68,7 +59,7 @@ class TransformJob:
             state = dict(self._state)
         described: dict[str, Any] = {
             "TransformJobName": self.name,
-            "TransformJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/{self.name}",
+            "TransformJobArn": arn("transform-job", self.name),
             "ModelName": request["ModelName"],
             "TransformInput": request["TransformInput"],
             "TransformOutput": request["TransformOutput"],
@@ -81,7 +72,7 @@ class TransformJob:
 
     def _end(self, status: str, reason: str | None = None) -> None:
         with self._lock:
-            self._state.update(TransformJobStatus=status, TransformEndTime=datetime.now(UTC))
+            self._state.update(TransformJobStatus=status, TransformEndTime=now())
             if reason:
                 self._state["FailureReason"] = reason[:FAILURE_REASON_LIMIT]
 
@@ -92,7 +83,7 @@ class TransformJob:
         status, reason = "Completed", ""
         try:
             with self._lock:
-                self._state["TransformStartTime"] = datetime.now(UTC)
+                self._state["TransformStartTime"] = now()
             log = LogStream(self._aws, TRANSFORM_LOG_GROUP, f"{self.name}/local-{int(time.time())}")
             ignored = sorted(set(self.request) & not_emulated.members(not_emulated.TRANSFORM))
             if ignored:

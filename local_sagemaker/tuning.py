@@ -14,23 +14,18 @@ import copy
 import hashlib
 import math
 import random
-import threading
 import traceback
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from local_sagemaker.training import RequestError, TrainingJob, arn
+from local_sagemaker.jobs import Job, arn, now
+from local_sagemaker.training import RequestError, TrainingJob
 
 FAILURE_REASON_LIMIT = 1024
 # The request members this runner acts on; the others are in not_emulated.NOT_EMULATED.
 HANDLED_FIELDS = frozenset(
     {"HyperParameterTuningJobName", "HyperParameterTuningJobConfig", "TrainingJobDefinition", "Tags"}
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def sample(ranges: Mapping[str, Any], rng: random.Random) -> dict[str, str]:
@@ -52,27 +47,16 @@ def sample(ranges: Mapping[str, Any], rng: random.Random) -> dict[str, str]:
     return values
 
 
-class TuningJob:
+class TuningJob(Job):
     """One tuning job: validated at creation, its training jobs run one after the other in a thread."""
 
     def __init__(self, request: Mapping[str, Any], new_training_job: Callable[[dict[str, Any]], TrainingJob]) -> None:
-        self.request = copy.deepcopy(dict(request))
-        self.name: str = str(self.request.get("HyperParameterTuningJobName", ""))
-        _validate(self.request)
+        created = now()
+        state = {"HyperParameterTuningJobStatus": "InProgress", "CreationTime": created, "LastModifiedTime": created}
+        super().__init__(request, str(request.get("HyperParameterTuningJobName", "")), "tuning", _validate, state)
         self._new_training_job = new_training_job
-        self._lock = threading.Lock()
         self._stop_requested = False
         self._jobs: list[tuple[TrainingJob, dict[str, str]]] = []
-        created = _now()
-        self._state: dict[str, Any] = {
-            "HyperParameterTuningJobStatus": "InProgress",
-            "CreationTime": created,
-            "LastModifiedTime": created,
-        }
-        self.thread = threading.Thread(target=self._run, name=f"tuning-{self.name}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -158,12 +142,12 @@ class TuningJob:
             self._end("Failed", FailureReason=f"InternalServerError: the local SageMaker failed: {error}")
 
     def _end(self, status: str, **fields: Any) -> None:
-        now = _now()
+        moment = now()
         with self._lock:
             self._state.update(
                 HyperParameterTuningJobStatus=status,
-                HyperParameterTuningEndTime=now,
-                LastModifiedTime=now,
+                HyperParameterTuningEndTime=moment,
+                LastModifiedTime=moment,
                 **{k: v[:FAILURE_REASON_LIMIT] if isinstance(v, str) else v for k, v in fields.items()},
             )
 

@@ -46,8 +46,8 @@ def install(local_sagemaker: LocalSageMaker) -> None:
     _hook(SageMakerResponse, "describe_processing_job", _describe("processing"))
     _hook(SageMakerResponse, "create_hyper_parameter_tuning_job", _create("tuning"))
     _hook(SageMakerResponse, "describe_hyper_parameter_tuning_job", _describe("tuning"))
-    SageMakerResponse.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
-    SageMakerResponse.stop_processing_job = _stop_processing_job  # type: ignore[method-assign,assignment]
+    SageMakerResponse.stop_training_job = _stop("training")  # type: ignore[attr-defined]
+    SageMakerResponse.stop_processing_job = _stop("processing")  # type: ignore[method-assign]
     SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint  # type: ignore[method-assign,assignment]
     SageMakerResponse.local_sagemaker = True  # type: ignore[attr-defined]
 
@@ -155,22 +155,16 @@ def _describe(kind: str) -> Any:
     return describe
 
 
-def _stop_training_job(response: Any) -> Any:
-    name = _request(response).get("TrainingJobName", "")
-    job = local().job("training", name)
-    if job is None:
-        raise ValidationError(message=f"Could not find training job '{name}'.")
-    job.stop()
-    return ActionResult({})
+def _stop(kind: str) -> Any:
+    def stop(response: Any) -> Any:
+        name = _request(response).get(NAME_PARAMETERS[kind], "")
+        job = local().job(kind, name)
+        if job is None:
+            raise ValidationError(message=f"Could not find {kind} job '{name}'.")
+        job.stop()
+        return ActionResult({})
 
-
-def _stop_processing_job(response: Any) -> Any:
-    name = _request(response).get("ProcessingJobName", "")
-    job = local().job("processing", name)
-    if job is None:
-        raise ValidationError(message=f"Could not find processing job '{name}'.")
-    job.stop()
-    return ActionResult({})
+    return stop
 
 
 def _invoke_endpoint(response: Any) -> Any:

@@ -116,6 +116,18 @@ def test_a_non_string_hyperparameter_is_rejected_at_create_time(staging: Environ
         sagemaker.create_training_job(**request)
 
 
+@pytest.mark.parametrize(("operation", "parameter", "kind"), [
+    ("stop_training_job", "TrainingJobName", "training"),
+    ("stop_processing_job", "ProcessingJobName", "processing"),
+])  # fmt: skip
+def test_stopping_a_job_that_does_not_exist_is_a_validation_error_naming_it(
+    staging: Environment, operation: str, parameter: str, kind: str
+) -> None:
+    # GIVEN no job of that name WHEN it is stopped THEN SageMaker's ValidationException names it
+    with pytest.raises(ClientError, match=rf"ValidationException.*Could not find {kind} job 'no-such-job'\."):
+        getattr(staging.client("sagemaker"), operation)(**{parameter: "no-such-job"})
+
+
 @pytest.mark.parametrize(
     ("strategy", "requests", "settings"),
     [

@@ -52,6 +52,8 @@ class SageMakerExecutionRole(Construct):
 
     :param name_prefix: the environment's prefix, `<app>-<environment>`, of every job's name.
     :param endpoint_name: the environment's endpoint. @default `name_prefix`.
+    :param in_vpc: whether jobs or the model run in the account's VPC: SageMaker then creates and
+        deletes their network interfaces with this role. @default False
 
     Resources that SageMaker creates with this role (a model, a training job) should depend on
     this construct, so that they never start before the policy is attached.
@@ -69,6 +71,7 @@ class SageMakerExecutionRole(Construct):
         name_prefix: str,
         endpoint_name: str | None = None,
         extra_metric_namespaces: Sequence[str] = (),
+        in_vpc: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         if not _NAME.fullmatch(name_prefix):
@@ -150,6 +153,27 @@ class SageMakerExecutionRole(Construct):
                 ),
             ],
         )
+        if in_vpc:
+            # What SageMaker's developer guide lists for a role whose jobs or model run in a VPC
+            # (sagemaker-roles.html, "CreateTrainingJob" / "CreateModel" with VpcConfig; train-vpc.html):
+            # the subnets and interfaces are only known to SageMaker, so on any resource.
+            self.policy.add_statements(
+                iam.PolicyStatement(
+                    sid="ManageNetworkInterfacesInTheVpc",
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeVpcs",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeSecurityGroups",
+                    ],
+                    resources=["*"],
+                )
+            )
         self._acknowledge_wildcards(data_bucket, artifacts_bucket)
 
     @property
@@ -181,8 +205,9 @@ class SageMakerExecutionRole(Construct):
         acknowledge(
             self.policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "Only two actions without resource-level permissions: ecr:GetAuthorizationToken, and "
-            "cloudwatch:PutMetricData, which is limited by a cloudwatch:namespace condition.",
+            "Actions without resource-level permissions: ecr:GetAuthorizationToken; "
+            "cloudwatch:PutMetricData, which is limited by a cloudwatch:namespace condition; with VPC "
+            "placement, the network-interface actions SageMaker's developer guide lists on any resource.",
         )
         logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
         for group in JOB_LOG_GROUPS:

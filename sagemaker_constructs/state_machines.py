@@ -110,7 +110,15 @@ def encrypted_log_group(
     retention_days: int,
     removal_policy: cdk.RemovalPolicy,
 ) -> logs.CfnLogGroup:
-    """A log group encrypted with `encryption_key`, kept `retention_days`."""
+    """A log group encrypted with `encryption_key`, kept `retention_days`.
+
+    Retained, it is named `<log_group_name>-<the stack's id>`: a retained log group outlives its stack,
+    and a stack created again under the same name would otherwise fail on it with AlreadyExists.
+    """
+    if removal_policy == cdk.RemovalPolicy.RETAIN:
+        # The stack id's last part is a UUID new with every creation of the stack, fixed across updates.
+        stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+        log_group_name = cdk.Fn.join("-", [log_group_name, stack_uuid])
     log_group = logs.CfnLogGroup(
         scope,
         id_,

@@ -96,6 +96,7 @@ class PlatformStack(cdk.Stack):
             image=self.image,
             encryption_key=self.key,
             name_prefix=environment_prefix(app_name, settings),
+            in_vpc=settings.training.vpc is not None or settings.endpoint.vpc is not None,
         )
         # The notebook's role sits next to the buckets it reads (its policy names them directly).
         self.notebook_role: NotebookRole | None = None

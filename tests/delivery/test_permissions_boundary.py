@@ -99,6 +99,16 @@ def _granted_actions(templates: list[dict[str, Any]]) -> set[str]:
     return actions
 
 
+def _bucket_policy_grants_to_roles(templates: list[dict[str, Any]]) -> set[str]:
+    return {
+        action
+        for policy in _resources(templates, "AWS::S3::BucketPolicy")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow" and "Fn::GetAtt" in json.dumps(statement.get("Principal", {}))
+        for action in _as_list(statement["Action"])
+    }
+
+
 def test_every_action_the_apps_roles_are_granted_is_inside_the_boundary(templates: list[dict[str, Any]]) -> None:
     # GIVEN every action any role of the app is granted: inline, in its managed policies, AWS managed
     actions = _granted_actions(templates)
@@ -115,8 +125,11 @@ def test_the_boundary_grants_nothing_the_apps_roles_are_not_granted(
     # Derived from the templates, not wider: an action no role of either configuration uses is a
     # permission nobody reviewed.
     granted = {action.lower() for action in _granted_actions(shipped) | _granted_actions(maximal)}
+    # Bucket policies grant CDK's auto-delete role wildcards (`s3:GetBucket*`): the boundary lets through
+    # only the calls its handler makes (tests/deploy_readiness/requirements.py, CUSTOM_RESOURCE_CALLS).
+    bucket_grants = {a.lower() for a in _bucket_policy_grants_to_roles(shipped + maximal)}
     boundary = {action.lower() for statement in _boundary() for action in _as_list(statement["Action"])}
-    assert boundary - granted == set()
+    assert {a for a in boundary - granted if not any(fnmatchcase(a, grant) for grant in bucket_grants)} == set()
     for statement in _boundary():
         assert statement["Effect"] == "Allow"
         assert not {"NotAction", "NotResource"} & set(statement), statement["Sid"]

@@ -1,0 +1,568 @@
+"""The deploy-readiness check: what AWS will require of each template, held against what is allowed.
+
+`check(deployment, execution_policies, boundary)` returns every unmet requirement as a `Finding`
+naming the documentation it comes from. Requirements, in order:
+1. each resource's registry-schema handler permissions (create, update, delete), for the principal
+   CloudFormation acts with, minus the reviewed `EXCUSED` lines; custom resource types (no schema)
+   must be in `CUSTOM_RESOURCE_CALLS`, or they are a finding;
+2. what AWS checks on that principal beyond the handler lists (stack outputs, autoscaling targets,
+   KMS grants SageMaker makes as the caller, invoking custom resources' functions);
+3. each role's run-time needs (Step Functions' SageMaker integrations, VPC placement, the custom
+   resources' handler calls), in its own policies and inside the permissions boundary;
+4. resource-policy grants to bounded roles, which the boundary must allow too;
+5. fixed physical names that SageMaker creates itself or that `Retain` leaves behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from typing import Any
+
+from tests.deploy_readiness.model import NAME_PROPERTIES, Deployment, Stack, references
+from tests.deploy_readiness.policy import ANY_RESOURCE, Decision, Request, as_list, evaluate, statements_of
+from tests.deploy_readiness.requirements import (
+    AUTOSCALING_DOC,
+    BOUNDARY_DOC,
+    CUSTOM_RESOURCE_CALLS,
+    CUSTOM_RESOURCE_DOC,
+    EXCUSED,
+    GET_STACK_OUTPUT_DOC,
+    PASSED_TO_SERVICE,
+    RETAIN_DOC,
+    SAGEMAKER_API_PERMISSIONS_DOC,
+    SAGEMAKER_LOG_GROUPS_DOC,
+    SAGEMAKER_VPC_ACTIONS,
+    SAGEMAKER_VPC_DOC,
+    SCHEMA_DOC,
+    STEP_FUNCTIONS_SAGEMAKER,
+    STEP_FUNCTIONS_SAGEMAKER_DOC,
+)
+from tests.deploy_readiness.schemas import HANDLERS, SCHEMAS, handler_permissions
+
+Statements = Sequence[Mapping[str, Any]]
+# AWS managed policies the app attaches, with the actions AWS publishes for them.
+AWS_MANAGED = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*",
+        }
+    ]
+}
+# Log groups SageMaker creates itself, once per account and region, on the first job of that kind.
+ACCOUNT_WIDE_SAGEMAKER_LOG_GROUPS = re.compile(
+    r"/aws/sagemaker/(TrainingJobs|TransformJobs|ProcessingJobs|NotebookInstances)"
+)
+ENDPOINT_LOG_GROUP = re.compile(r"/aws/sagemaker/Endpoints/(?P<endpoint>.+)")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One unmet requirement: where, what, and the page AWS documents it on."""
+
+    where: str
+    what: str
+    source: str
+    # "permission": an API call AWS would refuse; "name": a physical name AWS would find taken.
+    kind: str = "permission"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}\n    source: {self.source}"
+
+
+@cache
+def _iam_actions() -> frozenset[str]:
+    """Every IAM action, lowercased, as the Service Authorization Reference lists them (cfn-lint's copy)."""
+    services = json.loads((SCHEMAS.parent / "AdditionalSpecs" / "Policies.json").read_text())
+    return frozenset(f"{prefix}:{action}" for prefix, service in services.items() for action in service["Actions"])
+
+
+def is_iam_action(action: str) -> bool:
+    return action.lower() in _iam_actions()
+
+
+def excused(resource_type: str, action: str, properties: Mapping[str, Any]) -> bool:
+    return any(
+        excuse.resource_type == resource_type
+        and any(fnmatchcase(action, pattern) for pattern in excuse.actions)
+        and not excuse.needed_when(properties)
+        for excuse in EXCUSED
+    )
+
+
+class Checker:
+    def __init__(self, deployment: Deployment, execution: Statements, boundary: Statements, boundary_arn: str) -> None:
+        self.deployment = deployment
+        self.execution = execution
+        self.boundary = boundary
+        self.boundary_arn = boundary_arn
+        self.findings: list[Finding] = []
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _context(self, stack: Stack, **keys: Any) -> dict[str, Any]:
+        return {"aws:PrincipalAccount": stack.account, **keys}
+
+    def _require(self, statements: Statements, request: Request, where: str, source: str, whose: str) -> None:
+        decision = evaluate(statements, request)
+        if decision is not Decision.ALLOWED:
+            self.findings.append(
+                Finding(
+                    where,
+                    f"{request.action} on {request.resource or '(unresolved)'} is {decision.value} by {whose}",
+                    source,
+                )
+            )
+
+    def _roles_in(self, stack: Stack, node: Any) -> list[str]:
+        """ARNs of the app's roles that `node` references."""
+        roles = []
+        for reference in references(node):
+            arn = self.deployment.resolve(reference, stack)
+            if arn and ":role/" in arn:
+                roles.append(arn)
+        return sorted(set(roles))
+
+    def _role(self, arn: str) -> tuple[Stack, str] | None:
+        for stack, logical_id, resource in self.deployment.resources():
+            if resource["Type"] == "AWS::IAM::Role" and self.deployment.arn(stack, logical_id) == arn:
+                return stack, logical_id
+        return None
+
+    def _identity_statements(self, role_stack: Stack, role_id: str) -> list[dict[str, Any]]:
+        """Every statement of the role's own policies, resources resolved where the template fixes them."""
+        role_arn = self.deployment.arn(role_stack, role_id)
+        found: list[dict[str, Any]] = []
+        role = role_stack.resources[role_id]["Properties"]
+        documents = [p["PolicyDocument"] for p in role.get("Policies", [])]
+        for stack, _, resource in self.deployment.resources():
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                properties = resource["Properties"]
+                attached = [self.deployment.resolve(r, stack) for r in properties.get("Roles", [])]
+                if role_arn and role_arn.rsplit("/", 1)[1] in attached:
+                    documents.append(self._resolved(properties["PolicyDocument"], stack))
+        for arn in role.get("ManagedPolicyArns", []):
+            documents.append({"Statement": AWS_MANAGED.get(self.deployment.resolve(arn, role_stack) or "", [])})
+        for document in documents:
+            found += statements_of(document)
+        return found
+
+    def _resolved(self, document: Mapping[str, Any], stack: Stack) -> dict[str, Any]:
+        statements = []
+        for statement in statements_of(document):
+            copy = dict(statement)
+            for key in ("Resource", "NotResource"):
+                if key in copy:
+                    copy[key] = [self.deployment.resolve(r, stack) for r in as_list(copy[key])]
+            statements.append(copy)
+        return {"Statement": statements}
+
+    # -- 1. handler permissions --------------------------------------------------------------------
+
+    def handler_permissions(self) -> None:
+        for stack, logical_id, resource in self.deployment.resources():
+            kind = resource["Type"]
+            if kind == "AWS::CDK::Metadata":
+                continue
+            properties = resource.get("Properties", {})
+            where = f"{stack.name}/{logical_id} ({kind})"
+            if kind.startswith("Custom::"):
+                self._custom_resource(stack, where, kind, properties)
+                continue
+            handlers = handler_permissions(kind, stack.region)
+            if handlers is None:
+                self.findings.append(
+                    Finding(where, "no registry schema and no entry in CUSTOM_RESOURCE_CALLS", SCHEMA_DOC)
+                )
+                continue
+            seen: set[str] = set()
+            for handler in HANDLERS:
+                for action in handlers.get(handler, ()):
+                    if action in seen or not is_iam_action(action) or excused(kind, action, properties):
+                        continue
+                    seen.add(action)
+                    source = SCHEMA_DOC.format(type=kind, handler=handler)
+                    for request in self._handler_requests(stack, logical_id, resource, action):
+                        self._require(self.execution, request, where, source, "the CloudFormation execution role")
+
+    def _handler_requests(  # noqa: PLR0911 - one return per kind of target, in one place
+        self, stack: Stack, logical_id: str, resource: Mapping[str, Any], action: str
+    ) -> list[Request]:
+        kind = resource["Type"]
+        properties = resource.get("Properties", {})
+        own = self.deployment.arn(stack, logical_id)
+        context = self._context(stack)
+        if action == "iam:PassRole":
+            service = PASSED_TO_SERVICE.get(kind)
+            roles = self._roles_in(stack, properties)
+            if not roles or service is None:
+                return [Request(action, None, context)]
+            return [Request(action, role, {**context, "iam:PassedToService": service}) for role in roles]
+        if action == "iam:CreateServiceLinkedRole":
+            service = f"{properties.get('ServiceNamespace')}.application-autoscaling.amazonaws.com"
+            return [
+                Request(
+                    action,
+                    f"arn:aws:iam::{stack.account}:role/aws-service-role/{service}/*",
+                    {**context, "iam:AWSServiceName": service},
+                )
+            ]
+        if kind == "AWS::IAM::Role" and action.startswith("iam:"):
+            context["iam:PermissionsBoundary"] = (
+                self.deployment.resolve(properties.get("PermissionsBoundary"), stack) or ""
+            )
+            if action == "iam:AttachRolePolicy":
+                return [
+                    Request(action, own, {**context, "iam:PolicyARN": self.deployment.resolve(arn, stack) or ""})
+                    for arn in properties.get("ManagedPolicyArns", [])
+                ]
+            return [Request(action, own, context)]
+        if kind == "AWS::IAM::ManagedPolicy" and action in ("iam:AttachRolePolicy", "iam:DetachRolePolicy"):
+            requests = []
+            for role in properties.get("Roles", []):
+                name = self.deployment.resolve(role, stack)
+                arn = f"arn:aws:iam::{stack.account}:role/{name}" if name else None
+                found = self._role(arn) if arn else None
+                bound = found and self.deployment.resolve(
+                    found[0].resources[found[1]]["Properties"].get("PermissionsBoundary"), found[0]
+                )
+                requests.append(
+                    Request(
+                        action, arn, {**context, "iam:PolicyARN": own or "", "iam:PermissionsBoundary": bound or ""}
+                    )
+                )
+            return requests
+        if kind == "AWS::S3::BucketPolicy":
+            bucket = self.deployment.resolve(properties.get("Bucket"), stack)
+            return [Request(action, f"arn:aws:s3:::{bucket}" if bucket else None, context)]
+        if kind == "AWS::Lambda::Function" and action.startswith("s3:"):
+            code = properties.get("Code", {})
+            bucket = self.deployment.resolve(code.get("S3Bucket"), stack)
+            key = self.deployment.resolve(code.get("S3Key"), stack)
+            return [Request(action, f"arn:aws:s3:::{bucket}/{key}" if bucket and key else None, context)]
+        return [Request(action, own, context)]
+
+    # -- custom resources (no schema) --------------------------------------------------------------
+
+    def _custom_resource(self, stack: Stack, where: str, kind: str, properties: Mapping[str, Any]) -> None:
+        function = self.deployment.resolve(properties.get("ServiceToken"), stack)
+        self._require(
+            self.execution,
+            Request("lambda:InvokeFunction", function, self._context(stack)),
+            where,
+            CUSTOM_RESOURCE_DOC,
+            "the CloudFormation execution role",
+        )
+        if kind not in CUSTOM_RESOURCE_CALLS:
+            self.findings.append(
+                Finding(where, "a custom resource type missing from CUSTOM_RESOURCE_CALLS", CUSTOM_RESOURCE_DOC)
+            )
+            return
+        actions, source = CUSTOM_RESOURCE_CALLS[kind]
+        lambda_id = next(
+            (
+                lid
+                for lid, r in stack.resources.items()
+                if r["Type"] == "AWS::Lambda::Function" and self.deployment.arn(stack, lid) == function
+            ),
+            None,
+        )
+        role_arn = (
+            self.deployment.resolve(stack.resources[lambda_id]["Properties"]["Role"], stack) if lambda_id else None
+        )
+        found = self._role(role_arn) if role_arn else None
+        if found is None:
+            self.findings.append(Finding(where, "the handler function or its role is not resolvable", source))
+            return
+        target = self._custom_resource_target(stack, kind, properties)
+        for action in actions:
+            request = Request(action, target, self._context(stack))
+            self._role_may(found, request, where, source)
+
+    def _custom_resource_target(self, stack: Stack, kind: str, properties: Mapping[str, Any]) -> str | None:
+        if kind == "Custom::S3AutoDeleteObjects":
+            bucket = self.deployment.resolve(properties.get("BucketName"), stack)
+            return f"arn:aws:s3:::{bucket}" if bucket else None
+        return ANY_RESOURCE  # the image copy's source is CDK's asset repository, named at deploy time
+
+    def _role_may(self, role: tuple[Stack, str], request: Request, where: str, source: str) -> None:
+        """The role's own policies, or a resource policy naming it, allow `request`; its boundary does too."""
+        role_stack, role_id = role
+        role_arn = self.deployment.arn(role_stack, role_id) or ""
+        identity = self._identity_statements(role_stack, role_id)
+        granted = evaluate(identity, request) is Decision.ALLOWED or any(
+            evaluate(statements, request) is Decision.ALLOWED for statements in self._resource_grants_to(role_arn)
+        )
+        if not granted:
+            self._require(identity, request, where, source, f"the role {role_arn.rsplit('/', 1)[-1]}")
+        boundary = self.deployment.resolve(
+            role_stack.resources[role_id]["Properties"].get("PermissionsBoundary"), role_stack
+        )
+        if boundary:
+            self._require(self.boundary, request, where, source + "; " + BOUNDARY_DOC, "the permissions boundary")
+
+    def _resource_grants_to(self, role_arn: str) -> Iterator[list[dict[str, Any]]]:
+        for stack, _, resource in self.deployment.resources():
+            for document in _resource_policies(resource):
+                statements = [
+                    s
+                    for s in self._resolved(document, stack)["Statement"]
+                    if s["Effect"] == "Allow" and role_arn in self._principals(s, stack)
+                ]
+                if statements:
+                    yield statements
+
+    def _principals(self, statement: Mapping[str, Any], stack: Stack) -> list[str]:
+        principal = statement.get("Principal", {})
+        if not isinstance(principal, dict):
+            return []
+        return [self.deployment.resolve(p, stack) or "" for p in as_list(principal.get("AWS", []))]
+
+    # -- 2. what AWS checks on the caller beyond the handler lists ---------------------------------
+
+    def caller_requirements(self) -> None:
+        for stack in self.deployment:
+            for reference in references(stack.template):
+                if "Fn::GetStackOutput" in reference:
+                    target = reference["Fn::GetStackOutput"]
+                    region = target.get("Region", stack.region)
+                    arn = f"arn:aws:cloudformation:{region}:{stack.account}:stack/{target['StackName']}/*"
+                    request = Request("cloudformation:DescribeStacks", arn, self._context(stack))
+                    self._require(
+                        self.execution,
+                        request,
+                        f"{stack.name} (Fn::GetStackOutput)",
+                        GET_STACK_OUTPUT_DOC,
+                        "the CloudFormation execution role",
+                    )
+        for stack, logical_id, resource in self.deployment.resources():
+            kind = resource["Type"]
+            properties = resource.get("Properties", {})
+            where = f"{stack.name}/{logical_id} ({kind})"
+            context = self._context(stack)
+            if (
+                kind == "AWS::ApplicationAutoScaling::ScalableTarget"
+                and properties.get("ServiceNamespace") == "sagemaker"
+            ):
+                for action in (
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:UpdateEndpointWeightsAndCapacities",
+                ):
+                    self._require(
+                        self.execution,
+                        Request(action, ANY_RESOURCE, context),
+                        where,
+                        AUTOSCALING_DOC,
+                        "the CloudFormation execution role",
+                    )
+            if (
+                kind == "AWS::ApplicationAutoScaling::ScalingPolicy"
+                and "TargetTrackingScalingPolicyConfiguration" in properties
+            ):
+                for action in ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"):
+                    request = Request(
+                        action,
+                        f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:TargetTracking-endpoint/x",
+                        context,
+                    )
+                    self._require(self.execution, request, where, AUTOSCALING_DOC, "the CloudFormation execution role")
+            if kind == "AWS::SageMaker::Endpoint":
+                config = self._endpoint_config(stack, properties)
+                key = config and config.get("KmsKeyId")
+                if key:
+                    request = Request("kms:CreateGrant", self.deployment.resolve(key, stack), context)
+                    self._require(
+                        self.execution,
+                        request,
+                        where,
+                        SAGEMAKER_API_PERMISSIONS_DOC
+                        + " (CreateEndpoint, UpdateEndpoint: kms:CreateGrant when the endpoint config has a KmsKeyId)",
+                        "the CloudFormation execution role",
+                    )
+
+    def _endpoint_config(self, stack: Stack, properties: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        name = properties.get("EndpointConfigName", {})
+        logical_id = name.get("Fn::GetAtt", [None])[0] if isinstance(name, dict) else None
+        if isinstance(logical_id, str) and logical_id in stack.resources:
+            config: Mapping[str, Any] = stack.resources[logical_id].get("Properties", {})
+            return config
+        return None
+
+    # -- 3. run-time needs of the roles ------------------------------------------------------------
+
+    def runtime_needs(self) -> None:
+        for stack, logical_id, resource in self.deployment.resources():
+            kind = resource["Type"]
+            properties = resource.get("Properties", {})
+            where = f"{stack.name}/{logical_id} ({kind})"
+            if kind == "AWS::StepFunctions::StateMachine":
+                self._state_machine_needs(stack, where, properties)
+            if kind == "AWS::SageMaker::Model" and "VpcConfig" in properties:
+                self._vpc_needs(stack, where, properties.get("ExecutionRoleArn"))
+
+    def _state_machine_needs(self, stack: Stack, where: str, properties: Mapping[str, Any]) -> None:
+        definition = json.dumps(properties.get("DefinitionString", ""))
+        role = self._role(self.deployment.resolve(properties.get("RoleArn"), stack) or "")
+        if role is None:
+            self.findings.append(
+                Finding(where, "the state machine's role is not resolvable", STEP_FUNCTIONS_SAGEMAKER_DOC)
+            )
+            return
+        for api, (action, job) in STEP_FUNCTIONS_SAGEMAKER.items():
+            for sync in ("", ".sync"):
+                if (
+                    f'arn:aws:states:::sagemaker:{api}{sync}\\"' not in definition
+                    and f'states:::sagemaker:{api}{sync}\\"' not in definition
+                ):
+                    continue
+                needed = [action, "sagemaker:AddTags"]
+                if sync and job:
+                    needed += [
+                        f"sagemaker:Describe{job}",
+                        f"sagemaker:Stop{job}",
+                        "events:PutTargets",
+                        "events:PutRule",
+                        "events:DescribeRule",
+                    ]
+                for need in needed:
+                    request = Request(need, ANY_RESOURCE, self._context(stack))
+                    self._role_may(role, request, where, STEP_FUNCTIONS_SAGEMAKER_DOC)
+        if '\\"VpcConfig\\"' in definition:
+            for arn in self._roles_in(stack, properties.get("DefinitionString")):
+                self._vpc_needs(stack, where, arn)
+
+    def _vpc_needs(self, stack: Stack, where: str, role_value: Any) -> None:
+        arn = (
+            role_value
+            if isinstance(role_value, str) and ":role/" in role_value
+            else self.deployment.resolve(role_value, stack)
+        )
+        role = self._role(arn or "")
+        if role is None:
+            self.findings.append(Finding(where, "a SageMaker role in a VPC is not resolvable", SAGEMAKER_VPC_DOC))
+            return
+        trusted = json.dumps(role[0].resources[role[1]]["Properties"]["AssumeRolePolicyDocument"])
+        if "sagemaker.amazonaws.com" not in trusted:
+            return  # the state machine's own role: it passes the SageMaker role, which is the one in the VPC
+        for action in SAGEMAKER_VPC_ACTIONS:
+            self._role_may(role, Request(action, ANY_RESOURCE, self._context(stack)), where, SAGEMAKER_VPC_DOC)
+
+    # -- 4. resource-policy grants to bounded roles ------------------------------------------------
+
+    def bounded_grants(self) -> None:
+        for stack, logical_id, resource in self.deployment.resources():
+            for document in _resource_policies(resource):
+                for statement in self._resolved(document, stack)["Statement"]:
+                    if statement["Effect"] != "Allow":
+                        continue
+                    for principal in self._principals(statement, stack):
+                        role = self._role(principal)
+                        if role is None or "PermissionsBoundary" not in role[0].resources[role[1]]["Properties"]:
+                            continue
+                        for action in as_list(statement.get("Action", [])):
+                            expanded = [a for a in _iam_actions() if _glob_lower(action, a)] or [action.lower()]
+                            passing = [
+                                a for a in expanded if evaluate(self.boundary, Request(a, "*")) is Decision.ALLOWED
+                            ]
+                            if not passing:
+                                self.findings.append(
+                                    Finding(
+                                        f"{stack.name}/{logical_id} ({resource['Type']})",
+                                        f"grants {action} to the bounded role {principal.rsplit('/', 1)[-1]}, "
+                                        "which its boundary does not allow",
+                                        BOUNDARY_DOC,
+                                    )
+                                )
+
+    # -- 5. fixed physical names -------------------------------------------------------------------
+
+    def fixed_names(self) -> None:
+        for stack, logical_id, resource in self.deployment.resources():
+            kind = resource["Type"]
+            properties = resource.get("Properties", {})
+            where = f"{stack.name}/{logical_id} ({kind})"
+            name = _literal_name(kind, properties)
+            if name is None:
+                continue
+            if kind == "AWS::Logs::LogGroup" and ACCOUNT_WIDE_SAGEMAKER_LOG_GROUPS.fullmatch(name):
+                self.findings.append(
+                    Finding(
+                        where,
+                        f"{name} is created by SageMaker itself on the account's first job of that kind "
+                        "(in any environment): the create fails with AlreadyExists",
+                        SAGEMAKER_LOG_GROUPS_DOC,
+                        "name",
+                    )
+                )
+                continue
+            endpoint = ENDPOINT_LOG_GROUP.fullmatch(name) if kind == "AWS::Logs::LogGroup" else None
+            if endpoint and not self._created_before_endpoint(stack, logical_id, endpoint.group("endpoint")):
+                self.findings.append(
+                    Finding(
+                        where,
+                        f"{name}: SageMaker creates it when the endpoint starts, before this stack does",
+                        SAGEMAKER_LOG_GROUPS_DOC,
+                        "name",
+                    )
+                )
+            if "Retain" in (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")):
+                self.findings.append(
+                    Finding(
+                        where,
+                        f"the fixed name {name} is retained after the stack is deleted: "
+                        "recreating the stack fails with AlreadyExists",
+                        RETAIN_DOC,
+                        "name",
+                    )
+                )
+
+    def _created_before_endpoint(self, stack: Stack, log_group: str, endpoint_name: str) -> bool:
+        for resource in stack.resources.values():
+            if (
+                resource["Type"] == "AWS::SageMaker::Endpoint"
+                and resource["Properties"].get("EndpointName") == endpoint_name
+            ):
+                return log_group in as_list(resource.get("DependsOn", []))
+        return False
+
+
+def _glob_lower(pattern: str, action: str) -> bool:
+    return fnmatchcase(action, pattern.lower())
+
+
+def _resource_policies(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    properties = resource.get("Properties", {})
+    kind = resource["Type"]
+    if kind in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"):
+        return [properties["PolicyDocument"]]
+    if kind == "AWS::KMS::Key":
+        return [properties["KeyPolicy"]]
+    return []
+
+
+def _literal_name(kind: str, properties: Mapping[str, Any]) -> str | None:
+    """The physical name the template fixes (a string it does not derive from a generated one)."""
+    value = properties.get(NAME_PROPERTIES.get(kind, ""))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and not any(True for _ in references(value)):
+        return json.dumps(value)
+    return None
+
+
+def check(deployment: Deployment, *, execution: Statements, boundary: Statements, boundary_arn: str) -> list[Finding]:
+    """Every unmet requirement of `deployment` when CloudFormation acts with `execution`'s statements."""
+    checker = Checker(deployment, execution, boundary, boundary_arn)
+    checker.handler_permissions()
+    checker.caller_requirements()
+    checker.runtime_needs()
+    checker.bounded_grants()
+    checker.fixed_names()
+    return sorted(set(checker.findings))

@@ -1,0 +1,34 @@
+"""Handler permissions of the CloudFormation registry schemas that cfn-lint ships.
+
+Each resource type's schema lists, per handler (create, read, update, delete, list), the API actions
+CloudFormation calls with the stack's execution role
+(https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-schema.html, `handlers`).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+SCHEMAS = Path(str(files("cfnlint"))) / "data" / "schemas"
+# What a deployment runs: create on the first deploy, update on the next, delete on teardown or replacement.
+HANDLERS = ("create", "update", "delete")
+
+
+@cache
+def _index(region: str) -> dict[str, str]:
+    index: dict[str, str] = json.loads((SCHEMAS / "providers" / f"{region}.json").read_text())
+    return index
+
+
+@cache
+def handler_permissions(resource_type: str, region: str = "us-east-1") -> dict[str, tuple[str, ...]] | None:
+    """`{handler: actions}` of `resource_type`'s registry schema in `region`; None when it has no schema."""
+    digest = _index(region).get(resource_type)
+    if digest is None:
+        return None
+    schema = json.loads((SCHEMAS / "resources" / f"{digest}.json").read_text())
+    handlers = schema.get("handlers", {})
+    return {name: tuple(handlers[name].get("permissions", ())) for name in HANDLERS if name in handlers}

@@ -100,7 +100,7 @@ unpack:  ## unpack cloud-assembly.tar into cdk.out/, as `make package` packed it
 
 deploy: setup  ## deploy one environment from a synthesized assembly (ENV=dev|staging|prod, ASSEMBLY=cdk.out)
 	@case '$(ENV)' in dev|staging|prod) ;; *) echo "make deploy: ENV must be dev, staging or prod; got '$(ENV)'" >&2; exit 2;; esac
-	env='$(ENV)'; $(CDK) deploy --app '$(ASSEMBLY)' --require-approval never --progress events "$${env^}/*"
+	env='$(ENV)'; $(CDK) deploy --app '$(ASSEMBLY)' --require-approval never --progress events --import-existing-resources "$${env^}/*"
 
 smoke: setup  ## after a deploy: python -m sagemaker_ops smoke (ENV=dev|staging|prod, SMOKE_REQUEST=file)
 	python -m sagemaker_ops smoke --env '$(ENV)' --file '$(SMOKE_REQUEST)'

@@ -117,7 +117,10 @@ class PlatformStack(cdk.Stack):
                 names=SAGEMAKER_JOB_LOG_GROUPS,
                 encryption_key=self.key,
                 retention_days=settings.log_retention_days,
-                removal_policy=removal,
+                # Account-wide names SageMaker creates itself on any environment's first job: kept when
+                # the stack goes, and adopted when it (or SageMaker) made them first, which CloudFormation
+                # does for a retained, statically named log group (`cdk deploy --import-existing-resources`).
+                removal_policy=cdk.RemovalPolicy.RETAIN,
             )
 
         for name, value in {

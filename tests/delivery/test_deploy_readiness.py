@@ -19,14 +19,13 @@ from delivery.permissions_boundary import PERMISSIONS_BOUNDARY_NAME
 from tests.conftest import ROOT, Synthesized
 from tests.delivery.conftest import access_templates
 from tests.deploy_readiness import (
-    ADMINISTRATOR_ACCESS,
     boundary_statements,
     deployment_of,
     execution_policy_statements,
     paths,
 )
 from tests.deploy_readiness.check import Finding, check
-from tests.deploy_readiness.deploy_path import commands, problems
+from tests.deploy_readiness.deploy_path import commands, imports_existing, makefile_deploy_imports, problems
 from tests.deploy_readiness.model import Deployment, Stack
 
 Statements = Sequence[Mapping[str, Any]]
@@ -37,12 +36,15 @@ def _boundary_arn(deployment: Deployment) -> str:
     return f"arn:aws:iam::{account}:policy/{PERMISSIONS_BOUNDARY_NAME}"
 
 
-def _findings(deployment: Deployment, execution: Statements, boundary: Statements | None = None) -> list[Finding]:
+def _findings(
+    deployment: Deployment, execution: Statements, boundary: Statements | None = None, *, imports: bool = True
+) -> list[Finding]:
     return check(
         deployment,
         execution=execution,
         boundary=boundary_statements() if boundary is None else boundary,
         boundary_arn=_boundary_arn(deployment),
+        imports_existing=imports,
     )
 
 
@@ -58,31 +60,21 @@ def maximal(maximal_synthesized: Synthesized, tmp_path_factory: pytest.TempPathF
     return deployment_of(maximal_synthesized.config, maximal_synthesized.templates, access)
 
 
+def _imports(path: str) -> bool:
+    """Whether that path's deploy command adopts named resources that already exist."""
+    if path == "default bootstrap":
+        return imports_existing(_readme_steps())
+    return makefile_deploy_imports((ROOT / "Makefile").read_text())
+
+
 @pytest.mark.parametrize("path", list(paths()))
 @pytest.mark.parametrize("configuration", ["shipped", "maximal"])
-def test_every_permission_aws_documents_is_granted(
-    request: pytest.FixtureRequest, configuration: str, path: str
-) -> None:
-    # GIVEN the app's stacks and what CloudFormation deploys them with on one documented path
+def test_every_requirement_aws_documents_is_met(request: pytest.FixtureRequest, configuration: str, path: str) -> None:
+    # GIVEN the app's stacks, what CloudFormation deploys them with on one documented path, and its deploy command
     deployment: Deployment = request.getfixturevalue(configuration)
-    # WHEN every requirement AWS documents is checked THEN no call would be refused
-    findings = [f for f in _findings(deployment, paths()[path]) if f.kind == "permission"]
+    # WHEN every requirement AWS documents is checked THEN none is unmet
+    findings = _findings(deployment, paths()[path], imports=_imports(path))
     assert not findings, f"{len(findings)} unmet requirement(s) on the {path} path:\n" + "\n".join(map(str, findings))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet (issue 24): /aws/sagemaker/{Training,Transform,Processing}Jobs (monitoring."
-    "manage_job_log_groups) and the retained /aws/sagemaker/Endpoints/<endpoint> need a create-or-adopt "
-    "step; the check names each",
-)
-@pytest.mark.parametrize("configuration", ["shipped", "maximal"])
-def test_no_fixed_name_is_already_taken_when_the_stack_creates_it(
-    request: pytest.FixtureRequest, configuration: str
-) -> None:
-    deployment: Deployment = request.getfixturevalue(configuration)
-    findings = [f for f in _findings(deployment, ADMINISTRATOR_ACCESS) if f.kind == "name"]
-    assert not findings, "\n".join(map(str, findings))
 
 
 # -- mutations: each removes one requirement again, on a copy, and the check must say so ------------
@@ -152,13 +144,24 @@ def test_a_bucket_policy_granting_a_bounded_helper_role_what_the_boundary_denies
     assert findings and all("AutoDeleteObjects" in f.what and "boundaries" in f.source for f in findings)
 
 
+def test_without_importing_existing_resources_the_log_groups_sagemaker_creates_itself_fail(shipped: Deployment) -> None:
+    findings = [f for f in _findings(shipped, paths()["default bootstrap"], imports=False) if f.kind == "name"]
+    names = {f.what.split()[2] for f in findings if f.what.startswith("SageMaker creates")}
+    assert {"/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/ProcessingJobs"} <= names
+    assert any("/aws/sagemaker/Endpoints/sagemaker-gbdt-prod is retained" in f.what for f in findings)
+
+
 def test_a_log_group_named_like_one_sagemaker_creates_itself_fails(shipped: Deployment) -> None:
     def rename(resource: dict[str, Any]) -> None:
         if resource["Type"] == "AWS::Logs::LogGroup" and "vendedlogs" in json.dumps(resource):
             resource["Properties"]["LogGroupName"] = "/aws/sagemaker/TrainingJobs"
 
     findings = _named(_findings(_mutated(shipped, rename), paths()["default bootstrap"]), "/aws/sagemaker/TrainingJobs")
-    assert findings and all("logging-cloudwatch" in f.source for f in findings)
+    # THEN dev's (deleted with its stack, so not importable) is a SageMaker-created name, and the retained
+    # ones of staging and prod meet prod Platform's log group of the same name
+    assert any(f.where.startswith("Dev-Training") and "logging-cloudwatch" in f.source for f in findings)
+    assert all("AlreadyExists" in f.what for f in findings)
+    assert any(f.where.startswith("Staging-Training") and "too" in f.what for f in findings)
 
 
 # -- helpers of the mutations ---------------------------------------------------------------------

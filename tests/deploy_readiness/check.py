@@ -32,6 +32,8 @@ from tests.deploy_readiness.requirements import (
     CUSTOM_RESOURCE_DOC,
     EXCUSED,
     GET_STACK_OUTPUT_DOC,
+    IMPORT_DOC,
+    IMPORTABLE_TYPES,
     PASSED_TO_SERVICE,
     RETAIN_DOC,
     SAGEMAKER_API_PERMISSIONS_DOC,
@@ -42,7 +44,7 @@ from tests.deploy_readiness.requirements import (
     STEP_FUNCTIONS_SAGEMAKER,
     STEP_FUNCTIONS_SAGEMAKER_DOC,
 )
-from tests.deploy_readiness.schemas import HANDLERS, SCHEMAS, handler_permissions
+from tests.deploy_readiness.schemas import HANDLERS, SCHEMAS, handler_permissions, read_permissions
 
 Statements = Sequence[Mapping[str, Any]]
 # AWS managed policies the app attaches, with the actions AWS publishes for them.
@@ -103,6 +105,7 @@ class Checker:
         self.boundary = boundary
         self.boundary_arn = boundary_arn
         self.findings: list[Finding] = []
+        self.imports_existing = False
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -484,44 +487,56 @@ class Checker:
     # -- 5. fixed physical names -------------------------------------------------------------------
 
     def fixed_names(self) -> None:
+        owners: dict[tuple[str, str, str, str], str] = {}
         for stack, logical_id, resource in self.deployment.resources():
             kind = resource["Type"]
-            properties = resource.get("Properties", {})
-            where = f"{stack.name}/{logical_id} ({kind})"
-            name = _literal_name(kind, properties)
+            name = _literal_name(kind, resource.get("Properties", {}))
             if name is None:
                 continue
-            if kind == "AWS::Logs::LogGroup" and ACCOUNT_WIDE_SAGEMAKER_LOG_GROUPS.fullmatch(name):
-                self.findings.append(
-                    Finding(
-                        where,
-                        f"{name} is created by SageMaker itself on the account's first job of that kind "
-                        "(in any environment): the create fails with AlreadyExists",
-                        SAGEMAKER_LOG_GROUPS_DOC,
-                        "name",
-                    )
-                )
+            where = f"{stack.name}/{logical_id} ({kind})"
+            place = (kind, stack.account, stack.region, name)
+            if place in owners:
+                what = f"{name} is created by {owners[place]} too: the second create fails with AlreadyExists"
+                self.findings.append(Finding(where, what, IMPORT_DOC, "name"))
+            owners.setdefault(place, where)
+            taken = self._may_exist_already(stack, logical_id, resource, name)
+            if taken is None:
                 continue
-            endpoint = ENDPOINT_LOG_GROUP.fullmatch(name) if kind == "AWS::Logs::LogGroup" else None
+            reason, source = taken
+            if self.imports_existing and _importable(resource):
+                self._import_permissions(stack, logical_id, resource, where)
+                continue
+            what = (
+                f"{reason}: its create fails with AlreadyExists unless the deploy imports it "
+                "(`cdk deploy --import-existing-resources`, DeletionPolicy Retain, an importable type)"
+            )
+            self.findings.append(Finding(where, what, f"{source}; {IMPORT_DOC}", "name"))
+
+    def _may_exist_already(
+        self, stack: Stack, logical_id: str, resource: Mapping[str, Any], name: str
+    ) -> tuple[str, str] | None:
+        """Why a resource named `name` may exist before this stack creates it, and where AWS says so."""
+        if resource["Type"] == "AWS::Logs::LogGroup":
+            if ACCOUNT_WIDE_SAGEMAKER_LOG_GROUPS.fullmatch(name):
+                return f"SageMaker creates {name} on the account's first job of that kind (any environment's)", (
+                    SAGEMAKER_LOG_GROUPS_DOC
+                )
+            endpoint = ENDPOINT_LOG_GROUP.fullmatch(name)
             if endpoint and not self._created_before_endpoint(stack, logical_id, endpoint.group("endpoint")):
-                self.findings.append(
-                    Finding(
-                        where,
-                        f"{name}: SageMaker creates it when the endpoint starts, before this stack does",
-                        SAGEMAKER_LOG_GROUPS_DOC,
-                        "name",
-                    )
+                return f"SageMaker creates {name} when the endpoint starts, before this stack does", (
+                    SAGEMAKER_LOG_GROUPS_DOC
                 )
-            if "Retain" in (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")):
-                self.findings.append(
-                    Finding(
-                        where,
-                        f"the fixed name {name} is retained after the stack is deleted: "
-                        "recreating the stack fails with AlreadyExists",
-                        RETAIN_DOC,
-                        "name",
-                    )
-                )
+        if {"Retain", "RetainExceptOnCreate"} & {resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")}:
+            return f"{name} is retained after the stack is deleted, and met when the stack is created again", RETAIN_DOC
+        return None
+
+    def _import_permissions(self, stack: Stack, logical_id: str, resource: Mapping[str, Any], where: str) -> None:
+        """Importing runs the type's read handler on the existing resource: all of it, no excuses."""
+        for action in read_permissions(resource["Type"], stack.region):
+            if is_iam_action(action):
+                request = Request(action, self.deployment.arn(stack, logical_id), self._context(stack))
+                source = SCHEMA_DOC.format(type=resource["Type"], handler="read") + f"; {IMPORT_DOC}"
+                self._require(self.execution, request, where, source, "the CloudFormation execution role")
 
     def _created_before_endpoint(self, stack: Stack, log_group: str, endpoint_name: str) -> bool:
         for resource in stack.resources.values():
@@ -535,6 +550,10 @@ class Checker:
 
 def _glob_lower(pattern: str, action: str) -> bool:
     return fnmatchcase(action, pattern.lower())
+
+
+def _importable(resource: Mapping[str, Any]) -> bool:
+    return resource["Type"] in IMPORTABLE_TYPES and resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
 
 
 def _resource_policies(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -557,9 +576,21 @@ def _literal_name(kind: str, properties: Mapping[str, Any]) -> str | None:
     return None
 
 
-def check(deployment: Deployment, *, execution: Statements, boundary: Statements, boundary_arn: str) -> list[Finding]:
-    """Every unmet requirement of `deployment` when CloudFormation acts with `execution`'s statements."""
+def check(
+    deployment: Deployment,
+    *,
+    execution: Statements,
+    boundary: Statements,
+    boundary_arn: str,
+    imports_existing: bool = False,
+) -> list[Finding]:
+    """Every unmet requirement of `deployment` when CloudFormation acts with `execution`'s statements.
+
+    `imports_existing`: whether the deploy command imports named resources that already exist
+    (`cdk deploy --import-existing-resources`).
+    """
     checker = Checker(deployment, execution, boundary, boundary_arn)
+    checker.imports_existing = imports_existing
     checker.handler_permissions()
     checker.caller_requirements()
     checker.runtime_needs()

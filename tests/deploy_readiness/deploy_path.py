@@ -13,6 +13,9 @@ from fnmatch import fnmatchcase
 
 from delivery.permissions_boundary import PERMISSIONS_BOUNDARY_FILE, PERMISSIONS_BOUNDARY_NAME
 from tests.deploy_readiness.model import Deployment, references
+from tests.deploy_readiness.requirements import BOUNDARY_EXISTS_DOC
+
+IMPORT_FLAG = "--import-existing-resources"
 
 
 def commands(markdown: str, section: str) -> list[list[str]]:
@@ -54,7 +57,10 @@ def problems(steps: list[list[str]], deployment: Deployment, environments: dict[
             bootstrapped = True
         elif step[:3] == ["npx", "cdk", "deploy"]:
             if not boundary:
-                found.append(f"{command}: before the permissions boundary {PERMISSIONS_BOUNDARY_NAME} is created")
+                found.append(
+                    f"{command}: before the permissions boundary {PERMISSIONS_BOUNDARY_NAME} is created "
+                    f"({BOUNDARY_EXISTS_DOC})"
+                )
             if not bootstrapped:
                 found.append(f"{command}: before `cdk bootstrap`")
             selected = {
@@ -81,3 +87,15 @@ def problems(steps: list[list[str]], deployment: Deployment, environments: dict[
             elif not any(name.startswith(f"{stage}-Inference") for name in deployed):
                 found.append(f"{command}: before {stage}'s Inference stack is deployed")
     return found
+
+
+def imports_existing(steps: list[list[str]]) -> bool:
+    """Whether every `cdk deploy` of `steps` imports named resources that already exist."""
+    deploys = [step for step in steps if step[:3] == ["npx", "cdk", "deploy"]]
+    return bool(deploys) and all(IMPORT_FLAG in step for step in deploys)
+
+
+def makefile_deploy_imports(makefile: str) -> bool:
+    """Whether the Makefile's `deploy` recipe (docs/delivery.md's path) imports existing named resources."""
+    recipe = makefile.split("\ndeploy:", 1)[1].split("\n\n", 1)[0]
+    return "cdk" in recipe.lower() and IMPORT_FLAG in recipe

@@ -46,6 +46,12 @@ RETAIN_DOC = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html "
     "(Retain keeps the resource after the stack is deleted; a new stack creating the same name fails: AlreadyExists)"
 )
+IMPORT_DOC = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/import-resources-automatically.html "
+    "(a static custom name, DeletionPolicy Retain or RetainExceptOnCreate, in no other stack, an importable type)"
+)
+# Types we name that CloudFormation can import (resource-import-supported-resources.html).
+IMPORTABLE_TYPES = ("AWS::Logs::LogGroup",)
 BOUNDARY_EXISTS_DOC = (
     "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html (PermissionsBoundary: the ARN of "
     "an existing managed policy; CreateRole fails with NoSuchEntity otherwise)"

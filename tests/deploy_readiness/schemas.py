@@ -32,3 +32,12 @@ def handler_permissions(resource_type: str, region: str = "us-east-1") -> dict[s
     schema = json.loads((SCHEMAS / "resources" / f"{digest}.json").read_text())
     handlers = schema.get("handlers", {})
     return {name: tuple(handlers[name].get("permissions", ())) for name in HANDLERS if name in handlers}
+
+
+def read_permissions(resource_type: str, region: str = "us-east-1") -> tuple[str, ...]:
+    """The read handler's actions: what CloudFormation calls on a resource it imports."""
+    digest = _index(region).get(resource_type)
+    if digest is None:
+        return ()
+    schema = json.loads((SCHEMAS / "resources" / f"{digest}.json").read_text())
+    return tuple(schema.get("handlers", {}).get("read", {}).get("permissions", ()))

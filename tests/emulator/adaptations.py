@@ -22,13 +22,26 @@ HELPER = "done by the deploy helper"
 GAP = "not checked (gap)"
 
 
+# The deploy-readiness checks (tests/delivery/test_deploy_readiness.py) that hold the templates against
+# what AWS requires where the emulated deploy cannot: a row hiding a requirement names them.
+READINESS = "tests/delivery/test_deploy_readiness.py::"
+EVERY_REQUIREMENT = f"{READINESS}test_every_requirement_aws_documents_is_met"
+
+
 @dataclass(frozen=True)
 class Adaptation:
-    """One difference: what it concerns, what the test does instead, and why."""
+    """One difference: what it concerns, what the test does instead, and why (what moto needs).
+
+    `hides` is the requirement AWS would check that the emulated deploy therefore does not, and
+    `covered_by` the deploy-readiness tests that check it instead (tests/emulator/test_adaptations.py
+    fails on a row hiding a requirement that no existing test covers).
+    """
 
     subject: str
     handling: str
     why: str
+    hides: str = ""
+    covered_by: tuple[str, ...] = ()
 
 
 # Resource types moto's CloudFormation has no model for: it skips them silently (a warning in its
@@ -49,11 +62,18 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
         REMOVED,
         "Lambda-backed custom resources: moto does not run their Lambda functions (the functions, "
         "roles and code assets are still deployed). Image assets are out of scope: no Docker here.",
+        hides="CloudFormation's lambda:InvokeFunction and each handler's calls under its role and the boundary",
+        covered_by=(
+            EVERY_REQUIREMENT,
+            f"{READINESS}test_a_bucket_policy_granting_a_bounded_helper_role_what_the_boundary_denies_is_a_dead_grant",
+        ),
     ),
     Adaptation(
         "`Tags` of `AWS::KMS::Key`",
         REMOVED,
         "moto 5.2.5 crashes on them (`KeyError: 'TagKey'`: its KMS tagging expects TagKey/TagValue).",
+        hides="kms:TagResource of the key's create handler",
+        covered_by=(EVERY_REQUIREMENT,),
     ),
     Adaptation(
         "`KeyPolicy` of `AWS::KMS::Key`",
@@ -72,12 +92,19 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
         REWRITTEN,
         "moto does not know the function: the copy has the producing stack's output value, read "
         "with DescribeStacks after that stack is deployed.",
+        hides="cloudformation:DescribeStacks of the consuming stack's execution role",
+        covered_by=(
+            EVERY_REQUIREMENT,
+            f"{READINESS}test_dropping_describe_stacks_fails_every_stack_reading_another_stacks_output",
+        ),
     ),
     Adaptation(
         "`Ref` / `Fn::GetAtt Arn` of an alarm (endpoint rollback alarms, dashboard alarm widgets)",
         REWRITTEN,
         "moto skips alarms, then rejects references to them; the copy has the alarm's name and ARN, "
         "and the alarm is created with that name through boto3.",
+        hides="the alarms' handler permissions (cloudwatch:PutMetricAlarm ...)",
+        covered_by=(EVERY_REQUIREMENT,),
     ),
     Adaptation(
         "stack output `EndpointName`",
@@ -91,6 +118,12 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
             BOTO3,
             "moto has no CloudFormation model for it; the boto3 call with the template's properties "
             "is validated against the service's API model (botocore) and stored by moto.",
+            hides="the type's registry-schema handler permissions, and what AWS checks beyond them "
+            "(Application Auto Scaling's access to its target)",
+            covered_by=(
+                EVERY_REQUIREMENT,
+                f"{READINESS}test_dropping_what_application_auto_scaling_validates_fails_the_scalable_target",
+            ),
         )
         for kind in SKIPPED_BY_MOTO
     ),
@@ -99,6 +132,8 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
         BOTO3,
         "moto's CloudFormation applies a bucket's encryption and tags only; the helper applies the "
         "other properties of the template with the S3 API (lifecycle rules converted to its shape).",
+        hides="the bucket handler's permissions for those properties",
+        covered_by=(EVERY_REQUIREMENT,),
     ),
     Adaptation(
         "replacement of a referenced resource (a new Model → new EndpointConfig → updated Endpoint)",
@@ -118,6 +153,12 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
         HELPER,
         "moto's ExecuteChangeSet does not fill in stack outputs, so the helper deploys as "
         "`cdk deploy --method=direct` does: CreateStack / UpdateStack with the template URL.",
+        hides="the change set's import of log groups SageMaker or a deleted stack left behind "
+        "(--import-existing-resources)",
+        covered_by=(
+            EVERY_REQUIREMENT,
+            f"{READINESS}test_without_importing_existing_resources_the_log_groups_sagemaker_creates_itself_fail",
+        ),
     ),
     Adaptation(
         "`Rules: CheckBootstrapVersion`",
@@ -129,6 +170,9 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
         "container image asset",
         GAP,
         "no Docker: the image is neither built nor pushed; the model's image URI is only a string.",
+        hides="the image copy's permissions (its function's role, CloudFormation's invoke); the build "
+        "itself needs Docker, run by no test here",
+        covered_by=(EVERY_REQUIREMENT,),
     ),
     Adaptation(
         "endpoint `DeploymentConfig` (canary, auto-rollback), `RetainAllVariantProperties`",
@@ -149,6 +193,13 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
         "moto stores policies and encryption settings and answers with them, but does not enforce them; "
         "it drops those three properties (and has no AssociateKmsKey to set the last one); the "
         "snapshot and stack tests cover them.",
+        hides="IAM policy evaluation: the execution role, each role's run-time needs within the boundary, "
+        "KMS grants made as the caller, grants to bounded roles",
+        covered_by=(
+            EVERY_REQUIREMENT,
+            f"{READINESS}test_dropping_the_kms_grant_sagemaker_makes_as_the_caller_fails_the_endpoint",
+            f"{READINESS}test_dropping_a_vpc_network_interface_permission_fails_the_roles_in_the_vpc",
+        ),
     ),
 )
 
@@ -297,8 +348,13 @@ def _references(node: Any) -> set[str]:
 
 def markdown_table() -> str:
     """The README's table of adaptations (a test keeps the README in step with ADAPTATIONS)."""
-    rows = [f"| {a.subject} | {a.handling} | {a.why} |" for a in ADAPTATIONS]
-    return "\n".join(["| what | how the test handles it | why |", "| --- | --- | --- |", *rows])
+    rows = [
+        f"| {a.subject} | {a.handling} | {a.why} | {a.hides or '-'} |"
+        + (" " + ", ".join(f"`{t.split('::')[1]}`" for t in a.covered_by) + " |" if a.covered_by else " - |")
+        for a in ADAPTATIONS
+    ]
+    header = "| what | how the test handles it | why | hides | covered by (tests/delivery/test_deploy_readiness.py) |"
+    return "\n".join([header, "| --- | --- | --- | --- | --- |", *rows])
 
 
 def summary() -> str:

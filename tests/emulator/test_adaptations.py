@@ -5,7 +5,16 @@ from __future__ import annotations
 import copy
 
 from tests.conftest import ROOT, Synthesized
-from tests.emulator.adaptations import REFERENCES_DIGEST, SKIPPED_BY_MOTO, adapt, markdown_table
+from tests.emulator.adaptations import (
+    ADAPTATIONS,
+    GAP,
+    READINESS,
+    REFERENCES_DIGEST,
+    SKIPPED_BY_MOTO,
+    Adaptation,
+    adapt,
+    markdown_table,
+)
 
 README = (ROOT / "README.md").read_text()
 TESTING = (ROOT / "docs" / "testing.md").read_text()
@@ -42,3 +51,41 @@ def test_adapt_leaves_the_synthesized_template_unchanged_and_removes_what_moto_c
 
 def _outputs(synthesized: Synthesized) -> list[str]:
     return list(synthesized.template("prod", "Platform")["Outputs"])
+
+
+def _unaccounted(rows: tuple[Adaptation, ...]) -> list[str]:
+    """Rows with neither a reason moto needs them nor, where they hide a requirement, an existing covering test."""
+    problems = []
+    for row in rows:
+        if not row.why.strip():
+            problems.append(f"{row.subject}: no reason moto needs it")
+        if row.hides and not row.covered_by:
+            problems.append(f"{row.subject}: hides {row.hides!r}, covered by no deploy-readiness check")
+        for test in row.covered_by:
+            path, name = test.split("::")
+            if f"def {name}(" not in (ROOT / path).read_text():
+                problems.append(f"{row.subject}: covering test {test} does not exist")
+    return problems
+
+
+def test_every_row_hiding_a_requirement_names_the_readiness_check_that_covers_it() -> None:
+    # GIVEN the adaptations THEN each has moto's reason, and each that hides a requirement AWS checks
+    # names existing deploy-readiness tests
+    assert _unaccounted(ADAPTATIONS) == []
+    # The rows that hide IAM or KMS requirements say so (the issue's list: stack outputs, alarms, the gaps).
+    hiding = {row.subject for row in ADAPTATIONS if row.hides}
+    assert any("Fn::GetStackOutput" in subject for subject in hiding)
+    assert any("alarm" in subject for subject in hiding)
+    assert all(row.hides for row in ADAPTATIONS if row.handling == GAP and "polic" in row.subject)
+
+
+def test_a_row_without_a_reason_or_hiding_a_requirement_nothing_covers_fails() -> None:
+    rows = (
+        Adaptation("`Fn::Example`", GAP, "", hides="iam:Example"),
+        Adaptation("`AWS::Example`", GAP, "moto lacks it", hides="x", covered_by=(f"{READINESS}test_nothing",)),
+    )
+    assert _unaccounted(rows) == [
+        "`Fn::Example`: no reason moto needs it",
+        "`Fn::Example`: hides 'iam:Example', covered by no deploy-readiness check",
+        f"`AWS::Example`: covering test {READINESS}test_nothing does not exist",
+    ]

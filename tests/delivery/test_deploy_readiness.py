@@ -231,3 +231,18 @@ def test_deploying_a_stack_before_the_one_whose_outputs_it_reads_fails_the_walk(
     assert problems(steps, shipped, _environments(synthesized)) == [
         "npx cdk deploy Dev/Training: Dev-Training reads outputs of ['Dev-Platform'], not deployed before or with it"
     ]
+
+
+def test_a_key_policy_without_the_services_that_use_the_key_fails_their_resources(shipped: Deployment) -> None:
+    def only_the_account(resource: dict[str, Any]) -> None:
+        if resource["Type"] == "AWS::KMS::Key":
+            statements = resource["Properties"]["KeyPolicy"]["Statement"]
+            resource["Properties"]["KeyPolicy"]["Statement"] = [
+                s for s in statements if "Service" not in s["Principal"]
+            ]
+
+    findings = _findings(_mutated(shipped, only_the_account), paths()["default bootstrap"])
+    logs = [f for f in findings if "AWS::Logs::LogGroup" in f.where and "encrypt-log-data-kms" in f.source]
+    topics = [f for f in findings if "AWS::SNS::Topic" in f.where and "sns-key-management" in f.source]
+    assert logs and topics
+    assert {f.where.split("/")[0] for f in logs} >= {"Prod-Platform", "Prod-Inference", "Prod-Training"}

@@ -26,6 +26,7 @@ from typing import Any
 from tests.deploy_readiness.model import NAME_PROPERTIES, Deployment, Stack, references
 from tests.deploy_readiness.policy import ANY_RESOURCE, Decision, Request, as_list, evaluate, statements_of
 from tests.deploy_readiness.requirements import (
+    ALARM_TOPIC_KEY_ACTIONS,
     AUTOSCALING_DOC,
     BOUNDARY_DOC,
     CUSTOM_RESOURCE_CALLS,
@@ -34,6 +35,8 @@ from tests.deploy_readiness.requirements import (
     GET_STACK_OUTPUT_DOC,
     IMPORT_DOC,
     IMPORTABLE_TYPES,
+    LOGS_KEY_ACTIONS,
+    LOGS_KMS_DOC,
     PASSED_TO_SERVICE,
     RETAIN_DOC,
     SAGEMAKER_API_PERMISSIONS_DOC,
@@ -41,6 +44,7 @@ from tests.deploy_readiness.requirements import (
     SAGEMAKER_VPC_ACTIONS,
     SAGEMAKER_VPC_DOC,
     SCHEMA_DOC,
+    SNS_KMS_DOC,
     STEP_FUNCTIONS_SAGEMAKER,
     STEP_FUNCTIONS_SAGEMAKER_DOC,
 )
@@ -106,6 +110,12 @@ class Checker:
         self.boundary_arn = boundary_arn
         self.findings: list[Finding] = []
         self.imports_existing = False
+        self._roles = {
+            arn: (stack, logical_id)
+            for stack, logical_id, resource in deployment.resources()
+            if resource["Type"] == "AWS::IAM::Role" and (arn := deployment.arn(stack, logical_id))
+        }
+        self._identities: dict[str, list[dict[str, Any]]] = {}
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -133,13 +143,16 @@ class Checker:
         return sorted(set(roles))
 
     def _role(self, arn: str) -> tuple[Stack, str] | None:
-        for stack, logical_id, resource in self.deployment.resources():
-            if resource["Type"] == "AWS::IAM::Role" and self.deployment.arn(stack, logical_id) == arn:
-                return stack, logical_id
-        return None
+        return self._roles.get(arn)
 
     def _identity_statements(self, role_stack: Stack, role_id: str) -> list[dict[str, Any]]:
         """Every statement of the role's own policies, resources resolved where the template fixes them."""
+        key = f"{role_stack.name}/{role_id}"
+        if key not in self._identities:
+            self._identities[key] = self._collect_identity_statements(role_stack, role_id)
+        return self._identities[key]
+
+    def _collect_identity_statements(self, role_stack: Stack, role_id: str) -> list[dict[str, Any]]:
         role_arn = self.deployment.arn(role_stack, role_id)
         found: list[dict[str, Any]] = []
         role = role_stack.resources[role_id]["Properties"]
@@ -398,6 +411,67 @@ class Checker:
             return config
         return None
 
+    def service_key_use(self) -> None:
+        """Key policies let the services that use a key for the app's resources do so."""
+        for stack, logical_id, resource in self.deployment.resources():
+            kind = resource["Type"]
+            properties = resource.get("Properties", {})
+            where = f"{stack.name}/{logical_id} ({kind})"
+            if kind == "AWS::Logs::LogGroup" and "KmsKeyId" in properties:
+                name = self.deployment.physical_name(stack, logical_id)
+                context = {"kms:EncryptionContext:aws:logs:arn": stack.arn("logs", f"log-group:{name}")}
+                service = f"logs.{stack.region}.amazonaws.com"
+                self._key_allows(stack, properties["KmsKeyId"], service, LOGS_KEY_ACTIONS, context, where, LOGS_KMS_DOC)
+            if (
+                kind == "AWS::SNS::Topic"
+                and "KmsMasterKeyId" in properties
+                and self._alarms_publish_to(stack, logical_id)
+            ):
+                context = {"aws:SourceAccount": stack.account}
+                key = properties["KmsMasterKeyId"]
+                self._key_allows(
+                    stack, key, "cloudwatch.amazonaws.com", ALARM_TOPIC_KEY_ACTIONS, context, where, SNS_KMS_DOC
+                )
+
+    def _key_allows(
+        self,
+        stack: Stack,
+        key: Any,
+        service: str,
+        actions: Sequence[str],
+        context: Mapping[str, str],
+        where: str,
+        source: str,
+    ) -> None:
+        arn = self.deployment.resolve(key, stack)
+        found = next(
+            (
+                (s, lid)
+                for s, lid, r in self.deployment.resources()
+                if r["Type"] == "AWS::KMS::Key" and self.deployment.arn(s, lid) == arn
+            ),
+            None,
+        )
+        if found is None:
+            self.findings.append(Finding(where, f"the key {arn or '(unresolved)'} is not one of the app's", source))
+            return
+        key_stack, key_id = found
+        policy = self._resolved(key_stack.resources[key_id]["Properties"]["KeyPolicy"], key_stack)["Statement"]
+        for_service = [
+            s for s in policy if service in as_list(s.get("Principal", {}).get("Service", [])) or s["Effect"] == "Deny"
+        ]
+        for action in actions:
+            request = Request(action, arn, {**self._context(stack), **context})
+            self._require(for_service, request, where, source, f"the key policy for {service}")
+
+    def _alarms_publish_to(self, stack: Stack, topic_id: str) -> bool:
+        topic = self.deployment.arn(stack, topic_id)
+        return any(
+            r["Type"] == "AWS::CloudWatch::Alarm"
+            and topic in [self.deployment.resolve(a, s) for a in r.get("Properties", {}).get("AlarmActions", [])]
+            for s, _, r in self.deployment.resources()
+        )
+
     # -- 3. run-time needs of the roles ------------------------------------------------------------
 
     def runtime_needs(self) -> None:
@@ -593,6 +667,7 @@ def check(
     checker.imports_existing = imports_existing
     checker.handler_permissions()
     checker.caller_requirements()
+    checker.service_key_use()
     checker.runtime_needs()
     checker.bounded_grants()
     checker.fixed_names()

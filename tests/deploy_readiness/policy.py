@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from fnmatch import fnmatchcase
+from functools import cache
 from typing import Any
 
 
@@ -52,12 +52,15 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+@cache
+def _wildcard(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
+    """IAM's wildcards: `*` any run of characters (`/` and `:` included), `?` one; nothing else is special."""
+    body = "".join({"*": ".*", "?": "."}.get(char, re.escape(char)) for char in pattern)
+    return re.compile(body, re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE)
+
+
 def _glob(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
-    # fnmatch's `[` classes are not IAM syntax: escape them so only `*` and `?` are wildcards.
-    escaped = pattern.replace("[", "[[]")
-    if not case_sensitive:
-        return fnmatchcase(value.lower(), escaped.lower())
-    return fnmatchcase(value, escaped)
+    return _wildcard(pattern, case_sensitive).fullmatch(value) is not None
 
 
 def _substitute(pattern: str, context: Mapping[str, Any]) -> str | None:

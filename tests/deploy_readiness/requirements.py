@@ -33,7 +33,17 @@ CUSTOM_RESOURCE_DOC = (
     "(CloudFormation invokes the ServiceToken function with the stack's credentials)"
 )
 STEP_FUNCTIONS_SAGEMAKER_DOC = "https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html"
-LOGS_KMS_DOC = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
+LOGS_KMS_DOC = (
+    "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html (the key policy lets "
+    "logs.<region>.amazonaws.com use the key for the log group, or CreateLogGroup/AssociateKmsKey fails)"
+)
+SNS_KMS_DOC = (
+    "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (an encrypted topic's key policy lets "
+    "the publishing service, CloudWatch for alarms, call kms:Decrypt and kms:GenerateDataKey*)"
+)
+# What a service does with a customer key on the app's behalf: (service principal, actions).
+LOGS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:DescribeKey")
+ALARM_TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 BOUNDARY_DOC = (
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html (a resource-based policy "
     "that names the role ARN is limited by the role's permissions boundary)"

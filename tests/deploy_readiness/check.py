@@ -116,6 +116,12 @@ class Checker:
             if resource["Type"] == "AWS::IAM::Role" and (arn := deployment.arn(stack, logical_id))
         }
         self._identities: dict[str, list[dict[str, Any]]] = {}
+        # The app's own managed policies, for roles that name them in ManagedPolicyArns.
+        self._managed_policies = {
+            arn: (stack, logical_id)
+            for stack, logical_id, resource in deployment.resources()
+            if resource["Type"] == "AWS::IAM::ManagedPolicy" and (arn := deployment.arn(stack, logical_id))
+        }
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -163,8 +169,19 @@ class Checker:
                 attached = [self.deployment.resolve(r, stack) for r in properties.get("Roles", [])]
                 if role_arn and role_arn.rsplit("/", 1)[1] in attached:
                     documents.append(self._resolved(properties["PolicyDocument"], stack))
-        for arn in role.get("ManagedPolicyArns", []):
-            documents.append({"Statement": AWS_MANAGED.get(self.deployment.resolve(arn, role_stack) or "", [])})
+        for value in role.get("ManagedPolicyArns", []):
+            arn = self.deployment.resolve(value, role_stack) or json.dumps(value)
+            if arn in self._managed_policies:
+                policy_stack, policy_id = self._managed_policies[arn]
+                document = policy_stack.resources[policy_id]["Properties"]["PolicyDocument"]
+                documents.append(self._resolved(document, policy_stack))
+            elif arn in AWS_MANAGED:
+                documents.append({"Statement": AWS_MANAGED[arn]})
+            else:
+                where = f"{role_stack.name}/{role_id} (AWS::IAM::Role)"
+                self.findings.append(
+                    Finding(where, f"attaches {arn}, whose actions the check does not know", SCHEMA_DOC)
+                )
         for document in documents:
             found += statements_of(document)
         return found
@@ -194,7 +211,7 @@ class Checker:
             handlers = handler_permissions(kind, stack.region)
             if handlers is None:
                 self.findings.append(
-                    Finding(where, "no registry schema and no entry in CUSTOM_RESOURCE_CALLS", SCHEMA_DOC)
+                    Finding(where, "no registry schema and no entry in CUSTOM_RESOURCE_CALLS", CUSTOM_RESOURCE_DOC)
                 )
                 continue
             seen: set[str] = set()
@@ -298,7 +315,9 @@ class Checker:
             return
         target = self._custom_resource_target(stack, kind, properties)
         for action in actions:
-            request = Request(action, target, self._context(stack))
+            # Object-level calls act on the bucket's objects, not on the bucket.
+            on = f"{target}/any-key" if target != ANY_RESOURCE and "Object" in action else target
+            request = Request(action, on, self._context(stack))
             self._role_may(found, request, where, source)
 
     def _custom_resource_target(self, stack: Stack, kind: str, properties: Mapping[str, Any]) -> str | None:
@@ -320,7 +339,10 @@ class Checker:
         boundary = self.deployment.resolve(
             role_stack.resources[role_id]["Properties"].get("PermissionsBoundary"), role_stack
         )
-        if boundary:
+        if boundary and boundary != self.boundary_arn:
+            what = f"the role {role_arn.rsplit('/', 1)[-1]} has the boundary {boundary}, not {self.boundary_arn}"
+            self.findings.append(Finding(where, what, BOUNDARY_DOC))
+        elif boundary:
             self._require(self.boundary, request, where, source + "; " + BOUNDARY_DOC, "the permissions boundary")
 
     def _resource_grants_to(self, role_arn: str) -> Iterator[list[dict[str, Any]]]:

@@ -35,6 +35,7 @@ from tests.deploy_readiness.requirements import (
     GET_STACK_OUTPUT_DOC,
     IMPORT_DOC,
     IMPORTABLE_TYPES,
+    JOB_FEATURE_NEEDS,
     LOGS_KEY_ACTIONS,
     LOGS_KMS_DOC,
     PASSED_TO_SERVICE,
@@ -533,9 +534,31 @@ class Checker:
                 for need in needed:
                     request = Request(need, ANY_RESOURCE, self._context(stack))
                     self._role_may(role, request, where, STEP_FUNCTIONS_SAGEMAKER_DOC)
-        if '\\"VpcConfig\\"' in definition:
-            for arn in self._roles_in(stack, properties.get("DefinitionString")):
-                self._vpc_needs(stack, where, arn)
+        sagemaker_roles = [
+            found
+            for arn in self._roles_in(stack, properties.get("DefinitionString"))
+            if (found := self._role(arn))
+            and "sagemaker.amazonaws.com"
+            in json.dumps(found[0].resources[found[1]]["Properties"]["AssumeRolePolicyDocument"])
+        ]
+        for feature, (actions, source) in JOB_FEATURE_NEEDS.items():
+            if f'\\"{feature}\\"' in definition:
+                for sagemaker_role in sagemaker_roles:
+                    for action in actions:
+                        self._role_may(
+                            sagemaker_role, Request(action, ANY_RESOURCE, self._context(stack)), where, source
+                        )
+        if '\\"VolumeKmsKeyId\\"' in definition:
+            # SageMaker makes the volume's grant as whichever of the two roles may (api-permissions-reference).
+            context = self._context(stack, **{"kms:GrantIsForAWSResource": "true"})
+            request = Request("kms:CreateGrant", ANY_RESOURCE, context)
+            if not any(
+                evaluate(self._identity_statements(*candidate), request) is Decision.ALLOWED
+                and evaluate(self.boundary, request) is Decision.ALLOWED
+                for candidate in [role, *sagemaker_roles]
+            ):
+                what = "kms:CreateGrant (VolumeKmsKeyId): allowed to neither the state machine's role nor the job's"
+                self.findings.append(Finding(where, what, SAGEMAKER_API_PERMISSIONS_DOC))
 
     def _vpc_needs(self, stack: Stack, where: str, role_value: Any) -> None:
         arn = (

@@ -5,7 +5,7 @@ It implements the parts of IAM's evaluation logic the app's policies use
 an explicit Deny wins, then an Allow, else the implicit deny; Action/NotAction and Resource/NotResource
 with `*` and `?` wildcards (actions case-insensitively; a request for `ANY_RESOURCE` checks
 the action only); the condition operators StringEquals,
-StringLike, ArnEquals, ArnLike (and their IfExists forms) with policy variables such as
+StringLike, ArnEquals, ArnLike, Bool (and their IfExists forms) with policy variables such as
 `${aws:PrincipalAccount}` taken from the request context.
 
 What it cannot resolve it says so instead of guessing: a request whose resource ARN is unknown
@@ -45,7 +45,7 @@ class Request:
 # a statement names, resolved or not, so the decision is about the action (and conditions) only.
 ANY_RESOURCE = "<any resource known only at run time>"
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
-_OPERATORS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike"}
+_OPERATORS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike", "Bool"}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -116,6 +116,8 @@ def _condition_matches(statement: Mapping[str, Any], request: Request) -> bool |
                 result = None
                 continue
             like = base.endswith("Like")
+            if base == "Bool":
+                values, patterns = [str(v).lower() for v in values], [str(p).lower() for p in patterns]
             # A multivalued key without ForAnyValue/ForAllValues: every value must match one pattern.
             if not all(any(_glob(p, v) if like else p == v for p in patterns if p is not None) for v in values):
                 return False

@@ -407,6 +407,21 @@ STEP_FUNCTIONS_SAGEMAKER = {
     "createModel": ("sagemaker:CreateModel", None),
 }
 
+# What a job's role needs for a feature its CreateXJob request sets (by the request's field name).
+JOB_FEATURE_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "CheckpointConfig": (
+        ("s3:GetObject", "s3:PutObject", "s3:ListBucket"),
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html (managed spot training: SageMaker "
+        "copies checkpoints to and from CheckpointConfig.S3Uri with the job's role)",
+    ),
+    "KmsKeyId": (
+        ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"),
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html (OutputDataConfig.KmsKeyId: the "
+        "role encrypts the job's output with the key)",
+    ),
+    "VpcConfig": (SAGEMAKER_VPC_ACTIONS, SAGEMAKER_VPC_DOC),
+}
+
 # What CDK's custom-resource handlers call, with their source, and how their role gets it.
 CUSTOM_RESOURCE_CALLS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "Custom::S3AutoDeleteObjects": (

@@ -253,3 +253,11 @@ def test_a_job_role_that_cannot_write_its_checkpoints_fails_spot_training(shippe
     mutated = _mutated(shipped, lambda resource: _drop_policy_action(resource, "s3:PutObject"))
     findings = _named(_findings(mutated, paths()["default bootstrap"]), "s3:PutObject")
     assert any(f.where.startswith("Dev-Training") and "model-checkpoints" in f.source for f in findings)
+
+
+def test_deploying_the_endpoint_before_a_model_is_trained_and_pinned_fails_the_walk(
+    shipped: Deployment, synthesized: Synthesized
+) -> None:
+    steps = [step for step in _readme_steps() if step[:3] != ["python", "-m", "sagemaker_ops"]]
+    found = problems(steps, shipped, _environments(synthesized))
+    assert found and all("Dev-Inference before a model is trained and pinned" in problem for problem in found)

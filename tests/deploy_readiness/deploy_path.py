@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from delivery.permissions_boundary import PERMISSIONS_BOUNDARY_FILE, PERMISSIONS_BOUNDARY_NAME
 from tests.deploy_readiness.model import Deployment, references
-from tests.deploy_readiness.requirements import BOUNDARY_EXISTS_DOC
+from tests.deploy_readiness.requirements import BOUNDARY_EXISTS_DOC, MODEL_ARTIFACT_DOC
 
 IMPORT_FLAG = "--import-existing-resources"
 
@@ -41,52 +42,73 @@ def _dependencies(deployment: Deployment) -> dict[str, set[str]]:
     }
 
 
-def problems(steps: list[list[str]], deployment: Deployment, environments: dict[str, str]) -> list[str]:
-    """What is wrong with running `steps` in order; `environments` maps ENV names to stage ids."""
-    found: list[str] = []
-    deployed: set[str] = set()
-    boundary = bootstrapped = False
-    dependencies = _dependencies(deployment)
-    for step in steps:
+@dataclass
+class _Walk:
+    """What the commands run so far have done."""
+
+    dependencies: dict[str, set[str]]
+    environments: dict[str, str]
+    found: list[str] = field(default_factory=list)
+    deployed: set[str] = field(default_factory=set)
+    done: set[str] = field(default_factory=set)  # "boundary", "bootstrap", "train:<Stage>", "promote:<Stage>"
+
+    def step(self, step: list[str]) -> None:
         command = " ".join(step)
         if step[:3] == ["aws", "iam", "create-policy"]:
-            boundary |= f"--policy-name {PERMISSIONS_BOUNDARY_NAME}" in command and (
-                f"file://delivery/{PERMISSIONS_BOUNDARY_FILE.name}" in command
-            )
-        elif "bootstrap" in step[1:3] and step[0] == "npx":
-            bootstrapped = True
+            if f"--policy-name {PERMISSIONS_BOUNDARY_NAME}" in command and PERMISSIONS_BOUNDARY_FILE.name in command:
+                self.done.add("boundary")
+        elif step[:3] == ["npx", "cdk", "bootstrap"]:
+            self.done.add("bootstrap")
         elif step[:3] == ["npx", "cdk", "deploy"]:
-            if not boundary:
-                found.append(
-                    f"{command}: before the permissions boundary {PERMISSIONS_BOUNDARY_NAME} is created "
-                    f"({BOUNDARY_EXISTS_DOC})"
-                )
-            if not bootstrapped:
-                found.append(f"{command}: before `cdk bootstrap`")
-            selected = {
-                name
-                for pattern in step[3:]
-                if not pattern.startswith("-")
-                for name in dependencies
-                if fnmatchcase(name.replace("-", "/", 1), pattern)
-            }
-            if not selected:
-                found.append(f"{command}: selects no stack of the app")
-            for name in selected:
-                missing = dependencies[name] - selected - deployed
-                if missing:
-                    found.append(
-                        f"{command}: {name} reads outputs of {sorted(missing)}, not deployed before or with it"
-                    )
-            deployed |= selected
+            self.deploy(command, [pattern for pattern in step[3:] if not pattern.startswith("-")])
+        elif step[:3] == ["python", "-m", "sagemaker_ops"] and step[3:4] in (["train"], ["promote"]):
+            env = step[step.index("--env") + 1] if "--env" in step else ""
+            self.done.add(f"{step[3]}:{self.environments.get(env, env)}")
         elif step[:2] == ["make", "smoke"]:
             env = next((a.split("=", 1)[1] for a in step if a.startswith("ENV=")), "")
-            stage = environments.get(env)
+            stage = self.environments.get(env)
             if stage is None:
-                found.append(f"{command}: no environment {env!r}")
-            elif not any(name.startswith(f"{stage}-Inference") for name in deployed):
-                found.append(f"{command}: before {stage}'s Inference stack is deployed")
-    return found
+                self.found.append(f"{command}: no environment {env!r}")
+            elif f"{stage}-Inference" not in self.deployed:
+                self.found.append(f"{command}: before {stage}'s Inference stack is deployed")
+
+    def deploy(self, command: str, patterns: list[str]) -> None:
+        if "boundary" not in self.done:
+            self.found.append(
+                f"{command}: before the permissions boundary {PERMISSIONS_BOUNDARY_NAME} is created "
+                f"({BOUNDARY_EXISTS_DOC})"
+            )
+        if "bootstrap" not in self.done:
+            self.found.append(f"{command}: before `cdk bootstrap`")
+        selected = {
+            name
+            for pattern in patterns
+            for name in self.dependencies
+            if fnmatchcase(name.replace("-", "/", 1), pattern)
+        }
+        if not selected:
+            self.found.append(f"{command}: selects no stack of the app")
+        for name in sorted(selected - self.deployed):
+            stage, _, stack_id = name.partition("-")
+            if stack_id == "Inference" and not {f"train:{stage}", f"promote:{stage}"} <= self.done:
+                self.found.append(
+                    f"{command}: creates {name} before a model is trained and pinned ({MODEL_ARTIFACT_DOC})"
+                )
+        for name in sorted(selected):
+            missing = self.dependencies[name] - selected - self.deployed
+            if missing:
+                self.found.append(
+                    f"{command}: {name} reads outputs of {sorted(missing)}, not deployed before or with it"
+                )
+        self.deployed |= selected
+
+
+def problems(steps: list[list[str]], deployment: Deployment, environments: dict[str, str]) -> list[str]:
+    """What is wrong with running `steps` in order; `environments` maps ENV names to stage ids."""
+    walk = _Walk(_dependencies(deployment), environments)
+    for step in steps:
+        walk.step(step)
+    return walk.found
 
 
 def imports_existing(steps: list[list[str]]) -> bool:

@@ -56,6 +56,10 @@ RETAIN_DOC = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html "
     "(Retain keeps the resource after the stack is deleted; a new stack creating the same name fails: AlreadyExists)"
 )
+MODEL_ARTIFACT_DOC = (
+    "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html (ModelDataUrl: the "
+    "S3 object SageMaker downloads to start the endpoint; the shipped pin exists only once a model is trained)"
+)
 IMPORT_DOC = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/import-resources-automatically.html "
     "(a static custom name, DeletionPolicy Retain or RetainExceptOnCreate, in no other stack, an importable type)"

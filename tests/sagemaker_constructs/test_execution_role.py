@@ -177,3 +177,28 @@ def _flat(value: Any) -> str:
     if "Ref" in value:
         return f"<{value['Ref']}>"
     return "".join(_flat(part) for part in value["Fn::Join"][1])
+
+
+def test_in_a_vpc_the_role_may_manage_the_jobs_network_interfaces(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a role whose jobs run in the account's VPC WHEN synthesized THEN it has the ec2 network-interface
+    actions SageMaker's developer guide lists, and a role outside a VPC (the fixture's) has none."""
+    SageMakerExecutionRole(
+        stack,
+        "InVpc",
+        data_bucket=platform.artifacts,
+        artifacts_bucket=platform.artifacts,
+        image=platform.image,
+        encryption_key=platform.key,
+        name_prefix="app-vpc",
+        in_vpc=True,
+    )
+    documents = [
+        p["Properties"]["PolicyDocument"]
+        for p in Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()
+    ]
+    with_network = [
+        d for d in documents if any(s.get("Sid") == "ManageNetworkInterfacesInTheVpc" for s in d["Statement"])
+    ]
+    assert len(with_network) == 1
+    (statement,) = [s for s in with_network[0]["Statement"] if s["Sid"] == "ManageNetworkInterfacesInTheVpc"]
+    assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterfacePermission"} <= set(statement["Action"])

@@ -20,10 +20,10 @@ def int_variable(name: str, default: int, low: int, high: int) -> int:
     text = raw.strip()
     allowed = f"{name} must be a whole number from {low} to {high}"
     if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
-        raise SettingError(f"{allowed}, got {shown(text)!r}")
+        raise SettingError(f"{allowed}, got {_shown(text)!r}")
     return int(text)
 
 
-def shown(text: str) -> str:
+def _shown(text: str) -> str:
     """A caller's value as an error message quotes it: at most 40 characters."""
     return text if len(text) <= 40 else text[:40] + "..."

@@ -26,6 +26,12 @@ _VARIABLES = json.loads((CONTAINER / "interface.json").read_text())["environment
 # Tests that look for each request's own line: every line written (the defaults write a few per interval).
 LOG_EVERY_REQUEST = {_VARIABLES["request_log_successes"]: "1000000", _VARIABLES["request_log_errors"]: "1000000"}
 LOG_INTERVAL_VARIABLE = _VARIABLES["request_log_interval_seconds"]
+# The metrics on, as an endpoint's Model sets them (the values the tests read back).
+METRICS_ON = {
+    _VARIABLES["metrics_namespace"]: "sagemaker-gbdt",
+    _VARIABLES["metrics_endpoint_name"]: "gbdt-prod",
+    _VARIABLES["metrics_model_version"]: "model-7",
+}
 
 
 def write_tree(

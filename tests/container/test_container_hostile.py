@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.container.conftest import Trained
-from tests.container.harness import LOG_INTERVAL_VARIABLE, Server, start_server
+from tests.container.harness import LOG_INTERVAL_VARIABLE, METRICS_ON, Server, start_server
 
 MARKER = "ZQXMARKER"
 
@@ -267,9 +267,7 @@ def metrics_server(trained: dict[str, Trained], tmp_path_factory: pytest.TempPat
         tmp_path_factory.mktemp("metrics") / "serve.log",
         SAGEMAKER_MODEL_SERVER_WORKERS="1",
         GBDT_COMPILE_TREES="off",
-        METRICS_NAMESPACE="sagemaker-gbdt",
-        METRICS_ENDPOINT_NAME="gbdt-prod",
-        METRICS_MODEL_VERSION="model-7",
+        **METRICS_ON,
         **{LOG_INTERVAL_VARIABLE: "1"},
     )
     yield server

@@ -26,7 +26,7 @@ import sagemaker_contract.request_log as request_log  # noqa: PLR0402
 from sagemaker_contract.variables import SettingError
 
 from tests.container.conftest import Trained
-from tests.container.harness import ENTRYPOINT, LOG_EVERY_REQUEST, Server, free_port, start_server
+from tests.container.harness import ENTRYPOINT, LOG_EVERY_REQUEST, METRICS_ON, Server, free_port, start_server
 
 METRIC_NAMES = ("Requests", "RequestRows", "ClientErrors", "ModelErrors", "ServerErrors")
 
@@ -231,9 +231,7 @@ def default_server(trained: dict[str, Trained], tmp_path: Path) -> Iterator[Serv
         tmp_path / "serve.log",
         SAGEMAKER_MODEL_SERVER_WORKERS="2",
         GBDT_COMPILE_TREES="off",
-        METRICS_NAMESPACE="sagemaker-gbdt",
-        METRICS_ENDPOINT_NAME="gbdt-prod",
-        METRICS_MODEL_VERSION="model-7",
+        **METRICS_ON,
         **defaults,
     )
     yield server

@@ -87,6 +87,7 @@ def _peer_folder(tree: Path, scratch: Path, port: int) -> Path:
         "grpc_port": wrk_load.free_port(),
         "metrics_port": wrk_load.free_port(),
         "parallel_workers": WORKERS,
+        "metrics_dir": str(folder / "metrics"),  # else `.metrics` in the working directory
         "debug": False,
     }
     (folder / "settings.json").write_text(json.dumps(settings))

@@ -37,6 +37,9 @@ class ContainerEnvironment:
     metrics_endpoint_name: str
     metrics_model_version: str
     metrics_namespace: str
+    request_log_errors: str
+    request_log_interval_seconds: str
+    request_log_successes: str
     server_timeout: str
     server_workers: str
 

@@ -7,6 +7,7 @@ construct, the container) fails here rather than in an alarm that silently watch
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +15,19 @@ import numpy as np
 import pytest
 
 from config.contract import CONTAINER_CLIENT_ERRORS, CONTAINER_MODEL_ERRORS, CONTAINER_REQUESTS, CONTAINER_SERVER_ERRORS
-from tests.container.harness import Server, csv_bytes, make_data, run_train, start_server, write_tree
+from tests.container.harness import (
+    LOG_INTERVAL_VARIABLE,
+    Server,
+    csv_bytes,
+    make_data,
+    run_train,
+    start_server,
+    write_tree,
+)
 from tests.helpers import Synthesized, of_type, one_of_type
 
 FEATURES = 5
+INTERVAL_SECONDS = 1
 # AWS/SageMaker metrics a rollback alarm may read: none counts a 4xx, so no caller's mistake reaches them.
 SAGEMAKER_METRICS_CALLERS_CANNOT_MOVE = {"Invocation5XXErrors", "Invocations", "ModelLatency"}
 
@@ -46,7 +56,13 @@ def prod_model_server(prod_inference: dict[str, Any], tmp_path_factory: pytest.T
     environment = one_of_type(prod_inference, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["Environment"]
     unresolved = {name: value for name, value in environment.items() if not isinstance(value, str)}
     assert not unresolved, f"the Model's environment must be literal values the test can pass on: {unresolved}"
-    server = start_server(root, tmp_path_factory.mktemp("rollback-serve") / "serve.log", **environment)
+    # Intervals of 1 s: each test waits for its requests' summaries (the EMF records) rather than 10 s.
+    server = start_server(
+        root,
+        tmp_path_factory.mktemp("rollback-serve") / "serve.log",
+        **environment,
+        **{LOG_INTERVAL_VARIABLE: str(INTERVAL_SECONDS)},
+    )
     yield server
     server.stop()
 
@@ -87,11 +103,15 @@ def _rollback_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _send(server: Server, bodies: list[tuple[bytes, str]]) -> list[dict[str, Any]]:
-    """Send each (body, content type) to /invocations; the EMF records of those requests."""
-    ids = [server.invoke(body, content_type).headers["x-request-id"] for body, content_type in bodies]
-    logged = server.logged_requests(ids)
-    assert set(ids) <= set(logged), "every request is logged"
-    return [logged[request_id] for request_id in ids]
+    """Send each (body, content type) to /invocations; the EMF records (the workers' summaries) counting exactly
+    those requests: earlier requests' intervals end, and are written, before these are sent."""
+    time.sleep(INTERVAL_SECONDS + 0.2)
+    since = len(server.log_lines())
+    for body, content_type in bodies:
+        server.invoke(body, content_type)
+    records = server.counted(len(bodies), since)
+    assert sum(record["Requests"] for record in records) == len(bodies), "every request is counted once"
+    return records
 
 
 def _good(rows: int = 3) -> tuple[bytes, str]:

@@ -21,6 +21,7 @@ import msgspec
 from sagemaker_contract import codecs, interface, logs
 from sagemaker_contract.errors import BadRequestError, ErrorKind
 from sagemaker_contract.protocol import Algorithm, Model
+from sagemaker_contract.request_log import RequestLog, RequestLogSettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,6 +46,7 @@ class ServeOptions:
     max_payload_mb: int
     workers: int
     cache_dir: Path
+    log: RequestLogSettings
 
 
 class _ClientGone(Exception):  # noqa: N818 - control flow, not an error
@@ -58,7 +60,7 @@ class InferenceApp:
         self._cache_dir = options.cache_dir
         self._limit = options.max_payload_mb * MIB
         self._limit_mb = options.max_payload_mb
-        self._metrics = logs.RequestMetrics.from_environment()
+        self._log = RequestLog(options.log)
         self._execution_parameters = msgspec.json.encode(
             {
                 "MaxConcurrentTransforms": options.workers,
@@ -88,8 +90,10 @@ class InferenceApp:
                 seconds = round(time.perf_counter() - started, 4)
                 logs.emit("info", "model_loaded", seconds=seconds, num_features=self.model.num_features)
                 self.model.accelerate(self._cache_dir)
+                self._log.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self._log.close()  # after the in-flight requests: the server drains them first
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -105,6 +109,7 @@ class InferenceApp:
         gone = False
         error: str | None = None
         kind: ErrorKind | None = None
+        fault_fields: dict[str, str] = {}
         try:
             allowed = ROUTES.get(path)
             if allowed is None:
@@ -137,10 +142,9 @@ class InferenceApp:
             )
         except Exception as fault:
             # No payload in the log: the frames name code; the exception's message may quote data, so not logged.
-            status, error = 500, f"{type(fault).__name__} (traceback follows)"
+            status, error = 500, f"{type(fault).__name__} (traceback in this line)"
             body = f"internal error; request id {request_id}\n".encode()
-            frames = "".join(traceback.format_tb(fault.__traceback__))
-            logs.emit("error", "fault", request_id=request_id, exception=type(fault).__name__, traceback=frames)
+            fault_fields = {"traceback": "".join(traceback.format_tb(fault.__traceback__))}
         if not gone:
             await send(
                 {
@@ -156,8 +160,10 @@ class InferenceApp:
             )
             await send({"type": "http.response.body", "body": body})
         if path == "/ping" and status == 200:
-            return  # health checks every few seconds would drown the log
-        fields = self._metrics.fields(status, rows, kind) if path == "/invocations" else {}
+            return  # health checks every few seconds would drown the log and the summary's counts
+        latency_ms = (time.perf_counter() - started) * 1000
+        if not self._log.request(status, error, latency_ms, (rows, kind) if path == "/invocations" else None):
+            return
         logs.emit(
             "info" if status < 500 else "error",
             "request",
@@ -165,13 +171,13 @@ class InferenceApp:
             method=method,
             path=path if path in ROUTES else "(other)",  # an unknown path is the caller's text
             status=status,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            latency_ms=round(latency_ms, 3),
             rows=rows,
             request_bytes=received,
             response_bytes=len(body),
             error=error,
             error_kind=kind,
-            **fields,
+            **fault_fields,
         )
 
     async def _invoke(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[bytes, bytes, int, int]:

@@ -19,6 +19,10 @@ SERVER_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 METRICS_ENDPOINT_NAME = "METRICS_ENDPOINT_NAME"
 METRICS_MODEL_VERSION = "METRICS_MODEL_VERSION"
+# How much each serving worker logs per interval (sagemaker_contract/request_log.py: defaults and limits).
+REQUEST_LOG_INTERVAL_SECONDS = "REQUEST_LOG_INTERVAL_SECONDS"
+REQUEST_LOG_SUCCESSES = "REQUEST_LOG_SUCCESSES"
+REQUEST_LOG_ERRORS = "REQUEST_LOG_ERRORS"
 
 # Files.
 FAILURE_FILE = "failure"
@@ -30,7 +34,7 @@ METRIC_DEFINITIONS_FILE = "metric_definitions.json"
 MAX_PAYLOAD_MB_LIMIT = 100
 MAX_SERVER_TIMEOUT_SECONDS = 3600
 
-# The embedded-metric-format metrics of /invocations log lines (every one a Count).
+# The embedded-metric-format metrics of /invocations requests, summed per worker and interval (every one a Count).
 METRIC_REQUESTS = "Requests"
 METRIC_ROWS = "RequestRows"
 METRIC_CLIENT_ERRORS = "ClientErrors"
@@ -51,6 +55,9 @@ def document() -> dict[str, Any]:
             "metrics_endpoint_name": METRICS_ENDPOINT_NAME,
             "metrics_model_version": METRICS_MODEL_VERSION,
             "metrics_namespace": METRICS_NAMESPACE,
+            "request_log_errors": REQUEST_LOG_ERRORS,
+            "request_log_interval_seconds": REQUEST_LOG_INTERVAL_SECONDS,
+            "request_log_successes": REQUEST_LOG_SUCCESSES,
             "server_timeout": SERVER_TIMEOUT,
             "server_workers": SERVER_WORKERS,
         },

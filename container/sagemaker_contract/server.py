@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 import select
 import shutil
 import signal
@@ -31,11 +30,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
-from sagemaker_contract import interface, logs
+from sagemaker_contract import interface, logs, request_log
 from sagemaker_contract.app import TIMED_OUT, InferenceApp, ServeOptions
 from sagemaker_contract.balance import Acceptor, ConnectionBoard
 from sagemaker_contract.paths import OptMl, available_cpus
 from sagemaker_contract.protocol import Algorithm
+from sagemaker_contract.variables import SettingError, int_variable
 
 # SageMaker sends SIGKILL 30 s after SIGTERM: workers get 20 s to finish requests, the master 25 s in all.
 DRAIN_SECONDS = 20
@@ -44,7 +44,6 @@ GRACEFUL_SECONDS = 25
 # front end keeps an idle connection (60 s), so it closes them first and never sends on a closing socket.
 IDLE_MARGIN_SECONDS = 15
 MODEL_CHECK_SECONDS = 120  # loading and predicting one row in the checking process must finish within this
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 # Open connections per worker, shared by the master and the workers it forks (set by `run`).
 BOARD = ConnectionBoard(0)
 
@@ -105,9 +104,7 @@ class DeadlineProtocol(HttpToolsProtocol):
             )
         self.transport.close()
         if phase == "headers":  # a request with headers is logged by the app
-            logs.emit(
-                "info", "connection_closed", status=408, error=f"headers not complete in {self.request_seconds:g} s"
-            )
+            request_log.connection_closed(408, f"headers not complete in {self.request_seconds:g} s")
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]  # no type hints upstream
@@ -160,43 +157,28 @@ def _pre_fork(arbiter: Any, worker: Any) -> None:
     worker.board_slot = BOARD.free_slot({getattr(w, "board_slot", None) for w in arbiter.WORKERS.values()})
 
 
-class SettingError(ValueError):
-    """A serving variable with a value outside what it allows; the message names both."""
-
-
 @dataclass(frozen=True)
 class ServeSettings:
     port: int
     workers: int
     timeout_seconds: int
     max_payload_mb: int
+    log: request_log.RequestLogSettings
 
     @classmethod
     def from_environment(cls) -> ServeSettings:
         cpus = available_cpus()
         return cls(
-            port=_int_variable(interface.BIND_TO_PORT, 8080, 1, 65535),
-            workers=_int_variable(interface.SERVER_WORKERS, cpus, 1, 1024),
-            timeout_seconds=_int_variable(interface.SERVER_TIMEOUT, 60, 1, interface.MAX_SERVER_TIMEOUT_SECONDS),
-            max_payload_mb=_int_variable(interface.MAX_PAYLOAD_MB, 6, 1, interface.MAX_PAYLOAD_MB_LIMIT),
+            port=int_variable(interface.BIND_TO_PORT, 8080, 1, 65535),
+            workers=int_variable(interface.SERVER_WORKERS, cpus, 1, 1024),
+            timeout_seconds=int_variable(interface.SERVER_TIMEOUT, 60, 1, interface.MAX_SERVER_TIMEOUT_SECONDS),
+            max_payload_mb=int_variable(interface.MAX_PAYLOAD_MB, 6, 1, interface.MAX_PAYLOAD_MB_LIMIT),
+            log=request_log.RequestLogSettings.from_environment(),
         )
 
     @property
     def idle_seconds(self) -> int:
         return min(self.timeout_seconds, 60) + IDLE_MARGIN_SECONDS
-
-
-def _int_variable(name: str, default: int, low: int, high: int) -> int:
-    """Digits only: `8080.9`, `1e3`, `inf` and `-1` are refused rather than rounded or crashed on."""
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    text = raw.strip()
-    allowed = f"{name} must be a whole number from {low} to {high}"
-    if not _WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        raise SettingError(f"{allowed}, got {shown!r}")
-    return int(text)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
@@ -334,6 +316,9 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         timeout_seconds=settings.timeout_seconds,
         idle_seconds=settings.idle_seconds,
         max_payload_mb=settings.max_payload_mb,
+        request_log_interval_seconds=settings.log.interval_seconds,
+        request_log_successes=settings.log.successes,
+        request_log_errors=settings.log.errors,
         algorithm=metadata.get("algorithm") if isinstance(metadata, dict) else None,
         objective=metadata.get("objective") if isinstance(metadata, dict) else None,
         model_check_seconds=round(time.perf_counter() - started, 3),
@@ -341,7 +326,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     DeadlineProtocol.request_seconds = settings.timeout_seconds  # inherited by the forked workers
     # /opt/ml/model may be read-only; the workers' shared scratch space is per server start.
     cache_dir = Path(tempfile.mkdtemp(prefix="sagemaker-serve-"))
-    options = ServeOptions(settings.max_payload_mb, settings.workers, cache_dir)
+    options = ServeOptions(settings.max_payload_mb, settings.workers, cache_dir, settings.log)
     app = InferenceApp(algorithm, paths.model, options)
     gunicorn_options = {
         "bind": [f"0.0.0.0:{settings.port}"],

@@ -22,6 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTAINER = ROOT / "container"
 ENTRYPOINT = CONTAINER / "entrypoint.py"
 Array = NDArray[np.float64]
+_VARIABLES = json.loads((CONTAINER / "interface.json").read_text())["environment"]
+# Tests that look for each request's own line: every line written (the defaults write a few per interval).
+LOG_EVERY_REQUEST = {_VARIABLES["request_log_successes"]: "1000000", _VARIABLES["request_log_errors"]: "1000000"}
+LOG_INTERVAL_VARIABLE = _VARIABLES["request_log_interval_seconds"]
+# The metrics on, as an endpoint's Model sets them (the values the tests read back).
+METRICS_ON = {
+    _VARIABLES["metrics_namespace"]: "sagemaker-gbdt",
+    _VARIABLES["metrics_endpoint_name"]: "gbdt-prod",
+    _VARIABLES["metrics_model_version"]: "model-7",
+}
 
 
 def write_tree(
@@ -174,6 +184,20 @@ class Server:
             time.sleep(0.05)
         return lines
 
+    def summaries(self, since: int = 0) -> list[dict[str, Any]]:
+        """The workers' per-interval `summary` lines (also the EMF records), from the `since`-th line of the log on."""
+        return [line for line in self.log_lines()[since:] if line["event"] == "summary"]
+
+    def counted(self, invocations: int, since: int = 0, seconds: float = 30) -> list[dict[str, Any]]:
+        """The summaries after line `since` once their Requests add up to `invocations` (they are written at the end
+        of each interval); the test fails on the sums it compares if they never do."""
+        deadline = time.monotonic() + seconds
+        while True:
+            records = self.summaries(since)
+            if sum(record.get("Requests", 0) for record in records) >= invocations or time.monotonic() > deadline:
+                return records
+            time.sleep(0.05)
+
     def stop(self) -> None:
         for connection in self._connections:
             connection.close()
@@ -187,12 +211,19 @@ class Server:
 
 
 def start_server(opt_ml: Path, log_path: Path, **env: str) -> Server:
-    """Start `serve` and wait for the first 200 on /ping (or the process to exit)."""
+    """Start `serve` and wait for the first 200 on /ping (or the process to exit); every request line is written
+    unless `env` sets the request log's variables (an empty value means the container's default)."""
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, str(ENTRYPOINT), "serve"],
-            env={**os.environ, "OPT_ML_DIR": str(opt_ml), "SAGEMAKER_BIND_TO_PORT": str(port), **env},
+            env={
+                **os.environ,
+                "OPT_ML_DIR": str(opt_ml),
+                "SAGEMAKER_BIND_TO_PORT": str(port),
+                **LOG_EVERY_REQUEST,
+                **env,
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # teardown can kill the whole tree by process group

@@ -17,7 +17,6 @@ import pytest
 import sagemaker_contract.balance as balance  # noqa: PLR0402
 import sagemaker_contract.codecs as codecs  # noqa: PLR0402
 import sagemaker_contract.hyperparameters as hyperparameters  # noqa: PLR0402
-import sagemaker_contract.logs as logs  # noqa: PLR0402
 import sagemaker_contract.training as training  # noqa: PLR0402
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.failure import FAILURE_LIMIT, write_failure
@@ -146,19 +145,6 @@ def test_the_failure_writer_keeps_one_line_within_sagemakers_limit(tmp_path: Pat
     assert len(written) == FAILURE_LIMIT + 1
     write_failure(failure, "short")
     assert failure.read_text() == "short\n"
-
-
-def test_a_5xx_counts_as_a_server_error_and_an_unset_model_version_is_unknown() -> None:
-    """GIVEN no METRICS_MODEL_VERSION WHEN a request fails with 500 or 503 THEN ServerErrors 1, ModelVersion unknown.
-
-    (A 5xx cannot be provoked through the entry point without a fault in the program, hence in-process.)
-    """
-    metrics = logs.RequestMetrics("ns", "endpoint", None)
-    for status in (500, 503):
-        fields = metrics.fields(status, 0, None)
-        assert (fields["ServerErrors"], fields["ClientErrors"], fields["ModelErrors"]) == (1, 0, 0)
-        assert fields["ModelVersion"] == "unknown"
-    assert logs.RequestMetrics(None, "endpoint", "v1").fields(200, 3, None) == {}
 
 
 _ROWS = b"0.5,1.25,-3,4e-3\n" * 4000  # 68 000 bytes: the Arrow path (64 KiB and more)

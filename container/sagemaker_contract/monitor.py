@@ -20,30 +20,25 @@ alarms nor hides an earlier alarm.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
 import math
 import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 from scipy import stats  # type: ignore[import-untyped]
 
 from sagemaker_contract import baseline as baselines
+from sagemaker_contract.capture import Tally, Window, read_window
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.failure import write_failure
 from sagemaker_contract.interface import METRICS_ENDPOINT_NAME as METRICS_ENDPOINT_VARIABLE
 from sagemaker_contract.interface import METRICS_NAMESPACE as METRICS_NAMESPACE_VARIABLE
 from sagemaker_contract.paths import OptMl
-from sagemaker_contract.protocol import Matrix
 
 # Local paths of the processing job's inputs and output, under /opt/ml/processing.
 PROCESSING_DIR = "processing"
@@ -62,8 +57,6 @@ DEFAULT_THRESHOLD = 0.2
 DEFAULT_MIN_ROWS = 500
 # Bin fractions are floored at this before the logarithm of the PSI, so an empty bin counts as rare, not infinite.
 PSI_FLOOR = 1e-4
-PROBLEMS_KEPT = 20
-BATCH_ROWS = 65_536
 # Metric names (docs/drift.md); per feature by EndpointName+Feature, overall by EndpointName.
 FEATURE_METRICS = {"FeatureDrift": "None", "FeatureKSStatistic": "None", "MissingRate": "Percent",
                    "OutOfRangeRate": "Percent"}  # fmt: skip
@@ -72,15 +65,6 @@ OVERALL_METRICS = {"OverallDrift": "None", "PredictionDrift": "None", "DriftedFe
                    "CorruptRecords": "Count", "MismatchedRecords": "Count",
                    "UnmatchedPredictions": "Count"}  # fmt: skip
 EXIT_FAILURE = 1
-
-CSV_TYPES = frozenset({"text/csv", "text/x-csv"})
-JSON_TYPES = frozenset({"application/json"})
-JSONLINES_TYPES = frozenset({"application/jsonlines", "application/x-jsonlines", "application/jsonl"})
-NPY_TYPES = frozenset({"application/x-npy"})
-
-
-class RecordError(Exception):
-    """A captured line the monitor cannot use; the message names the problem, never payload values."""
 
 
 @dataclass(frozen=True)
@@ -121,242 +105,6 @@ def _number(environ: dict[str, str], name: str, default: float) -> float:
     if not math.isfinite(value):
         raise UserError(f"{name} must be a finite number, got {text!r}")
     return value
-
-
-def _media_type(value: Any) -> str:
-    return str(value or "").split(";", 1)[0].strip().lower()
-
-
-def _payload(part: Any, what: str) -> tuple[str, bytes]:
-    """(media type, bytes) of captureData.endpointInput or endpointOutput."""
-    if not isinstance(part, dict) or "data" not in part:
-        raise RecordError(f"captureData.{what} has no data")
-    data, encoding = part["data"], str(part.get("encoding", "")).upper()
-    if not isinstance(data, str):
-        raise RecordError(f"captureData.{what}.data is not a string")
-    if encoding == "BASE64":
-        try:
-            return _media_type(part.get("observedContentType")), base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise RecordError(f"captureData.{what}.data is not valid base64") from None
-    if encoding in {"CSV", "JSON"}:
-        return _media_type(part.get("observedContentType")), data.encode()
-    raise RecordError(f"captureData.{what}.encoding {encoding or 'missing'!r} is not CSV, JSON or BASE64")
-
-
-def _csv_rows(body: bytes) -> Matrix:
-    try:
-        lines = [line for line in body.decode("utf-8").splitlines() if line.strip()]
-    except UnicodeDecodeError:
-        raise RecordError("CSV payload is not UTF-8") from None
-    rows = []
-    for line in lines:
-        try:
-            rows.append([float(cell) if cell.strip() else math.nan for cell in line.split(",")])
-        except ValueError:
-            raise RecordError("CSV payload holds a value that is not a number") from None
-    return _matrix(rows)
-
-
-def _matrix(rows: Any) -> Matrix:
-    if not isinstance(rows, list) or not rows:
-        raise RecordError("payload has no rows")
-    try:
-        matrix = np.array(rows, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise RecordError("payload rows are not all lists of numbers of the same length") from None
-    if matrix.ndim == 1:
-        matrix = matrix.reshape(-1, 1) if not isinstance(rows[0], list) else matrix.reshape(1, -1)
-    if matrix.ndim != 2:
-        raise RecordError("payload rows are not flat lists of numbers")
-    return matrix
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise RecordError("JSON payload is malformed") from None
-
-
-def _jsonlines(body: bytes, key: str) -> list[Any]:
-    items = []
-    for line in body.splitlines():
-        if line.strip():
-            item = _json(line)
-            items.append(item[key] if isinstance(item, dict) and key in item else item)
-    return items
-
-
-def decode_features(kind: str, body: bytes) -> Matrix:
-    """Rows x features of a captured request body (the formats serving accepts); NaN marks a missing value."""
-    if kind in CSV_TYPES:
-        return _csv_rows(body)
-    if kind in JSON_TYPES:
-        document = _json(body)
-        if not isinstance(document, dict) or "instances" not in document:
-            raise RecordError('JSON payload is not {"instances": [[...], ...]}')
-        return _matrix(document["instances"])
-    if kind in JSONLINES_TYPES:
-        rows = _jsonlines(body, "features")
-        if not all(isinstance(row, list) for row in rows):
-            raise RecordError('JSON Lines payload rows are not [number, ...] or {"features": [...]}')
-        return _matrix(rows)
-    if kind in NPY_TYPES:
-        try:
-            array = np.load(io.BytesIO(body), allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            raise RecordError("npy payload is not a .npy array") from None
-        if array.dtype.kind not in "biuf" or array.ndim not in (1, 2):
-            raise RecordError("npy payload is not a 1-D or 2-D array of numbers")
-        return np.asarray(array, dtype=np.float64).reshape(1, -1) if array.ndim == 1 else np.asarray(array, np.float64)
-    raise RecordError(f"content type {kind or 'missing'!r} is not one the monitor reads")
-
-
-def decode_predictions(kind: str, body: bytes) -> Matrix:
-    """Rows x outputs of a captured response body (CSV, JSON {"predictions": ...} or JSON Lines)."""
-    if kind in CSV_TYPES:
-        return _csv_rows(body)
-    if kind in JSON_TYPES:
-        document = _json(body)
-        if not isinstance(document, dict) or "predictions" not in document:
-            raise RecordError('response is not {"predictions": [...]}')
-        return _matrix(document["predictions"])
-    if kind in JSONLINES_TYPES:
-        return _matrix(_jsonlines(body, "prediction"))
-    raise RecordError(f"response content type {kind or 'missing'!r} is not one the monitor reads")
-
-
-def parse_record(line: bytes) -> tuple[Matrix, Matrix | None]:
-    """(features, predictions or None) of one data-capture line; `RecordError` when it is unusable.
-
-    The predictions are as the response held them: whether they pair with the rows is the caller's to check.
-    """
-    record = _json(line)
-    capture = record.get("captureData") if isinstance(record, dict) else None
-    if not isinstance(capture, dict) or "endpointInput" not in capture:
-        raise RecordError("line is not a data-capture record (no captureData.endpointInput)")
-    features = decode_features(*_payload(capture["endpointInput"], "endpointInput"))
-    predictions = None
-    if "endpointOutput" in capture:
-        try:
-            predictions = decode_predictions(*_payload(capture["endpointOutput"], "endpointOutput"))
-        except RecordError:
-            predictions = None  # e.g. an error answer: the request still tells about the inputs
-    return features, predictions
-
-
-class Tally:
-    """Per-column counts of a window's values against baseline columns, added batch by batch.
-
-    Memory stays proportional to the columns, not to the window: rows are buffered up to BATCH_ROWS, then
-    counted (missing, outside the baseline's range, per baseline bin) and dropped.
-    """
-
-    def __init__(self, columns: tuple[baselines.Column, ...]) -> None:
-        self.columns = columns
-        self.rows = 0
-        self.missing = np.zeros(len(columns), dtype=np.int64)
-        self.outside = np.zeros(len(columns), dtype=np.int64)
-        self.counts = [np.zeros(len(c.counts) or 1, dtype=np.int64) for c in columns]
-        self._pending: list[Matrix] = []
-        self._pending_rows = 0
-
-    def add(self, matrix: Matrix) -> None:
-        self._pending.append(matrix)
-        self._pending_rows += int(matrix.shape[0])
-        if self._pending_rows >= BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        batch = np.concatenate(self._pending)
-        self._pending, self._pending_rows = [], 0
-        self.rows += int(batch.shape[0])
-        for j, column in enumerate(self.columns):
-            values = batch[:, j]
-            present = values[~np.isnan(values)]
-            self.missing[j] += values.size - present.size
-            if column.minimum is None or column.maximum is None:  # every baseline value was missing
-                self.outside[j] += present.size
-            else:
-                self.outside[j] += np.count_nonzero((present < column.minimum) | (present > column.maximum))
-            bins = np.searchsorted(np.asarray(column.edges), present, side="left")
-            self.counts[j] += np.bincount(bins, minlength=self.counts[j].size)[: self.counts[j].size]
-
-
-@dataclass
-class Window:
-    """What the capture files of one window held."""
-
-    features: Tally
-    predictions: Tally
-    files: int = 0
-    lines: int = 0
-    corrupt: int = 0
-    mismatched: int = 0
-    # Responses whose predictions do not pair with their request's rows: the request counts, its predictions not.
-    unmatched_predictions: int = 0
-    widths: dict[int, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-    def note(self, problem: str) -> None:
-        if len(self.problems) < PROBLEMS_KEPT:
-            self.problems.append(problem)
-
-    @property
-    def valid(self) -> int:
-        return self.lines - self.corrupt - self.mismatched
-
-
-def _capture_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    )
-
-
-def read_window(directory: Path, baseline: baselines.Baseline) -> Window:
-    window = Window(Tally(baseline.features), Tally(baseline.predictions))
-    num_features, num_outputs = baseline.num_features, len(baseline.predictions)
-    for path in _capture_files(directory):
-        window.files += 1
-        with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                window.lines += 1
-                where = f"{path.relative_to(directory)}:{number}"
-                try:
-                    features, predictions = parse_record(line)
-                except RecordError as error:
-                    window.corrupt += 1
-                    window.note(f"{where}: {error}")
-                    continue
-                width = int(features.shape[1])
-                if width != num_features:
-                    window.mismatched += 1
-                    window.widths[width] = window.widths.get(width, 0) + 1
-                    window.note(f"{where}: {width} features, the baseline has {num_features}")
-                    continue
-                window.features.add(features)
-                if predictions is None:
-                    continue
-                if predictions.shape != (features.shape[0], num_outputs):
-                    window.unmatched_predictions += 1
-                    window.note(
-                        f"{where}: response of {predictions.shape[0]} x {predictions.shape[1]} predictions for "
-                        f"{features.shape[0]} rows; the baseline has {num_outputs} output(s) per row"
-                    )
-                    continue
-                window.predictions.add(predictions)
-    window.features.flush()
-    window.predictions.flush()
-    return window
 
 
 def psi(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> float:

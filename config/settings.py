@@ -7,7 +7,6 @@ nothing else reads files, context or environment variables.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from enum import StrEnum
@@ -29,6 +28,7 @@ from config.contract import (
     spot_wait_problem,
     transform_payload_problem,
 )
+from config.drift import DEFAULT_MIN_ROWS, DEFAULT_PSI_THRESHOLD, drift_problems
 from config.hyperparameters import load_schema
 from config.schedule_expressions import schedule_problem
 from config.tuning import TuningSettings, tuning_problems
@@ -439,17 +439,6 @@ class MonitoringSettings(_Frozen):
     manage_job_log_groups: bool = False
 
 
-# Histogram bins per feature of the container's drift baseline (its nine deciles as edges); a test pins it.
-DRIFT_BINS = 10
-# A threshold must stand this many times above the PSI that sampling alone gives at min_rows (docs/drift.md).
-DRIFT_NOISE_MARGIN = 3
-
-
-def psi_noise(rows: int, baseline_rows: float = math.inf, bins: int = DRIFT_BINS) -> float:
-    """The PSI two samples of one distribution show on average: about (bins - 1) x (1/rows + 1/baseline_rows)."""
-    return (bins - 1) * (1 / rows + 1 / baseline_rows)
-
-
 class DriftSettings(_Frozen):
     """Drift monitoring of the endpoint's captured requests against the model's baseline (docs/drift.md)."""
 
@@ -457,9 +446,9 @@ class DriftSettings(_Frozen):
     enabled: bool | None = None
     # Each run analyses the hour (the day) just ended, in UTC, as SageMaker's capture folders are.
     frequency: Literal["hourly", "daily"] = "hourly"
-    psi_threshold: float = Field(default=0.2, gt=0, le=10)
-    # At 500 rows, same-distribution windows show a PSI of about 0.02 per feature (0.09 at 100 rows).
-    min_rows: int = Field(default=500, ge=1, le=10_000_000)
+    # Defaults: the container's; limits: drift_problems (config/drift.py), which the construct applies too.
+    psi_threshold: float = DEFAULT_PSI_THRESHOLD
+    min_rows: int = DEFAULT_MIN_ROWS
     instance_type: ProcessingInstanceType = "ml.m5.large"
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)  # CreateProcessingJob's limit
@@ -473,15 +462,9 @@ class DriftSettings(_Frozen):
 
     @model_validator(mode="after")
     def _threshold_above_sampling_noise(self) -> DriftSettings:
-        # Below this, windows of min_rows rows pass the threshold with no drift at all: a page every quiet hour.
-        floor = DRIFT_NOISE_MARGIN * psi_noise(self.min_rows)
-        if self.psi_threshold < floor:
-            rows = math.ceil(DRIFT_NOISE_MARGIN * (DRIFT_BINS - 1) / self.psi_threshold)
-            raise ValueError(
-                f"psi_threshold ({self.psi_threshold:g}) must be at least {DRIFT_NOISE_MARGIN}x the PSI that sampling "
-                f"alone gives at min_rows ({self.min_rows}) rows, (bins-1)/min_rows = {psi_noise(self.min_rows):.3g}: "
-                f"raise psi_threshold to {floor:.3g} or min_rows to {rows}"
-            )
+        problems = drift_problems(self.psi_threshold, self.min_rows)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")

@@ -27,11 +27,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from config.contract import (
+    CONTAINER_DRIFT,
     CONTAINER_METRICS_ENDPOINT_VARIABLE,
     CONTAINER_METRICS_NAMESPACE_VARIABLE,
     DRIFT_MONITOR_STATE_MACHINE,
     state_machine_log_group_name,
 )
+from config.drift import DEFAULT_MIN_ROWS, DEFAULT_PSI_THRESHOLD, drift_problems
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.nag import acknowledge
@@ -46,24 +48,8 @@ from sagemaker_constructs.state_machines import (
     sync_rules_statement,
 )
 
-# The container's side of the processing-job contract (container/sagemaker_contract/monitor.py; a test pins both).
-MONITOR_ARGUMENT = "monitor"
-PROCESSING_ROOT = "/opt/ml/processing"
-BASELINE_LOCAL_PATH = f"{PROCESSING_ROOT}/input/baseline"
-CAPTURE_LOCAL_PATH = f"{PROCESSING_ROOT}/input/capture"
-OUTPUT_LOCAL_PATH = f"{PROCESSING_ROOT}/output"
-THRESHOLD_VARIABLE = "DRIFT_PSI_THRESHOLD"
-MIN_ROWS_VARIABLE = "DRIFT_MIN_ROWS"
-WINDOW_VARIABLE = "DRIFT_WINDOW"
-OVERALL_DRIFT = "OverallDrift"
-PREDICTION_DRIFT = "PredictionDrift"
-FEATURE_DRIFT = "FeatureDrift"
-MISSING_RATE = "MissingRate"
-MISSING_RATE_MAX = "MissingRateMax"
-OUT_OF_RANGE_RATE_MAX = "OutOfRangeRateMax"
-ROWS_ANALYZED = "RowsAnalyzed"
-CORRUPT_RECORDS = "CorruptRecords"
-MISMATCHED_RECORDS = "MismatchedRecords"
+# The container's metrics (container/interface.json).
+_METRICS = CONTAINER_DRIFT.metrics
 
 # The rule Step Functions' createProcessingJob.sync integration manages to learn when a job ends.
 _SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
@@ -137,8 +123,8 @@ class DriftMonitor(Construct):
         metrics_namespace: str,
         log_retention_days: int,
         frequency: Literal["hourly", "daily"] = "hourly",
-        psi_threshold: float = 0.2,
-        min_rows: int = 100,
+        psi_threshold: float = DEFAULT_PSI_THRESHOLD,
+        min_rows: int = DEFAULT_MIN_ROWS,
         job: DriftJobOptions | None = None,
         settle: cdk.Duration = cdk.Duration.minutes(10),
         report_prefix: str = "drift-reports/",
@@ -213,7 +199,7 @@ class DriftMonitor(Construct):
         self.drift_alarm = notifying_alarm(
             self,
             "DriftAlarm",
-            self.metric(OVERALL_DRIFT),
+            self.metric(_METRICS.overall_drift),
             alarm_name=make_alarm_name(endpoint_name, "Drift"),  # no label: a labelled metric makes a metric-math alarm
             description=(
                 f"{endpoint_name}: a feature's population stability index passed {psi_threshold:g} in the last "
@@ -290,27 +276,30 @@ class DriftMonitor(Construct):
 
     def metric(self, metric_name: str, *, feature: str | None = None, **props: Any) -> cloudwatch.Metric:
         """One of the monitor's metrics (Maximum per window), by EndpointName (and Feature when given)."""
-        dimensions = {"EndpointName": self.endpoint_name} | ({"Feature": feature} if feature else {})
+        dimensions = {CONTAINER_DRIFT.endpoint_dimension: self.endpoint_name}
+        if feature:
+            dimensions[CONTAINER_DRIFT.feature_dimension] = feature
         options: dict[str, Any] = {"period": self.period, "statistic": "Maximum", "dimensions_map": dimensions}
         return cloudwatch.Metric(namespace=self.metrics_namespace, metric_name=metric_name, **(options | props))
 
     def metric_overall_drift(self, **props: Any) -> cloudwatch.Metric:
         """The highest feature PSI of a window."""
-        return self.metric(OVERALL_DRIFT, label="Highest feature drift (PSI)", **props)
+        return self.metric(_METRICS.overall_drift, label="Highest feature drift (PSI)", **props)
 
     def metric_prediction_drift(self, **props: Any) -> cloudwatch.Metric:
-        return self.metric(PREDICTION_DRIFT, label="Prediction drift (PSI)", **props)
+        return self.metric(_METRICS.prediction_drift, label="Prediction drift (PSI)", **props)
 
     def metric_missing_rate_max(self, **props: Any) -> cloudwatch.Metric:
-        return self.metric(MISSING_RATE_MAX, label="Highest missing rate (%)", **props)
+        return self.metric(_METRICS.missing_rate_max, label="Highest missing rate (%)", **props)
 
     def _per_feature(self, metric_name: str) -> cloudwatch.MathExpression:
         """Every feature's `metric_name`, found by SEARCH: the features are the model's, unknown at synth."""
         seconds = int(self.period.to_seconds())
+        endpoint, feature = CONTAINER_DRIFT.endpoint_dimension, CONTAINER_DRIFT.feature_dimension
         return cloudwatch.MathExpression(
             expression=(
-                f'SEARCH(\'{{{self.metrics_namespace},EndpointName,Feature}} MetricName="{metric_name}" '
-                f"EndpointName=\"{self.endpoint_name}\"', 'Maximum', {seconds})"
+                f'SEARCH(\'{{{self.metrics_namespace},{endpoint},{feature}}} MetricName="{metric_name}" '
+                f"{endpoint}=\"{self.endpoint_name}\"', 'Maximum', {seconds})"
             ),
             using_metrics={},
             period=self.period,
@@ -338,22 +327,22 @@ class DriftMonitor(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Drift (PSI) by feature",
-                left=[self._per_feature(FEATURE_DRIFT)],
+                left=[self._per_feature(_METRICS.feature_drift)],
                 left_annotations=[threshold],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Missing values (%) by feature",
-                left=[self._per_feature(MISSING_RATE), self.metric_missing_rate_max()],
+                left=[self._per_feature(_METRICS.missing_rate), self.metric_missing_rate_max()],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Analysed rows and skipped records",
-                left=[self.metric(ROWS_ANALYZED, label="Rows analysed")],
+                left=[self.metric(_METRICS.rows_analyzed, label="Rows analysed")],
                 right=[
-                    self.metric(CORRUPT_RECORDS, label="Unreadable records"),
-                    self.metric(MISMATCHED_RECORDS, label="Records of another feature count"),
-                    self.metric(OUT_OF_RANGE_RATE_MAX, label="Highest out-of-range rate (%)"),
+                    self.metric(_METRICS.corrupt_records, label="Unreadable records"),
+                    self.metric(_METRICS.mismatched_records, label="Records of another feature count"),
+                    self.metric(_METRICS.out_of_range_rate_max, label="Highest out-of-range rate (%)"),
                 ],
                 width=12,
             ),
@@ -501,7 +490,7 @@ class DriftMonitor(Construct):
         return {
             "ProcessingJobName.$": "$.window.job_name",
             "RoleArn": self._execution_role.role.role_arn,
-            "AppSpecification": {"ImageUri": image_uri, "ContainerArguments": [MONITOR_ARGUMENT]},
+            "AppSpecification": {"ImageUri": image_uri, "ContainerArguments": [CONTAINER_DRIFT.argument]},
             "ProcessingResources": {
                 "ClusterConfig": {
                     "InstanceCount": 1,
@@ -511,8 +500,8 @@ class DriftMonitor(Construct):
                 }
             },
             "ProcessingInputs": [
-                s3_input("baseline", BASELINE_LOCAL_PATH, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
-                s3_input("capture", CAPTURE_LOCAL_PATH, {"S3Uri.$": "$.locations.capture_uri"}),
+                s3_input("baseline", CONTAINER_DRIFT.baseline_path, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
+                s3_input("capture", CONTAINER_DRIFT.capture_path, {"S3Uri.$": "$.locations.capture_uri"}),
             ],
             "ProcessingOutputConfig": {
                 "Outputs": [
@@ -520,7 +509,7 @@ class DriftMonitor(Construct):
                         "OutputName": "report",
                         "S3Output": {
                             "S3Uri.$": "$.locations.report_uri",
-                            "LocalPath": OUTPUT_LOCAL_PATH,
+                            "LocalPath": CONTAINER_DRIFT.output_path,
                             "S3UploadMode": "EndOfJob",
                         },
                     }
@@ -531,9 +520,9 @@ class DriftMonitor(Construct):
             "Environment": {
                 CONTAINER_METRICS_NAMESPACE_VARIABLE: self.metrics_namespace,
                 CONTAINER_METRICS_ENDPOINT_VARIABLE: self.endpoint_name,
-                THRESHOLD_VARIABLE: f"{self.psi_threshold:g}",
-                MIN_ROWS_VARIABLE: str(min_rows),
-                f"{WINDOW_VARIABLE}.$": "$.window.label",
+                CONTAINER_DRIFT.psi_threshold.variable: f"{self.psi_threshold:g}",
+                CONTAINER_DRIFT.min_rows.variable: str(min_rows),
+                f"{CONTAINER_DRIFT.window_variable}.$": "$.window.label",
             },
             # The container needs no network: SageMaker downloads the inputs and uploads the report.
             "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
@@ -620,11 +609,7 @@ def _check(
 
 
 def _check_numbers(psi_threshold: float, min_rows: int, job: DriftJobOptions, settle: cdk.Duration) -> None:
-    errors = []
-    if not psi_threshold > 0:
-        errors.append(f"psi_threshold must be above 0, got {psi_threshold}")
-    if min_rows < 1:
-        errors.append(f"min_rows must be at least 1, got {min_rows}")
+    errors = drift_problems(psi_threshold, min_rows)
     if not 1 <= job.volume_size_gb <= 16384:
         errors.append(f"job.volume_size_gb must be 1-16384, got {job.volume_size_gb}")
     if not 1 <= job.max_runtime.to_seconds() <= PROCESSING_MAX_RUNTIME.to_seconds():

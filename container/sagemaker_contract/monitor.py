@@ -36,30 +36,43 @@ from sagemaker_contract import baseline as baselines
 from sagemaker_contract.capture import Tally, Window, read_window
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.failure import write_failure
-from sagemaker_contract.interface import METRICS_ENDPOINT_NAME as METRICS_ENDPOINT_VARIABLE
-from sagemaker_contract.interface import METRICS_NAMESPACE as METRICS_NAMESPACE_VARIABLE
+from sagemaker_contract.interface import (
+    BASELINE_INPUT,
+    CAPTURE_INPUT,
+    DEFAULT_DRIFT_MIN_ROWS,
+    DEFAULT_DRIFT_THRESHOLD,
+    DIMENSION_ENDPOINT,
+    DIMENSION_FEATURE,
+    DRIFT_FEATURE_METRICS,
+    DRIFT_MIN_ROWS,
+    DRIFT_OVERALL_METRICS,
+    DRIFT_THRESHOLD,
+    DRIFT_WINDOW,
+    METRICS_ENDPOINT_NAME,
+    METRICS_NAMESPACE,
+    PROCESSING_DIR,
+    PROCESSING_OUTPUT,
+)
+from sagemaker_contract.interface import METRIC_CORRUPT_RECORDS as CORRUPT
+from sagemaker_contract.interface import METRIC_DRIFTED_FEATURES as DRIFTED
+from sagemaker_contract.interface import METRIC_FEATURE_DRIFT as FEATURE_DRIFT
+from sagemaker_contract.interface import METRIC_FEATURE_KS as FEATURE_KS
+from sagemaker_contract.interface import METRIC_MISMATCHED_RECORDS as MISMATCHED
+from sagemaker_contract.interface import METRIC_MISSING_RATE as MISSING_RATE
+from sagemaker_contract.interface import METRIC_MISSING_RATE_MAX as MISSING_RATE_MAX
+from sagemaker_contract.interface import METRIC_OUT_OF_RANGE_RATE as OUT_OF_RANGE_RATE
+from sagemaker_contract.interface import METRIC_OUT_OF_RANGE_RATE_MAX as OUT_OF_RANGE_RATE_MAX
+from sagemaker_contract.interface import METRIC_OVERALL_DRIFT as OVERALL_DRIFT
+from sagemaker_contract.interface import METRIC_PREDICTION_DRIFT as PREDICTION_DRIFT
+from sagemaker_contract.interface import METRIC_ROWS_ANALYZED as ROWS_ANALYZED
+from sagemaker_contract.interface import METRIC_UNMATCHED_PREDICTIONS as UNMATCHED
 from sagemaker_contract.paths import OptMl
 
-# Local paths of the processing job's inputs and output, under /opt/ml/processing.
-PROCESSING_DIR = "processing"
-BASELINE_INPUT = "input/baseline"
-CAPTURE_INPUT = "input/capture"
-OUTPUT = "output"
 REPORT_FILE = "drift-report.json"
 VIOLATIONS_FILE = "constraint_violations.json"
 REPORT_FORMAT_VERSION = 1
-# Environment of the job (all optional).
-THRESHOLD_VARIABLE = "DRIFT_PSI_THRESHOLD"
-MIN_ROWS_VARIABLE = "DRIFT_MIN_ROWS"
-WINDOW_VARIABLE = "DRIFT_WINDOW"
-DEFAULT_THRESHOLD = 0.2
-# At 500 rows two samples of one distribution differ by a PSI of about 0.02 per feature (docs/drift.md).
-DEFAULT_MIN_ROWS = 500
 # Bin fractions are floored at this before the logarithm of the PSI, so an empty bin counts as rare, not infinite.
 PSI_FLOOR = 1e-4
-# Metric names (docs/drift.md); per feature by EndpointName+Feature, overall by EndpointName.
-FEATURE_METRICS = {"FeatureDrift": "None", "FeatureKSStatistic": "None", "MissingRate": "Percent",
-                   "OutOfRangeRate": "Percent"}  # fmt: skip
 OVERALL_METRICS = {"OverallDrift": "None", "PredictionDrift": "None", "DriftedFeatures": "Count",
                    "MissingRateMax": "Percent", "OutOfRangeRateMax": "Percent", "RowsAnalyzed": "Count",
                    "CorruptRecords": "Count", "MismatchedRecords": "Count",
@@ -77,20 +90,18 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: dict[str, str]) -> Settings:
-        threshold = _number(environ, THRESHOLD_VARIABLE, DEFAULT_THRESHOLD)
-        min_rows = _number(environ, MIN_ROWS_VARIABLE, DEFAULT_MIN_ROWS)
+        threshold = _number(environ, DRIFT_THRESHOLD, DEFAULT_DRIFT_THRESHOLD)
+        min_rows = _number(environ, DRIFT_MIN_ROWS, DEFAULT_DRIFT_MIN_ROWS)
         if not threshold > 0:
-            raise UserError(f"{THRESHOLD_VARIABLE} must be a number above 0, got {environ[THRESHOLD_VARIABLE]!r}")
+            raise UserError(f"{DRIFT_THRESHOLD} must be a number above 0, got {environ[DRIFT_THRESHOLD]!r}")
         if min_rows < 1 or min_rows != int(min_rows):
-            raise UserError(
-                f"{MIN_ROWS_VARIABLE} must be a whole number of at least 1, got {environ[MIN_ROWS_VARIABLE]!r}"
-            )
+            raise UserError(f"{DRIFT_MIN_ROWS} must be a whole number of at least 1, got {environ[DRIFT_MIN_ROWS]!r}")
         return cls(
-            namespace=environ.get(METRICS_NAMESPACE_VARIABLE) or None,
-            endpoint_name=environ.get(METRICS_ENDPOINT_VARIABLE) or "unknown",
+            namespace=environ.get(METRICS_NAMESPACE) or None,
+            endpoint_name=environ.get(METRICS_ENDPOINT_NAME) or "unknown",
             threshold=threshold,
             min_rows=int(min_rows),
-            window=environ.get(WINDOW_VARIABLE) or None,
+            window=environ.get(DRIFT_WINDOW) or None,
         )
 
 
@@ -241,34 +252,40 @@ def metric_records(report: dict[str, Any], settings: Settings, timestamp_ms: int
 
     counts = report["records"]
     overall_values: dict[str, float] = {
-        "RowsAnalyzed": report["rows"],
-        "CorruptRecords": counts["corrupt"],
-        "MismatchedRecords": counts["mismatched"],
-        "UnmatchedPredictions": counts["unmatched_predictions"],
+        ROWS_ANALYZED: report["rows"],
+        CORRUPT: counts["corrupt"],
+        MISMATCHED: counts["mismatched"],
+        UNMATCHED: counts["unmatched_predictions"],
     }
     records = []
-    endpoint = {"EndpointName": settings.endpoint_name}
+    endpoint = {DIMENSION_ENDPOINT: settings.endpoint_name}
     if report["status"] in {"ok", "drift"}:
         overall = report["overall"]
         overall_values |= {
-            "OverallDrift": overall["drift"],
-            "DriftedFeatures": overall["drifted_features"],
-            "MissingRateMax": 100 * overall["missing_rate_max"],
-            "OutOfRangeRateMax": 100 * overall["out_of_range_rate_max"],
+            OVERALL_DRIFT: overall["drift"],
+            DRIFTED: overall["drifted_features"],
+            MISSING_RATE_MAX: 100 * overall["missing_rate_max"],
+            OUT_OF_RANGE_RATE_MAX: 100 * overall["out_of_range_rate_max"],
         }
         if overall["prediction_drift"] is not None:
-            overall_values["PredictionDrift"] = overall["prediction_drift"]
+            overall_values[PREDICTION_DRIFT] = overall["prediction_drift"]
         for entry in report["features"]:
             values: dict[str, float] = {
-                "MissingRate": 100 * entry["missing_rate"],
-                "OutOfRangeRate": 100 * entry["out_of_range_rate"],
+                MISSING_RATE: 100 * entry["missing_rate"],
+                OUT_OF_RANGE_RATE: 100 * entry["out_of_range_rate"],
             }
             if entry["psi"] is not None:
-                values |= {"FeatureDrift": entry["psi"], "FeatureKSStatistic": entry["ks_statistic"]}
+                values |= {FEATURE_DRIFT: entry["psi"], FEATURE_KS: entry["ks_statistic"]}
             records.append(
-                record(["EndpointName", "Feature"], values, FEATURE_METRICS, **endpoint, Feature=entry["name"])
+                record(
+                    [DIMENSION_ENDPOINT, DIMENSION_FEATURE],
+                    values,
+                    DRIFT_FEATURE_METRICS,
+                    **endpoint,
+                    **{DIMENSION_FEATURE: entry["name"]},
+                )
             )
-    return [record(["EndpointName"], overall_values, OVERALL_METRICS, **endpoint), *records]
+    return [record([DIMENSION_ENDPOINT], overall_values, DRIFT_OVERALL_METRICS, **endpoint), *records]
 
 
 def _check_usable(window: Window, num_features: int) -> None:
@@ -298,7 +315,7 @@ def run(paths: OptMl, environ: dict[str, str] | None = None) -> int:
         window = read_window(processing / CAPTURE_INPUT, baseline)
         _check_usable(window, baseline.num_features)
         report = analyse(baseline, window, settings)
-        output = processing / OUTPUT
+        output = processing / PROCESSING_OUTPUT
         output.mkdir(parents=True, exist_ok=True)
         (output / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True, allow_nan=False) + "\n")
         (output / VIOLATIONS_FILE).write_text(json.dumps(violations(report), indent=1) + "\n")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from algorithm import ALGORITHM
-from sagemaker_contract import baseline, capture, codecs, monitor
+from sagemaker_contract import baseline, capture, codecs, interface, monitor
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.protocol import Dataset
 
@@ -90,7 +90,7 @@ def _window(model_root: Path, features: np.ndarray, rows_per_request: int = 10, 
 
 def _processing_tree(root: Path, model_root: Path, files: dict[str, bytes], *, archive: bool = False) -> Path:
     """An /opt/ml tree for a processing job: the baseline input (file or model.tar.gz) and capture files."""
-    baseline_dir = root / "processing" / monitor.BASELINE_INPUT
+    baseline_dir = root / "processing" / interface.BASELINE_INPUT
     baseline_dir.mkdir(parents=True)
     if archive:
         with tarfile.open(baseline_dir / "model.tar.gz", "w:gz") as tar:
@@ -98,7 +98,7 @@ def _processing_tree(root: Path, model_root: Path, files: dict[str, bytes], *, a
                 tar.add(item, arcname=item.name)
     else:
         shutil.copy(model_root / "model" / baseline.BASELINE_FILE, baseline_dir)
-    capture = root / "processing" / monitor.CAPTURE_INPUT
+    capture = root / "processing" / interface.CAPTURE_INPUT
     capture.mkdir(parents=True)
     for name, contents in files.items():
         (capture / name).parent.mkdir(parents=True, exist_ok=True)
@@ -441,14 +441,14 @@ def test_without_a_namespace_nothing_is_published(model_root: Path, tmp_path: Pa
 
 
 def test_a_missing_baseline_fails_the_job_naming_what_to_give(tmp_path: Path) -> None:
-    (tmp_path / "processing" / monitor.BASELINE_INPUT).mkdir(parents=True)
+    (tmp_path / "processing" / interface.BASELINE_INPUT).mkdir(parents=True)
     result = _run_monitor(tmp_path)
     assert result.returncode == 1
     assert "no drift-baseline.json and no model.tar.gz" in _message(tmp_path)
 
 
 def test_a_model_archive_without_a_baseline_says_to_retrain(model_root: Path, tmp_path: Path) -> None:
-    directory = tmp_path / "processing" / monitor.BASELINE_INPUT
+    directory = tmp_path / "processing" / interface.BASELINE_INPUT
     directory.mkdir(parents=True)
     with tarfile.open(directory / "model.tar.gz", "w:gz") as tar:
         tar.add(model_root / "model" / "model.txt", arcname="model.txt")
@@ -530,21 +530,21 @@ def _same_distribution_drift(rows: int, seed: int, features: int = 30) -> dict[s
     window = capture.Window(capture.Tally(parsed.features), capture.Tally(parsed.predictions), lines=1)
     window.features.add(draw(rows))
     window.features.flush()
-    settings = monitor.Settings(None, "e", monitor.DEFAULT_THRESHOLD, monitor.DEFAULT_MIN_ROWS, None)
+    settings = monitor.Settings(None, "e", interface.DEFAULT_DRIFT_THRESHOLD, interface.DEFAULT_DRIFT_MIN_ROWS, None)
     return monitor.analyse(parsed, window, settings)
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_same_distribution_windows_of_the_minimum_size_stay_below_the_default_threshold(seed: int) -> None:
     # GIVEN a 30-feature baseline and a window of the default minimum size drawn from the same distribution
-    report = _same_distribution_drift(monitor.DEFAULT_MIN_ROWS, seed)
+    report = _same_distribution_drift(interface.DEFAULT_DRIFT_MIN_ROWS, seed)
     # WHEN compared THEN the highest feature PSI (the alarm's) stays well below the default threshold: no page
     assert report["status"] == "ok"
-    assert report["overall"]["drift"] < monitor.DEFAULT_THRESHOLD / 2
+    assert report["overall"]["drift"] < interface.DEFAULT_DRIFT_THRESHOLD / 2
     assert report["overall"]["drifted_features"] == 0
 
 
-@pytest.mark.parametrize("rows", [100, monitor.DEFAULT_MIN_ROWS, 5000])
+@pytest.mark.parametrize("rows", [100, interface.DEFAULT_DRIFT_MIN_ROWS, 5000])
 def test_the_report_gives_the_psi_sampling_alone_explains(rows: int) -> None:
     # GIVEN same-distribution windows of several sizes WHEN compared
     reports = [_same_distribution_drift(rows, seed) for seed in range(3)]

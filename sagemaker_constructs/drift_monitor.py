@@ -47,6 +47,7 @@ from sagemaker_constructs.state_machines import (
     state_machine_role,
     sync_rules_statement,
 )
+from sagemaker_constructs.validation import raise_if_any
 
 # The container's metrics (container/interface.json).
 _METRICS = CONTAINER_DRIFT.metrics
@@ -135,7 +136,7 @@ class DriftMonitor(Construct):
     ) -> None:
         super().__init__(scope, id_)
         job = job or DriftJobOptions()
-        _check(
+        errors = _problems(
             name_prefix=name_prefix,
             endpoint_name=endpoint_name,
             variant_name=variant_name,
@@ -144,7 +145,7 @@ class DriftMonitor(Construct):
             report_prefix=report_prefix,
             frequency=frequency,
         )
-        _check_numbers(psi_threshold, min_rows, job, settle)
+        raise_if_any(self, errors + _number_problems(psi_threshold, min_rows, job, settle))
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name
         self.metrics_namespace = metrics_namespace
@@ -580,7 +581,7 @@ class DriftMonitor(Construct):
         return policy
 
 
-def _check(
+def _problems(
     *,
     name_prefix: str,
     endpoint_name: str,
@@ -589,7 +590,7 @@ def _check(
     capture_prefix: str,
     report_prefix: str,
     frequency: str,
-) -> None:
+) -> list[str]:
     errors = []
     longest = MAX_JOB_NAME_LENGTH - _JOB_SUFFIX_LENGTH
     if not _NAME_PREFIX.fullmatch(name_prefix) or len(name_prefix) > longest:
@@ -604,11 +605,10 @@ def _check(
             errors.append(f"{field} must be a key prefix ending in '/' (no leading '/', no braces or quotes)")
     if frequency not in _SCHEDULES:
         errors.append(f"frequency must be one of {', '.join(_SCHEDULES)}, got {frequency!r}")
-    if errors:
-        raise ValueError("; ".join(errors))
+    return errors
 
 
-def _check_numbers(psi_threshold: float, min_rows: int, job: DriftJobOptions, settle: cdk.Duration) -> None:
+def _number_problems(psi_threshold: float, min_rows: int, job: DriftJobOptions, settle: cdk.Duration) -> list[str]:
     errors = drift_problems(psi_threshold, min_rows)
     if not 1 <= job.volume_size_gb <= 16384:
         errors.append(f"job.volume_size_gb must be 1-16384, got {job.volume_size_gb}")
@@ -616,5 +616,4 @@ def _check_numbers(psi_threshold: float, min_rows: int, job: DriftJobOptions, se
         errors.append(f"job.max_runtime must be 1 s to 7 days, got {job.max_runtime.to_seconds()} s")
     if not 0 <= settle.to_seconds() <= 3600:
         errors.append(f"settle must be 0-60 minutes, got {settle.to_seconds()} s")
-    if errors:
-        raise ValueError("; ".join(errors))
+    return errors

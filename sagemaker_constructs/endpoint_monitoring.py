@@ -24,7 +24,7 @@ from config.contract import (
 )
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
 from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MetricOptions, RealtimeEndpoint
-from sagemaker_constructs.validation import raise_if_any
+from sagemaker_constructs.validation import invalid, raise_if_any
 
 GPU_FAMILIES = ("g", "p")
 # The container's dimension sets (config.contract.CONTAINER_METRIC_DIMENSIONS): per endpoint, and per
@@ -161,7 +161,7 @@ class EndpointMonitoring(Construct):
         one model's fleet only. `options["variant_name"]` is ignored (there is no variant dimension).
         """
         if self.container_metrics_namespace is None:
-            raise ValueError("container_metrics_namespace was not given: the container's metrics are unknown")
+            raise invalid(self, ["container_metrics_namespace was not given: the container's metrics are unknown"])
         dimensions = {ENDPOINT_DIMENSION: self.endpoint.endpoint_name}
         if model_version is not None:
             dimensions[MODEL_VERSION_DIMENSION] = model_version

@@ -14,6 +14,7 @@ from constructs import Construct
 from config.contract import ENDPOINT_LOG_GROUP_PREFIX, TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP
 from sagemaker_constructs.algorithm_image import AlgorithmImage
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.validation import raise_if_any
 
 # Where SageMaker writes the drift monitor's processing jobs' output.
 PROCESSING_JOB_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -72,7 +73,7 @@ class SageMakerExecutionRole(Construct):
     ) -> None:
         super().__init__(scope, id_)
         if not _NAME.fullmatch(name_prefix):
-            raise ValueError(f"name_prefix must be lowercase letters, digits and '-', got {name_prefix!r}")
+            raise_if_any(self, [f"name_prefix must be lowercase letters, digits and '-', got {name_prefix!r}"])
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name or name_prefix
         self.role = iam.Role(

@@ -24,14 +24,15 @@ from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
     TrainingJobOptions,
     TransformJobOptions,
-    check_metric_definitions,
-    check_name_prefix,
-    check_quality_gate,
-    check_training,
-    check_transform,
+    metric_definitions_problems,
+    name_prefix_problems,
+    quality_gate_problems,
+    training_problems,
+    transform_problems,
 )
 from sagemaker_constructs.training_pipeline.policy import pipeline_policy
-from sagemaker_constructs.training_pipeline.tuning import TuningOptions, check_tuning
+from sagemaker_constructs.training_pipeline.tuning import TuningOptions, tuning_problems
+from sagemaker_constructs.validation import invalid, raise_if_any
 
 
 class TrainingPipeline(Construct):
@@ -93,13 +94,12 @@ class TrainingPipeline(Construct):
         tuning: TuningOptions | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        check_name_prefix(name_prefix)
-        check_metric_definitions(metric_definitions)
-        check_training(training)
-        check_transform(transform)
-        check_quality_gate(quality_gate, metric_definitions)
+        errors = name_prefix_problems(name_prefix) + metric_definitions_problems(metric_definitions)
+        errors += training_problems(training) + transform_problems(transform)
+        errors += quality_gate_problems(quality_gate, metric_definitions)
         if tuning is not None:
-            check_tuning(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
+            errors += tuning_problems(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
+        raise_if_any(self, errors)
         self.name_prefix = name_prefix
         self.metric_definitions = [dict(d) for d in metric_definitions]
         self._data_bucket = data_bucket
@@ -156,7 +156,7 @@ class TrainingPipeline(Construct):
     ) -> events.Rule:
         """An EventBridge rule that starts the pipeline with `execution_input` on `schedule`."""
         if INPUT_DATA_PREFIX not in execution_input:
-            raise ValueError(f"execution_input must name {INPUT_DATA_PREFIX!r}, the key prefix of the data to use")
+            raise invalid(self, [f"execution_input must name {INPUT_DATA_PREFIX!r}, the key prefix of the data to use"])
         rule = events.Rule(
             self,
             id_,

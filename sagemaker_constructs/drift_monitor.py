@@ -28,13 +28,13 @@ from constructs import Construct
 
 from config.contract import (
     CONTAINER_DRIFT,
-    CONTAINER_METRICS_ENDPOINT_VARIABLE,
-    CONTAINER_METRICS_NAMESPACE_VARIABLE,
     DRIFT_MONITOR_STATE_MACHINE,
     state_machine_log_group_name,
 )
 from config.drift import DEFAULT_MIN_ROWS, DEFAULT_PSI_THRESHOLD, drift_problems
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
+from sagemaker_constructs.drift_dashboard import dashboard_widgets
+from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
@@ -152,12 +152,12 @@ class DriftMonitor(Construct):
         self.frequency = frequency
         self.psi_threshold = psi_threshold
         self.period = _PERIODS[frequency]
-        self._bucket = artifacts_bucket
-        self._key = encryption_key
-        self._execution_role = execution_role
-        self._capture = f"{capture_prefix}{endpoint_name}/{variant_name}/"
-        self._reports = f"{report_prefix}{endpoint_name}/"
-        self._tags = dict(tags or {})
+        self.artifacts_bucket = artifacts_bucket
+        self.encryption_key = encryption_key
+        self.execution_role = execution_role
+        self.capture_path = f"{capture_prefix}{endpoint_name}/{variant_name}/"
+        self.report_path = f"{report_prefix}{endpoint_name}/"
+        self.tags = dict(tags or {})
 
         self.role = state_machine_role(
             self,
@@ -176,7 +176,9 @@ class DriftMonitor(Construct):
         self.state_machine = logged_state_machine(
             self,
             "StateMachine",
-            definition=self._definition(image_uri, baseline_key, job, settle, min_rows),
+            definition=definition(
+                self, image_uri=image_uri, baseline_key=baseline_key, job=job, settle=settle, min_rows=min_rows
+            ),
             role=self.role,
             policy=self.policy,
             log_group=self.log_group,
@@ -205,7 +207,7 @@ class DriftMonitor(Construct):
             description=(
                 f"{endpoint_name}: a feature's population stability index passed {psi_threshold:g} in the last "
                 f"{frequency} window: the requests no longer look like the training data. Read the window's "
-                f"drift-report.json under s3://<artifacts>/{self._reports} (most_drifted_feature), then "
+                f"drift-report.json under s3://<artifacts>/{self.report_path} (most_drifted_feature), then "
                 "docs/drift.md 'When it fires'."
             ),
             threshold=psi_threshold,
@@ -273,7 +275,7 @@ class DriftMonitor(Construct):
         # The targets' own grant would add an inline policy; the managed one above is all the role may do.
         return role.without_policy_updates()
 
-    # -- metrics and dashboard -------------------------------------------------------------------
+    # -- metrics -------------------------------------------------------------------
 
     def metric(self, metric_name: str, *, feature: str | None = None, **props: Any) -> cloudwatch.Metric:
         """One of the monitor's metrics (Maximum per window), by EndpointName (and Feature when given)."""
@@ -308,230 +310,9 @@ class DriftMonitor(Construct):
 
     def dashboard_widgets(self) -> list[cloudwatch.IWidget]:
         """Widgets for the endpoint's dashboard: drift, missing rates, what was analysed, how to read them."""
-        threshold = cloudwatch.HorizontalAnnotation(value=self.psi_threshold, label="alarm threshold")
-        return [
-            cloudwatch.TextWidget(
-                markdown=(
-                    f"### Drift ({self.frequency})\n"
-                    "Population stability index (PSI) of each feature's window against the training baseline: "
-                    "below 0.1 stable, 0.1-0.25 moderate, above 0.25 a large shift. Reports: "
-                    f"`s3://<artifacts>/{self._reports}<window>/drift-report.json`. What to do: docs/drift.md."
-                ),
-                width=24,
-                height=2,
-            ),
-            cloudwatch.GraphWidget(
-                title="Drift (PSI): highest feature and predictions",
-                left=[self.metric_overall_drift(), self.metric_prediction_drift()],
-                left_annotations=[threshold],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Drift (PSI) by feature",
-                left=[self._per_feature(_METRICS.feature_drift)],
-                left_annotations=[threshold],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Missing values (%) by feature",
-                left=[self._per_feature(_METRICS.missing_rate), self.metric_missing_rate_max()],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Analysed rows and skipped records",
-                left=[self.metric(_METRICS.rows_analyzed, label="Rows analysed")],
-                right=[
-                    self.metric(_METRICS.corrupt_records, label="Unreadable records"),
-                    self.metric(_METRICS.mismatched_records, label="Records of another feature count"),
-                    self.metric(_METRICS.out_of_range_rate_max, label="Highest out-of-range rate (%)"),
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Drift checks",
-                left=[
-                    self.state_machine.metric_succeeded(period=self.period, label="Succeeded"),
-                    self.state_machine.metric_failed(period=self.period, label="Failed"),
-                ],
-                width=12,
-            ),
-        ]
+        return dashboard_widgets(self)
 
     # -- the state machine -----------------------------------------------------------------------
-
-    def _definition(
-        self, image_uri: str, baseline_key: str, job: DriftJobOptions, settle: cdk.Duration, min_rows: int
-    ) -> sfn.IChainable:
-        bucket = self._bucket.bucket_name
-        defaults = sfn.Pass(
-            self,
-            "Defaults",
-            parameters={"scheduled_time.$": "$$.Execution.StartTime", "settle_seconds": int(settle.to_seconds())},
-            result_path="$.defaults",
-        )
-        merge = sfn.Pass(
-            self,
-            "MergeInput",
-            parameters={"args.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
-        )
-        invalid = sfn.Fail(
-            self,
-            "InvalidInput",
-            error="InvalidInput",
-            cause='give {"scheduled_time": "yyyy-mm-ddThh:mm:ssZ"} (UTC) and optionally {"settle_seconds": n >= 0}',
-        )
-        split_time = sfn.Pass(
-            self,
-            "SplitTime",
-            parameters={
-                "date.$": "States.ArrayGetItem(States.StringSplit($.args.scheduled_time, 'T'), 0)",
-                "time.$": "States.ArrayGetItem(States.StringSplit($.args.scheduled_time, 'T'), 1)",
-            },
-            result_path="$.split",
-        )
-        check = (
-            sfn.Choice(self, "CheckInput")
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_string("$.args.scheduled_time"),
-                    sfn.Condition.string_matches("$.args.scheduled_time", "*-*-*T*:*"),
-                    sfn.Condition.is_numeric("$.args.settle_seconds"),
-                    sfn.Condition.number_greater_than_equals("$.args.settle_seconds", 0),
-                ),
-                split_time,
-            )
-            .otherwise(invalid)
-        )
-        parts = sfn.Pass(
-            self,
-            "SplitParts",
-            parameters={
-                "ymd.$": "States.StringSplit($.split.date, '-')",
-                "hour.$": "States.ArrayGetItem(States.StringSplit($.split.time, ':'), 0)",
-            },
-            result_path="$.parts",
-        )
-        ymd = ", ".join(f"States.ArrayGetItem($.parts.ymd, {i})" for i in range(3))
-        hourly = self.frequency == "hourly"
-        window = sfn.Pass(
-            self,
-            "Window",
-            parameters={
-                "path.$": f"States.Format('{{}}/{{}}/{{}}/{{}}', {ymd}, $.parts.hour)"
-                if hourly
-                else f"States.Format('{{}}/{{}}/{{}}', {ymd})",
-                "label.$": "States.Format('{}T{}', $.split.date, $.parts.hour)" if hourly else "$.split.date",
-                "job_name.$": (
-                    f"States.Format('{self.name_prefix}-drift-{{}}', "
-                    "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))"
-                ),
-            },
-            result_path="$.window",
-        )
-        locations = sfn.Pass(
-            self,
-            "Locations",
-            parameters={
-                "capture_prefix.$": f"States.Format('{self._capture}{{}}/', $.window.path)",
-                "capture_uri.$": f"States.Format('s3://{bucket}/{self._capture}{{}}/', $.window.path)",
-                "report_uri.$": f"States.Format('s3://{bucket}/{self._reports}{{}}/', $.window.path)",
-            },
-            result_path="$.locations",
-        )
-        settle_wait = sfn.Wait(self, "Settle", time=sfn.WaitTime.seconds_path("$.args.settle_seconds"))
-        list_capture = sfn.CustomState(
-            self,
-            "ListCapture",
-            state_json={
-                "Type": "Task",
-                "Comment": "Is there anything to analyse? (A processing job fails on an empty S3 input.)",
-                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:s3:listObjectsV2",
-                "Parameters": {"Bucket": bucket, "Prefix.$": "$.locations.capture_prefix", "MaxKeys": 1},
-                "ResultSelector": {"count.$": "$.KeyCount"},
-                "ResultPath": "$.capture",
-            },
-        )
-        monitor = sfn.CustomState(
-            self,
-            "Monitor",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
-                "Parameters": self._processing_job(image_uri, baseline_key, job, min_rows),
-                "ResultSelector": {"name.$": "$.ProcessingJobName", "status.$": "$.ProcessingJobStatus"},
-                "ResultPath": "$.job",
-            },
-        )
-        nothing = sfn.Succeed(self, "NoCapturedData", comment="No requests were captured in the window")
-        has_capture = (
-            sfn.Choice(self, "HasCapture")
-            .when(sfn.Condition.number_greater_than("$.capture.count", 0), monitor)
-            .otherwise(nothing)
-        )
-        split_time.next(parts).next(window).next(locations).next(settle_wait).next(list_capture).next(has_capture)
-        return defaults.next(merge).next(check)
-
-    def _processing_job(self, image_uri: str, baseline_key: str, job: DriftJobOptions, min_rows: int) -> dict[str, Any]:
-        """CreateProcessingJob's request (tests validate it against botocore's model of the API)."""
-        bucket = self._bucket.bucket_name
-
-        def s3_input(name: str, local_path: str, uri: dict[str, str]) -> dict[str, Any]:
-            return {
-                "InputName": name,
-                "S3Input": {
-                    **uri,
-                    "LocalPath": local_path,
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                    "S3CompressionType": "None",
-                },
-            }
-
-        return {
-            "ProcessingJobName.$": "$.window.job_name",
-            "RoleArn": self._execution_role.role.role_arn,
-            "AppSpecification": {"ImageUri": image_uri, "ContainerArguments": [CONTAINER_DRIFT.argument]},
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": job.instance_type,
-                    "VolumeSizeInGB": job.volume_size_gb,
-                    "VolumeKmsKeyId": self._key.key_arn,
-                }
-            },
-            "ProcessingInputs": [
-                s3_input("baseline", CONTAINER_DRIFT.baseline_path, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
-                s3_input("capture", CONTAINER_DRIFT.capture_path, {"S3Uri.$": "$.locations.capture_uri"}),
-            ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "report",
-                        "S3Output": {
-                            "S3Uri.$": "$.locations.report_uri",
-                            "LocalPath": CONTAINER_DRIFT.output_path,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ],
-                "KmsKeyId": self._key.key_arn,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": int(job.max_runtime.to_seconds())},
-            "Environment": {
-                CONTAINER_METRICS_NAMESPACE_VARIABLE: self.metrics_namespace,
-                CONTAINER_METRICS_ENDPOINT_VARIABLE: self.endpoint_name,
-                CONTAINER_DRIFT.psi_threshold.variable: f"{self.psi_threshold:g}",
-                CONTAINER_DRIFT.min_rows.variable: str(min_rows),
-                f"{CONTAINER_DRIFT.window_variable}.$": "$.window.label",
-            },
-            # The container needs no network: SageMaker downloads the inputs and uploads the report.
-            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
-            "Tags": [
-                *({"Key": key, "Value": value} for key, value in sorted(self._tags.items())),
-                {"Key": "DriftWindow", "Value.$": "$.window.label"},
-            ],
-        }
 
     # -- permissions -----------------------------------------------------------------------------
 
@@ -558,15 +339,15 @@ class DriftMonitor(Construct):
                     ],
                     resources=[jobs],
                 ),
-                pass_execution_role_statement(self._execution_role),
+                pass_execution_role_statement(self.execution_role),
                 sync_rules_statement([arn("events", f"rule/{_SYNC_RULE}")]),
                 iam.PolicyStatement(
                     sid="FindCapturedRequests",
                     actions=["s3:ListBucket"],
-                    resources=[self._bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{self._capture}*"]}},
+                    resources=[self.artifacts_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{self.capture_path}*"]}},
                 ),
-                attach_encrypted_volumes_statement(self._key),
+                attach_encrypted_volumes_statement(self.encryption_key),
                 *log_and_trace_statements(),
             ],
         )

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # the construct imports this module
 
 
 def _alarm(
-    self: EndpointMonitoring,
+    monitoring: EndpointMonitoring,
     id_: str,
     metric: cloudwatch.Metric | cloudwatch.MathExpression,
     *,
@@ -25,59 +25,59 @@ def _alarm(
     missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     periods: int | None = None,
 ) -> cloudwatch.Alarm:
-    evaluation = periods or self._periods
+    evaluation = periods or monitoring._periods
     alarm = notifying_alarm(
-        self,
+        monitoring,
         id_,
         metric,
-        alarm_name=make_alarm_name(self.alarm_name_prefix, id_),
-        description=f"{self.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}.",
+        alarm_name=make_alarm_name(monitoring.alarm_name_prefix, id_),
+        description=f"{monitoring.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}.",
         threshold=threshold,
         comparison=comparison,
         evaluation_periods=evaluation,
         datapoints_to_alarm=evaluation,
         missing=missing,
-        action=self._action,
+        action=monitoring._action,
     )
-    self.alarms.append(alarm)
+    monitoring.alarms.append(alarm)
     return alarm
 
 
-def add_alarms(self: EndpointMonitoring, min_capacity: int | None) -> None:
-    """The paging alarms (EndpointMonitoring's docstring lists them), in `self.alarms`; the rollback ones also
+def add_alarms(monitoring: EndpointMonitoring, min_capacity: int | None) -> None:
+    """The paging alarms (EndpointMonitoring's docstring lists them), in `monitoring.alarms`; the rollback ones also
     on the endpoint's auto-rollback."""
-    t = self.thresholds
-    minutes = f"for {self._periods} minutes"
-    logs = f"read {self.endpoint.log_group_name}"
+    t = monitoring.thresholds
+    minutes = f"for {monitoring._periods} minutes"
+    logs = f"read {monitoring.endpoint.log_group_name}"
     rollback = [
         _alarm(
-            self,
+            monitoring,
             "ServerErrorRate",
-            self.metric_server_error_rate(),
+            monitoring.metric_server_error_rate(),
             what=f"more than {t.server_error_rate_percent:g} % of invocations answered 5XX {minutes}",
             causes="a model or image that fails on real requests, out-of-memory workers, a crash loop",
             action=f"{logs} for tracebacks, then roll back the model pin if a deployment just happened",
             threshold=t.server_error_rate_percent,
         ),
         _alarm(
-            self,
+            monitoring,
             "ModelLatencyP99",
-            self.endpoint.metric_model_latency(variant_name=self.variant_name),
+            monitoring.endpoint.metric_model_latency(variant_name=monitoring.variant_name),
             what=f"p99 model latency above {t.model_latency_p99.to_milliseconds():g} ms {minutes}",
             causes="more traffic than the instances can serve, a larger model, large batch requests",
             action="compare Invocations per instance with the autoscaling target and the instance count",
             threshold=t.model_latency_p99.to_milliseconds() * 1000,  # the metric is in microseconds
         ),
     ]
-    if self.container_metrics_namespace is not None:
+    if monitoring.container_metrics_namespace is not None:
         rollback.append(
             _alarm(
-                self,
+                monitoring,
                 "ContainerErrorRate",
-                self.metric_container_error_rate(model_version=self.model_version),
+                monitoring.metric_container_error_rate(model_version=monitoring.model_version),
                 what=f"more than {t.container_error_rate_percent:g} % of requests rejected by the model or "
                 f"failed by the container {minutes}"
-                + (f" (model version {self.model_version})" if self.model_version else ""),
+                + (f" (model version {monitoring.model_version})" if monitoring.model_version else ""),
                 causes="requests with a feature count the current model does not expect (often right after a "
                 "promotion that changed the features), or the container failing (5xx)",
                 action=f"{logs} and look at the errors' kind and row; compare the model's feature count",
@@ -85,13 +85,13 @@ def add_alarms(self: EndpointMonitoring, min_capacity: int | None) -> None:
             )
         )
     for alarm in rollback:
-        self.endpoint.add_rollback_alarm(alarm)
-    if self.container_metrics_namespace is not None:
+        monitoring.endpoint.add_rollback_alarm(alarm)
+    if monitoring.container_metrics_namespace is not None:
         # Not a rollback alarm, and not a fault: the callers' mistakes, whichever model serves.
-        self.client_error_alarm = _alarm(
-            self,
+        monitoring.client_error_alarm = _alarm(
+            monitoring,
             "ClientErrorRate",
-            self.metric_client_error_rate(),
+            monitoring.metric_client_error_rate(),
             what=f"WARNING, the callers: more than {t.client_error_rate_percent:g} % of requests were malformed "
             f"or unsupported (4xx, the caller's mistake) {minutes}. Not a fault of the model or the endpoint, "
             "and no deployment is rolled back for it",
@@ -100,31 +100,31 @@ def add_alarms(self: EndpointMonitoring, min_capacity: int | None) -> None:
             threshold=t.client_error_rate_percent,
         )
     else:
-        self.client_error_alarm = None
-    if self.endpoint.serverless:
+        monitoring.client_error_alarm = None
+    if monitoring.endpoint.serverless:
         return  # no instances to watch
     for id_, metric, limit, what in (
         (
             "CpuHigh",
-            self.endpoint.metric_cpu_utilization(variant_name=self.variant_name),
+            monitoring.endpoint.metric_cpu_utilization(variant_name=monitoring.variant_name),
             t.cpu_utilization_percent,
             "CPU",
         ),
         (
             "MemoryHigh",
-            self.endpoint.metric_memory_utilization(variant_name=self.variant_name),
+            monitoring.endpoint.metric_memory_utilization(variant_name=monitoring.variant_name),
             t.memory_utilization_percent,
             "memory",
         ),
         (
             "DiskHigh",
-            self.endpoint.metric_disk_utilization(variant_name=self.variant_name),
+            monitoring.endpoint.metric_disk_utilization(variant_name=monitoring.variant_name),
             t.disk_utilization_percent,
             "disk",
         ),
     ):
         _alarm(
-            self,
+            monitoring,
             id_,
             metric,
             what=f"{what} utilization above {limit} % {minutes}",
@@ -135,9 +135,9 @@ def add_alarms(self: EndpointMonitoring, min_capacity: int | None) -> None:
     if t.no_invocations is not None:
         silent = int(t.no_invocations.to_minutes())
         _alarm(
-            self,
+            monitoring,
             "NoInvocations",
-            self.endpoint.metric_invocations(variant_name=self.variant_name),
+            monitoring.endpoint.metric_invocations(variant_name=monitoring.variant_name),
             what=f"no invocations for {silent} minutes",
             causes="a client or route that stopped sending, expired credentials of the caller, a DNS change",
             action="check the calling service's logs and its InvokeEndpoint errors",
@@ -148,9 +148,9 @@ def add_alarms(self: EndpointMonitoring, min_capacity: int | None) -> None:
         )
     if min_capacity is not None:
         _alarm(
-            self,
+            monitoring,
             "InstancesBelowMinimum",
-            self.metric_instances(),
+            monitoring.metric_instances(),
             what=f"fewer than {min_capacity} instances serving {minutes}",
             causes="instances failing health checks, capacity shortage of the instance type in the region",
             action="look at the endpoint's events and /ping failures in the log",

@@ -36,10 +36,10 @@ from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
 from sagemaker_constructs.drift_dashboard import dashboard_widgets
 from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
-    attach_encrypted_volumes_statement,
     encrypted_log_group,
     log_and_trace_statements,
     logged_state_machine,

@@ -79,6 +79,7 @@ class ContainerMetrics:
 class DriftMetrics:
     """The drift check's metrics: per feature (by EndpointName and `feature_dimension`) and overall."""
 
+    # One typed field per key of the file, as in the classes above: alike in shape, each a different name.
     corrupt_records: str
     drifted_features: str
     feature_drift: str

@@ -37,13 +37,13 @@ def dashboard_widgets(monitor: DriftMonitor) -> list[cloudwatch.IWidget]:
         ),
         cloudwatch.GraphWidget(
             title="Drift (PSI) by feature",
-            left=[monitor._per_feature(_METRICS.feature_drift)],
+            left=[monitor.metric_per_feature(_METRICS.feature_drift)],
             left_annotations=[threshold],
             width=8,
         ),
         cloudwatch.GraphWidget(
             title="Missing values (%) by feature",
-            left=[monitor._per_feature(_METRICS.missing_rate), monitor.metric_missing_rate_max()],
+            left=[monitor.metric_per_feature(_METRICS.missing_rate), monitor.metric_missing_rate_max()],
             width=8,
         ),
         cloudwatch.GraphWidget(

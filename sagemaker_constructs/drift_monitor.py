@@ -295,7 +295,7 @@ class DriftMonitor(Construct):
     def metric_missing_rate_max(self, **props: Any) -> cloudwatch.Metric:
         return self.metric(_METRICS.missing_rate_max, label="Highest missing rate (%)", **props)
 
-    def _per_feature(self, metric_name: str) -> cloudwatch.MathExpression:
+    def metric_per_feature(self, metric_name: str) -> cloudwatch.MathExpression:
         """Every feature's `metric_name`, found by SEARCH: the features are the model's, unknown at synth."""
         seconds = int(self.period.to_seconds())
         endpoint, feature = CONTAINER_DRIFT.endpoint_dimension, CONTAINER_DRIFT.feature_dimension

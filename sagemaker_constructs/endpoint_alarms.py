@@ -25,7 +25,7 @@ def _alarm(
     missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     periods: int | None = None,
 ) -> cloudwatch.Alarm:
-    evaluation = periods or monitoring._periods
+    evaluation = periods or monitoring.evaluation_periods
     alarm = notifying_alarm(
         monitoring,
         id_,
@@ -37,7 +37,7 @@ def _alarm(
         evaluation_periods=evaluation,
         datapoints_to_alarm=evaluation,
         missing=missing,
-        action=monitoring._action,
+        action=monitoring.alarm_action,
     )
     monitoring.alarms.append(alarm)
     return alarm
@@ -47,8 +47,9 @@ def add_alarms(monitoring: EndpointMonitoring, min_capacity: int | None) -> None
     """The paging alarms (EndpointMonitoring's docstring lists them), in `monitoring.alarms`; the rollback ones also
     on the endpoint's auto-rollback."""
     t = monitoring.thresholds
-    minutes = f"for {monitoring._periods} minutes"
+    minutes = f"for {monitoring.evaluation_periods} minutes"
     logs = f"read {monitoring.endpoint.log_group_name}"
+    # Each alarm below is one declaration (what, likely causes, first action, threshold): alike in shape only.
     rollback = [
         _alarm(
             monitoring,

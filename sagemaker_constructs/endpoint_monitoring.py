@@ -109,8 +109,8 @@ class EndpointMonitoring(Construct):
         self.alarm_name_prefix = alarm_name_prefix or endpoint.endpoint_name
         self.thresholds = thresholds
         self.container_metrics_namespace = container_metrics_namespace
-        self._action = cloudwatch_actions.SnsAction(alarm_topic)
-        self._periods = int(thresholds.evaluation.to_minutes())
+        self.alarm_action = cloudwatch_actions.SnsAction(alarm_topic)
+        self.evaluation_periods = int(thresholds.evaluation.to_minutes())
         self.alarms: list[cloudwatch.Alarm] = []
         self.client_error_alarm: cloudwatch.Alarm | None = None
         add_alarms(self, min_capacity)

@@ -5,56 +5,35 @@ The only place that reads the process environment: CDK_DEFAULT_ACCOUNT (set by t
 the credentials in use) fills in `account` for environments that leave it out of the config.
 """
 
-import contextlib
 import os
 import sys
-from types import TracebackType
 from typing import Any
 
 import aws_cdk as cdk
-from constructs import Construct
 
 from config import AppConfig, ConfigError, EnvironmentName, load_config
+from sagemaker_constructs.validation import ConstructError
 from stacks import build_app
 from stacks.deployment_access_stack import add_deployment_access
 
 
 def build(config: AppConfig, **options: Any) -> cdk.App:
-    """`build_app`, with a construct's ValueError raised as a ConfigError naming environment and construct.
+    """`build_app`, with a construct's error raised as a ConfigError naming the environment.
 
     The configuration's validation is meant to catch every mistake first; this is the net under it,
     so that a rule only a construct knows still names the environment, not a bare CDK traceback.
+    Constructs raise `ConstructError` carrying their path, whose first part is the environment's stage.
     """
     try:
         app, _ = build_app(config, **options)
-    except ConfigError:
-        raise
-    except ValueError as error:
-        raise _naming_environment(error) from error
+    except ConstructError as error:
+        stage = error.path.split("/", 1)[0]
+        names = {name.stage_id: name.value for name in EnvironmentName}
+        where = f"environment {names[stage]!r}" if stage in names else "(construct outside any environment)"
+        raise ConfigError(
+            f"{where}: {error} (check that environment's settings in config/environments.toml)"
+        ) from error
     return app
-
-
-def _naming_environment(error: ValueError) -> ConfigError:
-    path = _construct_path(error.__traceback__)
-    stage = path.split("/", 1)[0] if path else ""
-    names = {name.stage_id: name.value for name in EnvironmentName}
-    where = f"environment {names[stage]!r}" if stage in names else "(construct outside any environment)"
-    if path and path not in str(error):  # constructs that gather their problems name themselves already
-        where = f"{where}: {path}"
-    return ConfigError(f"{where}: {error} (check that environment's settings in config/environments.toml)")
-
-
-def _construct_path(traceback: TracebackType | None) -> str | None:
-    """The path of the innermost construct whose code raised (`Prod/Inference/Endpoint`)."""
-    path = None
-    while traceback is not None:
-        candidate = traceback.tb_frame.f_locals.get("self")
-        if isinstance(candidate, Construct):
-            # A construct that raised before calling Construct.__init__ has no node yet (jsii refuses).
-            with contextlib.suppress(Exception):
-                path = candidate.node.path or path
-        traceback = traceback.tb_next
-    return path
 
 
 def main() -> None:

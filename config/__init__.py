@@ -1,28 +1,28 @@
-"""Every environment's settings: `environments.toml` (the data) and `settings.py` (the rules)."""
+"""Every environment's settings: `environments.toml` (the data) and the rules: `types.py` (value types),
+`endpoint.py` and `sections.py` (the sections), `accounts.py` (account policy), `settings.py` (an
+environment, the app, and the loader)."""
 
-from config.settings import (
-    AppConfig,
+from config.endpoint import (
     AutoScalingSettings,
-    BatchScheduleSettings,
-    ConfigError,
     DeploymentSettings,
-    DriftSettings,
     EndpointSettings,
-    EnvironmentConfig,
-    EnvironmentName,
+    ScheduleSettings,
+    ServerlessSettings,
+    VariantSettings,
+    VpcSettings,
+)
+from config.sections import (
+    BatchScheduleSettings,
+    DriftSettings,
     EvaluationSettings,
     JobCompute,
     MonitoringSettings,
     NotebookSettings,
-    ScheduleSettings,
-    ServerlessSettings,
     TrainingSettings,
     TransformSettings,
-    VariantSettings,
-    VpcSettings,
-    load_config,
-    parse_config,
 )
+from config.settings import AppConfig, EnvironmentConfig, load_config, parse_config
+from config.types import ConfigError, EnvironmentName
 
 __all__ = [
     "AppConfig",

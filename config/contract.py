@@ -79,9 +79,55 @@ class ContainerMetrics:
 
 
 @dataclass(frozen=True)
+class DriftMetrics:
+    """The drift check's metrics: per feature (by EndpointName and `feature_dimension`) and overall."""
+
+    # One typed field per key of the file, as in the classes above: alike in shape, each a different name.
+    corrupt_records: str
+    drifted_features: str
+    feature_drift: str
+    feature_ks_statistic: str
+    mismatched_records: str
+    missing_rate: str
+    missing_rate_max: str
+    out_of_range_rate: str
+    out_of_range_rate_max: str
+    overall_drift: str
+    prediction_drift: str
+    rows_analyzed: str
+    unmatched_predictions: str
+
+
+@dataclass(frozen=True)
+class DriftSetting:
+    """One of the drift check's settings: its environment variable and the container's default."""
+
+    variable: str
+    default: float
+
+
+@dataclass(frozen=True)
+class ContainerDrift:
+    """The drift check's processing job (`<image> monitor`): paths, settings, histogram bins and metrics."""
+
+    argument: str
+    bins: int
+    psi_threshold: DriftSetting
+    min_rows: DriftSetting
+    window_variable: str
+    endpoint_dimension: str
+    feature_dimension: str
+    baseline_path: str
+    capture_path: str
+    output_path: str
+    metrics: DriftMetrics
+
+
+@dataclass(frozen=True)
 class ContainerInterface:
     """Everything `container/interface.json` says."""
 
+    drift: ContainerDrift
     environment: ContainerEnvironment
     files: ContainerFiles
     limits: ContainerLimits
@@ -96,7 +142,7 @@ def load_container_interface(path: Path = CONTAINER_INTERFACE_FILE) -> Container
         raise ValueError(f"cannot read the container's interface {path}: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
-    sections = _section(document, "", path, {"environment", "files", "limits", "metrics"})
+    sections = _section(document, "", path, {"drift", "environment", "files", "limits", "metrics"})
     environment = _section(sections["environment"], "environment", path, _names(ContainerEnvironment))
     files = _section(sections["files"], "files", path, _names(ContainerFiles))
     limits = _section(sections["limits"], "limits", path, _names(ContainerLimits))
@@ -115,10 +161,42 @@ def load_container_interface(path: Path = CONTAINER_INTERFACE_FILE) -> Container
     ):
         raise ValueError(f"{path}: metrics.dimensions must be a non-empty list of lists of names, got {dimensions!r}")
     return ContainerInterface(
+        drift=_drift(sections["drift"], path),
         environment=ContainerEnvironment(**environment),
         files=ContainerFiles(**files),
         limits=ContainerLimits(**limits),
         metrics=ContainerMetrics(**metrics, dimensions=tuple(tuple(d) for d in dimensions)),
+    )
+
+
+def _drift(value: Any, path: Path) -> ContainerDrift:
+    keys = {"argument", "bins", "defaults", "dimensions", "environment", "metrics", "paths"}
+    drift = _section(value, "drift", path, keys)
+    settings = {"min_rows", "psi_threshold"}
+    defaults = _section(drift["defaults"], "drift.defaults", path, settings)
+    environment = _section(drift["environment"], "drift.environment", path, settings | {"window"})
+    paths = _section(drift["paths"], "drift.paths", path, {"baseline", "capture", "output"})
+    dimensions = _section(drift["dimensions"], "drift.dimensions", path, {"endpoint", "feature"})
+    metrics = _section(drift["metrics"], "drift.metrics", path, _names(DriftMetrics))
+    for where, values in (("environment", environment), ("paths", paths), ("dimensions", dimensions)):
+        _all_names(values, f"drift.{where}", path)
+    _all_names(metrics, "drift.metrics", path)
+    _all_names({"argument": drift["argument"]}, "drift", path)
+    for key, number in (("bins", drift["bins"]), *(("defaults." + k, v) for k, v in defaults.items())):
+        if not isinstance(number, int | float) or isinstance(number, bool) or not number > 0:
+            raise ValueError(f"{path}: drift.{key} must be a number above 0, got {number!r}")
+    return ContainerDrift(
+        argument=drift["argument"],
+        bins=int(drift["bins"]),
+        psi_threshold=DriftSetting(environment["psi_threshold"], defaults["psi_threshold"]),
+        min_rows=DriftSetting(environment["min_rows"], defaults["min_rows"]),
+        window_variable=environment["window"],
+        endpoint_dimension=dimensions["endpoint"],
+        feature_dimension=dimensions["feature"],
+        baseline_path=paths["baseline"],
+        capture_path=paths["capture"],
+        output_path=paths["output"],
+        metrics=DriftMetrics(**metrics),
     )
 
 
@@ -164,6 +242,8 @@ CONTAINER_CLIENT_ERRORS = CONTAINER.metrics.client_errors
 CONTAINER_MODEL_ERRORS = CONTAINER.metrics.model_errors
 CONTAINER_SERVER_ERRORS = CONTAINER.metrics.server_errors
 CONTAINER_METRIC_DIMENSIONS = CONTAINER.metrics.dimensions
+# The drift check (a processing job on the image): its paths, variables, defaults and metrics.
+CONTAINER_DRIFT = CONTAINER.drift
 # The training job's MetricDefinitions, the regexes the container's training log is written for.
 METRIC_DEFINITIONS_FILE = CONTAINER_DIRECTORY / CONTAINER.files.metric_definitions
 

@@ -35,10 +35,15 @@ class Job:
         validate(self.request)
         self._lock = threading.Lock()
         self._state = state
+        self._stop_requested = False
         self.thread = threading.Thread(target=self._run, name=f"{kind}-{self.name}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
+
+    def stop(self) -> None:
+        """Stop<Kind>Job: the job's `_run` sends SIGTERM to its container; the job ends Stopped."""
+        self._stop_requested = True
 
     def _run(self) -> None:
         raise NotImplementedError

@@ -45,11 +45,6 @@ class ProcessingJob(Job):
         state = {"ProcessingJobStatus": "InProgress", "CreationTime": created, "LastModifiedTime": created}
         super().__init__(request, str(request.get("ProcessingJobName", "")), "processing", _validate, state)
         self._aws, self._tree = aws, work / self.name
-        self._stop_requested = False
-
-    def stop(self) -> None:
-        """StopProcessingJob: SIGTERM to the container; the job ends Stopped."""
-        self._stop_requested = True
 
     def describe(self) -> dict[str, Any]:
         request = self.request

@@ -90,16 +90,11 @@ class TrainingJob(Job):
         }
         super().__init__(request, request["TrainingJobName"], "training", _validate, state)
         self._aws, self._work, self._interruptions = aws, work / self.name, interruptions
-        self._stop_requested = False
         self._metrics: dict[str, dict[str, Any]] = {}
         self._started = time.monotonic()
         self._training_seconds = 0.0
 
     # ----- the API ------------------------------------------------------------------------------------
-
-    def stop(self) -> None:
-        """StopTrainingJob: SIGTERM to the container; the job ends Stopped."""
-        self._stop_requested = True
 
     def describe(self) -> dict[str, Any]:
         request = self.request

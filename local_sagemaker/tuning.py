@@ -55,11 +55,11 @@ class TuningJob(Job):
         state = {"HyperParameterTuningJobStatus": "InProgress", "CreationTime": created, "LastModifiedTime": created}
         super().__init__(request, str(request.get("HyperParameterTuningJobName", "")), "tuning", _validate, state)
         self._new_training_job = new_training_job
-        self._stop_requested = False
         self._jobs: list[tuple[TrainingJob, dict[str, str]]] = []
 
     def stop(self) -> None:
-        self._stop_requested = True
+        """StopHyperParameterTuningJob: no new training jobs, and each running one stopped."""
+        super().stop()
         with self._lock:
             for job, _ in self._jobs:
                 job.stop()

@@ -27,17 +27,19 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from config.contract import (
-    CONTAINER_METRICS_ENDPOINT_VARIABLE,
-    CONTAINER_METRICS_NAMESPACE_VARIABLE,
+    CONTAINER_DRIFT,
     DRIFT_MONITOR_STATE_MACHINE,
     state_machine_log_group_name,
 )
+from config.drift import DEFAULT_MIN_ROWS, DEFAULT_PSI_THRESHOLD, drift_problems
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
+from sagemaker_constructs.drift_dashboard import dashboard_widgets
+from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
-    attach_encrypted_volumes_statement,
     encrypted_log_group,
     log_and_trace_statements,
     logged_state_machine,
@@ -45,25 +47,10 @@ from sagemaker_constructs.state_machines import (
     state_machine_role,
     sync_rules_statement,
 )
+from sagemaker_constructs.validation import raise_if_any
 
-# The container's side of the processing-job contract (container/sagemaker_contract/monitor.py; a test pins both).
-MONITOR_ARGUMENT = "monitor"
-PROCESSING_ROOT = "/opt/ml/processing"
-BASELINE_LOCAL_PATH = f"{PROCESSING_ROOT}/input/baseline"
-CAPTURE_LOCAL_PATH = f"{PROCESSING_ROOT}/input/capture"
-OUTPUT_LOCAL_PATH = f"{PROCESSING_ROOT}/output"
-THRESHOLD_VARIABLE = "DRIFT_PSI_THRESHOLD"
-MIN_ROWS_VARIABLE = "DRIFT_MIN_ROWS"
-WINDOW_VARIABLE = "DRIFT_WINDOW"
-OVERALL_DRIFT = "OverallDrift"
-PREDICTION_DRIFT = "PredictionDrift"
-FEATURE_DRIFT = "FeatureDrift"
-MISSING_RATE = "MissingRate"
-MISSING_RATE_MAX = "MissingRateMax"
-OUT_OF_RANGE_RATE_MAX = "OutOfRangeRateMax"
-ROWS_ANALYZED = "RowsAnalyzed"
-CORRUPT_RECORDS = "CorruptRecords"
-MISMATCHED_RECORDS = "MismatchedRecords"
+# The container's metrics (container/interface.json).
+_METRICS = CONTAINER_DRIFT.metrics
 
 # The rule Step Functions' createProcessingJob.sync integration manages to learn when a job ends.
 _SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
@@ -137,8 +124,8 @@ class DriftMonitor(Construct):
         metrics_namespace: str,
         log_retention_days: int,
         frequency: Literal["hourly", "daily"] = "hourly",
-        psi_threshold: float = 0.2,
-        min_rows: int = 100,
+        psi_threshold: float = DEFAULT_PSI_THRESHOLD,
+        min_rows: int = DEFAULT_MIN_ROWS,
         job: DriftJobOptions | None = None,
         settle: cdk.Duration = cdk.Duration.minutes(10),
         report_prefix: str = "drift-reports/",
@@ -149,7 +136,7 @@ class DriftMonitor(Construct):
     ) -> None:
         super().__init__(scope, id_)
         job = job or DriftJobOptions()
-        _check(
+        errors = _problems(
             name_prefix=name_prefix,
             endpoint_name=endpoint_name,
             variant_name=variant_name,
@@ -158,19 +145,19 @@ class DriftMonitor(Construct):
             report_prefix=report_prefix,
             frequency=frequency,
         )
-        _check_numbers(psi_threshold, min_rows, job, settle)
+        raise_if_any(self, errors + _number_problems(psi_threshold, min_rows, job, settle))
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name
         self.metrics_namespace = metrics_namespace
         self.frequency = frequency
         self.psi_threshold = psi_threshold
         self.period = _PERIODS[frequency]
-        self._bucket = artifacts_bucket
-        self._key = encryption_key
-        self._execution_role = execution_role
-        self._capture = f"{capture_prefix}{endpoint_name}/{variant_name}/"
-        self._reports = f"{report_prefix}{endpoint_name}/"
-        self._tags = dict(tags or {})
+        self.artifacts_bucket = artifacts_bucket
+        self.encryption_key = encryption_key
+        self.execution_role = execution_role
+        self.capture_path = f"{capture_prefix}{endpoint_name}/{variant_name}/"
+        self.report_path = f"{report_prefix}{endpoint_name}/"
+        self.tags = dict(tags or {})
 
         self.role = state_machine_role(
             self,
@@ -189,7 +176,9 @@ class DriftMonitor(Construct):
         self.state_machine = logged_state_machine(
             self,
             "StateMachine",
-            definition=self._definition(image_uri, baseline_key, job, settle, min_rows),
+            definition=definition(
+                self, image_uri=image_uri, baseline_key=baseline_key, job=job, settle=settle, min_rows=min_rows
+            ),
             role=self.role,
             policy=self.policy,
             log_group=self.log_group,
@@ -213,12 +202,12 @@ class DriftMonitor(Construct):
         self.drift_alarm = notifying_alarm(
             self,
             "DriftAlarm",
-            self.metric(OVERALL_DRIFT),
+            self.metric(_METRICS.overall_drift),
             alarm_name=make_alarm_name(endpoint_name, "Drift"),  # no label: a labelled metric makes a metric-math alarm
             description=(
                 f"{endpoint_name}: a feature's population stability index passed {psi_threshold:g} in the last "
                 f"{frequency} window: the requests no longer look like the training data. Read the window's "
-                f"drift-report.json under s3://<artifacts>/{self._reports} (most_drifted_feature), then "
+                f"drift-report.json under s3://<artifacts>/{self.report_path} (most_drifted_feature), then "
                 "docs/drift.md 'When it fires'."
             ),
             threshold=psi_threshold,
@@ -286,31 +275,34 @@ class DriftMonitor(Construct):
         # The targets' own grant would add an inline policy; the managed one above is all the role may do.
         return role.without_policy_updates()
 
-    # -- metrics and dashboard -------------------------------------------------------------------
+    # -- metrics -------------------------------------------------------------------
 
     def metric(self, metric_name: str, *, feature: str | None = None, **props: Any) -> cloudwatch.Metric:
         """One of the monitor's metrics (Maximum per window), by EndpointName (and Feature when given)."""
-        dimensions = {"EndpointName": self.endpoint_name} | ({"Feature": feature} if feature else {})
+        dimensions = {CONTAINER_DRIFT.endpoint_dimension: self.endpoint_name}
+        if feature:
+            dimensions[CONTAINER_DRIFT.feature_dimension] = feature
         options: dict[str, Any] = {"period": self.period, "statistic": "Maximum", "dimensions_map": dimensions}
         return cloudwatch.Metric(namespace=self.metrics_namespace, metric_name=metric_name, **(options | props))
 
     def metric_overall_drift(self, **props: Any) -> cloudwatch.Metric:
         """The highest feature PSI of a window."""
-        return self.metric(OVERALL_DRIFT, label="Highest feature drift (PSI)", **props)
+        return self.metric(_METRICS.overall_drift, label="Highest feature drift (PSI)", **props)
 
     def metric_prediction_drift(self, **props: Any) -> cloudwatch.Metric:
-        return self.metric(PREDICTION_DRIFT, label="Prediction drift (PSI)", **props)
+        return self.metric(_METRICS.prediction_drift, label="Prediction drift (PSI)", **props)
 
     def metric_missing_rate_max(self, **props: Any) -> cloudwatch.Metric:
-        return self.metric(MISSING_RATE_MAX, label="Highest missing rate (%)", **props)
+        return self.metric(_METRICS.missing_rate_max, label="Highest missing rate (%)", **props)
 
-    def _per_feature(self, metric_name: str) -> cloudwatch.MathExpression:
+    def metric_per_feature(self, metric_name: str) -> cloudwatch.MathExpression:
         """Every feature's `metric_name`, found by SEARCH: the features are the model's, unknown at synth."""
         seconds = int(self.period.to_seconds())
+        endpoint, feature = CONTAINER_DRIFT.endpoint_dimension, CONTAINER_DRIFT.feature_dimension
         return cloudwatch.MathExpression(
             expression=(
-                f'SEARCH(\'{{{self.metrics_namespace},EndpointName,Feature}} MetricName="{metric_name}" '
-                f"EndpointName=\"{self.endpoint_name}\"', 'Maximum', {seconds})"
+                f'SEARCH(\'{{{self.metrics_namespace},{endpoint},{feature}}} MetricName="{metric_name}" '
+                f"{endpoint}=\"{self.endpoint_name}\"', 'Maximum', {seconds})"
             ),
             using_metrics={},
             period=self.period,
@@ -318,230 +310,9 @@ class DriftMonitor(Construct):
 
     def dashboard_widgets(self) -> list[cloudwatch.IWidget]:
         """Widgets for the endpoint's dashboard: drift, missing rates, what was analysed, how to read them."""
-        threshold = cloudwatch.HorizontalAnnotation(value=self.psi_threshold, label="alarm threshold")
-        return [
-            cloudwatch.TextWidget(
-                markdown=(
-                    f"### Drift ({self.frequency})\n"
-                    "Population stability index (PSI) of each feature's window against the training baseline: "
-                    "below 0.1 stable, 0.1-0.25 moderate, above 0.25 a large shift. Reports: "
-                    f"`s3://<artifacts>/{self._reports}<window>/drift-report.json`. What to do: docs/drift.md."
-                ),
-                width=24,
-                height=2,
-            ),
-            cloudwatch.GraphWidget(
-                title="Drift (PSI): highest feature and predictions",
-                left=[self.metric_overall_drift(), self.metric_prediction_drift()],
-                left_annotations=[threshold],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Drift (PSI) by feature",
-                left=[self._per_feature(FEATURE_DRIFT)],
-                left_annotations=[threshold],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Missing values (%) by feature",
-                left=[self._per_feature(MISSING_RATE), self.metric_missing_rate_max()],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Analysed rows and skipped records",
-                left=[self.metric(ROWS_ANALYZED, label="Rows analysed")],
-                right=[
-                    self.metric(CORRUPT_RECORDS, label="Unreadable records"),
-                    self.metric(MISMATCHED_RECORDS, label="Records of another feature count"),
-                    self.metric(OUT_OF_RANGE_RATE_MAX, label="Highest out-of-range rate (%)"),
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Drift checks",
-                left=[
-                    self.state_machine.metric_succeeded(period=self.period, label="Succeeded"),
-                    self.state_machine.metric_failed(period=self.period, label="Failed"),
-                ],
-                width=12,
-            ),
-        ]
+        return dashboard_widgets(self)
 
     # -- the state machine -----------------------------------------------------------------------
-
-    def _definition(
-        self, image_uri: str, baseline_key: str, job: DriftJobOptions, settle: cdk.Duration, min_rows: int
-    ) -> sfn.IChainable:
-        bucket = self._bucket.bucket_name
-        defaults = sfn.Pass(
-            self,
-            "Defaults",
-            parameters={"scheduled_time.$": "$$.Execution.StartTime", "settle_seconds": int(settle.to_seconds())},
-            result_path="$.defaults",
-        )
-        merge = sfn.Pass(
-            self,
-            "MergeInput",
-            parameters={"args.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
-        )
-        invalid = sfn.Fail(
-            self,
-            "InvalidInput",
-            error="InvalidInput",
-            cause='give {"scheduled_time": "yyyy-mm-ddThh:mm:ssZ"} (UTC) and optionally {"settle_seconds": n >= 0}',
-        )
-        split_time = sfn.Pass(
-            self,
-            "SplitTime",
-            parameters={
-                "date.$": "States.ArrayGetItem(States.StringSplit($.args.scheduled_time, 'T'), 0)",
-                "time.$": "States.ArrayGetItem(States.StringSplit($.args.scheduled_time, 'T'), 1)",
-            },
-            result_path="$.split",
-        )
-        check = (
-            sfn.Choice(self, "CheckInput")
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_string("$.args.scheduled_time"),
-                    sfn.Condition.string_matches("$.args.scheduled_time", "*-*-*T*:*"),
-                    sfn.Condition.is_numeric("$.args.settle_seconds"),
-                    sfn.Condition.number_greater_than_equals("$.args.settle_seconds", 0),
-                ),
-                split_time,
-            )
-            .otherwise(invalid)
-        )
-        parts = sfn.Pass(
-            self,
-            "SplitParts",
-            parameters={
-                "ymd.$": "States.StringSplit($.split.date, '-')",
-                "hour.$": "States.ArrayGetItem(States.StringSplit($.split.time, ':'), 0)",
-            },
-            result_path="$.parts",
-        )
-        ymd = ", ".join(f"States.ArrayGetItem($.parts.ymd, {i})" for i in range(3))
-        hourly = self.frequency == "hourly"
-        window = sfn.Pass(
-            self,
-            "Window",
-            parameters={
-                "path.$": f"States.Format('{{}}/{{}}/{{}}/{{}}', {ymd}, $.parts.hour)"
-                if hourly
-                else f"States.Format('{{}}/{{}}/{{}}', {ymd})",
-                "label.$": "States.Format('{}T{}', $.split.date, $.parts.hour)" if hourly else "$.split.date",
-                "job_name.$": (
-                    f"States.Format('{self.name_prefix}-drift-{{}}', "
-                    "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))"
-                ),
-            },
-            result_path="$.window",
-        )
-        locations = sfn.Pass(
-            self,
-            "Locations",
-            parameters={
-                "capture_prefix.$": f"States.Format('{self._capture}{{}}/', $.window.path)",
-                "capture_uri.$": f"States.Format('s3://{bucket}/{self._capture}{{}}/', $.window.path)",
-                "report_uri.$": f"States.Format('s3://{bucket}/{self._reports}{{}}/', $.window.path)",
-            },
-            result_path="$.locations",
-        )
-        settle_wait = sfn.Wait(self, "Settle", time=sfn.WaitTime.seconds_path("$.args.settle_seconds"))
-        list_capture = sfn.CustomState(
-            self,
-            "ListCapture",
-            state_json={
-                "Type": "Task",
-                "Comment": "Is there anything to analyse? (A processing job fails on an empty S3 input.)",
-                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:s3:listObjectsV2",
-                "Parameters": {"Bucket": bucket, "Prefix.$": "$.locations.capture_prefix", "MaxKeys": 1},
-                "ResultSelector": {"count.$": "$.KeyCount"},
-                "ResultPath": "$.capture",
-            },
-        )
-        monitor = sfn.CustomState(
-            self,
-            "Monitor",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
-                "Parameters": self._processing_job(image_uri, baseline_key, job, min_rows),
-                "ResultSelector": {"name.$": "$.ProcessingJobName", "status.$": "$.ProcessingJobStatus"},
-                "ResultPath": "$.job",
-            },
-        )
-        nothing = sfn.Succeed(self, "NoCapturedData", comment="No requests were captured in the window")
-        has_capture = (
-            sfn.Choice(self, "HasCapture")
-            .when(sfn.Condition.number_greater_than("$.capture.count", 0), monitor)
-            .otherwise(nothing)
-        )
-        split_time.next(parts).next(window).next(locations).next(settle_wait).next(list_capture).next(has_capture)
-        return defaults.next(merge).next(check)
-
-    def _processing_job(self, image_uri: str, baseline_key: str, job: DriftJobOptions, min_rows: int) -> dict[str, Any]:
-        """CreateProcessingJob's request (tests validate it against botocore's model of the API)."""
-        bucket = self._bucket.bucket_name
-
-        def s3_input(name: str, local_path: str, uri: dict[str, str]) -> dict[str, Any]:
-            return {
-                "InputName": name,
-                "S3Input": {
-                    **uri,
-                    "LocalPath": local_path,
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                    "S3CompressionType": "None",
-                },
-            }
-
-        return {
-            "ProcessingJobName.$": "$.window.job_name",
-            "RoleArn": self._execution_role.role.role_arn,
-            "AppSpecification": {"ImageUri": image_uri, "ContainerArguments": [MONITOR_ARGUMENT]},
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": job.instance_type,
-                    "VolumeSizeInGB": job.volume_size_gb,
-                    "VolumeKmsKeyId": self._key.key_arn,
-                }
-            },
-            "ProcessingInputs": [
-                s3_input("baseline", BASELINE_LOCAL_PATH, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
-                s3_input("capture", CAPTURE_LOCAL_PATH, {"S3Uri.$": "$.locations.capture_uri"}),
-            ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "report",
-                        "S3Output": {
-                            "S3Uri.$": "$.locations.report_uri",
-                            "LocalPath": OUTPUT_LOCAL_PATH,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ],
-                "KmsKeyId": self._key.key_arn,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": int(job.max_runtime.to_seconds())},
-            "Environment": {
-                CONTAINER_METRICS_NAMESPACE_VARIABLE: self.metrics_namespace,
-                CONTAINER_METRICS_ENDPOINT_VARIABLE: self.endpoint_name,
-                THRESHOLD_VARIABLE: f"{self.psi_threshold:g}",
-                MIN_ROWS_VARIABLE: str(min_rows),
-                f"{WINDOW_VARIABLE}.$": "$.window.label",
-            },
-            # The container needs no network: SageMaker downloads the inputs and uploads the report.
-            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
-            "Tags": [
-                *({"Key": key, "Value": value} for key, value in sorted(self._tags.items())),
-                {"Key": "DriftWindow", "Value.$": "$.window.label"},
-            ],
-        }
 
     # -- permissions -----------------------------------------------------------------------------
 
@@ -568,15 +339,15 @@ class DriftMonitor(Construct):
                     ],
                     resources=[jobs],
                 ),
-                pass_execution_role_statement(self._execution_role),
+                pass_execution_role_statement(self.execution_role),
                 sync_rules_statement([arn("events", f"rule/{_SYNC_RULE}")]),
                 iam.PolicyStatement(
                     sid="FindCapturedRequests",
                     actions=["s3:ListBucket"],
-                    resources=[self._bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{self._capture}*"]}},
+                    resources=[self.artifacts_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{self.capture_path}*"]}},
                 ),
-                attach_encrypted_volumes_statement(self._key),
+                attach_encrypted_volumes_statement(self.encryption_key),
                 *log_and_trace_statements(),
             ],
         )
@@ -591,7 +362,7 @@ class DriftMonitor(Construct):
         return policy
 
 
-def _check(
+def _problems(
     *,
     name_prefix: str,
     endpoint_name: str,
@@ -600,7 +371,7 @@ def _check(
     capture_prefix: str,
     report_prefix: str,
     frequency: str,
-) -> None:
+) -> list[str]:
     errors = []
     longest = MAX_JOB_NAME_LENGTH - _JOB_SUFFIX_LENGTH
     if not _NAME_PREFIX.fullmatch(name_prefix) or len(name_prefix) > longest:
@@ -615,21 +386,15 @@ def _check(
             errors.append(f"{field} must be a key prefix ending in '/' (no leading '/', no braces or quotes)")
     if frequency not in _SCHEDULES:
         errors.append(f"frequency must be one of {', '.join(_SCHEDULES)}, got {frequency!r}")
-    if errors:
-        raise ValueError("; ".join(errors))
+    return errors
 
 
-def _check_numbers(psi_threshold: float, min_rows: int, job: DriftJobOptions, settle: cdk.Duration) -> None:
-    errors = []
-    if not psi_threshold > 0:
-        errors.append(f"psi_threshold must be above 0, got {psi_threshold}")
-    if min_rows < 1:
-        errors.append(f"min_rows must be at least 1, got {min_rows}")
+def _number_problems(psi_threshold: float, min_rows: int, job: DriftJobOptions, settle: cdk.Duration) -> list[str]:
+    errors = drift_problems(psi_threshold, min_rows)
     if not 1 <= job.volume_size_gb <= 16384:
         errors.append(f"job.volume_size_gb must be 1-16384, got {job.volume_size_gb}")
     if not 1 <= job.max_runtime.to_seconds() <= PROCESSING_MAX_RUNTIME.to_seconds():
         errors.append(f"job.max_runtime must be 1 s to 7 days, got {job.max_runtime.to_seconds()} s")
     if not 0 <= settle.to_seconds() <= 3600:
         errors.append(f"settle must be 0-60 minutes, got {settle.to_seconds()} s")
-    if errors:
-        raise ValueError("; ".join(errors))
+    return errors

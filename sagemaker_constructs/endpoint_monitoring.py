@@ -1,4 +1,5 @@
-"""One facade that watches a real-time endpoint: a dashboard, alarms that page, and their wiring."""
+"""One facade that watches a real-time endpoint: its metrics (here), its alarms (endpoint_alarms.py) and its
+dashboard (endpoint_dashboard.py), as cdk-monitoring-constructs keeps a metric factory apart from what uses it."""
 
 from __future__ import annotations
 
@@ -17,20 +18,17 @@ from config.contract import (
     CONTAINER_CLIENT_ERRORS,
     CONTAINER_METRIC_DIMENSIONS,
     CONTAINER_MODEL_ERRORS,
-    CONTAINER_REQUEST_ROWS,
     CONTAINER_REQUESTS,
     CONTAINER_SERVER_ERRORS,
-    DATA_CAPTURE_METRICS_FILTER,
 )
-from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
-from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MetricOptions, RealtimeEndpoint
-from sagemaker_constructs.validation import raise_if_any
+from sagemaker_constructs.endpoint_alarms import add_alarms
+from sagemaker_constructs.endpoint_dashboard import add_widgets
+from sagemaker_constructs.realtime_endpoint import MINUTE, MetricOptions, RealtimeEndpoint
+from sagemaker_constructs.validation import invalid, raise_if_any
 
-GPU_FAMILIES = ("g", "p")
 # The container's dimension sets (config.contract.CONTAINER_METRIC_DIMENSIONS): per endpoint, and per
 # endpoint and model version.
 ENDPOINT_DIMENSION, MODEL_VERSION_DIMENSION = CONTAINER_METRIC_DIMENSIONS[-1]
-MINUTE = cdk.Duration.minutes(1)
 
 
 @dataclass(frozen=True)
@@ -111,10 +109,11 @@ class EndpointMonitoring(Construct):
         self.alarm_name_prefix = alarm_name_prefix or endpoint.endpoint_name
         self.thresholds = thresholds
         self.container_metrics_namespace = container_metrics_namespace
-        self._action = cloudwatch_actions.SnsAction(alarm_topic)
-        self._periods = int(thresholds.evaluation.to_minutes())
+        self.alarm_action = cloudwatch_actions.SnsAction(alarm_topic)
+        self.evaluation_periods = int(thresholds.evaluation.to_minutes())
         self.alarms: list[cloudwatch.Alarm] = []
-        self._add_alarms(min_capacity)
+        self.client_error_alarm: cloudwatch.Alarm | None = None
+        add_alarms(self, min_capacity)
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -122,7 +121,7 @@ class EndpointMonitoring(Construct):
             default_interval=cdk.Duration.hours(3),
             period_override=cloudwatch.PeriodOverride.INHERIT,
         )
-        self._add_widgets(min_capacity, max_capacity, data_capture_bucket_name)
+        add_widgets(self, min_capacity, max_capacity, data_capture_bucket_name)
 
     # -- metrics ---------------------------------------------------------------------------------
 
@@ -161,7 +160,7 @@ class EndpointMonitoring(Construct):
         one model's fleet only. `options["variant_name"]` is ignored (there is no variant dimension).
         """
         if self.container_metrics_namespace is None:
-            raise ValueError("container_metrics_namespace was not given: the container's metrics are unknown")
+            raise invalid(self, ["container_metrics_namespace was not given: the container's metrics are unknown"])
         dimensions = {ENDPOINT_DIMENSION: self.endpoint.endpoint_name}
         if model_version is not None:
             dimensions[MODEL_VERSION_DIMENSION] = model_version
@@ -206,310 +205,6 @@ class EndpointMonitoring(Construct):
             label="Client error rate (%)",
             period=period,
         )
-
-    # -- alarms ----------------------------------------------------------------------------------
-
-    def _alarm(
-        self,
-        id_: str,
-        metric: cloudwatch.Metric | cloudwatch.MathExpression,
-        *,
-        what: str,
-        causes: str,
-        action: str,
-        threshold: float,
-        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-        periods: int | None = None,
-    ) -> cloudwatch.Alarm:
-        evaluation = periods or self._periods
-        alarm = notifying_alarm(
-            self,
-            id_,
-            metric,
-            alarm_name=make_alarm_name(self.alarm_name_prefix, id_),
-            description=f"{self.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}.",
-            threshold=threshold,
-            comparison=comparison,
-            evaluation_periods=evaluation,
-            datapoints_to_alarm=evaluation,
-            missing=missing,
-            action=self._action,
-        )
-        self.alarms.append(alarm)
-        return alarm
-
-    def _add_alarms(self, min_capacity: int | None) -> None:
-        t = self.thresholds
-        minutes = f"for {self._periods} minutes"
-        logs = f"read {self.endpoint.log_group_name}"
-        rollback = [
-            self._alarm(
-                "ServerErrorRate",
-                self.metric_server_error_rate(),
-                what=f"more than {t.server_error_rate_percent:g} % of invocations answered 5XX {minutes}",
-                causes="a model or image that fails on real requests, out-of-memory workers, a crash loop",
-                action=f"{logs} for tracebacks, then roll back the model pin if a deployment just happened",
-                threshold=t.server_error_rate_percent,
-            ),
-            self._alarm(
-                "ModelLatencyP99",
-                self.endpoint.metric_model_latency(variant_name=self.variant_name),
-                what=f"p99 model latency above {t.model_latency_p99.to_milliseconds():g} ms {minutes}",
-                causes="more traffic than the instances can serve, a larger model, large batch requests",
-                action="compare Invocations per instance with the autoscaling target and the instance count",
-                threshold=t.model_latency_p99.to_milliseconds() * 1000,  # the metric is in microseconds
-            ),
-        ]
-        if self.container_metrics_namespace is not None:
-            rollback.append(
-                self._alarm(
-                    "ContainerErrorRate",
-                    self.metric_container_error_rate(model_version=self.model_version),
-                    what=f"more than {t.container_error_rate_percent:g} % of requests rejected by the model or "
-                    f"failed by the container {minutes}"
-                    + (f" (model version {self.model_version})" if self.model_version else ""),
-                    causes="requests with a feature count the current model does not expect (often right after a "
-                    "promotion that changed the features), or the container failing (5xx)",
-                    action=f"{logs} and look at the errors' kind and row; compare the model's feature count",
-                    threshold=t.container_error_rate_percent,
-                )
-            )
-        for alarm in rollback:
-            self.endpoint.add_rollback_alarm(alarm)
-        if self.container_metrics_namespace is not None:
-            # Not a rollback alarm, and not a fault: the callers' mistakes, whichever model serves.
-            self.client_error_alarm: cloudwatch.Alarm | None = self._alarm(
-                "ClientErrorRate",
-                self.metric_client_error_rate(),
-                what=f"WARNING, the callers: more than {t.client_error_rate_percent:g} % of requests were malformed "
-                f"or unsupported (4xx, the caller's mistake) {minutes}. Not a fault of the model or the endpoint, "
-                "and no deployment is rolled back for it",
-                causes="a client sending a wrong content type, malformed CSV or JSON, or payloads above the limit",
-                action=f"{logs} for the client errors' reason, and tell the calling team",
-                threshold=t.client_error_rate_percent,
-            )
-        else:
-            self.client_error_alarm = None
-        if self.endpoint.serverless:
-            return  # no instances to watch
-        for id_, metric, limit, what in (
-            (
-                "CpuHigh",
-                self.endpoint.metric_cpu_utilization(variant_name=self.variant_name),
-                t.cpu_utilization_percent,
-                "CPU",
-            ),
-            (
-                "MemoryHigh",
-                self.endpoint.metric_memory_utilization(variant_name=self.variant_name),
-                t.memory_utilization_percent,
-                "memory",
-            ),
-            (
-                "DiskHigh",
-                self.endpoint.metric_disk_utilization(variant_name=self.variant_name),
-                t.disk_utilization_percent,
-                "disk",
-            ),
-        ):
-            self._alarm(
-                id_,
-                metric,
-                what=f"{what} utilization above {limit} % {minutes}",
-                causes="traffic above what autoscaling's maximum can serve, or a model too large for the instance",
-                action="check the instance count against max_capacity; raise it or choose a larger instance type",
-                threshold=limit,
-            )
-        if t.no_invocations is not None:
-            silent = int(t.no_invocations.to_minutes())
-            self._alarm(
-                "NoInvocations",
-                self.endpoint.metric_invocations(variant_name=self.variant_name),
-                what=f"no invocations for {silent} minutes",
-                causes="a client or route that stopped sending, expired credentials of the caller, a DNS change",
-                action="check the calling service's logs and its InvokeEndpoint errors",
-                threshold=1,
-                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                missing=cloudwatch.TreatMissingData.BREACHING,
-                periods=silent,
-            )
-        if min_capacity is not None:
-            self._alarm(
-                "InstancesBelowMinimum",
-                self.metric_instances(),
-                what=f"fewer than {min_capacity} instances serving {minutes}",
-                causes="instances failing health checks, capacity shortage of the instance type in the region",
-                action="look at the endpoint's events and /ping failures in the log",
-                threshold=min_capacity,
-                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            )
-
-    # -- dashboard -------------------------------------------------------------------------------
-
-    def _add_widgets(self, min_capacity: int | None, max_capacity: int | None, capture_bucket: str | None) -> None:
-        e = self.endpoint
-        region = cdk.Stack.of(self).region
-        log_link = (
-            f"https://console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/"
-            + e.log_group_name.replace("/", "$252F")
-        )
-        self.dashboard.add_widgets(
-            cloudwatch.TextWidget(
-                markdown=(
-                    f"# {e.endpoint_name}\n"
-                    f"Logs: [{e.log_group_name}]({log_link}). Alarms notify the alarm topic and roll back a "
-                    "deployment in progress. **Normal**: 5XX rate 0, 4XX only from bad client requests, "
-                    f"p99 model latency well under {self.thresholds.model_latency_p99.to_milliseconds():g} ms "
-                    "(single-digit ms for one row), CPU below the alarm line with headroom, instances between "
-                    "min and max capacity."
-                ),
-                width=24,
-                height=4,
-            )
-        )
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Invocations per minute",
-                left=[e.metric_invocations(variant_name=self.variant_name)],
-                right=[e.metric_invocations_per_instance(variant_name=self.variant_name)],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Model latency (ms)",
-                left=[
-                    _ms(e.metric_model_latency(variant_name=self.variant_name, statistic=s), f"model{s}", f"model {s}")
-                    for s in ("p50", "p90", "p99")
-                ],
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(
-                        value=self.thresholds.model_latency_p99.to_milliseconds(), label="p99 alarm"
-                    )
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Overhead latency (ms)",
-                left=[
-                    _ms(
-                        e.metric_overhead_latency(variant_name=self.variant_name, statistic=s),
-                        f"overhead{s}",
-                        f"overhead {s}",
-                    )
-                    for s in ("p50", "p90", "p99")
-                ],
-                width=8,
-            ),
-        )
-        errors: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(
-                title="Errors per minute",
-                left=[
-                    e.metric_client_errors(variant_name=self.variant_name),
-                    e.metric_server_errors(variant_name=self.variant_name),
-                ],
-                right=[self.metric_server_error_rate()],
-                width=8,
-            )
-        ]
-        if self.container_metrics_namespace is not None:
-            errors.append(
-                cloudwatch.GraphWidget(
-                    title="Container: requests, rows, rejections",
-                    left=[
-                        self.metric_container(name)
-                        for name in (
-                            CONTAINER_REQUESTS,
-                            CONTAINER_CLIENT_ERRORS,
-                            CONTAINER_MODEL_ERRORS,
-                            CONTAINER_SERVER_ERRORS,
-                        )
-                    ],
-                    right=[self.metric_container(CONTAINER_REQUEST_ROWS)],
-                    width=8,
-                )
-            )
-        errors.append(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=8))
-        self.dashboard.add_widgets(*errors)
-        if not e.serverless:
-            self._add_instance_widgets(min_capacity, max_capacity)
-        if capture_bucket is not None:
-            self.dashboard.add_widgets(
-                cloudwatch.GraphWidget(
-                    title="Data capture: objects and bytes written",
-                    left=[_capture_metric(capture_bucket, "PutRequests")],
-                    right=[_capture_metric(capture_bucket, "BytesUploaded")],
-                    width=12,
-                ),
-                cloudwatch.TextWidget(
-                    markdown=(
-                        "Autoscaling activity is not a CloudWatch metric: `aws application-autoscaling "
-                        "describe-scaling-activities --service-namespace sagemaker --resource-id "
-                        f"endpoint/{e.endpoint_name}/variant/{self.variant_name}` lists what it did and why."
-                    ),
-                    width=12,
-                    height=6,
-                ),
-            )
-
-    def _add_instance_widgets(self, min_capacity: int | None, max_capacity: int | None) -> None:
-        e = self.endpoint
-        limits = [
-            cloudwatch.HorizontalAnnotation(value=value, label=label)
-            for value, label in ((min_capacity, "min capacity"), (max_capacity, "max capacity"))
-            if value is not None
-        ]
-        utilization = [
-            e.metric_cpu_utilization(variant_name=self.variant_name),
-            e.metric_memory_utilization(variant_name=self.variant_name),
-            e.metric_disk_utilization(variant_name=self.variant_name),
-        ]
-        widgets: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(
-                title="Instances serving", left=[self.metric_instances()], left_annotations=limits, width=8
-            ),
-            cloudwatch.GraphWidget(title="CPU, memory, disk utilization (%)", left=utilization, width=8),
-        ]
-        if any(
-            v.instance_type.split(".")[1].startswith(GPU_FAMILIES)
-            for v in e.instance_variants
-            if v.name == self.variant_name
-        ):
-            widgets.append(
-                cloudwatch.GraphWidget(
-                    title="GPU utilization (%)",
-                    left=[
-                        e.metric(
-                            INSTANCE_NAMESPACE, "GPUUtilization", variant_name=self.variant_name, statistic="Average"
-                        ),
-                        e.metric(
-                            INSTANCE_NAMESPACE,
-                            "GPUMemoryUtilization",
-                            variant_name=self.variant_name,
-                            statistic="Average",
-                        ),
-                    ],
-                    width=8,
-                )
-            )
-        self.dashboard.add_widgets(*widgets)
-
-
-def _ms(metric: cloudwatch.Metric, name: str, label: str) -> cloudwatch.MathExpression:
-    """`metric` (microseconds) in milliseconds; `name` (letters, digits) identifies it in the graph."""
-    return cloudwatch.MathExpression(
-        expression=f"{name} / 1000", using_metrics={name: metric}, label=f"{label} (ms)", period=MINUTE
-    )
-
-
-def _capture_metric(bucket_name: str, metric_name: str) -> cloudwatch.Metric:
-    return cloudwatch.Metric(
-        namespace="AWS/S3",
-        metric_name=metric_name,
-        dimensions_map={"BucketName": bucket_name, "FilterId": DATA_CAPTURE_METRICS_FILTER},
-        statistic="Sum",
-        period=cdk.Duration.minutes(5),
-    )
 
 
 def _check(

@@ -13,7 +13,9 @@ from constructs import Construct
 
 from config.contract import ENDPOINT_LOG_GROUP_PREFIX, TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP
 from sagemaker_constructs.algorithm_image import AlgorithmImage
+from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement, use_key_statement
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.validation import raise_if_any
 
 # Where SageMaker writes the drift monitor's processing jobs' output.
 PROCESSING_JOB_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -75,7 +77,7 @@ class SageMakerExecutionRole(Construct):
     ) -> None:
         super().__init__(scope, id_)
         if not _NAME.fullmatch(name_prefix):
-            raise ValueError(f"name_prefix must be lowercase letters, digits and '-', got {name_prefix!r}")
+            raise_if_any(self, [f"name_prefix must be lowercase letters, digits and '-', got {name_prefix!r}"])
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name or name_prefix
         self.role = iam.Role(
@@ -114,17 +116,8 @@ class SageMakerExecutionRole(Construct):
                     actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     resources=[artifacts_bucket.arn_for_objects("*")],
                 ),
-                iam.PolicyStatement(
-                    sid="UseKey",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[encryption_key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="AttachEncryptedVolumes",
-                    actions=["kms:CreateGrant"],
-                    resources=[encryption_key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                ),
+                use_key_statement(encryption_key),
+                attach_encrypted_volumes_statement(encryption_key),
                 iam.PolicyStatement(
                     sid="PullImage",
                     actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],

@@ -11,6 +11,7 @@ from aws_cdk import region_info
 from constructs import Construct
 
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.validation import raise_if_any
 
 # GitHub's OIDC issuer, and the audience aws-actions/configure-aws-credentials asks tokens for.
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -74,8 +75,7 @@ class GitHubDeploymentRole(Construct):
             errors.append(
                 f"qualifier must be 1-10 letters, digits, '-' or '_' (cdk bootstrap's rule); got {qualifier!r}"
             )
-        if errors:
-            raise ValueError("; ".join(errors))
+        raise_if_any(self, errors)
         self.repository = repository
         self.environment = environment
         self.subject = github_subject(repository, environment)

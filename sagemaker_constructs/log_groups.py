@@ -9,6 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from sagemaker_constructs.validation import raise_if_any
+
 
 class EncryptedLogGroups(Construct):
     """Creates `names` as log groups encrypted with `encryption_key`, kept `retention_days`.
@@ -28,12 +30,10 @@ class EncryptedLogGroups(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
-        if not names:
-            raise ValueError("names must list at least one log group")
+        errors = [f"log group names here start with '/', got {name!r}" for name in names if not name.startswith("/")]
+        raise_if_any(self, errors or ([] if names else ["names must list at least one log group"]))
         self.log_groups: dict[str, logs.CfnLogGroup] = {}
         for name in names:
-            if not name.startswith("/"):
-                raise ValueError(f"log group names here start with '/', got {name!r}")
             log_group = logs.CfnLogGroup(
                 self,
                 name.strip("/").replace("/", ""),

@@ -19,6 +19,7 @@ from config.contract import (
     MAX_REALTIME_INVOCATION_SECONDS,
 )
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.validation import raise_if_any
 
 _ENV_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,1023}")
 # CloudWatch: a dimension value is 1-1024 characters.
@@ -69,20 +70,21 @@ class SageMakerModel(Construct):
         model_version: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
+        errors = []
         timeout_seconds = server_timeout.to_seconds()
         if not 1 <= timeout_seconds <= MAX_REALTIME_INVOCATION_SECONDS:
-            raise ValueError(
+            errors.append(
                 f"server_timeout must be 1-{MAX_REALTIME_INVOCATION_SECONDS} s (SageMaker's invocation limit), "
                 f"got {timeout_seconds:g} s"
             )
         if server_workers is not None and server_workers < 1:
-            raise ValueError(f"server_workers must be at least 1, got {server_workers}")
+            errors.append(f"server_workers must be at least 1, got {server_workers}")
         if not cdk.Token.is_unresolved(model_data_url) and not re.fullmatch(r"s3://[^/]+/.+\.tar\.gz", model_data_url):
-            raise ValueError(f"model_data_url must be s3://<bucket>/<key>.tar.gz, got {model_data_url!r}")
+            errors.append(f"model_data_url must be s3://<bucket>/<key>.tar.gz, got {model_data_url!r}")
         if vpc is not None and (not vpc.subnet_ids or not vpc.security_group_ids):
-            raise ValueError("vpc needs at least one subnet id and one security group id")
+            errors.append("vpc needs at least one subnet id and one security group id")
         if model_version is not None and not 0 < len(model_version.strip()) <= MAX_DIMENSION_VALUE_LENGTH:
-            raise ValueError(
+            errors.append(
                 f"model_version must be 1-{MAX_DIMENSION_VALUE_LENGTH} characters, not blank, got {model_version!r}"
             )
         self.model_version = model_version or _version_of(cdk.Stack.of(self), image_uri, model_data_url)
@@ -94,10 +96,11 @@ class SageMakerModel(Construct):
             variables[CONTAINER_SERVER_WORKERS_VARIABLE] = str(server_workers)
         for name, value in (environment or {}).items():
             if not _ENV_NAME.fullmatch(name):
-                raise ValueError(f"environment variable name {name!r} is not valid")
+                errors.append(f"environment variable name {name!r} is not valid")
             if name == CONTAINER_METRICS_MODEL_VERSION_VARIABLE:
-                raise ValueError(f"environment must not set {name}: pass model_version, which the alarms read too")
+                errors.append(f"environment must not set {name}: pass model_version, which the alarms read too")
             variables[name] = value
+        raise_if_any(self, errors)
 
         self.network_isolation = network_isolation
         self.in_vpc = vpc is not None

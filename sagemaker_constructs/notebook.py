@@ -15,6 +15,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from sagemaker_constructs.execution_role import log_group_arn
+from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement, use_key_statement
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.validation import raise_if_any
 
@@ -107,17 +108,8 @@ class NotebookRole(Construct):
                     actions=["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     resources=[artifacts.arn_for_objects(f"{NOTEBOOK_ARTIFACTS_PREFIX}*")],
                 ),
-                iam.PolicyStatement(
-                    sid="UseKey",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="AttachEncryptedVolume",
-                    actions=["kms:CreateGrant"],
-                    resources=[key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                ),
+                use_key_statement(key),
+                attach_encrypted_volumes_statement(key, sid="AttachEncryptedVolume"),
                 iam.PolicyStatement(
                     sid="CreateLogGroup",
                     actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],

@@ -26,7 +26,7 @@ from sagemaker_constructs.endpoint_config import (
 )
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.nag import acknowledge_in_all_packs
-from sagemaker_constructs.validation import raise_if_any
+from sagemaker_constructs.validation import invalid, raise_if_any
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -265,10 +265,12 @@ class RealtimeEndpoint(Construct):
         variant = props.get("variant_name")
         if variant is None:
             if len(self.variant_names) != 1:
-                raise ValueError(f"variant_name is required: {self.endpoint_name} has variants {self.variant_names}")
+                raise invalid(
+                    self, [f"variant_name is required: {self.endpoint_name} has variants {self.variant_names}"]
+                )
             variant = self.variant_names[0]
         if variant not in self.variant_names:
-            raise ValueError(f"variant_name must be one of {self.variant_names}, got {variant!r}")
+            raise invalid(self, [f"variant_name must be one of {self.variant_names}, got {variant!r}"])
         return cloudwatch.Metric(
             namespace=namespace,
             metric_name=metric_name,

@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from sagemaker_constructs.nag import acknowledge_in_all_packs
+from sagemaker_constructs.validation import raise_if_any
 
 # Multipart uploads that never complete still cost storage; a week is ample for any real upload.
 ABORT_INCOMPLETE_UPLOADS_AFTER = cdk.Duration.days(7)
@@ -47,9 +48,9 @@ class SecureBucket(Construct):
     ) -> None:
         super().__init__(scope, id_)
         if (access_log_bucket is None) != (access_log_prefix is None):
-            raise ValueError("access_log_bucket and access_log_prefix must be given together")
+            raise_if_any(self, ["access_log_bucket and access_log_prefix must be given together"])
         if access_log_prefix is not None and not access_log_prefix.endswith("/"):
-            raise ValueError(f"access_log_prefix must end with '/', got {access_log_prefix!r}")
+            raise_if_any(self, [f"access_log_prefix must end with '/', got {access_log_prefix!r}"])
         destroy = removal_policy == cdk.RemovalPolicy.DESTROY
         self.bucket = s3.Bucket(
             self,

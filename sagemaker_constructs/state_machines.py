@@ -51,16 +51,6 @@ def sync_rules_statement(rule_arns: Sequence[str]) -> iam.PolicyStatement:
     )
 
 
-def attach_encrypted_volumes_statement(encryption_key: kms.IKey) -> iam.PolicyStatement:
-    """Let SageMaker attach volumes encrypted with `encryption_key` to the jobs it starts."""
-    return iam.PolicyStatement(
-        sid="AttachEncryptedVolumes",
-        actions=["kms:CreateGrant"],
-        resources=[encryption_key.key_arn],
-        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-    )
-
-
 def log_and_trace_statements() -> list[iam.PolicyStatement]:
     """What a state machine needs to deliver its logs and write its traces (none has resource-level permissions)."""
     return [

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from config import ConfigError, EnvironmentConfig, EnvironmentName, load_config
 from config.exit_codes import OPS, ExitCode, codes_of, help_epilog
 from config.settings import DEFAULT_CONFIG_FILE
-from sagemaker_ops import arguments, commands
+from sagemaker_ops import arguments, commands, promote_command
 from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.progress import WaitTimeoutError
@@ -224,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     promote = command(
-        "promote", commands.promote, "print the configuration pin for a finished training job or pipeline execution"
+        "promote",
+        promote_command.promote,
+        "print the configuration pin for a finished training job or pipeline execution",
     )
     produced_by = promote.add_mutually_exclusive_group(required=True)
     produced_by.add_argument("--job", type=arguments.job_name, help="a training job's name")

@@ -30,10 +30,10 @@ import numpy as np
 from config import AppConfig, parse_config
 from config.contract import environment_prefix
 from config.settings import DEFAULT_CONFIG_FILE
+from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
+from local_sagemaker.server import ACCOUNT, MotoServer, start_moto_server
 from sagemaker_ops.cli import main as ops
 from stacks import build_app
-from tests.emulator.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
-from tests.emulator.server import ACCOUNT, MotoServer, start_moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SUCCESS = 0  # the exit code of every successful command

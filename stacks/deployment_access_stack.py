@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config import AppConfig, EnvironmentConfig
-from config.settings import DeliverySettings
+from config.sections import DeliverySettings
 from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
 from stacks._common import environment_prefix

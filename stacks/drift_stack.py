@@ -11,6 +11,7 @@ from constructs import Construct
 from config import EnvironmentConfig
 from config.contract import DATA_CAPTURE_PREFIX, INPUT_COMMIT, INPUT_DATA_PREFIX
 from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor, Retraining
+from sagemaker_constructs.validation import invalid
 from stacks._common import environment_prefix, removal_policy
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import PlatformStack
@@ -43,9 +44,12 @@ class DriftStack(cdk.Stack):
         super().__init__(scope, id_, **kwargs)
         drift, endpoint = settings.drift, settings.endpoint
         if endpoint.model_artifact_key is None or endpoint.data_capture_percentage == 0:
-            raise ValueError(
-                f"environment {settings.name.value}: drift needs an endpoint that captures data "
-                "(endpoint.model_artifact_key and endpoint.data_capture_percentage > 0)"
+            raise invalid(
+                self,
+                [
+                    "drift needs an endpoint that captures data "
+                    "(endpoint.model_artifact_key and endpoint.data_capture_percentage > 0)"
+                ],
             )
         retraining = None
         if drift.retrain_on_drift and drift.retrain_data_prefix is not None:

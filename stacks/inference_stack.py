@@ -25,6 +25,7 @@ from sagemaker_constructs import (
     TrafficShifting,
     VpcPlacement,
 )
+from sagemaker_constructs.validation import invalid
 from stacks._common import environment_prefix, removal_policy
 from stacks.platform_stack import PlatformStack
 
@@ -50,7 +51,7 @@ class InferenceStack(cdk.Stack):
         super().__init__(scope, id_, **kwargs)
         endpoint_settings = settings.endpoint
         if endpoint_settings.model_artifact_key is None:
-            raise ValueError(f"environment {settings.name.value}: endpoint.model_artifact_key is not set")
+            raise invalid(self, ["endpoint.model_artifact_key is not set"])
         artifacts = platform.artifacts_bucket.bucket_name
         endpoint_name = environment_prefix(app_name, settings)
         removal = removal_policy(settings)

@@ -17,7 +17,6 @@ from config.contract import (
     INPUT_SCORE_PREFIX,
     METRIC_DEFINITIONS_FILE,
 )
-from config.tuning import TuningSettings, hyperband_max_rounds
 from sagemaker_constructs import (
     ExplorationNotebook,
     QualityGate,
@@ -26,7 +25,7 @@ from sagemaker_constructs import (
     TransformJobOptions,
 )
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json
-from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
+from sagemaker_constructs.training_pipeline.tuning import TuningOptions
 from stacks._common import environment_prefix, removal_policy
 from stacks.platform_stack import PlatformStack
 
@@ -41,27 +40,6 @@ def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[s
         raise ValueError(f"cannot read the metric definitions {path}: {error.strerror}") from None
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
-
-
-def tuning_options(tuning: TuningSettings, hyperparameters: dict[str, str]) -> TuningOptions:
-    """The pipeline's tuning options from an environment's (validated) `[tuning]` table."""
-    return TuningOptions(
-        objective_metric=tuning.objective,
-        objective_type=tuning.direction,
-        ranges=tuple(
-            ParameterRange(name, r.type, r.min_value, r.max_value, r.scaling, r.values)
-            for name, r in sorted(tuning.ranges.items())
-        ),
-        strategy=tuning.strategy,
-        max_training_jobs=tuning.max_training_jobs,
-        max_parallel_training_jobs=tuning.max_parallel_training_jobs,
-        early_stopping=tuning.early_stopping,
-        warm_start=tuning.warm_start,
-        hyperband_rounds=(tuning.hyperband_min_rounds, hyperband_max_rounds(hyperparameters))
-        if tuning.strategy == "Hyperband"
-        else None,
-        enabled_by_default=tuning.enabled,
-    )
 
 
 class TrainingStack(cdk.Stack):
@@ -123,7 +101,7 @@ class TrainingStack(cdk.Stack):
             tags={"Environment": settings.name.value, "Project": app_name},
             log_retention_days=settings.log_retention_days,
             removal_policy=removal,
-            tuning=tuning_options(settings.tuning, training.hyperparameters) if settings.tuning else None,
+            tuning=TuningOptions.from_settings(settings.tuning, training.hyperparameters) if settings.tuning else None,
         )
         schedule = transform.schedule
         self.schedule: events.Rule | None = None

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,9 @@ from typing import Any
 import pytest
 
 from config import ConfigError, parse_config
-from config.settings import DEFAULT_CONFIG_FILE, DRIFT_BINS, DriftSettings, psi_noise
+from config.drift import psi_noise
+from config.sections import DriftSettings
+from config.settings import DEFAULT_CONFIG_FILE
 
 CONTAINER = Path(__file__).resolve().parent.parent / "container"
 
@@ -49,6 +49,7 @@ def test_retraining_on_drift_takes_the_data_prefix(raw: dict[str, Any]) -> None:
         ("prod", {"retrain_on_drift": True, "retrain_data_prefix": "/abs/"}, r"drift\.retrain_data_prefix: must be"),
         ("prod", {"frequency": "weekly"}, r"drift\.frequency: Input should be 'hourly' or 'daily'"),
         ("prod", {"psi_threshold": 0}, r"drift\.psi_threshold: Input should be greater than 0"),
+        ("prod", {"psi_threshold": 11}, r"drift\.psi_threshold: Input should be less than or equal to 10"),
         ("prod", {"min_rows": 0}, r"drift\.min_rows: Input should be greater than or equal to 1"),
         ("prod", {"instance_type": "m5.large"}, r"drift\.instance_type: must be a SageMaker instance type"),
         (
@@ -105,15 +106,3 @@ def test_a_threshold_within_sampling_noise_at_min_rows_is_refused_naming_both(
 def test_the_default_threshold_stands_well_above_the_noise_of_the_default_minimum_window() -> None:
     defaults = DriftSettings()
     assert defaults.psi_threshold >= 10 * psi_noise(defaults.min_rows)
-
-
-def test_the_drift_defaults_and_bins_are_the_containers() -> None:
-    # GIVEN the container's monitor and baseline (they cannot import the configuration)
-    if str(CONTAINER) not in sys.path:
-        sys.path.insert(0, str(CONTAINER))
-    monitor = importlib.import_module("sagemaker_contract.monitor")
-    baseline = importlib.import_module("sagemaker_contract.baseline")
-    # THEN the defaults agree and the configuration's noise model counts the baseline's bins
-    assert DriftSettings().min_rows == monitor.DEFAULT_MIN_ROWS
-    assert DriftSettings().psi_threshold == monitor.DEFAULT_THRESHOLD
-    assert len(baseline.DECILES) + 1 == DRIFT_BINS

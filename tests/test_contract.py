@@ -79,6 +79,22 @@ def test_no_container_name_is_typed_into_the_contract_by_hand() -> None:
     }
     assert exposed == set(USED)
     assert RAW["metrics"]["dimensions"] == [list(d) for d in contract.CONTAINER_METRIC_DIMENSIONS]
+    drift = contract.CONTAINER_DRIFT
+    assert RAW["drift"]["metrics"] == vars(drift.metrics)
+    assert RAW["drift"]["environment"] == {
+        "min_rows": drift.min_rows.variable,
+        "psi_threshold": drift.psi_threshold.variable,
+        "window": drift.window_variable,
+    }
+    assert RAW["drift"]["defaults"] == {
+        "min_rows": drift.min_rows.default,
+        "psi_threshold": drift.psi_threshold.default,
+    }
+    assert RAW["drift"]["paths"] == {
+        "baseline": drift.baseline_path,
+        "capture": drift.capture_path,
+        "output": drift.output_path,
+    }
     assert RAW["files"]["metric_definitions"] == METRIC_DEFINITIONS_FILE.name
     assert METRIC_DEFINITIONS_FILE.is_file()
 
@@ -202,6 +218,16 @@ def _without(section: str, key: str) -> dict[str, Any]:
         (_changed("metrics", "dimensions", []), r"metrics\.dimensions must be a non-empty list of lists of names"),
         (_changed("metrics", "dimensions", [[]]), r"metrics\.dimensions must be a non-empty list"),
         (_changed("metrics", "dimensions", ["EndpointName"]), r"metrics\.dimensions must be a non-empty list"),
+        (_without("drift", "metrics"), r"drift must have exactly the keys .*missing \['metrics'\]"),
+        (_changed("drift", "bins", 0), r"drift\.bins must be a number above 0, got 0"),
+        (
+            _changed("drift", "defaults", {"min_rows": "500", "psi_threshold": 0.2}),
+            r"drift\.defaults\.min_rows must be a number",
+        ),
+        (
+            _changed("drift", "paths", {"baseline": "", "capture": "c", "output": "o"}),
+            r"drift\.paths\.baseline must be a non-empty",
+        ),
         (
             _changed("environment", "server_timeout", {"name": "X"}),
             r"environment\.server_timeout must be a non-empty string",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import constructs
 
@@ -36,3 +38,44 @@ def test_stacks_take_only_the_platform_stack_from_its_module() -> None:
 def test_the_pipeline_tools_are_part_of_the_ops_cli() -> None:
     assert not (ROOT / "pipeline_tools").exists()
     assert (ROOT / "sagemaker_ops" / "promotion.py").is_file()
+
+
+# Product code: everything but the tests and the benchmarks.
+NOT_PRODUCT = {"tests", "benchmarks", ".venv", ".venv-container", ".checkov-venv", "node_modules", "cdk.out"}
+# The template adaptations the local deploy applies wait in tests/emulator/ while the first-deploy work edits
+# them; they move into local_sagemaker/ with it (the only product import of tests/ left, and the lead's to move).
+PENDING_MOVE = {("local_sagemaker/deploy.py", "tests.emulator.adaptations")}
+
+
+def _product_modules() -> list[Path]:
+    return sorted(
+        path
+        for path in ROOT.rglob("*.py")
+        if not NOT_PRODUCT.intersection(path.relative_to(ROOT).parts)
+        and not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
+    )
+
+
+def test_product_code_never_imports_the_tests() -> None:
+    # GIVEN every product module WHEN its imports are read THEN none names the tests package
+    found = set()
+    for path in _product_modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found |= {(str(path.relative_to(ROOT)), n) for n in names if n == "tests" or n.startswith("tests.")}
+    assert found == PENDING_MOVE
+
+
+# Being split by the bring-your-own-algorithm work (the algorithm seam is its to reshape).
+LONG_PENDING = {"container/algorithm.py"}
+
+
+def test_no_product_module_is_over_400_lines() -> None:
+    # GIVEN every product module WHEN its lines are counted THEN none holds more than one concern's worth
+    long = {
+        str(path.relative_to(ROOT))
+        for path in _product_modules()
+        if len(path.read_text(encoding="utf-8").splitlines()) > 400
+    }
+    assert long <= LONG_PENDING, sorted(long - LONG_PENDING)

@@ -16,21 +16,28 @@ import re
 
 import msgspec
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from sagemaker_contract.errors import BadRequestError
+from sagemaker_contract.media import (
+    CSV,
+    INPUT_TYPES,
+    JSON,
+    JSONLINES,
+    NPY,
+    OUTPUT_TYPES,
+    input_type,
+    media_type,
+    output_type,
+)
 from sagemaker_contract.protocol import Matrix
+from sagemaker_contract.responses import decode_predictions, encode
 
-CSV = "text/csv"
-JSON = "application/json"
-JSONLINES = "application/jsonlines"
-NPY = "application/x-npy"
-INPUT_TYPES = (CSV, JSON, JSONLINES, NPY)
-OUTPUT_TYPES = (CSV, JSON, JSONLINES, NPY)
-_ALIASES = {"application/x-jsonlines": JSONLINES, "application/jsonl": JSONLINES, "text/x-csv": CSV}
-_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+# Serving (app.py) negotiates and encodes through this module: those names stay importable from here.
+__all__ = ["CSV", "INPUT_TYPES", "JSON", "JSONLINES", "NPY", "OUTPUT_TYPES", "FeatureCountError"]
+__all__ += ["decode", "decode_predictions", "encode", "input_type", "media_type", "output_type"]
+
 _ROW_PATH = re.compile(r"\$(?:\.instances)?\[(\d+)\](?:\.features)?(?:\[(\d+)\])?")
 _COLUMN_PATH = re.compile(r"\$(?:\.features)?\[(\d+)\]")
 _WHITESPACE = re.compile(rb"[ \t\r\n]*")
@@ -58,84 +65,14 @@ _rows_decoder = msgspec.json.Decoder(list[_Row])
 _row_decoder = msgspec.json.Decoder(list[float | None])
 _line_decoder = msgspec.json.Decoder(_Row)
 _wrapped_lines_decoder = msgspec.json.Decoder(list[tuple[_Row]])
-_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
-def _parameters(header: str) -> tuple[str, dict[str, str]]:
-    kind, *parameters = header.split(";")
-    pairs = (parameter.split("=", 1) for parameter in parameters if "=" in parameter)
-    return kind.strip().lower(), {name.strip().lower(): value.strip().strip('"').lower() for name, value in pairs}
+class FeatureCountError(BadRequestError):
+    """Rows of a width the model does not expect; `width` is the rows' (the monitor counts these apart)."""
 
-
-def media_type(header: str) -> str:
-    """`text/csv; charset=utf-8` -> `text/csv` (aliases normalized)."""
-    kind = _parameters(header)[0]
-    return _ALIASES.get(kind, kind)
-
-
-def input_type(content_type: str | None) -> str:
-    kind, parameters = _parameters(content_type or "")
-    kind = _ALIASES.get(kind, kind)
-    if kind not in INPUT_TYPES:
-        shown = repr(content_type) if content_type else "none"
-        raise BadRequestError(
-            415,
-            f"Content-Type {shown} is not supported; send one of {', '.join(INPUT_TYPES)}",
-            "Content-Type not supported",
-        )
-    charset = parameters.get("charset")
-    if charset is not None and kind != NPY and charset not in _CHARSETS:
-        raise BadRequestError(
-            415, f"charset {charset!r} is not supported; send UTF-8 text", "Content-Type charset not supported"
-        )
-    return kind
-
-
-def _ranges(accept: str) -> list[tuple[str, float]]:
-    """Accept's media ranges with their weights (RFC 9110 12.5.1); a malformed weight counts as 1."""
-    ranges = []
-    for item in accept.split(","):
-        kind, parameters = _parameters(item)
-        if not kind:
-            continue
-        try:
-            quality = min(max(float(parameters.get("q", "1")), 0.0), 1.0)
-        except ValueError:
-            quality = 1.0
-        ranges.append((_ALIASES.get(kind, kind), quality if math.isfinite(quality) else 1.0))
-    return ranges
-
-
-def _match(candidate: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
-    """The weight of the most specific range matching `candidate`, and that range's position (RFC 9110 12.5.1)."""
-    best = (-1, 0.0, 0)
-    top = candidate.split("/", 1)[0]
-    for position, (kind, quality) in enumerate(ranges):
-        specificity = 2 if kind == candidate else 1 if kind == f"{top}/*" else 0 if kind == "*/*" else -1
-        if specificity > best[0]:
-            best = (specificity, quality, position)
-    return (best[1], best[2]) if best[0] >= 0 else (0.0, 0)
-
-
-def output_type(accept: str | None, request_type: str) -> str:
-    """The acceptable type with the highest weight; ties go to the earlier range, then the request's format.
-
-    No Accept (or `*/*`) answers in the request's format (CSV for a .npy request).
-    """
-    default = request_type if request_type != NPY else CSV
-    if not accept or not accept.strip():
-        return default
-    if accept in OUTPUT_TYPES:  # the common case: one exact type
-        return accept
-    ranges = _ranges(accept)
-    candidates = [default, *(kind for kind in OUTPUT_TYPES if kind != default)]
-    scored = [(_match(kind, ranges), order, kind) for order, kind in enumerate(candidates)]
-    (quality, _), _, best = max(scored, key=lambda item: (item[0][0], -item[0][1], -item[1]))
-    if quality <= 0:
-        raise BadRequestError(
-            406, f"Accept {accept!r} matches none of the types available: {', '.join(OUTPUT_TYPES)}", "Accept not met"
-        )
-    return best
+    def __init__(self, width: int, message: str, *, ragged: bool) -> None:
+        super().__init__(400, message, kind="client" if ragged else "model")
+        self.width = width
 
 
 def _check_width(widths: list[int], num_features: int, unit: str = "row") -> None:
@@ -144,7 +81,7 @@ def _check_width(widths: list[int], num_features: int, unit: str = "row") -> Non
         if width != num_features:
             ragged = width == 0 or any(other != width for other in widths)
             message = f"{unit} {index} has {width} features; the model expects {num_features}"
-            raise BadRequestError(400, message, kind="client" if ragged else "model")
+            raise FeatureCountError(width, message, ragged=ragged)
 
 
 def _check_finite(matrix: Matrix, unit: str = "row") -> None:
@@ -422,43 +359,3 @@ def decode(body: bytes, kind: str, num_features: int) -> Matrix:
         raise BadRequestError(
             413, "the body holds more values than the server can decode at once; send fewer rows per request"
         ) from None
-
-
-def encode(predictions: Matrix, kind: str) -> bytes:
-    """One output per row: a number (regression, binary) or a list of class probabilities (multiclass).
-
-    orjson writes the float64 array straight from NumPy (shortest round-trip form, twice as fast as going
-    through Python lists); CSV and JSON Lines are cut from that JSON text, which holds numbers only.
-    .npy is the array itself: shape (rows,) or (rows, classes), float64.
-    """
-    array = np.ascontiguousarray(predictions, dtype=np.float64)
-    if kind == NPY:
-        buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, array, allow_pickle=False)
-        return buffer.getvalue()
-    if kind == JSON:
-        return b'{"predictions":' + orjson.dumps(array, option=_NUMPY) + b"}"
-    if kind == CSV:
-        return _csv_lines(array)
-    text = orjson.dumps(array, option=_NUMPY)  # JSON Lines
-    if array.ndim == 1:
-        return b'{"prediction":' + text[1:-1].replace(b",", b'}\n{"prediction":') + b"}\n"
-    return b'{"prediction":[' + text[2:-2].replace(b"],[", b']}\n{"prediction":[') + b"]}\n"
-
-
-def _csv_lines(array: Matrix) -> bytes:
-    """One line per row, values comma-separated: the flat array's JSON text with every k-th comma a newline.
-
-    orjson writes a flat array at 2.5x the speed of a nested one, and NumPy finds the commas in one pass
-    (JSON numbers hold none), about half the time of replacing "],[" in the nested text (measured).
-    """
-    text = bytearray(orjson.dumps(array.reshape(-1), option=_NUMPY))
-    text[-1] = ord("\n")  # the closing bracket
-    if array.ndim == 2 and array.shape[1] > 1:
-        view = np.frombuffer(text, dtype=np.uint8)
-        commas = np.flatnonzero(view == ord(","))
-        view[commas[array.shape[1] - 1 :: array.shape[1]]] = ord("\n")
-        del view  # releases the buffer
-    else:
-        text = text.replace(b",", b"\n")
-    return bytes(memoryview(text)[1:])

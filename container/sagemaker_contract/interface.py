@@ -45,6 +45,77 @@ DIMENSION_MODEL_VERSION = "ModelVersion"
 DIMENSIONS = ((DIMENSION_ENDPOINT,), (DIMENSION_ENDPOINT, DIMENSION_MODEL_VERSION))
 UNKNOWN = "unknown"  # the dimension value when its variable is unset
 
+# The drift check (`monitor`, a processing job; docs/drift.md): its argument, inputs and output under
+# /opt/ml/processing, its variables and their defaults, and the metrics it publishes (name: unit).
+MONITOR_ARGUMENT = "monitor"
+PROCESSING_DIR = "processing"
+BASELINE_INPUT = "input/baseline"
+CAPTURE_INPUT = "input/capture"
+PROCESSING_OUTPUT = "output"
+DRIFT_THRESHOLD = "DRIFT_PSI_THRESHOLD"
+DRIFT_MIN_ROWS = "DRIFT_MIN_ROWS"
+DRIFT_WINDOW = "DRIFT_WINDOW"
+DEFAULT_DRIFT_THRESHOLD = 0.2
+# At 500 rows two samples of one distribution differ by a PSI of about 0.02 per feature (docs/drift.md).
+DEFAULT_DRIFT_MIN_ROWS = 500
+DIMENSION_FEATURE = "Feature"
+METRIC_FEATURE_DRIFT = "FeatureDrift"
+METRIC_FEATURE_KS = "FeatureKSStatistic"
+METRIC_MISSING_RATE = "MissingRate"
+METRIC_OUT_OF_RANGE_RATE = "OutOfRangeRate"
+METRIC_OVERALL_DRIFT = "OverallDrift"
+METRIC_PREDICTION_DRIFT = "PredictionDrift"
+METRIC_DRIFTED_FEATURES = "DriftedFeatures"
+METRIC_MISSING_RATE_MAX = "MissingRateMax"
+METRIC_OUT_OF_RANGE_RATE_MAX = "OutOfRangeRateMax"
+METRIC_ROWS_ANALYZED = "RowsAnalyzed"
+METRIC_CORRUPT_RECORDS = "CorruptRecords"
+METRIC_MISMATCHED_RECORDS = "MismatchedRecords"
+METRIC_UNMATCHED_PREDICTIONS = "UnmatchedPredictions"
+# Per feature by EndpointName+Feature, overall by EndpointName.
+DRIFT_FEATURE_METRICS = {METRIC_FEATURE_DRIFT: "None", METRIC_FEATURE_KS: "None", METRIC_MISSING_RATE: "Percent",
+                         METRIC_OUT_OF_RANGE_RATE: "Percent"}  # fmt: skip
+DRIFT_OVERALL_METRICS = {METRIC_OVERALL_DRIFT: "None", METRIC_PREDICTION_DRIFT: "None",
+                         METRIC_DRIFTED_FEATURES: "Count", METRIC_MISSING_RATE_MAX: "Percent",
+                         METRIC_OUT_OF_RANGE_RATE_MAX: "Percent", METRIC_ROWS_ANALYZED: "Count",
+                         METRIC_CORRUPT_RECORDS: "Count", METRIC_MISMATCHED_RECORDS: "Count",
+                         METRIC_UNMATCHED_PREDICTIONS: "Count"}  # fmt: skip
+
+
+def _drift() -> dict[str, Any]:
+    # Both import this module (through paths), and the baseline loads numpy, which serving needs no sooner.
+    from sagemaker_contract.baseline import DECILES  # noqa: PLC0415
+    from sagemaker_contract.paths import DEFAULT_OPT_ML  # noqa: PLC0415
+
+    processing = f"{DEFAULT_OPT_ML}/{PROCESSING_DIR}"
+    return {
+        "argument": MONITOR_ARGUMENT,
+        "bins": len(DECILES) + 1,
+        "defaults": {"min_rows": DEFAULT_DRIFT_MIN_ROWS, "psi_threshold": DEFAULT_DRIFT_THRESHOLD},
+        "environment": {"min_rows": DRIFT_MIN_ROWS, "psi_threshold": DRIFT_THRESHOLD, "window": DRIFT_WINDOW},
+        "dimensions": {"endpoint": DIMENSION_ENDPOINT, "feature": DIMENSION_FEATURE},
+        "metrics": {
+            "corrupt_records": METRIC_CORRUPT_RECORDS,
+            "feature_drift": METRIC_FEATURE_DRIFT,
+            "feature_ks_statistic": METRIC_FEATURE_KS,
+            "drifted_features": METRIC_DRIFTED_FEATURES,
+            "mismatched_records": METRIC_MISMATCHED_RECORDS,
+            "missing_rate": METRIC_MISSING_RATE,
+            "missing_rate_max": METRIC_MISSING_RATE_MAX,
+            "out_of_range_rate": METRIC_OUT_OF_RANGE_RATE,
+            "out_of_range_rate_max": METRIC_OUT_OF_RANGE_RATE_MAX,
+            "overall_drift": METRIC_OVERALL_DRIFT,
+            "prediction_drift": METRIC_PREDICTION_DRIFT,
+            "rows_analyzed": METRIC_ROWS_ANALYZED,
+            "unmatched_predictions": METRIC_UNMATCHED_PREDICTIONS,
+        },
+        "paths": {
+            "baseline": f"{processing}/{BASELINE_INPUT}",
+            "capture": f"{processing}/{CAPTURE_INPUT}",
+            "output": f"{processing}/{PROCESSING_OUTPUT}",
+        },
+    }
+
 
 def document() -> dict[str, Any]:
     """The content of container/interface.json."""
@@ -61,6 +132,7 @@ def document() -> dict[str, Any]:
             "server_timeout": SERVER_TIMEOUT,
             "server_workers": SERVER_WORKERS,
         },
+        "drift": _drift(),
         "files": {
             "failure": FAILURE_FILE,
             "hyperparameters": HYPERPARAMETERS_FILE,

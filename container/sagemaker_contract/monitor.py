@@ -20,67 +20,64 @@ alarms nor hides an earlier alarm.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
 import math
 import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 from scipy import stats  # type: ignore[import-untyped]
 
 from sagemaker_contract import baseline as baselines
+from sagemaker_contract.capture import Tally, Window, read_window
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.failure import write_failure
-from sagemaker_contract.interface import METRICS_ENDPOINT_NAME as METRICS_ENDPOINT_VARIABLE
-from sagemaker_contract.interface import METRICS_NAMESPACE as METRICS_NAMESPACE_VARIABLE
+from sagemaker_contract.interface import (
+    BASELINE_INPUT,
+    CAPTURE_INPUT,
+    DEFAULT_DRIFT_MIN_ROWS,
+    DEFAULT_DRIFT_THRESHOLD,
+    DIMENSION_ENDPOINT,
+    DIMENSION_FEATURE,
+    DRIFT_FEATURE_METRICS,
+    DRIFT_MIN_ROWS,
+    DRIFT_OVERALL_METRICS,
+    DRIFT_THRESHOLD,
+    DRIFT_WINDOW,
+    METRICS_ENDPOINT_NAME,
+    METRICS_NAMESPACE,
+    PROCESSING_DIR,
+    PROCESSING_OUTPUT,
+)
+from sagemaker_contract.interface import METRIC_CORRUPT_RECORDS as CORRUPT
+from sagemaker_contract.interface import METRIC_DRIFTED_FEATURES as DRIFTED
+from sagemaker_contract.interface import METRIC_FEATURE_DRIFT as FEATURE_DRIFT
+from sagemaker_contract.interface import METRIC_FEATURE_KS as FEATURE_KS
+from sagemaker_contract.interface import METRIC_MISMATCHED_RECORDS as MISMATCHED
+from sagemaker_contract.interface import METRIC_MISSING_RATE as MISSING_RATE
+from sagemaker_contract.interface import METRIC_MISSING_RATE_MAX as MISSING_RATE_MAX
+from sagemaker_contract.interface import METRIC_OUT_OF_RANGE_RATE as OUT_OF_RANGE_RATE
+from sagemaker_contract.interface import METRIC_OUT_OF_RANGE_RATE_MAX as OUT_OF_RANGE_RATE_MAX
+from sagemaker_contract.interface import METRIC_OVERALL_DRIFT as OVERALL_DRIFT
+from sagemaker_contract.interface import METRIC_PREDICTION_DRIFT as PREDICTION_DRIFT
+from sagemaker_contract.interface import METRIC_ROWS_ANALYZED as ROWS_ANALYZED
+from sagemaker_contract.interface import METRIC_UNMATCHED_PREDICTIONS as UNMATCHED
 from sagemaker_contract.paths import OptMl
-from sagemaker_contract.protocol import Matrix
 
-# Local paths of the processing job's inputs and output, under /opt/ml/processing.
-PROCESSING_DIR = "processing"
-BASELINE_INPUT = "input/baseline"
-CAPTURE_INPUT = "input/capture"
-OUTPUT = "output"
 REPORT_FILE = "drift-report.json"
 VIOLATIONS_FILE = "constraint_violations.json"
 REPORT_FORMAT_VERSION = 1
-# Environment of the job (all optional).
-THRESHOLD_VARIABLE = "DRIFT_PSI_THRESHOLD"
-MIN_ROWS_VARIABLE = "DRIFT_MIN_ROWS"
-WINDOW_VARIABLE = "DRIFT_WINDOW"
-DEFAULT_THRESHOLD = 0.2
-# At 500 rows two samples of one distribution differ by a PSI of about 0.02 per feature (docs/drift.md).
-DEFAULT_MIN_ROWS = 500
 # Bin fractions are floored at this before the logarithm of the PSI, so an empty bin counts as rare, not infinite.
 PSI_FLOOR = 1e-4
-PROBLEMS_KEPT = 20
-BATCH_ROWS = 65_536
-# Metric names (docs/drift.md); per feature by EndpointName+Feature, overall by EndpointName.
-FEATURE_METRICS = {"FeatureDrift": "None", "FeatureKSStatistic": "None", "MissingRate": "Percent",
-                   "OutOfRangeRate": "Percent"}  # fmt: skip
 OVERALL_METRICS = {"OverallDrift": "None", "PredictionDrift": "None", "DriftedFeatures": "Count",
                    "MissingRateMax": "Percent", "OutOfRangeRateMax": "Percent", "RowsAnalyzed": "Count",
                    "CorruptRecords": "Count", "MismatchedRecords": "Count",
                    "UnmatchedPredictions": "Count"}  # fmt: skip
 EXIT_FAILURE = 1
-
-CSV_TYPES = frozenset({"text/csv", "text/x-csv"})
-JSON_TYPES = frozenset({"application/json"})
-JSONLINES_TYPES = frozenset({"application/jsonlines", "application/x-jsonlines", "application/jsonl"})
-NPY_TYPES = frozenset({"application/x-npy"})
-
-
-class RecordError(Exception):
-    """A captured line the monitor cannot use; the message names the problem, never payload values."""
 
 
 @dataclass(frozen=True)
@@ -93,20 +90,18 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: dict[str, str]) -> Settings:
-        threshold = _number(environ, THRESHOLD_VARIABLE, DEFAULT_THRESHOLD)
-        min_rows = _number(environ, MIN_ROWS_VARIABLE, DEFAULT_MIN_ROWS)
+        threshold = _number(environ, DRIFT_THRESHOLD, DEFAULT_DRIFT_THRESHOLD)
+        min_rows = _number(environ, DRIFT_MIN_ROWS, DEFAULT_DRIFT_MIN_ROWS)
         if not threshold > 0:
-            raise UserError(f"{THRESHOLD_VARIABLE} must be a number above 0, got {environ[THRESHOLD_VARIABLE]!r}")
+            raise UserError(f"{DRIFT_THRESHOLD} must be a number above 0, got {environ[DRIFT_THRESHOLD]!r}")
         if min_rows < 1 or min_rows != int(min_rows):
-            raise UserError(
-                f"{MIN_ROWS_VARIABLE} must be a whole number of at least 1, got {environ[MIN_ROWS_VARIABLE]!r}"
-            )
+            raise UserError(f"{DRIFT_MIN_ROWS} must be a whole number of at least 1, got {environ[DRIFT_MIN_ROWS]!r}")
         return cls(
-            namespace=environ.get(METRICS_NAMESPACE_VARIABLE) or None,
-            endpoint_name=environ.get(METRICS_ENDPOINT_VARIABLE) or "unknown",
+            namespace=environ.get(METRICS_NAMESPACE) or None,
+            endpoint_name=environ.get(METRICS_ENDPOINT_NAME) or "unknown",
             threshold=threshold,
             min_rows=int(min_rows),
-            window=environ.get(WINDOW_VARIABLE) or None,
+            window=environ.get(DRIFT_WINDOW) or None,
         )
 
 
@@ -121,242 +116,6 @@ def _number(environ: dict[str, str], name: str, default: float) -> float:
     if not math.isfinite(value):
         raise UserError(f"{name} must be a finite number, got {text!r}")
     return value
-
-
-def _media_type(value: Any) -> str:
-    return str(value or "").split(";", 1)[0].strip().lower()
-
-
-def _payload(part: Any, what: str) -> tuple[str, bytes]:
-    """(media type, bytes) of captureData.endpointInput or endpointOutput."""
-    if not isinstance(part, dict) or "data" not in part:
-        raise RecordError(f"captureData.{what} has no data")
-    data, encoding = part["data"], str(part.get("encoding", "")).upper()
-    if not isinstance(data, str):
-        raise RecordError(f"captureData.{what}.data is not a string")
-    if encoding == "BASE64":
-        try:
-            return _media_type(part.get("observedContentType")), base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise RecordError(f"captureData.{what}.data is not valid base64") from None
-    if encoding in {"CSV", "JSON"}:
-        return _media_type(part.get("observedContentType")), data.encode()
-    raise RecordError(f"captureData.{what}.encoding {encoding or 'missing'!r} is not CSV, JSON or BASE64")
-
-
-def _csv_rows(body: bytes) -> Matrix:
-    try:
-        lines = [line for line in body.decode("utf-8").splitlines() if line.strip()]
-    except UnicodeDecodeError:
-        raise RecordError("CSV payload is not UTF-8") from None
-    rows = []
-    for line in lines:
-        try:
-            rows.append([float(cell) if cell.strip() else math.nan for cell in line.split(",")])
-        except ValueError:
-            raise RecordError("CSV payload holds a value that is not a number") from None
-    return _matrix(rows)
-
-
-def _matrix(rows: Any) -> Matrix:
-    if not isinstance(rows, list) or not rows:
-        raise RecordError("payload has no rows")
-    try:
-        matrix = np.array(rows, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise RecordError("payload rows are not all lists of numbers of the same length") from None
-    if matrix.ndim == 1:
-        matrix = matrix.reshape(-1, 1) if not isinstance(rows[0], list) else matrix.reshape(1, -1)
-    if matrix.ndim != 2:
-        raise RecordError("payload rows are not flat lists of numbers")
-    return matrix
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise RecordError("JSON payload is malformed") from None
-
-
-def _jsonlines(body: bytes, key: str) -> list[Any]:
-    items = []
-    for line in body.splitlines():
-        if line.strip():
-            item = _json(line)
-            items.append(item[key] if isinstance(item, dict) and key in item else item)
-    return items
-
-
-def decode_features(kind: str, body: bytes) -> Matrix:
-    """Rows x features of a captured request body (the formats serving accepts); NaN marks a missing value."""
-    if kind in CSV_TYPES:
-        return _csv_rows(body)
-    if kind in JSON_TYPES:
-        document = _json(body)
-        if not isinstance(document, dict) or "instances" not in document:
-            raise RecordError('JSON payload is not {"instances": [[...], ...]}')
-        return _matrix(document["instances"])
-    if kind in JSONLINES_TYPES:
-        rows = _jsonlines(body, "features")
-        if not all(isinstance(row, list) for row in rows):
-            raise RecordError('JSON Lines payload rows are not [number, ...] or {"features": [...]}')
-        return _matrix(rows)
-    if kind in NPY_TYPES:
-        try:
-            array = np.load(io.BytesIO(body), allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            raise RecordError("npy payload is not a .npy array") from None
-        if array.dtype.kind not in "biuf" or array.ndim not in (1, 2):
-            raise RecordError("npy payload is not a 1-D or 2-D array of numbers")
-        return np.asarray(array, dtype=np.float64).reshape(1, -1) if array.ndim == 1 else np.asarray(array, np.float64)
-    raise RecordError(f"content type {kind or 'missing'!r} is not one the monitor reads")
-
-
-def decode_predictions(kind: str, body: bytes) -> Matrix:
-    """Rows x outputs of a captured response body (CSV, JSON {"predictions": ...} or JSON Lines)."""
-    if kind in CSV_TYPES:
-        return _csv_rows(body)
-    if kind in JSON_TYPES:
-        document = _json(body)
-        if not isinstance(document, dict) or "predictions" not in document:
-            raise RecordError('response is not {"predictions": [...]}')
-        return _matrix(document["predictions"])
-    if kind in JSONLINES_TYPES:
-        return _matrix(_jsonlines(body, "prediction"))
-    raise RecordError(f"response content type {kind or 'missing'!r} is not one the monitor reads")
-
-
-def parse_record(line: bytes) -> tuple[Matrix, Matrix | None]:
-    """(features, predictions or None) of one data-capture line; `RecordError` when it is unusable.
-
-    The predictions are as the response held them: whether they pair with the rows is the caller's to check.
-    """
-    record = _json(line)
-    capture = record.get("captureData") if isinstance(record, dict) else None
-    if not isinstance(capture, dict) or "endpointInput" not in capture:
-        raise RecordError("line is not a data-capture record (no captureData.endpointInput)")
-    features = decode_features(*_payload(capture["endpointInput"], "endpointInput"))
-    predictions = None
-    if "endpointOutput" in capture:
-        try:
-            predictions = decode_predictions(*_payload(capture["endpointOutput"], "endpointOutput"))
-        except RecordError:
-            predictions = None  # e.g. an error answer: the request still tells about the inputs
-    return features, predictions
-
-
-class Tally:
-    """Per-column counts of a window's values against baseline columns, added batch by batch.
-
-    Memory stays proportional to the columns, not to the window: rows are buffered up to BATCH_ROWS, then
-    counted (missing, outside the baseline's range, per baseline bin) and dropped.
-    """
-
-    def __init__(self, columns: tuple[baselines.Column, ...]) -> None:
-        self.columns = columns
-        self.rows = 0
-        self.missing = np.zeros(len(columns), dtype=np.int64)
-        self.outside = np.zeros(len(columns), dtype=np.int64)
-        self.counts = [np.zeros(len(c.counts) or 1, dtype=np.int64) for c in columns]
-        self._pending: list[Matrix] = []
-        self._pending_rows = 0
-
-    def add(self, matrix: Matrix) -> None:
-        self._pending.append(matrix)
-        self._pending_rows += int(matrix.shape[0])
-        if self._pending_rows >= BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        batch = np.concatenate(self._pending)
-        self._pending, self._pending_rows = [], 0
-        self.rows += int(batch.shape[0])
-        for j, column in enumerate(self.columns):
-            values = batch[:, j]
-            present = values[~np.isnan(values)]
-            self.missing[j] += values.size - present.size
-            if column.minimum is None or column.maximum is None:  # every baseline value was missing
-                self.outside[j] += present.size
-            else:
-                self.outside[j] += np.count_nonzero((present < column.minimum) | (present > column.maximum))
-            bins = np.searchsorted(np.asarray(column.edges), present, side="left")
-            self.counts[j] += np.bincount(bins, minlength=self.counts[j].size)[: self.counts[j].size]
-
-
-@dataclass
-class Window:
-    """What the capture files of one window held."""
-
-    features: Tally
-    predictions: Tally
-    files: int = 0
-    lines: int = 0
-    corrupt: int = 0
-    mismatched: int = 0
-    # Responses whose predictions do not pair with their request's rows: the request counts, its predictions not.
-    unmatched_predictions: int = 0
-    widths: dict[int, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-    def note(self, problem: str) -> None:
-        if len(self.problems) < PROBLEMS_KEPT:
-            self.problems.append(problem)
-
-    @property
-    def valid(self) -> int:
-        return self.lines - self.corrupt - self.mismatched
-
-
-def _capture_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    )
-
-
-def read_window(directory: Path, baseline: baselines.Baseline) -> Window:
-    window = Window(Tally(baseline.features), Tally(baseline.predictions))
-    num_features, num_outputs = baseline.num_features, len(baseline.predictions)
-    for path in _capture_files(directory):
-        window.files += 1
-        with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                window.lines += 1
-                where = f"{path.relative_to(directory)}:{number}"
-                try:
-                    features, predictions = parse_record(line)
-                except RecordError as error:
-                    window.corrupt += 1
-                    window.note(f"{where}: {error}")
-                    continue
-                width = int(features.shape[1])
-                if width != num_features:
-                    window.mismatched += 1
-                    window.widths[width] = window.widths.get(width, 0) + 1
-                    window.note(f"{where}: {width} features, the baseline has {num_features}")
-                    continue
-                window.features.add(features)
-                if predictions is None:
-                    continue
-                if predictions.shape != (features.shape[0], num_outputs):
-                    window.unmatched_predictions += 1
-                    window.note(
-                        f"{where}: response of {predictions.shape[0]} x {predictions.shape[1]} predictions for "
-                        f"{features.shape[0]} rows; the baseline has {num_outputs} output(s) per row"
-                    )
-                    continue
-                window.predictions.add(predictions)
-    window.features.flush()
-    window.predictions.flush()
-    return window
 
 
 def psi(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> float:
@@ -493,34 +252,40 @@ def metric_records(report: dict[str, Any], settings: Settings, timestamp_ms: int
 
     counts = report["records"]
     overall_values: dict[str, float] = {
-        "RowsAnalyzed": report["rows"],
-        "CorruptRecords": counts["corrupt"],
-        "MismatchedRecords": counts["mismatched"],
-        "UnmatchedPredictions": counts["unmatched_predictions"],
+        ROWS_ANALYZED: report["rows"],
+        CORRUPT: counts["corrupt"],
+        MISMATCHED: counts["mismatched"],
+        UNMATCHED: counts["unmatched_predictions"],
     }
     records = []
-    endpoint = {"EndpointName": settings.endpoint_name}
+    endpoint = {DIMENSION_ENDPOINT: settings.endpoint_name}
     if report["status"] in {"ok", "drift"}:
         overall = report["overall"]
         overall_values |= {
-            "OverallDrift": overall["drift"],
-            "DriftedFeatures": overall["drifted_features"],
-            "MissingRateMax": 100 * overall["missing_rate_max"],
-            "OutOfRangeRateMax": 100 * overall["out_of_range_rate_max"],
+            OVERALL_DRIFT: overall["drift"],
+            DRIFTED: overall["drifted_features"],
+            MISSING_RATE_MAX: 100 * overall["missing_rate_max"],
+            OUT_OF_RANGE_RATE_MAX: 100 * overall["out_of_range_rate_max"],
         }
         if overall["prediction_drift"] is not None:
-            overall_values["PredictionDrift"] = overall["prediction_drift"]
+            overall_values[PREDICTION_DRIFT] = overall["prediction_drift"]
         for entry in report["features"]:
             values: dict[str, float] = {
-                "MissingRate": 100 * entry["missing_rate"],
-                "OutOfRangeRate": 100 * entry["out_of_range_rate"],
+                MISSING_RATE: 100 * entry["missing_rate"],
+                OUT_OF_RANGE_RATE: 100 * entry["out_of_range_rate"],
             }
             if entry["psi"] is not None:
-                values |= {"FeatureDrift": entry["psi"], "FeatureKSStatistic": entry["ks_statistic"]}
+                values |= {FEATURE_DRIFT: entry["psi"], FEATURE_KS: entry["ks_statistic"]}
             records.append(
-                record(["EndpointName", "Feature"], values, FEATURE_METRICS, **endpoint, Feature=entry["name"])
+                record(
+                    [DIMENSION_ENDPOINT, DIMENSION_FEATURE],
+                    values,
+                    DRIFT_FEATURE_METRICS,
+                    **endpoint,
+                    **{DIMENSION_FEATURE: entry["name"]},
+                )
             )
-    return [record(["EndpointName"], overall_values, OVERALL_METRICS, **endpoint), *records]
+    return [record([DIMENSION_ENDPOINT], overall_values, DRIFT_OVERALL_METRICS, **endpoint), *records]
 
 
 def _check_usable(window: Window, num_features: int) -> None:
@@ -550,7 +315,7 @@ def run(paths: OptMl, environ: dict[str, str] | None = None) -> int:
         window = read_window(processing / CAPTURE_INPUT, baseline)
         _check_usable(window, baseline.num_features)
         report = analyse(baseline, window, settings)
-        output = processing / OUTPUT
+        output = processing / PROCESSING_OUTPUT
         output.mkdir(parents=True, exist_ok=True)
         (output / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True, allow_nan=False) + "\n")
         (output / VIOLATIONS_FILE).write_text(json.dumps(violations(report), indent=1) + "\n")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sagemaker_contract.errors import UserError
+from sagemaker_contract.interface import BASELINE_INPUT, CAPTURE_INPUT, PROCESSING_DIR, PROCESSING_OUTPUT
 from sagemaker_contract.paths import OptMl
 
 USER_VARIABLE = "ALGORITHM_USER"
@@ -114,11 +115,8 @@ def drop_privileges(command: str, paths: OptMl, user: WorkUser | None) -> None:
         if paths.checkpoints.exists():  # created by SageMaker only when the job configures checkpoints
             _hand_over(paths.checkpoints, user, write=True, create=False)
     elif command == "monitor":
-        # monitor loads numpy and scipy: imported here so that train and serve do not
-        from sagemaker_contract.monitor import BASELINE_INPUT, CAPTURE_INPUT, OUTPUT, PROCESSING_DIR  # noqa: PLC0415
-
         processing = paths.root / PROCESSING_DIR
-        _hand_over(processing / OUTPUT, user, write=True, create=True)
+        _hand_over(processing / PROCESSING_OUTPUT, user, write=True, create=True)
         _hand_over(paths.output, user, write=True, create=True)
         for name in (BASELINE_INPUT, CAPTURE_INPUT):
             if (processing / name).exists():  # a missing input is the monitor's to report

@@ -19,19 +19,20 @@ from constructs import Construct
 from config.contract import INPUT_DATA_PREFIX, TRAINING_PIPELINE_STATE_MACHINE, state_machine_log_group_name
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.state_machines import encrypted_log_group, logged_state_machine, state_machine_role
-from sagemaker_constructs.training_pipeline import states, tuning
+from sagemaker_constructs.training_pipeline import outcomes, states, tuning
 from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
     TrainingJobOptions,
     TransformJobOptions,
-    check_metric_definitions,
-    check_name_prefix,
-    check_quality_gate,
-    check_training,
-    check_transform,
+    metric_definitions_problems,
+    name_prefix_problems,
+    quality_gate_problems,
+    training_problems,
+    transform_problems,
 )
 from sagemaker_constructs.training_pipeline.policy import pipeline_policy
-from sagemaker_constructs.training_pipeline.tuning import TuningOptions, check_tuning
+from sagemaker_constructs.training_pipeline.tuning import TuningOptions, tuning_problems
+from sagemaker_constructs.validation import invalid, raise_if_any
 
 
 class TrainingPipeline(Construct):
@@ -93,13 +94,12 @@ class TrainingPipeline(Construct):
         tuning: TuningOptions | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        check_name_prefix(name_prefix)
-        check_metric_definitions(metric_definitions)
-        check_training(training)
-        check_transform(transform)
-        check_quality_gate(quality_gate, metric_definitions)
+        errors = name_prefix_problems(name_prefix) + metric_definitions_problems(metric_definitions)
+        errors += training_problems(training) + transform_problems(transform)
+        errors += quality_gate_problems(quality_gate, metric_definitions)
         if tuning is not None:
-            check_tuning(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
+            errors += tuning_problems(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
+        raise_if_any(self, errors)
         self.name_prefix = name_prefix
         self.metric_definitions = [dict(d) for d in metric_definitions]
         self._data_bucket = data_bucket
@@ -156,7 +156,7 @@ class TrainingPipeline(Construct):
     ) -> events.Rule:
         """An EventBridge rule that starts the pipeline with `execution_input` on `schedule`."""
         if INPUT_DATA_PREFIX not in execution_input:
-            raise ValueError(f"execution_input must name {INPUT_DATA_PREFIX!r}, the key prefix of the data to use")
+            raise invalid(self, [f"execution_input must name {INPUT_DATA_PREFIX!r}, the key prefix of the data to use"])
         rule = events.Rule(
             self,
             id_,
@@ -277,13 +277,13 @@ class TrainingPipeline(Construct):
             output_path="$.report",
         )
 
-        train.add_catch(self._failure("Training", topic), errors=[sfn.Errors.ALL], result_path="$.error")
-        create_model.add_catch(self._failure("ModelCreation", topic), errors=[sfn.Errors.ALL], result_path="$.error")
-        score.add_catch(self._failure("Transform", topic), errors=[sfn.Errors.ALL], result_path="$.error")
+        for stage, state in (("Training", train), ("ModelCreation", create_model), ("Transform", score)):
+            failed = outcomes.failure(self, self.name_prefix, stage, topic)
+            state.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
 
         after_training: sfn.IChainable = create_model
         if quality_gate is not None:
-            after_training = self._quality_gate(quality_gate, topic, create_model)
+            after_training = outcomes.quality_gate(self, self.name_prefix, quality_gate, topic, create_model)
         create_model.next(score)
         score.next(report)
         report.next(notify)
@@ -301,7 +301,7 @@ class TrainingPipeline(Construct):
         """ChooseTraining: the single job, or NameTuningJob → Tune → DescribeBestTrainingJob → `then`."""
         partition = cdk.Stack.of(self).partition
         single = self._training_json
-        failed = self._failure("Tuning", topic)
+        failed = outcomes.failure(self, self.name_prefix, "Tuning", topic)
         describe = sfn.CustomState(self, "DescribeBestTrainingJob", state_json=tuning.describe_best_job(partition))
         describe.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
         describe.next(then)
@@ -342,68 +342,3 @@ class TrainingPipeline(Construct):
             artifacts_bucket=self._artifacts_bucket.bucket_name,
         )
         return sfn.CustomState(self, "Score", state_json=state_json)
-
-    def _quality_gate(self, gate: QualityGate, topic: sns.ITopic, then: sfn.IChainable) -> sfn.IChainable:
-        read = sfn.Pass(
-            self,
-            "Evaluate",
-            comment=f"The training job's final {gate.metric}",
-            parameters={"values.$": f"$.training.FinalMetricDataList[?(@.MetricName == '{gate.metric}')].Value"},
-            result_path="$.evaluation",
-        )
-        value = "$.evaluation.values[0]"
-        meets = (
-            sfn.Condition.number_greater_than_equals(value, gate.threshold)
-            if gate.higher_is_better
-            else sfn.Condition.number_less_than_equals(value, gate.threshold)
-        )
-        comparison = ">=" if gate.higher_is_better else "<="
-        rejected = tasks.SnsPublish(
-            self,
-            "NotifyModelRejected",
-            topic=topic,
-            subject=f"{self.name_prefix}: model rejected by the quality gate",
-            message=sfn.TaskInput.from_object(
-                {
-                    "execution.$": "$$.Execution.Id",
-                    "training_job.$": "$.training.TrainingJobName",
-                    "gate": f"{gate.metric} {comparison} {gate.threshold}",
-                    "values.$": "$.evaluation.values",
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
-        ).next(
-            sfn.Fail(
-                self,
-                "ModelRejected",
-                error="ModelRejected",
-                cause=f"The training job's final {gate.metric} does not meet {comparison} {gate.threshold}, "
-                "or the job did not report it; no model was created",
-            )
-        )
-        return read.next(
-            sfn.Choice(self, "MeetsQualityGate")
-            .when(sfn.Condition.and_(sfn.Condition.is_present(value), meets), then)
-            .otherwise(rejected)
-        )
-
-    def _failure(self, stage: str, topic: sns.ITopic) -> sfn.IChainable:
-        failed = sfn.Fail(self, f"{stage}Failed", error_path="$.error.Error", cause_path="$.error.Cause")
-        notify = tasks.SnsPublish(
-            self,
-            f"Notify{stage}Failed",
-            topic=topic,
-            subject=f"{self.name_prefix}: training pipeline failed ({stage})",
-            message=sfn.TaskInput.from_object(
-                {
-                    "execution.$": "$$.Execution.Id",
-                    "stage": stage,
-                    "error.$": "$.error.Error",
-                    "cause.$": "$.error.Cause",
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        # The pipeline's failure must surface even if the notification cannot be sent.
-        notify.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.notification_error")
-        return notify.next(failed)

@@ -82,87 +82,102 @@ class QualityGate:
     higher_is_better: bool = True
 
 
-def check_name_prefix(name_prefix: str) -> None:
+def name_prefix_problems(name_prefix: str) -> list[str]:
     longest = MAX_JOB_NAME_LENGTH - 1 - GENERATED_EXECUTION_NAME_LENGTH
     if not _NAME_PREFIX.fullmatch(name_prefix) or len(name_prefix) > longest:
-        raise ValueError(
+        return [
             f"name_prefix must be 1-{longest} lowercase letters, digits or '-' (so that "
             f"<prefix>-<generated execution name> fits SageMaker's {MAX_JOB_NAME_LENGTH} characters), "
             f"got {name_prefix!r}"
-        )
+        ]
+    return []
 
 
-def check_metric_definitions(definitions: Sequence[Mapping[str, str]]) -> None:
+def metric_definitions_problems(definitions: Sequence[Mapping[str, str]]) -> list[str]:
     if not 1 <= len(definitions) <= MAX_METRIC_DEFINITIONS:
-        raise ValueError(f"metric_definitions must hold 1-{MAX_METRIC_DEFINITIONS} entries, got {len(definitions)}")
+        return [f"metric_definitions must hold 1-{MAX_METRIC_DEFINITIONS} entries, got {len(definitions)}"]
+    problems = []
     names: set[str] = set()
     for index, definition in enumerate(definitions):
+        where = f"metric_definitions[{index}]"
         if set(definition) != {"Name", "Regex"}:
-            raise ValueError(f"metric_definitions[{index}] must have exactly Name and Regex, got {sorted(definition)}")
+            problems.append(f"{where} must have exactly Name and Regex, got {sorted(definition)}")
+            continue
         name, regex = definition["Name"], definition["Regex"]
         if not isinstance(name, str) or not 1 <= len(name) <= MAX_METRIC_NAME_LENGTH:
-            raise ValueError(f"metric_definitions[{index}].Name must be 1-{MAX_METRIC_NAME_LENGTH} characters")
-        if not isinstance(regex, str) or not 1 <= len(regex) <= MAX_METRIC_REGEX_LENGTH:
-            raise ValueError(f"metric_definitions[{index}].Regex must be 1-{MAX_METRIC_REGEX_LENGTH} characters")
-        if name in names:
-            raise ValueError(f"metric_definitions[{index}].Name {name!r} is defined twice")
+            problems.append(f"{where}.Name must be 1-{MAX_METRIC_NAME_LENGTH} characters")
+        elif name in names:
+            problems.append(f"{where}.Name {name!r} is defined twice")
         names.add(name)
+        if not isinstance(regex, str) or not 1 <= len(regex) <= MAX_METRIC_REGEX_LENGTH:
+            problems.append(f"{where}.Regex must be 1-{MAX_METRIC_REGEX_LENGTH} characters")
+            continue
         try:
             compiled = re.compile(regex)
         except re.error as error:
-            raise ValueError(f"metric_definitions[{index}].Regex is not a regular expression: {error}") from None
+            problems.append(f"{where}.Regex is not a regular expression: {error}")
+            continue
         if compiled.groups < 1:
-            raise ValueError(f"metric_definitions[{index}].Regex must capture the value in a group")
+            problems.append(f"{where}.Regex must capture the value in a group")
+    return problems
 
 
-def check_quality_gate(gate: QualityGate | None, definitions: Sequence[Mapping[str, str]]) -> None:
-    if gate is not None and gate.metric not in {d["Name"] for d in definitions}:
-        known = ", ".join(d["Name"] for d in definitions)
-        raise ValueError(f"quality_gate.metric must be one of the metric definitions ({known}), got {gate.metric!r}")
+def quality_gate_problems(gate: QualityGate | None, definitions: Sequence[Mapping[str, str]]) -> list[str]:
+    if gate is not None and gate.metric not in {d.get("Name") for d in definitions}:
+        known = ", ".join(str(d.get("Name")) for d in definitions)
+        return [f"quality_gate.metric must be one of the metric definitions ({known}), got {gate.metric!r}"]
+    return []
 
 
-def check_training(training: TrainingJobOptions) -> None:
+def training_problems(training: TrainingJobOptions) -> list[str]:
+    problems = []
     runtime = training.max_runtime.to_seconds()
     if not 1 <= runtime <= MAX_JOB_SECONDS:
-        raise ValueError(f"training.max_runtime must be 1 s to 28 days, got {runtime:g} s")
-    if training.max_wait is not None:
+        problems.append(f"training.max_runtime must be 1 s to 28 days, got {runtime:g} s")
+    elif training.max_wait is not None:
         problem = spot_wait_problem(
             runtime, training.max_wait.to_seconds(), runtime_name="max_runtime", wait_name="max_wait", unit=" s"
         )
         if problem:
-            raise ValueError(f"training.{problem}")
+            problems.append(f"training.{problem}")
     if not 1 <= training.instance_count <= MAX_JOB_INSTANCE_COUNT:
-        raise ValueError(f"training.instance_count must be 1-{MAX_JOB_INSTANCE_COUNT}, got {training.instance_count}")
+        problems.append(f"training.instance_count must be 1-{MAX_JOB_INSTANCE_COUNT}, got {training.instance_count}")
     if not 1 <= training.volume_size_gb <= MAX_TRAINING_VOLUME_GB:
-        raise ValueError(f"training.volume_size_gb must be 1-{MAX_TRAINING_VOLUME_GB}, got {training.volume_size_gb}")
+        problems.append(f"training.volume_size_gb must be 1-{MAX_TRAINING_VOLUME_GB}, got {training.volume_size_gb}")
     if training.input_mode not in {"File", "FastFile"}:
-        raise ValueError(f"training.input_mode must be File or FastFile, got {training.input_mode!r}")
-    for name, value in training.hyperparameters.items():
-        if not isinstance(value, str):
-            raise ValueError(f"training.hyperparameters[{name!r}] must be a string (SageMaker passes strings)")
+        problems.append(f"training.input_mode must be File or FastFile, got {training.input_mode!r}")
+    problems += [
+        f"training.hyperparameters[{name!r}] must be a string (SageMaker passes strings)"
+        for name, value in training.hyperparameters.items()
+        if not isinstance(value, str)
+    ]
     if bool(training.vpc_subnet_ids) != bool(training.vpc_security_group_ids):
-        raise ValueError("training.vpc_subnet_ids and vpc_security_group_ids go together: give both or neither")
+        problems.append("training.vpc_subnet_ids and vpc_security_group_ids go together: give both or neither")
+    return problems
 
 
-def check_transform(transform: TransformJobOptions) -> None:
+def transform_problems(transform: TransformJobOptions) -> list[str]:
+    problems = []
     if not 1 <= transform.max_payload_mb <= MAX_TRANSFORM_PAYLOAD_MB:
-        raise ValueError(
+        problems.append(
             f"transform.max_payload_mb must be 1-{MAX_TRANSFORM_PAYLOAD_MB}, got {transform.max_payload_mb}"
         )
     if transform.max_concurrent_transforms < 1:
-        raise ValueError(
+        problems.append(
             f"transform.max_concurrent_transforms must be at least 1, got {transform.max_concurrent_transforms}"
         )
-    problem = transform_payload_problem(transform.max_payload_mb, transform.max_concurrent_transforms)
-    if problem:
-        raise ValueError(f"transform.{problem}")
+    if not problems:
+        problem = transform_payload_problem(transform.max_payload_mb, transform.max_concurrent_transforms)
+        if problem:
+            problems.append(f"transform.{problem}")
     if transform.instance_count < 1:
-        raise ValueError(f"transform.instance_count must be at least 1, got {transform.instance_count}")
+        problems.append(f"transform.instance_count must be at least 1, got {transform.instance_count}")
     timeout = transform.invocation_timeout.to_seconds(integral=False)
     if timeout != int(timeout) or not 1 <= timeout <= _LONGEST_INVOCATION:
-        raise ValueError(
+        problems.append(
             f"transform.invocation_timeout must be 1-{_LONGEST_INVOCATION} s in whole seconds, got {timeout:g} s"
         )
+    return problems
 
 
 def metric_definitions_from_json(text: str) -> list[dict[str, str]]:
@@ -170,5 +185,7 @@ def metric_definitions_from_json(text: str) -> list[dict[str, str]]:
     parsed = json.loads(text)
     if not isinstance(parsed, list) or not all(isinstance(d, dict) for d in parsed):
         raise ValueError('metric definitions must be a JSON list of {"Name": ..., "Regex": ...} objects')
-    check_metric_definitions(parsed)
+    problems = metric_definitions_problems(parsed)
+    if problems:
+        raise ValueError("; ".join(problems))
     return parsed

@@ -9,10 +9,10 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
-    attach_encrypted_volumes_statement,
     log_and_trace_statements,
     pass_execution_role_statement,
     sync_rules_statement,

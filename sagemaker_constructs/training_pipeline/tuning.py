@@ -21,18 +21,11 @@ from config.contract import (
     INPUT_TUNING,
     INPUT_TUNING_PARENT,
     INPUT_TUNING_RANGES,
-    MAX_TUNED_HYPERPARAMETERS,
     MAX_TUNING_JOB_NAME_LENGTH,
-    MAX_TUNING_PARALLEL_JOBS,
-    MAX_TUNING_TRAINING_JOBS,
     MIN_TUNING_NAME_HASH_LENGTH,
 )
+from config.tuning import TuningSettings, hyperband_max_rounds
 
-STRATEGIES = ("Bayesian", "Hyperband", "Random")
-OBJECTIVE_TYPES = ("Maximize", "Minimize")
-EARLY_STOPPING_TYPES = ("Off", "Auto")
-WARM_START_TYPES = ("IdenticalDataAndAlgorithm", "TransferLearning")
-SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 # Where the state machine keeps the narrowed ranges and the tuning job's name.
 RANGES_PATH = "$.tuning_ranges"
 NAME_PATH = "$.tuning_job_name"
@@ -85,6 +78,27 @@ class TuningOptions:
     def numeric_ranges(self) -> tuple[ParameterRange, ...]:
         return tuple(r for r in self.ranges if r.type != "categorical")
 
+    @classmethod
+    def from_settings(cls, tuning: TuningSettings, hyperparameters: dict[str, str]) -> TuningOptions:
+        """The options of an environment's `[tuning]` table, which the configuration validated."""
+        return cls(
+            objective_metric=tuning.objective,
+            objective_type=tuning.direction,
+            ranges=tuple(
+                ParameterRange(name, r.type, r.min_value, r.max_value, r.scaling, r.values)
+                for name, r in sorted(tuning.ranges.items())
+            ),
+            strategy=tuning.strategy,
+            max_training_jobs=tuning.max_training_jobs,
+            max_parallel_training_jobs=tuning.max_parallel_training_jobs,
+            early_stopping=tuning.early_stopping,
+            warm_start=tuning.warm_start,
+            hyperband_rounds=(tuning.hyperband_min_rounds, hyperband_max_rounds(hyperparameters))
+            if tuning.strategy == "Hyperband"
+            else None,
+            enabled_by_default=tuning.enabled,
+        )
+
 
 def name_hash_length(name_prefix: str) -> int:
     """How many hex digits of the execution's hash follow `<name_prefix>-` in the tuning job's name."""
@@ -111,62 +125,27 @@ def name_expression(name_prefix: str) -> str:
     )
 
 
-def check_tuning(tuning: TuningOptions, *, name_prefix: str, metric_definitions: Sequence[Mapping[str, str]]) -> None:
-    """ValueError naming the field of the first problem of `tuning`."""
+def tuning_problems(
+    tuning: TuningOptions, *, name_prefix: str, metric_definitions: Sequence[Mapping[str, str]]
+) -> list[str]:
+    """What `tuning` cannot do in this pipeline: its name prefix and metric definitions.
+
+    The options themselves (strategy, ranges, limits) are the configuration's to check, once, against the
+    container's schema (config/tuning.py); `TuningOptions.from_settings` builds them from that.
+    """
+    problems = []
     longest = MAX_TUNING_JOB_NAME_LENGTH - 1 - MIN_TUNING_NAME_HASH_LENGTH
     if len(name_prefix) > longest:
-        raise ValueError(
+        problems.append(
             f"name_prefix must be at most {longest} characters with tuning, so that <prefix>-<at least "
             f"{MIN_TUNING_NAME_HASH_LENGTH} hex digits> fits SageMaker's {MAX_TUNING_JOB_NAME_LENGTH}-character "
             f"tuning job names, got {name_prefix!r}"
         )
-    names = [d["Name"] for d in metric_definitions]
-    if tuning.objective_metric not in names:
-        raise ValueError(
+    if tuning.objective_metric not in {d.get("Name") for d in metric_definitions}:
+        problems.append(
             f"tuning.objective_metric must be one of the metric definitions, got {tuning.objective_metric!r}"
         )
-    for field, value, allowed in (
-        ("strategy", tuning.strategy, STRATEGIES),
-        ("objective_type", tuning.objective_type, OBJECTIVE_TYPES),
-        ("early_stopping", tuning.early_stopping, EARLY_STOPPING_TYPES),
-    ):
-        if value not in allowed:
-            raise ValueError(f"tuning.{field} must be one of {', '.join(allowed)}, got {value!r}")
-    if tuning.warm_start is not None and tuning.warm_start not in WARM_START_TYPES:
-        raise ValueError(f"tuning.warm_start must be one of {', '.join(WARM_START_TYPES)}, got {tuning.warm_start!r}")
-    if not 1 <= tuning.max_training_jobs <= MAX_TUNING_TRAINING_JOBS:
-        raise ValueError(
-            f"tuning.max_training_jobs must be 1-{MAX_TUNING_TRAINING_JOBS}, got {tuning.max_training_jobs}"
-        )
-    if not 1 <= tuning.max_parallel_training_jobs <= min(MAX_TUNING_PARALLEL_JOBS, tuning.max_training_jobs):
-        raise ValueError(
-            f"tuning.max_parallel_training_jobs must be 1-{MAX_TUNING_PARALLEL_JOBS} and at most max_training_jobs, "
-            f"got {tuning.max_parallel_training_jobs}"
-        )
-    if (tuning.strategy == "Hyperband") != (tuning.hyperband_rounds is not None):
-        raise ValueError("tuning.hyperband_rounds is required with the Hyperband strategy, and only with it")
-    if tuning.strategy == "Hyperband" and tuning.early_stopping != "Off":
-        raise ValueError("tuning.early_stopping must be Off with Hyperband (it stops jobs itself)")
-    _check_ranges(tuning.ranges)
-
-
-def _check_ranges(ranges: Sequence[ParameterRange]) -> None:
-    if not 1 <= len(ranges) <= MAX_TUNED_HYPERPARAMETERS:
-        raise ValueError(f"tuning.ranges must hold 1-{MAX_TUNED_HYPERPARAMETERS} ranges, got {len(ranges)}")
-    if len({r.name for r in ranges}) != len(ranges):
-        raise ValueError("tuning.ranges names a hyperparameter twice")
-    for r in ranges:
-        where = f"tuning.ranges[{r.name!r}]"
-        if r.type == "categorical":
-            if not r.values:
-                raise ValueError(f"{where} needs values")
-            continue
-        if r.min_value is None or r.max_value is None or not r.min_value < r.max_value:
-            raise ValueError(f"{where} needs min_value below max_value")
-        if r.scaling not in SCALING_TYPES:
-            raise ValueError(f"{where}.scaling must be one of {', '.join(SCALING_TYPES)}, got {r.scaling!r}")
-        if r.scaling == "Logarithmic" and r.min_value <= 0:
-            raise ValueError(f"{where}: Logarithmic scaling needs min_value above 0")
+    return problems
 
 
 # ----- state JSON ----------------------------------------------------------------------------------
@@ -209,7 +188,7 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
         if r.type == "categorical":
             rules.append(c.is_not_present(path))
             continue
-        assert r.min_value is not None and r.max_value is not None  # noqa: S101 - check_tuning ensured it
+        assert r.min_value is not None and r.max_value is not None  # noqa: S101 - the configuration ensured it
         rules.append(
             c.or_(
                 c.is_not_present(path),

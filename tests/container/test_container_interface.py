@@ -14,6 +14,33 @@ from tests.container.harness import CONTAINER, ENTRYPOINT
 INTERFACE_FILE = CONTAINER / "interface.json"
 # INTERFACE.md, as agreed between the container and the app: a change here is a change of that agreement.
 AGREED: dict[str, dict[str, Any]] = {
+    "drift": {
+        "argument": "monitor",
+        "bins": 10,
+        "defaults": {"min_rows": 500, "psi_threshold": 0.2},
+        "dimensions": {"endpoint": "EndpointName", "feature": "Feature"},
+        "environment": {"min_rows": "DRIFT_MIN_ROWS", "psi_threshold": "DRIFT_PSI_THRESHOLD", "window": "DRIFT_WINDOW"},
+        "metrics": {
+            "corrupt_records": "CorruptRecords",
+            "drifted_features": "DriftedFeatures",
+            "feature_drift": "FeatureDrift",
+            "feature_ks_statistic": "FeatureKSStatistic",
+            "mismatched_records": "MismatchedRecords",
+            "missing_rate": "MissingRate",
+            "missing_rate_max": "MissingRateMax",
+            "out_of_range_rate": "OutOfRangeRate",
+            "out_of_range_rate_max": "OutOfRangeRateMax",
+            "overall_drift": "OverallDrift",
+            "prediction_drift": "PredictionDrift",
+            "rows_analyzed": "RowsAnalyzed",
+            "unmatched_predictions": "UnmatchedPredictions",
+        },
+        "paths": {
+            "baseline": "/opt/ml/processing/input/baseline",
+            "capture": "/opt/ml/processing/input/capture",
+            "output": "/opt/ml/processing/output",
+        },
+    },
     "environment": {
         "bind_to_port": "SAGEMAKER_BIND_TO_PORT",
         "max_payload_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB",

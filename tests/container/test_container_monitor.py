@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 from algorithm import ALGORITHM
-from sagemaker_contract import baseline, monitor
-from sagemaker_contract.errors import UserError
+from sagemaker_contract import baseline, capture, codecs, interface, monitor
+from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.protocol import Dataset
 
 from tests.container.harness import ENTRYPOINT, csv_bytes, make_data, run_train, write_tree
@@ -90,7 +90,7 @@ def _window(model_root: Path, features: np.ndarray, rows_per_request: int = 10, 
 
 def _processing_tree(root: Path, model_root: Path, files: dict[str, bytes], *, archive: bool = False) -> Path:
     """An /opt/ml tree for a processing job: the baseline input (file or model.tar.gz) and capture files."""
-    baseline_dir = root / "processing" / monitor.BASELINE_INPUT
+    baseline_dir = root / "processing" / interface.BASELINE_INPUT
     baseline_dir.mkdir(parents=True)
     if archive:
         with tarfile.open(baseline_dir / "model.tar.gz", "w:gz") as tar:
@@ -98,7 +98,7 @@ def _processing_tree(root: Path, model_root: Path, files: dict[str, bytes], *, a
                 tar.add(item, arcname=item.name)
     else:
         shutil.copy(model_root / "model" / baseline.BASELINE_FILE, baseline_dir)
-    capture = root / "processing" / monitor.CAPTURE_INPUT
+    capture = root / "processing" / interface.CAPTURE_INPUT
     capture.mkdir(parents=True)
     for name, contents in files.items():
         (capture / name).parent.mkdir(parents=True, exist_ok=True)
@@ -312,7 +312,7 @@ def test_corrupt_lines_are_skipped_counted_and_located(model_root: Path, tmp_pat
     assert report["records"]["corrupt"] == 4
     assert report["records"]["valid"] == 30
     assert report["status"] == "ok"
-    assert report["problems"][0] == "a.jsonl:31: JSON payload is malformed"
+    assert report["problems"][0] == "a.jsonl:31: line is not JSON"
     assert "not a data-capture record" in report["problems"][1]
     assert "not a number" in report["problems"][2]
     assert "base64" in report["problems"][3]
@@ -324,7 +324,7 @@ def test_a_response_that_cannot_be_read_leaves_its_request_counted_without_predi
     line = json.loads(_capture_line(np.ones((2, NUM_FEATURES)), np.array([0.1, 0.2])))
     line["captureData"]["endpointOutput"]["data"] = '{"error": "model rejected"}'
     line["captureData"]["endpointOutput"]["observedContentType"] = "application/json"
-    features, predictions = monitor.parse_record(json.dumps(line).encode())
+    features, predictions = capture.parse_record(json.dumps(line).encode(), NUM_FEATURES)
     assert features.shape == (2, NUM_FEATURES)
     assert predictions is None
 
@@ -384,7 +384,7 @@ def test_a_window_of_only_corrupt_lines_fails_the_job_with_a_reason(model_root: 
     root = _processing_tree(tmp_path, model_root, {"a.jsonl": b"garbage\n{}\n"})
     result = _run_monitor(root)
     assert result.returncode == 1
-    assert _message(root) == "none of the 2 captured records is readable; first: a.jsonl:1: JSON payload is malformed"
+    assert _message(root) == "none of the 2 captured records is readable; first: a.jsonl:1: line is not JSON"
 
 
 def test_requests_of_another_feature_count_are_counted_and_fail_the_job_when_they_are_all(
@@ -441,14 +441,14 @@ def test_without_a_namespace_nothing_is_published(model_root: Path, tmp_path: Pa
 
 
 def test_a_missing_baseline_fails_the_job_naming_what_to_give(tmp_path: Path) -> None:
-    (tmp_path / "processing" / monitor.BASELINE_INPUT).mkdir(parents=True)
+    (tmp_path / "processing" / interface.BASELINE_INPUT).mkdir(parents=True)
     result = _run_monitor(tmp_path)
     assert result.returncode == 1
     assert "no drift-baseline.json and no model.tar.gz" in _message(tmp_path)
 
 
 def test_a_model_archive_without_a_baseline_says_to_retrain(model_root: Path, tmp_path: Path) -> None:
-    directory = tmp_path / "processing" / monitor.BASELINE_INPUT
+    directory = tmp_path / "processing" / interface.BASELINE_INPUT
     directory.mkdir(parents=True)
     with tarfile.open(directory / "model.tar.gz", "w:gz") as tar:
         tar.add(model_root / "model" / "model.txt", arcname="model.txt")
@@ -501,11 +501,11 @@ def test_counting_in_batches_gives_the_counts_of_the_whole_window(monkeypatch: p
     entries = [baseline.describe_column(f"_c{j}", data[:500, j], data[:500, j]) for j in range(2)]
     document = {"format": "drift-baseline", "format_version": 1, "num_features": 2, "prediction_columns": []}
     parsed = baseline.parse(document | {"statistics": {"features": entries}}, "test")
-    whole = monitor.Tally(parsed.features)
+    whole = capture.Tally(parsed.features)
     whole.add(data)
     whole.flush()
-    monkeypatch.setattr(monitor, "BATCH_ROWS", 64)
-    batched = monitor.Tally(parsed.features)
+    monkeypatch.setattr(capture, "BATCH_ROWS", 64)
+    batched = capture.Tally(parsed.features)
     for start in range(0, 1000, 10):
         batched.add(data[start : start + 10])
     batched.flush()
@@ -527,24 +527,24 @@ def _same_distribution_drift(rows: int, seed: int, features: int = 30) -> dict[s
     reference = draw(20_000)
     document = baseline.build(Dataset("validation", np.zeros(len(reference)), reference), rng.uniform(size=20_000))
     parsed = baseline.parse(json.loads(json.dumps(document)), "test")
-    window = monitor.Window(monitor.Tally(parsed.features), monitor.Tally(parsed.predictions), lines=1)
+    window = capture.Window(capture.Tally(parsed.features), capture.Tally(parsed.predictions), lines=1)
     window.features.add(draw(rows))
     window.features.flush()
-    settings = monitor.Settings(None, "e", monitor.DEFAULT_THRESHOLD, monitor.DEFAULT_MIN_ROWS, None)
+    settings = monitor.Settings(None, "e", interface.DEFAULT_DRIFT_THRESHOLD, interface.DEFAULT_DRIFT_MIN_ROWS, None)
     return monitor.analyse(parsed, window, settings)
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_same_distribution_windows_of_the_minimum_size_stay_below_the_default_threshold(seed: int) -> None:
     # GIVEN a 30-feature baseline and a window of the default minimum size drawn from the same distribution
-    report = _same_distribution_drift(monitor.DEFAULT_MIN_ROWS, seed)
+    report = _same_distribution_drift(interface.DEFAULT_DRIFT_MIN_ROWS, seed)
     # WHEN compared THEN the highest feature PSI (the alarm's) stays well below the default threshold: no page
     assert report["status"] == "ok"
-    assert report["overall"]["drift"] < monitor.DEFAULT_THRESHOLD / 2
+    assert report["overall"]["drift"] < interface.DEFAULT_DRIFT_THRESHOLD / 2
     assert report["overall"]["drifted_features"] == 0
 
 
-@pytest.mark.parametrize("rows", [100, monitor.DEFAULT_MIN_ROWS, 5000])
+@pytest.mark.parametrize("rows", [100, interface.DEFAULT_DRIFT_MIN_ROWS, 5000])
 def test_the_report_gives_the_psi_sampling_alone_explains(rows: int) -> None:
     # GIVEN same-distribution windows of several sizes WHEN compared
     reports = [_same_distribution_drift(rows, seed) for seed in range(3)]
@@ -555,3 +555,87 @@ def test_the_report_gives_the_psi_sampling_alone_explains(rows: int) -> None:
     assert all(entry["psi_noise"] == pytest.approx((bins - 1) * (1 / 20_000 + 1 / rows), rel=0.15) for entry in entries)
     mean = float(np.mean([entry["psi"] for entry in entries]))
     assert 0.5 * entries[0]["psi_noise"] < mean < 1.5 * entries[0]["psi_noise"]
+
+
+# -- what the SageMaker Python SDK sends ---------------------------------------------------------------
+
+_SDK_INPUTS: dict[str, Any] = {
+    "rows": [[1.5, 2], [3, 4]],
+    "rows as an array": np.array([[1.5, 2.0], [3.0, np.nan]]),
+    "one row": [1.5, 2],
+    "one row as an array": np.array([1.5, 2.0]),
+    "instances": {"instances": [[1.5, 2], [3, 4]]},
+    "a row of one feature per line": [[1.5], [2]],
+}
+
+
+def _sdk_bodies() -> list[tuple[str, str, bytes]]:
+    """(case, Content-Type, body) of every input the SDK 3.x's feature serializers can write."""
+    from sagemaker.core.serializers import (  # type: ignore[import-untyped]  # noqa: PLC0415 - only this test
+        CSVSerializer,
+        JSONLinesSerializer,
+        JSONSerializer,
+        NumpySerializer,
+    )
+
+    bodies = []
+    for serializer in (CSVSerializer(), JSONSerializer(), JSONLinesSerializer(), NumpySerializer()):
+        for case, data in _SDK_INPUTS.items():
+            try:
+                body = serializer.serialize(data)
+            except (TypeError, KeyError, ValueError):
+                continue  # a shape this serializer does not write
+            body = body.encode() if isinstance(body, str) else body
+            bodies.append((f"{type(serializer).__name__}: {case}", serializer.CONTENT_TYPE, body))
+    return bodies
+
+
+def _captured(content_type: str, body: bytes) -> bytes:
+    part = {"observedContentType": content_type, "mode": "INPUT", "data": base64.b64encode(body).decode()}
+    return json.dumps({"captureData": {"endpointInput": part | {"encoding": "BASE64"}}}).encode()
+
+
+@pytest.mark.parametrize(("case", "content_type", "body"), _sdk_bodies(), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_monitor_reads_every_sdk_body_as_serving_does(case: str, content_type: str, body: bytes) -> None:
+    # GIVEN a body an SDK serializer wrote, as serving receives it and as data capture stores it
+    width = 1 if "one feature" in case else 2
+    try:
+        served = codecs.decode(body, codecs.input_type(content_type), width)
+    except BadRequestError:
+        served = None
+    # WHEN the monitor reads the capture record
+    try:
+        read: np.ndarray | None = capture.parse_record(_captured(content_type, body), width)[0]
+    except capture.RecordError:
+        read = None
+    # THEN it reads the rows serving reads, and refuses what serving refuses
+    if served is None:
+        assert read is None, case
+    else:
+        assert read is not None, case
+        np.testing.assert_array_equal(read, served)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+def test_a_bare_json_array_from_the_sdk_counts_as_the_request_it_is(content_type: str) -> None:
+    # GIVEN JSONSerializer's default body for rows: a bare array, which serving accepts
+    line = _captured(content_type, b"[[1, 2], [3, 4]]")
+    # WHEN the monitor reads it THEN it holds the two rows, not a corrupt record
+    features, _ = capture.parse_record(line, 2)
+    assert features.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_rows_of_another_width_are_a_mismatch_and_ragged_rows_are_corrupt() -> None:
+    with pytest.raises(capture.MismatchError) as mismatch:
+        capture.parse_record(_captured("text/csv", b"1,2,3\n4,5,6\n"), 2)
+    assert mismatch.value.width == 3
+    with pytest.raises(capture.RecordError) as ragged:
+        capture.parse_record(_captured("application/json", b"[[1, 2], [3]]"), 2)
+    assert not isinstance(ragged.value, capture.MismatchError)
+
+
+@pytest.mark.parametrize("kind", codecs.OUTPUT_TYPES)
+@pytest.mark.parametrize("predictions", [np.array([0.25, 1.0, 3e-9]), np.array([[0.2, 0.8], [0.5, 0.5]])])
+def test_the_monitor_reads_back_every_response_serving_writes(kind: str, predictions: np.ndarray) -> None:
+    decoded = codecs.decode_predictions(codecs.encode(predictions, kind), kind)
+    np.testing.assert_array_equal(decoded, predictions.reshape(len(predictions), -1))

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from local_sagemaker.deploy import bootstrap, deploy, stack_artifacts
+from local_sagemaker.server import start_moto_server
 from tests.conftest import Synthesized
 from tests.e2e.pipeline import Environment
-from tests.emulator.deploy import bootstrap, deploy, stack_artifacts
-from tests.emulator.server import start_moto_server
 
 ENVIRONMENT, STAGE = "staging", "Staging"
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from local_sagemaker.deploy import DeployedStack
+from local_sagemaker.server import MotoServer
 from tests.container.harness import CONTAINER, csv_bytes, make_data
-from tests.emulator.deploy import DeployedStack
-from tests.emulator.server import MotoServer
 
 if str(CONTAINER) not in sys.path:  # the trained model is loaded the way the container loads it
     sys.path.insert(0, str(CONTAINER))

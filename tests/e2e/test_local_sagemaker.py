@@ -15,10 +15,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local_sagemaker.server import start_moto_server
 from stacks.training_stack import load_metric_definitions
 from tests.container.harness import csv_bytes, make_data
 from tests.e2e.pipeline import Dataset, Environment
-from tests.emulator.server import start_moto_server
 
 ROLE = "arn:aws:iam::123456789012:role/local-sagemaker-test"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:test"

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
+from local_sagemaker.server import MotoServer, start_moto_server
 from tests.conftest import Synthesized
 from tests.emulator import adaptations
-from tests.emulator.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
-from tests.emulator.server import MotoServer, start_moto_server
 
 STAGES = {"dev": "Dev", "staging": "Staging", "prod": "Prod"}
 

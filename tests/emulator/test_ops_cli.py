@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from local_sagemaker.server import MotoServer
 from sagemaker_ops.cli import AWS_ERROR, FAILED, OK, TIMED_OUT, USAGE, main
 from sagemaker_ops.deployment import Deployment
 from tests.conftest import ROOT, Synthesized
 from tests.emulator.conftest import DeployedApp
-from tests.emulator.server import MotoServer
 
 
 @pytest.fixture(autouse=True)

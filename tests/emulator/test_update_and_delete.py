@@ -12,10 +12,10 @@ import pytest
 
 from config import AppConfig, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts, wait_for_stack
+from local_sagemaker.server import MotoServer
 from sagemaker_ops.cli import FAILED, OK, main
 from tests.conftest import TEST_ACCOUNT, Synthesized, synthesize
-from tests.emulator.deploy import DeployedStack, bootstrap, deploy, stack_artifacts, wait_for_stack
-from tests.emulator.server import MotoServer
 
 NEW_PIN = "models/2026-11-26/model.tar.gz"
 

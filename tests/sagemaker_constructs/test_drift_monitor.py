@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import time
 import tomllib
 from collections.abc import Mapping
@@ -22,9 +20,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from config import parse_config
-from config.contract import CONTAINER_METRICS_ENDPOINT_VARIABLE, CONTAINER_METRICS_NAMESPACE_VARIABLE
 from config.settings import DEFAULT_CONFIG_FILE
-from sagemaker_constructs import drift_monitor
 from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor, Retraining
 from tests.helpers import TEST_ACCOUNT, Platform, Synthesized, synthesize
 
@@ -138,41 +134,9 @@ def test_the_job_runs_the_images_monitor_on_the_model_and_the_window(stack: cdk.
         "METRICS_NAMESPACE": "app",
         "METRICS_ENDPOINT_NAME": "app-dev",
         "DRIFT_PSI_THRESHOLD": "0.2",
-        "DRIFT_MIN_ROWS": "100",
+        "DRIFT_MIN_ROWS": "500",
         "DRIFT_WINDOW.$": "$.window.label",
     }
-
-
-def test_the_container_and_the_job_agree_on_paths_variables_and_metric_names() -> None:
-    """GIVEN the container's monitor module (which cannot import the app) and the construct's constants
-    WHEN compared THEN both sides agree on paths, variables and metric names of the processing-job contract."""
-    if str(CONTAINER) not in sys.path:  # the container's modules import each other as entrypoint.py runs them
-        sys.path.insert(0, str(CONTAINER))
-    container_monitor = importlib.import_module("sagemaker_contract.monitor")
-    DEFAULT_OPT_ML = importlib.import_module("sagemaker_contract.paths").DEFAULT_OPT_ML  # noqa: N806
-    assert f"{DEFAULT_OPT_ML}/{container_monitor.PROCESSING_DIR}" == drift_monitor.PROCESSING_ROOT
-    assert f"{drift_monitor.PROCESSING_ROOT}/{container_monitor.BASELINE_INPUT}" == drift_monitor.BASELINE_LOCAL_PATH
-    assert f"{drift_monitor.PROCESSING_ROOT}/{container_monitor.CAPTURE_INPUT}" == drift_monitor.CAPTURE_LOCAL_PATH
-    assert f"{drift_monitor.PROCESSING_ROOT}/{container_monitor.OUTPUT}" == drift_monitor.OUTPUT_LOCAL_PATH
-    assert drift_monitor.THRESHOLD_VARIABLE == container_monitor.THRESHOLD_VARIABLE
-    assert drift_monitor.MIN_ROWS_VARIABLE == container_monitor.MIN_ROWS_VARIABLE
-    assert drift_monitor.WINDOW_VARIABLE == container_monitor.WINDOW_VARIABLE
-    assert container_monitor.METRICS_NAMESPACE_VARIABLE == CONTAINER_METRICS_NAMESPACE_VARIABLE
-    assert container_monitor.METRICS_ENDPOINT_VARIABLE == CONTAINER_METRICS_ENDPOINT_VARIABLE
-    published = set(container_monitor.OVERALL_METRICS) | set(container_monitor.FEATURE_METRICS)
-    used = {
-        drift_monitor.OVERALL_DRIFT,
-        drift_monitor.PREDICTION_DRIFT,
-        drift_monitor.FEATURE_DRIFT,
-        drift_monitor.MISSING_RATE,
-        drift_monitor.MISSING_RATE_MAX,
-        drift_monitor.OUT_OF_RANGE_RATE_MAX,
-        drift_monitor.ROWS_ANALYZED,
-        drift_monitor.CORRUPT_RECORDS,
-        drift_monitor.MISMATCHED_RECORDS,
-    }
-    assert used <= published
-    assert drift_monitor.MONITOR_ARGUMENT == "monitor"
 
 
 # -- the schedule and the window ---------------------------------------------------------------------
@@ -441,6 +405,8 @@ def test_retraining_starts_the_pipeline_with_the_newest_data_when_the_drift_alar
         ({"frequency": "weekly"}, r"frequency must be one of hourly, daily, got 'weekly'"),
         ({"psi_threshold": 0}, r"psi_threshold must be above 0"),
         ({"min_rows": 0}, r"min_rows must be at least 1"),
+        # the configuration's rule, applied by the same function: a threshold sampling noise alone would pass
+        ({"psi_threshold": 0.2, "min_rows": 100}, r"psi_threshold \(0\.2\) must be at least 3x the PSI that sampling"),
         ({"job": DriftJobOptions(volume_size_gb=0)}, r"job\.volume_size_gb must be 1-16384"),
         ({"job": DriftJobOptions(max_runtime=cdk.Duration.days(8))}, r"job\.max_runtime must be 1 s to 7 days"),
         ({"settle": cdk.Duration.hours(2)}, r"settle must be 0-60 minutes"),

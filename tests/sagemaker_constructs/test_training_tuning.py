@@ -469,50 +469,16 @@ def test_a_prefix_too_long_for_tuning_job_names_is_rejected(stack: cdk.Stack, pl
         _pipeline(stack, platform, name_prefix="a" * 24)
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (replace(TUNING, objective_metric="validation:ndcg"), r"tuning\.objective_metric must be one of"),
-        (replace(TUNING, strategy="Grid"), r"tuning\.strategy must be one of Bayesian, Hyperband, Random"),
-        (replace(TUNING, objective_type="Max"), r"tuning\.objective_type must be one of Maximize, Minimize"),
-        (replace(TUNING, early_stopping="On"), r"tuning\.early_stopping must be one of Off, Auto"),
-        (replace(TUNING, warm_start="Identical"), r"tuning\.warm_start must be one of"),
-        (replace(TUNING, max_training_jobs=0), r"tuning\.max_training_jobs must be 1-750"),
-        (replace(TUNING, max_training_jobs=751), r"tuning\.max_training_jobs must be 1-750"),
-        (replace(TUNING, max_parallel_training_jobs=13), r"tuning\.max_parallel_training_jobs must be 1-100"),
-        (replace(TUNING, strategy="Hyperband"), r"tuning\.hyperband_rounds is required with the Hyperband"),
-        (replace(TUNING, hyperband_rounds=(1, 2)), r"tuning\.hyperband_rounds is required with the Hyperband"),
-        (
-            replace(TUNING, strategy="Hyperband", hyperband_rounds=(1, 2), early_stopping="Auto"),
-            r"tuning\.early_stopping must be Off with Hyperband",
-        ),
-        (replace(TUNING, ranges=()), r"tuning\.ranges must hold 1-30 ranges, got 0"),
-        (replace(TUNING, ranges=RANGES * 11), r"tuning\.ranges must hold 1-30 ranges, got 33"),
-        (replace(TUNING, ranges=RANGES[:1] * 2), r"tuning\.ranges names a hyperparameter twice"),
-        (
-            replace(TUNING, ranges=(ParameterRange("learning_rate", "continuous", 0.3, 0.01),)),
-            r"tuning\.ranges\['learning_rate'\] needs min_value below max_value",
-        ),
-        (
-            replace(TUNING, ranges=(ParameterRange("lambda_l2", "continuous", 0, 1, "Logarithmic"),)),
-            r"tuning\.ranges\['lambda_l2'\]: Logarithmic scaling needs min_value above 0",
-        ),
-        (
-            replace(TUNING, ranges=(ParameterRange("num_leaves", "integer", 2, 8, "Exponential"),)),
-            r"tuning\.ranges\['num_leaves'\]\.scaling must be one of",
-        ),
-        (
-            replace(TUNING, ranges=(ParameterRange("tree_learner", "categorical"),)),
-            r"tuning\.ranges\['tree_learner'\] needs values",
-        ),
-    ],
-)
-def test_bad_tuning_options_are_rejected_naming_the_field(
-    stack: cdk.Stack, platform: Platform, options: TuningOptions, message: str
+def test_tuning_the_pipeline_cannot_run_is_rejected_with_every_problem_and_the_path(
+    stack: cdk.Stack, platform: Platform
 ) -> None:
-    # GIVEN tuning options that break a rule WHEN the pipeline is built THEN the error names the field
-    with pytest.raises(ValueError, match=message):
-        _pipeline(stack, platform, tuning=options)
+    # GIVEN an objective the pipeline's metric definitions lack and a name prefix too long for tuning job names
+    # (the options' own rules, strategy, limits and ranges, are the configuration's: tests/test_config_tuning.py)
+    options = replace(TUNING, objective_metric="validation:ndcg")
+    # WHEN the pipeline is built THEN one error names the construct's path and both problems
+    with pytest.raises(ValueError, match=r"TrainingPipeline [\w/]+: 2 problems: name_prefix must be at most") as error:
+        _pipeline(stack, platform, tuning=options, name_prefix="a" * 24)
+    assert "tuning.objective_metric must be one of the metric definitions" in str(error.value)
 
 
 # ----- what the pipeline may do ------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from config import AppConfig, ConfigError, EnvironmentName, parse_config
-from config.settings import DEFAULT_CONFIG_FILE, DeliverySettings
+from config.sections import DeliverySettings
+from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs.github_deployment_role import GitHubDeploymentRole
 from stacks import build_app
 from stacks.compliance import add_compliance_checks

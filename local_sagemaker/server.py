@@ -20,7 +20,7 @@ REGION = "us-east-1"
 STARTUP_SECONDS = 20.0
 # The local SageMaker stops its containers first (a model server drains for up to 25 s).
 STOP_SECONDS = 30.0
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def start_moto_server(attempts: int = 3, *, module: str = "moto.server", log: Pa
     for _ in range(attempts):
         port = _free_port()
         with log.open("ab") if log else open(os.devnull, "wb") as output:  # noqa: PTH123
-            process = subprocess.Popen(
+            process = subprocess.Popen(  # noqa: S603 - this interpreter running our own module
                 [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
                 stdout=output,
                 stderr=subprocess.STDOUT,

@@ -18,8 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local_sagemaker.server import ACCOUNT, REGION, MotoServer
 from tests.emulator.adaptations import AdaptedTemplate, adapt, physical_alarm_name
-from tests.emulator.server import ACCOUNT, REGION, MotoServer
 
 BOOTSTRAP_VERSION = 30  # what `cdk bootstrap` of the pinned CLI writes to SSM
 STACK_WAIT_SECONDS = 60.0

@@ -1,0 +1,155 @@
+"""The `[environments.<env>.endpoint]` section: variants or serverless, autoscaling, deployment, VPC."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from config.aws_catalog import sagemaker_range
+from config.contract import (
+    MAX_ENDPOINT_INSTANCES,
+    MAX_REALTIME_INVOCATION_SECONDS,
+    SERVERLESS_MEMORY_STEP_MB,
+)
+from config.types import (
+    EndpointInstanceType,
+    _Frozen,
+    _matching,
+    _not_a_url,
+    _sagemaker_bounds,
+    _schedule,
+)
+
+
+class VariantSettings(_Frozen):
+    """One production variant on instances: SageMaker spreads two or more across Availability Zones."""
+
+    name: Annotated[str, _matching(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", "1-63 letters, digits or '-'")] = "primary"
+    instance_type: EndpointInstanceType
+    initial_instance_count: int = Field(ge=1)
+    weight: float = Field(default=1.0, gt=0)
+
+
+class ServerlessSettings(_Frozen):
+    """A serverless variant: pay per request, cold starts, no instances to manage."""
+
+    memory_size_mb: Annotated[int, _sagemaker_bounds("ProductionVariantServerlessConfig", "MemorySizeInMB", " MB")]
+    max_concurrency: Annotated[int, _sagemaker_bounds("ProductionVariantServerlessConfig", "MaxConcurrency")]
+
+    @model_validator(mode="after")
+    def _memory_in_steps(self) -> ServerlessSettings:
+        if self.memory_size_mb % SERVERLESS_MEMORY_STEP_MB:
+            low, high = sagemaker_range("ProductionVariantServerlessConfig", "MemorySizeInMB")
+            offered = ", ".join(str(m) for m in range(low, high + 1, SERVERLESS_MEMORY_STEP_MB))
+            raise ValueError(f"memory_size_mb must be one of {offered} (got {self.memory_size_mb})")
+        return self
+
+
+class ScheduleSettings(_Frozen):
+    """A scheduled change of the autoscaling range, e.g. a larger floor during business hours."""
+
+    name: Annotated[str, _matching(r"[A-Za-z][A-Za-z0-9]{0,63}", "a name of letters and digits")]
+    schedule: Annotated[str, _schedule(allow_at=True)]
+    min_capacity: int = Field(ge=1)
+    max_capacity: int = Field(ge=1)
+
+
+class AutoScalingSettings(_Frozen):
+    """Target tracking on invocations per instance, between min_capacity and max_capacity.
+
+    The target is computed from what a load test measured (EndpointAutoScaling): the highest
+    requests/s one instance sustained x safety_factor x 60.
+    """
+
+    min_capacity: int = Field(ge=1)
+    max_capacity: int = Field(ge=1)
+    max_requests_per_second: float = Field(gt=0)
+    safety_factor: float = Field(default=0.5, gt=0, le=1)
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0)
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0)
+    schedules: tuple[ScheduleSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> AutoScalingSettings:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})")
+        return self
+
+
+class DeploymentSettings(_Frozen):
+    """How an endpoint update shifts traffic to the new fleet (it rolls back on the monitoring alarms)."""
+
+    strategy: Literal["canary", "linear", "all_at_once"]
+    step_type: Literal["instance_count", "capacity_percent"] = "instance_count"
+    step_value: int = Field(default=1, ge=1)
+    wait_interval_seconds: Annotated[int, _sagemaker_bounds("TrafficRoutingConfig", "WaitIntervalInSeconds", " s")] = (
+        300
+    )
+    termination_wait_seconds: Annotated[
+        int, _sagemaker_bounds("BlueGreenUpdatePolicy", "TerminationWaitInSeconds", " s")
+    ] = 300
+    maximum_execution_timeout_seconds: Annotated[
+        int, _sagemaker_bounds("BlueGreenUpdatePolicy", "MaximumExecutionTimeoutInSeconds", " s")
+    ] = 3600
+
+
+class VpcSettings(_Frozen):
+    """Private subnets and security groups of an existing VPC for the model's containers."""
+
+    subnet_ids: tuple[Annotated[str, _matching(r"subnet-[0-9a-f]{8,17}", "a subnet id")], ...] = Field(min_length=1)
+    security_group_ids: tuple[Annotated[str, _matching(r"sg-[0-9a-f]{8,17}", "a security group id")], ...] = Field(
+        min_length=1
+    )
+
+
+class EndpointSettings(_Frozen):
+    """The real-time endpoint: which model it serves, on what, and how it changes."""
+
+    model_artifact_key: (
+        Annotated[
+            str,
+            AfterValidator(_not_a_url),
+            _matching(r"[^/\s][^\s]*\.tar\.gz", "an object key in the artifacts bucket ending in .tar.gz"),
+        ]
+        | None
+    ) = None
+    variants: tuple[VariantSettings, ...] = ()
+    serverless: ServerlessSettings | None = None
+    autoscaling: AutoScalingSettings | None = None
+    deployment: DeploymentSettings | None = None
+    data_capture_percentage: int = Field(default=0, ge=0, le=100)
+    container_startup_health_check_timeout_seconds: (
+        Annotated[int, _sagemaker_bounds("ProductionVariant", "ContainerStartupHealthCheckTimeoutInSeconds", " s")]
+        | None
+    ) = None
+    model_data_download_timeout_seconds: (
+        Annotated[int, _sagemaker_bounds("ProductionVariant", "ModelDataDownloadTimeoutInSeconds", " s")] | None
+    ) = None
+    server_workers: int | None = Field(default=None, ge=1)
+    server_timeout_seconds: int = Field(
+        default=MAX_REALTIME_INVOCATION_SECONDS, ge=1, le=MAX_REALTIME_INVOCATION_SECONDS
+    )
+    network_isolation: bool = False
+    vpc: VpcSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_capacity(self) -> EndpointSettings:
+        if bool(self.variants) == (self.serverless is not None):
+            raise ValueError("give either variants (instances) or serverless, not both and not neither")
+        return self
+
+    @model_validator(mode="after")
+    def _fleet_within_ceiling(self) -> EndpointSettings:
+        fleets = {f"variants.{i}.initial_instance_count": v.initial_instance_count for i, v in enumerate(self.variants)}
+        if self.autoscaling is not None:
+            fleets["autoscaling.max_capacity"] = self.autoscaling.max_capacity
+            for i, schedule in enumerate(self.autoscaling.schedules):
+                fleets[f"autoscaling.schedules.{i}.max_capacity"] = schedule.max_capacity
+        too_large = [f"{field} ({count})" for field, count in fleets.items() if count > MAX_ENDPOINT_INSTANCES]
+        if too_large:
+            raise ValueError(
+                f"{', '.join(too_large)} must not exceed {MAX_ENDPOINT_INSTANCES} instances "
+                "(config/contract.py MAX_ENDPOINT_INSTANCES; SageMaker's quotas are usually far lower)"
+            )
+        return self

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "container"))
 
-from algorithm import ALGORITHM
+from lightgbm_gbdt.algorithm import ALGORITHM
 
 
 def main(model_dir: Path, payload: Path, seconds: float, mode: str) -> dict[str, float]:

@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from config import EnvironmentConfig
+from config.algorithm import load_algorithm
 from config.contract import (
     INPUT_COMMIT,
     INPUT_DATA_PREFIX,
@@ -17,7 +18,7 @@ from config.contract import (
     INPUT_SCORE_PREFIX,
     METRIC_DEFINITIONS_FILE,
 )
-from config.tuning import TuningSettings, hyperband_max_rounds
+from config.tuning import TuningSettings, hyperband_resource
 from sagemaker_constructs import (
     ExplorationNotebook,
     QualityGate,
@@ -57,9 +58,8 @@ def tuning_options(tuning: TuningSettings, hyperparameters: dict[str, str]) -> T
         max_parallel_training_jobs=tuning.max_parallel_training_jobs,
         early_stopping=tuning.early_stopping,
         warm_start=tuning.warm_start,
-        hyperband_rounds=(tuning.hyperband_min_rounds, hyperband_max_rounds(hyperparameters))
-        if tuning.strategy == "Hyperband"
-        else None,
+        hyperband_resource=hyperband_resource(tuning, hyperparameters) if tuning.strategy == "Hyperband" else None,
+        metric_hyperparameter=load_algorithm().metric_hyperparameter,
         enabled_by_default=tuning.enabled,
     )
 

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from aws_cdk import aws_stepfunctions as sfn
 
 from config.contract import (
-    HYPERBAND_RESOURCE,
     INPUT_HYPERPARAMETERS,
     INPUT_TUNING,
     INPUT_TUNING_PARENT,
@@ -40,7 +39,7 @@ INVALID_TUNING_CAUSE = (
     f" With tuning: {INPUT_TUNING!r} is true or false; {INPUT_TUNING_RANGES!r} narrows numeric ranges as "
     '{"<name>": {"min": <number>, "max": <number>}} within the configured ones (min below max; categorical '
     f"ranges are fixed); a tuned run sets no tuned hyperparameter in {INPUT_HYPERPARAMETERS!r} and keeps the "
-    "objective's metric (and, with Hyperband, num_boost_round); "
+    "objective's metric (and, with Hyperband, the resource Hyperband allots); "
     f"{INPUT_TUNING_PARENT!r} names a tuning job of this environment (with warm start only)."
 )
 
@@ -67,7 +66,10 @@ class TuningOptions:
     :param enabled_by_default: whether an execution whose input does not say `tuning` tunes. @default False.
     :param warm_start: IdenticalDataAndAlgorithm or TransferLearning: an execution whose input names
         `tuning_parent` continues that tuning job's search. @default None (no warm start).
-    :param hyperband_rounds: (MinResource, MaxResource) in boosting rounds, with the Hyperband strategy.
+    :param hyperband_resource: (the integer hyperparameter Hyperband allots, such as boosting rounds, its
+        MinResource, its MaxResource), with the Hyperband strategy.
+    :param metric_hyperparameter: the hyperparameter choosing the one metric the jobs evaluate, if any: a tuned
+        run keeps it. @default None (the jobs report every metric).
     """
 
     objective_metric: str
@@ -78,7 +80,8 @@ class TuningOptions:
     max_parallel_training_jobs: int = 2
     early_stopping: str = "Off"
     warm_start: str | None = None
-    hyperband_rounds: tuple[int, int] | None = None
+    hyperband_resource: tuple[str, int, int] | None = None
+    metric_hyperparameter: str | None = None
     enabled_by_default: bool = False
 
     @property
@@ -143,8 +146,8 @@ def check_tuning(tuning: TuningOptions, *, name_prefix: str, metric_definitions:
             f"tuning.max_parallel_training_jobs must be 1-{MAX_TUNING_PARALLEL_JOBS} and at most max_training_jobs, "
             f"got {tuning.max_parallel_training_jobs}"
         )
-    if (tuning.strategy == "Hyperband") != (tuning.hyperband_rounds is not None):
-        raise ValueError("tuning.hyperband_rounds is required with the Hyperband strategy, and only with it")
+    if (tuning.strategy == "Hyperband") != (tuning.hyperband_resource is not None):
+        raise ValueError("tuning.hyperband_resource is required with the Hyperband strategy, and only with it")
     if tuning.strategy == "Hyperband" and tuning.early_stopping != "Off":
         raise ValueError("tuning.early_stopping must be Off with Hyperband (it stops jobs itself)")
     _check_ranges(tuning.ranges)
@@ -234,10 +237,10 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
     # A tuned run: the tuned names are ranges, not static values; the objective's metric stays.
     hyperparameters = f"$.input.{INPUT_HYPERPARAMETERS}"
     static_ok = [c.is_not_present(f"{hyperparameters}.{r.name}") for r in tuning.ranges]
-    if tuning.hyperband_rounds is not None:  # MaxResource is the configured num_boost_round
-        static_ok.append(c.is_not_present(f"{hyperparameters}.{HYPERBAND_RESOURCE}"))
-    if tuned_metric is not None:
-        metric = f"{hyperparameters}.metric"
+    if tuning.hyperband_resource is not None:  # MaxResource is the configured value of the resource
+        static_ok.append(c.is_not_present(f"{hyperparameters}.{tuning.hyperband_resource[0]}"))
+    if tuned_metric is not None and tuning.metric_hyperparameter is not None:
+        metric = f"{hyperparameters}.{tuning.metric_hyperparameter}"
         static_ok.append(c.or_(c.is_not_present(metric), c.string_equals(metric, tuned_metric)))
     asks = c.and_(c.is_present(f"$.input.{INPUT_TUNING}"), c.boolean_equals(f"$.input.{INPUT_TUNING}", True))
     tuned = c.or_(asks, c.is_not_present(f"$.input.{INPUT_TUNING}")) if tuning.enabled_by_default else asks
@@ -318,8 +321,8 @@ def tuning_job(
         "ParameterRanges": parameter_ranges(tuning),
         "TrainingJobEarlyStoppingType": tuning.early_stopping,
     }
-    if tuning.hyperband_rounds is not None:
-        low, high = tuning.hyperband_rounds
+    if tuning.hyperband_resource is not None:
+        _, low, high = tuning.hyperband_resource
         config["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": low, "MaxResource": high}}
     parameters: dict[str, Any] = {
         "HyperParameterTuningJobName.$": NAME_PATH,

@@ -42,7 +42,14 @@ RANGES = (
     ParameterRange("num_leaves", "integer", 8, 256, "Logarithmic"),
     ParameterRange("tree_learner", "categorical", values=("data", "voting")),
 )
-TUNING = TuningOptions("validation:auc", "Maximize", RANGES, max_training_jobs=12, max_parallel_training_jobs=3)
+TUNING = TuningOptions(
+    "validation:auc",
+    "Maximize",
+    RANGES,
+    max_training_jobs=12,
+    max_parallel_training_jobs=3,
+    metric_hyperparameter="metric",
+)
 HYPERPARAMETERS = {"objective": "binary", "metric": "auc", "num_boost_round": "200"}
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 BEST_JOB_SUFFIX = "-007-1a2b3c4d"
@@ -308,7 +315,7 @@ def test_a_failed_tuning_job_notifies_and_fails_the_execution(stack: cdk.Stack, 
 
 def test_hyperband_stops_jobs_by_rounds_itself(stack: cdk.Stack, platform: Platform) -> None:
     # GIVEN the Hyperband strategy between 10 and 200 boosting rounds WHEN a tuned execution runs
-    hyperband = replace(TUNING, strategy="Hyperband", hyperband_rounds=(10, 200))
+    hyperband = replace(TUNING, strategy="Hyperband", hyperband_resource=("num_boost_round", 10, 200))
     _pipeline(stack, platform, tuning=hyperband)
     sagemaker = SageMaker()
     _run(_definition(stack), INPUT, sagemaker)
@@ -480,10 +487,13 @@ def test_a_prefix_too_long_for_tuning_job_names_is_rejected(stack: cdk.Stack, pl
         (replace(TUNING, max_training_jobs=0), r"tuning\.max_training_jobs must be 1-750"),
         (replace(TUNING, max_training_jobs=751), r"tuning\.max_training_jobs must be 1-750"),
         (replace(TUNING, max_parallel_training_jobs=13), r"tuning\.max_parallel_training_jobs must be 1-100"),
-        (replace(TUNING, strategy="Hyperband"), r"tuning\.hyperband_rounds is required with the Hyperband"),
-        (replace(TUNING, hyperband_rounds=(1, 2)), r"tuning\.hyperband_rounds is required with the Hyperband"),
+        (replace(TUNING, strategy="Hyperband"), r"tuning\.hyperband_resource is required with the Hyperband"),
         (
-            replace(TUNING, strategy="Hyperband", hyperband_rounds=(1, 2), early_stopping="Auto"),
+            replace(TUNING, hyperband_resource=("num_boost_round", 1, 2)),
+            r"tuning\.hyperband_resource is required with the Hyperband",
+        ),
+        (
+            replace(TUNING, strategy="Hyperband", hyperband_resource=("num_boost_round", 1, 2), early_stopping="Auto"),
             r"tuning\.early_stopping must be Off with Hyperband",
         ),
         (replace(TUNING, ranges=()), r"tuning\.ranges must hold 1-30 ranges, got 0"),

@@ -1,7 +1,7 @@
-"""The algorithm layer: gradient-boosted decision trees with LightGBM (regression, binary, multiclass).
+"""Gradient-boosted decision trees with LightGBM (regression, binary, multiclass), behind the contract layer.
 
-To run another algorithm behind the same contract, replace this module with one that exposes
-`ALGORITHM` satisfying `sagemaker_contract.protocol.Algorithm` (see container/README.md).
+The image runs it as ALGORITHM_MODULE=lightgbm_gbdt:ALGORITHM (sagemaker_contract/seam.py); docs/swap.md
+says how another algorithm takes its place.
 """
 
 from __future__ import annotations
@@ -23,10 +23,21 @@ from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
+from hyperschema import Condition, Rule, enforce, param
 from sagemaker_contract.baseline import SAMPLE_ROWS
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.hyperparameters import Condition, Rule, enforce, param
-from sagemaker_contract.protocol import Cluster, Dataset, FitContext, Matrix, MetricsLog, StopRequested
+from sagemaker_contract.protocol import (
+    Capabilities,
+    Cluster,
+    Dataset,
+    Declaration,
+    FitContext,
+    Matrix,
+    Metric,
+    MetricsLog,
+    StopRequested,
+    TuningRange,
+)
 
 MODEL_FILE = "model.txt"
 # Measured on the project machine: -O1 compiles in about half the time of -O2 and predicts about as fast.
@@ -41,6 +52,8 @@ METRICS: dict[str, tuple[str, ...]] = {
     "multiclass": ("multi_logloss", "multi_error", "auc_mu"),
 }
 ALL_METRICS = tuple(metric for metrics in METRICS.values() for metric in metrics)
+# Scores: higher is better; every other metric is a loss or an error rate.
+_MAXIMIZED = frozenset({"auc", "average_precision", "auc_mu"})
 # Fields of GBDTHyperparameters that are not passed to LightGBM as they are.
 _NOT_LIGHTGBM_PARAMS = frozenset(
     {"num_boost_round", "early_stopping_rounds", "num_class", "metric", "tree_learner", "train_metric_period"}
@@ -49,9 +62,6 @@ _NOT_LIGHTGBM_PARAMS = frozenset(
 _RESUMABLE_ACROSS = frozenset({"num_boost_round", "early_stopping_rounds", "train_metric_period"})
 _CONNECTED = re.compile(r"Connected to rank (\d+)")
 _NETWORK_READY = re.compile(r"Local rank: \d+, total number of machines: \d+")
-# Predictions training already holds, by the sha256 of the model file they belong to: (features, predictions)
-# of each channel small enough for the drift baseline to predict whole (baseline.SAMPLE_ROWS).
-_SCORED: dict[str, list[tuple[Matrix, Matrix]]] = {}
 
 
 class _NetworkLog:
@@ -92,8 +102,16 @@ def _distributed_params(cluster: Cluster, tree_learner: str) -> dict[str, Any]:
 class GBDTHyperparameters:
     """LightGBM's parameters of the same names; defaults are LightGBM's unless noted."""
 
-    objective: str = param(choices=tuple(METRICS), doc="regression, binary or multiclass")
-    num_class: int | None = param(default=None, minimum=2, maximum=10_000, doc="classes; multiclass only")
+    objective: str = param(
+        choices=tuple(METRICS), doc="regression, binary or multiclass", not_tuned="it defines the problem"
+    )
+    num_class: int | None = param(
+        default=None,
+        minimum=2,
+        maximum=10_000,
+        doc="classes; multiclass only",
+        not_tuned="it is a property of the data",
+    )
     num_boost_round: int = param(default=100, minimum=1, maximum=100_000, doc="boosting rounds (trees per class)")
     learning_rate: float = param(default=0.1, exclusive_minimum=0.0, maximum=1.0, doc="shrinkage")
     num_leaves: int = param(default=31, minimum=2, maximum=131_072, doc="leaves per tree")
@@ -107,8 +125,19 @@ class GBDTHyperparameters:
     early_stopping_rounds: int = param(
         default=10, minimum=0, doc="stop when the validation metric has not improved for k rounds; 0 = never"
     )
-    metric: str | None = param(default=None, choices=ALL_METRICS, doc="evaluation metric; default per objective")
-    seed: int = param(default=0, minimum=0, maximum=2**31 - 1, doc="random seed (this container's default: 0)")
+    metric: str | None = param(
+        default=None,
+        choices=ALL_METRICS,
+        doc="evaluation metric; default per objective",
+        not_tuned="it defines what the objective metric measures",
+    )
+    seed: int = param(
+        default=0,
+        minimum=0,
+        maximum=2**31 - 1,
+        doc="random seed (this container's default: 0)",
+        not_tuned="a better seed is noise, not a better model",
+    )
     tree_learner: str = param(
         default="data", choices=("data", "voting"), doc="distributed learner on several hosts; voting for wide data"
     )
@@ -118,6 +147,7 @@ class GBDTHyperparameters:
         maximum=100_000,
         doc="report the train channel's metric every k rounds and after the last; 1 = every round (this "
         "container's setting: each report scores every training row, about a quarter of a round's time)",
+        not_tuned="it changes what the log reports, not the model",
     )
 
     # Combinations LightGBM refuses or ignores; exported with the fields (container/hyperparameters.json).
@@ -178,8 +208,6 @@ class GBDTModel:
     def save(self, directory: Path) -> None:
         best = self._facts.get("best_iteration") or None
         self._booster.save_model(str(directory / MODEL_FILE), num_iteration=best)
-        if self._scored:
-            _SCORED[_digest(directory / MODEL_FILE)] = self._scored
 
     def summary(self) -> dict[str, Any]:
         return dict(self._facts)
@@ -244,10 +272,6 @@ class GBDTModel:
             return
         self._compiled = compiled
         _log.info("compiled inference ready after %.2f s", time.monotonic() - started)
-
-
-def _digest(model_file: Path) -> str:
-    return hashlib.sha256(model_file.read_bytes()).hexdigest()
 
 
 def _scored(booster: Any, train: Dataset, validation: Dataset | None) -> list[tuple[Matrix, Matrix]]:
@@ -387,10 +411,40 @@ class _RoundReports:
             self._metrics.report(last_round, self._train(booster, last_round))
 
 
+DECLARATION = Declaration(
+    metrics=tuple(
+        Metric(f"{channel}:{metric}", "maximize" if metric in _MAXIMIZED else "minimize")
+        for metric in ALL_METRICS
+        for channel in ("train", "validation")
+    ),
+    capabilities=Capabilities(
+        several_hosts=True, checkpoints=True, early_stopping=True, tuning_resource="num_boost_round"
+    ),
+    # Where LightGBM's tuning usually pays, with ranges wide enough for most tabular data (docs/tuning.md).
+    tuning_ranges={
+        # Step size: the strongest single lever; log scale, as good values span an order of magnitude.
+        "learning_rate": TuningRange("continuous", 0.01, 0.3, "Logarithmic"),
+        # Model capacity per tree; LightGBM grows leaf-wise, so leaves rather than depth.
+        "num_leaves": TuningRange("integer", 8, 256, "Logarithmic"),
+        # The main guard against overfitting small leaves.
+        "min_data_in_leaf": TuningRange("integer", 5, 200, "Logarithmic"),
+        # Column subsampling per tree: regularizes and speeds up wide data.
+        "feature_fraction": TuningRange("continuous", 0.5, 1.0, "Linear"),
+        # L2 on leaf values; 0 is the default, so the range starts just above it (log scale needs > 0).
+        "lambda_l2": TuningRange("continuous", 0.001, 10.0, "Logarithmic"),
+    },
+    # LightGBM evaluates the one metric `metric` names (default: the objective's first).
+    metric_hyperparameter="metric",
+    example={"objective": "binary", "metric": "auc", "num_boost_round": "60"},
+    # LightGBM bins float32-rounded values anyway: half the memory of float64.
+    feature_dtype="float32",
+)
+
+
 class LightGBMAlgorithm:
     name = "lightgbm-gbdt"
     hyperparameters = GBDTHyperparameters
-    metric_names = tuple(f"{channel}:{metric}" for metric in ALL_METRICS for channel in ("train", "validation"))
+    declaration = DECLARATION
 
     def check(self, hyperparameters: GBDTHyperparameters, dataset: Dataset) -> None:
         problem = _labels_problem(hyperparameters, dataset.labels)
@@ -499,8 +553,7 @@ class LightGBMAlgorithm:
 
     def load(self, directory: Path) -> GBDTModel:
         booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
-        scored = _SCORED.get(_digest(directory / MODEL_FILE)) if _SCORED else None
-        return GBDTModel(booster, {}, directory / MODEL_FILE, scored)
+        return GBDTModel(booster, {}, directory / MODEL_FILE)
 
 
 ALGORITHM = LightGBMAlgorithm()

@@ -57,7 +57,7 @@ def tuning_input(
         resource = algorithm.capabilities.tuning_resource
         if tuning.strategy == "Hyperband" and resource in hyperparameters:
             raise TuningUsageError(
-                f"--hyperparameter {resource}: Hyperband's most {resource} per job are the configured ones"
+                f"--hyperparameter {resource}: Hyperband's most {resource} per job is the configured value"
             )
         selector = algorithm.metric_hyperparameter
         metric = hyperparameters.get(selector) if selector is not None else None

@@ -182,7 +182,7 @@ class TuningSettings(_Frozen):
         problems = []
         algorithm = load_algorithm()
         if self.early_stopping != "Off" and (lacks := algorithm.lacks("early_stopping")):
-            problems.append(f"early_stopping {self.early_stopping!r} needs what {lacks}")
+            problems.append(f"early_stopping {self.early_stopping!r}: {lacks}")
         if self.strategy != "Hyperband":
             return problems
         resource = algorithm.capabilities.tuning_resource

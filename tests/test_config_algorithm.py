@@ -78,7 +78,7 @@ def test_hyperband_needs_a_declared_resource(raw: dict[str, Any], monkeypatch: p
 
 def test_early_stopping_needs_the_capability(raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     _declare(monkeypatch, capabilities=NOTHING, metric_hyperparameter=None)
-    with pytest.raises(ConfigError, match=r"tuning: early_stopping 'Auto' needs .*capability early_stopping"):
+    with pytest.raises(ConfigError, match=r"tuning: early_stopping 'Auto': .*capability early_stopping"):
         _tuned(raw, {"objective": "validation:auc", "early_stopping": "Auto"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -98,3 +99,17 @@ def test_readme_lists_every_reserved_hyperparameter() -> None:
     readme = (CONTAINER / "README.md").read_text()
     for name in RESERVED:
         assert f"`{name}`" in readme, name
+
+
+def test_the_contract_layer_imports_no_algorithm() -> None:
+    """GIVEN the contract layer, the schema package and the entry point THEN no import names an algorithm's folder:
+    the algorithm is found by ALGORITHM_MODULE only (sagemaker_contract/seam.py)."""
+    layers = {"sagemaker_contract", "hyperschema"}
+    algorithms = {p.name for p in CONTAINER.iterdir() if (p / "__init__.py").is_file()} - layers
+    assert {"lightgbm_gbdt", "linear_model"} <= algorithms
+    sources = [CONTAINER / "entrypoint.py", *(p for layer in layers for p in (CONTAINER / layer).rglob("*.py"))]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            assert not {name.partition(".")[0] for name in names} & algorithms, f"{source.name} imports {names}"

@@ -12,7 +12,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup demo synth test app-test container-test review lint typecheck format bench clean
+.PHONY: help setup demo synth test app-test container-test conformance review lint typecheck format bench clean
 .PHONY: report comment package unpack deploy smoke
 
 help:  ## list the targets
@@ -59,6 +59,11 @@ $(CONTAINER_VENV)/.installed: container/requirements.txt requirements.txt requir
 
 container-test: $(CONTAINER_VENV)/.installed  ## the container's tests on the image's Python (.venv-container)
 	$(CONTAINER_VENV)/bin/python -m pytest tests/container --confcutdir=tests/container -q
+
+# The contract's conformance kit against one algorithm, named as the image names it (docs/swap.md).
+conformance: $(CONTAINER_VENV)/.installed  ## the conformance kit against one algorithm (ALGORITHM=module:attribute)
+	@test -n '$(ALGORITHM)' || { echo "make conformance: set ALGORITHM=module:attribute, e.g. linear_model:ALGORITHM" >&2; exit 2; }
+	CONFORMANCE_ALGORITHM='$(ALGORITHM)' $(CONTAINER_VENV)/bin/python -m pytest tests/container/test_conformance.py --confcutdir=tests/container -q
 
 synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet

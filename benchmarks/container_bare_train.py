@@ -18,7 +18,7 @@ import pyarrow.csv as pa_csv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "container"))
 
-from algorithm import GBDTHyperparameters
+from lightgbm_gbdt.algorithm import GBDTHyperparameters
 from sagemaker_contract import hyperparameters
 
 

@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "container"))
-    from algorithm import ALGORITHM  # noqa: PLC0415 - the container's own module, as serving loads it
+    from lightgbm_gbdt.algorithm import ALGORITHM  # noqa: PLC0415 - the container's own module, as serving loads it
 
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:

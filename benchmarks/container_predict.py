@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "container"))
 
-from algorithm import ALGORITHM
+from lightgbm_gbdt.algorithm import ALGORITHM
 from sagemaker_contract import codecs
 
 CSV = "text/csv"

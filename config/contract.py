@@ -32,6 +32,7 @@ CONTAINER_INTERFACE_FILE = CONTAINER_DIRECTORY / "interface.json"
 class ContainerEnvironment:
     """Names of the environment variables the container reads."""
 
+    algorithm_module: str
     bind_to_port: str
     max_payload_mb: str
     metrics_endpoint_name: str
@@ -48,6 +49,7 @@ class ContainerEnvironment:
 class ContainerFiles:
     """Names of the files the container reads or writes (under /opt/ml/... or next to it)."""
 
+    algorithm: str
     failure: str
     hyperparameters: str
     metadata: str
@@ -246,6 +248,11 @@ CONTAINER_METRIC_DIMENSIONS = CONTAINER.metrics.dimensions
 CONTAINER_DRIFT = CONTAINER.drift
 # The training job's MetricDefinitions, the regexes the container's training log is written for.
 METRIC_DEFINITIONS_FILE = CONTAINER_DIRECTORY / CONTAINER.files.metric_definitions
+# What the algorithm declares besides its hyperparameters (config/algorithm.py reads it), and its schema.
+ALGORITHM_FILE = CONTAINER_DIRECTORY / CONTAINER.files.algorithm
+HYPERPARAMETERS_FILE = CONTAINER_DIRECTORY / CONTAINER.files.hyperparameters
+# The one implementation of hyperparameter schemas, in the image's build context (config/hyperparameters.py).
+HYPERSCHEMA_DIRECTORY = CONTAINER_DIRECTORY / "hyperschema"
 
 
 # ----- names of an environment's resources ------------------------------------------------------------
@@ -393,5 +400,3 @@ MIN_TUNING_NAME_HASH_LENGTH = 8
 MAX_TUNING_TRAINING_JOBS = 750
 MAX_TUNING_PARALLEL_JOBS = 100
 MAX_TUNED_HYPERPARAMETERS = 30
-# Hyperband stops a training job by boosting rounds: the most a job trains is this static hyperparameter.
-HYPERBAND_RESOURCE = "num_boost_round"

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from config.algorithm import load_algorithm
 from config.contract import (
     MAX_JOB_INSTANCE_COUNT,
     MAX_JOB_SECONDS,
@@ -111,6 +112,19 @@ class TrainingSettings(JobCompute):
                 raise ValueError(problem)
         if not self.use_spot and self.max_wait_seconds is not None:
             raise ValueError("max_wait_seconds applies to spot training only; set use_spot = true or remove it")
+        return self
+
+    @model_validator(mode="after")
+    def _within_the_algorithms_capabilities(self) -> TrainingSettings:
+        # What the algorithm cannot do would fail (or silently waste) every job: refuse it here.
+        algorithm = load_algorithm()
+        problems = []
+        if self.instance_count > 1 and (lacks := algorithm.lacks("several_hosts")):
+            problems.append(f"instance_count = {self.instance_count}: {lacks}; use instance_count = 1")
+        if self.use_spot and (lacks := algorithm.lacks("checkpoints")):
+            problems.append(f"use_spot: an interrupted spot job would start over, as {lacks}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

@@ -2,45 +2,25 @@
 
 Checked at load time against what the tuning job will meet at run time: SageMaker's API (botocore's
 service model: strategies, scaling types, early stopping and warm start types), the container's
-exported hyperparameter schema (`container/hyperparameters.json`: types, bounds, choices) and its
-metric definitions (`container/metric_definitions.json`: the objective). docs/tuning.md explains
-the choices.
+exported hyperparameter schema (`container/hyperparameters.json`: types, bounds, choices, what is not
+tuned) and what its algorithm declares (`container/algorithm.json`: metrics and their direction, default
+ranges, Hyperband's resource, capabilities). docs/tuning.md explains the choices.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from config.algorithm import load_algorithm
 from config.aws_catalog import did_you_mean, sagemaker_enum
-from config.contract import (
-    HYPERBAND_RESOURCE,
-    MAX_TUNED_HYPERPARAMETERS,
-    MAX_TUNING_PARALLEL_JOBS,
-    MAX_TUNING_TRAINING_JOBS,
-    METRIC_DEFINITIONS_FILE,
-)
+from config.contract import MAX_TUNED_HYPERPARAMETERS, MAX_TUNING_PARALLEL_JOBS, MAX_TUNING_TRAINING_JOBS
 from config.hyperparameters import Hyperparameter, load_schema
 
 # The strategies this pipeline supports (Grid needs categorical ranges only and no job limit: not offered).
 STRATEGIES = ("Bayesian", "Hyperband", "Random")
-# Names that define the problem rather than tune a model of it, or the hosts' plumbing.
-NOT_TUNABLE = {
-    "objective": "it defines the problem",
-    "metric": "it defines what the objective metric measures",
-    "num_class": "it is a property of the data",
-    "distributed_port": "it is plumbing, not a model parameter",
-    "distributed_timeout_seconds": "it is plumbing, not a model parameter",
-    "seed": "a better seed is noise, not a better model",
-    "train_metric_period": "it changes what the log reports, not the model",
-}
-# Metric names (after `validation:`) whose higher values are better; every other metric the container
-# reports is a loss or an error rate (l1, l2, rmse, huber, mape, *_logloss, *_error): lower is better.
-_HIGHER_IS_BETTER = ("auc", "precision")
 # SageMaker's ParameterValues: 1-30 values per categorical range.
 MAX_CATEGORICAL_VALUES = 30
 
@@ -96,8 +76,8 @@ class ParameterRangeSettings(_Frozen):
         where = f"ranges.{name}"
         if spec is None:
             return [f"{where}: the container has no hyperparameter {name!r} (container/hyperparameters.json)"]
-        if name in NOT_TUNABLE:
-            return [f"{where}: {name} is not tuned: {NOT_TUNABLE[name]}"]
+        if spec.not_tuned:
+            return [f"{where}: {name} is not tuned: {spec.not_tuned}"]
         if self.type == "categorical":
             return self._categorical_problems(where, spec)
         return self._numeric_problems(where, spec)
@@ -159,19 +139,9 @@ class ParameterRangeSettings(_Frozen):
         return str(int(value)) if self.type == "integer" else repr(float(value))
 
 
-# Where LightGBM's tuning usually pays, with ranges wide enough for most tabular data (docs/tuning.md).
-DEFAULT_RANGES: dict[str, ParameterRangeSettings] = {
-    # The largest lever; multiplicative effect, so searched on a log scale.
-    "learning_rate": ParameterRangeSettings(type="continuous", min_value=0.01, max_value=0.3, scaling="Logarithmic"),
-    # Model capacity per tree; LightGBM grows leaf-wise, so leaves rather than depth.
-    "num_leaves": ParameterRangeSettings(type="integer", min_value=8, max_value=256, scaling="Logarithmic"),
-    # The main guard against overfitting small leaves.
-    "min_data_in_leaf": ParameterRangeSettings(type="integer", min_value=5, max_value=200, scaling="Logarithmic"),
-    # Column subsampling per tree: regularizes and speeds up wide data.
-    "feature_fraction": ParameterRangeSettings(type="continuous", min_value=0.5, max_value=1.0, scaling="Linear"),
-    # L2 on leaf values; 0 is the default, so the range starts just above it (log scale needs > 0).
-    "lambda_l2": ParameterRangeSettings(type="continuous", min_value=0.001, max_value=10.0, scaling="Logarithmic"),
-}
+def default_ranges() -> dict[str, ParameterRangeSettings]:
+    """The ranges the algorithm declares worth searching (container/algorithm.json), as a `ranges` table."""
+    return {name: ParameterRangeSettings(**spec) for name, spec in load_algorithm().tuning_ranges.items()}
 
 
 class TuningSettings(_Frozen):
@@ -184,16 +154,17 @@ class TuningSettings(_Frozen):
     enabled: bool = False
     strategy: Annotated[str, _offered("HyperParameterTuningJobStrategyType", STRATEGIES)] = "Bayesian"
     objective: str
-    # Maximize or Minimize; derived from the objective's name when left out (see objective_type_of).
+    # Maximize or Minimize; the direction the algorithm declares for the objective when left out.
     objective_type: Annotated[str, _offered("HyperParameterTuningJobObjectiveType")] | None = None
-    ranges: dict[str, ParameterRangeSettings] = Field(default_factory=lambda: dict(DEFAULT_RANGES))
+    ranges: dict[str, ParameterRangeSettings] = Field(default_factory=default_ranges)
     max_training_jobs: int = Field(default=20, ge=1, le=MAX_TUNING_TRAINING_JOBS)
     max_parallel_training_jobs: int = Field(default=2, ge=1, le=MAX_TUNING_PARALLEL_JOBS)
     early_stopping: Annotated[str, _offered("TrainingJobEarlyStoppingType")] = "Off"
     # IdenticalDataAndAlgorithm or TransferLearning; the parent is the input's `tuning_parent` (docs/tuning.md).
     warm_start: Annotated[str, _offered("HyperParameterTuningJobWarmStartType")] | None = None
-    # Hyperband only: the fewest boosting rounds a job trains before Hyperband may stop it.
-    hyperband_min_rounds: int = Field(default=10, ge=1)
+    # Hyperband only: the least of the algorithm's tuning resource (its boosting rounds, epochs...) a job
+    # trains before Hyperband may stop it.
+    hyperband_min_resource: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> TuningSettings:
@@ -209,12 +180,23 @@ class TuningSettings(_Frozen):
 
     def _strategy_problems(self) -> list[str]:
         problems = []
-        if self.strategy == "Hyperband" and self.early_stopping != "Off":
-            problems.append("early_stopping must be 'Off' with strategy Hyperband: Hyperband stops jobs early itself")
-        if self.strategy == "Hyperband" and HYPERBAND_RESOURCE in self.ranges:
+        algorithm = load_algorithm()
+        if self.early_stopping != "Off" and (lacks := algorithm.lacks("early_stopping")):
+            problems.append(f"early_stopping {self.early_stopping!r}: {lacks}")
+        if self.strategy != "Hyperband":
+            return problems
+        resource = algorithm.capabilities.tuning_resource
+        if resource is None:
             problems.append(
-                f"ranges.{HYPERBAND_RESOURCE}: Hyperband decides how many rounds a job trains (up to "
-                f"training.hyperparameters.{HYPERBAND_RESOURCE}); tune it with Bayesian or Random"
+                f"strategy Hyperband needs a tuning resource (rounds, epochs) to allot, and the algorithm "
+                f"{algorithm.name} declares none (capabilities.tuning_resource, container/algorithm.json)"
+            )
+        if self.early_stopping != "Off":
+            problems.append("early_stopping must be 'Off' with strategy Hyperband: Hyperband stops jobs early itself")
+        if resource is not None and resource in self.ranges:
+            problems.append(
+                f"ranges.{resource}: Hyperband decides how much of {resource} a job trains (up to "
+                f"training.hyperparameters.{resource}); tune it with Bayesian or Random"
             )
         return problems
 
@@ -241,21 +223,13 @@ class TuningSettings(_Frozen):
 
     @property
     def direction(self) -> str:
-        """Maximize or Minimize: `objective_type`, or else derived from the objective's name."""
-        return self.objective_type or objective_type_of(self.objective)
+        """Maximize or Minimize: `objective_type`, or else the direction the algorithm declares for the objective."""
+        return self.objective_type or load_algorithm().metrics[self.objective]
 
 
-def objective_type_of(metric: str) -> str:
-    """Maximize for AUC-type and precision scores, Minimize for every loss and error rate."""
-    base = metric.rpartition(":")[2]
-    return "Maximize" if any(word in base for word in _HIGHER_IS_BETTER) else "Minimize"
-
-
-@cache
 def metric_names() -> frozenset[str]:
-    """The names of the container's metric definitions (the only metrics a tuning job can see)."""
-    definitions = json.loads(METRIC_DEFINITIONS_FILE.read_text(encoding="utf-8"))
-    return frozenset(d["Name"] for d in definitions)
+    """The metrics the algorithm declares (its metric definitions: the only metrics a tuning job can see)."""
+    return frozenset(load_algorithm().metrics)
 
 
 def tuning_problems(tuning: TuningSettings, hyperparameters: dict[str, str]) -> list[str]:
@@ -265,41 +239,46 @@ def tuning_problems(tuning: TuningSettings, hyperparameters: dict[str, str]) -> 
         "either as a range or as a static value: remove one"
         for name in sorted(set(tuning.ranges) & set(hyperparameters))
     ]
-    # The container reports the metric it evaluates only; its default depends on the objective, which
-    # the exported schema does not say: so the metric is given, and must be the objective's.
-    metric = hyperparameters.get("metric")
+    # An algorithm that evaluates one metric (chosen by a hyperparameter, its default depending on others the
+    # export cannot resolve) reports only that one: so the metric is given, and must be the objective's.
+    selector = load_algorithm().metric_hyperparameter
+    metric = hyperparameters.get(selector) if selector is not None else None
     reported = tuning.objective.partition(":")[2]
-    if metric is None:
+    if selector is not None and metric is None:
         problems.append(
-            f"tuning.objective: set training.hyperparameters.metric = {reported!r}: the jobs report only the "
+            f"tuning.objective: set training.hyperparameters.{selector} = {reported!r}: the jobs report only the "
             "metric they evaluate"
         )
-    elif metric != reported:
+    elif selector is not None and metric != reported:
         problems.append(
-            f"tuning.objective: {tuning.objective!r} is not reported: training.hyperparameters.metric is "
+            f"tuning.objective: {tuning.objective!r} is not reported: training.hyperparameters.{selector} is "
             f"{metric!r}, so the jobs report validation:{metric}"
         )
-    if tuning.strategy == "Hyperband":
-        rounds = _rounds(hyperparameters)
-        if rounds is not None and tuning.hyperband_min_rounds > rounds:
+    resource = load_algorithm().capabilities.tuning_resource
+    if tuning.strategy == "Hyperband" and resource is not None:
+        most = _static_resource(hyperparameters, resource)
+        if most is not None and tuning.hyperband_min_resource > most:
             problems.append(
-                f"tuning.hyperband_min_rounds ({tuning.hyperband_min_rounds}) must not exceed "
-                f"training.hyperparameters.{HYPERBAND_RESOURCE} ({rounds})"
+                f"tuning.hyperband_min_resource ({tuning.hyperband_min_resource}) must not exceed "
+                f"training.hyperparameters.{resource} ({most})"
             )
     return problems
 
 
-def hyperband_max_rounds(hyperparameters: dict[str, str]) -> int:
-    """The most rounds a Hyperband job trains: the static num_boost_round, else the container's default."""
-    rounds = _rounds(hyperparameters)
-    if rounds is not None:
-        return rounds
-    default = load_schema().hyperparameters[HYPERBAND_RESOURCE].default
-    return int(default)
+def hyperband_resource(tuning: TuningSettings, hyperparameters: dict[str, str]) -> tuple[str, int, int]:
+    """(the algorithm's tuning resource, the least and the most of it a Hyperband job trains: the static value,
+    else the default); for a validated configuration with strategy Hyperband (TuningSettings checks one exists)."""
+    resource = load_algorithm().capabilities.tuning_resource
+    if resource is None:
+        raise ValueError("the algorithm declares no tuning resource for Hyperband")
+    most = _static_resource(hyperparameters, resource)
+    if most is None:
+        most = int(load_schema().hyperparameters[resource].default)
+    return resource, tuning.hyperband_min_resource, most
 
 
-def _rounds(hyperparameters: dict[str, str]) -> int | None:
-    raw = hyperparameters.get(HYPERBAND_RESOURCE)
+def _static_resource(hyperparameters: dict[str, str], resource: str) -> int | None:
+    raw = hyperparameters.get(resource)
     if raw is None:
         return None
     try:

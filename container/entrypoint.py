@@ -1,7 +1,10 @@
 """What the image runs: `entrypoint.py train` or `entrypoint.py serve` (SageMaker passes the word).
 
-The contract layer (sagemaker_contract/) does the SageMaker side; `algorithm` is the algorithm layer.
+The contract layer (sagemaker_contract/) does the SageMaker side; the algorithm layer is the object that
+ALGORITHM_MODULE names as `module:attribute` (sagemaker_contract/seam.py), never imported by name.
 OPT_ML_DIR relocates /opt/ml, so the same program runs from a checkout without Docker.
+`export` writes every file the app reads about the image (sagemaker_contract/exports.py) into this folder;
+`export --check` only names the stale ones.
 
 The image starts as root, as SageMaker expects; before anything else the entry point hands the mounted
 directories to the work user of ALGORITHM_USER and drops to it (sagemaker_contract/privileges.py).
@@ -16,6 +19,7 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 from sagemaker_contract import privileges
@@ -23,18 +27,23 @@ from sagemaker_contract.errors import UserError
 from sagemaker_contract.failure import write_failure
 from sagemaker_contract.paths import OptMl
 
-USAGE = "usage: entrypoint.py train|serve|monitor|export-interface   (OPT_ML_DIR relocates /opt/ml)"
+USAGE = "usage: entrypoint.py train|serve|monitor|export [--check]   (OPT_ML_DIR relocates /opt/ml)"
+EXPORT_DIRECTORY = Path(__file__).resolve().parent
 
 
 def _train(paths: OptMl) -> int:
     # Imported here, in the forked child, so that the waiting parent stays small.
     try:
-        from algorithm import ALGORITHM  # noqa: PLC0415
-        from sagemaker_contract import training  # noqa: PLC0415
+        from sagemaker_contract import seam, training  # noqa: PLC0415
+
+        algorithm = seam.load()
+    except UserError as error:
+        write_failure(paths.failure, f"the training program could not start: {error}")
+        return 1
     except Exception as error:  # even a broken image must leave a failure reason
         write_failure(paths.failure, f"the training program could not start: {type(error).__name__}: {error}")
         raise
-    return training.run(ALGORITHM, paths)
+    return training.run(algorithm, paths)
 
 
 def _death_reason(signum: int) -> str:
@@ -95,15 +104,37 @@ def _become_work_user(command: str, paths: OptMl) -> bool:
     return True
 
 
+def _serve(paths: OptMl) -> int:
+    from sagemaker_contract import seam, server  # noqa: PLC0415 - serving never loads the training modules
+
+    try:
+        algorithm = seam.load()
+    except UserError as error:
+        print(f"serving cannot start: {error}", file=sys.stderr, flush=True)
+        return 1
+    return server.run(algorithm, paths)
+
+
+def _export(check: bool) -> int:
+    from sagemaker_contract import exports, seam  # noqa: PLC0415 - see _train
+
+    algorithm = seam.load()
+    if check:
+        stale = exports.stale(algorithm, EXPORT_DIRECTORY)
+        for name in stale:
+            print(f"{EXPORT_DIRECTORY / name} is stale: run `python container/entrypoint.py export`", file=sys.stderr)
+        return 1 if stale else 0
+    for name in exports.write(algorithm, EXPORT_DIRECTORY):
+        print(f"wrote {EXPORT_DIRECTORY / name} ({seam.reference()})")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in {"train", "serve", "monitor", "export-interface"}:
+    if argv in (["export"], ["export", "--check"]):
+        return _export(check=len(argv) == 2)
+    if len(argv) != 1 or argv[0] not in {"train", "serve", "monitor"}:
         print(USAGE, file=sys.stderr)
         return 2
-    if argv[0] == "export-interface":  # container/interface.json, what the app reads (INTERFACE.md)
-        from sagemaker_contract import interface  # noqa: PLC0415 - nothing else to load
-
-        sys.stdout.write(interface.render())
-        return 0
     paths = OptMl.from_environment()
     if not _become_work_user(argv[0], paths):
         return 1
@@ -113,10 +144,7 @@ def main(argv: list[str]) -> int:
         from sagemaker_contract import monitor  # noqa: PLC0415 - see _train
 
         return monitor.run(paths)
-    from algorithm import ALGORITHM  # noqa: PLC0415 - see _train
-    from sagemaker_contract import server  # noqa: PLC0415 - serving never loads the training modules
-
-    return server.run(ALGORITHM, paths)
+    return _serve(paths)
 
 
 if __name__ == "__main__":

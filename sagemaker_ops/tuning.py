@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from config.contract import HYPERBAND_RESOURCE, INPUT_TUNING, INPUT_TUNING_PARENT, INPUT_TUNING_RANGES
+from config.algorithm import load_algorithm
+from config.contract import INPUT_TUNING, INPUT_TUNING_PARENT, INPUT_TUNING_RANGES
 from config.tuning import TuningSettings
 
 LATEST = "latest"
@@ -52,13 +53,16 @@ def tuning_input(
                 f"--hyperparameter {', '.join(overlap)}: tuned in this environment; narrow it with --tuning-range "
                 "instead, or train once with --tuning off"
             )
-        if tuning.strategy == "Hyperband" and HYPERBAND_RESOURCE in hyperparameters:
+        algorithm = load_algorithm()
+        resource = algorithm.capabilities.tuning_resource
+        if tuning.strategy == "Hyperband" and resource in hyperparameters:
             raise TuningUsageError(
-                f"--hyperparameter {HYPERBAND_RESOURCE}: Hyperband's most rounds per job are the configured ones"
+                f"--hyperparameter {resource}: Hyperband's most {resource} per job is the configured value"
             )
-        metric = hyperparameters.get("metric")
+        selector = algorithm.metric_hyperparameter
+        metric = hyperparameters.get(selector) if selector is not None else None
         if metric is not None and f"validation:{metric}" != tuning.objective:
-            raise TuningUsageError(f"--hyperparameter metric={metric}: the tuning objective is {tuning.objective}")
+            raise TuningUsageError(f"--hyperparameter {selector}={metric}: the tuning objective is {tuning.objective}")
     narrowed = dict(_narrowed(tuning, item) for item in ranges)
     if len(narrowed) != len(ranges):
         raise TuningUsageError("--tuning-range names a hyperparameter twice")

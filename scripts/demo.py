@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from config import AppConfig, parse_config
+from config.algorithm import load_algorithm
 from config.contract import environment_prefix
 from config.settings import DEFAULT_CONFIG_FILE
 from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
@@ -40,8 +41,12 @@ SUCCESS = 0  # the exit code of every successful command
 WORK = ROOT / "cdk.out" / "demo"
 ENVIRONMENT, STAGE = "dev", "Dev"
 DATA_PREFIX = "demo"
-HYPERPARAMETERS = ("num_boost_round=60",)  # Dev's configuration, fewer rounds: a demo, not a benchmark
 PIPELINE_TIMEOUT_SECONDS = 600
+
+
+def _example_hyperparameters() -> list[str]:
+    """The algorithm's declared example set (trains in seconds) over Dev's configuration: a demo, not a benchmark."""
+    return [f"-p{name}={value}" for name, value in sorted(load_algorithm().example_hyperparameters.items())]
 
 
 def say(text: str) -> None:
@@ -185,7 +190,7 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     sample_dataset(server, platform["DataBucketName"])
 
     say("4/7 run the training pipeline: sagemaker_ops train --env dev --data-prefix demo")
-    started = run_ops(server, "train", "--data-prefix", DATA_PREFIX, *(f"-p{h}" for h in HYPERPARAMETERS), "--no-wait")
+    started = run_ops(server, "train", "--data-prefix", DATA_PREFIX, *_example_hyperparameters(), "--no-wait")
     ended = follow(server, started["execution_arn"], prefix)
     if ended["status"] != "SUCCEEDED":
         raise SystemExit(f"the pipeline ended {ended['status']}: {ended.get('error')}: {ended.get('cause')}")

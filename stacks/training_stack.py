@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from config import EnvironmentConfig
+from config.algorithm import load_algorithm
 from config.contract import (
     INPUT_COMMIT,
     INPUT_DATA_PREFIX,
@@ -101,7 +102,13 @@ class TrainingStack(cdk.Stack):
             tags={"Environment": settings.name.value, "Project": app_name},
             log_retention_days=settings.log_retention_days,
             removal_policy=removal,
-            tuning=TuningOptions.from_settings(settings.tuning, training.hyperparameters) if settings.tuning else None,
+            tuning=TuningOptions.from_settings(
+                settings.tuning,
+                training.hyperparameters,
+                metric_hyperparameter=load_algorithm().metric_hyperparameter,
+            )
+            if settings.tuning
+            else None,
         )
         schedule = transform.schedule
         self.schedule: events.Rule | None = None

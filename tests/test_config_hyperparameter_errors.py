@@ -50,7 +50,7 @@ def _error(raw: Raw) -> str:
         ("learning_rate", "0", "must be > 0.0, got 0.0"),
         ("learning_rate", "½", "must be a number, got '½'"),
         ("objective", "Binary", "must be one of regression, binary, multiclass; got 'Binary'"),
-        ("num_boost_rounds", "100", "unknown hyperparameter 'num_boost_rounds'; known: bagging_fraction, "),
+        ("num_boost_rounds", "100", "unknown hyperparameter(s) num_boost_rounds; known: bagging_fraction, "),
         ("nüm_leaves", "31", "1-256 letters, digits or _ . : -"),
     ],
 )

@@ -45,7 +45,7 @@ def test_values_the_container_accepts_have_no_problem(schema: HyperparameterSche
         ({"num_class": "2.5"}, "num_class must be an integer, got '2.5'"),
         ({"objective": "rank"}, "objective must be one of binary, regression; got 'rank'"),
         ({"deterministic": "maybe"}, "deterministic must be true or false, got 'maybe'"),
-        ({"num_boost_rounds": "10"}, "unknown hyperparameter 'num_boost_rounds'; known: deterministic, learning_rate"),
+        ({"num_boost_rounds": "10"}, "unknown hyperparameter(s) num_boost_rounds; known: deterministic, learning_rate"),
     ],
 )
 def test_each_value_the_container_rejects_is_named(

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from config import ConfigError, parse_config
+from config.algorithm import load_algorithm
 from config.hyperparameters import load_schema
 from config.settings import DEFAULT_CONFIG_FILE
-from config.tuning import DEFAULT_RANGES, TuningSettings, metric_names, objective_type_of
+from config.tuning import TuningSettings, default_ranges, metric_names
 
 BINARY = {"objective": "binary", "metric": "auc", "num_boost_round": "200"}
 
@@ -65,13 +66,13 @@ def test_defaults_are_bayesian_over_the_lightgbm_ranges(raw: dict[str, Any]) -> 
         2,
     )
     assert (tuning.early_stopping, tuning.warm_start) == ("Off", None)
-    assert tuning.ranges == DEFAULT_RANGES
+    assert tuning.ranges == default_ranges()
 
 
 def test_the_default_ranges_fit_the_containers_schema() -> None:
     # GIVEN the container's exported schema THEN each default range has its type and lies in its bounds
     schema = load_schema()
-    for name, spec in DEFAULT_RANGES.items():
+    for name, spec in default_ranges().items():
         assert spec.problems(name, schema.hyperparameters[name]) == [], name
         assert spec.min_value is not None
         assert spec.max_value is not None
@@ -93,7 +94,7 @@ def test_the_default_ranges_fit_the_containers_schema() -> None:
     ],
 )
 def test_the_direction_follows_the_metric(metric: str, direction: str) -> None:
-    assert objective_type_of(metric) == direction
+    assert load_algorithm().metrics[metric] == direction
 
 
 def test_a_given_direction_wins(raw: dict[str, Any]) -> None:
@@ -103,7 +104,7 @@ def test_a_given_direction_wins(raw: dict[str, Any]) -> None:
 
 def test_every_metric_the_container_reports_has_a_direction() -> None:
     # GIVEN the container's validation metrics THEN the rule decides each (the Maximize list is small on purpose)
-    maximized = {m for m in metric_names() if objective_type_of(m) == "Maximize"}
+    maximized = {m for m in metric_names() if load_algorithm().metrics[m] == "Maximize"}
     assert {m.partition(":")[2] for m in maximized} == {"auc", "auc_mu", "average_precision"}
 
 
@@ -160,12 +161,13 @@ def _range(**values: Any) -> dict[str, Any]:
         (
             _range(num_boost_round={"type": "integer", "min_value": 50, "max_value": 500}) | {"strategy": "Hyperband"},
             {"objective": "binary", "metric": "auc"},
-            r"ranges\.num_boost_round: Hyperband decides how many rounds",
+            r"ranges\.num_boost_round: Hyperband decides how much of num_boost_round a job trains",
         ),
         (
-            {"objective": "validation:auc", "strategy": "Hyperband", "hyperband_min_rounds": 300},
+            {"objective": "validation:auc", "strategy": "Hyperband", "hyperband_min_resource": 300},
             BINARY,
-            r"tuning\.hyperband_min_rounds \(300\) must not exceed training\.hyperparameters\.num_boost_round \(200\)",
+            r"tuning\.hyperband_min_resource \(300\) must not exceed "
+            r"training\.hyperparameters\.num_boost_round \(200\)",
         ),
         # The objective must be what the jobs report.
         (

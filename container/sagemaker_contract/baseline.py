@@ -24,7 +24,7 @@ from typing import Any, cast
 import numpy as np
 
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.protocol import Algorithm, Dataset, Matrix
+from sagemaker_contract.protocol import Dataset, Matrix, TrainedModel
 
 BASELINE_FILE = "drift-baseline.json"
 FORMAT = "drift-baseline"
@@ -152,9 +152,8 @@ def _completeness(entry: dict[str, Any]) -> float:
     return common["num_present"] / total if total else 0.0
 
 
-def write(algorithm: Algorithm[Any], model_dir: Path, dataset: Dataset) -> Path:
-    """Load the saved model from `model_dir`, predict a sample of `dataset`, write the baseline atomically."""
-    model = algorithm.load(model_dir)
+def write(model: TrainedModel, model_dir: Path, dataset: Dataset) -> Path:
+    """Predict a sample of `dataset` with the model just saved in `model_dir`, write the baseline there atomically."""
     predictions = np.asarray(model.predict(_sample(dataset.features)), dtype=np.float64)
     document = build(dataset, predictions)
     target = model_dir / BASELINE_FILE

@@ -152,13 +152,12 @@ def _csv_problem(path: Path, channel: str, expected_columns: int) -> str:
     return f"channel {channel}, file {path.name} could not be parsed as CSV"
 
 
-# The training matrix is float32, as LightGBM bins it (its histograms compare float32-rounded values anyway):
-# half the memory of float64. CSV is parsed in blocks of this size straight into it, so the file's text and a
-# float64 copy of the whole matrix are never held at once (peak memory about the float32 matrix itself).
-FEATURE_DTYPE = np.float32
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# The training matrix has the algorithm's `feature_dtype` (float32 halves the memory of float64). CSV is parsed
+# in blocks of this size straight into it, so the file's text and a float64 copy of the whole matrix are never
+# held at once (peak memory about the matrix itself).
+FEATURE_DTYPES = ("float32", "float64")
 _CSV_BLOCK_BYTES = 4 * 1024 * 1024
-Block = tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float32]]]
+Block = tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, Any]]
 
 
 def _count_lines(path: Path) -> int:
@@ -172,24 +171,25 @@ def _count_lines(path: Path) -> int:
 
 
 def _to_features(
-    values: np.ndarray[Any, np.dtype[np.float64]], channel: str, path: Path, first_row: int, column: int
+    values: np.ndarray[Any, np.dtype[np.float64]], channel: str, path: Path, first_row: int, column: int, *, dtype: str
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """`values` checked to fit float32 (beyond +-3.4e38 a finite number would become infinite)."""
-    too_large = np.flatnonzero(np.isfinite(values) & (np.abs(values) > _FLOAT32_MAX))
+    """`values` checked to fit `dtype` (beyond float32's +-3.4e38 a finite number would become infinite)."""
+    largest = float(np.finfo(dtype).max)
+    too_large = np.flatnonzero(np.isfinite(values) & (np.abs(values) > largest))
     if too_large.size:
         raise UserError(
             f"channel {channel}, file {path.name}, row {first_row + int(too_large[0]) + 1}, feature {column}: "
-            f"{values[too_large[0]]:g} is beyond +-{_FLOAT32_MAX:.4g}, the largest magnitude training handles"
+            f"{values[too_large[0]]:g} is beyond +-{largest:.4g}, the largest magnitude training handles"
         )
     return values
 
 
-def _read_csv(path: Path, channel: str) -> Block:
+def _read_csv(path: Path, channel: str, dtype: str) -> Block:
     with path.open("rb") as handle:
         first = handle.readline()
     if not first.strip():
         if path.stat().st_size == 0:
-            return np.empty(0), np.empty((0, 0), dtype=FEATURE_DTYPE)
+            return np.empty(0), np.empty((0, 0), dtype=dtype)
         raise UserError(f"channel {channel}, file {path.name}, line 1 is empty")
     try:
         columns = len(next(csv.reader([first.decode("utf-8", errors="replace")])))
@@ -198,7 +198,7 @@ def _read_csv(path: Path, channel: str) -> Block:
     names = [f"c{i}" for i in range(columns)]
     capacity = _count_lines(path)
     labels = np.empty(capacity)
-    features = np.empty((capacity, max(columns - 1, 0)), dtype=FEATURE_DTYPE)
+    features = np.empty((capacity, max(columns - 1, 0)), dtype=dtype)
     rows = 0
     try:
         reader = pa_csv.open_csv(
@@ -213,7 +213,7 @@ def _read_csv(path: Path, channel: str) -> Block:
             labels[rows:stop] = batch.column(0).to_numpy()
             for index in range(1, columns):
                 values = batch.column(index).to_numpy()
-                features[rows:stop, index - 1] = _to_features(values, channel, path, rows, index)
+                features[rows:stop, index - 1] = _to_features(values, channel, path, rows, index, dtype=dtype)
             rows = stop
     except (pa.ArrowInvalid, UnicodeDecodeError):
         raise UserError(_csv_problem(path, channel, columns)) from None
@@ -221,7 +221,7 @@ def _read_csv(path: Path, channel: str) -> Block:
     return labels[:rows], features[:rows]
 
 
-def _read_parquet(path: Path, channel: str) -> Block:
+def _read_parquet(path: Path, channel: str, dtype: str) -> Block:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as error:
@@ -230,17 +230,20 @@ def _read_parquet(path: Path, channel: str) -> Block:
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
             raise UserError(f"channel {channel}, file {path.name}: column {name!r} is {kind}, not numeric")
     if table.num_columns == 0:
-        return np.empty(0), np.empty((0, 0), dtype=FEATURE_DTYPE)
+        return np.empty(0), np.empty((0, 0), dtype=dtype)
     labels = table.column(0).cast(pa.float64()).to_numpy(zero_copy_only=False)
-    features = np.empty((table.num_rows, table.num_columns - 1), dtype=FEATURE_DTYPE)
+    features = np.empty((table.num_rows, table.num_columns - 1), dtype=dtype)
     for index in range(1, table.num_columns):
         values = table.column(index).cast(pa.float64()).to_numpy(zero_copy_only=False)
-        features[:, index - 1] = _to_features(values, channel, path, 0, index)
+        features[:, index - 1] = _to_features(values, channel, path, 0, index, dtype=dtype)
     return labels, features
 
 
-def read_channel(directory: Path, config: ChannelConfig) -> Dataset:
-    """All files of a channel as one Dataset (label = first column); `UserError` on anything malformed."""
+def read_channel(directory: Path, config: ChannelConfig, dtype: str = "float64") -> Dataset:
+    """All files of a channel as one Dataset (label = first column, features of `dtype`); `UserError` on anything
+    malformed."""
+    if dtype not in FEATURE_DTYPES:
+        raise ValueError(f"feature_dtype must be one of {', '.join(FEATURE_DTYPES)}, got {dtype!r}")
     name = config.name
     if not directory.is_dir():
         raise UserError(f"channel {name}: no data folder at {directory}")
@@ -250,7 +253,7 @@ def read_channel(directory: Path, config: ChannelConfig) -> Dataset:
     reader = _read_parquet if config.content_type in PARQUET_TYPES else _read_csv
     blocks: list[tuple[Path, Block]] = []
     for path in files:
-        block_labels, block_features = block = reader(path, name)
+        block_labels, block_features = block = reader(path, name, dtype)
         if block_labels.shape[0] == 0:
             continue
         width = block_features.shape[1] + 1

@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hyperschema import param
+
 from sagemaker_contract import hyperparameters
 from sagemaker_contract.channels import Resources
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.hyperparameters import param
 from sagemaker_contract.protocol import Cluster, Dataset
 
 HOST_ADDRESSES_VARIABLE = "SM_HOST_ADDRESSES"

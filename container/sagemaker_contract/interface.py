@@ -1,9 +1,8 @@
 """What the container exports to the app: variable names, metric names, limits and file names, written once.
 
-The container's code reads these names from here; `python container/entrypoint.py export-interface`
-prints the same values as container/interface.json (the app's `config/contract.py` reads that file, since
-the app must not import the container). tests/container/test_container_interface.py fails when the file
-and this module disagree.
+The container's code reads these names from here; `python container/entrypoint.py export` writes the same
+values to container/interface.json with the other exports (sagemaker_contract/exports.py); the app's
+`config/contract.py` reads that file, since the app must not import the container.
 """
 
 from __future__ import annotations
@@ -23,8 +22,12 @@ METRICS_MODEL_VERSION = "METRICS_MODEL_VERSION"
 REQUEST_LOG_INTERVAL_SECONDS = "REQUEST_LOG_INTERVAL_SECONDS"
 REQUEST_LOG_SUCCESSES = "REQUEST_LOG_SUCCESSES"
 REQUEST_LOG_ERRORS = "REQUEST_LOG_ERRORS"
+# The `module:attribute` of the algorithm the image runs (sagemaker_contract/seam.py).
+ALGORITHM_MODULE = "ALGORITHM_MODULE"
 
-# Files.
+# Files. The exports (INTERFACE_FILE, ALGORITHM_FILE, ...) sit in container/, beside the entry point.
+INTERFACE_FILE = "interface.json"
+ALGORITHM_FILE = "algorithm.json"
 FAILURE_FILE = "failure"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 METADATA_FILE = "metadata.json"
@@ -121,6 +124,7 @@ def document() -> dict[str, Any]:
     """The content of container/interface.json."""
     return {
         "environment": {
+            "algorithm_module": ALGORITHM_MODULE,
             "bind_to_port": BIND_TO_PORT,
             "max_payload_mb": MAX_PAYLOAD_MB,
             "metrics_endpoint_name": METRICS_ENDPOINT_NAME,
@@ -134,6 +138,7 @@ def document() -> dict[str, Any]:
         },
         "drift": _drift(),
         "files": {
+            "algorithm": ALGORITHM_FILE,
             "failure": FAILURE_FILE,
             "hyperparameters": HYPERPARAMETERS_FILE,
             "metadata": METADATA_FILE,

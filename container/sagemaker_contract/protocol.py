@@ -1,8 +1,10 @@
 """The seam between the contract layer and the algorithm layer.
 
-An algorithm module exposes `ALGORITHM`, an object satisfying `Algorithm`. The contract layer reads
-and validates everything SageMaker hands over, then calls `fit` (training) or `load` + `predict`
-(serving); the algorithm never touches /opt/ml paths, HTTP or the failure file.
+An algorithm module exposes an object satisfying `Algorithm`, which the contract layer finds by a
+`module:attribute` reference (sagemaker_contract/seam.py). The contract layer reads and validates everything
+SageMaker hands over, then calls `fit` (training) or `load` + `predict` (serving); the algorithm never touches
+/opt/ml paths, HTTP or the failure file. What the algorithm declares as data (`Declaration`: metrics with their
+direction, capabilities, tuning ranges, an example) is exported for the app (sagemaker_contract/exports.py).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-# float64, except training features: float32 (channels.FEATURE_DTYPE), as LightGBM bins them.
+# float64, except training features: the algorithm's `feature_dtype`.
 Matrix = NDArray[np.float64] | NDArray[np.float32]
 H = TypeVar("H")
 # The documented per-round metrics line, matched by the regexes of metric_definitions.json:
@@ -27,13 +29,71 @@ METRICS_PREFIX = "#metrics"
 _METRIC_NAME = re.compile(r"^(train|validation):[a-z0-9_]+$")
 
 
+@dataclass(frozen=True)
+class Metric:
+    """A metric `fit` may report: "<channel>:<name>", and whether higher values are better."""
+
+    name: str
+    direction: Literal["maximize", "minimize"]
+
+    def __post_init__(self) -> None:
+        if not _METRIC_NAME.match(self.name):
+            raise ValueError(f"metric name {self.name!r} must look like train:<metric> or validation:<metric>")
+        if self.direction not in {"maximize", "minimize"}:
+            raise ValueError(f"metric {self.name}: direction must be maximize or minimize, got {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the algorithm can do beyond training on one host; the app refuses a configuration that needs more.
+
+    `several_hosts`: `fit` trains with `FitContext.cluster` (one model from every host's rows).
+    `checkpoints`: `fit` writes `FitContext.checkpoints` when due and resumes from them.
+    `early_stopping`: `fit` reports the validation metric every round, so a tuning job may stop a weak job early.
+    `tuning_resource`: an integer hyperparameter counting what Hyperband allots (rounds, epochs), if any.
+    """
+
+    several_hosts: bool = False
+    checkpoints: bool = False
+    early_stopping: bool = False
+    tuning_resource: str | None = None
+
+
+@dataclass(frozen=True)
+class TuningRange:
+    """A default range of a tuning job: integer or continuous from `min_value` to `max_value`, or categorical."""
+
+    type: Literal["integer", "continuous", "categorical"]
+    min_value: float | None = None
+    max_value: float | None = None
+    scaling: str = "Auto"
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What an algorithm declares as data, exported for the app (container/algorithm.json).
+
+    `metric_hyperparameter` names the hyperparameter choosing the one metric `fit` evaluates (and so the only
+    one a tuning job can read), or None when `fit` reports all of `metrics`. `example` trains in seconds on a
+    few thousand rows (the demo and the conformance kit use it); `feature_dtype` is what `fit` receives.
+    """
+
+    metrics: tuple[Metric, ...]
+    capabilities: Capabilities = Capabilities()
+    tuning_ranges: Mapping[str, TuningRange] = field(default_factory=dict)
+    metric_hyperparameter: str | None = None
+    example: Mapping[str, str] = field(default_factory=dict)
+    feature_dtype: str = "float64"
+
+
 class StopRequested(Exception):  # noqa: N818 - a request, not an error
     """Raised by an algorithm when `FitContext.stop_requested()` turned true (SIGTERM) after a checkpoint."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """One channel's rows: float32 features (rows x features, C order) and float64 labels."""
+    """One channel's rows: features of the algorithm's `feature_dtype` (rows x features, C order), float64 labels."""
 
     channel: str
     labels: Matrix
@@ -167,6 +227,9 @@ class TrainedModel(Protocol):
     def summary(self) -> dict[str, Any]:
         """Facts for the training summary and the model metadata (rounds, best iteration, ...)."""
 
+    def predict(self, features: Matrix) -> Matrix:
+        """What the saved model predicts for `features` (the drift baseline's sample of a channel)."""
+
 
 class Model(Protocol):
     """A loaded model, as serving uses it."""
@@ -183,7 +246,7 @@ class Model(Protocol):
 
 
 class Algorithm(Protocol[H]):
-    """What a module must offer as `ALGORITHM` to run behind this contract."""
+    """What the object ALGORITHM_MODULE names (`module:attribute`) must offer to run behind this contract."""
 
     @property
     def name(self) -> str: ...
@@ -193,8 +256,8 @@ class Algorithm(Protocol[H]):
         """A dataclass built with `sagemaker_contract.hyperparameters.param` fields."""
 
     @property
-    def metric_names(self) -> tuple[str, ...]:
-        """Every "<channel>:<metric>" `fit` may report; each needs a regex in metric_definitions.json."""
+    def declaration(self) -> Declaration:
+        """Metrics, capabilities, default tuning ranges and an example (exported; see `Declaration`)."""
 
     def check(self, hyperparameters: H, dataset: Dataset) -> None:
         """Raise `UserError` when the data do not suit the hyperparameters (labels out of range, ...)."""

@@ -140,7 +140,8 @@ def _read_channels(
             "channel validation must use S3DataDistributionType FullyReplicated when training on several hosts: "
             "every host evaluates the whole validation set so that all stop early at the same round"
         )
-    train = channels.read_channel(paths.channel("train"), configs["train"])
+    dtype = algorithm.declaration.feature_dtype
+    train = channels.read_channel(paths.channel("train"), configs["train"], dtype)
     if several and configs["train"].distribution == "FullyReplicated":
         whole = train.num_rows
         train, start, stop = distributed.own_rows(train, resources.rank, len(resources.hosts))
@@ -150,7 +151,7 @@ def _read_channels(
     algorithm.check(params, train)
     if "validation" not in configs:
         return train, None
-    validation = channels.read_channel(paths.channel("validation"), configs["validation"])
+    validation = channels.read_channel(paths.channel("validation"), configs["validation"], dtype)
     if validation.num_features != train.num_features:
         raise UserError(f"channel validation has {validation.num_features} features but train has {train.num_features}")
     algorithm.check(params, validation)
@@ -213,7 +214,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         }
         if resources.rank == 0:
             _save_model(trained, paths.model, metadata)
-            baseline.write(algorithm, paths.model, validation or train)
+            baseline.write(trained, paths.model, validation or train)
         summary = {
             "schema_version": SUMMARY_SCHEMA_VERSION,
             "status": "completed",

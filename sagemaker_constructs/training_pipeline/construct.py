@@ -219,7 +219,8 @@ class TrainingPipeline(Construct):
             merge_parameters.update(tuning.configured_ranges(options))
             prepare_parameters.update(tuning.prepare())
             report_parameters.update(tuning.report())
-            metric = training.hyperparameters.get("metric")
+            selector = options.metric_hyperparameter
+            metric = training.hyperparameters.get(selector) if selector is not None else None
             valid_input = sfn.Condition.and_(
                 valid_input, tuning.valid_input(options, name_prefix=self.name_prefix, tuned_metric=metric)
             )

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from aws_cdk import aws_stepfunctions as sfn
 
 from config.contract import (
-    HYPERBAND_RESOURCE,
     INPUT_HYPERPARAMETERS,
     INPUT_TUNING,
     INPUT_TUNING_PARENT,
@@ -24,7 +23,7 @@ from config.contract import (
     MAX_TUNING_JOB_NAME_LENGTH,
     MIN_TUNING_NAME_HASH_LENGTH,
 )
-from config.tuning import TuningSettings, hyperband_max_rounds
+from config.tuning import TuningSettings, hyperband_resource
 
 # Where the state machine keeps the narrowed ranges and the tuning job's name.
 RANGES_PATH = "$.tuning_ranges"
@@ -33,7 +32,7 @@ INVALID_TUNING_CAUSE = (
     f" With tuning: {INPUT_TUNING!r} is true or false; {INPUT_TUNING_RANGES!r} narrows numeric ranges as "
     '{"<name>": {"min": <number>, "max": <number>}} within the configured ones (min below max; categorical '
     f"ranges are fixed); a tuned run sets no tuned hyperparameter in {INPUT_HYPERPARAMETERS!r} and keeps the "
-    "objective's metric (and, with Hyperband, num_boost_round); "
+    "objective's metric (and, with Hyperband, the resource Hyperband allots); "
     f"{INPUT_TUNING_PARENT!r} names a tuning job of this environment (with warm start only)."
 )
 
@@ -60,7 +59,10 @@ class TuningOptions:
     :param enabled_by_default: whether an execution whose input does not say `tuning` tunes. @default False.
     :param warm_start: IdenticalDataAndAlgorithm or TransferLearning: an execution whose input names
         `tuning_parent` continues that tuning job's search. @default None (no warm start).
-    :param hyperband_rounds: (MinResource, MaxResource) in boosting rounds, with the Hyperband strategy.
+    :param hyperband_resource: (the integer hyperparameter Hyperband allots, such as boosting rounds, its
+        MinResource, its MaxResource), with the Hyperband strategy.
+    :param metric_hyperparameter: the hyperparameter choosing the one metric the jobs evaluate, if any: a tuned
+        run keeps it. @default None (the jobs report every metric).
     """
 
     objective_metric: str
@@ -71,7 +73,8 @@ class TuningOptions:
     max_parallel_training_jobs: int = 2
     early_stopping: str = "Off"
     warm_start: str | None = None
-    hyperband_rounds: tuple[int, int] | None = None
+    hyperband_resource: tuple[str, int, int] | None = None
+    metric_hyperparameter: str | None = None
     enabled_by_default: bool = False
 
     @property
@@ -79,8 +82,11 @@ class TuningOptions:
         return tuple(r for r in self.ranges if r.type != "categorical")
 
     @classmethod
-    def from_settings(cls, tuning: TuningSettings, hyperparameters: dict[str, str]) -> TuningOptions:
-        """The options of an environment's `[tuning]` table, which the configuration validated."""
+    def from_settings(
+        cls, tuning: TuningSettings, hyperparameters: dict[str, str], *, metric_hyperparameter: str | None
+    ) -> TuningOptions:
+        """The options of an environment's `[tuning]` table, which the configuration validated, for an algorithm
+        whose `metric_hyperparameter` (container/algorithm.json) chooses the metric its jobs evaluate."""
         return cls(
             objective_metric=tuning.objective,
             objective_type=tuning.direction,
@@ -93,9 +99,8 @@ class TuningOptions:
             max_parallel_training_jobs=tuning.max_parallel_training_jobs,
             early_stopping=tuning.early_stopping,
             warm_start=tuning.warm_start,
-            hyperband_rounds=(tuning.hyperband_min_rounds, hyperband_max_rounds(hyperparameters))
-            if tuning.strategy == "Hyperband"
-            else None,
+            hyperband_resource=hyperband_resource(tuning, hyperparameters) if tuning.strategy == "Hyperband" else None,
+            metric_hyperparameter=metric_hyperparameter,
             enabled_by_default=tuning.enabled,
         )
 
@@ -213,10 +218,10 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
     # A tuned run: the tuned names are ranges, not static values; the objective's metric stays.
     hyperparameters = f"$.input.{INPUT_HYPERPARAMETERS}"
     static_ok = [c.is_not_present(f"{hyperparameters}.{r.name}") for r in tuning.ranges]
-    if tuning.hyperband_rounds is not None:  # MaxResource is the configured num_boost_round
-        static_ok.append(c.is_not_present(f"{hyperparameters}.{HYPERBAND_RESOURCE}"))
-    if tuned_metric is not None:
-        metric = f"{hyperparameters}.metric"
+    if tuning.hyperband_resource is not None:  # MaxResource is the configured value of the resource
+        static_ok.append(c.is_not_present(f"{hyperparameters}.{tuning.hyperband_resource[0]}"))
+    if tuned_metric is not None and tuning.metric_hyperparameter is not None:
+        metric = f"{hyperparameters}.{tuning.metric_hyperparameter}"
         static_ok.append(c.or_(c.is_not_present(metric), c.string_equals(metric, tuned_metric)))
     asks = c.and_(c.is_present(f"$.input.{INPUT_TUNING}"), c.boolean_equals(f"$.input.{INPUT_TUNING}", True))
     tuned = c.or_(asks, c.is_not_present(f"$.input.{INPUT_TUNING}")) if tuning.enabled_by_default else asks
@@ -297,8 +302,8 @@ def tuning_job(
         "ParameterRanges": parameter_ranges(tuning),
         "TrainingJobEarlyStoppingType": tuning.early_stopping,
     }
-    if tuning.hyperband_rounds is not None:
-        low, high = tuning.hyperband_rounds
+    if tuning.hyperband_resource is not None:
+        _, low, high = tuning.hyperband_resource
         config["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": low, "MaxResource": high}}
     parameters: dict[str, Any] = {
         "HyperParameterTuningJobName.$": NAME_PATH,

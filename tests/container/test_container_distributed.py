@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from algorithm import ALGORITHM
+from lightgbm_gbdt.algorithm import ALGORITHM
 
 from tests.container.harness import ENTRYPOINT, csv_bytes, failure_of, free_port, make_data, run_train, write_tree
 

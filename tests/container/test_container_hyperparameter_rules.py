@@ -1,29 +1,22 @@
 """The rules combining hyperparameters: declared once on the dataclass, enforced by it, exported, read by the app.
 
-The app (config/hyperparameters.py, stdlib only) applies the exported rules before a pipeline run starts; these
-tests pin that it words and decides every combination as the container does.
+The app applies the exported rules before a pipeline run starts, with the same implementation (hyperschema/)
+reading them back from container/hyperparameters.json; these tests pin that the export loses nothing.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
-from algorithm import ALGORITHM, METRICS
-from sagemaker_contract import hyperparameters
-from sagemaker_contract.distributed import DistributedHyperparameters
+from hyperschema import Condition, Rule, Schema, enforce, param, schema_of
+from lightgbm_gbdt.algorithm import ALGORITHM, METRICS
+from sagemaker_contract import exports, hyperparameters
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.hyperparameters import Condition, Rule, enforce, param
 
 from tests.container.harness import CONTAINER
-
-REPOSITORY = CONTAINER.parent
-if str(REPOSITORY) not in sys.path:
-    sys.path.insert(0, str(REPOSITORY))
-from config.hyperparameters import parse_schema  # noqa: E402 - the app's reader, stdlib only
 
 # Worst combinations of each rule, and the container's message for each.
 REFUSED = [
@@ -91,7 +84,7 @@ def test_the_dataclass_enforces_the_rules_when_built_directly() -> None:
 
 def test_the_rules_are_exported_with_the_schema() -> None:
     # GIVEN the image's schema WHEN exported THEN every rule of the dataclass is in it, as data
-    exported = hyperparameters.export(ALGORITHM.hyperparameters, DistributedHyperparameters)
+    exported = exports.schema(ALGORITHM).as_json()
     assert exported["rules"] == [rule.as_json() for rule in ALGORITHM.hyperparameters.RULES]
     metric_rules = [r for r in exported["rules"] if "metric" in r["then"]]
     assert {r["when"]["objective"]["one_of"][0]: r["then"]["metric"]["one_of"] for r in metric_rules} == {
@@ -107,7 +100,7 @@ def test_a_rule_naming_a_field_the_dataclass_lacks_cannot_be_exported() -> None:
         mode: str = param(default="a")
 
     with pytest.raises(ValueError, match=r"Broken\.RULES names \['extra'\], not its fields"):
-        hyperparameters.export(Broken)
+        schema_of(Broken)
 
 
 def test_enforce_reports_nothing_for_an_unset_value_in_a_condition() -> None:
@@ -126,7 +119,7 @@ def test_enforce_reports_nothing_for_an_unset_value_in_a_condition() -> None:
 @pytest.mark.parametrize("values", [values for values, _ in REFUSED] + ACCEPTED)
 def test_the_app_decides_and_words_each_combination_as_the_container(values: dict[str, str]) -> None:
     # GIVEN the exported file read by the app's reader WHEN a complete set of values is checked
-    schema = parse_schema(json.loads((CONTAINER / "hyperparameters.json").read_text()))
+    schema = Schema.from_json(json.loads((CONTAINER / "hyperparameters.json").read_text()))
     # THEN it finds exactly the container's problems, in the container's words
     problem = _container_problem(values)
     assert schema.problems(values, complete=True) == (problem.split("; ") if problem else [])

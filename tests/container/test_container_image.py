@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from algorithm import ALGORITHM
-from sagemaker_contract import hyperparameters
-from sagemaker_contract.distributed import DistributedHyperparameters
+from hyperschema import RESERVED
+from lightgbm_gbdt.algorithm import ALGORITHM
+from sagemaker_contract import exports
 
 from tests.container.harness import CONTAINER
 
@@ -72,36 +73,19 @@ def test_build_context_holds_only_what_the_program_needs() -> None:
 
 
 def test_readme_documents_every_hyperparameter() -> None:
-    """GIVEN the algorithm's schema THEN container/README.md's table has a row for each hyperparameter."""
+    """GIVEN the image's schema THEN container/README.md's generated table has a row for each hyperparameter."""
     readme = (CONTAINER / "README.md").read_text()
-    for row in hyperparameters.describe(ALGORITHM.hyperparameters):
-        assert f"| `{row['name']}` |" in readme, row["name"]
-
-
-def test_hyperparameter_schema_file_is_generated_from_the_code(tmp_path: Path) -> None:
-    """GIVEN container/hyperparameters.json WHEN the CLI regenerates it from the dataclasses THEN the same bytes
-    (regenerate: `cd container && python -m sagemaker_contract.hyperparameters hyperparameters.json`)."""
-    regenerated = tmp_path / "hyperparameters.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "sagemaker_contract.hyperparameters", str(regenerated)],
-        cwd=CONTAINER,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    committed = (CONTAINER / "hyperparameters.json").read_text()
-    assert regenerated.read_text() == committed
-    assert committed == hyperparameters.export_text(ALGORITHM.hyperparameters, DistributedHyperparameters)
+    for name in exports.schema(ALGORITHM).hyperparameters:
+        assert f"| `{name}` |" in readme, name
 
 
 def test_hyperparameter_schema_has_the_agreed_shape() -> None:
     """GIVEN the exported schema THEN exactly the keys of INTERFACE.md, and the reserved names SageMaker adds."""
-    schema = hyperparameters.export(ALGORITHM.hyperparameters, DistributedHyperparameters)
+    schema = exports.schema(ALGORITHM).as_json()
     assert set(schema) == {"hyperparameters", "reserved", "rules"}
     keys = {"type", "required", "nullable", "default", "minimum", "maximum", "exclusive_minimum", "choices", "doc"}
     for name, entry in schema["hyperparameters"].items():
-        assert set(entry) == keys, name
+        assert set(entry) == keys | {"not_tuned"}, name
         assert entry["type"] in {"integer", "float", "string", "boolean"}, name
     assert schema["hyperparameters"]["objective"]["required"] is True
     assert schema["hyperparameters"]["num_class"]["nullable"] is True
@@ -113,5 +97,19 @@ def test_hyperparameter_schema_has_the_agreed_shape() -> None:
 def test_readme_lists_every_reserved_hyperparameter() -> None:
     """GIVEN the reserved names the container accepts THEN container/README.md lists each of them."""
     readme = (CONTAINER / "README.md").read_text()
-    for name in hyperparameters.RESERVED:
+    for name in RESERVED:
         assert f"`{name}`" in readme, name
+
+
+def test_the_contract_layer_imports_no_algorithm() -> None:
+    """GIVEN the contract layer, the schema package and the entry point THEN no import names an algorithm's folder:
+    the algorithm is found by ALGORITHM_MODULE only (sagemaker_contract/seam.py)."""
+    layers = {"sagemaker_contract", "hyperschema"}
+    algorithms = {p.name for p in CONTAINER.iterdir() if (p / "__init__.py").is_file()} - layers
+    assert {"lightgbm_gbdt", "linear_model"} <= algorithms
+    sources = [CONTAINER / "entrypoint.py", *(p for layer in layers for p in (CONTAINER / layer).rglob("*.py"))]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            assert not {name.partition(".")[0] for name in names} & algorithms, f"{source.name} imports {names}"

@@ -42,6 +42,7 @@ AGREED: dict[str, dict[str, Any]] = {
         },
     },
     "environment": {
+        "algorithm_module": "ALGORITHM_MODULE",
         "bind_to_port": "SAGEMAKER_BIND_TO_PORT",
         "max_payload_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB",
         "metrics_endpoint_name": "METRICS_ENDPOINT_NAME",
@@ -54,6 +55,7 @@ AGREED: dict[str, dict[str, Any]] = {
         "server_workers": "SAGEMAKER_MODEL_SERVER_WORKERS",
     },
     "files": {
+        "algorithm": "algorithm.json",
         "failure": "failure",
         "hyperparameters": "hyperparameters.json",
         "metadata": "metadata.json",
@@ -71,16 +73,16 @@ AGREED: dict[str, dict[str, Any]] = {
 }
 
 
-def test_the_committed_file_is_what_the_entry_point_exports() -> None:
-    """GIVEN the container's code WHEN `entrypoint.py export-interface` runs THEN it prints the committed file.
+def test_every_committed_export_is_what_the_entry_point_generates() -> None:
+    """GIVEN the container's code WHEN `entrypoint.py export --check` runs THEN no export is stale.
 
-    On failure: `python container/entrypoint.py export-interface > container/interface.json`.
+    On failure: `python container/entrypoint.py export` (it names the files it rewrote).
     """
-    exported = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "export-interface"], capture_output=True, text=True, check=True
-    ).stdout
-    assert exported == INTERFACE_FILE.read_text()
-    assert exported == interface.render()
+    checked = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "export", "--check"], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert INTERFACE_FILE.read_text() == interface.render()
 
 
 def test_the_file_holds_exactly_the_agreed_interface() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from algorithm import ALGORITHM
+from lightgbm_gbdt.algorithm import ALGORITHM
 from sagemaker_contract import baseline, capture, codecs, interface, monitor
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.protocol import Dataset

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
-from algorithm import ALGORITHM
+from lightgbm_gbdt.algorithm import ALGORITHM
 from sagemaker.core.deserializers import (  # type: ignore[import-untyped]
     CSVDeserializer,
     JSONDeserializer,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from algorithm import ALGORITHM
+from lightgbm_gbdt.algorithm import ALGORITHM
 
 from tests.container.conftest import OBJECTIVES, Trained
 from tests.container.harness import Server, csv_bytes, make_data, parse_predictions, request_body, start_server

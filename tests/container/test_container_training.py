@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from algorithm import ALGORITHM
+from lightgbm_gbdt.algorithm import ALGORITHM
 
 from tests.container.conftest import OBJECTIVES, Trained
 from tests.container.harness import CONTAINER, ENTRYPOINT, csv_bytes, failure_of, make_data, run_train, write_tree
@@ -75,7 +75,7 @@ def test_metric_definitions_fit_sagemaker_limits_and_cover_every_metric() -> Non
         assert len(definition["Name"]) <= 255
         assert len(definition["Regex"]) <= 500
         assert re.compile(definition["Regex"]).groups == 1
-    assert {d["Name"] for d in METRIC_DEFINITIONS} == set(ALGORITHM.metric_names)
+    assert {d["Name"] for d in METRIC_DEFINITIONS} == {m.name for m in ALGORITHM.declaration.metrics}
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)

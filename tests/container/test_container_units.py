@@ -17,11 +17,13 @@ import pytest
 import sagemaker_contract.balance as balance  # noqa: PLR0402
 import sagemaker_contract.codecs as codecs  # noqa: PLR0402
 import sagemaker_contract.hyperparameters as hyperparameters  # noqa: PLR0402
+import sagemaker_contract.seam as seam  # noqa: PLR0402
 import sagemaker_contract.training as training  # noqa: PLR0402
+from hyperschema import param, schema_of
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.failure import FAILURE_LIMIT, write_failure
-from sagemaker_contract.hyperparameters import param
 from sagemaker_contract.paths import OptMl
+from sagemaker_contract.protocol import Declaration
 
 from tests.container.harness import csv_bytes, make_data, write_tree
 
@@ -56,12 +58,33 @@ def test_every_problem_is_reported_at_once() -> None:
         assert part in message
 
 
-def test_describe_lists_the_schema() -> None:
-    """GIVEN a schema THEN describe() gives its names, types, defaults and ranges (for documentation)."""
-    rows = {row["name"]: row for row in hyperparameters.describe(Example)}
-    assert rows["mode"]["required"] is True
-    assert (rows["rounds"]["type"], rows["rounds"]["default"], rows["rounds"]["maximum"]) == ("int", 10, 100)
-    assert rows["limit"]["type"] == "int or none"
+def test_schema_of_lists_the_declaration() -> None:
+    """GIVEN a declaring dataclass THEN its schema gives names, types, defaults and ranges (for the exports)."""
+    specs = schema_of(Example).hyperparameters
+    assert specs["mode"].required is True
+    assert (specs["rounds"].type, specs["rounds"].default, specs["rounds"].maximum) == ("integer", 10, 100)
+    assert (specs["limit"].type, specs["limit"].nullable) == ("integer", True)
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("lightgbm_gbdt", "must look like module:attribute"),
+        (":ALGORITHM", "must look like module:attribute"),
+        ("no_such_algorithm:ALGORITHM", "no module 'no_such_algorithm'"),
+        ("sagemaker_contract.failure:ALGORITHM", "has no attribute 'ALGORITHM'"),
+        ("sagemaker_contract.failure:write_failure", "is not an algorithm: it lacks name, hyperparameters"),
+    ],
+)
+def test_the_seam_names_what_is_wrong_with_a_reference(reference: str, message: str) -> None:
+    """GIVEN a bad ALGORITHM_MODULE THEN one error naming the variable and the problem."""
+    with pytest.raises(UserError, match=f"ALGORITHM_MODULE.*{message}"):
+        seam.load(reference)
+
+
+def test_the_seam_takes_the_variable_else_the_default() -> None:
+    assert seam.reference({"ALGORITHM_MODULE": "mine:ALGO"}) == "mine:ALGO"
+    assert seam.reference({}) == seam.DEFAULT
 
 
 @pytest.mark.parametrize(
@@ -105,7 +128,7 @@ class _ExhaustingAlgorithm:
 
     name = "exhausting"
     hyperparameters = Example
-    metric_names: tuple[str, ...] = ()
+    declaration = Declaration(metrics=())
 
     def check(self, hyperparameters: Any, dataset: Any) -> None:
         return None

@@ -235,7 +235,7 @@ class Environment:
 
     def model_of(self, training_job: str) -> Any:
         """The trained model, loaded from its model.tar.gz as the container's server loads it."""
-        from algorithm import ALGORITHM  # noqa: PLC0415 - the container's module, found through sys.path
+        from lightgbm_gbdt.algorithm import ALGORITHM  # noqa: PLC0415 - the container's module, found through sys.path
 
         return ALGORITHM.load(self.model_directory(training_job))
 

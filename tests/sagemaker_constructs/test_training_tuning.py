@@ -42,7 +42,14 @@ RANGES = (
     ParameterRange("num_leaves", "integer", 8, 256, "Logarithmic"),
     ParameterRange("tree_learner", "categorical", values=("data", "voting")),
 )
-TUNING = TuningOptions("validation:auc", "Maximize", RANGES, max_training_jobs=12, max_parallel_training_jobs=3)
+TUNING = TuningOptions(
+    "validation:auc",
+    "Maximize",
+    RANGES,
+    max_training_jobs=12,
+    max_parallel_training_jobs=3,
+    metric_hyperparameter="metric",
+)
 HYPERPARAMETERS = {"objective": "binary", "metric": "auc", "num_boost_round": "200"}
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 BEST_JOB_SUFFIX = "-007-1a2b3c4d"
@@ -308,7 +315,7 @@ def test_a_failed_tuning_job_notifies_and_fails_the_execution(stack: cdk.Stack, 
 
 def test_hyperband_stops_jobs_by_rounds_itself(stack: cdk.Stack, platform: Platform) -> None:
     # GIVEN the Hyperband strategy between 10 and 200 boosting rounds WHEN a tuned execution runs
-    hyperband = replace(TUNING, strategy="Hyperband", hyperband_rounds=(10, 200))
+    hyperband = replace(TUNING, strategy="Hyperband", hyperband_resource=("num_boost_round", 10, 200))
     _pipeline(stack, platform, tuning=hyperband)
     sagemaker = SageMaker()
     _run(_definition(stack), INPUT, sagemaker)

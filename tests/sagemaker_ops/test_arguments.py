@@ -127,7 +127,7 @@ WORST: list[Any] = [
     ),
     pytest.param(
         ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_rounds=100"],
-        "unknown hyperparameter 'num_boost_rounds'",
+        "unknown hyperparameter(s) num_boost_rounds",
         id="p-unknown",
     ),
     pytest.param(["train", *ENV, "--data-prefix", "d", "-p", "seed=" + "1" * 2501], "at most 2500", id="p-too-long"),

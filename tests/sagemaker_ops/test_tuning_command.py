@@ -230,7 +230,7 @@ def test_the_tuning_keys_follow_the_options(
         (
             {**TUNING, "strategy": "Hyperband", "warm_start": None},
             ("--tuning", "on", "-p", "num_boost_round=5000"),
-            r"--hyperparameter num_boost_round: Hyperband's most rounds per job are the configured ones",
+            r"--hyperparameter num_boost_round: Hyperband's most num_boost_round per job is the configured value",
         ),
         (
             TUNING,

@@ -1,7 +1,7 @@
-"""The algorithm layer: gradient-boosted decision trees with LightGBM (regression, binary, multiclass).
+"""Gradient-boosted decision trees with LightGBM (regression, binary, multiclass), behind the contract layer.
 
-To run another algorithm behind the same contract, replace this module with one that exposes
-`ALGORITHM` satisfying `sagemaker_contract.protocol.Algorithm` (see container/README.md).
+The image runs it as ALGORITHM_MODULE=lightgbm_gbdt:ALGORITHM (sagemaker_contract/seam.py); docs/swap.md
+says how another algorithm takes its place.
 """
 
 from __future__ import annotations
@@ -17,16 +17,24 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 from sagemaker_contract.baseline import SAMPLE_ROWS
 from sagemaker_contract.errors import UserError
-from sagemaker_contract.hyperparameters import Condition, Rule, enforce, param
 from sagemaker_contract.protocol import Cluster, Dataset, FitContext, Matrix, MetricsLog, StopRequested
+
+from lightgbm_gbdt.declaration import (
+    DECLARATION,
+    METRICS,
+    GBDTHyperparameters,
+    labels_problem,
+    useless_data_problem,
+)
+
+__all__ = ["ALGORITHM", "METRICS", "GBDTHyperparameters", "LightGBMAlgorithm"]
 
 MODEL_FILE = "model.txt"
 # Measured on the project machine: -O1 compiles in about half the time of -O2 and predicts about as fast.
@@ -34,24 +42,10 @@ COMPILER_OPTIONS = ["-O1"]
 COMPILE_VARIABLE = "GBDT_COMPILE_TREES"  # "off" keeps serving on LightGBM's own predictor
 _log = logging.getLogger("algorithm")
 CHECKPOINT_FILE = "lightgbm-checkpoint.json"
-# The first metric of each objective is its default.
-METRICS: dict[str, tuple[str, ...]] = {
-    "regression": ("l2", "l1", "rmse", "huber", "mape"),
-    "binary": ("binary_logloss", "binary_error", "auc", "average_precision"),
-    "multiclass": ("multi_logloss", "multi_error", "auc_mu"),
-}
-ALL_METRICS = tuple(metric for metrics in METRICS.values() for metric in metrics)
-# Fields of GBDTHyperparameters that are not passed to LightGBM as they are.
-_NOT_LIGHTGBM_PARAMS = frozenset(
-    {"num_boost_round", "early_stopping_rounds", "num_class", "metric", "tree_learner", "train_metric_period"}
-)
 # Not part of what makes a checkpoint reusable: more rounds may continue an earlier run.
 _RESUMABLE_ACROSS = frozenset({"num_boost_round", "early_stopping_rounds", "train_metric_period"})
 _CONNECTED = re.compile(r"Connected to rank (\d+)")
 _NETWORK_READY = re.compile(r"Local rank: \d+, total number of machines: \d+")
-# Predictions training already holds, by the sha256 of the model file they belong to: (features, predictions)
-# of each channel small enough for the drift baseline to predict whole (baseline.SAMPLE_ROWS).
-_SCORED: dict[str, list[tuple[Matrix, Matrix]]] = {}
 
 
 class _NetworkLog:
@@ -88,73 +82,6 @@ def _distributed_params(cluster: Cluster, tree_learner: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class GBDTHyperparameters:
-    """LightGBM's parameters of the same names; defaults are LightGBM's unless noted."""
-
-    objective: str = param(choices=tuple(METRICS), doc="regression, binary or multiclass")
-    num_class: int | None = param(default=None, minimum=2, maximum=10_000, doc="classes; multiclass only")
-    num_boost_round: int = param(default=100, minimum=1, maximum=100_000, doc="boosting rounds (trees per class)")
-    learning_rate: float = param(default=0.1, exclusive_minimum=0.0, maximum=1.0, doc="shrinkage")
-    num_leaves: int = param(default=31, minimum=2, maximum=131_072, doc="leaves per tree")
-    max_depth: int = param(default=-1, minimum=-1, maximum=1_000, doc="tree depth limit; -1 = none")
-    min_data_in_leaf: int = param(default=20, minimum=0, doc="rows per leaf at least")
-    feature_fraction: float = param(default=1.0, exclusive_minimum=0.0, maximum=1.0, doc="features per tree")
-    bagging_fraction: float = param(default=1.0, exclusive_minimum=0.0, maximum=1.0, doc="rows per bagging round")
-    bagging_freq: int = param(default=0, minimum=0, doc="bag every k rounds; 0 = no bagging")
-    lambda_l1: float = param(default=0.0, minimum=0.0, doc="L1 regularization")
-    lambda_l2: float = param(default=0.0, minimum=0.0, doc="L2 regularization")
-    early_stopping_rounds: int = param(
-        default=10, minimum=0, doc="stop when the validation metric has not improved for k rounds; 0 = never"
-    )
-    metric: str | None = param(default=None, choices=ALL_METRICS, doc="evaluation metric; default per objective")
-    seed: int = param(default=0, minimum=0, maximum=2**31 - 1, doc="random seed (this container's default: 0)")
-    tree_learner: str = param(
-        default="data", choices=("data", "voting"), doc="distributed learner on several hosts; voting for wide data"
-    )
-    train_metric_period: int = param(
-        default=10,
-        minimum=1,
-        maximum=100_000,
-        doc="report the train channel's metric every k rounds and after the last; 1 = every round (this "
-        "container's setting: each report scores every training row, about a quarter of a round's time)",
-    )
-
-    # Combinations LightGBM refuses or ignores; exported with the fields (container/hyperparameters.json).
-    RULES: ClassVar[tuple[Rule, ...]] = (
-        Rule(when={"objective": Condition(one_of=("multiclass",))}, require=("num_class",)),
-        Rule(
-            when={"objective": Condition(one_of=tuple(o for o in METRICS if o != "multiclass"))},
-            forbid=("num_class",),
-            reason="num_class applies to objective multiclass only",
-        ),
-        *(
-            Rule(when={"objective": Condition(one_of=(objective,))}, then={"metric": Condition(one_of=metrics)})
-            for objective, metrics in METRICS.items()
-        ),
-        Rule(
-            when={"bagging_fraction": Condition(below=1.0)},
-            then={"bagging_freq": Condition(above=0)},
-            reason="bagging_fraction < 1 has no effect unless bagging_freq > 0",
-        ),
-    )
-
-    def __post_init__(self) -> None:
-        enforce(self, self.RULES)
-
-    @property
-    def eval_metric(self) -> str:
-        return self.metric or METRICS[self.objective][0]
-
-    def lightgbm_params(self, num_threads: int) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            name: value for name, value in dataclasses.asdict(self).items() if name not in _NOT_LIGHTGBM_PARAMS
-        }
-        if self.num_class is not None:
-            params["num_class"] = self.num_class
-        return params | {"metric": self.eval_metric, "num_threads": num_threads, "verbosity": -1}
-
-
 class GBDTModel:
     """A trained or loaded LightGBM booster; serving may switch it to compiled trees (see `accelerate`)."""
 
@@ -178,8 +105,6 @@ class GBDTModel:
     def save(self, directory: Path) -> None:
         best = self._facts.get("best_iteration") or None
         self._booster.save_model(str(directory / MODEL_FILE), num_iteration=best)
-        if self._scored:
-            _SCORED[_digest(directory / MODEL_FILE)] = self._scored
 
     def summary(self) -> dict[str, Any]:
         return dict(self._facts)
@@ -246,10 +171,6 @@ class GBDTModel:
         _log.info("compiled inference ready after %.2f s", time.monotonic() - started)
 
 
-def _digest(model_file: Path) -> str:
-    return hashlib.sha256(model_file.read_bytes()).hexdigest()
-
-
 def _scored(booster: Any, train: Dataset, validation: Dataset | None) -> list[tuple[Matrix, Matrix]]:
     """LightGBM's own predictions of the training rows (and validation rows), free after the last round.
 
@@ -280,57 +201,6 @@ def _compiled_predict(compiled: Any, features: Matrix) -> Matrix:
     # tl2cgen answers (rows, targets, classes); LightGBM's shapes are (rows,) or (rows, classes).
     output = np.asarray(compiled.predict(tl2cgen.DMatrix(features)), dtype=np.float64).reshape(len(features), -1)
     return output[:, 0] if output.shape[1] == 1 else output
-
-
-def _labels_problem(params: GBDTHyperparameters, labels: Matrix) -> tuple[int, str] | None:
-    if params.objective == "binary":
-        bad = np.flatnonzero((labels != 0) & (labels != 1))
-        return (int(bad[0]), "objective binary needs labels 0 or 1") if bad.size else None
-    if params.objective == "multiclass":
-        classes = params.num_class or 0
-        bad = np.flatnonzero((labels != np.floor(labels)) | (labels < 0) | (labels >= classes))
-        needs = f"objective multiclass with num_class={classes} needs integer labels 0 to {classes - 1}"
-        return (int(bad[0]), needs) if bad.size else None
-    return None
-
-
-def _useless_data_problem(params: GBDTHyperparameters, train: Dataset) -> str | None:
-    """Why these rows cannot give a useful model (README: "Data that cannot give a model"), or None."""
-    labels, rows = train.labels, train.num_rows
-    classes = np.unique(labels)
-    if params.objective == "binary" and classes.size < 2:
-        return f"channel train has label {classes[0]:g} only; objective binary needs rows of both 0 and 1"
-    if params.objective == "multiclass":
-        expected = params.num_class or 0
-        missing = sorted(set(range(expected)) - {int(c) for c in classes})
-        if missing:
-            shown = ", ".join(str(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
-            return (
-                f"channel train has no row of class {shown}; objective multiclass with num_class={expected} "
-                f"needs every class 0 to {expected - 1} at least once (lower num_class, or add rows)"
-            )
-    if params.objective == "regression" and classes.size < 2:
-        return f"every label in channel train is {classes[0]:g}; objective regression has nothing to learn"
-    features = train.features
-    missing_values = np.isnan(features)
-    spread = np.fmax.reduce(features, axis=0) > np.fmin.reduce(features, axis=0)
-    # A feature that is missing in some rows and has one value in the others still splits (missing vs not).
-    varies = spread | (missing_values.any(axis=0) & ~missing_values.all(axis=0))
-    if not varies.any():
-        return (
-            f"no feature varies in channel train: each of its {train.num_features} feature(s) has one value "
-            f"in all {rows} rows, so no tree can split"
-        )
-    per_leaf = max(params.min_data_in_leaf, 1)
-    bagged = params.bagging_fraction if params.bagging_freq > 0 else 1.0
-    needed = math.ceil(2 * per_leaf / bagged)
-    if rows < needed:
-        bagging = f" and bagging_fraction={params.bagging_fraction:g}" if bagged < 1.0 else ""
-        return (
-            f"channel train has {rows} rows; min_data_in_leaf={params.min_data_in_leaf}{bagging} needs at least "
-            f"{needed} for a tree to split into two leaves (add rows, or lower min_data_in_leaf)"
-        )
-    return None
 
 
 def _fingerprint(params: GBDTHyperparameters, train: Dataset, validation: Dataset | None) -> str:
@@ -390,10 +260,10 @@ class _RoundReports:
 class LightGBMAlgorithm:
     name = "lightgbm-gbdt"
     hyperparameters = GBDTHyperparameters
-    metric_names = tuple(f"{channel}:{metric}" for metric in ALL_METRICS for channel in ("train", "validation"))
+    declaration = DECLARATION
 
     def check(self, hyperparameters: GBDTHyperparameters, dataset: Dataset) -> None:
-        problem = _labels_problem(hyperparameters, dataset.labels)
+        problem = labels_problem(hyperparameters, dataset.labels)
         if problem is not None:
             row, needs = problem
             raise UserError(f"channel {dataset.channel}: row {row + 1} has label {dataset.labels[row]:g}; {needs}")
@@ -409,7 +279,7 @@ class LightGBMAlgorithm:
         cluster = context.cluster
         # Each host of a distributed job holds only its own rows (a block may hold one class alone), so the
         # rules apply to a job on one host; the check after training below applies to every job.
-        problem = _useless_data_problem(hyperparameters, train) if cluster is None else None
+        problem = useless_data_problem(hyperparameters, train) if cluster is None else None
         if problem is not None:
             raise UserError(problem)
         if cluster is not None:
@@ -499,8 +369,7 @@ class LightGBMAlgorithm:
 
     def load(self, directory: Path) -> GBDTModel:
         booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
-        scored = _SCORED.get(_digest(directory / MODEL_FILE)) if _SCORED else None
-        return GBDTModel(booster, {}, directory / MODEL_FILE, scored)
+        return GBDTModel(booster, {}, directory / MODEL_FILE)
 
 
 ALGORITHM = LightGBMAlgorithm()

@@ -1,0 +1,17 @@
+"""Hyperparameter schemas, written once for the container and the app (see schema.py)."""
+
+from hyperschema.declare import enforce, param, schema_of
+from hyperschema.schema import RESERVED, TYPES, Condition, Hyperparameter, Rule, Schema, SchemaError
+
+__all__ = [
+    "RESERVED",
+    "TYPES",
+    "Condition",
+    "Hyperparameter",
+    "Rule",
+    "Schema",
+    "SchemaError",
+    "enforce",
+    "param",
+    "schema_of",
+]

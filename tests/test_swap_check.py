@@ -1,0 +1,30 @@
+"""scripts/swap_check.py: what still refers to another algorithm after a swap."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts import swap_check
+
+
+def test_the_shipped_algorithm_leaves_nothing_behind(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the repository as shipped WHEN checked THEN the exports are current and nothing is listed
+    assert swap_check.main([]) == 0
+    assert "container/" not in capsys.readouterr().out.replace("wrote ", "")
+
+
+def test_libraries_only_another_algorithm_imports_are_listed() -> None:
+    listed = swap_check.leftover_libraries("linear_model:ALGORITHM")
+    assert [line.split(": ")[1].split()[0] for line in listed] == ["lightgbm", "tl2cgen", "treelite"]
+    assert swap_check.leftover_libraries(swap_check.dockerfile_reference()) == []
+
+
+def test_a_name_gone_from_the_exports_is_found_where_users_write_it() -> None:
+    # GIVEN a hyperparameter the configuration sets WHEN it is no longer declared THEN its lines are listed
+    name = next(
+        iter(swap_check.ROOT.joinpath("config/environments.toml").read_text().split("hyperparameters = { ")[1:])
+    )
+    first = name.split(" = ")[0]
+    listed = swap_check.leftover_names({first})
+    assert any(line.startswith("config/environments.toml:") and line.endswith(f": {first}") for line in listed)
+    assert swap_check.leftover_names(set()) == []

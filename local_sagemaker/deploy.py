@@ -1,7 +1,7 @@
 """Deploy a synthesized cloud assembly into the emulator as `cdk deploy --method=direct` would.
 
 Per stack, in dependency order: check the bootstrap version, upload the stack's file assets to
-the bootstrap bucket, upload the adapted copy of the template (tests/emulator/adaptations.py),
+the bootstrap bucket, upload the adapted copy of the template (local_sagemaker/adaptations.py),
 CreateStack or UpdateStack with its URL, wait, then create what moto skipped through boto3.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local_sagemaker.adaptations import AdaptedTemplate, adapt, physical_alarm_name
 from local_sagemaker.server import ACCOUNT, REGION, MotoServer
-from tests.emulator.adaptations import AdaptedTemplate, adapt, physical_alarm_name
 
 BOOTSTRAP_VERSION = 30  # what `cdk bootstrap` of the pinned CLI writes to SSM
 STACK_WAIT_SECONDS = 60.0

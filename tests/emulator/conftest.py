@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from local_sagemaker import adaptations
 from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
 from local_sagemaker.server import MotoServer, start_moto_server
 from tests.conftest import Synthesized
-from tests.emulator import adaptations
 
 STAGES = {"dev": "Dev", "staging": "Staging", "prod": "Prod"}
 
@@ -46,7 +46,7 @@ def moto_server() -> Iterator[MotoServer]:
 @pytest.fixture(scope="session")
 def deployed(moto_server: MotoServer, synthesized: Synthesized) -> DeployedApp:
     """Every environment's stacks, deployed once (the adaptations are printed with `pytest -s`)."""
-    print(f"\nEmulated deployment adaptations (tests/emulator/adaptations.py):\n{adaptations.summary()}")  # noqa: T201
+    print(f"\nEmulated deployment adaptations (local_sagemaker/adaptations.py):\n{adaptations.summary()}")  # noqa: T201
     outputs: dict[str, dict[str, str]] = {}
     stacks = {env: deploy_environment(moto_server, synthesized, env, outputs) for env in STAGES}
     for env, by_id in stacks.items():

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.conftest import ROOT, Synthesized
-from tests.emulator.adaptations import (
+from local_sagemaker.adaptations import (
     ADAPTATIONS,
     GAP,
     READINESS,
@@ -15,6 +14,7 @@ from tests.emulator.adaptations import (
     adapt,
     markdown_table,
 )
+from tests.conftest import ROOT, Synthesized
 
 README = (ROOT / "README.md").read_text()
 TESTING = (ROOT / "docs" / "testing.md").read_text()
@@ -22,7 +22,7 @@ TESTING = (ROOT / "docs" / "testing.md").read_text()
 
 def test_the_readme_lists_exactly_the_adaptations_of_the_code() -> None:
     # GIVEN the table generated from adaptations.py WHEN docs/testing.md is read THEN it holds it verbatim
-    assert markdown_table() in TESTING, "update docs/testing.md from tests/emulator/adaptations.markdown_table()"
+    assert markdown_table() in TESTING, "update docs/testing.md from local_sagemaker/adaptations.markdown_table()"
 
 
 def test_adapt_leaves_the_synthesized_template_unchanged_and_removes_what_moto_cannot_deploy(

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from local_sagemaker.adaptations import SKIPPED_BY_MOTO
 from local_sagemaker.deploy import DeployedStack
 from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
 from tests.conftest import Synthesized
-from tests.emulator.adaptations import SKIPPED_BY_MOTO
 from tests.emulator.conftest import DeployedApp
 
 ENVIRONMENTS = ["dev", "staging", "prod"]

@@ -12,7 +12,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup demo synth test app-test container-test review lint typecheck format bench clean
+.PHONY: help setup demo synth check test app-test container-test review lint typecheck format bench clean
 .PHONY: report comment package unpack deploy smoke
 
 help:  ## list the targets
@@ -75,10 +75,17 @@ synth: setup  ## synthesize every environment into cdk.out/
 	@ls -d cdk.out/assembly-*
 
 # The app's and the container's tests run at once, each printed when it ends: each suite keeps about one
-# core busy (one after the other they took 4.2 + 3.1 min on the 2-core project machine).
-test: lint typecheck $(CHECKOV_VENV)/.installed $(CONTAINER_TEST_SETUP)  ## lint, type-check and run every test, then review the change (cdk.out/review.md)
-	$(MAKE) --no-print-directory -j2 --output-sync=target app-test container-test
-	python -m review --output cdk.out/review.md
+# core busy (one after the other they took 4.2 + 3.1 min on the 2-core project machine). The review of the
+# change (`make report`: synth, then cdk.out/review.md) takes the core of the suite that ends first.
+test: lint typecheck $(CHECKOV_VENV)/.installed $(CONTAINER_TEST_SETUP)  ## lint, type-check, run every test and review the change (cdk.out/review.md)
+	$(MAKE) --no-print-directory -j2 --output-sync=target app-test container-test report
+
+# The edit-test loop's tier (under a minute on 2 cores, warm): lint, types, and the tests that need no
+# synthesized app, emulator or container run. `make test` runs these and the rest.
+CHECK_TESTS := tests/test_config*.py tests/review tests/test_workflows.py tests/test_project_layout.py \
+	tests/test_given_when_then.py tests/container/test_container_units.py
+check: lint typecheck  ## the fast tier: lint, type-check and the tests that synthesize nothing (under a minute)
+	pytest -q -m 'not slow' $(CHECK_TESTS)
 
 app-test: setup  ## the app's tests: everything but the container's
 	pytest --ignore=tests/container

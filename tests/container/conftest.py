@@ -85,7 +85,8 @@ def wait_for_compiled_trees(server: Server, workers: int) -> None:
     raise AssertionError("compiled inference was not ready within 60 s")
 
 
-@pytest.fixture(scope="module")
+# Started once for the session: four modules send them requests, and each start compiles the trees.
+@pytest.fixture(scope="session")
 def servers(trained: dict[str, Trained], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     running: dict[str, Server] = {}
     try:

@@ -68,7 +68,7 @@ endif
 
 container-test: $(CONTAINER_TEST_SETUP)  ## the container's tests on the image's Python (.venv-container), else on .venv's
 	@$(if $(CONTAINER_PYTHON),,echo "container-test: no Python $(IMAGE_PYTHON) (the image's): running on $$($(CONTAINER_TEST_PYTHON) -V) instead (set CONTAINER_PYTHON=... for the image's)")
-	$(CONTAINER_TEST_PYTHON) -m pytest tests/container --confcutdir=tests/container -q
+	$(CONTAINER_TEST_PYTHON) -m pytest tests/container --confcutdir=tests/container -q --durations=10
 
 synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet
@@ -88,7 +88,7 @@ check: lint typecheck  ## the fast tier: lint, type-check and the tests that syn
 	pytest -q -m 'not slow' $(CHECK_TESTS)
 
 app-test: setup  ## the app's tests: everything but the container's
-	pytest --ignore=tests/container
+	pytest --ignore=tests/container --durations=10
 
 review: setup  ## what CloudFormation would add, change or replace per environment (BASE=<git ref or cdk.out dir>)
 	python -m review $(if $(BASE),$(if $(wildcard $(BASE)/assembly-*),--base-dir,--base) $(BASE),)

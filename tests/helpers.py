@@ -9,6 +9,7 @@ import atexit
 import json
 import shutil
 import tempfile
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 from constructs import IConstruct
 
-from config import AppConfig
+from config import AppConfig, parse_config
+from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs import (
     AlgorithmImage,
     InstanceVariant,
@@ -76,6 +78,31 @@ def synthesize(config: AppConfig, outdir: Path) -> Synthesized:
             for stack_id, stack in stacks[name].items()
         }
     return Synthesized(config=config, outdir=outdir, templates=templates, stacks=stacks)
+
+
+# A prod model pin other than the shipped configuration's: the tests of a promotion share its synthesis.
+PROMOTED_PROD_PIN = "models/2026-11-27/model.tar.gz"
+
+
+def config_with_prod_pin(pin: str = PROMOTED_PROD_PIN) -> AppConfig:
+    """The shipped configuration with prod's endpoint serving the model at `pin` (validated as loaded)."""
+    raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"]["prod"]["endpoint"]["model_artifact_key"] = pin
+    return parse_config(raw, default_account=TEST_ACCOUNT)
+
+
+_SHARED: dict[str, Synthesized] = {}
+
+
+def synthesize_once(config: AppConfig) -> Synthesized:
+    """The whole app synthesized from `config` once per test run: the modules that need it share it.
+
+    A whole-app synthesis runs three cdk-nag packs over every stage; callers must not change what it returns.
+    """
+    key = config.model_dump_json()
+    if key not in _SHARED:
+        _SHARED[key] = synthesize(config, Path(tempfile.mkdtemp(dir=_OUTDIR_ROOT)))
+    return _SHARED[key]
 
 
 # An app given no outdir synthesizes into a new temporary cdk.out* directory (assets copied, ~50 MB) that

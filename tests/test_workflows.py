@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI, DEPLOY, DEPLOY_ENVIRONMENT = "ci.yml", "deploy.yml", "deploy-environment.yml"
+FRESH_CLONE_IMAGE = "debian:12"  # Python 3.11.2, the oldest a distribution ships that the project supports
 FULL_SHA_WITH_TAG = re.compile(r"[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+")
 # `make <target> [NAME=value ...]`, nothing chained: the step is exactly what runs locally.
 MAKE_STEP = re.compile(r"make (?P<target>[a-z][a-z-]*)(?: [A-Z_]+=\S+)*")
@@ -70,6 +71,8 @@ def test_every_run_step_is_one_make_target_with_help(name: str) -> None:
         if "run" not in step:
             continue
         command = step["run"].strip()
+        if step.get("id") == "prerequisites":  # the fresh clone's: what the README asks to install first
+            continue
         match = MAKE_STEP.fullmatch(re.sub(r"\$\{\{ [^}]+ \}\}", "X", command.replace('"$BASE"', "X")))
         assert match, f"{name}: step {command!r} must be one `make <target>` (add a Makefile target)"
         assert match["target"] in targets, f"{name}: {match['target']!r} is not a documented Makefile target"
@@ -138,6 +141,8 @@ def test_every_job_running_make_test_also_gets_the_container_images_python() -> 
     testing = [job for job in jobs if any(step.get("run") == "make test" for step in job.get("steps", []))]
     assert testing
     for job in testing:
+        if job.get("container") == FRESH_CLONE_IMAGE:  # a newcomer's machine: no Python but the system's
+            continue
         # WHEN its setup-python step lists the versions it installs
         (setup,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
         versions = [line.strip() for line in str(setup["with"]["python-version"]).splitlines() if line.strip()]
@@ -145,6 +150,26 @@ def test_every_job_running_make_test_also_gets_the_container_images_python() -> 
         # default `python3` that `make setup` builds .venv with
         assert image[1] in versions, f"{job['name']}: `make container-test` needs Python {image[1]}"
         assert versions[-1] == "${{ matrix.python }}", f"{job['name']}: the matrix Python must be listed last"
+
+
+def test_a_fresh_clone_runs_the_readmes_two_commands_with_only_its_prerequisites() -> None:
+    # GIVEN the README's "Two commands": the Debian 12 packages it asks for, and its two commands
+    readme = (ROOT / "README.md").read_text()
+    packages = re.search(r"on Debian 12,\s+whose `python3` is 3\.11\.2: `sudo apt-get install ([a-z0-9. -]+)`", readme)
+    assert packages, "README's Two commands must name the Debian 12 packages to install"
+    commands = re.findall(r"^(make \w+) ", readme.split("## Two commands")[1].split("\n## ")[0], flags=re.MULTILINE)
+    # WHEN CI's fresh-clone job runs
+    job = _load(CI)["jobs"]["fresh-clone"]
+    # THEN in Debian 12 on its own python3 (no setup-python, no cache), it installs those packages only
+    # (and the certificates a Debian installation has), clones, then runs `make demo` and `make test`
+    assert job["container"] == FRESH_CLONE_IMAGE
+    install, checkout, *runs = job["steps"]
+    assert install["run"].startswith("apt-get update && apt-get install --yes --no-install-recommends ")
+    assert install["run"].split()[7:] == [*packages[1].split(), "ca-certificates"]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"]["fetch-depth"] == 0
+    assert [step["run"] for step in runs] == ["make demo", "make test"]
+    assert [command for command in commands if command in {"make demo", "make test"}] == ["make demo", "make test"]
 
 
 def test_pip_and_npm_caches_are_keyed_on_every_lock_file() -> None:

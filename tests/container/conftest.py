@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.container.harness import CONTAINER, Server, csv_bytes, make_data, run_train, start_server, write_tree
+from tests.container.harness import (
+    CONTAINER,
+    ENTRYPOINT,
+    Server,
+    csv_bytes,
+    make_data,
+    run_train,
+    start_server,
+    write_tree,
+)
+from tests.container.work_user import Runtime, others_can_read, work_user_runtime
 
 # Unit tests of the contract layer import it the way entrypoint.py does.
 if str(CONTAINER) not in sys.path:
@@ -73,7 +85,8 @@ def wait_for_compiled_trees(server: Server, workers: int) -> None:
     raise AssertionError("compiled inference was not ready within 60 s")
 
 
-@pytest.fixture(scope="module")
+# Started once for the session: four modules send them requests, and each start compiles the trees.
+@pytest.fixture(scope="session")
 def servers(trained: dict[str, Trained], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     running: dict[str, Server] = {}
     try:
@@ -86,3 +99,18 @@ def servers(trained: dict[str, Trained], tmp_path_factory: pytest.TempPathFactor
     finally:
         for server in running.values():
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def work_user() -> Iterator[Runtime]:
+    """The entry point as the work user can run it after the drop, wherever the clone and the Python live."""
+    base = Path(tempfile.mkdtemp(prefix="work-user-"))
+    try:
+        if os.geteuid() == 0:
+            base.chmod(0o755)
+            assert others_can_read(base), f"{base}: set TMPDIR to a directory every user can enter"
+            yield work_user_runtime(base)
+        else:  # only root drops: the interpreter at hand reads all it needs
+            yield Runtime(sys.executable, ENTRYPOINT, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

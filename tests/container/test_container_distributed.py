@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
 
+from local_sagemaker.container import SHARED_MACHINE_ENV
 from tests.container.harness import ENTRYPOINT, csv_bytes, failure_of, free_port, make_data, run_train, write_tree
 
 HYPERPARAMETERS = {
@@ -44,7 +45,14 @@ class Hosts:
     def start(self, root: Path, addresses: dict[str, str]) -> subprocess.Popen[str]:
         process = subprocess.Popen(
             [sys.executable, str(ENTRYPOINT), "train"],
-            env={**os.environ, "OPT_ML_DIR": str(root), "SM_HOST_ADDRESSES": json.dumps(addresses)},
+            # Every host shares this machine's cores, as in the local SageMaker: OpenMP threads spinning while
+            # they wait for the other hosts would take the cores those hosts need to catch up.
+            env={
+                **SHARED_MACHINE_ENV,
+                **os.environ,
+                "OPT_ML_DIR": str(root),
+                "SM_HOST_ADDRESSES": json.dumps(addresses),
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from config import AppConfig, parse_config
-from config.settings import DEFAULT_CONFIG_FILE
 from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts, wait_for_stack
 from local_sagemaker.server import MotoServer
 from sagemaker_ops.cli import FAILED, OK, main
-from tests.conftest import TEST_ACCOUNT, Synthesized, synthesize
+from tests.conftest import Synthesized
+from tests.helpers import PROMOTED_PROD_PIN, config_with_prod_pin, synthesize_once
 
-NEW_PIN = "models/2026-11-26/model.tar.gz"
-
-
-def _config_with_pin(pin: str) -> AppConfig:
-    raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
-    raw["environments"]["prod"]["endpoint"]["model_artifact_key"] = pin
-    return parse_config(raw, default_account=TEST_ACCOUNT)
+NEW_PIN = PROMOTED_PROD_PIN
 
 
 def _smoke(server: MotoServer, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
@@ -56,7 +48,7 @@ def test_a_new_pin_moves_the_endpoint_to_a_new_config_and_deleting_keeps_prods_d
     old_config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
 
     # WHEN the pin changes and the Inference stack is updated
-    after = synthesize(_config_with_pin(NEW_PIN), tmp_path / "after")
+    after = synthesize_once(config_with_prod_pin(NEW_PIN))
     updated = next(a for a in stack_artifacts(after.outdir, "Prod") if a.stack_name == "Prod-Inference")
     deploy(server, updated, outputs, template_suffix="-2")
     assert cloudformation.describe_stacks(StackName="Prod-Inference")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

@@ -220,10 +220,10 @@ def test_the_real_app_with_a_prod_bucket_replaced_exits_1(tmp_path: Path) -> Non
     raw["Resources"][data_bucket]["Properties"]["BucketName"] = "sagemaker-gbdt-prod-data-old"
     template_file.write_text(json.dumps(raw))
 
-    # WHEN `python -m review` compares the working tree with it
+    # WHEN `python -m review` compares the working tree (synthesized above, as it would: not twice) with it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_", "AWS_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "review", "--base-dir", str(base)],
+        [sys.executable, "-m", "review", "--base-dir", str(base), "--head-dir", str(tmp_path / "synth")],
         check=False,
         cwd=ROOT,
         env=env,

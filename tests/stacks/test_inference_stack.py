@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import tomllib
 from pathlib import Path
@@ -13,7 +12,16 @@ from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
 from scripts.render_dashboard import dashboard_body
-from tests.helpers import ROOT, TEST_ACCOUNT, Synthesized, of_type, one_of_type, synthesize
+from tests.helpers import (
+    ROOT,
+    TEST_ACCOUNT,
+    Synthesized,
+    config_with_prod_pin,
+    of_type,
+    one_of_type,
+    synthesize,
+    synthesize_once,
+)
 
 ROLLBACK_ALARMS = ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate")
 
@@ -92,17 +100,13 @@ def test_no_pin_means_no_inference_stack(tmp_path: Path) -> None:
     assert set(synthesized.templates["prod"]) == {"Platform", "Training", "Inference", "Drift"}
 
 
-def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(
-    synthesized: Synthesized, tmp_path: Path
-) -> None:
+def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(synthesized: Synthesized) -> None:
     """GIVEN the shipped configuration and the same with prod's pin moved to a new model
     WHEN both are synthesized
     THEN only the Model and the container-error alarm differ (it reads the new model's version, and the
     endpoint refers to it, so it is updated before the deployment starts); Model and EndpointConfig are
     replaced, the Endpoint updated in place."""
-    raw = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
-    raw["environments"]["prod"]["endpoint"]["model_artifact_key"] = "models/2026-11-27/model.tar.gz"
-    promoted = synthesize(parse_config(raw, default_account=TEST_ACCOUNT), tmp_path).template("prod", "Inference")
+    promoted = synthesize_once(config_with_prod_pin()).template("prod", "Inference")
     before = synthesized.template("prod", "Inference")
     changed = {
         logical_id

@@ -23,7 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from config.contract import ALGORITHM_FILE, CONTAINER, CONTAINER_DIRECTORY, HYPERPARAMETERS_FILE
+from config.container_interface import CONTAINER_DIRECTORY
+from config.contract import ALGORITHM_FILE, CONTAINER, HYPERPARAMETERS_FILE
 
 ROOT = CONTAINER_DIRECTORY.parent
 # What a user edits and reads: a name left here misleads (generated files are rewritten in step 1).

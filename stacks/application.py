@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from config import AppConfig
-from config.contract import CONTAINER_DIRECTORY
+from config.container_interface import CONTAINER_DIRECTORY
 from stacks.compliance import add_compliance_checks
 from stacks.environment_stage import EnvironmentStage
 

@@ -9,7 +9,8 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import EnvironmentConfig
-from config.contract import CONTAINER, CONTAINER_DIRECTORY
+from config.container_interface import CONTAINER_DIRECTORY
+from config.contract import CONTAINER
 from delivery.permissions_boundary import apply_permissions_boundary
 from stacks.drift_stack import DriftStack
 from stacks.inference_stack import InferenceStack

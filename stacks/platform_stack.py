@@ -9,8 +9,8 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import EnvironmentConfig
+from config.container_interface import CONTAINER_DIRECTORY
 from config.contract import (
-    CONTAINER_DIRECTORY,
     DATA_CAPTURE_METRICS_FILTER,
     DATA_CAPTURE_PREFIX,
     SAGEMAKER_JOB_LOG_GROUPS,

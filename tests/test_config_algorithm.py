@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import config.settings
+import config.sections
 import config.tuning
 from config import ConfigError, parse_config
 from config.algorithm import AlgorithmExport, Capabilities, load_algorithm, parse_algorithm
@@ -31,7 +31,7 @@ def raw() -> dict[str, Any]:
 def _declare(monkeypatch: pytest.MonkeyPatch, **changes: Any) -> AlgorithmExport:
     """The shipped export with `changes`, as every module of the app reads it."""
     declared = dataclasses.replace(load_algorithm(), name="other-algorithm", **changes)
-    for module in (config.settings, config.tuning):
+    for module in (config.sections, config.tuning):
         monkeypatch.setattr(module, "load_algorithm", lambda: declared)
     return declared
 

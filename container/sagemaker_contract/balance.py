@@ -4,9 +4,9 @@ gunicorn's workers accept from one shared socket, and a worker that is idle when
 take both: with two keep-alive connections (batch transform with MaxConcurrentTransforms = workers) one
 worker then does all the work while the other idles, half the throughput in about half the runs (measured).
 Each worker counts its open connections in memory shared with the others (an anonymous mapping made before
-the workers fork); before accepting, a worker that holds more than some other live worker lets DEFER_SECONDS
-pass, so that the other one takes the connection; after that wait it accepts anyway (a busy or starting
-worker never stalls a connection for longer).
+the workers fork); before accepting, a worker that holds more than some other live worker lets the board's
+defer_seconds (SERVER_ACCEPT_DEFER_MILLISECONDS) pass, so that the other one takes the connection; after that
+wait it accepts anyway (a busy or starting worker never stalls a connection for longer).
 """
 
 from __future__ import annotations
@@ -18,15 +18,21 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-DEFER_SECONDS = 0.02
+# A worker's wait before taking a connection another worker should take: long enough for an idle worker to wake on
+# an idle machine, short enough that a busy one does not stall the connection noticeably.
+DEFAULT_DEFER_MILLISECONDS = 20
+MAX_DEFER_MILLISECONDS = 1000
+# The pause after accept() failed for want of resources (file descriptors), rather than spinning on the socket.
+_RETRY_SECONDS = 0.02
 _SLOT = 2  # int64s per worker: its pid, its open connections
 
 
 class ConnectionBoard:
     """Per worker slot: (pid, open connections). Each slot is written by its own worker only."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, defer_seconds: float = DEFAULT_DEFER_MILLISECONDS / 1000) -> None:
         self.slots = slots
+        self.defer_seconds = defer_seconds
         self._memory = mmap.mmap(-1, 8 * _SLOT * max(slots, 1))  # MAP_SHARED | MAP_ANONYMOUS: shared after fork
         self._cells = memoryview(self._memory).cast("q")
         self.slot: int | None = None  # this process's slot, set by claim() in a worker
@@ -95,7 +101,7 @@ class Acceptor:
     def _ready(self, waited: bool) -> None:
         if not waited and self._board.should_defer():
             self._loop.remove_reader(self._sock.fileno())
-            self._waiting = self._loop.call_later(DEFER_SECONDS, self._resume)
+            self._waiting = self._loop.call_later(self._board.defer_seconds, self._resume)
             return
         try:
             connection, _ = self._sock.accept()
@@ -104,7 +110,7 @@ class Acceptor:
         except OSError:
             # Out of file descriptors and the like: wait a little rather than spin on a readable socket.
             self._loop.remove_reader(self._sock.fileno())
-            self._waiting = self._loop.call_later(DEFER_SECONDS, self._resume)
+            self._waiting = self._loop.call_later(_RETRY_SECONDS, self._resume)
             return
         # Counted from here (not from the protocol's connection_made, a loop iteration later), so that a second
         # connection already waiting sees this one; the protocol's connection_lost uncounts it.

@@ -18,6 +18,9 @@ SERVER_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 METRICS_ENDPOINT_NAME = "METRICS_ENDPOINT_NAME"
 METRICS_MODEL_VERSION = "METRICS_MODEL_VERSION"
+# How long a serving worker holding more connections than another lets a new one wait for the other
+# (sagemaker_contract/balance.py: default and limits).
+SERVER_ACCEPT_DEFER_MILLISECONDS = "SERVER_ACCEPT_DEFER_MILLISECONDS"
 # How much each serving worker logs per interval (sagemaker_contract/request_log.py: defaults and limits).
 REQUEST_LOG_INTERVAL_SECONDS = "REQUEST_LOG_INTERVAL_SECONDS"
 REQUEST_LOG_SUCCESSES = "REQUEST_LOG_SUCCESSES"
@@ -133,6 +136,7 @@ def document() -> dict[str, Any]:
             "request_log_errors": REQUEST_LOG_ERRORS,
             "request_log_interval_seconds": REQUEST_LOG_INTERVAL_SECONDS,
             "request_log_successes": REQUEST_LOG_SUCCESSES,
+            "server_accept_defer_milliseconds": SERVER_ACCEPT_DEFER_MILLISECONDS,
             "server_timeout": SERVER_TIMEOUT,
             "server_workers": SERVER_WORKERS,
         },

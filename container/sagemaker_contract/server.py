@@ -30,7 +30,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
-from sagemaker_contract import interface, logs, request_log
+from sagemaker_contract import balance, interface, logs, request_log
 from sagemaker_contract.app import TIMED_OUT, InferenceApp, ServeOptions
 from sagemaker_contract.balance import Acceptor, ConnectionBoard
 from sagemaker_contract.paths import OptMl, available_cpus
@@ -163,6 +163,7 @@ class ServeSettings:
     workers: int
     timeout_seconds: int
     max_payload_mb: int
+    accept_defer_milliseconds: int
     log: request_log.RequestLogSettings
 
     @classmethod
@@ -173,6 +174,12 @@ class ServeSettings:
             workers=int_variable(interface.SERVER_WORKERS, cpus, 1, 1024),
             timeout_seconds=int_variable(interface.SERVER_TIMEOUT, 60, 1, interface.MAX_SERVER_TIMEOUT_SECONDS),
             max_payload_mb=int_variable(interface.MAX_PAYLOAD_MB, 6, 1, interface.MAX_PAYLOAD_MB_LIMIT),
+            accept_defer_milliseconds=int_variable(
+                interface.SERVER_ACCEPT_DEFER_MILLISECONDS,
+                balance.DEFAULT_DEFER_MILLISECONDS,
+                0,
+                balance.MAX_DEFER_MILLISECONDS,
+            ),
             log=request_log.RequestLogSettings.from_environment(),
         )
 
@@ -343,7 +350,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         "proc_name": "sagemaker-serve",
     }
     global BOARD  # noqa: PLW0603 - made before the workers fork, so that they share it
-    BOARD = ConnectionBoard(settings.workers)
+    BOARD = ConnectionBoard(settings.workers, settings.accept_defer_milliseconds / 1000)
     gunicorn_options["pre_fork"] = _pre_fork
     master = os.getpid()
     try:

@@ -51,6 +51,7 @@ AGREED: dict[str, dict[str, Any]] = {
         "request_log_errors": "REQUEST_LOG_ERRORS",
         "request_log_interval_seconds": "REQUEST_LOG_INTERVAL_SECONDS",
         "request_log_successes": "REQUEST_LOG_SUCCESSES",
+        "server_accept_defer_milliseconds": "SERVER_ACCEPT_DEFER_MILLISECONDS",
         "server_timeout": "SAGEMAKER_MODEL_SERVER_TIMEOUT",
         "server_workers": "SAGEMAKER_MODEL_SERVER_WORKERS",
     },

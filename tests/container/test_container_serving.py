@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
+from sagemaker_contract import balance
 
 from tests.container.conftest import OBJECTIVES, Trained
 from tests.container.harness import Server, csv_bytes, make_data, parse_predictions, request_body, start_server
@@ -270,12 +271,22 @@ def test_worker_count_follows_the_environment(small_limit_server: Server) -> Non
 def test_connections_opened_together_go_to_different_workers(trained: dict[str, Trained], tmp_path: Path) -> None:
     """GIVEN 2 workers WHEN two keep-alive connections open at once (batch transform with MaxConcurrentTransforms
     = workers) THEN each is served by its own worker, every time (not both by whichever worker woke first)."""
-    server = start_server(trained["binary"].root, tmp_path / "serve.log", SAGEMAKER_MODEL_SERVER_WORKERS="2")
+    # The deferral is the test's hang bound, not a race: with the default 20 ms a busy machine may not schedule the
+    # idle worker in time (the deferring worker then accepts anyway, by design). Every connection stays open, so
+    # each trial starts from equal counts without waiting for the workers to see a close.
+    server = start_server(
+        trained["binary"].root,
+        tmp_path / "serve.log",
+        SAGEMAKER_MODEL_SERVER_WORKERS="2",
+        SERVER_ACCEPT_DEFER_MILLISECONDS=str(balance.MAX_DEFER_MILLISECONDS),
+    )
+    opened = []
     try:
         _wait_for_workers(server, 2)
         body = csv_bytes(None, trained["binary"].test_features[:5])
         for trial in range(10):
             connections = [server.connection() for _ in range(2)]
+            opened += connections
             for connection in connections:
                 connection.connect()
             ids = [f"trial-{trial}-connection-{index}" for index in range(2)]
@@ -290,10 +301,9 @@ def test_connections_opened_together_go_to_different_workers(trained: dict[str, 
                 assert response.status == 200
             logged = server.logged_requests(ids)
             assert len({logged[request_id]["pid"] for request_id in ids}) == 2, f"trial {trial}"
-            for connection in connections:
-                connection.close()
-            time.sleep(0.1)  # the workers see the connections close
     finally:
+        for connection in opened:
+            connection.close()
         server.stop()
 
 

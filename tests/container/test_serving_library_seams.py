@@ -16,6 +16,7 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
+import sagemaker_contract.server as server  # noqa: PLR0402 - mypy resolves the whole module (test_container_units)
 from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 from gunicorn.workers.base import Worker as GunicornWorker  # type: ignore[import-untyped]
 from uvicorn.config import Config
@@ -27,17 +28,6 @@ from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 from tests.container.harness import CONTAINER
 
 REQUIREMENTS = CONTAINER / "requirements.txt"
-# UvicornWorker._serve as the pinned uvicorn-worker writes it: server.Worker._serve is this with the balanced
-# server and the board's slot claimed first, so a change upstream must be carried over by hand.
-UPSTREAM_SERVE = """\
-async def _serve(self) -> None:
-    self.config.app = self.wsgi
-    server = Server(config=self.config)
-    self._install_sigquit_handler()
-    await server.serve(sockets=self.sockets)
-    if not server.started:
-        sys.exit(Arbiter.WORKER_BOOT_ERROR)
-"""
 
 
 def _pins() -> dict[str, str]:
@@ -60,6 +50,15 @@ def _has(cls: type, attribute: str) -> Callable[[], bool]:
 
 def _parameters(function: Callable[..., object], *names: str) -> Callable[[], bool]:
     return lambda: set(names) <= set(inspect.signature(function).parameters)
+
+
+def _copied_by_worker(upstream: Callable[..., object]) -> bool:
+    """Whether server.Worker._serve still holds each statement of uvicorn-worker's `_serve`, in order (with the
+    balanced server for uvicorn's): it copies that private method, so a change upstream must be carried over."""
+    ours = [line.strip() for line in inspect.getsource(server.Worker._serve).splitlines()[1:]]
+    theirs = [line.strip() for line in textwrap.dedent(inspect.getsource(upstream)).splitlines()[1:]]
+    remaining = iter(ours)
+    return all(line.replace("Server(", "_BalancedServer(") in remaining for line in theirs if line)
 
 
 # (library, what the server relies on, the check, where and why)
@@ -104,7 +103,7 @@ RELIED_ON: list[tuple[str, str, Callable[[], bool], str]] = [
     (
         "uvicorn-worker",
         "UvicornWorker._serve() as server.Worker._serve copies it",
-        lambda: textwrap.dedent(inspect.getsource(UvicornWorker._serve)) == UPSTREAM_SERVE,
+        lambda: _copied_by_worker(UvicornWorker._serve),
         "server.Worker overrides it to serve through the balanced server",
     ),
     *(

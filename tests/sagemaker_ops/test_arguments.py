@@ -51,6 +51,7 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 
 ENV = ["--env", "dev"]
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 WORST: list[Any] = [
     # every command
     pytest.param(["status"], "--env", id="env-missing"),

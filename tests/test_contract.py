@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from config import contract
+from config.container_interface import CONTAINER_INTERFACE_FILE, load_container_interface
 from config.contract import (
     CONTAINER,
-    CONTAINER_INTERFACE_FILE,
     DATA_CAPTURE_METRICS_FILTER,
     DATA_CAPTURE_PREFIX,
     MAX_JOB_SECONDS,
@@ -22,7 +22,6 @@ from config.contract import (
     METRIC_DEFINITIONS_FILE,
     TRAINING_PIPELINE_STATE_MACHINE,
     endpoint_log_group_name,
-    load_container_interface,
     spot_wait_problem,
     state_machine_log_group_name,
     transform_payload_problem,

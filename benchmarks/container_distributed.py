@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,11 @@ import pyarrow.parquet as pq
 from results_file import commit, record, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The container tests' harness: the same AUC and free port for the test of several hosts and this benchmark.
+from tests.container.harness import auc, free_port  # noqa: E402 - the project root is not on a script's path
+
 ENTRYPOINT = ROOT / "container" / "entrypoint.py"
 WORK = Path(tempfile.gettempdir()) / "container-bench" / "distributed"
 TEST_ROWS = 100_000
@@ -51,13 +55,6 @@ def write_parquet(path: Path, labels: np.ndarray, x: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table({"label": labels, **{f"f{i}": x[:, i] for i in range(x.shape[1])}})
     pq.write_table(table, path)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def tree(root: Path, host: str, hosts: list[str], files: list[Path], rounds: int) -> Path:
@@ -119,15 +116,6 @@ def run(name: str, files: list[Path], cpus: list[set[int]], rounds: int) -> dict
         "fit_seconds": summary["seconds"]["fit"],
         "model": roots[0] / "model",
     }
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    order = np.argsort(scores)
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    positives = labels == 1
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def write_readme(body: str) -> None:

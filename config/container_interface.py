@@ -1,7 +1,7 @@
-"""The container's interface as the app reads it: `container/interface.json`, checked for shape, typed.
+"""The container's interface (`container/interface.json`): its typed shape, read and checked once.
 
-The container has its own build context and cannot import the app, so it writes that file from its own code
-(`entrypoint.py export`); config/contract.py exposes the values as the constants the app uses.
+The container has its own build context and cannot import the app, so it writes that file from its own code;
+this module reads it and checks its shape; config/contract.py exposes the values the app uses as constants.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from typing import Any
 
 CONTAINER_DIRECTORY = Path(__file__).resolve().parent.parent / "container"
 CONTAINER_INTERFACE_FILE = CONTAINER_DIRECTORY / "interface.json"
-
-
-# ----- the container's interface (container/interface.json) ---------------------------------------
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
 """Every value two parts of the project must agree on, written once.
 
 - What the container exports (`container/interface.json`: its environment variables, file names,
-  limits and metric names). The container has its own build context and cannot import the app, so
-  it writes that file from its own code; this module reads it, checks its shape and exposes typed
-  constants. `tests/test_contract.py` pins the file to every name the app uses.
+  limits and metric names), read and checked by config/container_interface.py, as typed constants.
+  `tests/test_contract.py` pins the file to every name the app uses.
 - SageMaker's and Step Functions' limits, and the checks that more than one layer applies
   (configuration at load time, constructs at synth time).
 - The names of an environment's resources (`<app>-<environment>`: the endpoint, its jobs' prefix).
@@ -16,9 +15,12 @@ Plain Python, no CDK: the configuration, the constructs, the stacks and the ops 
 
 from __future__ import annotations
 
-from config.container_interface import CONTAINER_DIRECTORY, load_container_interface
+from config import container_interface
 
-CONTAINER = load_container_interface()
+# ----- the container's interface (config/container_interface.py reads it) ----------------------------
+
+CONTAINER_DIRECTORY = container_interface.CONTAINER_DIRECTORY  # the stacks' asset directory, the scripts' too
+CONTAINER = container_interface.load_container_interface()
 
 # The environment variables the models and jobs set for the container.
 CONTAINER_MAX_PAYLOAD_VARIABLE = CONTAINER.environment.max_payload_mb

@@ -237,15 +237,8 @@ def _with_successors(resources: tuple[ResourceChange, ...]) -> tuple[ResourceCha
 
 
 def _statement(raw: dict[str, Any]) -> Statement:
-    return Statement(
-        resource=raw["resource"],
-        effect=raw["effect"],
-        action=raw["action"],
-        principal=raw["principal"],
-        condition=raw["condition"],
-        negative=raw["negative"],
-        wildcard=raw["wildcard"],
-    )
+    # The library's keys are Statement's field names: every one is required, any other is ignored.
+    return Statement(**{field.name: raw[field.name] for field in dataclasses.fields(Statement)})
 
 
 def _iam(raw: dict[str, Any]) -> IamChanges:

@@ -119,37 +119,25 @@ class GitHubDeploymentRole(Construct):
             roles=[self.role],
         )
 
+    def _arn(self, service: str, resource: str, name: str) -> str:
+        """An ARN in the deployed environment's account and region (which this role's stack need not be in)."""
+        return cdk.Stack.of(self).format_arn(
+            service=service, region=self._region, account=self._account, resource=resource, resource_name=name
+        )
+
     def allow_smoke_test(self, *, stack_names: Sequence[str], endpoint_name: str) -> None:
         """Allow what `python -m sagemaker_ops smoke` calls: describe the stacks, describe and invoke the endpoint."""
-        stack = cdk.Stack.of(self)
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="ReadStacks",
                 actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
-                resources=[
-                    stack.format_arn(
-                        service="cloudformation",
-                        region=self._region,
-                        account=self._account,
-                        resource="stack",
-                        resource_name=f"{name}/*",
-                    )
-                    for name in stack_names
-                ],
+                resources=[self._arn("cloudformation", "stack", f"{name}/*") for name in stack_names],
             ),
             iam.PolicyStatement(
                 sid="SmokeTestEndpoint",
                 actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
-                resources=[
-                    stack.format_arn(
-                        service="sagemaker",
-                        region=self._region,
-                        account=self._account,
-                        resource="endpoint",
-                        # SageMaker's ARNs spell endpoint names in lowercase.
-                        resource_name=endpoint_name.lower(),
-                    )
-                ],
+                # SageMaker's ARNs spell endpoint names in lowercase.
+                resources=[self._arn("sagemaker", "endpoint", endpoint_name.lower())],
             ),
         )
         for name in stack_names:

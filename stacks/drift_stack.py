@@ -29,6 +29,7 @@ class DriftStack(cdk.Stack):
     With `drift.retrain_on_drift`, its alarm starts the training stack's pipeline on `drift.retrain_data_prefix`.
     """
 
+    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
     def __init__(
         self,
         scope: Construct,

@@ -38,6 +38,7 @@ class InferenceStack(cdk.Stack):
     through the configured blue/green traffic shifting.
     """
 
+    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
     def __init__(
         self,
         scope: Construct,

@@ -36,6 +36,7 @@ class PlatformStack(cdk.Stack):
     `image`, `execution_role`, `alarm_topic`) for the stacks that build on it.
     """
 
+    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
     def __init__(
         self,
         scope: Construct,

@@ -50,6 +50,7 @@ class TrainingStack(cdk.Stack):
     Its output `StateMachineArn` is what `aws stepfunctions start-execution` (and sagemaker_ops) start.
     """
 
+    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
     def __init__(
         self,
         scope: Construct,

@@ -49,6 +49,7 @@ def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, 
     assert parse_config(raw).environment("dev").account is None
 
 
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

@@ -47,6 +47,7 @@ def _edit(environment: str, path: str, value: Any) -> Callable[[dict[str, Any]],
 
 
 # Mistakes the configuration's validation leaves to the constructs (their rules are written once, there).
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 CONSTRUCT_RULES = [
     pytest.param(
         "dev",

@@ -45,6 +45,7 @@ def _set(path: str, value: Any) -> Callable[[Raw], None]:
     return edit
 
 
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 MISTAKES = [
     pytest.param(
         _set("environments.dev.region", "us-esat-1"),

@@ -112,6 +112,7 @@ def _range(**values: Any) -> dict[str, Any]:
     return {"objective": "validation:auc", "ranges": values}
 
 
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 @pytest.mark.parametrize(
     ("tuning", "hyperparameters", "message"),
     [

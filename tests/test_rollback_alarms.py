@@ -15,15 +15,7 @@ import numpy as np
 import pytest
 
 from config.contract import CONTAINER_CLIENT_ERRORS, CONTAINER_MODEL_ERRORS, CONTAINER_REQUESTS, CONTAINER_SERVER_ERRORS
-from tests.container.harness import (
-    LOG_INTERVAL_VARIABLE,
-    Server,
-    csv_bytes,
-    make_data,
-    run_train,
-    start_server,
-    write_tree,
-)
+from tests.container.harness import LOG_INTERVAL_VARIABLE, Server, csv_bytes, make_data, start_server, train_on_split
 from tests.helpers import Synthesized, of_type, one_of_type
 
 FEATURES = 5
@@ -43,16 +35,8 @@ def prod_inference(synthesized: Synthesized) -> dict[str, Any]:
 def prod_model_server(prod_inference: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """GIVEN a tiny model trained by the real entry point, served with prod's Model environment."""
     labels, features = make_data("regression", 300, features=FEATURES, seed=3)
-    root = write_tree(
-        tmp_path_factory.mktemp("rollback-train"),
-        {"objective": "regression", "num_boost_round": "10"},
-        {
-            "train": {"part-0.csv": csv_bytes(labels[:200], features[:200])},
-            "validation": {"part-0.csv": csv_bytes(labels[200:], features[200:])},
-        },
-    )
-    result = run_train(root)
-    assert result.returncode == 0, result.stderr
+    hyperparameters = {"objective": "regression", "num_boost_round": "10"}
+    root = train_on_split(tmp_path_factory.mktemp("rollback-train"), hyperparameters, labels, features, 200)
     environment = one_of_type(prod_inference, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["Environment"]
     unresolved = {name: value for name, value in environment.items() if not isinstance(value, str)}
     assert not unresolved, f"the Model's environment must be literal values the test can pass on: {unresolved}"

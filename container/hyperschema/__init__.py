@@ -1,7 +1,7 @@
 """Hyperparameter schemas, written once for the container and the app (see schema.py)."""
 
 from hyperschema.declare import enforce, param, schema_of
-from hyperschema.schema import RESERVED, TYPES, Condition, Hyperparameter, Rule, Schema, SchemaError
+from hyperschema.schema import RESERVED, TYPES, Condition, Hyperparameter, Rule, Schema, SchemaError, finite_number
 
 __all__ = [
     "RESERVED",
@@ -12,6 +12,7 @@ __all__ = [
     "Schema",
     "SchemaError",
     "enforce",
+    "finite_number",
     "param",
     "schema_of",
 ]

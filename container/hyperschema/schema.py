@@ -34,6 +34,20 @@ _CONDITION_KEYS = frozenset({"one_of", "above", "below"})
 _RULE_KEYS = frozenset({"when", "require", "forbid", "then", "reason"})
 
 
+def finite_number(name: str, text: str, raw: Any) -> float:
+    """`text` as a finite float; a ValueError naming `name` and showing `raw` (what the caller gave) if it is not.
+
+    The monitor's environment settings are read with it too, so both say a bad number the same way.
+    """
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    return number
+
+
 class SchemaError(ValueError):
     """Every problem found, at once (`problems`); the message joins them."""
 
@@ -192,13 +206,7 @@ class Hyperparameter:
             except ValueError:
                 raise ValueError(f"{self.name} must be an integer, got {raw!r}") from None
         if self.type == "float":
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(f"{self.name} must be a number, got {raw!r}") from None
-            if not math.isfinite(number):
-                raise ValueError(f"{self.name} must be a finite number, got {raw!r}")
-            return number
+            return finite_number(self.name, text, raw)
         return text
 
     def as_json(self) -> dict[str, Any]:

@@ -7,6 +7,8 @@ Each worker counts its open connections in memory shared with the others (an ano
 the workers fork); before accepting, a worker that holds more than some other live worker lets the board's
 defer_seconds (SERVER_ACCEPT_DEFER_MILLISECONDS) pass, so that the other one takes the connection; after that
 wait it accepts anyway (a busy or starting worker never stalls a connection for longer).
+The event loop's accept loop is replaced (server._BalancedServer) because it cannot be told to wait; why that
+private use of uvicorn is kept, and the test that watches it: the comment above server.Worker.
 """
 
 from __future__ import annotations

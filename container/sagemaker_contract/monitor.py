@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hyperschema import finite_number
 from scipy import stats  # type: ignore[import-untyped]
 
 from sagemaker_contract import baseline as baselines
@@ -110,12 +111,9 @@ def _number(environ: dict[str, str], name: str, default: float) -> float:
     if text is None or not text.strip():
         return default
     try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"{name} must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise UserError(f"{name} must be a finite number, got {text!r}")
-    return value
+        return finite_number(name, text, text)
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def psi(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> float:

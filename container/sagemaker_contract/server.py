@@ -107,6 +107,12 @@ class DeadlineProtocol(HttpToolsProtocol):
             request_log.connection_closed(408, f"headers not complete in {self.request_seconds:g} s")
 
 
+# Beyond the libraries' documented APIs (kept on purpose): DeadlineProtocol extends uvicorn's httptools protocol
+# and reads its state, Worker overrides uvicorn-worker's private `_serve`, and _BalancedServer accepts through
+# balance.Acceptor instead of the loop's server. No public setting spreads connections over the workers or sets
+# these deadlines, and the spread is what batch transform's few keep-alive connections need: 0.37 -> 0.66 of the
+# bare predict's throughput in benchmarks/README.md (container/README.md, "Connections spread over the workers").
+# tests/container/test_serving_library_seams.py names what an installed uvicorn, uvicorn-worker or gunicorn drops.
 class Worker(UvicornWorker):  # type: ignore[misc]  # no type hints upstream
     """uvicorn in a gunicorn worker: fast loop and parser, lifespan on (model load), no access log of its own."""
 

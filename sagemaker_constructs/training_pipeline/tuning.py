@@ -39,7 +39,12 @@ INVALID_TUNING_CAUSE = (
 
 @dataclass(frozen=True)
 class ParameterRange:
-    """One hyperparameter's range: integer or continuous from `min_value` to `max_value`, or categorical `values`."""
+    """One hyperparameter's range: integer or continuous from `min_value` to `max_value`, or categorical `values`.
+
+    Alike in fields to the container's `protocol.TuningRange`, which writes algorithm.json's default ranges: the
+    app cannot import the container's package (the image's Python and libraries), so this one is built from the
+    configuration's validated `[tuning]` ranges, whose defaults config/algorithm.py reads from that file.
+    """
 
     name: str
     type: Literal["integer", "continuous", "categorical"]

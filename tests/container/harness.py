@@ -106,6 +106,16 @@ def make_data(objective: str, rows: int, features: int = 5, seed: int = 0) -> tu
     return np.digitize(signal_, [-0.5, 0.5]).astype(np.float64), x
 
 
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of `scores` for binary `labels` (the rank-sum form; no ties expected)."""
+    order = np.argsort(scores)
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    positives = labels == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def run_train(root: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ENTRYPOINT), "train"],
@@ -115,6 +125,23 @@ def run_train(root: Path, timeout: float = 120, **env: str) -> subprocess.Comple
         timeout=timeout,
         check=False,
     )
+
+
+def train_on_split(
+    directory: Path, hyperparameters: dict[str, str], labels: Array, features: Array, train_rows: int
+) -> Path:
+    """A job trained by the real entry point on the first `train_rows` rows, validated on the rest: its tree."""
+    root = write_tree(
+        directory,
+        hyperparameters,
+        {
+            "train": {"part-0.csv": csv_bytes(labels[:train_rows], features[:train_rows])},
+            "validation": {"part-0.csv": csv_bytes(labels[train_rows:], features[train_rows:])},
+        },
+    )
+    result = run_train(root)
+    assert result.returncode == 0, result.stderr
+    return root
 
 
 def failure_of(root: Path) -> str:

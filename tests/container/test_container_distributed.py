@@ -16,7 +16,7 @@ import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
 
 from local_sagemaker.container import SHARED_MACHINE_ENV
-from tests.container.harness import ENTRYPOINT, csv_bytes, failure_of, free_port, make_data, run_train, write_tree
+from tests.container.harness import ENTRYPOINT, auc, csv_bytes, failure_of, free_port, make_data, run_train, write_tree
 
 HYPERPARAMETERS = {
     "objective": "binary",
@@ -25,15 +25,6 @@ HYPERPARAMETERS = {
     "distributed_timeout_seconds": "20",
 }
 ROWS, TEST_ROWS = 4000, 1000
-
-
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    order = np.argsort(scores)
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    positives = labels == 1
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 class Hosts:
@@ -100,7 +91,7 @@ def single_host_auc(data: tuple[np.ndarray, np.ndarray], tmp_path_factory: pytes
     )
     result = run_train(root)
     assert result.returncode == 0, result.stderr
-    return _auc(labels[ROWS:], ALGORITHM.load(root / "model").predict(features[ROWS:]))
+    return auc(labels[ROWS:], ALGORITHM.load(root / "model").predict(features[ROWS:]))
 
 
 @pytest.mark.parametrize("distribution", ["FullyReplicated", "ShardedByS3Key"])
@@ -137,9 +128,9 @@ def test_hosts_train_one_model_as_good_as_one_host(
     outputs = [process.communicate(timeout=60)[0] for process in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
 
-    auc = _auc(labels[ROWS:], ALGORITHM.load(roots[0] / "model").predict(features[ROWS:]))
-    assert auc == pytest.approx(single_host_auc, abs=0.01)
-    assert auc > 0.97
+    two_host_auc = auc(labels[ROWS:], ALGORITHM.load(roots[0] / "model").predict(features[ROWS:]))
+    assert two_host_auc == pytest.approx(single_host_auc, abs=0.01)
+    assert two_host_auc > 0.97
     metadata = json.loads((roots[0] / "model" / "metadata.json").read_text())
     assert metadata["num_machines"] == 2
     assert metadata["tree_learner"] == "data"
@@ -172,7 +163,7 @@ def test_three_hosts_train_together(hosts: Hosts, data: tuple[np.ndarray, np.nda
     processes = [hosts.start(root, addresses) for root in roots]
     outputs = [process.communicate(timeout=60)[0] for process in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], outputs
-    assert _auc(labels[ROWS:], ALGORITHM.load(roots[0] / "model").predict(features[ROWS:])) > 0.95
+    assert auc(labels[ROWS:], ALGORITHM.load(roots[0] / "model").predict(features[ROWS:])) > 0.95
     assert [(root / "model" / "metadata.json").exists() for root in roots] == [True, False, False]
 
 

@@ -33,6 +33,7 @@ def _npy_of(array: np.ndarray) -> bytes:
 
 
 FIVE = np.arange(5.0).tobytes()
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 HOSTILE: list[tuple[str, bytes, str, str]] = [
     (
         "npy shape of 10**12 rows, 40 bytes of data",

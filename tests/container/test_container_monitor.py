@@ -20,7 +20,7 @@ from sagemaker_contract import baseline, capture, codecs, interface, monitor
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.protocol import Dataset
 
-from tests.container.harness import ENTRYPOINT, csv_bytes, make_data, run_train, write_tree
+from tests.container.harness import ENTRYPOINT, csv_bytes, make_data, run_train, train_on_split, write_tree
 
 NUM_FEATURES = 5
 NAMESPACE = "sagemaker-gbdt"
@@ -32,17 +32,8 @@ def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """GIVEN a binary job whose validation channel has missing values in feature 4 (`nan`), trained by `train`."""
     labels, features = make_data("binary", 3000, NUM_FEATURES, seed=3)
     features[2000::10, 3] = np.nan
-    root = write_tree(
-        tmp_path_factory.mktemp("monitor-train"),
-        {"objective": "binary", "num_boost_round": "30"},
-        {
-            "train": {"part-0.csv": csv_bytes(labels[:2000], features[:2000])},
-            "validation": {"part-0.csv": csv_bytes(labels[2000:], features[2000:])},
-        },
-    )
-    result = run_train(root)
-    assert result.returncode == 0, result.stderr
-    return root
+    hyperparameters = {"objective": "binary", "num_boost_round": "30"}
+    return train_on_split(tmp_path_factory.mktemp("monitor-train"), hyperparameters, labels, features, 2000)
 
 
 def _capture_line(

@@ -92,6 +92,7 @@ def test_a_batch_transform_multi_record_body_up_to_the_payload_limit(
         assert np.allclose(got, model.predict(sent), atol=1e-4)
 
 
+# Rows alike in shape to test_container_hostile's HOSTILE on purpose: another concern (record framing), one case each.
 SPLIT_RECORDS: list[tuple[str, bytes, str, str]] = [
     # Characters str.splitlines() breaks at, inside one CSV record: never a second record.
     *(

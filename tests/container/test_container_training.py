@@ -183,6 +183,7 @@ def _good_train() -> dict[str, bytes]:
     return {"a.csv": csv_bytes(labels, features)}
 
 
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str, Any], str]] = [
     (
         "unknown hyperparameter",

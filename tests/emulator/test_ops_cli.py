@@ -21,14 +21,12 @@ from sagemaker_ops.cli import AWS_ERROR, FAILED, OK, TIMED_OUT, USAGE, main
 from sagemaker_ops.deployment import Deployment
 from tests.conftest import ROOT, Synthesized
 from tests.emulator.conftest import DeployedApp
+from tests.helpers import fake_aws_credentials
 
 
 @pytest.fixture(autouse=True)
 def _emulator_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    fake_aws_credentials(monkeypatch)
 
 
 def run(server: MotoServer, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:

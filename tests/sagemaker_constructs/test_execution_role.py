@@ -120,18 +120,23 @@ def test_logs_are_limited_to_the_environments_jobs_and_endpoint(stack: cdk.Stack
     )
 
 
+def _another_role(stack: cdk.Stack, platform: Platform, id_: str, **kwargs: Any) -> SageMakerExecutionRole:
+    """A second execution role on the platform's pieces, with the options the test varies."""
+    return SageMakerExecutionRole(
+        stack,
+        id_,
+        data_bucket=platform.artifacts,
+        artifacts_bucket=platform.artifacts,
+        image=platform.image,
+        encryption_key=platform.key,
+        **kwargs,
+    )
+
+
 def test_a_name_prefix_that_is_no_name_is_rejected(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a prefix with a wildcard WHEN the role is created THEN a ValueError names name_prefix."""
     with pytest.raises(ValueError, match="name_prefix must be lowercase"):
-        SageMakerExecutionRole(
-            stack,
-            "Other",
-            data_bucket=platform.artifacts,
-            artifacts_bucket=platform.artifacts,
-            image=platform.image,
-            encryption_key=platform.key,
-            name_prefix="app-*",
-        )
+        _another_role(stack, platform, "Other", name_prefix="app-*")
 
 
 def test_volume_grants_only_for_aws_resources(stack: cdk.Stack, role: SageMakerExecutionRole) -> None:
@@ -182,16 +187,7 @@ def _flat(value: Any) -> str:
 def test_in_a_vpc_the_role_may_manage_the_jobs_network_interfaces(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a role whose jobs run in the account's VPC WHEN synthesized THEN it has the ec2 network-interface
     actions SageMaker's developer guide lists, and a role outside a VPC (the fixture's) has none."""
-    SageMakerExecutionRole(
-        stack,
-        "InVpc",
-        data_bucket=platform.artifacts,
-        artifacts_bucket=platform.artifacts,
-        image=platform.image,
-        encryption_key=platform.key,
-        name_prefix="app-vpc",
-        in_vpc=True,
-    )
+    _another_role(stack, platform, "InVpc", name_prefix="app-vpc", in_vpc=True)
     documents = [
         p["Properties"]["PolicyDocument"]
         for p in Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
@@ -21,18 +23,23 @@ def test_the_job_log_groups_are_the_ones_sagemaker_writes_to() -> None:
     )
 
 
-def test_each_log_group_has_retention_the_key_and_the_removal_policy(stack: cdk.Stack) -> None:
-    """GIVEN SageMaker's job log group names
-    WHEN they are made as encrypted log groups
-    THEN each has the retention, the key and the removal policy."""
-    EncryptedLogGroups(
+def _job_log_groups(stack: cdk.Stack, names: Sequence[str]) -> EncryptedLogGroups:
+    """The log groups `names`, kept 90 days, encrypted and retained."""
+    return EncryptedLogGroups(
         stack,
         "Jobs",
-        names=SAGEMAKER_JOB_LOG_GROUPS,
+        names=names,
         encryption_key=kms.Key(stack, "Key"),
         retention_days=90,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+
+
+def test_each_log_group_has_retention_the_key_and_the_removal_policy(stack: cdk.Stack) -> None:
+    """GIVEN SageMaker's job log group names
+    WHEN they are made as encrypted log groups
+    THEN each has the retention, the key and the removal policy."""
+    _job_log_groups(stack, SAGEMAKER_JOB_LOG_GROUPS)
     log_groups = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
     assert sorted(g["Properties"]["LogGroupName"] for g in log_groups.values()) == sorted(SAGEMAKER_JOB_LOG_GROUPS)
     for log_group in log_groups.values():
@@ -50,11 +57,4 @@ def test_bad_names_are_rejected(stack: cdk.Stack, names: list[str], message: str
     WHEN the log groups are made
     THEN a ValueError says what is wrong."""
     with pytest.raises(ValueError, match=message):
-        EncryptedLogGroups(
-            stack,
-            "Jobs",
-            names=names,
-            encryption_key=kms.Key(stack, "Key"),
-            retention_days=90,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        _job_log_groups(stack, names)

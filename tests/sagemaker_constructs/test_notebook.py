@@ -10,14 +10,13 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from sagemaker_constructs import AlgorithmImage, ExplorationNotebook, NotebookRole, SageMakerExecutionRole
+from sagemaker_constructs import ExplorationNotebook, NotebookRole
 from sagemaker_constructs.notebook import on_start_script
 from stacks.compliance import add_compliance_checks
-from tests.helpers import TEST_ACCOUNT, Platform, cdk_context, logical_id, one_of_type, template_of
+from tests.helpers import TEST_ACCOUNT, Platform, cdk_context, logical_id, make_platform, one_of_type, template_of
 
 SUBNET = "subnet-0123456789abcdef0"
 GROUP = "sg-0123456789abcdef0"
@@ -100,42 +99,7 @@ def test_cdk_nag_passes_on_the_notebook_without_acknowledgments(
     # GIVEN a notebook with the platform pieces it needs, in an app checked by the three packs
     app = cdk.App(context=cdk_context(), outdir=str(outdir))
     stack = cdk.Stack(app, "Test", env=cdk.Environment(account=TEST_ACCOUNT, region="us-east-1"))
-    key = kms.Key(stack, "Key", enable_key_rotation=True)
-    image = AlgorithmImage(
-        stack,
-        "Image",
-        directory=container_directory,
-        encryption_key=key,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-        max_image_count=1,
-        log_retention_days=7,
-    )
-    buckets = [s3.Bucket(stack, name) for name in ("Data", "Artifacts")]
-    SageMakerExecutionRole(
-        stack,
-        "ExecutionRole",
-        data_bucket=buckets[0],
-        artifacts_bucket=buckets[1],
-        image=image,
-        encryption_key=key,
-        name_prefix="app-dev",
-    )
-    role = NotebookRole(
-        stack,
-        "NotebookRole",
-        name_prefix="app-dev",
-        data_bucket=buckets[0],
-        artifacts_bucket=buckets[1],
-        encryption_key=key,
-    )
-    ExplorationNotebook(
-        stack,
-        "Notebook",
-        role=role,
-        encryption_key=key,
-        subnet_id=SUBNET,
-        security_group_ids=[GROUP],
-    )
+    _notebook(stack, make_platform(stack, container_directory))
     add_compliance_checks(app)
     # WHEN it is synthesized (other test resources here have findings; only the notebook's matter)
     with contextlib.suppress(RuntimeError):

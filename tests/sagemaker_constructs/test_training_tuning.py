@@ -502,6 +502,7 @@ def test_the_pipeline_may_run_only_its_own_tuning_jobs(stack: cdk.Stack, platfor
     _pipeline(stack, platform)
     statements = _statements(stack)
     # THEN it may create, describe, stop, list the jobs of and tag tuning jobs named with its prefix only
+    # (the list is written out, not read from policy.py: the test is what the product's list must equal)
     tune = statements["RunTuningJobs"]
     assert tune["Resource"]["Fn::Join"][1][-1] == f":hyper-parameter-tuning-job/{PREFIX}-*"
     assert set(tune["Action"]) == {

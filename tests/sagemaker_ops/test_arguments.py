@@ -17,6 +17,7 @@ from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import arguments
 from sagemaker_ops.cli import USAGE
 from tests.conftest import ROOT
+from tests.helpers import fake_aws_credentials
 from tests.sagemaker_ops.stubbed import run, run_json
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
@@ -25,10 +26,7 @@ ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
 @pytest.fixture(autouse=True)
 def _no_aws_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials that would work, and any AWS request an error of the test."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    fake_aws_credentials(monkeypatch)
 
     def refuse(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         raise AssertionError(f"{operation} was called before the arguments were checked")
@@ -53,6 +51,7 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 
 ENV = ["--env", "dev"]
+# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 WORST: list[Any] = [
     # every command
     pytest.param(["status"], "--env", id="env-missing"),

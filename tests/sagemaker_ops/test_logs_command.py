@@ -18,6 +18,7 @@ from moto import mock_aws
 from config.contract import PROCESSING_JOB_LOG_GROUP, TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP
 from sagemaker_ops import commands
 from sagemaker_ops.cli import AWS_ERROR, OK, USAGE
+from tests.helpers import fake_aws_credentials
 from tests.sagemaker_ops.stubbed import REGION, StubbedDeployment, run, run_json, use
 
 ROLE = "arn:aws:iam::123456789012:role/execution"
@@ -26,10 +27,7 @@ ROLE = "arn:aws:iam::123456789012:role/execution"
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """SageMaker and CloudWatch Logs in this process, reached through the CLI's own session."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    fake_aws_credentials(monkeypatch)
     with mock_aws():
         yield
 

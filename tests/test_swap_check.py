@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from scripts import swap_check
@@ -13,10 +15,17 @@ def test_the_shipped_algorithm_leaves_nothing_behind(capsys: pytest.CaptureFixtu
     assert "container/" not in capsys.readouterr().out.replace("wrote ", "")
 
 
-def test_libraries_only_another_algorithm_imports_are_listed() -> None:
-    listed = swap_check.leftover_libraries("linear_model:ALGORITHM")
+def test_libraries_only_another_algorithm_imports_are_listed(tmp_path: Path) -> None:
+    # GIVEN the contract layer's requirements holding LightGBM's libraries (as before they moved to its folder)
+    shared = swap_check.CONTAINER_DIRECTORY / "requirements.txt"
+    moved = (swap_check.CONTAINER_DIRECTORY / "lightgbm_gbdt" / "requirements.txt").read_text()
+    (tmp_path / "requirements.txt").write_text(shared.read_text() + moved)
+    # WHEN the linear model is chosen THEN those are listed; for LightGBM, nothing
+    listed = swap_check.leftover_libraries("linear_model:ALGORITHM", tmp_path / "requirements.txt")
     assert [line.split(": ")[1].split()[0] for line in listed] == ["lightgbm", "tl2cgen", "treelite"]
-    assert swap_check.leftover_libraries(swap_check.dockerfile_reference()) == []
+    assert swap_check.leftover_libraries("lightgbm_gbdt:ALGORITHM", tmp_path / "requirements.txt") == []
+    # AND the shipped file holds the contract layer's only, whichever algorithm is chosen
+    assert swap_check.leftover_libraries("linear_model:ALGORITHM") == []
 
 
 def test_a_name_gone_from_the_exports_is_found_where_users_write_it() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from config.contract import CONTAINER_DIRECTORY
 from scripts import swap_check
 
 
@@ -17,8 +18,8 @@ def test_the_shipped_algorithm_leaves_nothing_behind(capsys: pytest.CaptureFixtu
 
 def test_libraries_only_another_algorithm_imports_are_listed(tmp_path: Path) -> None:
     # GIVEN the contract layer's requirements holding LightGBM's libraries (as before they moved to its folder)
-    shared = swap_check.CONTAINER_DIRECTORY / "requirements.txt"
-    moved = (swap_check.CONTAINER_DIRECTORY / "lightgbm_gbdt" / "requirements.txt").read_text()
+    shared = CONTAINER_DIRECTORY / "requirements.txt"
+    moved = (CONTAINER_DIRECTORY / "lightgbm_gbdt" / "requirements.txt").read_text()
     (tmp_path / "requirements.txt").write_text(shared.read_text() + moved)
     # WHEN the linear model is chosen THEN those are listed; for LightGBM, nothing
     listed = swap_check.leftover_libraries("linear_model:ALGORITHM", tmp_path / "requirements.txt")

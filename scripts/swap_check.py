@@ -67,8 +67,18 @@ def leftover_names(gone: set[str]) -> list[str]:
     for glob in SEARCHED:
         for path in sorted(ROOT.glob(glob)):
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-                found += [f"{path.relative_to(ROOT)}:{number}: {m.group(1)}" for m in pattern.finditer(line)]
+                found += [
+                    f"{path.relative_to(ROOT)}:{number}: {m.group(1)}"
+                    for m in pattern.finditer(line)
+                    if not _a_setting_of_the_app(path, line, m.end())
+                ]
     return found
+
+
+def _a_setting_of_the_app(path: Path, line: str, end: int) -> bool:
+    """A TOML key outside a hyperparameters table (`evaluation = { metric = ...`) is the app's own setting, not a
+    hyperparameter that happens to share its name."""
+    return path.suffix == ".toml" and "hyperparameters" not in line and re.match(r"\s*=", line[end:]) is not None
 
 
 def _imports(folder: Path) -> set[str]:

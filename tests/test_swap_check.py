@@ -38,3 +38,13 @@ def test_a_name_gone_from_the_exports_is_found_where_users_write_it() -> None:
     listed = swap_check.leftover_names({first})
     assert any(line.startswith("config/environments.toml:") and line.endswith(f": {first}") for line in listed)
     assert swap_check.leftover_names(set()) == []
+
+
+def test_an_app_setting_sharing_a_gone_name_is_not_listed() -> None:
+    # GIVEN evaluation's key `metric` (the app's) and a hyperparameter `metric` (LightGBM's), both in the config
+    listed = swap_check.leftover_names({"metric"})
+    config = (swap_check.ROOT / "config/environments.toml").read_text().splitlines()
+    lines = [config[int(line.split(":")[1]) - 1] for line in listed if line.startswith("config/environments.toml:")]
+    # THEN the hyperparameters' lines are listed and evaluation's are not
+    assert any(line.startswith("hyperparameters = ") for line in lines)
+    assert not any(line.startswith("evaluation = ") for line in lines)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.demo_swap import choose, copy_repository, tracked_files
 from tests.helpers import ROOT
 
 FOLDER = "mean_model"
@@ -87,20 +88,6 @@ def _run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProce
     )
 
 
-def _tracked() -> list[str]:
-    """The repository's tracked files that this working tree holds."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return [name for name in listed.stdout.split("\0") if name and (ROOT / name).is_file()]
-
-
-def _copy_repository(destination: Path) -> None:
-    """The tracked files as they are in this working tree (edits not committed yet included)."""
-    for name in _tracked():
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((ROOT / name).read_bytes())
-
-
 def _follow_the_guide(copy: Path) -> set[str]:
     """Write the algorithm and edit what docs/swap.md's table lists; returns the files changed outside the folder."""
     folder = copy / "container" / FOLDER
@@ -108,8 +95,7 @@ def _follow_the_guide(copy: Path) -> set[str]:
     (folder / "__init__.py").write_text(ALGORITHM)
     (folder / "requirements.txt").write_text("# none beyond the contract layer's\n")
     (folder / "system-packages.txt").write_text("# none\n")
-    dockerfile = copy / "container" / "Dockerfile"
-    dockerfile.write_text(re.sub(r"^ARG ALGORITHM=\S+$", f"ARG ALGORITHM={FOLDER}", dockerfile.read_text(), flags=re.M))
+    choose(copy / "container" / "Dockerfile", FOLDER)
     environments = copy / "config" / "environments.toml"
     text = re.sub(
         r"^hyperparameters = \{.*\}$", 'hyperparameters = { shrink = "0" }', environments.read_text(), flags=re.M
@@ -130,7 +116,7 @@ def _follow_the_guide(copy: Path) -> set[str]:
 def test_the_swap_guide_with_an_algorithm_the_repository_does_not_ship(tmp_path: Path) -> None:
     # GIVEN a scratch copy of the repository and a mean predictor written there per docs/swap.md
     copy = tmp_path / "repository"
-    _copy_repository(copy)
+    copy_repository(copy)
     changed = _follow_the_guide(copy)
     guide = (copy / "docs" / "swap.md").read_text()
     for name in changed:
@@ -183,5 +169,5 @@ def test_the_swap_guide_with_an_algorithm_the_repository_does_not_ship(tmp_path:
     # AND outside the algorithm's folder only the guide's files changed (the exports are generated)
     generated = {"container/interface.json", "container/hyperparameters.json", "container/algorithm.json"}
     generated |= {"container/metric_definitions.json", "container/README.md"}
-    different = {name for name in _tracked() if (copy / name).read_bytes() != (ROOT / name).read_bytes()}
+    different = {name for name in tracked_files() if (copy / name).read_bytes() != (ROOT / name).read_bytes()}
     assert different - generated == changed

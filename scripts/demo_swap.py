@@ -51,6 +51,7 @@ def choose(dockerfile: Path, folder: str) -> None:
 
 
 def chosen(dockerfile: Path = CONTAINER_DIRECTORY / "Dockerfile") -> str:
+    """The folder the Dockerfile's `ARG ALGORITHM=` names, or "" when it names none."""
     found = _ARG.search(dockerfile.read_text(encoding="utf-8"))
     return found.group(1) if found else ""
 

@@ -25,11 +25,11 @@ import sys
 from pathlib import Path
 
 from config.contract import ALGORITHM_FILE, CONTAINER, CONTAINER_DIRECTORY, HYPERPARAMETERS_FILE
+from scripts.demo_swap import chosen
 
 ROOT = CONTAINER_DIRECTORY.parent
 # What a user edits and reads: a name left here misleads (generated files are rewritten in step 1).
 SEARCHED = ("config/environments.toml", "README.md", "container/README.md", "docs/*.md")
-_ARG = re.compile(r"^ARG ALGORITHM=(\S+)$", re.MULTILINE)
 # What the Dockerfile takes from the algorithm's folder besides its package.
 IMAGE_FILES = ("requirements.txt", "system-packages.txt")
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)==", re.MULTILINE)
@@ -44,10 +44,10 @@ def _declared_names() -> set[str]:
 
 def dockerfile_reference() -> str:
     """`<folder>:ALGORITHM` for the Dockerfile's `ARG ALGORITHM=<folder>` (the image's ALGORITHM_MODULE)."""
-    found = _ARG.search((CONTAINER_DIRECTORY / "Dockerfile").read_text(encoding="utf-8"))
-    if found is None:
+    folder = chosen()
+    if not folder:
         raise SystemExit("container/Dockerfile has no `ARG ALGORITHM=<folder>`")
-    return f"{found.group(1)}:ALGORITHM"
+    return f"{folder}:ALGORITHM"
 
 
 def regenerate(reference: str) -> None:

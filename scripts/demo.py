@@ -1,6 +1,9 @@
 """`make demo`: the whole system on this machine, no AWS account: train, score, promote, serve.
 
-    python -m scripts.demo [--keep-running]
+    python -m scripts.demo [--keep-running] [--algorithm <folder>]   # make demo [ALGORITHM=<folder>]
+
+With --algorithm another of container/'s algorithms than the Dockerfile's, the demo runs in a scratch copy of
+the repository with that one setting changed (scripts/demo_swap.py).
 
 1. synthesize the app (as `cdk synth` does) into cdk.out/demo/
 2. start the local SageMaker (moto + local_sagemaker) and deploy Dev's stacks into it
@@ -30,10 +33,12 @@ import numpy as np
 from config import AppConfig, parse_config
 from config.algorithm import load_algorithm
 from config.contract import environment_prefix
+from config.hyperparameters import load_schema
 from config.settings import DEFAULT_CONFIG_FILE
 from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
 from local_sagemaker.server import ACCOUNT, MotoServer, start_moto_server
 from sagemaker_ops.cli import main as ops
+from scripts.demo_swap import chosen, fit_to_algorithm, run_in_copy, to_toml
 from stacks import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +160,14 @@ def keep(server: MotoServer, uri: str, name: str) -> Path:
     return target
 
 
+def fit_configuration() -> None:
+    """Rewrite environments.toml (a scratch copy's: scripts/demo_swap.py) for the exports' algorithm."""
+    raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    for note in fit_to_algorithm(raw, load_algorithm(), load_schema()):
+        show(f"config/environments.toml fitted to {load_algorithm().name}: {note}")
+    DEFAULT_CONFIG_FILE.write_text(to_toml(raw))
+
+
 def demo(keep_running: bool) -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")  # noqa: S106 - moto's dummies
@@ -249,8 +262,15 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep-running", action="store_true", help="leave the emulator up at the end (Ctrl-C)")
+    parser.add_argument("--algorithm", help="a folder of container/ (default: the Dockerfile's ARG ALGORITHM)")
+    parser.add_argument("--fit-configuration", action="store_true", help=argparse.SUPPRESS)  # in the scratch copy
     args = parser.parse_args(argv)
+    folder = (args.algorithm or "").partition(":")[0]  # conformance's module:attribute works too
+    if folder and folder != chosen():
+        return run_in_copy(folder, WORK, ["--keep-running"] if args.keep_running else [])
     started = time.monotonic()
+    if args.fit_configuration:
+        fit_configuration()
     demo(args.keep_running)
     say(f"done in {time.monotonic() - started:.0f} s")
     return 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from config.contract import CONTAINER_DIRECTORY
 from scripts import swap_check
 
 
@@ -13,10 +16,17 @@ def test_the_shipped_algorithm_leaves_nothing_behind(capsys: pytest.CaptureFixtu
     assert "container/" not in capsys.readouterr().out.replace("wrote ", "")
 
 
-def test_libraries_only_another_algorithm_imports_are_listed() -> None:
-    listed = swap_check.leftover_libraries("linear_model:ALGORITHM")
+def test_libraries_only_another_algorithm_imports_are_listed(tmp_path: Path) -> None:
+    # GIVEN the contract layer's requirements holding LightGBM's libraries (as before they moved to its folder)
+    shared = CONTAINER_DIRECTORY / "requirements.txt"
+    moved = (CONTAINER_DIRECTORY / "lightgbm_gbdt" / "requirements.txt").read_text()
+    (tmp_path / "requirements.txt").write_text(shared.read_text() + moved)
+    # WHEN the linear model is chosen THEN those are listed; for LightGBM, nothing
+    listed = swap_check.leftover_libraries("linear_model:ALGORITHM", tmp_path / "requirements.txt")
     assert [line.split(": ")[1].split()[0] for line in listed] == ["lightgbm", "tl2cgen", "treelite"]
-    assert swap_check.leftover_libraries(swap_check.dockerfile_reference()) == []
+    assert swap_check.leftover_libraries("lightgbm_gbdt:ALGORITHM", tmp_path / "requirements.txt") == []
+    # AND the shipped file holds the contract layer's only, whichever algorithm is chosen
+    assert swap_check.leftover_libraries("linear_model:ALGORITHM") == []
 
 
 def test_a_name_gone_from_the_exports_is_found_where_users_write_it() -> None:
@@ -28,3 +38,13 @@ def test_a_name_gone_from_the_exports_is_found_where_users_write_it() -> None:
     listed = swap_check.leftover_names({first})
     assert any(line.startswith("config/environments.toml:") and line.endswith(f": {first}") for line in listed)
     assert swap_check.leftover_names(set()) == []
+
+
+def test_an_app_setting_sharing_a_gone_name_is_not_listed() -> None:
+    # GIVEN evaluation's key `metric` (the app's) and a hyperparameter `metric` (LightGBM's), both in the config
+    listed = swap_check.leftover_names({"metric"})
+    config = (swap_check.ROOT / "config/environments.toml").read_text().splitlines()
+    lines = [config[int(line.split(":")[1]) - 1] for line in listed if line.startswith("config/environments.toml:")]
+    # THEN the hyperparameters' lines are listed and evaluation's are not
+    assert any(line.startswith("hyperparameters = ") for line in lines)
+    assert not any(line.startswith("evaluation = ") for line in lines)

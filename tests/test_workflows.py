@@ -177,12 +177,16 @@ def test_pip_and_npm_caches_are_keyed_on_every_lock_file() -> None:
     makefile = (ROOT / "Makefile").read_text()
     requirements = re.search(r"^\$\(VENV\)/\.installed: (.+)$", makefile, flags=re.MULTILINE)
     assert requirements
+    # Each algorithm's requirements: the Makefile's wildcard is the workflows' glob.
+    algorithms = re.search(r"^ALGORITHM_REQUIREMENTS := \$\(wildcard (\S+)\)$", makefile, flags=re.MULTILINE)
+    assert algorithms
+    expected = requirements[1].replace("$(ALGORITHM_REQUIREMENTS)", algorithms[1]).split()
     for path in _workflow_files():
         for step in _steps(_load(path.name)):
             uses = step.get("uses", "")
             if uses.startswith("actions/setup-python@"):
                 assert step["with"]["cache"] == "pip"
-                assert step["with"]["cache-dependency-path"].split() == requirements[1].split()
+                assert step["with"]["cache-dependency-path"].split() == expected
             if uses.startswith("actions/cache@"):
                 assert step["with"] == {
                     "path": "~/.npm",

@@ -2,27 +2,43 @@
 
 As SageMaker's training toolkit finds user code (aws/sagemaker-training-toolkit, `trainer.py`:
 SAGEMAKER_TRAINING_MODULE split on ':' and imported), the variable ALGORITHM_MODULE names the object, e.g.
-`lightgbm_gbdt:ALGORITHM`; the image sets it (Dockerfile), a checkout gets the default. The module is looked
-up on sys.path: the folder of entrypoint.py first, so an algorithm is a module or package beside it.
+`linear_model:ALGORITHM`. The image sets it from its build argument ALGORITHM (Dockerfile); a checkout, where it
+is unset, runs what the image would: the Dockerfile's `ARG ALGORITHM=<folder>` beside the entry point, so that
+line is the one place the chosen algorithm is written. The module is looked up on sys.path: the folder of
+entrypoint.py first, so an algorithm is a module or package beside it.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sagemaker_contract.errors import UserError
 from sagemaker_contract.interface import ALGORITHM_MODULE as VARIABLE
 from sagemaker_contract.protocol import Algorithm
 
-DEFAULT = "lightgbm_gbdt:ALGORITHM"
+DOCKERFILE = Path(__file__).resolve().parents[1] / "Dockerfile"
+_ARG = re.compile(r"^ARG ALGORITHM=(\S+)$", re.MULTILINE)
+
+
+def dockerfile_choice(dockerfile: Path = DOCKERFILE) -> str:
+    """`<folder>:ALGORITHM` for the Dockerfile's `ARG ALGORITHM=<folder>` (the image sets ALGORITHM_MODULE so)."""
+    try:
+        found = _ARG.search(dockerfile.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        found = None
+    if found is None:
+        raise UserError(f"{VARIABLE} is not set and {dockerfile} has no `ARG ALGORITHM=<folder>` to default to")
+    return f"{found.group(1)}:ALGORITHM"
 
 
 def reference(environ: Mapping[str, str] = os.environ) -> str:
-    """The `module:attribute` the image runs: ALGORITHM_MODULE, else the default."""
-    return environ.get(VARIABLE) or DEFAULT
+    """The `module:attribute` the image runs: ALGORITHM_MODULE, else the Dockerfile's choice."""
+    return environ.get(VARIABLE) or dockerfile_choice()
 
 
 def load(ref: str | None = None) -> Algorithm[Any]:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,3 +271,23 @@ def start_server(opt_ml: Path, log_path: Path, **env: str) -> Server:
             time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"server did not become healthy; log:\n{log_path.read_text()}")
+
+
+def start_long_training(root: Path, **env: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start a training that runs for minutes; return once it has reported its first round."""
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT), "train"],
+        env={"OPT_ML_DIR": str(root), "PATH": "/usr/bin:/bin", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("#metrics "):
+            # Keep reading, so that a full pipe never blocks the training process.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process, seen
+    raise AssertionError(f"training ended early: {''.join(seen)} {process.stderr.read() if process.stderr else ''}")

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.container.harness import (
     make_data,
     parse_predictions,
     run_train,
+    start_long_training,
     start_server,
     write_tree,
 )
@@ -151,3 +153,48 @@ def test_a_request_of_the_wrong_width_is_a_client_error(trained: Trained, server
 def test_batch_transform_learns_the_execution_parameters(server: Server) -> None:
     parameters = json.loads(server.request("GET", "/execution-parameters").body)
     assert parameters["BatchStrategy"] == "MULTI_RECORD"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"1,2,not-a-number,4,5\n", "text/csv"),
+        (b"\xff\xfe\x00garbage", "text/csv"),
+        (b"", "text/csv"),
+        (b'{"instances": [[1, 2]', "application/json"),
+        (b"1,2,3,4,5\n", "application/x-no-such-type"),
+    ],
+    ids=["text-cell", "binary", "empty", "truncated-json", "unknown-type"],
+)
+def test_hostile_input_is_a_client_error_and_the_server_keeps_serving(
+    trained: Trained, server: Server, body: bytes, content_type: str
+) -> None:
+    """GIVEN the served model WHEN a request is malformed THEN a 4xx saying why, and the next request is answered."""
+    response = server.invoke(body, content_type=content_type)
+    assert 400 <= response.status < 500, (response.status, response.text)
+    assert response.text.strip()
+    assert server.invoke(csv_bytes(None, trained.test_features[:1])).status == 200
+
+
+def test_sigterm_stops_training_without_a_model_and_checkpoints_where_declared(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """GIVEN a job lengthened through the declared tuning resource (rounds, epochs) WHEN SIGTERM arrives mid-training
+    THEN exit 143, a failure saying so, no model; and a checkpoint saved when the algorithm declares checkpoints."""
+    declared = trained.algorithm.declaration.capabilities
+    if declared.tuning_resource is None:
+        pytest.skip("the algorithm declares no resource (rounds, epochs) to make its training last")
+    resource = exports.schema(trained.algorithm).hyperparameters[declared.tuning_resource]
+    values = dict(trained.algorithm.declaration.example) | {resource.name: str(int(resource.maximum or 1_000_000))}
+    labels, features = make_data("binary", 2000, seed=5)
+    root = write_tree(tmp_path, values, {"train": {"a.csv": csv_bytes(labels, features)}})
+    if declared.checkpoints:
+        (root / "checkpoints").mkdir()
+    process, _ = start_long_training(root, ALGORITHM_MODULE=trained.reference)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert "training stopped by SIGTERM" in failure_of(root)
+    assert not (root / "model" / "metadata.json").exists()
+    if declared.checkpoints:
+        assert "checkpoint saved" in failure_of(root)
+        assert any((root / "checkpoints").iterdir())

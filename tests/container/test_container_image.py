@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 import subprocess
 import sys
@@ -50,26 +51,84 @@ def test_the_tests_run_on_the_python_of_the_image() -> None:
         assert f"{sys.version_info.major}.{sys.version_info.minor}" == image_python.group(1)
 
 
+LAYERS = {"sagemaker_contract", "hyperschema"}
+ALGORITHMS = sorted(p.name for p in CONTAINER.iterdir() if (p / "__init__.py").is_file() and p.name not in LAYERS)
+COMPILERS = {"gcc", "g++", "cpp", "clang", "build-essential", "libc6-dev", "gfortran"}
+
+
+def _entries(path: Path) -> list[str]:
+    """The lines of a requirements or system-packages file without comments, as the Dockerfile's sed reads them."""
+    return [line.partition("#")[0].strip() for line in path.read_text().splitlines() if line.partition("#")[0].strip()]
+
+
 def test_requirements_are_pinned() -> None:
-    """GIVEN container/requirements.txt THEN every requirement is pinned with ==."""
-    lines = [line.strip() for line in (CONTAINER / "requirements.txt").read_text().splitlines()]
-    requirements = [line for line in lines if line and not line.startswith("#")]
-    assert requirements
-    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", line) for line in requirements), requirements
+    """GIVEN the contract layer's requirements and each algorithm's THEN every requirement is pinned with ==."""
+    assert _entries(CONTAINER / "requirements.txt")
+    for path in [CONTAINER / "requirements.txt", *(CONTAINER / name / "requirements.txt" for name in ALGORITHMS)]:
+        requirements = _entries(path)
+        assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", line) for line in requirements), path
 
 
-def test_build_context_holds_only_what_the_program_needs() -> None:
-    """GIVEN .dockerignore THEN everything is excluded except the program files the Dockerfile copies."""
+def test_the_image_takes_its_algorithm_and_system_packages_from_the_algorithm() -> None:
+    """GIVEN the Dockerfile THEN one `ARG ALGORITHM=<folder>` chooses the algorithm; its folder, requirements and
+    system packages are copied by that argument, ALGORITHM_MODULE follows it, and no algorithm folder or Debian
+    package is named anywhere else (apt-get installs only the folder's system-packages.txt)."""
+    chosen = re.findall(r"^ARG ALGORITHM=(\S+)$", DOCKERFILE, re.MULTILINE)
+    assert len(chosen) == 1
+    assert chosen[0] in ALGORITHMS
+    assert {"lightgbm_gbdt", "linear_model"} <= set(ALGORITHMS)
+    assert "COPY ${ALGORITHM}/system-packages.txt /tmp/system-packages.txt" in DOCKERFILE
+    assert "COPY ${ALGORITHM}/requirements.txt /opt/program/algorithm-requirements.txt" in DOCKERFILE
+    assert "COPY ${ALGORITHM} /opt/program/${ALGORITHM}" in DOCKERFILE
+    assert re.search(r"^ENV ALGORITHM_MODULE=\$\{ALGORITHM\}:ALGORITHM$", DOCKERFILE, re.MULTILINE)
+    code = "\n".join(line for line in DOCKERFILE.splitlines() if not line.startswith("#"))
+    installs = re.findall(r"apt-get install[^\n]*", code)
+    assert installs == ["apt-get install -y --no-install-recommends \\"], installs
+    assert "xargs --no-run-if-empty apt-get install" in code
+    assert code.count(chosen[0]) == 1  # the ARG line only
+    for name in ALGORITHMS:
+        assert name == chosen[0] or name not in code, name
+
+
+def test_system_packages_are_pinned_and_only_a_compiling_algorithm_gets_a_compiler() -> None:
+    """GIVEN each algorithm's system-packages.txt THEN `name=version` lines; LightGBM's brings gcc (it compiles
+    its trees for serving), the linear model's none, so an image built for it has no compiler (the base has none)."""
+    packages = {}
+    for name in ALGORITHMS:
+        entries = _entries(CONTAINER / name / "system-packages.txt")
+        assert all(re.fullmatch(r"[a-z0-9][a-z0-9.+-]*=[0-9][A-Za-z0-9.+:~-]*", line) for line in entries), name
+        packages[name] = {line.partition("=")[0] for line in entries}
+    assert {"gcc", "libc6-dev", "libgomp1"} <= packages["lightgbm_gbdt"]
+    assert not packages["linear_model"] & COMPILERS
+    assert re.search(r"^FROM python:[0-9.]+-slim-", DOCKERFILE, re.MULTILINE)  # slim images ship no gcc
+
+
+def _ignored(name: str, rules: list[str]) -> bool:
+    """Whether Docker's last matching rule excludes the top-level entry `name` (the patterns here are simple)."""
+    ignored = False
+    for rule in rules:
+        negated = rule.startswith("!")
+        pattern = rule.removeprefix("!").removeprefix("**/").rstrip("/")
+        if fnmatch.fnmatch(name, pattern):
+            ignored = not negated
+    return ignored
+
+
+def test_build_context_holds_what_the_dockerfile_copies_and_not_the_docs_or_exports() -> None:
+    """GIVEN .dockerignore THEN every file the Dockerfile copies and every algorithm folder (ARG ALGORITHM chooses
+    one) are in the context; the README and the exports the app reads are not (editing them keeps the asset hash)."""
     rules = [
         line for line in (CONTAINER / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")
     ]
-    assert rules[0] == "*"
-    included = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
     copied: set[str] = set()
     for line in re.findall(r"^COPY (.+)$", DOCKERFILE, re.MULTILINE):
-        copied.update(Path(part).name for part in line.split()[:-1])
-    assert copied == included
-    assert all((CONTAINER / name).exists() for name in included)
+        copied.update(part.split("/")[0] for part in line.split()[:-1] if not part.startswith("${ALGORITHM}"))
+    for name in [*copied, *ALGORITHMS]:
+        assert (CONTAINER / name).exists(), name
+        assert not _ignored(name, rules), name
+    for name in ("README.md", "interface.json", "hyperparameters.json", "algorithm.json", "__pycache__"):
+        assert _ignored(name, rules), name
+    assert not any(rule.lstrip("!").rstrip("/") in ALGORITHMS for rule in rules)
 
 
 def test_readme_documents_every_hyperparameter() -> None:

@@ -7,8 +7,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,15 @@ import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
 
 from tests.container.conftest import OBJECTIVES, Trained
-from tests.container.harness import CONTAINER, ENTRYPOINT, csv_bytes, failure_of, make_data, run_train, write_tree
+from tests.container.harness import (
+    CONTAINER,
+    csv_bytes,
+    failure_of,
+    make_data,
+    run_train,
+    start_long_training,
+    write_tree,
+)
 
 METRIC_DEFINITIONS: list[dict[str, str]] = json.loads((CONTAINER / "metric_definitions.json").read_text())
 
@@ -392,26 +398,6 @@ def test_every_failure_writes_one_clear_reason(
     assert not (root / "model" / "metadata.json").exists()
 
 
-def _start_long_training(root: Path) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start a training that runs for minutes; return once it has reported its first round."""
-    process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT), "train"],
-        env={"OPT_ML_DIR": str(root), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if line.startswith("#metrics "):
-            # Keep reading, so that a full pipe never blocks the training process.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, seen
-    raise AssertionError(f"training ended early: {''.join(seen)} {process.stderr.read() if process.stderr else ''}")
-
-
 def _long_job(tmp_path: Path) -> Path:
     labels, features = make_data("regression", 2000, seed=5)
     return write_tree(
@@ -423,7 +409,7 @@ def _long_job(tmp_path: Path) -> Path:
 
 def test_out_of_memory_kill_still_leaves_a_failure_reason(tmp_path: Path) -> None:
     """GIVEN a training process WHEN the kernel's OOM killer SIGKILLs it THEN the failure file says out of memory."""
-    process, _ = _start_long_training(_long_job(tmp_path))
+    process, _ = start_long_training(_long_job(tmp_path))
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
     assert len(children) == 1
     subprocess.run(["kill", "-KILL", children[0]], check=True)
@@ -435,7 +421,7 @@ def test_sigterm_checkpoints_and_stops_without_a_model(tmp_path: Path) -> None:
     """GIVEN checkpointing WHEN SIGTERM arrives mid-training THEN a checkpoint is saved and no model is left."""
     root = _long_job(tmp_path)
     (root / "checkpoints").mkdir()
-    process, _ = _start_long_training(root)
+    process, _ = start_long_training(root)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 143
     assert "training stopped by SIGTERM" in failure_of(root)

@@ -84,7 +84,16 @@ def test_the_seam_names_what_is_wrong_with_a_reference(reference: str, message: 
 
 def test_the_seam_takes_the_variable_else_the_default() -> None:
     assert seam.reference({"ALGORITHM_MODULE": "mine:ALGO"}) == "mine:ALGO"
-    assert seam.reference({}) == seam.DEFAULT
+    assert seam.reference({}) == seam.dockerfile_choice()
+    assert (seam.DOCKERFILE.parent / seam.dockerfile_choice().partition(":")[0] / "__init__.py").is_file()
+
+
+def test_without_a_variable_or_a_dockerfile_choice_the_seam_says_which(tmp_path: Path) -> None:
+    """GIVEN no ALGORITHM_MODULE and a Dockerfile without `ARG ALGORITHM=` (or none) THEN an error naming both."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.13-slim-trixie\nARG ALGORITHM\n")
+    for dockerfile in (tmp_path / "Dockerfile", tmp_path / "missing"):
+        with pytest.raises(UserError, match=f"ALGORITHM_MODULE is not set and {dockerfile} has no `ARG ALGORITHM="):
+            seam.dockerfile_choice(dockerfile)
 
 
 @pytest.mark.parametrize(

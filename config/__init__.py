@@ -18,6 +18,7 @@ from config.sections import (
     JobCompute,
     MonitoringSettings,
     NotebookSettings,
+    RegistrySettings,
     TrainingSettings,
     TransformSettings,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "JobCompute",
     "MonitoringSettings",
     "NotebookSettings",
+    "RegistrySettings",
     "ScheduleSettings",
     "ServerlessSettings",
     "TrainingSettings",

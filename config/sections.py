@@ -228,6 +228,16 @@ class DriftSettings(_Frozen):
         return captures if self.enabled is None else self.enabled
 
 
+class RegistrySettings(_Frozen):
+    """The environment's model package group `<app>-<env>` in the SageMaker Model Registry.
+
+    The training pipeline registers every model that passes the quality gate as a version awaiting a person's
+    approval; `auto_approve` (dev only, EnvironmentConfig refuses it elsewhere) registers it approved.
+    """
+
+    auto_approve: bool = False
+
+
 class AppSection(_Frozen):
     """The `[app]` table."""
 

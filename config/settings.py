@@ -23,6 +23,7 @@ from config.sections import (
     DriftSettings,
     MonitoringSettings,
     NotebookSettings,
+    RegistrySettings,
     TrainingSettings,
     TransformSettings,
 )
@@ -62,6 +63,7 @@ class EnvironmentConfig(_Frozen):
     # Other environments deployed into this one's account, accepted knowingly (see account_sharing_problems).
     shared_account_with: tuple[EnvironmentName, ...] = ()
     drift: DriftSettings = DriftSettings()
+    registry: RegistrySettings = RegistrySettings()
 
     @model_validator(mode="after")
     def _check_rules(self) -> EnvironmentConfig:
@@ -78,6 +80,11 @@ class EnvironmentConfig(_Frozen):
         if self.notebook.enabled and self.name is not EnvironmentName.DEV and not self.notebook.allow_outside_dev:
             problems.append(
                 "notebook.enabled outside dev needs notebook.allow_outside_dev = true: exploration belongs in dev"
+            )
+        if self.registry.auto_approve and self.name is not EnvironmentName.DEV:
+            problems.append(
+                "registry.auto_approve is allowed in dev only: a model reaches staging and prod only when a person "
+                "approves its package version (sagemaker_ops approve)"
             )
         if self.name in self.shared_account_with:
             problems.append(f"shared_account_with names {self.name.value!r} itself")

@@ -54,6 +54,7 @@ SKIPPED_BY_MOTO = (
     "AWS::SNS::TopicPolicy",
     "AWS::SNS::Subscription",
     "AWS::Scheduler::Schedule",
+    "AWS::SageMaker::ModelPackageGroup",
 )
 
 ADAPTATIONS: tuple[Adaptation, ...] = (

@@ -329,6 +329,16 @@ class SkippedResources:
         self.server.client("scheduler").create_schedule(Name=name, **properties)
         return str(name)
 
+    def _sagemaker_modelpackagegroup(self, logical_id: str, properties: dict[str, Any]) -> str:
+        # moto has no PutModelPackageGroupPolicy: a policy (only where accounts differ) stays unchecked here.
+        name = properties["ModelPackageGroupName"]
+        self.server.client("sagemaker").create_model_package_group(
+            ModelPackageGroupName=name,
+            ModelPackageGroupDescription=properties.get("ModelPackageGroupDescription", ""),
+            Tags=properties.get("Tags", []),
+        )
+        return str(name)
+
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A lifecycle rule of CloudFormation's shape in the S3 API's shape."""

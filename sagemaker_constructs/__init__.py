@@ -8,6 +8,7 @@ from sagemaker_constructs.endpoint_monitoring import AlarmThresholds, EndpointMo
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.log_groups import EncryptedLogGroups
 from sagemaker_constructs.model import SageMakerModel, VpcPlacement
+from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.notebook import ExplorationNotebook, NotebookRole
 from sagemaker_constructs.realtime_endpoint import InstanceVariant, RealtimeEndpoint, ServerlessVariant, TrafficShifting
 from sagemaker_constructs.secure_bucket import SecureBucket
@@ -28,6 +29,7 @@ __all__ = [
     "EndpointMonitoring",
     "ExplorationNotebook",
     "InstanceVariant",
+    "ModelRegistry",
     "NotebookRole",
     "QualityGate",
     "RealtimeEndpoint",

@@ -28,6 +28,9 @@ class EnvironmentStage(cdk.Stage):
     where that endpoint captures data (unless `drift.enabled = false`). Every IAM role of every stack
     has the permissions boundary `delivery.permissions_boundary.PERMISSIONS_BOUNDARY_NAME`.
 
+    `promoted_from_account`: the account of the environment promoted into this one, where it differs (see
+    `PlatformStack`).
+
     @default bootstrap_qualifier the app's (`@aws-cdk/core:bootstrapQualifier` in cdk.json, else CDK's default)
     """
 
@@ -39,6 +42,7 @@ class EnvironmentStage(cdk.Stage):
         settings: EnvironmentConfig,
         container_directory: Path = CONTAINER_DIRECTORY,
         bootstrap_qualifier: str | None = None,
+        promoted_from_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -58,7 +62,9 @@ class EnvironmentStage(cdk.Stage):
             app_name=app_name,
             settings=settings,
             container_directory=container_directory,
-            description=f"{app_name} {settings.name.value}: key, buckets, image, SageMaker role, alarm topic",
+            promoted_from_account=promoted_from_account,
+            description=f"{app_name} {settings.name.value}: key, buckets, image, model registry, SageMaker role, "
+            "alarm topic",
             termination_protection=settings.retain_data,
         )
         self.training = TrainingStack(

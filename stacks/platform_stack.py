@@ -20,6 +20,7 @@ from sagemaker_constructs import (
     AlgorithmImage,
     EncryptedLogGroups,
     EncryptionKey,
+    ModelRegistry,
     NotebookRole,
     SageMakerExecutionRole,
     SecureBucket,
@@ -32,8 +33,12 @@ class PlatformStack(cdk.Stack):
 
     Also SageMaker's job log groups, where the environment manages them (one per account and region).
 
+    And the model package group `<app>-<env>` (`registry`), whose approved versions the endpoint serves;
+    `promoted_from_account`: the account of the environment promoted from, where it is another one (its
+    principals may register versions here; the group's resource policy says so).
+
     Exposes each as an attribute (`key`, `data_bucket`, `artifacts_bucket`, `access_log_bucket`,
-    `image`, `execution_role`, `alarm_topic`) for the stacks that build on it.
+    `image`, `execution_role`, `alarm_topic`, `registry`) for the stacks that build on it.
     """
 
     # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
@@ -45,6 +50,7 @@ class PlatformStack(cdk.Stack):
         app_name: str,
         settings: EnvironmentConfig,
         container_directory: Path = CONTAINER_DIRECTORY,
+        promoted_from_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -110,6 +116,14 @@ class PlatformStack(cdk.Stack):
                 artifacts_bucket=self.artifacts_bucket,
                 encryption_key=self.key,
             )
+        self.registry = ModelRegistry(
+            self,
+            "ModelRegistry",
+            group_name=environment_prefix(app_name, settings),
+            description=f"Versions of the {environment_prefix(app_name, settings)} model, each approved by a person",
+            promoted_from_account=promoted_from_account,
+            removal_policy=removal,
+        )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
         if settings.monitoring.manage_job_log_groups:
             EncryptedLogGroups(
@@ -130,5 +144,6 @@ class PlatformStack(cdk.Stack):
             "ImageUri": self.image.image_uri,
             "ExecutionRoleArn": self.execution_role.role.role_arn,
             "AlarmTopicArn": self.alarm_topic.topic_arn,
+            "ModelPackageGroupName": self.registry.group_name,
         }.items():
             cdk.CfnOutput(self, name, value=value)

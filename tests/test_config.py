@@ -215,3 +215,20 @@ def test_invalid_toml_is_named(tmp_path: Path) -> None:
     broken.write_text("[environments.dev\nregion = 1\n")
     with pytest.raises(ConfigError, match=rf"{broken} is not valid TOML"):
         load_config(broken)
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_auto_approval_outside_dev_is_refused_naming_environment_and_field(
+    raw: dict[str, Any], environment: str
+) -> None:
+    """GIVEN registry.auto_approve in staging or prod WHEN loaded THEN the error names the environment and field."""
+    raw["environments"][environment]["registry"] = {"auto_approve": True}
+    with pytest.raises(ConfigError, match=rf"environment '{environment}': .*registry\.auto_approve is allowed in dev"):
+        parse_config(raw)
+
+
+def test_auto_approval_in_dev_is_read(raw: dict[str, Any]) -> None:
+    """GIVEN registry.auto_approve in dev WHEN loaded THEN dev approves automatically and the others do not."""
+    raw["environments"]["dev"]["registry"] = {"auto_approve": True}
+    config = parse_config(raw)
+    assert [config.environment(e).registry.auto_approve for e in ("dev", "staging", "prod")] == [True, False, False]

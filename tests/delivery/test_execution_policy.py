@@ -50,6 +50,7 @@ LIFECYCLE_ACTIONS = {
     "AWS::SageMaker::Endpoint": ("sagemaker:CreateEndpoint", "sagemaker:DeleteEndpoint"),
     "AWS::SageMaker::EndpointConfig": ("sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig"),
     "AWS::SageMaker::Model": ("sagemaker:CreateModel", "sagemaker:DeleteModel"),
+    "AWS::SageMaker::ModelPackageGroup": ("sagemaker:CreateModelPackageGroup", "sagemaker:DeleteModelPackageGroup"),
     "AWS::SageMaker::NotebookInstance": ("sagemaker:CreateNotebookInstance", "sagemaker:DeleteNotebookInstance"),
     "AWS::SageMaker::NotebookInstanceLifecycleConfig": (
         "sagemaker:CreateNotebookInstanceLifecycleConfig",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from config import AppConfig
+from config import AppConfig, EnvironmentName, parse_config
+from config.settings import DEFAULT_CONFIG_FILE
+from stacks.application import promoted_from_account
 from tests.helpers import Synthesized
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
@@ -113,6 +116,46 @@ def test_the_outputs_name_what_later_stacks_and_operators_need(synthesized: Synt
     THEN the platform outputs the buckets, the image, the role and the topic."""
     outputs: dict[str, Any] = synthesized.template(environment)["Outputs"]
     assert {"DataBucketName", "ArtifactsBucketName", "ImageUri", "ExecutionRoleArn", "AlarmTopicArn"} <= set(outputs)
+    assert outputs["ModelPackageGroupName"]["Value"] == f"sagemaker-gbdt-{environment}"
+
+
+def test_each_environment_has_its_model_package_group_without_a_policy_in_one_account(
+    synthesized: Synthesized, environment: str
+) -> None:
+    """GIVEN the shipped configuration (one account)
+    WHEN the app is synthesized
+    THEN each platform has the group <app>-<env>, with no resource policy: IAM alone decides in one account."""
+    groups = _template(synthesized, environment).find_resources("AWS::SageMaker::ModelPackageGroup")
+    (group,) = groups.values()
+    assert group["Properties"]["ModelPackageGroupName"] == f"sagemaker-gbdt-{environment}"
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("accounts", "expected"),
+    [
+        ({"staging": "210987654321", "prod": "111111111111"}, {"prod": "210987654321"}),
+        ({"staging": "111111111111", "prod": "111111111111"}, {}),
+        ({"prod": "111111111111"}, {}),
+    ],
+    ids=["separate accounts", "same account", "staging's account left out"],
+)
+def test_only_prod_accepts_promotion_and_only_from_another_staging_account(
+    accounts: dict[str, str], expected: dict[str, str]
+) -> None:
+    """GIVEN staging's and prod's accounts
+    WHEN the account each environment is promoted from is derived
+    THEN only prod has one, staging's, and only where both are given and differ."""
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"]["dev"]["account"] = "222222222222"
+    for name, account in accounts.items():
+        raw["environments"][name]["account"] = account
+    # Prod declares staging where staging may share its account (the same, or left out).
+    same = accounts.get("staging") in (None, accounts["prod"])
+    raw["environments"]["prod"]["shared_account_with"] = ["staging"] if same else []
+    config = parse_config(raw)
+    derived = {name.value: promoted_from_account(config, name) for name in EnvironmentName}
+    assert {name: account for name, account in derived.items() if account} == expected
 
 
 def test_every_resource_is_tagged_with_project_and_environment(synthesized: Synthesized, environment: str) -> None:

@@ -1,0 +1,94 @@
+"""An environment's model package group: the versions of its model, each approved or rejected by a person."""
+
+from __future__ import annotations
+
+import re
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from sagemaker_constructs.validation import raise_if_any
+
+# CreateModelPackageGroup: ModelPackageGroupName.
+_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+# What another account's promotion needs in this group: register a version, and see the group and its versions.
+PROMOTION_ACTIONS = (
+    "sagemaker:CreateModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:ListModelPackages",
+)
+
+
+class ModelRegistry(Construct):
+    """A `AWS::SageMaker::ModelPackageGroup` named `group_name`, and the grants on it.
+
+    A version's ARN is `arn:<partition>:sagemaker:<region>:<account>:model-package/<group_name>/<n>`;
+    the group has no key of its own (its versions carry `SecurityConfig.KmsKeyId`, set by whoever registers).
+
+    :param promoted_from_account: another account whose principals may register versions here (and read
+        the group): the account of the environment promoted from, where it is not this one. The group's
+        resource policy allows exactly that; in one account IAM alone decides, and the group has no policy.
+        @default none (no resource policy).
+    :param removal_policy: RETAIN keeps the group, and every version's record of who approved what, after the
+        stack is deleted. @default RETAIN.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        group_name: str,
+        description: str,
+        promoted_from_account: str | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id_)
+        errors = []
+        if not _GROUP_NAME.fullmatch(group_name):
+            errors.append(f"group_name must be 1-63 letters, digits or '-' (not first or last), got {group_name!r}")
+        stack = cdk.Stack.of(self)
+        if promoted_from_account is not None and not _ACCOUNT.fullmatch(promoted_from_account):
+            errors.append(f"promoted_from_account must be a 12-digit account id, got {promoted_from_account!r}")
+        if promoted_from_account is not None and promoted_from_account == stack.account:
+            errors.append("promoted_from_account is this stack's own account: IAM decides there, leave it out")
+        raise_if_any(self, errors)
+        self.group_name = group_name
+        self.group_arn = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group_name)
+        self.versions_arn = stack.format_arn(
+            service="sagemaker", resource="model-package", resource_name=f"{group_name}/*"
+        )
+        policy = None
+        if promoted_from_account is not None:
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "PromotionFromTheEnvironmentBefore",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:{stack.partition}:iam::{promoted_from_account}:root"},
+                        "Action": list(PROMOTION_ACTIONS),
+                        "Resource": [self.group_arn, self.versions_arn],
+                    }
+                ],
+            }
+        self.group = sagemaker.CfnModelPackageGroup(
+            self,
+            "Group",
+            model_package_group_name=group_name,
+            model_package_group_description=description,
+            model_package_group_policy=policy,
+        )
+        self.group.apply_removal_policy(removal_policy)
+
+    def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Register versions in the group (CreateModelPackage, with tags) and read them back."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:CreateModelPackage", "sagemaker:AddTags", "sagemaker:DescribeModelPackage"],
+            resource_arns=[self.group_arn, self.versions_arn],
+        )

@@ -58,10 +58,10 @@ class ModelRegistry(Construct):
             errors.append("promoted_from_account is this stack's own account: IAM decides there, leave it out")
         raise_if_any(self, errors)
         self.group_name = group_name
-        self.group_arn = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group_name)
-        self.versions_arn = stack.format_arn(
-            service="sagemaker", resource="model-package", resource_name=f"{group_name}/*"
-        )
+        # Pseudo parameters, not the stack's literal account: the nag acknowledgments of the grants match them.
+        arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+        self.group_arn = f"{arn}:model-package-group/{group_name}"
+        self.versions_arn = f"{arn}:model-package/{group_name}/*"
         policy = None
         if promoted_from_account is not None:
             policy = {
@@ -70,7 +70,7 @@ class ModelRegistry(Construct):
                     {
                         "Sid": "PromotionFromTheEnvironmentBefore",
                         "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:{stack.partition}:iam::{promoted_from_account}:root"},
+                        "Principal": {"AWS": f"arn:{cdk.Aws.PARTITION}:iam::{promoted_from_account}:root"},
                         "Action": list(PROMOTION_ACTIONS),
                         "Resource": [self.group_arn, self.versions_arn],
                     }
@@ -85,10 +85,14 @@ class ModelRegistry(Construct):
         )
         self.group.apply_removal_policy(removal_policy)
 
-    def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Register versions in the group (CreateModelPackage, with tags) and read them back."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["sagemaker:CreateModelPackage", "sagemaker:AddTags", "sagemaker:DescribeModelPackage"],
-            resource_arns=[self.group_arn, self.versions_arn],
+    def register_statement(self) -> iam.PolicyStatement:
+        """Register versions in the group (CreateModelPackage, with tags), for a role's managed policy.
+
+        A statement, not a grant: the pipeline's permissions live in one managed policy (the HIPAA and NIST
+        packs refuse inline policies, where `iam.Grant` would put them).
+        """
+        return iam.PolicyStatement(
+            sid="RegisterModelVersions",
+            actions=["sagemaker:CreateModelPackage", "sagemaker:AddTags"],
+            resources=[self.group_arn, self.versions_arn],
         )

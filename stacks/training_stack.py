@@ -44,7 +44,7 @@ def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[s
 
 
 class TrainingStack(cdk.Stack):
-    """The training pipeline of one environment (train → evaluate → model → batch transform → notify).
+    """The training pipeline of one environment (train → evaluate → register → model → batch transform → notify).
 
     Also, when configured: a schedule for periodic batch scoring and an exploration notebook.
     Its output `StateMachineArn` is what `aws stepfunctions start-execution` (and sagemaker_ops) start.
@@ -110,6 +110,8 @@ class TrainingStack(cdk.Stack):
             )
             if settings.tuning
             else None,
+            model_registry=platform.registry,
+            auto_approve=settings.registry.auto_approve,
         )
         schedule = transform.schedule
         self.schedule: events.Rule | None = None

@@ -189,6 +189,8 @@ def concrete_resources(renderer: Renderer, config: AppConfig, env: str) -> list[
         ("sagemaker", arn.format(service="sagemaker", resource=f"transform-job/{prefix}-0f1e2d3c-run")),
         ("sagemaker", arn.format(service="sagemaker", resource=f"processing-job/{prefix}-drift-0123abcd")),
         ("sagemaker", arn.format(service="sagemaker", resource=f"notebook-instance/{prefix}-notebook")),
+        ("sagemaker", arn.format(service="sagemaker", resource=f"model-package-group/{prefix}")),
+        ("sagemaker", arn.format(service="sagemaker", resource=f"model-package/{prefix}/3")),
         ("logs", f"{logs}/aws/sagemaker/Endpoints/{prefix}"),
         ("logs", f"{logs}/aws/sagemaker/Endpoints/{prefix}:log-stream:AllTraffic/i-0123456789abcdef0"),
         ("logs", f"{logs}/aws/sagemaker/TrainingJobs:log-stream:{prefix}-0f1e2d3c-run/algo-1-1700000000"),

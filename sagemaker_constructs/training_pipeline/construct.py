@@ -18,8 +18,9 @@ from constructs import Construct
 
 from config.contract import INPUT_DATA_PREFIX, TRAINING_PIPELINE_STATE_MACHINE, state_machine_log_group_name
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.state_machines import encrypted_log_group, logged_state_machine, state_machine_role
-from sagemaker_constructs.training_pipeline import outcomes, states, tuning
+from sagemaker_constructs.training_pipeline import outcomes, registration, states, tuning
 from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
     TrainingJobOptions,
@@ -36,7 +37,8 @@ from sagemaker_constructs.validation import invalid, raise_if_any
 
 
 class TrainingPipeline(Construct):
-    """A STANDARD Step Functions state machine: train → (evaluate) → create model → batch transform → notify.
+    """A STANDARD Step Functions state machine: train → (evaluate) → (register) → create model → batch transform →
+    notify.
 
     - **Train** (`createTrainingJob.sync`): the algorithm image, channels `train` and `validation`
       from `s3://<data>/<data_prefix>/train/` and `.../validation/` (CSV, label first), the
@@ -45,6 +47,9 @@ class TrainingPipeline(Construct):
       in `s3://<artifacts>/checkpoints/<job>/`. A CustomState, because CDK's
       `SageMakerCreateTrainingJob` has no spot or checkpoint properties.
     - **Evaluate** (with `quality_gate`): the job's final metric against the threshold.
+    - **Lineage → Register** (with `model_registry`): the model that passed the gate becomes a version of the
+      group (`registration.py`: artifact, image, training job, data, commit, hyperparameters, gate metric,
+      the key), awaiting approval unless `auto_approve`; the report names it (`model_package`).
     - **CreateModel** (CDK's `SageMakerCreateModel`): the trained artifact, network isolation on.
     - **Score** (`createTransformJob.sync`): every CSV line under `s3://<data>/<score_prefix>/`
       (default `<data_prefix>/score/`), MultiRecord batches of at most `max_payload_mb`, each
@@ -70,6 +75,9 @@ class TrainingPipeline(Construct):
         (`createHyperParameterTuningJob.sync`, named `<name_prefix>-<hash of the execution name>`, 32
         characters) → DescribeBestTrainingJob, and the report names the tuning job, its best job, the
         objective value and the tuned hyperparameters. @default none (the state machine has no tuning states).
+    :param model_registry: the group every model that passes the quality gate is registered in. @default none.
+    :param auto_approve: register versions Approved instead of PendingManualApproval (dev only, by configuration).
+        @default False.
     """
 
     def __init__(
@@ -92,6 +100,8 @@ class TrainingPipeline(Construct):
         log_retention_days: int = 365,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         tuning: TuningOptions | None = None,
+        model_registry: ModelRegistry | None = None,
+        auto_approve: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         errors = name_prefix_problems(name_prefix) + metric_definitions_problems(metric_definitions)
@@ -99,6 +109,8 @@ class TrainingPipeline(Construct):
         errors += quality_gate_problems(quality_gate, metric_definitions)
         if tuning is not None:
             errors += tuning_problems(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
+        if auto_approve and model_registry is None:
+            errors.append("auto_approve needs a model_registry to register approved versions in")
         raise_if_any(self, errors)
         self.name_prefix = name_prefix
         self.metric_definitions = [dict(d) for d in metric_definitions]
@@ -108,6 +120,8 @@ class TrainingPipeline(Construct):
         self._execution_role = execution_role
         self._tags = dict(tags or {})
         self.tuning = tuning
+        self.model_registry = model_registry
+        self.auto_approve = auto_approve
 
         self.role = state_machine_role(
             self, "Role", description=f"Runs the {name_prefix} training pipeline: SageMaker jobs named {name_prefix}-*"
@@ -121,6 +135,7 @@ class TrainingPipeline(Construct):
             encryption_key=encryption_key,
             topic=notification_topic,
             tuning=tuning is not None,
+            model_registry=model_registry,
         )
 
         self.log_group = encrypted_log_group(
@@ -225,6 +240,8 @@ class TrainingPipeline(Construct):
                 valid_input, tuning.valid_input(options, name_prefix=self.name_prefix, tuned_metric=metric)
             )
             cause += tuning.INVALID_TUNING_CAUSE
+        if self.model_registry is not None:
+            report_parameters["model_package.$"] = "$.package.ModelPackageArn"
         defaults = sfn.Pass(
             self,
             "ApplyDefaults",
@@ -278,13 +295,31 @@ class TrainingPipeline(Construct):
             output_path="$.report",
         )
 
-        for stage, state in (("Training", train), ("ModelCreation", create_model), ("Transform", score)):
+        stages: list[tuple[str, sfn.TaskStateBase | sfn.CustomState]] = [
+            ("Training", train),
+            ("ModelCreation", create_model),
+            ("Transform", score),
+        ]
+        passed: sfn.IChainable = create_model
+        if self.model_registry is not None:
+            register = self._registration_state(self.model_registry, image_uri)
+            stages.append(("Registration", register))
+            passed = sfn.Pass(
+                self,
+                "Lineage",
+                comment="What the version records besides the hyperparameters",
+                parameters=registration.lineage(
+                    self._data_bucket.bucket_name, quality_gate.metric if quality_gate else None
+                ),
+                result_path="$.lineage",
+            ).next(register.next(create_model))
+        for stage, state in stages:
             failed = outcomes.failure(self, self.name_prefix, stage, topic)
             state.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
 
-        after_training: sfn.IChainable = create_model
+        after_training = passed
         if quality_gate is not None:
-            after_training = outcomes.quality_gate(self, self.name_prefix, quality_gate, topic, create_model)
+            after_training = outcomes.quality_gate(self, self.name_prefix, quality_gate, topic, passed)
         create_model.next(score)
         score.next(report)
         report.next(notify)
@@ -333,6 +368,16 @@ class TrainingPipeline(Construct):
         # A tuning job defines its training jobs like this one.
         self._training_json = state_json
         return sfn.CustomState(self, "Train", state_json=state_json)
+
+    def _registration_state(self, registry: ModelRegistry, image_uri: str) -> sfn.CustomState:
+        state_json = registration.register(
+            partition=cdk.Stack.of(self).partition,
+            group_name=registry.group_name,
+            image_uri=image_uri,
+            key_arn=self._key.key_arn,
+            auto_approve=self.auto_approve,
+        )
+        return sfn.CustomState(self, "Register", state_json=state_json)
 
     def _transform_state(self, transform: TransformJobOptions) -> sfn.CustomState:
         state_json = states.transform_job(

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
+from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
@@ -37,6 +38,7 @@ def pipeline_policy(
     encryption_key: kms.IKey,
     topic: sns.ITopic,
     tuning: bool = False,
+    model_registry: ModelRegistry | None = None,
 ) -> iam.ManagedPolicy:
     """Everything the pipeline's state machine may do, as one managed policy attached to `role`.
 
@@ -45,6 +47,8 @@ def pipeline_policy(
     to `topic`, deliver its logs and traces. No S3: SageMaker reads and writes with the execution role.
     With `tuning`, also its own hyperparameter tuning jobs (`<name_prefix>-*`; their training jobs are
     named `<tuning job>-<n>-<id>`, so the training-job statement covers describing the best one).
+    With `model_registry`, also register (and tag) versions of that group; the key statement below lets
+    SageMaker encrypt their information with the environment's key as the caller.
     """
 
     def arn(resource: str, name: str, service: str = "sagemaker") -> str:
@@ -91,6 +95,7 @@ def pipeline_policy(
                 resources=[jobs["training-job"]],
             ),
             *tuning_statements,
+            *([model_registry.register_statement()] if model_registry else []),
             iam.PolicyStatement(
                 sid="CreateModels",
                 actions=["sagemaker:CreateModel", "sagemaker:AddTags", "sagemaker:ListTags"],
@@ -138,6 +143,14 @@ def pipeline_policy(
             f"hyper-parameter-tuning-job/{name_prefix}-*]",
             "Each execution names its tuning job <prefix>-<hash of the execution name>, unknown at deploy "
             f"time; limited to this environment's prefix {name_prefix}-.",
+        )
+    if model_registry is not None:
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+            f"model-package/{model_registry.group_name}/*]",
+            "SageMaker numbers each registered version of the group (<group>/<n>); limited to this "
+            f"environment's group {model_registry.group_name}.",
         )
     acknowledge_log_and_trace(policy)
     return policy

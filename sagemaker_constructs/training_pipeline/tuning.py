@@ -358,6 +358,7 @@ def describe_best_job(partition: str) -> dict[str, Any]:
         "Parameters": {"TrainingJobName.$": "$.tuning.best_training_job"},
         "ResultSelector": {
             "TrainingJobName.$": "$.TrainingJobName",
+            "TrainingJobArn.$": "$.TrainingJobArn",
             "ModelArtifacts.$": "$.ModelArtifacts",
             "FinalMetricDataList.$": "$.FinalMetricDataList",
             "HyperParameters.$": "$.HyperParameters",

@@ -131,6 +131,24 @@ def test_dropping_a_vpc_network_interface_permission_fails_the_roles_in_the_vpc(
     assert any("StateMachine" in f.where for f in findings)  # the training jobs' VpcConfig
 
 
+@pytest.mark.parametrize(
+    ("action", "page"),
+    [
+        ("sagemaker:CreateModelPackage", "supported-services-awssdk"),
+        ("kms:GenerateDataKey", "ModelPackageSecurityConfig"),
+    ],
+)
+def test_dropping_what_registering_a_version_needs_fails_the_training_pipeline(
+    maximal: Deployment, action: str, page: str
+) -> None:
+    # GIVEN the pipeline's role without one thing its Register state (an SDK integration) needs
+    deployment = _mutated(maximal, lambda resource: _drop_policy_action(resource, action))
+    # WHEN the run-time needs are checked THEN every environment's pipeline is named, citing the page saying why
+    findings = _named(_findings(deployment, paths()["default bootstrap"]), action)
+    named = {f.where.split("/")[0] for f in findings if "Pipeline" in f.where and page in f.source}
+    assert named == {"Dev-Training", "Staging-Training", "Prod-Training"}
+
+
 def test_a_bucket_policy_granting_a_bounded_helper_role_what_the_boundary_denies_is_a_dead_grant(
     maximal: Deployment,
 ) -> None:

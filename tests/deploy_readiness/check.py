@@ -45,9 +45,12 @@ from tests.deploy_readiness.requirements import (
     SAGEMAKER_VPC_ACTIONS,
     SAGEMAKER_VPC_DOC,
     SCHEMA_DOC,
+    SDK_REQUEST_NEEDS,
+    SDK_SERVICES_CHECKED,
     SNS_KMS_DOC,
     STEP_FUNCTIONS_SAGEMAKER,
     STEP_FUNCTIONS_SAGEMAKER_DOC,
+    STEP_FUNCTIONS_SDK_DOC,
 )
 from tests.deploy_readiness.schemas import HANDLERS, SCHEMAS, handler_permissions, read_permissions
 
@@ -534,6 +537,7 @@ class Checker:
                 for need in needed:
                     request = Request(need, ANY_RESOURCE, self._context(stack))
                     self._role_may(role, request, where, STEP_FUNCTIONS_SAGEMAKER_DOC)
+        self._sdk_integration_needs(stack, where, role, properties.get("DefinitionString", ""))
         sagemaker_roles = [
             found
             for arn in self._roles_in(stack, properties.get("DefinitionString"))
@@ -559,6 +563,23 @@ class Checker:
             ):
                 what = "kms:CreateGrant (VolumeKmsKeyId): allowed to neither the state machine's role nor the job's"
                 self.findings.append(Finding(where, what, SAGEMAKER_API_PERMISSIONS_DOC))
+
+    def _sdk_integration_needs(self, stack: Stack, where: str, role: Any, definition_string: Any) -> None:
+        """Each `aws-sdk:<service>:<apiAction>` task: the API's action, and what its request's fields need."""
+        for state in _states(definition_string):
+            match = re.fullmatch(r"arn:[^:]+:states:::aws-sdk:([a-z0-9-]+):(\w+)", str(state.get("Resource", "")))
+            if match is None:
+                continue
+            service, api = match.groups()
+            if service not in SDK_SERVICES_CHECKED:
+                continue
+            needs = [(f"{service}:{api[0].upper()}{api[1:]}", STEP_FUNCTIONS_SDK_DOC)]
+            parameters = state.get("Parameters", {})
+            for field_name, (actions, source) in SDK_REQUEST_NEEDS.items():
+                if field_name in parameters or f"{field_name}.$" in parameters:
+                    needs += [(action, source) for action in actions]
+            for action, source in needs:
+                self._role_may(role, Request(action, ANY_RESOURCE, self._context(stack)), where, source)
 
     def _vpc_needs(self, stack: Stack, where: str, role_value: Any) -> None:
         arn = (
@@ -717,3 +738,17 @@ def check(
     checker.bounded_grants()
     checker.fixed_names()
     return sorted(set(checker.findings))
+
+
+def _states(definition_string: Any) -> Iterator[dict[str, Any]]:
+    """Every state of a definition (nested ones too), its CloudFormation references spelled `REF`."""
+    parts = definition_string["Fn::Join"][1] if isinstance(definition_string, dict) else [definition_string]
+    definition = json.loads("".join(part if isinstance(part, str) else "REF" for part in parts))
+
+    def walk(states: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        for state in states.values():
+            yield state
+            for branch in [*state.get("Branches", []), *([state["Iterator"]] if "Iterator" in state else [])]:
+                yield from walk(branch["States"])
+
+    return walk(definition["States"])

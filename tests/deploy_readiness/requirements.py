@@ -411,6 +411,26 @@ STEP_FUNCTIONS_SAGEMAKER = {
     "createModel": ("sagemaker:CreateModel", None),
 }
 
+# An AWS SDK integration (`arn:aws:states:::aws-sdk:<service>:<apiAction>`) calls the API with the state
+# machine's role: it needs the API's own IAM action, `<service>:<ApiAction>`.
+STEP_FUNCTIONS_SDK_DOC = (
+    "https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html (the state machine's "
+    "role needs the IAM permission of the API action it calls)"
+)
+# The services whose SDK integrations are checked: the drift monitor's s3:listObjectsV2 is allowed (as
+# s3:ListBucket) only under an s3:prefix condition the run alone knows; its construct tests check that one.
+SDK_SERVICES_CHECKED = ("sagemaker",)
+# What a request of an SDK integration needs beyond its action, by the request's field name.
+SDK_REQUEST_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "SecurityConfig": (
+        ("kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"),
+        "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ModelPackageSecurityConfig.html (the key "
+        "encrypts, decrypts and re-encrypts the model package's information as the caller; DescribeModelPackage "
+        "then calls kms:Decrypt)",
+    ),
+    "Tags": (("sagemaker:AddTags",), SAGEMAKER_API_PERMISSIONS_DOC),
+}
+
 # What a job's role needs for a feature its CreateXJob request sets (by the request's field name).
 JOB_FEATURE_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "CheckpointConfig": (

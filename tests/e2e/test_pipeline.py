@@ -1,7 +1,7 @@
 """The real training pipeline (the synthesized state machine, executed by moto) drives the real container.
 
 Each test uploads a small dataset to staging's data bucket and runs the pipeline as an operator would:
-train → quality gate (validation:auc >= 0.75) → create model → batch transform → notify.
+train → quality gate (validation:auc >= 0.75) → register the version → create model → batch transform → notify.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictio
     run = staging.run({"data_prefix": data.prefix, "hyperparameters": FAST, "commit": "abc123"})
     # THEN it passes every step, and reports where the model and the scores are
     assert run.status == SUCCEEDED, staging.explain(run)
-    steps = ["Train", "Evaluate", "MeetsQualityGate", "CreateModel", "Score", "Report", "NotifySucceeded"]
+    steps = ["Train", "Evaluate", "MeetsQualityGate", "Lineage", "Register", "CreateModel", "Score", "Report"]
     assert [name for name in run.entered() if name in steps] == steps
     report = run.output
     job = report["training_job"]
@@ -51,6 +51,17 @@ def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictio
     notes = staging.notifications(queue)
     assert [n["Subject"] for n in notes] == [f"{staging.prefix}: training pipeline succeeded"]
     assert notes[0]["Message"]["commit"] == "abc123"
+    # AND the model is a version of staging's group awaiting approval, recording what produced it
+    package = staging.client("sagemaker").describe_model_package(ModelPackageName=report["model_package"])
+    assert package["ModelPackageGroupName"] == staging.prefix
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == report["model_artifact"]
+    assert package["MetadataProperties"] == {"GeneratedBy": training["TrainingJobArn"], "CommitId": "abc123"}
+    lineage = package["CustomerMetadataProperties"]
+    assert lineage["pipeline/training_job"] == job
+    assert lineage["pipeline/data"] == f"s3://{staging.data_bucket}/{data.prefix}/"
+    assert float(lineage["quality_gate/validation:auc"]) == metrics["validation:auc"]
+    assert lineage["num_boost_round"] == FAST["num_boost_round"]
 
 
 def test_the_quality_gate_rejects_a_model_that_learned_nothing(staging: Environment) -> None:
@@ -63,6 +74,7 @@ def test_the_quality_gate_rejects_a_model_that_learned_nothing(staging: Environm
     assert run.status == FAILED, staging.explain(run)
     assert run.described.get("error") == "ModelRejected", staging.explain(run)
     assert "CreateModel" not in run.entered()
+    assert "Register" not in run.entered()
     notes = staging.notifications(queue)
     assert [n["Subject"] for n in notes] == [f"{staging.prefix}: model rejected by the quality gate"]
     assert notes[0]["Message"]["gate"] == "validation:auc >= 0.75"

@@ -142,6 +142,7 @@ class SageMaker:
         name = request["TrainingJobName"]
         return {
             "TrainingJobName": name,
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
             "TrainingJobStatus": "Completed",
             "ModelArtifacts": {"S3ModelArtifacts": f"s3://artifacts/pipeline/models/{name}/output/model.tar.gz"},
             "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": self.best_auc}],

@@ -65,17 +65,28 @@ def test_the_pipeline_trains_evaluates_creates_a_model_scores_and_notifies(
 ) -> None:
     """GIVEN each environment (with or without a quality gate)
     WHEN the pipeline's definition is read
-    THEN it trains, evaluates if gated, creates a model, scores, reports and notifies; each job's failure
-    is caught, notified and fails the execution with the job's error."""
+    THEN it trains, evaluates if gated, registers the version in the environment's group, creates a model,
+    scores, reports and notifies; each job's failure is caught, notified and fails the execution with the job's
+    error."""
     states = _states(synthesized, environment)
     gate = synthesized.config.environment(environment).training.evaluation
-    assert states["Train"]["Next"] == ("Evaluate" if gate else "CreateModel")
+    assert states["Train"]["Next"] == ("Evaluate" if gate else "Lineage")
+    assert states["Lineage"]["Next"] == "Register"
+    assert states["Register"]["Next"] == "CreateModel"
+    assert states["Register"]["Parameters"]["ModelPackageGroupName"] == f"sagemaker-gbdt-{environment}"
+    assert states["Register"]["Parameters"]["ModelApprovalStatus"] == "PendingManualApproval"
     assert states["CreateModel"]["Next"] == "Score"
     assert states["Score"]["Next"] == "Report"
     assert states["Report"]["Next"] == "NotifySucceeded"
     assert states["NotifySucceeded"]["End"] is True
     assert states["NotifySucceeded"]["OutputPath"] == "$.report"
-    for task, stage in (("Train", "Training"), ("CreateModel", "ModelCreation"), ("Score", "Transform")):
+    stages = (
+        ("Train", "Training"),
+        ("Register", "Registration"),
+        ("CreateModel", "ModelCreation"),
+        ("Score", "Transform"),
+    )
+    for task, stage in stages:
         assert states[task]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"Notify{stage}Failed"}
         ]

@@ -1,0 +1,207 @@
+"""TrainingPipeline with a model registry: every model that passes the quality gate becomes a package version."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aws_cdk as cdk
+import botocore.session
+import pytest
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+from botocore.validate import ParamValidator
+
+from config.contract import DEFAULT_COMMIT
+from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
+from tests.helpers import Platform
+from tests.sagemaker_constructs.state_machine import KEY_ARN, Execution, TaskFailedError, definition_of, run
+
+METRICS = [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]
+HYPERPARAMETERS = {"objective": "binary", "num_boost_round": "200"}
+SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
+EXECUTION = "3f0c5b9e-7d2a-4c1e-9b8f-0a1b2c3d4e5f"
+JOB = f"app-dev-{EXECUTION}"
+ARTIFACT = f"s3://artifacts/pipeline/models/{JOB}/output/model.tar.gz"
+VERSION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/app-dev/1"
+
+
+def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> dict[str, Any]:
+    registry = ModelRegistry(stack, "Registry", group_name="app-dev", description="dev")
+    arguments: dict[str, Any] = {
+        "name_prefix": "app-dev",
+        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:abc",
+        "execution_role": platform.role,
+        "data_bucket": s3.Bucket(stack, "DataBucket"),
+        "artifacts_bucket": platform.artifacts,
+        "encryption_key": platform.key,
+        "notification_topic": sns.Topic(stack, "Topic"),
+        "metric_definitions": METRICS,
+        "training": TrainingJobOptions("ml.m5.large", hyperparameters=HYPERPARAMETERS),
+        "transform": TransformJobOptions("ml.m5.large"),
+        "quality_gate": QualityGate("validation:auc", 0.75),
+        "tags": {"Environment": "dev"},
+        "model_registry": registry,
+        **overrides,
+    }
+    TrainingPipeline(stack, "Pipeline", **arguments)
+    return definition_of(Template.from_stack(stack).to_json())
+
+
+@dataclass
+class Services:
+    """Mocked SageMaker and SNS answers; every SageMaker request is validated against botocore's model first."""
+
+    auc: float = 0.83
+    registration_fails: bool = False
+    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def __call__(self, resource: str, parameters: Any) -> Any:
+        operation = resource.rsplit(":", maxsplit=1)[-1].removesuffix(".sync")
+        self.requests.setdefault(operation, []).append(parameters)
+        if operation == "publish":
+            return {"MessageId": "m-1"}
+        report = ParamValidator().validate(
+            dict(parameters), SAGEMAKER.operation_model(operation[0].upper() + operation[1:]).input_shape
+        )
+        assert not report.has_errors(), report.generate_report()
+        if operation == "createTrainingJob":
+            return {
+                "TrainingJobName": parameters["TrainingJobName"],
+                "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}",
+                "HyperParameters": parameters["HyperParameters"],
+                "ModelArtifacts": {"S3ModelArtifacts": ARTIFACT},
+                "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": self.auc}],
+            }
+        if operation == "createModelPackage":
+            if self.registration_fails:
+                raise TaskFailedError("SageMaker.ValidationException", "Model Package Group does not exist.")
+            return {"ModelPackageArn": VERSION_ARN}
+        if operation == "createModel":
+            return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+        return {"TransformOutput": parameters["TransformOutput"]}
+
+
+def _run(definition: Mapping[str, Any], services: Services) -> Execution:
+    return run(
+        definition, {"data_prefix": "datasets/churn", "commit": "abc123"}, execution_name=EXECUTION, task=services
+    )
+
+
+def _message(request: Mapping[str, Any]) -> Any:
+    message = request["Message"]
+    return json.loads(message) if isinstance(message, str) else message
+
+
+def test_a_model_that_passes_the_gate_is_registered_with_its_lineage_before_the_model_is_created(
+    stack: cdk.Stack, platform: Platform
+) -> None:
+    # GIVEN a pipeline with a quality gate and a registry
+    definition = _pipeline(stack, platform)
+    services = Services()
+    # WHEN a run's model passes the gate
+    execution = _run(definition, services)
+    # THEN it is registered before CreateModel, through the SDK integration
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    gate = execution.states.index("MeetsQualityGate")
+    assert execution.states[gate + 1 : gate + 4] == ["Lineage", "Register", "CreateModel"]
+    assert definition["States"]["Register"]["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:createModelPackage"
+    (request,) = services.requests["createModelPackage"]
+    # AND the version serves the image and the artifact, awaits approval and is encrypted with the key
+    assert request["ModelPackageGroupName"] == "app-dev"
+    assert request["InferenceSpecification"]["Containers"] == [
+        {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:abc", "ModelDataUrl": ARTIFACT}
+    ]
+    assert request["ModelApprovalStatus"] == "PendingManualApproval"
+    assert request["SecurityConfig"] == {"KmsKeyId": KEY_ARN}
+    assert request["MetadataProperties"] == {
+        "GeneratedBy": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}",
+        "CommitId": "abc123",
+    }
+    # AND it records the hyperparameters, the training job, the data, the commit and the gate's metric
+    assert request["CustomerMetadataProperties"] == {
+        **HYPERPARAMETERS,
+        "pipeline/training_job": JOB,
+        "pipeline/data": "s3://reference/datasets/churn/",  # definition_of spells the bucket's Ref "reference"
+        "pipeline/commit": "abc123",
+        "pipeline/execution": EXECUTION,
+        "quality_gate/validation:auc": "0.83",
+    }
+    assert {"Key": "Environment", "Value": "dev"} in request["Tags"]
+    # AND the report names the version
+    (message,) = [_message(p) for p in services.requests["publish"]]
+    assert message["model_package"] == VERSION_ARN
+
+
+def test_a_hyperparameter_cannot_overwrite_the_lineage(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN an execution's input naming a hyperparameter like a lineage key (names with '/' are refused by the
+    configuration, not by an execution's input) WHEN the version is registered THEN the lineage's value wins."""
+    definition = _pipeline(stack, platform)
+    services = Services()
+    run(
+        definition,
+        {"data_prefix": "d", "hyperparameters": {"pipeline/commit": "forged"}},
+        execution_name=EXECUTION,
+        task=services,
+    )
+    (request,) = services.requests["createModelPackage"]
+    assert request["CustomerMetadataProperties"]["pipeline/commit"] == DEFAULT_COMMIT
+
+
+def test_dev_may_register_versions_approved(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN auto_approve WHEN a model passes the gate THEN its version is registered Approved."""
+    services = Services()
+    _run(_pipeline(stack, platform, auto_approve=True), services)
+    assert services.requests["createModelPackage"][0]["ModelApprovalStatus"] == "Approved"
+
+
+def test_a_model_the_gate_rejects_is_not_registered(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a model below the gate's threshold WHEN the run evaluates it THEN nothing is registered."""
+    services = Services(auc=0.6)
+    execution = _run(_pipeline(stack, platform), services)
+    assert (execution.status, execution.error) == ("FAILED", "ModelRejected")
+    assert "createModelPackage" not in services.requests
+
+
+def test_a_failed_registration_is_notified_and_fails_the_run_before_any_model(
+    stack: cdk.Stack, platform: Platform
+) -> None:
+    """GIVEN CreateModelPackage fails WHEN the run registers THEN it notifies, fails with SageMaker's error,
+    and creates no model."""
+    services = Services(registration_fails=True)
+    execution = _run(_pipeline(stack, platform), services)
+    assert (execution.status, execution.error) == ("FAILED", "SageMaker.ValidationException")
+    assert execution.states[-2:] == ["NotifyRegistrationFailed", "RegistrationFailed"]
+    assert "createModel" not in services.requests
+
+
+def test_without_a_gate_every_trained_model_is_registered_without_a_metric(
+    stack: cdk.Stack, platform: Platform
+) -> None:
+    """GIVEN no quality gate WHEN a run trains THEN the version is registered, its metadata without a gate metric."""
+    services = Services()
+    execution = _run(_pipeline(stack, platform, quality_gate=None), services)
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    metadata = services.requests["createModelPackage"][0]["CustomerMetadataProperties"]
+    assert not [key for key in metadata if key.startswith("quality_gate/")]
+
+
+def test_the_role_may_register_versions_of_its_group_only(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN a pipeline with a registry WHEN synthesized THEN its policy lets it create and tag versions of
+    the group, nothing more of the registry."""
+    _pipeline(stack, platform)
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    registry = [s for s in statements if any("ModelPackage" in a for a in s["Action"])]
+    assert [(s["Sid"], s["Action"]) for s in registry] == [
+        ("RegisterModelVersions", ["sagemaker:AddTags", "sagemaker:CreateModelPackage"])
+    ]
+
+
+def test_auto_approve_without_a_registry_is_refused(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN auto_approve and no registry WHEN the pipeline is built THEN the error names both."""
+    with pytest.raises(ValueError, match="auto_approve needs a model_registry"):
+        _pipeline(stack, platform, model_registry=None, auto_approve=True)

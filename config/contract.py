@@ -192,3 +192,30 @@ MIN_TUNING_NAME_HASH_LENGTH = 8
 MAX_TUNING_TRAINING_JOBS = 750
 MAX_TUNING_PARALLEL_JOBS = 100
 MAX_TUNED_HYPERPARAMETERS = 30
+
+
+# ----- the model registry ----------------------------------------------------------------------------
+
+# ModelApprovalStatus. A Model is created only from an Approved version (botocore's sagemaker model,
+# CreateModelPackageInput.ModelApprovalStatus).
+APPROVED = "Approved"
+PENDING_APPROVAL = "PendingManualApproval"
+REJECTED = "Rejected"
+# What the training pipeline records with a version in CustomerMetadataProperties, besides the
+# hyperparameters (whose names hold no '/'), and sagemaker_ops reads back as its lineage.
+LINEAGE_TRAINING_JOB = "pipeline/training_job"
+LINEAGE_DATA = "pipeline/data"
+LINEAGE_COMMIT = "pipeline/commit"
+LINEAGE_EXECUTION = "pipeline/execution"
+# ... and `quality_gate/<metric>`: the gate metric's final value.
+QUALITY_GATE_PREFIX = "quality_gate/"
+# An approved version's image gets this tag as well (sagemaker_ops approve), and the repository's lifecycle
+# keeps up to MAX_APPROVED_IMAGES images so tagged, whatever its count of newest images: a version the
+# endpoint may serve (or roll back to) keeps its image.
+APPROVED_IMAGE_TAG_PREFIX = "approved-"
+MAX_APPROVED_IMAGES = 1000
+
+
+def approved_image_tag(group: str, version: int) -> str:
+    """The tag an approved version's image gets: `approved-<group>-<version>` (ECR tags: 1-128 of [A-Za-z0-9._-])."""
+    return f"{APPROVED_IMAGE_TAG_PREFIX}{group}-{version}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -20,6 +22,43 @@ from config.types import (
     _sagemaker_bounds,
     _schedule,
 )
+
+# A version of a model package group: `<group>/<version>`, or its ARN. CreateModel's ModelPackageName takes a
+# versioned package by ARN only (a name is 1-63 letters, digits and '-'), so the app spells the ARN itself.
+_PACKAGE_ARN_PREFIX = r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):model-package/"
+_PACKAGE_PIN = re.compile(
+    rf"(?:{_PACKAGE_ARN_PREFIX})?(?P<group>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){{0,62}})/(?P<version>[1-9][0-9]{{0,9}})"
+)
+ModelPackagePin = Annotated[
+    str,
+    _matching(
+        _PACKAGE_PIN.pattern,
+        "a model package version: <group>/<version> (e.g. sagemaker-gbdt-prod/3) or its ARN "
+        "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PackageVersion:
+    """A parsed `endpoint.model_package` pin: the group, the version and, for an ARN, its region and account."""
+
+    group: str
+    version: int
+    region: str | None = None
+    account: str | None = None
+
+    @classmethod
+    def parse(cls, pin: str) -> PackageVersion:
+        match = _PACKAGE_PIN.fullmatch(pin)
+        if match is None:
+            raise ValueError(f"not a model package version: {pin!r}")
+        return cls(match["group"], int(match["version"]), match["region"], match["account"])
+
+    @property
+    def name(self) -> str:
+        """`<group>/<version>`: how sagemaker_ops and the pin name it."""
+        return f"{self.group}/{self.version}"
 
 
 class VariantSettings(_Frozen):
@@ -114,6 +153,8 @@ class EndpointSettings(_Frozen):
         ]
         | None
     ) = None
+    # The approved version of the environment's model package group the endpoint serves (staging and prod).
+    model_package: ModelPackagePin | None = None
     variants: tuple[VariantSettings, ...] = ()
     serverless: ServerlessSettings | None = None
     autoscaling: AutoScalingSettings | None = None
@@ -132,6 +173,24 @@ class EndpointSettings(_Frozen):
     )
     network_isolation: bool = False
     vpc: VpcSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_model(self) -> EndpointSettings:
+        if self.model_artifact_key is not None and self.model_package is not None:
+            raise ValueError(
+                "give model_package (an approved version of the model registry) or model_artifact_key, not both"
+            )
+        return self
+
+    @property
+    def pinned(self) -> bool:
+        """Whether a model is pinned: the environment has an endpoint."""
+        return self.model_artifact_key is not None or self.model_package is not None
+
+    @property
+    def package(self) -> PackageVersion | None:
+        """The pinned model package version, parsed."""
+        return None if self.model_package is None else PackageVersion.parse(self.model_package)
 
     @model_validator(mode="after")
     def _one_kind_of_capacity(self) -> EndpointSettings:

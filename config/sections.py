@@ -224,7 +224,7 @@ class DriftSettings(_Frozen):
 
     def active(self, endpoint: EndpointSettings) -> bool:
         """Whether drift is monitored for `endpoint`: enabled, or left unset where the endpoint captures data."""
-        captures = endpoint.data_capture_percentage > 0 and endpoint.model_artifact_key is not None
+        captures = endpoint.data_capture_percentage > 0 and endpoint.pinned
         return captures if self.enabled is None else self.enabled
 
 

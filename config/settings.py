@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from config.accounts import account_sharing_problems, shared_log_group_problems
+from config.contract import environment_prefix
 from config.endpoint import EndpointSettings
 from config.hyperparameters import load_schema
 from config.sections import (
@@ -81,6 +82,7 @@ class EnvironmentConfig(_Frozen):
             problems.append(
                 "notebook.enabled outside dev needs notebook.allow_outside_dev = true: exploration belongs in dev"
             )
+        problems += self._package_pin_problems()
         if self.registry.auto_approve and self.name is not EnvironmentName.DEV:
             problems.append(
                 "registry.auto_approve is allowed in dev only: a model reaches staging and prod only when a person "
@@ -125,6 +127,24 @@ class EnvironmentConfig(_Frozen):
             problems.append("prod endpoint deployment must be canary or linear, with auto-rollback")
         if endpoint.data_capture_percentage == 0:
             problems.append("prod endpoint needs data_capture_percentage > 0")
+        return problems
+
+    def _package_pin_problems(self) -> list[str]:
+        """Staging and prod serve approved package versions only; an ARN pin names this environment's place."""
+        endpoint, problems = self.endpoint, []
+        if self.name is not EnvironmentName.DEV and endpoint.model_artifact_key is not None:
+            problems.append(
+                "endpoint.model_artifact_key is for dev only: staging and prod serve an approved version of their "
+                "model package group; pin endpoint.model_package (what `sagemaker_ops promote --package` prints)"
+            )
+        package = endpoint.package
+        if package is not None and package.region is not None and package.region != self.region:
+            problems.append(f"endpoint.model_package is in {package.region}, the environment in {self.region}")
+        if package is not None and package.account is not None and self.account not in (None, package.account):
+            problems.append(
+                f"endpoint.model_package is in account {package.account}, the environment's is {self.account}: "
+                "promotion registers the version in this environment's own group"
+            )
         return problems
 
     def _rollback_window_problems(self) -> list[str]:
@@ -208,6 +228,12 @@ def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> 
             parsed[EnvironmentName(name)] = EnvironmentConfig.model_validate(values)
         except ValidationError as error:
             problems.append(_describe(f"environment {name!r}", error))
+    if app is not None:
+        problems += [
+            f"environment {name.value!r}: endpoint.model_package: {problem}"
+            for name, settings in parsed.items()
+            if (problem := _foreign_group(settings, app.name))
+        ]
     if not problems:
         explicit = {name for name in parsed if environments[name.value].get("account") is not None}
         problems += shared_log_group_problems(parsed) + account_sharing_problems(parsed, explicit)
@@ -219,6 +245,17 @@ def parse_config(raw: dict[str, Any], *, default_account: str | None = None) -> 
     if problems or app is None:
         raise ConfigError("\n".join(problems))
     return AppConfig(app_name=app.name, environments=parsed, delivery=delivery)
+
+
+def _foreign_group(settings: EnvironmentConfig, app_name: str) -> str | None:
+    """What is wrong with a package pin naming another group than the environment's own (None when nothing)."""
+    package, own = settings.endpoint.package, environment_prefix(app_name, settings.name.value)
+    if package is None or package.group == own:
+        return None
+    return (
+        f"names the group {package.group!r}; this environment serves versions of its own group {own!r} "
+        "(promotion registers the approved version there, where this environment's approver decides)"
+    )
 
 
 def _describe(where: str, error: ValidationError) -> str:

@@ -170,7 +170,9 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
     Adaptation(
         "container image asset",
         GAP,
-        "no Docker: the image is neither built nor pushed; the model's image URI is only a string.",
+        "no Docker: the image is neither built nor pushed; the model's image URI is only a string. The deploy "
+        "helper puts a manifest without layers under its tag, so ECR calls on it (tagging an approved version's "
+        "image) work.",
         hides="the image copy's permissions (its function's role, CloudFormation's invoke); the build "
         "itself needs Docker, run by no test here",
         covered_by=(EVERY_REQUIREMENT,),

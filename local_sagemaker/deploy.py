@@ -142,7 +142,20 @@ def deploy(
     )
     outputs_of[artifact.stack_name] = deployed.outputs
     deployed.created_by_boto3 = SkippedResources(server, deployed).create()
+    if "ImageUri" in deployed.outputs:
+        _placeholder_image(server, deployed.outputs["ImageUri"])
     return deployed
+
+
+def _placeholder_image(server: MotoServer, image_uri: str) -> None:
+    """What the image copy would push, as a manifest without layers: ECR calls on the image (tagging an approved
+    version's) work; nothing runs it (the local runner runs the checkout's container/)."""
+    repository, _, tag = image_uri.split("/", 1)[1].partition(":")
+    ecr = server.client("ecr")
+    if ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])["images"]:
+        return
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "layers": []}
+    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
 
 def wait_for_stack(server: MotoServer, stack_name: str) -> dict[str, Any]:

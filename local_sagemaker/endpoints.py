@@ -28,6 +28,7 @@ from typing import Any
 
 from local_sagemaker import container
 from local_sagemaker.aws import Aws, LogStream
+from local_sagemaker.registry import model_data_url
 from local_sagemaker.s3 import JobInputError, S3Uri, download_model
 
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
@@ -180,7 +181,7 @@ class Endpoints:
         tree = self._work / name / f"{config_name}-{int(time.time() * 1000)}"
         shutil.rmtree(tree, ignore_errors=True)
         try:
-            download_model(self._aws.client("s3"), primary["ModelDataUrl"], tree / "model")
+            download_model(self._aws.client("s3"), model_data_url(sagemaker, primary), tree / "model")
         except JobInputError as error:
             raise RuntimeError(f"the endpoint's model could not be loaded: {error}") from None
         log = LogStream(

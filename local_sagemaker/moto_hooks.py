@@ -18,7 +18,7 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from local_sagemaker import stepfunctions
+from local_sagemaker import registry, stepfunctions
 from local_sagemaker.runtime import LocalSageMaker
 from local_sagemaker.training import RequestError
 
@@ -38,6 +38,7 @@ def install(local_sagemaker: LocalSageMaker) -> None:
     _requests_count_as_tls()
     _endpoints_keep_their_names()
     stepfunctions.install()
+    registry.install()
     _hook(SageMakerResponse, "create_training_job", _create("training"))
     _hook(SageMakerResponse, "describe_training_job", _describe("training"))
     _hook(SageMakerResponse, "create_transform_job", _create("transform"))

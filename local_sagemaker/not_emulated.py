@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 TRAINING, TRANSFORM, INVOKE, EVERYWHERE = "CreateTrainingJob", "CreateTransformJob", "InvokeEndpoint", "all"
 PROCESSING, TUNING = "CreateProcessingJob", "CreateHyperParameterTuningJob"
+REGISTRY = "Model Registry"
 STATES = "Step Functions"
 
 
@@ -202,6 +203,14 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "`TypeError('NoneType' object is not callable)`. So the training pipeline's tuning branch (its JSONata "
         "NameTuningJob state) cannot run here: no tuned pipeline test; a JSONPath state machine proves "
         "`createHyperParameterTuningJob.sync` and `aws-sdk:sagemaker:describeTrainingJob`",
+    ),
+    NotEmulated(
+        REGISTRY,
+        "model package group resource policies (PutModelPackageGroupPolicy), a version's `SecurityConfig` "
+        "encryption, the identity of whoever approves",
+        "moto keeps groups and versions (the deploy helper creates a group without its policy); nothing is "
+        "encrypted; `LastModifiedBy` is moto's fixed user profile. CreateModel refuses a version that is not "
+        "Approved, as SageMaker does (`local_sagemaker/registry.py`, the error's wording is ours)",
     ),
 )
 

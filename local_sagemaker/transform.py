@@ -20,6 +20,7 @@ from typing import Any
 from local_sagemaker import container, not_emulated
 from local_sagemaker.aws import Aws, LogStream
 from local_sagemaker.jobs import Job, arn, now
+from local_sagemaker.registry import model_data_url
 from local_sagemaker.s3 import JobInputError, S3Uri, download_model, list_keys, relative_name
 from local_sagemaker.training import RequestError
 
@@ -117,7 +118,7 @@ class TransformJob(Job):
             raise JobInputError(f"model {self.request['ModelName']} cannot be described: {error}") from None
         primary = model.get("PrimaryContainer") or model["Containers"][0]
         shutil.rmtree(self._work, ignore_errors=True)
-        download_model(self._aws.client("s3"), primary["ModelDataUrl"], self._work / "model")
+        download_model(self._aws.client("s3"), model_data_url(sagemaker, primary), self._work / "model")
         env = {**primary.get("Environment", {}), **self.request.get("Environment", {})}
         return container.ServingContainer.launch(self._work, env, log.write, STARTUP_SECONDS)
 

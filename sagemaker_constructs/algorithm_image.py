@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from config.contract import APPROVED_IMAGE_TAG_PREFIX, MAX_APPROVED_IMAGES
 from sagemaker_constructs.nag import acknowledge, acknowledge_in_all_packs
 from sagemaker_constructs.validation import raise_if_any
 
@@ -26,7 +27,8 @@ class AlgorithmImage(Construct):
     SageMaker pulls from `repository` (exposed), never from the CDK bootstrap asset repository,
     which is shared by every app in the account and has no lifecycle or per-app scanning. The
     repository scans on push, has immutable tags, is encrypted with `encryption_key`, expires
-    untagged images after a day and keeps the newest `max_image_count` images.
+    untagged images after a day and keeps the newest `max_image_count` images, and apart from them
+    the images of approved model package versions (tagged `approved-<group>-<version>` on approval).
 
     The copy is a custom resource from cdklabs `cdk-ecr-deployment`. Its Lambda runs with a role
     this construct owns, limited to pulling from the asset repository and pushing to this one
@@ -161,7 +163,8 @@ class AlgorithmImage(Construct):
 def _repository(
     scope: Construct, encryption_key: kms.IKey, removal_policy: cdk.RemovalPolicy, max_image_count: int
 ) -> ecr.Repository:
-    """Scans on push, immutable tags, the key, untagged images expire, the newest `max_image_count` kept."""
+    """Scans on push, immutable tags, the key, untagged images expire, the newest `max_image_count` kept, and
+    those of approved model package versions (tagged `approved-...` by sagemaker_ops approve) kept apart."""
     return ecr.Repository(
         scope,
         "Repository",
@@ -176,8 +179,16 @@ def _repository(
                 tag_status=ecr.TagStatus.UNTAGGED,
                 max_image_age=UNTAGGED_IMAGE_MAX_AGE,
             ),
+            # Before the count below: an image this rule matches is never expired by a later rule.
             ecr.LifecycleRule(
                 rule_priority=2,
+                description=f"Keep the images of approved model package versions (the newest {MAX_APPROVED_IMAGES})",
+                tag_status=ecr.TagStatus.TAGGED,
+                tag_prefix_list=[APPROVED_IMAGE_TAG_PREFIX],
+                max_image_count=MAX_APPROVED_IMAGES,
+            ),
+            ecr.LifecycleRule(
+                rule_priority=3,
                 description=f"Keep the newest {max_image_count} images",
                 tag_status=ecr.TagStatus.ANY,
                 max_image_count=max_image_count,

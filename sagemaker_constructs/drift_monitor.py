@@ -7,7 +7,6 @@ endpoint's captured requests, and alarms on what it publishes (docs/drift.md).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,8 +30,9 @@ from config.contract import (
     DRIFT_MONITOR_STATE_MACHINE,
     state_machine_log_group_name,
 )
-from config.drift import DEFAULT_MIN_ROWS, DEFAULT_PSI_THRESHOLD, drift_problems
+from config.drift import DEFAULT_MIN_ROWS, DEFAULT_PSI_THRESHOLD
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
+from sagemaker_constructs.drift_checks import argument_problems, number_problems
 from sagemaker_constructs.drift_dashboard import dashboard_widgets
 from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
@@ -54,12 +54,6 @@ _METRICS = CONTAINER_DRIFT.metrics
 
 # The rule Step Functions' createProcessingJob.sync integration manages to learn when a job ends.
 _SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
-_NAME_PREFIX = re.compile(r"[a-z0-9](-*[a-z0-9])*")
-_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-# CreateProcessingJob: names of at most 63 characters; ours are <prefix>-drift-<8 hex digits>.
-MAX_JOB_NAME_LENGTH = 63
-_JOB_SUFFIX_LENGTH = len("-drift-") + 8
-PROCESSING_MAX_RUNTIME = cdk.Duration.days(7)
 # The window: when the schedule fires (UTC) and the folders of SageMaker's capture layout it reads,
 # <capture prefix><endpoint>/<variant>/yyyy/mm/dd/hh/.
 _SCHEDULES = {"hourly": {"minute": "55"}, "daily": {"minute": "55", "hour": "23"}}
@@ -92,7 +86,8 @@ class DriftMonitor(Construct):
     - `state_machine`: takes the hour (day) of that time as the window, waits `settle` for SageMaker to write
       the window's last capture files, skips the run when nothing was captured, else runs the image's
       `monitor` as a processing job (`createProcessingJob.sync`) as `execution_role`, with the model
-      artifact (`baseline_key`, whose drift-baseline.json the container reads) and the window's capture folder
+      artifact (`baseline_key`, whose drift-baseline.json the container reads; or, with `baseline_package_arn`,
+      the artifact of that model package version, described at run time) and the window's capture folder
       of `variant_name` as inputs, and the report written to `<report_prefix><endpoint>/<window>/`;
     - `drift_alarm`: the highest feature drift (PSI) of a window above `psi_threshold`, and `failure_alarm`: a
       run that failed; both notify `alarm_topic` on ALARM and OK;
@@ -117,7 +112,7 @@ class DriftMonitor(Construct):
         image_uri: str,
         execution_role: SageMakerExecutionRole,
         artifacts_bucket: s3.IBucket,
-        baseline_key: str,
+        baseline_key: str | None,
         capture_prefix: str,
         encryption_key: kms.IKey,
         alarm_topic: sns.ITopic,
@@ -133,19 +128,23 @@ class DriftMonitor(Construct):
         retraining: Retraining | None = None,
         tags: Mapping[str, str] | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        baseline_package_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         job = job or DriftJobOptions()
-        errors = _problems(
+        self.baseline_package_arn = baseline_package_arn
+        errors = argument_problems(
             name_prefix=name_prefix,
             endpoint_name=endpoint_name,
             variant_name=variant_name,
             baseline_key=baseline_key,
+            baseline_package_arn=baseline_package_arn,
             capture_prefix=capture_prefix,
             report_prefix=report_prefix,
             frequency=frequency,
+            frequencies=_SCHEDULES,
         )
-        raise_if_any(self, errors + _number_problems(psi_threshold, min_rows, job, settle))
+        raise_if_any(self, errors + number_problems(psi_threshold, min_rows, job, settle))
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name
         self.metrics_namespace = metrics_namespace
@@ -312,8 +311,6 @@ class DriftMonitor(Construct):
         """Widgets for the endpoint's dashboard: drift, missing rates, what was analysed, how to read them."""
         return dashboard_widgets(self)
 
-    # -- the state machine -----------------------------------------------------------------------
-
     # -- permissions -----------------------------------------------------------------------------
 
     def _create_policy(self, capture_prefix: str) -> iam.ManagedPolicy:
@@ -351,6 +348,18 @@ class DriftMonitor(Construct):
                 *log_and_trace_statements(),
             ],
         )
+        if self.baseline_package_arn is not None:
+            # The version's information is encrypted with the key (its SecurityConfig): reading it decrypts.
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="ReadTheServedVersion",
+                    actions=["sagemaker:DescribeModelPackage"],
+                    resources=[self.baseline_package_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="DecryptTheVersion", actions=["kms:Decrypt"], resources=[self.encryption_key.key_arn]
+                ),
+            )
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
@@ -360,41 +369,3 @@ class DriftMonitor(Construct):
         )
         acknowledge_log_and_trace(policy)
         return policy
-
-
-def _problems(
-    *,
-    name_prefix: str,
-    endpoint_name: str,
-    variant_name: str,
-    baseline_key: str,
-    capture_prefix: str,
-    report_prefix: str,
-    frequency: str,
-) -> list[str]:
-    errors = []
-    longest = MAX_JOB_NAME_LENGTH - _JOB_SUFFIX_LENGTH
-    if not _NAME_PREFIX.fullmatch(name_prefix) or len(name_prefix) > longest:
-        errors.append(f"name_prefix must be 1-{longest} lowercase letters, digits or '-', got {name_prefix!r}")
-    for field, value in (("endpoint_name", endpoint_name), ("variant_name", variant_name)):
-        if not _NAME.fullmatch(value):
-            errors.append(f"{field} must be 1-63 letters, digits or '-', got {value!r}")
-    if not baseline_key.endswith(".tar.gz") or baseline_key.startswith("/"):
-        errors.append(f"baseline_key must be the model artifact's key (ending in .tar.gz), got {baseline_key!r}")
-    for field, value in (("capture_prefix", capture_prefix), ("report_prefix", report_prefix)):
-        if not value.endswith("/") or value.startswith("/") or "{" in value or "'" in value:
-            errors.append(f"{field} must be a key prefix ending in '/' (no leading '/', no braces or quotes)")
-    if frequency not in _SCHEDULES:
-        errors.append(f"frequency must be one of {', '.join(_SCHEDULES)}, got {frequency!r}")
-    return errors
-
-
-def _number_problems(psi_threshold: float, min_rows: int, job: DriftJobOptions, settle: cdk.Duration) -> list[str]:
-    errors = drift_problems(psi_threshold, min_rows)
-    if not 1 <= job.volume_size_gb <= 16384:
-        errors.append(f"job.volume_size_gb must be 1-16384, got {job.volume_size_gb}")
-    if not 1 <= job.max_runtime.to_seconds() <= PROCESSING_MAX_RUNTIME.to_seconds():
-        errors.append(f"job.max_runtime must be 1 s to 7 days, got {job.max_runtime.to_seconds()} s")
-    if not 0 <= settle.to_seconds() <= 3600:
-        errors.append(f"settle must be 0-60 minutes, got {settle.to_seconds()} s")
-    return errors

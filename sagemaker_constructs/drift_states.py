@@ -20,7 +20,7 @@ def definition(
     monitor: DriftMonitor,
     *,
     image_uri: str,
-    baseline_key: str,
+    baseline_key: str | None,
     job: DriftJobOptions,
     settle: cdk.Duration,
     min_rows: int,
@@ -126,9 +126,24 @@ def definition(
         },
     )
     nothing = sfn.Succeed(monitor, "NoCapturedData", comment="No requests were captured in the window")
+    analyse: sfn.IChainable = run_job
+    if monitor.baseline_package_arn is not None:
+        analyse = sfn.CustomState(
+            monitor,
+            "DescribeServedVersion",
+            state_json={
+                "Type": "Task",
+                "Comment": "The served model package version's artifact holds the baseline",
+                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:sagemaker:describeModelPackage",
+                "Parameters": {"ModelPackageName": monitor.baseline_package_arn},
+                # ArrayGetItem, not a `[0]` path: moto's JSONPath answers that with a list (AWS with the item).
+                "ResultSelector": {"container.$": "States.ArrayGetItem($.InferenceSpecification.Containers, 0)"},
+                "ResultPath": "$.baseline",
+            },
+        ).next(run_job)
     has_capture = (
         sfn.Choice(monitor, "HasCapture")
-        .when(sfn.Condition.number_greater_than("$.capture.count", 0), run_job)
+        .when(sfn.Condition.number_greater_than("$.capture.count", 0), analyse)
         .otherwise(nothing)
     )
     split_time.next(parts).next(window).next(locations).next(settle_wait).next(list_capture).next(has_capture)
@@ -136,7 +151,7 @@ def definition(
 
 
 def _processing_job(
-    monitor: DriftMonitor, image_uri: str, baseline_key: str, job: DriftJobOptions, min_rows: int
+    monitor: DriftMonitor, image_uri: str, baseline_key: str | None, job: DriftJobOptions, min_rows: int
 ) -> dict[str, Any]:
     """CreateProcessingJob's request (tests validate it against botocore's model of the API)."""
     bucket = monitor.artifacts_bucket.bucket_name
@@ -167,7 +182,13 @@ def _processing_job(
             }
         },
         "ProcessingInputs": [
-            s3_input("baseline", CONTAINER_DRIFT.baseline_path, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
+            s3_input(
+                "baseline",
+                CONTAINER_DRIFT.baseline_path,
+                {"S3Uri": f"s3://{bucket}/{baseline_key}"}
+                if baseline_key
+                else {"S3Uri.$": "$.baseline.container.ModelDataUrl"},
+            ),
             s3_input("capture", CONTAINER_DRIFT.capture_path, {"S3Uri.$": "$.locations.capture_uri"}),
         ],
         "ProcessingOutputConfig": {

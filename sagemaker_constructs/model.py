@@ -35,14 +35,17 @@ class VpcPlacement:
 
 
 class SageMakerModel(Construct):
-    """A `AWS::SageMaker::Model` for the algorithm image and a `model.tar.gz`.
+    """A `AWS::SageMaker::Model` for the algorithm image and a `model.tar.gz`, or for a model package version.
 
     The model has no physical name: a Model cannot be changed in place, so CloudFormation
     replaces it on every change, which a fixed name would block. It depends on the execution
     role (and so its policy): SageMaker checks the role's permissions when the model is created.
 
-    :param image_uri: the image, by immutable tag or digest.
+    :param image_uri: the image, by immutable tag or digest (with `model_data_url`).
     :param model_data_url: `s3://bucket/key/model.tar.gz`, unpacked into /opt/ml/model.
+    :param model_package_arn: instead of the two: a version of a model package group, whose image and artifact
+        the model serves (`ModelPackageName`). SageMaker creates a model only from an Approved version
+        (botocore's CreateModelPackageInput.ModelApprovalStatus), so the deploy fails on any other.
     :param server_workers: SAGEMAKER_MODEL_SERVER_WORKERS. @default the container's (one per CPU).
     :param server_timeout: SAGEMAKER_MODEL_SERVER_TIMEOUT, at most 60 s. @default 60 s.
     :param environment: more environment variables for the container.
@@ -51,7 +54,8 @@ class SageMakerModel(Construct):
     :param model_version: what the container reports as the `ModelVersion` dimension of its metrics
         (METRICS_MODEL_VERSION), so an alarm can read this model's fleet only. @default the SHA-256
         of the image URI and the model data URL as the template spells them (the image's asset hash,
-        the bucket and key): it changes exactly when the model or the image does, never between syntheses.
+        the bucket and key), or of the package version's ARN: it changes exactly when the model or the image
+        does, never between syntheses.
     """
 
     def __init__(
@@ -59,9 +63,10 @@ class SageMakerModel(Construct):
         scope: Construct,
         id_: str,
         *,
-        image_uri: str,
-        model_data_url: str,
         execution_role: SageMakerExecutionRole,
+        image_uri: str | None = None,
+        model_data_url: str | None = None,
+        model_package_arn: str | None = None,
         server_workers: int | None = None,
         server_timeout: cdk.Duration = cdk.Duration.seconds(MAX_REALTIME_INVOCATION_SECONDS),
         environment: Mapping[str, str] | None = None,
@@ -79,7 +84,13 @@ class SageMakerModel(Construct):
             )
         if server_workers is not None and server_workers < 1:
             errors.append(f"server_workers must be at least 1, got {server_workers}")
-        if not cdk.Token.is_unresolved(model_data_url) and not re.fullmatch(r"s3://[^/]+/.+\.tar\.gz", model_data_url):
+        if (model_package_arn is None) == (image_uri is None or model_data_url is None):
+            errors.append("give image_uri and model_data_url, or model_package_arn (which names both), not both")
+        if (
+            model_data_url is not None
+            and not cdk.Token.is_unresolved(model_data_url)
+            and not re.fullmatch(r"s3://[^/]+/.+\.tar\.gz", model_data_url)
+        ):
             errors.append(f"model_data_url must be s3://<bucket>/<key>.tar.gz, got {model_data_url!r}")
         if vpc is not None and (not vpc.subnet_ids or not vpc.security_group_ids):
             errors.append("vpc needs at least one subnet id and one security group id")
@@ -87,7 +98,8 @@ class SageMakerModel(Construct):
             errors.append(
                 f"model_version must be 1-{MAX_DIMENSION_VALUE_LENGTH} characters, not blank, got {model_version!r}"
             )
-        self.model_version = model_version or _version_of(cdk.Stack.of(self), image_uri, model_data_url)
+        served = [model_package_arn] if model_package_arn is not None else [image_uri, model_data_url]
+        self.model_version = model_version or _version_of(cdk.Stack.of(self), served)
         variables = {
             CONTAINER_SERVER_TIMEOUT_VARIABLE: f"{timeout_seconds:g}",
             CONTAINER_METRICS_MODEL_VERSION_VARIABLE: self.model_version,
@@ -111,6 +123,7 @@ class SageMakerModel(Construct):
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=image_uri,
                 model_data_url=model_data_url,
+                model_package_name=model_package_arn,
                 environment=dict(sorted(variables.items())),
             ),
             enable_network_isolation=network_isolation,
@@ -129,7 +142,7 @@ class SageMakerModel(Construct):
         return self.model.attr_model_name
 
 
-def _version_of(stack: cdk.Stack, image_uri: str, model_data_url: str) -> str:
+def _version_of(stack: cdk.Stack, served: Sequence[str | None]) -> str:
     """A digest of what the model serves, from the template's own spelling of the image and the artifact."""
-    spelled = json.dumps([stack.resolve(image_uri), stack.resolve(model_data_url)], sort_keys=True)
+    spelled = json.dumps([stack.resolve(value) for value in served], sort_keys=True)
     return hashlib.sha256(spelled.encode()).hexdigest()

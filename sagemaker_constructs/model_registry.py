@@ -62,6 +62,7 @@ class ModelRegistry(Construct):
         arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
         self.group_arn = f"{arn}:model-package-group/{group_name}"
         self.versions_arn = f"{arn}:model-package/{group_name}/*"
+        self._arn = arn
         policy = None
         if promoted_from_account is not None:
             policy = {
@@ -84,6 +85,12 @@ class ModelRegistry(Construct):
             model_package_group_policy=policy,
         )
         self.group.apply_removal_policy(removal_policy)
+
+    def version_arn(self, version: int) -> str:
+        """The ARN of the group's version `version`, as CreateModel's ModelPackageName takes it (no lookup)."""
+        if version < 1:
+            raise ValueError(f"a model package version is 1 or more, got {version}")
+        return f"{self._arn}:model-package/{self.group_name}/{version}"
 
     def register_statement(self) -> iam.PolicyStatement:
         """Register versions in the group (CreateModelPackage, with tags), for a role's managed policy.

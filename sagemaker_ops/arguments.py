@@ -26,6 +26,7 @@ from botocore.model import ServiceModel
 from config import EnvironmentConfig
 from config.aws_catalog import did_you_mean, regions
 from config.contract import MAX_JOB_SECONDS
+from config.endpoint import PackageVersion
 from config.hyperparameters import load_schema
 
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".jsonl": "application/jsonlines"}
@@ -175,6 +176,27 @@ def execution_arn(text: str) -> str:
             f"must be an execution ARN, arn:aws:states:<region>:<account>:execution:<state machine>:<name>, "
             f"got {text!r}"
         )
+    return text
+
+
+def package(text: str) -> str:
+    """`--package`: a version number, `<group>/<version>` or a model package version's ARN."""
+    if not re.fullmatch(r"[1-9][0-9]{0,9}", text):
+        try:
+            PackageVersion.parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a model package version: <n>, <group>/<n> or arn:aws:sagemaker:<region>:<account>:"
+                f"model-package/<group>/<n>, got {text!r}"
+            ) from None
+    return text
+
+
+def reason(text: str) -> str:
+    """`--reason`: UpdateModelPackage's ApprovalDescription (1-1024 characters)."""
+    high = _shape("sagemaker", "ApprovalDescription")["max"]
+    if not text.strip() or len(text) > high:
+        raise argparse.ArgumentTypeError(f"must be 1-{high} characters, not blank, got {len(text)}")
     return text
 
 

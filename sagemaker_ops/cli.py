@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from config import ConfigError, EnvironmentConfig, EnvironmentName, load_config
 from config.exit_codes import OPS, ExitCode, codes_of, help_epilog
 from config.settings import DEFAULT_CONFIG_FILE
-from sagemaker_ops import arguments, commands, promote_command
+from sagemaker_ops import arguments, commands, promote_command, registry_command
 from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.progress import WaitTimeoutError
@@ -226,15 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
     promote = command(
         "promote",
         promote_command.promote,
-        "print the configuration pin for a finished training job or pipeline execution",
+        "print the configuration pin of an approved model package version (or, in dev, of a finished training "
+        "job or pipeline execution)",
     )
     produced_by = promote.add_mutually_exclusive_group(required=True)
-    produced_by.add_argument("--job", type=arguments.job_name, help="a training job's name")
+    produced_by.add_argument("--package", type=arguments.package, help=_PACKAGE_HELP)
+    produced_by.add_argument("--job", type=arguments.job_name, help="a training job's name (dev's artifact pin)")
     produced_by.add_argument(
         "--execution-arn",
         type=arguments.execution_arn,
-        help="a training pipeline execution (Training stack) that succeeded",
+        help="a training pipeline execution (Training stack) that succeeded (dev's artifact pin)",
     )
+    for name, handler, what in (
+        ("approve", registry_command.approve, "approve a model package version: it may then be deployed"),
+        ("reject", registry_command.reject, "reject a model package version, with the reason"),
+    ):
+        decide = command(name, handler, what)
+        decide.add_argument("--package", type=arguments.package, required=True, help=_PACKAGE_HELP)
+        decide.add_argument(
+            "--reason", type=arguments.reason, required=name == "reject", help="recorded as ApprovalDescription"
+        )
 
     smoke = command(
         "smoke",
@@ -246,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--row", type=arguments.row, help="one CSV row of features")
     sample.add_argument("--file", type=arguments.request_file, help="a sample request file (.csv, .json, .jsonl)")
     return parser
+
+
+_PACKAGE_HELP = "a version of the environment's model package group: <n>, <group>/<n> or its ARN"
 
 
 def _deployment(args: argparse.Namespace, settings: EnvironmentConfig) -> Deployment:

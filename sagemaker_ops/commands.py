@@ -34,6 +34,7 @@ from config.contract import (
 )
 from sagemaker_ops.arguments import UsageError, content_type_of
 from sagemaker_ops.deployment import Deployment, NotDeployedError
+from sagemaker_ops.lineage import served_lineage
 from sagemaker_ops.progress import Observation, wait
 from sagemaker_ops.tuning import (
     LATEST,
@@ -171,6 +172,8 @@ def status(context: Context) -> dict[str, Any]:
             "at": stack.last_updated,
             "deployment_config": endpoint.get("LastDeploymentConfig"),
         },
+        # What the served model was created from: the package version, its approval and lineage.
+        "model_package": served_lineage(deployment),
     }
 
 

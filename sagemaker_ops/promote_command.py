@@ -9,13 +9,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from config import EnvironmentName
+from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.commands import CheckFailedError, Context
 from sagemaker_ops.deployment import Deployment
 from sagemaker_ops.promotion import NotPromotableError, pin, promotion
+from sagemaker_ops.registry_command import promote_package
 
 
 def promote(context: Context) -> dict[str, Any]:
-    """The pin of a finished training job (`--job`) or training pipeline execution (`--execution-arn`)."""
+    """The pin of an approved package version (`--package`), or in dev of a finished training job (`--job`) or
+    training pipeline execution (`--execution-arn`)."""
+    if context.args.package:
+        return promote_package(context)
+    if context.deployment.settings.name is not EnvironmentName.DEV:
+        environment = context.deployment.settings.name.value
+        raise UsageError(
+            f"{environment} serves approved model package versions only: promote --env {environment} --package <n> "
+            "(the version the pipeline registered, once approved)"
+        )
     if context.args.execution_arn:
         return _promote_execution(context)
     args, deployment = context.args, context.deployment

@@ -8,11 +8,12 @@ the repository with that one setting changed (scripts/demo_swap.py).
 1. synthesize the app (as `cdk synth` does) into cdk.out/demo/
 2. start the local SageMaker (moto + local_sagemaker) and deploy Dev's stacks into it
 3. upload a small sample dataset (synthetic, binary labels) to Dev's data bucket
-4. run the training pipeline (`sagemaker_ops train`): Train → CreateModel → Score, with progress
-5. promote the model: `sagemaker_ops promote` prints the pin, the demo re-synthesizes with it and
+4. run the training pipeline (`sagemaker_ops train`): Train → Register → CreateModel → Score, with progress
+5. approve the version the pipeline registered (`sagemaker_ops approve`; before that, `promote` refuses it)
+6. promote it: `sagemaker_ops promote --package` prints the pin, the demo re-synthesizes with it and
    updates the Inference stack, as a real promotion would
-6. bring up the endpoint and invoke it (`sagemaker_ops smoke`, `invoke`)
-7. print where each output lives (copies are kept in cdk.out/demo/outputs/), then stop everything
+7. bring up the endpoint, invoke it (`sagemaker_ops smoke`, `invoke`) and show what it serves (`status`)
+8. print where each output lives (copies are kept in cdk.out/demo/outputs/), then stop everything
 """
 
 from __future__ import annotations
@@ -70,10 +71,12 @@ def synthesize(config: AppConfig, outdir: Path) -> Path:
     return outdir
 
 
-def config_with_pin(pin: str) -> AppConfig:
-    """The configuration with Dev's endpoint pinned to `pin` (what the operator commits after `promote`)."""
+def config_with_pin(package: str) -> AppConfig:
+    """The configuration with Dev's endpoint pinned to the package version `package` (what `promote` prints)."""
     raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
-    raw["environments"][ENVIRONMENT]["endpoint"]["model_artifact_key"] = pin
+    endpoint = raw["environments"][ENVIRONMENT]["endpoint"]
+    endpoint.pop("model_artifact_key", None)
+    endpoint["model_package"] = package
     return parse_config(raw, default_account=ACCOUNT)
 
 
@@ -99,14 +102,15 @@ def sample_dataset(server: MotoServer, bucket: str) -> np.ndarray[Any, np.dtype[
     return features[900:]
 
 
-def run_ops(server: MotoServer, *args: str) -> dict[str, Any]:
-    """One `python -m sagemaker_ops` command against the emulator; its JSON document, or SystemExit on failure."""
+def run_ops(server: MotoServer, *args: str, refused: bool = False) -> dict[str, Any]:
+    """One `python -m sagemaker_ops` command against the emulator; its JSON document, or SystemExit on failure
+    (with `refused`: on success, the command being one the demo shows refusing)."""
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
         code = ops([*args, "--env", ENVIRONMENT, "--endpoint-url", server.url, "--json", "--poll-seconds", "1"])
     document: dict[str, Any] = json.loads(captured.getvalue())
-    if code != SUCCESS:
-        raise SystemExit(f"`sagemaker_ops {args[0]}` failed (exit {code}): {document.get('error')}")
+    if (code != SUCCESS) != refused:
+        raise SystemExit(f"`sagemaker_ops {args[0]}` ended with exit {code}: {document.get('error')}")
     return document
 
 
@@ -174,11 +178,11 @@ def demo(keep_running: bool) -> None:
     os.environ.pop("AWS_PROFILE", None)
     config = parse_config(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()), default_account=ACCOUNT)
 
-    say("1/7 synthesize the app (every environment, cdk-nag checks included)")
+    say("1/8 synthesize the app (every environment, cdk-nag checks included)")
     assembly = synthesize(config, WORK / "assembly")
     show(f"cloud assembly: {assembly.relative_to(ROOT)}")
 
-    say("2/7 start the local SageMaker (moto + local_sagemaker) and deploy Dev into it")
+    say("2/8 start the local SageMaker (moto + local_sagemaker) and deploy Dev into it")
     server_log = WORK / "local-sagemaker.log"
     server_log.write_text("")
     server = start_moto_server(module="local_sagemaker", log=server_log)
@@ -198,11 +202,33 @@ def demo(keep_running: bool) -> None:
         server.stop()
 
 
+def approve_and_promote(server: MotoServer, platform: dict[str, str], prefix: str, package: str) -> None:
+    """Steps 5 and 6: a person approves the registered version; its pin is deployed."""
+    version = package.rsplit("/", 1)[-1]
+    say(f"5/8 the pipeline registered the model as version {version} of {prefix}, awaiting a person's approval")
+    early = run_ops(server, "promote", "--package", version, refused=True)
+    show(f"promote --package {version} before approval: refused ({early['error'].split(':')[0]})")
+    approved = run_ops(server, "approve", "--package", version, "--reason", "demo: metrics and data reviewed")
+    show(f"sagemaker_ops approve --env dev --package {version}: {approved['approval']} by {approved['decided_by']} "
+         f"at {approved['decided_at']}; image kept as {approved['image_kept_as']}")  # fmt: skip
+
+    say(f"6/8 promote it: sagemaker_ops promote --env dev --package {version}")
+    promoted = run_ops(server, "promote", "--package", version)
+    show("the pin to commit in config/environments.toml:")
+    for line in promoted["pin"].splitlines():
+        show(f"  {line}")
+    show("re-synthesizing with the pin and updating Dev-Inference (what the deploy of that commit does)")
+    pinned = synthesize(config_with_pin(promoted["version"]), WORK / "assembly-promoted")
+    inference = next(a for a in stack_artifacts(pinned, STAGE) if a.stack_name == f"{STAGE}-Inference")
+    outputs = {f"{STAGE}-Platform": platform}
+    deploy(server, inference, outputs, template_suffix="-promoted")
+
+
 def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running: bool) -> None:
-    say("3/7 upload a small sample dataset to the data bucket")
+    say("3/8 upload a small sample dataset to the data bucket")
     sample_dataset(server, platform["DataBucketName"])
 
-    say("4/7 run the training pipeline: sagemaker_ops train --env dev --data-prefix demo")
+    say("4/8 run the training pipeline: sagemaker_ops train --env dev --data-prefix demo")
     started = run_ops(server, "train", "--data-prefix", DATA_PREFIX, *_example_hyperparameters(), "--no-wait")
     ended = follow(server, started["execution_arn"], prefix)
     if ended["status"] != "SUCCEEDED":
@@ -213,18 +239,9 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     metrics = ", ".join(f"{m['MetricName']}={m['Value']:.4f}" for m in training["FinalMetricDataList"])
     show(f"training job {job}: {metrics}")
 
-    say(f"5/7 promote the model: sagemaker_ops promote --env dev --job {job}")
-    promoted = run_ops(server, "promote", "--job", job)
-    show("the pin to commit in config/environments.toml:")
-    for line in promoted["pin"].splitlines():
-        show(f"  {line}")
-    show("re-synthesizing with the pin and updating Dev-Inference (what the deploy of that commit does)")
-    pinned = synthesize(config_with_pin(promoted["model_artifact_key"]), WORK / "assembly-promoted")
-    inference = next(a for a in stack_artifacts(pinned, STAGE) if a.stack_name == f"{STAGE}-Inference")
-    outputs = {f"{STAGE}-Platform": platform}
-    deploy(server, inference, outputs, template_suffix="-promoted")
+    approve_and_promote(server, platform, prefix, report["model_package"])
 
-    say("6/7 bring up the endpoint and invoke it")
+    say("7/8 bring up the endpoint, invoke it, and show what it serves")
     smoke = run_ops(server, "smoke", "--row=0.5,-1.2,0.3,0.8,-0.1")
     show(f"smoke: endpoint {smoke['endpoint']} {smoke['status']}, prediction {smoke['prediction']} "
          f"in {smoke['latency_ms']} ms")  # fmt: skip
@@ -234,14 +251,19 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     invoked = run_ops(server, "invoke", "--file", str(sample))
     predictions = str(invoked["predictions"]).split()
     show(f"invoke {sample.relative_to(ROOT)} (3 rows): predictions {', '.join(predictions)}")
+    served = run_ops(server, "status")["model_package"]
+    show(f"status: serves {served['version']} ({served['approval']} by {served['decided_by']} at "
+         f"{served['decided_at']}), trained by {served['training_job']} on {served['data']}, "
+         f"metrics {served['metrics'] or 'none gated'}, hyperparameters {served['hyperparameters']}")  # fmt: skip
 
-    say("7/7 where each output lives")
+    say("8/8 where each output lives")
     scores_uri = report["scores"] + "part-0.csv.out"
     kept = {
         "model": keep(server, report["model_artifact"], "model.tar.gz"),
         "scores": keep(server, scores_uri, "scores.csv"),
     }
     show(f"model artifact   {report['model_artifact']}  (copy: {kept['model'].relative_to(ROOT)})")
+    show(f"model package    {report['model_package']}")
     show(f"scores           {scores_uri}  (copy: {kept['scores'].relative_to(ROOT)}; each line: features, score)")
     show(f"checkpoints      {training['CheckpointConfig']['S3Uri']}" if "CheckpointConfig" in training else "")
     show(f"training log     CloudWatch Logs /aws/sagemaker/TrainingJobs, streams {job}/algo-1-*")

@@ -44,12 +44,12 @@ class DriftStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         drift, endpoint = settings.drift, settings.endpoint
-        if endpoint.model_artifact_key is None or endpoint.data_capture_percentage == 0:
+        if not endpoint.pinned or endpoint.data_capture_percentage == 0:
             raise invalid(
                 self,
                 [
                     "drift needs an endpoint that captures data "
-                    "(endpoint.model_artifact_key and endpoint.data_capture_percentage > 0)"
+                    "(a model pinned and endpoint.data_capture_percentage > 0)"
                 ],
             )
         retraining = None
@@ -69,6 +69,7 @@ class DriftStack(cdk.Stack):
             execution_role=platform.execution_role,
             artifacts_bucket=platform.artifacts_bucket,
             baseline_key=endpoint.model_artifact_key,
+            baseline_package_arn=platform.registry.version_arn(endpoint.package.version) if endpoint.package else None,
             capture_prefix=DATA_CAPTURE_PREFIX,
             encryption_key=platform.key,
             alarm_topic=platform.alarm_topic,

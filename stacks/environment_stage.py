@@ -24,7 +24,8 @@ BOOTSTRAP_QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
 class EnvironmentStage(cdk.Stage):
     """Every stack of one environment, deployed to its account and region, tagged with its name.
 
-    `platform` and `training` always; `inference` once the configuration pins a model artifact; `drift`
+    `platform` and `training` always; `inference` once the configuration pins a model (package version or
+    artifact); `drift`
     where that endpoint captures data (unless `drift.enabled = false`). Every IAM role of every stack
     has the permissions boundary `delivery.permissions_boundary.PERMISSIONS_BOUNDARY_NAME`.
 
@@ -77,10 +78,10 @@ class EnvironmentStage(cdk.Stage):
             description=f"{app_name} {settings.name.value}: training and batch scoring pipeline, notebook",
             termination_protection=settings.retain_data,
         )
-        # No endpoint until a model artifact is pinned: the first deploy creates the platform,
-        # training fills the artifacts bucket, the pin then brings the endpoint up.
+        # No endpoint until a model is pinned: the first deploy creates the platform, training registers
+        # a version, its approval and pin then bring the endpoint up.
         self.inference: InferenceStack | None = None
-        if settings.endpoint.model_artifact_key is not None:
+        if settings.endpoint.pinned:
             self.inference = InferenceStack(
                 self,
                 "Inference",

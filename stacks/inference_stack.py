@@ -33,9 +33,11 @@ from stacks.platform_stack import PlatformStack
 class InferenceStack(cdk.Stack):
     """Model → EndpointConfig → Endpoint (+ autoscaling, dashboard, alarms) serving the pinned model.
 
-    Promotion is a reviewed change of `endpoint.model_artifact_key` in the configuration: the
+    Promotion is a reviewed change of `endpoint.model_package` (an approved version of the environment's
+    model package group; dev may pin `endpoint.model_artifact_key` instead) in the configuration: the
     Model and EndpointConfig are replaced (they are immutable), the Endpoint is updated in place,
-    through the configured blue/green traffic shifting.
+    through the configured blue/green traffic shifting. A Model is created from a version only once it is
+    approved, so no unapproved model reaches the endpoint.
     """
 
     # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
@@ -51,16 +53,24 @@ class InferenceStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         endpoint_settings = settings.endpoint
-        if endpoint_settings.model_artifact_key is None:
-            raise invalid(self, ["endpoint.model_artifact_key is not set"])
+        if not endpoint_settings.pinned:
+            raise invalid(self, ["neither endpoint.model_package nor endpoint.model_artifact_key is set"])
         artifacts = platform.artifacts_bucket.bucket_name
         endpoint_name = environment_prefix(app_name, settings)
         removal = removal_policy(settings)
+        package = endpoint_settings.package
+        served: dict[str, str] = (
+            {"model_package_arn": platform.registry.version_arn(package.version)}
+            if package is not None
+            else {
+                "image_uri": platform.image.image_uri,
+                "model_data_url": f"s3://{artifacts}/{endpoint_settings.model_artifact_key}",
+            }
+        )
         self.model = SageMakerModel(
             self,
             "Model",
-            image_uri=platform.image.image_uri,
-            model_data_url=f"s3://{artifacts}/{endpoint_settings.model_artifact_key}",
+            **served,
             execution_role=platform.execution_role,
             server_workers=endpoint_settings.server_workers,
             server_timeout=cdk.Duration.seconds(endpoint_settings.server_timeout_seconds),

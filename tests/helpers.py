@@ -24,6 +24,7 @@ from constructs import IConstruct
 
 from config import AppConfig, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from local_sagemaker.server import MotoServer
 from sagemaker_constructs import (
     AlgorithmImage,
     InstanceVariant,
@@ -37,6 +38,35 @@ ROOT = Path(__file__).resolve().parent.parent
 # A fixed, obviously fake account, so that templates do not depend on whoever runs the tests.
 TEST_ACCOUNT = "123456789012"
 TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
+
+
+# -- the model registry ----------------------------------------------------------------------------
+
+# The object the first, bootstrap version names (what the shipped pin, `<group>/1`, serves until promoted).
+BOOTSTRAP_ARTIFACT_KEY = "models/bootstrap/model.tar.gz"
+
+
+def register_approved_version(server: MotoServer, platform_outputs: Mapping[str, str]) -> str:
+    """The next version of the environment's group, approved, naming the bootstrap artifact.
+
+    Before an environment's first Inference deploy, version 1 (the shipped pin) must exist, approved
+    (docs/delivery.md); an emulated deploy of a later pin needs that version too.
+    """
+    answer = server.client("sagemaker").create_model_package(
+        ModelPackageGroupName=platform_outputs["ModelPackageGroupName"],
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": platform_outputs["ImageUri"],
+                    "ModelDataUrl": f"s3://{platform_outputs['ArtifactsBucketName']}/{BOOTSTRAP_ARTIFACT_KEY}",
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus="Approved",
+    )
+    return str(answer["ModelPackageArn"])
 
 
 # -- synthesis -------------------------------------------------------------------------------------
@@ -90,13 +120,13 @@ def synthesize(config: AppConfig, outdir: Path) -> Synthesized:
 
 
 # A prod model pin other than the shipped configuration's: the tests of a promotion share its synthesis.
-PROMOTED_PROD_PIN = "models/2026-11-27/model.tar.gz"
+PROMOTED_PROD_PIN = "sagemaker-gbdt-prod/2"
 
 
 def config_with_prod_pin(pin: str = PROMOTED_PROD_PIN) -> AppConfig:
-    """The shipped configuration with prod's endpoint serving the model at `pin` (validated as loaded)."""
+    """The shipped configuration with prod's endpoint serving the package version `pin` (validated as loaded)."""
     raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
-    raw["environments"]["prod"]["endpoint"]["model_artifact_key"] = pin
+    raw["environments"]["prod"]["endpoint"]["model_package"] = pin
     return parse_config(raw, default_account=TEST_ACCOUNT)
 
 

@@ -232,3 +232,59 @@ def test_auto_approval_in_dev_is_read(raw: dict[str, Any]) -> None:
     raw["environments"]["dev"]["registry"] = {"auto_approve": True}
     config = parse_config(raw)
     assert [config.environment(e).registry.auto_approve for e in ("dev", "staging", "prod")] == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("environment", "endpoint", "message"),
+    [
+        (
+            "staging",
+            {"model_artifact_key": "models/v1/model.tar.gz"},
+            r"environment 'staging': .*endpoint\.model_artifact_key is for dev only",
+        ),
+        (
+            "prod",
+            {"model_package": "sagemaker-gbdt-prod/1", "model_artifact_key": "models/v1/model.tar.gz"},
+            r"environment 'prod': endpoint: give model_package .* or model_artifact_key, not both",
+        ),
+        (
+            "prod",
+            {"model_package": "sagemaker-gbdt-staging/4"},
+            r"environment 'prod': endpoint\.model_package: names the group 'sagemaker-gbdt-staging'; this "
+            r"environment serves versions of its own group 'sagemaker-gbdt-prod'",
+        ),
+        (
+            "prod",
+            {"model_package": "arn:aws:sagemaker:eu-west-1:123456789012:model-package/sagemaker-gbdt-prod/4"},
+            r"environment 'prod': .*endpoint\.model_package is in eu-west-1, the environment in us-east-1",
+        ),
+        ("prod", {"model_package": "sagemaker-gbdt-prod/latest"}, r"endpoint\.model_package: must be a model package"),
+        ("prod", {"model_package": "sagemaker-gbdt-prod/0"}, r"endpoint\.model_package: must be a model package"),
+    ],
+    ids=["artifact in staging", "both", "another environment's group", "another region", "not a version", "zero"],
+)
+def test_a_wrong_model_pin_is_refused_naming_environment_and_field(
+    raw: dict[str, Any], environment: str, endpoint: dict[str, str], message: str
+) -> None:
+    """GIVEN a model pin breaking a rule WHEN loaded THEN the error names the environment, the field and the rule."""
+    raw["environments"][environment]["endpoint"].pop("model_artifact_key", None)
+    raw["environments"][environment]["endpoint"].pop("model_package", None)
+    raw["environments"][environment]["endpoint"].update(endpoint)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_a_package_pin_by_arn_or_name_is_read_as_the_version(raw: dict[str, Any]) -> None:
+    """GIVEN dev pinning a version by ARN and prod by name WHEN loaded THEN both name their group and version."""
+    del raw["environments"]["dev"]["endpoint"]["model_artifact_key"]
+    raw["environments"]["dev"]["endpoint"]["model_package"] = (
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/sagemaker-gbdt-dev/12"
+    )
+    config = parse_config(raw, default_account="123456789012")
+    dev, prod = config.environment("dev").endpoint.package, config.environment("prod").endpoint.package
+    assert dev is not None and (dev.name, dev.account, dev.region) == (
+        "sagemaker-gbdt-dev/12",
+        "123456789012",
+        "us-east-1",
+    )
+    assert prod is not None and prod.name == "sagemaker-gbdt-prod/1"

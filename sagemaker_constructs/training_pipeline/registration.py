@@ -21,19 +21,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.contract import INPUT_COMMIT, INPUT_DATA_PREFIX
-
-# CreateModelPackage: ModelApprovalStatus. A version must be Approved before a Model can be created from it
-# (botocore's sagemaker model, CreateModelPackageInput.ModelApprovalStatus).
-APPROVED = "Approved"
-PENDING = "PendingManualApproval"
-REJECTED = "Rejected"
-# The keys of the lineage in CustomerMetadataProperties; sagemaker_ops status reads them back.
-LINEAGE_TRAINING_JOB = "pipeline/training_job"
-LINEAGE_DATA = "pipeline/data"
-LINEAGE_COMMIT = "pipeline/commit"
-LINEAGE_EXECUTION = "pipeline/execution"
-QUALITY_GATE_PREFIX = "quality_gate/"
+from config.contract import (
+    APPROVED,
+    INPUT_COMMIT,
+    INPUT_DATA_PREFIX,
+    LINEAGE_COMMIT,
+    LINEAGE_DATA,
+    LINEAGE_EXECUTION,
+    LINEAGE_TRAINING_JOB,
+    PENDING_APPROVAL,
+    QUALITY_GATE_PREFIX,
+)
 
 
 def lineage(data_bucket: str, gate_metric: str | None) -> dict[str, Any]:
@@ -63,7 +61,7 @@ def register(*, partition: str, group_name: str, image_uri: str, key_arn: str, a
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
-        "ModelApprovalStatus": APPROVED if auto_approve else PENDING,
+        "ModelApprovalStatus": APPROVED if auto_approve else PENDING_APPROVAL,
         "MetadataProperties": {"GeneratedBy.$": "$.training.TrainingJobArn", "CommitId.$": f"$.args.{INPUT_COMMIT}"},
         # The lineage last: a hyperparameter can never overwrite it.
         "CustomerMetadataProperties.$": "States.JsonMerge($.training.HyperParameters, $.lineage, false)",

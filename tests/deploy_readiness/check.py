@@ -45,6 +45,7 @@ from tests.deploy_readiness.requirements import (
     SAGEMAKER_VPC_ACTIONS,
     SAGEMAKER_VPC_DOC,
     SCHEMA_DOC,
+    SDK_API_NEEDS,
     SDK_REQUEST_NEEDS,
     SDK_SERVICES_CHECKED,
     SNS_KMS_DOC,
@@ -573,7 +574,11 @@ class Checker:
             service, api = match.groups()
             if service not in SDK_SERVICES_CHECKED:
                 continue
-            needs = [(f"{service}:{api[0].upper()}{api[1:]}", STEP_FUNCTIONS_SDK_DOC)]
+            action = f"{service}:{api[0].upper()}{api[1:]}"
+            needs = [(action, STEP_FUNCTIONS_SDK_DOC)]
+            if action in SDK_API_NEEDS:
+                actions, source = SDK_API_NEEDS[action]
+                needs += [(need, source) for need in actions]
             parameters = state.get("Parameters", {})
             for field_name, (actions, source) in SDK_REQUEST_NEEDS.items():
                 if field_name in parameters or f"{field_name}.$" in parameters:

@@ -420,6 +420,14 @@ STEP_FUNCTIONS_SDK_DOC = (
 # The services whose SDK integrations are checked: the drift monitor's s3:listObjectsV2 is allowed (as
 # s3:ListBucket) only under an s3:prefix condition the run alone knows; its construct tests check that one.
 SDK_SERVICES_CHECKED = ("sagemaker",)
+# What an SDK integration's API needs beyond its own action.
+SDK_API_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "sagemaker:DescribeModelPackage": (
+        ("kms:Decrypt",),
+        "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeModelPackage.html (a version "
+        "created with a KMS key: DescribeModelPackage calls kms:Decrypt)",
+    ),
+}
 # What a request of an SDK integration needs beyond its action, by the request's field name.
 SDK_REQUEST_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "SecurityConfig": (

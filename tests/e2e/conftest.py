@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_sagemaker.deploy import bootstrap, deploy, stack_artifacts
+from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
 from local_sagemaker.server import start_moto_server
 from tests.conftest import Synthesized
 from tests.e2e.pipeline import Environment
+from tests.helpers import register_approved_version
 
 ENVIRONMENT, STAGE = "staging", "Staging"
 
@@ -22,7 +23,12 @@ def staging(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) 
         artifacts = stack_artifacts(synthesized.outdir, STAGE)
         bootstrap(server, artifacts)
         outputs: dict[str, dict[str, str]] = {}
-        stacks = {a.stack_name.split("-", 1)[1]: deploy(server, a, outputs) for a in artifacts}
+        stacks: dict[str, DeployedStack] = {}
+        for artifact in artifacts:
+            stack_id = artifact.stack_name.split("-", 1)[1]
+            if stack_id == "Inference":  # the shipped pin names version 1: it must exist, approved
+                register_approved_version(server, stacks["Platform"].outputs)
+            stacks[stack_id] = deploy(server, artifact, outputs)
         yield Environment(server, stacks, ENVIRONMENT, log, f"{synthesized.config.app_name}-{ENVIRONMENT}")
     finally:
         server.stop()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from local_sagemaker.deploy import DeployedStack
+from local_sagemaker.registry import model_data_url
 from local_sagemaker.server import MotoServer
 from review.synth import safe_extract
 from tests.container.harness import CONTAINER, csv_bytes, make_data
@@ -170,7 +171,8 @@ class Environment:
         original = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
         config = sagemaker.describe_endpoint_config(EndpointConfigName=original)
         served = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
-        bucket, _, key = served["PrimaryContainer"]["ModelDataUrl"].removeprefix("s3://").partition("/")
+        served_url = model_data_url(sagemaker, served["PrimaryContainer"])
+        bucket, _, key = served_url.removeprefix("s3://").partition("/")
         source_bucket, _, source_key = model_artifact.removeprefix("s3://").partition("/")
         s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
         copy = f"{original[:40]}-{uuid.uuid4().hex[:8]}"

@@ -8,12 +8,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from botocore.exceptions import ClientError
 
+from config.exit_codes import ExitCode
+from local_sagemaker.registry import model_data_url
 from sagemaker_ops.cli import main
 from tests.container.harness import csv_bytes
-from tests.e2e.pipeline import Environment
+from tests.e2e.pipeline import ROLE, Environment
 
-OK = 0  # the exit code of every successful command
+OK, FAILED, USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 
 
 @pytest.fixture
@@ -32,40 +35,68 @@ def cli(staging: Environment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     return run
 
 
-def test_train_promote_invoke_smoke_transform_and_status_on_the_trained_model(
+def test_train_approve_promote_invoke_smoke_transform_and_status_on_the_trained_model(
     staging: Environment, cli: Any, tmp_path: Path
 ) -> None:
     # GIVEN data in staging's data bucket
     data = staging.upload("e2e/operations", rows=600, seed=6)
     # WHEN the operator trains with the CLI
     code, trained = cli("train", "--data-prefix", data.prefix, "-p", "num_boost_round=30")
-    # THEN the pipeline ran to the end
+    # THEN the pipeline ran to the end and registered the model as a version awaiting approval
     assert code == OK, trained
     run = staging.wait(trained["execution_arn"])
     assert run.status == "SUCCEEDED", staging.explain(run)
-    job = run.output["training_job"]
+    job, package = run.output["training_job"], run.output["model_package"]
+    version = package.split("/")[-1]
 
-    # WHEN the operator asks for the job's pin THEN it is the model's key in the artifacts bucket
-    code, promoted = cli("promote", "--job", job)
+    # WHEN the operator asks for the pin of the version before anyone approved it
+    code, refused = cli("promote", "--package", version)
+    # THEN there is none: no Model can be created from it, as the local SageMaker refuses like AWS
+    assert code == FAILED and "PendingManualApproval, not Approved" in refused["error"], refused
+    sagemaker = staging.client("sagemaker")
+    with pytest.raises(ClientError, match="PendingManualApproval: a model can be created from an Approved"):
+        sagemaker.create_model(
+            ModelName="unapproved", PrimaryContainer={"ModelPackageName": package}, ExecutionRoleArn=ROLE
+        )
+    # AND an artifact pin is dev's only
+    code, artifact = cli("promote", "--job", job)
+    assert code == USAGE and "approved model package versions only" in artifact["error"], artifact
+
+    # WHEN a person approves it, with a reason THEN it is recorded, with who and when
+    code, approved = cli("approve", "--package", f"{staging.prefix}/{version}", "--reason", "AUC and data reviewed")
+    assert code == OK, approved
+    assert (approved["previous_approval"], approved["approval"]) == ("PendingManualApproval", "Approved")
+    assert approved["approval_description"] == "AUC and data reviewed"
+    assert approved["decided_by"] and approved["decided_at"]
+    # AND the pin names the version, with what produced it: the training job, its data, metrics, hyperparameters
+    code, promoted = cli("promote", "--package", package)
     assert code == OK, promoted
-    assert promoted["model_artifact_key"] == f"pipeline/models/{job}/output/model.tar.gz"
-    assert promoted["model_artifact_key"] in promoted["pin"]
+    assert promoted["pin"] == f'[environments.staging.endpoint]\nmodel_package = "{staging.prefix}/{version}"'
+    assert promoted["training_job"] == job
+    assert promoted["data"] == f"s3://{staging.data_bucket}/{data.prefix}/"
+    assert promoted["metrics"]["validation:auc"] >= 0.75
+    assert promoted["hyperparameters"]["num_boost_round"] == "30"
+    assert promoted["model_artifact"] == run.output["model_artifact"]
+    # AND a Model can now be created from it
+    sagemaker.create_model(ModelName="approved", PrimaryContainer={"ModelPackageName": package}, ExecutionRoleArn=ROLE)
 
-    # GIVEN the endpoint's model artifact is that model (what deploying the pin gives; `make demo` does it)
-    inference = staging.client("sagemaker")
-    endpoint = staging.output("Inference", "EndpointName")
-    config = inference.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-    model_name = inference.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]["ModelName"]
-    served = inference.describe_model(ModelName=model_name)["PrimaryContainer"]["ModelDataUrl"]
-    bucket, _, key = served.removeprefix("s3://").partition("/")
+    # GIVEN the endpoint's model serves that model's artifact (what deploying the pin gives; `make demo` does it)
+    endpoint = sagemaker.describe_endpoint(EndpointName=staging.output("Inference", "EndpointName"))
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    bucket, _, key = model_data_url(sagemaker, model["PrimaryContainer"]).removeprefix("s3://").partition("/")
+    trained_key = run.output["model_artifact"].removeprefix(f"s3://{staging.artifacts_bucket}/")
     staging.client("s3").copy_object(
-        Bucket=bucket, Key=key, CopySource={"Bucket": staging.artifacts_bucket, "Key": promoted["model_artifact_key"]}
+        Bucket=bucket, Key=key, CopySource={"Bucket": staging.artifacts_bucket, "Key": trained_key}
     )
 
     # WHEN the operator checks, invokes and smoke-tests the endpoint
     code, status = cli("status")
     assert code == OK, status
     assert status["status"] == "InService" and status["runs_expected_config"] is True
+    # AND status names the version the endpoint's model was created from: the shipped pin's first version
+    assert status["model_package"]["version"] == f"{staging.prefix}/1"
+    assert status["model_package"]["approval"] == "Approved" and status["model_package"]["decided_by"]
     rows = data.score_features[:5]
     sample = tmp_path / "rows.csv"
     sample.write_bytes(csv_bytes(None, rows))

@@ -11,6 +11,7 @@ from local_sagemaker import adaptations
 from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
 from local_sagemaker.server import MotoServer, start_moto_server
 from tests.conftest import Synthesized
+from tests.helpers import register_approved_version
 
 STAGES = {"dev": "Dev", "staging": "Staging", "prod": "Prod"}
 
@@ -31,7 +32,13 @@ def deploy_environment(
 ) -> dict[str, DeployedStack]:
     artifacts = stack_artifacts(synthesized.outdir, STAGES[environment])
     bootstrap(server, artifacts)
-    return {a.stack_name.split("-", 1)[1]: deploy(server, a, outputs) for a in artifacts}
+    stacks: dict[str, DeployedStack] = {}
+    for artifact in artifacts:
+        stack_id = artifact.stack_name.split("-", 1)[1]
+        if stack_id == "Inference" and synthesized.config.environment(environment).endpoint.package:
+            register_approved_version(server, stacks["Platform"].outputs)  # the shipped pin's version 1
+        stacks[stack_id] = deploy(server, artifact, outputs)
+    return stacks
 
 
 @pytest.fixture(scope="session")

@@ -117,12 +117,19 @@ def test_model_config_and_endpoint_serve_the_pinned_artifact_as_configured(
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     (variant,) = config["ProductionVariants"]
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
-    # THEN the endpoint runs the stack's config, which serves the pin from the artifacts bucket
+    # THEN the endpoint runs the stack's config, which serves the pin: a version of the environment's group,
+    # or (dev) an object of the artifacts bucket
     assert endpoint["EndpointStatus"] == "InService"
     assert endpoint["EndpointConfigName"] == _physical(inference, "AWS::SageMaker::EndpointConfig")
     container = model["PrimaryContainer"]
-    assert container["ModelDataUrl"] == f"s3://{platform.outputs['ArtifactsBucketName']}/{settings.model_artifact_key}"
-    assert container["Image"] == platform.outputs["ImageUri"]
+    if settings.model_package is not None:
+        assert container["ModelPackageName"] == (
+            f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{settings.model_package}"
+        )
+    else:
+        bucket = platform.outputs["ArtifactsBucketName"]
+        assert container["ModelDataUrl"] == f"s3://{bucket}/{settings.model_artifact_key}"
+        assert container["Image"] == platform.outputs["ImageUri"]
     assert model["ExecutionRoleArn"] == platform.outputs["ExecutionRoleArn"]
     if settings.serverless:
         assert variant["ServerlessConfig"] == {

@@ -161,8 +161,9 @@ def test_logs_prints_the_endpoints_recent_events(deployed: DeployedApp, capsys: 
 def test_promote_prints_the_pin_of_a_finished_training_job(
     deployed: DeployedApp, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN a finished training job that wrote its model to prod's artifacts bucket
-    platform = deployed.stack("prod", "Platform")
+    # GIVEN a finished training job that wrote its model to dev's artifacts bucket (staging and prod take
+    # approved package versions only: tests/sagemaker_ops/test_registry_command.py)
+    platform = deployed.stack("dev", "Platform")
     artifacts = platform.outputs["ArtifactsBucketName"]
     deployed.server.client("sagemaker").create_training_job(
         TrainingJobName="gbdt-2026-11-26",
@@ -173,12 +174,12 @@ def test_promote_prints_the_pin_of_a_finished_training_job(
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
     )
     # WHEN the operator asks for its pin
-    code, result = run(deployed.server, capsys, "promote", "--env", "prod", "--job", "gbdt-2026-11-26")
+    code, result = run(deployed.server, capsys, "promote", "--env", "dev", "--job", "gbdt-2026-11-26")
     # THEN it is the key to put in the configuration, in the environment's TOML table
     assert code == OK
     assert result["model_artifact_key"] == "models/gbdt-2026-11-26/output/model.tar.gz"
     assert 'model_artifact_key = "models/gbdt-2026-11-26/output/model.tar.gz"' in result["pin"]
-    assert result["pin"].startswith("[environments.prod.endpoint]")
+    assert result["pin"].startswith("[environments.dev.endpoint]")
 
 
 def test_promote_refuses_a_model_outside_the_environments_artifacts_bucket(
@@ -194,8 +195,8 @@ def test_promote_refuses_a_model_outside_the_environments_artifacts_bucket(
         ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
     )
-    # WHEN it is promoted to prod THEN the check fails: prod's endpoint could not read it
-    code, result = run(deployed.server, capsys, "promote", "--env", "prod", "--job", "gbdt-staging-only")
+    # WHEN it is promoted to dev THEN the check fails: dev's endpoint could not read it
+    code, result = run(deployed.server, capsys, "promote", "--env", "dev", "--job", "gbdt-staging-only")
     assert code == FAILED
     assert "not in this environment's artifacts bucket" in result["error"]
 

@@ -13,7 +13,7 @@ from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artif
 from local_sagemaker.server import MotoServer
 from sagemaker_ops.cli import FAILED, OK, main
 from tests.conftest import Synthesized
-from tests.helpers import PROMOTED_PROD_PIN, config_with_prod_pin, synthesize_once
+from tests.helpers import PROMOTED_PROD_PIN, config_with_prod_pin, register_approved_version, synthesize_once
 
 NEW_PIN = PROMOTED_PROD_PIN
 
@@ -43,7 +43,12 @@ def test_a_new_pin_moves_the_endpoint_to_a_new_config_and_deleting_keeps_prods_d
     outputs: dict[str, dict[str, str]] = {}
     artifacts = stack_artifacts(synthesized.outdir, "Prod")
     bootstrap(server, artifacts)
-    stacks = {a.stack_name: deploy(server, a, outputs) for a in artifacts}
+    stacks: dict[str, DeployedStack] = {}
+    for artifact in artifacts:
+        if artifact.stack_name == "Prod-Inference":  # versions 1 (the shipped pin) and 2 (the new one), approved
+            for _ in range(2):
+                register_approved_version(server, stacks["Prod-Platform"].outputs)
+        stacks[artifact.stack_name] = deploy(server, artifact, outputs)
     endpoint = stacks["Prod-Inference"].outputs["EndpointName"]
     old_config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
 
@@ -62,7 +67,7 @@ def test_a_new_pin_moves_the_endpoint_to_a_new_config_and_deleting_keeps_prods_d
     )["StackResourceDetail"]["PhysicalResourceId"]
     assert running == stack_config.split("/")[-1]
     model = sagemaker.describe_endpoint_config(EndpointConfigName=running)["ProductionVariants"][0]["ModelName"]
-    assert sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["ModelDataUrl"].endswith(f"/{NEW_PIN}")
+    assert sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["ModelPackageName"].endswith(f"/{NEW_PIN}")
     code, result = _smoke(server, capsys)
     assert code == OK, result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
+from config.contract import MAX_APPROVED_IMAGES, approved_image_tag
 from sagemaker_constructs import AlgorithmImage
 from tests.helpers import logical_id
 
@@ -58,6 +60,23 @@ def test_the_lifecycle_expires_untagged_images_and_keeps_the_newest(
     policy = next(iter(repository.values()))["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"]
     assert '"tagStatus":"untagged","countType":"sinceImagePushed","countNumber":1' in policy
     assert '"tagStatus":"any","countType":"imageCountMoreThan","countNumber":7' in policy
+
+
+def test_the_images_of_approved_versions_survive_the_count_of_newest_images(
+    stack: cdk.Stack, container_directory: Path
+) -> None:
+    """GIVEN max_image_count 7
+    WHEN the repository is synthesized
+    THEN a rule before the count matches the tag approval adds, so the count never expires those images."""
+    _image(stack, container_directory, max_image_count=7)
+    repository = Template.from_stack(stack).find_resources("AWS::ECR::Repository")
+    rules = json.loads(next(iter(repository.values()))["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    by_priority = {rule["rulePriority"]: rule["selection"] for rule in rules}
+    approved = approved_image_tag("app-dev", 3)
+    assert by_priority[2]["tagStatus"] == "tagged"
+    assert [approved.startswith(prefix) for prefix in by_priority[2]["tagPrefixList"]] == [True]
+    assert (by_priority[2]["countType"], by_priority[2]["countNumber"]) == ("imageCountMoreThan", MAX_APPROVED_IMAGES)
+    assert (by_priority[3]["tagStatus"], by_priority[3]["countNumber"]) == ("any", 7)
 
 
 def test_the_image_is_copied_to_a_tag_named_after_its_content(stack: cdk.Stack, container_directory: Path) -> None:

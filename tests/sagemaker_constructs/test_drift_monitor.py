@@ -37,6 +37,9 @@ RUN_VALUES = {
 }
 
 
+VERSION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/app-dev/4"
+
+
 def _monitor(stack: cdk.Stack, platform: Platform, **overrides: Any) -> DriftMonitor:
     arguments: dict[str, Any] = {
         "name_prefix": "app-dev",
@@ -387,6 +390,23 @@ def test_retraining_starts_the_pipeline_with_the_newest_data_when_the_drift_alar
     assert json.loads(rule["Targets"][0]["Input"]) == {"data_prefix": "datasets/latest", "commit": "drift"}
 
 
+def test_a_served_package_version_is_described_for_its_baseline_and_only_it_may_be(
+    stack: cdk.Stack, platform: Platform
+) -> None:
+    """GIVEN a monitor of an endpoint serving a package version
+    WHEN synthesized
+    THEN each run reads the version's artifact as the baseline, and the role may describe that version only."""
+    _monitor(stack, platform, baseline_key=None, baseline_package_arn=VERSION_ARN)
+    states = _states(stack)
+    assert states["DescribeServedVersion"]["Parameters"] == {"ModelPackageName": VERSION_ARN}
+    inputs = {i["InputName"]: i["S3Input"] for i in states["Monitor"]["Parameters"]["ProcessingInputs"]}
+    assert inputs["baseline"]["S3Uri.$"] == "$.baseline.container.ModelDataUrl"
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (read,) = [s for s in statements if s.get("Sid") == "ReadTheServedVersion"]
+    assert (read["Action"], read["Resource"]) == ("sagemaker:DescribeModelPackage", VERSION_ARN)
+
+
 # -- validation --------------------------------------------------------------------------------------
 
 
@@ -399,6 +419,8 @@ def test_retraining_starts_the_pipeline_with_the_newest_data_when_the_drift_alar
         ({"variant_name": ""}, r"variant_name must be 1-63 letters"),
         ({"baseline_key": "models/v1/"}, r"baseline_key must be the model artifact's key"),
         ({"baseline_key": "/models/model.tar.gz"}, r"baseline_key must be the model artifact's key"),
+        ({"baseline_package_arn": VERSION_ARN}, r"give baseline_key .* or baseline_package_arn, not both"),
+        ({"baseline_key": None}, r"give baseline_key .* or baseline_package_arn, not both"),
         ({"capture_prefix": "data-capture"}, r"capture_prefix must be a key prefix ending in '/'"),
         ({"report_prefix": "/reports/"}, r"report_prefix must be a key prefix ending in '/'"),
         ({"report_prefix": "{x}/"}, r"no braces or quotes"),
@@ -450,13 +472,18 @@ def test_drift_runs_wherever_the_endpoint_captures_data(synthesized: Synthesized
 def test_the_monitor_reads_the_pinned_model_and_the_endpoints_capture(
     synthesized: Synthesized, environment: str
 ) -> None:
-    """GIVEN staging or prod as synthesized WHEN the drift job is read THEN its baseline is the pinned model artifact,
-    its capture prefix is the one the endpoint config captures to, captured CSV and JSON are text, and the
-    threshold and endpoint name come from the configuration."""
+    """GIVEN staging or prod as synthesized WHEN the drift job is read THEN its baseline is the artifact of the pinned
+    package version (described at run time), its capture prefix is the one the endpoint config captures to,
+    captured CSV and JSON are text, and the threshold and endpoint name come from the configuration."""
     settings = synthesized.config.environment(environment)
     states = _drift_states(synthesized, environment)
+    assert states["HasCapture"]["Choices"][0]["Next"] == "DescribeServedVersion"
+    describe = states["DescribeServedVersion"]
+    assert describe["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage"
+    assert describe["Parameters"]["ModelPackageName"].endswith(f":model-package/{settings.endpoint.model_package}")
+    assert describe["Next"] == "Monitor"
     inputs = {i["InputName"]: i["S3Input"] for i in states["Monitor"]["Parameters"]["ProcessingInputs"]}
-    assert inputs["baseline"]["S3Uri"] == f"s3://{BUCKET}/{settings.endpoint.model_artifact_key}"
+    assert inputs["baseline"]["S3Uri.$"] == "$.baseline.container.ModelDataUrl"
     inference = synthesized.template(environment, "Inference")
     (config,) = [r for r in inference["Resources"].values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
     capture = config["Properties"]["DataCaptureConfig"]

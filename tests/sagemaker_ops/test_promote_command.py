@@ -111,13 +111,32 @@ def test_a_failed_execution_exits_1_with_the_job_s_failure_reason(
 def test_an_execution_of_another_environment_is_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN dev's succeeded execution WHEN an operator promotes it to prod by mistake
-    deployment = _after_dev_run("prod")
-    code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
-    # THEN no pin is printed: prod's endpoint could not read dev's bucket
+    # GIVEN staging's succeeded execution WHEN an operator promotes it to dev by mistake
+    staging_report = {**REPORT, "environment": "staging", "environment_prefix": "sagemaker-gbdt-staging"}
+    clients = {
+        "stepfunctions": _Recorded(describe_execution=_succeeded(output=json.dumps(staging_report))),
+        "sagemaker": _Recorded(describe_training_job=JOB),
+    }
+    code, result = _promote(monkeypatch, capsys, _RecordedDeployment("dev", clients), "--execution-arn", ARN)
+    # THEN no pin is printed: dev's endpoint could not read staging's bucket
     assert code == cli.FAILED
-    assert "ran in environment 'dev', not 'prod'" in result["error"]
+    assert "ran in environment 'staging', not 'dev'" in result["error"]
     assert "pin" not in result
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+@pytest.mark.parametrize("source", [["--execution-arn", ARN], ["--job", "sagemaker-gbdt-dev-run-1"]])
+def test_staging_and_prod_get_no_artifact_pin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], environment: str, source: list[str]
+) -> None:
+    # GIVEN a succeeded run WHEN an operator asks for an artifact pin of staging or prod
+    code, result = _promote(monkeypatch, capsys, _after_dev_run(environment), *source)
+    # THEN it is a usage error pointing at --package: no model reaches them without an approved version
+    assert code == cli.USAGE
+    assert (
+        f"{environment} serves approved model package versions only: promote --env {environment} --package"
+        in (result["error"])
+    )
 
 
 def test_a_model_outside_the_environment_s_artifacts_bucket_is_refused(
@@ -139,7 +158,9 @@ def test_a_job_gives_its_metrics_too(monkeypatch: pytest.MonkeyPatch, capsys: py
 
 
 @pytest.mark.parametrize("args", [[], ["--job", "j", "--execution-arn", ARN]])
-def test_promote_needs_exactly_one_of_job_and_execution(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_promote_needs_exactly_one_of_package_job_and_execution(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN neither or both sources WHEN promote is called THEN it is a usage error (exit 2) naming the options
     assert cli.main(["promote", "--env", "dev", *args]) == cli.USAGE
     (line,) = capsys.readouterr().err.splitlines()

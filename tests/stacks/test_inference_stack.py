@@ -74,19 +74,38 @@ def test_the_endpoint_name_is_fixed_and_exported(synthesized: Synthesized, envir
     assert template["Outputs"]["EndpointName"]["Export"] == {"Name": f"{name}-endpoint-name"}
 
 
-@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_the_model_serves_the_pinned_artifact_from_the_artifacts_bucket(
-    synthesized: Synthesized, environment: str
-) -> None:
-    """GIVEN each environment's pin
+def test_dev_serves_the_pinned_artifact_from_the_artifacts_bucket(synthesized: Synthesized) -> None:
+    """GIVEN dev's artifact pin
     WHEN the app is synthesized
-    THEN the model serves s3://<artifacts bucket>/<pin>."""
-    template = synthesized.template(environment, "Inference")
-    url = one_of_type(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["ModelDataUrl"]
-    pin = synthesized.config.environment(environment).endpoint.model_artifact_key
+    THEN the model serves the image and s3://<artifacts bucket>/<pin>."""
+    container = one_of_type(synthesized.template("dev", "Inference"), "AWS::SageMaker::Model")["Properties"][
+        "PrimaryContainer"
+    ]
+    url = container["ModelDataUrl"]
+    pin = synthesized.config.environment("dev").endpoint.model_artifact_key
     assert url["Fn::Join"][1][0] == "s3://"
     assert "ArtifactsBucket" in str(url["Fn::Join"][1][1])
     assert url["Fn::Join"][1][2] == f"/{pin}"
+    assert "ModelPackageName" not in container
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_staging_and_prod_serve_the_pinned_package_version_which_names_image_and_artifact(
+    synthesized: Synthesized, environment: str
+) -> None:
+    """GIVEN staging's and prod's package pins
+    WHEN the app is synthesized
+    THEN the model is created from that version of the environment's own group (SageMaker creates it only
+    from an approved version), spelled as an ARN without any lookup; the image and artifact are the version's."""
+    container = one_of_type(synthesized.template(environment, "Inference"), "AWS::SageMaker::Model")["Properties"][
+        "PrimaryContainer"
+    ]
+    assert "Image" not in container
+    assert "ModelDataUrl" not in container
+    arn = container["ModelPackageName"]["Fn::Join"][1]
+    assert arn[0] == "arn:"
+    assert arn[-1] == f":model-package/{synthesized.config.environment(environment).endpoint.model_package}"
+    assert {"Ref": "AWS::AccountId"} in arn
 
 
 def test_no_pin_means_no_inference_stack(tmp_path: Path) -> None:
@@ -101,7 +120,7 @@ def test_no_pin_means_no_inference_stack(tmp_path: Path) -> None:
 
 
 def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(synthesized: Synthesized) -> None:
-    """GIVEN the shipped configuration and the same with prod's pin moved to a new model
+    """GIVEN the shipped configuration and the same with prod's pin moved to a new package version
     WHEN both are synthesized
     THEN only the Model and the container-error alarm differ (it reads the new model's version, and the
     endpoint refers to it, so it is updated before the deployment starts); Model and EndpointConfig are

@@ -1,0 +1,131 @@
+"""`approve`, `reject` and `promote --package`: the versions of the environment's model package group.
+
+A version's approval is a person's decision, recorded by SageMaker (status, ApprovalDescription, who and
+when: LastModifiedBy / LastModifiedTime). `promote --package` prints the pin of an approved version; the
+Model is created from that version, so AWS itself refuses to deploy one that is not (or no longer) approved.
+What the pipeline recorded with the version is read back as its lineage (`sagemaker_ops.lineage`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from config.contract import APPROVED, REJECTED, approved_image_tag
+from config.endpoint import PackageVersion
+from sagemaker_ops.arguments import UsageError
+from sagemaker_ops.commands import CheckFailedError, Context
+from sagemaker_ops.deployment import Deployment
+from sagemaker_ops.lineage import lineage
+
+_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def package_pin(environment: str, version: PackageVersion) -> str:
+    """The TOML that points `environment`'s endpoint at the package version."""
+    return f'[environments.{environment}.endpoint]\nmodel_package = "{version.name}"'
+
+
+def approve(context: Context) -> dict[str, Any]:
+    """Approve a version: from now on a Model may be created from it."""
+    return _decide(context, APPROVED)
+
+
+def reject(context: Context) -> dict[str, Any]:
+    """Reject a version, with the reason: no Model is created from it (a deployed one keeps running)."""
+    return _decide(context, REJECTED)
+
+
+def promote_package(context: Context) -> dict[str, Any]:
+    """The pin of an approved version of this environment's group, and what produced it."""
+    deployment = context.deployment
+    environment = deployment.settings.name.value
+    described = _describe(deployment, context.args.package)
+    result = {"package": described["ModelPackageArn"], **lineage(described)}
+    if described.get("ModelApprovalStatus") != APPROVED:
+        raise CheckFailedError(
+            f"version {result['version']} is {described.get('ModelApprovalStatus')}, not Approved: no Model can be "
+            f"created from it; approve it first: python -m sagemaker_ops approve --env {environment} "
+            f"--package {result['version']}",
+            result,
+        )
+    version = PackageVersion(described["ModelPackageGroupName"], int(described["ModelPackageVersion"]))
+    stage = deployment.settings.name.stage_id
+    result |= {
+        "pin": package_pin(environment, version),
+        "next_step": f"put the pin in config/environments.toml in a pull request; after review: npx cdk deploy "
+        f"'{stage}/*'",
+    }
+    return result
+
+
+def _decide(context: Context, status: str) -> dict[str, Any]:
+    args, deployment = context.args, context.deployment
+    described = _describe(deployment, args.package)
+    arn = described["ModelPackageArn"]
+    kept = None
+    if status == APPROVED:
+        # First: a version whose image is gone cannot be served, and an approved one must keep its image.
+        kept = _keep_image(deployment, described)
+    request: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
+    if args.reason:
+        request["ApprovalDescription"] = args.reason
+    deployment.client("sagemaker").update_model_package(**request)
+    after = deployment.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    result = {"package": arn, "previous_approval": described.get("ModelApprovalStatus"), **lineage(after)}
+    if kept is not None:
+        result["image_kept_as"] = kept
+        result["next_step"] = (
+            f"python -m sagemaker_ops promote --env {deployment.settings.name.value} --package {result['version']}"
+        )
+    return result
+
+
+_ECR_IMAGE = re.compile(r"(?P<registry>[0-9]{12})\.dkr\.ecr\.[a-z0-9-]+\.[a-z0-9.]+/(?P<repository>[^:@]+):(?P<tag>.+)")
+
+
+def _keep_image(deployment: Deployment, described: dict[str, Any]) -> str:
+    """Tag the version's image `approved-<group>-<version>`, which the repository's lifecycle keeps."""
+    image = described["InferenceSpecification"]["Containers"][0]["Image"]
+    match = _ECR_IMAGE.fullmatch(image)
+    tag = approved_image_tag(described["ModelPackageGroupName"], int(described["ModelPackageVersion"]))
+    if match is None:
+        raise CheckFailedError(f"the version's image {image} is not an ECR image by tag: it cannot be kept", {})
+    ecr = deployment.client("ecr")
+    where = {"registryId": match["registry"], "repositoryName": match["repository"]}
+    found = ecr.batch_get_image(**where, imageIds=[{"imageTag": match["tag"]}])["images"]
+    if not found:
+        raise CheckFailedError(
+            f"the version's image {image} is no longer in its repository: it cannot be served, so it is not approved",
+            {"package": described["ModelPackageArn"]},
+        )
+    tagged = ecr.batch_get_image(**where, imageIds=[{"imageTag": tag}])["images"]
+    if not tagged:  # approving again: the tag is there already (tags are immutable)
+        ecr.put_image(**where, imageManifest=found[0]["imageManifest"], imageTag=tag)
+    return tag
+
+
+def _describe(deployment: Deployment, given: str) -> dict[str, Any]:
+    """The version `given` names (a version number, `<group>/<version>` or an ARN) in this environment's group."""
+    group = deployment.stack("Platform").output("ModelPackageGroupName")
+    if _VERSION.fullmatch(given):
+        wanted = PackageVersion(group, int(given))
+    else:
+        try:
+            wanted = PackageVersion.parse(given)
+        except ValueError:
+            raise UsageError(f"argument --package: not a version, <group>/<version> or ARN: {given!r}") from None
+    if wanted.group != group:
+        raise UsageError(
+            f"argument --package: {given!r} is a version of {wanted.group!r}; environment "
+            f"{deployment.settings.name.value!r} approves and serves versions of its own group {group!r}"
+        )
+    sagemaker = deployment.client("sagemaker")
+    for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+        for summary in page["ModelPackageSummaryList"]:
+            if summary.get("ModelPackageVersion") == wanted.version:
+                described: dict[str, Any] = sagemaker.describe_model_package(
+                    ModelPackageName=summary["ModelPackageArn"]
+                )
+                return described
+    raise UsageError(f"argument --package: group {group!r} has no version {wanted.version}")

@@ -1,0 +1,204 @@
+"""`approve`, `reject`, `promote --package` and `status`'s lineage, against recorded SageMaker answers (Stubbers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from sagemaker_ops.lineage import lineage
+from tests.sagemaker_ops.stubbed import StubbedDeployment, run_json, stack, use
+
+GROUP = "sagemaker-gbdt-staging"
+ARN = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/3"
+WHEN = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+REPOSITORY = "staging-platform-algorithmimagerepository"
+IMAGE = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{REPOSITORY}:0123abcd"
+MANIFEST = '{"schemaVersion": 2}'
+KEPT_AS = f"approved-{GROUP}-3"
+DESCRIBED: dict[str, Any] = {
+    "ModelPackageName": f"{GROUP}/3",
+    "ModelPackageGroupName": GROUP,
+    "ModelPackageVersion": 3,
+    "ModelPackageArn": ARN,
+    "CreationTime": WHEN,
+    "ModelPackageStatus": "Completed",
+    "ModelPackageStatusDetails": {"ValidationStatuses": []},
+    "ModelApprovalStatus": "PendingManualApproval",
+    "InferenceSpecification": {
+        "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://artifacts/pipeline/models/job-1/model.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    },
+    "CustomerMetadataProperties": {
+        "num_boost_round": "200",
+        "pipeline/training_job": "sagemaker-gbdt-staging-job-1",
+        "pipeline/data": "s3://data/datasets/churn/",
+        "pipeline/commit": "0a1b2c3",
+        "pipeline/execution": "run-1",
+        "quality_gate/validation:auc": "0.83",
+    },
+}
+
+
+@pytest.fixture
+def staging(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedDeployment]:
+    deployment = StubbedDeployment("staging", {"Platform": stack("Platform", {"ModelPackageGroupName": GROUP})})
+    use(monkeypatch, deployment)
+    yield deployment
+    deployment.assert_no_pending_responses()
+
+
+def _found(deployment: StubbedDeployment, described: dict[str, Any]) -> None:
+    """The version's lookup: listed in the group, then described."""
+    summary = {k: described[k] for k in ("ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn")}
+    summary |= {"CreationTime": WHEN, "ModelPackageStatus": "Completed"}
+    sagemaker = deployment.stubber("sagemaker")
+    sagemaker.add_response(
+        "list_model_packages", {"ModelPackageSummaryList": [summary]}, {"ModelPackageGroupName": GROUP}
+    )
+    sagemaker.add_response("describe_model_package", described, {"ModelPackageName": ARN})
+
+
+def test_a_pending_version_gets_no_pin(staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN version 3 awaiting approval WHEN its pin is asked for THEN exit 1, saying how to approve it
+    _found(staging, DESCRIBED)
+    code, result = run_json(capsys, "promote", "--env", "staging", "--package", "3")
+    assert code == 1
+    assert "is PendingManualApproval, not Approved" in result["error"]
+    assert "approve --env staging --package sagemaker-gbdt-staging/3" in result["error"]
+    assert "pin" not in result
+
+
+def test_an_approved_version_gets_its_pin_and_lineage(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN version 3, approved by a person WHEN its pin is asked for by ARN
+    approved = DESCRIBED | {
+        "ModelApprovalStatus": "Approved",
+        "ApprovalDescription": "reviewed",
+        "LastModifiedTime": WHEN,
+        "LastModifiedBy": {"IamIdentity": {"Arn": "arn:aws:sts::123456789012:assumed-role/Reviewer/ana"}},
+    }
+    _found(staging, approved)
+    code, result = run_json(capsys, "promote", "--env", "staging", "--package", ARN)
+    # THEN the pin names the version, and the lineage says who approved it when, and what produced it
+    assert code == 0, result
+    assert result["pin"] == f'[environments.staging.endpoint]\nmodel_package = "{GROUP}/3"'
+    assert result["decided_by"] == "arn:aws:sts::123456789012:assumed-role/Reviewer/ana"
+    assert result["decided_at"] == WHEN.isoformat()
+    assert (result["training_job"], result["data"], result["commit"]) == (
+        "sagemaker-gbdt-staging-job-1",
+        "s3://data/datasets/churn/",
+        "0a1b2c3",
+    )
+    assert result["metrics"] == {"validation:auc": 0.83}
+    assert result["hyperparameters"] == {"num_boost_round": "200"}
+    assert "npx cdk deploy 'Staging/*'" in result["next_step"]
+
+
+@pytest.mark.parametrize(("command", "status"), [("approve", "Approved"), ("reject", "Rejected")])
+def test_a_decision_is_recorded_with_its_reason(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str], command: str, status: str
+) -> None:
+    # GIVEN version 3 awaiting approval WHEN a person decides, giving a reason
+    _found(staging, DESCRIBED)
+    if command == "approve":  # its image is kept: tagged for the repository's lifecycle rule
+        _image(staging, found=True, tagged=False)
+        where = {"registryId": "123456789012", "repositoryName": REPOSITORY}
+        staging.stubber("ecr").add_response("put_image", {}, {**where, "imageManifest": MANIFEST, "imageTag": KEPT_AS})
+    sagemaker = staging.stubber("sagemaker")
+    sagemaker.add_response(
+        "update_model_package",
+        {"ModelPackageArn": ARN},
+        {"ModelPackageArn": ARN, "ModelApprovalStatus": status, "ApprovalDescription": "AUC too low on segment B"},
+    )
+    after = DESCRIBED | {"ModelApprovalStatus": status, "ApprovalDescription": "AUC too low on segment B"}
+    sagemaker.add_response("describe_model_package", after, {"ModelPackageName": ARN})
+    code, result = run_json(
+        capsys, command, "--env", "staging", "--package", f"{GROUP}/3", "--reason", "AUC too low on segment B"
+    )
+    # THEN SageMaker records the status and the reason; approving names the next step
+    assert code == 0, result
+    assert (result["previous_approval"], result["approval"]) == ("PendingManualApproval", status)
+    assert result["approval_description"] == "AUC too low on segment B"
+    assert ("next_step" in result) == (command == "approve")
+    assert result.get("image_kept_as") == (KEPT_AS if command == "approve" else None)
+
+
+def _image(deployment: StubbedDeployment, *, found: bool, tagged: bool | None) -> None:
+    """BatchGetImage of the version's image by its tag, then (when it is found) by the approved tag."""
+    where = {"registryId": "123456789012", "repositoryName": REPOSITORY}
+    ecr = deployment.stubber("ecr")
+    image = {"imageManifest": MANIFEST, "imageId": {"imageTag": "0123abcd"}}
+    ecr.add_response(
+        "batch_get_image", {"images": [image] if found else []}, {**where, "imageIds": [{"imageTag": "0123abcd"}]}
+    )
+    if tagged is not None:
+        ecr.add_response(
+            "batch_get_image", {"images": [image] if tagged else []}, {**where, "imageIds": [{"imageTag": KEPT_AS}]}
+        )
+
+
+def test_a_version_whose_image_is_gone_is_not_approved(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN version 3 whose image the repository no longer holds
+    _found(staging, DESCRIBED)
+    _image(staging, found=False, tagged=None)
+    # WHEN a person approves it THEN exit 1, and nothing is updated: it could not be served
+    code, result = run_json(capsys, "approve", "--env", "staging", "--package", "3")
+    assert code == 1
+    assert "is no longer in its repository" in result["error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["reject", "--package", "3"], "the following arguments are required: --reason"),
+        (["approve", "--package", "latest"], "must be a model package version"),
+        (["approve", "--package", "0"], "must be a model package version"),
+        (["approve", "--package", "3", "--reason", " "], "must be 1-1024 characters, not blank"),
+        (["approve", "--package", "3", "--reason", "x" * 1025], "must be 1-1024 characters"),
+    ],
+    ids=["reject without reason", "not a version", "version 0", "blank reason", "long reason"],
+)
+def test_a_bad_decision_is_a_usage_error_before_any_call(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, result = run_json(capsys, *args[:1], "--env", "staging", *args[1:])
+    assert code == 2
+    assert message in result["error"]
+
+
+def test_another_environments_version_is_refused(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN staging WHEN an operator names a version of prod's group THEN usage error, no AWS call
+    code, result = run_json(capsys, "approve", "--env", "staging", "--package", "sagemaker-gbdt-prod/3")
+    assert code == 2
+    assert "approves and serves versions of its own group 'sagemaker-gbdt-staging'" in result["error"]
+
+
+def test_a_version_the_group_lacks_is_named(staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]) -> None:
+    staging.stubber("sagemaker").add_response(
+        "list_model_packages", {"ModelPackageSummaryList": []}, {"ModelPackageGroupName": GROUP}
+    )
+    code, result = run_json(capsys, "approve", "--env", "staging", "--package", "9")
+    assert code == 2
+    assert "group 'sagemaker-gbdt-staging' has no version 9" in result["error"]
+
+
+def test_a_version_registered_approved_was_decided_by_its_creator_when_created() -> None:
+    """GIVEN a version dev's pipeline registered Approved (auto_approve) WHEN its lineage is read
+    THEN its decision is its creation: by whoever created it, at its creation time."""
+    created = DESCRIBED | {"ModelApprovalStatus": "Approved", "CreatedBy": {"UserProfileName": "pipeline"}}
+    read = lineage(created)
+    assert (read["approval"], read["decided_by"], read["decided_at"]) == ("Approved", "pipeline", WHEN.isoformat())
+
+
+def test_a_pending_version_was_decided_by_nobody() -> None:
+    read = lineage(DESCRIBED | {"CreatedBy": {"UserProfileName": "pipeline"}})
+    assert (read["decided_by"], read["decided_at"]) == (None, None)

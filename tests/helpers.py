@@ -23,6 +23,7 @@ from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 from config import AppConfig, parse_config
+from config.contract import APPROVED
 from config.settings import DEFAULT_CONFIG_FILE
 from local_sagemaker.server import MotoServer
 from sagemaker_constructs import (
@@ -46,8 +47,8 @@ TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not
 BOOTSTRAP_ARTIFACT_KEY = "models/bootstrap/model.tar.gz"
 
 
-def register_approved_version(server: MotoServer, platform_outputs: Mapping[str, str]) -> str:
-    """The next version of the environment's group, approved, naming the bootstrap artifact.
+def register_approved_version(server: MotoServer, platform_outputs: Mapping[str, str], status: str = APPROVED) -> str:
+    """The next version of the environment's group (`status`: approved unless told), naming the bootstrap artifact.
 
     Before an environment's first Inference deploy, version 1 (the shipped pin) must exist, approved
     (docs/delivery.md); an emulated deploy of a later pin needs that version too.
@@ -64,7 +65,7 @@ def register_approved_version(server: MotoServer, platform_outputs: Mapping[str,
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
-        ModelApprovalStatus="Approved",
+        ModelApprovalStatus=status,
     )
     return str(answer["ModelPackageArn"])
 

@@ -15,6 +15,7 @@ from local_sagemaker.registry import model_data_url
 from sagemaker_ops.cli import main
 from tests.container.harness import csv_bytes
 from tests.e2e.pipeline import ROLE, Environment
+from tests.helpers import register_approved_version
 
 OK, FAILED, USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 
@@ -117,3 +118,30 @@ def test_train_approve_promote_invoke_smoke_transform_and_status_on_the_trained_
     assert list(outputs) == ["transform/ops-transform/part-0.csv.out"]
     scores = np.array([float(line) for line in outputs["transform/ops-transform/part-0.csv.out"].decode().split()])
     np.testing.assert_allclose(scores, staging.model_of(job).predict(data.score_features), rtol=1e-6)
+
+
+def test_a_rejected_version_gets_no_pin_and_no_stack_can_create_its_model(staging: Environment, cli: Any) -> None:
+    # GIVEN a version awaiting approval (registered as the pipeline registers; no run needed)
+    platform = {key: staging.output("Platform", key) for key in ("ModelPackageGroupName", "ImageUri")}
+    platform["ArtifactsBucketName"] = staging.artifacts_bucket
+    package = register_approved_version(staging.server, platform, status="PendingManualApproval")
+    version = package.rsplit("/", 1)[-1]
+    # WHEN a person rejects it, with the reason
+    code, rejected = cli("reject", "--package", version, "--reason", "validation data leaked into train")
+    # THEN SageMaker records it, and no pin is printed for it
+    assert code == OK, rejected
+    assert (rejected["approval"], rejected["approval_description"]) == ("Rejected", "validation data leaked into train")
+    code, refused = cli("promote", "--package", version)
+    assert code == FAILED and "is Rejected, not Approved" in refused["error"], refused
+    # AND a stack pinning it fails to create its Model, as CloudFormation's CreateModel fails in AWS
+    template = {
+        "Resources": {
+            "Model": {
+                "Type": "AWS::SageMaker::Model",
+                "Properties": {"ExecutionRoleArn": ROLE, "PrimaryContainer": {"ModelPackageName": package}},
+            }
+        }
+    }
+    # (moto's CloudFormation creates resources within CreateStack, so the call itself fails)
+    with pytest.raises(ClientError, match="is Rejected: a model can be created from an Approved model package version"):
+        staging.client("cloudformation").create_stack(StackName="rejected-pin", TemplateBody=json.dumps(template))

@@ -120,9 +120,17 @@ _OUTDIR_ROOT = Path(tempfile.mkdtemp(prefix="cdk-tests-"))
 atexit.register(shutil.rmtree, _OUTDIR_ROOT, ignore_errors=True)
 
 
+# What `cdk synth --no-staging` sets: assets are fingerprinted where they are, not copied into the outdir. A
+# construct or stack test's app has no use for copies, and each app with the image would otherwise write the
+# image copy's 50 MB Lambda bundle (some 12 GB a run). Templates are the same: an asset's hash does not change.
+# Whole-app syntheses (`synthesize` above) stage as `cdk synth` does: the emulator deploys their assets, some of which
+# (a custom resource's bundled handler) exist only as their staged copies.
+NO_STAGING = {"aws:cdk:disable-asset-staging": True}
+
+
 def new_app(**options: Any) -> cdk.App:
     """An app with the project's feature flags that synthesizes below the test run's temporary directory."""
-    return cdk.App(context=cdk_context(), outdir=tempfile.mkdtemp(dir=_OUTDIR_ROOT), **options)
+    return cdk.App(context=cdk_context() | NO_STAGING, outdir=tempfile.mkdtemp(dir=_OUTDIR_ROOT), **options)
 
 
 def new_stack(account: str = TEST_ACCOUNT, region: str = "us-east-1") -> cdk.Stack:

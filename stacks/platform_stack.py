@@ -8,7 +8,6 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from config import EnvironmentConfig
 from config.container_interface import CONTAINER_DIRECTORY
 from config.contract import (
     DATA_CAPTURE_METRICS_FILTER,
@@ -24,10 +23,10 @@ from sagemaker_constructs import (
     SageMakerExecutionRole,
     SecureBucket,
 )
-from stacks._common import environment_prefix, removal_policy
+from stacks._common import EnvironmentStack
 
 
-class PlatformStack(cdk.Stack):
+class PlatformStack(EnvironmentStack):
     """Key, buckets, algorithm image, SageMaker execution role and alarm topic of one environment.
 
     Also SageMaker's job log groups, where the environment manages them (one per account and region).
@@ -36,24 +35,14 @@ class PlatformStack(cdk.Stack):
     `image`, `execution_role`, `alarm_topic`) for the stacks that build on it.
     """
 
-    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
     def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        app_name: str,
-        settings: EnvironmentConfig,
-        container_directory: Path = CONTAINER_DIRECTORY,
-        **kwargs: Any,
+        self, scope: Construct, id_: str, *, container_directory: Path = CONTAINER_DIRECTORY, **kwargs: Any
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        removal = removal_policy(settings)
+        settings, removal = self.settings, self.removal
         noncurrent_expiration = cdk.Duration.days(settings.noncurrent_version_expiration_days)
 
-        self.key = EncryptionKey(
-            self, "EncryptionKey", alias=environment_prefix(app_name, settings), removal_policy=removal
-        ).key
+        self.key = EncryptionKey(self, "EncryptionKey", alias=self.name_prefix, removal_policy=removal).key
         self.access_log_bucket = SecureBucket(
             self,
             "AccessLogs",
@@ -96,7 +85,7 @@ class PlatformStack(cdk.Stack):
             artifacts_bucket=self.artifacts_bucket,
             image=self.image,
             encryption_key=self.key,
-            name_prefix=environment_prefix(app_name, settings),
+            name_prefix=self.name_prefix,
             in_vpc=settings.training.vpc is not None or settings.endpoint.vpc is not None,
         )
         # The notebook's role sits next to the buckets it reads (its policy names them directly).
@@ -105,7 +94,7 @@ class PlatformStack(cdk.Stack):
             self.notebook_role = NotebookRole(
                 self,
                 "NotebookRole",
-                name_prefix=environment_prefix(app_name, settings),
+                name_prefix=self.name_prefix,
                 data_bucket=self.data_bucket,
                 artifacts_bucket=self.artifacts_bucket,
                 encryption_key=self.key,

@@ -39,6 +39,24 @@ TEST_ACCOUNT = "123456789012"
 TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
 
 
+# -- tables of cases and configuration edits ----------------------------------------------------------
+
+
+def cases(*rows: tuple[Any, ...]) -> list[Any]:
+    """The parameters of a table of cases, one row `(id, *values)` a case: the rows read as data."""
+    return [pytest.param(*values, id=name) for name, *values in rows]
+
+
+def set_at(document: dict[str, Any], path: str, value: Any) -> None:
+    """Sets `path` (`environments.dev.endpoint.variants.0.weight`: a number indexes a list) of a parsed
+    TOML document to `value`, creating the tables on the way that are not there."""
+    *parents, last = path.split(".")
+    node: Any = document
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    node[last] = value
+
+
 # -- synthesis -------------------------------------------------------------------------------------
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
 
-from local_sagemaker.container import SHARED_MACHINE_ENV
-from tests.container.harness import ENTRYPOINT, auc, csv_bytes, failure_of, free_port, make_data, run_train, write_tree
+from local_sagemaker.container import SHARED_MACHINE_ENV, free_port
+from tests.container.harness import ENTRYPOINT, auc, csv_bytes, failure_of, make_data, run_train, write_tree
 
 HYPERPARAMETERS = {
     "objective": "binary",

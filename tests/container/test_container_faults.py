@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from local_sagemaker.container import free_port
 from tests.container.conftest import Trained
-from tests.container.harness import ENTRYPOINT, Server, free_port, start_server
+from tests.container.harness import ENTRYPOINT, Server, start_server
 
 TIMEOUT = 2  # SAGEMAKER_MODEL_SERVER_TIMEOUT of the stall test's server
 IDLE = TIMEOUT + 15  # the idle keep-alive bound derived from it (server.py)

@@ -25,8 +25,9 @@ import pytest
 import sagemaker_contract.request_log as request_log  # noqa: PLR0402
 from sagemaker_contract.variables import SettingError
 
+from local_sagemaker.container import free_port
 from tests.container.conftest import Trained
-from tests.container.harness import ENTRYPOINT, LOG_EVERY_REQUEST, METRICS_ON, Server, free_port, start_server
+from tests.container.harness import ENTRYPOINT, LOG_EVERY_REQUEST, METRICS_ON, Server, start_server
 
 METRIC_NAMES = ("Requests", "RequestRows", "ClientErrors", "ModelErrors", "ServerErrors")
 

@@ -149,7 +149,8 @@ class SageMakerExecutionRole(Construct):
         if in_vpc:
             # What SageMaker's developer guide lists for a role whose jobs or model run in a VPC
             # (sagemaker-roles.html, "CreateTrainingJob" / "CreateModel" with VpcConfig; train-vpc.html):
-            # the subnets and interfaces are only known to SageMaker, so on any resource.
+            # the subnets and interfaces are only known to SageMaker, so on any resource. Not shared with
+            # tests/deploy_readiness SAGEMAKER_VPC_ACTIONS, its independent reading of the guide, which this must meet.
             self.policy.add_statements(
                 iam.PolicyStatement(
                     sid="ManageNetworkInterfacesInTheVpc",

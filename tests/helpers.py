@@ -39,6 +39,17 @@ TEST_ACCOUNT = "123456789012"
 TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
 
 
+def validation_findings(outdir: Path) -> set[tuple[str, str]]:
+    """(rule, construct path) of every finding in the policy validation report a synthesis wrote to `outdir`."""
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return {
+        (violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+
+
 # -- tables of cases and configuration edits ----------------------------------------------------------
 
 

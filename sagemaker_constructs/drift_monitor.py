@@ -38,6 +38,7 @@ from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.shared_iam import service_role
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
     encrypted_log_group,
@@ -256,14 +257,7 @@ class DriftMonitor(Construct):
 
     def _starter(self, id_: str, service: str, state_machine: sfn.IStateMachine) -> iam.IRole:
         """A role `service` assumes to start `state_machine`, its one permission in a managed policy."""
-        role = iam.Role(
-            self,
-            f"{id_}Role",
-            assumed_by=iam.ServicePrincipal(
-                service, conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-            ),
-            description=f"Lets {service} start one state machine",
-        )
+        role = service_role(self, f"{id_}Role", service=service, description=f"Lets {service} start one state machine")
         iam.ManagedPolicy(
             self,
             f"{id_}Policy",

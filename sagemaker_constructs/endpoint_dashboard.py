@@ -8,11 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from config.contract import (
-    CONTAINER_CLIENT_ERRORS,
-    CONTAINER_MODEL_ERRORS,
-    CONTAINER_REQUEST_ROWS,
-    CONTAINER_REQUESTS,
-    CONTAINER_SERVER_ERRORS,
+    CONTAINER,
     DATA_CAPTURE_METRICS_FILTER,
 )
 from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MINUTE
@@ -100,13 +96,13 @@ def add_widgets(
                 left=[
                     monitoring.metric_container(name)
                     for name in (
-                        CONTAINER_REQUESTS,
-                        CONTAINER_CLIENT_ERRORS,
-                        CONTAINER_MODEL_ERRORS,
-                        CONTAINER_SERVER_ERRORS,
+                        CONTAINER.metrics.requests,
+                        CONTAINER.metrics.client_errors,
+                        CONTAINER.metrics.model_errors,
+                        CONTAINER.metrics.server_errors,
                     )
                 ],
-                right=[monitoring.metric_container(CONTAINER_REQUEST_ROWS)],
+                right=[monitoring.metric_container(CONTAINER.metrics.rows)],
                 width=8,
             )
         )

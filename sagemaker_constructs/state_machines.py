@@ -18,18 +18,12 @@ from constructs import Construct
 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.shared_iam import service_role
 
 
 def state_machine_role(scope: Construct, id_: str, *, description: str) -> iam.Role:
     """A role only Step Functions, on behalf of this account, may assume."""
-    return iam.Role(
-        scope,
-        id_,
-        assumed_by=iam.ServicePrincipal(
-            "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-        ),
-        description=description,
-    )
+    return service_role(scope, id_, service="states.amazonaws.com", description=description)
 
 
 def pass_execution_role_statement(execution_role: SageMakerExecutionRole) -> iam.PolicyStatement:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -25,13 +25,20 @@ class EnvironmentStack(cdk.Stack):
     keyword arguments), and derives once what each of its stacks names and keeps the same way.
 
     `name_prefix` is `environment_prefix`, `removal` is `removal_policy`, `job_tags` the tags of the
-    SageMaker jobs its state machines start. A stack that builds on this one adds its own keyword arguments
-    and passes the rest on.
+    SageMaker jobs its state machines start. A stack that builds on this one says what it holds in `purpose`,
+    adds its own keyword arguments and passes the rest on.
+
+    @default description `<app> <environment>: <purpose>`
+    @default termination_protection where the environment keeps its data (`retain_data`)
     """
+
+    purpose: ClassVar[str]
 
     def __init__(
         self, scope: Construct, id_: str, *, app_name: str, settings: EnvironmentConfig, **kwargs: Any
     ) -> None:
+        kwargs.setdefault("description", f"{app_name} {settings.name.value}: {self.purpose}")
+        kwargs.setdefault("termination_protection", settings.retain_data)
         super().__init__(scope, id_, **kwargs)
         self.app_name = app_name
         self.settings = settings

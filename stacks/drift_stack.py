@@ -28,6 +28,8 @@ class DriftStack(EnvironmentStack):
     With `drift.retrain_on_drift`, its alarm starts the training stack's pipeline on `drift.retrain_data_prefix`.
     """
 
+    purpose = "scheduled drift checks of the captured requests"
+
     def __init__(
         self,
         scope: Construct,

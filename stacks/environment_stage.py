@@ -58,8 +58,6 @@ class EnvironmentStage(cdk.Stage):
             app_name=app_name,
             settings=settings,
             container_directory=container_directory,
-            description=f"{app_name} {settings.name.value}: key, buckets, image, SageMaker role, alarm topic",
-            termination_protection=settings.retain_data,
         )
         self.training = TrainingStack(
             self,
@@ -68,8 +66,6 @@ class EnvironmentStage(cdk.Stage):
             settings=settings,
             platform=self.platform,
             metric_definitions_file=container_directory / CONTAINER.files.metric_definitions,
-            description=f"{app_name} {settings.name.value}: training and batch scoring pipeline, notebook",
-            termination_protection=settings.retain_data,
         )
         # No endpoint until a model artifact is pinned: the first deploy creates the platform,
         # training fills the artifacts bucket, the pin then brings the endpoint up.
@@ -81,8 +77,6 @@ class EnvironmentStage(cdk.Stage):
                 app_name=app_name,
                 settings=settings,
                 platform=self.platform,
-                description=f"{app_name} {settings.name.value}: SageMaker model, endpoint config, endpoint",
-                termination_protection=settings.retain_data,
             )
         # Drift checks of the endpoint's captured requests, wherever it captures them (docs/drift.md).
         self.drift: DriftStack | None = None
@@ -95,8 +89,6 @@ class EnvironmentStage(cdk.Stage):
                 platform=self.platform,
                 inference=self.inference,
                 training=self.training,
-                description=f"{app_name} {settings.name.value}: scheduled drift checks of the captured requests",
-                termination_protection=settings.retain_data,
             )
         # The execution policy creates a role only with this boundary (docs/delivery.md, one-time setup).
         for stack in (self.platform, self.training, self.inference, self.drift):

@@ -9,8 +9,7 @@ from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings
 from config.contract import (
-    CONTAINER_METRICS_ENDPOINT_VARIABLE,
-    CONTAINER_METRICS_NAMESPACE_VARIABLE,
+    CONTAINER,
     DATA_CAPTURE_PREFIX,
 )
 from sagemaker_constructs import (
@@ -38,6 +37,8 @@ class InferenceStack(EnvironmentStack):
     through the configured blue/green traffic shifting.
     """
 
+    purpose = "SageMaker model, endpoint config, endpoint"
+
     def __init__(self, scope: Construct, id_: str, *, platform: PlatformStack, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
         app_name, settings = self.app_name, self.settings
@@ -60,8 +61,8 @@ class InferenceStack(EnvironmentStack):
             else None,
             network_isolation=endpoint_settings.network_isolation,
             environment={
-                CONTAINER_METRICS_NAMESPACE_VARIABLE: app_name,
-                CONTAINER_METRICS_ENDPOINT_VARIABLE: endpoint_name,
+                CONTAINER.environment.metrics_namespace: app_name,
+                CONTAINER.environment.metrics_endpoint_name: endpoint_name,
             },
         )
         self.endpoint = RealtimeEndpoint(

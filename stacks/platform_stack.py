@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config.container_interface import CONTAINER_DIRECTORY
@@ -35,6 +36,8 @@ class PlatformStack(EnvironmentStack):
     `image`, `execution_role`, `alarm_topic`) for the stacks that build on it.
     """
 
+    purpose = "key, buckets, image, SageMaker role, alarm topic"
+
     def __init__(
         self, scope: Construct, id_: str, *, container_directory: Path = CONTAINER_DIRECTORY, **kwargs: Any
     ) -> None:
@@ -50,25 +53,24 @@ class PlatformStack(EnvironmentStack):
             noncurrent_version_expiration=noncurrent_expiration,
             expiration=cdk.Duration.days(settings.log_retention_days),
         ).bucket
-        self.data_bucket = SecureBucket(
-            self,
-            "Data",
-            encryption_key=self.key,
-            access_log_bucket=self.access_log_bucket,
-            access_log_prefix="data/",
-            removal_policy=removal,
-            noncurrent_version_expiration=noncurrent_expiration,
-        ).bucket
-        self.artifacts_bucket = SecureBucket(
-            self,
-            "Artifacts",
-            encryption_key=self.key,
-            access_log_bucket=self.access_log_bucket,
-            access_log_prefix="artifacts/",
-            removal_policy=removal,
-            noncurrent_version_expiration=noncurrent_expiration,
-            request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX},
-        ).bucket
+
+        def content_bucket(id_: str, **options: Any) -> s3.IBucket:
+            """A bucket of the environment's content: encrypted with its key, access-logged under `<id_>/`."""
+            return SecureBucket(
+                self,
+                id_,
+                encryption_key=self.key,
+                access_log_bucket=self.access_log_bucket,
+                access_log_prefix=f"{id_.lower()}/",
+                removal_policy=removal,
+                noncurrent_version_expiration=noncurrent_expiration,
+                **options,
+            ).bucket
+
+        self.data_bucket = content_bucket("Data")
+        self.artifacts_bucket = content_bucket(
+            "Artifacts", request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX}
+        )
         self.image = AlgorithmImage(
             self,
             "AlgorithmImage",

@@ -49,6 +49,8 @@ class TrainingStack(EnvironmentStack):
     Its output `StateMachineArn` is what `aws stepfunctions start-execution` (and sagemaker_ops) start.
     """
 
+    purpose = "training and batch scoring pipeline, notebook"
+
     def __init__(
         self,
         scope: Construct,

@@ -110,6 +110,24 @@ HOSTILE: list[tuple[str, bytes, str, str]] = [
     ("json unknown key", b'{"instances": [[1,2,3,4,5]], "extra": 1}', "application/json", "unknown field `extra`"),
     ("jsonlines 1e999", b"[1,2,3,4,5]\n[1,2,3,4,1e999]\n", "application/jsonlines", "line 2, column 5"),
     ("jsonlines inf via features", b'{"features": [1,2,3,4,1e400]}\n', "application/jsonlines", "line 1, column 5"),
+    # Record framing: batch transform joins outputs to inputs by position (test_container_records.py), so a body
+    # whose lines and records disagree is a 400 naming the line, never a 200 with another number of predictions.
+    # Characters str.splitlines() breaks at, inside one CSV record: never a second record.
+    *(
+        (f"csv {name} inside a record", b"1,2,3,4,5\n1,2" + char + b",4,5\n", "text/csv", "row 2")
+        for name, char in (("bare CR", b"\r3"), ("VT", b"\x0b3\x0b3"), ("FF", b"3\x0c3"))
+    ),
+    *(
+        (f"csv {name} inside a record", b"1,2,3,4,5\n1,2,3" + char.encode() + b"3,4,5\n", "text/csv", "row 2")
+        for name, char in (("U+2028", "\u2028"), ("U+0085", "\x85"), ("FS", "\x1c"))
+    ),
+    ("jsonlines two values on one line", b"[1,2,3,4,5]\n[1,2,3,4,5] [1,2,3,4,5]\n", "application/jsonlines", "line 2"),
+    ("jsonlines two arrays joined by a comma", b"[1,2,3,4,5],[1,2,3,4,5]\n", "application/jsonlines", "line 1"),
+    ("jsonlines a record split over lines", b"[1,2,3,4,5]\n[1,2,\n3,4,5]\n", "application/jsonlines", "line 2"),
+    # two values on line 1 and a split record: the count of values matches the count of lines
+    ("jsonlines two defects that cancel out", b"[1,2,3,4,5],[1,2\n3,4,5]\n", "application/jsonlines", "line 1"),
+    ("jsonlines an empty line between records", b"[1,2,3,4,5]\n\n[1,2,3,4,5]\n", "application/jsonlines", "line 2"),
+    ("jsonlines a JSON array of records", b"[[1,2,3,4,5],[1,2,3,4,5]]\n", "application/jsonlines", "line 1"),
 ]
 
 

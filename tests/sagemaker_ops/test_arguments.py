@@ -51,6 +51,10 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 
 ENV = ["--env", "dev"]
+# Command lines complete but for the option a row gets wrong.
+TRAIN_WITH = ["train", *ENV, "--data-prefix", "d"]
+INVOKE_WITH = ["invoke", *ENV, "--file", "{unknown}"]
+TRANSFORM_WITH = ["transform", *ENV, "--input", "x"]
 # One row a worst value: its id, the command line, and what the error line must name.
 WORST: list[tuple[str, list[str], str]] = [
     ("env-missing", ["status"], "--env"),
@@ -95,49 +99,29 @@ WORST: list[tuple[str, list[str], str]] = [
     ("data-prefix-tab", ["train", *ENV, "--data-prefix", "a\tb"], "control characters"),
     ("data-prefix-empty-segment", ["train", *ENV, "--data-prefix", "a//b"], "empty path segment"),
     ("data-prefix-too-long", ["train", *ENV, "--data-prefix", "é" * 600], "at most 1024 bytes"),
-    ("p-no-equals", ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round"], "NAME=VALUE"),
-    ("p-no-name", ["train", *ENV, "--data-prefix", "d", "-p", "=100"], "NAME=VALUE"),
-    (
-        "p-ill-typed",
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round=abc"],
-        "num_boost_round must be an integer, got 'abc'",
-    ),
-    (
-        "p-empty-value",
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round="],
-        "num_boost_round must be an integer, got ''",
-    ),
-    (
-        "p-huge",
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round=" + "9" * 30],
-        "num_boost_round must be <= 100000",
-    ),
-    (
-        "p-nan",
-        ["train", *ENV, "--data-prefix", "d", "-p", "learning_rate=nan"],
-        "learning_rate must be a finite number",
-    ),
+    ("p-no-equals", [*TRAIN_WITH, "-p", "num_boost_round"], "NAME=VALUE"),
+    ("p-no-name", [*TRAIN_WITH, "-p", "=100"], "NAME=VALUE"),
+    ("p-ill-typed", [*TRAIN_WITH, "-p", "num_boost_round=abc"], "num_boost_round must be an integer, got 'abc'"),
+    ("p-empty-value", [*TRAIN_WITH, "-p", "num_boost_round="], "num_boost_round must be an integer, got ''"),
+    ("p-huge", [*TRAIN_WITH, "-p", "num_boost_round=" + "9" * 30], "num_boost_round must be <= 100000"),
+    ("p-nan", [*TRAIN_WITH, "-p", "learning_rate=nan"], "learning_rate must be a finite number"),
     (
         "p-unicode-choice",
-        ["train", *ENV, "--data-prefix", "d", "-p", "objective=régression"],
+        [*TRAIN_WITH, "-p", "objective=régression"],
         "objective must be one of regression, binary, multiclass",
     ),
-    (
-        "p-unknown",
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_rounds=100"],
-        "unknown hyperparameter(s) num_boost_rounds",
-    ),
-    ("p-too-long", ["train", *ENV, "--data-prefix", "d", "-p", "seed=" + "1" * 2501], "at most 2500"),
-    ("p-twice", ["train", *ENV, "--data-prefix", "d", "-p", "seed=1", "-p", "seed=2"], "seed is given twice"),
+    ("p-unknown", [*TRAIN_WITH, "-p", "num_boost_rounds=100"], "unknown hyperparameter(s) num_boost_rounds"),
+    ("p-too-long", [*TRAIN_WITH, "-p", "seed=" + "1" * 2501], "at most 2500"),
+    ("p-twice", [*TRAIN_WITH, "-p", "seed=1", "-p", "seed=2"], "seed is given twice"),
     ("file-missing-option", ["invoke", *ENV], "--file"),
     ("file-does-not-exist", ["invoke", *ENV, "--file", "{missing}"], "No such file or directory"),
     ("file-directory", ["invoke", *ENV, "--file", "{dir}"], "not a regular file"),
     ("file-empty", ["invoke", *ENV, "--file", "{empty}"], "has 0 bytes"),
     ("file-too-large", ["invoke", *ENV, "--file", "{large}"], "a request has 1 to 6291456"),
     ("file-unknown-type", ["invoke", *ENV, "--file", "{unknown}"], "--content-type"),
-    ("type-empty", ["invoke", *ENV, "--file", "{unknown}", "--content-type", ""], "--content-type"),
-    ("type-space", ["invoke", *ENV, "--file", "{unknown}", "--content-type", "text/ csv"], "MIME"),
-    ("type-unicode", ["invoke", *ENV, "--file", "{unknown}", "--content-type", "tëxt/csv"], "MIME"),
+    ("type-empty", [*INVOKE_WITH, "--content-type", ""], "--content-type"),
+    ("type-space", [*INVOKE_WITH, "--content-type", "text/ csv"], "MIME"),
+    ("type-unicode", [*INVOKE_WITH, "--content-type", "tëxt/csv"], "MIME"),
     ("smoke-neither", ["smoke", *ENV], "--row --file"),
     ("smoke-both", ["smoke", *ENV, "--row", "1,2", "--file", "{unknown}"], "not allowed with"),
     ("row-empty", ["smoke", *ENV, "--row", ""], "--row"),
@@ -148,12 +132,12 @@ WORST: list[tuple[str, list[str], str]] = [
     ("input-no-bucket", ["transform", *ENV, "--input", "s3://"], "s3://<bucket>/<prefix>"),
     ("input-bad-bucket", ["transform", *ENV, "--input", "s3://Bucket/x"], "s3://<bucket>/<prefix>"),
     ("input-https", ["transform", *ENV, "--input", "https://bucket/x"], "s3://<bucket>/<prefix>"),
-    ("output-not-s3", ["transform", *ENV, "--input", "x", "--output", "out/"], "--output"),
-    ("job-name-empty", ["transform", *ENV, "--input", "x", "--job-name", ""], "--job-name"),
-    ("job-name-underscore", ["transform", *ENV, "--input", "x", "--job-name", "a_b"], "1-63 letters"),
-    ("job-name-too-long", ["transform", *ENV, "--input", "x", "--job-name", "j" * 64], "1-63 letters"),
-    ("job-name-unicode", ["transform", *ENV, "--input", "x", "--job-name", "jöb"], "1-63 letters"),
-    ("transform-type", ["transform", *ENV, "--input", "x", "--content-type", "csv"], "MIME"),
+    ("output-not-s3", [*TRANSFORM_WITH, "--output", "out/"], "--output"),
+    ("job-name-empty", [*TRANSFORM_WITH, "--job-name", ""], "--job-name"),
+    ("job-name-underscore", [*TRANSFORM_WITH, "--job-name", "a_b"], "1-63 letters"),
+    ("job-name-too-long", [*TRANSFORM_WITH, "--job-name", "j" * 64], "1-63 letters"),
+    ("job-name-unicode", [*TRANSFORM_WITH, "--job-name", "jöb"], "1-63 letters"),
+    ("transform-type", [*TRANSFORM_WITH, "--content-type", "csv"], "MIME"),
     ("since-empty", ["logs", *ENV, "--since", ""], "--since"),
     ("since-no-unit", ["logs", *ENV, "--since", "10"], "--since"),
     ("since-unknown-unit", ["logs", *ENV, "--since", "1y"], "--since"),

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import wrk_load
 from results_file import commit, record, write_readme_section
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
 

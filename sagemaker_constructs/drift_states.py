@@ -7,10 +7,7 @@ from typing import TYPE_CHECKING, Any
 import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
 
-from config.contract import (
-    CONTAINER,
-    CONTAINER_DRIFT,
-)
+from config.contract import CONTAINER, CONTAINER_DRIFT
 
 if TYPE_CHECKING:  # the construct imports this module
     from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor

@@ -7,10 +7,7 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from config.contract import (
-    CONTAINER,
-    DATA_CAPTURE_METRICS_FILTER,
-)
+from config.contract import CONTAINER, DATA_CAPTURE_METRICS_FILTER
 from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MINUTE
 
 if TYPE_CHECKING:  # the construct imports this module

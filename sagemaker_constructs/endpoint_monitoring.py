@@ -14,9 +14,7 @@ from constructs import Construct
 
 # The container writes its metrics in CloudWatch embedded metric format (EMF) to its log, so
 # CloudWatch Logs turns them into metrics without any PutMetricData permission.
-from config.contract import (
-    CONTAINER,
-)
+from config.contract import CONTAINER
 from sagemaker_constructs.endpoint_alarms import add_alarms
 from sagemaker_constructs.endpoint_dashboard import add_widgets
 from sagemaker_constructs.realtime_endpoint import MINUTE, MetricOptions, RealtimeEndpoint
@@ -120,6 +118,8 @@ class EndpointMonitoring(Construct):
         add_widgets(self, min_capacity, max_capacity, data_capture_bucket_name)
 
     # -- metrics ---------------------------------------------------------------------------------
+    # Each rate is one `_expression` over named metrics, as aws-cdk's endpoint.ts builds each named metric on one
+    # `metric()`: the methods are alike in shape (duplicates pairs them), their expressions and metrics are not.
 
     def metric_server_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """5XX answers as a percentage of invocations."""

@@ -12,10 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.contract import (
-    CONTAINER,
-    MAX_REALTIME_INVOCATION_SECONDS,
-)
+from config.contract import CONTAINER, MAX_REALTIME_INVOCATION_SECONDS
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.validation import raise_if_any
 

@@ -8,10 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings
-from config.contract import (
-    CONTAINER,
-    DATA_CAPTURE_PREFIX,
-)
+from config.contract import CONTAINER, DATA_CAPTURE_PREFIX
 from sagemaker_constructs import (
     AlarmThresholds,
     EndpointAutoScaling,

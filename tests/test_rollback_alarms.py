@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from config.contract import (
-    CONTAINER,
-)
+from config.contract import CONTAINER
 from tests.container.harness import LOG_INTERVAL_VARIABLE, Server, csv_bytes, make_data, start_server, train_on_split
 from tests.helpers import Synthesized, of_type, one_of_type
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
 
 from local_sagemaker.container import free_port
 
@@ -125,6 +125,23 @@ def run_train(root: Path, timeout: float = 120, **env: str) -> subprocess.Comple
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def serve_to_exit(
+    opt_ml: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `serve` on a free port until it exits (a bad setting or model); output decoded leniently (a native
+    library may print any bytes)."""
+    result = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "serve"],
+        env={**os.environ, "OPT_ML_DIR": str(opt_ml), "SAGEMAKER_BIND_TO_PORT": str(free_port()), **(env or {})},
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
     )
 
 

@@ -9,10 +9,7 @@ per request.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +22,8 @@ import pytest
 import sagemaker_contract.request_log as request_log  # noqa: PLR0402
 from sagemaker_contract.variables import SettingError
 
-from local_sagemaker.container import free_port
 from tests.container.conftest import Trained
-from tests.container.harness import ENTRYPOINT, LOG_EVERY_REQUEST, METRICS_ON, Server, start_server
+from tests.container.harness import LOG_EVERY_REQUEST, METRICS_ON, Server, serve_to_exit, start_server
 
 METRIC_NAMES = ("Requests", "RequestRows", "ClientErrors", "ModelErrors", "ServerErrors")
 
@@ -166,15 +162,7 @@ def test_a_bad_setting_is_refused_naming_the_variable(
 
 def test_serve_stops_with_the_setting_named(tmp_path: Path) -> None:
     """GIVEN REQUEST_LOG_INTERVAL_SECONDS=7 WHEN `serve` starts THEN exit 2 and one line naming it, no traceback."""
-    result = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "serve"],
-        env={**os.environ, "OPT_ML_DIR": str(tmp_path), "SAGEMAKER_BIND_TO_PORT": str(free_port())}
-        | {"REQUEST_LOG_INTERVAL_SECONDS": "7"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = serve_to_exit(tmp_path, {"REQUEST_LOG_INTERVAL_SECONDS": "7"})
     assert result.returncode == 2
     (line,) = [json.loads(text) for text in result.stdout.splitlines()]
     assert line["event"] == "bad_settings" and "REQUEST_LOG_INTERVAL_SECONDS must divide 60" in line["error"]

@@ -236,7 +236,8 @@ def test_renaming_a_bucket_replaces_it_and_is_blocked_in_staging_and_prod(
 
 # GIVEN one resource changed in one stack: the prod endpoint renamed, a prod database whose StorageType changes
 # (CloudFormation: replacement "conditionally", labelled "may replace" and blocked to be safe), the same bucket
-# rename as above in dev (a replacement, flagged, but the policy does not apply in dev)
+# rename as above in dev (a replacement, flagged, but the policy does not apply in dev). A table: its rows are
+# alike in shape (duplicates pairs them), each another case.
 ONE_CHANGE = [
     (
         case(

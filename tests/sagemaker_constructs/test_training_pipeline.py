@@ -12,9 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
-from config.contract import (
-    CONTAINER,
-)
+from config.contract import CONTAINER
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, states
 from tests.helpers import Platform, definition

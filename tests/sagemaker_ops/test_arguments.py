@@ -55,7 +55,8 @@ ENV = ["--env", "dev"]
 TRAIN_WITH = ["train", *ENV, "--data-prefix", "d"]
 INVOKE_WITH = ["invoke", *ENV, "--file", "{unknown}"]
 TRANSFORM_WITH = ["transform", *ENV, "--input", "x"]
-# One row a worst value: its id, the command line, and what the error line must name.
+# One row a worst value: its id, the command line, and what the error line must name (a table: some of its rows
+# are alike in shape, and duplicates pairs them).
 WORST: list[tuple[str, list[str], str]] = [
     ("env-missing", ["status"], "--env"),
     ("env-empty", ["status", "--env", ""], "--env"),

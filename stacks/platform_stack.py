@@ -80,27 +80,24 @@ class PlatformStack(EnvironmentStack):
             max_image_count=settings.image_retention_count,
             log_retention_days=settings.log_retention_days,
         )
+        # Both roles reach the same content: the environment's two buckets, under its key, named by its prefix.
+        content: dict[str, Any] = {
+            "data_bucket": self.data_bucket,
+            "artifacts_bucket": self.artifacts_bucket,
+            "encryption_key": self.key,
+            "name_prefix": self.name_prefix,
+        }
         self.execution_role = SageMakerExecutionRole(
             self,
             "ExecutionRole",
-            data_bucket=self.data_bucket,
-            artifacts_bucket=self.artifacts_bucket,
             image=self.image,
-            encryption_key=self.key,
-            name_prefix=self.name_prefix,
             in_vpc=settings.training.vpc is not None or settings.endpoint.vpc is not None,
+            **content,
         )
         # The notebook's role sits next to the buckets it reads (its policy names them directly).
         self.notebook_role: NotebookRole | None = None
         if settings.notebook.enabled:
-            self.notebook_role = NotebookRole(
-                self,
-                "NotebookRole",
-                name_prefix=self.name_prefix,
-                data_bucket=self.data_bucket,
-                artifacts_bucket=self.artifacts_bucket,
-                encryption_key=self.key,
-            )
+            self.notebook_role = NotebookRole(self, "NotebookRole", **content)
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
         if settings.monitoring.manage_job_log_groups:
             EncryptedLogGroups(

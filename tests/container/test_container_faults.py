@@ -109,21 +109,15 @@ def test_stalled_connections_are_closed_within_bounds_while_ping_answers(stall_s
     assert sum(line.get("status") == 408 for line in closed) >= 2  # the two stalled header phases
 
 
-BAD_SETTINGS = [
-    ("SAGEMAKER_BIND_TO_PORT", "8080.9", "from 1 to 65535"),
-    ("SAGEMAKER_BIND_TO_PORT", "inf", "from 1 to 65535"),
-    ("SAGEMAKER_BIND_TO_PORT", "0", "from 1 to 65535"),
-    ("SAGEMAKER_BIND_TO_PORT", "65536", "from 1 to 65535"),
-    ("SAGEMAKER_MODEL_SERVER_WORKERS", "-1", "from 1 to 1024"),
-    ("SAGEMAKER_MODEL_SERVER_WORKERS", "2.5", "from 1 to 1024"),
-    ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "inf", "from 1 to 3600"),
-    ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "nan", "from 1 to 3600"),
-    ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "1e3", "from 1 to 3600"),
-    ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "from 1 to 100"),
-    ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "9" * 5000, "from 1 to 100"),
-    ("SERVER_ACCEPT_DEFER_MILLISECONDS", "1001", "from 0 to 1000"),
-    ("SERVER_ACCEPT_DEFER_MILLISECONDS", "0.5", "from 0 to 1000"),
-]
+# Each serving variable: what it allows, and values outside it.
+OUT_OF_RANGE = {
+    "SAGEMAKER_BIND_TO_PORT": ("from 1 to 65535", ["8080.9", "inf", "0", "65536"]),
+    "SAGEMAKER_MODEL_SERVER_WORKERS": ("from 1 to 1024", ["-1", "2.5"]),
+    "SAGEMAKER_MODEL_SERVER_TIMEOUT": ("from 1 to 3600", ["inf", "nan", "1e3"]),
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB": ("from 1 to 100", ["101", "9" * 5000]),
+    "SERVER_ACCEPT_DEFER_MILLISECONDS": ("from 0 to 1000", ["1001", "0.5"]),
+}
+BAD_SETTINGS = [(variable, value, allowed) for variable, (allowed, values) in OUT_OF_RANGE.items() for value in values]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+# A path and a dataclass of names, alike in shape only to tests/test_checkov.py's opening (duplicates pairs them).
 CONTAINER_DIRECTORY = Path(__file__).resolve().parent.parent / "container"
 CONTAINER_INTERFACE_FILE = CONTAINER_DIRECTORY / "interface.json"
 
@@ -44,6 +45,8 @@ class ContainerFiles:
     metric_definitions: str
 
 
+# Typed fields of the exported file, alike in shape to DriftSetting below and to other modules' small
+# dataclasses (duplicates pairs them): each a different key of interface.json.
 @dataclass(frozen=True)
 class ContainerLimits:
     """The largest values the container accepts for its settings."""
@@ -175,6 +178,8 @@ def _drift(value: Any, path: Path) -> ContainerDrift:
     for key, number in (("bins", drift["bins"]), *(("defaults." + k, v) for k, v in defaults.items())):
         if not isinstance(number, int | float) or isinstance(number, bool) or not number > 0:
             raise ValueError(f"{path}: drift.{key} must be a number above 0, got {number!r}")
+    # One keyword a key of the file, alike in shape only to hyperschema/declare.py's Hyperparameter(...) (duplicates
+    # pairs them): a different file and class, read on the other side of the image boundary.
     return ContainerDrift(
         argument=drift["argument"],
         bins=int(drift["bins"]),

@@ -92,6 +92,7 @@ class SageMakerExecutionRole(Construct):
             *(f"{log_group_arn(group)}:log-stream:{name_prefix}-*" for group in JOB_LOG_GROUPS),
             f"{log_group_arn(self.log_group_name)}:log-stream:*",
         ]
+        # Alike in shape to the notebook's policies (duplicates pairs them): what SageMaker's jobs may do.
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",

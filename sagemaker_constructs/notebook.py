@@ -85,6 +85,7 @@ class NotebookRole(Construct):
 
     def _create_policy(self, data: s3.IBucket, artifacts: s3.IBucket, key: kms.IKey) -> iam.ManagedPolicy:
         logs = log_group_arn(NOTEBOOK_LOG_GROUP)
+        # Alike in shape to the drift monitor's and execution role's policies (duplicates pairs them): other statements.
         policy = iam.ManagedPolicy(
             self,
             "Policy",
@@ -218,6 +219,7 @@ class ExplorationNotebook(Construct):
             lifecycle_config_name=self.lifecycle_config.attr_notebook_instance_lifecycle_config_name,
         )
         self.notebook.node.add_dependency(role)
+        # Alike in shape to the execution role's policy (duplicates pairs them): one statement, to stop itself.
         self.stop_policy = iam.ManagedPolicy(
             self,
             "StopItself",

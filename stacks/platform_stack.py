@@ -71,6 +71,7 @@ class PlatformStack(EnvironmentStack):
         self.artifacts_bucket = content_bucket(
             "Artifacts", request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX}
         )
+        # A construct call alike in shape only to the training pipeline's pipeline_policy(...) (duplicates pairs them).
         self.image = AlgorithmImage(
             self,
             "AlgorithmImage",

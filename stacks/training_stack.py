@@ -127,6 +127,8 @@ class TrainingStack(EnvironmentStack):
         notebook = settings.notebook
         self.notebook: ExplorationNotebook | None = None
         if platform.notebook_role is not None and notebook.vpc is not None:
+            # Keyword arguments from the settings, alike in shape only to inference_stack.py's EndpointAutoScaling(...)
+            # (duplicates pairs them): another construct.
             self.notebook = ExplorationNotebook(
                 self,
                 "Notebook",

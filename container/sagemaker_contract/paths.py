@@ -52,6 +52,7 @@ class OptMl:
     def channel(self, name: str) -> Path:
         return self.data / name
 
+    # One property a path of SageMaker's /opt/ml layout: alike in shape (duplicates pairs them), each another path.
     @property
     def model(self) -> Path:
         return self.root / "model"

@@ -32,9 +32,13 @@ def _npy_of(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _typed(content_type: str, cases: dict[str, tuple[bytes, str]]) -> list[tuple[str, bytes, str, str]]:
-    """Cases of one content type, each `name: (body, the message it must give)`."""
-    return [(name, body, content_type, message) for name, (body, message) in cases.items()]
+def _typed(types: dict[str, dict[str, tuple[bytes, str]]]) -> list[tuple[str, bytes, str, str]]:
+    """Cases by content type, each `name: (body, the message it must give)`."""
+    return [
+        (name, body, content_type, message)
+        for content_type, cases in types.items()
+        for name, (body, message) in cases.items()
+    ]
 
 
 FIVE = np.arange(5.0).tobytes()
@@ -99,35 +103,32 @@ HOSTILE: list[tuple[str, bytes, str, str]] = [
     ("npy zip archive (npz)", b"PK\x03\x04" + b"\x00" * 100, "application/x-npy", "not a .npy array"),
     ("npy infinite value", _npy_of(np.array([[1, 2, np.inf, 4, 5.0]])), "application/x-npy", "row 1, column 3 is inf"),
     ("npy wrong width", _npy_of(np.zeros((2, 4))), "application/x-npy", "row 1 has 4 features; the model expects 5"),
+    # A table of cases by content type: its rows share a shape (duplicates pairs the groups), each another input
+    # and the error it must give.
     *_typed(
-        "text/csv",
         {
-            "csv inf": (b"1,2,3,4,5\n1,2,inf,4,5\n", "row 2, column 3 is inf"),
-            "csv -Infinity": (b"1,2,3,4,-Infinity\n", "row 1, column 5 is -inf"),
-            "csv 1e999": (b"1,1e999,3,4,5\n", "row 1, column 2 is inf"),
-            "csv python-only number syntax": (b"1,2,3,4,1_000\n", "row 1, column 5: '1_000' is not a number"),
-            "csv not UTF-8": (b"1,2,3,4,\xff\n", "not UTF-8"),
-        },
-    ),
-    *_typed(
-        "application/json",
-        {
-            "json 1e999": (b"[[1, 2, 3, 4, 1e999]]", "row 1, column 5: Number out of range"),
-            "json -1e999 one row": (b"[1, 2, -1e999, 4, 5]", "row 1, column 3: Number out of range"),
-            "json NaN literal": (b"[[1, 2, NaN, 4, 5]]", "malformed JSON"),
-            "json nested 100 000 deep": (b"[" * 100_000 + b"]" * 100_000, "row 1, column 1"),
-            "json a string": (b'"1,2,3,4,5"', "not a JSON array or object"),
-            "json empty array": (b"[]", "no rows"),
-            "json ragged rows": (b"[[1,2,3,4,5],[1,2,3]]", "row 2 has 3 features"),
-            "json unknown key": (b'{"instances": [[1,2,3,4,5]], "extra": 1}', "unknown field `extra`"),
-        },
-    ),
-    *_typed(
-        "application/jsonlines",
-        {
-            "jsonlines 1e999": (b"[1,2,3,4,5]\n[1,2,3,4,1e999]\n", "line 2, column 5"),
-            "jsonlines inf via features": (b'{"features": [1,2,3,4,1e400]}\n', "line 1, column 5"),
-        },
+            "text/csv": {
+                "csv inf": (b"1,2,3,4,5\n1,2,inf,4,5\n", "row 2, column 3 is inf"),
+                "csv -Infinity": (b"1,2,3,4,-Infinity\n", "row 1, column 5 is -inf"),
+                "csv 1e999": (b"1,1e999,3,4,5\n", "row 1, column 2 is inf"),
+                "csv python-only number syntax": (b"1,2,3,4,1_000\n", "row 1, column 5: '1_000' is not a number"),
+                "csv not UTF-8": (b"1,2,3,4,\xff\n", "not UTF-8"),
+            },
+            "application/json": {
+                "json 1e999": (b"[[1, 2, 3, 4, 1e999]]", "row 1, column 5: Number out of range"),
+                "json -1e999 one row": (b"[1, 2, -1e999, 4, 5]", "row 1, column 3: Number out of range"),
+                "json NaN literal": (b"[[1, 2, NaN, 4, 5]]", "malformed JSON"),
+                "json nested 100 000 deep": (b"[" * 100_000 + b"]" * 100_000, "row 1, column 1"),
+                "json a string": (b'"1,2,3,4,5"', "not a JSON array or object"),
+                "json empty array": (b"[]", "no rows"),
+                "json ragged rows": (b"[[1,2,3,4,5],[1,2,3]]", "row 2 has 3 features"),
+                "json unknown key": (b'{"instances": [[1,2,3,4,5]], "extra": 1}', "unknown field `extra`"),
+            },
+            "application/jsonlines": {
+                "jsonlines 1e999": (b"[1,2,3,4,5]\n[1,2,3,4,1e999]\n", "line 2, column 5"),
+                "jsonlines inf via features": (b'{"features": [1,2,3,4,1e400]}\n', "line 1, column 5"),
+            },
+        }
     ),
     # Record framing: batch transform joins outputs to inputs by position (test_container_records.py), so a body
     # whose lines and records disagree is a 400 naming the line, never a 200 with another number of predictions.

@@ -221,6 +221,7 @@ RENAMED = {
 }
 
 
+# Alike in shape to the acknowledged-replacement test below (duplicates pairs them): blocked here, allowed there.
 @pytest.mark.parametrize("environment", list(RENAMED))
 def test_renaming_a_bucket_replaces_it_and_is_blocked_in_staging_and_prod(
     reviewed: dict[str, Review], environment: str
@@ -303,6 +304,8 @@ ACKNOWLEDGED = {
 }
 
 
+# Alike in shape to the renamed-bucket test above (duplicates pairs them): the same replacement, acknowledged
+# here and blocked there; one test would assert neither outcome plainly.
 @pytest.mark.parametrize("resource", list(ACKNOWLEDGED))
 def test_an_acknowledged_replacement_is_allowed_and_shows_its_reason(
     reviewed: dict[str, Review], resource: str

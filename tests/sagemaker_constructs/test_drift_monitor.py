@@ -390,6 +390,7 @@ def test_retraining_starts_the_pipeline_with_the_newest_data_when_the_drift_alar
 # -- validation --------------------------------------------------------------------------------------
 
 
+# The same test as test_notebook.py's for another construct (duplicates pairs them): each file tests its own.
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -84,6 +84,7 @@ class ResourceChange:
     still_at: str | None = None
 
 
+# Alike in shape to SecurityGroupRule and SecurityGroupChanges below (duplicates pairs them): other fields.
 @dataclass(frozen=True)
 class Statement:
     """An IAM statement as the library renders it (resource, effect, action, principal, condition)."""

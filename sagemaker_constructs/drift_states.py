@@ -167,8 +167,8 @@ def _processing_job(
             }
         },
         "ProcessingInputs": [
-            s3_input("baseline", CONTAINER_DRIFT.baseline_path, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
-            s3_input("capture", CONTAINER_DRIFT.capture_path, {"S3Uri.$": "$.locations.capture_uri"}),
+            s3_input("baseline", CONTAINER_DRIFT.paths.baseline, {"S3Uri": f"s3://{bucket}/{baseline_key}"}),
+            s3_input("capture", CONTAINER_DRIFT.paths.capture, {"S3Uri.$": "$.locations.capture_uri"}),
         ],
         "ProcessingOutputConfig": {
             "Outputs": [
@@ -176,7 +176,7 @@ def _processing_job(
                     "OutputName": "report",
                     "S3Output": {
                         "S3Uri.$": "$.locations.report_uri",
-                        "LocalPath": CONTAINER_DRIFT.output_path,
+                        "LocalPath": CONTAINER_DRIFT.paths.output,
                         "S3UploadMode": "EndOfJob",
                     },
                 }

@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help=f"seconds to wait at most (default 3600, at most {arguments.MAX_WAIT_SECONDS})",
     )
+    # argparse options alike in shape to logs --limit below (duplicates pairs them): each its own type, range, help.
     common.add_argument(
-        # argparse options alike in shape to logs --limit below (duplicates pairs them): each its own type, range, help.
         "--poll-seconds",
         type=arguments.seconds(arguments.MAX_POLL_SECONDS),
         default=15.0,

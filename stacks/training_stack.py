@@ -127,18 +127,16 @@ class TrainingStack(EnvironmentStack):
         notebook = settings.notebook
         self.notebook: ExplorationNotebook | None = None
         if platform.notebook_role is not None and notebook.vpc is not None:
-            # Keyword arguments from the settings, alike in shape only to inference_stack.py's EndpointAutoScaling(...)
-            # (duplicates pairs them): another construct.
             self.notebook = ExplorationNotebook(
                 self,
                 "Notebook",
                 role=platform.notebook_role,
                 encryption_key=platform.key,
+                subnet_id=notebook.vpc.subnet_ids[0],
+                security_group_ids=list(notebook.vpc.security_group_ids),
                 instance_type=notebook.instance_type,
                 volume_size_gb=notebook.volume_size_gb,
                 idle=cdk.Duration.minutes(notebook.idle_minutes),
-                subnet_id=notebook.vpc.subnet_ids[0],
-                security_group_ids=list(notebook.vpc.security_group_ids),
             )
         cdk.CfnOutput(
             self,

@@ -77,11 +77,7 @@ def test_no_container_name_is_typed_into_the_contract_by_hand() -> None:
         "min_rows": drift.min_rows.default,
         "psi_threshold": drift.psi_threshold.default,
     }
-    assert RAW["drift"]["paths"] == {
-        "baseline": drift.baseline_path,
-        "capture": drift.capture_path,
-        "output": drift.output_path,
-    }
+    assert RAW["drift"]["paths"] == vars(drift.paths)
     assert RAW["files"]["metric_definitions"] == METRIC_DEFINITIONS_FILE.name
     assert METRIC_DEFINITIONS_FILE.is_file()
 

@@ -77,8 +77,6 @@ def schema_of(*classes: type[Any]) -> Schema:
             meta = field.metadata
             if kind not in _KINDS or "required" not in meta:
                 raise ValueError(f"{cls.__name__}.{field.name}: declare it with param() as int, float, str or bool")
-            # One keyword a field of param()'s metadata, alike in shape only to config/container_interface.py's
-            # ContainerDrift(...) (duplicates pairs them): the app cannot import this package, nor this one the app.
             specs[field.name] = Hyperparameter(
                 name=field.name,
                 type=_KINDS[kind],

@@ -124,7 +124,6 @@ def test_cdk_nag_passes_on_the_notebook_without_acknowledgments(
     assert report["pluginReports"][0]["pluginName"] == "AwsSolutions"
 
 
-# The same test as test_drift_monitor.py's for another construct (duplicates pairs them): each file tests its own.
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -19,6 +19,17 @@ from stacks.training_stack import TrainingStack
 
 # The context key DefaultStackSynthesizer reads its qualifier from.
 BOOTSTRAP_QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
+
+
+class _OfEnvironment(TypedDict):
+    """What every stack of the stage is built with (typed, so that mypy checks the keyword arguments)."""
+
+    app_name: str
+    settings: EnvironmentConfig
+
+
+class _OnPlatform(_OfEnvironment):
+    platform: PlatformStack
 
 
 class EnvironmentStage(cdk.Stage):
@@ -53,9 +64,9 @@ class EnvironmentStage(cdk.Stage):
         cdk.Tags.of(self).add("Project", app_name)
         cdk.Tags.of(self).add("Environment", settings.name.value)
         # Every stack is one environment's (the app's name and its settings); all but the platform stand on it.
-        environment: dict[str, Any] = {"app_name": app_name, "settings": settings}
+        environment: _OfEnvironment = {"app_name": app_name, "settings": settings}
         self.platform = PlatformStack(self, "Platform", container_directory=container_directory, **environment)
-        on_platform = {**environment, "platform": self.platform}
+        on_platform: _OnPlatform = {**environment, "platform": self.platform}
         self.training = TrainingStack(
             self,
             "Training",

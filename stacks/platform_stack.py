@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -25,6 +26,15 @@ from sagemaker_constructs import (
     SecureBucket,
 )
 from stacks._common import EnvironmentStack
+
+
+class _Content(TypedDict):
+    """What both roles reach: the environment's two buckets, under its key, named by its prefix."""
+
+    data_bucket: s3.IBucket
+    artifacts_bucket: s3.IBucket
+    encryption_key: kms.IKey
+    name_prefix: str
 
 
 class PlatformStack(EnvironmentStack):
@@ -81,8 +91,7 @@ class PlatformStack(EnvironmentStack):
             max_image_count=settings.image_retention_count,
             log_retention_days=settings.log_retention_days,
         )
-        # Both roles reach the same content: the environment's two buckets, under its key, named by its prefix.
-        content: dict[str, Any] = {
+        content: _Content = {
             "data_bucket": self.data_bucket,
             "artifacts_bucket": self.artifacts_bucket,
             "encryption_key": self.key,

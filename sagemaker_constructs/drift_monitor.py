@@ -38,6 +38,7 @@ from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.shared_iam import service_role
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
     encrypted_log_group,
@@ -136,15 +137,10 @@ class DriftMonitor(Construct):
     ) -> None:
         super().__init__(scope, id_)
         job = job or DriftJobOptions()
-        errors = _problems(
-            name_prefix=name_prefix,
-            endpoint_name=endpoint_name,
-            variant_name=variant_name,
-            baseline_key=baseline_key,
-            capture_prefix=capture_prefix,
-            report_prefix=report_prefix,
-            frequency=frequency,
-        )
+        errors = _name_problems(name_prefix, {"endpoint_name": endpoint_name, "variant_name": variant_name})
+        errors += _key_problems(baseline_key, {"capture_prefix": capture_prefix, "report_prefix": report_prefix})
+        if frequency not in _SCHEDULES:
+            errors.append(f"frequency must be one of {', '.join(_SCHEDULES)}, got {frequency!r}")
         raise_if_any(self, errors + _number_problems(psi_threshold, min_rows, job, settle))
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name
@@ -165,6 +161,8 @@ class DriftMonitor(Construct):
             description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
         )
         self.policy = self._create_policy(capture_prefix)
+        # The training pipeline's log group is built the same way (duplicates pairs them): each state machine's own
+        # group, named by its machine; encrypted_log_group already holds what they share.
         self.log_group = encrypted_log_group(
             self,
             "Logs",
@@ -256,14 +254,7 @@ class DriftMonitor(Construct):
 
     def _starter(self, id_: str, service: str, state_machine: sfn.IStateMachine) -> iam.IRole:
         """A role `service` assumes to start `state_machine`, its one permission in a managed policy."""
-        role = iam.Role(
-            self,
-            f"{id_}Role",
-            assumed_by=iam.ServicePrincipal(
-                service, conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-            ),
-            description=f"Lets {service} start one state machine",
-        )
+        role = service_role(self, f"{id_}Role", service=service, description=f"Lets {service} start one state machine")
         iam.ManagedPolicy(
             self,
             f"{id_}Policy",
@@ -322,6 +313,8 @@ class DriftMonitor(Construct):
             return f"arn:{cdk.Aws.PARTITION}:{service}:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:{resource}"
 
         jobs = arn("sagemaker", f"processing-job/{self.name_prefix}-drift-*")
+        # A managed policy of this construct's role, alike in shape to the notebook's and the execution role's
+        # (duplicates pairs them): each with its own statements.
         policy = iam.ManagedPolicy(
             self,
             "Policy",
@@ -362,30 +355,26 @@ class DriftMonitor(Construct):
         return policy
 
 
-def _problems(
-    *,
-    name_prefix: str,
-    endpoint_name: str,
-    variant_name: str,
-    baseline_key: str,
-    capture_prefix: str,
-    report_prefix: str,
-    frequency: str,
-) -> list[str]:
+def _name_problems(name_prefix: str, names: dict[str, str]) -> list[str]:
+    """The job name prefix, and the endpoint's and variant's names (by argument name)."""
     errors = []
     longest = MAX_JOB_NAME_LENGTH - _JOB_SUFFIX_LENGTH
     if not _NAME_PREFIX.fullmatch(name_prefix) or len(name_prefix) > longest:
         errors.append(f"name_prefix must be 1-{longest} lowercase letters, digits or '-', got {name_prefix!r}")
-    for field, value in (("endpoint_name", endpoint_name), ("variant_name", variant_name)):
+    for field, value in names.items():
         if not _NAME.fullmatch(value):
             errors.append(f"{field} must be 1-63 letters, digits or '-', got {value!r}")
+    return errors
+
+
+def _key_problems(baseline_key: str, prefixes: dict[str, str]) -> list[str]:
+    """The model artifact's key, and the key prefixes the checks read and write (by argument name)."""
+    errors = []
     if not baseline_key.endswith(".tar.gz") or baseline_key.startswith("/"):
         errors.append(f"baseline_key must be the model artifact's key (ending in .tar.gz), got {baseline_key!r}")
-    for field, value in (("capture_prefix", capture_prefix), ("report_prefix", report_prefix)):
+    for field, value in prefixes.items():
         if not value.endswith("/") or value.startswith("/") or "{" in value or "'" in value:
             errors.append(f"{field} must be a key prefix ending in '/' (no leading '/', no braces or quotes)")
-    if frequency not in _SCHEDULES:
-        errors.append(f"frequency must be one of {', '.join(_SCHEDULES)}, got {frequency!r}")
     return errors
 
 

@@ -7,12 +7,8 @@ from typing import Any, Literal
 import aws_cdk as cdk
 from constructs import Construct
 
-from config import DeploymentSettings, EndpointSettings, EnvironmentConfig
-from config.contract import (
-    CONTAINER_METRICS_ENDPOINT_VARIABLE,
-    CONTAINER_METRICS_NAMESPACE_VARIABLE,
-    DATA_CAPTURE_PREFIX,
-)
+from config import DeploymentSettings, EndpointSettings
+from config.contract import CONTAINER, DATA_CAPTURE_PREFIX
 from sagemaker_constructs import (
     AlarmThresholds,
     EndpointAutoScaling,
@@ -26,11 +22,11 @@ from sagemaker_constructs import (
     VpcPlacement,
 )
 from sagemaker_constructs.validation import invalid
-from stacks._common import environment_prefix, removal_policy
+from stacks._common import EnvironmentStack
 from stacks.platform_stack import PlatformStack
 
 
-class InferenceStack(cdk.Stack):
+class InferenceStack(EnvironmentStack):
     """Model → EndpointConfig → Endpoint (+ autoscaling, dashboard, alarms) serving the pinned model.
 
     Promotion is a reviewed change of `endpoint.model_artifact_key` in the configuration: the
@@ -38,24 +34,17 @@ class InferenceStack(cdk.Stack):
     through the configured blue/green traffic shifting.
     """
 
-    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        app_name: str,
-        settings: EnvironmentConfig,
-        platform: PlatformStack,
-        **kwargs: Any,
-    ) -> None:
+    purpose = "SageMaker model, endpoint config, endpoint"
+
+    def __init__(self, scope: Construct, id_: str, *, platform: PlatformStack, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
+        app_name, settings = self.app_name, self.settings
         endpoint_settings = settings.endpoint
         if endpoint_settings.model_artifact_key is None:
             raise invalid(self, ["endpoint.model_artifact_key is not set"])
         artifacts = platform.artifacts_bucket.bucket_name
-        endpoint_name = environment_prefix(app_name, settings)
-        removal = removal_policy(settings)
+        endpoint_name = self.name_prefix
+        removal = self.removal
         self.model = SageMakerModel(
             self,
             "Model",
@@ -69,8 +58,8 @@ class InferenceStack(cdk.Stack):
             else None,
             network_isolation=endpoint_settings.network_isolation,
             environment={
-                CONTAINER_METRICS_NAMESPACE_VARIABLE: app_name,
-                CONTAINER_METRICS_ENDPOINT_VARIABLE: endpoint_name,
+                CONTAINER.environment.metrics_namespace: app_name,
+                CONTAINER.environment.metrics_endpoint_name: endpoint_name,
             },
         )
         self.endpoint = RealtimeEndpoint(

@@ -39,6 +39,35 @@ TEST_ACCOUNT = "123456789012"
 TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
 
 
+def validation_findings(outdir: Path) -> set[tuple[str, str]]:
+    """(rule, construct path) of every finding in the policy validation report a synthesis wrote to `outdir`."""
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return {
+        (violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+
+
+# -- tables of cases and configuration edits ----------------------------------------------------------
+
+
+def cases(*rows: tuple[Any, ...]) -> list[Any]:
+    """The parameters of a table of cases, one row `(id, *values)` a case: the rows read as data."""
+    return [pytest.param(*values, id=name) for name, *values in rows]
+
+
+def set_at(document: dict[str, Any], path: str, value: Any) -> None:
+    """Sets `path` (`environments.dev.endpoint.variants.0.weight`: a number indexes a list) of a parsed
+    TOML document to `value`, creating the tables on the way that are not there."""
+    *parents, last = path.split(".")
+    node: Any = document
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    node[last] = value
+
+
 # -- synthesis -------------------------------------------------------------------------------------
 
 
@@ -210,6 +239,8 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
         max_image_count=5,
         log_retention_days=30,
     )
+    # Construct calls with keyword arguments, alike in shape only to test_state_machines.py's _logged (duplicates
+    # pairs them): other constructs, other arguments.
     role = SageMakerExecutionRole(
         stack,
         "ExecutionRole",

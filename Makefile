@@ -82,11 +82,17 @@ synth: setup  ## synthesize every environment into cdk.out/
 	$(CDK) synth --quiet
 	@ls -d cdk.out/assembly-*
 
-# The app's and the container's tests run at once, each printed when it ends: each suite keeps about one
-# core busy (side by side they took 7.6 and 3.7 min on the 2-core project machine at 36e0ed6). The review of the
-# change (`make report`: synth, then cdk.out/review.md) takes the core of the suite that ends first.
-test: lint typecheck $(CHECKOV_VENV)/.installed $(CONTAINER_TEST_SETUP)  ## lint, type-check, run every test and review the change (cdk.out/review.md)
-	$(MAKE) --no-print-directory -j2 --output-sync=target app-test container-test report
+# `make test` keeps the machine's cores busy from start to end. It first sets up the four environments at once
+# (.venv, node_modules, checkov's and the container's: each mostly waits on downloads), then runs every check at
+# once: lint, types, the review of the change (`make report`: synth, then cdk.out/review.md), the container's
+# tests, and the app's tests spread over TEST_WORKERS processes (pytest-xdist; tests that share a session's
+# server stay on one, tests/conftest.py). The operating system shares the cores among them, so the run ends
+# when the work of all of them is done, not when the longest of several serial jobs is.
+TEST_WORKERS ?= 2
+TEST_SETUP := $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed $(CONTAINER_TEST_SETUP)
+test:  ## set up, then lint, type-check, run every test and review the change (cdk.out/review.md), all at once
+	$(MAKE) --no-print-directory -j4 --output-sync=target $(TEST_SETUP)
+	$(MAKE) --no-print-directory -j5 --output-sync=target lint typecheck app-test container-test report
 
 # The edit-test loop's tier (under a minute on 2 cores, warm): lint, types, and the tests that need no
 # synthesized app, emulator or container run. `make test` runs these and the rest.
@@ -95,8 +101,8 @@ CHECK_TESTS := tests/test_config*.py tests/review tests/test_workflows.py tests/
 check: lint typecheck  ## the fast tier: lint, type-check and the tests that synthesize nothing (under a minute)
 	pytest -q -m 'not slow' $(CHECK_TESTS)
 
-app-test: setup  ## the app's tests: everything but the container's
-	pytest --ignore=tests/container --durations=10
+app-test: setup  ## the app's tests: everything but the container's (TEST_WORKERS processes)
+	pytest --ignore=tests/container --numprocesses=$(TEST_WORKERS) --dist=loadgroup --durations=10
 
 review: setup  ## what CloudFormation would add, change or replace per environment (BASE=<git ref or cdk.out dir>)
 	python -m review $(if $(BASE),$(if $(wildcard $(BASE)/assembly-*),--base-dir,--base) $(BASE),)

@@ -28,13 +28,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import wrk_load
 from results_file import commit, record, write_readme_section
+from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-# The container tests' harness: the same AUC and free port for the test of several hosts and this benchmark.
-from tests.container.harness import auc, free_port  # noqa: E402 - the project root is not on a script's path
 
 ENTRYPOINT = ROOT / "container" / "entrypoint.py"
 WORK = Path(tempfile.gettempdir()) / "container-bench" / "distributed"
@@ -86,7 +84,7 @@ def _pin(cpus: set[int]) -> Callable[[], None]:
 def run(name: str, files: list[Path], cpus: list[set[int]], rounds: int) -> dict[str, Any]:
     """One job: len(cpus) hosts, host i pinned to cpus[i] and reading its share of `files`."""
     hosts = [f"algo-{i + 1}" for i in range(len(cpus))]
-    addresses = {host: f"127.0.0.1:{free_port()}" for host in hosts}
+    addresses = {host: f"127.0.0.1:{wrk_load.free_port()}" for host in hosts}
     roots = [
         tree(Path(tempfile.mkdtemp(dir=WORK, prefix=f"{name}-")), host, hosts, files[i :: len(hosts)], rounds)
         for i, host in enumerate(hosts)
@@ -147,8 +145,12 @@ def main() -> None:
         "1 host, 1 CPU": run("one-1cpu", files, [{cpus[0]}], args.rounds),
         "2 hosts, 1 CPU each": run("two-1cpu", files, [{cpus[0]}, {cpus[1]}], args.rounds),
     }
+    positives = test_labels == 1
     for result in runs.values():
-        result["test_auc"] = round(auc(test_labels, ALGORITHM.load(result.pop("model")).predict(test_x)), 5)
+        scores = ALGORITHM.load(result.pop("model")).predict(test_x)
+        # AUC is the Mann-Whitney U of the positives' scores over the negatives', divided by the pairs.
+        u = mannwhitneyu(scores[positives], scores[~positives]).statistic
+        result["test_auc"] = round(float(u / (positives.sum() * (~positives).sum())), 5)
     base = runs["1 host, 1 CPU"]["wall_seconds"]
     data = {
         "rows": args.rows,

@@ -16,7 +16,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import wrk_load
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,36 +62,15 @@ def payloads(data: bytes) -> list[bytes]:
     return cuts
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_http(port: int, path: str, seconds: float = 120.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", path)
-            if connection.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"nothing answered on port {port} within {seconds:.0f} s")
-
-
 def through_runner(model_dir: Path, csv_path: Path, rows: int, work: Path) -> dict[str, Any]:
-    port = free_port()
+    port = wrk_load.free_port()
     emulator = subprocess.Popen(
         [sys.executable, "-m", "local_sagemaker", "-p", str(port), "--work-dir", str(work / "runner")],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_http(port, "/")
+        wrk_load.wait_ready(port, "/moto-api/data.json")
         aws = Aws(f"http://127.0.0.1:{port}")
         s3, sagemaker = aws.client("s3"), aws.client("sagemaker")
         s3.create_bucket(Bucket="bench")
@@ -145,13 +124,13 @@ def container_alone(model_dir: Path, csv_path: Path, rows: int, work: Path) -> d
     (tree / "model").parent.mkdir(parents=True, exist_ok=True)
     if not (tree / "model").exists():
         (tree / "model").symlink_to(model_dir.resolve())
-    port = free_port()
+    port = wrk_load.free_port()
     env = {**os.environ, "OPT_ML_DIR": str(tree), "SAGEMAKER_BIND_TO_PORT": str(port)}
     server = subprocess.Popen(
         [sys.executable, str(ENTRYPOINT), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_http(port, "/ping")
+        wrk_load.wait_ready(port, "/ping")
         time.sleep(5)  # the compiled trees are ready within a few seconds of start-up
         batches = payloads(csv_path.read_bytes())
         queue, answered, lock = list(reversed(batches)), [0], threading.Lock()

@@ -10,12 +10,17 @@ import http.client
 import re
 import resource
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# The port picker local SageMaker starts the container's hosts and servers with, for every benchmark.
+from local_sagemaker.container import free_port as free_port  # noqa: PLC0414 - re-exported
 
 _SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "{content_type}"
@@ -83,13 +88,6 @@ def _parse(output: str, cpu_s: float) -> Measured:
     errors = int(non_2xx.group(1)) if non_2xx else 0
     errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     return Measured(int(done.group(1)), float(done.group(2)) * scale, errors, cpu_s)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_ready(port: int, path: str, seconds: float = 120.0) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+# A path and a dataclass of names, alike in shape only to tests/test_checkov.py's opening (duplicates pairs them).
 CONTAINER_DIRECTORY = Path(__file__).resolve().parent.parent / "container"
 CONTAINER_INTERFACE_FILE = CONTAINER_DIRECTORY / "interface.json"
 
@@ -33,6 +34,8 @@ class ContainerEnvironment:
     server_workers: str
 
 
+# Typed fields of the exported file, alike in shape to DriftPaths and DriftSetting below (duplicates pairs them):
+# each a different key of interface.json.
 @dataclass(frozen=True)
 class ContainerFiles:
     """Names of the files the container reads or writes (under /opt/ml/... or next to it)."""
@@ -88,6 +91,16 @@ class DriftMetrics:
     unmatched_predictions: str
 
 
+# Alike in shape to ContainerFiles and ContainerLimits above (duplicates pairs them): other keys of the file.
+@dataclass(frozen=True)
+class DriftPaths:
+    """Where the drift check's processing job finds the baseline and the captured requests, and writes its report."""
+
+    baseline: str
+    capture: str
+    output: str
+
+
 @dataclass(frozen=True)
 class DriftSetting:
     """One of the drift check's settings: its environment variable and the container's default."""
@@ -107,9 +120,7 @@ class ContainerDrift:
     window_variable: str
     endpoint_dimension: str
     feature_dimension: str
-    baseline_path: str
-    capture_path: str
-    output_path: str
+    paths: DriftPaths
     metrics: DriftMetrics
 
 
@@ -165,7 +176,7 @@ def _drift(value: Any, path: Path) -> ContainerDrift:
     settings = {"min_rows", "psi_threshold"}
     defaults = _section(drift["defaults"], "drift.defaults", path, settings)
     environment = _section(drift["environment"], "drift.environment", path, settings | {"window"})
-    paths = _section(drift["paths"], "drift.paths", path, {"baseline", "capture", "output"})
+    paths = _section(drift["paths"], "drift.paths", path, _names(DriftPaths))
     dimensions = _section(drift["dimensions"], "drift.dimensions", path, {"endpoint", "feature"})
     metrics = _section(drift["metrics"], "drift.metrics", path, _names(DriftMetrics))
     for where, values in (("environment", environment), ("paths", paths), ("dimensions", dimensions)):
@@ -183,9 +194,7 @@ def _drift(value: Any, path: Path) -> ContainerDrift:
         window_variable=environment["window"],
         endpoint_dimension=dimensions["endpoint"],
         feature_dimension=dimensions["feature"],
-        baseline_path=paths["baseline"],
-        capture_path=paths["capture"],
-        output_path=paths["output"],
+        paths=DriftPaths(**paths),
         metrics=DriftMetrics(**metrics),
     )
 

@@ -22,20 +22,9 @@ from config import container_interface
 CONTAINER_DIRECTORY = container_interface.CONTAINER_DIRECTORY  # the stacks' asset directory, the scripts' too
 CONTAINER = container_interface.load_container_interface()
 
-# The environment variables the models and jobs set for the container.
-CONTAINER_MAX_PAYLOAD_VARIABLE = CONTAINER.environment.max_payload_mb
-CONTAINER_METRICS_ENDPOINT_VARIABLE = CONTAINER.environment.metrics_endpoint_name
-CONTAINER_METRICS_MODEL_VERSION_VARIABLE = CONTAINER.environment.metrics_model_version
-CONTAINER_METRICS_NAMESPACE_VARIABLE = CONTAINER.environment.metrics_namespace
-CONTAINER_SERVER_TIMEOUT_VARIABLE = CONTAINER.environment.server_timeout
-CONTAINER_SERVER_WORKERS_VARIABLE = CONTAINER.environment.server_workers
-# The container's metrics (EMF, written to its log; CloudWatch Logs turns them into metrics).
-CONTAINER_REQUESTS = CONTAINER.metrics.requests
-CONTAINER_REQUEST_ROWS = CONTAINER.metrics.rows
-CONTAINER_CLIENT_ERRORS = CONTAINER.metrics.client_errors
-CONTAINER_MODEL_ERRORS = CONTAINER.metrics.model_errors
-CONTAINER_SERVER_ERRORS = CONTAINER.metrics.server_errors
-CONTAINER_METRIC_DIMENSIONS = CONTAINER.metrics.dimensions
+# What it names (config/container_interface.py's types): `CONTAINER.environment.<...>`, the environment variables
+# the models and jobs set for it; `CONTAINER.metrics.<...>`, its metrics (EMF, written to its log; CloudWatch Logs
+# turns them into metrics).
 # The drift check (a processing job on the image): its paths, variables, defaults and metrics.
 CONTAINER_DRIFT = CONTAINER.drift
 # The training job's MetricDefinitions, the regexes the container's training log is written for.

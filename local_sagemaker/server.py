@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from local_sagemaker.container import free_port
 
 ACCOUNT = "123456789012"  # moto's default account, also the tests' fake account
 REGION = "us-east-1"
@@ -60,7 +61,7 @@ def start_moto_server(attempts: int = 3, *, module: str = "moto.server", log: Pa
     Its output goes to `log` when given (the local SageMaker's: what a failed job's test shows).
     """
     for _ in range(attempts):
-        port = _free_port()
+        port = free_port()
         with log.open("ab") if log else open(os.devnull, "wb") as output:  # noqa: PTH123
             process = subprocess.Popen(  # noqa: S603 - this interpreter running our own module
                 [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
@@ -73,13 +74,6 @@ def start_moto_server(attempts: int = 3, *, module: str = "moto.server", log: Pa
             return server
         server.stop()  # another process took the port between bind and start: try another
     raise RuntimeError(f"moto server did not start in {attempts} attempts")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _answers(server: MotoServer) -> bool:

@@ -43,6 +43,8 @@ _IMPACTS = {
 }
 
 
+# Alike in shape only to tests/deploy_readiness/policy.py's Decision (duplicates pairs them): a review's
+# verdict on a change, not an IAM decision; product code never imports tests/.
 class Verdict(StrEnum):
     """How the policy sees one resource change."""
 
@@ -82,6 +84,7 @@ class ResourceChange:
     still_at: str | None = None
 
 
+# Alike in shape to SecurityGroupRule and SecurityGroupChanges below (duplicates pairs them): other fields.
 @dataclass(frozen=True)
 class Statement:
     """An IAM statement as the library renders it (resource, effect, action, principal, condition)."""
@@ -108,6 +111,7 @@ class IamChanges:
         return bool(self.added or self.removed or self.managed_policies_added or self.managed_policies_removed)
 
 
+# Fields of another kind of change, alike in shape to Statement and IamChanges above (duplicates pairs them).
 @dataclass(frozen=True)
 class SecurityGroupRule:
     direction: str  # "ingress" or "egress"
@@ -137,6 +141,7 @@ class StackReview:
         return sum(1 for resource in self.resources if resource.change in changes)
 
 
+# Alike in shape only to tests/test_environment_isolation.py's Statement (duplicates pairs them): unrelated fields.
 @dataclass(frozen=True)
 class Review:
     base: str

@@ -38,6 +38,7 @@ from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.shared_iam import service_role
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
     encrypted_log_group,
@@ -164,6 +165,8 @@ class DriftMonitor(Construct):
             description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
         )
         self.policy = self._create_policy(capture_prefix)
+        # The training pipeline's log group is built the same way (duplicates pairs them): each state machine's own
+        # group, named by its machine; encrypted_log_group already holds what they share.
         self.log_group = encrypted_log_group(
             self,
             "Logs",
@@ -255,14 +258,7 @@ class DriftMonitor(Construct):
 
     def _starter(self, id_: str, service: str, state_machine: sfn.IStateMachine) -> iam.IRole:
         """A role `service` assumes to start `state_machine`, its one permission in a managed policy."""
-        role = iam.Role(
-            self,
-            f"{id_}Role",
-            assumed_by=iam.ServicePrincipal(
-                service, conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-            ),
-            description=f"Lets {service} start one state machine",
-        )
+        role = service_role(self, f"{id_}Role", service=service, description=f"Lets {service} start one state machine")
         iam.ManagedPolicy(
             self,
             f"{id_}Policy",
@@ -319,6 +315,8 @@ class DriftMonitor(Construct):
             return f"arn:{cdk.Aws.PARTITION}:{service}:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:{resource}"
 
         jobs = arn("sagemaker", f"processing-job/{self.name_prefix}-drift-*")
+        # A managed policy of this construct's role, alike in shape to the notebook's and the execution role's
+        # (duplicates pairs them): each with its own statements.
         policy = iam.ManagedPolicy(
             self,
             "Policy",

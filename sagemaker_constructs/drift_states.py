@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
 
-from config.contract import CONTAINER_DRIFT, CONTAINER_METRICS_ENDPOINT_VARIABLE, CONTAINER_METRICS_NAMESPACE_VARIABLE
+from config.contract import CONTAINER, CONTAINER_DRIFT
 
 if TYPE_CHECKING:  # the construct imports this module
     from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor
@@ -184,12 +184,12 @@ def _processing_job(
         "ProcessingInputs": [
             s3_input(
                 "baseline",
-                CONTAINER_DRIFT.baseline_path,
+                CONTAINER_DRIFT.paths.baseline,
                 {"S3Uri": f"s3://{bucket}/{baseline_key}"}
                 if baseline_key
                 else {"S3Uri.$": "$.baseline.container.ModelDataUrl"},
             ),
-            s3_input("capture", CONTAINER_DRIFT.capture_path, {"S3Uri.$": "$.locations.capture_uri"}),
+            s3_input("capture", CONTAINER_DRIFT.paths.capture, {"S3Uri.$": "$.locations.capture_uri"}),
         ],
         "ProcessingOutputConfig": {
             "Outputs": [
@@ -197,7 +197,7 @@ def _processing_job(
                     "OutputName": "report",
                     "S3Output": {
                         "S3Uri.$": "$.locations.report_uri",
-                        "LocalPath": CONTAINER_DRIFT.output_path,
+                        "LocalPath": CONTAINER_DRIFT.paths.output,
                         "S3UploadMode": "EndOfJob",
                     },
                 }
@@ -206,8 +206,8 @@ def _processing_job(
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": int(job.max_runtime.to_seconds())},
         "Environment": {
-            CONTAINER_METRICS_NAMESPACE_VARIABLE: monitor.metrics_namespace,
-            CONTAINER_METRICS_ENDPOINT_VARIABLE: monitor.endpoint_name,
+            CONTAINER.environment.metrics_namespace: monitor.metrics_namespace,
+            CONTAINER.environment.metrics_endpoint_name: monitor.endpoint_name,
             CONTAINER_DRIFT.psi_threshold.variable: f"{monitor.psi_threshold:g}",
             CONTAINER_DRIFT.min_rows.variable: str(min_rows),
             f"{CONTAINER_DRIFT.window_variable}.$": "$.window.label",

@@ -135,6 +135,7 @@ def add_alarms(monitoring: EndpointMonitoring, min_capacity: int | None) -> None
         )
     if t.no_invocations is not None:
         silent = int(t.no_invocations.to_minutes())
+        # Declared like the alarms above, alike in shape only (duplicates pairs them): only when no_invocations is set.
         _alarm(
             monitoring,
             "NoInvocations",

@@ -7,14 +7,7 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from config.contract import (
-    CONTAINER_CLIENT_ERRORS,
-    CONTAINER_MODEL_ERRORS,
-    CONTAINER_REQUEST_ROWS,
-    CONTAINER_REQUESTS,
-    CONTAINER_SERVER_ERRORS,
-    DATA_CAPTURE_METRICS_FILTER,
-)
+from config.contract import CONTAINER, DATA_CAPTURE_METRICS_FILTER
 from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MINUTE
 
 if TYPE_CHECKING:  # the construct imports this module
@@ -100,13 +93,13 @@ def add_widgets(
                 left=[
                     monitoring.metric_container(name)
                     for name in (
-                        CONTAINER_REQUESTS,
-                        CONTAINER_CLIENT_ERRORS,
-                        CONTAINER_MODEL_ERRORS,
-                        CONTAINER_SERVER_ERRORS,
+                        CONTAINER.metrics.requests,
+                        CONTAINER.metrics.client_errors,
+                        CONTAINER.metrics.model_errors,
+                        CONTAINER.metrics.server_errors,
                     )
                 ],
-                right=[monitoring.metric_container(CONTAINER_REQUEST_ROWS)],
+                right=[monitoring.metric_container(CONTAINER.metrics.rows)],
                 width=8,
             )
         )

@@ -14,21 +14,15 @@ from constructs import Construct
 
 # The container writes its metrics in CloudWatch embedded metric format (EMF) to its log, so
 # CloudWatch Logs turns them into metrics without any PutMetricData permission.
-from config.contract import (
-    CONTAINER_CLIENT_ERRORS,
-    CONTAINER_METRIC_DIMENSIONS,
-    CONTAINER_MODEL_ERRORS,
-    CONTAINER_REQUESTS,
-    CONTAINER_SERVER_ERRORS,
-)
+from config.contract import CONTAINER
 from sagemaker_constructs.endpoint_alarms import add_alarms
 from sagemaker_constructs.endpoint_dashboard import add_widgets
 from sagemaker_constructs.realtime_endpoint import MINUTE, MetricOptions, RealtimeEndpoint
 from sagemaker_constructs.validation import invalid, raise_if_any
 
-# The container's dimension sets (config.contract.CONTAINER_METRIC_DIMENSIONS): per endpoint, and per
+# The container's dimension sets (config.contract.CONTAINER.metrics.dimensions): per endpoint, and per
 # endpoint and model version.
-ENDPOINT_DIMENSION, MODEL_VERSION_DIMENSION = CONTAINER_METRIC_DIMENSIONS[-1]
+ENDPOINT_DIMENSION, MODEL_VERSION_DIMENSION = CONTAINER.metrics.dimensions[-1]
 
 
 @dataclass(frozen=True)
@@ -124,31 +118,27 @@ class EndpointMonitoring(Construct):
         add_widgets(self, min_capacity, max_capacity, data_capture_bucket_name)
 
     # -- metrics ---------------------------------------------------------------------------------
+    # Each rate is one `_expression` over named metrics, as aws-cdk's endpoint.ts builds each named metric on one
+    # `metric()`: the methods are alike in shape (duplicates pairs them), their expressions and metrics are not.
 
     def metric_server_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """5XX answers as a percentage of invocations."""
-        return cloudwatch.MathExpression(
-            expression="100 * errors / MAX([errors, invocations])",
-            using_metrics={
-                "errors": self.endpoint.metric_server_errors(variant_name=self.variant_name, period=period),
-                "invocations": self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
-            },
-            label="5XX error rate (%)",
-            period=period,
+        return _expression(
+            "100 * errors / MAX([errors, invocations])",
+            "5XX error rate (%)",
+            period,
+            errors=self.endpoint.metric_server_errors(variant_name=self.variant_name, period=period),
+            invocations=self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
         )
 
     def metric_instances(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """Instances serving: invocations divided by invocations per instance (while there is traffic)."""
-        return cloudwatch.MathExpression(
-            expression="invocations / perinstance",
-            using_metrics={
-                "invocations": self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
-                "perinstance": self.endpoint.metric_invocations_per_instance(
-                    variant_name=self.variant_name, period=period
-                ),
-            },
-            label="Instances serving (invocations ÷ invocations per instance)",
-            period=period,
+        return _expression(
+            "invocations / perinstance",
+            "Instances serving (invocations ÷ invocations per instance)",
+            period,
+            invocations=self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
+            perinstance=self.endpoint.metric_invocations_per_instance(variant_name=self.variant_name, period=period),
         )
 
     def metric_container(
@@ -183,27 +173,23 @@ class EndpointMonitoring(Construct):
         A caller's mistakes (ClientErrors) are left out: they say nothing about a new model or image,
         and must not roll a deployment back. `model_version`: that model's fleet only.
         """
-        return cloudwatch.MathExpression(
-            expression="100 * (model + server) / MAX([model + server, requests])",
-            using_metrics={
-                "model": self.metric_container(CONTAINER_MODEL_ERRORS, model_version=model_version, period=period),
-                "server": self.metric_container(CONTAINER_SERVER_ERRORS, model_version=model_version, period=period),
-                "requests": self.metric_container(CONTAINER_REQUESTS, model_version=model_version, period=period),
-            },
-            label="Container error rate, model rejections and 5xx (%)",
-            period=period,
+        return _expression(
+            "100 * (model + server) / MAX([model + server, requests])",
+            "Container error rate, model rejections and 5xx (%)",
+            period,
+            model=self.metric_container(CONTAINER.metrics.model_errors, model_version=model_version, period=period),
+            server=self.metric_container(CONTAINER.metrics.server_errors, model_version=model_version, period=period),
+            requests=self.metric_container(CONTAINER.metrics.requests, model_version=model_version, period=period),
         )
 
     def metric_client_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """Requests the callers got wrong (ClientErrors: malformed, unsupported type, too large), % of requests."""
-        return cloudwatch.MathExpression(
-            expression="100 * client / MAX([client, requests])",
-            using_metrics={
-                "client": self.metric_container(CONTAINER_CLIENT_ERRORS, period=period),
-                "requests": self.metric_container(CONTAINER_REQUESTS, period=period),
-            },
-            label="Client error rate (%)",
-            period=period,
+        return _expression(
+            "100 * client / MAX([client, requests])",
+            "Client error rate (%)",
+            period,
+            client=self.metric_container(CONTAINER.metrics.client_errors, period=period),
+            requests=self.metric_container(CONTAINER.metrics.requests, period=period),
         )
 
 
@@ -234,3 +220,10 @@ def _check(
         errors.append(f"min_capacity ({min_capacity}) must not exceed max_capacity ({max_capacity})")
     raise_if_any(monitoring, errors)
     return variant
+
+
+def _expression(
+    expression: str, label: str, period: cdk.Duration, **using_metrics: cloudwatch.IMetric
+) -> cloudwatch.MathExpression:
+    """A math expression over `using_metrics` (named as the expression names them), per `period`."""
+    return cloudwatch.MathExpression(expression=expression, using_metrics=using_metrics, label=label, period=period)

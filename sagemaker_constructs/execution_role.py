@@ -15,6 +15,7 @@ from config.contract import ENDPOINT_LOG_GROUP_PREFIX, TRAINING_JOB_LOG_GROUP, T
 from sagemaker_constructs.algorithm_image import AlgorithmImage
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement, use_key_statement
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.shared_iam import list_buckets_statement, service_role, write_logs_statements
 from sagemaker_constructs.validation import raise_if_any
 
 # Where SageMaker writes the drift monitor's processing jobs' output.
@@ -80,14 +81,10 @@ class SageMakerExecutionRole(Construct):
             raise_if_any(self, [f"name_prefix must be lowercase letters, digits and '-', got {name_prefix!r}"])
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name or name_prefix
-        self.role = iam.Role(
+        self.role = service_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com",
-                # Confused-deputy protection: only SageMaker acting for this account may assume it.
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-            ),
+            service="sagemaker.amazonaws.com",
             description="Execution role of the app's SageMaker training jobs, models and transform jobs",
         )
         log_groups = [log_group_arn(group) for group in (*JOB_LOG_GROUPS, self.log_group_name)]
@@ -95,17 +92,14 @@ class SageMakerExecutionRole(Construct):
             *(f"{log_group_arn(group)}:log-stream:{name_prefix}-*" for group in JOB_LOG_GROUPS),
             f"{log_group_arn(self.log_group_name)}:log-stream:*",
         ]
+        # Alike in shape to the notebook's policies (duplicates pairs them): what SageMaker's jobs may do.
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
             roles=[self.role],
             description="What SageMaker may do with the app's data, image, key, logs and metrics",
             statements=[
-                iam.PolicyStatement(
-                    sid="ListBuckets",
-                    actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                    resources=[data_bucket.bucket_arn, artifacts_bucket.bucket_arn],
-                ),
+                list_buckets_statement(data_bucket, artifacts_bucket),
                 iam.PolicyStatement(
                     sid="ReadData",
                     actions=["s3:GetObject"],
@@ -126,16 +120,7 @@ class SageMakerExecutionRole(Construct):
                 iam.PolicyStatement(sid="LogInToRegistry", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
                 # The job log groups are one per account and region, shared by every environment:
                 # creating and describing them is allowed, writing only this environment's streams.
-                iam.PolicyStatement(
-                    sid="CreateLogGroups",
-                    actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-                    resources=log_groups,
-                ),
-                iam.PolicyStatement(
-                    sid="WriteLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=log_streams,
-                ),
+                *write_logs_statements(log_groups, log_streams, create_sid="CreateLogGroups", write_sid="WriteLogs"),
                 iam.PolicyStatement(
                     sid="PublishMetrics",
                     actions=["cloudwatch:PutMetricData"],
@@ -149,7 +134,8 @@ class SageMakerExecutionRole(Construct):
         if in_vpc:
             # What SageMaker's developer guide lists for a role whose jobs or model run in a VPC
             # (sagemaker-roles.html, "CreateTrainingJob" / "CreateModel" with VpcConfig; train-vpc.html):
-            # the subnets and interfaces are only known to SageMaker, so on any resource.
+            # the subnets and interfaces are only known to SageMaker, so on any resource. Not shared with
+            # tests/deploy_readiness SAGEMAKER_VPC_ACTIONS, its independent reading of the guide, which this must meet.
             self.policy.add_statements(
                 iam.PolicyStatement(
                     sid="ManageNetworkInterfacesInTheVpc",

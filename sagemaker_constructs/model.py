@@ -12,12 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.contract import (
-    CONTAINER_METRICS_MODEL_VERSION_VARIABLE,
-    CONTAINER_SERVER_TIMEOUT_VARIABLE,
-    CONTAINER_SERVER_WORKERS_VARIABLE,
-    MAX_REALTIME_INVOCATION_SECONDS,
-)
+from config.contract import CONTAINER, MAX_REALTIME_INVOCATION_SECONDS
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.validation import raise_if_any
 
@@ -101,15 +96,15 @@ class SageMakerModel(Construct):
         served = [model_package_arn] if model_package_arn is not None else [image_uri, model_data_url]
         self.model_version = model_version or _version_of(cdk.Stack.of(self), served)
         variables = {
-            CONTAINER_SERVER_TIMEOUT_VARIABLE: f"{timeout_seconds:g}",
-            CONTAINER_METRICS_MODEL_VERSION_VARIABLE: self.model_version,
+            CONTAINER.environment.server_timeout: f"{timeout_seconds:g}",
+            CONTAINER.environment.metrics_model_version: self.model_version,
         }
         if server_workers is not None:
-            variables[CONTAINER_SERVER_WORKERS_VARIABLE] = str(server_workers)
+            variables[CONTAINER.environment.server_workers] = str(server_workers)
         for name, value in (environment or {}).items():
             if not _ENV_NAME.fullmatch(name):
                 errors.append(f"environment variable name {name!r} is not valid")
-            if name == CONTAINER_METRICS_MODEL_VERSION_VARIABLE:
+            if name == CONTAINER.environment.metrics_model_version:
                 errors.append(f"environment must not set {name}: pass model_version, which the alarms read too")
             variables[name] = value
         raise_if_any(self, errors)

@@ -17,6 +17,7 @@ from constructs import Construct
 from sagemaker_constructs.execution_role import log_group_arn
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement, use_key_statement
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.shared_iam import list_buckets_statement, service_role, write_logs_statements
 from sagemaker_constructs.validation import raise_if_any
 
 # Amazon Linux 2 with JupyterLab 4: the current notebook platform.
@@ -74,30 +75,24 @@ class NotebookRole(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.notebook_instance_name = f"{name_prefix}-notebook"
-        self.role = iam.Role(
+        self.role = service_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-            ),
+            service="sagemaker.amazonaws.com",
             description=f"The {self.notebook_instance_name} exploration notebook: read data, write its own prefix",
         )
         self.policy = self._create_policy(data_bucket, artifacts_bucket, encryption_key)
 
     def _create_policy(self, data: s3.IBucket, artifacts: s3.IBucket, key: kms.IKey) -> iam.ManagedPolicy:
         logs = log_group_arn(NOTEBOOK_LOG_GROUP)
+        # Alike in shape to the drift monitor's and execution role's policies (duplicates pairs them): other statements.
         policy = iam.ManagedPolicy(
             self,
             "Policy",
             roles=[self.role],
             description=f"What the {self.notebook_instance_name} notebook may do: read data, write its own prefix",
             statements=[
-                iam.PolicyStatement(
-                    sid="ListBuckets",
-                    actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                    resources=[data.bucket_arn, artifacts.bucket_arn],
-                ),
+                list_buckets_statement(data, artifacts),
                 iam.PolicyStatement(
                     sid="ReadDataAndArtifacts",
                     actions=["s3:GetObject"],
@@ -110,15 +105,11 @@ class NotebookRole(Construct):
                 ),
                 use_key_statement(key),
                 attach_encrypted_volumes_statement(key, sid="AttachEncryptedVolume"),
-                iam.PolicyStatement(
-                    sid="CreateLogGroup",
-                    actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-                    resources=[logs],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[f"{logs}:log-stream:{self.notebook_instance_name}/*"],
+                *write_logs_statements(
+                    [logs],
+                    [f"{logs}:log-stream:{self.notebook_instance_name}/*"],
+                    create_sid="CreateLogGroup",
+                    write_sid="WriteOwnLogs",
                 ),
             ],
         )
@@ -228,6 +219,7 @@ class ExplorationNotebook(Construct):
             lifecycle_config_name=self.lifecycle_config.attr_notebook_instance_lifecycle_config_name,
         )
         self.notebook.node.add_dependency(role)
+        # Alike in shape to the execution role's policy (duplicates pairs them): one statement, to stop itself.
         self.stop_policy = iam.ManagedPolicy(
             self,
             "StopItself",

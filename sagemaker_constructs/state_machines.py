@@ -18,18 +18,12 @@ from constructs import Construct
 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.shared_iam import service_role
 
 
 def state_machine_role(scope: Construct, id_: str, *, description: str) -> iam.Role:
     """A role only Step Functions, on behalf of this account, may assume."""
-    return iam.Role(
-        scope,
-        id_,
-        assumed_by=iam.ServicePrincipal(
-            "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-        ),
-        description=description,
-    )
+    return service_role(scope, id_, service="states.amazonaws.com", description=description)
 
 
 def pass_execution_role_statement(execution_role: SageMakerExecutionRole) -> iam.PolicyStatement:
@@ -54,6 +48,8 @@ def sync_rules_statement(rule_arns: Sequence[str]) -> iam.PolicyStatement:
 def log_and_trace_statements() -> list[iam.PolicyStatement]:
     """What a state machine needs to deliver its logs and write its traces (none has resource-level permissions)."""
     return [
+        # Not shared with tests/test_environment_isolation.py's NO_RESOURCE_LEVEL_ACTIONS, its own reading of the
+        # Service Authorization Reference: an action on "*" added here must be reviewed into that list.
         iam.PolicyStatement(
             sid="DeliverLogs",
             actions=[

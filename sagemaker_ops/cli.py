@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help=f"seconds to wait at most (default 3600, at most {arguments.MAX_WAIT_SECONDS})",
     )
+    # argparse options alike in shape to logs --limit below (duplicates pairs them): each its own type, range, help.
     common.add_argument(
         "--poll-seconds",
         type=arguments.seconds(arguments.MAX_POLL_SECONDS),
@@ -216,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far back, e.g. 30s, 10m, 2h, 1d (default 10m)",
     )
     logs.add_argument("--follow", action="store_true", help="keep printing new events until --timeout")
+    # Alike in shape to the common --poll-seconds above (duplicates pairs them): another option, type and range.
     logs.add_argument(
         "--limit",
         type=arguments.count(arguments.MAX_LOG_EVENTS),

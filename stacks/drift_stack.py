@@ -8,11 +8,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from config import EnvironmentConfig
 from config.contract import DATA_CAPTURE_PREFIX, INPUT_COMMIT, INPUT_DATA_PREFIX
 from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor, Retraining
 from sagemaker_constructs.validation import invalid
-from stacks._common import environment_prefix, removal_policy
+from stacks._common import EnvironmentStack
 from stacks.inference_stack import InferenceStack
 from stacks.platform_stack import PlatformStack
 from stacks.training_stack import TrainingStack
@@ -21,7 +20,7 @@ from stacks.training_stack import TrainingStack
 RETRAINING_COMMIT = "drift-alarm"
 
 
-class DriftStack(cdk.Stack):
+class DriftStack(EnvironmentStack):
     """A `DriftMonitor` of the inference stack's endpoint, and a dashboard of what it measures.
 
     The monitor reads the pinned model artifact (its drift-baseline.json) and the endpoint's data capture
@@ -29,20 +28,20 @@ class DriftStack(cdk.Stack):
     With `drift.retrain_on_drift`, its alarm starts the training stack's pipeline on `drift.retrain_data_prefix`.
     """
 
-    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
+    purpose = "scheduled drift checks of the captured requests"
+
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
-        app_name: str,
-        settings: EnvironmentConfig,
         platform: PlatformStack,
         inference: InferenceStack,
         training: TrainingStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        settings = self.settings
         drift, endpoint = settings.drift, settings.endpoint
         if not endpoint.pinned or endpoint.data_capture_percentage == 0:
             raise invalid(
@@ -58,11 +57,13 @@ class DriftStack(cdk.Stack):
                 training.pipeline.state_machine,
                 {INPUT_DATA_PREFIX: drift.retrain_data_prefix, INPUT_COMMIT: RETRAINING_COMMIT},
             )
-        namespace = inference.monitoring.container_metrics_namespace or app_name
+        namespace = inference.monitoring.container_metrics_namespace or self.app_name
+        # One keyword an input from the platform, inference or settings: alike in shape only to promote_command.py's
+        # result (duplicates pairs them).
         self.monitor = DriftMonitor(
             self,
             "DriftMonitor",
-            name_prefix=environment_prefix(app_name, settings),
+            name_prefix=self.name_prefix,
             endpoint_name=inference.endpoint.endpoint_name,
             variant_name=inference.endpoint.variant_names[0],
             image_uri=platform.image.image_uri,
@@ -85,8 +86,8 @@ class DriftStack(cdk.Stack):
             ),
             settle=cdk.Duration.minutes(drift.settle_minutes),
             retraining=retraining,
-            tags={"Environment": settings.name.value, "Project": app_name},
-            removal_policy=removal_policy(settings),
+            tags=self.job_tags,
+            removal_policy=self.removal,
         )
         self.dashboard = cloudwatch.Dashboard(
             self,

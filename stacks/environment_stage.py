@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -19,6 +19,17 @@ from stacks.training_stack import TrainingStack
 
 # The context key DefaultStackSynthesizer reads its qualifier from.
 BOOTSTRAP_QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
+
+
+class _OfEnvironment(TypedDict):
+    """What every stack of the stage is built with (typed, so that mypy checks the keyword arguments)."""
+
+    app_name: str
+    settings: EnvironmentConfig
+
+
+class _OnPlatform(_OfEnvironment):
+    platform: PlatformStack
 
 
 class EnvironmentStage(cdk.Stage):
@@ -57,54 +68,31 @@ class EnvironmentStage(cdk.Stage):
             self.node.set_context(BOOTSTRAP_QUALIFIER_CONTEXT_KEY, bootstrap_qualifier)
         cdk.Tags.of(self).add("Project", app_name)
         cdk.Tags.of(self).add("Environment", settings.name.value)
+        # Every stack is one environment's (the app's name and its settings); all but the platform stand on it.
+        environment: _OfEnvironment = {"app_name": app_name, "settings": settings}
         self.platform = PlatformStack(
             self,
             "Platform",
-            app_name=app_name,
-            settings=settings,
             container_directory=container_directory,
             promoted_from_account=promoted_from_account,
-            description=f"{app_name} {settings.name.value}: key, buckets, image, model registry, SageMaker role, "
-            "alarm topic",
-            termination_protection=settings.retain_data,
+            **environment,
         )
+        on_platform: _OnPlatform = {**environment, "platform": self.platform}
         self.training = TrainingStack(
             self,
             "Training",
-            app_name=app_name,
-            settings=settings,
-            platform=self.platform,
             metric_definitions_file=container_directory / CONTAINER.files.metric_definitions,
-            description=f"{app_name} {settings.name.value}: training and batch scoring pipeline, notebook",
-            termination_protection=settings.retain_data,
+            **on_platform,
         )
         # No endpoint until a model is pinned: the first deploy creates the platform, training registers
         # a version, its approval and pin then bring the endpoint up.
         self.inference: InferenceStack | None = None
         if settings.endpoint.pinned:
-            self.inference = InferenceStack(
-                self,
-                "Inference",
-                app_name=app_name,
-                settings=settings,
-                platform=self.platform,
-                description=f"{app_name} {settings.name.value}: SageMaker model, endpoint config, endpoint",
-                termination_protection=settings.retain_data,
-            )
+            self.inference = InferenceStack(self, "Inference", **on_platform)
         # Drift checks of the endpoint's captured requests, wherever it captures them (docs/drift.md).
         self.drift: DriftStack | None = None
         if self.inference is not None and settings.drift.active(settings.endpoint):
-            self.drift = DriftStack(
-                self,
-                "Drift",
-                app_name=app_name,
-                settings=settings,
-                platform=self.platform,
-                inference=self.inference,
-                training=self.training,
-                description=f"{app_name} {settings.name.value}: scheduled drift checks of the captured requests",
-                termination_protection=settings.retain_data,
-            )
+            self.drift = DriftStack(self, "Drift", inference=self.inference, training=self.training, **on_platform)
         # The execution policy creates a role only with this boundary (docs/delivery.md, one-time setup).
         for stack in (self.platform, self.training, self.inference, self.drift):
             if stack is not None:

@@ -7,12 +7,8 @@ from typing import Any, Literal
 import aws_cdk as cdk
 from constructs import Construct
 
-from config import DeploymentSettings, EndpointSettings, EnvironmentConfig
-from config.contract import (
-    CONTAINER_METRICS_ENDPOINT_VARIABLE,
-    CONTAINER_METRICS_NAMESPACE_VARIABLE,
-    DATA_CAPTURE_PREFIX,
-)
+from config import DeploymentSettings, EndpointSettings
+from config.contract import CONTAINER, DATA_CAPTURE_PREFIX
 from sagemaker_constructs import (
     AlarmThresholds,
     EndpointAutoScaling,
@@ -26,11 +22,11 @@ from sagemaker_constructs import (
     VpcPlacement,
 )
 from sagemaker_constructs.validation import invalid
-from stacks._common import environment_prefix, removal_policy
+from stacks._common import EnvironmentStack
 from stacks.platform_stack import PlatformStack
 
 
-class InferenceStack(cdk.Stack):
+class InferenceStack(EnvironmentStack):
     """Model → EndpointConfig → Endpoint (+ autoscaling, dashboard, alarms) serving the pinned model.
 
     Promotion is a reviewed change of `endpoint.model_package` (an approved version of the environment's
@@ -40,24 +36,17 @@ class InferenceStack(cdk.Stack):
     approved, so no unapproved model reaches the endpoint.
     """
 
-    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        app_name: str,
-        settings: EnvironmentConfig,
-        platform: PlatformStack,
-        **kwargs: Any,
-    ) -> None:
+    purpose = "SageMaker model, endpoint config, endpoint"
+
+    def __init__(self, scope: Construct, id_: str, *, platform: PlatformStack, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
+        app_name, settings = self.app_name, self.settings
         endpoint_settings = settings.endpoint
         if not endpoint_settings.pinned:
             raise invalid(self, ["neither endpoint.model_package nor endpoint.model_artifact_key is set"])
         artifacts = platform.artifacts_bucket.bucket_name
-        endpoint_name = environment_prefix(app_name, settings)
-        removal = removal_policy(settings)
+        endpoint_name = self.name_prefix
+        removal = self.removal
         package = endpoint_settings.package
         served: dict[str, str] = (
             {"model_package_arn": platform.registry.version_arn(package.version)}
@@ -79,8 +68,8 @@ class InferenceStack(cdk.Stack):
             else None,
             network_isolation=endpoint_settings.network_isolation,
             environment={
-                CONTAINER_METRICS_NAMESPACE_VARIABLE: app_name,
-                CONTAINER_METRICS_ENDPOINT_VARIABLE: endpoint_name,
+                CONTAINER.environment.metrics_namespace: app_name,
+                CONTAINER.environment.metrics_endpoint_name: endpoint_name,
             },
         )
         self.endpoint = RealtimeEndpoint(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from config import EnvironmentConfig
 from config.container_interface import CONTAINER_DIRECTORY
 from config.contract import (
     DATA_CAPTURE_METRICS_FILTER,
@@ -25,10 +26,19 @@ from sagemaker_constructs import (
     SageMakerExecutionRole,
     SecureBucket,
 )
-from stacks._common import environment_prefix, removal_policy
+from stacks._common import EnvironmentStack
 
 
-class PlatformStack(cdk.Stack):
+class _Content(TypedDict):
+    """What both roles reach: the environment's two buckets, under its key, named by its prefix."""
+
+    data_bucket: s3.IBucket
+    artifacts_bucket: s3.IBucket
+    encryption_key: kms.IKey
+    name_prefix: str
+
+
+class PlatformStack(EnvironmentStack):
     """Key, buckets, algorithm image, SageMaker execution role and alarm topic of one environment.
 
     Also SageMaker's job log groups, where the environment manages them (one per account and region).
@@ -41,25 +51,22 @@ class PlatformStack(cdk.Stack):
     `image`, `execution_role`, `alarm_topic`, `registry`) for the stacks that build on it.
     """
 
-    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
+    purpose = "key, buckets, image, model registry, SageMaker role, alarm topic"
+
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
-        app_name: str,
-        settings: EnvironmentConfig,
         container_directory: Path = CONTAINER_DIRECTORY,
         promoted_from_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        removal = removal_policy(settings)
+        settings, removal = self.settings, self.removal
         noncurrent_expiration = cdk.Duration.days(settings.noncurrent_version_expiration_days)
 
-        self.key = EncryptionKey(
-            self, "EncryptionKey", alias=environment_prefix(app_name, settings), removal_policy=removal
-        ).key
+        self.key = EncryptionKey(self, "EncryptionKey", alias=self.name_prefix, removal_policy=removal).key
         self.access_log_bucket = SecureBucket(
             self,
             "AccessLogs",
@@ -67,25 +74,25 @@ class PlatformStack(cdk.Stack):
             noncurrent_version_expiration=noncurrent_expiration,
             expiration=cdk.Duration.days(settings.log_retention_days),
         ).bucket
-        self.data_bucket = SecureBucket(
-            self,
-            "Data",
-            encryption_key=self.key,
-            access_log_bucket=self.access_log_bucket,
-            access_log_prefix="data/",
-            removal_policy=removal,
-            noncurrent_version_expiration=noncurrent_expiration,
-        ).bucket
-        self.artifacts_bucket = SecureBucket(
-            self,
-            "Artifacts",
-            encryption_key=self.key,
-            access_log_bucket=self.access_log_bucket,
-            access_log_prefix="artifacts/",
-            removal_policy=removal,
-            noncurrent_version_expiration=noncurrent_expiration,
-            request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX},
-        ).bucket
+
+        def content_bucket(id_: str, **options: Any) -> s3.IBucket:
+            """A bucket of the environment's content: encrypted with its key, access-logged under `<id_>/`."""
+            return SecureBucket(
+                self,
+                id_,
+                encryption_key=self.key,
+                access_log_bucket=self.access_log_bucket,
+                access_log_prefix=f"{id_.lower()}/",
+                removal_policy=removal,
+                noncurrent_version_expiration=noncurrent_expiration,
+                **options,
+            ).bucket
+
+        self.data_bucket = content_bucket("Data")
+        self.artifacts_bucket = content_bucket(
+            "Artifacts", request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX}
+        )
+        # A construct call alike in shape only to the training pipeline's pipeline_policy(...) (duplicates pairs them).
         self.image = AlgorithmImage(
             self,
             "AlgorithmImage",
@@ -95,32 +102,28 @@ class PlatformStack(cdk.Stack):
             max_image_count=settings.image_retention_count,
             log_retention_days=settings.log_retention_days,
         )
+        content: _Content = {
+            "data_bucket": self.data_bucket,
+            "artifacts_bucket": self.artifacts_bucket,
+            "encryption_key": self.key,
+            "name_prefix": self.name_prefix,
+        }
         self.execution_role = SageMakerExecutionRole(
             self,
             "ExecutionRole",
-            data_bucket=self.data_bucket,
-            artifacts_bucket=self.artifacts_bucket,
             image=self.image,
-            encryption_key=self.key,
-            name_prefix=environment_prefix(app_name, settings),
             in_vpc=settings.training.vpc is not None or settings.endpoint.vpc is not None,
+            **content,
         )
         # The notebook's role sits next to the buckets it reads (its policy names them directly).
         self.notebook_role: NotebookRole | None = None
         if settings.notebook.enabled:
-            self.notebook_role = NotebookRole(
-                self,
-                "NotebookRole",
-                name_prefix=environment_prefix(app_name, settings),
-                data_bucket=self.data_bucket,
-                artifacts_bucket=self.artifacts_bucket,
-                encryption_key=self.key,
-            )
+            self.notebook_role = NotebookRole(self, "NotebookRole", **content)
         self.registry = ModelRegistry(
             self,
             "ModelRegistry",
-            group_name=environment_prefix(app_name, settings),
-            description=f"Versions of the {environment_prefix(app_name, settings)} model, each approved by a person",
+            group_name=self.name_prefix,
+            description=f"Versions of the {self.name_prefix} model, each approved by a person",
             promoted_from_account=promoted_from_account,
             removal_policy=removal,
         )

@@ -9,7 +9,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from config import EnvironmentConfig
 from config.algorithm import load_algorithm
 from config.contract import (
     INPUT_COMMIT,
@@ -27,7 +26,7 @@ from sagemaker_constructs import (
 )
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json
 from sagemaker_constructs.training_pipeline.tuning import TuningOptions
-from stacks._common import environment_prefix, removal_policy
+from stacks._common import EnvironmentStack
 from stacks.platform_stack import PlatformStack
 
 SCHEDULED_COMMIT = "scheduled"
@@ -43,34 +42,32 @@ def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[s
         raise ValueError(f"{path}: {error}") from None
 
 
-class TrainingStack(cdk.Stack):
+class TrainingStack(EnvironmentStack):
     """The training pipeline of one environment (train → evaluate → register → model → batch transform → notify).
 
     Also, when configured: a schedule for periodic batch scoring and an exploration notebook.
     Its output `StateMachineArn` is what `aws stepfunctions start-execution` (and sagemaker_ops) start.
     """
 
-    # The (scope, id_, *, app_name, settings, ...) signature every stack takes; alike, not one: each adds its own.
+    purpose = "training and batch scoring pipeline, notebook"
+
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
-        app_name: str,
-        settings: EnvironmentConfig,
         platform: PlatformStack,
         metric_definitions_file: Path = METRIC_DEFINITIONS_FILE,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        name_prefix = environment_prefix(app_name, settings)
-        removal = removal_policy(settings)
+        settings = self.settings
         training, transform = settings.training, settings.transform
         gate = training.evaluation
         self.pipeline = TrainingPipeline(
             self,
             "Pipeline",
-            name_prefix=name_prefix,
+            name_prefix=self.name_prefix,
             image_uri=platform.image.image_uri,
             execution_role=platform.execution_role,
             data_bucket=platform.data_bucket,
@@ -100,9 +97,9 @@ class TrainingStack(cdk.Stack):
                 max_concurrent_transforms=transform.max_concurrent_transforms,
             ),
             quality_gate=QualityGate(gate.metric, gate.threshold, gate.higher_is_better) if gate else None,
-            tags={"Environment": settings.name.value, "Project": app_name},
+            tags=self.job_tags,
             log_retention_days=settings.log_retention_days,
-            removal_policy=removal,
+            removal_policy=self.removal,
             tuning=TuningOptions.from_settings(
                 settings.tuning,
                 training.hyperparameters,
@@ -137,11 +134,11 @@ class TrainingStack(cdk.Stack):
                 "Notebook",
                 role=platform.notebook_role,
                 encryption_key=platform.key,
+                subnet_id=notebook.vpc.subnet_ids[0],
+                security_group_ids=list(notebook.vpc.security_group_ids),
                 instance_type=notebook.instance_type,
                 volume_size_gb=notebook.volume_size_gb,
                 idle=cdk.Duration.minutes(notebook.idle_minutes),
-                subnet_id=notebook.vpc.subnet_ids[0],
-                security_group_ids=list(notebook.vpc.security_group_ids),
             )
         cdk.CfnOutput(
             self,

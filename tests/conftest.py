@@ -37,3 +37,17 @@ def container_directory(tmp_path: Path) -> Path:
     """A minimal Docker build context (construct tests need a Dockerfile, not the real image)."""
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     return tmp_path
+
+
+# Tests that share a session's server or deployment run on one worker when `make app-test` spreads the
+# suite over the machine's cores (pytest-xdist, --dist loadgroup): a directory of them is one group, any
+# other file is a group of its own, so module fixtures are never built twice.
+_ONE_WORKER_DIRECTORIES = ("e2e", "emulator")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        relative = item.path.relative_to(tests)
+        group = relative.parts[0] if relative.parts[0] in _ONE_WORKER_DIRECTORIES else relative.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -41,6 +41,17 @@ TEST_ACCOUNT = "123456789012"
 TOKEN = "TOKEN"  # noqa: S105 - a placeholder for CloudFormation references, not a secret
 
 
+def validation_findings(outdir: Path) -> set[tuple[str, str]]:
+    """(rule, construct path) of every finding in the policy validation report a synthesis wrote to `outdir`."""
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return {
+        (violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+
+
 # -- the model registry ----------------------------------------------------------------------------
 
 # The object the first, bootstrap version names (what the shipped pin, `<group>/1`, serves until promoted).
@@ -68,6 +79,24 @@ def register_approved_version(server: MotoServer, platform_outputs: Mapping[str,
         ModelApprovalStatus=status,
     )
     return str(answer["ModelPackageArn"])
+
+
+# -- tables of cases and configuration edits ----------------------------------------------------------
+
+
+def cases(*rows: tuple[Any, ...]) -> list[Any]:
+    """The parameters of a table of cases, one row `(id, *values)` a case: the rows read as data."""
+    return [pytest.param(*values, id=name) for name, *values in rows]
+
+
+def set_at(document: dict[str, Any], path: str, value: Any) -> None:
+    """Sets `path` (`environments.dev.endpoint.variants.0.weight`: a number indexes a list) of a parsed
+    TOML document to `value`, creating the tables on the way that are not there."""
+    *parents, last = path.split(".")
+    node: Any = document
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    node[last] = value
 
 
 # -- synthesis -------------------------------------------------------------------------------------
@@ -151,9 +180,17 @@ _OUTDIR_ROOT = Path(tempfile.mkdtemp(prefix="cdk-tests-"))
 atexit.register(shutil.rmtree, _OUTDIR_ROOT, ignore_errors=True)
 
 
+# What `cdk synth --no-staging` sets: assets are fingerprinted where they are, not copied into the outdir. A
+# construct or stack test's app has no use for copies, and each app with the image would otherwise write the
+# image copy's 50 MB Lambda bundle (some 12 GB a run). Templates are the same: an asset's hash does not change.
+# Whole-app syntheses (`synthesize` above) stage as `cdk synth` does: the emulator deploys their assets, some of which
+# (a custom resource's bundled handler) exist only as their staged copies.
+NO_STAGING = {"aws:cdk:disable-asset-staging": True}
+
+
 def new_app(**options: Any) -> cdk.App:
     """An app with the project's feature flags that synthesizes below the test run's temporary directory."""
-    return cdk.App(context=cdk_context(), outdir=tempfile.mkdtemp(dir=_OUTDIR_ROOT), **options)
+    return cdk.App(context=cdk_context() | NO_STAGING, outdir=tempfile.mkdtemp(dir=_OUTDIR_ROOT), **options)
 
 
 def new_stack(account: str = TEST_ACCOUNT, region: str = "us-east-1") -> cdk.Stack:
@@ -233,6 +270,8 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
         max_image_count=5,
         log_retention_days=30,
     )
+    # Construct calls with keyword arguments, alike in shape only to test_state_machines.py's _logged (duplicates
+    # pairs them): other constructs, other arguments.
     role = SageMakerExecutionRole(
         stack,
         "ExecutionRole",

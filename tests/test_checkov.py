@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import ROOT, Synthesized
 
+# Paths and a dataclass, alike in shape only to config/container_interface.py's opening (duplicates pairs them).
 CHECKOV = ROOT / ".checkov-venv" / "bin" / "checkov"
 SKIPS_FILE = ROOT / "checkov-skips.toml"
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 
 from config import AppConfig
 from stacks import build_app
-from tests.helpers import Synthesized, cdk_context
+from tests.helpers import Synthesized, cdk_context, validation_findings
 
 
 def test_every_environment_synthesizes_with_zero_unacknowledged_findings(synthesized: Synthesized) -> None:
@@ -43,13 +43,7 @@ def test_a_finding_in_any_stage_fails_synthesis_and_names_rule_and_resource(
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     # AND the report names each pack's rule and the resource's path
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    findings = {
-        (violation["ruleName"], construct["constructPath"])
-        for plugin in report["pluginReports"]
-        for violation in plugin["violations"]
-        for construct in violation["violatingConstructs"]
-    }
+    findings = validation_findings(tmp_path)
     queue = "Prod/Platform/UnencryptedQueue/Resource"
     assert ("AwsSolutions-SQS2", queue) in findings  # no server-side encryption
     assert ("AwsSolutions-SQS3", queue) in findings  # no dead-letter queue

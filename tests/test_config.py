@@ -11,6 +11,7 @@ import pytest
 
 from config import ConfigError, EnvironmentName, load_config, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from tests.helpers import cases, set_at
 
 
 @pytest.fixture
@@ -49,152 +50,168 @@ def test_without_any_account_the_environment_is_account_agnostic(raw: dict[str, 
     assert parse_config(raw).environment("dev").account is None
 
 
-# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        pytest.param(
-            lambda r: r["environments"].__setitem__("qa", r["environments"]["dev"]),
-            r"unknown environment 'qa'; allowed: dev, staging, prod",
-            id="unknown-environment",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["prod"]["training"].__setitem__("instance_type", "m5.large"),
-            r"environment 'prod': training\.instance_type: must be a SageMaker instance type .* \(got 'm5\.large'\)",
-            id="bad-instance-type",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["staging"]["endpoint"]["autoscaling"].__setitem__("min_capacity", 4),
-            r"environment 'staging': endpoint\.autoscaling: min_capacity \(4\) must not exceed max_capacity \(3\)",
-            id="min-above-max",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"].pop("region"),
-            r"environment 'dev': region: required field is missing",
-            id="missing-region",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["prod"].pop("alarm_email"),
-            r"environment 'prod': .*alarm_email is required outside dev",
-            id="missing-alarm-email",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["prod"].__setitem__("removal_policy", "destroy"),
-            r"environment 'prod': .*removal_policy must be 'retain' in prod",
-            id="prod-destroy",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["prod"].__setitem__("removal_policy", "delete"),
-            r"environment 'prod': removal_policy: Input should be 'retain' or 'destroy' \(got 'delete'\)",
-            id="bad-removal-policy",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"].__setitem__("log_retention_days", 10),
-            r"environment 'dev': .*log_retention_days must be one of 1, 3, 5, 7, 14, .*; got 10",
-            id="bad-log-retention",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"].__setitem__("instance_typo", "ml.m5.large"),
-            r"environment 'dev': instance_typo: unknown field",
-            id="unknown-field",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"].__setitem__("account", "12345"),
-            r"environment 'dev': account: must be a 12-digit AWS account id \(got '12345'\)",
-            id="bad-account",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"].__setitem__("region", "useast1"),
-            r"environment 'dev': region: must be an AWS region such as us-east-1 \(got 'useast1'\)",
-            id="bad-region",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["staging"].__setitem__("alarm_email", "oncall"),
-            r"environment 'staging': alarm_email: must be an e-mail address \(got 'oncall'\)",
-            id="bad-email",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"]["training"].__setitem__("instance_count", 0),
-            r"environment 'dev': training\.instance_count: Input should be greater than or equal to 1 \(got 0\)",
-            id="zero-instances",
-        ),
-        pytest.param(
-            lambda r: r["app"].__setitem__("name", "My App"),
-            r"\[app\]: name: must be 3-32 lowercase letters",
-            id="bad-app-name",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"]["endpoint"].__setitem__(
-                "variants", [{"instance_type": "ml.m5.large", "initial_instance_count": 1}]
-            ),
-            r"environment 'dev': endpoint: give either variants \(instances\) or serverless, not both",
-            id="variants-and-serverless",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["dev"]["endpoint"].__setitem__("model_artifact_key", "models/v1/model.pkl"),
+# One row a mistake: its id, the field it sets, the value, and the error it must give.
+BAD_VALUES = [
+    (
+        "unknown-environment",
+        "environments.qa",
+        tomllib.loads(DEFAULT_CONFIG_FILE.read_text())["environments"]["dev"],
+        r"unknown environment 'qa'; allowed: dev, staging, prod",
+    ),
+    (
+        "bad-instance-type",
+        "environments.prod.training.instance_type",
+        "m5.large",
+        r"environment 'prod': training\.instance_type: must be a SageMaker instance type .* \(got 'm5\.large'\)",
+    ),
+    (
+        "min-above-max",
+        "environments.staging.endpoint.autoscaling.min_capacity",
+        4,
+        r"environment 'staging': endpoint\.autoscaling: min_capacity \(4\) must not exceed max_capacity \(3\)",
+    ),
+    (
+        "prod-destroy",
+        "environments.prod.removal_policy",
+        "destroy",
+        r"environment 'prod': .*removal_policy must be 'retain' in prod",
+    ),
+    (
+        "bad-removal-policy",
+        "environments.prod.removal_policy",
+        "delete",
+        r"environment 'prod': removal_policy: Input should be 'retain' or 'destroy' \(got 'delete'\)",
+    ),
+    (
+        "bad-log-retention",
+        "environments.dev.log_retention_days",
+        10,
+        r"environment 'dev': .*log_retention_days must be one of 1, 3, 5, 7, 14, .*; got 10",
+    ),
+    (
+        "unknown-field",
+        "environments.dev.instance_typo",
+        "ml.m5.large",
+        r"environment 'dev': instance_typo: unknown field",
+    ),
+    (
+        "bad-account",
+        "environments.dev.account",
+        "12345",
+        r"environment 'dev': account: must be a 12-digit AWS account id \(got '12345'\)",
+    ),
+    (
+        "bad-region",
+        "environments.dev.region",
+        "useast1",
+        r"environment 'dev': region: must be an AWS region such as us-east-1 \(got 'useast1'\)",
+    ),
+    (
+        "bad-email",
+        "environments.staging.alarm_email",
+        "oncall",
+        r"environment 'staging': alarm_email: must be an e-mail address \(got 'oncall'\)",
+    ),
+    (
+        "zero-instances",
+        "environments.dev.training.instance_count",
+        0,
+        r"environment 'dev': training\.instance_count: Input should be greater than or equal to 1 \(got 0\)",
+    ),
+    ("bad-app-name", "app.name", "My App", r"\[app\]: name: must be 3-32 lowercase letters"),
+    (
+        "variants-and-serverless",
+        "environments.dev.endpoint.variants",
+        [{"instance_type": "ml.m5.large", "initial_instance_count": 1}],
+        r"environment 'dev': endpoint: give either variants \(instances\) or serverless, not both",
+    ),
+    (
+        "bad-pin",
+        "environments.dev.endpoint.model_artifact_key",
+        "models/v1/model.pkl",
+        (
             r"environment 'dev': endpoint\.model_artifact_key: must be an object key in the artifacts bucket "
-            r"ending in \.tar\.gz",
-            id="bad-pin",
+            r"ending in \.tar\.gz"
         ),
-        pytest.param(
-            lambda r: r["environments"]["prod"]["endpoint"]["variants"][0].__setitem__("initial_instance_count", 1),
-            r"environment 'prod': .*prod endpoint variants need initial_instance_count >= 2",
-            id="prod-single-instance",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["prod"]["endpoint"]["autoscaling"].__setitem__("min_capacity", 1),
-            r"environment 'prod': .*prod endpoint needs autoscaling with min_capacity >= 2",
-            id="prod-autoscaling-floor",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["prod"]["endpoint"]["deployment"].__setitem__("strategy", "all_at_once"),
-            r"environment 'prod': .*prod endpoint deployment must be canary or linear",
-            id="prod-all-at-once",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["prod"]["endpoint"].__setitem__("data_capture_percentage", 0),
-            r"environment 'prod': .*prod endpoint needs data_capture_percentage > 0",
-            id="prod-no-capture",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["staging"]["endpoint"]["deployment"].__setitem__("strategy", "bluegreen"),
+    ),
+    (
+        "prod-single-instance",
+        "environments.prod.endpoint.variants.0.initial_instance_count",
+        1,
+        r"environment 'prod': .*prod endpoint variants need initial_instance_count >= 2",
+    ),
+    (
+        "prod-autoscaling-floor",
+        "environments.prod.endpoint.autoscaling.min_capacity",
+        1,
+        r"environment 'prod': .*prod endpoint needs autoscaling with min_capacity >= 2",
+    ),
+    (
+        "prod-all-at-once",
+        "environments.prod.endpoint.deployment.strategy",
+        "all_at_once",
+        r"environment 'prod': .*prod endpoint deployment must be canary or linear",
+    ),
+    (
+        "prod-no-capture",
+        "environments.prod.endpoint.data_capture_percentage",
+        0,
+        r"environment 'prod': .*prod endpoint needs data_capture_percentage > 0",
+    ),
+    (
+        "bad-strategy",
+        "environments.staging.endpoint.deployment.strategy",
+        "bluegreen",
+        (
             r"environment 'staging': endpoint\.deployment\.strategy: "
-            r"Input should be 'canary', 'linear' or 'all_at_once'",
-            id="bad-strategy",
+            r"Input should be 'canary', 'linear' or 'all_at_once'"
         ),
-        pytest.param(
-            lambda r: r["environments"]["staging"]["endpoint"].__setitem__(
-                "vpc", {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-0123456789abcdef0"]}
-            ),
-            r"environment 'staging': endpoint\.vpc\.subnet_ids\.0: must be a subnet id \(got 'subnet-1'\)",
-            id="bad-subnet",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["staging"]["endpoint"]["deployment"].__setitem__("wait_interval_seconds", 120),
-            r"environment 'staging': .*wait_interval_seconds \(120\) must be at least monitoring\.evaluation_minutes",
-            id="rollback-window",
-        ),
-        pytest.param(
-            lambda r: r["environments"]["staging"].__setitem__("monitoring", {"manage_job_log_groups": True}),
-            r"environment 'prod': monitoring\.manage_job_log_groups: environment 'staging' already manages",
-            id="job-log-groups-twice",
-        ),
-        pytest.param(
-            lambda r: r.__setitem__("environments", {}),
-            r"no environments configured",
-            id="no-environments",
-        ),
-        pytest.param(
-            lambda r: r.__setitem__("extras", {}),
-            r"unknown section\(s\) \['extras'\]; allowed: app, environments",
-            id="unknown-section",
-        ),
-    ],
-)
-def test_bad_configuration_is_rejected_with_a_message_naming_it(raw: dict[str, Any], edit: Any, message: str) -> None:
+    ),
+    (
+        "bad-subnet",
+        "environments.staging.endpoint.vpc",
+        {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-0123456789abcdef0"]},
+        r"environment 'staging': endpoint\.vpc\.subnet_ids\.0: must be a subnet id \(got 'subnet-1'\)",
+    ),
+    (
+        "rollback-window",
+        "environments.staging.endpoint.deployment.wait_interval_seconds",
+        120,
+        r"environment 'staging': .*wait_interval_seconds \(120\) must be at least monitoring\.evaluation_minutes",
+    ),
+    (
+        "job-log-groups-twice",
+        "environments.staging.monitoring",
+        {"manage_job_log_groups": True},
+        r"environment 'prod': monitoring\.manage_job_log_groups: environment 'staging' already manages",
+    ),
+    ("no-environments", "environments", {}, r"no environments configured"),
+    ("unknown-section", "extras", {}, r"unknown section\(s\) \['extras'\]; allowed: app, environments"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), cases(*BAD_VALUES))
+def test_bad_configuration_is_rejected_with_a_message_naming_it(
+    raw: dict[str, Any], path: str, value: Any, message: str
+) -> None:
     # GIVEN the shipped configuration with one rule broken
-    edit(raw)
+    set_at(raw, path, value)
     # WHEN it is validated THEN the error names the environment, the field and what is allowed
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize(
+    ("environment", "field", "message"),
+    cases(
+        ("missing-region", "dev", "region", r"environment 'dev': region: required field is missing"),
+        ("missing-alarm-email", "prod", "alarm_email", r"environment 'prod': .*alarm_email is required outside dev"),
+    ),
+)
+def test_a_required_field_left_out_is_named(raw: dict[str, Any], environment: str, field: str, message: str) -> None:
+    # GIVEN the shipped configuration without one field it needs
+    raw["environments"][environment].pop(field)
+    # WHEN it is validated THEN the error names the environment and the field
     with pytest.raises(ConfigError, match=message):
         parse_config(raw)
 

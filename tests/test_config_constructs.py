@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from app import build
 from config import AppConfig, ConfigError, EnvironmentName, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from tests.conftest import TEST_ACCOUNT, cdk_context
+from tests.helpers import cases, set_at
 
 
 def test_a_construct_error_names_the_environment_and_the_construct(app_config: AppConfig, tmp_path: Path) -> None:
@@ -35,64 +35,54 @@ def test_a_construct_error_names_the_environment_and_the_construct(app_config: A
     assert isinstance(error.value.__cause__, ValueError)
 
 
-def _edit(environment: str, path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def edit(raw: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node: Any = raw["environments"][environment]
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        node[last] = value
-
-    return edit
-
-
 # Mistakes the configuration's validation leaves to the constructs (their rules are written once, there).
-# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
+# One row a mistake: its id, the environment, the field it sets there, the value, and the error it must give.
 CONSTRUCT_RULES = [
-    pytest.param(
+    (
+        "capture-on-serverless",
         "dev",
-        _edit("dev", "endpoint.data_capture_percentage", 10),
+        "endpoint.data_capture_percentage",
+        10,
         r"environment 'dev': (\w+ )?Dev/Inference/Endpoint: data_capture_percentage must be 0 with a serverless",
-        id="capture-on-serverless",
     ),
-    pytest.param(
+    (
+        "autoscaling-on-serverless",
         "dev",
-        _edit(
-            "dev",
-            "endpoint.autoscaling",
-            {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 100},
-        ),
+        "endpoint.autoscaling",
+        {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 100},
         r"environment 'dev': (\w+ )?Dev/Inference/AutoScaling: autoscaling is not supported on a serverless variant",
-        id="autoscaling-on-serverless",
     ),
-    pytest.param(
+    (
+        "weights",
         "staging",
-        _edit("staging", "endpoint.variants.0.weight", 0.5),
+        "endpoint.variants.0.weight",
+        0.5,
         r"environment 'staging': (\w+ )?Staging/Inference/Endpoint: variant weights must add up to 1\.0, got 0\.5",
-        id="weights",
     ),
-    pytest.param(
+    (
+        "autoscaling-on-burstable",
         "staging",
-        _edit("staging", "endpoint.variants.0.instance_type", "ml.t2.medium"),
+        "endpoint.variants.0.instance_type",
+        "ml.t2.medium",
         r"environment 'staging': (\w+ )?Staging/Inference/AutoScaling: autoscaling is not supported on burstable",
-        id="autoscaling-on-burstable",
     ),
-    pytest.param(
+    (
+        "canary-step-too-large",
         "staging",
-        _edit("staging", "endpoint.deployment.step_value", 2),
+        "endpoint.deployment.step_value",
+        2,
         r"environment 'staging': (\w+ )?Staging/Inference/Endpoint: traffic_shifting: a canary step of 2 instance\(s\)",
-        id="canary-step-too-large",
     ),
 ]
 
 
-@pytest.mark.parametrize(("environment", "edit", "message"), CONSTRUCT_RULES)
+@pytest.mark.parametrize(("environment", "path", "value", "message"), cases(*CONSTRUCT_RULES))
 def test_a_mistake_only_a_construct_knows_names_the_environment(
-    environment: str, edit: Callable[[dict[str, Any]], None], message: str, tmp_path: Path
+    environment: str, path: str, value: Any, message: str, tmp_path: Path
 ) -> None:
     # GIVEN the shipped configuration with a mistake it accepts, for one environment
     raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
-    edit(raw)
+    set_at(raw["environments"][environment], path, value)
     config = parse_config(raw, default_account=TEST_ACCOUNT)
     name = EnvironmentName(environment)
     config = config.model_copy(update={"environments": {name: config.environments[name]}})

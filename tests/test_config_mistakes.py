@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 from config import ConfigError, EnvironmentName, load_config, parse_config
 from config.aws_catalog import regions, sagemaker_enum
 from config.settings import DEFAULT_CONFIG_FILE
-from tests.helpers import ROOT
+from tests.helpers import ROOT, cases, set_at
 
 Raw = dict[str, Any]
 
@@ -32,153 +31,173 @@ def raw() -> Raw:
     return copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
 
 
-def _set(path: str, value: Any) -> Callable[[Raw], None]:
-    """An edit of the document: `environments.dev.region` = value (a list index as a number)."""
-
-    def edit(raw: Raw) -> None:
-        *parents, last = path.split(".")
-        node: Any = raw
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        node[last] = value
-
-    return edit
-
-
-# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
+# One row a mistake: its id, the field it sets, the value, and the error it must give.
 MISTAKES = [
-    pytest.param(
-        _set("environments.dev.region", "us-esat-1"),
+    (
+        "region-typo",
+        "environments.dev.region",
+        "us-esat-1",
         r"environment 'dev': region: not a region of any AWS partition.*did you mean .*us-east-1\? \(got 'us-esat-1'\)",
-        id="region-typo",
     ),
-    pytest.param(
-        _set("environments.staging.region", "eu-north-9"),
+    (
+        "region-that-does-not-exist",
+        "environments.staging.region",
+        "eu-north-9",
         r"environment 'staging': region: not a region of any AWS partition",
-        id="region-that-does-not-exist",
     ),
-    pytest.param(
-        _set("environments.prod.training.instance_type", "ml.zz9.large"),
-        r"environment 'prod': training\.instance_type: not an instance type SageMaker offers "
-        r"for training jobs \(TrainingInstanceType",
-        id="training-instance-type",
-    ),
-    pytest.param(
-        _set("environments.prod.endpoint.variants.0.instance_type", "ml.zz9.large"),
-        r"environment 'prod': endpoint\.variants\.0\.instance_type: not an instance type "
-        r"SageMaker offers for endpoint variants \(ProductionVariantInstanceType",
-        id="endpoint-instance-type",
-    ),
-    pytest.param(
-        # Offered for training, not for batch transform.
-        _set("environments.dev.transform.instance_type", "ml.t3.medium"),
-        r"environment 'dev': transform\.instance_type: not an instance type SageMaker offers "
-        r"for transform jobs \(TransformInstanceType",
-        id="transform-instance-type",
-    ),
-    pytest.param(
-        # Offered for endpoints and training, not for notebook instances.
-        _set("environments.dev.notebook.instance_type", "ml.m5.large"),
-        r"environment 'dev': notebook\.instance_type: not an instance type SageMaker offers "
-        r"for notebook instances",
-        id="notebook-instance-type",
-    ),
-    pytest.param(
-        _set("environments.staging.training.evaluation.threshold", math.nan),
-        r"environment 'staging': training\.evaluation\.threshold: Input should be a finite number",
-        id="nan-threshold",
-    ),
-    pytest.param(
-        _set("environments.prod.monitoring.server_error_rate_percent", math.inf),
-        r"environment 'prod': monitoring\.server_error_rate_percent: Input should be a finite number",
-        id="infinite-alarm-threshold",
-    ),
-    pytest.param(
-        _set("environments.prod.endpoint.variants.0.weight", math.nan),
-        r"environment 'prod': endpoint\.variants\.0\.weight: Input should be a finite number",
-        id="nan-variant-weight",
-    ),
-    pytest.param(
-        _set("environments.prod.endpoint.server_timeout_seconds", -5),
-        r"environment 'prod': endpoint\.server_timeout_seconds: Input should be greater than or equal to 1 "
-        r"\(got -5\)",
-        id="negative-server-timeout",
-    ),
-    pytest.param(
-        _set("environments.prod.endpoint.server_timeout_seconds", 61),
-        r"environment 'prod': endpoint\.server_timeout_seconds: Input should be less than or equal to 60",
-        id="server-timeout-beyond-invocation-limit",
-    ),
-    pytest.param(
-        _set("environments.dev.endpoint.serverless.memory_size_mb", 1500),
-        r"environment 'dev': endpoint\.serverless: memory_size_mb must be one of 1024, 2048, 3072, 4096, 5120, "
-        r"6144 \(got 1500\)",
-        id="serverless-memory-between-steps",
-    ),
-    pytest.param(
-        _set("environments.dev.endpoint.serverless.memory_size_mb", 8192),
-        r"environment 'dev': endpoint\.serverless\.memory_size_mb: must be 1024-6144 MB "
-        r"\(SageMaker's ProductionVariantServerlessConfig\.MemorySizeInMB\) \(got 8192\)",
-        id="serverless-memory-too-large",
-    ),
-    pytest.param(
-        _set("environments.dev.endpoint.serverless.max_concurrency", 500),
-        r"environment 'dev': endpoint\.serverless\.max_concurrency: must be 1-200",
-        id="serverless-concurrency",
-    ),
-    pytest.param(
-        _set("environments.prod.endpoint.model_artifact_key", "s3://my-bucket/models/v1/model.tar.gz"),
-        r"environment 'prod': endpoint\.model_artifact_key: must be an object key in the artifacts bucket, "
-        r"not a URL",
-        id="artifact-key-as-url",
-    ),
-    pytest.param(
-        _set("environments.prod.endpoint.autoscaling.max_capacity", 100000),
-        r"environment 'prod': endpoint: autoscaling\.max_capacity \(100000\) must not exceed 100 instances",
-        id="huge-max-capacity",
-    ),
-    pytest.param(
-        _set(
-            "environments.prod.endpoint.autoscaling.schedules",
-            [{"name": "Day", "schedule": "cron(0 8 * * ? *)", "min_capacity": 2, "max_capacity": 5000}],
+    (
+        "training-instance-type",
+        "environments.prod.training.instance_type",
+        "ml.zz9.large",
+        (
+            r"environment 'prod': training\.instance_type: not an instance type SageMaker offers "
+            r"for training jobs \(TrainingInstanceType"
         ),
+    ),
+    (
+        "endpoint-instance-type",
+        "environments.prod.endpoint.variants.0.instance_type",
+        "ml.zz9.large",
+        (
+            r"environment 'prod': endpoint\.variants\.0\.instance_type: not an instance type "
+            r"SageMaker offers for endpoint variants \(ProductionVariantInstanceType"
+        ),
+    ),
+    # Offered for training, not for batch transform.
+    (
+        "transform-instance-type",
+        "environments.dev.transform.instance_type",
+        "ml.t3.medium",
+        (
+            r"environment 'dev': transform\.instance_type: not an instance type SageMaker offers "
+            r"for transform jobs \(TransformInstanceType"
+        ),
+    ),
+    # Offered for endpoints and training, not for notebook instances.
+    (
+        "notebook-instance-type",
+        "environments.dev.notebook.instance_type",
+        "ml.m5.large",
+        (
+            r"environment 'dev': notebook\.instance_type: not an instance type SageMaker offers "
+            r"for notebook instances"
+        ),
+    ),
+    (
+        "nan-threshold",
+        "environments.staging.training.evaluation.threshold",
+        math.nan,
+        r"environment 'staging': training\.evaluation\.threshold: Input should be a finite number",
+    ),
+    (
+        "infinite-alarm-threshold",
+        "environments.prod.monitoring.server_error_rate_percent",
+        math.inf,
+        r"environment 'prod': monitoring\.server_error_rate_percent: Input should be a finite number",
+    ),
+    (
+        "nan-variant-weight",
+        "environments.prod.endpoint.variants.0.weight",
+        math.nan,
+        r"environment 'prod': endpoint\.variants\.0\.weight: Input should be a finite number",
+    ),
+    (
+        "negative-server-timeout",
+        "environments.prod.endpoint.server_timeout_seconds",
+        -5,
+        (
+            r"environment 'prod': endpoint\.server_timeout_seconds: Input should be greater than or equal to 1 "
+            r"\(got -5\)"
+        ),
+    ),
+    (
+        "server-timeout-beyond-invocation-limit",
+        "environments.prod.endpoint.server_timeout_seconds",
+        61,
+        r"environment 'prod': endpoint\.server_timeout_seconds: Input should be less than or equal to 60",
+    ),
+    (
+        "serverless-memory-between-steps",
+        "environments.dev.endpoint.serverless.memory_size_mb",
+        1500,
+        (
+            r"environment 'dev': endpoint\.serverless: memory_size_mb must be one of 1024, 2048, 3072, 4096, 5120, "
+            r"6144 \(got 1500\)"
+        ),
+    ),
+    (
+        "serverless-memory-too-large",
+        "environments.dev.endpoint.serverless.memory_size_mb",
+        8192,
+        (
+            r"environment 'dev': endpoint\.serverless\.memory_size_mb: must be 1024-6144 MB "
+            r"\(SageMaker's ProductionVariantServerlessConfig\.MemorySizeInMB\) \(got 8192\)"
+        ),
+    ),
+    (
+        "serverless-concurrency",
+        "environments.dev.endpoint.serverless.max_concurrency",
+        500,
+        r"environment 'dev': endpoint\.serverless\.max_concurrency: must be 1-200",
+    ),
+    (
+        "artifact-key-as-url",
+        "environments.prod.endpoint.model_artifact_key",
+        "s3://my-bucket/models/v1/model.tar.gz",
+        (
+            r"environment 'prod': endpoint\.model_artifact_key: must be an object key in the artifacts bucket, "
+            r"not a URL"
+        ),
+    ),
+    (
+        "huge-max-capacity",
+        "environments.prod.endpoint.autoscaling.max_capacity",
+        100000,
+        r"environment 'prod': endpoint: autoscaling\.max_capacity \(100000\) must not exceed 100 instances",
+    ),
+    (
+        "huge-scheduled-capacity",
+        "environments.prod.endpoint.autoscaling.schedules",
+        [{"name": "Day", "schedule": "cron(0 8 * * ? *)", "min_capacity": 2, "max_capacity": 5000}],
         r"environment 'prod': endpoint: autoscaling\.schedules\.0\.max_capacity \(5000\) must not exceed 100",
-        id="huge-scheduled-capacity",
     ),
-    pytest.param(
-        _set("environments.staging.endpoint.variants.0.initial_instance_count", 1000),
+    (
+        "huge-initial-fleet",
+        "environments.staging.endpoint.variants.0.initial_instance_count",
+        1000,
         r"environment 'staging': endpoint: variants\.0\.initial_instance_count \(1000\) must not exceed 100",
-        id="huge-initial-fleet",
     ),
-    pytest.param(
-        _set("environments.prod.endpoint.container_startup_health_check_timeout_seconds", 30),
+    (
+        "health-check-timeout",
+        "environments.prod.endpoint.container_startup_health_check_timeout_seconds",
+        30,
         r"environment 'prod': endpoint\.container_startup_health_check_timeout_seconds: must be 60-3600 s",
-        id="health-check-timeout",
     ),
-    pytest.param(
-        _set("environments.prod.endpoint.model_data_download_timeout_seconds", 7200),
+    (
+        "download-timeout",
+        "environments.prod.endpoint.model_data_download_timeout_seconds",
+        7200,
         r"environment 'prod': endpoint\.model_data_download_timeout_seconds: must be 60-3600 s",
-        id="download-timeout",
     ),
-    pytest.param(
-        _set("environments.prod.endpoint.deployment.wait_interval_seconds", 4000),
+    (
+        "canary-wait-beyond-limit",
+        "environments.prod.endpoint.deployment.wait_interval_seconds",
+        4000,
         r"environment 'prod': endpoint\.deployment\.wait_interval_seconds: must be 0-3600 s",
-        id="canary-wait-beyond-limit",
     ),
-    pytest.param(
-        _set("environments.prod.endpoint.deployment.maximum_execution_timeout_seconds", 60),
+    (
+        "deployment-timeout",
+        "environments.prod.endpoint.deployment.maximum_execution_timeout_seconds",
+        60,
         r"environment 'prod': endpoint\.deployment\.maximum_execution_timeout_seconds: must be 600-28800 s",
-        id="deployment-timeout",
     ),
 ]
 
 
-@pytest.mark.parametrize(("edit", "message"), MISTAKES)
-def test_a_mistake_is_rejected_naming_environment_and_field(
-    raw: Raw, edit: Callable[[Raw], None], message: str
-) -> None:
+@pytest.mark.parametrize(("path", "value", "message"), cases(*MISTAKES))
+def test_a_mistake_is_rejected_naming_environment_and_field(raw: Raw, path: str, value: Any, message: str) -> None:
     # GIVEN the shipped configuration with one mistake
-    edit(raw)
+    set_at(raw, path, value)
     # WHEN it is loaded THEN the error names the environment and the field
     with pytest.raises(ConfigError, match=message):
         parse_config(raw)
@@ -202,7 +221,7 @@ UNKNOWN_KEYS = [
 @pytest.mark.parametrize(("table", "message"), UNKNOWN_KEYS, ids=[table for table, _ in UNKNOWN_KEYS])
 def test_an_unknown_key_is_rejected_in_every_table(raw: Raw, table: str, message: str) -> None:
     # GIVEN a misspelt key (`nmae`) in one table, [app] included
-    _set(f"{table}.nmae", "x")(raw)
+    set_at(raw, f"{table}.nmae", "x")
     # WHEN it is loaded THEN the error names the table and the key
     with pytest.raises(ConfigError, match=message):
         parse_config(raw)
@@ -221,10 +240,10 @@ def test_a_nan_written_in_the_toml_file_is_rejected(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_at_once(raw: Raw) -> None:
     # GIVEN three field mistakes in prod and one in dev
-    _set("environments.prod.region", "us-esat-1")(raw)
-    _set("environments.prod.training.instance_type", "ml.zz9.large")(raw)
-    _set("environments.prod.endpoint.server_timeout_seconds", -5)(raw)
-    _set("environments.dev.endpoint.serverless.memory_size_mb", 8192)(raw)
+    set_at(raw, "environments.prod.region", "us-esat-1")
+    set_at(raw, "environments.prod.training.instance_type", "ml.zz9.large")
+    set_at(raw, "environments.prod.endpoint.server_timeout_seconds", -5)
+    set_at(raw, "environments.dev.endpoint.serverless.memory_size_mb", 8192)
     # WHEN it is loaded
     with pytest.raises(ConfigError) as error:
         parse_config(raw)
@@ -240,8 +259,8 @@ def test_every_problem_is_reported_at_once(raw: Raw) -> None:
 
 def test_every_broken_rule_of_an_environment_is_reported_at_once(raw: Raw) -> None:
     # GIVEN prod breaking three rules that span several fields
-    _set("environments.prod.removal_policy", "destroy")(raw)
-    _set("environments.prod.endpoint.data_capture_percentage", 0)(raw)
+    set_at(raw, "environments.prod.removal_policy", "destroy")
+    set_at(raw, "environments.prod.endpoint.data_capture_percentage", 0)
     raw["environments"]["prod"].pop("alarm_email")
     # WHEN it is loaded THEN all three are in the message
     with pytest.raises(ConfigError) as error:
@@ -265,7 +284,7 @@ def test_the_sources_of_truth_are_botocore_data_not_hand_lists() -> None:
 
 def test_a_region_of_another_partition_is_accepted(raw: Raw) -> None:
     # GIVEN dev in GovCloud THEN the region is accepted (botocore's partitions, not only `aws`)
-    _set("environments.dev.region", "us-gov-west-1")(raw)
+    set_at(raw, "environments.dev.region", "us-gov-west-1")
     assert parse_config(raw).environment("dev").region == "us-gov-west-1"
 
 
@@ -314,7 +333,7 @@ def test_an_account_left_out_may_be_prods_and_needs_the_declaration(raw: Raw) ->
 def test_another_region_of_the_same_account_is_no_separation(raw: Raw) -> None:
     # GIVEN dev in another region of prod's account, undeclared (IAM is global to the account)
     raw["environments"]["prod"]["shared_account_with"] = ["staging"]
-    _set("environments.dev.region", "eu-west-1")(raw)
+    set_at(raw, "environments.dev.region", "eu-west-1")
     with pytest.raises(ConfigError, match=r"environment 'prod': shared_account_with: dev deploy\(s\) into account"):
         parse_config(raw, default_account="123456789012")
 

@@ -47,37 +47,25 @@ def _names_in(value: Any) -> set[str]:
 # ----- the interface file and the constants the app uses ------------------------------------------------
 
 
-# Each name the app imports from config.contract, and where the interface file holds it.
-USED = {
-    "CONTAINER_MAX_PAYLOAD_VARIABLE": ("environment", "max_payload_mb"),
-    "CONTAINER_METRICS_ENDPOINT_VARIABLE": ("environment", "metrics_endpoint_name"),
-    "CONTAINER_METRICS_MODEL_VERSION_VARIABLE": ("environment", "metrics_model_version"),
-    "CONTAINER_METRICS_NAMESPACE_VARIABLE": ("environment", "metrics_namespace"),
-    "CONTAINER_SERVER_TIMEOUT_VARIABLE": ("environment", "server_timeout"),
-    "CONTAINER_SERVER_WORKERS_VARIABLE": ("environment", "server_workers"),
-    "CONTAINER_REQUESTS": ("metrics", "requests"),
-    "CONTAINER_REQUEST_ROWS": ("metrics", "rows"),
-    "CONTAINER_CLIENT_ERRORS": ("metrics", "client_errors"),
-    "CONTAINER_MODEL_ERRORS": ("metrics", "model_errors"),
-    "CONTAINER_SERVER_ERRORS": ("metrics", "server_errors"),
-}
+# The sections of the interface file the app reads through config.contract's CONTAINER, by name.
+NAMED_SECTIONS = ("environment", "files", "metrics")
 
 
-@pytest.mark.parametrize(("constant", "where"), USED.items())
-def test_every_container_name_the_app_uses_is_in_the_interface_file(constant: str, where: tuple[str, str]) -> None:
+@pytest.mark.parametrize("section", NAMED_SECTIONS)
+def test_every_container_name_the_app_uses_is_in_the_interface_file(section: str) -> None:
     # GIVEN the container's interface file as written on disk
-    section, key = where
-    # WHEN the app's constant is compared with it THEN it is the file's own value
-    assert RAW[section][key] == getattr(contract, constant)
+    loaded = vars(getattr(CONTAINER, section))
+    # WHEN each name the app reads is compared with it THEN it is the file's own value (dimension sets as tuples)
+    for key, value in loaded.items():
+        written = RAW[section][key]
+        assert (value == tuple(map(tuple, written))) if key == "dimensions" else (value == written), key
 
 
 def test_no_container_name_is_typed_into_the_contract_by_hand() -> None:
-    # GIVEN every CONTAINER_* name the contract exposes WHEN listed THEN each is pinned above (or is the file itself)
-    exposed = {
-        name for name in vars(contract) if name.startswith("CONTAINER_") and isinstance(getattr(contract, name), str)
-    }
-    assert exposed == set(USED)
-    assert RAW["metrics"]["dimensions"] == [list(d) for d in contract.CONTAINER_METRIC_DIMENSIONS]
+    # GIVEN config.contract WHEN its CONTAINER_* names are listed THEN none is a name typed beside the file
+    exposed = {name for name in vars(contract) if name.startswith("CONTAINER_")}
+    assert exposed == {"CONTAINER_DIRECTORY", "CONTAINER_DRIFT"}
+    assert contract.CONTAINER_DRIFT is CONTAINER.drift
     drift = contract.CONTAINER_DRIFT
     assert RAW["drift"]["metrics"] == vars(drift.metrics)
     assert RAW["drift"]["environment"] == {
@@ -89,11 +77,7 @@ def test_no_container_name_is_typed_into_the_contract_by_hand() -> None:
         "min_rows": drift.min_rows.default,
         "psi_threshold": drift.psi_threshold.default,
     }
-    assert RAW["drift"]["paths"] == {
-        "baseline": drift.baseline_path,
-        "capture": drift.capture_path,
-        "output": drift.output_path,
-    }
+    assert RAW["drift"]["paths"] == vars(drift.paths)
     assert RAW["files"]["metric_definitions"] == METRIC_DEFINITIONS_FILE.name
     assert METRIC_DEFINITIONS_FILE.is_file()
 

@@ -66,6 +66,7 @@ _SERVICE_OF_TYPE = {
 }
 
 
+# Alike in shape only to review/model.py's Review (duplicates pairs them): one statement as this test reads it.
 @dataclass(frozen=True)
 class Statement:
     environment: str

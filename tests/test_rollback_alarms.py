@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from config.contract import CONTAINER_CLIENT_ERRORS, CONTAINER_MODEL_ERRORS, CONTAINER_REQUESTS, CONTAINER_SERVER_ERRORS
+from config.contract import CONTAINER
 from tests.container.harness import LOG_INTERVAL_VARIABLE, Server, csv_bytes, make_data, start_server, train_on_split
 from tests.helpers import Synthesized, of_type, one_of_type
 
@@ -141,11 +141,11 @@ def test_client_errors_are_read_by_no_rollback_alarm(prod_inference: dict[str, A
     THEN ClientErrors is read by no rollback alarm, and by exactly one other (the callers' warning)."""
     rollback = _rollback_alarms(prod_inference)
     for logical_id, alarm in rollback.items():
-        assert CONTAINER_CLIENT_ERRORS not in [name for _, name, _ in _metrics_read(alarm)], logical_id
+        assert CONTAINER.metrics.client_errors not in [name for _, name, _ in _metrics_read(alarm)], logical_id
     readers = [
         alarm
         for logical_id, alarm in of_type(prod_inference, "AWS::CloudWatch::Alarm").items()
-        if CONTAINER_CLIENT_ERRORS in [name for _, name, _ in _metrics_read(alarm)]
+        if CONTAINER.metrics.client_errors in [name for _, name, _ in _metrics_read(alarm)]
     ]
     (warning,) = readers
     assert "the callers" in warning["Properties"]["AlarmDescription"]
@@ -161,15 +161,17 @@ def test_only_malformed_requests_breach_no_rollback_alarm_but_a_model_regression
     THEN that rate is 100 %, above the threshold: the alarm still catches what a new model does."""
     alarms = _rollback_alarms(prod_inference)
     (container_alarm,) = [
-        a for a in alarms.values() if any(name == CONTAINER_MODEL_ERRORS for _, name, _ in _metrics_read(a))
+        a for a in alarms.values() if any(name == CONTAINER.metrics.model_errors for _, name, _ in _metrics_read(a))
     ]
     reads = {name: (namespace, name, dimensions) for namespace, name, dimensions in _metrics_read(container_alarm)}
     threshold = container_alarm["Properties"]["Threshold"]
 
     def error_rate(records: list[dict[str, Any]]) -> float:
         emitted = _emitted(records)
-        faults = emitted.get(reads[CONTAINER_MODEL_ERRORS], 0) + emitted.get(reads[CONTAINER_SERVER_ERRORS], 0)
-        return 100 * faults / max(faults, emitted[reads[CONTAINER_REQUESTS]])
+        faults = emitted.get(reads[CONTAINER.metrics.model_errors], 0) + emitted.get(
+            reads[CONTAINER.metrics.server_errors], 0
+        )
+        return 100 * faults / max(faults, emitted[reads[CONTAINER.metrics.requests]])
 
     statuses = [prod_model_server.invoke(body, content_type).status for body, content_type in MALFORMED]
     assert all(400 <= status < 500 for status in statuses), statuses

@@ -29,6 +29,7 @@ class OptMl:
     def from_environment(cls) -> OptMl:
         return cls(Path(os.environ.get("OPT_ML_DIR", DEFAULT_OPT_ML)))
 
+    # One property a path of SageMaker's /opt/ml layout: alike in shape (duplicates pairs them), each another path.
     @property
     def config(self) -> Path:
         return self.root / "input" / "config"

@@ -61,7 +61,11 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class TuningRange:
-    """A default range of a tuning job: integer or continuous from `min_value` to `max_value`, or categorical."""
+    """A default range of a tuning job: integer or continuous from `min_value` to `max_value`, or categorical.
+
+    Alike in fields to the app's `training_pipeline.tuning.ParameterRange`, not shared: the image cannot import
+    the app; the app reads these ranges from algorithm.json, which the entry point writes from this one.
+    """
 
     type: Literal["integer", "continuous", "categorical"]
     min_value: float | None = None

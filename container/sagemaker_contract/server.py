@@ -19,7 +19,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,12 @@ class ServeSettings:
     def idle_seconds(self) -> int:
         return min(self.timeout_seconds, 60) + IDLE_MARGIN_SECONDS
 
+    def log_fields(self) -> dict[str, int]:
+        """Every setting as the `starting` line states it: the request log's prefixed `request_log_`."""
+        own = {field.name: getattr(self, field.name) for field in fields(self) if field.name != "log"}
+        log = {f"request_log_{name}": getattr(self.log, name) for name in ("interval_seconds", "successes", "errors")}
+        return {**own, "idle_seconds": self.idle_seconds, **log}
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
     def __init__(self, app: InferenceApp, options: dict[str, Any]) -> None:
@@ -324,14 +330,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     logs.emit(
         "info",
         "starting",
-        port=settings.port,
-        workers=settings.workers,
-        timeout_seconds=settings.timeout_seconds,
-        idle_seconds=settings.idle_seconds,
-        max_payload_mb=settings.max_payload_mb,
-        request_log_interval_seconds=settings.log.interval_seconds,
-        request_log_successes=settings.log.successes,
-        request_log_errors=settings.log.errors,
+        **settings.log_fields(),
         algorithm=metadata.get("algorithm") if isinstance(metadata, dict) else None,
         objective=metadata.get("objective") if isinstance(metadata, dict) else None,
         model_check_seconds=round(time.perf_counter() - started, 3),

@@ -12,9 +12,7 @@ from typing import Any
 from aws_cdk import aws_stepfunctions as sfn
 
 from config.contract import (
-    CONTAINER_MAX_PAYLOAD_VARIABLE,
-    CONTAINER_SERVER_TIMEOUT_VARIABLE,
-    CONTAINER_SERVER_WORKERS_VARIABLE,
+    CONTAINER,
     DEFAULT_COMMIT,
     DEFAULT_OUTPUT_PREFIX,
     INPUT_COMMIT,
@@ -224,9 +222,9 @@ def transform_job(
         "MaxConcurrentTransforms": transform.max_concurrent_transforms,
         # What the container answers in /execution-parameters, from the same numbers.
         "Environment": {
-            CONTAINER_MAX_PAYLOAD_VARIABLE: str(transform.max_payload_mb),
-            CONTAINER_SERVER_WORKERS_VARIABLE: str(transform.max_concurrent_transforms),
-            CONTAINER_SERVER_TIMEOUT_VARIABLE: str(timeout),
+            CONTAINER.environment.max_payload_mb: str(transform.max_payload_mb),
+            CONTAINER.environment.server_workers: str(transform.max_concurrent_transforms),
+            CONTAINER.environment.server_timeout: str(timeout),
         },
         "ModelClientConfig": {"InvocationsTimeoutInSeconds": timeout, "InvocationsMaxRetries": 1},
         "TransformInput": {

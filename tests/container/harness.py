@@ -7,7 +7,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
+
+from local_sagemaker.container import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINER = ROOT / "container"
@@ -108,13 +110,11 @@ def make_data(objective: str, rows: int, features: int = 5, seed: int = 0) -> tu
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve of `scores` for binary `labels` (the rank-sum form; no ties expected)."""
-    order = np.argsort(scores)
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
+    """Area under the ROC curve of `scores` for binary `labels`: the Mann-Whitney U of the positives' scores
+    over the negatives', divided by the pairs (ties count a half, as in scikit-learn's roc_auc_score)."""
     positives = labels == 1
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    u = mannwhitneyu(scores[positives], scores[~positives]).statistic
+    return float(u / (positives.sum() * (~positives).sum()))
 
 
 def run_train(root: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
@@ -125,6 +125,23 @@ def run_train(root: Path, timeout: float = 120, **env: str) -> subprocess.Comple
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def serve_to_exit(
+    opt_ml: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `serve` on a free port until it exits (a bad setting or model); output decoded leniently (a native
+    library may print any bytes)."""
+    result = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "serve"],
+        env={**os.environ, "OPT_ML_DIR": str(opt_ml), "SAGEMAKER_BIND_TO_PORT": str(free_port()), **(env or {})},
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
     )
 
 
@@ -147,13 +164,6 @@ def train_on_split(
 
 def failure_of(root: Path) -> str:
     return (root / "output" / "failure").read_text().strip()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

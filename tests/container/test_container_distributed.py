@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
 
-from local_sagemaker.container import SHARED_MACHINE_ENV
-from tests.container.harness import ENTRYPOINT, auc, csv_bytes, failure_of, free_port, make_data, run_train, write_tree
+from local_sagemaker.container import SHARED_MACHINE_ENV, free_port
+from tests.container.harness import ENTRYPOINT, auc, csv_bytes, failure_of, make_data, run_train, write_tree
 
 HYPERPARAMETERS = {
     "objective": "binary",
@@ -52,7 +52,11 @@ class Hosts:
         self.processes.append(process)
         return process
 
-    def kill_all(self) -> None:
+    def __enter__(self) -> Hosts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Kills every host still running, whatever the test's outcome."""
         for process in self.processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -61,11 +65,8 @@ class Hosts:
 
 @pytest.fixture
 def hosts() -> Iterator[Hosts]:
-    started = Hosts()
-    try:
+    with Hosts() as started:
         yield started
-    finally:
-        started.kill_all()
 
 
 def _addresses(names: list[str]) -> dict[str, str]:

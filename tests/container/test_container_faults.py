@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.container.conftest import Trained
-from tests.container.harness import ENTRYPOINT, Server, free_port, start_server
+from tests.container.harness import Server, serve_to_exit, start_server
 
 TIMEOUT = 2  # SAGEMAKER_MODEL_SERVER_TIMEOUT of the stall test's server
 IDLE = TIMEOUT + 15  # the idle keep-alive bound derived from it (server.py)
@@ -112,35 +109,15 @@ def test_stalled_connections_are_closed_within_bounds_while_ping_answers(stall_s
     assert sum(line.get("status") == 408 for line in closed) >= 2  # the two stalled header phases
 
 
-def _serve(opt_ml: Path, timeout: float, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run serve to its exit; output decoded leniently (a native library may print any bytes)."""
-    result = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "serve"],
-        env={**os.environ, "OPT_ML_DIR": str(opt_ml), "SAGEMAKER_BIND_TO_PORT": str(free_port()), **env},
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
-    return subprocess.CompletedProcess(
-        result.args, result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
-    )
-
-
-BAD_SETTINGS = [
-    ("SAGEMAKER_BIND_TO_PORT", "8080.9", "from 1 to 65535"),
-    ("SAGEMAKER_BIND_TO_PORT", "inf", "from 1 to 65535"),
-    ("SAGEMAKER_BIND_TO_PORT", "0", "from 1 to 65535"),
-    ("SAGEMAKER_BIND_TO_PORT", "65536", "from 1 to 65535"),
-    ("SAGEMAKER_MODEL_SERVER_WORKERS", "-1", "from 1 to 1024"),
-    ("SAGEMAKER_MODEL_SERVER_WORKERS", "2.5", "from 1 to 1024"),
-    ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "inf", "from 1 to 3600"),
-    ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "nan", "from 1 to 3600"),
-    ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "1e3", "from 1 to 3600"),
-    ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "from 1 to 100"),
-    ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "9" * 5000, "from 1 to 100"),
-    ("SERVER_ACCEPT_DEFER_MILLISECONDS", "1001", "from 0 to 1000"),
-    ("SERVER_ACCEPT_DEFER_MILLISECONDS", "0.5", "from 0 to 1000"),
-]
+# Each serving variable: what it allows, and values outside it.
+OUT_OF_RANGE = {
+    "SAGEMAKER_BIND_TO_PORT": ("from 1 to 65535", ["8080.9", "inf", "0", "65536"]),
+    "SAGEMAKER_MODEL_SERVER_WORKERS": ("from 1 to 1024", ["-1", "2.5"]),
+    "SAGEMAKER_MODEL_SERVER_TIMEOUT": ("from 1 to 3600", ["inf", "nan", "1e3"]),
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB": ("from 1 to 100", ["101", "9" * 5000]),
+    "SERVER_ACCEPT_DEFER_MILLISECONDS": ("from 0 to 1000", ["1001", "0.5"]),
+}
+BAD_SETTINGS = [(variable, value, allowed) for variable, (allowed, values) in OUT_OF_RANGE.items() for value in values]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +128,7 @@ def test_a_bad_setting_is_one_line_naming_the_variable_and_exit_2(
 ) -> None:
     """GIVEN a serving variable outside what it allows THEN one log line naming it and its range, exit 2."""
     env = {"SAGEMAKER_BIND_TO_PORT": "8080", variable: value}
-    result = _serve(tmp_path, 60, **env)
+    result = serve_to_exit(tmp_path, env)
     output = (result.stdout + result.stderr).strip().splitlines()
     assert result.returncode == 2
     assert len(output) == 1, output
@@ -175,7 +152,7 @@ def test_a_broken_model_fails_fast_naming_the_model_file(
     """GIVEN a truncated or garbage model.txt WHEN serve starts THEN it exits 1 within seconds, before any worker
     starts, with the reason and the model file in the log (not an endless restart of workers)."""
     root = _broken_model(trained["binary"], tmp_path, damage)
-    result = _serve(root, 60)
+    result = serve_to_exit(root)
     assert result.returncode == 1
     assert "model_check_failed" in result.stdout
     assert str(root / "model" / "model.txt") in result.stdout
@@ -191,7 +168,7 @@ def test_a_model_file_altered_after_training_is_refused(trained: dict[str, Train
     text = model.read_bytes()
     at = text.index(b"leaf_value=") + len(b"leaf_value=") + 1
     model.write_bytes(text[:at] + (b"7" if text[at : at + 1] != b"7" else b"8") + text[at + 1 :])
-    result = _serve(root, 60)
+    result = serve_to_exit(root)
     assert result.returncode == 1, result.stdout
     assert "model_check_failed" in result.stdout
     assert f"{model} is not the file training wrote" in result.stdout

@@ -32,8 +32,16 @@ def _npy_of(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _typed(types: dict[str, dict[str, tuple[bytes, str]]]) -> list[tuple[str, bytes, str, str]]:
+    """Cases by content type, each `name: (body, the message it must give)`."""
+    return [
+        (name, body, content_type, message)
+        for content_type, cases in types.items()
+        for name, (body, message) in cases.items()
+    ]
+
+
 FIVE = np.arange(5.0).tobytes()
-# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
 HOSTILE: list[tuple[str, bytes, str, str]] = [
     (
         "npy shape of 10**12 rows, 40 bytes of data",
@@ -95,21 +103,51 @@ HOSTILE: list[tuple[str, bytes, str, str]] = [
     ("npy zip archive (npz)", b"PK\x03\x04" + b"\x00" * 100, "application/x-npy", "not a .npy array"),
     ("npy infinite value", _npy_of(np.array([[1, 2, np.inf, 4, 5.0]])), "application/x-npy", "row 1, column 3 is inf"),
     ("npy wrong width", _npy_of(np.zeros((2, 4))), "application/x-npy", "row 1 has 4 features; the model expects 5"),
-    ("csv inf", b"1,2,3,4,5\n1,2,inf,4,5\n", "text/csv", "row 2, column 3 is inf"),
-    ("csv -Infinity", b"1,2,3,4,-Infinity\n", "text/csv", "row 1, column 5 is -inf"),
-    ("csv 1e999", b"1,1e999,3,4,5\n", "text/csv", "row 1, column 2 is inf"),
-    ("csv python-only number syntax", b"1,2,3,4,1_000\n", "text/csv", "row 1, column 5: '1_000' is not a number"),
-    ("csv not UTF-8", b"1,2,3,4,\xff\n", "text/csv", "not UTF-8"),
-    ("json 1e999", b"[[1, 2, 3, 4, 1e999]]", "application/json", "row 1, column 5: Number out of range"),
-    ("json -1e999 one row", b"[1, 2, -1e999, 4, 5]", "application/json", "row 1, column 3: Number out of range"),
-    ("json NaN literal", b"[[1, 2, NaN, 4, 5]]", "application/json", "malformed JSON"),
-    ("json nested 100 000 deep", b"[" * 100_000 + b"]" * 100_000, "application/json", "row 1, column 1"),
-    ("json a string", b'"1,2,3,4,5"', "application/json", "not a JSON array or object"),
-    ("json empty array", b"[]", "application/json", "no rows"),
-    ("json ragged rows", b"[[1,2,3,4,5],[1,2,3]]", "application/json", "row 2 has 3 features"),
-    ("json unknown key", b'{"instances": [[1,2,3,4,5]], "extra": 1}', "application/json", "unknown field `extra`"),
-    ("jsonlines 1e999", b"[1,2,3,4,5]\n[1,2,3,4,1e999]\n", "application/jsonlines", "line 2, column 5"),
-    ("jsonlines inf via features", b'{"features": [1,2,3,4,1e400]}\n', "application/jsonlines", "line 1, column 5"),
+    # A table of cases by content type: its rows share a shape (duplicates pairs the groups), each another input
+    # and the error it must give.
+    *_typed(
+        {
+            "text/csv": {
+                "csv inf": (b"1,2,3,4,5\n1,2,inf,4,5\n", "row 2, column 3 is inf"),
+                "csv -Infinity": (b"1,2,3,4,-Infinity\n", "row 1, column 5 is -inf"),
+                "csv 1e999": (b"1,1e999,3,4,5\n", "row 1, column 2 is inf"),
+                "csv python-only number syntax": (b"1,2,3,4,1_000\n", "row 1, column 5: '1_000' is not a number"),
+                "csv not UTF-8": (b"1,2,3,4,\xff\n", "not UTF-8"),
+            },
+            "application/json": {
+                "json 1e999": (b"[[1, 2, 3, 4, 1e999]]", "row 1, column 5: Number out of range"),
+                "json -1e999 one row": (b"[1, 2, -1e999, 4, 5]", "row 1, column 3: Number out of range"),
+                "json NaN literal": (b"[[1, 2, NaN, 4, 5]]", "malformed JSON"),
+                "json nested 100 000 deep": (b"[" * 100_000 + b"]" * 100_000, "row 1, column 1"),
+                "json a string": (b'"1,2,3,4,5"', "not a JSON array or object"),
+                "json empty array": (b"[]", "no rows"),
+                "json ragged rows": (b"[[1,2,3,4,5],[1,2,3]]", "row 2 has 3 features"),
+                "json unknown key": (b'{"instances": [[1,2,3,4,5]], "extra": 1}', "unknown field `extra`"),
+            },
+            "application/jsonlines": {
+                "jsonlines 1e999": (b"[1,2,3,4,5]\n[1,2,3,4,1e999]\n", "line 2, column 5"),
+                "jsonlines inf via features": (b'{"features": [1,2,3,4,1e400]}\n', "line 1, column 5"),
+            },
+        }
+    ),
+    # Record framing: batch transform joins outputs to inputs by position (test_container_records.py), so a body
+    # whose lines and records disagree is a 400 naming the line, never a 200 with another number of predictions.
+    # Characters str.splitlines() breaks at, inside one CSV record: never a second record.
+    *(
+        (f"csv {name} inside a record", b"1,2,3,4,5\n1,2" + char + b",4,5\n", "text/csv", "row 2")
+        for name, char in (("bare CR", b"\r3"), ("VT", b"\x0b3\x0b3"), ("FF", b"3\x0c3"))
+    ),
+    *(
+        (f"csv {name} inside a record", b"1,2,3,4,5\n1,2,3" + char.encode() + b"3,4,5\n", "text/csv", "row 2")
+        for name, char in (("U+2028", "\u2028"), ("U+0085", "\x85"), ("FS", "\x1c"))
+    ),
+    ("jsonlines two values on one line", b"[1,2,3,4,5]\n[1,2,3,4,5] [1,2,3,4,5]\n", "application/jsonlines", "line 2"),
+    ("jsonlines two arrays joined by a comma", b"[1,2,3,4,5],[1,2,3,4,5]\n", "application/jsonlines", "line 1"),
+    ("jsonlines a record split over lines", b"[1,2,3,4,5]\n[1,2,\n3,4,5]\n", "application/jsonlines", "line 2"),
+    # two values on line 1 and a split record: the count of values matches the count of lines
+    ("jsonlines two defects that cancel out", b"[1,2,3,4,5],[1,2\n3,4,5]\n", "application/jsonlines", "line 1"),
+    ("jsonlines an empty line between records", b"[1,2,3,4,5]\n\n[1,2,3,4,5]\n", "application/jsonlines", "line 2"),
+    ("jsonlines a JSON array of records", b"[[1,2,3,4,5],[1,2,3,4,5]]\n", "application/jsonlines", "line 1"),
 ]
 
 
@@ -182,15 +220,17 @@ def test_accept_weights_choose_the_type(servers: dict[str, Server], accept: str,
     assert response.headers["content-type"] == expected
 
 
+# Each route: what it allows, and methods it does not serve.
+ROUTES = {
+    "/execution-parameters": ("GET, HEAD", ["DELETE", "POST"]),
+    "/ping": ("GET, HEAD", ["PUT"]),
+    "/invocations": ("POST", ["GET", "DELETE"]),
+}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [
-        ("DELETE", "/execution-parameters", "GET, HEAD"),
-        ("POST", "/execution-parameters", "GET, HEAD"),
-        ("PUT", "/ping", "GET, HEAD"),
-        ("GET", "/invocations", "POST"),
-        ("DELETE", "/invocations", "POST"),
-    ],
+    [(method, path, allow) for path, (allow, methods) in ROUTES.items() for method in methods],
 )
 def test_a_method_a_route_does_not_serve_is_405_with_allow(
     servers: dict[str, Server], method: str, path: str, allow: str

@@ -447,22 +447,27 @@ def test_a_model_archive_without_a_baseline_says_to_retrain(model_root: Path, tm
     assert "retrain it" in _message(tmp_path)
 
 
+# Each drift setting: bad values, and what the failure says after the variable's name.
+BAD_SETTINGS = {
+    "DRIFT_PSI_THRESHOLD": {
+        "high": "must be a number, got 'high'",
+        "0": "must be a number above 0",
+        "nan": "must be a finite number",
+    },
+    "DRIFT_MIN_ROWS": {"0": "must be a whole number of at least 1", "2.5": "must be a whole number"},
+}
+
+
 @pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"DRIFT_PSI_THRESHOLD": "high"}, "DRIFT_PSI_THRESHOLD must be a number, got 'high'"),
-        ({"DRIFT_PSI_THRESHOLD": "0"}, "DRIFT_PSI_THRESHOLD must be a number above 0"),
-        ({"DRIFT_PSI_THRESHOLD": "nan"}, "DRIFT_PSI_THRESHOLD must be a finite number"),
-        ({"DRIFT_MIN_ROWS": "0"}, "DRIFT_MIN_ROWS must be a whole number of at least 1"),
-        ({"DRIFT_MIN_ROWS": "2.5"}, "DRIFT_MIN_ROWS must be a whole number"),
-    ],
+    ("variable", "value", "message"),
+    [(variable, value, message) for variable, cases in BAD_SETTINGS.items() for value, message in cases.items()],
 )
 def test_bad_settings_fail_the_job_naming_the_variable(
-    model_root: Path, tmp_path: Path, env: dict[str, str], message: str
+    model_root: Path, tmp_path: Path, variable: str, value: str, message: str
 ) -> None:
     root = _processing_tree(tmp_path, model_root, {})
-    assert _run_monitor(root, **env).returncode == 1
-    assert message in _message(root)
+    assert _run_monitor(root, **{variable: value}).returncode == 1
+    assert f"{variable} {message}" in _message(root)
 
 
 # -- the statistics ----------------------------------------------------------------------------------

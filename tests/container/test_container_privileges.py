@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.container.harness import csv_bytes, failure_of, free_port, make_data, write_tree
+from local_sagemaker.container import free_port
+from tests.container.harness import csv_bytes, failure_of, make_data, write_tree
 from tests.container.work_user import Runtime
 
 WORK_UID = 10001

@@ -257,7 +257,13 @@ def test_body_over_the_limit_is_413_and_the_limit_is_configurable(small_limit_se
 
 
 def test_worker_count_follows_the_environment(small_limit_server: Server) -> None:
-    """GIVEN SAGEMAKER_MODEL_SERVER_WORKERS=3 THEN three workers each load the model, and no more."""
+    """GIVEN SAGEMAKER_MODEL_SERVER_WORKERS=3 THEN three workers each load the model, and no more; the starting line
+    states every setting the server runs with."""
+    (starting,) = [line for line in small_limit_server.log_lines() if line["event"] == "starting"]
+    settings = {"port", "workers", "timeout_seconds", "idle_seconds", "max_payload_mb", "accept_defer_milliseconds"}
+    settings |= {f"request_log_{name}" for name in ("interval_seconds", "successes", "errors")}
+    assert settings <= starting.keys()
+    assert (starting["workers"], starting["max_payload_mb"]) == (3, 1)
     pids: set[int] = set()
     for _ in range(300):  # /ping turns 200 with the first worker; the others follow
         pids = {line["pid"] for line in small_limit_server.log_lines() if line["event"] == "model_loaded"}

@@ -189,51 +189,37 @@ def _good_train() -> dict[str, bytes]:
     return {"a.csv": csv_bytes(labels, features)}
 
 
-# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
-FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str, Any], str]] = [
+# Hyperparameters the job refuses whatever its data: one row a case, its id, the hyperparameters, the reason.
+BAD_SETTINGS: list[tuple[str, dict[str, str], str]] = [
     (
         "unknown hyperparameter",
         {"objective": "binary", "max_bins": "63"},
-        {"train": _good_train()},
-        {},
         "unknown hyperparameter(s) max_bins; known: bagging_fraction, bagging_freq, early_stopping_rounds",
     ),
-    (
-        "not an integer",
-        {"objective": "binary", "num_leaves": "many"},
-        {"train": _good_train()},
-        {},
-        "num_leaves must be an integer, got 'many'",
-    ),
-    (
-        "out of range",
-        {"objective": "binary", "learning_rate": "2"},
-        {"train": _good_train()},
-        {},
-        "learning_rate must be <= 1.0, got 2.0",
-    ),
-    ("objective missing", {"num_boost_round": "5"}, {"train": _good_train()}, {}, "objective is required"),
-    (
-        "bad objective",
-        {"objective": "ranking"},
-        {"train": _good_train()},
-        {},
-        "objective must be one of regression, binary, multiclass",
-    ),
-    (
-        "num_class missing",
-        {"objective": "multiclass"},
-        {"train": _good_train()},
-        {},
-        "num_class is required when objective is multiclass",
-    ),
+    ("not an integer", {"objective": "binary", "num_leaves": "many"}, "num_leaves must be an integer, got 'many'"),
+    ("out of range", {"objective": "binary", "learning_rate": "2"}, "learning_rate must be <= 1.0, got 2.0"),
+    ("bad objective", {"objective": "ranking"}, "objective must be one of regression, binary, multiclass"),
+    ("num_class missing", {"objective": "multiclass"}, "num_class is required when objective is multiclass"),
     (
         "metric for another objective",
         {"objective": "binary", "metric": "l2"},
-        {"train": _good_train()},
-        {},
         "metric must be one of binary_logloss, binary_error, auc, average_precision when objective is binary, got 'l2'",
     ),
+    (
+        "bad distributed timeout",
+        {"objective": "binary", "distributed_timeout_seconds": "0"},
+        "distributed_timeout_seconds must be >= 1.0, got 0.0",
+    ),
+    (
+        "unknown sagemaker_ name",
+        {"objective": "binary", "sagemaker_mpi_enabled": "true"},
+        "unknown hyperparameter(s) sagemaker_mpi_enabled",
+    ),
+]
+# Every failure: its id, the hyperparameters, the channels, write_tree's options, and the reason it must write.
+FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str, Any], str]] = [
+    *((name, hyperparameters, {"train": _good_train()}, {}, reason) for name, hyperparameters, reason in BAD_SETTINGS),
+    ("objective missing", {"num_boost_round": "5"}, {"train": _good_train()}, {}, "objective is required"),
     (
         "missing train channel",
         {"objective": "binary"},
@@ -296,20 +282,6 @@ FAILURES: list[tuple[str, dict[str, str], dict[str, dict[str, bytes]], dict[str,
             },
         },
         "channel validation must use S3DataDistributionType FullyReplicated when training on several hosts",
-    ),
-    (
-        "bad distributed timeout",
-        {"objective": "binary", "distributed_timeout_seconds": "0"},
-        {"train": _good_train()},
-        {},
-        "distributed_timeout_seconds must be >= 1.0, got 0.0",
-    ),
-    (
-        "unknown sagemaker_ name",
-        {"objective": "binary", "sagemaker_mpi_enabled": "true"},
-        {"train": _good_train()},
-        {},
-        "unknown hyperparameter(s) sagemaker_mpi_enabled",
     ),
     (
         "binary with one class",

@@ -41,13 +41,17 @@ def deploy_environment(
     return stacks
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
+def _running_moto_server() -> Iterator[MotoServer]:
     server = start_moto_server()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    yield from _running_moto_server()
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +70,4 @@ def deployed(moto_server: MotoServer, synthesized: Synthesized) -> DeployedApp:
 @pytest.fixture
 def fresh_server() -> Iterator[MotoServer]:
     """A moto server of its own, for a test that changes or deletes what it deployed."""
-    server = start_moto_server()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running_moto_server()

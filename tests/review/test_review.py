@@ -221,6 +221,7 @@ RENAMED = {
 }
 
 
+# Alike in shape to the acknowledged-replacement test below (duplicates pairs them): blocked here, allowed there.
 @pytest.mark.parametrize("environment", list(RENAMED))
 def test_renaming_a_bucket_replaces_it_and_is_blocked_in_staging_and_prod(
     reviewed: dict[str, Review], environment: str
@@ -234,52 +235,55 @@ def test_renaming_a_bucket_replaces_it_and_is_blocked_in_staging_and_prod(
     assert "`BucketName` (replaced): `gbdt-data` → `gbdt-data-v2`" in to_markdown(review)
 
 
-# GIVEN the prod endpoint, whose EndpointName changes
-ENDPOINT_RENAMED = case(
-    "endpoint renamed",
-    app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz")),
-    app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz", endpoint_name="new")),
-)
+# GIVEN one resource changed in one stack: the prod endpoint renamed, a prod database whose StorageType changes
+# (CloudFormation: replacement "conditionally", labelled "may replace" and blocked to be safe), the same bucket
+# rename as above in dev (a replacement, flagged, but the policy does not apply in dev). A table: its rows are
+# alike in shape (duplicates pairs them), each another case.
+ONE_CHANGE = [
+    (
+        case(
+            "endpoint renamed",
+            app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz")),
+            app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz", endpoint_name="new")),
+        ),
+        "Endpoint",
+        (Change.REPLACED, Verdict.BLOCKED),
+        None,
+    ),
+    (
+        case(
+            "may replace",
+            app("Prod", "Platform", template(Db=database(storage_type="gp2"))),
+            app("Prod", "Platform", template(Db=database(storage_type="gp3"))),
+        ),
+        "Db",
+        (Change.MAY_REPLACE, Verdict.BLOCKED),
+        "**may replace**",
+    ),
+    (
+        case(
+            "renamed in dev",
+            app("Dev", "Platform", template(Data=bucket(name="gbdt-data"))),
+            app("Dev", "Platform", template(Data=bucket(name="gbdt-data-v2"))),
+        ),
+        "Data",
+        (Change.REPLACED, Verdict.NOT_ENFORCED),
+        "| ⚠ | `Data`",
+    ),
+]
 
 
-def test_renaming_the_endpoint_replaces_it_and_is_blocked(reviewed: dict[str, Review]) -> None:
-    review = reviewed[ENDPOINT_RENAMED]
-    # THEN the endpoint is replaced, which the policy blocks
-    endpoint = _only_stack(review)["Endpoint"]
-    assert (endpoint.change, endpoint.verdict) == (Change.REPLACED, Verdict.BLOCKED)
-
-
-# GIVEN a prod database whose StorageType changes (CloudFormation: replacement "conditionally")
-MAY_REPLACE = case(
-    "may replace",
-    app("Prod", "Platform", template(Db=database(storage_type="gp2"))),
-    app("Prod", "Platform", template(Db=database(storage_type="gp3"))),
-)
-
-
-def test_a_possible_replacement_counts_as_one_but_is_labelled_may_replace(reviewed: dict[str, Review]) -> None:
-    review = reviewed[MAY_REPLACE]
-    # THEN it is labelled "may replace" and blocked, to be safe
-    db = _only_stack(review)["Db"]
-    assert (db.change, db.verdict) == (Change.MAY_REPLACE, Verdict.BLOCKED)
-    assert "**may replace**" in to_markdown(review)
-
-
-# GIVEN the same bucket rename, in dev
-DEV_RENAMED = case(
-    "renamed in dev",
-    app("Dev", "Platform", template(Data=bucket(name="gbdt-data"))),
-    app("Dev", "Platform", template(Data=bucket(name="gbdt-data-v2"))),
-)
-
-
-def test_a_replacement_in_dev_is_reported_but_not_blocked(reviewed: dict[str, Review]) -> None:
-    review = reviewed[DEV_RENAMED]
-    # THEN it is a replacement, flagged, but the policy does not apply in dev
-    data = _only_stack(review)["Data"]
-    assert (data.change, data.verdict) == (Change.REPLACED, Verdict.NOT_ENFORCED)
-    assert not review.blocked
-    assert "| ⚠ | `Data`" in to_markdown(review)
+@pytest.mark.parametrize(("name", "resource", "ruled", "reported"), ONE_CHANGE, ids=[row[0] for row in ONE_CHANGE])
+def test_one_changed_resource_is_labelled_and_ruled(
+    reviewed: dict[str, Review], name: str, resource: str, ruled: tuple[Change, Verdict], reported: str | None
+) -> None:
+    review = reviewed[name]
+    # THEN the resource's change and the policy's verdict, blocked only where the verdict is, and what the report says
+    changed = _only_stack(review)[resource]
+    assert (changed.change, changed.verdict) == ruled
+    assert bool(review.blocked) == (ruled[1] == Verdict.BLOCKED)
+    if reported is not None:
+        assert reported in to_markdown(review)
 
 
 # GIVEN a prod bucket rename, acknowledged by logical id, or by construct path
@@ -300,6 +304,8 @@ ACKNOWLEDGED = {
 }
 
 
+# Alike in shape to the renamed-bucket test above (duplicates pairs them): the same replacement, acknowledged
+# here and blocked there; one test would assert neither outcome plainly.
 @pytest.mark.parametrize("resource", list(ACKNOWLEDGED))
 def test_an_acknowledged_replacement_is_allowed_and_shows_its_reason(
     reviewed: dict[str, Review], resource: str

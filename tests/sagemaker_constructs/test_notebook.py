@@ -16,7 +16,16 @@ from aws_cdk.assertions import Match, Template
 from sagemaker_constructs import ExplorationNotebook, NotebookRole
 from sagemaker_constructs.notebook import on_start_script
 from stacks.compliance import add_compliance_checks
-from tests.helpers import TEST_ACCOUNT, Platform, cdk_context, logical_id, make_platform, one_of_type, template_of
+from tests.helpers import (
+    TEST_ACCOUNT,
+    Platform,
+    cdk_context,
+    logical_id,
+    make_platform,
+    one_of_type,
+    template_of,
+    validation_findings,
+)
 
 SUBNET = "subnet-0123456789abcdef0"
 GROUP = "sg-0123456789abcdef0"
@@ -107,11 +116,9 @@ def test_cdk_nag_passes_on_the_notebook_without_acknowledgments(
     report = json.loads((outdir / "validation-report.json").read_text())
     # THEN no rule of any pack flags the notebook, its lifecycle configuration or its policy
     flagged = {
-        (violation["ruleName"], construct["constructPath"])
-        for plugin in report["pluginReports"]
-        for violation in plugin["violations"]
-        for construct in violation["violatingConstructs"]
-        if construct["constructPath"].startswith(("Test/Notebook/", "Test/NotebookRole/"))
+        (rule, path)
+        for rule, path in validation_findings(outdir)
+        if path.startswith(("Test/Notebook/", "Test/NotebookRole/"))
     }
     assert flagged == set()
     assert report["pluginReports"][0]["pluginName"] == "AwsSolutions"

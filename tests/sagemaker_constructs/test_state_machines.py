@@ -30,6 +30,7 @@ def _logged(stack: cdk.Stack) -> sfn.StateMachine:
         retention_days=30,
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )
+    # Keyword arguments alike in shape only to tests/helpers.py's make_platform (duplicates pairs them).
     return logged_state_machine(
         stack,
         "StateMachine",

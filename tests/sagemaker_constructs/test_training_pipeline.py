@@ -12,11 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
-from config.contract import (
-    CONTAINER_MAX_PAYLOAD_VARIABLE,
-    CONTAINER_SERVER_TIMEOUT_VARIABLE,
-    CONTAINER_SERVER_WORKERS_VARIABLE,
-)
+from config.contract import CONTAINER
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, states
 from tests.helpers import Platform, definition
@@ -227,9 +223,9 @@ def test_the_states_are_pure_functions_of_the_options() -> None:
     assert train["Parameters"]["EnableManagedSpotTraining"] is True
     assert train["Parameters"]["CheckpointConfig"]["LocalPath"] == states.CHECKPOINT_LOCAL_PATH
     assert score["Parameters"]["Environment"] == {
-        CONTAINER_MAX_PAYLOAD_VARIABLE: "10",
-        CONTAINER_SERVER_WORKERS_VARIABLE: "4",
-        CONTAINER_SERVER_TIMEOUT_VARIABLE: "600",
+        CONTAINER.environment.max_payload_mb: "10",
+        CONTAINER.environment.server_workers: "4",
+        CONTAINER.environment.server_timeout: "600",
     }
     # AND the jobs' tags end with the commit and the execution, after the given tags in name order
     tags = states.job_tags({"Project": "p", "Environment": "dev"})

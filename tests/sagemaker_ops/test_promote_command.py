@@ -15,6 +15,7 @@ import pytest
 from config import load_config
 from sagemaker_ops import cli
 from sagemaker_ops.deployment import Deployment, Stack
+from tests.helpers import cases
 from tests.sagemaker_ops.recorded import BUCKET, KEY, REPORT
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
@@ -108,6 +109,33 @@ def test_a_failed_execution_exits_1_with_the_job_s_failure_reason(
     assert result["error"].endswith("sagemaker-gbdt-dev-run-2: AlgorithmError: bad label")
 
 
+@pytest.mark.parametrize(
+    ("environment", "artifacts_bucket", "refusal"),
+    cases(
+        (
+            "outside-the-artifacts-bucket",
+            "dev",
+            "dev-artifacts-other",
+            "not in this environment's artifacts bucket dev-artifacts-other",
+        ),
+    ),
+)
+def test_a_run_the_environment_cannot_serve_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment: str,
+    artifacts_bucket: str,
+    refusal: str,
+) -> None:
+    # GIVEN dev's succeeded execution with a report naming a bucket that is not the environment's (an old stack, say)
+    deployment = _after_dev_run(environment, artifacts_bucket)
+    code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
+    # THEN it fails saying why, and no pin is printed
+    assert code == cli.FAILED
+    assert refusal in result["error"]
+    assert "pin" not in result
+
+
 def test_an_execution_of_another_environment_is_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -137,16 +165,6 @@ def test_staging_and_prod_get_no_artifact_pin(
         f"{environment} serves approved model package versions only: promote --env {environment} --package"
         in (result["error"])
     )
-
-
-def test_a_model_outside_the_environment_s_artifacts_bucket_is_refused(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # GIVEN an execution whose report names a bucket that is not the environment's (an old stack, say)
-    deployment = _after_dev_run("dev", artifacts_bucket="dev-artifacts-other")
-    code, result = _promote(monkeypatch, capsys, deployment, "--execution-arn", ARN)
-    assert code == cli.FAILED
-    assert "not in this environment's artifacts bucket dev-artifacts-other" in result["error"]
 
 
 def test_a_job_gives_its_metrics_too(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -365,21 +365,16 @@ def test_no_delivery_section_no_stack() -> None:
     assert add_deployment_access(new_app(), config) == []
 
 
+# Each field: what it must be, and values that would widen or break the trust policy's subject ('*', ':', '/').
+BAD_GITHUB_NAMES = {
+    "github_owner": ("a GitHub user or organization", ["-org", "my--org", "o" * 40, "a-" * 20 + "a", "org/other", "*"]),
+    "github_repository": ("a GitHub repository name", ["..", "repo:environment:Prod", "repo/other", "*", ""]),
+}
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [
-        ("github_owner", "-org", "a GitHub user or organization"),
-        ("github_owner", "my--org", "a GitHub user or organization"),
-        ("github_owner", "o" * 40, "a GitHub user or organization"),
-        ("github_owner", "a-" * 20 + "a", "a GitHub user or organization"),
-        ("github_owner", "org/other", "a GitHub user or organization"),
-        ("github_owner", "*", "a GitHub user or organization"),
-        ("github_repository", "..", "a GitHub repository name"),
-        ("github_repository", "repo:environment:Prod", "a GitHub repository name"),
-        ("github_repository", "repo/other", "a GitHub repository name"),
-        ("github_repository", "*", "a GitHub repository name"),
-        ("github_repository", "", "a GitHub repository name"),
-    ],
+    [(field, value, message) for field, (message, values) in BAD_GITHUB_NAMES.items() for value in values],
 )
 def test_a_bad_owner_or_repository_is_refused_naming_the_section_and_field(
     field: str, value: str, message: str

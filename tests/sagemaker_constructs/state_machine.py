@@ -18,8 +18,32 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.session
+from botocore.validate import ParamValidator
+
+_SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 _FILTER = re.compile(r"(\w*)\[\?\(@\.(\w+) == '([^']*)'\)\]")
 _INDEX = re.compile(r"(\w*)\[(\d+)\]")
+
+
+@dataclass
+class ServiceAnswers:
+    """Mocked answers to a definition's tasks (`run(..., task=<an instance>)`): every request is recorded by
+    operation; SNS Publish is answered; a SageMaker request is first validated against botocore's model of the
+    API (types, required members, lengths and ranges), then answered by the method named like the API's action
+    (`createTrainingJob`), which a subclass provides."""
+
+    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def __call__(self, resource: str, parameters: Any) -> Any:
+        operation = resource.rsplit(":", maxsplit=1)[-1].removesuffix(".sync")
+        self.requests.setdefault(operation, []).append(parameters)
+        if operation == "publish":
+            return {"MessageId": "m-1"}
+        api = _SAGEMAKER.operation_model(operation[0].upper() + operation[1:])
+        report = ParamValidator().validate(dict(parameters), api.input_shape)
+        assert not report.has_errors(), report.generate_report()
+        return getattr(self, operation)(parameters)
 
 
 class TaskFailedError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -13,12 +13,18 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
-from botocore.validate import ParamValidator
 
 from config.contract import DEFAULT_COMMIT
 from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
 from tests.helpers import Platform
-from tests.sagemaker_constructs.state_machine import KEY_ARN, Execution, TaskFailedError, definition_of, run
+from tests.sagemaker_constructs.state_machine import (
+    KEY_ARN,
+    Execution,
+    ServiceAnswers,
+    TaskFailedError,
+    definition_of,
+    run,
+)
 
 METRICS = [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]
 HYPERPARAMETERS = {"objective": "binary", "num_boost_round": "200"}
@@ -52,36 +58,30 @@ def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> dict[st
 
 
 @dataclass
-class Services:
-    """Mocked SageMaker and SNS answers; every SageMaker request is validated against botocore's model first."""
+class Services(ServiceAnswers):
+    """Mocked SageMaker and SNS answers of a run that trains, registers, creates a model and scores."""
 
     auc: float = 0.83
     registration_fails: bool = False
-    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def __call__(self, resource: str, parameters: Any) -> Any:
-        operation = resource.rsplit(":", maxsplit=1)[-1].removesuffix(".sync")
-        self.requests.setdefault(operation, []).append(parameters)
-        if operation == "publish":
-            return {"MessageId": "m-1"}
-        report = ParamValidator().validate(
-            dict(parameters), SAGEMAKER.operation_model(operation[0].upper() + operation[1:]).input_shape
-        )
-        assert not report.has_errors(), report.generate_report()
-        if operation == "createTrainingJob":
-            return {
-                "TrainingJobName": parameters["TrainingJobName"],
-                "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}",
-                "HyperParameters": parameters["HyperParameters"],
-                "ModelArtifacts": {"S3ModelArtifacts": ARTIFACT},
-                "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": self.auc}],
-            }
-        if operation == "createModelPackage":
-            if self.registration_fails:
-                raise TaskFailedError("SageMaker.ValidationException", "Model Package Group does not exist.")
-            return {"ModelPackageArn": VERSION_ARN}
-        if operation == "createModel":
-            return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+    def createTrainingJob(self, parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
+        return {
+            "TrainingJobName": parameters["TrainingJobName"],
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}",
+            "HyperParameters": parameters["HyperParameters"],
+            "ModelArtifacts": {"S3ModelArtifacts": ARTIFACT},
+            "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": self.auc}],
+        }
+
+    def createModelPackage(self, _parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
+        if self.registration_fails:
+            raise TaskFailedError("SageMaker.ValidationException", "Model Package Group does not exist.")
+        return {"ModelPackageArn": VERSION_ARN}
+
+    def createModel(self, _parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
+        return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+
+    def createTransformJob(self, parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
         return {"TransformOutput": parameters["TransformOutput"]}
 
 

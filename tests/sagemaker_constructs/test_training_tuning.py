@@ -12,7 +12,7 @@ import sys
 import tomllib
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
-from botocore.validate import ParamValidator
 
 from config import parse_config
 from config.contract import METRIC_DEFINITIONS_FILE
@@ -33,7 +32,13 @@ from sagemaker_constructs.training_pipeline.tuning import ParameterRange, Tuning
 from stacks import build_app
 from tests.conftest import TEST_ACCOUNT, cdk_context
 from tests.helpers import Platform
-from tests.sagemaker_constructs.state_machine import Execution, TaskFailedError, definition_of, run
+from tests.sagemaker_constructs.state_machine import (
+    Execution,
+    ServiceAnswers,
+    TaskFailedError,
+    definition_of,
+    run,
+)
 
 METRICS = metric_definitions_from_json(METRIC_DEFINITIONS_FILE.read_text())
 PREFIX = "app-dev"
@@ -83,12 +88,6 @@ def _definition(stack: cdk.Stack) -> dict[str, Any]:
     return definition_of(Template.from_stack(stack).to_json())
 
 
-def _validate(operation: str, parameters: Mapping[str, Any]) -> None:
-    """The request as botocore would send it: types, required members, lengths and ranges of the API model."""
-    report = ParamValidator().validate(dict(parameters), SAGEMAKER.operation_model(operation).input_shape)
-    assert not report.has_errors(), report.generate_report()
-
-
 def _jsonata(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
     """The one JSONata expression the pipeline uses, evaluated from its text (prefix and length as written)."""
     match = re.fullmatch(
@@ -102,21 +101,11 @@ def _jsonata(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
 
 
 @dataclass
-class SageMaker:
+class SageMaker(ServiceAnswers):
     """Mocked answers of SageMaker and SNS; records every request (validated against botocore first)."""
 
     best_auc: float = 0.83
     tuning_fails: bool = False
-    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def __call__(self, resource: str, parameters: Any) -> Any:
-        operation = resource.rsplit(":", maxsplit=1)[-1].removesuffix(".sync")
-        self.requests.setdefault(operation, []).append(parameters)
-        if operation == "publish":
-            return {"MessageId": "m-1"}
-        api = operation[0].upper() + operation[1:]
-        _validate(api, parameters)
-        return getattr(self, operation)(parameters)
 
     def createHyperParameterTuningJob(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
         name = request["HyperParameterTuningJobName"]

@@ -14,11 +14,12 @@ from config.contract import (
     LINEAGE_EXECUTION,
     LINEAGE_TRAINING_JOB,
     PENDING_APPROVAL,
+    PROMOTED_FROM,
     QUALITY_GATE_PREFIX,
 )
 from sagemaker_ops.deployment import Deployment
 
-_LINEAGE_KEYS = {LINEAGE_TRAINING_JOB, LINEAGE_DATA, LINEAGE_COMMIT, LINEAGE_EXECUTION}
+_LINEAGE_KEYS = {LINEAGE_TRAINING_JOB, LINEAGE_DATA, LINEAGE_COMMIT, LINEAGE_EXECUTION, PROMOTED_FROM}
 
 
 def lineage(described: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +40,7 @@ def lineage(described: dict[str, Any]) -> dict[str, Any]:
         "data": metadata.get(LINEAGE_DATA),
         "commit": metadata.get(LINEAGE_COMMIT),
         "execution": metadata.get(LINEAGE_EXECUTION),
+        "promoted_from": metadata.get(PROMOTED_FROM),
         "metrics": {
             key.removeprefix(QUALITY_GATE_PREFIX): float(value)
             for key, value in metadata.items()

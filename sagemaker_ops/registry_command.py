@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from config.contract import APPROVED, REJECTED, approved_image_tag
+from config import EnvironmentName, load_config
+from config.contract import (
+    APPROVED,
+    PENDING_APPROVAL,
+    PROMOTED_FROM,
+    REJECTED,
+    approved_image_tag,
+    environment_prefix,
+)
 from config.endpoint import PackageVersion
 from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.commands import CheckFailedError, Context
@@ -37,9 +45,15 @@ def reject(context: Context) -> dict[str, Any]:
 
 
 def promote_package(context: Context) -> dict[str, Any]:
-    """The pin of an approved version of this environment's group, and what produced it."""
+    """The pin of an approved version of this environment's group, and what produced it.
+
+    In prod, a version of staging's group is instead registered in prod's group (awaiting prod's approver).
+    """
     deployment = context.deployment
     environment = deployment.settings.name.value
+    source = _staging_version(context)
+    if source is not None:
+        return register_from_staging(context, source)
     described = _describe(deployment, context.args.package)
     result = {"package": described["ModelPackageArn"], **lineage(described)}
     if described.get("ModelApprovalStatus") != APPROVED:
@@ -57,6 +71,67 @@ def promote_package(context: Context) -> dict[str, Any]:
         f"'{stage}/*'",
     }
     return result
+
+
+def register_from_staging(context: Context, source: str) -> dict[str, Any]:
+    """Register staging's approved version `source` (its ARN) in prod's group, awaiting prod's approval.
+
+    Its artifact is copied into prod's artifacts bucket (prod's endpoint reads only that), and it names the image
+    by the same tag in prod's repository (the same build: the tag is the image asset's content hash), which must
+    be there (deploy Prod-Platform from the same commit first). Its lineage comes along, plus `promotion/from`.
+    """
+    deployment = context.deployment
+    sagemaker = deployment.client("sagemaker")
+    described = sagemaker.describe_model_package(ModelPackageName=source)
+    result: dict[str, Any] = {"from": source, **lineage(described)}
+    if described.get("ModelApprovalStatus") != APPROVED:
+        raise CheckFailedError(
+            f"staging's version {result['version']} is not Approved: prod takes approved ones", result
+        )
+    platform = deployment.stack("Platform")
+    container = described["InferenceSpecification"]["Containers"][0]
+    tag = container["Image"].rpartition(":")[2]
+    image = f"{platform.output('ImageUri').rpartition(':')[0]}:{tag}"
+    match = _ECR_IMAGE.fullmatch(image)
+    where = {"registryId": match["registry"], "repositoryName": match["repository"]} if match else {}
+    if not match or not deployment.client("ecr").batch_get_image(**where, imageIds=[{"imageTag": tag}])["images"]:
+        raise CheckFailedError(
+            f"prod's repository has no image {image}: deploy Prod-Platform from the commit that built it first", result
+        )
+    bucket, key = platform.output("ArtifactsBucketName"), f"promoted/{result['version']}/model.tar.gz"
+    source_bucket, _, source_key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
+    deployment.client("s3").copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+    registered = sagemaker.create_model_package(
+        ModelPackageGroupName=platform.output("ModelPackageGroupName"),
+        ModelPackageDescription=f"{described.get('ModelPackageDescription', '')}; promoted from {result['version']}",
+        InferenceSpecification={**described["InferenceSpecification"], "Containers": [
+            {"Image": image, "ModelDataUrl": f"s3://{bucket}/{key}"}]},
+        ModelApprovalStatus=PENDING_APPROVAL,
+        CustomerMetadataProperties={**described.get("CustomerMetadataProperties", {}), PROMOTED_FROM: source},
+        **({"MetadataProperties": described["MetadataProperties"]} if "MetadataProperties" in described else {}),
+        SecurityConfig={"KmsKeyId": platform.output("EncryptionKeyArn")},
+    )  # fmt: skip
+    arn = registered["ModelPackageArn"]
+    number = arn.rsplit("/", 1)[-1]
+    return result | {
+        "registered": arn,
+        "next_step": f"prod's approver decides: python -m sagemaker_ops approve --env prod --package {number} "
+        f"--reason ...; then python -m sagemaker_ops promote --env prod --package {number}",
+    }
+
+
+def _staging_version(context: Context) -> str | None:
+    """In prod, the ARN of the staging version `--package` names (by ARN or `<staging group>/<n>`); else None."""
+    deployment, given = context.deployment, context.args.package
+    if deployment.settings.name is not EnvironmentName.PROD or _VERSION.fullmatch(given):
+        return None
+    wanted = PackageVersion.parse(given)
+    staging = environment_prefix(load_config(context.args.config).app_name, EnvironmentName.STAGING.value)
+    if wanted.group != staging:
+        return None
+    if wanted.region is not None:
+        return str(given)
+    return _version_arn(deployment, staging, wanted.version)
 
 
 def _decide(context: Context, status: str) -> dict[str, Any]:
@@ -120,12 +195,17 @@ def _describe(deployment: Deployment, given: str) -> dict[str, Any]:
             f"argument --package: {given!r} is a version of {wanted.group!r}; environment "
             f"{deployment.settings.name.value!r} approves and serves versions of its own group {group!r}"
         )
-    sagemaker = deployment.client("sagemaker")
-    for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+    described: dict[str, Any] = deployment.client("sagemaker").describe_model_package(
+        ModelPackageName=_version_arn(deployment, group, wanted.version)
+    )
+    return described
+
+
+def _version_arn(deployment: Deployment, group: str, version: int) -> str:
+    """The ARN of `group`'s version `version` (a versioned package is described by ARN only)."""
+    paginator = deployment.client("sagemaker").get_paginator("list_model_packages")
+    for page in paginator.paginate(ModelPackageGroupName=group):
         for summary in page["ModelPackageSummaryList"]:
-            if summary.get("ModelPackageVersion") == wanted.version:
-                described: dict[str, Any] = sagemaker.describe_model_package(
-                    ModelPackageName=summary["ModelPackageArn"]
-                )
-                return described
-    raise UsageError(f"argument --package: group {group!r} has no version {wanted.version}")
+            if summary.get("ModelPackageVersion") == version:
+                return str(summary["ModelPackageArn"])
+    raise UsageError(f"argument --package: group {group!r} has no version {version}")

@@ -148,5 +148,7 @@ class PlatformStack(EnvironmentStack):
             "ExecutionRoleArn": self.execution_role.role.role_arn,
             "AlarmTopicArn": self.alarm_topic.topic_arn,
             "ModelPackageGroupName": self.registry.group_name,
+            # The key a version registered by promotion is encrypted with (sagemaker_ops promote, prod).
+            "EncryptionKeyArn": self.key.key_arn,
         }.items():
             cdk.CfnOutput(self, name, value=value)

@@ -202,3 +202,84 @@ def test_a_version_registered_approved_was_decided_by_its_creator_when_created()
 def test_a_pending_version_was_decided_by_nobody() -> None:
     read = lineage(DESCRIBED | {"CreatedBy": {"UserProfileName": "pipeline"}})
     assert (read["decided_by"], read["decided_at"]) == (None, None)
+
+
+PROD_GROUP = "sagemaker-gbdt-prod"
+PROD_REPOSITORY = "prod-platform-algorithmimagerepository"
+PROD_PLATFORM = {
+    "ModelPackageGroupName": PROD_GROUP,
+    "ImageUri": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{PROD_REPOSITORY}:ffff0000",
+    "ArtifactsBucketName": "prod-artifacts",
+    "EncryptionKeyArn": "arn:aws:kms:us-east-1:123456789012:key/prod",
+}
+
+
+@pytest.fixture
+def prod(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedDeployment]:
+    deployment = StubbedDeployment("prod", {"Platform": stack("Platform", PROD_PLATFORM)})
+    use(monkeypatch, deployment)
+    yield deployment
+    deployment.assert_no_pending_responses()
+
+
+def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_s_approval(
+    prod: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN staging's approved version 3, its image (by the same tag) in prod's repository
+    approved = DESCRIBED | {"ModelApprovalStatus": "Approved", "MetadataProperties": {"CommitId": "0a1b2c3"}}
+    sagemaker, ecr, s3 = prod.stubber("sagemaker"), prod.stubber("ecr"), prod.stubber("s3")
+    sagemaker.add_response("describe_model_package", approved, {"ModelPackageName": ARN})
+    where = {"registryId": "123456789012", "repositoryName": PROD_REPOSITORY}
+    image = {"imageManifest": MANIFEST, "imageId": {"imageTag": "0123abcd"}}
+    ecr.add_response("batch_get_image", {"images": [image]}, {**where, "imageIds": [{"imageTag": "0123abcd"}]})
+    key = f"promoted/{GROUP}/3/model.tar.gz"
+    s3.add_response(
+        "head_object", {"ContentLength": 1024}, {"Bucket": "artifacts", "Key": "pipeline/models/job-1/model.tar.gz"}
+    )
+    s3.add_response(
+        "copy_object",
+        {},
+        {
+            "Bucket": "prod-artifacts",
+            "Key": key,
+            "CopySource": {"Bucket": "artifacts", "Key": "pipeline/models/job-1/model.tar.gz"},
+        },
+    )
+    prod_arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{PROD_GROUP}/5"
+    sagemaker.add_response(
+        "create_model_package",
+        {"ModelPackageArn": prod_arn},
+        {
+            "ModelPackageGroupName": PROD_GROUP,
+            "ModelPackageDescription": f"; promoted from {GROUP}/3",
+            "InferenceSpecification": {
+                **DESCRIBED["InferenceSpecification"],
+                "Containers": [
+                    {
+                        "Image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{PROD_REPOSITORY}:0123abcd",
+                        "ModelDataUrl": f"s3://prod-artifacts/{key}",
+                    }
+                ],
+            },
+            "ModelApprovalStatus": "PendingManualApproval",
+            "CustomerMetadataProperties": {**DESCRIBED["CustomerMetadataProperties"], "promotion/from": ARN},
+            "MetadataProperties": {"CommitId": "0a1b2c3"},
+            "SecurityConfig": {"KmsKeyId": PROD_PLATFORM["EncryptionKeyArn"]},
+        },
+    )
+    # WHEN prod's operator promotes it by ARN
+    code, result = run_json(capsys, "promote", "--env", "prod", "--package", ARN)
+    # THEN it is registered in prod's group, its artifact copied into prod's bucket, and prod's approver is next
+    assert code == 0, result
+    assert result["registered"] == prod_arn
+    assert "approve --env prod --package 5" in result["next_step"]
+    assert "pin" not in result
+
+
+def test_staging_s_unapproved_version_is_not_registered_in_prod(
+    prod: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod.stubber("sagemaker").add_response("describe_model_package", DESCRIBED, {"ModelPackageName": ARN})
+    code, result = run_json(capsys, "promote", "--env", "prod", "--package", ARN)
+    assert code == 1
+    assert "is not Approved: prod takes approved ones" in result["error"]

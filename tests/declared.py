@@ -9,6 +9,7 @@ hyperparameter, a metric to maximize, a tuning resource) skips, naming what is m
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
@@ -21,6 +22,10 @@ SCHEMA = load_schema()
 EXAMPLE: dict[str, str] = dict(ALGORITHM.example_hyperparameters)
 METRIC_HYPERPARAMETER = ALGORITHM.metric_hyperparameter
 TUNING_RESOURCE = ALGORITHM.capabilities.tuning_resource
+T = TypeVar("T")
+# The contract layer's own settings in every algorithm's schema (container/sagemaker_contract/distributed.py): a
+# test wanting one of the algorithm's hyperparameters passes them over.
+CONTRACT_SETTINGS = "distributed_"
 
 
 def _validation_metrics(direction: str | None = None) -> list[str]:
@@ -48,7 +53,7 @@ def metric(direction: str) -> str:
     """A validation metric the algorithm declares with `direction` (Maximize or Minimize); a skip if none."""
     found = _validation_metrics(direction)
     if not found:
-        pytest.skip(f"the algorithm {ALGORITHM.name} declares no validation metric to {direction.lower()}")
+        _skip(f"validation metric to {direction.lower()}")
     return found[0]
 
 
@@ -56,23 +61,43 @@ def training_twin(validation_metric: str) -> str:
     """The train: channel's metric of `validation_metric` (declared alongside it)."""
     twin = "train:" + validation_metric.partition(":")[2]
     if twin not in ALGORITHM.metrics:
-        pytest.skip(f"the algorithm {ALGORITHM.name} declares no {twin}")
+        _skip(twin)
     return twin
 
 
 def metric_hyperparameter() -> str:
     """The hyperparameter choosing the one metric the jobs report, as the example set gives it; a skip if none."""
     if METRIC_HYPERPARAMETER is None or METRIC_HYPERPARAMETER not in EXAMPLE:
-        pytest.skip(f"the algorithm {ALGORITHM.name} reports every metric it declares (no metric hyperparameter)")
+        _skip("hyperparameter choosing its metric (it reports every metric it declares)")
     return METRIC_HYPERPARAMETER
 
 
 def other_metric() -> str:
-    """A validation metric other than OBJECTIVE; a skip when the algorithm declares one only."""
+    """A validation metric other than OBJECTIVE, one the example set may choose when a hyperparameter chooses the
+    metric; a skip when there is none."""
     others = [name for name in _validation_metrics() if name != OBJECTIVE]
+    if METRIC_HYPERPARAMETER is not None:
+        others = [
+            name
+            for name in others
+            if not SCHEMA.problems(EXAMPLE | {METRIC_HYPERPARAMETER: name.partition(":")[2]}, complete=True)
+        ]
     if not others:
-        pytest.skip(f"the algorithm {ALGORITHM.name} declares one validation metric only")
+        _skip("validation metric besides " + OBJECTIVE)
     return others[0]
+
+
+def _skip(what: str) -> NoReturn:
+    # allow_module_level: a module may build its constants from these; it skips whole when one is missing.
+    pytest.skip(f"the algorithm {ALGORITHM.name} declares no {what}", allow_module_level=True)
+
+
+def optional(helper: Callable[[], T]) -> T | None:
+    """What `helper` finds, or None where it would skip."""
+    try:
+        return helper()
+    except pytest.skip.Exception:
+        return None
 
 
 def hyperparameter(
@@ -83,6 +108,8 @@ def hyperparameter(
     declared = list(ALGORITHM.tuning_ranges) + sorted(set(SCHEMA.hyperparameters) - set(ALGORITHM.tuning_ranges))
     for name in declared:
         spec = SCHEMA.hyperparameters[name]
+        if name.startswith(CONTRACT_SETTINGS):
+            continue
         if (
             test(spec)
             and (not spec.not_tuned) == tuned
@@ -91,7 +118,7 @@ def hyperparameter(
             and not spec.required
         ):
             return spec
-    pytest.skip(f"the algorithm {ALGORITHM.name} has no {description}")
+    _skip(description)
 
 
 def integer(*, minimum: bool = False, maximum: bool = False) -> Hyperparameter:
@@ -134,13 +161,13 @@ def required() -> Hyperparameter:
     for name, spec in SCHEMA.hyperparameters.items():
         if spec.required and spec.choices and name in EXAMPLE:
             return spec
-    pytest.skip(f"the algorithm {ALGORITHM.name} has no required hyperparameter with choices")
+    _skip("required hyperparameter with choices")
 
 
 def resource() -> Hyperparameter:
     """The tuning resource (rounds, epochs) Hyperband allots; a skip when the algorithm declares none."""
     if TUNING_RESOURCE is None:
-        pytest.skip(f"the algorithm {ALGORITHM.name} declares no tuning resource")
+        _skip("tuning resource")
     return SCHEMA.hyperparameters[TUNING_RESOURCE]
 
 
@@ -157,5 +184,34 @@ def example_without_resource() -> dict[str, str]:
 def default_ranges_first() -> str:
     """The first hyperparameter of the declared default tuning ranges; a skip when there are none."""
     if not ALGORITHM.tuning_ranges:
-        pytest.skip(f"the algorithm {ALGORITHM.name} declares no default tuning ranges")
+        _skip("default tuning ranges")
     return next(iter(ALGORITHM.tuning_ranges))
+
+
+def tuning_range(kind: str) -> tuple[str, dict[str, Any]]:
+    """A hyperparameter and a valid `kind` (integer, continuous) range of it: the declared default range of that
+    kind, else one inside a tunable hyperparameter's bounds; as `[environments.<env>.tuning] ranges` hold it."""
+    for name, declared in ALGORITHM.tuning_ranges.items():
+        if declared["type"] == kind:
+            return name, dict(declared)
+    spec = integer() if kind == "integer" else continuous()
+    low = spec.minimum if spec.minimum is not None else (spec.exclusive_minimum or 0) + 0.01
+    high = spec.maximum if spec.maximum is not None else low + 64
+    if kind == "integer":
+        low, high = int(low) + 1, min(int(low) + 65, int(high))
+    return spec.name, {"type": kind, "min_value": low, "max_value": high}
+
+
+def categorical_range() -> tuple[str, dict[str, Any]]:
+    """A categorical hyperparameter and a range of its first two choices; a skip when there is none."""
+    spec = categorical()
+    return spec.name, {"type": "categorical", "values": list((spec.choices or ())[:2])}
+
+
+def narrower(bounds: dict[str, Any]) -> tuple[float, float]:
+    """Bounds strictly inside a numeric range's (its second quarter), whole numbers for an integer range."""
+    low, high = bounds["min_value"], bounds["max_value"]
+    inner = (low + (high - low) / 4, low + (high - low) / 2)
+    if bounds["type"] == "integer":
+        return float(int(inner[0])), float(int(inner[1]))
+    return float(f"{inner[0]:.3g}"), float(f"{inner[1]:.3g}")

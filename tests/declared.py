@@ -215,3 +215,24 @@ def narrower(bounds: dict[str, Any]) -> tuple[float, float]:
     if bounds["type"] == "integer":
         return float(int(inner[0])), float(int(inner[1]))
     return float(f"{inner[0]:.3g}"), float(f"{inner[1]:.3g}")
+
+
+def contract_setting(kind: str) -> Hyperparameter:
+    """The contract layer's own integer or float setting (every algorithm's schema holds them: a hyperparameter no
+    swap removes), with a minimum and a maximum."""
+    for name, spec in sorted(SCHEMA.hyperparameters.items()):
+        if name.startswith(CONTRACT_SETTINGS) and spec.type == kind and None not in (spec.minimum, spec.maximum):
+            return spec
+    raise LookupError(f"the schema has no {kind} {CONTRACT_SETTINGS}* setting with bounds")
+
+
+def refused_combination(configured: dict[str, str]) -> dict[str, str]:
+    """Values each valid alone that a rule of the schema refuses over `configured` (a name the rule forbids, given);
+    a skip when no rule forbids one."""
+    for rule in SCHEMA.rules:
+        for name in rule.forbid:
+            spec = SCHEMA.hyperparameters[name]
+            value = next(str(v) for v in (spec.default, spec.minimum, *(spec.choices or ()), 1) if v is not None)
+            if SCHEMA.problems(configured | {name: value}, complete=True):
+                return {name: value}
+    _skip("rule forbidding a hyperparameter over the configured ones")

@@ -16,11 +16,17 @@ from botocore.client import BaseClient
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import arguments
 from sagemaker_ops.cli import USAGE
+from scripts.demo_swap import to_toml
+from tests import declared
 from tests.conftest import ROOT
 from tests.helpers import fake_aws_credentials
 from tests.sagemaker_ops.stubbed import run, run_json
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
+# Hyperparameters of every algorithm's schema (the contract layer's), and the algorithm's required choice if any.
+INTEGER, FLOAT = declared.contract_setting("integer"), declared.contract_setting("float")
+CHOICE = declared.optional(declared.required)
+CHOICES = CHOICE.choices or () if CHOICE else ("",)
 
 
 @pytest.fixture(autouse=True)
@@ -97,41 +103,46 @@ WORST: list[Any] = [
     pytest.param(["train", *ENV, "--data-prefix", "a\tb"], "control characters", id="data-prefix-tab"),
     pytest.param(["train", *ENV, "--data-prefix", "a//b"], "empty path segment", id="data-prefix-empty-segment"),
     pytest.param(["train", *ENV, "--data-prefix", "é" * 600], "at most 1024 bytes", id="data-prefix-too-long"),
-    pytest.param(["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round"], "NAME=VALUE", id="p-no-equals"),
+    pytest.param(["train", *ENV, "--data-prefix", "d", "-p", INTEGER.name], "NAME=VALUE", id="p-no-equals"),
     pytest.param(["train", *ENV, "--data-prefix", "d", "-p", "=100"], "NAME=VALUE", id="p-no-name"),
     pytest.param(
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round=abc"],
-        "num_boost_round must be an integer, got 'abc'",
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}=abc"],
+        f"{INTEGER.name} must be an integer, got 'abc'",
         id="p-ill-typed",
     ),
     pytest.param(
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round="],
-        "num_boost_round must be an integer, got ''",
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}="],
+        f"{INTEGER.name} must be an integer, got ''",
         id="p-empty-value",
     ),
     pytest.param(
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_round=" + "9" * 30],
-        "num_boost_round must be <= 100000",
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}=" + "9" * 30],
+        f"{INTEGER.name} must be <= {INTEGER.maximum}",
         id="p-huge",
     ),
     pytest.param(
-        ["train", *ENV, "--data-prefix", "d", "-p", "learning_rate=nan"],
-        "learning_rate must be a finite number",
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{FLOAT.name}=nan"],
+        f"{FLOAT.name} must be a finite number",
         id="p-nan",
     ),
     pytest.param(
-        ["train", *ENV, "--data-prefix", "d", "-p", "objective=régression"],
-        "objective must be one of regression, binary, multiclass",
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{CHOICE.name if CHOICE else ''}=é{CHOICES[0]}"],
+        f"{CHOICE.name if CHOICE else ''} must be one of {', '.join(CHOICES)}",
         id="p-unicode-choice",
+        marks=pytest.mark.skipif(CHOICE is None, reason="the algorithm has no required hyperparameter with choices"),
     ),
     pytest.param(
-        ["train", *ENV, "--data-prefix", "d", "-p", "num_boost_rounds=100"],
-        "unknown hyperparameter(s) num_boost_rounds",
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}s=100"],
+        f"unknown hyperparameter(s) {INTEGER.name}s",
         id="p-unknown",
     ),
-    pytest.param(["train", *ENV, "--data-prefix", "d", "-p", "seed=" + "1" * 2501], "at most 2500", id="p-too-long"),
     pytest.param(
-        ["train", *ENV, "--data-prefix", "d", "-p", "seed=1", "-p", "seed=2"], "seed is given twice", id="p-twice"
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}=" + "1" * 2501], "at most 2500", id="p-too-long"
+    ),
+    pytest.param(
+        ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}=2000", "-p", f"{INTEGER.name}=2001"],
+        f"{INTEGER.name} is given twice",
+        id="p-twice",
     ),
     # invoke and smoke
     pytest.param(["invoke", *ENV], "--file", id="file-missing-option"),
@@ -233,50 +244,53 @@ def test_a_bad_aws_endpoint_url_in_the_environment_is_named(
     ]
 
 
-def _config_without_objective(tmp_path: Path, environment: str) -> Path:
-    """The shipped configuration, but `environment` leaves the objective to each execution."""
-    text = DEFAULT_CONFIG_FILE.read_text()
-    before, table, after = text.partition(f"[environments.{environment}.training]")
-    edited = before + table + after.replace('objective = "binary", ', "", 1)
-    assert "objective" not in tomllib.loads(edited)["environments"][environment]["training"]["hyperparameters"]
+def _config_without(tmp_path: Path, environment: str, name: str) -> Path:
+    """The shipped configuration, but `environment` leaves hyperparameter `name` to each execution."""
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"][environment]["training"]["hyperparameters"].pop(name)
     path = tmp_path / "environments.toml"
-    path.write_text(edited)
+    path.write_text(to_toml(raw))
     return path
 
 
 def test_train_needs_what_the_container_requires_from_the_configuration_or_p(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN an environment whose configuration leaves the objective to each execution
-    config = _config_without_objective(tmp_path, "staging")
-    # WHEN training is started without -p objective=...
+    # GIVEN an environment whose configuration leaves a required hyperparameter to each execution
+    required = declared.required().name
+    config = _config_without(tmp_path, "staging", required)
+    # WHEN training is started without -p <it>=...
     code, err, _ = run(capsys, "train", "--env", "staging", "--config", str(config), "--data-prefix", "d")
     # THEN it is a usage error saying where to give it
     assert code == USAGE
     assert err == [
-        "error: argument --hyperparameter/-p: objective is required "
+        f"error: argument --hyperparameter/-p: {required} is required "
         "(give it with -p NAME=VALUE or in training.hyperparameters of environments.staging)"
     ]
 
 
 def test_every_bad_p_is_named_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN three bad -p values WHEN training is started THEN one line names all three
-    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d",
-                       "-p", "num_leaves=1", "-p", "seed=-1", "-p", "bagging_fraction=0")  # fmt: skip
+    bad = {INTEGER.name: str(int(INTEGER.minimum or 0) - 1), FLOAT.name: "-1", **({CHOICE.name: "?"} if CHOICE else {})}
+    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d", *(f"-p{k}={v}" for k, v in bad.items()))
     assert code == USAGE
     (line,) = err
-    for problem in ("bagging_fraction must be > 0.0", "num_leaves must be >= 2", "seed must be >= 0"):
-        assert problem in line
+    for name, value in bad.items():
+        with pytest.raises(ValueError) as refused:
+            declared.SCHEMA.hyperparameters[name].parse(value)
+        assert str(refused.value) in line
 
 
 def test_a_p_combination_the_container_refuses_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN -p values each valid alone whose combination (over the configured binary objective) the container refuses
-    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d", "-p", "num_class=3", "-p", "metric=l2")
-    # THEN nothing starts: one line names both broken rules
+    # GIVEN -p values each valid alone whose combination with dev's configured ones the container refuses
+    configured = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())["environments"]["dev"]["training"]["hyperparameters"]
+    combination = declared.refused_combination(configured)
+    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d", *(f"-p{k}={v}" for k, v in combination.items()))
+    # THEN nothing starts: one line names the broken rule
     assert code == USAGE
     (line,) = err
-    assert "num_class must not be set when objective is one of regression, binary" in line
-    assert "metric must be one of binary_logloss, binary_error, auc, average_precision when objective is binary" in line
+    for problem in declared.SCHEMA.problems(configured | combination, complete=True):
+        assert problem in line
 
 
 def test_a_request_is_held_to_invoke_endpoints_own_limit() -> None:

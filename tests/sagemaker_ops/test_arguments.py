@@ -221,13 +221,13 @@ def test_a_worst_value_exits_2_with_one_line_naming_it(
 
 def test_with_json_a_usage_error_is_the_one_json_document(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN --json WHEN the arguments are bad (at parsing, and once the configuration is read)
-    for argv in (["status", *ENV, "--timeout", "-5"], ["train", *ENV, "--data-prefix", "d", "-p", "seed=x"]):
+    for argv in (["status", *ENV, "--timeout", "-5"], ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}=x"]):
         code, document = run_json(capsys, *argv)
         # THEN stdout holds one document with the code and the line
         assert code == USAGE
         assert document["ok"] is False
         assert document["exit_code"] == USAGE
-        assert "--timeout" in document["error"] or "seed must be an integer" in document["error"]
+        assert "--timeout" in document["error"] or f"{INTEGER.name} must be an integer" in document["error"]
 
 
 def test_a_bad_aws_endpoint_url_in_the_environment_is_named(

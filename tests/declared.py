@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import pytest
+from hyperschema import Condition, Rule
 
 from config.algorithm import load_algorithm
 from config.hyperparameters import Hyperparameter, load_schema
@@ -236,3 +237,43 @@ def refused_combination(configured: dict[str, str]) -> dict[str, str]:
             if SCHEMA.problems(configured | {name: value}, complete=True):
                 return {name: value}
     _skip("rule forbidding a hyperparameter over the configured ones")
+
+
+def _candidates(spec: Hyperparameter, near: tuple[float | None, ...] = ()) -> list[str]:
+    """Values worth trying for `spec`, as SageMaker passes them; each parses."""
+    raw = [*(spec.choices or ()), spec.default, spec.minimum, spec.maximum]
+    raw += [n + step for n in near if n is not None for step in (-1, -0.5, 0.5, 1)]
+    found = []
+    for value in raw:
+        if value is None:
+            continue
+        text = str(int(value)) if spec.type == "integer" and isinstance(value, float) else str(value)
+        try:
+            if spec.parse(text) is not None and text not in found:
+                found.append(text)
+        except ValueError:
+            continue
+    return found
+
+
+def _meeting(name: str, condition: Condition, meets: bool) -> str | None:
+    spec = SCHEMA.hyperparameters[name]
+    near = (condition.above, condition.below)
+    return next((v for v in _candidates(spec, near) if condition.holds(spec.parse(v)) == meets), None)
+
+
+def breaking(rule: Rule, configured: dict[str, str]) -> dict[str, str]:
+    """`configured` changed, each value valid alone, so that `rule` refuses the combination; a skip when no
+    candidate value does."""
+    values = dict(configured)
+    for name, condition in rule.when.items():
+        values[name] = _meeting(name, condition, meets=True) or ""
+    if rule.forbid:
+        values[rule.forbid[0]] = next(iter(_candidates(SCHEMA.hyperparameters[rule.forbid[0]])), "")
+    elif rule.require:
+        values.pop(rule.require[0], None)
+    for name, condition in list(rule.then.items())[:1]:
+        values[name] = _meeting(name, condition, meets=False) or ""
+    if "" in values.values() or not SCHEMA.rule_problems(values):
+        _skip(f"values breaking its rule on {', '.join(sorted(rule.names()))} alone")
+    return values

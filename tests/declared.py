@@ -277,3 +277,9 @@ def breaking(rule: Rule, configured: dict[str, str]) -> dict[str, str]:
     if "" in values.values() or not SCHEMA.rule_problems(values):
         _skip(f"values breaking its rule on {', '.join(sorted(rule.names()))} alone")
     return values
+
+
+def capability(name: str) -> None:
+    """Skip, naming it, unless the algorithm declares the capability `name` (several_hosts, checkpoints, ...)."""
+    if not getattr(ALGORITHM.capabilities, name):
+        _skip(f"capability {name}")

@@ -9,13 +9,15 @@ hyperparameter, a metric to maximize, a tuning resource) skips, naming what is m
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import pytest
-from hyperschema import Condition, Rule
 
 from config.algorithm import load_algorithm
 from config.hyperparameters import Hyperparameter, load_schema
+
+if TYPE_CHECKING:  # config.hyperparameters registers the container's package `hyperschema`
+    from hyperschema import Condition, Rule
 
 ALGORITHM = load_algorithm()
 SCHEMA = load_schema()
@@ -283,3 +285,35 @@ def capability(name: str) -> None:
     """Skip, naming it, unless the algorithm declares the capability `name` (several_hosts, checkpoints, ...)."""
     if not getattr(ALGORITHM.capabilities, name):
         _skip(f"capability {name}")
+
+
+def with_required(values: dict[str, str]) -> dict[str, str]:
+    """`values` and a valid value for each hyperparameter a rule requires of them (a class count, ...)."""
+    typed = {n: SCHEMA.hyperparameters[n].parse(v) for n, v in values.items() if n in SCHEMA.hyperparameters}
+    added = {}
+    for rule in SCHEMA.rules:
+        if all(condition.holds(typed.get(name)) for name, condition in rule.when.items()):
+            added |= {name: _candidates(SCHEMA.hyperparameters[name])[0] for name in rule.require if name not in values}
+    return values | added
+
+
+def reporting_every_metric() -> list[dict[str, str]]:
+    """Hyperparameter sets that, trained on 0/1 labels, report every metric the algorithm declares between them:
+    the example set when it reports them all; else one per metric its metric hyperparameter chooses, with the
+    first value of the required choice (an objective) the schema accepts that metric with."""
+    short = {TUNING_RESOURCE: str(max(1, int(SCHEMA.hyperparameters[TUNING_RESOURCE].minimum or 1), 5))}
+    base = EXAMPLE | (short if TUNING_RESOURCE else {})
+    if METRIC_HYPERPARAMETER is None:
+        return [base]
+    choice = optional(required)
+    runs = []
+    for metric in sorted({name.partition(":")[2] for name in ALGORITHM.metrics}):
+        candidates = [
+            with_required(base | {METRIC_HYPERPARAMETER: metric} | ({choice.name: value} if choice else {}))
+            for value in (choice.choices or () if choice else ("",))
+        ]
+        valid = [values for values in candidates if not SCHEMA.problems(values, complete=True)]
+        if not valid:
+            raise LookupError(f"no values of the schema report the metric {metric}")
+        runs.append(valid[0])
+    return runs

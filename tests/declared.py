@@ -290,7 +290,7 @@ def capability(name: str) -> None:
 def with_required(values: dict[str, str]) -> dict[str, str]:
     """`values` and a valid value for each hyperparameter a rule requires of them (a class count, ...)."""
     typed = {n: SCHEMA.hyperparameters[n].parse(v) for n, v in values.items() if n in SCHEMA.hyperparameters}
-    added = {}
+    added: dict[str, str] = {}
     for rule in SCHEMA.rules:
         if all(condition.holds(typed.get(name)) for name, condition in rule.when.items()):
             added |= {name: _candidates(SCHEMA.hyperparameters[name])[0] for name in rule.require if name not in values}
@@ -301,8 +301,9 @@ def reporting_every_metric() -> list[dict[str, str]]:
     """Hyperparameter sets that, trained on 0/1 labels, report every metric the algorithm declares between them:
     the example set when it reports them all; else one per metric its metric hyperparameter chooses, with the
     first value of the required choice (an objective) the schema accepts that metric with."""
-    short = {TUNING_RESOURCE: str(max(1, int(SCHEMA.hyperparameters[TUNING_RESOURCE].minimum or 1), 5))}
-    base = EXAMPLE | (short if TUNING_RESOURCE else {})
+    base = dict(EXAMPLE)
+    if TUNING_RESOURCE is not None:  # a few rounds (epochs...): the log, not the model, is wanted
+        base[TUNING_RESOURCE] = str(max(int(SCHEMA.hyperparameters[TUNING_RESOURCE].minimum or 1), 5))
     if METRIC_HYPERPARAMETER is None:
         return [base]
     choice = optional(required)
@@ -317,3 +318,15 @@ def reporting_every_metric() -> list[dict[str, str]]:
             raise LookupError(f"no values of the schema report the metric {metric}")
         runs.append(valid[0])
     return runs
+
+
+def with_resource(value: str) -> dict[str, str]:
+    """The example set training `value` of the tuning resource (rounds, epochs); a skip when none is declared."""
+    return EXAMPLE | {resource().name: value}
+
+
+def reference() -> str:
+    """`<folder>:ALGORITHM` of the image's algorithm (the Dockerfile's `ARG ALGORITHM=`, as a checkout runs it)."""
+    from scripts.demo_swap import chosen  # noqa: PLC0415 - scripts imports config; only e2e helpers need this
+
+    return f"{chosen()}:ALGORITHM"

@@ -150,7 +150,7 @@ def _integer_range(**fields: Any) -> Callable[[], Case]:
     def build() -> Case:
         spec = declared.integer()
         low = int(spec.minimum or 0)
-        bounds = {"type": "integer", "min_value": low + 2, "max_value": low + 60} | fields
+        bounds: dict[str, Any] = {"type": "integer", "min_value": low + 2, "max_value": low + 60} | fields
         if "values" in bounds:  # a valid value first
             bounds["values"] = [value.format(low=low) for value in bounds["values"]]
         return _case(_range(**{spec.name: bounds}), message.format(n=re.escape(spec.name), low=low))

@@ -103,23 +103,15 @@ def optional(helper: Callable[[], T]) -> T | None:
         return None
 
 
-def hyperparameter(
-    description: str, test: Callable[[Hyperparameter], bool], *, tuned: bool = True, static: bool = False
-) -> Hyperparameter:
-    """The first hyperparameter passing `test` (the declared tuning ranges' first), tunable unless `tuned` is
-    False, in the example set only when `static`; a skip naming `description` when there is none."""
-    declared = list(ALGORITHM.tuning_ranges) + sorted(set(SCHEMA.hyperparameters) - set(ALGORITHM.tuning_ranges))
-    for name in declared:
+def hyperparameter(description: str, test: Callable[[Hyperparameter], bool], *, tuned: bool = True) -> Hyperparameter:
+    """The first of the algorithm's hyperparameters (its declared tuning ranges' first) passing `test`, tunable
+    unless `tuned` is False, outside the example set and not its tuning resource; a skip naming `description`."""
+    names = list(ALGORITHM.tuning_ranges) + sorted(set(SCHEMA.hyperparameters) - set(ALGORITHM.tuning_ranges))
+    for name in names:
         spec = SCHEMA.hyperparameters[name]
-        if name.startswith(CONTRACT_SETTINGS):
+        if name.startswith(CONTRACT_SETTINGS) or name in EXAMPLE or name == TUNING_RESOURCE or spec.required:
             continue
-        if (
-            test(spec)
-            and (not spec.not_tuned) == tuned
-            and (name in EXAMPLE) == static
-            and name != TUNING_RESOURCE
-            and not spec.required
-        ):
+        if test(spec) and (not spec.not_tuned) == tuned:
             return spec
     _skip(description)
 
@@ -184,13 +176,6 @@ def example_without_resource() -> dict[str, str]:
     return {name: value for name, value in EXAMPLE.items() if name != TUNING_RESOURCE}
 
 
-def default_ranges_first() -> str:
-    """The first hyperparameter of the declared default tuning ranges; a skip when there are none."""
-    if not ALGORITHM.tuning_ranges:
-        _skip("default tuning ranges")
-    return next(iter(ALGORITHM.tuning_ranges))
-
-
 def tuning_range(kind: str) -> tuple[str, dict[str, Any]]:
     """A hyperparameter and a valid `kind` (integer, continuous) range of it: the declared default range of that
     kind, else one inside a tunable hyperparameter's bounds; as `[environments.<env>.tuning] ranges` hold it."""
@@ -229,18 +214,6 @@ def contract_setting(kind: str) -> Hyperparameter:
     raise LookupError(f"the schema has no {kind} {CONTRACT_SETTINGS}* setting with bounds")
 
 
-def refused_combination(configured: dict[str, str]) -> dict[str, str]:
-    """Values each valid alone that a rule of the schema refuses over `configured` (a name the rule forbids, given);
-    a skip when no rule forbids one."""
-    for rule in SCHEMA.rules:
-        for name in rule.forbid:
-            spec = SCHEMA.hyperparameters[name]
-            value = next(str(v) for v in (spec.default, spec.minimum, *(spec.choices or ()), 1) if v is not None)
-            if SCHEMA.problems(configured | {name: value}, complete=True):
-                return {name: value}
-    _skip("rule forbidding a hyperparameter over the configured ones")
-
-
 def _candidates(spec: Hyperparameter, near: tuple[float | None, ...] = ()) -> list[str]:
     """Values worth trying for `spec`, as SageMaker passes them; each parses."""
     raw = [*(spec.choices or ()), spec.default, spec.minimum, spec.maximum]
@@ -265,7 +238,8 @@ def _meeting(name: str, condition: Condition, meets: bool) -> str | None:
 
 
 def breaking(rule: Rule, configured: dict[str, str]) -> dict[str, str]:
-    """`configured` changed, each value valid alone, so that `rule` refuses the combination; a skip when no
+    """`configured` changed, each value valid alone, so that `rule` refuses the combination (the rule's `when` met,
+    then a name it forbids given, one it requires left out, or a value it bounds out of bounds); a skip when no
     candidate value does."""
     values = dict(configured)
     for name, condition in rule.when.items():
@@ -323,10 +297,3 @@ def reporting_every_metric() -> list[dict[str, str]]:
 def with_resource(value: str) -> dict[str, str]:
     """The example set training `value` of the tuning resource (rounds, epochs); a skip when none is declared."""
     return EXAMPLE | {resource().name: value}
-
-
-def reference() -> str:
-    """`<folder>:ALGORITHM` of the image's algorithm (the Dockerfile's `ARG ALGORITHM=`, as a checkout runs it)."""
-    from scripts.demo_swap import chosen  # noqa: PLC0415 - scripts imports config; only e2e helpers need this
-
-    return f"{chosen()}:ALGORITHM"

@@ -297,3 +297,12 @@ def reporting_every_metric() -> list[dict[str, str]]:
 def with_resource(value: str) -> dict[str, str]:
     """The example set training `value` of the tuning resource (rounds, epochs); a skip when none is declared."""
     return EXAMPLE | {resource().name: value}
+
+
+def never_stopping_early(rounds: str) -> dict[str, str]:
+    """The example set training `rounds` of its resource to the end: each integer hyperparameter its schema
+    documents as "0 = never" (an early-stopping patience) at 0. A skip without a resource."""
+    patience = {
+        name: "0" for name, spec in SCHEMA.hyperparameters.items() if spec.type == "integer" and "0 = never" in spec.doc
+    }
+    return with_resource(rounds) | patience

@@ -11,6 +11,7 @@ import pytest
 
 from sagemaker_ops.cli import main
 from tests.container.harness import csv_bytes
+from tests.declared import EXAMPLE
 from tests.e2e.pipeline import Environment
 
 OK = 0  # the exit code of every successful command
@@ -38,7 +39,7 @@ def test_train_promote_invoke_smoke_transform_and_status_on_the_trained_model(
     # GIVEN data in staging's data bucket
     data = staging.upload("e2e/operations", rows=600, seed=6)
     # WHEN the operator trains with the CLI
-    code, trained = cli("train", "--data-prefix", data.prefix, "-p", "num_boost_round=30")
+    code, trained = cli("train", "--data-prefix", data.prefix, *(f"-p{k}={v}" for k, v in EXAMPLE.items()))
     # THEN the pipeline ran to the end
     assert code == OK, trained
     run = staging.wait(trained["execution_arn"])

@@ -70,7 +70,8 @@ class EvaluationSettings(_Frozen):
     """A quality gate after training: the job's final `metric` must reach `threshold`."""
 
     metric: Annotated[
-        str, _matching(r"[A-Za-z0-9_:.-]{1,255}", "a metric name of the training job, e.g. validation:auc")
+        str,
+        _matching(r"[A-Za-z0-9_:.-]{1,255}", "a metric name of the training job (container/algorithm.json names them)"),
     ]
     threshold: float
     higher_is_better: bool = True

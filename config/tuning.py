@@ -156,7 +156,11 @@ class TuningSettings(_Frozen):
     objective: str
     # Maximize or Minimize; the direction the algorithm declares for the objective when left out.
     objective_type: Annotated[str, _offered("HyperParameterTuningJobObjectiveType")] | None = None
-    ranges: dict[str, ParameterRangeSettings] = Field(default_factory=default_ranges)
+    # The reference (docs/configuration.md) names where the default comes from rather than today's algorithm's values.
+    ranges: dict[str, ParameterRangeSettings] = Field(
+        default_factory=default_ranges,
+        json_schema_extra={"default_text": "the algorithm's `tuning_ranges` (container/algorithm.json)"},
+    )
     max_training_jobs: int = Field(default=20, ge=1, le=MAX_TUNING_TRAINING_JOBS)
     max_parallel_training_jobs: int = Field(default=2, ge=1, le=MAX_TUNING_PARALLEL_JOBS)
     early_stopping: Annotated[str, _offered("TrainingJobEarlyStoppingType")] = "Off"

@@ -106,6 +106,9 @@ def _type(annotation: Any) -> str:  # noqa: PLR0911 - one answer per kind of typ
 
 
 def _default(field: FieldInfo) -> str:  # noqa: PLR0911 - one answer per kind of value
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("default_text"), str):
+        return str(extra["default_text"])  # a default read from elsewhere (an export), named rather than copied
     if field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]
     elif field.default is PydanticUndefined:

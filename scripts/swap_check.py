@@ -36,7 +36,7 @@ _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)==", re.MULTILINE)
 
 
 def _declared_names() -> set[str]:
-    """Hyperparameter names, metric names and their bare forms (`validation:auc` and `auc`) of the exports."""
+    """Hyperparameter names, metric names and their bare forms (`validation:<metric>` and `<metric>`) of the exports."""
     schema = json.loads(HYPERPARAMETERS_FILE.read_text(encoding="utf-8"))
     metrics = json.loads(ALGORITHM_FILE.read_text(encoding="utf-8"))["metrics"]
     return set(schema["hyperparameters"]) | set(metrics) | {m.partition(":")[2] for m in metrics}

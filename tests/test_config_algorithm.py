@@ -21,6 +21,8 @@ from config.algorithm import AlgorithmExport, Capabilities, load_algorithm, pars
 from config.contract import ALGORITHM_FILE
 from config.hyperparameters import load_schema
 from config.settings import DEFAULT_CONFIG_FILE
+from tests import declared
+from tests.declared import OBJECTIVE
 
 
 @pytest.fixture
@@ -30,10 +32,10 @@ def raw() -> dict[str, Any]:
 
 def _declare(monkeypatch: pytest.MonkeyPatch, **changes: Any) -> AlgorithmExport:
     """The shipped export with `changes`, as every module of the app reads it."""
-    declared = dataclasses.replace(load_algorithm(), name="other-algorithm", **changes)
+    export = dataclasses.replace(load_algorithm(), name="other-algorithm", **changes)
     for module in (config.sections, config.tuning):
-        monkeypatch.setattr(module, "load_algorithm", lambda: declared)
-    return declared
+        monkeypatch.setattr(module, "load_algorithm", lambda: export)
+    return export
 
 
 NOTHING = Capabilities(several_hosts=False, checkpoints=False, early_stopping=False, tuning_resource=None)
@@ -54,8 +56,9 @@ def test_several_hosts_are_refused_without_the_capability(raw: dict[str, Any], m
 
 
 def test_spot_training_is_refused_without_checkpoints(raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN dev's spot training (as shipped) WHEN the algorithm cannot resume THEN dev is refused
-    assert raw["environments"]["dev"]["training"]["use_spot"] is True
+    # GIVEN dev's spot training WHEN the algorithm cannot resume THEN dev is refused
+    training = raw["environments"]["dev"]["training"]
+    training.update(use_spot=True, max_wait_seconds=2 * training["max_runtime_seconds"])
     _declare(monkeypatch, capabilities=NOTHING)
     with pytest.raises(ConfigError, match=r"environment 'dev': training: use_spot: .*capability checkpoints"):
         parse_config(raw)
@@ -73,31 +76,33 @@ def _tuned(raw: dict[str, Any], tuning: dict[str, Any]) -> Any:
 def test_hyperband_needs_a_declared_resource(raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     _declare(monkeypatch, capabilities=NOTHING, metric_hyperparameter=None)
     with pytest.raises(ConfigError, match=r"strategy Hyperband needs a tuning resource .* declares none"):
-        _tuned(raw, {"objective": "validation:auc", "strategy": "Hyperband"})
+        _tuned(raw, {"objective": OBJECTIVE, "strategy": "Hyperband"})
 
 
 def test_early_stopping_needs_the_capability(raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     _declare(monkeypatch, capabilities=NOTHING, metric_hyperparameter=None)
     with pytest.raises(ConfigError, match=r"tuning: early_stopping 'Auto': .*capability early_stopping"):
-        _tuned(raw, {"objective": "validation:auc", "early_stopping": "Auto"})
+        _tuned(raw, {"objective": OBJECTIVE, "early_stopping": "Auto"})
 
 
 def test_the_direction_and_the_metric_hyperparameter_come_from_the_declaration(
     raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN an algorithm whose metric named like a loss is maximized, reporting every metric (no selector)
-    metrics = dict(load_algorithm().metrics) | {"validation:binary_error": "Maximize"}
+    # GIVEN an algorithm whose metric the shipped one minimizes is maximized, reporting every metric (no selector)
+    minimized = declared.metric("Minimize")
+    metrics = dict(load_algorithm().metrics) | {minimized: "Maximize"}
     _declare(monkeypatch, metrics=metrics, metric_hyperparameter=None)
     # WHEN tuned on it without any metric hyperparameter THEN loaded, maximizing
-    tuning = _tuned(raw, {"objective": "validation:binary_error"})
+    tuning = _tuned(raw, {"objective": minimized})
     assert tuning.direction == "Maximize"
 
 
 def test_the_default_ranges_are_the_declared_ones(raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    name = next(n for n, s in load_schema().hyperparameters.items() if s.type == "float" and not s.not_tuned)
-    spec = {"type": "continuous", "min_value": 0.5, "max_value": 0.9, "scaling": "Linear"}
+    name, declared_range = declared.tuning_range("continuous")
+    spec = {"type": "continuous", "min_value": declared_range["min_value"], "max_value": declared_range["max_value"]}
+    spec["scaling"] = "Linear"
     _declare(monkeypatch, tuning_ranges={name: spec})
-    tuning = _tuned(raw, {"objective": "validation:auc"})
+    tuning = _tuned(raw, {"objective": OBJECTIVE})
     assert {n: r.model_dump(exclude={"values"}) for n, r in tuning.ranges.items()} == {name: spec}
 
 

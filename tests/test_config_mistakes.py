@@ -20,6 +20,8 @@ import pytest
 from config import ConfigError, EnvironmentName, load_config, parse_config
 from config.aws_catalog import regions, sagemaker_enum
 from config.settings import DEFAULT_CONFIG_FILE
+from scripts.demo_swap import to_toml
+from tests.declared import OBJECTIVE
 from tests.helpers import ROOT, cases, set_at
 
 Raw = dict[str, Any]
@@ -228,11 +230,12 @@ def test_an_unknown_key_is_rejected_in_every_table(raw: Raw, table: str, message
 
 
 def test_a_nan_written_in_the_toml_file_is_rejected(tmp_path: Path) -> None:
-    # GIVEN the shipped file with `threshold = nan` (valid TOML), as a user would write it
-    text = DEFAULT_CONFIG_FILE.read_text()
-    assert text.count("threshold = 0.75") == 2
+    # GIVEN the shipped file with staging's quality gate at `threshold = nan` (valid TOML), as a user could write it
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"]["staging"]["training"]["evaluation"] = {"metric": OBJECTIVE, "threshold": math.nan}
     path = tmp_path / "environments.toml"
-    path.write_text(text.replace("threshold = 0.75", "threshold = nan", 1))
+    path.write_text(to_toml(raw))
+    assert "threshold = nan" in path.read_text()
     # WHEN it is loaded THEN the error names staging's threshold, before any template is built
     with pytest.raises(ConfigError, match=r"environment 'staging': training\.evaluation\.threshold: .*finite"):
         load_config(path)

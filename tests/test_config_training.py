@@ -10,6 +10,7 @@ import pytest
 
 from config import ConfigError, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from tests import declared
 
 
 @pytest.fixture
@@ -17,12 +18,14 @@ def raw() -> dict[str, Any]:
     return copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
 
 
+INTEGER = declared.contract_setting("integer").name
 VPC = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
 
 
 def test_shipped_defaults_train_on_spot_outside_prod_and_keep_notebooks_off(raw: dict[str, Any]) -> None:
     config = parse_config(raw)
-    assert config.environment("dev").training.use_spot
+    if declared.ALGORITHM.capabilities.checkpoints:  # spot training resumes from checkpoints
+        assert config.environment("dev").training.use_spot
     assert not config.environment("prod").training.use_spot
     assert all(not e.notebook.enabled for e in config.environments.values())
     assert all(e.transform.schedule is None for e in config.environments.values())
@@ -30,6 +33,7 @@ def test_shipped_defaults_train_on_spot_outside_prod_and_keep_notebooks_off(raw:
 
 def test_training_may_use_several_instances_with_sharded_data(raw: dict[str, Any]) -> None:
     """GIVEN instance_count > 1 (distributed training, container/README.md) THEN the config accepts it."""
+    declared.capability("several_hosts")
     changed = copy.deepcopy(raw)
     changed["environments"]["prod"]["training"] |= {"instance_count": 4, "train_data_distribution": "ShardedByS3Key"}
     training = parse_config(changed).environment("prod").training
@@ -42,13 +46,13 @@ def test_training_may_use_several_instances_with_sharded_data(raw: dict[str, Any
         (
             "dev",
             "training",
-            {"max_wait_seconds": None},
+            {"use_spot": True, "max_wait_seconds": None},
             r"environment 'dev': training: max_wait_seconds is required with use_spot",
         ),
         (
             "dev",
             "training",
-            {"max_wait_seconds": 7200},
+            {"use_spot": True, "max_wait_seconds": 7200},
             r"environment 'dev': training: max_wait_seconds \(7200\) must exceed max_runtime_seconds \(7200\)",
         ),
         (
@@ -84,13 +88,13 @@ def test_training_may_use_several_instances_with_sharded_data(raw: dict[str, Any
         (
             "prod",
             "training",
-            {"hyperparameters": {"seed": 1}},
-            r"environment 'prod': training\.hyperparameters\.seed: .*string",
+            {"hyperparameters": {INTEGER: 1}},
+            rf"environment 'prod': training\.hyperparameters\.{INTEGER}: .*string",
         ),
         (
             "prod",
             "training",
-            {"evaluation": {"metric": "validation auc", "threshold": 1}},
+            {"evaluation": {"metric": "validation score", "threshold": 1}},
             r"environment 'prod': training\.evaluation\.metric: must be a metric name",
         ),
         (

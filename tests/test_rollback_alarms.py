@@ -16,6 +16,7 @@ import pytest
 
 from config.contract import CONTAINER
 from tests.container.harness import LOG_INTERVAL_VARIABLE, Server, csv_bytes, make_data, start_server, train_on_split
+from tests.declared import EXAMPLE
 from tests.helpers import Synthesized, of_type, one_of_type
 
 FEATURES = 5
@@ -34,9 +35,8 @@ def prod_inference(synthesized: Synthesized) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def prod_model_server(prod_inference: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """GIVEN a tiny model trained by the real entry point, served with prod's Model environment."""
-    labels, features = make_data("regression", 300, features=FEATURES, seed=3)
-    hyperparameters = {"objective": "regression", "num_boost_round": "10"}
-    root = train_on_split(tmp_path_factory.mktemp("rollback-train"), hyperparameters, labels, features, 200)
+    labels, features = make_data("binary", 300, features=FEATURES, seed=3)  # the example set trains on 0/1 labels
+    root = train_on_split(tmp_path_factory.mktemp("rollback-train"), dict(EXAMPLE), labels, features, 200)
     environment = one_of_type(prod_inference, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["Environment"]
     unresolved = {name: value for name, value in environment.items() if not isinstance(value, str)}
     assert not unresolved, f"the Model's environment must be literal values the test can pass on: {unresolved}"

@@ -29,22 +29,29 @@ def test_libraries_only_another_algorithm_imports_are_listed(tmp_path: Path) -> 
     assert swap_check.leftover_libraries("linear_model:ALGORITHM") == []
 
 
-def test_a_name_gone_from_the_exports_is_found_where_users_write_it() -> None:
-    # GIVEN a hyperparameter the configuration sets WHEN it is no longer declared THEN its lines are listed
-    name = next(
-        iter(swap_check.ROOT.joinpath("config/environments.toml").read_text().split("hyperparameters = { ")[1:])
-    )
-    first = name.split(" = ")[0]
-    listed = swap_check.leftover_names({first})
-    assert any(line.startswith("config/environments.toml:") and line.endswith(f": {first}") for line in listed)
+CONFIGURATION = """[environments.dev.training]
+hyperparameters = { rate = "0.1", metric = "score" }
+evaluation = { metric = "validation:score", threshold = 0.5 }
+"""
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A checkout whose environments.toml sets hyperparameters `rate` and `metric` (and evaluation's own `metric`)."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "environments.toml").write_text(CONFIGURATION)
+    monkeypatch.setattr(swap_check, "ROOT", tmp_path)
+    return tmp_path
+
+
+def test_a_name_gone_from_the_exports_is_found_where_users_write_it(checkout: Path) -> None:
+    # GIVEN a hyperparameter the configuration sets WHEN it is no longer declared THEN its line is listed
+    assert swap_check.leftover_names({"rate"}) == ["config/environments.toml:2: rate"]
     assert swap_check.leftover_names(set()) == []
 
 
-def test_an_app_setting_sharing_a_gone_name_is_not_listed() -> None:
-    # GIVEN evaluation's key `metric` (the app's) and a hyperparameter `metric` (LightGBM's), both in the config
+def test_an_app_setting_sharing_a_gone_name_is_not_listed(checkout: Path) -> None:
+    # GIVEN evaluation's key `metric` (the app's) and a hyperparameter `metric`, both in the configuration
     listed = swap_check.leftover_names({"metric"})
-    config = (swap_check.ROOT / "config/environments.toml").read_text().splitlines()
-    lines = [config[int(line.split(":")[1]) - 1] for line in listed if line.startswith("config/environments.toml:")]
-    # THEN the hyperparameters' lines are listed and evaluation's are not
-    assert any(line.startswith("hyperparameters = ") for line in lines)
-    assert not any(line.startswith("evaluation = ") for line in lines)
+    # THEN the hyperparameters' line is listed and evaluation's is not
+    assert listed == ["config/environments.toml:2: metric"]

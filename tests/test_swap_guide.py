@@ -1,14 +1,15 @@
 """docs/swap.md followed with an algorithm the repository does not ship, in a scratch copy of it.
 
 The copy holds the tracked files (`git ls-files`); a mean predictor is written there as a new user would write
-one, only the files the guide's table lists change outside its folder, then the guide's checks run: the
-conformance kit, the swap check (which regenerates the exports) and the app's synthesis. The local pipeline
-(`make demo`) is not run here: it takes about a minute on its own, over this test's budget.
+one, only the files the guide's table lists change outside its folder, then the guide's steps run: the
+conformance kit, the swap check (which regenerates the exports) and `make synth && make demo`: the demo
+synthesizes every environment as `cdk synth` does, then runs Dev's whole local pipeline (train, quality gate,
+create model, batch transform, promote, serve a request). `make demo ALGORITHM=linear_model` is the same demo
+with the shipped second algorithm (tests/scripts/test_demo_swap.py tests how it fits the configuration).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -108,6 +109,10 @@ def _follow_the_guide(copy: Path) -> set[str]:
     )
     # The mean model keeps no checkpoints: the configuration refuses spot training for it (docs/swap.md).
     text = re.sub(r"^max_wait_seconds = .*\n", "", text, flags=re.M)
+    # Dev (the demo's environment) ships without a quality gate: one on the mean model's metric, so that the
+    # demo's pipeline also passes the gate, in the direction the algorithm declares
+    gate = 'evaluation = { metric = "validation:mse", threshold = 1.0, higher_is_better = false }'
+    text = text.replace("[environments.dev.training]\n", f"[environments.dev.training]\n{gate}\n")
     environments.write_text(re.sub(r"^use_spot = true$", "use_spot = false", text, flags=re.M))
     return {"container/Dockerfile", "config/environments.toml"}
 
@@ -157,13 +162,15 @@ def test_the_swap_guide_with_an_algorithm_the_repository_does_not_ship(tmp_path:
     export = _run([python, "container/entrypoint.py", "export", "--check"], copy)
     assert export.returncode == 0, export.stdout + export.stderr
 
-    # WHEN the app synthesizes (what `make synth` runs) THEN every environment synthesizes with the new schema
-    # as `cdk synth` runs it: cdk.json's context (its feature flags) in CDK_CONTEXT_JSON
-    context = json.dumps(json.loads((copy / "cdk.json").read_text())["context"])
-    synth = _run([python, "app.py"], copy, CDK_OUTDIR=str(tmp_path / "cdk.out"), CDK_CONTEXT_JSON=context)
-    assert synth.returncode == 0, synth.stdout[-3000:] + synth.stderr[-3000:]
-    templates = list((tmp_path / "cdk.out").rglob("*.template.json"))
-    assert templates
+    # WHEN the guide's step 5 runs (`make synth && make demo`; the demo's first step is the synthesis of every
+    # environment as `cdk synth` does it) THEN Dev's pipeline trains, gates, scores, and the endpoint answers
+    demo = _run([python, "-m", "scripts.demo"], copy)
+    assert demo.returncode == 0, demo.stdout[-5000:] + demo.stderr[-3000:]
+    steps = re.findall(r"^    step (\w+)$", demo.stdout, flags=re.M)
+    assert {"Train", "Evaluate", "MeetsQualityGate", "CreateModel", "Score"} <= set(steps), demo.stdout[-5000:]
+    assert re.search(r"^    smoke: endpoint \S+ InService, prediction ", demo.stdout, flags=re.M), demo.stdout[-3000:]
+    assert "validation:mse=" in demo.stdout
+    templates = list((copy / "cdk.out" / "demo" / "assembly").rglob("*.template.json"))
     assert any("validation:mse" in path.read_text() for path in templates)
 
     # AND outside the algorithm's folder only the guide's files changed (the exports are generated)

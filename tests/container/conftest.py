@@ -16,6 +16,7 @@ import pytest
 from tests.container.harness import (
     CONTAINER,
     ENTRYPOINT,
+    Hosts,
     Server,
     csv_bytes,
     make_data,
@@ -99,6 +100,13 @@ def servers(trained: dict[str, Trained], tmp_path_factory: pytest.TempPathFactor
     finally:
         for server in running.values():
             server.stop()
+
+
+@pytest.fixture
+def hosts() -> Iterator[Hosts]:
+    """The hosts of a distributed job a test starts; any still running are killed after it."""
+    with Hosts() as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
 
-from local_sagemaker.container import free_port
+from local_sagemaker.container import SHARED_MACHINE_ENV, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINER = ROOT / "container"
@@ -164,6 +164,53 @@ def train_on_split(
 
 def failure_of(root: Path) -> str:
     return (root / "output" / "failure").read_text().strip()
+
+
+class Hosts:
+    """Training processes started as the hosts of one job on 127.0.0.1 (SM_HOST_ADDRESSES); leaving the `with`
+    block kills any still running, whatever the test's outcome."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def start(self, root: Path, addresses: dict[str, str], **env: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, str(ENTRYPOINT), "train"],
+            # Every host shares this machine's cores, as in the local SageMaker: OpenMP threads spinning while
+            # they wait for the other hosts would take the cores those hosts need to catch up.
+            env={
+                **SHARED_MACHINE_ENV,
+                **os.environ,
+                **env,
+                "OPT_ML_DIR": str(root),
+                "SM_HOST_ADDRESSES": json.dumps(addresses),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def __enter__(self) -> Hosts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def host_addresses(names: list[str]) -> dict[str, str]:
+    """A free port on 127.0.0.1 per host: SM_HOST_ADDRESSES of a job whose hosts all run here."""
+    return {name: f"127.0.0.1:{free_port()}" for name in names}
+
+
+def resource_config(current: str, names: list[str]) -> dict[str, object]:
+    """resourceconfig.json of host `current` in a job of hosts `names`."""
+    return {"current_host": current, "hosts": names, "network_interface_name": "eth0"}
 
 
 @dataclass

@@ -2,9 +2,12 @@
 
 Each algorithm is named by its `module:attribute` reference (ALGORITHM_MODULE) and driven only by what it
 declares: its example hyperparameters train it, its metrics are looked for in the log, its capabilities
-decide what is checked. Nothing here names an algorithm's hyperparameters or metrics. `make conformance
-ALGORITHM=module:attribute` runs the kit against one algorithm; otherwise it runs against every algorithm
-the repository ships. One training job and one server per algorithm are shared by the kit's tests.
+decide what is checked: a stop on SIGTERM (when it declares a tuning resource to make training last), resuming
+from a checkpoint (`checkpoints`), one model trained by two hosts (`several_hosts`), the validation metric every
+round (`early_stopping`); a capability not declared is a skip saying so. Nothing here names an algorithm's
+hyperparameters or metrics. `make conformance ALGORITHM=module:attribute` runs the kit against one algorithm;
+otherwise it runs against every algorithm the repository ships. One training job, one server and one
+interrupted job per algorithm are shared by the kit's tests.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,14 +26,18 @@ from typing import Any
 import numpy as np
 import pytest
 from sagemaker_contract import exports, seam
-from sagemaker_contract.protocol import Algorithm
+from sagemaker_contract.protocol import METRICS_PREFIX, Algorithm, Capabilities
 
 from tests.container.harness import (
+    Hosts,
     Server,
+    auc,
     csv_bytes,
     failure_of,
+    host_addresses,
     make_data,
     parse_predictions,
+    resource_config,
     run_train,
     start_long_training,
     start_server,
@@ -50,8 +58,18 @@ class Trained:
     algorithm: Algorithm[Any]
     root: Path
     stdout: str
+    test_labels: np.ndarray
     test_features: np.ndarray
     server: Server | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.algorithm.declaration.capabilities
+
+    def requires(self, capability: str) -> None:
+        """Skip, saying so, when the algorithm does not declare `capability`."""
+        if not getattr(self.capabilities, capability):
+            pytest.skip(f"{self.reference} does not declare {capability}")
 
 
 @pytest.fixture(scope="module", params=REFERENCES)
@@ -70,7 +88,7 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     )
     result = run_train(root, ALGORITHM_MODULE=reference)
     assert result.returncode == 0, result.stderr + (root / "output" / "failure").read_text(errors="replace")
-    job = Trained(reference, algorithm, root, result.stdout, features[ROWS:])
+    job = Trained(reference, algorithm, root, result.stdout, labels[ROWS:], features[ROWS:])
     try:
         yield job
     finally:
@@ -176,25 +194,107 @@ def test_hostile_input_is_a_client_error_and_the_server_keeps_serving(
     assert server.invoke(csv_bytes(None, trained.test_features[:1])).status == 200
 
 
-def test_sigterm_stops_training_without_a_model_and_checkpoints_where_declared(
-    trained: Trained, tmp_path: Path
-) -> None:
-    """GIVEN a job lengthened through the declared tuning resource (rounds, epochs) WHEN SIGTERM arrives mid-training
-    THEN exit 143, a failure saying so, no model; and a checkpoint saved when the algorithm declares checkpoints."""
-    declared = trained.algorithm.declaration.capabilities
-    if declared.tuning_resource is None:
-        pytest.skip("the algorithm declares no resource (rounds, epochs) to make its training last")
-    resource = exports.schema(trained.algorithm).hyperparameters[declared.tuning_resource]
+@dataclass(frozen=True)
+class Interrupted:
+    """A job lengthened through the declared tuning resource (rounds, epochs), stopped by SIGTERM mid-training."""
+
+    root: Path
+    hyperparameters: dict[str, str]
+    channels: dict[str, dict[str, bytes]]
+    returncode: int
+    first_round: int  # the first round its log reported
+
+
+@pytest.fixture(scope="module")
+def interrupted(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Interrupted:
+    resource_name = trained.capabilities.tuning_resource
+    if resource_name is None:
+        pytest.skip(f"{trained.reference} declares no tuning resource (rounds, epochs) to make its training last")
+    resource = exports.schema(trained.algorithm).hyperparameters[resource_name]
     values = dict(trained.algorithm.declaration.example) | {resource.name: str(int(resource.maximum or 1_000_000))}
     labels, features = make_data("binary", 2000, seed=5)
-    root = write_tree(tmp_path, values, {"train": {"a.csv": csv_bytes(labels, features)}})
-    if declared.checkpoints:
+    channels = {"train": {"a.csv": csv_bytes(labels, features)}}
+    root = write_tree(tmp_path_factory.mktemp("interrupted"), values, channels)
+    if trained.capabilities.checkpoints:
         (root / "checkpoints").mkdir()
-    process, _ = start_long_training(root, ALGORITHM_MODULE=trained.reference)
+    return Interrupted(root, values, channels, *_train_then_sigterm(root, trained.reference))
+
+
+def _train_then_sigterm(root: Path, reference: str) -> tuple[int, int]:
+    """Start a long training, send SIGTERM once it reports a round: its exit code, the first round it reported."""
+    process, seen = start_long_training(root, ALGORITHM_MODULE=reference)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 128 + signal.SIGTERM
-    assert "training stopped by SIGTERM" in failure_of(root)
-    assert not (root / "model" / "metadata.json").exists()
-    if declared.checkpoints:
-        assert "checkpoint saved" in failure_of(root)
-        assert any((root / "checkpoints").iterdir())
+    reported = re.match(rf"{METRICS_PREFIX} round=(\d+) ", seen[-1])
+    assert reported is not None, seen[-1]
+    return process.wait(timeout=60), int(reported.group(1))
+
+
+def test_sigterm_stops_training_without_a_model_and_checkpoints_where_declared(
+    trained: Trained, interrupted: Interrupted
+) -> None:
+    """GIVEN a long job WHEN SIGTERM arrives mid-training THEN exit 143, a failure saying so, no model; and a
+    checkpoint saved when the algorithm declares checkpoints."""
+    assert interrupted.returncode == 128 + signal.SIGTERM
+    assert "training stopped by SIGTERM" in failure_of(interrupted.root)
+    assert not (interrupted.root / "model" / "metadata.json").exists()
+    if trained.capabilities.checkpoints:
+        assert "checkpoint saved" in failure_of(interrupted.root)
+        assert any((interrupted.root / "checkpoints").iterdir())
+
+
+def test_training_resumes_from_its_checkpoint(trained: Trained, interrupted: Interrupted, tmp_path: Path) -> None:
+    """GIVEN the interrupted job's checkpoints in a new tree (what SageMaker restores after a spot interruption)
+    WHEN the same job starts again THEN it goes on from them: the first round it reports is a later one than the
+    interrupted job's first (started over, the same job reports the same rounds)."""
+    trained.requires("checkpoints")
+    root = write_tree(tmp_path, interrupted.hyperparameters, interrupted.channels)
+    shutil.copytree(interrupted.root / "checkpoints", root / "checkpoints")
+    returncode, first_round = _train_then_sigterm(root, trained.reference)
+    assert returncode == 128 + signal.SIGTERM
+    assert first_round > interrupted.first_round, "the job started over instead of resuming from its checkpoint"
+
+
+def test_the_validation_metric_is_reported_every_round(trained: Trained) -> None:
+    """GIVEN early stopping declared THEN every round reports the validation metric, which SageMaker's tuning
+    compares round by round across a tuning job's training jobs to stop the weak ones."""
+    trained.requires("early_stopping")
+    rounds = [
+        int(line.split()[1].removeprefix("round="))
+        for line in trained.stdout.splitlines()
+        if line.startswith(f"{METRICS_PREFIX} ") and " validation:" in line
+    ]
+    assert len(rounds) > 1, trained.stdout[-2000:]
+    assert rounds == list(range(1, len(rounds) + 1))
+
+
+def test_two_hosts_train_one_model(trained: Trained, hosts: Hosts, tmp_path: Path) -> None:
+    """GIVEN the one-host job's rows on two hosts of one job (127.0.0.1) WHEN both train THEN algo-1 writes one model,
+    as good on held-out rows as the one-host model; algo-2 writes none; both saw the same validation metrics."""
+    trained.requires("several_hosts")
+    names = ["algo-1", "algo-2"]
+    addresses = host_addresses(names)
+    hyperparameters = json.loads((trained.root / "input" / "config" / "hyperparameters.json").read_text())
+    # Bounded on a busy machine: a host that misses the other fails the job within this, naming it.
+    hyperparameters["distributed_timeout_seconds"] = "60"
+    channels = {
+        channel: {path.name: path.read_bytes() for path in (trained.root / "input" / "data" / channel).iterdir()}
+        for channel in ("train", "validation")
+    }
+    roots = [write_tree(tmp_path / name, hyperparameters, channels, resource_config=resource_config(name, names))
+             for name in names]  # fmt: skip
+    processes = [hosts.start(root, addresses, ALGORITHM_MODULE=trained.reference) for root in roots]
+    outputs = [process.communicate(timeout=180)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    metadata = json.loads((roots[0] / "model" / "metadata.json").read_text())
+    assert metadata["num_machines"] == 2
+    assert not (roots[1] / "model" / "metadata.json").exists()
+    one_host = trained.algorithm.load(trained.root / "model").predict(trained.test_features)
+    two_hosts = trained.algorithm.load(roots[0] / "model").predict(trained.test_features)
+    assert auc(trained.test_labels, two_hosts) == pytest.approx(auc(trained.test_labels, one_host), abs=0.02)
+    validation = [
+        [[pair for pair in line.split() if pair.startswith("validation:")] for line in output.splitlines()
+         if line.startswith(f"{METRICS_PREFIX} ")]
+        for output in outputs
+    ]  # fmt: skip
+    assert validation[0] == validation[1]
+    assert any(validation[0])

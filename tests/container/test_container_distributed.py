@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
 
-from local_sagemaker.container import SHARED_MACHINE_ENV, free_port
-from tests.container.harness import ENTRYPOINT, auc, csv_bytes, failure_of, make_data, run_train, write_tree
+from tests.container.harness import (
+    Hosts,
+    auc,
+    csv_bytes,
+    failure_of,
+    host_addresses,
+    make_data,
+    resource_config,
+    run_train,
+    write_tree,
+)
 
 HYPERPARAMETERS = {
     "objective": "binary",
@@ -25,56 +29,6 @@ HYPERPARAMETERS = {
     "distributed_timeout_seconds": "20",
 }
 ROWS, TEST_ROWS = 4000, 1000
-
-
-class Hosts:
-    """Training processes started as the hosts of one job; teardown kills any still running."""
-
-    def __init__(self) -> None:
-        self.processes: list[subprocess.Popen[str]] = []
-
-    def start(self, root: Path, addresses: dict[str, str]) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, str(ENTRYPOINT), "train"],
-            # Every host shares this machine's cores, as in the local SageMaker: OpenMP threads spinning while
-            # they wait for the other hosts would take the cores those hosts need to catch up.
-            env={
-                **SHARED_MACHINE_ENV,
-                **os.environ,
-                "OPT_ML_DIR": str(root),
-                "SM_HOST_ADDRESSES": json.dumps(addresses),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.processes.append(process)
-        return process
-
-    def __enter__(self) -> Hosts:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        """Kills every host still running, whatever the test's outcome."""
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-@pytest.fixture
-def hosts() -> Iterator[Hosts]:
-    with Hosts() as started:
-        yield started
-
-
-def _addresses(names: list[str]) -> dict[str, str]:
-    return {name: f"127.0.0.1:{free_port()}" for name in names}
-
-
-def _resources(current: str, names: list[str]) -> dict[str, object]:
-    return {"current_host": current, "hosts": names, "network_interface_name": "eth0"}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +61,7 @@ def test_hosts_train_one_model_as_good_as_one_host(
     model predicts held-out rows as well as a one-host model; the second host exits 0 and writes no model."""
     labels, features = data
     names = ["algo-1", "algo-2"]
-    addresses = _addresses(names)
+    addresses = host_addresses(names)
     halves = [slice(0, ROWS // 2), slice(ROWS // 2, ROWS)]
     roots = []
     for rank, name in enumerate(names):
@@ -122,7 +76,7 @@ def test_hosts_train_one_model_as_good_as_one_host(
                 HYPERPARAMETERS,
                 {"train": files, "validation": {"v.csv": csv_bytes(labels[ROWS:], features[ROWS:])}},
                 input_data_config={"train": channel, "validation": channel | {"S3DistributionType": "FullyReplicated"}},
-                resource_config=_resources(name, names),
+                resource_config=resource_config(name, names),
             )
         )
     processes = [hosts.start(root, addresses) for root in reversed(roots)][::-1]  # the second host first
@@ -151,13 +105,13 @@ def test_three_hosts_train_together(hosts: Hosts, data: tuple[np.ndarray, np.nda
     """GIVEN 3 hosts sharing FullyReplicated files WHEN they train THEN only algo-1 writes a (good) model."""
     labels, features = data
     names = ["algo-1", "algo-2", "algo-3"]
-    addresses = _addresses(names)
+    addresses = host_addresses(names)
     roots = [
         write_tree(
             tmp_path / name,
             HYPERPARAMETERS | {"num_boost_round": "20"},
             {"train": {"a.csv": csv_bytes(labels[:ROWS], features[:ROWS])}},
-            resource_config=_resources(name, names),
+            resource_config=resource_config(name, names),
         )
         for name in names
     ]
@@ -175,12 +129,12 @@ def test_a_host_that_cannot_reach_the_others_fails_in_time_naming_them(
     """GIVEN a 2-host job where only one host starts WHEN the timeout passes THEN it fails, naming the other."""
     labels, features = data
     names = ["algo-1", "algo-2"]
-    addresses = _addresses(names)
+    addresses = host_addresses(names)
     root = write_tree(
         tmp_path,
         HYPERPARAMETERS | {"distributed_timeout_seconds": "3"},
         {"train": {"a.csv": csv_bytes(labels[:500], features[:500])}},
-        resource_config=_resources(current, names),
+        resource_config=resource_config(current, names),
     )
     started = time.monotonic()
     process = hosts.start(root, addresses)

@@ -19,6 +19,7 @@ import pytest
 from config import AppConfig, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from stacks.deployment_access_stack import add_deployment_access
+from tests import declared
 from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, synthesize
 
 VPC = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
@@ -32,14 +33,16 @@ def maximal_raw_config(path: Path = DEFAULT_CONFIG_FILE) -> dict[str, Any]:
     for name, settings in environments.items():
         settings.setdefault("alarm_email", "ml-oncall@example.com")
         training = settings["training"]
-        # Tuning's objective must be a metric the jobs evaluate.
-        training["hyperparameters"].setdefault("metric", "auc")
-        training.setdefault("evaluation", {"metric": "validation:auc", "threshold": 0.75})
+        # Tuning's objective must be a metric the jobs evaluate (the one the metric hyperparameter chooses, if any).
+        if declared.METRIC_HYPERPARAMETER is not None:
+            training["hyperparameters"].setdefault(declared.METRIC_HYPERPARAMETER, declared.OBJECTIVE.partition(":")[2])
+        gate = {"metric": declared.OBJECTIVE, "threshold": 0.75}
+        training.setdefault("evaluation", gate | {"higher_is_better": declared.OBJECTIVE_DIRECTION == "Maximize"})
         training["vpc"] = VPC
         settings["tuning"] = {
             "enabled": True,
-            "objective": "validation:auc",
-            "early_stopping": "Auto",
+            "objective": declared.OBJECTIVE,
+            "early_stopping": "Auto" if declared.ALGORITHM.capabilities.early_stopping else "Off",
             "warm_start": "TransferLearning",
         }
         settings["transform"]["schedule"] = {

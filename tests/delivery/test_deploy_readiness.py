@@ -266,8 +266,12 @@ def test_a_key_policy_without_the_services_that_use_the_key_fails_their_resource
     assert {f.where.split("/")[0] for f in logs} >= {"Prod-Platform", "Prod-Inference", "Prod-Training"}
 
 
-def test_a_job_role_that_cannot_write_its_checkpoints_fails_spot_training(shipped: Deployment) -> None:
+def test_a_job_role_that_cannot_write_its_checkpoints_fails_spot_training(
+    shipped: Deployment, synthesized: Synthesized
+) -> None:
     # GIVEN dev's spot training (CheckpointConfig) WHEN its role loses s3:PutObject THEN the check names it
+    if not synthesized.config.environment("dev").training.use_spot:
+        pytest.skip("dev does not train on spot in config/environments.toml")
     mutated = _mutated(shipped, lambda resource: _drop_policy_action(resource, "s3:PutObject"))
     findings = _named(_findings(mutated, paths()["default bootstrap"]), "s3:PutObject")
     assert any(f.where.startswith("Dev-Training") and "model-checkpoints" in f.source for f in findings)

@@ -238,9 +238,10 @@ class Environment:
 
     def model_of(self, training_job: str) -> Any:
         """The trained model, loaded from its model.tar.gz as the container's server loads it."""
-        from lightgbm_gbdt.algorithm import ALGORITHM  # noqa: PLC0415 - the container's module, found through sys.path
+        from sagemaker_contract import seam  # noqa: PLC0415 - the container's package, found through sys.path
 
-        return ALGORITHM.load(self.model_directory(training_job))
+        # The algorithm the image runs: ALGORITHM_MODULE, else the Dockerfile's `ARG ALGORITHM=`, as a checkout does.
+        return seam.load().load(self.model_directory(training_job))
 
     def read(self, uri: str) -> dict[str, bytes]:
         """Every object under an s3:// prefix, by key."""

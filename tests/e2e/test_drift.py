@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.container.harness import csv_bytes, make_data
+from tests.declared import EXAMPLE
 from tests.e2e.pipeline import Environment
 
 CAPTURE_PREFIX = "data-capture"
@@ -26,7 +27,7 @@ SHIFT = 2.0  # standard deviations added to every feature of the shifted request
 def endpoint(staging: Environment) -> Iterator[str]:
     # A small model (it brings its drift baseline), served by staging's endpoint and named as its baseline
     data = staging.upload("e2e/drift", rows=2500, seed=21)
-    model = staging.train_directly("direct-drift-model", data, {"objective": "binary", "num_boost_round": "20"})
+    model = staging.train_directly("direct-drift-model", data, dict(EXAMPLE))
     with staging.endpoint_serving(model) as name:
         yield name
 

@@ -17,7 +17,9 @@ from botocore.exceptions import ClientError
 
 from local_sagemaker.server import start_moto_server
 from stacks.training_stack import load_metric_definitions
+from tests import declared
 from tests.container.harness import csv_bytes, make_data
+from tests.declared import OBJECTIVE
 from tests.e2e.pipeline import Dataset, Environment
 
 ROLE = "arn:aws:iam::123456789012:role/local-sagemaker-test"
@@ -44,7 +46,7 @@ def _training_request(env: Environment, name: str, data: Dataset, **overrides: A
             "MetricDefinitions": load_metric_definitions(),
         },
         "RoleArn": ROLE,
-        "HyperParameters": {"objective": "binary", "metric": "auc", "num_boost_round": "20"},
+        "HyperParameters": dict(declared.EXAMPLE),
         "InputDataConfig": [_channel(env, data.prefix, "train"), _channel(env, data.prefix, "validation")],
         "OutputDataConfig": {"S3OutputPath": f"s3://{env.artifacts_bucket}/direct/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
@@ -75,11 +77,13 @@ def direct_data(staging: Environment) -> Dataset:
 
 
 def test_max_runtime_stops_the_job_and_uploads_no_model(staging: Environment, direct_data: Dataset) -> None:
-    # GIVEN a job that would train for long, allowed 2 s
-    hyperparameters = {"objective": "binary", "num_boost_round": "100000", "early_stopping_rounds": "0"}
+    # GIVEN a job that would train for long (the most of its resource; no validation channel to stop early on),
+    # allowed 2 s
+    resource = declared.resource()
+    hyperparameters = declared.with_resource(str(int(resource.maximum or 100_000)))
     request = _training_request(
         staging, "direct-max-runtime", direct_data, HyperParameters=hyperparameters,
-        StoppingCondition={"MaxRuntimeInSeconds": 2},
+        StoppingCondition={"MaxRuntimeInSeconds": 2}, InputDataConfig=[_channel(staging, direct_data.prefix, "train")],
     )  # fmt: skip
     # WHEN it runs THEN SageMaker stops it at the limit, as Stopped / MaxRuntimeExceeded, with no model
     described = _train(staging, request)
@@ -89,7 +93,8 @@ def test_max_runtime_stops_the_job_and_uploads_no_model(staging: Environment, di
 
 
 def test_sharded_by_s3_key_gives_each_host_its_own_files(staging: Environment, direct_data: Dataset) -> None:
-    # GIVEN two train files, ShardedByS3Key, two instances
+    # GIVEN two train files, ShardedByS3Key, two instances (of an algorithm that trains on several hosts)
+    declared.capability("several_hosts")
     channels = [
         _channel(staging, direct_data.prefix, "train", "ShardedByS3Key"),
         _channel(staging, direct_data.prefix, "validation"),
@@ -110,9 +115,10 @@ def test_a_non_string_hyperparameter_is_rejected_at_create_time(staging: Environ
     sagemaker = staging.server.session().client(
         "sagemaker", endpoint_url=staging.server.url, config=Config(parameter_validation=False)
     )
-    request = _training_request(staging, "direct-number", direct_data, HyperParameters={"num_leaves": 31})
+    name = next(iter(declared.EXAMPLE))
+    request = _training_request(staging, "direct-number", direct_data, HyperParameters={name: 31})
     # WHEN the job is created with a number THEN SageMaker's ValidationException names the hyperparameter
-    with pytest.raises(ClientError, match=r"HyperParameters\['num_leaves'\] must be a string"):
+    with pytest.raises(ClientError, match=rf"HyperParameters\['{name}'\] must be a string"):
         sagemaker.create_training_job(**request)
 
 
@@ -187,10 +193,10 @@ def test_batch_strategy_decides_how_many_records_each_request_carries(
 def test_an_endpoint_serves_the_model_of_the_endpoint_config_it_runs_and_passes_on_its_errors(
     staging: Environment, direct_data: Dataset
 ) -> None:
-    # GIVEN two trained models (20 and 3 rounds) and an endpoint on the first
+    # GIVEN two trained models (20 and 3 rounds, epochs...) and an endpoint on the first
     sagemaker, runtime = staging.client("sagemaker"), staging.client("sagemaker-runtime")
     for rounds in ("20", "3"):
-        hyperparameters = {"objective": "binary", "num_boost_round": rounds}
+        hyperparameters = declared.with_resource(rounds)
         job = _train(staging, _training_request(staging, f"direct-endpoint-{rounds}", direct_data,
                                                 HyperParameters=hyperparameters))  # fmt: skip
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
@@ -238,7 +244,7 @@ def test_stopping_the_emulator_stops_every_container_it_started(tmp_path: Path) 
             "TrainingJobName": "shutdown",
             "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
             "RoleArn": ROLE,
-            "HyperParameters": {"objective": "binary", "num_boost_round": "3"},
+            "HyperParameters": dict(declared.EXAMPLE),
             "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
                 "S3DataType": "S3Prefix", "S3Uri": "s3://data/d/train/"}}}],
             "OutputDataConfig": {"S3OutputPath": "s3://data/models/"},
@@ -342,17 +348,20 @@ def test_a_tuning_job_trains_sampled_models_and_step_functions_reads_its_best_on
     # GIVEN a state machine like the pipeline's tuning branch without its JSONata state (see the not-emulated
     # table): createHyperParameterTuningJob.sync, then aws-sdk:sagemaker:describeTrainingJob of the best job
     name = "direct-tuning"
+    (integer, integer_range), (continuous, continuous_range) = map(declared.tuning_range, ("integer", "continuous"))
+    (i_low, i_high), (c_low, c_high) = declared.narrower(integer_range), declared.narrower(continuous_range)
+    static = {k: v for k, v in declared.EXAMPLE.items() if k not in {integer, continuous}}
     definition_request = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": {
             "Strategy": "Bayesian",
-            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+            "HyperParameterTuningJobObjective": {"Type": declared.OBJECTIVE_DIRECTION, "MetricName": OBJECTIVE},
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
             "ParameterRanges": {
                 "IntegerParameterRanges": [
-                    {"Name": "num_leaves", "MinValue": "4", "MaxValue": "32", "ScalingType": "Logarithmic"}],
+                    {"Name": integer, "MinValue": str(int(i_low)), "MaxValue": str(int(i_high))}],
                 "ContinuousParameterRanges": [
-                    {"Name": "learning_rate", "MinValue": "0.05", "MaxValue": "0.3", "ScalingType": "Logarithmic"}],
+                    {"Name": continuous, "MinValue": str(c_low), "MaxValue": str(c_high)}],
             },
         },
         "TrainingJobDefinition": {
@@ -360,7 +369,7 @@ def test_a_tuning_job_trains_sampled_models_and_step_functions_reads_its_best_on
             for key, value in _training_request(staging, "unused", direct_data).items()
             if key not in {"TrainingJobName", "HyperParameters"}
         }
-        | {"StaticHyperParameters": {"objective": "binary", "metric": "auc", "num_boost_round": "15"}},
+        | {"StaticHyperParameters": static},
     }  # fmt: skip
     states = {
         "Tune": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
@@ -389,18 +398,18 @@ def test_a_tuning_job_trains_sampled_models_and_step_functions_reads_its_best_on
     )["logStreams"]
     jobs = sorted({s["logStreamName"].split("/")[0] for s in streams})
     assert [job.rsplit("-", 1)[0] for job in jobs] == [f"{name}-001", f"{name}-002", f"{name}-003"]
-    auc: dict[str, float] = {}
+    objective: dict[str, float] = {}
     for job in jobs:
         described = sagemaker.describe_training_job(TrainingJobName=job)
         hyperparameters = described["HyperParameters"]
-        assert hyperparameters["num_boost_round"] == "15" and hyperparameters["metric"] == "auc"
-        assert 4 <= int(hyperparameters["num_leaves"]) <= 32
-        assert 0.05 <= float(hyperparameters["learning_rate"]) <= 0.3
-        auc[job] = next(m["Value"] for m in described["FinalMetricDataList"] if m["MetricName"] == "validation:auc")
-    # AND the best is the job of the highest validation:auc, which the describeTrainingJob task read
-    best = max(auc, key=lambda job: auc[job])
+        assert {k: hyperparameters[k] for k in static} == static
+        assert i_low <= int(hyperparameters[integer]) <= i_high
+        assert c_low <= float(hyperparameters[continuous]) <= c_high
+        objective[job] = next(m["Value"] for m in described["FinalMetricDataList"] if m["MetricName"] == OBJECTIVE)
+    # AND the best is the job of the best objective, which the describeTrainingJob task read
+    best = (max if declared.OBJECTIVE_DIRECTION == "Maximize" else min)(objective, key=lambda job: objective[job])
     assert run.output["tuning"]["best"] == best == tuning["BestTrainingJob"]["TrainingJobName"]
-    assert run.output["tuning"]["objective"]["Value"] == pytest.approx(auc[best])
+    assert run.output["tuning"]["objective"]["Value"] == pytest.approx(objective[best])
     assert run.output["training"]["artifact"] == f"s3://{staging.artifacts_bucket}/direct/{best}/output/model.tar.gz"
-    assert run.output["training"]["hyperparameters"]["num_leaves"] == tuning["BestTrainingJob"][
-        "TunedHyperParameters"]["num_leaves"]  # fmt: skip
+    assert run.output["training"]["hyperparameters"][integer] == tuning["BestTrainingJob"][
+        "TunedHyperParameters"][integer]  # fmt: skip

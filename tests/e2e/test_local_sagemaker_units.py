@@ -211,7 +211,7 @@ def test_tuning_samples_stay_within_their_ranges_on_their_scale_even_at_the_tigh
 def test_a_tuning_request_with_a_range_that_cannot_be_sampled_is_rejected_naming_it(
     ranges: dict[str, Any], message: str
 ) -> None:
-    config = {"HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+    config = {"HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:score"},
               "ResourceLimits": {"MaxNumberOfTrainingJobs": 1}, "ParameterRanges": ranges}  # fmt: skip
     request = {"HyperParameterTuningJobName": "t", "HyperParameterTuningJobConfig": config, "TrainingJobDefinition": {}}
     with pytest.raises(RequestError, match=message):

@@ -20,6 +20,7 @@ from local_sagemaker.server import MotoServer
 from sagemaker_ops.cli import AWS_ERROR, FAILED, OK, TIMED_OUT, USAGE, main
 from sagemaker_ops.deployment import Deployment
 from tests.conftest import ROOT, Synthesized
+from tests.declared import EXAMPLE
 from tests.emulator.conftest import DeployedApp
 from tests.helpers import fake_aws_credentials
 
@@ -233,9 +234,10 @@ def test_train_starts_the_pipeline_with_the_data_prefix_and_hyperparameters(
 ) -> None:
     # GIVEN dev's training pipeline
     # WHEN training is started without waiting
+    given = dict(sorted(EXAMPLE.items())[:2])  # valid values of the algorithm's hyperparameters
     code, result = run(
         deployed.server, capsys, "train", "--env", "dev", "--data-prefix", "training/2026-11/",
-        "-p", "num_leaves=31", "-p", "learning_rate=0.05", "--no-wait",
+        *(f"-p{name}={value}" for name, value in given.items()), "--no-wait",
     )  # fmt: skip
     # THEN the pipeline runs with that input (the prefix without the trailing '/' its CheckInput refuses)
     assert code == OK
@@ -243,7 +245,7 @@ def test_train_starts_the_pipeline_with_the_data_prefix_and_hyperparameters(
     assert execution["stateMachineArn"] == training_state_machine
     assert json.loads(execution["input"]) == {
         "data_prefix": "training/2026-11",
-        "hyperparameters": {"num_leaves": "31", "learning_rate": "0.05"},
+        "hyperparameters": given,
     }
 
 

@@ -14,7 +14,7 @@ from sagemaker_constructs import TrainingJobOptions, TrainingPipeline, Transform
 from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
 from tests.helpers import Platform, Synthesized, definition
 
-METRICS = [{"Name": "validation:auc", "Regex": "validation auc: ([0-9.]+)"}]
+METRICS = [{"Name": "validation:score", "Regex": "validation score: ([0-9.]+)"}]
 SUBNET, GROUP = "subnet-0123456789abcdef0", "sg-0123456789abcdef0"
 
 
@@ -59,7 +59,7 @@ def test_a_tuning_jobs_training_jobs_are_isolated_alike(stack: cdk.Stack, platfo
     options = TrainingJobOptions(
         "ml.m5.large", network_isolation=True, vpc_subnet_ids=[SUBNET], vpc_security_group_ids=[GROUP]
     )
-    tuning = TuningOptions("validation:auc", "Maximize", (ParameterRange("num_leaves", "integer", 8, 64),))
+    tuning = TuningOptions("validation:score", "Maximize", (ParameterRange("width", "integer", 8, 64),))
     states = _states(stack, platform, options, tuning=tuning)
     (definition,) = [
         state["Parameters"]["TrainingJobDefinition"]

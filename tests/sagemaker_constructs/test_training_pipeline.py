@@ -17,7 +17,7 @@ from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeli
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, states
 from tests.helpers import Platform, definition
 
-METRICS = [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]
+METRICS = [{"Name": "validation:score", "Regex": "validation:score=([0-9.]+)"}]
 
 
 def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> TrainingPipeline:
@@ -78,8 +78,8 @@ def test_a_lower_is_better_gate_compares_at_most(stack: cdk.Stack, platform: Pla
     """GIVEN a lower-is-better quality gate at 0.5
     WHEN the pipeline is synthesized
     THEN the gate passes metrics at most 0.5."""
-    metrics = [{"Name": "validation:l2", "Regex": "validation:l2=([0-9.]+)"}]
-    _pipeline(stack, platform, metric_definitions=metrics, quality_gate=QualityGate("validation:l2", 0.5, False))
+    metrics = [{"Name": "validation:loss", "Regex": "validation:loss=([0-9.]+)"}]
+    _pipeline(stack, platform, metric_definitions=metrics, quality_gate=QualityGate("validation:loss", 0.5, False))
     choice = definition(Template.from_stack(stack).to_json())["States"]["MeetsQualityGate"]
     assert {"Variable": "$.evaluation.values[0]", "NumericLessThanEquals": 0.5} in choice["Choices"][0]["And"]
 
@@ -131,8 +131,8 @@ def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Sta
         ),
         ({"metric_definitions": [{"Name": "x", "Regex": "(["}]}, r"metric_definitions\[0\]\.Regex is not a regular"),
         ({"metric_definitions": [{"Name": "x", "Regex": "x=1"}]}, r"metric_definitions\[0\]\.Regex must capture"),
-        ({"metric_definitions": METRICS * 2}, r"metric_definitions\[1\]\.Name 'validation:auc' is defined twice"),
-        ({"quality_gate": QualityGate("validation:rmse", 1.0)}, r"quality_gate\.metric must be one of"),
+        ({"metric_definitions": METRICS * 2}, r"metric_definitions\[1\]\.Name 'validation:score' is defined twice"),
+        ({"quality_gate": QualityGate("validation:error", 1.0)}, r"quality_gate\.metric must be one of"),
         ({"training": TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.days(29))}, r"training\.max_runtime"),
         (
             {

@@ -26,8 +26,8 @@ from tests.sagemaker_constructs.state_machine import (
     run,
 )
 
-METRICS = [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]
-HYPERPARAMETERS = {"objective": "binary", "num_boost_round": "200"}
+METRICS = [{"Name": "validation:score", "Regex": "validation:score=([0-9.]+)"}]
+HYPERPARAMETERS = {"shape": "round", "width": "200"}
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 EXECUTION = "3f0c5b9e-7d2a-4c1e-9b8f-0a1b2c3d4e5f"
 JOB = f"app-dev-{EXECUTION}"
@@ -48,7 +48,7 @@ def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> dict[st
         "metric_definitions": METRICS,
         "training": TrainingJobOptions("ml.m5.large", hyperparameters=HYPERPARAMETERS),
         "transform": TransformJobOptions("ml.m5.large"),
-        "quality_gate": QualityGate("validation:auc", 0.75),
+        "quality_gate": QualityGate("validation:score", 0.75),
         "tags": {"Environment": "dev"},
         "model_registry": registry,
         **overrides,
@@ -61,7 +61,7 @@ def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> dict[st
 class Services(ServiceAnswers):
     """Mocked SageMaker and SNS answers of a run that trains, registers, creates a model and scores."""
 
-    auc: float = 0.83
+    score: float = 0.83
     registration_fails: bool = False
 
     def createTrainingJob(self, parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
@@ -70,7 +70,7 @@ class Services(ServiceAnswers):
             "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}",
             "HyperParameters": parameters["HyperParameters"],
             "ModelArtifacts": {"S3ModelArtifacts": ARTIFACT},
-            "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": self.auc}],
+            "FinalMetricDataList": [{"MetricName": "validation:score", "Value": self.score}],
         }
 
     def createModelPackage(self, _parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
@@ -128,7 +128,7 @@ def test_a_model_that_passes_the_gate_is_registered_with_its_lineage_before_the_
         "pipeline/data": "s3://reference/datasets/churn/",  # definition_of spells the bucket's Ref "reference"
         "pipeline/commit": "abc123",
         "pipeline/execution": EXECUTION,
-        "quality_gate/validation:auc": "0.83",
+        "quality_gate/validation:score": "0.83",
     }
     assert {"Key": "Environment", "Value": "dev"} in request["Tags"]
     # AND the report names the version
@@ -160,7 +160,7 @@ def test_dev_may_register_versions_approved(stack: cdk.Stack, platform: Platform
 
 def test_a_model_the_gate_rejects_is_not_registered(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a model below the gate's threshold WHEN the run evaluates it THEN nothing is registered."""
-    services = Services(auc=0.6)
+    services = Services(score=0.6)
     execution = _run(_pipeline(stack, platform), services)
     assert (execution.status, execution.error) == ("FAILED", "ModelRejected")
     assert "createModelPackage" not in services.requests

@@ -24,12 +24,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from config import parse_config
-from config.contract import METRIC_DEFINITIONS_FILE
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, tuning
 from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
 from stacks import build_app
+from tests import declared
 from tests.conftest import TEST_ACCOUNT, cdk_context
 from tests.helpers import Platform
 from tests.sagemaker_constructs.state_machine import (
@@ -40,22 +40,30 @@ from tests.sagemaker_constructs.state_machine import (
     run,
 )
 
-METRICS = metric_definitions_from_json(METRIC_DEFINITIONS_FILE.read_text())
+# The construct takes every name as an argument: these are the test's own (an algorithm's are in tests/declared.py).
+METRICS = metric_definitions_from_json(
+    json.dumps(
+        [
+            {"Name": name, "Regex": f"#metrics round=[0-9]+ .*{name}=([0-9.]+)"}
+            for name in ("train:score", "validation:score", "validation:loss")
+        ]
+    )
+)
 PREFIX = "app-dev"
 RANGES = (
-    ParameterRange("learning_rate", "continuous", 0.01, 0.3, "Logarithmic"),
-    ParameterRange("num_leaves", "integer", 8, 256, "Logarithmic"),
-    ParameterRange("tree_learner", "categorical", values=("data", "voting")),
+    ParameterRange("step_size", "continuous", 0.01, 0.3, "Logarithmic"),
+    ParameterRange("width", "integer", 8, 256, "Logarithmic"),
+    ParameterRange("variant", "categorical", values=("plain", "fancy")),
 )
 TUNING = TuningOptions(
-    "validation:auc",
+    "validation:score",
     "Maximize",
     RANGES,
     max_training_jobs=12,
     max_parallel_training_jobs=3,
-    metric_hyperparameter="metric",
+    metric_hyperparameter="scored_by",
 )
-HYPERPARAMETERS = {"objective": "binary", "metric": "auc", "num_boost_round": "200"}
+HYPERPARAMETERS = {"problem": "binary", "scored_by": "score", "rounds": "200"}
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 BEST_JOB_SUFFIX = "-007-1a2b3c4d"
 
@@ -77,7 +85,7 @@ def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> Trainin
             hyperparameters=HYPERPARAMETERS,
         ),
         "transform": TransformJobOptions("ml.m5.large"),
-        "quality_gate": QualityGate("validation:auc", 0.75),
+        "quality_gate": QualityGate("validation:score", 0.75),
         "tags": {"Environment": "dev"},
         "tuning": TUNING,
     }
@@ -104,7 +112,7 @@ def _jsonata(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
 class SageMaker(ServiceAnswers):
     """Mocked answers of SageMaker and SNS; records every request (validated against botocore first)."""
 
-    best_auc: float = 0.83
+    best_score: float = 0.83
     tuning_fails: bool = False
 
     def createHyperParameterTuningJob(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
@@ -116,11 +124,11 @@ class SageMaker(ServiceAnswers):
             "HyperParameterTuningJobStatus": "Completed",
             "BestTrainingJob": {
                 "TrainingJobName": name + BEST_JOB_SUFFIX,
-                "TunedHyperParameters": {"learning_rate": "0.042", "num_leaves": "61", "tree_learner": "data"},
+                "TunedHyperParameters": {"step_size": "0.042", "width": "61", "variant": "plain"},
                 "FinalHyperParameterTuningJobObjectiveMetric": {
                     "Type": "Maximize",
-                    "MetricName": "validation:auc",
-                    "Value": self.best_auc,
+                    "MetricName": "validation:score",
+                    "Value": self.best_score,
                 },
                 "TrainingJobStatus": "Completed",
             },
@@ -134,11 +142,11 @@ class SageMaker(ServiceAnswers):
             "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
             "TrainingJobStatus": "Completed",
             "ModelArtifacts": {"S3ModelArtifacts": f"s3://artifacts/pipeline/models/{name}/output/model.tar.gz"},
-            "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": self.best_auc}],
+            "FinalMetricDataList": [{"MetricName": "validation:score", "Value": self.best_score}],
             "HyperParameters": {
                 **HYPERPARAMETERS,
-                "learning_rate": "0.042",
-                "_tuning_objective_metric": "validation:auc",
+                "step_size": "0.042",
+                "_tuning_objective_metric": "validation:score",
             },
         }
 
@@ -146,7 +154,7 @@ class SageMaker(ServiceAnswers):
         return {
             "TrainingJobName": request["TrainingJobName"],
             "ModelArtifacts": {"S3ModelArtifacts": "s3://artifacts/pipeline/models/single/model.tar.gz"},
-            "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": 0.8}],
+            "FinalMetricDataList": [{"MetricName": "validation:score", "Value": 0.8}],
         }
 
     def createModel(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
@@ -218,8 +226,8 @@ def test_a_tuned_run_trains_through_the_best_job_into_the_gate_model_and_transfo
         "tuned": True,
         "job": name,
         "best_training_job": best,
-        "objective": {"Type": "Maximize", "MetricName": "validation:auc", "Value": 0.83},
-        "tuned_hyperparameters": {"learning_rate": "0.042", "num_leaves": "61", "tree_learner": "data"},
+        "objective": {"Type": "Maximize", "MetricName": "validation:score", "Value": 0.83},
+        "tuned_hyperparameters": {"step_size": "0.042", "width": "61", "variant": "plain"},
         "training_jobs": {"Completed": 11, "Stopped": 1, "NonRetryableError": 0},
     }
 
@@ -233,17 +241,15 @@ def test_the_tuning_request_is_a_valid_create_hyper_parameter_tuning_job(stack: 
     # THEN botocore accepted the request (SageMaker mocked validated it) AND it carries the configuration
     config = request["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian"
-    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:score"}
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 12, "MaxParallelTrainingJobs": 3}
     assert config["TrainingJobEarlyStoppingType"] == "Off"
     assert config["ParameterRanges"] == {
-        "IntegerParameterRanges": [
-            {"Name": "num_leaves", "MinValue": "8", "MaxValue": "256", "ScalingType": "Logarithmic"}
-        ],
+        "IntegerParameterRanges": [{"Name": "width", "MinValue": "8", "MaxValue": "256", "ScalingType": "Logarithmic"}],
         "ContinuousParameterRanges": [
-            {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.3", "ScalingType": "Logarithmic"}
+            {"Name": "step_size", "MinValue": "0.01", "MaxValue": "0.3", "ScalingType": "Logarithmic"}
         ],
-        "CategoricalParameterRanges": [{"Name": "tree_learner", "Values": ["data", "voting"]}],
+        "CategoricalParameterRanges": [{"Name": "variant", "Values": ["plain", "fancy"]}],
     }
     definition = request["TrainingJobDefinition"]
     assert definition["StaticHyperParameters"] == HYPERPARAMETERS
@@ -279,9 +285,9 @@ def test_enabled_by_default_tunes_unless_the_input_says_false(stack: cdk.Stack, 
 
 
 def test_a_best_job_below_the_gate_creates_no_model(stack: cdk.Stack, platform: Platform) -> None:
-    # GIVEN the gate validation:auc >= 0.75 WHEN the best tuned job reaches only 0.7
+    # GIVEN the gate validation:score >= 0.75 WHEN the best tuned job reaches only 0.7
     _pipeline(stack, platform)
-    sagemaker = SageMaker(best_auc=0.7)
+    sagemaker = SageMaker(best_score=0.7)
     execution = _run(_definition(stack), INPUT, sagemaker)
     # THEN the model is rejected, with the best job named in the notification
     assert execution.error == "ModelRejected"
@@ -304,8 +310,8 @@ def test_a_failed_tuning_job_notifies_and_fails_the_execution(stack: cdk.Stack, 
 
 
 def test_hyperband_stops_jobs_by_rounds_itself(stack: cdk.Stack, platform: Platform) -> None:
-    # GIVEN the Hyperband strategy between 10 and 200 boosting rounds WHEN a tuned execution runs
-    hyperband = replace(TUNING, strategy="Hyperband", hyperband_resource=("num_boost_round", 10, 200))
+    # GIVEN the Hyperband strategy between 10 and 200 rounds WHEN a tuned execution runs
+    hyperband = replace(TUNING, strategy="Hyperband", hyperband_resource=("rounds", 10, 200))
     _pipeline(stack, platform, tuning=hyperband)
     sagemaker = SageMaker()
     _run(_definition(stack), INPUT, sagemaker)
@@ -315,7 +321,7 @@ def test_hyperband_stops_jobs_by_rounds_itself(stack: cdk.Stack, platform: Platf
     assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 10, "MaxResource": 200}}
     assert config["TrainingJobEarlyStoppingType"] == "Off"
     # AND an execution may not change the rounds Hyperband's MaxResource was set from
-    bigger = _run(_definition(stack), {**INPUT, "hyperparameters": {"num_boost_round": "5000"}})
+    bigger = _run(_definition(stack), {**INPUT, "hyperparameters": {"rounds": "5000"}})
     assert bigger.error == "InvalidInput"
 
 
@@ -366,17 +372,17 @@ def test_a_parent_without_warm_start_configured_is_invalid_input(stack: cdk.Stac
 
 
 def test_the_input_narrows_numeric_ranges_within_the_configured_ones(stack: cdk.Stack, platform: Platform) -> None:
-    # GIVEN configured learning_rate 0.01-0.3 and num_leaves 8-256
+    # GIVEN configured step_size 0.01-0.3 and width 8-256
     _pipeline(stack, platform)
     sagemaker = SageMaker()
     # WHEN the input narrows both, one to its configured bounds
-    narrowed = {"learning_rate": {"min": 0.05, "max": 0.1}, "num_leaves": {"min": 8, "max": 256}}
+    narrowed = {"step_size": {"min": 0.05, "max": 0.1}, "width": {"min": 8, "max": 256}}
     execution = _run(_definition(stack), {**INPUT, "tuning_ranges": narrowed}, sagemaker)
     # THEN the tuning job searches the narrowed ranges
     assert execution.status == "SUCCEEDED", execution.cause
     ranges = sagemaker.requests["createHyperParameterTuningJob"][0]["HyperParameterTuningJobConfig"]["ParameterRanges"]
     assert ranges["ContinuousParameterRanges"][0] | {} == {
-        "Name": "learning_rate",
+        "Name": "step_size",
         "MinValue": "0.05",
         "MaxValue": "0.1",
         "ScalingType": "Logarithmic",
@@ -391,17 +397,17 @@ def test_the_input_narrows_numeric_ranges_within_the_configured_ones(stack: cdk.
     "document",
     [
         {"tuning": "yes"},
-        {"tuning_ranges": "learning_rate=0.05:0.1"},
+        {"tuning_ranges": "step_size=0.05:0.1"},
         {"tuning_ranges": None},
-        {"tuning_ranges": {"learning_rate": {"min": 0.001, "max": 0.1}}},  # below the configured minimum
-        {"tuning_ranges": {"learning_rate": {"min": 0.05, "max": 0.31}}},  # above the configured maximum
-        {"tuning_ranges": {"learning_rate": {"min": 0.1, "max": 0.1}}},  # empty
-        {"tuning_ranges": {"learning_rate": {"min": 0.2, "max": 0.1}}},  # reversed
-        {"tuning_ranges": {"learning_rate": {"min": "0.05", "max": "0.1"}}},  # strings
-        {"tuning_ranges": {"learning_rate": {"min": 0.05}}},  # half a range
-        {"tuning_ranges": {"tree_learner": {"min": 0, "max": 1}}},  # categorical ranges are fixed
-        {"hyperparameters": {"learning_rate": "0.1"}},  # tuned and static at once
-        {"hyperparameters": {"metric": "binary_logloss"}},  # the objective would not be reported
+        {"tuning_ranges": {"step_size": {"min": 0.001, "max": 0.1}}},  # below the configured minimum
+        {"tuning_ranges": {"step_size": {"min": 0.05, "max": 0.31}}},  # above the configured maximum
+        {"tuning_ranges": {"step_size": {"min": 0.1, "max": 0.1}}},  # empty
+        {"tuning_ranges": {"step_size": {"min": 0.2, "max": 0.1}}},  # reversed
+        {"tuning_ranges": {"step_size": {"min": "0.05", "max": "0.1"}}},  # strings
+        {"tuning_ranges": {"step_size": {"min": 0.05}}},  # half a range
+        {"tuning_ranges": {"variant": {"min": 0, "max": 1}}},  # categorical ranges are fixed
+        {"hyperparameters": {"step_size": "0.1"}},  # tuned and static at once
+        {"hyperparameters": {"scored_by": "loss"}},  # the objective would not be reported
     ],
     ids=json.dumps,
 )
@@ -421,7 +427,7 @@ def test_bad_tuning_input_fails_before_anything_starts(
 def test_static_values_of_tuned_names_are_fine_when_not_tuning(stack: cdk.Stack, platform: Platform) -> None:
     # GIVEN a pipeline with tuning WHEN an untuned execution sets a tuned name as a hyperparameter
     _pipeline(stack, platform)
-    execution = _run(_definition(stack), {"data_prefix": "d", "tuning": False, "hyperparameters": {"num_leaves": "63"}})
+    execution = _run(_definition(stack), {"data_prefix": "d", "tuning": False, "hyperparameters": {"width": "63"}})
     # THEN the single job trains with it
     assert execution.status == "SUCCEEDED", execution.cause
 
@@ -471,7 +477,7 @@ def test_tuning_the_pipeline_cannot_run_is_rejected_with_every_problem_and_the_p
 ) -> None:
     # GIVEN an objective the pipeline's metric definitions lack and a name prefix too long for tuning job names
     # (the options' own rules, strategy, limits and ranges, are the configuration's: tests/test_config_tuning.py)
-    options = replace(TUNING, objective_metric="validation:ndcg")
+    options = replace(TUNING, objective_metric="validation:no_such_metric")
     # WHEN the pipeline is built THEN one error names the construct's path and both problems
     with pytest.raises(ValueError, match=r"TrainingPipeline [\w/]+: 2 problems: name_prefix must be at most") as error:
         _pipeline(stack, platform, tuning=options, name_prefix="a" * 24)
@@ -526,11 +532,13 @@ def test_without_tuning_the_pipeline_has_no_tuning_states_or_permissions(stack: 
 
 def _tuned_dev(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     """Dev alone, with tuning (Hyperband, warm start) in its configuration, synthesized with every cdk-nag pack."""
+    declared.resource()  # Hyperband allots the algorithm's tuning resource
     raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
     dev = raw["environments"]["dev"]
-    dev["training"]["hyperparameters"]["metric"] = "auc"
+    if declared.METRIC_HYPERPARAMETER is not None:
+        dev["training"]["hyperparameters"][declared.METRIC_HYPERPARAMETER] = declared.OBJECTIVE.partition(":")[2]
     dev["tuning"] = {
-        "objective": "validation:auc",
+        "objective": declared.OBJECTIVE,
         "strategy": "Hyperband",
         "warm_start": "IdenticalDataAndAlgorithm",
         "max_training_jobs": 30,
@@ -552,13 +560,16 @@ def test_an_environment_that_tunes_passes_every_cdk_nag_pack(tmp_path: Path) -> 
     for plugin in report["pluginReports"]:
         assert plugin["conclusion"] == "success", plugin["pluginName"]
         assert plugin["violations"] == []
-    # AND the configuration reached the state machine: Hyperband over dev's 200 rounds, warm start, the defaults
+    # AND the configuration reached the state machine: Hyperband up to dev's resource, warm start, the default ranges
     body = next(r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine")
     text = json.dumps(body["Properties"]["DefinitionString"])
-    assert '\\"MinResource\\":10,\\"MaxResource\\":200' in text
+    resource = declared.resource()
+    dev = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())["environments"]["dev"]["training"]["hyperparameters"]
+    most = int(dev.get(resource.name, resource.default))
+    assert f'\\"MinResource\\":10,\\"MaxResource\\":{most}' in text
     assert "IdenticalDataAndAlgorithm" in text
     assert "sagemaker-gbdt-dev-" in text
-    for name in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "lambda_l2"):
+    for name in declared.ALGORITHM.tuning_ranges:
         assert f'\\"Name\\":\\"{name}\\"' in text, name
 
 

@@ -7,6 +7,7 @@ The line names the option and what it allows; there is no traceback, and botocor
 from __future__ import annotations
 
 import tomllib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,17 @@ from botocore.client import BaseClient
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import arguments
 from sagemaker_ops.cli import USAGE
+from scripts.demo_swap import to_toml
+from tests import declared
 from tests.conftest import ROOT
 from tests.helpers import cases, fake_aws_credentials
 from tests.sagemaker_ops.stubbed import run, run_json
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:Pipeline:run-1"
+# Hyperparameters of every algorithm's schema (the contract layer's), and the algorithm's required choice if any.
+INTEGER, FLOAT = declared.contract_setting("integer"), declared.contract_setting("float")
+CHOICE = declared.optional(declared.required)
+CHOICES = CHOICE.choices or () if CHOICE else ("",)
 
 
 @pytest.fixture(autouse=True)
@@ -100,20 +107,19 @@ WORST: list[tuple[str, list[str], str]] = [
     ("data-prefix-tab", ["train", *ENV, "--data-prefix", "a\tb"], "control characters"),
     ("data-prefix-empty-segment", ["train", *ENV, "--data-prefix", "a//b"], "empty path segment"),
     ("data-prefix-too-long", ["train", *ENV, "--data-prefix", "é" * 600], "at most 1024 bytes"),
-    ("p-no-equals", [*TRAIN_WITH, "-p", "num_boost_round"], "NAME=VALUE"),
+    ("p-no-equals", [*TRAIN_WITH, "-p", INTEGER.name], "NAME=VALUE"),
     ("p-no-name", [*TRAIN_WITH, "-p", "=100"], "NAME=VALUE"),
-    ("p-ill-typed", [*TRAIN_WITH, "-p", "num_boost_round=abc"], "num_boost_round must be an integer, got 'abc'"),
-    ("p-empty-value", [*TRAIN_WITH, "-p", "num_boost_round="], "num_boost_round must be an integer, got ''"),
-    ("p-huge", [*TRAIN_WITH, "-p", "num_boost_round=" + "9" * 30], "num_boost_round must be <= 100000"),
-    ("p-nan", [*TRAIN_WITH, "-p", "learning_rate=nan"], "learning_rate must be a finite number"),
+    ("p-ill-typed", [*TRAIN_WITH, "-p", f"{INTEGER.name}=abc"], f"{INTEGER.name} must be an integer, got 'abc'"),
+    ("p-empty-value", [*TRAIN_WITH, "-p", f"{INTEGER.name}="], f"{INTEGER.name} must be an integer, got ''"),
+    ("p-huge", [*TRAIN_WITH, "-p", f"{INTEGER.name}=" + "9" * 30], f"{INTEGER.name} must be <= {INTEGER.maximum}"),
+    ("p-nan", [*TRAIN_WITH, "-p", f"{FLOAT.name}=nan"], f"{FLOAT.name} must be a finite number"),
+    ("p-unknown", [*TRAIN_WITH, "-p", f"{INTEGER.name}s=100"], f"unknown hyperparameter(s) {INTEGER.name}s"),
+    ("p-too-long", [*TRAIN_WITH, "-p", f"{INTEGER.name}=" + "1" * 2501], "at most 2500"),
     (
-        "p-unicode-choice",
-        [*TRAIN_WITH, "-p", "objective=régression"],
-        "objective must be one of regression, binary, multiclass",
+        "p-twice",
+        [*TRAIN_WITH, "-p", f"{INTEGER.name}=2000", "-p", f"{INTEGER.name}=2001"],
+        f"{INTEGER.name} is given twice",
     ),
-    ("p-unknown", [*TRAIN_WITH, "-p", "num_boost_rounds=100"], "unknown hyperparameter(s) num_boost_rounds"),
-    ("p-too-long", [*TRAIN_WITH, "-p", "seed=" + "1" * 2501], "at most 2500"),
-    ("p-twice", [*TRAIN_WITH, "-p", "seed=1", "-p", "seed=2"], "seed is given twice"),
     ("file-missing-option", ["invoke", *ENV], "--file"),
     ("file-does-not-exist", ["invoke", *ENV, "--file", "{missing}"], "No such file or directory"),
     ("file-directory", ["invoke", *ENV, "--file", "{dir}"], "not a regular file"),
@@ -166,7 +172,16 @@ WORST: list[tuple[str, list[str], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "named"), cases(*WORST))
+# The algorithm's required choice, where it has one (pytest.param: the row skips without it).
+CHOICE_WORST = pytest.param(
+    [*TRAIN_WITH, "-p", f"{CHOICE.name if CHOICE else ''}=é{CHOICES[0]}"],
+    f"{CHOICE.name if CHOICE else ''} must be one of {', '.join(CHOICES)}",
+    id="p-unicode-choice",
+    marks=pytest.mark.skipif(CHOICE is None, reason="the algorithm has no required hyperparameter with choices"),
+)
+
+
+@pytest.mark.parametrize(("argv", "named"), [*cases(*WORST), CHOICE_WORST])
 def test_a_worst_value_exits_2_with_one_line_naming_it(
     argv: list[str], named: str, files: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -183,13 +198,13 @@ def test_a_worst_value_exits_2_with_one_line_naming_it(
 
 def test_with_json_a_usage_error_is_the_one_json_document(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN --json WHEN the arguments are bad (at parsing, and once the configuration is read)
-    for argv in (["status", *ENV, "--timeout", "-5"], ["train", *ENV, "--data-prefix", "d", "-p", "seed=x"]):
+    for argv in (["status", *ENV, "--timeout", "-5"], ["train", *ENV, "--data-prefix", "d", "-p", f"{INTEGER.name}=x"]):
         code, document = run_json(capsys, *argv)
         # THEN stdout holds one document with the code and the line
         assert code == USAGE
         assert document["ok"] is False
         assert document["exit_code"] == USAGE
-        assert "--timeout" in document["error"] or "seed must be an integer" in document["error"]
+        assert "--timeout" in document["error"] or f"{INTEGER.name} must be an integer" in document["error"]
 
 
 def test_a_bad_aws_endpoint_url_in_the_environment_is_named(
@@ -206,50 +221,60 @@ def test_a_bad_aws_endpoint_url_in_the_environment_is_named(
     ]
 
 
-def _config_without_objective(tmp_path: Path, environment: str) -> Path:
-    """The shipped configuration, but `environment` leaves the objective to each execution."""
-    text = DEFAULT_CONFIG_FILE.read_text()
-    before, table, after = text.partition(f"[environments.{environment}.training]")
-    edited = before + table + after.replace('objective = "binary", ', "", 1)
-    assert "objective" not in tomllib.loads(edited)["environments"][environment]["training"]["hyperparameters"]
+def _config_without(tmp_path: Path, environment: str, name: str) -> Path:
+    """The shipped configuration, but `environment` leaves hyperparameter `name` to each execution."""
+    raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    raw["environments"][environment]["training"]["hyperparameters"].pop(name)
     path = tmp_path / "environments.toml"
-    path.write_text(edited)
+    path.write_text(to_toml(raw))
     return path
 
 
 def test_train_needs_what_the_container_requires_from_the_configuration_or_p(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN an environment whose configuration leaves the objective to each execution
-    config = _config_without_objective(tmp_path, "staging")
-    # WHEN training is started without -p objective=...
+    # GIVEN an environment whose configuration leaves a required hyperparameter to each execution
+    required = declared.required().name
+    config = _config_without(tmp_path, "staging", required)
+    # WHEN training is started without -p <it>=...
     code, err, _ = run(capsys, "train", "--env", "staging", "--config", str(config), "--data-prefix", "d")
     # THEN it is a usage error saying where to give it
     assert code == USAGE
     assert err == [
-        "error: argument --hyperparameter/-p: objective is required "
+        f"error: argument --hyperparameter/-p: {required} is required "
         "(give it with -p NAME=VALUE or in training.hyperparameters of environments.staging)"
     ]
 
 
 def test_every_bad_p_is_named_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN three bad -p values WHEN training is started THEN one line names all three
-    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d",
-                       "-p", "num_leaves=1", "-p", "seed=-1", "-p", "bagging_fraction=0")  # fmt: skip
+    bad = {INTEGER.name: str(int(INTEGER.minimum or 0) - 1), FLOAT.name: "-1", **({CHOICE.name: "?"} if CHOICE else {})}
+    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d", *(f"-p{k}={v}" for k, v in bad.items()))
     assert code == USAGE
     (line,) = err
-    for problem in ("bagging_fraction must be > 0.0", "num_leaves must be >= 2", "seed must be >= 0"):
-        assert problem in line
+    for name, value in bad.items():
+        with pytest.raises(ValueError) as refused:
+            declared.SCHEMA.hyperparameters[name].parse(value)
+        assert str(refused.value) in line
 
 
 def test_a_p_combination_the_container_refuses_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN -p values each valid alone whose combination (over the configured binary objective) the container refuses
-    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d", "-p", "num_class=3", "-p", "metric=l2")
-    # THEN nothing starts: one line names both broken rules
+    # GIVEN -p values each valid alone whose combination with dev's configured ones the container refuses
+    configured = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())["environments"]["dev"]["training"]["hyperparameters"]
+    combination = None
+    for rule in declared.SCHEMA.rules:
+        values = declared.optional(partial(declared.breaking, rule, configured))
+        if values is not None and set(values) >= set(configured):  # -p adds or replaces; it cannot leave one out
+            combination = {name: value for name, value in values.items() if configured.get(name) != value}
+            break
+    if combination is None:
+        pytest.skip(f"the algorithm {declared.ALGORITHM.name} has no rule -p values alone can break")
+    code, err, _ = run(capsys, "train", *ENV, "--data-prefix", "d", *(f"-p{k}={v}" for k, v in combination.items()))
+    # THEN nothing starts: one line names the broken rule
     assert code == USAGE
     (line,) = err
-    assert "num_class must not be set when objective is one of regression, binary" in line
-    assert "metric must be one of binary_logloss, binary_error, auc, average_precision when objective is binary" in line
+    for problem in declared.SCHEMA.problems(configured | combination, complete=True):
+        assert problem in line
 
 
 def test_a_request_is_held_to_invoke_endpoints_own_limit() -> None:

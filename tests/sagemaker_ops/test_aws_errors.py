@@ -19,6 +19,7 @@ from botocore.stub import ANY
 
 from config.contract import MAX_JOB_NAME_LENGTH
 from sagemaker_ops.cli import AWS_ERROR, OK, USAGE
+from tests.declared import EXAMPLE
 from tests.sagemaker_ops.stubbed import StubbedDeployment, run, run_json, stack, use
 
 ENDPOINT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/sagemaker-gbdt-dev"
@@ -130,7 +131,8 @@ def test_train_sends_the_given_hyperparameters_once_they_pass_merged_over_the_co
     dev: StubbedDeployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN dev's pipeline, whose configuration gives the objective
-    document = {"data_prefix": "training/2026-11", "hyperparameters": {"num_leaves": "63", "learning_rate": "0.05"}}
+    given = dict(sorted(EXAMPLE.items())[:2])  # valid values of the algorithm's hyperparameters
+    document = {"data_prefix": "training/2026-11", "hyperparameters": given}
     dev.stubber("stepfunctions").add_response(
         "start_execution",
         {"executionArn": EXECUTION, "startDate": datetime(2026, 11, 26, tzinfo=UTC)},
@@ -139,7 +141,7 @@ def test_train_sends_the_given_hyperparameters_once_they_pass_merged_over_the_co
     use(monkeypatch, dev)
     # WHEN training is started with two -p values and a folder-style prefix
     code, result = run_json(capsys, "train", "--env", "dev", "--data-prefix", "training/2026-11/",
-                            "-p", "num_leaves=63", "-p", "learning_rate=0.05", "--no-wait")  # fmt: skip
+                            *(f"-p{name}={value}" for name, value in given.items()), "--no-wait")  # fmt: skip
     # THEN the execution gets them (the pipeline merges them over the configured ones), and the prefix as the
     # pipeline's CheckInput takes it
     assert code == OK

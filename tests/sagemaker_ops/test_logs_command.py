@@ -83,14 +83,14 @@ def _logs(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str
 def test_a_training_job_named_like_a_transform_reads_the_training_log_group(capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a training job whose name says "transform" (the old guess read the transform log group)
     _training_job("gbdt-transform-features")
-    _logged(TRAINING_JOB_LOG_GROUP, "gbdt-transform-features", "[10] validation-auc: 0.91")
+    _logged(TRAINING_JOB_LOG_GROUP, "gbdt-transform-features", "[10] validation-score: 0.91")
     # WHEN its logs are asked for
     code, result = _logs(capsys, "--job", "gbdt-transform-features")
     # THEN they are read from where SageMaker writes training logs, its streams only
     assert code == OK
     assert result["log_group"] == TRAINING_JOB_LOG_GROUP
     assert result["stream_prefix"] == "gbdt-transform-features/"
-    assert [e["message"] for e in result["events"]] == ["[10] validation-auc: 0.91"]
+    assert [e["message"] for e in result["events"]] == ["[10] validation-score: 0.91"]
 
 
 @pytest.mark.usefixtures("aws")

@@ -23,7 +23,7 @@ JOB = {
     "TrainingJobName": "sagemaker-gbdt-dev-run-1",
     "TrainingJobStatus": "Completed",
     "ModelArtifacts": {"S3ModelArtifacts": f"s3://{BUCKET}/{KEY}"},
-    "FinalMetricDataList": [{"MetricName": "validation:auc", "Value": 0.91}],
+    "FinalMetricDataList": [{"MetricName": "validation:score", "Value": 0.91}],
 }
 
 
@@ -91,7 +91,7 @@ def test_a_succeeded_execution_gives_the_pin_its_metrics_and_the_next_step(
     # THEN the pin, the job's metrics, the commit and the deploy command are printed, exit 0
     assert code == cli.OK
     assert result["pin"] == f'[environments.dev.endpoint]\nmodel_artifact_key = "{KEY}"'
-    assert result["metrics"] == {"validation:auc": 0.91}
+    assert result["metrics"] == {"validation:score": 0.91}
     assert result["commit"] == "0a1b2c3"
     assert "npx cdk deploy 'Dev/*'" in result["next_step"]
 
@@ -172,7 +172,7 @@ def test_a_job_gives_its_metrics_too(monkeypatch: pytest.MonkeyPatch, capsys: py
     code, result = _promote(monkeypatch, capsys, deployment, "--job", "sagemaker-gbdt-dev-run-1")
     assert code == cli.OK
     assert result["model_artifact_key"] == KEY
-    assert result["metrics"] == {"validation:auc": 0.91}
+    assert result["metrics"] == {"validation:score": 0.91}
 
 
 @pytest.mark.parametrize("args", [[], ["--job", "j", "--execution-arn", ARN]])

@@ -17,7 +17,7 @@ def _execution(**changes: Any) -> dict[str, Any]:
 
 
 def _job(**changes: Any) -> dict[str, Any]:
-    metrics = [{"MetricName": "validation:auc", "Value": 0.91}, {"MetricName": "train:auc", "Value": 0.97}]
+    metrics = [{"MetricName": "validation:score", "Value": 0.91}, {"MetricName": "train:score", "Value": 0.97}]
     return {"TrainingJobName": "sagemaker-gbdt-dev-run-1", "FinalMetricDataList": metrics, **changes}
 
 
@@ -30,7 +30,7 @@ def test_a_succeeded_execution_gives_the_pin_and_a_report() -> None:
     # AND the report names commit, job, metrics and the deploy command
     report = result.report()
     assert "0a1b2c3" in report
-    assert "validation:auc=0.91" in report
+    assert "validation:score=0.91" in report
     assert "npx cdk deploy 'Dev/*'" in report
 
 

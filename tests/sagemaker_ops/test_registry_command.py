@@ -33,12 +33,12 @@ DESCRIBED: dict[str, Any] = {
         "SupportedResponseMIMETypes": ["text/csv"],
     },
     "CustomerMetadataProperties": {
-        "num_boost_round": "200",
+        "width": "200",
         "pipeline/training_job": "sagemaker-gbdt-staging-job-1",
         "pipeline/data": "s3://data/datasets/churn/",
         "pipeline/commit": "0a1b2c3",
         "pipeline/execution": "run-1",
-        "quality_gate/validation:auc": "0.83",
+        "quality_gate/validation:score": "0.83",
     },
 }
 
@@ -94,8 +94,8 @@ def test_an_approved_version_gets_its_pin_and_lineage(
         "s3://data/datasets/churn/",
         "0a1b2c3",
     )
-    assert result["metrics"] == {"validation:auc": 0.83}
-    assert result["hyperparameters"] == {"num_boost_round": "200"}
+    assert result["metrics"] == {"validation:score": 0.83}
+    assert result["hyperparameters"] == {"width": "200"}
     assert "npx cdk deploy 'Staging/*'" in result["next_step"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +19,32 @@ from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import cli
 from sagemaker_ops.deployment import Deployment
 from stacks import build_app
+from tests import declared
 from tests.conftest import TEST_ACCOUNT, cdk_context
 from tests.sagemaker_constructs.state_machine import definition_of, run
 
 PREFIX = "sagemaker-gbdt-dev"
+OBJECTIVE = declared.OBJECTIVE
+# The algorithm's hyperparameters (tests/declared.py): a continuous range, an integer one, a categorical one if any.
+CONTINUOUS, CONTINUOUS_RANGE = declared.tuning_range("continuous")
+INTEGER, INTEGER_RANGE = declared.tuning_range("integer")
+CATEGORICAL = declared.optional(declared.categorical_range)
+C_LOW, C_HIGH = declared.narrower(CONTINUOUS_RANGE)  # a narrower continuous range, as `--tuning-range` gives it
+I_LOW, I_HIGH = (int(bound) for bound in declared.narrower(INTEGER_RANGE))
+NARROWED = f"{CONTINUOUS}={C_LOW:g}:{C_HIGH:g}"
 TUNING = {
-    "objective": "validation:auc",
+    "objective": OBJECTIVE,
     "warm_start": "TransferLearning",
-    "ranges": {
-        "learning_rate": {"type": "continuous", "min_value": 0.01, "max_value": 0.3, "scaling": "Logarithmic"},
-        "num_leaves": {"type": "integer", "min_value": 8, "max_value": 256},
-        "tree_learner": {"type": "categorical", "values": ["data", "voting"]},
-    },
+    "ranges": {CONTINUOUS: CONTINUOUS_RANGE, INTEGER: INTEGER_RANGE} | dict([CATEGORICAL] if CATEGORICAL else []),
 }
+TUNED = {CONTINUOUS: "0.05"}  # what SageMaker reports a training job was tuned with (recorded answers)
 
 
 def _raw(tuning: dict[str, Any] | None = TUNING) -> dict[str, Any]:
     raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
     dev = raw["environments"]["dev"]
-    dev["training"]["hyperparameters"]["metric"] = "auc"
+    if declared.METRIC_HYPERPARAMETER is not None:
+        dev["training"]["hyperparameters"][declared.METRIC_HYPERPARAMETER] = OBJECTIVE.partition(":")[2]
     if tuning is not None:
         dev["tuning"] = tuning
     return {"app": raw["app"], "environments": {"dev": dev}}
@@ -67,10 +75,10 @@ class _SageMaker:
             return _Pages([{"HyperParameterTuningJobSummaries": self.tuning_jobs}], self.list_queries)
         assert name == "list_training_jobs_for_hyper_parameter_tuning_job"
         summaries = [
-            _summary("001-aaaaaaaa", "Completed", 0.81, {"learning_rate": "0.05"}),
-            _summary("002-bbbbbbbb", "InProgress", None, {"learning_rate": "0.2"}),
-            _summary("003-cccccccc", "Failed", None, {"learning_rate": "0.3"}, reason="AlgorithmError: ..."),
-            _summary("004-dddddddd", "Stopped", 0.7, {"learning_rate": "0.01"}),
+            _summary("001-aaaaaaaa", "Completed", 0.81, TUNED),
+            _summary("002-bbbbbbbb", "InProgress", None, TUNED),
+            _summary("003-cccccccc", "Failed", None, TUNED, reason="AlgorithmError: ..."),
+            _summary("004-dddddddd", "Stopped", 0.7, TUNED),
         ]
         return _Pages([{"TrainingJobSummaries": summaries[:2]}, {"TrainingJobSummaries": summaries[2:]}], [])
 
@@ -79,11 +87,11 @@ class _SageMaker:
             "HyperParameterTuningJobName": HyperParameterTuningJobName,
             "HyperParameterTuningJobStatus": "InProgress",
             "HyperParameterTuningJobConfig": {
-                "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+                "HyperParameterTuningJobObjective": {"Type": declared.OBJECTIVE_DIRECTION, "MetricName": OBJECTIVE},
                 "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2},
             },
             "TrainingJobStatusCounters": {"Completed": 1, "InProgress": 1, "RetryableError": 0, "Stopped": 1},
-            "BestTrainingJob": _summary("001-aaaaaaaa", "Completed", 0.81, {"learning_rate": "0.05"}),
+            "BestTrainingJob": _summary("001-aaaaaaaa", "Completed", 0.81, TUNED),
         }
 
 
@@ -94,7 +102,7 @@ def _summary(suffix: str, status: str, value: float | None, tuned: dict[str, str
         "TunedHyperParameters": tuned,
     }
     if value is not None:
-        summary["FinalHyperParameterTuningJobObjectiveMetric"] = {"MetricName": "validation:auc", "Value": value}
+        summary["FinalHyperParameterTuningJobObjectiveMetric"] = {"MetricName": OBJECTIVE, "Value": value}
     if reason:
         summary["FailureReason"] = reason
     return summary
@@ -150,9 +158,9 @@ def test_a_tuned_run_starts_with_narrowed_ranges_and_the_latest_parent(
         "--tuning",
         "on",
         "--tuning-range",
-        "learning_rate=0.05:0.1",
+        NARROWED,
         "--tuning-range",
-        "num_leaves=16:64",
+        f"{INTEGER}={I_LOW}:{I_HIGH}",
     )
     # THEN it starts with the tuning keys, the newest completed tuning job of dev as the parent
     assert code == ExitCode.OK, result
@@ -161,7 +169,7 @@ def test_a_tuned_run_starts_with_narrowed_ranges_and_the_latest_parent(
         "data_prefix": "datasets/churn",
         "hyperparameters": {},
         "tuning": True,
-        "tuning_ranges": {"learning_rate": {"min": 0.05, "max": 0.1}, "num_leaves": {"min": 16, "max": 64}},
+        "tuning_ranges": {CONTINUOUS: {"min": C_LOW, "max": C_HIGH}, INTEGER: {"min": I_LOW, "max": I_HIGH}},
         "tuning_parent": f"{PREFIX}-0123456789abc",
     }
     assert deployment.sagemaker.list_queries == [
@@ -194,43 +202,70 @@ def test_the_tuning_keys_follow_the_options(
     assert {k: v for k, v in document.items() if k.startswith("tuning")} == input_keys
 
 
+def _with_metric() -> tuple[str, ...]:
+    """`-p <metric hyperparameter>=<another metric>` (a skip when no hyperparameter chooses the metric)."""
+    return ("--tuning", "on", "-p", f"{declared.metric_hyperparameter()}={declared.other_metric().partition(':')[2]}")
+
+
+def _beyond_hyperband() -> tuple[str, ...]:
+    return ("--tuning", "on", "-p", f"{declared.resource().name}=5000")
+
+
+RESOURCE = declared.TUNING_RESOURCE
+NO_CATEGORICAL = pytest.mark.skipif(CATEGORICAL is None, reason="the algorithm declares no categorical hyperparameter")
+C_MIN, C_MAX = CONTINUOUS_RANGE["min_value"], CONTINUOUS_RANGE["max_value"]
+OUTSIDE = re.escape(f"needs {C_MIN:g} <= MIN < MAX <= {C_MAX:g}")
+
+
 @pytest.mark.parametrize(
     ("tuning", "args", "message"),
     [
         (None, ("--tuning", "on"), r"environment 'dev' has no \[environments.dev.tuning\] table"),
-        (None, ("--tuning-range", "learning_rate=0.05:0.1"), r"has no \[environments.dev.tuning\] table"),
+        (None, ("--tuning-range", NARROWED), r"has no \[environments.dev.tuning\] table"),
         (None, ("--tuning-parent", f"{PREFIX}-x"), r"--tuning-parent needs warm_start"),
-        (TUNING, ("--tuning-range", "learning_rate=0.05:0.1"), r"--tuning-range narrows a tuned run: add --tuning on"),
-        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate"), r"--tuning-range must be NAME=MIN:MAX"),
+        (TUNING, ("--tuning-range", NARROWED), r"--tuning-range narrows a tuned run: add --tuning on"),
+        (TUNING, ("--tuning", "on", "--tuning-range", CONTINUOUS), r"--tuning-range must be NAME=MIN:MAX"),
         (
             TUNING,
-            ("--tuning", "on", "--tuning-range", "lambda_l1=0:1"),
-            r"lambda_l1: not tuned here; tuned: learning_rate",
+            ("--tuning", "on", "--tuning-range", "no_such_hyperparameter=0:1"),
+            rf"no_such_hyperparameter: not tuned here; tuned: {', '.join(sorted(TUNING['ranges']))}",
+        ),
+        pytest.param(
+            TUNING,
+            ("--tuning", "on", "--tuning-range", f"{CATEGORICAL[0] if CATEGORICAL else ''}=0:1"),
+            r": a categorical range is fixed",
+            marks=NO_CATEGORICAL,
         ),
         (
             TUNING,
-            ("--tuning", "on", "--tuning-range", "tree_learner=0:1"),
-            r"tree_learner: a categorical range is fixed",
+            ("--tuning", "on", "--tuning-range", f"{INTEGER}={I_LOW + 0.5}:{I_HIGH}"),
+            rf"{INTEGER}={I_LOW + 0.5}:{I_HIGH}: bounds must be whole numbers",
         ),
+        (TUNING, ("--tuning", "on", "--tuning-range", f"{CONTINUOUS}={C_LOW:g}:nan"), r"bounds must be finite"),
+        (TUNING, ("--tuning", "on", "--tuning-range", f"{CONTINUOUS}={C_MIN / 10:g}:{C_HIGH:g}"), OUTSIDE),
+        (TUNING, ("--tuning", "on", "--tuning-range", f"{CONTINUOUS}={C_HIGH:g}:{C_HIGH:g}"), OUTSIDE),
         (
             TUNING,
-            ("--tuning", "on", "--tuning-range", "num_leaves=16.5:64"),
-            r"num_leaves=16.5:64: bounds must be whole numbers",
-        ),
-        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate=0.05:nan"), r"bounds must be finite"),
-        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate=0.001:0.1"), r"needs 0.01 <= MIN < MAX <= 0.3"),
-        (TUNING, ("--tuning", "on", "--tuning-range", "learning_rate=0.1:0.1"), r"needs 0.01 <= MIN < MAX <= 0.3"),
-        (
-            TUNING,
-            ("--tuning", "on", "--tuning-range", "num_leaves=8:16", "--tuning-range", "num_leaves=8:32"),
+            (
+                "--tuning",
+                "on",
+                "--tuning-range",
+                f"{INTEGER}={I_LOW}:{I_HIGH}",
+                "--tuning-range",
+                f"{INTEGER}={I_LOW}:{I_HIGH}",
+            ),
             r"names a hyperparameter twice",
         ),
-        (TUNING, ("--tuning", "on", "-p", "num_leaves=31"), r"--hyperparameter num_leaves: tuned in this environment"),
-        (TUNING, ("--tuning", "on", "-p", "metric=binary_logloss"), r"the tuning objective is validation:auc"),
+        (
+            TUNING,
+            ("--tuning", "on", "-p", f"{INTEGER}={I_LOW}"),
+            rf"--hyperparameter {INTEGER}: tuned in this environment",
+        ),
+        (TUNING, _with_metric, rf"the tuning objective is {OBJECTIVE}"),
         (
             {**TUNING, "strategy": "Hyperband", "warm_start": None},
-            ("--tuning", "on", "-p", "num_boost_round=5000"),
-            r"--hyperparameter num_boost_round: Hyperband's most num_boost_round per job is the configured value",
+            _beyond_hyperband,
+            rf"--hyperparameter {RESOURCE}: Hyperband's most {RESOURCE} per job is the configured value",
         ),
         (
             TUNING,
@@ -243,11 +278,11 @@ def test_bad_tuning_options_are_usage_errors_and_start_nothing(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tuning: dict[str, Any] | None,
-    args: tuple[str, ...],
+    args: tuple[str, ...] | Callable[[], tuple[str, ...]],
     message: str,
 ) -> None:
     deployment = _Deployment(_raw(tuning))
-    code, result = _train(monkeypatch, capsys, deployment, *args)
+    code, result = _train(monkeypatch, capsys, deployment, *(args() if callable(args) else args))
     assert code == ExitCode.USAGE
     assert re.search(message, result["error"]), result["error"]
     assert not deployment.stepfunctions.started
@@ -269,7 +304,7 @@ def test_status_lists_each_finished_training_job_with_its_objective(
         ("004-dddddddd", "Stopped", 0.7),
     ]
     assert result["finished"][1]["failure_reason"] == "AlgorithmError: ..."
-    assert (result["best_objective"], result["best_hyperparameters"]) == (0.81, {"learning_rate": "0.05"})
+    assert (result["best_objective"], result["best_hyperparameters"]) == (0.81, TUNED)
     assert result["max_training_jobs"] == 20
     # AND the latest is looked up among all states (a running job is the one to watch)
     assert "StatusEquals" not in deployment.sagemaker.list_queries[0]
@@ -281,7 +316,7 @@ def test_the_clis_input_passes_the_state_machines_check(
     # GIVEN dev's synthesized pipeline with tuning, and the input `train` writes for a narrowed, warm-started run
     raw = _raw()
     deployment = _Deployment(raw)
-    _train(monkeypatch, capsys, deployment, "--tuning", "on", "--tuning-range", "num_leaves=16:64")
+    _train(monkeypatch, capsys, deployment, "--tuning", "on", "--tuning-range", f"{INTEGER}={I_LOW}:{I_HIGH}")
     (document,) = deployment.stepfunctions.started
     app, stages = build_app(
         parse_config(raw, default_account=TEST_ACCOUNT), context=cdk_context(), outdir=str(tmp_path)
@@ -306,8 +341,8 @@ def test_the_clis_input_passes_the_state_machines_check(
         )
     # THEN CheckInput let it through and the request carries the narrowed range and the parent
     (request,) = requests
-    (leaves,) = request["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"]
-    assert (leaves["MinValue"], leaves["MaxValue"]) == ("16", "64")
+    (narrowed,) = request["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"]
+    assert (narrowed["MinValue"], narrowed["MaxValue"]) == (str(I_LOW), str(I_HIGH))
     assert request["WarmStartConfig"]["ParentHyperParameterTuningJobs"] == [
         {"HyperParameterTuningJobName": f"{PREFIX}-0123456789abc"}
     ]

@@ -13,6 +13,7 @@ from config.algorithm import Capabilities, load_algorithm
 from config.hyperparameters import load_schema
 from config.settings import DEFAULT_CONFIG_FILE
 from scripts import demo_swap
+from tests.declared import OBJECTIVE
 
 
 def _shipped() -> dict[str, Any]:
@@ -38,7 +39,8 @@ def test_what_another_algorithm_cannot_run_is_fitted_and_said() -> None:
         example_hyperparameters={"shrink": "0.1"},
     )
     raw = _shipped()
-    gate = raw["environments"]["staging"]["training"]["evaluation"]["metric"]  # a metric of the shipped algorithm
+    gate = OBJECTIVE  # a metric of the image's algorithm
+    raw["environments"]["staging"]["training"]["evaluation"] = {"metric": gate, "threshold": 0.5}
     raw["environments"]["dev"]["training"]["instance_count"] = 3
     raw["environments"]["dev"]["training"]["tuning"] = {"objective": gate}
     before = copy.deepcopy(raw)

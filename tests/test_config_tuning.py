@@ -8,7 +8,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -182,20 +182,18 @@ def _type_of_a_float() -> Case:
     return _case(tuning, rf"ranges\.{name}\.type: {name} has type float .* use type = 'continuous'")
 
 
-def _below_the_minimum() -> Case:
-    spec = declared.integer(minimum=True)
-    low = int(spec.minimum or 0)
-    tuning = _range(**{spec.name: {"type": "integer", "min_value": low - 1, "max_value": low + 60}})
-    message = f"ranges.{spec.name}.min_value: {spec.name} must be >= {low:g} (container), got {low - 1:g}"
-    return _case(tuning, re.escape(message))
+def _straddling_an_integer_bound(bound: Literal["minimum", "maximum"]) -> Callable[[], Case]:
+    """A range from one below to one above the container's `bound`: the end past the bound is the error."""
 
+    def build() -> Case:
+        spec = declared.integer(**{bound: True})
+        limit = int(getattr(spec, bound) or 0)
+        tuning = _range(**{spec.name: {"type": "integer", "min_value": limit - 1, "max_value": limit + 1}})
+        end, relation, past = ("min_value", ">=", limit - 1) if bound == "minimum" else ("max_value", "<=", limit + 1)
+        message = f"ranges.{spec.name}.{end}: {spec.name} must be {relation} {limit:g} (container), got {past:g}"
+        return _case(tuning, re.escape(message))
 
-def _above_the_maximum() -> Case:
-    spec = declared.integer(maximum=True)
-    high = int(spec.maximum or 0)
-    tuning = _range(**{spec.name: {"type": "integer", "min_value": high - 1, "max_value": high + 1}})
-    message = f"ranges.{spec.name}.max_value: {spec.name} must be <= {high:g} (container), got {high + 1:g}"
-    return _case(tuning, re.escape(message))
+    return build
 
 
 def _at_the_exclusive_minimum() -> Case:
@@ -284,8 +282,8 @@ def _given(tuning: dict[str, Any], message: str) -> Callable[[], Case]:
             min_value=64, max_value=64, message=r"ranges\.{n}: min_value \(64\) must be below max_value \(64\)"
         ),
         _integer_range(max_value=None, message=r"ranges\.{n}: integer ranges need min_value and max_value"),
-        _below_the_minimum,
-        _above_the_maximum,
+        _straddling_an_integer_bound("minimum"),
+        _straddling_an_integer_bound("maximum"),
         _at_the_exclusive_minimum,
         _above_a_float_maximum,
         _float_range(

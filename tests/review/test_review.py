@@ -221,20 +221,6 @@ RENAMED = {
 }
 
 
-# Alike in shape to the acknowledged-replacement test below (duplicates pairs them): blocked here, allowed there.
-@pytest.mark.parametrize("environment", list(RENAMED))
-def test_renaming_a_bucket_replaces_it_and_is_blocked_in_staging_and_prod(
-    reviewed: dict[str, Review], environment: str
-) -> None:
-    review = reviewed[RENAMED[environment]]
-    # THEN the library says BucketName requires replacement, and the policy blocks it
-    data = _only_stack(review)["Data"]
-    assert (data.change, data.verdict) == (Change.REPLACED, Verdict.BLOCKED)
-    assert [(p.name, p.change) for p in data.properties] == [("BucketName", Change.REPLACED)]
-    assert len(review.blocked) == 1
-    assert "`BucketName` (replaced): `gbdt-data` → `gbdt-data-v2`" in to_markdown(review)
-
-
 # GIVEN one resource changed in one stack: the prod endpoint renamed, a prod database whose StorageType changes
 # (CloudFormation: replacement "conditionally", labelled "may replace" and blocked to be safe), the same bucket
 # rename as above in dev (a replacement, flagged, but the policy does not apply in dev). A table: its rows are
@@ -304,18 +290,25 @@ ACKNOWLEDGED = {
 }
 
 
-# Alike in shape to the renamed-bucket test above (duplicates pairs them): the same replacement, acknowledged
-# here and blocked there; one test would assert neither outcome plainly.
-@pytest.mark.parametrize("resource", list(ACKNOWLEDGED))
-def test_an_acknowledged_replacement_is_allowed_and_shows_its_reason(
-    reviewed: dict[str, Review], resource: str
+# The same replacement either way: blocked with what changed, or allowed with the acknowledgment's reason.
+RENAMED_VERDICTS = [
+    *((name, Verdict.BLOCKED, "`BucketName` (replaced): `gbdt-data` → `gbdt-data-v2`") for name in RENAMED.values()),
+    *((name, Verdict.ACKNOWLEDGED, "acknowledged: Renamed before go-live") for name in ACKNOWLEDGED.values()),
+]
+
+
+@pytest.mark.parametrize(("name", "verdict", "reported"), RENAMED_VERDICTS, ids=[row[0] for row in RENAMED_VERDICTS])
+def test_a_renamed_bucket_in_staging_or_prod_is_blocked_unless_acknowledged(
+    reviewed: dict[str, Review], name: str, verdict: Verdict, reported: str
 ) -> None:
-    review = reviewed[ACKNOWLEDGED[resource]]
-    # THEN it is acknowledged, not blocked, and the report quotes the reason
+    review = reviewed[name]
+    # THEN the library says BucketName requires replacement, the policy blocks it unless acknowledged, and the
+    # report says what changed or quotes the reason
     data = _only_stack(review)["Data"]
-    assert (data.change, data.verdict) == (Change.REPLACED, Verdict.ACKNOWLEDGED)
-    assert not review.blocked
-    assert "acknowledged: Renamed before go-live" in to_markdown(review)
+    assert (data.change, data.verdict) == (Change.REPLACED, verdict)
+    assert [(p.name, p.change) for p in data.properties] == [("BucketName", Change.REPLACED)]
+    assert len(review.blocked) == (verdict == Verdict.BLOCKED)
+    assert reported in to_markdown(review)
     assert review.unused_acknowledgments == ()
 
 

@@ -19,6 +19,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 from constructs import IConstruct
 
@@ -32,6 +33,9 @@ from sagemaker_constructs import (
     RealtimeEndpoint,
     SageMakerExecutionRole,
     SageMakerModel,
+    TrainingJobOptions,
+    TrainingPipeline,
+    TransformJobOptions,
 )
 from stacks import build_app
 
@@ -298,3 +302,25 @@ def make_endpoint(
         encryption_key=platform.key,
         **kwargs,
     )
+
+
+# -- builders for the training pipeline ------------------------------------------------------------
+
+PIPELINE_METRICS = [{"Name": "validation:score", "Regex": "validation:score=([0-9.]+)"}]
+
+
+def make_pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> TrainingPipeline:
+    """A `TrainingPipeline` app-dev on `platform`, training and scoring on ml.m5.large, unless told otherwise."""
+    arguments: dict[str, Any] = {
+        "name_prefix": "app-dev",
+        "image_uri": platform.image.image_uri,
+        "execution_role": platform.role,
+        "data_bucket": s3.Bucket(stack, "DataBucket"),
+        "artifacts_bucket": platform.artifacts,
+        "encryption_key": platform.key,
+        "notification_topic": sns.Topic(stack, "Topic"),
+        "metric_definitions": PIPELINE_METRICS,
+        "training": TrainingJobOptions("ml.m5.large"),
+        "transform": TransformJobOptions("ml.m5.large"),
+    }
+    return TrainingPipeline(stack, "Pipeline", **(arguments | overrides))

@@ -45,6 +45,11 @@ class ServiceAnswers:
         assert not report.has_errors(), report.generate_report()
         return getattr(self, operation)(parameters)
 
+    def published(self) -> list[Any]:
+        """The SNS messages published, in order: Step Functions sends a JSON object as its text."""
+        messages = [request["Message"] for request in self.requests.get("publish", [])]
+        return [json.loads(message) if isinstance(message, str) else message for message in messages]
+
 
 class TaskFailedError(Exception):
     """A task's failure: Step Functions' Error and Cause."""

@@ -6,34 +6,17 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
-from sagemaker_constructs import TrainingJobOptions, TrainingPipeline, TransformJobOptions
+from sagemaker_constructs import TrainingJobOptions
 from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
-from tests.helpers import Platform, Synthesized, definition
+from tests.helpers import Platform, Synthesized, definition, make_pipeline
 
-METRICS = [{"Name": "validation:score", "Regex": "validation score: ([0-9.]+)"}]
 SUBNET, GROUP = "subnet-0123456789abcdef0", "sg-0123456789abcdef0"
 
 
 def _states(stack: cdk.Stack, platform: Platform, training: TrainingJobOptions, **more: Any) -> dict[str, Any]:
-    TrainingPipeline(
-        stack,
-        "Pipeline",
-        name_prefix="app-dev",
-        image_uri=platform.image.image_uri,
-        execution_role=platform.role,
-        data_bucket=s3.Bucket(stack, "DataBucket"),
-        artifacts_bucket=platform.artifacts,
-        encryption_key=platform.key,
-        notification_topic=sns.Topic(stack, "Topic"),
-        metric_definitions=METRICS,
-        training=training,
-        transform=TransformJobOptions("ml.m5.large"),
-        **more,
-    )
+    make_pipeline(stack, platform, training=training, **more)
     states: dict[str, Any] = definition(Template.from_stack(stack).to_json())["States"]
     return states
 

@@ -8,40 +8,20 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_events as events
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from config.contract import CONTAINER
-from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
+from sagemaker_constructs import QualityGate, TrainingJobOptions, TransformJobOptions
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, states
-from tests.helpers import Platform, definition
-
-METRICS = [{"Name": "validation:score", "Regex": "validation:score=([0-9.]+)"}]
-
-
-def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> TrainingPipeline:
-    arguments: dict[str, Any] = {
-        "name_prefix": "app-dev",
-        "image_uri": platform.image.image_uri,
-        "execution_role": platform.role,
-        "data_bucket": s3.Bucket(stack, "DataBucket"),
-        "artifacts_bucket": platform.artifacts,
-        "encryption_key": platform.key,
-        "notification_topic": sns.Topic(stack, "Topic"),
-        "metric_definitions": METRICS,
-        "training": TrainingJobOptions("ml.m5.large"),
-        "transform": TransformJobOptions("ml.m5.large"),
-        **overrides,
-    }
-    return TrainingPipeline(stack, "Pipeline", **arguments)
+from tests.helpers import PIPELINE_METRICS as METRICS
+from tests.helpers import Platform, definition, make_pipeline
 
 
 def test_without_max_wait_training_is_on_demand_without_checkpoints(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN training options without max_wait
     WHEN the pipeline is synthesized
     THEN the training job is on-demand, stopped after max_runtime."""
-    _pipeline(stack, platform, training=TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.hours(2)))
+    make_pipeline(stack, platform, training=TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.hours(2)))
     train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
     assert "EnableManagedSpotTraining" not in train
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
@@ -52,7 +32,7 @@ def test_max_wait_turns_on_spot_with_checkpoints(stack: cdk.Stack, platform: Pla
     WHEN the pipeline is synthesized
     THEN training runs on spot capacity, waits at most max_wait, and checkpoints."""
     options = TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.hours(1), max_wait=cdk.Duration.hours(3))
-    _pipeline(stack, platform, training=options)
+    make_pipeline(stack, platform, training=options)
     train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
     assert train["EnableManagedSpotTraining"] is True
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 10800}
@@ -64,7 +44,7 @@ def test_several_instances_may_shard_the_train_channel(stack: cdk.Stack, platfor
     WHEN the pipeline is synthesized
     THEN train is sharded, validation replicated, and traffic between hosts encrypted."""
     options = TrainingJobOptions("ml.m5.large", instance_count=3, train_data_distribution="ShardedByS3Key")
-    _pipeline(stack, platform, training=options)
+    make_pipeline(stack, platform, training=options)
     train = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
     distributions = {
         channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3DataDistributionType"]
@@ -79,7 +59,7 @@ def test_a_lower_is_better_gate_compares_at_most(stack: cdk.Stack, platform: Pla
     WHEN the pipeline is synthesized
     THEN the gate passes metrics at most 0.5."""
     metrics = [{"Name": "validation:loss", "Regex": "validation:loss=([0-9.]+)"}]
-    _pipeline(stack, platform, metric_definitions=metrics, quality_gate=QualityGate("validation:loss", 0.5, False))
+    make_pipeline(stack, platform, metric_definitions=metrics, quality_gate=QualityGate("validation:loss", 0.5, False))
     choice = definition(Template.from_stack(stack).to_json())["States"]["MeetsQualityGate"]
     assert {"Variable": "$.evaluation.values[0]", "NumericLessThanEquals": 0.5} in choice["Choices"][0]["And"]
 
@@ -88,7 +68,7 @@ def test_a_schedule_starts_executions_with_its_input(stack: cdk.Stack, platform:
     """GIVEN a disabled daily schedule with an input
     WHEN it is added to the pipeline
     THEN a disabled rule starts executions with that input."""
-    pipeline = _pipeline(stack, platform)
+    pipeline = make_pipeline(stack, platform)
     pipeline.add_schedule(
         "Nightly",
         schedule=events.Schedule.rate(cdk.Duration.days(1)),
@@ -102,14 +82,14 @@ def test_a_schedule_starts_executions_with_its_input(stack: cdk.Stack, platform:
 
 def test_a_schedule_needs_a_data_prefix(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN an execution input without data_prefix WHEN a schedule is added THEN a ValueError names it."""
-    pipeline = _pipeline(stack, platform)
+    pipeline = make_pipeline(stack, platform)
     with pytest.raises(ValueError, match="execution_input must name 'data_prefix'"):
         pipeline.add_schedule("Nightly", schedule=events.Schedule.rate(cdk.Duration.days(1)), execution_input={})
 
 
 def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN an operator WHEN granted start-execution THEN their policy allows states:StartExecution."""
-    pipeline = _pipeline(stack, platform)
+    pipeline = make_pipeline(stack, platform)
     user = cdk.aws_iam.User(stack, "Operator")
     pipeline.grant_start_execution(user)
     policy = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
@@ -131,7 +111,10 @@ def test_grant_start_execution_allows_starting_this_state_machine(stack: cdk.Sta
         ),
         ({"metric_definitions": [{"Name": "x", "Regex": "(["}]}, r"metric_definitions\[0\]\.Regex is not a regular"),
         ({"metric_definitions": [{"Name": "x", "Regex": "x=1"}]}, r"metric_definitions\[0\]\.Regex must capture"),
-        ({"metric_definitions": METRICS * 2}, r"metric_definitions\[1\]\.Name 'validation:score' is defined twice"),
+        (
+            {"metric_definitions": METRICS * 2},
+            r"metric_definitions\[1\]\.Name 'validation:score' is defined twice",
+        ),
         ({"quality_gate": QualityGate("validation:error", 1.0)}, r"quality_gate\.metric must be one of"),
         ({"training": TrainingJobOptions("ml.m5.large", max_runtime=cdk.Duration.days(29))}, r"training\.max_runtime"),
         (
@@ -188,7 +171,7 @@ def test_bad_inputs_are_rejected_naming_the_field(
 ) -> None:
     """GIVEN one bad input WHEN the pipeline is built THEN a ValueError names the field and what is allowed."""
     with pytest.raises(ValueError, match=message):
-        _pipeline(stack, platform, **overrides)
+        make_pipeline(stack, platform, **overrides)
 
 
 def test_metric_definitions_json_must_be_a_list_of_objects() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,13 +9,11 @@ from typing import Any
 import aws_cdk as cdk
 import botocore.session
 import pytest
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from config.contract import DEFAULT_COMMIT
-from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
-from tests.helpers import Platform
+from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions
+from tests.helpers import Platform, make_pipeline
 from tests.sagemaker_constructs.state_machine import (
     KEY_ARN,
     Execution,
@@ -26,7 +23,6 @@ from tests.sagemaker_constructs.state_machine import (
     run,
 )
 
-METRICS = [{"Name": "validation:score", "Regex": "validation:score=([0-9.]+)"}]
 HYPERPARAMETERS = {"shape": "round", "width": "200"}
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 EXECUTION = "3f0c5b9e-7d2a-4c1e-9b8f-0a1b2c3d4e5f"
@@ -38,22 +34,14 @@ VERSION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/app-dev/1"
 def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> dict[str, Any]:
     registry = ModelRegistry(stack, "Registry", group_name="app-dev", description="dev")
     arguments: dict[str, Any] = {
-        "name_prefix": "app-dev",
         "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:abc",
-        "execution_role": platform.role,
-        "data_bucket": s3.Bucket(stack, "DataBucket"),
-        "artifacts_bucket": platform.artifacts,
-        "encryption_key": platform.key,
-        "notification_topic": sns.Topic(stack, "Topic"),
-        "metric_definitions": METRICS,
         "training": TrainingJobOptions("ml.m5.large", hyperparameters=HYPERPARAMETERS),
-        "transform": TransformJobOptions("ml.m5.large"),
         "quality_gate": QualityGate("validation:score", 0.75),
         "tags": {"Environment": "dev"},
         "model_registry": registry,
         **overrides,
     }
-    TrainingPipeline(stack, "Pipeline", **arguments)
+    make_pipeline(stack, platform, **arguments)
     return definition_of(Template.from_stack(stack).to_json())
 
 
@@ -89,11 +77,6 @@ def _run(definition: Mapping[str, Any], services: Services) -> Execution:
     return run(
         definition, {"data_prefix": "datasets/churn", "commit": "abc123"}, execution_name=EXECUTION, task=services
     )
-
-
-def _message(request: Mapping[str, Any]) -> Any:
-    message = request["Message"]
-    return json.loads(message) if isinstance(message, str) else message
 
 
 def test_a_model_that_passes_the_gate_is_registered_with_its_lineage_before_the_model_is_created(
@@ -132,7 +115,7 @@ def test_a_model_that_passes_the_gate_is_registered_with_its_lineage_before_the_
     }
     assert {"Key": "Environment", "Value": "dev"} in request["Tags"]
     # AND the report names the version
-    (message,) = [_message(p) for p in services.requests["publish"]]
+    (message,) = services.published()
     assert message["model_package"] == VERSION_ARN
 
 

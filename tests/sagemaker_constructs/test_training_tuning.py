@@ -19,19 +19,17 @@ from typing import Any
 import aws_cdk as cdk
 import botocore.session
 import pytest
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
-from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline, TransformJobOptions
+from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, tuning
 from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
 from stacks import build_app
 from tests import declared
 from tests.conftest import TEST_ACCOUNT, cdk_context
-from tests.helpers import Platform
+from tests.helpers import Platform, make_pipeline
 from tests.sagemaker_constructs.state_machine import (
     Execution,
     ServiceAnswers,
@@ -71,12 +69,6 @@ BEST_JOB_SUFFIX = "-007-1a2b3c4d"
 def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> TrainingPipeline:
     arguments: dict[str, Any] = {
         "name_prefix": PREFIX,
-        "image_uri": platform.image.image_uri,
-        "execution_role": platform.role,
-        "data_bucket": s3.Bucket(stack, "TrainingData"),
-        "artifacts_bucket": platform.artifacts,
-        "encryption_key": platform.key,
-        "notification_topic": sns.Topic(stack, "Topic"),
         "metric_definitions": METRICS,
         "training": TrainingJobOptions(
             "ml.m5.large",
@@ -84,12 +76,11 @@ def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> Trainin
             max_wait=cdk.Duration.hours(4),
             hyperparameters=HYPERPARAMETERS,
         ),
-        "transform": TransformJobOptions("ml.m5.large"),
         "quality_gate": QualityGate("validation:score", 0.75),
         "tags": {"Environment": "dev"},
         "tuning": TUNING,
     }
-    return TrainingPipeline(stack, "Pipeline", **{**arguments, **overrides})
+    return make_pipeline(stack, platform, **(arguments | overrides))
 
 
 def _definition(stack: cdk.Stack) -> dict[str, Any]:
@@ -177,12 +168,6 @@ def _run(definition: dict[str, Any], document: dict[str, Any], sagemaker: SageMa
 INPUT = {"data_prefix": "datasets/churn", "tuning": True}
 
 
-def _message(request: Mapping[str, Any]) -> Any:
-    """An SNS message: Step Functions sends a JSON object as its text."""
-    message = request["Message"]
-    return json.loads(message) if isinstance(message, str) else message
-
-
 # ----- a tuned run, end to end ---------------------------------------------------------------------------
 
 
@@ -219,7 +204,7 @@ def test_a_tuned_run_trains_through_the_best_job_into_the_gate_model_and_transfo
     model = sagemaker.requests["createModel"][0]
     assert model["PrimaryContainer"]["ModelDataUrl"] == f"s3://artifacts/pipeline/models/{best}/output/model.tar.gz"
     # AND the report, which is the SNS message, names the best job, its objective value and hyperparameters
-    (message,) = [_message(p) for p in sagemaker.requests["publish"]]
+    (message,) = sagemaker.published()
     assert message == execution.output
     assert message["training_job"] == best
     assert message["tuning"] == {
@@ -292,7 +277,7 @@ def test_a_best_job_below_the_gate_creates_no_model(stack: cdk.Stack, platform: 
     # THEN the model is rejected, with the best job named in the notification
     assert execution.error == "ModelRejected"
     assert "createModel" not in sagemaker.requests
-    (message,) = [_message(p) for p in sagemaker.requests["publish"]]
+    (message,) = sagemaker.published()
     assert message["training_job"].endswith(BEST_JOB_SUFFIX)
 
 
@@ -304,7 +289,7 @@ def test_a_failed_tuning_job_notifies_and_fails_the_execution(stack: cdk.Stack, 
     # THEN the failure is notified with SageMaker's cause and the execution fails in TuningFailed
     assert execution.states[-2:] == ["NotifyTuningFailed", "TuningFailed"]
     assert execution.error == "SageMaker.AmazonSageMakerException"
-    (message,) = [_message(p) for p in sagemaker.requests["publish"]]
+    (message,) = sagemaker.published()
     assert message["stage"] == "Tuning"
     assert "all training jobs failed" in message["cause"]
 

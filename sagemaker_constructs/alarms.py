@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
@@ -30,27 +31,16 @@ def notifying_alarm(
     id_: str,
     metric: cloudwatch.Metric | cloudwatch.MathExpression,
     *,
-    alarm_name: str,
-    description: str,
-    threshold: float,
-    comparison: cloudwatch.ComparisonOperator,
-    evaluation_periods: int,
-    datapoints_to_alarm: int | None = None,
-    missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     action: cloudwatch.IAlarmAction | None = None,
+    **props: Any,
 ) -> cloudwatch.Alarm:
-    """An alarm on `metric` that runs `action` (if any) on ALARM and on OK, so pages also resolve."""
-    alarm = metric.create_alarm(
-        scope,
-        id_,
-        alarm_name=alarm_name,
-        alarm_description=description,
-        threshold=threshold,
-        comparison_operator=comparison,
-        evaluation_periods=evaluation_periods,
-        datapoints_to_alarm=datapoints_to_alarm,
-        treat_missing_data=missing,
-    )
+    """An alarm on `metric` that runs `action` (if any) on ALARM and on OK, so pages also resolve.
+
+    `props` are `Metric.create_alarm`'s (alarm_name, alarm_description, threshold, comparison_operator, ...),
+    spread over the default of missing data as not breaching, the way aws-cdk's L2 metrics take their options.
+    """
+    defaults: dict[str, Any] = {"treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING}
+    alarm = metric.create_alarm(scope, id_, **(defaults | props))
     if action is not None:
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)

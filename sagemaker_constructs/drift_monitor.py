@@ -206,18 +206,18 @@ class DriftMonitor(Construct):
             "DriftAlarm",
             self.metric(_METRICS.overall_drift),
             alarm_name=make_alarm_name(endpoint_name, "Drift"),  # no label: a labelled metric makes a metric-math alarm
-            description=(
+            alarm_description=(
                 f"{endpoint_name}: a feature's population stability index passed {psi_threshold:g} in the last "
                 f"{frequency} window: the requests no longer look like the training data. Read the window's "
                 f"drift-report.json under s3://<artifacts>/{self.report_path} (most_drifted_feature), then "
                 "docs/drift.md 'When it fires'."
             ),
             threshold=psi_threshold,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             # A datapoint arrives once per window, after it: between them (and for windows with too few rows)
             # the alarm keeps its state instead of going OK and back every window.
-            missing=cloudwatch.TreatMissingData.IGNORE,
+            treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
             action=action,
         )
         self.failure_alarm = notifying_alarm(
@@ -225,13 +225,13 @@ class DriftMonitor(Construct):
             "FailureAlarm",
             self.state_machine.metric_failed(period=self.period, statistic="Sum"),
             alarm_name=make_alarm_name(endpoint_name, "DriftCheckFailed"),
-            description=(
+            alarm_description=(
                 f"{endpoint_name}: a drift check failed, so drift is not watched. The execution's error and the "
                 "processing job's ExitMessage say why (no baseline in the model, captured requests of another "
                 "feature count, nothing readable); see docs/drift.md."
             ),
             threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
             action=action,
         )

@@ -31,12 +31,14 @@ def _alarm(
         id_,
         metric,
         alarm_name=make_alarm_name(monitoring.alarm_name_prefix, id_),
-        description=f"{monitoring.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}.",
+        alarm_description=(
+            f"{monitoring.endpoint.endpoint_name}: {what}. Likely causes: {causes}. First action: {action}."
+        ),
         threshold=threshold,
-        comparison=comparison,
+        comparison_operator=comparison,
         evaluation_periods=evaluation,
         datapoints_to_alarm=evaluation,
-        missing=missing,
+        treat_missing_data=missing,
         action=monitoring.alarm_action,
     )
     monitoring.alarms.append(alarm)

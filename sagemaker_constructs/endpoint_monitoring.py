@@ -72,6 +72,7 @@ class EndpointMonitoring(Construct):
     :param min_capacity: alarm when fewer instances serve; @default no such alarm.
     """
 
+    # Keyword arguments alike in shape to SageMakerModel's (duplicates pairs them): each construct's own.
     def __init__(
         self,
         scope: Construct,

@@ -53,6 +53,7 @@ class SageMakerModel(Construct):
         does, never between syntheses.
     """
 
+    # Keyword arguments alike in shape to EndpointMonitoring's (duplicates pairs them): each construct's own.
     def __init__(
         self,
         scope: Construct,

@@ -126,6 +126,7 @@ class TrainingPipeline(Construct):
         self.role = state_machine_role(
             self, "Role", description=f"Runs the {name_prefix} training pipeline: SageMaker jobs named {name_prefix}-*"
         )
+        # A call alike in shape only to the platform stack's AlgorithmImage(...) (duplicates pairs them).
         self.policy = pipeline_policy(
             self,
             "Policy",
@@ -138,6 +139,8 @@ class TrainingPipeline(Construct):
             model_registry=model_registry,
         )
 
+        # Built like the drift monitor's log group (duplicates pairs them): each state machine its own group, named
+        # by its machine; encrypted_log_group already holds what they share.
         self.log_group = encrypted_log_group(
             self,
             "Logs",

@@ -68,6 +68,7 @@ def register(*, partition: str, group_name: str, image_uri: str, key_arn: str, a
         "SecurityConfig": {"KmsKeyId": key_arn},
         "Tags.$": "$.tags",
     }
+    # A Task state in Step Functions' own JSON, alike in shape to states.py's Score (duplicates pairs them).
     return {
         "Type": "Task",
         "Comment": "CreateModelPackage (AWS SDK integration: Step Functions has no optimised one)",

@@ -255,6 +255,8 @@ def transform_job(
         "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
         "Tags.$": "$.tags",
     }
+    # A Task state in Step Functions' own JSON, alike in shape to registration.py's Register (duplicates pairs them):
+    # another integration, another result.
     return {
         "Type": "Task",
         "Comment": "CreateTransformJob (.sync): CDK's SageMakerCreateTransformJob has no DataProcessing",

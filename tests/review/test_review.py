@@ -307,7 +307,7 @@ def test_a_renamed_bucket_in_staging_or_prod_is_blocked_unless_acknowledged(
     data = _only_stack(review)["Data"]
     assert (data.change, data.verdict) == (Change.REPLACED, verdict)
     assert [(p.name, p.change) for p in data.properties] == [("BucketName", Change.REPLACED)]
-    assert len(review.blocked) == (verdict == Verdict.BLOCKED)
+    assert len(review.blocked) == (1 if verdict is Verdict.BLOCKED else 0)
     assert reported in to_markdown(review)
     assert review.unused_acknowledgments == ()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TypedDict, Unpack
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
@@ -26,21 +26,33 @@ def make_alarm_name(prefix: str, local_name: str) -> str:
     return name
 
 
+class AlarmOptions(TypedDict, total=False):
+    """The options of `Metric.create_alarm` the project sets (typed, so that mypy checks every keyword)."""
+
+    alarm_name: str
+    alarm_description: str
+    threshold: float
+    comparison_operator: cloudwatch.ComparisonOperator
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    treat_missing_data: cloudwatch.TreatMissingData
+
+
 def notifying_alarm(
     scope: Construct,
     id_: str,
     metric: cloudwatch.Metric | cloudwatch.MathExpression,
     *,
     action: cloudwatch.IAlarmAction | None = None,
-    **props: Any,
+    **options: Unpack[AlarmOptions],
 ) -> cloudwatch.Alarm:
     """An alarm on `metric` that runs `action` (if any) on ALARM and on OK, so pages also resolve.
 
-    `props` are `Metric.create_alarm`'s (alarm_name, alarm_description, threshold, comparison_operator, ...),
-    spread over the default of missing data as not breaching, the way aws-cdk's L2 metrics take their options.
+    `options` are `Metric.create_alarm`'s, over the default of missing data as not breaching, the way aws-cdk's
+    L2 metrics take their options.
     """
-    defaults: dict[str, Any] = {"treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING}
-    alarm = metric.create_alarm(scope, id_, **(defaults | props))
+    defaults: AlarmOptions = {"treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING}
+    alarm = metric.create_alarm(scope, id_, **(defaults | options))
     if action is not None:
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)

@@ -102,7 +102,7 @@ check: lint typecheck  ## the fast tier: lint, type-check and the tests that syn
 	pytest -q -m 'not slow' $(CHECK_TESTS)
 
 app-test: setup  ## the app's tests: everything but the container's (TEST_WORKERS processes)
-	pytest --ignore=tests/container --numprocesses=$(TEST_WORKERS) --dist=loadgroup --durations=10
+	pytest --ignore=tests/container --numprocesses=$(TEST_WORKERS) --dist=loadfile --durations=10
 
 review: setup  ## what CloudFormation would add, change or replace per environment (BASE=<git ref or cdk.out dir>)
 	python -m review $(if $(BASE),$(if $(wildcard $(BASE)/assembly-*),--base-dir,--base) $(BASE),)

@@ -7,9 +7,11 @@ for the modules that still do.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from config import AppConfig, load_config
 from tests.helpers import ROOT, TEST_ACCOUNT, Synthesized, cdk_context, new_stack, synthesize
@@ -39,15 +41,18 @@ def container_directory(tmp_path: Path) -> Path:
     return tmp_path
 
 
-# Tests that share a session's server or deployment run on one worker when `make app-test` spreads the
-# suite over the machine's cores (pytest-xdist, --dist loadgroup): a directory of them is one group, any
-# other file is a group of its own, so module fixtures are never built twice.
-_ONE_WORKER_DIRECTORIES = ("e2e", "emulator")
+# `make app-test` spreads the suite over the machine's cores (pytest-xdist, `--dist loadfile`): each test file
+# runs whole on one worker, so module fixtures are built once, and so do the directories whose tests share a
+# session's server or deployment (one e2e environment, one emulated deployment), so those are built once too.
+# pytest-xdist's own `--dist loadgroup` cannot express it: with pytest 9 its group suffix no longer reaches the
+# test ids it schedules by (xdist 3.8.0 sets `Item._nodeid`, which pytest 9 derives `nodeid` without).
+_ONE_WORKER_DIRECTORIES = ("tests/e2e/", "tests/emulator/")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    tests = Path(__file__).parent
-    for item in items:
-        relative = item.path.relative_to(tests)
-        group = relative.parts[0] if relative.parts[0] in _ONE_WORKER_DIRECTORIES else relative.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+class _FileOrDirectoryScheduling(LoadFileScheduling):  # type: ignore[misc]  # xdist has no type hints
+    def _split_scope(self, nodeid: str) -> str:
+        return next((d for d in _ONE_WORKER_DIRECTORIES if nodeid.startswith(d)), super()._split_scope(nodeid))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    return _FileOrDirectoryScheduling(config, log) if config.getvalue("dist") == "loadfile" else None

@@ -23,6 +23,7 @@ from config.endpoint import (
     VpcSettings,
 )
 from config.hyperparameters import load_schema
+from config.registry_metadata import metadata_problems
 from config.types import (
     AppName,
     EnvironmentName,
@@ -101,7 +102,12 @@ class TrainingSettings(JobCompute):
     def _hyperparameters_accepted(cls, values: dict[str, str]) -> dict[str, str]:
         # The container rejects a bad value when the job starts, minutes into every pipeline run: refuse it here.
         # Required names are not checked: an execution's input may give them (see EnvironmentConfig for schedules).
-        return _container_accepts(values)
+        _container_accepts(values)
+        # Every model is registered with its hyperparameters as its version's metadata, which AWS limits.
+        problems = metadata_problems(values)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return values
 
     @model_validator(mode="after")
     def _spot_needs_a_longer_wait(self) -> TrainingSettings:

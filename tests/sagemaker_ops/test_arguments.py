@@ -115,6 +115,10 @@ WORST: list[tuple[str, list[str], str]] = [
     ("p-nan", [*TRAIN_WITH, "-p", f"{FLOAT.name}=nan"], f"{FLOAT.name} must be a finite number"),
     ("p-unknown", [*TRAIN_WITH, "-p", f"{INTEGER.name}s=100"], f"unknown hyperparameter(s) {INTEGER.name}s"),
     ("p-too-long", [*TRAIN_WITH, "-p", f"{INTEGER.name}=" + "1" * 2501], "at most 2500"),
+    # What the version the run registers could not record in its metadata (CustomerMetadataProperties).
+    ("p-metadata-value", [*TRAIN_WITH, "-p", f"{INTEGER.name}=" + "1" * 257], f"{INTEGER.name}: the value has 257"),
+    ("p-metadata-character", [*TRAIN_WITH, "-p", f"{INTEGER.name}=100\t"], f"{INTEGER.name}: the value holds '\\t'"),
+    ("p-metadata-name", [*TRAIN_WITH, "-p", "n" * 129 + "=1"], "the name has 129 characters, 1 to 128 are allowed"),
     (
         "p-twice",
         [*TRAIN_WITH, "-p", f"{INTEGER.name}=2000", "-p", f"{INTEGER.name}=2001"],

@@ -79,3 +79,21 @@ def metadata_problems(hyperparameters: Mapping[str, str]) -> list[str]:
         if problem := value_limits.problem(value):
             problems.append(f"{name}: the value {problem} in a model package version's metadata value")
     return problems
+
+
+# S3 bucket names have at most 63 characters (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html);
+# the data bucket's is generated, so a data prefix must fit beside the longest one.
+LONGEST_BUCKET_NAME = 63
+
+
+def data_prefix_problem(prefix: str) -> str | None:
+    """Why a run's data, `s3://<data bucket>/<prefix>/` (the version's `pipeline/data`), cannot be a metadata value."""
+    _, _, value_limits = _limits()
+    room = value_limits.max_length - len("s3:///") - LONGEST_BUCKET_NAME - len("/")
+    if len(prefix) > room:
+        return (
+            f"has {len(prefix)} characters: the model package version records its data as s3://<data bucket>/<prefix>/ "
+            f"in a metadata value of at most {value_limits.max_length}, which leaves {room} for the prefix"
+        )
+    problem = value_limits.problem(prefix)
+    return f"{problem} in the model package version's record of its data" if problem else None

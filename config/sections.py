@@ -23,7 +23,7 @@ from config.endpoint import (
     VpcSettings,
 )
 from config.hyperparameters import load_schema
-from config.registry_metadata import metadata_problems
+from config.registry_metadata import data_prefix_problem, metadata_problems
 from config.types import (
     AppName,
     EnvironmentName,
@@ -65,6 +65,14 @@ def _container_accepts(values: dict[str, str]) -> dict[str, str]:
     if errors:
         raise ValidationError.from_exception_data("hyperparameters", errors)
     return values
+
+
+def _recordable(data_prefix: str) -> str:
+    """A prefix the pipeline trains on: the model package version records its data location in its metadata."""
+    problem = data_prefix_problem(data_prefix)
+    if problem:
+        raise ValueError(problem)
+    return data_prefix
 
 
 class EvaluationSettings(_Frozen):
@@ -146,6 +154,11 @@ class BatchScheduleSettings(_Frozen):
     output_prefix: Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the artifacts bucket")] = "scheduled"
     enabled: bool = True
 
+    @field_validator("data_prefix")
+    @classmethod
+    def _data_prefix_recordable(cls, value: str) -> str:
+        return _recordable(value)
+
 
 class TransformSettings(JobCompute):
     """Defaults of the batch transform step (the container answers the same in /execution-parameters)."""
@@ -222,6 +235,11 @@ class DriftSettings(_Frozen):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @field_validator("retrain_data_prefix")
+    @classmethod
+    def _data_prefix_recordable(cls, value: str | None) -> str | None:
+        return None if value is None else _recordable(value)
 
     @model_validator(mode="after")
     def _retraining_needs_data(self) -> DriftSettings:

@@ -107,6 +107,9 @@ WORST: list[tuple[str, list[str], str]] = [
     ("data-prefix-tab", ["train", *ENV, "--data-prefix", "a\tb"], "control characters"),
     ("data-prefix-empty-segment", ["train", *ENV, "--data-prefix", "a//b"], "empty path segment"),
     ("data-prefix-too-long", ["train", *ENV, "--data-prefix", "é" * 600], "at most 1024 bytes"),
+    # The version the run registers records s3://<data bucket>/<prefix>/ in a metadata value (CustomerMetadataValue).
+    ("data-prefix-metadata-length", ["train", *ENV, "--data-prefix", "d" * 187], "which leaves 186 for the prefix"),
+    ("data-prefix-metadata-character", ["train", *ENV, "--data-prefix", "data(1)"], "holds '()': only letters"),
     ("p-no-equals", [*TRAIN_WITH, "-p", INTEGER.name], "NAME=VALUE"),
     ("p-no-name", [*TRAIN_WITH, "-p", "=100"], "NAME=VALUE"),
     ("p-ill-typed", [*TRAIN_WITH, "-p", f"{INTEGER.name}=abc"], f"{INTEGER.name} must be an integer, got 'abc'"),

@@ -4,7 +4,8 @@ The training pipeline registers every model with the hyperparameters it trained 
 next to the lineage entries (`config.contract.REGISTRY_METADATA_KEYS`). AWS limits that map (botocore's sagemaker
 model, CustomerMetadataMap: a number of entries, and each key and value a length and a character class); a run
 that breaks it would train for nothing and fail at Register. The configuration and `sagemaker_ops train -p`
-refuse such hyperparameters first, with the limits read from the same model.
+refuse such hyperparameters first, with the limits read from the same model; likewise a data prefix whose
+location (`pipeline/data`, `s3://<data bucket>/<prefix>/`) a metadata value cannot hold.
 """
 
 from __future__ import annotations

@@ -50,6 +50,12 @@ def sagemaker_enum(shape: str) -> frozenset[str]:
     return frozenset(values)
 
 
+def sagemaker_shape(shape: str) -> dict[str, Any]:
+    """The metadata (min, max, pattern) the SageMaker API documents for a shape, e.g. `CustomerMetadataKey`."""
+    metadata: dict[str, Any] = _sagemaker().shape_for(shape).metadata
+    return metadata
+
+
 def sagemaker_range(shape: str, member: str) -> tuple[int, int]:
     """The (min, max) the SageMaker API documents for `shape.member`, e.g. a timeout's bounds."""
     metadata = _sagemaker().shape_for(shape).members[member].metadata

@@ -196,10 +196,10 @@ LINEAGE_TRAINING_JOB = "pipeline/training_job"
 LINEAGE_DATA = "pipeline/data"
 LINEAGE_COMMIT = "pipeline/commit"
 LINEAGE_EXECUTION = "pipeline/execution"
-# ... and `quality_gate/<metric>`: the gate metric's final value; a version registered in prod from staging's
-# records the staging version's ARN under `promotion/from`.
-QUALITY_GATE_PREFIX = "quality_gate/"
+# ... and a version registered in prod from staging's records the staging version's ARN under `promotion/from`.
 PROMOTED_FROM = "promotion/from"
+# Every metadata key a version may hold besides the hyperparameters (config/registry_metadata.py counts them).
+REGISTRY_METADATA_KEYS = (LINEAGE_TRAINING_JOB, LINEAGE_DATA, LINEAGE_COMMIT, LINEAGE_EXECUTION, PROMOTED_FROM)
 # An approved version's image gets this tag as well (sagemaker_ops approve), and the repository's lifecycle
 # keeps up to MAX_APPROVED_IMAGES images so tagged, whatever its count of newest images: a version the
 # endpoint may serve (or roll back to) keeps its image.

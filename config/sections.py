@@ -23,6 +23,7 @@ from config.endpoint import (
     VpcSettings,
 )
 from config.hyperparameters import load_schema
+from config.registry_metadata import data_prefix_problem, metadata_problems
 from config.types import (
     AppName,
     EnvironmentName,
@@ -66,6 +67,14 @@ def _container_accepts(values: dict[str, str]) -> dict[str, str]:
     return values
 
 
+def _recordable(data_prefix: str) -> str:
+    """A prefix the pipeline trains on: the model package version records its data location in its metadata."""
+    problem = data_prefix_problem(data_prefix)
+    if problem:
+        raise ValueError(problem)
+    return data_prefix
+
+
 class EvaluationSettings(_Frozen):
     """A quality gate after training: the job's final `metric` must reach `threshold`."""
 
@@ -101,7 +110,12 @@ class TrainingSettings(JobCompute):
     def _hyperparameters_accepted(cls, values: dict[str, str]) -> dict[str, str]:
         # The container rejects a bad value when the job starts, minutes into every pipeline run: refuse it here.
         # Required names are not checked: an execution's input may give them (see EnvironmentConfig for schedules).
-        return _container_accepts(values)
+        _container_accepts(values)
+        # Every model is registered with its hyperparameters as its version's metadata, which AWS limits.
+        problems = metadata_problems(values)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return values
 
     @model_validator(mode="after")
     def _spot_needs_a_longer_wait(self) -> TrainingSettings:
@@ -139,6 +153,11 @@ class BatchScheduleSettings(_Frozen):
     ) = None
     output_prefix: Annotated[str, _matching(r"[^/\s][^\s]*", "a key prefix in the artifacts bucket")] = "scheduled"
     enabled: bool = True
+
+    @field_validator("data_prefix")
+    @classmethod
+    def _data_prefix_recordable(cls, value: str) -> str:
+        return _recordable(value)
 
 
 class TransformSettings(JobCompute):
@@ -216,6 +235,11 @@ class DriftSettings(_Frozen):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @field_validator("retrain_data_prefix")
+    @classmethod
+    def _data_prefix_recordable(cls, value: str | None) -> str | None:
+        return None if value is None else _recordable(value)
 
     @model_validator(mode="after")
     def _retraining_needs_data(self) -> DriftSettings:

@@ -28,6 +28,7 @@ from config.aws_catalog import did_you_mean, regions
 from config.contract import MAX_JOB_SECONDS
 from config.endpoint import PackageVersion
 from config.hyperparameters import load_schema
+from config.registry_metadata import data_prefix_problem, metadata_problems
 
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".jsonl": "application/jsonlines"}
 # A pipeline run waits for a training job and then a transform job, each at most SageMaker's longest job.
@@ -220,7 +221,7 @@ def data_prefix(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"must be a key prefix in the data bucket, not a URL (e.g. training/2026-11), got {text!r}"
         )
-    problem = _key_problem(text)
+    problem = _key_problem(text) or data_prefix_problem(text.rstrip("/"))
     if problem:
         raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
     return text.rstrip("/")
@@ -323,7 +324,8 @@ def check_train(args: argparse.Namespace, settings: EnvironmentConfig) -> None:
             raise UsageError(f"argument --hyperparameter/-p: {key} is given twice")
         given[key] = value
     merged = {**settings.training.hyperparameters, **given}
-    problems = load_schema().problems(merged, complete=True)
+    # The pipeline registers the model with these as its version's metadata: refuse what AWS would refuse there.
+    problems = metadata_problems(merged) + load_schema().problems(merged, complete=True)
     if problems:
         where = f"training.hyperparameters of environments.{settings.name.value}"
         hint = (

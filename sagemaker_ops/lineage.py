@@ -1,11 +1,14 @@
 """A model package version's lineage: its approval and what produced it, as `status` and `promote` show it.
 
 The training pipeline records it with every version it registers
-(`sagemaker_constructs/training_pipeline/registration.py`, keys from `config.contract`).
+(`sagemaker_constructs/training_pipeline/registration.py`, keys from `config.contract`). The metrics are read from
+the one place they are recorded: the version's model quality statistics, the training job's final metrics as a
+JSON document in S3 (ModelMetrics.ModelQuality.Statistics.S3Uri).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from config.contract import (
@@ -15,15 +18,30 @@ from config.contract import (
     LINEAGE_TRAINING_JOB,
     PENDING_APPROVAL,
     PROMOTED_FROM,
-    QUALITY_GATE_PREFIX,
+    REGISTRY_METADATA_KEYS,
 )
 from sagemaker_ops.deployment import Deployment
 
-_LINEAGE_KEYS = {LINEAGE_TRAINING_JOB, LINEAGE_DATA, LINEAGE_COMMIT, LINEAGE_EXECUTION, PROMOTED_FROM}
+
+def metrics_document(described: dict[str, Any]) -> str | None:
+    """The S3 URI of the version's model quality statistics (the final metrics), if it has them."""
+    statistics = ((described.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
+    uri = statistics.get("S3Uri")
+    return str(uri) if uri else None
 
 
-def lineage(described: dict[str, Any]) -> dict[str, Any]:
-    """What a DescribeModelPackage answer says about the version: approval, training job, data, metrics."""
+def final_metrics(s3: Any, uri: str | None) -> dict[str, float]:
+    """The metrics of a FinalMetricDataList document (`[{"MetricName": ..., "Value": ...}, ...]`) at `uri`."""
+    if uri is None:
+        return {}
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return {str(metric["MetricName"]): float(metric["Value"]) for metric in document}
+
+
+def lineage(described: dict[str, Any], s3: Any) -> dict[str, Any]:
+    """What a DescribeModelPackage answer says about the version: approval, training job, data, metrics (read with
+    the S3 client `s3` from the version's statistics document)."""
     metadata = dict(described.get("CustomerMetadataProperties") or {})
     # A version registered Approved (dev's auto_approve) was decided when it was created.
     modified_by = described.get("LastModifiedBy") or described.get("CreatedBy") or {}
@@ -41,16 +59,9 @@ def lineage(described: dict[str, Any]) -> dict[str, Any]:
         "commit": metadata.get(LINEAGE_COMMIT),
         "execution": metadata.get(LINEAGE_EXECUTION),
         "promoted_from": metadata.get(PROMOTED_FROM),
-        "metrics": {
-            key.removeprefix(QUALITY_GATE_PREFIX): float(value)
-            for key, value in metadata.items()
-            if key.startswith(QUALITY_GATE_PREFIX)
-        },
-        "hyperparameters": {
-            key: value
-            for key, value in metadata.items()
-            if key not in _LINEAGE_KEYS and not key.startswith(QUALITY_GATE_PREFIX)
-        },
+        "metrics": final_metrics(s3, metrics_document(described)),
+        "metrics_document": metrics_document(described),
+        "hyperparameters": {key: value for key, value in metadata.items() if key not in REGISTRY_METADATA_KEYS},
         "image": containers[0].get("Image"),
         "model_artifact": containers[0].get("ModelDataUrl"),
     }
@@ -65,7 +76,7 @@ def served_lineage(deployment: Deployment) -> dict[str, Any] | None:
     if not arn:
         return None
     described = sagemaker.describe_model_package(ModelPackageName=arn)
-    return {"package": described["ModelPackageArn"], **lineage(described)}
+    return {"package": described["ModelPackageArn"], **lineage(described, deployment.client("s3"))}
 
 
 def _iso(value: Any) -> str | None:

@@ -55,7 +55,7 @@ def promote_package(context: Context) -> dict[str, Any]:
     if source is not None:
         return register_from_staging(context, source)
     described = _describe(deployment, context.args.package)
-    result = {"package": described["ModelPackageArn"], **lineage(described)}
+    result = {"package": described["ModelPackageArn"], **lineage(described, deployment.client("s3"))}
     if described.get("ModelApprovalStatus") != APPROVED:
         raise CheckFailedError(
             f"version {result['version']} is {described.get('ModelApprovalStatus')}, not Approved: no Model can be "
@@ -76,14 +76,16 @@ def promote_package(context: Context) -> dict[str, Any]:
 def register_from_staging(context: Context, source: str) -> dict[str, Any]:
     """Register staging's approved version `source` (its ARN) in prod's group, awaiting prod's approval.
 
-    Its artifact is copied into prod's artifacts bucket (prod's endpoint reads only that), and it names the image
+    Its artifact and its metrics' document are copied into prod's artifacts bucket (prod's roles read only that),
+    and it names the image
     by the same tag in prod's repository (the same build: the tag is the image asset's content hash), which must
     be there (deploy Prod-Platform from the same commit first). Its lineage comes along, plus `promotion/from`.
     """
     deployment = context.deployment
     sagemaker = deployment.client("sagemaker")
     described = sagemaker.describe_model_package(ModelPackageName=source)
-    result: dict[str, Any] = {"from": source, **lineage(described)}
+    s3 = deployment.client("s3")
+    result: dict[str, Any] = {"from": source, **lineage(described, s3)}
     if described.get("ModelApprovalStatus") != APPROVED:
         raise CheckFailedError(
             f"staging's version {result['version']} is not Approved: prod takes approved ones", result
@@ -98,17 +100,27 @@ def register_from_staging(context: Context, source: str) -> dict[str, Any]:
         raise CheckFailedError(
             f"prod's repository has no image {image}: deploy Prod-Platform from the commit that built it first", result
         )
-    bucket, key = platform.output("ArtifactsBucketName"), f"promoted/{result['version']}/model.tar.gz"
-    source_bucket, _, source_key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
-    deployment.client("s3").copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+    bucket, folder = platform.output("ArtifactsBucketName"), f"promoted/{result['version']}"
+    # Prod's roles read prod's bucket only: the artifact and the metrics' document come along.
+    copies = {"ModelDataUrl": container["ModelDataUrl"], "Statistics": result["metrics_document"]}
+    copied = {}
+    for what, uri in copies.items():
+        if uri:
+            source_bucket, _, source_key = uri.removeprefix("s3://").partition("/")
+            key = f"{folder}/{source_key.rpartition('/')[2]}"
+            s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+            copied[what] = f"s3://{bucket}/{key}"
+    statistics = {**described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})}
+    statistics["S3Uri"] = copied.get("Statistics")
     registered = sagemaker.create_model_package(
         ModelPackageGroupName=platform.output("ModelPackageGroupName"),
         ModelPackageDescription=f"{described.get('ModelPackageDescription', '')}; promoted from {result['version']}",
         InferenceSpecification={**described["InferenceSpecification"], "Containers": [
-            {"Image": image, "ModelDataUrl": f"s3://{bucket}/{key}"}]},
+            {"Image": image, "ModelDataUrl": copied["ModelDataUrl"]}]},
         ModelApprovalStatus=PENDING_APPROVAL,
         CustomerMetadataProperties={**described.get("CustomerMetadataProperties", {}), PROMOTED_FROM: source},
         **({"MetadataProperties": described["MetadataProperties"]} if "MetadataProperties" in described else {}),
+        **({"ModelMetrics": {"ModelQuality": {"Statistics": statistics}}} if "Statistics" in copied else {}),
         SecurityConfig={"KmsKeyId": platform.output("EncryptionKeyArn")},
     )  # fmt: skip
     arn = registered["ModelPackageArn"]
@@ -147,7 +159,8 @@ def _decide(context: Context, status: str) -> dict[str, Any]:
         request["ApprovalDescription"] = args.reason
     deployment.client("sagemaker").update_model_package(**request)
     after = deployment.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    result = {"package": arn, "previous_approval": described.get("ModelApprovalStatus"), **lineage(after)}
+    lineage_after = lineage(after, deployment.client("s3"))
+    result = {"package": arn, "previous_approval": described.get("ModelApprovalStatus"), **lineage_after}
     if kept is not None:
         result["image_kept_as"] = kept
         result["next_step"] = (

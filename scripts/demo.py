@@ -254,7 +254,7 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     served = run_ops(server, "status")["model_package"]
     show(f"status: serves {served['version']} ({served['approval']} by {served['decided_by']} at "
          f"{served['decided_at']}), trained by {served['training_job']} on {served['data']}, "
-         f"metrics {served['metrics'] or 'none gated'}, hyperparameters {served['hyperparameters']}")  # fmt: skip
+         f"metrics {served['metrics'] or 'none recorded'}, hyperparameters {served['hyperparameters']}")  # fmt: skip
 
     say("8/8 where each output lives")
     scores_uri = report["scores"] + "part-0.csv.out"

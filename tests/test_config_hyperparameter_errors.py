@@ -176,3 +176,14 @@ def test_a_combination_is_left_to_each_execution_while_a_required_value_is_missi
     raw["environments"]["dev"]["training"]["hyperparameters"] = values
     # WHEN loaded THEN it is accepted: `sagemaker_ops train -p <it>=...` decides, and is checked then
     assert parse_config(raw).environment("dev").training.hyperparameters == values
+
+
+def test_a_value_the_container_accepts_but_a_model_package_cannot_record_is_refused(raw: Raw) -> None:
+    # GIVEN a value the container parses (Python strips the tab) which a version's metadata value cannot hold
+    value = f"{INTEGER.default}\t"
+    assert declared.SCHEMA.problems({INTEGER.name: value}) == []
+    _hyperparameters(raw, "staging")[INTEGER.name] = value
+    # WHEN the configuration is loaded THEN it stops before any run trains a model Register would refuse
+    error = _error(raw)
+    assert error.startswith("environment 'staging': training.hyperparameters")
+    assert f"{INTEGER.name}: the value holds '\\t'" in error

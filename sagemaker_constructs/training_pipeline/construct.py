@@ -47,9 +47,10 @@ class TrainingPipeline(Construct):
       in `s3://<artifacts>/checkpoints/<job>/`. A CustomState, because CDK's
       `SageMakerCreateTrainingJob` has no spot or checkpoint properties.
     - **Evaluate** (with `quality_gate`): the job's final metric against the threshold.
-    - **Lineage → Register** (with `model_registry`): the model that passed the gate becomes a version of the
-      group (`registration.py`: artifact, image, training job, data, commit, hyperparameters, gate metric,
-      the key), awaiting approval unless `auto_approve`; the report names it (`model_package`).
+    - **Lineage → WriteMetrics → Register** (with `model_registry`): the model that passed the gate becomes a
+      version of the group (`registration.py`: artifact, image, training job, data, commit, hyperparameters, the
+      final metrics as its model quality statistics, the key), awaiting approval unless `auto_approve`; the
+      report names it (`model_package`).
     - **CreateModel** (CDK's `SageMakerCreateModel`): the trained artifact, network isolation on.
     - **Score** (`createTransformJob.sync`): every CSV line under `s3://<data>/<score_prefix>/`
       (default `<data_prefix>/score/`), MultiRecord batches of at most `max_payload_mb`, each
@@ -62,7 +63,8 @@ class TrainingPipeline(Construct):
     Jobs, models and transform jobs are named `<name_prefix>-<execution name>` and tagged with
     `tags`, `Commit` (from the input) and `PipelineExecution`. The state machine's role (`role`,
     policy `policy`) may create, describe, stop and tag only those, pass only the execution role
-    (to SageMaker), publish only to the topic; it never reads the buckets itself. It logs ALL
+    (to SageMaker), publish only to the topic; it never reads the buckets itself, and writes only the final
+    metrics' documents there (with `model_registry`). It logs ALL
     events with execution data to `log_group` (encrypted, `log_retention_days`) and traces with X-Ray.
 
     :param name_prefix: `<app>-<env>`; lowercase letters, digits and '-', short enough that a
@@ -137,6 +139,7 @@ class TrainingPipeline(Construct):
             topic=notification_topic,
             tuning=tuning is not None,
             model_registry=model_registry,
+            artifacts_bucket=artifacts_bucket,
         )
 
         # Built like the drift monitor's log group (duplicates pairs them): each state machine its own group, named
@@ -298,27 +301,26 @@ class TrainingPipeline(Construct):
             output_path="$.report",
         )
 
-        stages: list[tuple[str, sfn.TaskStateBase | sfn.CustomState]] = [
-            ("Training", train),
-            ("ModelCreation", create_model),
-            ("Transform", score),
+        stages: list[tuple[str, list[sfn.TaskStateBase | sfn.CustomState]]] = [
+            ("Training", [train]),
+            ("ModelCreation", [create_model]),
+            ("Transform", [score]),
         ]
         passed: sfn.IChainable = create_model
         if self.model_registry is not None:
-            register = self._registration_state(self.model_registry, image_uri)
-            stages.append(("Registration", register))
+            write_metrics, register = self._registration_states(self.model_registry, image_uri)
+            stages.append(("Registration", [write_metrics, register]))
             passed = sfn.Pass(
                 self,
                 "Lineage",
-                comment="What the version records besides the hyperparameters",
-                parameters=registration.lineage(
-                    self._data_bucket.bucket_name, quality_gate.metric if quality_gate else None
-                ),
+                comment="What the version records besides the hyperparameters, and where its metrics go",
+                parameters=registration.lineage(self._data_bucket.bucket_name),
                 result_path="$.lineage",
-            ).next(register.next(create_model))
-        for stage, state in stages:
+            ).next(write_metrics.next(register.next(create_model)))
+        for stage, stage_states in stages:
             failed = outcomes.failure(self, self.name_prefix, stage, topic)
-            state.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
+            for state in stage_states:
+                state.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
 
         after_training = passed
         if quality_gate is not None:
@@ -372,15 +374,21 @@ class TrainingPipeline(Construct):
         self._training_json = state_json
         return sfn.CustomState(self, "Train", state_json=state_json)
 
-    def _registration_state(self, registry: ModelRegistry, image_uri: str) -> sfn.CustomState:
+    def _registration_states(self, registry: ModelRegistry, image_uri: str) -> tuple[sfn.CustomState, sfn.CustomState]:
+        """WriteMetrics (the final metrics' document) and Register (the version that names it)."""
+        partition, bucket = cdk.Stack.of(self).partition, self._artifacts_bucket.bucket_name
+        write = registration.write_metrics(partition=partition, artifacts_bucket=bucket, key_arn=self._key.key_arn)
         state_json = registration.register(
-            partition=cdk.Stack.of(self).partition,
+            partition=partition,
             group_name=registry.group_name,
             image_uri=image_uri,
             key_arn=self._key.key_arn,
             auto_approve=self.auto_approve,
+            artifacts_bucket=bucket,
         )
-        return sfn.CustomState(self, "Register", state_json=state_json)
+        return sfn.CustomState(self, "WriteMetrics", state_json=write), sfn.CustomState(
+            self, "Register", state_json=state_json
+        )
 
     def _transform_state(self, transform: TransformJobOptions) -> sfn.CustomState:
         state_json = states.transform_job(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aws_cdk as cdk
+import constructs
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -18,6 +24,7 @@ from sagemaker_constructs.state_machines import (
     pass_execution_role_statement,
     sync_rules_statement,
 )
+from sagemaker_constructs.training_pipeline.registration import metrics_key_pattern
 
 # The rules Step Functions creates to learn when a `.sync` SageMaker job ends.
 _SYNC_RULES = (
@@ -37,6 +44,7 @@ def pipeline_policy(
     execution_role: SageMakerExecutionRole,
     encryption_key: kms.IKey,
     topic: sns.ITopic,
+    artifacts_bucket: s3.IBucket,
     tuning: bool = False,
     model_registry: ModelRegistry | None = None,
 ) -> iam.ManagedPolicy:
@@ -44,11 +52,14 @@ def pipeline_policy(
 
     Create, describe, stop and tag its own SageMaker jobs and models (`<name_prefix>-*`), pass only the
     execution role and only to SageMaker, learn when `.sync` jobs end, attach encrypted volumes, publish
-    to `topic`, deliver its logs and traces. No S3: SageMaker reads and writes with the execution role.
+    to `topic`, deliver its logs and traces. In S3 only the final metrics' documents (below): SageMaker reads and
+    writes the data with the execution role.
     With `tuning`, also its own hyperparameter tuning jobs (`<name_prefix>-*`; their training jobs are
     named `<tuning job>-<n>-<id>`, so the training-job statement covers describing the best one).
-    With `model_registry`, also register (and tag) versions of that group; the key statement below lets
-    SageMaker encrypt their information with the environment's key as the caller.
+    With `model_registry`, also register (and tag) versions of that group, and put the final metrics' document
+    of each of its jobs into `artifacts_bucket` (nothing else, no read); the key statement below lets SageMaker
+    encrypt the versions' information, and S3 the document (SSE-KMS needs kms:GenerateDataKey of the writer:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html), with the key as the caller.
     """
 
     def arn(resource: str, name: str, service: str = "sagemaker") -> str:
@@ -98,6 +109,17 @@ def pipeline_policy(
             ),
             *tuning_statements,
             *([model_registry.register_statement()] if model_registry else []),
+            *(
+                [
+                    iam.PolicyStatement(
+                        sid="WriteFinalMetrics",
+                        actions=["s3:PutObject"],
+                        resources=[artifacts_bucket.arn_for_objects(metrics_key_pattern(name_prefix))],
+                    )
+                ]
+                if model_registry
+                else []
+            ),
             iam.PolicyStatement(
                 sid="CreateModels",
                 actions=["sagemaker:CreateModel", "sagemaker:AddTags", "sagemaker:ListTags"],
@@ -154,5 +176,43 @@ def pipeline_policy(
             "SageMaker numbers each registered version of the group (<group>/<n>); limited to this "
             f"environment's group {model_registry.group_name}.",
         )
+    if model_registry is not None:
+        # The bucket is another stack's: how the finding spells its ARN is known once references are resolved.
+        policy.node.add_validation(_AcknowledgeMetricsDocuments(policy, artifacts_bucket, name_prefix))
     acknowledge_log_and_trace(policy)
     return policy
+
+
+@jsii.implements(constructs.IValidation)
+class _AcknowledgeMetricsDocuments:
+    """Acknowledges the wildcard of WriteFinalMetrics, its bucket's ARN spelled as cdk-nag spells a resolved one."""
+
+    def __init__(self, policy: iam.ManagedPolicy, bucket: s3.IBucket, name_prefix: str) -> None:
+        self._policy, self._bucket, self._name_prefix = policy, bucket, name_prefix
+
+    def validate(self) -> list[str]:
+        arn = _flattened(cdk.Stack.of(self._policy).resolve(self._bucket.bucket_arn))
+        acknowledge(
+            self._policy,
+            f"AwsSolutions-IAM5[Resource::{arn}/{metrics_key_pattern(self._name_prefix)}]",
+            "The final metrics' document of each of this environment's training jobs, under the execution's output "
+            "prefix and the job's name, both unknown at deploy time; this one file name only, no read.",
+        )
+        return []
+
+
+def _flattened(value: Any) -> str:
+    """A resolved reference as cdk-nag's findings name it (its utils/flatten-cfn-reference)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::ImportValue":
+            return _flattened(argument)
+        if function == "Fn::Join":
+            return str(argument[0]).join(_flattened(part) for part in argument[1])
+    return json.dumps(value, separators=(",", ":"))

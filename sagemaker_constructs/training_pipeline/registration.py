@@ -8,13 +8,17 @@ Step Functions has no optimised integration for CreateModelPackage: Register is 
 - `MetadataProperties`: `GeneratedBy` the training job's ARN, `CommitId` the execution's commit;
 - `CustomerMetadataProperties`: the hyperparameters the job trained with (as DescribeTrainingJob gives them),
   and, under `pipeline/...` keys no hyperparameter name can take (they hold no '/'), the training job, the
-  data it trained on, the commit, the execution and, with a quality gate, `quality_gate/<metric>`: its value;
+  data it trained on, the commit and the execution;
+- `ModelMetrics.ModelQuality.Statistics`: the training job's final metrics (its FinalMetricDataList as JSON),
+  which WriteMetrics puts next to the model first (`<output_prefix>/models/<job>/output/metrics.json`, with the
+  environment's key): the API takes model metrics as an S3 document only (botocore's MetricsSource: ContentType
+  and S3Uri). That document is the one record of the metrics; `sagemaker_ops` reads it back as the lineage;
 - `SecurityConfig.KmsKeyId`: the environment's key encrypts the version's information
   (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ModelPackageSecurityConfig.html);
 - `ModelApprovalStatus`: PendingManualApproval, or Approved where the environment approves automatically (dev).
 
-The metadata map holds at most 50 entries of values in letters, digits, spaces and `_.:/=+-@`
-(botocore's CustomerMetadataMap): a run whose hyperparameters break that fails at Register, notified.
+The metadata map holds at most 50 entries of limited keys and values (botocore's CustomerMetadataMap): the
+configuration and `sagemaker_ops train -p` refuse hyperparameters that break it (`config.registry_metadata`).
 """
 
 from __future__ import annotations
@@ -25,30 +29,64 @@ from config.contract import (
     APPROVED,
     INPUT_COMMIT,
     INPUT_DATA_PREFIX,
+    INPUT_OUTPUT_PREFIX,
     LINEAGE_COMMIT,
     LINEAGE_DATA,
     LINEAGE_EXECUTION,
     LINEAGE_TRAINING_JOB,
     PENDING_APPROVAL,
-    QUALITY_GATE_PREFIX,
 )
 
+# The final metrics' document, next to the model the job wrote (`<output_prefix>/models/<job>/output/`).
+METRICS_DOCUMENT = "metrics.json"
+METRICS_CONTENT_TYPE = "application/json"
 
-def lineage(data_bucket: str, gate_metric: str | None) -> dict[str, Any]:
-    """Lineage: what the version records besides the hyperparameters, as CustomerMetadataProperties entries."""
-    entries: dict[str, Any] = {
-        f"{LINEAGE_TRAINING_JOB}.$": "$.training.TrainingJobName",
-        f"{LINEAGE_DATA}.$": f"States.Format('s3://{data_bucket}/{{}}/', $.args.{INPUT_DATA_PREFIX})",
-        f"{LINEAGE_COMMIT}.$": f"$.args.{INPUT_COMMIT}",
-        f"{LINEAGE_EXECUTION}.$": "$$.Execution.Name",
+
+def metrics_key_pattern(name_prefix: str) -> str:
+    """The keys WriteMetrics may write, for the state machine's policy: any output prefix, this environment's jobs."""
+    return f"*/models/{name_prefix}-*/output/{METRICS_DOCUMENT}"
+
+
+def lineage(data_bucket: str) -> dict[str, Any]:
+    """Lineage: the metadata the version records besides the hyperparameters, and where its metrics go."""
+    return {
+        "metadata": {
+            f"{LINEAGE_TRAINING_JOB}.$": "$.training.TrainingJobName",
+            f"{LINEAGE_DATA}.$": f"States.Format('s3://{data_bucket}/{{}}/', $.args.{INPUT_DATA_PREFIX})",
+            f"{LINEAGE_COMMIT}.$": f"$.args.{INPUT_COMMIT}",
+            f"{LINEAGE_EXECUTION}.$": "$$.Execution.Name",
+        },
+        # The job's own output folder: S3OutputPath (states.training_job) + <job>/output/.
+        "metrics_key.$": (
+            f"States.Format('{{}}/models/{{}}/output/{METRICS_DOCUMENT}', $.args.{INPUT_OUTPUT_PREFIX}, "
+            "$.training.TrainingJobName)"
+        ),
     }
-    if gate_metric is not None:
-        # The gate read the value into $.evaluation; a metadata value is a string.
-        entries[f"{QUALITY_GATE_PREFIX}{gate_metric}.$"] = "States.Format('{}', $.evaluation.values[0])"
-    return entries
 
 
-def register(*, partition: str, group_name: str, image_uri: str, key_arn: str, auto_approve: bool) -> dict[str, Any]:
+def write_metrics(*, partition: str, artifacts_bucket: str, key_arn: str) -> dict[str, Any]:
+    """WriteMetrics: PutObject (SDK integration) of the job's FinalMetricDataList, encrypted with the key."""
+    return {
+        "Type": "Task",
+        "Comment": "The final metrics as the version's model quality statistics (an S3 document is what the API takes)",
+        "Resource": f"arn:{partition}:states:::aws-sdk:s3:putObject",
+        "Parameters": {
+            "Bucket": artifacts_bucket,
+            "Key.$": "$.lineage.metrics_key",
+            "Body.$": "States.JsonToString($.training.FinalMetricDataList)",
+            "ContentType": METRICS_CONTENT_TYPE,
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": key_arn,
+        },
+        # A CustomState cannot discard a result (CDK drops a null ResultPath): keep the small part that says which.
+        "ResultSelector": {"ETag.$": "$.ETag"},
+        "ResultPath": "$.metrics_document",
+    }
+
+
+def register(
+    *, partition: str, group_name: str, image_uri: str, key_arn: str, auto_approve: bool, artifacts_bucket: str
+) -> dict[str, Any]:
     """Register: CreateModelPackage in `group_name` (SDK integration), its ARN into `$.package`."""
     parameters = {
         "ModelPackageGroupName": group_name,
@@ -64,7 +102,15 @@ def register(*, partition: str, group_name: str, image_uri: str, key_arn: str, a
         "ModelApprovalStatus": APPROVED if auto_approve else PENDING_APPROVAL,
         "MetadataProperties": {"GeneratedBy.$": "$.training.TrainingJobArn", "CommitId.$": f"$.args.{INPUT_COMMIT}"},
         # The lineage last: a hyperparameter can never overwrite it.
-        "CustomerMetadataProperties.$": "States.JsonMerge($.training.HyperParameters, $.lineage, false)",
+        "CustomerMetadataProperties.$": "States.JsonMerge($.training.HyperParameters, $.lineage.metadata, false)",
+        "ModelMetrics": {
+            "ModelQuality": {
+                "Statistics": {
+                    "ContentType": METRICS_CONTENT_TYPE,
+                    "S3Uri.$": f"States.Format('s3://{artifacts_bucket}/{{}}', $.lineage.metrics_key)",
+                }
+            }
+        },
         "SecurityConfig": {"KmsKeyId": key_arn},
         "Tags.$": "$.tags",
     }

@@ -45,6 +45,7 @@ from tests.deploy_readiness.requirements import (
     SAGEMAKER_VPC_ACTIONS,
     SAGEMAKER_VPC_DOC,
     SCHEMA_DOC,
+    SDK_ACTIONS_CHECKED,
     SDK_API_NEEDS,
     SDK_REQUEST_NEEDS,
     SDK_SERVICES_CHECKED,
@@ -572,9 +573,9 @@ class Checker:
             if match is None:
                 continue
             service, api = match.groups()
-            if service not in SDK_SERVICES_CHECKED:
-                continue
             action = f"{service}:{api[0].upper()}{api[1:]}"
+            if service not in SDK_SERVICES_CHECKED and action not in SDK_ACTIONS_CHECKED:
+                continue
             needs = [(action, STEP_FUNCTIONS_SDK_DOC)]
             if action in SDK_API_NEEDS:
                 actions, source = SDK_API_NEEDS[action]

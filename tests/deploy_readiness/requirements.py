@@ -420,8 +420,15 @@ STEP_FUNCTIONS_SDK_DOC = (
 # The services whose SDK integrations are checked: the drift monitor's s3:listObjectsV2 is allowed (as
 # s3:ListBucket) only under an s3:prefix condition the run alone knows; its construct tests check that one.
 SDK_SERVICES_CHECKED = ("sagemaker",)
+# ... and single APIs of other services, by their IAM action.
+SDK_ACTIONS_CHECKED = ("s3:PutObject",)
 # What an SDK integration's API needs beyond its own action.
 SDK_API_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "s3:PutObject": (
+        ("kms:GenerateDataKey",),
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html (an object encrypted with "
+        "an AWS KMS key: the uploader needs kms:GenerateDataKey on the key; the buckets here are SSE-KMS)",
+    ),
     "sagemaker:DescribeModelPackage": (
         ("kms:Decrypt",),
         "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeModelPackage.html (a version "

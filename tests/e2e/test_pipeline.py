@@ -46,8 +46,8 @@ def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictio
     # THEN it passes every step, and reports where the model and the scores are
     assert run.status == SUCCEEDED, staging.explain(run)
     gate = synthesized.config.environment("staging").training.evaluation
-    steps = ["Train", *(["Evaluate", "MeetsQualityGate"] if gate else []), "Lineage", "Register", "CreateModel"]
-    steps += ["Score", "Report", "NotifySucceeded"]
+    steps = ["Train", *(["Evaluate", "MeetsQualityGate"] if gate else []), "Lineage", "WriteMetrics", "Register"]
+    steps += ["CreateModel", "Score", "Report", "NotifySucceeded"]
     assert [name for name in run.entered() if name in steps] == steps
     report = run.output
     job = report["training_job"]
@@ -81,7 +81,12 @@ def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictio
     lineage = package["CustomerMetadataProperties"]
     assert lineage["pipeline/training_job"] == job
     assert lineage["pipeline/data"] == f"s3://{staging.data_bucket}/{data.prefix}/"
-    assert gate is None or float(lineage[f"quality_gate/{gate.metric}"]) == metrics[gate.metric]
+    # AND its model quality statistics are the job's final metrics, in a document next to the model
+    statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    assert statistics["S3Uri"] == report["model_artifact"].replace("model.tar.gz", "metrics.json")
+    (document,) = staging.read(statistics["S3Uri"]).values()
+    assert {m["MetricName"]: m["Value"] for m in json.loads(document)} == metrics
     assert {name: lineage[name] for name in FAST} == FAST
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import botocore.session
 from botocore.validate import ParamValidator
 
-_SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
+_SESSION = botocore.session.get_session()
 _FILTER = re.compile(r"(\w*)\[\?\(@\.(\w+) == '([^']*)'\)\]")
 _INDEX = re.compile(r"(\w*)\[(\d+)\]")
 
@@ -29,9 +29,9 @@ _INDEX = re.compile(r"(\w*)\[(\d+)\]")
 @dataclass
 class ServiceAnswers:
     """Mocked answers to a definition's tasks (`run(..., task=<an instance>)`): every request is recorded by
-    operation; SNS Publish is answered; a SageMaker request is first validated against botocore's model of the
-    API (types, required members, lengths and ranges), then answered by the method named like the API's action
-    (`createTrainingJob`), which a subclass provides."""
+    operation; SNS Publish is answered; a SageMaker (or other SDK integration's) request is first validated against
+    botocore's model of the API (types, required members, lengths and ranges), then answered by the method named
+    like the API's action (`createTrainingJob`), which a subclass provides."""
 
     requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -40,7 +40,9 @@ class ServiceAnswers:
         self.requests.setdefault(operation, []).append(parameters)
         if operation == "publish":
             return {"MessageId": "m-1"}
-        api = _SAGEMAKER.operation_model(operation[0].upper() + operation[1:])
+        # arn:aws:states:::sagemaker:<action>[.sync] or arn:aws:states:::aws-sdk:<service>:<action>
+        service = resource.split(":::", maxsplit=1)[-1].removeprefix("aws-sdk:").split(":", maxsplit=1)[0]
+        api = _SESSION.get_service_model(service).operation_model(operation[0].upper() + operation[1:])
         report = ParamValidator().validate(dict(parameters), api.input_shape)
         assert not report.has_errors(), report.generate_report()
         return getattr(self, operation)(parameters)
@@ -183,6 +185,8 @@ def _intrinsic(name: str, arguments: list[Any]) -> Any:
         if deep is not False or not isinstance(left, dict) or not isinstance(right, dict):
             raise TaskFailedError("States.Runtime", f"States.JsonMerge needs two objects and false, got {arguments}")
         return {**left, **right}
+    if name == "States.JsonToString":
+        return json.dumps(arguments[0], separators=(",", ":"))
     raise NotImplementedError(name)
 
 

@@ -61,6 +61,9 @@ class Services(ServiceAnswers):
             "FinalMetricDataList": [{"MetricName": "validation:score", "Value": self.score}],
         }
 
+    def putObject(self, _parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
+        return {"ETag": '"e"'}
+
     def createModelPackage(self, _parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
         if self.registration_fails:
             raise TaskFailedError("SageMaker.ValidationException", "Model Package Group does not exist.")
@@ -90,7 +93,7 @@ def test_a_model_that_passes_the_gate_is_registered_with_its_lineage_before_the_
     # THEN it is registered before CreateModel, through the SDK integration
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     gate = execution.states.index("MeetsQualityGate")
-    assert execution.states[gate + 1 : gate + 4] == ["Lineage", "Register", "CreateModel"]
+    assert execution.states[gate + 1 : gate + 5] == ["Lineage", "WriteMetrics", "Register", "CreateModel"]
     assert definition["States"]["Register"]["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:createModelPackage"
     (request,) = services.requests["createModelPackage"]
     # AND the version serves the image and the artifact, awaits approval and is encrypted with the key
@@ -104,14 +107,27 @@ def test_a_model_that_passes_the_gate_is_registered_with_its_lineage_before_the_
         "GeneratedBy": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}",
         "CommitId": "abc123",
     }
-    # AND it records the hyperparameters, the training job, the data, the commit and the gate's metric
+    # AND it records the hyperparameters, the training job, the data and the commit
     assert request["CustomerMetadataProperties"] == {
         **HYPERPARAMETERS,
         "pipeline/training_job": JOB,
         "pipeline/data": "s3://reference/datasets/churn/",  # definition_of spells the bucket's Ref "reference"
         "pipeline/commit": "abc123",
         "pipeline/execution": EXECUTION,
-        "quality_gate/validation:score": "0.83",
+    }
+    # AND the final metrics, as its model quality statistics: the job's list, written next to its model first
+    (document,) = services.requests["putObject"]
+    key = f"pipeline/models/{JOB}/output/metrics.json"
+    assert document == {
+        "Bucket": "reference",
+        "Key": key,
+        "Body": '[{"MetricName":"validation:score","Value":0.83}]',
+        "ContentType": "application/json",
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": KEY_ARN,
+    }
+    assert request["ModelMetrics"] == {
+        "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://reference/{key}"}}
     }
     assert {"Key": "Environment", "Value": "dev"} in request["Tags"]
     # AND the report names the version
@@ -161,20 +177,36 @@ def test_a_failed_registration_is_notified_and_fails_the_run_before_any_model(
     assert "createModel" not in services.requests
 
 
-def test_without_a_gate_every_trained_model_is_registered_without_a_metric(
+def test_without_a_gate_every_trained_model_is_registered_with_its_metrics(
     stack: cdk.Stack, platform: Platform
 ) -> None:
-    """GIVEN no quality gate WHEN a run trains THEN the version is registered, its metadata without a gate metric."""
+    """GIVEN no quality gate WHEN a run trains THEN the version is registered with the job's final metrics."""
     services = Services()
     execution = _run(_pipeline(stack, platform, quality_gate=None), services)
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    metadata = services.requests["createModelPackage"][0]["CustomerMetadataProperties"]
-    assert not [key for key in metadata if key.startswith("quality_gate/")]
+    assert json.loads(services.requests["putObject"][0]["Body"]) == [{"MetricName": "validation:score", "Value": 0.83}]
+    assert "ModelMetrics" in services.requests["createModelPackage"][0]
+
+
+def test_a_failed_metrics_document_is_a_failed_registration(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN PutObject fails (e.g. the key denies the role) WHEN the run writes the metrics THEN it notifies,
+    fails with S3's error, and registers nothing."""
+
+    @dataclass
+    class Denied(Services):
+        def putObject(self, _parameters: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - the API's name
+            raise TaskFailedError("S3.S3Exception", "Access Denied")
+
+    services = Denied()
+    execution = _run(_pipeline(stack, platform), services)
+    assert (execution.status, execution.error) == ("FAILED", "S3.S3Exception")
+    assert execution.states[-2:] == ["NotifyRegistrationFailed", "RegistrationFailed"]
+    assert "createModelPackage" not in services.requests
 
 
 def test_the_role_may_register_versions_of_its_group_only(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a pipeline with a registry WHEN synthesized THEN its policy lets it create and tag versions of
-    the group, nothing more of the registry."""
+    the group, nothing more of the registry, and put the metrics' documents of its own jobs, no other object."""
     _pipeline(stack, platform)
     policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
@@ -182,6 +214,12 @@ def test_the_role_may_register_versions_of_its_group_only(stack: cdk.Stack, plat
     assert [(s["Sid"], s["Action"]) for s in registry] == [
         ("RegisterModelVersions", ["sagemaker:AddTags", "sagemaker:CreateModelPackage"])
     ]
+    (pipeline,) = [p for p in policies.values() if "RegisterModelVersions" in json.dumps(p)]
+    (s3_statement,) = [
+        s for s in pipeline["Properties"]["PolicyDocument"]["Statement"] if "s3:" in json.dumps(s["Action"])
+    ]
+    assert s3_statement["Action"] == "s3:PutObject"
+    assert s3_statement["Resource"]["Fn::Join"][1][-1] == "/*/models/app-dev-*/output/metrics.json"
 
 
 def test_auto_approve_without_a_registry_is_refused(stack: cdk.Stack, platform: Platform) -> None:

@@ -107,6 +107,9 @@ WORST: list[tuple[str, list[str], str]] = [
     ("data-prefix-tab", ["train", *ENV, "--data-prefix", "a\tb"], "control characters"),
     ("data-prefix-empty-segment", ["train", *ENV, "--data-prefix", "a//b"], "empty path segment"),
     ("data-prefix-too-long", ["train", *ENV, "--data-prefix", "é" * 600], "at most 1024 bytes"),
+    # The version the run registers records s3://<data bucket>/<prefix>/ in a metadata value (CustomerMetadataValue).
+    ("data-prefix-metadata-length", ["train", *ENV, "--data-prefix", "d" * 187], "which leaves 186 for the prefix"),
+    ("data-prefix-metadata-character", ["train", *ENV, "--data-prefix", "data(1)"], "holds '()': only letters"),
     ("p-no-equals", [*TRAIN_WITH, "-p", INTEGER.name], "NAME=VALUE"),
     ("p-no-name", [*TRAIN_WITH, "-p", "=100"], "NAME=VALUE"),
     ("p-ill-typed", [*TRAIN_WITH, "-p", f"{INTEGER.name}=abc"], f"{INTEGER.name} must be an integer, got 'abc'"),
@@ -115,6 +118,10 @@ WORST: list[tuple[str, list[str], str]] = [
     ("p-nan", [*TRAIN_WITH, "-p", f"{FLOAT.name}=nan"], f"{FLOAT.name} must be a finite number"),
     ("p-unknown", [*TRAIN_WITH, "-p", f"{INTEGER.name}s=100"], f"unknown hyperparameter(s) {INTEGER.name}s"),
     ("p-too-long", [*TRAIN_WITH, "-p", f"{INTEGER.name}=" + "1" * 2501], "at most 2500"),
+    # What the version the run registers could not record in its metadata (CustomerMetadataProperties).
+    ("p-metadata-value", [*TRAIN_WITH, "-p", f"{INTEGER.name}=" + "1" * 257], f"{INTEGER.name}: the value has 257"),
+    ("p-metadata-character", [*TRAIN_WITH, "-p", f"{INTEGER.name}=100\t"], f"{INTEGER.name}: the value holds '\\t'"),
+    ("p-metadata-name", [*TRAIN_WITH, "-p", "n" * 129 + "=1"], "the name has 129 characters, 1 to 128 are allowed"),
     (
         "p-twice",
         [*TRAIN_WITH, "-p", f"{INTEGER.name}=2000", "-p", f"{INTEGER.name}=2001"],

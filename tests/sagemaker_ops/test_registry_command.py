@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.response import StreamingBody
 
 from sagemaker_ops.lineage import lineage
 from tests.sagemaker_ops.stubbed import StubbedDeployment, run_json, stack, use
@@ -38,9 +40,25 @@ DESCRIBED: dict[str, Any] = {
         "pipeline/data": "s3://data/datasets/churn/",
         "pipeline/commit": "0a1b2c3",
         "pipeline/execution": "run-1",
-        "quality_gate/validation:score": "0.83",
     },
 }
+# The version's final metrics: a FinalMetricDataList document in S3, the one place lineage reads them from.
+METRICS_KEY = "pipeline/models/job-1/output/metrics.json"
+WITH_METRICS: dict[str, Any] = {
+    "ModelMetrics": {
+        "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://artifacts/{METRICS_KEY}"}}
+    }
+}
+
+
+def _metrics_read(deployment: StubbedDeployment) -> None:
+    """The lineage's read of the metrics' document."""
+    body = b'[{"MetricName":"validation:score","Value":0.83,"Timestamp":1765015200000}]'
+    deployment.stubber("s3").add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(body), len(body))},
+        {"Bucket": "artifacts", "Key": METRICS_KEY},
+    )
 
 
 @pytest.fixture
@@ -76,13 +94,18 @@ def test_an_approved_version_gets_its_pin_and_lineage(
     staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN version 3, approved by a person WHEN its pin is asked for by ARN
-    approved = DESCRIBED | {
-        "ModelApprovalStatus": "Approved",
-        "ApprovalDescription": "reviewed",
-        "LastModifiedTime": WHEN,
-        "LastModifiedBy": {"IamIdentity": {"Arn": "arn:aws:sts::123456789012:assumed-role/Reviewer/ana"}},
-    }
+    approved = (
+        DESCRIBED
+        | WITH_METRICS
+        | {
+            "ModelApprovalStatus": "Approved",
+            "ApprovalDescription": "reviewed",
+            "LastModifiedTime": WHEN,
+            "LastModifiedBy": {"IamIdentity": {"Arn": "arn:aws:sts::123456789012:assumed-role/Reviewer/ana"}},
+        }
+    )
     _found(staging, approved)
+    _metrics_read(staging)
     code, result = run_json(capsys, "promote", "--env", "staging", "--package", ARN)
     # THEN the pin names the version, and the lineage says who approved it when, and what produced it
     assert code == 0, result
@@ -195,12 +218,12 @@ def test_a_version_registered_approved_was_decided_by_its_creator_when_created()
     """GIVEN a version dev's pipeline registered Approved (auto_approve) WHEN its lineage is read
     THEN its decision is its creation: by whoever created it, at its creation time."""
     created = DESCRIBED | {"ModelApprovalStatus": "Approved", "CreatedBy": {"UserProfileName": "pipeline"}}
-    read = lineage(created)
+    read = lineage(created, s3=None)  # a version without metrics: nothing to read
     assert (read["approval"], read["decided_by"], read["decided_at"]) == ("Approved", "pipeline", WHEN.isoformat())
 
 
 def test_a_pending_version_was_decided_by_nobody() -> None:
-    read = lineage(DESCRIBED | {"CreatedBy": {"UserProfileName": "pipeline"}})
+    read = lineage(DESCRIBED | {"CreatedBy": {"UserProfileName": "pipeline"}}, s3=None)
     assert (read["decided_by"], read["decided_at"]) == (None, None)
 
 
@@ -226,25 +249,27 @@ def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_
     prod: StubbedDeployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN staging's approved version 3, its image (by the same tag) in prod's repository
-    approved = DESCRIBED | {"ModelApprovalStatus": "Approved", "MetadataProperties": {"CommitId": "0a1b2c3"}}
+    approved = (
+        DESCRIBED | WITH_METRICS | {"ModelApprovalStatus": "Approved", "MetadataProperties": {"CommitId": "0a1b2c3"}}
+    )
     sagemaker, ecr, s3 = prod.stubber("sagemaker"), prod.stubber("ecr"), prod.stubber("s3")
     sagemaker.add_response("describe_model_package", approved, {"ModelPackageName": ARN})
+    _metrics_read(prod)
     where = {"registryId": "123456789012", "repositoryName": PROD_REPOSITORY}
     image = {"imageManifest": MANIFEST, "imageId": {"imageTag": "0123abcd"}}
     ecr.add_response("batch_get_image", {"images": [image]}, {**where, "imageIds": [{"imageTag": "0123abcd"}]})
     key = f"promoted/{GROUP}/3/model.tar.gz"
-    s3.add_response(
-        "head_object", {"ContentLength": 1024}, {"Bucket": "artifacts", "Key": "pipeline/models/job-1/model.tar.gz"}
-    )
-    s3.add_response(
-        "copy_object",
-        {},
-        {
-            "Bucket": "prod-artifacts",
-            "Key": key,
-            "CopySource": {"Bucket": "artifacts", "Key": "pipeline/models/job-1/model.tar.gz"},
-        },
-    )
+    # The artifact and the metrics' document are copied into prod's bucket (prod's roles read only that).
+    for source, copy in (
+        ("pipeline/models/job-1/model.tar.gz", key),
+        (METRICS_KEY, f"promoted/{GROUP}/3/metrics.json"),
+    ):
+        s3.add_response("head_object", {"ContentLength": 1024}, {"Bucket": "artifacts", "Key": source})
+        s3.add_response(
+            "copy_object",
+            {},
+            {"Bucket": "prod-artifacts", "Key": copy, "CopySource": {"Bucket": "artifacts", "Key": source}},
+        )
     prod_arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{PROD_GROUP}/5"
     sagemaker.add_response(
         "create_model_package",
@@ -264,6 +289,14 @@ def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_
             "ModelApprovalStatus": "PendingManualApproval",
             "CustomerMetadataProperties": {**DESCRIBED["CustomerMetadataProperties"], "promotion/from": ARN},
             "MetadataProperties": {"CommitId": "0a1b2c3"},
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"s3://prod-artifacts/promoted/{GROUP}/3/metrics.json",
+                    }
+                }
+            },
             "SecurityConfig": {"KmsKeyId": PROD_PLATFORM["EncryptionKeyArn"]},
         },
     )
@@ -272,6 +305,7 @@ def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_
     # THEN it is registered in prod's group, its artifact copied into prod's bucket, and prod's approver is next
     assert code == 0, result
     assert result["registered"] == prod_arn
+    assert result["metrics"] == {"validation:score": 0.83}
     assert "approve --env prod --package 5" in result["next_step"]
     assert "pin" not in result
 

@@ -72,7 +72,8 @@ def test_the_pipeline_trains_evaluates_creates_a_model_scores_and_notifies(
     states = _states(synthesized, environment)
     gate = synthesized.config.environment(environment).training.evaluation
     assert states["Train"]["Next"] == ("Evaluate" if gate else "Lineage")
-    assert states["Lineage"]["Next"] == "Register"
+    assert states["Lineage"]["Next"] == "WriteMetrics"
+    assert states["WriteMetrics"]["Next"] == "Register"
     assert states["Register"]["Next"] == "CreateModel"
     assert states["Register"]["Parameters"]["ModelPackageGroupName"] == f"sagemaker-gbdt-{environment}"
     assert states["Register"]["Parameters"]["ModelApprovalStatus"] == "PendingManualApproval"
@@ -256,7 +257,7 @@ def test_the_pipeline_role_touches_only_its_own_jobs_role_topic_and_key(
     """GIVEN each environment
     WHEN the pipeline role's policy is read
     THEN it may run only the app's own jobs, pass only the execution role to SageMaker, publish to the
-    alarm topic, and has no S3 and no inline policies."""
+    alarm topic, and has no inline policies and no S3 but putting the final metrics' documents of its own jobs."""
     template = synthesized.template(environment, "Training")
     prefix = f"sagemaker-gbdt-{environment}-*"
     statements = {s["Sid"]: s for s in _statements(template)}
@@ -271,8 +272,13 @@ def test_the_pipeline_role_touches_only_its_own_jobs_role_topic_and_key(
     assert pass_role["Action"] == "iam:PassRole"
     assert "ExecutionRole" in json.dumps(pass_role["Resource"])
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
-    assert not [a for a in actions if a.startswith("s3:")]  # SageMaker reads and writes S3 with the execution role
+    # SageMaker reads and writes S3 with the execution role; the pipeline writes only its jobs' metrics documents.
+    assert [(sid, s["Action"]) for sid, s in statements.items() if "s3:" in json.dumps(s["Action"])] == [
+        ("WriteFinalMetrics", "s3:PutObject")
+    ]
+    metrics = statements["WriteFinalMetrics"]["Resource"]["Fn::Join"][1]
+    assert metrics[-1] == f"/*/models/{prefix}/output/metrics.json"
+    assert "ArtifactsBucket" in json.dumps(metrics[0])
     assert all(
         a.startswith(("logs:", "xray:")) for s in statements.values() if s["Resource"] == "*" for a in s["Action"]
     )

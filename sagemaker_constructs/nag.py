@@ -12,9 +12,21 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     The reason is what a security reviewer reads in the synthesized report: say why the finding
     does not apply here or what compensates for it, specifically.
     """
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=_plugin_rule(rule_id), reason=reason))
+
+
+def acknowledge_while_synthesizing(scope: IConstruct, rule_id: str, reason: str) -> None:
+    """`acknowledge`, from a validation (where a finding's spelling of another stack's reference is known).
+
+    Recorded as `acknowledge` records it, without its creation stack trace: one made while the app synthesizes
+    names the jsii kernel's temporary directory, and two syntheses of one commit would differ.
+    """
+    scope.node.add_metadata(cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY, {_plugin_rule(rule_id): reason})
+
+
+def _plugin_rule(rule_id: str) -> str:
     # Policy-validation rule ids are `<plugin>::<rule>`; cdk-nag's plugin names are the packs'.
-    pack = rule_id.split("-", 1)[0]
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
+    return f"{rule_id.split('-', 1)[0]}::{rule_id}"
 
 
 def acknowledge_in_all_packs(scope: IConstruct, rule_names: dict[str, str], reason: str) -> None:

@@ -386,9 +386,8 @@ class TrainingPipeline(Construct):
             auto_approve=self.auto_approve,
             artifacts_bucket=bucket,
         )
-        return sfn.CustomState(self, "WriteMetrics", state_json=write), sfn.CustomState(
-            self, "Register", state_json=state_json
-        )
+        register = sfn.CustomState(self, "Register", state_json=state_json)
+        return sfn.CustomState(self, "WriteMetrics", state_json=write), register
 
     def _transform_state(self, transform: TransformJobOptions) -> sfn.CustomState:
         state_json = states.transform_job(

@@ -17,7 +17,7 @@ from constructs import Construct
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.model_registry import ModelRegistry
-from sagemaker_constructs.nag import acknowledge
+from sagemaker_constructs.nag import acknowledge, acknowledge_while_synthesizing
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
     log_and_trace_statements,
@@ -192,7 +192,7 @@ class _AcknowledgeMetricsDocuments:
 
     def validate(self) -> list[str]:
         arn = _flattened(cdk.Stack.of(self._policy).resolve(self._bucket.bucket_arn))
-        acknowledge(
+        acknowledge_while_synthesizing(
             self._policy,
             f"AwsSolutions-IAM5[Resource::{arn}/{metrics_key_pattern(self._name_prefix)}]",
             "The final metrics' document of each of this environment's training jobs, under the execution's output "

@@ -9,6 +9,7 @@ resolves AWS_PROFILE first, so a profile that does not exist would stop the conf
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 from typing import Any
 
@@ -60,6 +61,20 @@ def sagemaker_range(shape: str, member: str) -> tuple[int, int]:
     """The (min, max) the SageMaker API documents for `shape.member`, e.g. a timeout's bounds."""
     metadata = _sagemaker().shape_for(shape).members[member].metadata
     return int(metadata["min"]), int(metadata["max"])
+
+
+@cache
+def model_package_version_digits() -> int:
+    """The most digits a model package version may have where CreateModel takes one (VersionedArnOrName).
+
+    ListModelPackages' ModelPackageVersion has no upper bound, but a Model is created from `<group>/<n>` with at
+    most this many digits in n: a longer version could be registered and never served.
+    """
+    pattern = sagemaker_shape("VersionedArnOrName")["pattern"]
+    found = re.search(r"\\/\[0-9\]\{1,([0-9]+)\}\)\?$", pattern)
+    if found is None:
+        raise LookupError(f"the SageMaker shape VersionedArnOrName has no version part: {pattern!r}")
+    return int(found[1])
 
 
 def did_you_mean(value: str, choices: frozenset[str]) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from config.aws_catalog import sagemaker_range
+from config.aws_catalog import model_package_version_digits, sagemaker_range
 from config.contract import (
     MAX_ENDPOINT_INSTANCES,
     MAX_REALTIME_INVOCATION_SECONDS,
@@ -23,18 +23,21 @@ from config.types import (
     _schedule,
 )
 
+# A version number as CreateModel's ModelPackageName (botocore's VersionedArnOrName) accepts it: 1-9 digits.
+VERSION_NUMBER = rf"[1-9][0-9]{{0,{model_package_version_digits() - 1}}}"
 # A version of a model package group: `<group>/<version>`, or its ARN. CreateModel's ModelPackageName takes a
 # versioned package by ARN only (a name is 1-63 letters, digits and '-'), so the app spells the ARN itself.
 _PACKAGE_ARN_PREFIX = r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):model-package/"
 _PACKAGE_PIN = re.compile(
-    rf"(?:{_PACKAGE_ARN_PREFIX})?(?P<group>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){{0,62}})/(?P<version>[1-9][0-9]{{0,9}})"
+    rf"(?:{_PACKAGE_ARN_PREFIX})?(?P<group>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){{0,62}})/(?P<version>{VERSION_NUMBER})"
 )
 ModelPackagePin = Annotated[
     str,
     _matching(
         _PACKAGE_PIN.pattern,
         "a model package version: <group>/<version> (e.g. sagemaker-gbdt-prod/3) or its ARN "
-        "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)",
+        f"(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>), the version 1 to "
+        f"{model_package_version_digits()} digits",
     ),
 ]
 

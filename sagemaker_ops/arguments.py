@@ -24,9 +24,9 @@ from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
 from config import EnvironmentConfig
-from config.aws_catalog import did_you_mean, regions
+from config.aws_catalog import did_you_mean, model_package_version_digits, regions
 from config.contract import MAX_JOB_SECONDS
-from config.endpoint import PackageVersion
+from config.endpoint import VERSION_NUMBER, PackageVersion
 from config.hyperparameters import load_schema
 from config.registry_metadata import data_prefix_problem, metadata_problems
 
@@ -182,13 +182,13 @@ def execution_arn(text: str) -> str:
 
 def package(text: str) -> str:
     """`--package`: a version number, `<group>/<version>` or a model package version's ARN."""
-    if not re.fullmatch(r"[1-9][0-9]{0,9}", text):
+    if not re.fullmatch(VERSION_NUMBER, text):
         try:
             PackageVersion.parse(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"must be a model package version: <n>, <group>/<n> or arn:aws:sagemaker:<region>:<account>:"
-                f"model-package/<group>/<n>, got {text!r}"
+                f"model-package/<group>/<n>, n 1 to {model_package_version_digits()} digits, got {text!r}"
             ) from None
     return text
 

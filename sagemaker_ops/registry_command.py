@@ -20,13 +20,13 @@ from config.contract import (
     approved_image_tag,
     environment_prefix,
 )
-from config.endpoint import PackageVersion
+from config.endpoint import VERSION_NUMBER, PackageVersion
 from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.commands import CheckFailedError, Context
 from sagemaker_ops.deployment import Deployment
 from sagemaker_ops.lineage import lineage
 
-_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+_VERSION = re.compile(VERSION_NUMBER)
 
 
 def package_pin(environment: str, version: PackageVersion) -> str:

@@ -277,8 +277,21 @@ def test_auto_approval_in_dev_is_read(raw: dict[str, Any]) -> None:
         ),
         ("prod", {"model_package": "sagemaker-gbdt-prod/latest"}, r"endpoint\.model_package: must be a model package"),
         ("prod", {"model_package": "sagemaker-gbdt-prod/0"}, r"endpoint\.model_package: must be a model package"),
+        (
+            "prod",
+            {"model_package": "sagemaker-gbdt-prod/1234567890"},
+            r"endpoint\.model_package: must be a model package version.*the version 1 to 9 digits",
+        ),
     ],
-    ids=["artifact in staging", "both", "another environment's group", "another region", "not a version", "zero"],
+    ids=[
+        "artifact in staging",
+        "both",
+        "another environment's group",
+        "another region",
+        "not a version",
+        "zero",
+        "10 digits (CreateModel takes 9)",
+    ],
 )
 def test_a_wrong_model_pin_is_refused_naming_environment_and_field(
     raw: dict[str, Any], environment: str, endpoint: dict[str, str], message: str
@@ -305,3 +318,10 @@ def test_a_package_pin_by_arn_or_name_is_read_as_the_version(raw: dict[str, Any]
         "us-east-1",
     )
     assert prod is not None and prod.name == "sagemaker-gbdt-prod/1"
+
+
+def test_a_pin_with_the_longest_version_create_model_takes_is_read(raw: dict[str, Any]) -> None:
+    """GIVEN a version of 9 digits (CreateModel's VersionedArnOrName takes 1-9) WHEN loaded THEN it is the pin."""
+    raw["environments"]["prod"]["endpoint"]["model_package"] = "sagemaker-gbdt-prod/123456789"
+    package = parse_config(raw).environment("prod").endpoint.package
+    assert package is not None and package.version == 123456789

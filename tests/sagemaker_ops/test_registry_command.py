@@ -183,10 +183,20 @@ def test_a_version_whose_image_is_gone_is_not_approved(
         (["reject", "--package", "3"], "the following arguments are required: --reason"),
         (["approve", "--package", "latest"], "must be a model package version"),
         (["approve", "--package", "0"], "must be a model package version"),
+        (["approve", "--package", "1234567890"], "argument --package: must be a model package version"),
+        (["approve", "--package", f"{GROUP}/1234567890"], "n 1 to 9 digits"),
         (["approve", "--package", "3", "--reason", " "], "must be 1-1024 characters, not blank"),
         (["approve", "--package", "3", "--reason", "x" * 1025], "must be 1-1024 characters"),
     ],
-    ids=["reject without reason", "not a version", "version 0", "blank reason", "long reason"],
+    ids=[
+        "reject without reason",
+        "not a version",
+        "version 0",
+        "10 digits",
+        "10 digits in a group",
+        "blank reason",
+        "long reason",
+    ],
 )
 def test_a_bad_decision_is_a_usage_error_before_any_call(
     capsys: pytest.CaptureFixture[str], args: list[str], message: str
@@ -212,6 +222,18 @@ def test_a_version_the_group_lacks_is_named(staging: StubbedDeployment, capsys: 
     code, result = run_json(capsys, "approve", "--env", "staging", "--package", "9")
     assert code == 2
     assert "group 'sagemaker-gbdt-staging' has no version 9" in result["error"]
+
+
+def test_the_longest_version_create_model_takes_is_looked_up(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a 9-digit version (CreateModel's VersionedArnOrName takes 1-9) WHEN approved THEN it is looked up
+    staging.stubber("sagemaker").add_response(
+        "list_model_packages", {"ModelPackageSummaryList": []}, {"ModelPackageGroupName": GROUP}
+    )
+    code, result = run_json(capsys, "approve", "--env", "staging", "--package", f"{GROUP}/123456789")
+    assert code == 2
+    assert "group 'sagemaker-gbdt-staging' has no version 123456789" in result["error"]
 
 
 def test_a_version_registered_approved_was_decided_by_its_creator_when_created() -> None:

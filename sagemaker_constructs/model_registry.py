@@ -9,18 +9,31 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from config.contract import APPROVED, PENDING_APPROVAL
 from sagemaker_constructs.validation import raise_if_any
 
 # CreateModelPackageGroup: ModelPackageGroupName.
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ACCOUNT = re.compile(r"[0-9]{12}")
-# What another account's promotion needs in this group: register a version, and see the group and its versions.
-PROMOTION_ACTIONS = (
-    "sagemaker:CreateModelPackage",
+# What another account's promotion needs in this group besides registering: see the group and its versions.
+PROMOTION_READ_ACTIONS = (
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:DescribeModelPackage",
     "sagemaker:ListModelPackages",
 )
+
+
+def registered_as(status: str) -> dict[str, dict[str, str]]:
+    """The condition that a CreateModelPackage request registers its version with approval status `status`.
+
+    The Service Authorization Reference lists sagemaker:ModelApprovalStatus among CreateModelPackage's condition
+    keys (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html): "Filters
+    access by the model approval status with the model-package in the request". A request that leaves the field
+    out has no key, which StringEquals refuses: a registrant names the status.
+    """
+    if status not in (APPROVED, PENDING_APPROVAL):
+        raise ValueError(f"a version is registered {APPROVED} or {PENDING_APPROVAL}, got {status!r}")
+    return {"StringEquals": {"sagemaker:ModelApprovalStatus": status}}
 
 
 class ModelRegistry(Construct):
@@ -69,12 +82,22 @@ class ModelRegistry(Construct):
                 "Version": "2012-10-17",
                 "Statement": [
                     {
+                        # Awaiting this environment's approver only: the account promoted from must not register
+                        # a version here already Approved (a Model is created from any approved version).
                         "Sid": "PromotionFromTheEnvironmentBefore",
                         "Effect": "Allow",
                         "Principal": {"AWS": f"arn:{cdk.Aws.PARTITION}:iam::{promoted_from_account}:root"},
-                        "Action": list(PROMOTION_ACTIONS),
+                        "Action": "sagemaker:CreateModelPackage",
                         "Resource": [self.group_arn, self.versions_arn],
-                    }
+                        "Condition": registered_as(PENDING_APPROVAL),
+                    },
+                    {
+                        "Sid": "PromotionReadsTheGroup",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:{cdk.Aws.PARTITION}:iam::{promoted_from_account}:root"},
+                        "Action": list(PROMOTION_READ_ACTIONS),
+                        "Resource": [self.group_arn, self.versions_arn],
+                    },
                 ],
             }
         self.group = sagemaker.CfnModelPackageGroup(
@@ -92,14 +115,23 @@ class ModelRegistry(Construct):
             raise ValueError(f"a model package version is 1 or more, got {version}")
         return f"{self._arn}:model-package/{self.group_name}/{version}"
 
-    def register_statement(self) -> iam.PolicyStatement:
-        """Register versions in the group (CreateModelPackage, with tags), for a role's managed policy.
+    def register_statements(self, status: str) -> list[iam.PolicyStatement]:
+        """Register versions in the group with approval status `status` only (CreateModelPackage), and tag them.
 
-        A statement, not a grant: the pipeline's permissions live in one managed policy (the HIPAA and NIST
+        The status is the one the caller registers with: a pipeline that registers versions awaiting approval
+        cannot register one Approved, and one that approves automatically (dev) registers nothing awaiting a
+        person, so it needs no other status either. Tagging is a statement of its own: AddTags has no
+        sagemaker:ModelApprovalStatus key, and tags cannot make a version approved.
+        Statements, not a grant: the pipeline's permissions live in one managed policy (the HIPAA and NIST
         packs refuse inline policies, where `iam.Grant` would put them).
         """
-        return iam.PolicyStatement(
-            sid="RegisterModelVersions",
-            actions=["sagemaker:CreateModelPackage", "sagemaker:AddTags"],
-            resources=[self.group_arn, self.versions_arn],
-        )
+        resources = [self.group_arn, self.versions_arn]
+        return [
+            iam.PolicyStatement(
+                sid="RegisterModelVersions",
+                actions=["sagemaker:CreateModelPackage"],
+                resources=resources,
+                conditions=registered_as(status),
+            ),
+            iam.PolicyStatement(sid="TagModelVersions", actions=["sagemaker:AddTags"], resources=resources),
+        ]

@@ -40,12 +40,11 @@ class TrainingPipeline(Construct):
     """A STANDARD Step Functions state machine: train → (evaluate) → (register) → create model → batch transform →
     notify.
 
-    - **Train** (`createTrainingJob.sync`): the algorithm image, channels `train` and `validation`
-      from `s3://<data>/<data_prefix>/train/` and `.../validation/` (CSV, label first), the
-      container's `metric_definitions`, volume and output encrypted with the key, inter-container
-      encryption on, and, with `TrainingJobOptions.max_wait`, managed spot training with checkpoints
-      in `s3://<artifacts>/checkpoints/<job>/`. A CustomState, because CDK's
-      `SageMakerCreateTrainingJob` has no spot or checkpoint properties.
+    - **Train** (`createTrainingJob.sync`): the algorithm image, channels `train` and `validation` from
+      `s3://<data>/<data_prefix>/train/` and `.../validation/` (CSV, label first), the container's
+      `metric_definitions`, volume and output encrypted with the key, inter-container encryption on, and, with
+      `TrainingJobOptions.max_wait`, managed spot training with checkpoints in `s3://<artifacts>/checkpoints/<job>/`.
+      A CustomState, because CDK's `SageMakerCreateTrainingJob` has no spot or checkpoint properties.
     - **Evaluate** (with `quality_gate`): the job's final metric against the threshold.
     - **Lineage → WriteMetrics → Register** (with `model_registry`): the model that passed the gate becomes a
       version of the group (`registration.py`: artifact, image, training job, data, commit, hyperparameters, the
@@ -62,10 +61,10 @@ class TrainingPipeline(Construct):
 
     Jobs, models and transform jobs are named `<name_prefix>-<execution name>` and tagged with
     `tags`, `Commit` (from the input) and `PipelineExecution`. The state machine's role (`role`,
-    policy `policy`) may create, describe, stop and tag only those, pass only the execution role
-    (to SageMaker), publish only to the topic; it never reads the buckets itself, and writes only the final
-    metrics' documents there (with `model_registry`). It logs ALL
-    events with execution data to `log_group` (encrypted, `log_retention_days`) and traces with X-Ray.
+    policy `policy`) may create, describe, stop and tag only those, pass only the execution role (to SageMaker),
+    publish only to the topic, register versions only with the status Register gives them; it never reads the
+    buckets, and writes only the final metrics' documents there (with `model_registry`). It logs ALL events
+    with execution data to `log_group` (encrypted, `log_retention_days`) and traces with X-Ray.
 
     :param name_prefix: `<app>-<env>`; lowercase letters, digits and '-', short enough that a
         generated execution name (36 characters) still fits SageMaker's 63-character names.
@@ -123,7 +122,7 @@ class TrainingPipeline(Construct):
         self._tags = dict(tags or {})
         self.tuning = tuning
         self.model_registry = model_registry
-        self.auto_approve = auto_approve
+        self.approval_status = registration.approval_status(auto_approve)
 
         self.role = state_machine_role(
             self, "Role", description=f"Runs the {name_prefix} training pipeline: SageMaker jobs named {name_prefix}-*"
@@ -139,6 +138,7 @@ class TrainingPipeline(Construct):
             topic=notification_topic,
             tuning=tuning is not None,
             model_registry=model_registry,
+            registered_as=self.approval_status,
             artifacts_bucket=artifacts_bucket,
         )
 
@@ -383,7 +383,7 @@ class TrainingPipeline(Construct):
             group_name=registry.group_name,
             image_uri=image_uri,
             key_arn=self._key.key_arn,
-            auto_approve=self.auto_approve,
+            approval_status=self.approval_status,
             artifacts_bucket=bucket,
         )
         register = sfn.CustomState(self, "Register", state_json=state_json)

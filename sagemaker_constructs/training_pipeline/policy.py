@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from config.contract import PENDING_APPROVAL
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.model_registry import ModelRegistry
@@ -47,6 +48,7 @@ def pipeline_policy(
     artifacts_bucket: s3.IBucket,
     tuning: bool = False,
     model_registry: ModelRegistry | None = None,
+    registered_as: str = PENDING_APPROVAL,
 ) -> iam.ManagedPolicy:
     """Everything the pipeline's state machine may do, as one managed policy attached to `role`.
 
@@ -56,10 +58,11 @@ def pipeline_policy(
     writes the data with the execution role.
     With `tuning`, also its own hyperparameter tuning jobs (`<name_prefix>-*`; their training jobs are
     named `<tuning job>-<n>-<id>`, so the training-job statement covers describing the best one).
-    With `model_registry`, also register (and tag) versions of that group, and put the final metrics' document
-    of each of its jobs into `artifacts_bucket` (nothing else, no read); the key statement below lets SageMaker
-    encrypt the versions' information, and S3 the document (SSE-KMS needs kms:GenerateDataKey of the writer:
-    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html), with the key as the caller.
+    With `model_registry`, also register versions of that group (with status `registered_as` only) and tag them,
+    and put the final metrics' document of each of its jobs into `artifacts_bucket` (nothing else, no read); the
+    key statement below lets SageMaker encrypt the versions' information, and S3 the document (SSE-KMS needs
+    kms:GenerateDataKey of the writer: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html),
+    with the key as the caller.
     """
 
     def arn(resource: str, name: str, service: str = "sagemaker") -> str:
@@ -108,7 +111,7 @@ def pipeline_policy(
                 resources=[jobs["training-job"]],
             ),
             *tuning_statements,
-            *([model_registry.register_statement()] if model_registry else []),
+            *(model_registry.register_statements(registered_as) if model_registry else []),
             *(
                 [
                     iam.PolicyStatement(

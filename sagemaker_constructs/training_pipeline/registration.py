@@ -84,8 +84,13 @@ def write_metrics(*, partition: str, artifacts_bucket: str, key_arn: str) -> dic
     }
 
 
+def approval_status(auto_approve: bool) -> str:
+    """The status Register gives every version, and the only one the pipeline's role may register with."""
+    return APPROVED if auto_approve else PENDING_APPROVAL
+
+
 def register(
-    *, partition: str, group_name: str, image_uri: str, key_arn: str, auto_approve: bool, artifacts_bucket: str
+    *, partition: str, group_name: str, image_uri: str, key_arn: str, approval_status: str, artifacts_bucket: str
 ) -> dict[str, Any]:
     """Register: CreateModelPackage in `group_name` (SDK integration), its ARN into `$.package`."""
     parameters = {
@@ -99,7 +104,7 @@ def register(
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
-        "ModelApprovalStatus": APPROVED if auto_approve else PENDING_APPROVAL,
+        "ModelApprovalStatus": approval_status,
         "MetadataProperties": {"GeneratedBy.$": "$.training.TrainingJobArn", "CommitId.$": f"$.args.{INPUT_COMMIT}"},
         # The lineage last: a hyperparameter can never overwrite it.
         "CustomerMetadataProperties.$": "States.JsonMerge($.training.HyperParameters, $.lineage.metadata, false)",

@@ -149,6 +149,26 @@ def test_dropping_what_registering_a_version_needs_fails_the_training_pipeline(
     assert named == {"Dev-Training", "Staging-Training", "Prod-Training"}
 
 
+def _register_approved_only(resource: dict[str, Any]) -> None:
+    if resource["Type"] == "AWS::IAM::ManagedPolicy":
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            status = statement.get("Condition", {}).get("StringEquals", {})
+            if "sagemaker:ModelApprovalStatus" in status:
+                status["sagemaker:ModelApprovalStatus"] = "Approved"
+
+
+def test_a_role_allowed_another_approval_status_than_its_register_state_sends_fails_the_pipeline(
+    maximal: Deployment,
+) -> None:
+    # GIVEN the pipelines' roles allowed to register versions Approved only, while staging's and prod's Register
+    # states send PendingManualApproval
+    deployment = _mutated(maximal, _register_approved_only)
+    # WHEN the run-time needs are checked THEN those pipelines are named: the condition is evaluated against the
+    # status the state sends
+    findings = _named(_findings(deployment, paths()["default bootstrap"]), "sagemaker:CreateModelPackage")
+    assert {"Staging-Training", "Prod-Training"} <= {f.where.split("/")[0] for f in findings if "Pipeline" in f.where}
+
+
 def test_a_bucket_policy_granting_a_bounded_helper_role_what_the_boundary_denies_is_a_dead_grant(
     maximal: Deployment,
 ) -> None:
@@ -201,6 +221,8 @@ def _drop_policy_action(resource: dict[str, Any], action: str) -> None:
             actions = statement["Action"]
             if isinstance(actions, list) and action in actions:
                 statement["Action"] = [a for a in actions if a != action]
+            elif actions == action:
+                statement["Action"] = []
 
 
 # -- README's deploy path, walked against the synthesized app -------------------------------------

@@ -47,6 +47,7 @@ from tests.deploy_readiness.requirements import (
     SCHEMA_DOC,
     SDK_ACTIONS_CHECKED,
     SDK_API_NEEDS,
+    SDK_REQUEST_CONDITION_KEYS,
     SDK_REQUEST_NEEDS,
     SDK_SERVICES_CHECKED,
     SNS_KMS_DOC,
@@ -576,11 +577,17 @@ class Checker:
             action = f"{service}:{api[0].upper()}{api[1:]}"
             if service not in SDK_SERVICES_CHECKED and action not in SDK_ACTIONS_CHECKED:
                 continue
-            needs = [(action, STEP_FUNCTIONS_SDK_DOC)]
+            parameters = state.get("Parameters", {})
+            # The API's own action is evaluated with the condition keys its request sets (e.g. the approval status).
+            keys = SDK_REQUEST_CONDITION_KEYS.get(action, {})
+            sent = {key: parameters[field_name] for field_name, key in keys.items() if field_name in parameters}
+            self._role_may(
+                role, Request(action, ANY_RESOURCE, self._context(stack, **sent)), where, STEP_FUNCTIONS_SDK_DOC
+            )
+            needs: list[tuple[str, str]] = []
             if action in SDK_API_NEEDS:
                 actions, source = SDK_API_NEEDS[action]
                 needs += [(need, source) for need in actions]
-            parameters = state.get("Parameters", {})
             for field_name, (actions, source) in SDK_REQUEST_NEEDS.items():
                 if field_name in parameters or f"{field_name}.$" in parameters:
                     needs += [(action, source) for action in actions]

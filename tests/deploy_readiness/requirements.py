@@ -435,6 +435,14 @@ SDK_API_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
         "created with a KMS key: DescribeModelPackage calls kms:Decrypt)",
     ),
 }
+# The condition keys an SDK integration's request sets for its API's own action, by the request's field: the
+# check evaluates a condition on one against the value the task sends. A field the task fills in at run time
+# (`<field>.$`) leaves the key out, which a condition on it refuses: reported, never guessed.
+SDK_REQUEST_CONDITION_KEYS: Mapping[str, Mapping[str, str]] = {
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html (CreateModelPackage:
+    # sagemaker:ModelApprovalStatus, "the model approval status with the model-package in the request")
+    "sagemaker:CreateModelPackage": {"ModelApprovalStatus": "sagemaker:ModelApprovalStatus"},
+}
 # What a request of an SDK integration needs beyond its action, by the request's field name.
 SDK_REQUEST_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "SecurityConfig": (

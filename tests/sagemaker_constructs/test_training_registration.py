@@ -205,16 +205,25 @@ def test_a_failed_metrics_document_is_a_failed_registration(stack: cdk.Stack, pl
     assert "createModelPackage" not in services.requests
 
 
-def test_the_role_may_register_versions_of_its_group_only(stack: cdk.Stack, platform: Platform) -> None:
-    """GIVEN a pipeline with a registry WHEN synthesized THEN its policy lets it create and tag versions of
-    the group, nothing more of the registry, and put the metrics' documents of its own jobs, no other object."""
-    _pipeline(stack, platform)
+@pytest.mark.parametrize(("auto_approve", "status"), [(False, "PendingManualApproval"), (True, "Approved")])
+def test_the_role_may_register_versions_of_its_group_only(
+    stack: cdk.Stack, platform: Platform, auto_approve: bool, status: str
+) -> None:
+    """GIVEN a pipeline with a registry WHEN synthesized THEN its policy lets it create versions of the group with
+    the status Register gives them only, and tag them, nothing more of the registry, and put the metrics' documents
+    of its own jobs, no other object."""
+    _pipeline(stack, platform, auto_approve=auto_approve)
     policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    registry = [s for s in statements if any("ModelPackage" in a for a in s["Action"])]
-    assert [(s["Sid"], s["Action"]) for s in registry] == [
-        ("RegisterModelVersions", ["sagemaker:AddTags", "sagemaker:CreateModelPackage"])
+    registry = [s for s in statements if "ModelPackage" in json.dumps(s["Action"])]
+    assert [(s["Sid"], s["Action"], s.get("Condition")) for s in registry] == [
+        (
+            "RegisterModelVersions",
+            "sagemaker:CreateModelPackage",
+            {"StringEquals": {"sagemaker:ModelApprovalStatus": status}},
+        )
     ]
+    assert [s["Resource"] for s in statements if s.get("Sid") == "TagModelVersions"] == [registry[0]["Resource"]]
     (pipeline,) = [p for p in policies.values() if "RegisterModelVersions" in json.dumps(p)]
     (s3_statement,) = [
         s for s in pipeline["Properties"]["PolicyDocument"]["Statement"] if "s3:" in json.dumps(s["Action"])

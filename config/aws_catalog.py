@@ -39,6 +39,15 @@ def regions() -> frozenset[str]:
     )
 
 
+def partition_of(region: str) -> str:
+    """The partition (aws, aws-cn, aws-us-gov, ...) whose regions include `region`, as an ARN spells it."""
+    partitions: dict[str, Any] = _loader().load_data("partitions")
+    for partition in partitions["partitions"]:
+        if region in partition["regions"] or re.fullmatch(partition["regionRegex"], region):
+            return str(partition["id"])
+    raise LookupError(f"no partition of botocore's data has the region {region!r}")
+
+
 @cache
 def sagemaker_enum(shape: str) -> frozenset[str]:
     """The values of an enum shape of the SageMaker API, e.g. `TrainingInstanceType`."""

@@ -27,7 +27,9 @@ from config.types import (
 VERSION_NUMBER = rf"[1-9][0-9]{{0,{model_package_version_digits() - 1}}}"
 # A version of a model package group: `<group>/<version>`, or its ARN. CreateModel's ModelPackageName takes a
 # versioned package by ARN only (a name is 1-63 letters, digits and '-'), so the app spells the ARN itself.
-_PACKAGE_ARN_PREFIX = r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):model-package/"
+_PACKAGE_ARN_PREFIX = (
+    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):model-package/"
+)
 _PACKAGE_PIN = re.compile(
     rf"(?:{_PACKAGE_ARN_PREFIX})?(?P<group>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){{0,62}})/(?P<version>{VERSION_NUMBER})"
 )
@@ -44,24 +46,38 @@ ModelPackagePin = Annotated[
 
 @dataclass(frozen=True)
 class PackageVersion:
-    """A parsed `endpoint.model_package` pin: the group, the version and, for an ARN, its region and account."""
+    """A parsed `endpoint.model_package` pin: the group, the version and, for an ARN, its place (partition, region
+    and account)."""
 
     group: str
     version: int
     region: str | None = None
     account: str | None = None
+    partition: str | None = None
 
     @classmethod
     def parse(cls, pin: str) -> PackageVersion:
         match = _PACKAGE_PIN.fullmatch(pin)
         if match is None:
             raise ValueError(f"not a model package version: {pin!r}")
-        return cls(match["group"], int(match["version"]), match["region"], match["account"])
+        return cls(match["group"], int(match["version"]), match["region"], match["account"], match["partition"])
 
     @property
     def name(self) -> str:
         """`<group>/<version>`: how sagemaker_ops and the pin name it."""
         return f"{self.group}/{self.version}"
+
+    def differences(self, *, partition: str, region: str, account: str | None) -> list[str]:
+        """How an ARN's place differs from the given one (`account` None: not known).
+
+        E.g. `['account 999999999999 (not 123456789012)']`; empty for a pin by name, which has no place.
+        """
+        expected = {"partition": partition, "region": region, "account": account}
+        return [
+            f"{what} {getattr(self, what)} (not {value})"
+            for what, value in expected.items()
+            if getattr(self, what) is not None and value is not None and getattr(self, what) != value
+        ]
 
 
 class VariantSettings(_Frozen):

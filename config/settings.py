@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from config.accounts import account_sharing_problems, shared_log_group_problems
+from config.aws_catalog import partition_of
 from config.contract import environment_prefix
 from config.endpoint import EndpointSettings
 from config.hyperparameters import load_schema
@@ -140,6 +141,11 @@ class EnvironmentConfig(_Frozen):
         package = endpoint.package
         if package is not None and package.region is not None and package.region != self.region:
             problems.append(f"endpoint.model_package is in {package.region}, the environment in {self.region}")
+        elif package is not None and package.partition not in (None, partition_of(self.region)):
+            problems.append(
+                f"endpoint.model_package is in partition {package.partition}, the environment in "
+                f"{partition_of(self.region)}"
+            )
         if package is not None and package.account is not None and self.account not in (None, package.account):
             problems.append(
                 f"endpoint.model_package is in account {package.account}, the environment's is {self.account}: "

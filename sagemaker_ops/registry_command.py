@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from config import EnvironmentName, load_config
+from config.aws_catalog import partition_of
 from config.contract import (
     APPROVED,
     PENDING_APPROVAL,
@@ -138,10 +139,16 @@ def _staging_version(context: Context) -> str | None:
     if deployment.settings.name is not EnvironmentName.PROD or _VERSION.fullmatch(given):
         return None
     wanted = PackageVersion.parse(given)
-    staging = environment_prefix(load_config(context.args.config).app_name, EnvironmentName.STAGING.value)
+    config = load_config(context.args.config)
+    staging = environment_prefix(config.app_name, EnvironmentName.STAGING.value)
     if wanted.group != staging:
         return None
     if wanted.region is not None:
+        source = config.environment(EnvironmentName.STAGING.value)
+        # No account configured: staging is deployed into the credentials' account (one account for all).
+        account = source.account or deployment.client("sts").get_caller_identity()["Account"]
+        place = {"partition": partition_of(source.region), "region": source.region, "account": account}
+        _refuse_elsewhere(given, wanted.differences(**place), "staging's group as configured")
         return str(given)
     return _version_arn(deployment, staging, wanted.version)
 
@@ -208,10 +215,24 @@ def _describe(deployment: Deployment, given: str) -> dict[str, Any]:
             f"argument --package: {given!r} is a version of {wanted.group!r}; environment "
             f"{deployment.settings.name.value!r} approves and serves versions of its own group {group!r}"
         )
-    described: dict[str, Any] = deployment.client("sagemaker").describe_model_package(
-        ModelPackageName=_version_arn(deployment, group, wanted.version)
-    )
+    # An ARN acts on the version it names or on none: never on this group's version of the same number elsewhere.
+    where = f"the group of environment {deployment.settings.name.value!r}"
+    region = deployment.settings.region
+    differences = wanted.differences(partition=partition_of(region), region=region, account=deployment.settings.account)
+    _refuse_elsewhere(given, differences, where)
+    arn = _version_arn(deployment, group, wanted.version)
+    if wanted.region is not None:  # the account the group is in, where the configuration leaves it out
+        here = PackageVersion.parse(arn)
+        differences = wanted.differences(partition=str(here.partition), region=str(here.region), account=here.account)
+        _refuse_elsewhere(given, differences, where)
+    described: dict[str, Any] = deployment.client("sagemaker").describe_model_package(ModelPackageName=arn)
     return described
+
+
+def _refuse_elsewhere(given: str, differences: list[str], where: str) -> None:
+    """A usage error when the ARN `given` names a place other than `where`'s (its `differences`)."""
+    if differences:
+        raise UsageError(f"argument --package: {given!r} is not a version of {where}: its {', '.join(differences)}")
 
 
 def _version_arn(deployment: Deployment, group: str, version: int) -> str:

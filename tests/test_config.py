@@ -275,6 +275,11 @@ def test_auto_approval_in_dev_is_read(raw: dict[str, Any]) -> None:
             {"model_package": "arn:aws:sagemaker:eu-west-1:123456789012:model-package/sagemaker-gbdt-prod/4"},
             r"environment 'prod': .*endpoint\.model_package is in eu-west-1, the environment in us-east-1",
         ),
+        (
+            "prod",
+            {"model_package": "arn:aws-cn:sagemaker:us-east-1:123456789012:model-package/sagemaker-gbdt-prod/4"},
+            r"environment 'prod': .*endpoint\.model_package is in partition aws-cn, the environment in aws",
+        ),
         ("prod", {"model_package": "sagemaker-gbdt-prod/latest"}, r"endpoint\.model_package: must be a model package"),
         ("prod", {"model_package": "sagemaker-gbdt-prod/0"}, r"endpoint\.model_package: must be a model package"),
         (
@@ -288,6 +293,7 @@ def test_auto_approval_in_dev_is_read(raw: dict[str, Any]) -> None:
         "both",
         "another environment's group",
         "another region",
+        "another partition",
         "not a version",
         "zero",
         "10 digits (CreateModel takes 9)",

@@ -215,6 +215,42 @@ def test_another_environments_version_is_refused(
     assert "approves and serves versions of its own group 'sagemaker-gbdt-staging'" in result["error"]
 
 
+@pytest.mark.parametrize(
+    ("arn", "differs"),
+    [
+        (ARN.replace("us-east-1", "eu-west-1"), "its region eu-west-1 (not us-east-1)"),
+        (ARN.replace("arn:aws:", "arn:aws-cn:"), "its partition aws-cn (not aws)"),
+    ],
+    ids=["another region", "another partition"],
+)
+def test_an_arn_elsewhere_is_refused_before_any_call(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str], arn: str, differs: str
+) -> None:
+    # GIVEN staging in us-east-1 WHEN an operator approves its group's version 3 by an ARN of another place
+    code, result = run_json(capsys, "approve", "--env", "staging", "--package", arn)
+    # THEN usage error naming what differs, and no call: never this environment's version 3 in its stead
+    assert code == 2
+    assert f"is not a version of the group of environment 'staging': {differs}" in result["error"]
+
+
+def test_an_arn_of_another_account_is_refused_without_acting_on_this_account_s_version(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN staging's group (its account the credentials', not configured), whose version 3 is in 123456789012
+    summary = {k: DESCRIBED[k] for k in ("ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn")}
+    summary |= {"CreationTime": WHEN, "ModelPackageStatus": "Completed"}
+    staging.stubber("sagemaker").add_response(
+        "list_model_packages", {"ModelPackageSummaryList": [summary]}, {"ModelPackageGroupName": GROUP}
+    )
+    # WHEN an operator approves version 3 by its ARN in another account
+    code, result = run_json(
+        capsys, "approve", "--env", "staging", "--package", ARN.replace("123456789012", "999999999999")
+    )
+    # THEN usage error naming the account; nothing described or updated
+    assert code == 2
+    assert "its account 999999999999 (not 123456789012)" in result["error"]
+
+
 def test_a_version_the_group_lacks_is_named(staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]) -> None:
     staging.stubber("sagemaker").add_response(
         "list_model_packages", {"ModelPackageSummaryList": []}, {"ModelPackageGroupName": GROUP}
@@ -267,6 +303,33 @@ def prod(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedDeployment]:
     deployment.assert_no_pending_responses()
 
 
+def _caller(deployment: StubbedDeployment) -> None:
+    """The credentials' account: staging's, which the shipped configuration leaves out (one account for all)."""
+    identity = {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/ops", "UserId": "AIDAEXAMPLE"}
+    deployment.stubber("sts").add_response("get_caller_identity", identity, {})
+
+
+@pytest.mark.parametrize(
+    ("arn", "differs"),
+    [
+        (ARN.replace("123456789012", "999999999999"), "its account 999999999999 (not 123456789012)"),
+        (ARN.replace("us-east-1", "eu-west-1"), "its region eu-west-1 (not us-east-1)"),
+        (ARN.replace("arn:aws:", "arn:aws-us-gov:"), "its partition aws-us-gov (not aws)"),
+    ],
+    ids=["another account", "another region", "another partition"],
+)
+def test_a_staging_arn_elsewhere_than_staging_is_not_registered_in_prod(
+    prod: StubbedDeployment, capsys: pytest.CaptureFixture[str], arn: str, differs: str
+) -> None:
+    # GIVEN prod, staging configured in us-east-1 in the credentials' account
+    _caller(prod)
+    # WHEN an operator promotes a version of a group named like staging's, elsewhere
+    code, result = run_json(capsys, "promote", "--env", "prod", "--package", arn)
+    # THEN usage error naming what differs; nothing read from it or registered
+    assert code == 2
+    assert f"is not a version of staging's group as configured: {differs}" in result["error"]
+
+
 def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_s_approval(
     prod: StubbedDeployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -274,6 +337,7 @@ def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_
     approved = (
         DESCRIBED | WITH_METRICS | {"ModelApprovalStatus": "Approved", "MetadataProperties": {"CommitId": "0a1b2c3"}}
     )
+    _caller(prod)
     sagemaker, ecr, s3 = prod.stubber("sagemaker"), prod.stubber("ecr"), prod.stubber("s3")
     sagemaker.add_response("describe_model_package", approved, {"ModelPackageName": ARN})
     _metrics_read(prod)
@@ -335,6 +399,7 @@ def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_
 def test_staging_s_unapproved_version_is_not_registered_in_prod(
     prod: StubbedDeployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _caller(prod)
     prod.stubber("sagemaker").add_response("describe_model_package", DESCRIBED, {"ModelPackageName": ARN})
     code, result = run_json(capsys, "promote", "--env", "prod", "--package", ARN)
     assert code == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import NamedTuple
 
@@ -79,6 +79,40 @@ def metadata_problems(hyperparameters: Mapping[str, str]) -> list[str]:
             problems.append(f"{name}: the name {problem} in a model package version's metadata key")
         if problem := value_limits.problem(value):
             problems.append(f"{name}: the value {problem} in a model package version's metadata value")
+    return problems
+
+
+# SageMaker adds the tuning job's objective metric to each of its training jobs' HyperParameters under this name
+# (as DescribeTrainingJob gives them; the container's schema reserves it): the best job's version records it too.
+TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
+
+
+def tuned_metadata_problems(
+    hyperparameters: Mapping[str, str], ranges: Mapping[str, Sequence[str]], objective: str
+) -> list[str]:
+    """Why the best job of a tuning job cannot be registered: its HyperParameters, the version's metadata, hold
+    the static `hyperparameters`, every tuned range's name (`ranges`: a categorical range's values, else none:
+    a number fits any value) with the value chosen, and the `objective` metric's name.
+    """
+    most, key_limits, value_limits = _limits()
+    problems = []
+    count = len({*hyperparameters, *ranges, TUNING_OBJECTIVE_HYPERPARAMETER})
+    if count > most:
+        problems.append(
+            f"ranges: {count} hyperparameters with the static ones, the tuned ones and "
+            f"{TUNING_OBJECTIVE_HYPERPARAMETER}: a model package version records at most {most} "
+            "(CustomerMetadataProperties, besides the pipeline's lineage entries)"
+        )
+    for name, values in ranges.items():
+        if problem := key_limits.problem(name):
+            problems.append(f"ranges.{name}: the name {problem} in a model package version's metadata key")
+        for value in values:
+            if problem := value_limits.problem(value):
+                problems.append(
+                    f"ranges.{name}.values: {value!r} {problem} in a model package version's metadata value"
+                )
+    if problem := value_limits.problem(objective):
+        problems.append(f"objective: {objective!r} {problem} in a model package version's metadata value")
     return problems
 
 

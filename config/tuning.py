@@ -18,6 +18,7 @@ from config.algorithm import load_algorithm
 from config.aws_catalog import did_you_mean, sagemaker_enum
 from config.contract import MAX_TUNED_HYPERPARAMETERS, MAX_TUNING_PARALLEL_JOBS, MAX_TUNING_TRAINING_JOBS
 from config.hyperparameters import Hyperparameter, load_schema
+from config.registry_metadata import tuned_metadata_problems
 
 # The strategies this pipeline supports (Grid needs categorical ranges only and no job limit: not offered).
 STRATEGIES = ("Bayesian", "Hyperband", "Random")
@@ -243,6 +244,9 @@ def tuning_problems(tuning: TuningSettings, hyperparameters: dict[str, str]) -> 
         "either as a range or as a static value: remove one"
         for name in sorted(set(tuning.ranges) & set(hyperparameters))
     ]
+    # The best job is registered with its hyperparameters as the version's metadata, which AWS limits.
+    ranges = {name: spec.values for name, spec in tuning.ranges.items()}
+    problems += [f"tuning.{p}" for p in tuned_metadata_problems(hyperparameters, ranges, tuning.objective)]
     # An algorithm that evaluates one metric (chosen by a hyperparameter, its default depending on others the
     # export cannot resolve) reports only that one: so the metric is given, and must be the objective's.
     selector = load_algorithm().metric_hyperparameter

@@ -9,10 +9,16 @@ import pytest
 from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
-from config import ConfigError, parse_config
+from config import ConfigError, parse_config, registry_metadata
 from config.contract import REGISTRY_METADATA_KEYS
-from config.registry_metadata import data_prefix_problem, max_registered_hyperparameters, metadata_problems
+from config.registry_metadata import (
+    data_prefix_problem,
+    max_registered_hyperparameters,
+    metadata_problems,
+    tuned_metadata_problems,
+)
 from config.settings import DEFAULT_CONFIG_FILE
+from tests.declared import EXAMPLE, OBJECTIVE
 
 # Read here from botocore on its own, so a mistake in reading the shapes is not repeated by the test.
 _SHAPES = ServiceModel(create_loader().load_service_model("sagemaker", "service-2")).shape_for
@@ -96,4 +102,31 @@ def test_a_configured_data_prefix_a_version_cannot_record_is_refused(section: st
     raw["environments"]["prod"].setdefault(section, {}).update(setting)
     # WHEN loaded THEN it stops, before any run trains a model Register would refuse
     with pytest.raises(ConfigError, match=r"environment 'prod': .*data_prefix: .*holds '\(\)'"):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize(("static", "problems"), [(MOST - 2, 0), (MOST - 1, 1)], ids=["fits", "one-too-many"])
+def test_a_tuned_version_records_the_static_the_tuned_and_the_objective(static: int, problems: int) -> None:
+    # GIVEN static hyperparameters and one tuned range: the best job's HyperParameters add its name and the objective
+    found = tuned_metadata_problems({f"h{i}": "1" for i in range(static)}, {"width": ()}, "validation:score")
+    # THEN they count with the static ones against what a version records
+    assert len(found) == problems
+    assert all(f"{MOST + 1} hyperparameters with the static ones, the tuned ones and" in p for p in found)
+
+
+def test_a_categorical_value_a_version_cannot_record_is_named() -> None:
+    found = tuned_metadata_problems({}, {"variant": ("plain", "a,b")}, "validation:score")
+    assert found == ["ranges.variant.values: 'a,b' holds ',': only letters, numbers, spaces, + - . / : = @ _ are "
+                     "allowed in a model package version's metadata value"]  # fmt: skip
+
+
+def test_tuning_a_version_could_not_record_is_refused_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a version recording as many hyperparameters as staging sets statically, and staging tuning one more
+    raw = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
+    raw["environments"]["staging"]["training"]["hyperparameters"] = dict(EXAMPLE)
+    raw["environments"]["staging"]["tuning"] = {"objective": OBJECTIVE}
+    _, key, value = registry_metadata._limits()
+    monkeypatch.setattr(registry_metadata, "_limits", lambda: (len(EXAMPLE), key, value))
+    # WHEN loaded THEN the tuning section is refused: the best job's version would not be registered
+    with pytest.raises(ConfigError, match=r"environment 'staging': .*tuning\.ranges: [0-9]+ hyperparameters with"):
         parse_config(raw)

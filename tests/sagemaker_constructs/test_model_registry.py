@@ -108,6 +108,7 @@ def test_a_role_registers_versions_only_with_its_own_status(
 
 
 def test_a_role_registers_with_an_approval_status_only(stack: cdk.Stack) -> None:
+    """GIVEN a group WHEN a role's statements are asked for a status no registrant may give THEN it is refused."""
     registry = ModelRegistry(stack, "Registry", group_name="app-staging", description="staging")
     with pytest.raises(ValueError, match="a version is registered Approved or PendingManualApproval, got 'Rejected'"):
         registry.register_statements("Rejected")

@@ -23,9 +23,10 @@ from aws_cdk.assertions import Template
 
 from config import parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from config.tuning import ParameterRangeSettings
 from sagemaker_constructs import QualityGate, TrainingJobOptions, TrainingPipeline
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, tuning
-from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
+from sagemaker_constructs.training_pipeline.tuning import TuningOptions
 from stacks import build_app
 from tests import declared
 from tests.conftest import TEST_ACCOUNT, cdk_context
@@ -48,11 +49,11 @@ METRICS = metric_definitions_from_json(
     )
 )
 PREFIX = "app-dev"
-RANGES = (
-    ParameterRange("step_size", "continuous", 0.01, 0.3, "Logarithmic"),
-    ParameterRange("width", "integer", 8, 256, "Logarithmic"),
-    ParameterRange("variant", "categorical", values=("plain", "fancy")),
-)
+RANGES = {
+    "step_size": ParameterRangeSettings(type="continuous", min_value=0.01, max_value=0.3, scaling="Logarithmic"),
+    "width": ParameterRangeSettings(type="integer", min_value=8, max_value=256, scaling="Logarithmic"),
+    "variant": ParameterRangeSettings(type="categorical", values=("plain", "fancy")),
+}
 TUNING = TuningOptions(
     "validation:score",
     "Maximize",

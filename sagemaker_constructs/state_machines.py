@@ -69,8 +69,8 @@ def sync_rules_statement(rule_arns: Sequence[str]) -> iam.PolicyStatement:
 def log_and_trace_statements() -> list[iam.PolicyStatement]:
     """What a state machine needs to deliver its logs and write its traces (none has resource-level permissions)."""
     return [
-        # Not shared with tests/test_environment_isolation.py's NO_RESOURCE_LEVEL_ACTIONS, its own reading of the
-        # Service Authorization Reference: an action on "*" added here must be reviewed into that list.
+        # On "*": the Service Authorization Reference lists no resource type for any of these (checked by
+        # tests/test_environment_isolation.py against its published data).
         iam.PolicyStatement(
             sid="DeliverLogs",
             actions=[

@@ -20,7 +20,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cache
 from typing import Any
 
 from tests.deploy_readiness.model import NAME_PROPERTIES, Deployment, Stack, references
@@ -55,7 +54,7 @@ from tests.deploy_readiness.requirements import (
     STEP_FUNCTIONS_SAGEMAKER_DOC,
     STEP_FUNCTIONS_SDK_DOC,
 )
-from tests.deploy_readiness.schemas import HANDLERS, SCHEMAS, handler_permissions, read_permissions
+from tests.deploy_readiness.schemas import HANDLERS, handler_permissions, iam_actions, read_permissions
 
 Statements = Sequence[Mapping[str, Any]]
 # AWS managed policies the app attaches, with the actions AWS publishes for them.
@@ -89,15 +88,8 @@ class Finding:
         return f"{self.where}: {self.what}\n    source: {self.source}"
 
 
-@cache
-def _iam_actions() -> frozenset[str]:
-    """Every IAM action, lowercased, as the Service Authorization Reference lists them (cfn-lint's copy)."""
-    services = json.loads((SCHEMAS.parent / "AdditionalSpecs" / "Policies.json").read_text())
-    return frozenset(f"{prefix}:{action}" for prefix, service in services.items() for action in service["Actions"])
-
-
 def is_iam_action(action: str) -> bool:
-    return action.lower() in _iam_actions()
+    return action.lower() in iam_actions()
 
 
 def excused(resource_type: str, action: str, properties: Mapping[str, Any]) -> bool:
@@ -623,7 +615,7 @@ class Checker:
                         if role is None or "PermissionsBoundary" not in role[0].resources[role[1]]["Properties"]:
                             continue
                         for action in as_list(statement.get("Action", [])):
-                            expanded = [a for a in _iam_actions() if _glob_lower(action, a)] or [action.lower()]
+                            expanded = [a for a in iam_actions() if _glob_lower(action, a)] or [action.lower()]
                             passing = [
                                 a for a in expanded if evaluate(self.boundary, Request(a, "*")) is Decision.ALLOWED
                             ]

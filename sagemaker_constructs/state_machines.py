@@ -144,14 +144,26 @@ def logged_state_machine(
     definition: sfn.IChainable,
     role: iam.Role,
     policy: iam.ManagedPolicy,
-    log_group: logs.CfnLogGroup,
+    log_group_name: str,
+    encryption_key: kms.IKey,
+    log_retention_days: int,
+    removal_policy: cdk.RemovalPolicy,
     comment: str,
-) -> sfn.StateMachine:
-    """A STANDARD state machine that runs as `role` with `policy` only, logs ALL events to `log_group`, traces.
+) -> tuple[sfn.StateMachine, logs.CfnLogGroup]:
+    """A STANDARD state machine that runs as `role` with `policy` only, traces, and logs ALL events to its own
+    log group (`Logs`, an `encrypted_log_group` named `log_group_name`); returns both.
 
     The role is an immutable view: the tasks' own grants (sagemaker:* on every job, ListTags on '*') are
     dropped; `policy` is everything the state machine may do.
     """
+    log_group = encrypted_log_group(
+        scope,
+        "Logs",
+        log_group_name=log_group_name,
+        encryption_key=encryption_key,
+        retention_days=log_retention_days,
+        removal_policy=removal_policy,
+    )
     state_machine = sfn.StateMachine(
         scope,
         id_,
@@ -164,4 +176,4 @@ def logged_state_machine(
     )
     # Step Functions checks the log-delivery permissions when it creates the state machine.
     state_machine.node.add_dependency(role, policy)
-    return state_machine
+    return state_machine, log_group

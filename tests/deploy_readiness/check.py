@@ -53,6 +53,7 @@ from tests.deploy_readiness.requirements import (
     STEP_FUNCTIONS_SAGEMAKER,
     STEP_FUNCTIONS_SAGEMAKER_DOC,
     STEP_FUNCTIONS_SDK_DOC,
+    step_functions_sagemaker_needs,
 )
 from tests.deploy_readiness.schemas import HANDLERS, handler_permissions, iam_actions, read_permissions
 
@@ -513,23 +514,14 @@ class Checker:
                 Finding(where, "the state machine's role is not resolvable", STEP_FUNCTIONS_SAGEMAKER_DOC)
             )
             return
-        for api, (action, job) in STEP_FUNCTIONS_SAGEMAKER.items():
+        for api in STEP_FUNCTIONS_SAGEMAKER:
             for sync in ("", ".sync"):
                 if (
                     f'arn:aws:states:::sagemaker:{api}{sync}\\"' not in definition
                     and f'states:::sagemaker:{api}{sync}\\"' not in definition
                 ):
                     continue
-                needed = [action, "sagemaker:AddTags"]
-                if sync and job:
-                    needed += [
-                        f"sagemaker:Describe{job}",
-                        f"sagemaker:Stop{job}",
-                        "events:PutTargets",
-                        "events:PutRule",
-                        "events:DescribeRule",
-                    ]
-                for need in needed:
+                for need in step_functions_sagemaker_needs(api, sync=bool(sync)):
                     request = Request(need, ANY_RESOURCE, self._context(stack))
                     self._role_may(role, request, where, STEP_FUNCTIONS_SAGEMAKER_DOC)
         self._sdk_integration_needs(stack, where, role, properties.get("DefinitionString", ""))

@@ -411,6 +411,23 @@ STEP_FUNCTIONS_SAGEMAKER = {
     "createModel": ("sagemaker:CreateModel", None),
 }
 
+
+def step_functions_sagemaker_needs(api: str, *, sync: bool) -> list[str]:
+    """What the role of a state machine calling SageMaker integration `api` (`.sync` or not) needs: the call, tagging
+    what it creates (SAGEMAKER_API_PERMISSIONS_DOC), and with `.sync` watching the job to its end."""
+    action, job = STEP_FUNCTIONS_SAGEMAKER[api]
+    needed = [action, "sagemaker:AddTags"]
+    if sync and job:
+        needed += [
+            f"sagemaker:Describe{job}",
+            f"sagemaker:Stop{job}",
+            "events:PutTargets",
+            "events:PutRule",
+            "events:DescribeRule",
+        ]
+    return needed
+
+
 # An AWS SDK integration (`arn:aws:states:::aws-sdk:<service>:<apiAction>`) calls the API with the state
 # machine's role: it needs the API's own IAM action, `<service>:<ApiAction>`.
 STEP_FUNCTIONS_SDK_DOC = (

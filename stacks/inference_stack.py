@@ -186,7 +186,7 @@ class InferenceStack(EnvironmentStack):
             "EndpointName",
             value=self.endpoint.endpoint_name,
             description="Send requests here (sagemaker-runtime InvokeEndpoint"
-            + (f"Async, bodies under s3://{artifacts}/{ASYNC_INPUT_PREFIX})" if asynchronous else ")"),
+            + (f"Async, bodies under <ArtifactsBucketName>/{ASYNC_INPUT_PREFIX})" if asynchronous else ")"),
             export_name=f"{endpoint_name}-endpoint-name",
         )
 

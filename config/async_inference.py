@@ -17,6 +17,7 @@ from config.contract import (
     ASYNC_INPUT_PREFIX,
     ASYNC_MAX_PAYLOAD_MB,
     ASYNC_OUTPUT_PREFIX,
+    CONTAINER,
     MAX_ENDPOINT_INSTANCES,
 )
 from config.types import _Frozen, _matching, _sagemaker_bounds
@@ -50,7 +51,7 @@ class AsyncInferenceSettings(_Frozen):
     ) = None
     # The largest request body the container accepts (async allows 1 GB); the container lowers it further to
     # what its memory holds (container/README.md "Payload limits").
-    max_payload_mb: int = Field(default=100, ge=1, le=ASYNC_MAX_PAYLOAD_MB)
+    max_payload_mb: int = Field(default=100, ge=1, le=min(ASYNC_MAX_PAYLOAD_MB, CONTAINER.limits.max_payload_mb))
     output_prefix: Annotated[str, _PREFIX] = ASYNC_OUTPUT_PREFIX
     failure_prefix: Annotated[str, _PREFIX] = ASYNC_FAILURE_PREFIX
     min_instances: int = Field(default=0, ge=0)

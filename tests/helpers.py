@@ -118,16 +118,6 @@ def set_at(document: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
-def make_asynchronous(endpoint: dict[str, Any], **asynchronous: Any) -> None:
-    """Turns a parsed `[environments.<env>.endpoint]` table into an asynchronous endpoint on one ml.m5.large that
-    scales to zero (up to two instances, four requests at a time each; `asynchronous` overrides), in place of its
-    serverless variant or autoscaling, deployment and capture, which an asynchronous endpoint cannot have."""
-    for setting in ("serverless", "autoscaling", "deployment", "data_capture_percentage"):
-        endpoint.pop(setting, None)
-    endpoint["variants"] = [{"instance_type": "ml.m5.large", "initial_instance_count": 1}]
-    endpoint["asynchronous"] = {"max_instances": 2, "max_concurrent_invocations_per_instance": 4} | asynchronous
-
-
 # -- synthesis -------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ import pytest
 from config import ConfigError, parse_config
 from config.contract import ASYNC_INPUT_PREFIX
 from config.settings import DEFAULT_CONFIG_FILE
-from tests.helpers import TEST_ACCOUNT, cases, make_asynchronous, set_at
+from scripts.demo import make_asynchronous
+from tests.helpers import TEST_ACCOUNT, cases, set_at
 
 Raw = dict[str, Any]
 

@@ -18,9 +18,10 @@ import pytest
 
 from config import AppConfig, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from scripts.demo import make_asynchronous
 from stacks.deployment_access_stack import add_deployment_access
 from tests import declared
-from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, make_asynchronous, synthesize
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, synthesize
 
 VPC = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
 

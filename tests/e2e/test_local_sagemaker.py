@@ -14,6 +14,7 @@ import psutil
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from sagemaker.core.resources import Endpoint  # type: ignore[import-untyped]
 
 from local_sagemaker.server import start_moto_server
 from stacks.training_stack import load_metric_definitions
@@ -416,7 +417,7 @@ def test_a_tuning_job_trains_sampled_models_and_step_functions_reads_its_best_on
 
 
 def test_an_asynchronous_endpoint_reads_requests_from_s3_and_writes_results_failures_and_notifications(
-    staging: Environment, direct_data: Dataset
+    staging: Environment, direct_data: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an endpoint whose config is asynchronous (results and failures in the artifacts bucket, the topic
     # notified), serving a trained model, and a queue subscribed to the topic
@@ -476,3 +477,14 @@ def test_an_asynchronous_endpoint_reads_requests_from_s3_and_writes_results_fail
     # WHEN the asynchronous endpoint is invoked in real time THEN it refuses, as SageMaker's does
     with pytest.raises(ClientError, match="configured for asynchronous inference: call InvokeEndpointAsync"):
         runtime.invoke_endpoint(EndpointName="direct-async", Body=bodies["good"], ContentType="text/csv")
+    # WHEN the SageMaker Python SDK submits the request (sagemaker-core's Endpoint.invoke_async, which its
+    # AsyncPredictor calls) THEN it gets the locations, and the same predictions are written
+    monkeypatch.setenv("AWS_ENDPOINT_URL", staging.server.url)
+    sdk = Endpoint(endpoint_name="direct-async").invoke_async(
+        input_location=f"s3://{bucket}/async/in/good.csv",
+        content_type="text/csv",
+        session=staging.server.session(),
+        region="us-east-1",
+    )
+    sdk_predictions = [float(v) for v in written(sdk.output_location).decode().split()]
+    assert sdk_predictions == pytest.approx(predictions, rel=1e-12)

@@ -22,7 +22,8 @@ from config.contract import ASYNC_INPUT_PREFIX
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops.cli import FAILED, OK, TIMED_OUT
 from sagemaker_ops.progress import WaitTimeoutError
-from tests.helpers import TEST_ACCOUNT, make_asynchronous
+from scripts.demo import make_asynchronous
+from tests.helpers import TEST_ACCOUNT
 from tests.sagemaker_ops.stubbed import StubbedDeployment, run_json, stack, use
 
 BUCKET, ENDPOINT, ID = "dev-artifacts", "sagemaker-gbdt-dev", "inference-1"

@@ -8,6 +8,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name
+from sagemaker_constructs.endpoint_autoscaling import variant_scalable_target
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
 from sagemaker_constructs.validation import raise_if_any
 
@@ -66,17 +67,7 @@ class AsyncEndpointAutoScaling(Construct):
         raise_if_any(self, errors)
         variant = endpoint.instance_variants[0].name
         name = f"{endpoint.endpoint_name}-{variant}"
-        self.target = appscaling.CfnScalableTarget(
-            self,
-            "Target",
-            service_namespace="sagemaker",
-            resource_id=f"endpoint/{endpoint.endpoint_name}/variant/{variant}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
-        )
-        # The resource id is a plain string, so CloudFormation would not know to wait for the endpoint.
-        self.target.add_resource_dependency(endpoint.endpoint)
+        self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
         self.backlog_policy = appscaling.CfnScalingPolicy(
             self,
             "BacklogPerInstance",

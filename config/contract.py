@@ -174,9 +174,6 @@ ASYNC_OUTPUT_PREFIX = "async-inference/output/"
 ASYNC_FAILURE_PREFIX = "async-inference/failures/"
 # An asynchronous request's body may be up to 1 GB (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html).
 ASYNC_MAX_PAYLOAD_MB = 1024
-# InvokeEndpointAsync's InvocationTimeoutSeconds: at most an hour, 15 minutes unless the request says
-# (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-invoke-endpoint.html).
-ASYNC_MAX_INVOCATION_SECONDS = 3600
 
 
 # ----- hyperparameter tuning -------------------------------------------------------------------------

@@ -187,3 +187,4 @@ class AsyncEndpointMonitoring(Construct):
                 width=8,
             ),
         )
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Asynchronous alarms", alarms=self.alarms, width=24))

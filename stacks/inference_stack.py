@@ -136,14 +136,9 @@ class InferenceStack(EnvironmentStack):
                 scale_out_cooldown=cdk.Duration.seconds(asynchronous.scale_out_cooldown_seconds),
             )
         monitoring = settings.monitoring
-        # An asynchronous fleet may be at zero: no "instances below minimum" alarm (min_capacity None).
-        capacity = (
-            (scaling.min_capacity, scaling.max_capacity)
-            if scaling
-            else None
-            if asynchronous
-            else _fixed_capacity(self.endpoint, variant)
-        )
+        capacity = (scaling.min_capacity, scaling.max_capacity) if scaling else _fixed_capacity(self.endpoint, variant)
+        if asynchronous is not None:
+            capacity = None  # the fleet may be at zero: no "instances below minimum" alarm
         self.monitoring = EndpointMonitoring(
             self,
             "Monitoring",

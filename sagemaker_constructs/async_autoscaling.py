@@ -40,6 +40,7 @@ class AsyncEndpointAutoScaling(Construct):
     :param scale_in_cooldown: @default 10 minutes; :param scale_out_cooldown: @default 5 minutes (AWS's example).
     """
 
+    # Keyword arguments alike in shape to EndpointAutoScaling's (duplicates pairs them): another metric, other defaults.
     def __init__(
         self,
         scope: Construct,
@@ -68,6 +69,7 @@ class AsyncEndpointAutoScaling(Construct):
         variant = endpoint.instance_variants[0].name
         name = f"{endpoint.endpoint_name}-{variant}"
         self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
+        # Two policies alike in shape only (duplicates pairs them): one tracks the backlog, one steps out of zero.
         self.backlog_policy = appscaling.CfnScalingPolicy(
             self,
             "BacklogPerInstance",

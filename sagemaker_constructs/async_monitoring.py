@@ -38,6 +38,7 @@ class AsyncEndpointMonitoring(Construct):
     :param evaluation: @default 5 minutes.
     """
 
+    # Keyword arguments alike in shape to EndpointMonitoring's (duplicates pairs them): the queue's own thresholds.
     def __init__(
         self,
         scope: Construct,

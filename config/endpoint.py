@@ -8,6 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from config.async_inference import (
+    ASYNC_AUTOSCALE_DOC,
+    ASYNC_MONITOR_DOC,
+    DATA_CAPTURE_DOC,
+    SERVERLESS_EXCLUSIONS_DOC,
+    AsyncInferenceSettings,
+)
 from config.aws_catalog import model_package_version_digits, sagemaker_range
 from config.contract import (
     MAX_ENDPOINT_INSTANCES,
@@ -176,6 +183,8 @@ class EndpointSettings(_Frozen):
     model_package: ModelPackagePin | None = None
     variants: tuple[VariantSettings, ...] = ()
     serverless: ServerlessSettings | None = None
+    # With `variants`: the endpoint answers InvokeEndpointAsync only (config/async_inference.py).
+    asynchronous: AsyncInferenceSettings | None = None
     autoscaling: AutoScalingSettings | None = None
     deployment: DeploymentSettings | None = None
     data_capture_percentage: int = Field(default=0, ge=0, le=100)
@@ -215,6 +224,38 @@ class EndpointSettings(_Frozen):
     def _one_kind_of_capacity(self) -> EndpointSettings:
         if bool(self.variants) == (self.serverless is not None):
             raise ValueError("give either variants (instances) or serverless, not both and not neither")
+        if self.asynchronous is not None and self.serverless is not None:
+            raise ValueError(f"asynchronous needs variants (instances), not serverless: {SERVERLESS_EXCLUSIONS_DOC}")
+        return self
+
+    @model_validator(mode="after")
+    def _asynchronous_keeps_what_it_can(self) -> EndpointSettings:
+        if self.asynchronous is None:
+            return self
+        problems = []
+        if len(self.variants) != 1:
+            problems.append(
+                f"asynchronous serves one variant (its backlog is the endpoint's), got {len(self.variants)}"
+            )
+        elif self.variants[0].initial_instance_count > self.asynchronous.max_instances:
+            problems.append(
+                f"variants.0.initial_instance_count ({self.variants[0].initial_instance_count}) must not exceed "
+                f"asynchronous.max_instances ({self.asynchronous.max_instances})"
+            )
+        if self.autoscaling is not None:
+            problems.append(
+                "autoscaling is for real-time traffic; an asynchronous endpoint scales on its backlog between "
+                f"asynchronous.min_instances and max_instances ({ASYNC_AUTOSCALE_DOC})"
+            )
+        if self.deployment is not None:
+            problems.append(
+                "deployment (canary/linear) needs rollback alarms on invocations, which an asynchronous endpoint "
+                f"does not publish ({ASYNC_MONITOR_DOC}), and a fleet to split, which scales to zero"
+            )
+        if self.data_capture_percentage:
+            problems.append(f"data_capture_percentage must be 0 with asynchronous ({DATA_CAPTURE_DOC})")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")

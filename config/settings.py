@@ -96,6 +96,11 @@ class EnvironmentConfig(_Frozen):
                 "drift.enabled needs endpoint.data_capture_percentage > 0: drift is measured on captured requests "
                 "(a serverless endpoint captures none)"
             )
+        if self.endpoint.asynchronous is not None and self.monitoring.no_invocations_minutes is not None:
+            problems.append(
+                "monitoring.no_invocations_minutes cannot watch an asynchronous endpoint: it idles at zero and "
+                "publishes no Invocations (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html)"
+            )
         if self.transform.schedule is not None:
             problems += [
                 f"training.hyperparameters: {problem}: transform.schedule starts the pipeline with these alone"

@@ -34,6 +34,8 @@ from local_sagemaker.s3 import JobInputError, S3Uri, download_model
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
 INVOCATION_TIMEOUT_SECONDS = 60.0
+# InvokeEndpointAsync's InvocationTimeoutSeconds default: 15 minutes (async-inference-invoke-endpoint.html).
+ASYNC_INVOCATION_TIMEOUT_SECONDS = 900.0
 # The InvokeEndpoint members acted on; the others are in not_emulated.NOT_EMULATED.
 HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept"})
 
@@ -121,6 +123,7 @@ class _Running:
     server: container.ServingContainer
     log: LogStream
     capture: DataCapture | None = None
+    asynchronous: bool = False
 
 
 class Endpoints:
@@ -131,14 +134,22 @@ class Endpoints:
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
 
-    def invoke(self, name: str, body: bytes, content_type: str, accept: str) -> Answer:
+    def invoke(self, name: str, body: bytes, content_type: str, accept: str, *, asynchronous: bool = False) -> Answer:
+        """The model server's answer; an endpoint answers either InvokeEndpoint or, with an AsyncInferenceConfig,
+        InvokeEndpointAsync (`asynchronous`) only, as SageMaker's does (async-inference.html)."""
         running = self._server_for(name)
+        if running.asynchronous != asynchronous:
+            raise LookupError(
+                f"Endpoint {name} is configured for asynchronous inference: call InvokeEndpointAsync"
+                if running.asynchronous
+                else f"Endpoint {name} is not configured for asynchronous inference: call InvokeEndpoint"
+            )
         answer = running.server.request(
             "POST",
             "/invocations",
             body,
             {"Content-Type": content_type, "Accept": accept},
-            timeout=INVOCATION_TIMEOUT_SECONDS,
+            timeout=ASYNC_INVOCATION_TIMEOUT_SECONDS if asynchronous else INVOCATION_TIMEOUT_SECONDS,
         )
         running.log.flush()
         answered = Answer(answer.status, answer.body, answer.content_type or content_type, running.variant)
@@ -155,13 +166,26 @@ class Endpoints:
         target = capture.key(name, running.variant, moment)
         self._aws.client("s3").put_object(Bucket=target.bucket, Key=target.key, Body=record)
 
-    def _server_for(self, name: str) -> _Running:
+    def async_output_config(self, name: str) -> dict[str, Any] | None:
+        """The endpoint's AsyncInferenceConfig.OutputConfig (None: a real-time endpoint); LookupError if unknown."""
         sagemaker = self._aws.client("sagemaker")
+        config = sagemaker.describe_endpoint_config(
+            EndpointConfigName=self._describe(sagemaker, name)["EndpointConfigName"]
+        )
+        output: dict[str, Any] | None = (config.get("AsyncInferenceConfig") or {}).get("OutputConfig")
+        return output
+
+    @staticmethod
+    def _describe(sagemaker: Any, name: str) -> dict[str, Any]:
         try:
-            endpoint = sagemaker.describe_endpoint(EndpointName=name)
+            endpoint: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=name)
         except sagemaker.exceptions.ClientError:
             raise LookupError(f"Endpoint {name} of account 123456789012 not found.") from None
-        config_name = endpoint["EndpointConfigName"]
+        return endpoint
+
+    def _server_for(self, name: str) -> _Running:
+        sagemaker = self._aws.client("sagemaker")
+        config_name = self._describe(sagemaker, name)["EndpointConfigName"]
         with self._lock:
             running = self._running.get(name)
             if running is not None and running.config_name == config_name and running.server.process.poll() is None:
@@ -191,7 +215,8 @@ class Endpoints:
         capture = DataCapture.of(config.get("DataCaptureConfig"))
         server = container.ServingContainer.launch(tree, primary.get("Environment", {}), log.write, startup)
         log.flush()
-        return _Running(config_name, variant["VariantName"], server, log, capture)
+        asynchronous = bool((config.get("AsyncInferenceConfig") or {}).get("OutputConfig"))
+        return _Running(config_name, variant["VariantName"], server, log, capture, asynchronous)
 
     def stop_all(self) -> None:
         with self._lock:

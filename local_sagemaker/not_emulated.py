@@ -1,7 +1,8 @@
 """What the local SageMaker does not emulate, and what it does instead: ONE table.
 
 docs/demo.md shows `markdown_table()` verbatim, and a test checks that every request member of
-CreateTrainingJob, CreateTransformJob, CreateProcessingJob, CreateHyperParameterTuningJob and InvokeEndpoint
+CreateTrainingJob, CreateTransformJob, CreateProcessingJob, CreateHyperParameterTuningJob, InvokeEndpoint and
+InvokeEndpointAsync
 (botocore's model of the API) is either acted on (`HANDLED_FIELDS` of the runner modules)
 or listed here: nothing is silently ignored. The runners log the listed members a request sets ("not emulated: ...").
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRAINING, TRANSFORM, INVOKE, EVERYWHERE = "CreateTrainingJob", "CreateTransformJob", "InvokeEndpoint", "all"
+INVOKE_ASYNC = "InvokeEndpointAsync"
 PROCESSING, TUNING = "CreateProcessingJob", "CreateHyperParameterTuningJob"
 REGISTRY = "Model Registry"
 STATES = "Step Functions"
@@ -175,6 +177,29 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "one model server per endpoint, started on the first InvokeEndpoint and restarted when the endpoint runs "
         "another endpoint config; CreateEndpoint itself stays moto's (InService at once), so a missing model "
         "artifact shows as ModelError at the first InvokeEndpoint",
+    ),
+    NotEmulated(
+        INVOKE_ASYNC,
+        "the queue: `RequestTTLSeconds`, `InvocationTimeoutSeconds`, `MaxConcurrentInvocationsPerInstance`, the "
+        "backlog and its metrics, scaling to zero and the scale-out from zero on `HasBacklogWithoutCapacity`",
+        "each request runs at once on a thread of its own against the endpoint's one model server, for up to 15 "
+        "minutes; nothing expires, nothing scales. The scaling policies are checked against AWS's documented ones "
+        "by tests/sagemaker_constructs/test_async_endpoint.py",
+        ("RequestTTLSeconds", "InvocationTimeoutSeconds"),
+    ),
+    NotEmulated(
+        INVOKE_ASYNC,
+        "an inline `Body`, `S3OutputPathExtension`, `Filename`, `CustomAttributes`",
+        "the body is always read from `InputLocation`; results are `<S3OutputPath>/<id>.out`, failures "
+        "`<S3FailurePath>/<id>-error.out`; the SNS notification carries the status, the locations, the inference id "
+        "and a failure's reason (the fields of AWS's message a client reads), and its e-mail delivery is moto's",
+        ("Body", "S3OutputPathExtension", "Filename", "CustomAttributes"),
+    ),
+    NotEmulated(
+        INVOKE_ASYNC,
+        "the role SageMaker reads the request, writes the result and publishes the notification as",
+        "the local runner does it with the emulator's credentials; the role's permissions for it are checked by "
+        "tests/deploy_readiness (the maximal configuration's dev is asynchronous)",
     ),
     NotEmulated(
         EVERYWHERE,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from local_sagemaker.async_endpoints import AsyncInvocations
 from local_sagemaker.aws import Aws
 from local_sagemaker.endpoints import Answer, Endpoints
 from local_sagemaker.processing import ProcessingJob
@@ -22,6 +23,7 @@ class LocalSageMaker:
         self.aws, self.work = aws, work
         self.interruptions = SpotInterruptions()
         self.endpoints = Endpoints(aws, work)
+        self.async_invocations = AsyncInvocations(aws, self.endpoints)
         self._jobs: dict[str, dict[str, Any]] = {"training": {}, "transform": {}, "processing": {}, "tuning": {}}
         self._lock = threading.Lock()
 

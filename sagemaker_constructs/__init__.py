@@ -2,6 +2,8 @@
 
 from sagemaker_constructs.alarm_topic import AlarmTopic
 from sagemaker_constructs.algorithm_image import AlgorithmImage
+from sagemaker_constructs.async_autoscaling import AsyncEndpointAutoScaling
+from sagemaker_constructs.async_monitoring import AsyncEndpointMonitoring
 from sagemaker_constructs.encryption_key import EncryptionKey
 from sagemaker_constructs.endpoint_autoscaling import EndpointAutoScaling, ScheduledCapacity
 from sagemaker_constructs.endpoint_monitoring import AlarmThresholds, EndpointMonitoring
@@ -10,7 +12,13 @@ from sagemaker_constructs.log_groups import EncryptedLogGroups
 from sagemaker_constructs.model import SageMakerModel, VpcPlacement
 from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.notebook import ExplorationNotebook, NotebookRole
-from sagemaker_constructs.realtime_endpoint import InstanceVariant, RealtimeEndpoint, ServerlessVariant, TrafficShifting
+from sagemaker_constructs.realtime_endpoint import (
+    AsyncInference,
+    InstanceVariant,
+    RealtimeEndpoint,
+    ServerlessVariant,
+    TrafficShifting,
+)
 from sagemaker_constructs.secure_bucket import SecureBucket
 from sagemaker_constructs.training_pipeline import (
     QualityGate,
@@ -23,6 +31,9 @@ __all__ = [
     "AlarmThresholds",
     "AlarmTopic",
     "AlgorithmImage",
+    "AsyncEndpointAutoScaling",
+    "AsyncEndpointMonitoring",
+    "AsyncInference",
     "EncryptedLogGroups",
     "EncryptionKey",
     "EndpointAutoScaling",

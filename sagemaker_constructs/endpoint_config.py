@@ -15,7 +15,9 @@ from typing import Literal
 
 import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 
+from config.aws_catalog import sagemaker_range
 from config.contract import (
     EXECUTION_TIMEOUT_RANGE,
     SERVERLESS_MAX_CONCURRENCY,
@@ -24,6 +26,8 @@ from config.contract import (
 )
 
 NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# AsyncInferenceOutputConfig.S3OutputPath / S3FailurePath, in the app's own buckets.
+_S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?")
 _INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.[a-z0-9]+")
 # Nitro instances with local NVMe storage encrypt it in hardware; SageMaker rejects a volume KMS
 # key for them (CreateEndpointConfig, KmsKeyId). Families with a "d" suffix, "dn", and these:
@@ -47,6 +51,21 @@ class ServerlessVariant:
     memory_size_mb: int
     max_concurrency: int
     name: str = "primary"
+
+
+@dataclass(frozen=True)
+class AsyncInference:
+    """Asynchronous inference: the endpoint queues InvokeEndpointAsync requests (bodies in S3) for its instances.
+
+    Results go to `output_uri`, failures to `failure_uri`, both encrypted with the endpoint's key;
+    `notification_topic` hears of each success and each error (SageMaker publishes as the model's execution
+    role, which needs sns:Publish on it). `max_concurrent_invocations_per_instance` @default SageMaker's choice.
+    """
+
+    output_uri: str
+    failure_uri: str
+    notification_topic: sns.ITopic | None = None
+    max_concurrent_invocations_per_instance: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,33 @@ def check_serverless(
         errors.append("data_capture_percentage must be 0 with a serverless variant: it does not capture data")
     if model_in_vpc_or_isolated:
         errors.append("a serverless variant cannot serve a model with a VPC or network isolation")
+
+
+def check_async(
+    asynchronous: AsyncInference,
+    *,
+    serverless: bool,
+    data_capture_percentage: int,
+    traffic_shifting: TrafficShifting | None,
+    errors: list[str],
+) -> None:
+    """What an asynchronous endpoint cannot have (config/async_inference.py cites AWS's pages for each)."""
+    if serverless:
+        errors.append("async_inference needs instance variants: a serverless variant cannot serve asynchronously")
+    if traffic_shifting is not None:
+        errors.append(
+            "traffic_shifting is not supported with async_inference: the rollback alarms read Invocations, which an "
+            "asynchronous endpoint does not publish"
+        )
+    if data_capture_percentage:
+        errors.append("data_capture_percentage must be 0 with async_inference")
+    for field, uri in (("output_uri", asynchronous.output_uri), ("failure_uri", asynchronous.failure_uri)):
+        if not cdk.Token.is_unresolved(uri) and not _S3_URI.fullmatch(uri):
+            errors.append(f"async_inference.{field} must be s3://<bucket>/<prefix>, got {uri!r}")
+    concurrency = asynchronous.max_concurrent_invocations_per_instance
+    low, high = sagemaker_range("AsyncInferenceClientConfig", "MaxConcurrentInvocationsPerInstance")
+    if concurrency is not None and not low <= concurrency <= high:
+        errors.append(f"max_concurrent_invocations_per_instance must be {low}-{high}, got {concurrency}")
 
 
 def check_traffic_shifting(shifting: TrafficShifting, variants: Sequence[InstanceVariant], errors: list[str]) -> None:
@@ -226,6 +272,29 @@ def data_capture_config(
         capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
             csv_content_types=["text/csv"],
             json_content_types=["application/json", "application/jsonlines"],
+        ),
+    )
+
+
+def async_inference_config(
+    asynchronous: AsyncInference, key_arn: str
+) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
+    topic = asynchronous.notification_topic
+    return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+        output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+            s3_output_path=asynchronous.output_uri,
+            s3_failure_path=asynchronous.failure_uri,
+            kms_key_id=key_arn,
+            notification_config=None
+            if topic is None
+            else sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                success_topic=topic.topic_arn, error_topic=topic.topic_arn
+            ),
+        ),
+        client_config=None
+        if asynchronous.max_concurrent_invocations_per_instance is None
+        else sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+            max_concurrent_invocations_per_instance=asynchronous.max_concurrent_invocations_per_instance
         ),
     )
 

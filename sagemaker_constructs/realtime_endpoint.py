@@ -19,6 +19,7 @@ from config.contract import DOWNLOAD_TIMEOUT_RANGE, HEALTH_CHECK_TIMEOUT_RANGE, 
 from sagemaker_constructs import endpoint_config
 from sagemaker_constructs.endpoint_config import (
     NAME,
+    AsyncInference,
     InstanceVariant,
     ServerlessVariant,
     TrafficShifting,
@@ -32,7 +33,14 @@ INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 MINUTE = cdk.Duration.minutes(1)
 
-__all__ = ["InstanceVariant", "MetricOptions", "RealtimeEndpoint", "ServerlessVariant", "TrafficShifting"]
+__all__ = [
+    "AsyncInference",
+    "InstanceVariant",
+    "MetricOptions",
+    "RealtimeEndpoint",
+    "ServerlessVariant",
+    "TrafficShifting",
+]
 
 
 class MetricOptions(TypedDict, total=False):
@@ -56,6 +64,8 @@ class RealtimeEndpoint(Construct):
       SageMaker rejects it and the local disk is hardware-encrypted.
     - `data_capture_percentage` > 0 captures requests and responses to `data_capture_uri`,
       encrypted with the key.
+    - `async_inference` makes it an asynchronous endpoint (InvokeEndpointAsync only): results and
+      failures in S3, encrypted with the key, notifications to its topic; no traffic shifting or capture.
     - `traffic_shifting` turns updates into blue/green deployments that roll back on the alarms
       given to `add_rollback_alarm` (`EndpointMonitoring` adds its error-rate and latency alarms);
       synthesis fails if there are none.
@@ -84,6 +94,7 @@ class RealtimeEndpoint(Construct):
         data_capture_uri: str | None = None,
         data_capture_percentage: int = 0,
         traffic_shifting: TrafficShifting | None = None,
+        async_inference: AsyncInference | None = None,
         container_startup_health_check_timeout: cdk.Duration | None = None,
         model_data_download_timeout: cdk.Duration | None = None,
         log_retention_days: int | None = None,
@@ -91,6 +102,7 @@ class RealtimeEndpoint(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.endpoint_name = endpoint_name
+        self.async_inference = async_inference
         self.serverless = isinstance(variants, ServerlessVariant)
         self.instance_variants: tuple[InstanceVariant, ...] = (
             () if isinstance(variants, ServerlessVariant) else tuple(variants)
@@ -160,6 +172,14 @@ class RealtimeEndpoint(Construct):
         )
         endpoint_config.check_duration("model_data_download_timeout", download_timeout, DOWNLOAD_TIMEOUT_RANGE, errors)
         endpoint_config.check_data_capture(data_capture_percentage, data_capture_uri, errors)
+        if self.async_inference is not None:
+            endpoint_config.check_async(
+                self.async_inference,
+                serverless=self.serverless,
+                data_capture_percentage=data_capture_percentage,
+                traffic_shifting=traffic_shifting,
+                errors=errors,
+            )
         raise_if_any(self, errors)
 
     def _create_config(
@@ -181,6 +201,9 @@ class RealtimeEndpoint(Construct):
             data_capture_config=endpoint_config.data_capture_config(
                 data_capture_percentage, data_capture_uri, encryption_key.key_arn
             ),
+            async_inference_config=None
+            if self.async_inference is None
+            else endpoint_config.async_inference_config(self.async_inference, encryption_key.key_arn),
         )
         if not encrypt_volumes:
             acknowledge_in_all_packs(

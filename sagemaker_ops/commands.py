@@ -33,6 +33,7 @@ from config.contract import (
     environment_prefix,
 )
 from sagemaker_ops.arguments import UsageError, content_type_of
+from sagemaker_ops.async_invoke import AsyncFailedError, invoke_async
 from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.lineage import served_lineage
 from sagemaker_ops.progress import Observation, wait
@@ -181,12 +182,17 @@ def invoke(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     body = _read(args.file)
     content_type = args.content_type or content_type_of(args.file)
-    predictions = _call_endpoint(deployment, body, content_type)
-    return {"endpoint": deployment.endpoint_name, "content_type": content_type, "predictions": predictions}
+    predictions, locations = _call_endpoint(context, body, content_type)
+    return {
+        "endpoint": deployment.endpoint_name,
+        "content_type": content_type,
+        "predictions": predictions,
+        **locations,
+    }
 
 
 def smoke(context: Context) -> dict[str, Any]:
-    args, deployment = context.args, context.deployment
+    args = context.args
     body, content_type = (args.row.encode(), "text/csv") if args.row else (_read(args.file), content_type_of(args.file))
     current = status(context)
     result: dict[str, Any] = {
@@ -205,9 +211,12 @@ def smoke(context: Context) -> dict[str, Any]:
         )
     started = time.monotonic()
     try:
-        result["prediction"] = _call_endpoint(deployment, body, content_type)
+        result["prediction"], locations = _call_endpoint(context, body, content_type)
     except ClientError as error:
         raise CheckFailedError(f"invocation failed: {error}", result) from None
+    except CheckFailedError as error:
+        raise CheckFailedError(str(error), {**result, **error.result}) from None
+    result.update(locations)
     result["latency_ms"] = round((time.monotonic() - started) * 1000)
     return result
 
@@ -310,11 +319,30 @@ def _not_found(error: ClientError) -> bool:
     return code == "ValidationException" and ("not found" in message or "could not find" in message)
 
 
-def _call_endpoint(deployment: Deployment, body: bytes, content_type: str) -> Any:
-    answer = deployment.client("sagemaker-runtime").invoke_endpoint(
+def _call_endpoint(context: Context, body: bytes, content_type: str) -> tuple[Any, dict[str, str]]:
+    """The endpoint's predictions for `body`, and, asynchronously, where the request and its result are.
+
+    The environment's configuration says how to ask: an asynchronous endpoint answers InvokeEndpointAsync only,
+    waited for up to --timeout (an instance may have to start: minutes), checking every --poll-seconds.
+    """
+    deployment = context.deployment
+    if deployment.settings.endpoint.asynchronous is not None:
+        try:
+            answer = invoke_async(
+                deployment, body, content_type, timeout=context.args.timeout, interval=context.args.poll_seconds
+            )
+        except AsyncFailedError as error:
+            raise CheckFailedError(f"the asynchronous request failed: {error}", error.answer) from None
+        return _parsed(answer.body), answer.locations()
+    response = deployment.client("sagemaker-runtime").invoke_endpoint(
         EndpointName=deployment.endpoint_name, Body=body, ContentType=content_type, Accept=content_type
     )
-    text = answer["Body"].read().decode(errors="replace")
+    return _parsed(response["Body"].read()), {}
+
+
+def _parsed(body: bytes) -> Any:
+    """A response body as JSON when it is JSON, else as text."""
+    text = body.decode(errors="replace")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

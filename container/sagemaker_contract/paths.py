@@ -11,7 +11,22 @@ from sagemaker_contract.interface import FAILURE_FILE, METADATA_FILE
 DEFAULT_OPT_ML = "/opt/ml"
 # METADATA_FILE is written last into the model directory by training (it marks a complete model) and read
 # first by serving.
-__all__ = ["DEFAULT_OPT_ML", "METADATA_FILE", "OptMl", "available_cpus"]
+__all__ = ["DEFAULT_OPT_ML", "METADATA_FILE", "OptMl", "available_cpus", "available_memory_bytes"]
+# cgroup limits: v2's one file, v1's (a huge number there means no limit).
+_CGROUP_MEMORY_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
+def available_memory_bytes() -> int:
+    """The memory this process may use: its container's cgroup limit if it has one, else the machine's."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in _CGROUP_MEMORY_LIMITS:
+        try:
+            text = limit_file.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return min(int(text), physical)
+    return physical
 
 
 def available_cpus() -> int:

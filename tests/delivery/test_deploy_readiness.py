@@ -149,6 +149,19 @@ def test_dropping_what_registering_a_version_needs_fails_the_training_pipeline(
     assert named == {"Dev-Training", "Staging-Training", "Prod-Training"}
 
 
+@pytest.mark.parametrize("action", ["sns:Publish", "s3:PutObject", "s3:GetObject", "kms:GenerateDataKey"])
+def test_dropping_what_an_asynchronous_endpoint_needs_fails_its_endpoint_config(
+    maximal: Deployment, action: str
+) -> None:
+    # GIVEN the maximal configuration (dev asynchronous) with the roles lacking one thing serving asynchronously needs
+    deployment = _mutated(maximal, lambda resource: _drop_policy_action(resource, action))
+    # WHEN the run-time needs are checked
+    findings = _named(_findings(deployment, paths()["default bootstrap"]), action)
+    # THEN dev's asynchronous endpoint config is named, citing the pages that say why; the real-time ones are not
+    named = [f for f in findings if "AWS::SageMaker::EndpointConfig" in f.where]
+    assert named and all(f.where.startswith("Dev-Inference") and "async-inference" in f.source for f in named)
+
+
 def _register_approved_only(resource: dict[str, Any]) -> None:
     if resource["Type"] == "AWS::IAM::ManagedPolicy":
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]:

@@ -22,10 +22,16 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from config.contract import ASYNC_INPUT_PREFIX
 from tests.deploy_readiness.model import NAME_PROPERTIES, Deployment, Stack, references
 from tests.deploy_readiness.policy import ANY_RESOURCE, Decision, Request, as_list, evaluate, statements_of
 from tests.deploy_readiness.requirements import (
     ALARM_TOPIC_KEY_ACTIONS,
+    ASYNC_INFERENCE_DOC,
+    ASYNC_KEY_ACTIONS,
+    ASYNC_OBJECT_READ,
+    ASYNC_OBJECT_WRITE,
+    ASYNC_TOPIC_ACTIONS,
     AUTOSCALING_DOC,
     BOUNDARY_DOC,
     CUSTOM_RESOURCE_CALLS,
@@ -505,6 +511,55 @@ class Checker:
                 self._state_machine_needs(stack, where, properties)
             if kind == "AWS::SageMaker::Model" and "VpcConfig" in properties:
                 self._vpc_needs(stack, where, properties.get("ExecutionRoleArn"))
+            if kind == "AWS::SageMaker::EndpointConfig" and "AsyncInferenceConfig" in properties:
+                self._async_needs(stack, where, properties)
+
+    def _async_needs(self, stack: Stack, where: str, properties: Mapping[str, Any]) -> None:
+        """The served models' roles read requests, write results and failures, and notify (ASYNC_INFERENCE_DOC)."""
+        output = properties["AsyncInferenceConfig"]["OutputConfig"]
+        requests: list[Request] = []
+        for path in ("S3OutputPath", "S3FailurePath"):
+            uri = self.deployment.resolve(output.get(path), stack) or ""
+            for action in ASYNC_OBJECT_WRITE:
+                requests.append(Request(action, _object_arn(uri, "request-id.out"), self._context(stack)))
+        # Requests are uploaded under the contract's prefix of the output's bucket (config/contract.py).
+        bucket_uri = (self.deployment.resolve(output.get("S3OutputPath"), stack) or "").split("/")[:3]
+        input_uri = "/".join(bucket_uri) + "/" + ASYNC_INPUT_PREFIX
+        requests += [
+            Request(action, _object_arn(input_uri, "body.csv"), self._context(stack)) for action in ASYNC_OBJECT_READ
+        ]
+        keys = [self.deployment.resolve(output.get("KmsKeyId"), stack)]
+        for topic_field in ("SuccessTopic", "ErrorTopic"):
+            topic = self.deployment.resolve(output.get("NotificationConfig", {}).get(topic_field), stack)
+            if topic is None:
+                continue
+            requests += [Request(action, topic, self._context(stack)) for action in ASYNC_TOPIC_ACTIONS]
+            keys.append(self._topic_key(topic))
+        requests += [
+            Request(action, key, self._context(stack))
+            for key in dict.fromkeys(keys)
+            if key
+            for action in ASYNC_KEY_ACTIONS
+        ]
+        for variant in properties.get("ProductionVariants", []):
+            role = self._model_role(stack, variant.get("ModelName"))
+            if role is None:
+                self.findings.append(Finding(where, "the served model's role is not resolvable", ASYNC_INFERENCE_DOC))
+                continue
+            for request in requests:
+                self._role_may(role, request, where, ASYNC_INFERENCE_DOC)
+
+    def _model_role(self, stack: Stack, model_name: Any) -> tuple[Stack, str] | None:
+        model_id = model_name.get("Fn::GetAtt", [None])[0] if isinstance(model_name, dict) else None
+        model = stack.resources.get(model_id, {}) if isinstance(model_id, str) else {}
+        return self._role(self.deployment.resolve(model.get("Properties", {}).get("ExecutionRoleArn"), stack) or "")
+
+    def _topic_key(self, topic_arn: str) -> str | None:
+        """The key an app's topic is encrypted with (None for a topic without one, or not the app's)."""
+        for stack, logical_id, resource in self.deployment.resources():
+            if resource["Type"] == "AWS::SNS::Topic" and self.deployment.arn(stack, logical_id) == topic_arn:
+                return self.deployment.resolve(resource.get("Properties", {}).get("KmsMasterKeyId"), stack)
+        return None
 
     def _state_machine_needs(self, stack: Stack, where: str, properties: Mapping[str, Any]) -> None:
         definition = json.dumps(properties.get("DefinitionString", ""))
@@ -683,6 +738,11 @@ class Checker:
             ):
                 return log_group in as_list(resource.get("DependsOn", []))
         return False
+
+
+def _object_arn(uri: str, key: str) -> str:
+    """The ARN of object `key` under the S3 URI `uri` (s3://bucket/prefix/)."""
+    return "arn:aws:s3:::" + uri.removeprefix("s3://").rstrip("/") + "/" + key
 
 
 def _glob_lower(pattern: str, action: str) -> bool:

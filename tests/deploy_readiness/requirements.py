@@ -488,6 +488,20 @@ JOB_FEATURE_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "VpcConfig": (SAGEMAKER_VPC_ACTIONS, SAGEMAKER_VPC_DOC),
 }
 
+# What an asynchronous endpoint's model role does while serving: SageMaker reads each request's body from S3, writes
+# its result or failure to the configured paths (encrypting with the KmsKeyId) and publishes to the notification
+# topics, as the role; publishing to an encrypted topic needs the topic key's data keys too.
+ASYNC_INFERENCE_DOC = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html (the role "
+    "reads the input location and writes the output and failure paths); async-inference-check-predictions.html "
+    "(sns:Publish for the notification topics); https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html "
+    "(a publisher to an encrypted topic needs kms:GenerateDataKey and kms:Decrypt on its key)"
+)
+ASYNC_OBJECT_READ = ("s3:GetObject",)
+ASYNC_OBJECT_WRITE = ("s3:PutObject",)
+ASYNC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+ASYNC_TOPIC_ACTIONS = ("sns:Publish",)
+
 # What CDK's custom-resource handlers call, with their source, and how their role gets it.
 CUSTOM_RESOURCE_CALLS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "Custom::S3AutoDeleteObjects": (

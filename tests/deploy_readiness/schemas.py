@@ -56,6 +56,7 @@ def _service_authorization() -> dict[str, tuple[str, ...]]:
     }
 
 
+@cache
 def iam_actions() -> frozenset[str]:
     """Every IAM action, lowercased, as the Service Authorization Reference lists them."""
     return frozenset(_service_authorization())

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from app import build
 from config import parse_config
 from config.contract import METRIC_DEFINITIONS_FILE
 from config.settings import DEFAULT_CONFIG_FILE
+from local_sagemaker import image_imports
 from stacks import PlatformStack, TrainingStack
 from tests import declared
 from tests.helpers import TEST_ACCOUNT, TOKEN, Synthesized, cdk_context, definition, of_type, one_of_type
@@ -393,7 +393,7 @@ def test_every_metric_regex_in_the_pipeline_matches_the_containers_real_training
     # (one job per metric its metric hyperparameter chooses, if it has one; in parallel: about 1 s each)
     runs = {
         json.dumps(values): subprocess.Popen(
-            [sys.executable, str(ENTRYPOINT), "train"],
+            image_imports.command(ENTRYPOINT, ["train"]),
             env={**os.environ, "OMP_NUM_THREADS": "1", "OPT_ML_DIR": str(_tree(tmp_path / str(index), values))},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

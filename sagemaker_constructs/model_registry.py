@@ -10,6 +10,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.contract import APPROVED, PENDING_APPROVAL
+from config.endpoint import PackageVersion
 from sagemaker_constructs.validation import raise_if_any
 
 # CreateModelPackageGroup: ModelPackageGroupName.
@@ -75,7 +76,6 @@ class ModelRegistry(Construct):
         arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
         self.group_arn = f"{arn}:model-package-group/{group_name}"
         self.versions_arn = f"{arn}:model-package/{group_name}/*"
-        self._arn = arn
         policy = None
         if promoted_from_account is not None:
             policy = {
@@ -113,7 +113,9 @@ class ModelRegistry(Construct):
         """The ARN of the group's version `version`, as CreateModel's ModelPackageName takes it (no lookup)."""
         if version < 1:
             raise ValueError(f"a model package version is 1 or more, got {version}")
-        return f"{self._arn}:model-package/{self.group_name}/{version}"
+        return PackageVersion(self.group_name, version).arn(
+            partition=cdk.Aws.PARTITION, region=cdk.Aws.REGION, account=cdk.Aws.ACCOUNT_ID
+        )
 
     def register_statements(self, status: str) -> list[iam.PolicyStatement]:
         """Register versions in the group with approval status `status` only (CreateModelPackage), and tag them.

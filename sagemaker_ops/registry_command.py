@@ -25,7 +25,7 @@ from config.endpoint import VERSION_NUMBER, PackageVersion
 from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.commands import CheckFailedError, Context
 from sagemaker_ops.deployment import Deployment
-from sagemaker_ops.lineage import lineage
+from sagemaker_ops.lineage import decision, lineage
 
 _VERSION = re.compile(VERSION_NUMBER)
 
@@ -71,6 +71,36 @@ def promote_package(context: Context) -> dict[str, Any]:
         "next_step": f"put the pin in config/environments.toml in a pull request; after review: npx cdk deploy "
         f"'{stage}/*'",
     }
+    return result
+
+
+def check_pin(context: Context) -> dict[str, Any]:
+    """Before a deploy: the version `endpoint.model_package` pins is Approved, else exit 1 and no deploy.
+
+    AWS documents approval as the gate of deployment (CreateModelPackage's ModelApprovalStatus: "must be set to
+    Approved to deploy the model"), but CreateModel's API reference names no error for a ModelPackageName that is
+    not: nothing shows that AWS refuses it, so the deploy refuses it here, before `cdk deploy` (`make deploy`).
+    The version is the one the Inference stack names: this group's, in the environment's account and region.
+    """
+    deployment = context.deployment
+    settings = deployment.settings
+    package = settings.endpoint.package
+    if package is None:
+        return {"package": None, "checked": "no model package version pinned: nothing to check"}
+    region = settings.region
+    # No account configured: the stack deploys into the credentials' account, which the version is in.
+    account = settings.account or deployment.client("sts").get_caller_identity()["Account"]
+    arn = package.arn(partition=partition_of(region), region=region, account=account)
+    described = deployment.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    result = {"package": arn, **decision(described)}
+    if described.get("ModelApprovalStatus") != APPROVED:
+        environment = settings.name.value
+        raise CheckFailedError(
+            f"endpoint.model_package pins version {package.name}, which is {described.get('ModelApprovalStatus')}, "
+            f"not Approved: no deploy of it. Approve it (python -m sagemaker_ops approve --env {environment} "
+            f"--package {package.version} --reason ...) or pin an approved version",
+            result,
+        )
     return result
 
 

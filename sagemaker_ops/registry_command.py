@@ -107,10 +107,12 @@ def check_pin(context: Context) -> dict[str, Any]:
 def register_from_staging(context: Context, source: str) -> dict[str, Any]:
     """Register staging's approved version `source` (its ARN) in prod's group, awaiting prod's approval.
 
-    Its artifact and its metrics' document are copied into prod's artifacts bucket (prod's roles read only that),
-    and it names the image
-    by the same tag in prod's repository (the same build: the tag is the image asset's content hash), which must
-    be there (deploy Prod-Platform from the same commit first). Its lineage comes along, plus `promotion/from`.
+    Everything runs with prod's credentials: staging's version is read (where staging has an account of its own,
+    its group's, bucket's and key's policies let prod's account read it: `ModelRegistry.share_with`), its artifact
+    and its metrics' document are copied into prod's artifacts bucket (prod's roles read only that, under prod's
+    key), and the copy is registered in prod's own group. It names the image by the same tag in prod's repository
+    (the same build: the tag is the image asset's content hash), which must be there (deploy Prod-Platform from the
+    same commit first): no image crosses accounts. Its lineage comes along, plus `promotion/from`.
     """
     deployment = context.deployment
     sagemaker = deployment.client("sagemaker")
@@ -173,14 +175,14 @@ def _staging_version(context: Context) -> str | None:
     staging = environment_prefix(config.app_name, EnvironmentName.STAGING.value)
     if wanted.group != staging:
         return None
-    if wanted.region is not None:
-        source = config.environment(EnvironmentName.STAGING.value)
-        # No account configured: staging is deployed into the credentials' account (one account for all).
-        account = source.account or deployment.client("sts").get_caller_identity()["Account"]
-        place = {"partition": partition_of(source.region), "region": source.region, "account": account}
-        _refuse_elsewhere(given, wanted.differences(**place), "staging's group as configured")
-        return str(given)
-    return _version_arn(deployment, staging, wanted.version)
+    source = config.environment(EnvironmentName.STAGING.value)
+    # No account configured: staging is deployed into the credentials' account (one account for all).
+    account = source.account or deployment.client("sts").get_caller_identity()["Account"]
+    place = {"partition": partition_of(source.region), "region": source.region, "account": account}
+    _refuse_elsewhere(given, wanted.differences(**place), "staging's group as configured")
+    # By ARN, never listed by name: a name resolves in the credentials' account, prod's (staging's group is
+    # another account's where prod has its own; its resource policy lets prod describe versions by ARN).
+    return wanted.arn(**place)
 
 
 def _decide(context: Context, status: str) -> dict[str, Any]:

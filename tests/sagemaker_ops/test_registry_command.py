@@ -456,3 +456,16 @@ def test_an_artifact_pin_has_no_version_to_check(
     code, result = run_json(capsys, "check-pin", "--env", "dev")
     assert code == 0, result
     assert result["package"] is None
+
+
+def test_staging_s_version_by_name_is_described_by_its_arn_in_staging_s_place(
+    prod: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN prod's credentials, staging configured in us-east-1 (its account the credentials')
+    _caller(prod)
+    # WHEN prod's operator promotes staging's version 3 by name THEN it is described by its ARN in staging's
+    # account, never listed by name (a name resolves in the credentials' account: prod's, where it has its own)
+    prod.stubber("sagemaker").add_response("describe_model_package", DESCRIBED, {"ModelPackageName": ARN})
+    code, result = run_json(capsys, "promote", "--env", "prod", "--package", f"{GROUP}/3")
+    assert code == 1
+    assert "is not Approved: prod takes approved ones" in result["error"]

@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from config.contract import DEFAULT_COMMIT
-from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions
+from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions, TransformJobOptions
 from tests.helpers import Platform, make_pipeline
 from tests.sagemaker_constructs.state_machine import (
     KEY_ARN,
@@ -236,3 +236,34 @@ def test_auto_approve_without_a_registry_is_refused(stack: cdk.Stack, platform: 
     """GIVEN auto_approve and no registry WHEN the pipeline is built THEN the error names both."""
     with pytest.raises(ValueError, match="auto_approve needs a model_registry"):
         _pipeline(stack, platform, model_registry=None, auto_approve=True)
+
+
+SERVED_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/app-dev/4"
+
+
+def test_where_a_version_is_served_the_scores_are_its_not_the_candidate_s(stack: cdk.Stack, platform: Platform) -> None:
+    # GIVEN a pipeline whose versions await approval and whose environment serves approved version 4
+    transform = TransformJobOptions("ml.m5.large", model_package_arn=SERVED_ARN)
+    services = Services()
+    # WHEN a run registers its model as a candidate and scores
+    execution = _run(_pipeline(stack, platform, transform=transform), services)
+    # THEN the scoring model is created from version 4 (its image and artifact), not from the run's artifact
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    (model,) = services.requests["createModel"]
+    assert model["PrimaryContainer"] == {"ModelPackageName": SERVED_ARN}
+    (message,) = services.published()
+    assert (message["scored_with"], message["model_package"]) == (SERVED_ARN, VERSION_ARN)
+
+
+def test_without_a_served_version_a_run_registers_its_candidate_and_scores_nothing(
+    stack: cdk.Stack, platform: Platform
+) -> None:
+    # GIVEN a pipeline with nothing approved to score with (staging or prod before its first pin)
+    services = Services()
+    execution = _run(_pipeline(stack, platform, scoring=False), services)
+    # WHEN a run's model passes the gate THEN it is registered, and the run reports without model or scores
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.states[execution.states.index("Register") + 1] == "Report"
+    assert "createModel" not in services.requests and "createTransformJob" not in services.requests
+    (message,) = services.published()
+    assert message["model_package"] == VERSION_ARN and "scores" not in message

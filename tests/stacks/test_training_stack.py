@@ -204,16 +204,28 @@ def test_the_training_job_reads_both_channels_and_encrypts_everything(
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_model_is_the_trained_artifact_in_network_isolation(synthesized: Synthesized, environment: str) -> None:
-    """GIVEN each environment
-    WHEN the model state is read
-    THEN the model serves the trained artifact, network-isolated, as the execution role."""
-    parameters = _states(synthesized, environment)["CreateModel"]["Parameters"]
+def test_batch_scoring_uses_the_served_approved_version_where_one_is_pinned(
+    synthesized: Synthesized, environment: str
+) -> None:
+    """GIVEN each environment: staging and prod pin an approved version, dev an artifact
+    WHEN the model state the batch transform scores with is read
+    THEN staging and prod score with their pinned version (never the run's candidate, which awaits a person), dev
+    with the model the run trained; network-isolated, as the execution role; the report says which."""
+    states = _states(synthesized, environment)
+    parameters = states["CreateModel"]["Parameters"]
     assert parameters["ModelName.$"] == "$.job_name"
     assert parameters["EnableNetworkIsolation"] is True
     assert parameters["ExecutionRoleArn"] == TOKEN
-    assert parameters["PrimaryContainer"]["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
     assert parameters["Tags.$"] == "$.tags"
+    package = synthesized.config.environment(environment).endpoint.package
+    report = states["Report"]["Parameters"]
+    if package is None:
+        assert parameters["PrimaryContainer"]["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+        assert report["scored_with.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+    else:
+        arn = f"arn:{TOKEN}:sagemaker:{TOKEN}:{TOKEN}:model-package/{package.group}/{package.version}"
+        assert parameters["PrimaryContainer"] == {"ModelPackageName": arn}
+        assert report["scored_with"] == arn
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -144,3 +144,24 @@ def logged_state_machine(
     # Step Functions checks the log-delivery permissions when it creates the state machine.
     state_machine.node.add_dependency(role, policy)
     return state_machine
+
+
+def start_execution_role(scope: Construct, id_: str, state_machine: sfn.StateMachine, *, description: str) -> iam.IRole:
+    """A role EventBridge assumes to start `state_machine` (`description`: what that is), its permission in a managed
+    policy (`<id_>Role`, `<id_>Policy`): a rule target's own role would hold it inline, which the HIPAA and NIST
+    packs refuse (synthesis of any environment with such a rule failed)."""
+    role = iam.Role(
+        scope,
+        f"{id_}Role",
+        assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+        description=f"Lets EventBridge start {description}",
+    )
+    iam.ManagedPolicy(
+        scope,
+        f"{id_}Policy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
+        ],
+    )
+    return role.without_policy_updates()

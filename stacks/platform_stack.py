@@ -26,6 +26,7 @@ from sagemaker_constructs import (
     SageMakerExecutionRole,
     SecureBucket,
 )
+from sagemaker_constructs.approved_images import ApprovedImageKeeper
 from sagemaker_constructs.training_pipeline.registration import job_output_pattern
 from stacks._common import EnvironmentStack
 
@@ -50,7 +51,8 @@ class PlatformStack(EnvironmentStack):
     (`ModelRegistry.share_with`), to copy an approved version into their own group.
 
     Exposes each as an attribute (`key`, `data_bucket`, `artifacts_bucket`, `access_log_bucket`,
-    `image`, `execution_role`, `alarm_topic`, `registry`) for the stacks that build on it.
+    `image`, `execution_role`, `alarm_topic`, `registry`) for the stacks that build on it; `approved_images`
+    tags the image of every version that becomes Approved, so the repository's lifecycle keeps it.
     """
 
     purpose = "key, buckets, image, model registry, SageMaker role, alarm topic"
@@ -135,6 +137,17 @@ class PlatformStack(EnvironmentStack):
                 artifact_keys=job_output_pattern(self.name_prefix),
                 encryption_key=self.key,
             )
+        # However a version is approved (sagemaker_ops, the console, auto_approve), its image is kept.
+        self.approved_images = ApprovedImageKeeper(
+            self,
+            "ApprovedImages",
+            name_prefix=self.name_prefix,
+            registry=self.registry,
+            repository=self.image.repository,
+            encryption_key=self.key,
+            log_retention_days=settings.log_retention_days,
+            removal_policy=removal,
+        )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
         if settings.monitoring.manage_job_log_groups:
             EncryptedLogGroups(

@@ -19,7 +19,12 @@ from constructs import Construct
 from config.contract import INPUT_DATA_PREFIX, TRAINING_PIPELINE_STATE_MACHINE, state_machine_log_group_name
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.model_registry import ModelRegistry
-from sagemaker_constructs.state_machines import encrypted_log_group, logged_state_machine, state_machine_role
+from sagemaker_constructs.state_machines import (
+    encrypted_log_group,
+    logged_state_machine,
+    start_execution_role,
+    state_machine_role,
+)
 from sagemaker_constructs.training_pipeline import outcomes, registration, scoring, states, tuning
 from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
@@ -190,27 +195,12 @@ class TrainingPipeline(Construct):
             enabled=enabled,
             description=f"Starts the {self.name_prefix} training pipeline (periodic batch scoring)",
         )
-        # The target's own role would hold its permission in an inline policy, which the HIPAA and NIST
-        # packs refuse: synthesis of any environment with a schedule failed. One managed policy instead.
-        role = iam.Role(
-            self,
-            f"{id_}Role",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
-            description=f"Lets EventBridge start the {self.name_prefix} training pipeline",
-        )
-        iam.ManagedPolicy(
-            self,
-            f"{id_}Policy",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn])
-            ],
-        )
+        description = f"the {self.name_prefix} training pipeline"
         rule.add_target(
             targets.SfnStateMachine(
                 self.state_machine,
                 input=events.RuleTargetInput.from_object(dict(execution_input)),
-                role=role.without_policy_updates(),
+                role=start_execution_role(self, id_, self.state_machine, description=description),
             )
         )
         return rule

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from config import AppConfig, EnvironmentName, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from stacks.application import promoted_to_account
-from tests.helpers import Synthesized
+from tests.helpers import ROOT, Synthesized
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 
@@ -165,3 +165,21 @@ def test_every_resource_is_tagged_with_project_and_environment(synthesized: Synt
         tags = {t["Key"]: t["Value"] for t in bucket["Properties"]["Tags"]}
         assert tags["Project"] == "sagemaker-gbdt"
         assert tags["Environment"] == environment
+
+
+def test_the_teardown_deletes_dev_s_versions_before_dev_s_group(synthesized: Synthesized) -> None:
+    """GIVEN each environment's model package group WHEN its deletion policy and README's teardown are read
+    THEN only dev's goes with its stack, and the teardown deletes its versions first: SageMaker refuses to delete a
+    group that holds versions, so `cdk destroy 'Dev/*'` alone would fail on it."""
+    policies = {
+        name.value: next(
+            iter(_template(synthesized, name.value).find_resources("AWS::SageMaker::ModelPackageGroup").values())
+        ).get("DeletionPolicy", "Delete")
+        for name in EnvironmentName
+    }
+    assert policies == {"dev": "Delete", "staging": "Retain", "prod": "Retain"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    teardown = readme.split("Teardown, in reverse", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    group = f"{synthesized.config.app_name}-dev"
+    deleting = teardown.index(f"list-model-packages --model-package-group-name {group}")
+    assert deleting < teardown.index("aws sagemaker delete-model-package") < teardown.index("npx cdk destroy 'Dev/*'")

@@ -27,6 +27,7 @@ from sagemaker_constructs import (
     SecureBucket,
 )
 from sagemaker_constructs.approved_images import ApprovedImageKeeper
+from sagemaker_constructs.training_pipeline.policy import final_metrics_policy
 from sagemaker_constructs.training_pipeline.registration import job_output_pattern
 from stacks._common import EnvironmentStack
 
@@ -137,6 +138,10 @@ class PlatformStack(EnvironmentStack):
                 artifact_keys=job_output_pattern(self.name_prefix),
                 encryption_key=self.key,
             )
+        # The pipeline's WriteMetrics puts each version's final metrics here: its policy is made next to the bucket.
+        self.metrics_policy = final_metrics_policy(
+            self, "FinalMetricsPolicy", artifacts_bucket=self.artifacts_bucket, name_prefix=self.name_prefix
+        )
         # However a version is approved (sagemaker_ops, the console, auto_approve), its image is kept.
         self.approved_images = ApprovedImageKeeper(
             self,

@@ -116,6 +116,7 @@ class TrainingStack(EnvironmentStack):
             if settings.tuning
             else None,
             model_registry=platform.registry,
+            metrics_policy=platform.metrics_policy,
             auto_approve=settings.registry.auto_approve,
             scoring=scoring,
         )

@@ -69,7 +69,8 @@ class TrainingPipeline(Construct):
     `tags`, `Commit` (from the input) and `PipelineExecution`. The state machine's role (`role`,
     policy `policy`) may create, describe, stop and tag only those, pass only the execution role (to SageMaker),
     publish only to the topic, register versions only with the status Register gives them; it never reads the
-    buckets, and writes only the final metrics' documents there (with `model_registry`). It logs ALL events
+    buckets, and writes only the final metrics' documents there (with `model_registry`, through `metrics_policy`).
+    It logs ALL events
     with execution data to `log_group` (encrypted, `log_retention_days`) and traces with X-Ray.
 
     :param name_prefix: `<app>-<env>`; lowercase letters, digits and '-', short enough that a
@@ -85,6 +86,9 @@ class TrainingPipeline(Construct):
     :param model_registry: the group every model that passes the quality gate is registered in. @default none.
     :param auto_approve: register versions Approved instead of PendingManualApproval (dev only, by configuration).
         @default False.
+    :param metrics_policy: with `model_registry`, the policy that lets the role put the final metrics' documents in
+        the artifacts bucket (`policy.final_metrics_policy`, made in the bucket's stack), which the role attaches.
+        @default none.
     :param scoring: whether a run scores at all (CreateModel, Score); an environment whose versions await approval
         and that serves none yet has no approved model to score with. @default True.
     """
@@ -111,6 +115,7 @@ class TrainingPipeline(Construct):
         tuning: TuningOptions | None = None,
         model_registry: ModelRegistry | None = None,
         auto_approve: bool = False,
+        metrics_policy: iam.IManagedPolicy | None = None,
         scoring: bool = True,
     ) -> None:
         super().__init__(scope, id_)
@@ -121,6 +126,8 @@ class TrainingPipeline(Construct):
             errors += tuning_problems(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
         if auto_approve and model_registry is None:
             errors.append("auto_approve needs a model_registry to register approved versions in")
+        if (model_registry is None) != (metrics_policy is None):
+            errors.append("model_registry and metrics_policy go together: WriteMetrics puts a version's metrics first")
         raise_if_any(self, errors)
         self.name_prefix = name_prefix
         self.metric_definitions = [dict(d) for d in metric_definitions]
@@ -149,8 +156,9 @@ class TrainingPipeline(Construct):
             tuning=tuning is not None,
             model_registry=model_registry,
             registered_as=self.approval_status,
-            artifacts_bucket=artifacts_bucket,
         )
+        if metrics_policy is not None:
+            self.role.add_managed_policy(metrics_policy)
 
         # Built like the drift monitor's log group (duplicates pairs them): each state machine its own group, named
         # by its machine; encrypted_log_group already holds what they share.

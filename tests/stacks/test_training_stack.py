@@ -284,13 +284,19 @@ def test_the_pipeline_role_touches_only_its_own_jobs_role_topic_and_key(
     assert pass_role["Action"] == "iam:PassRole"
     assert "ExecutionRole" in json.dumps(pass_role["Resource"])
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    # SageMaker reads and writes S3 with the execution role; the pipeline writes only its jobs' metrics documents.
-    assert [(sid, s["Action"]) for sid, s in statements.items() if "s3:" in json.dumps(s["Action"])] == [
-        ("WriteFinalMetrics", "s3:PutObject")
+    # SageMaker reads and writes S3 with the execution role; the pipeline writes only its jobs' metrics documents,
+    # through the policy the Platform stack makes next to the bucket, which the role attaches.
+    assert not [sid for sid, s in statements.items() if "s3:" in json.dumps(s["Action"])]
+    platform = synthesized.template(environment, "Platform")
+    (metrics_id,) = [
+        i for i, p in of_type(platform, "AWS::IAM::ManagedPolicy").items() if "WriteFinalMetrics" in json.dumps(p)
     ]
-    metrics = statements["WriteFinalMetrics"]["Resource"]["Fn::Join"][1]
-    assert metrics[-1] == f"/*/models/{prefix}/output/metrics.json"
-    assert "ArtifactsBucket" in json.dumps(metrics[0])
+    ((write,),) = [platform["Resources"][metrics_id]["Properties"]["PolicyDocument"]["Statement"]]
+    assert write["Action"] == "s3:PutObject"
+    assert write["Resource"]["Fn::Join"][1][-1] == f"/*/models/{prefix}/output/metrics.json"
+    assert "ArtifactsBucket" in json.dumps(write["Resource"]["Fn::Join"][1][0])
+    attached = one_of_type(template, "AWS::IAM::Role")["Properties"]["ManagedPolicyArns"]
+    assert [a["Fn::GetStackOutput"]["StackName"] for a in attached] == [f"{environment.capitalize()}-Platform"]
     assert all(
         a.startswith(("logs:", "xray:")) for s in statements.values() if s["Resource"] == "*" for a in s["Action"]
     )

@@ -87,6 +87,8 @@ class ApprovedImageKeeper(Construct):
             f"names, of this environment's group {registry.group_name} only.",
         )
         acknowledge_log_and_trace(self.policy)
+        # Built like the pipeline's and the drift monitor's log group and machine (duplicates pairs them): each
+        # machine its own group, named by its machine; encrypted_log_group and logged_state_machine hold the rest.
         log_group = encrypted_log_group(
             self,
             "Logs",
@@ -118,7 +120,10 @@ class ApprovedImageKeeper(Construct):
             targets.SfnStateMachine(
                 self.state_machine,
                 role=start_execution_role(
-                    self, "Start", self.state_machine, description=f"the {name_prefix} approved images' tagging"
+                    self,
+                    "Start",
+                    self.state_machine,
+                    description=f"Lets EventBridge tag {name_prefix}'s approved images",
                 ),
             )
         )

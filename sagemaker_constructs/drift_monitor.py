@@ -38,13 +38,13 @@ from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
-from sagemaker_constructs.shared_iam import service_role
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
     encrypted_log_group,
     log_and_trace_statements,
     logged_state_machine,
     pass_execution_role_statement,
+    start_execution_role,
     state_machine_role,
     sync_rules_statement,
 )
@@ -258,17 +258,8 @@ class DriftMonitor(Construct):
 
     def _starter(self, id_: str, service: str, state_machine: sfn.IStateMachine) -> iam.IRole:
         """A role `service` assumes to start `state_machine`, its one permission in a managed policy."""
-        role = service_role(self, f"{id_}Role", service=service, description=f"Lets {service} start one state machine")
-        iam.ManagedPolicy(
-            self,
-            f"{id_}Policy",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
-            ],
-        )
-        # The targets' own grant would add an inline policy; the managed one above is all the role may do.
-        return role.without_policy_updates()
+        description = f"Lets {service} start one state machine"
+        return start_execution_role(self, id_, state_machine, description=description, service=service)
 
     # -- metrics -------------------------------------------------------------------
 

@@ -203,7 +203,7 @@ class TrainingPipeline(Construct):
             enabled=enabled,
             description=f"Starts the {self.name_prefix} training pipeline (periodic batch scoring)",
         )
-        description = f"the {self.name_prefix} training pipeline"
+        description = f"Lets EventBridge start the {self.name_prefix} training pipeline"
         rule.add_target(
             targets.SfnStateMachine(
                 self.state_machine,

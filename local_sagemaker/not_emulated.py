@@ -30,7 +30,10 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
     NotEmulated(
         EVERYWHERE,
         "the image (`TrainingImage`, the model's `Image`, `AppSpecification.ImageUri`)",
-        "the checkout's `container/entrypoint.py` runs with this environment's Python; the URI is only recorded",
+        "the checkout's `container/entrypoint.py` runs with this environment's Python, where only the modules of the "
+        "distributions an image installs (`container/requirements.txt` and the algorithms', with what they require) "
+        "can be imported (`image_imports.py`: LightGBM does not find the SDK's pandas, as in the image); the URI is "
+        "only recorded",
     ),
     NotEmulated(
         EVERYWHERE,

@@ -27,7 +27,7 @@ from sagemaker_constructs.state_machines import (
     encrypted_log_group,
     log_and_trace_statements,
     logged_state_machine,
-    start_execution_role,
+    starter_role,
     state_machine_role,
 )
 
@@ -119,10 +119,11 @@ class ApprovedImageKeeper(Construct):
         self.rule.add_target(
             targets.SfnStateMachine(
                 self.state_machine,
-                role=start_execution_role(
+                role=starter_role(
                     self,
                     "Start",
-                    self.state_machine,
+                    service="events.amazonaws.com",
+                    state_machine=self.state_machine,
                     description=f"Lets EventBridge tag {name_prefix}'s approved images",
                 ),
             )

@@ -44,7 +44,7 @@ from sagemaker_constructs.state_machines import (
     log_and_trace_statements,
     logged_state_machine,
     pass_execution_role_statement,
-    start_execution_role,
+    starter_role,
     state_machine_role,
     sync_rules_statement,
 )
@@ -192,7 +192,9 @@ class DriftMonitor(Construct):
             schedule=scheduler.ScheduleExpression.cron(**_SCHEDULES[frequency], time_zone=cdk.TimeZone.ETC_UTC),
             target=scheduler_targets.StepFunctionsStartExecution(
                 self.state_machine,
-                role=self._starter("Scheduler", "scheduler.amazonaws.com", self.state_machine),
+                role=starter_role(
+                    self, "Scheduler", service="scheduler.amazonaws.com", state_machine=self.state_machine
+                ),
                 input=scheduler.ScheduleTargetInput.from_object(
                     {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
                 ),
@@ -250,16 +252,13 @@ class DriftMonitor(Construct):
                 targets=[
                     events_targets.SfnStateMachine(
                         retraining.pipeline,
-                        role=self._starter("Retraining", "events.amazonaws.com", retraining.pipeline),
+                        role=starter_role(
+                            self, "Retraining", service="events.amazonaws.com", state_machine=retraining.pipeline
+                        ),
                         input=events.RuleTargetInput.from_object(dict(retraining.execution_input)),
                     )
                 ],
             )
-
-    def _starter(self, id_: str, service: str, state_machine: sfn.IStateMachine) -> iam.IRole:
-        """A role `service` assumes to start `state_machine`, its one permission in a managed policy."""
-        description = f"Lets {service} start one state machine"
-        return start_execution_role(self, id_, state_machine, description=description, service=service)
 
     # -- metrics -------------------------------------------------------------------
 

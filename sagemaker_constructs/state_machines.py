@@ -26,6 +26,27 @@ def state_machine_role(scope: Construct, id_: str, *, description: str) -> iam.R
     return service_role(scope, id_, service="states.amazonaws.com", description=description)
 
 
+def starter_role(
+    scope: Construct, id_: str, *, service: str, state_machine: sfn.IStateMachine, description: str | None = None
+) -> iam.IRole:
+    """A role only `service`, for this account, assumes to start `state_machine` (`<id_>Role`, `<id_>Policy`).
+
+    Its one permission is in a managed policy: the target's own grant would add an inline policy, which the HIPAA
+    and NIST packs refuse. The role returned takes no grants.
+    """
+    description = description or f"Lets {service} start one state machine"
+    role = service_role(scope, f"{id_}Role", service=service, description=description)
+    iam.ManagedPolicy(
+        scope,
+        f"{id_}Policy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
+        ],
+    )
+    return role.without_policy_updates()
+
+
 def pass_execution_role_statement(execution_role: SageMakerExecutionRole) -> iam.PolicyStatement:
     """Pass the execution role, and only to SageMaker (`grant_pass_role`'s statement, for a managed policy)."""
     return iam.PolicyStatement(
@@ -144,26 +165,3 @@ def logged_state_machine(
     # Step Functions checks the log-delivery permissions when it creates the state machine.
     state_machine.node.add_dependency(role, policy)
     return state_machine
-
-
-def start_execution_role(
-    scope: Construct,
-    id_: str,
-    state_machine: sfn.IStateMachine,
-    *,
-    description: str,
-    service: str = "events.amazonaws.com",
-) -> iam.IRole:
-    """A role `service` (acting for this account) assumes to start `state_machine`, its one permission in a managed
-    policy (`<id_>Role`, `<id_>Policy`): a target's own grant would add an inline policy, which the HIPAA and NIST
-    packs refuse (synthesis of any environment with such a target failed)."""
-    role = service_role(scope, f"{id_}Role", service=service, description=description)
-    iam.ManagedPolicy(
-        scope,
-        f"{id_}Policy",
-        roles=[role],
-        statements=[
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
-        ],
-    )
-    return role.without_policy_updates()

@@ -274,8 +274,6 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
         max_image_count=5,
         log_retention_days=30,
     )
-    # Construct calls with keyword arguments, alike in shape only to test_state_machines.py's _logged (duplicates
-    # pairs them): other constructs, other arguments.
     role = SageMakerExecutionRole(
         stack,
         "ExecutionRole",

@@ -64,6 +64,8 @@ SUCCESSES = Setting(interface.REQUEST_LOG_SUCCESSES, 1, 0, 1_000_000)
 ERRORS = Setting(interface.REQUEST_LOG_ERRORS, 3, 0, 1_000_000)
 
 
+# Required fields then optional ones, alike in shape only to config/endpoint.py's PackageVersion (duplicates pairs
+# them): the container's own settings, which the image reads from its environment.
 @dataclass(frozen=True)
 class RequestLogSettings:
     """Per worker and interval: how many request lines to write, and the EMF record's namespace and dimensions."""

@@ -314,7 +314,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         logs.emit("error", "bad_settings", error=str(error))
         return 2
     try:
-        metadata = json.loads((paths.model / interface.METADATA_FILE).read_text())
+        metadata = json.loads(paths.metadata.read_text())
     except (OSError, ValueError):
         logs.emit(
             "error",

@@ -22,7 +22,7 @@ from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.state_machines import (
     encrypted_log_group,
     logged_state_machine,
-    start_execution_role,
+    starter_role,
     state_machine_role,
 )
 from sagemaker_constructs.training_pipeline import outcomes, registration, scoring, states, tuning
@@ -203,12 +203,16 @@ class TrainingPipeline(Construct):
             enabled=enabled,
             description=f"Starts the {self.name_prefix} training pipeline (periodic batch scoring)",
         )
-        description = f"Lets EventBridge start the {self.name_prefix} training pipeline"
+        role = starter_role(
+            self,
+            id_,
+            service="events.amazonaws.com",
+            state_machine=self.state_machine,
+            description=f"Lets EventBridge start the {self.name_prefix} training pipeline",
+        )
         rule.add_target(
             targets.SfnStateMachine(
-                self.state_machine,
-                input=events.RuleTargetInput.from_object(dict(execution_input)),
-                role=start_execution_role(self, id_, self.state_machine, description=description),
+                self.state_machine, input=events.RuleTargetInput.from_object(dict(execution_input)), role=role
             )
         )
         return rule

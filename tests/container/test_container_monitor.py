@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from sagemaker_contract import baseline, capture, codecs, interface, monitor
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.protocol import Dataset
 
-from tests.container.harness import ENTRYPOINT, csv_bytes, make_data, run_train, train_on_split, write_tree
+from tests.container.harness import csv_bytes, entrypoint, make_data, run_train, train_on_split, write_tree
 
 NUM_FEATURES = 5
 NAMESPACE = "sagemaker-gbdt"
@@ -101,7 +100,7 @@ def _run_monitor(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "OPT_ML_DIR": str(root), "METRICS_NAMESPACE": NAMESPACE}
     environment |= {"METRICS_ENDPOINT_NAME": ENDPOINT, **env}
     return subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "monitor"],
+        entrypoint("monitor"),
         env=environment,
         capture_output=True,
         text=True,

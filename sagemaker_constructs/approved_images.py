@@ -24,7 +24,6 @@ from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
-    encrypted_log_group,
     log_and_trace_statements,
     logged_state_machine,
     starter_role,
@@ -87,23 +86,16 @@ class ApprovedImageKeeper(Construct):
             f"names, of this environment's group {registry.group_name} only.",
         )
         acknowledge_log_and_trace(self.policy)
-        # Built like the pipeline's and the drift monitor's log group and machine (duplicates pairs them): each
-        # machine its own group, named by its machine; encrypted_log_group and logged_state_machine hold the rest.
-        log_group = encrypted_log_group(
-            self,
-            "Logs",
-            log_group_name=state_machine_log_group_name(name_prefix, STATE_MACHINE),
-            encryption_key=encryption_key,
-            retention_days=log_retention_days,
-            removal_policy=removal_policy,
-        )
-        self.state_machine = logged_state_machine(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
             definition=self._definition(repository),
             role=self.role,
             policy=self.policy,
-            log_group=log_group,
+            log_group_name=state_machine_log_group_name(name_prefix, STATE_MACHINE),
+            encryption_key=encryption_key,
+            log_retention_days=log_retention_days,
+            removal_policy=removal_policy,
             comment=f"{name_prefix}: tag the image of an approved model package version so the lifecycle keeps it",
         )
         self.rule = events.Rule(

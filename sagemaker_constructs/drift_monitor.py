@@ -40,7 +40,6 @@ from sagemaker_constructs.key_statements import attach_encrypted_volumes_stateme
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
-    encrypted_log_group,
     log_and_trace_statements,
     logged_state_machine,
     pass_execution_role_statement,
@@ -165,17 +164,8 @@ class DriftMonitor(Construct):
             description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
         )
         self.policy = self._create_policy(capture_prefix)
-        # The training pipeline's log group is built the same way (duplicates pairs them): each state machine's own
-        # group, named by its machine; encrypted_log_group already holds what they share.
-        self.log_group = encrypted_log_group(
-            self,
-            "Logs",
-            log_group_name=state_machine_log_group_name(name_prefix, DRIFT_MONITOR_STATE_MACHINE),
-            encryption_key=encryption_key,
-            retention_days=log_retention_days,
-            removal_policy=removal_policy,
-        )
-        self.state_machine = logged_state_machine(
+        # Called as the training pipeline calls it (duplicates pairs the two calls), with this construct's values.
+        self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
             definition=definition(
@@ -183,7 +173,10 @@ class DriftMonitor(Construct):
             ),
             role=self.role,
             policy=self.policy,
-            log_group=self.log_group,
+            log_group_name=state_machine_log_group_name(name_prefix, DRIFT_MONITOR_STATE_MACHINE),
+            encryption_key=encryption_key,
+            log_retention_days=log_retention_days,
+            removal_policy=removal_policy,
             comment=f"{name_prefix}: drift of {endpoint_name}'s captured requests against the model's baseline",
         )
         self.schedule = scheduler.Schedule(

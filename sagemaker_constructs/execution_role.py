@@ -134,8 +134,8 @@ class SageMakerExecutionRole(Construct):
         if in_vpc:
             # What SageMaker's developer guide lists for a role whose jobs or model run in a VPC
             # (sagemaker-roles.html, "CreateTrainingJob" / "CreateModel" with VpcConfig; train-vpc.html):
-            # the subnets and interfaces are only known to SageMaker, so on any resource. Not shared with
-            # tests/deploy_readiness SAGEMAKER_VPC_ACTIONS, its independent reading of the guide, which this must meet.
+            # the subnets and interfaces are only known to SageMaker, so on any resource. Checked against the same
+            # list in AWS's published data (tests/deploy_readiness: SAGEMAKER_VPC_ACTIONS, from the registry schema).
             self.policy.add_statements(
                 iam.PolicyStatement(
                     sid="ManageNetworkInterfacesInTheVpc",

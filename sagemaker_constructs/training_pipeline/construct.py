@@ -20,7 +20,6 @@ from config.contract import INPUT_DATA_PREFIX, TRAINING_PIPELINE_STATE_MACHINE, 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.state_machines import (
-    encrypted_log_group,
     logged_state_machine,
     starter_role,
     state_machine_role,
@@ -160,25 +159,18 @@ class TrainingPipeline(Construct):
         if metrics_policy is not None:
             self.role.add_managed_policy(metrics_policy)
 
-        # Built like the drift monitor's log group (duplicates pairs them): each state machine its own group, named
-        # by its machine; encrypted_log_group already holds what they share.
-        self.log_group = encrypted_log_group(
-            self,
-            "Logs",
-            log_group_name=state_machine_log_group_name(name_prefix, TRAINING_PIPELINE_STATE_MACHINE),
-            encryption_key=encryption_key,
-            retention_days=log_retention_days,
-            removal_policy=removal_policy,
-        )
-
         definition = self._definition(training, transform, quality_gate, image_uri, notification_topic)
-        self.state_machine = logged_state_machine(
+        # Called as the drift monitor calls it (duplicates pairs the two calls), with this construct's values.
+        self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
             definition=definition,
             role=self.role,
             policy=self.policy,
-            log_group=self.log_group,
+            log_group_name=state_machine_log_group_name(name_prefix, TRAINING_PIPELINE_STATE_MACHINE),
+            encryption_key=encryption_key,
+            log_retention_days=log_retention_days,
+            removal_policy=removal_policy,
             comment=f"{name_prefix}: train, evaluate, create model, batch transform, notify",
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
-from sagemaker_contract import baseline, capture, codecs, interface, monitor
+from sagemaker_contract import baseline, capture, codecs, interface, logs, monitor
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.protocol import Dataset
 
@@ -525,7 +525,8 @@ def _same_distribution_drift(rows: int, seed: int, features: int = 30) -> dict[s
     window = capture.Window(capture.Tally(parsed.features), capture.Tally(parsed.predictions), lines=1)
     window.features.add(draw(rows))
     window.features.flush()
-    settings = monitor.Settings(None, "e", interface.DEFAULT_DRIFT_THRESHOLD, interface.DEFAULT_DRIFT_MIN_ROWS, None)
+    target = logs.MetricsTarget(None, "e")
+    settings = monitor.Settings(target, interface.DEFAULT_DRIFT_THRESHOLD, interface.DEFAULT_DRIFT_MIN_ROWS, None)
     return monitor.analyse(parsed, window, settings)
 
 

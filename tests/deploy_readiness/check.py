@@ -20,7 +20,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cache
 from typing import Any
 
 from tests.deploy_readiness.model import NAME_PROPERTIES, Deployment, Stack, references
@@ -54,8 +53,9 @@ from tests.deploy_readiness.requirements import (
     STEP_FUNCTIONS_SAGEMAKER,
     STEP_FUNCTIONS_SAGEMAKER_DOC,
     STEP_FUNCTIONS_SDK_DOC,
+    step_functions_sagemaker_needs,
 )
-from tests.deploy_readiness.schemas import HANDLERS, SCHEMAS, handler_permissions, read_permissions
+from tests.deploy_readiness.schemas import HANDLERS, handler_permissions, iam_actions, read_permissions
 
 Statements = Sequence[Mapping[str, Any]]
 # AWS managed policies the app attaches, with the actions AWS publishes for them.
@@ -89,15 +89,8 @@ class Finding:
         return f"{self.where}: {self.what}\n    source: {self.source}"
 
 
-@cache
-def _iam_actions() -> frozenset[str]:
-    """Every IAM action, lowercased, as the Service Authorization Reference lists them (cfn-lint's copy)."""
-    services = json.loads((SCHEMAS.parent / "AdditionalSpecs" / "Policies.json").read_text())
-    return frozenset(f"{prefix}:{action}" for prefix, service in services.items() for action in service["Actions"])
-
-
 def is_iam_action(action: str) -> bool:
-    return action.lower() in _iam_actions()
+    return action.lower() in iam_actions()
 
 
 def excused(resource_type: str, action: str, properties: Mapping[str, Any]) -> bool:
@@ -523,23 +516,14 @@ class Checker:
                 Finding(where, "the state machine's role is not resolvable", STEP_FUNCTIONS_SAGEMAKER_DOC)
             )
             return
-        for api, (action, job) in STEP_FUNCTIONS_SAGEMAKER.items():
+        for api in STEP_FUNCTIONS_SAGEMAKER:
             for sync in ("", ".sync"):
                 if (
                     f'arn:aws:states:::sagemaker:{api}{sync}\\"' not in definition
                     and f'states:::sagemaker:{api}{sync}\\"' not in definition
                 ):
                     continue
-                needed = [action, "sagemaker:AddTags"]
-                if sync and job:
-                    needed += [
-                        f"sagemaker:Describe{job}",
-                        f"sagemaker:Stop{job}",
-                        "events:PutTargets",
-                        "events:PutRule",
-                        "events:DescribeRule",
-                    ]
-                for need in needed:
+                for need in step_functions_sagemaker_needs(api, sync=bool(sync)):
                     request = Request(need, ANY_RESOURCE, self._context(stack))
                     self._role_may(role, request, where, STEP_FUNCTIONS_SAGEMAKER_DOC)
         self._sdk_integration_needs(stack, where, role, properties.get("DefinitionString", ""))
@@ -625,7 +609,7 @@ class Checker:
                         if role is None or "PermissionsBoundary" not in role[0].resources[role[1]]["Properties"]:
                             continue
                         for action in as_list(statement.get("Action", [])):
-                            expanded = [a for a in _iam_actions() if _glob_lower(action, a)] or [action.lower()]
+                            expanded = [a for a in iam_actions() if _glob_lower(action, a)] or [action.lower()]
                             passing = [
                                 a for a in expanded if evaluate(self.boundary, Request(a, "*")) is Decision.ALLOWED
                             ]

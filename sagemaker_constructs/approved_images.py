@@ -86,6 +86,7 @@ class ApprovedImageKeeper(Construct):
             f"names, of this environment's group {registry.group_name} only.",
         )
         acknowledge_log_and_trace(self.policy)
+        # Called as the pipeline and the drift monitor call it (duplicates pairs the calls), with this one's values.
         self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",

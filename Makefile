@@ -129,8 +129,10 @@ unpack:  ## unpack cloud-assembly.tar into cdk.out/, as `make package` packed it
 	rm -rf cdk.out
 	tar -xf '$(ASSEMBLY_ARCHIVE)'
 
-deploy: setup  ## deploy one environment from a synthesized assembly (ENV=dev|staging|prod, ASSEMBLY=cdk.out)
+# CreateModel is not documented to refuse a model package version that is not Approved: check-pin refuses it first.
+deploy: setup  ## deploy one environment from a synthesized assembly, once its pinned version is Approved (ENV=dev|staging|prod, ASSEMBLY=cdk.out)
 	@case '$(ENV)' in dev|staging|prod) ;; *) echo "make deploy: ENV must be dev, staging or prod; got '$(ENV)'" >&2; exit 2;; esac
+	python -m sagemaker_ops check-pin --env '$(ENV)'
 	env='$(ENV)'; $(CDK) deploy --app '$(ASSEMBLY)' --require-approval never --progress events --import-existing-resources "$${env^}/*"
 
 smoke: setup  ## after a deploy: python -m sagemaker_ops smoke (ENV=dev|staging|prod, SMOKE_REQUEST=file)

@@ -74,6 +74,10 @@ class PackageVersion:
         """`<group>/<version>`: how sagemaker_ops and the pin name it."""
         return f"{self.group}/{self.version}"
 
+    def arn(self, *, partition: str, region: str, account: str) -> str:
+        """The version's ARN in `account`'s group of this name: how CreateModel's ModelPackageName takes it."""
+        return f"arn:{partition}:sagemaker:{region}:{account}:model-package/{self.group}/{self.version}"
+
     def differences(self, *, partition: str, region: str, account: str | None) -> list[str]:
         """How an ARN's place differs from the given one (`account` None: not known).
 

@@ -161,7 +161,9 @@ class BatchScheduleSettings(_Frozen):
 
 
 class TransformSettings(JobCompute):
-    """Defaults of the batch transform step (the container answers the same in /execution-parameters)."""
+    """Defaults of the batch transform step (the container answers the same in /execution-parameters). It scores
+    with the model the environment serves: its approved endpoint.model_package, else (dev) the model the run
+    trained."""
 
     instance_type: TransformInstanceType
     max_payload_mb: int = Field(default=6, ge=1, le=MAX_TRANSFORM_PAYLOAD_MB)

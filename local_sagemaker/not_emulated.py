@@ -235,10 +235,12 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
     NotEmulated(
         REGISTRY,
         "model package group resource policies (PutModelPackageGroupPolicy), a version's `SecurityConfig` "
-        "encryption, the identity of whoever approves",
+        "encryption, the identity of whoever approves, the state change events (the approved-images state machine "
+        "never starts: `sagemaker_ops approve` tags the image itself)",
         "moto keeps groups and versions (the deploy helper creates a group without its policy); nothing is "
         "encrypted; `LastModifiedBy` is moto's fixed user profile. CreateModel refuses a version that is not "
-        "Approved, as SageMaker does (`local_sagemaker/registry.py`, the error's wording is ours)",
+        "Approved: our rule, which AWS does not document (`local_sagemaker/registry.py`; on AWS, `make deploy`'s "
+        "`sagemaker_ops check-pin` enforces it)",
     ),
 )
 

@@ -1,9 +1,10 @@
 """The model registry as the local SageMaker keeps it: moto stores groups and versions; this adds AWS's rules.
 
 - CreateModel (the API and CloudFormation's `AWS::SageMaker::Model`) with a container's `ModelPackageName`
-  refuses a version that is not Approved, as SageMaker does (botocore's sagemaker model,
-  CreateModelPackageInput.ModelApprovalStatus: "must be set to Approved to deploy the model"). The error's
-  wording is ours; AWS's is a ValidationException too.
+  refuses a version that is not Approved. This is the project's rule, not a documented AWS one: botocore's
+  model says a versioned model "must be set to Approved to deploy" (CreateModelPackageInput.ModelApprovalStatus)
+  but CreateModel documents no such error, so on AWS `sagemaker_ops check-pin` (run by `make deploy`) enforces
+  it before the deploy. The refusal here lets the offline tests show an unapproved pin stopped.
 - UpdateModelPackage keeps what the request leaves out (moto's cleared the metadata and the description).
 - An endpoint or transform job of such a model serves the version's artifact (`model_data_url`).
 """

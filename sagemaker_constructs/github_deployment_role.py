@@ -46,7 +46,8 @@ class GitHubDeploymentRole(Construct):
     of another repository, branch without that environment, or pull request gets no credentials.
     Its one policy (`policy`) allows `sts:AssumeRole` and `sts:TagSession` on the four CDK bootstrap
     roles of `account` and `region`, so the CDK CLI deploys with the bootstrap roles' permissions and
-    nothing else; `allow_smoke_test()` adds the read-only calls of `python -m sagemaker_ops smoke`.
+    nothing else; `allow_smoke_test()` adds the read-only calls of `python -m sagemaker_ops smoke`,
+    `allow_pin_check()` those of `check-pin`.
 
     @default max_session_duration 2 hours (DEFAULT_MAX_SESSION)
     @default qualifier the bootstrap default, `hnb659fds`
@@ -148,6 +149,40 @@ class GitHubDeploymentRole(Construct):
                 "A stack's ARN ends in the id CloudFormation gives it at creation; the wildcard stands for that "
                 "id only, under one stack name, and the actions allowed on it only describe the stack.",
             )
+
+    def allow_pin_check(self, *, group_name: str, key_alias: str) -> None:
+        """Allow what `python -m sagemaker_ops check-pin` calls before a deploy: describe a version of the model
+        package group `group_name`, whose information its environment's key (alias `key_alias`) encrypts.
+
+        The key's ARN is another stack's (the environment's Platform): the statement names the key by its alias,
+        the KMS condition key for that (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html,
+        kms:ResourceAliases), not by a key id this stack cannot know.
+        """
+        versions = self._arn("sagemaker", "model-package", f"{group_name}/*")
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="CheckThePinnedVersion", actions=["sagemaker:DescribeModelPackage"], resources=[versions]
+            ),
+            iam.PolicyStatement(
+                sid="DecryptTheVersion",
+                actions=["kms:Decrypt"],
+                resources=[self._arn("kms", "key", "*")],
+                conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{key_alias}"}},
+            ),
+        )
+        prefix = _nag_arn("sagemaker", self._region, self._account)
+        acknowledge(
+            self.policy,
+            f"AwsSolutions-IAM5[Resource::{prefix}:model-package/{group_name}/*]",
+            "The wildcard stands for the version number of the one model package group the environment serves; "
+            "the one action allowed on it reads the version's approval.",
+        )
+        acknowledge(
+            self.policy,
+            f"AwsSolutions-IAM5[Resource::{_nag_arn('kms', self._region, self._account)}:key/*]",
+            "Limited by kms:ResourceAliases to the one key whose alias is the environment's, whose id another "
+            "stack creates; Decrypt only, to read the pinned version it encrypts.",
+        )
 
 
 def _nag_arn(service: str, region: str, account: str) -> str:

@@ -6,16 +6,19 @@ import re
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.contract import APPROVED, PENDING_APPROVAL
+from config.endpoint import PackageVersion
 from sagemaker_constructs.validation import raise_if_any
 
 # CreateModelPackageGroup: ModelPackageGroupName.
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ACCOUNT = re.compile(r"[0-9]{12}")
-# What another account's promotion needs in this group besides registering: see the group and its versions.
+# What the account promoted into reads of this group (model-registry-ram-discover.html's example policy).
 PROMOTION_READ_ACTIONS = (
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:DescribeModelPackage",
@@ -41,11 +44,9 @@ class ModelRegistry(Construct):
 
     A version's ARN is `arn:<partition>:sagemaker:<region>:<account>:model-package/<group_name>/<n>`;
     the group has no key of its own (its versions carry `SecurityConfig.KmsKeyId`, set by whoever registers).
+    In one account IAM alone decides who reads and registers; `share_with()` opens the group, and what its
+    versions name, to the account of the environment promoted into (prod's, from staging's).
 
-    :param promoted_from_account: another account whose principals may register versions here (and read
-        the group): the account of the environment promoted from, where it is not this one. The group's
-        resource policy allows exactly that; in one account IAM alone decides, and the group has no policy.
-        @default none (no resource policy).
     :param removal_policy: RETAIN keeps the group, and every version's record of who approved what, after the
         stack is deleted. @default RETAIN.
     """
@@ -57,63 +58,94 @@ class ModelRegistry(Construct):
         *,
         group_name: str,
         description: str,
-        promoted_from_account: str | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
-        errors = []
         if not _GROUP_NAME.fullmatch(group_name):
-            errors.append(f"group_name must be 1-63 letters, digits or '-' (not first or last), got {group_name!r}")
-        stack = cdk.Stack.of(self)
-        if promoted_from_account is not None and not _ACCOUNT.fullmatch(promoted_from_account):
-            errors.append(f"promoted_from_account must be a 12-digit account id, got {promoted_from_account!r}")
-        if promoted_from_account is not None and promoted_from_account == stack.account:
-            errors.append("promoted_from_account is this stack's own account: IAM decides there, leave it out")
-        raise_if_any(self, errors)
+            raise_if_any(
+                self, [f"group_name must be 1-63 letters, digits or '-' (not first or last), got {group_name!r}"]
+            )
         self.group_name = group_name
         # Pseudo parameters, not the stack's literal account: the nag acknowledgments of the grants match them.
         arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
         self.group_arn = f"{arn}:model-package-group/{group_name}"
         self.versions_arn = f"{arn}:model-package/{group_name}/*"
-        self._arn = arn
-        policy = None
-        if promoted_from_account is not None:
-            policy = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        # Awaiting this environment's approver only: the account promoted from must not register
-                        # a version here already Approved (a Model is created from any approved version).
-                        "Sid": "PromotionFromTheEnvironmentBefore",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:{cdk.Aws.PARTITION}:iam::{promoted_from_account}:root"},
-                        "Action": "sagemaker:CreateModelPackage",
-                        "Resource": [self.group_arn, self.versions_arn],
-                        "Condition": registered_as(PENDING_APPROVAL),
-                    },
-                    {
-                        "Sid": "PromotionReadsTheGroup",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:{cdk.Aws.PARTITION}:iam::{promoted_from_account}:root"},
-                        "Action": list(PROMOTION_READ_ACTIONS),
-                        "Resource": [self.group_arn, self.versions_arn],
-                    },
-                ],
-            }
+        self.shared_with: str | None = None
         self.group = sagemaker.CfnModelPackageGroup(
-            self,
-            "Group",
-            model_package_group_name=group_name,
-            model_package_group_description=description,
-            model_package_group_policy=policy,
+            self, "Group", model_package_group_name=group_name, model_package_group_description=description
         )
         self.group.apply_removal_policy(removal_policy)
+
+    def share_with(
+        self, account: str, *, artifacts_bucket: s3.IBucket, artifact_keys: str, encryption_key: kms.IKey
+    ) -> None:
+        """Let `account`'s principals read this group's versions and what promotion copies from them.
+
+        Promotion runs in the account promoted into, with its own credentials (`sagemaker_ops promote --env prod`):
+        it describes a version here, copies its artifact and metrics' document (keys matching `artifact_keys` in
+        `artifacts_bucket`) into its own bucket and registers the copy in its own group, where its approver
+        decides again. So this account grants reads only, each where AWS documents it for another account:
+        - the group's resource policy: DescribeModelPackageGroup, DescribeModelPackage, ListModelPackages on the
+          group and its versions (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram-discover.html);
+        - the bucket's policy: s3:GetObject on those keys
+          (https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-walkthroughs-managing-access-example2.html);
+        - the key's policy: kms:Decrypt through S3 (the objects) and SageMaker (a version's information) only
+          (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html).
+        No image is shared: the account promoted into serves the image its own platform built from the same
+        commit (the same tag), which promotion checks. Its principals need the same reads in their own IAM.
+        """
+        errors = []
+        if not _ACCOUNT.fullmatch(account):
+            errors.append(f"account must be a 12-digit account id, got {account!r}")
+        elif account == cdk.Stack.of(self).account:
+            errors.append("account is this stack's own: IAM decides there, share with another account only")
+        if self.shared_with is not None:
+            errors.append(f"the group is shared with {self.shared_with} already")
+        raise_if_any(self, errors)
+        self.shared_with = account
+        reader = iam.AccountPrincipal(account)
+        self.group.model_package_group_policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PromotionReadsVersions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{cdk.Aws.PARTITION}:iam::{account}:root"},
+                    "Action": list(PROMOTION_READ_ACTIONS),
+                    "Resource": [self.group_arn, self.versions_arn],
+                }
+            ],
+        }
+        artifacts_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PromotionReadsVersionArtifacts",
+                principals=[reader],
+                actions=["s3:GetObject"],
+                resources=[artifacts_bucket.arn_for_objects(artifact_keys)],
+            )
+        )
+        region = cdk.Stack.of(self).region
+        encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PromotionDecryptsVersions",
+                principals=[reader],
+                actions=["kms:Decrypt"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [f"s3.{region}.amazonaws.com", f"sagemaker.{region}.amazonaws.com"]
+                    }
+                },
+            )
+        )
 
     def version_arn(self, version: int) -> str:
         """The ARN of the group's version `version`, as CreateModel's ModelPackageName takes it (no lookup)."""
         if version < 1:
             raise ValueError(f"a model package version is 1 or more, got {version}")
-        return f"{self._arn}:model-package/{self.group_name}/{version}"
+        return PackageVersion(self.group_name, version).arn(
+            partition=cdk.Aws.PARTITION, region=cdk.Aws.REGION, account=cdk.Aws.ACCOUNT_ID
+        )
 
     def register_statements(self, status: str) -> list[iam.PolicyStatement]:
         """Register versions in the group with approval status `status` only (CreateModelPackage), and tag them.

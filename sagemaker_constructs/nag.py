@@ -15,15 +15,6 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=_plugin_rule(rule_id), reason=reason))
 
 
-def acknowledge_while_synthesizing(scope: IConstruct, rule_id: str, reason: str) -> None:
-    """`acknowledge`, from a validation (where a finding's spelling of another stack's reference is known).
-
-    Recorded as `acknowledge` records it, without its creation stack trace: one made while the app synthesizes
-    names the jsii kernel's temporary directory, and two syntheses of one commit would differ.
-    """
-    scope.node.add_metadata(cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY, {_plugin_rule(rule_id): reason})
-
-
 def _plugin_rule(rule_id: str) -> str:
     # Policy-validation rule ids are `<plugin>::<rule>`; cdk-nag's plugin names are the packs'.
     return f"{rule_id.split('-', 1)[0]}::{rule_id}"

@@ -28,7 +28,7 @@ from config.aws_catalog import did_you_mean, model_package_version_digits, regio
 from config.contract import MAX_JOB_SECONDS
 from config.endpoint import VERSION_NUMBER, PackageVersion
 from config.hyperparameters import load_schema
-from config.registry_metadata import data_prefix_problem, metadata_problems
+from config.registry_metadata import data_prefix_problem, metadata_problems, tuned_metadata_problems
 
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".jsonl": "application/jsonlines"}
 # A pipeline run waits for a training job and then a transform job, each at most SageMaker's longest job.
@@ -326,6 +326,12 @@ def check_train(args: argparse.Namespace, settings: EnvironmentConfig) -> None:
     merged = {**settings.training.hyperparameters, **given}
     # The pipeline registers the model with these as its version's metadata: refuse what AWS would refuse there.
     problems = metadata_problems(merged) + load_schema().problems(merged, complete=True)
+    tuning = settings.tuning
+    if tuning is not None and (args.tuning == "on" or (args.tuning is None and tuning.enabled)):
+        # A tuned run registers its best job, whose metadata also holds every tuned range (--tuning-range narrows
+        # one, never adds one) and the objective: counted as the configuration counts them.
+        ranges = {name: spec.values for name, spec in tuning.ranges.items()}
+        problems += tuned_metadata_problems(merged, ranges, tuning.objective)
     if problems:
         where = f"training.hyperparameters of environments.{settings.name.value}"
         hint = (

@@ -249,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--reason", type=arguments.reason, required=name == "reject", help="recorded as ApprovalDescription"
         )
 
+    command(
+        "check-pin",
+        registry_command.check_pin,
+        "before a deploy: the model package version endpoint.model_package pins is Approved",
+    )
+
     smoke = command(
         "smoke",
         commands.smoke,

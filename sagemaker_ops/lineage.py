@@ -39,21 +39,28 @@ def final_metrics(s3: Any, uri: str | None) -> dict[str, float]:
     return {str(metric["MetricName"]): float(metric["Value"]) for metric in document}
 
 
-def lineage(described: dict[str, Any], s3: Any) -> dict[str, Any]:
-    """What a DescribeModelPackage answer says about the version: approval, training job, data, metrics (read with
-    the S3 client `s3` from the version's statistics document)."""
-    metadata = dict(described.get("CustomerMetadataProperties") or {})
+def decision(described: dict[str, Any]) -> dict[str, Any]:
+    """What a DescribeModelPackage answer says about the version's approval: which, why, by whom and when."""
     # A version registered Approved (dev's auto_approve) was decided when it was created.
     modified_by = described.get("LastModifiedBy") or described.get("CreatedBy") or {}
     approver = (modified_by.get("IamIdentity") or {}).get("Arn") or modified_by.get("UserProfileName")
     decided = described.get("ModelApprovalStatus") != PENDING_APPROVAL
-    containers = (described.get("InferenceSpecification") or {}).get("Containers") or [{}]
     return {
         "version": f"{described.get('ModelPackageGroupName')}/{described.get('ModelPackageVersion')}",
         "approval": described.get("ModelApprovalStatus"),
         "approval_description": described.get("ApprovalDescription"),
         "decided_by": approver if decided else None,
         "decided_at": _iso(described.get("LastModifiedTime") or described.get("CreationTime")) if decided else None,
+    }
+
+
+def lineage(described: dict[str, Any], s3: Any) -> dict[str, Any]:
+    """What a DescribeModelPackage answer says about the version: its decision, training job, data, metrics (read
+    with the S3 client `s3` from the version's statistics document)."""
+    metadata = dict(described.get("CustomerMetadataProperties") or {})
+    containers = (described.get("InferenceSpecification") or {}).get("Containers") or [{}]
+    return {
+        **decision(described),
         "training_job": metadata.get(LINEAGE_TRAINING_JOB),
         "data": metadata.get(LINEAGE_DATA),
         "commit": metadata.get(LINEAGE_COMMIT),

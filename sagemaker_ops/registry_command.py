@@ -25,7 +25,7 @@ from config.endpoint import VERSION_NUMBER, PackageVersion
 from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.commands import CheckFailedError, Context
 from sagemaker_ops.deployment import Deployment
-from sagemaker_ops.lineage import lineage
+from sagemaker_ops.lineage import decision, lineage
 
 _VERSION = re.compile(VERSION_NUMBER)
 
@@ -74,13 +74,45 @@ def promote_package(context: Context) -> dict[str, Any]:
     return result
 
 
+def check_pin(context: Context) -> dict[str, Any]:
+    """Before a deploy: the version `endpoint.model_package` pins is Approved, else exit 1 and no deploy.
+
+    AWS documents approval as the gate of deployment (CreateModelPackage's ModelApprovalStatus: "must be set to
+    Approved to deploy the model"), but CreateModel's API reference names no error for a ModelPackageName that is
+    not: nothing shows that AWS refuses it, so the deploy refuses it here, before `cdk deploy` (`make deploy`).
+    The version is the one the Inference stack names: this group's, in the environment's account and region.
+    """
+    deployment = context.deployment
+    settings = deployment.settings
+    package = settings.endpoint.package
+    if package is None:
+        return {"package": None, "checked": "no model package version pinned: nothing to check"}
+    region = settings.region
+    # No account configured: the stack deploys into the credentials' account, which the version is in.
+    account = settings.account or deployment.client("sts").get_caller_identity()["Account"]
+    arn = package.arn(partition=partition_of(region), region=region, account=account)
+    described = deployment.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    result = {"package": arn, **decision(described)}
+    if described.get("ModelApprovalStatus") != APPROVED:
+        environment = settings.name.value
+        raise CheckFailedError(
+            f"endpoint.model_package pins version {package.name}, which is {described.get('ModelApprovalStatus')}, "
+            f"not Approved: no deploy of it. Approve it (python -m sagemaker_ops approve --env {environment} "
+            f"--package {package.version} --reason ...) or pin an approved version",
+            result,
+        )
+    return result
+
+
 def register_from_staging(context: Context, source: str) -> dict[str, Any]:
     """Register staging's approved version `source` (its ARN) in prod's group, awaiting prod's approval.
 
-    Its artifact and its metrics' document are copied into prod's artifacts bucket (prod's roles read only that),
-    and it names the image
-    by the same tag in prod's repository (the same build: the tag is the image asset's content hash), which must
-    be there (deploy Prod-Platform from the same commit first). Its lineage comes along, plus `promotion/from`.
+    Everything runs with prod's credentials: staging's version is read (where staging has an account of its own,
+    its group's, bucket's and key's policies let prod's account read it: `ModelRegistry.share_with`), its artifact
+    and its metrics' document are copied into prod's artifacts bucket (prod's roles read only that, under prod's
+    key), and the copy is registered in prod's own group. It names the image by the same tag in prod's repository
+    (the same build: the tag is the image asset's content hash), which must be there (deploy Prod-Platform from the
+    same commit first): no image crosses accounts. Its lineage comes along, plus `promotion/from`.
     """
     deployment = context.deployment
     sagemaker = deployment.client("sagemaker")
@@ -143,14 +175,14 @@ def _staging_version(context: Context) -> str | None:
     staging = environment_prefix(config.app_name, EnvironmentName.STAGING.value)
     if wanted.group != staging:
         return None
-    if wanted.region is not None:
-        source = config.environment(EnvironmentName.STAGING.value)
-        # No account configured: staging is deployed into the credentials' account (one account for all).
-        account = source.account or deployment.client("sts").get_caller_identity()["Account"]
-        place = {"partition": partition_of(source.region), "region": source.region, "account": account}
-        _refuse_elsewhere(given, wanted.differences(**place), "staging's group as configured")
-        return str(given)
-    return _version_arn(deployment, staging, wanted.version)
+    source = config.environment(EnvironmentName.STAGING.value)
+    # No account configured: staging is deployed into the credentials' account (one account for all).
+    account = source.account or deployment.client("sts").get_caller_identity()["Account"]
+    place = {"partition": partition_of(source.region), "region": source.region, "account": account}
+    _refuse_elsewhere(given, wanted.differences(**place), "staging's group as configured")
+    # By ARN, never listed by name: a name resolves in the credentials' account, prod's (staging's group is
+    # another account's where prod has its own; its resource policy lets prod describe versions by ARN).
+    return wanted.arn(**place)
 
 
 def _decide(context: Context, status: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def build_app(
             settings=settings,
             container_directory=container_directory,
             bootstrap_qualifier=config.delivery.bootstrap_qualifiers.get(name) if config.delivery else None,
-            promoted_from_account=promoted_from_account(config, name),
+            promoted_to_account=promoted_to_account(config, name),
         )
         for name, settings in config.environments.items()
     }
@@ -41,15 +41,15 @@ def build_app(
     return app, stages
 
 
-def promoted_from_account(config: AppConfig, name: EnvironmentName) -> str | None:
-    """Staging's account for prod, where the two differ: staging's approved versions are registered in prod's group.
+def promoted_to_account(config: AppConfig, name: EnvironmentName) -> str | None:
+    """Prod's account for staging, where the two differ: prod copies staging's approved versions into its group.
 
     None elsewhere, and where either account is left out (then both are the credentials' account).
     """
-    staging = config.environments.get(EnvironmentName.STAGING)
-    if name is not EnvironmentName.PROD or staging is None:
+    prod = config.environments.get(EnvironmentName.PROD)
+    if name is not EnvironmentName.STAGING or prod is None:
         return None
-    prod = config.environments[name]
+    staging = config.environments[name]
     if staging.account is None or prod.account is None or staging.account == prod.account:
         return None
-    return staging.account
+    return prod.account

@@ -73,10 +73,12 @@ class DeploymentAccessStack(cdk.Stack):
                 # Its own bootstrap roles where the environment has a qualifier of its own (docs/security.md).
                 qualifier=delivery.bootstrap_qualifiers.get(settings.name, qualifier),
             )
+            # The endpoint's name, and the model package group's and the key alias's (PlatformStack).
+            prefix = environment_prefix(app_name, settings)
             role.allow_smoke_test(
-                stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS],
-                endpoint_name=environment_prefix(app_name, settings),
+                stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS], endpoint_name=prefix
             )
+            role.allow_pin_check(group_name=prefix, key_alias=prefix)
             cdk.CfnOutput(
                 self,
                 f"DeployRoleArn{stage}",

@@ -40,8 +40,8 @@ class EnvironmentStage(cdk.Stage):
     where that endpoint captures data (unless `drift.enabled = false`). Every IAM role of every stack
     has the permissions boundary `delivery.permissions_boundary.PERMISSIONS_BOUNDARY_NAME`.
 
-    `promoted_from_account`: the account of the environment promoted into this one, where it differs (see
-    `PlatformStack`).
+    `promoted_to_account`: the account of the environment this one's approved versions are promoted into, where
+    it differs (see `PlatformStack`).
 
     @default bootstrap_qualifier the app's (`@aws-cdk/core:bootstrapQualifier` in cdk.json, else CDK's default)
     """
@@ -54,7 +54,7 @@ class EnvironmentStage(cdk.Stage):
         settings: EnvironmentConfig,
         container_directory: Path = CONTAINER_DIRECTORY,
         bootstrap_qualifier: str | None = None,
-        promoted_from_account: str | None = None,
+        promoted_to_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -74,7 +74,7 @@ class EnvironmentStage(cdk.Stage):
             self,
             "Platform",
             container_directory=container_directory,
-            promoted_from_account=promoted_from_account,
+            promoted_to_account=promoted_to_account,
             **environment,
         )
         on_platform: _OnPlatform = {**environment, "platform": self.platform}

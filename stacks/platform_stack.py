@@ -26,6 +26,9 @@ from sagemaker_constructs import (
     SageMakerExecutionRole,
     SecureBucket,
 )
+from sagemaker_constructs.approved_images import ApprovedImageKeeper
+from sagemaker_constructs.training_pipeline.policy import final_metrics_policy
+from sagemaker_constructs.training_pipeline.registration import job_output_pattern
 from stacks._common import EnvironmentStack
 
 
@@ -44,11 +47,13 @@ class PlatformStack(EnvironmentStack):
     Also SageMaker's job log groups, where the environment manages them (one per account and region).
 
     And the model package group `<app>-<env>` (`registry`), whose approved versions the endpoint serves;
-    `promoted_from_account`: the account of the environment promoted from, where it is another one (its
-    principals may register versions here; the group's resource policy says so).
+    `promoted_to_account`: the account of the environment promoted into (prod's, on staging's platform), where it
+    is another one: its principals may read the group's versions, their artifacts and metrics, and decrypt them
+    (`ModelRegistry.share_with`), to copy an approved version into their own group.
 
     Exposes each as an attribute (`key`, `data_bucket`, `artifacts_bucket`, `access_log_bucket`,
-    `image`, `execution_role`, `alarm_topic`, `registry`) for the stacks that build on it.
+    `image`, `execution_role`, `alarm_topic`, `registry`) for the stacks that build on it; `approved_images`
+    tags the image of every version that becomes Approved, so the repository's lifecycle keeps it.
     """
 
     purpose = "key, buckets, image, model registry, SageMaker role, alarm topic"
@@ -59,7 +64,7 @@ class PlatformStack(EnvironmentStack):
         id_: str,
         *,
         container_directory: Path = CONTAINER_DIRECTORY,
-        promoted_from_account: str | None = None,
+        promoted_to_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -124,7 +129,28 @@ class PlatformStack(EnvironmentStack):
             "ModelRegistry",
             group_name=self.name_prefix,
             description=f"Versions of the {self.name_prefix} model, each approved by a person",
-            promoted_from_account=promoted_from_account,
+            removal_policy=removal,
+        )
+        if promoted_to_account is not None:
+            self.registry.share_with(
+                promoted_to_account,
+                artifacts_bucket=self.artifacts_bucket,
+                artifact_keys=job_output_pattern(self.name_prefix),
+                encryption_key=self.key,
+            )
+        # The pipeline's WriteMetrics puts each version's final metrics here: its policy is made next to the bucket.
+        self.metrics_policy = final_metrics_policy(
+            self, "FinalMetricsPolicy", artifacts_bucket=self.artifacts_bucket, name_prefix=self.name_prefix
+        )
+        # However a version is approved (sagemaker_ops, the console, auto_approve), its image is kept.
+        self.approved_images = ApprovedImageKeeper(
+            self,
+            "ApprovedImages",
+            name_prefix=self.name_prefix,
+            registry=self.registry,
+            repository=self.image.repository,
+            encryption_key=self.key,
+            log_retention_days=settings.log_retention_days,
             removal_policy=removal,
         )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic

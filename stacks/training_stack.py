@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from constructs import Construct
 
+from config import EnvironmentName
 from config.algorithm import load_algorithm
 from config.contract import (
     INPUT_COMMIT,
@@ -64,6 +65,12 @@ class TrainingStack(EnvironmentStack):
         settings = self.settings
         training, transform = settings.training, settings.transform
         gate = training.evaluation
+        # Batch scoring uses the model the environment serves: its pinned version, approved (make deploy's
+        # check-pin); dev, which may pin an artifact, scores with the model a run trains. Staging and prod score
+        # nothing until a version is pinned: a run's new version awaits a person (scoring.py says why).
+        package = settings.endpoint.package
+        scoring_package = None if package is None else platform.registry.version_arn(package.version)
+        scoring = package is not None or settings.name is EnvironmentName.DEV
         self.pipeline = TrainingPipeline(
             self,
             "Pipeline",
@@ -95,6 +102,7 @@ class TrainingStack(EnvironmentStack):
                 instance_count=transform.instance_count,
                 max_payload_mb=transform.max_payload_mb,
                 max_concurrent_transforms=transform.max_concurrent_transforms,
+                model_package_arn=scoring_package,
             ),
             quality_gate=QualityGate(gate.metric, gate.threshold, gate.higher_is_better) if gate else None,
             tags=self.job_tags,
@@ -108,7 +116,9 @@ class TrainingStack(EnvironmentStack):
             if settings.tuning
             else None,
             model_registry=platform.registry,
+            metrics_policy=platform.metrics_policy,
             auto_approve=settings.registry.auto_approve,
+            scoring=scoring,
         )
         schedule = transform.schedule
         self.schedule: events.Rule | None = None

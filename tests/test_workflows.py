@@ -294,6 +294,15 @@ def test_make_deploy_deploys_the_given_assembly_and_only_that_stage() -> None:
     assert capitalized.strip() == f"{EnvironmentName.STAGING.stage_id}/*"
 
 
+def test_make_deploy_checks_the_pinned_version_is_approved_before_deploying() -> None:
+    # GIVEN `make deploy` of staging WHEN its commands are listed
+    lines = _make("-n", "deploy", "ENV=staging", check=True).stdout.splitlines()
+    check = lines.index("python -m sagemaker_ops check-pin --env 'staging'")
+    deploy = next(i for i, line in enumerate(lines) if "deploy --app" in line)
+    # THEN the pin's approval is checked first: a failed check (exit 1) stops make before cdk deploys
+    assert check < deploy
+
+
 def test_the_packed_assembly_unpacks_with_its_hidden_files_and_file_modes(tmp_path: Path) -> None:
     # GIVEN a synthesized assembly with an executable Lambda bootstrap and a hidden file (as cdk.out has)
     asset = tmp_path / "cdk.out" / "asset.abc"

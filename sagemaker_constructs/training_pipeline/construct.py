@@ -24,7 +24,7 @@ from sagemaker_constructs.state_machines import (
     starter_role,
     state_machine_role,
 )
-from sagemaker_constructs.training_pipeline import outcomes, registration, states, tuning
+from sagemaker_constructs.training_pipeline import outcomes, registration, scoring, states, tuning
 from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
     TrainingJobOptions,
@@ -54,7 +54,8 @@ class TrainingPipeline(Construct):
       version of the group (`registration.py`: artifact, image, training job, data, commit, hyperparameters, the
       final metrics as its model quality statistics, the key), awaiting approval unless `auto_approve`; the
       report names it (`model_package`).
-    - **CreateModel** (CDK's `SageMakerCreateModel`): the trained artifact, network isolation on.
+    - **CreateModel** (CDK's `SageMakerCreateModel`): the trained artifact, or the approved version
+      `transform.model_package_arn` (where versions await approval: `scoring.py`), network isolation on.
     - **Score** (`createTransformJob.sync`): every CSV line under `s3://<data>/<score_prefix>/`
       (default `<data_prefix>/score/`), MultiRecord batches of at most `max_payload_mb`, each
       output line the input line joined with its prediction, encrypted with the key. A CustomState,
@@ -67,7 +68,8 @@ class TrainingPipeline(Construct):
     `tags`, `Commit` (from the input) and `PipelineExecution`. The state machine's role (`role`,
     policy `policy`) may create, describe, stop and tag only those, pass only the execution role (to SageMaker),
     publish only to the topic, register versions only with the status Register gives them; it never reads the
-    buckets, and writes only the final metrics' documents there (with `model_registry`). It logs ALL events
+    buckets, and writes only the final metrics' documents there (with `model_registry`, through `metrics_policy`).
+    It logs ALL events
     with execution data to `log_group` (encrypted, `log_retention_days`) and traces with X-Ray.
 
     :param name_prefix: `<app>-<env>`; lowercase letters, digits and '-', short enough that a
@@ -83,6 +85,11 @@ class TrainingPipeline(Construct):
     :param model_registry: the group every model that passes the quality gate is registered in. @default none.
     :param auto_approve: register versions Approved instead of PendingManualApproval (dev only, by configuration).
         @default False.
+    :param metrics_policy: with `model_registry`, the policy that lets the role put the final metrics' documents in
+        the artifacts bucket (`policy.final_metrics_policy`, made in the bucket's stack), which the role attaches.
+        @default none.
+    :param scoring: whether a run scores at all (CreateModel, Score); an environment whose versions await approval
+        and that serves none yet has no approved model to score with. @default True.
     """
 
     def __init__(
@@ -107,6 +114,8 @@ class TrainingPipeline(Construct):
         tuning: TuningOptions | None = None,
         model_registry: ModelRegistry | None = None,
         auto_approve: bool = False,
+        metrics_policy: iam.IManagedPolicy | None = None,
+        scoring: bool = True,
     ) -> None:
         super().__init__(scope, id_)
         errors = name_prefix_problems(name_prefix) + metric_definitions_problems(metric_definitions)
@@ -116,6 +125,8 @@ class TrainingPipeline(Construct):
             errors += tuning_problems(tuning, name_prefix=name_prefix, metric_definitions=metric_definitions)
         if auto_approve and model_registry is None:
             errors.append("auto_approve needs a model_registry to register approved versions in")
+        if (model_registry is None) != (metrics_policy is None):
+            errors.append("model_registry and metrics_policy go together: WriteMetrics puts a version's metrics first")
         raise_if_any(self, errors)
         self.name_prefix = name_prefix
         self.metric_definitions = [dict(d) for d in metric_definitions]
@@ -127,6 +138,7 @@ class TrainingPipeline(Construct):
         self.tuning = tuning
         self.model_registry = model_registry
         self.approval_status = registration.approval_status(auto_approve)
+        self.scoring = scoring
 
         self.role = state_machine_role(
             self, "Role", description=f"Runs the {name_prefix} training pipeline: SageMaker jobs named {name_prefix}-*"
@@ -143,8 +155,9 @@ class TrainingPipeline(Construct):
             tuning=tuning is not None,
             model_registry=model_registry,
             registered_as=self.approval_status,
-            artifacts_bucket=artifacts_bucket,
         )
+        if metrics_policy is not None:
+            self.role.add_managed_policy(metrics_policy)
 
         definition = self._definition(training, transform, quality_gate, image_uri, notification_topic)
         # Called as the drift monitor calls it (duplicates pairs the two calls), with this construct's values.
@@ -234,6 +247,8 @@ class TrainingPipeline(Construct):
             cause += tuning.INVALID_TUNING_CAUSE
         if self.model_registry is not None:
             report_parameters["model_package.$"] = "$.package.ModelPackageArn"
+        if self.scoring:
+            report_parameters.update(scoring.report(transform))
         defaults = sfn.Pass(
             self,
             "ApplyDefaults",
@@ -253,24 +268,6 @@ class TrainingPipeline(Construct):
             parameters=prepare_parameters,
         )
         train = self._training_state(training, image_uri)
-        create_model = tasks.SageMakerCreateModel(
-            self,
-            "CreateModel",
-            model_name=sfn.JsonPath.string_at("$.job_name"),
-            primary_container=tasks.ContainerDefinition(
-                image=tasks.DockerImage.from_registry(image_uri),
-                model_s3_location=tasks.S3Location.from_json_expression("$.training.ModelArtifacts.S3ModelArtifacts"),
-            ),
-            # Immutable: S3Location would grant the role s3:GetObject and s3:ListBucket on '*'; the
-            # execution role already reads the artifacts bucket, and nothing else.
-            role=self._execution_role.role.without_policy_updates(),
-            # The container needs no network: SageMaker brings the model and the batches to it.
-            enable_network_isolation=True,
-            tags=sfn.TaskInput.from_json_path_at("$.tags"),
-            result_selector={"ModelArn.$": "$.ModelArn"},
-            result_path="$.model",
-        )
-        score = self._transform_state(transform)
         report = sfn.Pass(
             self,
             "Report",
@@ -287,12 +284,23 @@ class TrainingPipeline(Construct):
             output_path="$.report",
         )
 
-        stages: list[tuple[str, list[sfn.TaskStateBase | sfn.CustomState]]] = [
-            ("Training", [train]),
-            ("ModelCreation", [create_model]),
-            ("Transform", [score]),
-        ]
-        passed: sfn.IChainable = create_model
+        stages: list[tuple[str, list[sfn.TaskStateBase | sfn.CustomState]]] = [("Training", [train])]
+        passed: sfn.IChainable = report
+        if self.scoring:
+            create_model, score = scoring.scoring_states(
+                self,
+                transform,
+                image_uri=image_uri,
+                role=self._execution_role.role.without_policy_updates(),
+                partition=cdk.Stack.of(self).partition,
+                key_arn=self._key.key_arn,
+                data_bucket=self._data_bucket.bucket_name,
+                artifacts_bucket=self._artifacts_bucket.bucket_name,
+            )
+            stages += [("ModelCreation", [create_model]), ("Transform", [score])]
+            create_model.next(score)
+            score.next(report)
+            passed = create_model
         if self.model_registry is not None:
             write_metrics, register = self._registration_states(self.model_registry, image_uri)
             stages.append(("Registration", [write_metrics, register]))
@@ -302,7 +310,7 @@ class TrainingPipeline(Construct):
                 comment="What the version records besides the hyperparameters, and where its metrics go",
                 parameters=registration.lineage(self._data_bucket.bucket_name),
                 result_path="$.lineage",
-            ).next(write_metrics.next(register.next(create_model)))
+            ).next(write_metrics.next(register.next(passed)))
         for stage, stage_states in stages:
             failed = outcomes.failure(self, self.name_prefix, stage, topic)
             for state in stage_states:
@@ -311,8 +319,6 @@ class TrainingPipeline(Construct):
         after_training = passed
         if quality_gate is not None:
             after_training = outcomes.quality_gate(self, self.name_prefix, quality_gate, topic, passed)
-        create_model.next(score)
-        score.next(report)
         report.next(notify)
         train.next(after_training)
         first: sfn.IChainable = train
@@ -374,13 +380,3 @@ class TrainingPipeline(Construct):
         )
         register = sfn.CustomState(self, "Register", state_json=state_json)
         return sfn.CustomState(self, "WriteMetrics", state_json=write), register
-
-    def _transform_state(self, transform: TransformJobOptions) -> sfn.CustomState:
-        state_json = states.transform_job(
-            transform,
-            partition=cdk.Stack.of(self).partition,
-            key_arn=self._key.key_arn,
-            data_bucket=self._data_bucket.bucket_name,
-            artifacts_bucket=self._artifacts_bucket.bucket_name,
-        )
-        return sfn.CustomState(self, "Score", state_json=state_json)

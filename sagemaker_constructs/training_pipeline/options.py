@@ -71,6 +71,9 @@ class TransformJobOptions:
     max_payload_mb: int = 6
     max_concurrent_transforms: int = 1
     invocation_timeout: cdk.Duration = cdk.Duration.minutes(10)
+    # The approved model package version the job scores with (the environment's pin), in place of the model the
+    # run trained (None). CreateModel's ModelPackageName: its ARN, spelled without a lookup.
+    model_package_arn: str | None = None
 
 
 @dataclass(frozen=True)

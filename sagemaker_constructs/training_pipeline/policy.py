@@ -1,13 +1,8 @@
-"""The IAM policy of the training pipeline's state machine: its own jobs only, never the buckets."""
+"""The IAM policies of the training pipeline's state machine: its own jobs only, in S3 only its metrics' documents."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import aws_cdk as cdk
-import constructs
-import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -18,7 +13,7 @@ from config.contract import PENDING_APPROVAL
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.model_registry import ModelRegistry
-from sagemaker_constructs.nag import acknowledge, acknowledge_while_synthesizing
+from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
     log_and_trace_statements,
@@ -45,7 +40,6 @@ def pipeline_policy(
     execution_role: SageMakerExecutionRole,
     encryption_key: kms.IKey,
     topic: sns.ITopic,
-    artifacts_bucket: s3.IBucket,
     tuning: bool = False,
     model_registry: ModelRegistry | None = None,
     registered_as: str = PENDING_APPROVAL,
@@ -54,15 +48,14 @@ def pipeline_policy(
 
     Create, describe, stop and tag its own SageMaker jobs and models (`<name_prefix>-*`), pass only the
     execution role and only to SageMaker, learn when `.sync` jobs end, attach encrypted volumes, publish
-    to `topic`, deliver its logs and traces. In S3 only the final metrics' documents (below): SageMaker reads and
-    writes the data with the execution role.
+    to `topic`, deliver its logs and traces. No S3: SageMaker reads and writes the data with the execution role,
+    and the final metrics' documents are `final_metrics_policy`'s, which the role attaches besides.
     With `tuning`, also its own hyperparameter tuning jobs (`<name_prefix>-*`; their training jobs are
     named `<tuning job>-<n>-<id>`, so the training-job statement covers describing the best one).
-    With `model_registry`, also register versions of that group (with status `registered_as` only) and tag them,
-    and put the final metrics' document of each of its jobs into `artifacts_bucket` (nothing else, no read); the
-    key statement below lets SageMaker encrypt the versions' information, and S3 the document (SSE-KMS needs
-    kms:GenerateDataKey of the writer: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html),
-    with the key as the caller.
+    With `model_registry`, also register versions of that group (with status `registered_as` only) and tag them;
+    the key statement below lets SageMaker encrypt the versions' information, and S3 the metrics' document
+    (SSE-KMS needs kms:GenerateDataKey of the writer:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html), with the key as the caller.
     """
 
     def arn(resource: str, name: str, service: str = "sagemaker") -> str:
@@ -112,17 +105,6 @@ def pipeline_policy(
             ),
             *tuning_statements,
             *(model_registry.register_statements(registered_as) if model_registry else []),
-            *(
-                [
-                    iam.PolicyStatement(
-                        sid="WriteFinalMetrics",
-                        actions=["s3:PutObject"],
-                        resources=[artifacts_bucket.arn_for_objects(metrics_key_pattern(name_prefix))],
-                    )
-                ]
-                if model_registry
-                else []
-            ),
             iam.PolicyStatement(
                 sid="CreateModels",
                 actions=["sagemaker:CreateModel", "sagemaker:AddTags", "sagemaker:ListTags"],
@@ -179,43 +161,40 @@ def pipeline_policy(
             "SageMaker numbers each registered version of the group (<group>/<n>); limited to this "
             f"environment's group {model_registry.group_name}.",
         )
-    if model_registry is not None:
-        # The bucket is another stack's: how the finding spells its ARN is known once references are resolved.
-        policy.node.add_validation(_AcknowledgeMetricsDocuments(policy, artifacts_bucket, name_prefix))
     acknowledge_log_and_trace(policy)
     return policy
 
 
-@jsii.implements(constructs.IValidation)
-class _AcknowledgeMetricsDocuments:
-    """Acknowledges the wildcard of WriteFinalMetrics, its bucket's ARN spelled as cdk-nag spells a resolved one."""
+def final_metrics_policy(
+    scope: Construct, id_: str, *, artifacts_bucket: s3.IBucket, name_prefix: str
+) -> iam.ManagedPolicy:
+    """Put the final metrics' document of each of `name_prefix`'s training jobs into `artifacts_bucket`, nothing else
+    and no read: what the pipeline's WriteMetrics needs (the pipeline's role attaches it, `metrics_policy`).
 
-    def __init__(self, policy: iam.ManagedPolicy, bucket: s3.IBucket, name_prefix: str) -> None:
-        self._policy, self._bucket, self._name_prefix = policy, bucket, name_prefix
-
-    def validate(self) -> list[str]:
-        arn = _flattened(cdk.Stack.of(self._policy).resolve(self._bucket.bucket_arn))
-        acknowledge_while_synthesizing(
-            self._policy,
-            f"AwsSolutions-IAM5[Resource::{arn}/{metrics_key_pattern(self._name_prefix)}]",
-            "The final metrics' document of each of this environment's training jobs, under the execution's output "
-            "prefix and the job's name, both unknown at deploy time; this one file name only, no read.",
-        )
-        return []
-
-
-def _flattened(value: Any) -> str:
-    """A resolved reference as cdk-nag's findings name it (its utils/flatten-cfn-reference)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        ((function, argument),) = value.items()
-        if function == "Fn::GetAtt":
-            return f"<{argument[0]}.{argument[1]}>"
-        if function == "Ref":
-            return f"<{argument}>"
-        if function == "Fn::ImportValue":
-            return _flattened(argument)
-        if function == "Fn::Join":
-            return str(argument[0]).join(_flattened(part) for part in argument[1])
-    return json.dumps(value, separators=(",", ":"))
+    Made in the bucket's own stack, where the bucket's ARN is its `Fn::GetAtt`, which cdk-nag's finding spells
+    `<LogicalId.Arn>` and the stack's logical id is known while the policy is constructed: the acknowledgment of
+    the key pattern's wildcard is made with it. (In the pipeline's stack the ARN is a cross-stack reference, whose
+    spelling CDK settles only at synthesis.)
+    """
+    resource = artifacts_bucket.node.default_child
+    if cdk.Stack.of(scope) is not cdk.Stack.of(artifacts_bucket) or not isinstance(resource, cdk.CfnElement):
+        raise ValueError("final_metrics_policy belongs in the stack that creates the artifacts bucket")
+    pattern = metrics_key_pattern(name_prefix)
+    policy = iam.ManagedPolicy(
+        scope,
+        id_,
+        description=f"The {name_prefix} training pipeline writes its jobs' final metrics' documents",
+        statements=[
+            iam.PolicyStatement(
+                sid="WriteFinalMetrics", actions=["s3:PutObject"], resources=[artifacts_bucket.arn_for_objects(pattern)]
+            )
+        ],
+    )
+    bucket = cdk.Stack.of(scope).get_logical_id(resource)
+    acknowledge(
+        policy,
+        f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{pattern}]",
+        "The final metrics' document of each of this environment's training jobs, under the execution's output "
+        "prefix and the job's name, both unknown at deploy time; this one file name only, no read.",
+    )
+    return policy

@@ -42,9 +42,14 @@ METRICS_DOCUMENT = "metrics.json"
 METRICS_CONTENT_TYPE = "application/json"
 
 
+def job_output_pattern(name_prefix: str, name: str = "*") -> str:
+    """The keys of this environment's training jobs' outputs (any output prefix): the model, the metrics' document."""
+    return f"*/models/{name_prefix}-*/output/{name}"
+
+
 def metrics_key_pattern(name_prefix: str) -> str:
     """The keys WriteMetrics may write, for the state machine's policy: any output prefix, this environment's jobs."""
-    return f"*/models/{name_prefix}-*/output/{METRICS_DOCUMENT}"
+    return job_output_pattern(name_prefix, METRICS_DOCUMENT)
 
 
 def lineage(data_bucket: str) -> dict[str, Any]:

@@ -90,9 +90,6 @@ def report(name_prefix: str, tags: Mapping[str, str], artifacts_bucket: str) -> 
         "training_job.$": "$.training.TrainingJobName",
         "model_artifact.$": "$.training.ModelArtifacts.S3ModelArtifacts",
         "artifacts_bucket": artifacts_bucket,
-        "model_name.$": "$.job_name",
-        "transform_job.$": "$.job_name",
-        "scores.$": "$.scores.TransformOutput.S3OutputPath",
         "hyperparameters.$": "$.hyperparameters",
     }
 

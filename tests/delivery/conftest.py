@@ -23,13 +23,18 @@ from stacks.deployment_access_stack import add_deployment_access
 from tests import declared
 from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, synthesize
 
+# Prod's own account in the maximal configuration (the recommended setup): staging's registry is shared with it.
+PROD_ACCOUNT = "210987654321"
 VPC = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
 
 
 def maximal_raw_config(path: Path = DEFAULT_CONFIG_FILE) -> dict[str, Any]:
-    """`path`'s configuration with every optional feature on, in every environment whose rules allow it."""
+    """`path`'s configuration with every optional feature on, in every environment whose rules allow it, and prod in
+    an account of its own (the recommended setup: staging shares its approved versions with prod's account)."""
     raw: dict[str, Any] = copy.deepcopy(tomllib.loads(path.read_text(encoding="utf-8")))
     environments: dict[str, dict[str, Any]] = raw["environments"]
+    environments["prod"]["account"] = PROD_ACCOUNT
+    environments["prod"].pop("shared_account_with", None)
     raw["delivery"]["bootstrap_qualifiers"] = {name: f"gbdt{name}"[:10] for name in environments}
     for name, settings in environments.items():
         settings.setdefault("alarm_email", "ml-oncall@example.com")

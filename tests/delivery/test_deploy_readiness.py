@@ -17,7 +17,7 @@ import pytest
 
 from delivery.permissions_boundary import PERMISSIONS_BOUNDARY_NAME
 from tests.conftest import ROOT, Synthesized
-from tests.delivery.conftest import access_templates
+from tests.delivery.conftest import PROD_ACCOUNT, access_templates
 from tests.deploy_readiness import (
     boundary_statements,
     deployment_of,
@@ -31,11 +31,6 @@ from tests.deploy_readiness.model import Deployment, Stack
 Statements = Sequence[Mapping[str, Any]]
 
 
-def _boundary_arn(deployment: Deployment) -> str:
-    account = next(iter(deployment)).account
-    return f"arn:aws:iam::{account}:policy/{PERMISSIONS_BOUNDARY_NAME}"
-
-
 def _findings(
     deployment: Deployment, execution: Statements, boundary: Statements | None = None, *, imports: bool = True
 ) -> list[Finding]:
@@ -43,7 +38,7 @@ def _findings(
         deployment,
         execution=execution,
         boundary=boundary_statements() if boundary is None else boundary,
-        boundary_arn=_boundary_arn(deployment),
+        boundary_name=PERMISSIONS_BOUNDARY_NAME,
         imports_existing=imports,
     )
 
@@ -75,6 +70,24 @@ def test_every_requirement_aws_documents_is_met(request: pytest.FixtureRequest, 
     # WHEN every requirement AWS documents is checked THEN none is unmet
     findings = _findings(deployment, paths()[path], imports=_imports(path))
     assert not findings, f"{len(findings)} unmet requirement(s) on the {path} path:\n" + "\n".join(map(str, findings))
+
+
+def test_the_maximal_configuration_checks_staging_s_registry_shared_with_prod_s_account(maximal: Deployment) -> None:
+    # GIVEN the maximal configuration, prod in an account of its own WHEN its staging platform is read
+    # THEN the check above ran over the policies that share staging's versions with prod's account: the group's,
+    # the artifacts bucket's and the key's
+    (platform,) = [stack for stack in maximal if stack.name == "Staging-Platform"]
+    policies = [
+        json.dumps(resource["Properties"].get(field, {}))
+        for resource in platform.template["Resources"].values()
+        for kind, field in (
+            ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupPolicy"),
+            ("AWS::S3::BucketPolicy", "PolicyDocument"),
+            ("AWS::KMS::Key", "KeyPolicy"),
+        )
+        if resource["Type"] == kind and PROD_ACCOUNT in json.dumps(resource["Properties"].get(field, {}))
+    ]
+    assert len(policies) == 3, policies
 
 
 # -- mutations: each removes one requirement again, on a copy, and the check must say so ------------

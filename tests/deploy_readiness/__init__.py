@@ -47,8 +47,11 @@ def deployment_of(
         account = settings.account or ""
         for stack_id, template in by_stack.items():
             stacks.append(Stack(f"{settings.name.stage_id}-{stack_id}", template, account, settings.region))
-    first = next(iter(config.environments.values()))
-    for index, template in enumerate(access):
+    # One access stack per account, in its first environment's region, in the order add_deployment_access makes them.
+    places: dict[str | None, str] = {}
+    for settings in config.environments.values():
+        places.setdefault(settings.account, settings.region)
+    for index, (template, (access_account, region)) in enumerate(zip(access, places.items(), strict=True)):
         name = "DeploymentAccess" if len(access) == 1 else f"DeploymentAccess{index}"
-        stacks.append(Stack(name, template, first.account or "", first.region))
+        stacks.append(Stack(name, template, access_account or "", region))
     return Deployment(stacks)

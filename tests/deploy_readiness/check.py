@@ -109,11 +109,11 @@ def excused(resource_type: str, action: str, properties: Mapping[str, Any]) -> b
 
 
 class Checker:
-    def __init__(self, deployment: Deployment, execution: Statements, boundary: Statements, boundary_arn: str) -> None:
+    def __init__(self, deployment: Deployment, execution: Statements, boundary: Statements, boundary_name: str) -> None:
         self.deployment = deployment
         self.execution = execution
         self.boundary = boundary
-        self.boundary_arn = boundary_arn
+        self.boundary_name = boundary_name
         self.findings: list[Finding] = []
         self.imports_existing = False
         self._roles = {
@@ -345,8 +345,10 @@ class Checker:
         boundary = self.deployment.resolve(
             role_stack.resources[role_id]["Properties"].get("PermissionsBoundary"), role_stack
         )
-        if boundary and boundary != self.boundary_arn:
-            what = f"the role {role_arn.rsplit('/', 1)[-1]} has the boundary {boundary}, not {self.boundary_arn}"
+        # The boundary each account's administrator creates (docs/delivery.md): the role's own account's.
+        expected = f"arn:aws:iam::{role_stack.account}:policy/{self.boundary_name}"
+        if boundary and boundary != expected:
+            what = f"the role {role_arn.rsplit('/', 1)[-1]} has the boundary {boundary}, not {expected}"
             self.findings.append(Finding(where, what, BOUNDARY_DOC))
         elif boundary:
             self._require(self.boundary, request, where, source + "; " + BOUNDARY_DOC, "the permissions boundary")
@@ -778,7 +780,7 @@ def check(
     *,
     execution: Statements,
     boundary: Statements,
-    boundary_arn: str,
+    boundary_name: str,
     imports_existing: bool = False,
 ) -> list[Finding]:
     """Every unmet requirement of `deployment` when CloudFormation acts with `execution`'s statements.
@@ -786,7 +788,7 @@ def check(
     `imports_existing`: whether the deploy command imports named resources that already exist
     (`cdk deploy --import-existing-resources`).
     """
-    checker = Checker(deployment, execution, boundary, boundary_arn)
+    checker = Checker(deployment, execution, boundary, boundary_name)
     checker.imports_existing = imports_existing
     checker.handler_permissions()
     checker.caller_requirements()

@@ -9,6 +9,7 @@ import pytest
 from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
 from local_sagemaker.server import start_moto_server
 from tests.conftest import Synthesized
+from tests.declared import EXAMPLE
 from tests.e2e.pipeline import Environment
 from tests.helpers import register_approved_version
 
@@ -29,6 +30,12 @@ def staging(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) 
             if stack_id == "Inference":  # the shipped pin names version 1: it must exist, approved
                 register_approved_version(server, stacks["Platform"].outputs)
             stacks[stack_id] = deploy(server, artifact, outputs)
-        yield Environment(server, stacks, ENVIRONMENT, log, f"{synthesized.config.app_name}-{ENVIRONMENT}")
+        environment = Environment(server, stacks, ENVIRONMENT, log, f"{synthesized.config.app_name}-{ENVIRONMENT}")
+        # The pinned version names a trained model, as it does once deployed: the pipeline scores with it.
+        pin = synthesized.config.environment(ENVIRONMENT).endpoint.package
+        if pin is not None:
+            data = environment.upload("e2e/pinned", rows=300, seed=21)
+            environment.serve_version(pin.version, environment.train_directly("e2e-pinned-model", data, EXAMPLE))
+        yield environment
     finally:
         server.stop()

@@ -159,6 +159,20 @@ class Environment:
         assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
         return str(described["ModelArtifacts"]["S3ModelArtifacts"])
 
+    def serve_version(self, version: int, model_artifact: str) -> str:
+        """The group's version `version` (approved: a pin) names `model_artifact`'s model, copied over the artifact
+        it names, as a pin of that model would; returns the version's ARN."""
+        sagemaker = self.client("sagemaker")
+        (arn,) = [
+            summary["ModelPackageArn"]
+            for summary in sagemaker.list_model_packages(ModelPackageGroupName=self.prefix)["ModelPackageSummaryList"]
+            if summary["ModelPackageVersion"] == version
+        ]
+        bucket, _, key = model_data_url(sagemaker, {"ModelPackageName": arn}).removeprefix("s3://").partition("/")
+        source_bucket, _, source_key = model_artifact.removeprefix("s3://").partition("/")
+        self.client("s3").copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+        return str(arn)
+
     @contextmanager
     def endpoint_serving(self, model_artifact: str) -> Iterator[str]:
         """The Inference stack's endpoint serving `model_artifact`, as deploying its pin would; restored after.

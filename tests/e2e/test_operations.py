@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from config.exit_codes import ExitCode
+from config.settings import DEFAULT_CONFIG_FILE
 from local_sagemaker.registry import model_data_url
 from sagemaker_ops.cli import main
 from tests.container.harness import csv_bytes
@@ -59,7 +60,7 @@ def test_train_approve_promote_invoke_smoke_transform_and_status_on_the_trained_
 
     # WHEN the operator asks for the pin of the version before anyone approved it
     code, refused = cli("promote", "--package", version)
-    # THEN there is none: no Model can be created from it, as the local SageMaker refuses like AWS
+    # THEN there is none; nor can a Model be created from it here (the local SageMaker's rule: on AWS, check-pin's)
     assert code == FAILED and "PendingManualApproval, not Approved" in refused["error"], refused
     sagemaker = staging.client("sagemaker")
     with pytest.raises(ClientError, match="PendingManualApproval: a model can be created from an Approved"):
@@ -129,7 +130,7 @@ def test_train_approve_promote_invoke_smoke_transform_and_status_on_the_trained_
     np.testing.assert_allclose(scores, staging.model_of(job).predict(_as_sent(data.score_features)), rtol=1e-6)
 
 
-def test_a_rejected_version_gets_no_pin_and_no_stack_can_create_its_model(staging: Environment, cli: Any) -> None:
+def test_a_rejected_version_gets_no_pin_no_deploy_and_no_model(staging: Environment, cli: Any, tmp_path: Path) -> None:
     # GIVEN a version awaiting approval (registered as the pipeline registers; no run needed)
     platform = {key: staging.output("Platform", key) for key in ("ModelPackageGroupName", "ImageUri")}
     platform["ArtifactsBucketName"] = staging.artifacts_bucket
@@ -142,7 +143,18 @@ def test_a_rejected_version_gets_no_pin_and_no_stack_can_create_its_model(stagin
     assert (rejected["approval"], rejected["approval_description"]) == ("Rejected", "validation data leaked into train")
     code, refused = cli("promote", "--package", version)
     assert code == FAILED and "is Rejected, not Approved" in refused["error"], refused
-    # AND a stack pinning it fails to create its Model, as CloudFormation's CreateModel fails in AWS
+    # AND a configuration pinning it is not deployed: make deploy's check-pin exits 1 before cdk deploy
+    pinned = tmp_path / "environments.toml"
+    shipped = DEFAULT_CONFIG_FILE.read_text()
+    pinned.write_text(
+        shipped.replace(f'model_package = "{staging.prefix}/1"', f'model_package = "{staging.prefix}/{version}"')
+    )
+    code, checked = cli("check-pin", "--config", str(pinned))
+    assert code == FAILED and f"pins version {staging.prefix}/{version}, which is Rejected" in checked["error"], checked
+    # while the shipped pin, version 1 (approved when the stage was deployed), may be deployed
+    code, checked = cli("check-pin")
+    assert (code, checked["approval"]) == (OK, "Approved"), checked
+    # AND a stack pinning it fails to create its Model in the local SageMaker (its rule; on AWS check-pin's)
     template = {
         "Resources": {
             "Model": {

@@ -1,9 +1,9 @@
 """The real training pipeline (the synthesized state machine, executed by moto) drives the real container.
 
 Each test uploads a small dataset to staging's data bucket and runs the pipeline as an operator would:
-train → quality gate (staging's, config/environments.toml) → register the version → create model → batch
-transform → notify. The hyperparameters are the algorithm's declared example (tests/declared.py), which trains
-in seconds.
+train → quality gate (staging's, config/environments.toml) → register the version → create a model of the
+version staging serves (approved: the run's own awaits a person) → batch transform → notify. The
+hyperparameters are the algorithm's declared example (tests/declared.py), which trains in seconds.
 """
 
 from __future__ import annotations
@@ -35,12 +35,18 @@ def _passes(gate: EvaluationSettings, value: float) -> bool:
     return value >= gate.threshold if gate.higher_is_better else value <= gate.threshold
 
 
-def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictions(
+def test_data_in_the_bucket_becomes_scores_of_the_served_version_and_a_candidate_awaiting_approval(
     staging: Environment, synthesized: Synthesized
 ) -> None:
     # GIVEN a dataset in the data bucket, and a queue on the notification topic
     data = staging.upload("e2e/scores", rows=600, seed=1)
     queue = staging.subscribe_queue("e2e-scores")
+    # AND the version staging serves (its approved pin) names a model trained on other data
+    served_job = "e2e-served-model"
+    other = staging.upload("e2e/served", rows=600, seed=11)
+    pin = synthesized.config.environment("staging").endpoint.package
+    assert pin is not None, "staging pins no model package version in config/environments.toml"
+    served = staging.serve_version(pin.version, staging.train_directly(served_job, other, FAST))
     # WHEN the pipeline runs on it
     run = staging.run({"data_prefix": data.prefix, "hyperparameters": FAST, "commit": "abc123"})
     # THEN it passes every step, and reports where the model and the scores are
@@ -57,15 +63,18 @@ def test_data_in_the_bucket_becomes_scores_equal_to_the_trained_models_predictio
     assert report["model_artifact"].startswith(f"s3://{staging.artifacts_bucket}/pipeline/models/{job}/")
     metrics = {m["MetricName"]: m["Value"] for m in training["FinalMetricDataList"]}
     assert gate is None or _passes(gate, metrics[gate.metric]), metrics
-    # AND the scores are the input rows joined with the trained model's own predictions, row by row
+    # AND the scores are the input rows joined with the served version's predictions, row by row, not the
+    # candidate's: it awaits a person
+    assert report["scored_with"] == served
     outputs = staging.read(report["scores"])
     assert list(outputs) == [f"pipeline/scores/{job}/part-0.csv.out"]
     lines = outputs[next(iter(outputs))].decode().splitlines()
     rows = np.array([[float(v) for v in line.split(",")] for line in lines])
     assert rows.shape == (len(data.score_features), data.score_features.shape[1] + 1)
     np.testing.assert_allclose(rows[:, :-1], data.score_features, rtol=1e-5)
-    expected = staging.model_of(job).predict(rows[:, :-1])
+    expected = staging.model_of(served_job).predict(rows[:, :-1])
     np.testing.assert_allclose(rows[:, -1], expected, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(rows[:, -1], staging.model_of(job).predict(rows[:, :-1]))
     # AND the model exists, the training log is in CloudWatch, and the topic got the report
     assert staging.client("sagemaker").describe_model(ModelName=report["model_name"])["ModelName"] == job
     assert any("#metrics round=" in line for line in staging.container_log("/aws/sagemaker/TrainingJobs", job[-36:]))

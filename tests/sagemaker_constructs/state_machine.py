@@ -43,7 +43,7 @@ class ServiceAnswers:
         # arn:aws:states:::sagemaker:<action>[.sync] or arn:aws:states:::aws-sdk:<service>:<action>
         service = resource.split(":::", maxsplit=1)[-1].removeprefix("aws-sdk:").split(":", maxsplit=1)[0]
         api = _SESSION.get_service_model(service).operation_model(operation[0].upper() + operation[1:])
-        report = ParamValidator().validate(dict(parameters), api.input_shape)
+        report = ParamValidator().validate(_native(parameters, api.input_shape), api.input_shape)
         assert not report.has_errors(), report.generate_report()
         return getattr(self, operation)(parameters)
 
@@ -51,6 +51,23 @@ class ServiceAnswers:
         """The SNS messages published, in order: Step Functions sends a JSON object as its text."""
         messages = [request["Message"] for request in self.requests.get("publish", [])]
         return [json.loads(message) if isinstance(message, str) else message for message in messages]
+
+
+def _native(value: Any, shape: Any) -> Any:
+    """An SDK integration's parameters as the API names them: Step Functions spells every member in PascalCase,
+    "even if the native service API is in camelCase" (https://docs.aws.amazon.com/step-functions/latest/dg/
+    supported-services-awssdk.html), as ECR's is."""
+    if shape is None:
+        return value
+    if isinstance(value, dict) and shape.type_name == "structure":
+        members = {name[0].upper() + name[1:]: name for name in shape.members}
+        return {
+            members.get(key, key): _native(item, shape.members.get(members.get(key, key)))
+            for key, item in value.items()
+        }
+    if isinstance(value, list) and shape.type_name == "list":
+        return [_native(item, shape.member) for item in value]
+    return value
 
 
 class TaskFailedError(Exception):
@@ -185,6 +202,9 @@ def _intrinsic(name: str, arguments: list[Any]) -> Any:
         if deep is not False or not isinstance(left, dict) or not isinstance(right, dict):
             raise TaskFailedError("States.Runtime", f"States.JsonMerge needs two objects and false, got {arguments}")
         return {**left, **right}
+    if name == "States.StringSplit":
+        text, delimiters = arguments
+        return [part for part in re.split(f"[{re.escape(delimiters)}]", text) if part]
     if name == "States.JsonToString":
         return json.dumps(arguments[0], separators=(",", ":"))
     raise NotImplementedError(name)

@@ -1,8 +1,8 @@
 """state_machines: the role, log group, logging, tracing and permissions every state machine of the app has.
 
-Read from the app as synthesized once for the whole suite: each of its state machines (the training pipeline's
-and the drift monitor's, in every environment) is built by state_machines.py, so each one is checked here and
-none is built for the test alone.
+Read from the app as synthesized once for the whole suite: each of its state machines (the training pipeline's,
+the drift monitor's and the approved images', in every environment) is built by state_machines.py, so each one is
+checked here and none is built for the test alone.
 """
 
 from __future__ import annotations
@@ -52,7 +52,11 @@ def test_every_state_machine_logs_everything_to_its_encrypted_group_and_traces(
         (destination,) = logging["Destinations"]
         _, group = _by_ref(template, destination["CloudWatchLogsLogGroup"]["LogGroupArn"])
         assert group["Properties"]["RetentionInDays"] == settings.log_retention_days
-        assert "EncryptionKey" in group["Properties"]["KmsKeyId"]["Fn::GetStackOutput"]["OutputName"]
+        # The platform's key: its own stack's resource (the approved images' machine), or another stack's output.
+        key = group["Properties"]["KmsKeyId"]
+        assert "EncryptionKey" in (
+            key["Fn::GetAtt"][0] if "Fn::GetAtt" in key else key["Fn::GetStackOutput"]["OutputName"]
+        )
         name = json.dumps(group["Properties"]["LogGroupName"])
         if settings.retain_data:
             assert group["DeletionPolicy"] == "Retain"

@@ -13,7 +13,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from config.contract import DEFAULT_COMMIT
-from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions
+from sagemaker_constructs import ModelRegistry, QualityGate, TrainingJobOptions, TransformJobOptions
+from sagemaker_constructs.training_pipeline.policy import final_metrics_policy
 from tests.helpers import Platform, make_pipeline
 from tests.sagemaker_constructs.state_machine import (
     KEY_ARN,
@@ -34,12 +35,14 @@ VERSION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/app-dev/1"
 
 def _pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> dict[str, Any]:
     registry = ModelRegistry(stack, "Registry", group_name="app-dev", description="dev")
+    policy = final_metrics_policy(stack, "MetricsPolicy", artifacts_bucket=platform.artifacts, name_prefix="app-dev")
     arguments: dict[str, Any] = {
         "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/algorithm:abc",
         "training": TrainingJobOptions("ml.m5.large", hyperparameters=HYPERPARAMETERS),
         "quality_gate": QualityGate("validation:score", 0.75),
         "tags": {"Environment": "dev"},
         "model_registry": registry,
+        "metrics_policy": policy,
         **overrides,
     }
     make_pipeline(stack, platform, **arguments)
@@ -224,10 +227,13 @@ def test_the_role_may_register_versions_of_its_group_only(
         )
     ]
     assert [s["Resource"] for s in statements if s.get("Sid") == "TagModelVersions"] == [registry[0]["Resource"]]
-    (pipeline,) = [p for p in policies.values() if "RegisterModelVersions" in json.dumps(p)]
-    (s3_statement,) = [
-        s for s in pipeline["Properties"]["PolicyDocument"]["Statement"] if "s3:" in json.dumps(s["Action"])
-    ]
+    # AND in S3 only the metrics' documents, through the policy its role attaches
+    ((role_ref,),) = [p["Properties"]["Roles"] for p in policies.values() if "RegisterModelVersions" in json.dumps(p)]
+    role = Template.from_stack(stack).find_resources("AWS::IAM::Role")[role_ref["Ref"]]
+    attached = [policies[arn["Ref"]] for arn in role["Properties"].get("ManagedPolicyArns", [])]
+    pipeline = [p for p in policies.values() if role_ref in p["Properties"].get("Roles", [])]
+    granted = [s for p in attached + pipeline for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (s3_statement,) = [s for s in granted if "s3:" in json.dumps(s["Action"])]
     assert s3_statement["Action"] == "s3:PutObject"
     assert s3_statement["Resource"]["Fn::Join"][1][-1] == "/*/models/app-dev-*/output/metrics.json"
 
@@ -235,4 +241,43 @@ def test_the_role_may_register_versions_of_its_group_only(
 def test_auto_approve_without_a_registry_is_refused(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN auto_approve and no registry WHEN the pipeline is built THEN the error names both."""
     with pytest.raises(ValueError, match="auto_approve needs a model_registry"):
-        _pipeline(stack, platform, model_registry=None, auto_approve=True)
+        _pipeline(stack, platform, model_registry=None, metrics_policy=None, auto_approve=True)
+
+
+SERVED_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/app-dev/4"
+
+
+def test_where_a_version_is_served_the_scores_are_its_not_the_candidate_s(stack: cdk.Stack, platform: Platform) -> None:
+    # GIVEN a pipeline whose versions await approval and whose environment serves approved version 4
+    transform = TransformJobOptions("ml.m5.large", model_package_arn=SERVED_ARN)
+    services = Services()
+    # WHEN a run registers its model as a candidate and scores
+    execution = _run(_pipeline(stack, platform, transform=transform), services)
+    # THEN the scoring model is created from version 4 (its image and artifact), not from the run's artifact
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    (model,) = services.requests["createModel"]
+    assert model["PrimaryContainer"] == {"ModelPackageName": SERVED_ARN}
+    (message,) = services.published()
+    assert (message["scored_with"], message["model_package"]) == (SERVED_ARN, VERSION_ARN)
+
+
+def test_without_a_served_version_a_run_registers_its_candidate_and_scores_nothing(
+    stack: cdk.Stack, platform: Platform
+) -> None:
+    # GIVEN a pipeline with nothing approved to score with (staging or prod before its first pin)
+    services = Services()
+    execution = _run(_pipeline(stack, platform, scoring=False), services)
+    # WHEN a run's model passes the gate THEN it is registered, and the run reports without model or scores
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.states[execution.states.index("Register") + 1] == "Report"
+    assert "createModel" not in services.requests and "createTransformJob" not in services.requests
+    (message,) = services.published()
+    assert message["model_package"] == VERSION_ARN and "scores" not in message
+
+
+def test_the_metrics_policy_is_made_in_the_bucket_s_own_stack(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN the artifacts bucket of one stack WHEN the metrics' policy is made in another THEN it is refused: only
+    there is the bucket's ARN spelled as the acknowledgment of its wildcard says."""
+    other = cdk.Stack(stack.node.root, "Other")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="belongs in the stack that creates the artifacts bucket"):
+        final_metrics_policy(other, "MetricsPolicy", artifacts_bucket=platform.artifacts, name_prefix="app-dev")

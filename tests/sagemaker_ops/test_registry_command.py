@@ -400,3 +400,68 @@ def test_staging_s_unapproved_version_is_not_registered_in_prod(
     code, result = run_json(capsys, "promote", "--env", "prod", "--package", ARN)
     assert code == 1
     assert "is not Approved: prod takes approved ones" in result["error"]
+
+
+# The version staging's shipped configuration pins (endpoint.model_package), as the Inference stack names it.
+PINNED_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/1"
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_a_pin_of_a_version_not_approved_stops_the_deploy(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str], status: str
+) -> None:
+    # GIVEN staging's pin, version 1, not Approved (awaiting a person, or rejected since it was pinned)
+    _caller(staging)
+    pinned = DESCRIBED | {"ModelPackageArn": PINNED_ARN, "ModelPackageVersion": 1, "ModelApprovalStatus": status}
+    staging.stubber("sagemaker").add_response("describe_model_package", pinned, {"ModelPackageName": PINNED_ARN})
+    # WHEN the deploy checks it (make deploy runs check-pin before cdk deploy)
+    code, result = run_json(capsys, "check-pin", "--env", "staging")
+    # THEN exit 1, naming the version, its status and how to approve it: make stops before deploying
+    assert code == 1
+    assert f"pins version {GROUP}/1, which is {status}, not Approved" in result["error"]
+    assert "approve --env staging --package 1" in result["error"]
+
+
+def test_a_pin_of_an_approved_version_may_be_deployed(
+    staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN staging's pin, version 1, approved by a person
+    _caller(staging)
+    approved = DESCRIBED | {
+        "ModelPackageArn": PINNED_ARN,
+        "ModelPackageVersion": 1,
+        "ModelApprovalStatus": "Approved",
+        "LastModifiedTime": WHEN,
+        "LastModifiedBy": {"IamIdentity": {"Arn": "arn:aws:sts::123456789012:assumed-role/Reviewer/ana"}},
+    }
+    staging.stubber("sagemaker").add_response("describe_model_package", approved, {"ModelPackageName": PINNED_ARN})
+    # WHEN the deploy checks it THEN exit 0, saying who approved it (no metrics read: the deploy role reads no S3)
+    code, result = run_json(capsys, "check-pin", "--env", "staging")
+    assert code == 0, result
+    assert (result["package"], result["approval"]) == (PINNED_ARN, "Approved")
+    assert result["decided_by"] == "arn:aws:sts::123456789012:assumed-role/Reviewer/ana"
+
+
+def test_an_artifact_pin_has_no_version_to_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN dev, whose shipped configuration pins an artifact (dev only), not a version
+    dev = StubbedDeployment("dev")
+    use(monkeypatch, dev)
+    # WHEN the deploy checks its pin THEN exit 0 without any AWS call
+    code, result = run_json(capsys, "check-pin", "--env", "dev")
+    assert code == 0, result
+    assert result["package"] is None
+
+
+def test_staging_s_version_by_name_is_described_by_its_arn_in_staging_s_place(
+    prod: StubbedDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN prod's credentials, staging configured in us-east-1 (its account the credentials')
+    _caller(prod)
+    # WHEN prod's operator promotes staging's version 3 by name THEN it is described by its ARN in staging's
+    # account, never listed by name (a name resolves in the credentials' account: prod's, where it has its own)
+    prod.stubber("sagemaker").add_response("describe_model_package", DESCRIBED, {"ModelPackageName": ARN})
+    code, result = run_json(capsys, "promote", "--env", "prod", "--package", f"{GROUP}/3")
+    assert code == 1
+    assert "is not Approved: prod takes approved ones" in result["error"]

@@ -13,11 +13,13 @@ from typing import Any
 import boto3
 import pytest
 
-from config import parse_config
+from config import load_config, parse_config
 from config.exit_codes import ExitCode
+from config.registry_metadata import max_registered_hyperparameters
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import cli
 from sagemaker_ops.deployment import Deployment
+from scripts.demo_swap import to_toml
 from stacks import build_app
 from tests import declared
 from tests.conftest import TEST_ACCOUNT, cdk_context
@@ -346,3 +348,23 @@ def test_the_clis_input_passes_the_state_machines_check(
     assert request["WarmStartConfig"]["ParentHyperParameterTuningJobs"] == [
         {"HyperParameterTuningJobName": f"{PREFIX}-0123456789abc"}
     ]
+
+
+@pytest.mark.parametrize("switch", ["on", "off"])
+def test_a_tuned_run_counts_the_ranges_and_the_objective_against_the_version_s_metadata(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, switch: str
+) -> None:
+    # GIVEN dev tuned, and -p filling the version's metadata to its limit with the static hyperparameters alone
+    raw = _raw()
+    path = tmp_path / "environments.toml"
+    path.write_text(to_toml(raw))
+    static = set(load_config(path).environment("dev").training.hyperparameters)
+    extra = [f"extra{i}=1" for i in range(max_registered_hyperparameters() - len(static))]
+    # WHEN a run is started tuned (or once, untuned)
+    arguments = [a for item in extra for a in ("-p", item)]
+    code, result = _train(monkeypatch, capsys, _Deployment(raw), "--config", str(path), "--tuning", switch, *arguments)
+    # THEN tuned, the best job's metadata would also hold every range and the objective: refused before it starts
+    # (the extra names are unknown to the schema either way: only the count is this test's)
+    assert code == ExitCode.USAGE
+    counted = f"ranges: {max_registered_hyperparameters() + len(TUNING['ranges']) + 1} hyperparameters"
+    assert (counted in result["error"]) == (switch == "on"), result["error"]

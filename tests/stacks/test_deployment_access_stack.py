@@ -97,10 +97,13 @@ def _expected_grants(stage: str, environment: str, account: str = TEST_ACCOUNT) 
     ]
     stack = f"arn:aws:cloudformation:us-east-1:{account}:stack/{stage}-Inference/*"
     endpoint = f"arn:aws:sagemaker:us-east-1:{account}:endpoint/sagemaker-gbdt-{environment}"
+    versions = f"arn:aws:sagemaker:us-east-1:{account}:model-package/sagemaker-gbdt-{environment}/*"
     return (
         {(action, role) for action in ("sts:AssumeRole", "sts:TagSession") for role in bootstrap}
         | {(action, stack) for action in ("cloudformation:DescribeStacks", "cloudformation:ListStackResources")}
         | {(action, endpoint) for action in ("sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint")}
+        # check-pin: the pinned version of the environment's group, and its key (by alias, see the test below)
+        | {("sagemaker:DescribeModelPackage", versions), ("kms:Decrypt", f"arn:aws:kms:us-east-1:{account}:key/*")}
     )
 
 
@@ -166,16 +169,19 @@ def _granted(access: AccessApp, environment: EnvironmentName) -> tuple[list[dict
 
 
 @pytest.mark.parametrize("environment", list(EnvironmentName))
-def test_no_statement_grants_more_than_the_bootstrap_roles_and_the_smoke_test(
+def test_no_statement_grants_more_than_the_bootstrap_roles_the_smoke_test_and_the_pin_check(
     access: AccessApp, environment: EnvironmentName
 ) -> None:
     # GIVEN each role's only policy
     # WHEN its statements are read
     statements, granted = _granted(access, environment)
-    # THEN every statement allows (no Deny to reason about, no NotAction/NotResource, no condition needed)
+    # THEN every statement allows (no Deny to reason about, no NotAction/NotResource); the one condition limits
+    # Decrypt to the key whose alias is the environment's
+    alias = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/sagemaker-gbdt-{environment.value}"}}
     for statement in statements:
-        assert set(statement) == {"Sid", "Effect", "Action", "Resource"}, statement
         assert statement["Effect"] == "Allow"
+        assert set(statement) - {"Condition"} == {"Sid", "Effect", "Action", "Resource"}, statement
+        assert statement.get("Condition") == (alias if statement["Action"] == "kms:Decrypt" else None)
     # AND together they grant exactly the listed pairs of action and resource
     assert granted == _expected_grants(environment.stage_id, environment.value)
 

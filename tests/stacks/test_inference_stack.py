@@ -257,6 +257,7 @@ def test_sagemaker_job_log_groups_are_managed_once_per_account(synthesized: Synt
             v["Properties"]["LogGroupName"]
             for v in of_type(synthesized.template(environment), "AWS::Logs::LogGroup").values()
             if isinstance(v["Properties"].get("LogGroupName"), str)
+            and v["Properties"]["LogGroupName"].startswith("/aws/sagemaker/")  # not a state machine's own
         }
         managed = synthesized.config.environment(environment).monitoring.manage_job_log_groups
         expected = {"/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/ProcessingJobs"}

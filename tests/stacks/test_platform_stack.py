@@ -10,8 +10,8 @@ from aws_cdk.assertions import Match, Template
 
 from config import AppConfig, EnvironmentName, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
-from stacks.application import promoted_from_account
-from tests.helpers import Synthesized
+from stacks.application import promoted_to_account
+from tests.helpers import ROOT, Synthesized
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 
@@ -134,18 +134,18 @@ def test_each_environment_has_its_model_package_group_without_a_policy_in_one_ac
 @pytest.mark.parametrize(
     ("accounts", "expected"),
     [
-        ({"staging": "210987654321", "prod": "111111111111"}, {"prod": "210987654321"}),
+        ({"staging": "210987654321", "prod": "111111111111"}, {"staging": "111111111111"}),
         ({"staging": "111111111111", "prod": "111111111111"}, {}),
         ({"prod": "111111111111"}, {}),
     ],
     ids=["separate accounts", "same account", "staging's account left out"],
 )
-def test_only_prod_accepts_promotion_and_only_from_another_staging_account(
+def test_only_staging_is_shared_and_only_with_another_prod_account(
     accounts: dict[str, str], expected: dict[str, str]
 ) -> None:
     """GIVEN staging's and prod's accounts
-    WHEN the account each environment is promoted from is derived
-    THEN only prod has one, staging's, and only where both are given and differ."""
+    WHEN the account each environment's versions are promoted into is derived
+    THEN only staging has one, prod's, and only where both are given and differ."""
     raw = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
     raw["environments"]["dev"]["account"] = "222222222222"
     for name, account in accounts.items():
@@ -154,7 +154,7 @@ def test_only_prod_accepts_promotion_and_only_from_another_staging_account(
     same = accounts.get("staging") in (None, accounts["prod"])
     raw["environments"]["prod"]["shared_account_with"] = ["staging"] if same else []
     config = parse_config(raw)
-    derived = {name.value: promoted_from_account(config, name) for name in EnvironmentName}
+    derived = {name.value: promoted_to_account(config, name) for name in EnvironmentName}
     assert {name: account for name, account in derived.items() if account} == expected
 
 
@@ -165,3 +165,21 @@ def test_every_resource_is_tagged_with_project_and_environment(synthesized: Synt
         tags = {t["Key"]: t["Value"] for t in bucket["Properties"]["Tags"]}
         assert tags["Project"] == "sagemaker-gbdt"
         assert tags["Environment"] == environment
+
+
+def test_the_teardown_deletes_dev_s_versions_before_dev_s_group(synthesized: Synthesized) -> None:
+    """GIVEN each environment's model package group WHEN its deletion policy and README's teardown are read
+    THEN only dev's goes with its stack, and the teardown deletes its versions first: SageMaker refuses to delete a
+    group that holds versions, so `cdk destroy 'Dev/*'` alone would fail on it."""
+    policies = {
+        name.value: next(
+            iter(_template(synthesized, name.value).find_resources("AWS::SageMaker::ModelPackageGroup").values())
+        ).get("DeletionPolicy", "Delete")
+        for name in EnvironmentName
+    }
+    assert policies == {"dev": "Delete", "staging": "Retain", "prod": "Retain"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    teardown = readme.split("Teardown, in reverse", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    group = f"{synthesized.config.app_name}-dev"
+    deleting = teardown.index(f"list-model-packages --model-package-group-name {group}")
+    assert deleting < teardown.index("aws sagemaker delete-model-package") < teardown.index("npx cdk destroy 'Dev/*'")

@@ -204,16 +204,28 @@ def test_the_training_job_reads_both_channels_and_encrypts_everything(
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_model_is_the_trained_artifact_in_network_isolation(synthesized: Synthesized, environment: str) -> None:
-    """GIVEN each environment
-    WHEN the model state is read
-    THEN the model serves the trained artifact, network-isolated, as the execution role."""
-    parameters = _states(synthesized, environment)["CreateModel"]["Parameters"]
+def test_batch_scoring_uses_the_served_approved_version_where_one_is_pinned(
+    synthesized: Synthesized, environment: str
+) -> None:
+    """GIVEN each environment: staging and prod pin an approved version, dev an artifact
+    WHEN the model state the batch transform scores with is read
+    THEN staging and prod score with their pinned version (never the run's candidate, which awaits a person), dev
+    with the model the run trained; network-isolated, as the execution role; the report says which."""
+    states = _states(synthesized, environment)
+    parameters = states["CreateModel"]["Parameters"]
     assert parameters["ModelName.$"] == "$.job_name"
     assert parameters["EnableNetworkIsolation"] is True
     assert parameters["ExecutionRoleArn"] == TOKEN
-    assert parameters["PrimaryContainer"]["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
     assert parameters["Tags.$"] == "$.tags"
+    package = synthesized.config.environment(environment).endpoint.package
+    report = states["Report"]["Parameters"]
+    if package is None:
+        assert parameters["PrimaryContainer"]["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+        assert report["scored_with.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+    else:
+        arn = f"arn:{TOKEN}:sagemaker:{TOKEN}:{TOKEN}:model-package/{package.group}/{package.version}"
+        assert parameters["PrimaryContainer"] == {"ModelPackageName": arn}
+        assert report["scored_with"] == arn
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -272,13 +284,19 @@ def test_the_pipeline_role_touches_only_its_own_jobs_role_topic_and_key(
     assert pass_role["Action"] == "iam:PassRole"
     assert "ExecutionRole" in json.dumps(pass_role["Resource"])
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    # SageMaker reads and writes S3 with the execution role; the pipeline writes only its jobs' metrics documents.
-    assert [(sid, s["Action"]) for sid, s in statements.items() if "s3:" in json.dumps(s["Action"])] == [
-        ("WriteFinalMetrics", "s3:PutObject")
+    # SageMaker reads and writes S3 with the execution role; the pipeline writes only its jobs' metrics documents,
+    # through the policy the Platform stack makes next to the bucket, which the role attaches.
+    assert not [sid for sid, s in statements.items() if "s3:" in json.dumps(s["Action"])]
+    platform = synthesized.template(environment, "Platform")
+    (metrics_id,) = [
+        i for i, p in of_type(platform, "AWS::IAM::ManagedPolicy").items() if "WriteFinalMetrics" in json.dumps(p)
     ]
-    metrics = statements["WriteFinalMetrics"]["Resource"]["Fn::Join"][1]
-    assert metrics[-1] == f"/*/models/{prefix}/output/metrics.json"
-    assert "ArtifactsBucket" in json.dumps(metrics[0])
+    ((write,),) = [platform["Resources"][metrics_id]["Properties"]["PolicyDocument"]["Statement"]]
+    assert write["Action"] == "s3:PutObject"
+    assert write["Resource"]["Fn::Join"][1][-1] == f"/*/models/{prefix}/output/metrics.json"
+    assert "ArtifactsBucket" in json.dumps(write["Resource"]["Fn::Join"][1][0])
+    attached = one_of_type(template, "AWS::IAM::Role")["Properties"]["ManagedPolicyArns"]
+    assert [a["Fn::GetStackOutput"]["StackName"] for a in attached] == [f"{environment.capitalize()}-Platform"]
     assert all(
         a.startswith(("logs:", "xray:")) for s in statements.values() if s["Resource"] == "*" for a in s["Action"]
     )

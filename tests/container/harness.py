@@ -33,7 +33,10 @@ def entrypoint(command: str) -> list[str]:
     return image_imports.command(ENTRYPOINT, [command])
 
 
-_VARIABLES = json.loads((CONTAINER / "interface.json").read_text())["environment"]
+_INTERFACE = json.loads((CONTAINER / "interface.json").read_text())
+_VARIABLES = _INTERFACE["environment"]
+# What serving accepts at most (the container's exports), e.g. LIMITS["max_payload_mb"].
+LIMITS: dict[str, int] = _INTERFACE["limits"]
 # Tests that look for each request's own line: every line written (the defaults write a few per interval).
 LOG_EVERY_REQUEST = {_VARIABLES["request_log_successes"]: "1000000", _VARIABLES["request_log_errors"]: "1000000"}
 LOG_INTERVAL_VARIABLE = _VARIABLES["request_log_interval_seconds"]

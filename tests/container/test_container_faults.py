@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.container.conftest import Trained
-from tests.container.harness import Server, serve_to_exit, start_server
+from tests.container.harness import LIMITS, Server, serve_to_exit, start_server
 
 TIMEOUT = 2  # SAGEMAKER_MODEL_SERVER_TIMEOUT of the stall test's server
 IDLE = TIMEOUT + 15  # the idle keep-alive bound derived from it (server.py)
@@ -113,8 +113,11 @@ def test_stalled_connections_are_closed_within_bounds_while_ping_answers(stall_s
 OUT_OF_RANGE = {
     "SAGEMAKER_BIND_TO_PORT": ("from 1 to 65535", ["8080.9", "inf", "0", "65536"]),
     "SAGEMAKER_MODEL_SERVER_WORKERS": ("from 1 to 1024", ["-1", "2.5"]),
-    "SAGEMAKER_MODEL_SERVER_TIMEOUT": ("from 1 to 3600", ["inf", "nan", "1e3"]),
-    "SAGEMAKER_MAX_PAYLOAD_IN_MB": ("from 1 to 100", ["101", "9" * 5000]),
+    "SAGEMAKER_MODEL_SERVER_TIMEOUT": (f"from 1 to {LIMITS['max_server_timeout_seconds']}", ["inf", "nan", "1e3"]),
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB": (
+        f"from 1 to {LIMITS['max_payload_mb']}",
+        [str(LIMITS["max_payload_mb"] + 1), "9" * 5000],
+    ),
     "SERVER_ACCEPT_DEFER_MILLISECONDS": ("from 0 to 1000", ["1001", "0.5"]),
 }
 BAD_SETTINGS = [(variable, value, allowed) for variable, (allowed, values) in OUT_OF_RANGE.items() for value in values]

@@ -55,7 +55,10 @@ def _readable_copy(source: Path, target: Path, *, ignore: list[str] | None = Non
         target,
         symlinks=True,
         copy_function=_link_or_copy,
-        ignore=shutil.ignore_patterns("__pycache__", *(ignore or [])),
+        # The byte code comes along: the work user cannot write a __pycache__ here, and would compile every module
+        # it imports on every start (sampled: most of these tests' CPU). A cached file stays valid in the copy:
+        # it names its source's modification time and size, which the link or copy2 keeps.
+        ignore=shutil.ignore_patterns(*(ignore or [])),
     )
     for directory, _, _ in os.walk(target):
         Path(directory).chmod(0o755)

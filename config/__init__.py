@@ -11,6 +11,7 @@ from config.endpoint import (
     VariantSettings,
     VpcSettings,
 )
+from config.inference_component import InferenceComponentSettings
 from config.sections import (
     BatchScheduleSettings,
     DriftSettings,
@@ -36,6 +37,7 @@ __all__ = [
     "EnvironmentConfig",
     "EnvironmentName",
     "EvaluationSettings",
+    "InferenceComponentSettings",
     "JobCompute",
     "MonitoringSettings",
     "NotebookSettings",

@@ -1,4 +1,5 @@
-"""The `[environments.<env>.endpoint]` section: variants or serverless, autoscaling, deployment, VPC."""
+"""The `[environments.<env>.endpoint]` section: variants, serverless or an inference component, autoscaling,
+deployment, VPC."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from config.contract import (
     MAX_ENDPOINT_INSTANCES,
     MAX_REALTIME_INVOCATION_SECONDS,
     SERVERLESS_MEMORY_STEP_MB,
+)
+from config.inference_component import (
+    COMPONENT_DEPLOYMENT_REFERENCE,
+    MODEL_MONITOR_GUIDE,
+    InferenceComponentSettings,
 )
 from config.types import (
     EndpointInstanceType,
@@ -176,6 +182,7 @@ class EndpointSettings(_Frozen):
     model_package: ModelPackagePin | None = None
     variants: tuple[VariantSettings, ...] = ()
     serverless: ServerlessSettings | None = None
+    inference_component: InferenceComponentSettings | None = None
     autoscaling: AutoScalingSettings | None = None
     deployment: DeploymentSettings | None = None
     data_capture_percentage: int = Field(default=0, ge=0, le=100)
@@ -213,13 +220,47 @@ class EndpointSettings(_Frozen):
 
     @model_validator(mode="after")
     def _one_kind_of_capacity(self) -> EndpointSettings:
-        if bool(self.variants) == (self.serverless is not None):
-            raise ValueError("give either variants (instances) or serverless, not both and not neither")
+        modes = {
+            "variants (instances)": bool(self.variants),
+            "serverless": self.serverless is not None,
+            "inference_component": self.inference_component is not None,
+        }
+        if sum(modes.values()) != 1:
+            given = ", ".join(mode for mode, on in modes.items() if on) or "none"
+            raise ValueError(f"give exactly one of {', '.join(modes)} (given: {given})")
+        return self
+
+    @model_validator(mode="after")
+    def _component_keeps_no_instance_feature(self) -> EndpointSettings:
+        if self.inference_component is None:
+            return self
+        problems = []
+        if self.autoscaling is not None:
+            problems.append(
+                "autoscaling sizes instance variants: an inference component scales its copies with "
+                "inference_component.min_copies/max_copies/max_requests_per_second instead"
+            )
+        if self.deployment is not None:
+            problems.append(
+                "deployment (blue/green canary or linear shifting of the endpoint) does not apply to an inference "
+                "component, whose model changes by UpdateInferenceComponent's rolling update "
+                f"({COMPONENT_DEPLOYMENT_REFERENCE}): remove deployment or host on variants"
+            )
+        if self.data_capture_percentage:
+            problems.append(
+                "data_capture_percentage must be 0 with inference_component: Model Monitor, which reads the "
+                f"captured data, supports endpoints that host a single model ({MODEL_MONITOR_GUIDE}); host on "
+                "variants to capture data and monitor drift"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")
     def _fleet_within_ceiling(self) -> EndpointSettings:
         fleets = {f"variants.{i}.initial_instance_count": v.initial_instance_count for i, v in enumerate(self.variants)}
+        if self.inference_component is not None:
+            fleets["inference_component.max_instances"] = self.inference_component.max_instances
         if self.autoscaling is not None:
             fleets["autoscaling.max_capacity"] = self.autoscaling.max_capacity
             for i, schedule in enumerate(self.autoscaling.schedules):

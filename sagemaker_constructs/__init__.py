@@ -2,15 +2,23 @@
 
 from sagemaker_constructs.alarm_topic import AlarmTopic
 from sagemaker_constructs.algorithm_image import AlgorithmImage
+from sagemaker_constructs.component_autoscaling import ComponentAutoScaling
 from sagemaker_constructs.encryption_key import EncryptionKey
 from sagemaker_constructs.endpoint_autoscaling import EndpointAutoScaling, ScheduledCapacity
 from sagemaker_constructs.endpoint_monitoring import AlarmThresholds, EndpointMonitoring
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.inference_component import InferenceComponent
 from sagemaker_constructs.log_groups import EncryptedLogGroups
 from sagemaker_constructs.model import SageMakerModel, VpcPlacement
 from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.notebook import ExplorationNotebook, NotebookRole
-from sagemaker_constructs.realtime_endpoint import InstanceVariant, RealtimeEndpoint, ServerlessVariant, TrafficShifting
+from sagemaker_constructs.realtime_endpoint import (
+    InstanceVariant,
+    ManagedVariant,
+    RealtimeEndpoint,
+    ServerlessVariant,
+    TrafficShifting,
+)
 from sagemaker_constructs.secure_bucket import SecureBucket
 from sagemaker_constructs.training_pipeline import (
     QualityGate,
@@ -23,12 +31,15 @@ __all__ = [
     "AlarmThresholds",
     "AlarmTopic",
     "AlgorithmImage",
+    "ComponentAutoScaling",
     "EncryptedLogGroups",
     "EncryptionKey",
     "EndpointAutoScaling",
     "EndpointMonitoring",
     "ExplorationNotebook",
+    "InferenceComponent",
     "InstanceVariant",
+    "ManagedVariant",
     "ModelRegistry",
     "NotebookRole",
     "QualityGate",

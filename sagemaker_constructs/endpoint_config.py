@@ -50,6 +50,18 @@ class ServerlessVariant:
 
 
 @dataclass(frozen=True)
+class ManagedVariant:
+    """A variant for inference components: SageMaker keeps `min_instances`..`max_instances` instances of
+    `instance_type` for the copies the components ask for (ManagedInstanceScaling; 0 lets it scale to zero)."""
+
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    routing_strategy: Literal["LEAST_OUTSTANDING_REQUESTS", "RANDOM"] = "LEAST_OUTSTANDING_REQUESTS"
+    name: str = "primary"
+
+
+@dataclass(frozen=True)
 class TrafficShifting:
     """Blue/green deployment of endpoint updates, rolled back automatically on alarm.
 
@@ -121,6 +133,31 @@ def check_serverless(
         errors.append("data_capture_percentage must be 0 with a serverless variant: it does not capture data")
     if model_in_vpc_or_isolated:
         errors.append("a serverless variant cannot serve a model with a VPC or network isolation")
+
+
+def check_managed_variant(
+    variant: ManagedVariant,
+    *,
+    data_capture_percentage: int,
+    traffic_shifting: TrafficShifting | None,
+    has_execution_role: bool,
+    errors: list[str],
+) -> None:
+    if not NAME.fullmatch(variant.name):
+        errors.append(f"variant name must be 1-63 letters, digits or '-', got {variant.name!r}")
+    if not _INSTANCE_TYPE.fullmatch(variant.instance_type):
+        errors.append(f"instance_type must look like ml.m5.large, got {variant.instance_type!r}")
+    if variant.min_instances < 0 or variant.max_instances < 1 or variant.min_instances > variant.max_instances:
+        errors.append(
+            f"managed instance scaling needs 0 <= min_instances <= max_instances and max_instances >= 1, got "
+            f"{variant.min_instances}..{variant.max_instances}"
+        )
+    if traffic_shifting is not None:
+        errors.append("traffic_shifting does not apply to inference components (they update by rolling update)")
+    if data_capture_percentage:
+        errors.append("data_capture_percentage must be 0 with inference components")
+    if not has_execution_role:
+        errors.append("execution_role is required with inference components (the endpoint config's ExecutionRoleArn)")
 
 
 def check_traffic_shifting(shifting: TrafficShifting, variants: Sequence[InstanceVariant], errors: list[str]) -> None:
@@ -205,6 +242,24 @@ def serverless_variant(
         serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
             memory_size_in_mb=variant.memory_size_mb, max_concurrency=variant.max_concurrency
         ),
+    )
+
+
+def managed_variant(
+    variant: ManagedVariant, health_check_timeout: cdk.Duration | None, download_timeout: cdk.Duration | None
+) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+    """No model: the inference components name theirs. One instance starts with the endpoint (SageMaker needs one
+    to create it); with min_instances 0 it is released when no copy is left on it."""
+    return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name=variant.name,
+        instance_type=variant.instance_type,
+        initial_instance_count=max(variant.min_instances, 1),
+        managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+            status="ENABLED", min_instance_count=variant.min_instances, max_instance_count=variant.max_instances
+        ),
+        routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=variant.routing_strategy),
+        container_startup_health_check_timeout_in_seconds=_whole_seconds(health_check_timeout),
+        model_data_download_timeout_in_seconds=_whole_seconds(download_timeout),
     )
 
 

@@ -20,6 +20,7 @@ from sagemaker_constructs import endpoint_config
 from sagemaker_constructs.endpoint_config import (
     NAME,
     InstanceVariant,
+    ManagedVariant,
     ServerlessVariant,
     TrafficShifting,
     has_instance_store,
@@ -32,7 +33,19 @@ INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 MINUTE = cdk.Duration.minutes(1)
 
-__all__ = ["InstanceVariant", "MetricOptions", "RealtimeEndpoint", "ServerlessVariant", "TrafficShifting"]
+# Inference components' own metrics: invocations in AWS/SageMaker and utilization here, per InferenceComponentName
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
+COMPONENT_NAMESPACE = "/aws/sagemaker/InferenceComponents"
+COMPONENT_DIMENSION = "InferenceComponentName"
+
+__all__ = [
+    "InstanceVariant",
+    "ManagedVariant",
+    "MetricOptions",
+    "RealtimeEndpoint",
+    "ServerlessVariant",
+    "TrafficShifting",
+]
 
 
 class MetricOptions(TypedDict, total=False):
@@ -54,6 +67,9 @@ class RealtimeEndpoint(Construct):
       in place when the config changes.
     - Instance variants get the volume KMS key, except on instance-store (NVMe) types, where
       SageMaker rejects it and the local disk is hardware-encrypted.
+    - A `ManagedVariant` hosts inference components (`InferenceComponent`, which calls `host_component`): no
+      model on the variant, `execution_role` on the endpoint config, managed instance scaling; the invocation
+      metrics are then the component's (dimension InferenceComponentName).
     - `data_capture_percentage` > 0 captures requests and responses to `data_capture_uri`,
       encrypted with the key.
     - `traffic_shifting` turns updates into blue/green deployments that roll back on the alarms
@@ -79,8 +95,9 @@ class RealtimeEndpoint(Construct):
         *,
         endpoint_name: str,
         model: SageMakerModel,
-        variants: Sequence[InstanceVariant] | ServerlessVariant,
+        variants: Sequence[InstanceVariant] | ServerlessVariant | ManagedVariant,
         encryption_key: kms.IKey,
+        execution_role: iam.IRole | None = None,
         data_capture_uri: str | None = None,
         data_capture_percentage: int = 0,
         traffic_shifting: TrafficShifting | None = None,
@@ -92,13 +109,18 @@ class RealtimeEndpoint(Construct):
         super().__init__(scope, id_)
         self.endpoint_name = endpoint_name
         self.serverless = isinstance(variants, ServerlessVariant)
+        self.managed_variant = variants if isinstance(variants, ManagedVariant) else None
+        self.component_name: str | None = None
         self.instance_variants: tuple[InstanceVariant, ...] = (
-            () if isinstance(variants, ServerlessVariant) else tuple(variants)
+            () if isinstance(variants, (ServerlessVariant, ManagedVariant)) else tuple(variants)
         )
-        self.variant_names = [variants.name] if isinstance(variants, ServerlessVariant) else [v.name for v in variants]
+        self.variant_names = (
+            [variants.name] if isinstance(variants, (ServerlessVariant, ManagedVariant)) else [v.name for v in variants]
+        )
         self._check(
             variants=variants,
             model=model,
+            has_execution_role=execution_role is not None,
             data_capture_uri=data_capture_uri,
             data_capture_percentage=data_capture_percentage,
             traffic_shifting=traffic_shifting,
@@ -106,6 +128,12 @@ class RealtimeEndpoint(Construct):
         )
         if isinstance(variants, ServerlessVariant):
             production_variants = [endpoint_config.serverless_variant(variants, model.model_name)]
+        elif isinstance(variants, ManagedVariant):
+            production_variants = [
+                endpoint_config.managed_variant(
+                    variants, container_startup_health_check_timeout, model_data_download_timeout
+                )
+            ]
         else:
             production_variants = [
                 endpoint_config.instance_variant(
@@ -116,6 +144,8 @@ class RealtimeEndpoint(Construct):
         self.endpoint_config = self._create_config(
             production_variants, encryption_key, data_capture_uri, data_capture_percentage
         )
+        if self.managed_variant is not None and execution_role is not None:
+            self.endpoint_config.execution_role_arn = execution_role.role_arn
         self.rollback_alarms: list[cloudwatch.IAlarm] = []
         self.endpoint = sagemaker.CfnEndpoint(
             self,
@@ -132,8 +162,9 @@ class RealtimeEndpoint(Construct):
     def _check(
         self,
         *,
-        variants: Sequence[InstanceVariant] | ServerlessVariant,
+        variants: Sequence[InstanceVariant] | ServerlessVariant | ManagedVariant,
         model: SageMakerModel,
+        has_execution_role: bool,
         data_capture_uri: str | None,
         data_capture_percentage: int,
         traffic_shifting: TrafficShifting | None,
@@ -148,6 +179,14 @@ class RealtimeEndpoint(Construct):
                 data_capture_percentage=data_capture_percentage,
                 traffic_shifting=traffic_shifting,
                 model_in_vpc_or_isolated=model.in_vpc or model.network_isolation,
+                errors=errors,
+            )
+        elif isinstance(variants, ManagedVariant):
+            endpoint_config.check_managed_variant(
+                variants,
+                data_capture_percentage=data_capture_percentage,
+                traffic_shifting=traffic_shifting,
+                has_execution_role=has_execution_role,
                 errors=errors,
             )
         else:
@@ -170,9 +209,10 @@ class RealtimeEndpoint(Construct):
         data_capture_percentage: int,
     ) -> sagemaker.CfnEndpointConfig:
         # Volume encryption applies to EBS-backed instance variants only.
-        encrypt_volumes = bool(self.instance_variants) and not any(
-            has_instance_store(v.instance_type) for v in self.instance_variants
+        instance_types = [v.instance_type for v in self.instance_variants] + (
+            [self.managed_variant.instance_type] if self.managed_variant else []
         )
+        encrypt_volumes = bool(instance_types) and not any(has_instance_store(t) for t in instance_types)
         config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
@@ -239,6 +279,12 @@ class RealtimeEndpoint(Construct):
             sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig"),
         ]
 
+    def host_component(self, component_name: str) -> None:
+        """Read invocation metrics per inference component `component_name` (what `InferenceComponent` serves)."""
+        if self.managed_variant is None:
+            raise invalid(self, ["only a ManagedVariant hosts inference components"])
+        self.component_name = component_name
+
     def add_rollback_alarm(self, alarm: cloudwatch.IAlarm) -> None:
         """Roll a deployment back when `alarm` fires during the traffic shift too."""
         self.rollback_alarms.append(alarm)
@@ -271,10 +317,13 @@ class RealtimeEndpoint(Construct):
             variant = self.variant_names[0]
         if variant not in self.variant_names:
             raise invalid(self, [f"variant_name must be one of {self.variant_names}, got {variant!r}"])
+        dimensions = {"EndpointName": self.endpoint_name, "VariantName": variant}
+        if self.component_name is not None and namespace in (INVOCATION_NAMESPACE, COMPONENT_NAMESPACE):
+            dimensions = {COMPONENT_DIMENSION: self.component_name}
         return cloudwatch.Metric(
             namespace=namespace,
             metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": variant},
+            dimensions_map=dimensions,
             statistic=props.get("statistic"),
             period=props.get("period"),
             label=props.get("label"),

@@ -181,7 +181,7 @@ def invoke(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     body = _read(args.file)
     content_type = args.content_type or content_type_of(args.file)
-    predictions = _call_endpoint(deployment, body, content_type)
+    predictions = _call_endpoint(context, body, content_type)
     return {"endpoint": deployment.endpoint_name, "content_type": content_type, "predictions": predictions}
 
 
@@ -191,6 +191,7 @@ def smoke(context: Context) -> dict[str, Any]:
     current = status(context)
     result: dict[str, Any] = {
         "endpoint": current["endpoint"],
+        "inference_component": deployment.inference_component_name,
         "status": current["status"],
         "endpoint_config": current["endpoint_config"],
         "expected_endpoint_config": current["expected_endpoint_config"],
@@ -205,7 +206,7 @@ def smoke(context: Context) -> dict[str, Any]:
         )
     started = time.monotonic()
     try:
-        result["prediction"] = _call_endpoint(deployment, body, content_type)
+        result["prediction"] = _call_endpoint(context, body, content_type)
     except ClientError as error:
         raise CheckFailedError(f"invocation failed: {error}", result) from None
     result["latency_ms"] = round((time.monotonic() - started) * 1000)
@@ -310,11 +311,51 @@ def _not_found(error: ClientError) -> bool:
     return code == "ValidationException" and ("not found" in message or "could not find" in message)
 
 
-def _call_endpoint(deployment: Deployment, body: bytes, content_type: str) -> Any:
-    answer = deployment.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=deployment.endpoint_name, Body=body, ContentType=content_type, Accept=content_type
+# What InvokeEndpoint answers while an inference component has no copy running (its NoCapacityInvocationFailures):
+# a ValidationError, HTTP 400, until the scale-out from zero has provisioned an instance, which AWS documents takes
+# several minutes (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html; the
+# wording: https://aws.amazon.com/blogs/machine-learning/unlock-cost-savings-with-the-new-scale-down-to-zero-feature-in-amazon-sagemaker-inference/).
+NO_CAPACITY_MESSAGE = "Inference Component has no capacity to process this request"
+
+
+def no_capacity(error: ClientError) -> bool:
+    """Whether `error` is InvokeEndpoint's refusal for want of a running copy (retrying it starts one)."""
+    answer = error.response.get("Error", {})
+    return answer.get("Code") in {"ValidationError", "ValidationException"} and NO_CAPACITY_MESSAGE in str(
+        answer.get("Message", "")
     )
-    text = answer["Body"].read().decode(errors="replace")
+
+
+def _call_endpoint(context: Context, body: bytes, content_type: str) -> Any:
+    """The endpoint's answer; with an inference component, named in the request, and retried while it has no copy
+    running, every --poll-seconds for at most --capacity-wait seconds (then WaitTimeoutError)."""
+    deployment = context.deployment
+    component = deployment.inference_component_name
+    request: dict[str, Any] = {
+        "EndpointName": deployment.endpoint_name,
+        "Body": body,
+        "ContentType": content_type,
+        "Accept": content_type,
+    }
+    runtime = deployment.client("sagemaker-runtime")
+    answers: list[dict[str, Any]] = []
+    if component is None:
+        answers.append(runtime.invoke_endpoint(**request))
+    else:
+        request["InferenceComponentName"] = component
+
+        def observe() -> Observation:
+            try:
+                answers.append(runtime.invoke_endpoint(**request))
+            except ClientError as error:
+                if not no_capacity(error):
+                    raise
+                return Observation("NoCapacity", "no copy running: an instance is being provisioned", done=False)
+            return Observation("answered", done=True)
+
+        args = context.args
+        wait(observe, what=f"invoke {component}", timeout=args.capacity_wait, interval=args.poll_seconds)
+    text = answers[-1]["Body"].read().decode(errors="replace")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -215,6 +215,8 @@ class SkippedResources:
     def __init__(self, server: MotoServer, stack: DeployedStack) -> None:
         self.server = server
         self.stack = stack
+        # Scaling policies' ARNs by logical id, as they are created: an alarm's action refers to one.
+        self.policy_arns: dict[str, str] = {}
 
     def create(self) -> dict[str, str]:
         created: dict[str, str] = {}
@@ -252,6 +254,8 @@ class SkippedResources:
             return self.stack.physical_ids[name]
         if self.stack.adapted.removed.get(name) == "AWS::ApplicationAutoScaling::ScalableTarget":
             return name
+        if name in self.policy_arns:  # a scaling policy's Ref is its ARN (an alarm's action)
+            return self.policy_arns[name]
         raise KeyError(f"{self.stack.artifact.stack_name}: cannot resolve Ref {name}")
 
     def _arn(self, logical_id: str, attribute: str) -> str:
@@ -262,6 +266,8 @@ class SkippedResources:
             "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical}",
             "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{physical}",
         }
+        if attribute in ("EndpointName", "ModelName") and kind.startswith("AWS::SageMaker::"):
+            return physical.split("/")[-1]
         if attribute != "Arn" or kind not in arns:
             raise KeyError(f"{self.stack.artifact.stack_name}: cannot resolve Fn::GetAtt {logical_id}.{attribute}")
         return arns[kind]
@@ -313,10 +319,18 @@ class SkippedResources:
     def _applicationautoscaling_scalingpolicy(self, logical_id: str, properties: dict[str, Any]) -> str:
         target_id = properties.pop("ScalingTargetId")
         target = self.stack.adapted.for_boto3[target_id]["Properties"]
-        self.server.client("application-autoscaling").put_scaling_policy(
+        answer = self.server.client("application-autoscaling").put_scaling_policy(
             **{k: target[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}, **properties
         )
+        self.policy_arns[logical_id] = str(answer["PolicyARN"])
         return str(properties["PolicyName"])
+
+    def _sagemaker_inferencecomponent(self, logical_id: str, properties: dict[str, Any]) -> str:
+        # moto has no inference components: the local runner keeps them (local_sagemaker/components.py).
+        name = properties["InferenceComponentName"]
+        request = {k: v for k, v in properties.items() if k != "Tags"}
+        self.server.client("sagemaker").create_inference_component(**request, Tags=properties.get("Tags", []))
+        return str(name)
 
     def _s3_bucketpolicy(self, logical_id: str, properties: dict[str, Any]) -> str:
         bucket = properties["Bucket"]

@@ -192,7 +192,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--file", type=arguments.request_file, required=True, help=".csv, .json or .jsonl")
     invoke.add_argument("--content-type", type=arguments.content_type, help="default: from the file extension")
-    _capacity_wait(invoke)
 
     transform = command("transform", commands.transform, "run a batch transform job with the deployed model and wait")
     transform.add_argument(
@@ -259,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = smoke.add_mutually_exclusive_group(required=True)
     sample.add_argument("--row", type=arguments.row, help="one CSV row of features")
     sample.add_argument("--file", type=arguments.request_file, help="a sample request file (.csv, .json, .jsonl)")
-    _capacity_wait(smoke)
+    _capacity_wait(invoke, smoke)
     return parser
 
 
@@ -267,14 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
 CAPACITY_WAIT_SECONDS = 900.0
 
 
-def _capacity_wait(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--capacity-wait",
-        type=arguments.seconds(arguments.MAX_WAIT_SECONDS),
-        default=CAPACITY_WAIT_SECONDS,
-        help="an inference component scaled to zero refuses requests while an instance starts: retry for at most "
-        f"this many seconds (default {CAPACITY_WAIT_SECONDS:g})",
-    )
+def _capacity_wait(*commands: argparse.ArgumentParser) -> None:
+    for command in commands:
+        command.add_argument(
+            "--capacity-wait",
+            type=arguments.seconds(arguments.MAX_WAIT_SECONDS),
+            default=CAPACITY_WAIT_SECONDS,
+            help="an inference component scaled to zero refuses requests while an instance starts: retry for at "
+            f"most this many seconds (default {CAPACITY_WAIT_SECONDS:g})",
+        )
 
 
 _PACKAGE_HELP = "a version of the environment's model package group: <n>, <group>/<n> or its ARN"

@@ -327,9 +327,15 @@ class SkippedResources:
 
     def _sagemaker_inferencecomponent(self, logical_id: str, properties: dict[str, Any]) -> str:
         # moto has no inference components: the local runner keeps them (local_sagemaker/components.py).
+        # An update (a new model pin) is UpdateInferenceComponent with the new specification, as CloudFormation's
+        # handler does; the copy count stays what scaling set.
         name = properties["InferenceComponentName"]
-        request = {k: v for k, v in properties.items() if k != "Tags"}
-        self.server.client("sagemaker").create_inference_component(**request, Tags=properties.get("Tags", []))
+        sagemaker = self.server.client("sagemaker")
+        existing = {c["InferenceComponentName"] for c in sagemaker.list_inference_components()["InferenceComponents"]}
+        if name in existing:
+            sagemaker.update_inference_component(InferenceComponentName=name, Specification=properties["Specification"])
+        else:
+            sagemaker.create_inference_component(**properties)
         return str(name)
 
     def _s3_bucketpolicy(self, logical_id: str, properties: dict[str, Any]) -> str:

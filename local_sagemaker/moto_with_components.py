@@ -4,12 +4,10 @@ that an environment hosting an inference component deploys as the others do."""
 
 from __future__ import annotations
 
-import sys
-
 from moto.server import main
 
 from local_sagemaker import components
 
 if __name__ == "__main__":
     components.install(components.Components())
-    sys.exit(main())
+    main()

@@ -2,7 +2,7 @@
 
 Pure functions of the inputs, no constructs: `RealtimeEndpoint` checks its arguments here (each check
 appends to a shared list of problems, so one error names all of them) and renders the
-CloudFormation properties from them.
+CloudFormation properties from them; and the validation and lazy value of its rollback alarms.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aws_cdk as cdk
+import constructs
+import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
 
 from config.contract import (
@@ -301,3 +304,30 @@ def blue_green_policy(shifting: TrafficShifting) -> sagemaker.CfnEndpoint.BlueGr
 
 def _whole_seconds(value: cdk.Duration | None) -> int | None:
     return None if value is None else int(value.to_seconds())
+
+
+@jsii.implements(constructs.IValidation)
+class HasRollbackAlarms:
+    """Traffic shifting without an alarm to roll back on would shift blindly."""
+
+    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
+        self._alarms = alarms
+
+    def validate(self) -> list[str]:
+        if self._alarms:
+            return []
+        return [
+            "traffic_shifting needs at least one rollback alarm: add one with add_rollback_alarm "
+            "(EndpointMonitoring does)"
+        ]
+
+
+@jsii.implements(cdk.IStableAnyProducer)
+class RollbackAlarms:
+    """Renders the endpoint's rollback alarms at synthesis, when all have been added."""
+
+    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
+        self._alarms = alarms
+
+    def produce(self) -> object:
+        return {"alarms": [{"alarmName": alarm.alarm_name} for alarm in self._alarms]}

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from typing import TypedDict, Unpack
 
 import aws_cdk as cdk
-import constructs
-import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,8 +17,10 @@ from config.contract import DOWNLOAD_TIMEOUT_RANGE, HEALTH_CHECK_TIMEOUT_RANGE, 
 from sagemaker_constructs import endpoint_config
 from sagemaker_constructs.endpoint_config import (
     NAME,
+    HasRollbackAlarms,
     InstanceVariant,
     ManagedVariant,
+    RollbackAlarms,
     ServerlessVariant,
     TrafficShifting,
     has_instance_store,
@@ -250,11 +250,11 @@ class RealtimeEndpoint(Construct):
         return log_group
 
     def _shift_traffic(self, traffic_shifting: TrafficShifting) -> None:
-        self.node.add_validation(_HasRollbackAlarms(self.rollback_alarms))
+        self.node.add_validation(HasRollbackAlarms(self.rollback_alarms))
         self.endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
             blue_green_update_policy=endpoint_config.blue_green_policy(traffic_shifting),
             # Lazy: add_rollback_alarm() may still add alarms after construction.
-            auto_rollback_configuration=cdk.Lazy.any(_RollbackAlarms(self.rollback_alarms)),
+            auto_rollback_configuration=cdk.Lazy.any(RollbackAlarms(self.rollback_alarms)),
         )
 
     @property
@@ -372,30 +372,3 @@ def _over(defaults: MetricOptions, options: MetricOptions) -> MetricOptions:
     """`options` spread over `defaults`: what the caller gave wins."""
     merged: MetricOptions = {**defaults, **options}
     return merged
-
-
-@jsii.implements(constructs.IValidation)
-class _HasRollbackAlarms:
-    """Traffic shifting without an alarm to roll back on would shift blindly."""
-
-    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
-        self._alarms = alarms
-
-    def validate(self) -> list[str]:
-        if self._alarms:
-            return []
-        return [
-            "traffic_shifting needs at least one rollback alarm: add one with add_rollback_alarm "
-            "(EndpointMonitoring does)"
-        ]
-
-
-@jsii.implements(cdk.IStableAnyProducer)
-class _RollbackAlarms:
-    """Renders the endpoint's rollback alarms at synthesis, when all have been added."""
-
-    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
-        self._alarms = alarms
-
-    def produce(self) -> object:
-        return {"alarms": [{"alarmName": alarm.alarm_name} for alarm in self._alarms]}

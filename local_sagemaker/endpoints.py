@@ -41,6 +41,10 @@ HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept", "In
 COMPONENT_REQUIRED = "InferenceComponentName is required: endpoint {endpoint} hosts inference components ({names})"
 
 
+class RefusedError(LookupError):
+    """A request SageMaker Runtime refuses with its own ValidationError (HTTP 400), e.g. for want of a copy."""
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -186,15 +190,15 @@ class Endpoints:
         if name is None:
             if hosted:
                 names = ", ".join(c.name for c in hosted)
-                raise LookupError(COMPONENT_REQUIRED.format(endpoint=endpoint, names=names))
+                raise RefusedError(COMPONENT_REQUIRED.format(endpoint=endpoint, names=names))
             return None
         component = next((c for c in hosted if c.name == name), None)
         if component is None:
-            raise LookupError(f"Inference component {name} is not hosted on endpoint {endpoint}.")
+            raise RefusedError(f"Inference component {name} is not hosted on endpoint {endpoint}.")
         if component.copies == 0:
             component.refused += 1
             self._scale_out_from_zero(component)
-            raise LookupError(NO_CAPACITY)
+            raise RefusedError(NO_CAPACITY)
         return component
 
     def _scale_out_from_zero(self, component: Component) -> None:
@@ -206,7 +210,7 @@ class Endpoints:
         steps = {p["PolicyARN"] for p in policies["ScalingPolicies"] if p["PolicyType"] == "StepScaling"}
         dimension = {"Name": "InferenceComponentName", "Value": component.name}
         wired = any(
-            alarm["MetricName"] == "NoCapacityInvocationFailures"
+            alarm.get("MetricName") == "NoCapacityInvocationFailures"
             and dimension in alarm.get("Dimensions", [])
             and steps & set(alarm.get("AlarmActions", []))
             for alarm in self._aws.client("cloudwatch").describe_alarms()["MetricAlarms"]

@@ -19,6 +19,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from local_sagemaker import components, registry, stepfunctions
+from local_sagemaker.endpoints import RefusedError
 from local_sagemaker.runtime import LocalSageMaker
 from local_sagemaker.training import RequestError
 
@@ -181,6 +182,8 @@ def _invoke_endpoint(response: Any) -> Any:
             accept=headers.get("accept", "*/*"),
             component=headers.get("x-amzn-sagemaker-inference-component") or None,
         )
+    except RefusedError as error:  # the runtime's own error shape (botocore's sagemaker-runtime ValidationError)
+        raise JsonRESTError("ValidationError", str(error)) from None
     except LookupError as error:
         raise ValidationError(message=str(error)) from None
     except RuntimeError as error:

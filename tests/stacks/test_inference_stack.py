@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from config import parse_config
@@ -85,6 +87,37 @@ def test_dev_hosts_an_inference_component_that_scales_to_zero_and_back(synthesiz
         {"Ref": synthesized.logical_id("dev", "Inference", "ComponentAutoScaling/ScaleOutFromZero")}
     ]
     assert template["Outputs"]["InferenceComponentName"]["Value"] == name
+
+
+def test_what_the_local_runner_cannot_check_of_the_component_botocore_does(synthesized: Synthesized) -> None:
+    """GIVEN dev's component, its scalable target and policies (moto has no model of them: the local runner stores
+    them unchecked, local_sagemaker/not_emulated.py)
+    WHEN they are read against botocore's service models
+    THEN the scalable dimension and the tracked metric are values Application Auto Scaling offers, and the
+    component's name and resources are within SageMaker's CreateInferenceComponent shapes."""
+    template = synthesized.template("dev", "Inference")
+    session = botocore.session.get_session()
+    scaling, sagemaker = session.get_service_model("application-autoscaling"), session.get_service_model("sagemaker")
+    target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    assert target["ScalableDimension"] in scaling.shape_for("ScalableDimension").enum
+    for policy in of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values():
+        tracking = policy["Properties"].get("TargetTrackingScalingPolicyConfiguration")
+        if tracking:
+            assert (
+                tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+                in scaling.shape_for("MetricType").enum
+            )
+        else:
+            step = policy["Properties"]["StepScalingPolicyConfiguration"]
+            assert step["AdjustmentType"] in scaling.shape_for("AdjustmentType").enum
+    component = one_of_type(template, "AWS::SageMaker::InferenceComponent")["Properties"]
+    name = sagemaker.shape_for("InferenceComponentName").metadata
+    assert re.fullmatch(name["pattern"], component["InferenceComponentName"])
+    assert len(component["InferenceComponentName"]) <= name["max"]
+    compute = component["Specification"]["ComputeResourceRequirements"]
+    requirements = sagemaker.shape_for("InferenceComponentComputeResourceRequirements").members
+    assert compute["NumberOfCpuCoresRequired"] >= requirements["NumberOfCpuCoresRequired"].metadata["min"]
+    assert compute["MinMemoryRequiredInMb"] >= requirements["MinMemoryRequiredInMb"].metadata["min"]
 
 
 def test_dev_at_zero_pages_nobody(synthesized: Synthesized) -> None:

@@ -9,7 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name
-from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
+from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target, target_tracking_policy
 from sagemaker_constructs.inference_component import InferenceComponent
 from sagemaker_constructs.validation import raise_if_any
 
@@ -66,20 +66,14 @@ class ComponentAutoScaling(Construct):
         )
         # The resource id is a plain string: CloudFormation would not know to wait for the component.
         self.target.add_resource_dependency(component.component)
-        self.policy = appscaling.CfnScalingPolicy(
+        self.policy = target_tracking_policy(
             self,
             "InvocationsPerCopy",
+            target=self.target,
             policy_name=f"{component.component_name}-invocations-per-copy",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=self.target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-                predefined_metric_specification=appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
-                    predefined_metric_type="SageMakerInferenceComponentInvocationsPerCopy"
-                ),
-                target_value=self.target_invocations_per_copy,
-                scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
-                scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
-            ),
+            metric_type="SageMakerInferenceComponentInvocationsPerCopy",
+            target_value=self.target_invocations_per_copy,
+            cooldowns=(scale_in_cooldown, scale_out_cooldown),
         )
         self.scale_out_from_zero: appscaling.CfnScalingPolicy | None = None
         self.no_capacity_alarm: cloudwatch.Alarm | None = None

@@ -196,7 +196,96 @@ MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "message"), cases(*MISTAKES))
+# The inference component mode: its worst values, and the instance features it cannot keep (each error cites AWS).
+COMPONENT = "environments.dev.endpoint.inference_component"
+COMPONENT_MISTAKES = [
+    (
+        "cpu-below-a-quarter-core",
+        f"{COMPONENT}.cpu_cores_per_copy",
+        0.1,
+        r"inference_component\.cpu_cores_per_copy: must be at least 0\.25 cores \(SageMaker's "
+        r"InferenceComponentComputeResourceRequirements\.NumberOfCpuCoresRequired\)",
+    ),
+    (
+        "memory-below-minimum",
+        f"{COMPONENT}.memory_mb_per_copy",
+        0,
+        r"inference_component\.memory_mb_per_copy: must be at least 128 MB",
+    ),
+    ("negative-min-instances", f"{COMPONENT}.min_instances", -1, r"min_instances: Input should be greater than or"),
+    ("zero-max-instances", f"{COMPONENT}.max_instances", 0, r"max_instances: Input should be greater than or"),
+    (
+        "huge-max-instances",
+        f"{COMPONENT}.max_instances",
+        100000,
+        r"endpoint: inference_component\.max_instances \(100000\) must not exceed 100 instances",
+    ),
+    (
+        "min-instances-above-max",
+        f"{COMPONENT}.min_instances",
+        5,
+        r"min_instances \(5\) must not exceed max_instances \(1\)",
+    ),
+    (
+        "a-copy-kept-at-zero-instances",
+        f"{COMPONENT}.min_copies",
+        1,
+        r"min_copies \(1\) keeps a copy, and so an instance, running: min_instances = 0 scales to zero only with "
+        r"min_copies = 0 \(https://docs\.aws\.amazon\.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances",
+    ),
+    ("nan-requests-per-second", f"{COMPONENT}.max_requests_per_second", math.nan, r"Input should be a finite number"),
+    ("unknown-routing", f"{COMPONENT}.routing_strategy", "ROUND_ROBIN", r"routing_strategy: Input should be"),
+    (
+        "canary-on-a-component",
+        "environments.dev.endpoint.deployment",
+        {"strategy": "canary"},
+        r"deployment \(blue/green canary or linear shifting of the endpoint\) does not apply to an inference component"
+        r".*API_InferenceComponentDeploymentConfig\.html",
+    ),
+    (
+        "capture-on-a-component",
+        "environments.dev.endpoint.data_capture_percentage",
+        100,
+        r"data_capture_percentage must be 0 with inference_component: Model Monitor.*model-monitor\.html",
+    ),
+    (
+        "instance-autoscaling-on-a-component",
+        "environments.dev.endpoint.autoscaling",
+        {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 10},
+        r"autoscaling sizes instance variants: an inference component scales its copies",
+    ),
+    (
+        "silence-pages-on-an-endpoint-idle-by-design",
+        "environments.dev.monitoring.no_invocations_minutes",
+        30,
+        r"monitoring\.no_invocations_minutes pages when no request comes, and an endpoint that scales to zero",
+    ),
+    (
+        "drift-needs-capture",
+        "environments.dev.drift.enabled",
+        True,
+        r"drift\.enabled needs endpoint\.data_capture_percentage > 0",
+    ),
+    (
+        "prod-on-a-component",
+        "environments.prod.endpoint",
+        {
+            "model_package": "sagemaker-gbdt-prod/1",
+            "inference_component": {
+                "instance_type": "ml.c5.xlarge",
+                "min_instances": 2,
+                "max_instances": 4,
+                "min_copies": 2,
+                "max_copies": 4,
+                "max_requests_per_second": 100,
+            },
+        },
+        r"environment 'prod': \(settings\): prod endpoint cannot be an inference_component: prod needs canary",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), cases(*MISTAKES, *COMPONENT_MISTAKES))
 def test_a_mistake_is_rejected_naming_environment_and_field(raw: Raw, path: str, value: Any, message: str) -> None:
     # GIVEN the shipped configuration with one mistake
     set_at(raw, path, value)
@@ -390,104 +479,6 @@ def test_a_profile_that_does_not_exist_does_not_stop_the_configuration_from_load
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['dev', 'prod', 'staging']"
-
-
-# The inference component mode: its worst values, and the instance features it cannot keep (each error cites AWS).
-COMPONENT = "environments.dev.endpoint.inference_component"
-COMPONENT_MISTAKES = [
-    (
-        "cpu-below-a-quarter-core",
-        f"{COMPONENT}.cpu_cores_per_copy",
-        0.1,
-        r"inference_component\.cpu_cores_per_copy: must be at least 0\.25 cores \(SageMaker's "
-        r"InferenceComponentComputeResourceRequirements\.NumberOfCpuCoresRequired\)",
-    ),
-    (
-        "memory-below-minimum",
-        f"{COMPONENT}.memory_mb_per_copy",
-        0,
-        r"inference_component\.memory_mb_per_copy: must be at least 128 MB",
-    ),
-    ("negative-min-instances", f"{COMPONENT}.min_instances", -1, r"min_instances: Input should be greater than or"),
-    ("zero-max-instances", f"{COMPONENT}.max_instances", 0, r"max_instances: Input should be greater than or"),
-    (
-        "huge-max-instances",
-        f"{COMPONENT}.max_instances",
-        100000,
-        r"endpoint: inference_component\.max_instances \(100000\) must not exceed 100 instances",
-    ),
-    (
-        "min-instances-above-max",
-        f"{COMPONENT}.min_instances",
-        5,
-        r"min_instances \(5\) must not exceed max_instances \(1\)",
-    ),
-    (
-        "a-copy-kept-at-zero-instances",
-        f"{COMPONENT}.min_copies",
-        1,
-        r"min_copies \(1\) keeps a copy, and so an instance, running: min_instances = 0 scales to zero only with "
-        r"min_copies = 0 \(https://docs\.aws\.amazon\.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances",
-    ),
-    ("nan-requests-per-second", f"{COMPONENT}.max_requests_per_second", math.nan, r"Input should be a finite number"),
-    ("unknown-routing", f"{COMPONENT}.routing_strategy", "ROUND_ROBIN", r"routing_strategy: Input should be"),
-    (
-        "canary-on-a-component",
-        "environments.dev.endpoint.deployment",
-        {"strategy": "canary"},
-        r"deployment \(blue/green canary or linear shifting of the endpoint\) does not apply to an inference component"
-        r".*API_InferenceComponentDeploymentConfig\.html",
-    ),
-    (
-        "capture-on-a-component",
-        "environments.dev.endpoint.data_capture_percentage",
-        100,
-        r"data_capture_percentage must be 0 with inference_component: Model Monitor.*model-monitor\.html",
-    ),
-    (
-        "instance-autoscaling-on-a-component",
-        "environments.dev.endpoint.autoscaling",
-        {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 10},
-        r"autoscaling sizes instance variants: an inference component scales its copies",
-    ),
-    (
-        "silence-pages-on-an-endpoint-idle-by-design",
-        "environments.dev.monitoring.no_invocations_minutes",
-        30,
-        r"monitoring\.no_invocations_minutes pages when no request comes, and an endpoint that scales to zero",
-    ),
-    (
-        "drift-needs-capture",
-        "environments.dev.drift.enabled",
-        True,
-        r"drift\.enabled needs endpoint\.data_capture_percentage > 0",
-    ),
-    (
-        "prod-on-a-component",
-        "environments.prod.endpoint",
-        {
-            "model_package": "sagemaker-gbdt-prod/1",
-            "inference_component": {
-                "instance_type": "ml.c5.xlarge",
-                "min_instances": 2,
-                "max_instances": 4,
-                "min_copies": 2,
-                "max_copies": 4,
-                "max_requests_per_second": 100,
-            },
-        },
-        r"environment 'prod': \(settings\): prod endpoint cannot be an inference_component: prod needs canary",
-    ),
-]
-
-
-@pytest.mark.parametrize(("path", "value", "message"), cases(*COMPONENT_MISTAKES))
-def test_an_inference_component_mistake_is_refused(raw: Raw, path: str, value: Any, message: str) -> None:
-    # GIVEN the shipped configuration (dev hosts an inference component) with one mistake
-    set_at(raw, path, value)
-    # WHEN it is loaded THEN the error names the field and, for a feature the mode cannot keep, the AWS page
-    with pytest.raises(ConfigError, match=message):
-        parse_config(raw)
 
 
 def test_switching_a_mode_is_one_change_and_exactly_one_mode_results(raw: Raw) -> None:

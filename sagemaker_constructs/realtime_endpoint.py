@@ -290,7 +290,17 @@ class RealtimeEndpoint(Construct):
         self.rollback_alarms.append(alarm)
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let `grantee` send requests to this endpoint (InvokeEndpoint, also async and streaming)."""
+        """Let `grantee` send requests to this endpoint (InvokeEndpoint, also async and streaming), and to the
+        inference component it hosts, if any (a request naming it is authorized on the component's ARN too)."""
+        component = (
+            [
+                cdk.Stack.of(self).format_arn(
+                    service="sagemaker", resource="inference-component", resource_name=self.component_name
+                )
+            ]
+            if self.component_name
+            else []
+        )
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[
@@ -298,7 +308,7 @@ class RealtimeEndpoint(Construct):
                 "sagemaker:InvokeEndpointAsync",
                 "sagemaker:InvokeEndpointWithResponseStream",
             ],
-            resource_arns=[self.endpoint_arn],
+            resource_arns=[self.endpoint_arn, *component],
         )
 
     def metric(self, namespace: str, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:

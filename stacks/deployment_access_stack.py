@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config import AppConfig, EnvironmentConfig
+from config.contract import inference_component_name
 from config.sections import DeliverySettings
 from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
@@ -73,9 +74,13 @@ class DeploymentAccessStack(cdk.Stack):
                 # Its own bootstrap roles where the environment has a qualifier of its own (docs/security.md).
                 qualifier=delivery.bootstrap_qualifiers.get(settings.name, qualifier),
             )
+            endpoint_name = environment_prefix(app_name, settings)
             role.allow_smoke_test(
                 stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS],
-                endpoint_name=environment_prefix(app_name, settings),
+                endpoint_name=endpoint_name,
+                component_name=inference_component_name(endpoint_name)
+                if settings.endpoint.inference_component
+                else None,
             )
             cdk.CfnOutput(
                 self,

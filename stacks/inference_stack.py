@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings, InferenceComponentSettings
-from config.contract import CONTAINER, DATA_CAPTURE_PREFIX
+from config.contract import CONTAINER, DATA_CAPTURE_PREFIX, inference_component_name
 from sagemaker_constructs import (
     AlarmThresholds,
     ComponentAutoScaling,
@@ -168,7 +168,7 @@ class InferenceStack(EnvironmentStack):
             "Component",
             endpoint=self.endpoint,
             model=self.model,
-            component_name=f"{self.endpoint.endpoint_name}-model",
+            component_name=inference_component_name(self.endpoint.endpoint_name),
             cpu_cores=settings.cpu_cores_per_copy,
             memory_mb=settings.memory_mb_per_copy,
             initial_copies=max(settings.min_copies, 1),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 
 from sagemaker_constructs import (
     ComponentAutoScaling,
@@ -177,3 +179,18 @@ def test_a_copy_range_or_target_out_of_bounds_is_refused(
     arguments: dict[str, Any] = {"min_copies": 0, "max_copies": 2, "max_requests_per_second": 5} | kwargs
     with pytest.raises(ValueError, match=message):
         ComponentAutoScaling(stack, "Scaling", component=component, **arguments)
+
+
+def test_invoking_is_granted_on_the_endpoint_and_its_component(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN an endpoint hosting a component WHEN a role is granted invoke THEN on both ARNs, nothing else."""
+    endpoint = _endpoint(stack, platform, model)
+    _component(stack, endpoint, model)
+    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    endpoint.grant_invoke(role)
+    (statement,) = one_of_type(template_of(stack), "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Resource"], key=json.dumps) == [
+        "arn:aws:sagemaker:us-east-1:123456789012:inference-component/app-test-model",
+        {"Ref": stack.get_logical_id(endpoint.endpoint)},
+    ]

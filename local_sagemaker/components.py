@@ -27,7 +27,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from local_sagemaker.server import ACCOUNT, REGION
 
 # AWS's words (https://aws.amazon.com/blogs/machine-learning/unlock-cost-savings-with-the-new-scale-down-to-zero-
-# feature-in-amazon-sagemaker-inference/); sagemaker_ops waits on them (sagemaker_ops.commands.NO_CAPACITY_MESSAGE).
+# feature-in-amazon-sagemaker-inference/); sagemaker_ops waits on them (sagemaker_ops.invocation.NO_CAPACITY_MESSAGE).
 NO_CAPACITY = (
     "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress "
     "(if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API."

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from config.contract import component_log_group_name
 from local_sagemaker import container
 from local_sagemaker.aws import Aws, LogStream
 from local_sagemaker.components import NO_CAPACITY, Component, Components
@@ -238,9 +239,9 @@ class Endpoints:
             download_model(self._aws.client("s3"), model_data_url(sagemaker, primary), tree / "model")
         except JobInputError as error:
             raise RuntimeError(f"the endpoint's model could not be loaded: {error}") from None
-        log = LogStream(
-            self._aws, ENDPOINT_LOG_GROUP.format(endpoint=name), f"{variant['VariantName']}/local-{int(time.time())}"
-        )
+        # A component's containers log to its own group, as in SageMaker.
+        group = component_log_group_name(component.name) if component else ENDPOINT_LOG_GROUP.format(endpoint=name)
+        log = LogStream(self._aws, group, f"{variant['VariantName']}/local-{int(time.time())}")
         startup = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", DEFAULT_STARTUP_SECONDS))
         capture = DataCapture.of(config.get("DataCaptureConfig"))
         server = container.ServingContainer.launch(tree, primary.get("Environment", {}), log.write, startup)

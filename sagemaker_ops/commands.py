@@ -29,11 +29,13 @@ from config.contract import (
     PROCESSING_JOB_LOG_GROUP,
     TRAINING_JOB_LOG_GROUP,
     TRANSFORM_JOB_LOG_GROUP,
+    component_log_group_name,
     endpoint_log_group_name,
     environment_prefix,
 )
 from sagemaker_ops.arguments import UsageError, content_type_of
 from sagemaker_ops.deployment import Deployment, NotDeployedError
+from sagemaker_ops.invocation import call_endpoint
 from sagemaker_ops.lineage import served_lineage
 from sagemaker_ops.progress import Observation, wait
 from sagemaker_ops.tuning import (
@@ -181,7 +183,7 @@ def invoke(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     body = _read(args.file)
     content_type = args.content_type or content_type_of(args.file)
-    predictions = _call_endpoint(context, body, content_type)
+    predictions = call_endpoint(context.deployment, context.args, body, content_type)
     return {"endpoint": deployment.endpoint_name, "content_type": content_type, "predictions": predictions}
 
 
@@ -206,7 +208,7 @@ def smoke(context: Context) -> dict[str, Any]:
         )
     started = time.monotonic()
     try:
-        result["prediction"] = _call_endpoint(context, body, content_type)
+        result["prediction"] = call_endpoint(context.deployment, context.args, body, content_type)
     except ClientError as error:
         raise CheckFailedError(f"invocation failed: {error}", result) from None
     result["latency_ms"] = round((time.monotonic() - started) * 1000)
@@ -257,7 +259,10 @@ def logs(context: Context) -> dict[str, Any]:
         group = JOB_KINDS[_job_kind(deployment, args.job, args.kind)].log_group
         prefix: str | None = f"{args.job}/"
     else:
-        group, prefix = endpoint_log_group_name(deployment.endpoint_name), None
+        # An inference component's containers log to its own group, not the endpoint's.
+        component = deployment.inference_component_name
+        group = component_log_group_name(component) if component else endpoint_log_group_name(deployment.endpoint_name)
+        prefix = None
     logs = deployment.client("logs")
     since = datetime.now(UTC) - args.since
     start_ms = int(since.timestamp() * 1000)
@@ -309,57 +314,6 @@ def _not_found(error: ClientError) -> bool:
     if code in {"ResourceNotFound", "ResourceNotFoundException"}:
         return True
     return code == "ValidationException" and ("not found" in message or "could not find" in message)
-
-
-# What InvokeEndpoint answers while an inference component has no copy running (its NoCapacityInvocationFailures):
-# a ValidationError, HTTP 400, until the scale-out from zero has provisioned an instance, which AWS documents takes
-# several minutes (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html; the
-# wording: https://aws.amazon.com/blogs/machine-learning/unlock-cost-savings-with-the-new-scale-down-to-zero-feature-in-amazon-sagemaker-inference/).
-NO_CAPACITY_MESSAGE = "Inference Component has no capacity to process this request"
-
-
-def no_capacity(error: ClientError) -> bool:
-    """Whether `error` is InvokeEndpoint's refusal for want of a running copy (retrying it starts one)."""
-    answer = error.response.get("Error", {})
-    return answer.get("Code") in {"ValidationError", "ValidationException"} and NO_CAPACITY_MESSAGE in str(
-        answer.get("Message", "")
-    )
-
-
-def _call_endpoint(context: Context, body: bytes, content_type: str) -> Any:
-    """The endpoint's answer; with an inference component, named in the request, and retried while it has no copy
-    running, every --poll-seconds for at most --capacity-wait seconds (then WaitTimeoutError)."""
-    deployment = context.deployment
-    component = deployment.inference_component_name
-    request: dict[str, Any] = {
-        "EndpointName": deployment.endpoint_name,
-        "Body": body,
-        "ContentType": content_type,
-        "Accept": content_type,
-    }
-    runtime = deployment.client("sagemaker-runtime")
-    answers: list[dict[str, Any]] = []
-    if component is None:
-        answers.append(runtime.invoke_endpoint(**request))
-    else:
-        request["InferenceComponentName"] = component
-
-        def observe() -> Observation:
-            try:
-                answers.append(runtime.invoke_endpoint(**request))
-            except ClientError as error:
-                if not no_capacity(error):
-                    raise
-                return Observation("NoCapacity", "no copy running: an instance is being provisioned", done=False)
-            return Observation("answered", done=True)
-
-        args = context.args
-        wait(observe, what=f"invoke {component}", timeout=args.capacity_wait, interval=args.poll_seconds)
-    text = answers[-1]["Body"].read().decode(errors="replace")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def _log_events(logs: Any, group: str, prefix: str | None, start_ms: int, limit: int) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings, InferenceComponentSettings
@@ -99,7 +100,7 @@ class InferenceStack(EnvironmentStack):
         )
         self.component: InferenceComponent | None = None
         if endpoint_settings.inference_component is not None:
-            self._host_component(endpoint_settings, endpoint_settings.inference_component)
+            self._host_component(endpoint_settings, endpoint_settings.inference_component, platform.key)
         # The first configured variant is the one autoscaling sizes and monitoring watches.
         variant = self.endpoint.variant_names[0]
         scaling = endpoint_settings.autoscaling
@@ -162,7 +163,7 @@ class InferenceStack(EnvironmentStack):
                 description="Name it in every request (InvokeEndpoint's InferenceComponentName)",
             )
 
-    def _host_component(self, endpoint: EndpointSettings, settings: InferenceComponentSettings) -> None:
+    def _host_component(self, endpoint: EndpointSettings, settings: InferenceComponentSettings, key: kms.IKey) -> None:
         self.component = InferenceComponent(
             self,
             "Component",
@@ -174,6 +175,9 @@ class InferenceStack(EnvironmentStack):
             initial_copies=max(settings.min_copies, 1),
             container_startup_health_check_timeout=_seconds(endpoint.container_startup_health_check_timeout_seconds),
             model_data_download_timeout=_seconds(endpoint.model_data_download_timeout_seconds),
+            log_retention_days=self.settings.log_retention_days,
+            encryption_key=key,
+            removal_policy=self.removal,
         )
         self.component_autoscaling = ComponentAutoScaling(
             self,

@@ -9,7 +9,7 @@ import pytest
 from botocore.response import StreamingBody
 
 from sagemaker_ops.cli import AWS_ERROR, OK, TIMED_OUT
-from sagemaker_ops.commands import NO_CAPACITY_MESSAGE
+from sagemaker_ops.invocation import NO_CAPACITY_MESSAGE
 from tests.sagemaker_ops.stubbed import StubbedDeployment, run_json, stack, use
 
 ENDPOINT, COMPONENT = "sagemaker-gbdt-dev", "sagemaker-gbdt-dev-model"

@@ -35,7 +35,7 @@ NO_CAPACITY = (
 COPY_COUNT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 # The CreateInferenceComponent members acted on; the others are in not_emulated.NOT_EMULATED.
 HANDLED_FIELDS = frozenset(
-    {"InferenceComponentName", "EndpointName", "VariantName", "Specification", "RuntimeConfig", "Tags"}
+    {"InferenceComponentName", "EndpointName", "VariantName", "Specification", "RuntimeConfig"}
 )
 
 
@@ -48,7 +48,6 @@ class Component:
     copies: int
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     modified: datetime = field(default_factory=lambda: datetime.now(UTC))
-    refused: int = 0  # NoCapacityInvocationFailures so far
 
     @property
     def model_name(self) -> str:
@@ -105,8 +104,8 @@ class Components:
     def update(self, name: str, specification: dict[str, Any] | None, copies: int | None) -> Component:
         component = self.get(name)
         with self._lock:
-            if specification is not None:
-                component.specification = {**component.specification, **specification}
+            if specification is not None:  # UpdateInferenceComponent replaces the whole specification
+                component.specification = dict(specification)
             if copies is not None:
                 if copies < 0:
                     raise ValidationError(message=f"CopyCount must be at least 0, got {copies}.")

@@ -197,7 +197,6 @@ class Endpoints:
         if component is None:
             raise RefusedError(f"Inference component {name} is not hosted on endpoint {endpoint}.")
         if component.copies == 0:
-            component.refused += 1
             self._scale_out_from_zero(component)
             raise RefusedError(NO_CAPACITY)
         return component

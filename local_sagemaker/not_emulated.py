@@ -178,11 +178,11 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         COMPONENT,
         "several instance types (`Specifications`); of `Specification` only `ModelName` is served: `Container`, "
         "`StartupParameters`, `ComputeResourceRequirements`, `BaseInferenceComponentName` (adapters), "
-        "`DataCacheConfig`, `SchedulingConfig` are stored, not applied",
+        "`DataCacheConfig`, `SchedulingConfig` are stored, not applied; `Tags` are accepted, not kept",
         "one model server per component serves `Specification.ModelName`, restarted when the component serves "
         "another model; no CPU or memory is reserved per copy (tests/stacks and the registry schema check the "
         "template's values, cfn-lint its shape)",
-        ("Specifications",),
+        ("Specifications", "Tags"),
     ),
     NotEmulated(
         COMPONENT,

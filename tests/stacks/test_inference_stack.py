@@ -395,9 +395,11 @@ def test_the_dashboard_shows_traffic_latency_errors_utilization_instances_and_ca
 
 
 def test_dev_has_no_instance_or_capture_widgets(synthesized: Synthesized) -> None:
-    """GIVEN dev (serverless, no capture) WHEN the dashboard is rendered THEN it has no instance or capture widgets."""
+    """GIVEN dev (an inference component scaling to zero, no capture) WHEN the dashboard is rendered THEN it has
+    no instance or capture widgets, and shows the refusals that scale the component out from zero."""
     titles = _widget_titles(synthesized, "dev")
     assert "Invocations per minute" in titles
+    assert "Refused for no copy running (scale out from zero)" in titles
     assert (
         not {"Instances serving", "CPU, memory, disk utilization (%)", "Data capture: objects and bytes written"}
         & titles

@@ -42,7 +42,7 @@ $(CHECKOV_VENV)/.installed: Makefile
 	@touch $@
 
 demo: setup  ## run the whole system on this machine (no AWS account): train, score, promote, serve (docs/demo.md)
-	python -m scripts.demo $(if $(ALGORITHM),--algorithm '$(ALGORITHM)')
+	python -m scripts.demo $(if $(ALGORITHM),--algorithm '$(ALGORITHM)') $(if $(HOSTING),--hosting '$(HOSTING)')
 
 # The container's tests run on the Python of the image (the minor version of the Dockerfile's FROM), in a
 # virtual environment of their own holding the image's requirements and the test tools pinned in

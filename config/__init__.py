@@ -2,6 +2,7 @@
 `endpoint.py` and `sections.py` (the sections), `accounts.py` (account policy), `settings.py` (an
 environment, the app, and the loader)."""
 
+from config.async_inference import AsyncInferenceSettings
 from config.endpoint import (
     AutoScalingSettings,
     DeploymentSettings,
@@ -28,6 +29,7 @@ from config.types import ConfigError, EnvironmentName
 
 __all__ = [
     "AppConfig",
+    "AsyncInferenceSettings",
     "AutoScalingSettings",
     "BatchScheduleSettings",
     "ConfigError",

@@ -11,7 +11,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-# A path and a dataclass of names, alike in shape only to tests/test_checkov.py's opening (duplicates pairs them).
 CONTAINER_DIRECTORY = Path(__file__).resolve().parent.parent / "container"
 CONTAINER_INTERFACE_FILE = CONTAINER_DIRECTORY / "interface.json"
 

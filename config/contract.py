@@ -180,6 +180,18 @@ DATA_CAPTURE_PREFIX = "data-capture/"
 DATA_CAPTURE_METRICS_FILTER = "DataCapture"
 
 
+# ----- asynchronous inference ------------------------------------------------------------------------
+
+# Where callers upload a request's body for InvokeEndpointAsync (its InputLocation), in the artifacts bucket;
+# the execution role reads it, sagemaker_ops writes it. SageMaker writes results and failures where the
+# endpoint's AsyncInferenceConfig says (`endpoint.asynchronous` output_prefix and failure_prefix).
+ASYNC_INPUT_PREFIX = "async-inference/input/"
+ASYNC_OUTPUT_PREFIX = "async-inference/output/"
+ASYNC_FAILURE_PREFIX = "async-inference/failures/"
+# An asynchronous request's body may be up to 1 GB (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html).
+ASYNC_MAX_PAYLOAD_MB = 1024
+
+
 # ----- hyperparameter tuning -------------------------------------------------------------------------
 
 # The execution's input: `tuning` (true/false) runs a tuning job or the single training job (default:

@@ -9,6 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from config.async_inference import (
+    ASYNC_AUTOSCALE_DOC,
+    ASYNC_MONITOR_DOC,
+    DATA_CAPTURE_DOC,
+    SERVERLESS_EXCLUSIONS_DOC,
+    AsyncInferenceSettings,
+)
 from config.aws_catalog import model_package_version_digits, sagemaker_range
 from config.contract import (
     MAX_ENDPOINT_INSTANCES,
@@ -183,6 +190,8 @@ class EndpointSettings(_Frozen):
     variants: tuple[VariantSettings, ...] = ()
     serverless: ServerlessSettings | None = None
     inference_component: InferenceComponentSettings | None = None
+    # With `variants`: the endpoint answers InvokeEndpointAsync only (config/async_inference.py).
+    asynchronous: AsyncInferenceSettings | None = None
     autoscaling: AutoScalingSettings | None = None
     deployment: DeploymentSettings | None = None
     data_capture_percentage: int = Field(default=0, ge=0, le=100)
@@ -220,10 +229,19 @@ class EndpointSettings(_Frozen):
 
     @model_validator(mode="after")
     def _one_kind_of_capacity(self) -> EndpointSettings:
+        if self.asynchronous is not None and self.inference_component is not None:
+            # botocore's model of InvokeEndpointAsync has no InferenceComponentName (InvokeEndpoint has).
+            raise ValueError(
+                "asynchronous needs variants (instances), not inference_component: InvokeEndpointAsync cannot name "
+                "an inference component, and an asynchronous endpoint serves its one variant's model"
+            )
+        if self.asynchronous is not None and self.serverless is not None:
+            raise ValueError(f"asynchronous needs variants (instances), not serverless: {SERVERLESS_EXCLUSIONS_DOC}")
         modes = {
-            "variants (instances)": bool(self.variants),
+            "variants (instances)": bool(self.variants) and self.asynchronous is None,
             "serverless": self.serverless is not None,
             "inference_component": self.inference_component is not None,
+            "variants + asynchronous": bool(self.variants) and self.asynchronous is not None,
         }
         if sum(modes.values()) != 1:
             given = ", ".join(mode for mode, on in modes.items() if on) or "none"
@@ -252,6 +270,36 @@ class EndpointSettings(_Frozen):
                 f"captured data, supports endpoints that host a single model ({MODEL_MONITOR_GUIDE}); host on "
                 "variants to capture data and monitor drift"
             )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _asynchronous_keeps_what_it_can(self) -> EndpointSettings:
+        if self.asynchronous is None:
+            return self
+        problems = []
+        if len(self.variants) != 1:
+            problems.append(
+                f"asynchronous serves one variant (its backlog is the endpoint's), got {len(self.variants)}"
+            )
+        elif self.variants[0].initial_instance_count > self.asynchronous.max_instances:
+            problems.append(
+                f"variants.0.initial_instance_count ({self.variants[0].initial_instance_count}) must not exceed "
+                f"asynchronous.max_instances ({self.asynchronous.max_instances})"
+            )
+        if self.autoscaling is not None:
+            problems.append(
+                "autoscaling is for real-time traffic; an asynchronous endpoint scales on its backlog between "
+                f"asynchronous.min_instances and max_instances ({ASYNC_AUTOSCALE_DOC})"
+            )
+        if self.deployment is not None:
+            problems.append(
+                "deployment (canary/linear) needs rollback alarms on invocations, which an asynchronous endpoint "
+                f"does not publish ({ASYNC_MONITOR_DOC}), and a fleet to split, which scales to zero"
+            )
+        if self.data_capture_percentage:
+            problems.append(f"data_capture_percentage must be 0 with asynchronous ({DATA_CAPTURE_DOC})")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -102,6 +102,11 @@ class EnvironmentConfig(_Frozen):
                 "monitoring.no_invocations_minutes pages when no request comes, and an endpoint that scales to zero "
                 "(endpoint.inference_component.min_instances = 0) is idle by design: leave it out"
             )
+        if self.endpoint.asynchronous is not None and self.monitoring.no_invocations_minutes is not None:
+            problems.append(
+                "monitoring.no_invocations_minutes cannot watch an asynchronous endpoint: it idles at zero and "
+                "publishes no Invocations (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html)"
+            )
         if self.transform.schedule is not None:
             problems += [
                 f"training.hyperparameters: {problem}: transform.schedule starts the pipeline with these alone"

@@ -15,19 +15,38 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 
 
+# Every client a process makes of the emulator, by (url, region, service, attempts): a new session reads botocore's
+# JSON data (the endpoints, the service's whole API model) again, and the local SageMaker and the tests made a client
+# for nearly every call: a third of the end-to-end tests' CPU went to parsing that JSON (sampled). boto3's clients are
+# thread-safe; its sessions are not, so a client is made under the lock and then shared.
+_CLIENTS: dict[tuple[str, str, str, int | None], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def emulator_client(url: str, service: str, *, region: str = REGION, max_attempts: int | None = None) -> Any:
+    """The process's boto3 client of `service` at the emulator's `url` (moto accepts any credentials: these are its
+    dummies); `max_attempts` None keeps botocore's retries."""
+    key = (url, region, service, max_attempts)
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            config = Config(retries={"max_attempts": max_attempts}) if max_attempts is not None else None
+            _CLIENTS[key] = boto3.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",  # noqa: S106 - moto's documented dummy, never a real one
+                region_name=region,
+            ).client(service, endpoint_url=url, config=config)
+        return _CLIENTS[key]
+
+
 @dataclass(frozen=True)
 class Aws:
-    """boto3 clients for the emulator at `url` (moto accepts any credentials: these are its dummies)."""
+    """boto3 clients for the emulator at `url`, as a SageMaker instance's jobs call it."""
 
     url: str
     region: str = REGION
 
     def client(self, service: str) -> Any:
-        return boto3.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's documented dummy, never a real one
-            region_name=self.region,
-        ).client(service, endpoint_url=self.url, config=Config(retries={"max_attempts": 2}))
+        return emulator_client(self.url, service, region=self.region, max_attempts=2)
 
 
 class LogStream:

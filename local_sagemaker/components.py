@@ -34,9 +34,7 @@ NO_CAPACITY = (
 )
 COPY_COUNT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 # The CreateInferenceComponent members acted on; the others are in not_emulated.NOT_EMULATED.
-HANDLED_FIELDS = frozenset(
-    {"InferenceComponentName", "EndpointName", "VariantName", "Specification", "RuntimeConfig"}
-)
+HANDLED_FIELDS = frozenset({"InferenceComponentName", "EndpointName", "VariantName", "Specification", "RuntimeConfig"})
 
 
 @dataclass

@@ -13,13 +13,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from local_sagemaker import image_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "container" / "entrypoint.py"
@@ -46,7 +47,7 @@ def start(
     """Start `entrypoint.py <command>` (or the image's arguments) on the tree `opt_ml`; lines go to `on_line`."""
     arguments = [command] if isinstance(command, str) else list(command)
     process = subprocess.Popen(  # noqa: S603 - our own program, arguments as the image's entry point gets them
-        [sys.executable, str(ENTRYPOINT), *arguments],
+        image_imports.command(ENTRYPOINT, arguments),
         env={**SHARED_MACHINE_ENV, **os.environ, **env, "OPT_ML_DIR": str(opt_ml)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

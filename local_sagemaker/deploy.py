@@ -215,11 +215,11 @@ class SkippedResources:
     def __init__(self, server: MotoServer, stack: DeployedStack) -> None:
         self.server = server
         self.stack = stack
-        # Scaling policies' ARNs by logical id, as they are created: an alarm's action refers to one.
-        self.policy_arns: dict[str, str] = {}
+        self._created: dict[str, str] = {}
 
     def create(self) -> dict[str, str]:
-        created: dict[str, str] = {}
+        # What a Ref to each resource created so far resolves to (a later one may name it: an alarm, its policy).
+        created = self._created = {}
         for logical_id, resource in self.stack.adapted.for_boto3.items():
             handler = getattr(self, "_" + resource["Type"].split("::", 1)[1].replace("::", "_").lower())
             created[logical_id] = handler(logical_id, self.resolve(resource["Properties"]))
@@ -254,8 +254,8 @@ class SkippedResources:
             return self.stack.physical_ids[name]
         if self.stack.adapted.removed.get(name) == "AWS::ApplicationAutoScaling::ScalableTarget":
             return name
-        if name in self.policy_arns:  # a scaling policy's Ref is its ARN (an alarm's action)
-            return self.policy_arns[name]
+        if name in self._created:
+            return self._created[name]
         raise KeyError(f"{self.stack.artifact.stack_name}: cannot resolve Ref {name}")
 
     def _arn(self, logical_id: str, attribute: str) -> str:
@@ -317,13 +317,13 @@ class SkippedResources:
         return str(properties["ResourceId"])
 
     def _applicationautoscaling_scalingpolicy(self, logical_id: str, properties: dict[str, Any]) -> str:
+        """The policy's ARN: what CloudFormation's Ref of a scaling policy gives (an alarm's action names it)."""
         target_id = properties.pop("ScalingTargetId")
         target = self.stack.adapted.for_boto3[target_id]["Properties"]
         answer = self.server.client("application-autoscaling").put_scaling_policy(
             **{k: target[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}, **properties
         )
-        self.policy_arns[logical_id] = str(answer["PolicyARN"])
-        return str(properties["PolicyName"])
+        return str(answer["PolicyARN"])
 
     def _sagemaker_inferencecomponent(self, logical_id: str, properties: dict[str, Any]) -> str:
         # moto has no inference components: the local runner keeps them (local_sagemaker/components.py).

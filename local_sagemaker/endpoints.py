@@ -36,6 +36,8 @@ from local_sagemaker.s3 import JobInputError, S3Uri, download_model
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
 INVOCATION_TIMEOUT_SECONDS = 60.0
+# InvokeEndpointAsync's InvocationTimeoutSeconds default: 15 minutes (async-inference-invoke-endpoint.html).
+ASYNC_INVOCATION_TIMEOUT_SECONDS = 900.0
 # The InvokeEndpoint members acted on; the others are in not_emulated.NOT_EMULATED.
 HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept", "InferenceComponentName"})
 # What InvokeEndpoint answers when a request names no component on an endpoint that hosts them (our wording).
@@ -129,6 +131,7 @@ class _Running:
     server: container.ServingContainer
     log: LogStream
     capture: DataCapture | None = None
+    asynchronous: bool = False
 
 
 class Endpoints:
@@ -139,14 +142,31 @@ class Endpoints:
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
 
-    def invoke(self, name: str, body: bytes, content_type: str, accept: str, component: str | None = None) -> Answer:
+    def invoke(
+        self,
+        name: str,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        component: str | None = None,
+        *,
+        asynchronous: bool = False,
+    ) -> Answer:
+        """The model server's answer; an endpoint answers either InvokeEndpoint or, with an AsyncInferenceConfig,
+        InvokeEndpointAsync (`asynchronous`) only, as SageMaker's does (async-inference.html)."""
         running = self._server_for(name, component)
+        if running.asynchronous != asynchronous:
+            raise LookupError(
+                f"Endpoint {name} is configured for asynchronous inference: call InvokeEndpointAsync"
+                if running.asynchronous
+                else f"Endpoint {name} is not configured for asynchronous inference: call InvokeEndpoint"
+            )
         answer = running.server.request(
             "POST",
             "/invocations",
             body,
             {"Content-Type": content_type, "Accept": accept},
-            timeout=INVOCATION_TIMEOUT_SECONDS,
+            timeout=ASYNC_INVOCATION_TIMEOUT_SECONDS if asynchronous else INVOCATION_TIMEOUT_SECONDS,
         )
         running.log.flush()
         answered = Answer(answer.status, answer.body, answer.content_type or content_type, running.variant)
@@ -163,14 +183,27 @@ class Endpoints:
         target = capture.key(name, running.variant, moment)
         self._aws.client("s3").put_object(Bucket=target.bucket, Key=target.key, Body=record)
 
-    def _server_for(self, name: str, component_name: str | None) -> _Running:
+    def async_output_config(self, name: str) -> dict[str, Any] | None:
+        """The endpoint's AsyncInferenceConfig.OutputConfig (None: a real-time endpoint); LookupError if unknown."""
         sagemaker = self._aws.client("sagemaker")
+        config = sagemaker.describe_endpoint_config(
+            EndpointConfigName=self._describe(sagemaker, name)["EndpointConfigName"]
+        )
+        output: dict[str, Any] | None = (config.get("AsyncInferenceConfig") or {}).get("OutputConfig")
+        return output
+
+    @staticmethod
+    def _describe(sagemaker: Any, name: str) -> dict[str, Any]:
         try:
-            endpoint = sagemaker.describe_endpoint(EndpointName=name)
+            endpoint: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=name)
         except sagemaker.exceptions.ClientError:
             raise LookupError(f"Endpoint {name} of account 123456789012 not found.") from None
+        return endpoint
+
+    def _server_for(self, name: str, component_name: str | None) -> _Running:
+        sagemaker = self._aws.client("sagemaker")
         # A server per endpoint config, or per component and the model it serves (an update restarts it).
-        key, config_name = name, endpoint["EndpointConfigName"]
+        key, config_name = name, self._describe(sagemaker, name)["EndpointConfigName"]
         component = self._component(name, component_name)
         if component is not None:
             key, config_name = f"{name}/{component.name}", f"{config_name}/{component.model_name}"
@@ -245,7 +278,8 @@ class Endpoints:
         capture = DataCapture.of(config.get("DataCaptureConfig"))
         server = container.ServingContainer.launch(tree, primary.get("Environment", {}), log.write, startup)
         log.flush()
-        return _Running(config_name, variant["VariantName"], server, log, capture)
+        asynchronous = bool((config.get("AsyncInferenceConfig") or {}).get("OutputConfig"))
+        return _Running(config_name, variant["VariantName"], server, log, capture, asynchronous)
 
     def stop_all(self) -> None:
         with self._lock:

@@ -52,6 +52,7 @@ def install(local_sagemaker: LocalSageMaker) -> None:
     SageMakerResponse.stop_training_job = _stop("training")  # type: ignore[attr-defined]
     SageMakerResponse.stop_processing_job = _stop("processing")  # type: ignore[method-assign]
     SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint  # type: ignore[method-assign,assignment]
+    SageMakerRuntimeResponse.invoke_endpoint_async = _invoke_endpoint_async  # type: ignore[method-assign,assignment]
     SageMakerResponse.local_sagemaker = True  # type: ignore[attr-defined]
 
 
@@ -195,6 +196,29 @@ def _invoke_endpoint(response: Any) -> Any:
         )
         raise _model_error(message, answer.status)
     return 200, {"Content-Type": answer.content_type, "x-Amzn-Invoked-Production-Variant": answer.variant}, answer.body
+
+
+def _invoke_endpoint_async(response: Any) -> Any:
+    """InvokeEndpointAsync run by the local runner (moto's answers static results): 202, as SageMaker answers."""
+    name = response.path.split("/")[2]
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    input_location = headers.get("x-amzn-sagemaker-inputlocation")
+    if not input_location:
+        raise ValidationError(message="InputLocation is required (the S3 URI of the request's body)")
+    try:
+        inference_id, output, failure = local().async_invocations.submit(
+            name,
+            input_location,
+            headers.get("x-amzn-sagemaker-content-type", "application/octet-stream"),
+            headers.get("x-amzn-sagemaker-accept", "*/*"),
+            headers.get("x-amzn-sagemaker-inference-id"),
+        )
+    except LookupError as error:
+        raise ValidationError(message=str(error)) from None
+    locations = {"X-Amzn-SageMaker-OutputLocation": output}
+    if failure is not None:
+        locations["X-Amzn-SageMaker-FailureLocation"] = failure
+    return 202, {"Content-Type": "application/json", **locations}, json.dumps({"InferenceId": inference_id})
 
 
 def _model_error(message: str, original_status: int) -> JsonRESTError:

@@ -1,8 +1,8 @@
 """What the local SageMaker does not emulate, and what it does instead: ONE table.
 
 docs/demo.md shows `markdown_table()` verbatim, and a test checks that every request member of
-CreateTrainingJob, CreateTransformJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreateInferenceComponent
-and InvokeEndpoint
+CreateTrainingJob, CreateTransformJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreateInferenceComponent,
+InvokeEndpoint and InvokeEndpointAsync
 (botocore's model of the API) is either acted on (`HANDLED_FIELDS` of the runner modules)
 or listed here: nothing is silently ignored. The runners log the listed members a request sets ("not emulated: ...").
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRAINING, TRANSFORM, INVOKE, EVERYWHERE = "CreateTrainingJob", "CreateTransformJob", "InvokeEndpoint", "all"
+INVOKE_ASYNC = "InvokeEndpointAsync"
 PROCESSING, TUNING = "CreateProcessingJob", "CreateHyperParameterTuningJob"
 COMPONENT = "CreateInferenceComponent"
 REGISTRY = "Model Registry"
@@ -32,7 +33,10 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
     NotEmulated(
         EVERYWHERE,
         "the image (`TrainingImage`, the model's `Image`, `AppSpecification.ImageUri`)",
-        "the checkout's `container/entrypoint.py` runs with this environment's Python; the URI is only recorded",
+        "the checkout's `container/entrypoint.py` runs with this environment's Python, where only the modules of the "
+        "distributions an image installs (`container/requirements.txt` and the algorithms', with what they require) "
+        "can be imported (`image_imports.py`: LightGBM does not find the SDK's pandas, as in the image); the URI is "
+        "only recorded",
     ),
     NotEmulated(
         EVERYWHERE,
@@ -194,6 +198,29 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "refused with AWS's ValidationError (NoCapacityInvocationFailures) and, if the stack wired an alarm on it "
         "to a step scaling policy of the component's scalable target, one copy is set at once (AWS: about a "
         "minute, then minutes of provisioning): the next request has the model server's cold start only",
+    ),
+    NotEmulated(
+        INVOKE_ASYNC,
+        "the queue: `RequestTTLSeconds`, `InvocationTimeoutSeconds`, `MaxConcurrentInvocationsPerInstance`, the "
+        "backlog and its metrics, scaling to zero and the scale-out from zero on `HasBacklogWithoutCapacity`",
+        "each request runs at once on a thread of its own against the endpoint's one model server, for up to 15 "
+        "minutes; nothing expires, nothing scales. The scaling policies are checked against AWS's documented ones "
+        "by tests/sagemaker_constructs/test_async_endpoint.py",
+        ("RequestTTLSeconds", "InvocationTimeoutSeconds"),
+    ),
+    NotEmulated(
+        INVOKE_ASYNC,
+        "an inline `Body`, `S3OutputPathExtension`, `Filename`, `CustomAttributes`",
+        "the body is always read from `InputLocation`; results are `<S3OutputPath>/<id>.out`, failures "
+        "`<S3FailurePath>/<id>-error.out`; the SNS notification carries the status, the locations, the inference id "
+        "and a failure's reason (the fields of AWS's message a client reads), and its e-mail delivery is moto's",
+        ("Body", "S3OutputPathExtension", "Filename", "CustomAttributes"),
+    ),
+    NotEmulated(
+        INVOKE_ASYNC,
+        "the role SageMaker reads the request, writes the result and publishes the notification as",
+        "the local runner does it with the emulator's credentials; the role's permissions for it are checked by "
+        "tests/deploy_readiness (the maximal configuration's dev is asynchronous)",
     ),
     NotEmulated(
         EVERYWHERE,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from local_sagemaker.async_endpoints import AsyncInvocations
 from local_sagemaker.aws import Aws
 from local_sagemaker.components import Components
 from local_sagemaker.endpoints import Answer, Endpoints
@@ -24,6 +25,7 @@ class LocalSageMaker:
         self.interruptions = SpotInterruptions()
         self.components = Components()
         self.endpoints = Endpoints(aws, work, self.components)
+        self.async_invocations = AsyncInvocations(aws, self.endpoints)
         self._jobs: dict[str, dict[str, Any]] = {"training": {}, "transform": {}, "processing": {}, "tuning": {}}
         self._lock = threading.Lock()
 

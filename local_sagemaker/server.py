@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from local_sagemaker.aws import emulator_client
 from local_sagemaker.container import free_port
 
 ACCOUNT = "123456789012"  # moto's default account, also the tests' fake account
@@ -36,7 +37,8 @@ class MotoServer:
         return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)  # noqa: S106
 
     def client(self, service: str) -> Any:
-        return self.session().client(service, endpoint_url=self.url)
+        """The process's client of `service` at this server (made once: local_sagemaker.aws.emulator_client)."""
+        return emulator_client(self.url, service, region=REGION)
 
     def post(self, path: str, body: bytes) -> None:
         """A call to moto's own API (`/moto-api/...`), e.g. to queue endpoint results."""

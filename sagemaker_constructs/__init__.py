@@ -2,6 +2,8 @@
 
 from sagemaker_constructs.alarm_topic import AlarmTopic
 from sagemaker_constructs.algorithm_image import AlgorithmImage
+from sagemaker_constructs.async_autoscaling import AsyncEndpointAutoScaling
+from sagemaker_constructs.async_monitoring import AsyncEndpointMonitoring
 from sagemaker_constructs.component_autoscaling import ComponentAutoScaling
 from sagemaker_constructs.encryption_key import EncryptionKey
 from sagemaker_constructs.endpoint_autoscaling import EndpointAutoScaling, ScheduledCapacity
@@ -13,6 +15,7 @@ from sagemaker_constructs.model import SageMakerModel, VpcPlacement
 from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.notebook import ExplorationNotebook, NotebookRole
 from sagemaker_constructs.realtime_endpoint import (
+    AsyncInference,
     InstanceVariant,
     ManagedVariant,
     RealtimeEndpoint,
@@ -31,6 +34,9 @@ __all__ = [
     "AlarmThresholds",
     "AlarmTopic",
     "AlgorithmImage",
+    "AsyncEndpointAutoScaling",
+    "AsyncEndpointMonitoring",
+    "AsyncInference",
     "ComponentAutoScaling",
     "EncryptedLogGroups",
     "EncryptionKey",

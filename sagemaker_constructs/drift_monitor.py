@@ -38,13 +38,12 @@ from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
 from sagemaker_constructs.nag import acknowledge
-from sagemaker_constructs.shared_iam import service_role
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
-    encrypted_log_group,
     log_and_trace_statements,
     logged_state_machine,
     pass_execution_role_statement,
+    starter_role,
     state_machine_role,
     sync_rules_statement,
 )
@@ -165,17 +164,8 @@ class DriftMonitor(Construct):
             description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
         )
         self.policy = self._create_policy(capture_prefix)
-        # The training pipeline's log group is built the same way (duplicates pairs them): each state machine's own
-        # group, named by its machine; encrypted_log_group already holds what they share.
-        self.log_group = encrypted_log_group(
-            self,
-            "Logs",
-            log_group_name=state_machine_log_group_name(name_prefix, DRIFT_MONITOR_STATE_MACHINE),
-            encryption_key=encryption_key,
-            retention_days=log_retention_days,
-            removal_policy=removal_policy,
-        )
-        self.state_machine = logged_state_machine(
+        # Called as the training pipeline calls it (duplicates pairs the two calls), with this construct's values.
+        self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
             definition=definition(
@@ -183,7 +173,10 @@ class DriftMonitor(Construct):
             ),
             role=self.role,
             policy=self.policy,
-            log_group=self.log_group,
+            log_group_name=state_machine_log_group_name(name_prefix, DRIFT_MONITOR_STATE_MACHINE),
+            encryption_key=encryption_key,
+            log_retention_days=log_retention_days,
+            removal_policy=removal_policy,
             comment=f"{name_prefix}: drift of {endpoint_name}'s captured requests against the model's baseline",
         )
         self.schedule = scheduler.Schedule(
@@ -192,7 +185,9 @@ class DriftMonitor(Construct):
             schedule=scheduler.ScheduleExpression.cron(**_SCHEDULES[frequency], time_zone=cdk.TimeZone.ETC_UTC),
             target=scheduler_targets.StepFunctionsStartExecution(
                 self.state_machine,
-                role=self._starter("Scheduler", "scheduler.amazonaws.com", self.state_machine),
+                role=starter_role(
+                    self, "Scheduler", service="scheduler.amazonaws.com", state_machine=self.state_machine
+                ),
                 input=scheduler.ScheduleTargetInput.from_object(
                     {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
                 ),
@@ -250,25 +245,13 @@ class DriftMonitor(Construct):
                 targets=[
                     events_targets.SfnStateMachine(
                         retraining.pipeline,
-                        role=self._starter("Retraining", "events.amazonaws.com", retraining.pipeline),
+                        role=starter_role(
+                            self, "Retraining", service="events.amazonaws.com", state_machine=retraining.pipeline
+                        ),
                         input=events.RuleTargetInput.from_object(dict(retraining.execution_input)),
                     )
                 ],
             )
-
-    def _starter(self, id_: str, service: str, state_machine: sfn.IStateMachine) -> iam.IRole:
-        """A role `service` assumes to start `state_machine`, its one permission in a managed policy."""
-        role = service_role(self, f"{id_}Role", service=service, description=f"Lets {service} start one state machine")
-        iam.ManagedPolicy(
-            self,
-            f"{id_}Policy",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
-            ],
-        )
-        # The targets' own grant would add an inline policy; the managed one above is all the role may do.
-        return role.without_policy_updates()
 
     # -- metrics -------------------------------------------------------------------
 

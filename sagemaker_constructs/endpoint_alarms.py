@@ -52,26 +52,32 @@ def add_alarms(monitoring: EndpointMonitoring, min_capacity: int | None) -> None
     minutes = f"for {monitoring.evaluation_periods} minutes"
     logs = f"read {monitoring.endpoint.log_group_name}"
     # Each alarm below is one declaration (what, likely causes, first action, threshold): alike in shape only.
-    rollback = [
-        _alarm(
-            monitoring,
-            "ServerErrorRate",
-            monitoring.metric_server_error_rate(),
-            what=f"more than {t.server_error_rate_percent:g} % of invocations answered 5XX {minutes}",
-            causes="a model or image that fails on real requests, out-of-memory workers, a crash loop",
-            action=f"{logs} for tracebacks, then roll back the model pin if a deployment just happened",
-            threshold=t.server_error_rate_percent,
-        ),
-        _alarm(
-            monitoring,
-            "ModelLatencyP99",
-            monitoring.endpoint.metric_model_latency(variant_name=monitoring.variant_name),
-            what=f"p99 model latency above {t.model_latency_p99.to_milliseconds():g} ms {minutes}",
-            causes="more traffic than the instances can serve, a larger model, large batch requests",
-            action="compare Invocations per instance with the autoscaling target and the instance count",
-            threshold=t.model_latency_p99.to_milliseconds() * 1000,  # the metric is in microseconds
-        ),
-    ]
+    # An asynchronous endpoint publishes no Invocations, the rate's denominator, and its model latency grows with
+    # bodies of up to 1 GB by design: AsyncEndpointMonitoring's failure rate and backlog age stand in for these two.
+    rollback: list[cloudwatch.Alarm] = []
+    if monitoring.endpoint.async_inference is None:
+        rollback.append(
+            _alarm(
+                monitoring,
+                "ServerErrorRate",
+                monitoring.metric_server_error_rate(),
+                what=f"more than {t.server_error_rate_percent:g} % of invocations answered 5XX {minutes}",
+                causes="a model or image that fails on real requests, out-of-memory workers, a crash loop",
+                action=f"{logs} for tracebacks, then roll back the model pin if a deployment just happened",
+                threshold=t.server_error_rate_percent,
+            )
+        )
+        rollback.append(
+            _alarm(
+                monitoring,
+                "ModelLatencyP99",
+                monitoring.endpoint.metric_model_latency(variant_name=monitoring.variant_name),
+                what=f"p99 model latency above {t.model_latency_p99.to_milliseconds():g} ms {minutes}",
+                causes="more traffic than the instances can serve, a larger model, large batch requests",
+                action="compare Invocations per instance with the autoscaling target and the instance count",
+                threshold=t.model_latency_p99.to_milliseconds() * 1000,  # the metric is in microseconds
+            )
+        )
     if monitoring.container_metrics_namespace is not None:
         rollback.append(
             _alarm(

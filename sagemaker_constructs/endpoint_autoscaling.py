@@ -65,6 +65,30 @@ def target_tracking_policy(
     )
 
 
+def variant_scalable_target(
+    scope: Construct,
+    endpoint: RealtimeEndpoint,
+    variant_name: str,
+    capacity: tuple[int, int],
+    scheduled_actions: Sequence[appscaling.CfnScalableTarget.ScheduledActionProperty] = (),
+) -> appscaling.CfnScalableTarget:
+    """The instance count of `endpoint`'s variant as Application Auto Scaling's target `Target` in `scope`, between
+    `capacity` (min, max), created once the endpoint exists."""
+    target = appscaling.CfnScalableTarget(
+        scope,
+        "Target",
+        service_namespace="sagemaker",
+        resource_id=f"endpoint/{endpoint.endpoint_name}/variant/{variant_name}",
+        scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+        min_capacity=capacity[0],
+        max_capacity=capacity[1],
+        scheduled_actions=list(scheduled_actions) or None,
+    )
+    # The resource id is a plain string, so CloudFormation would not know to wait for the endpoint.
+    target.add_resource_dependency(endpoint.endpoint)
+    return target
+
+
 class EndpointAutoScaling(Construct):
     """Target tracking on `SageMakerVariantInvocationsPerInstance` for one instance variant.
 
@@ -105,14 +129,11 @@ class EndpointAutoScaling(Construct):
             schedules=schedules,
         )
         self.target_invocations_per_instance = invocations_per_instance_target(max_requests_per_second, safety_factor)
-        self.target = appscaling.CfnScalableTarget(
+        self.target = variant_scalable_target(
             self,
-            "Target",
-            service_namespace="sagemaker",
-            resource_id=f"endpoint/{endpoint.endpoint_name}/variant/{variant.name}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
+            endpoint,
+            variant.name,
+            (min_capacity, max_capacity),
             scheduled_actions=[
                 appscaling.CfnScalableTarget.ScheduledActionProperty(
                     scheduled_action_name=s.name,
@@ -122,11 +143,8 @@ class EndpointAutoScaling(Construct):
                     ),
                 )
                 for s in schedules
-            ]
-            or None,
+            ],
         )
-        # The resource id is a plain string, so CloudFormation would not know to wait for the endpoint.
-        self.target.add_resource_dependency(endpoint.endpoint)
         self.policy = target_tracking_policy(
             self,
             "InvocationsPerInstance",

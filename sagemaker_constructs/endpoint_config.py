@@ -219,6 +219,19 @@ def check_duration(field: str, value: cdk.Duration | None, bounds: tuple[int, in
 # -- renderers: the CloudFormation properties ------------------------------------------------------
 
 
+def production_variants(
+    variants: Sequence[InstanceVariant] | ServerlessVariant | ManagedVariant,
+    model_name: str,
+    health_check_timeout: cdk.Duration | None,
+    download_timeout: cdk.Duration | None,
+) -> list[sagemaker.CfnEndpointConfig.ProductionVariantProperty]:
+    if isinstance(variants, ServerlessVariant):
+        return [serverless_variant(variants, model_name)]
+    if isinstance(variants, ManagedVariant):
+        return [managed_variant(variants, health_check_timeout, download_timeout)]
+    return [instance_variant(v, model_name, health_check_timeout, download_timeout) for v in variants]
+
+
 def instance_variant(
     variant: InstanceVariant,
     model_name: str,

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config.contract import (
@@ -147,8 +148,8 @@ class SageMakerExecutionRole(Construct):
         if in_vpc:
             # What SageMaker's developer guide lists for a role whose jobs or model run in a VPC
             # (sagemaker-roles.html, "CreateTrainingJob" / "CreateModel" with VpcConfig; train-vpc.html):
-            # the subnets and interfaces are only known to SageMaker, so on any resource. Not shared with
-            # tests/deploy_readiness SAGEMAKER_VPC_ACTIONS, its independent reading of the guide, which this must meet.
+            # the subnets and interfaces are only known to SageMaker, so on any resource. Checked against the same
+            # list in AWS's published data (tests/deploy_readiness: SAGEMAKER_VPC_ACTIONS, from the registry schema).
             self.policy.add_statements(
                 iam.PolicyStatement(
                     sid="ManageNetworkInterfacesInTheVpc",
@@ -172,6 +173,18 @@ class SageMakerExecutionRole(Construct):
     def log_group_name(self) -> str:
         """The log group of the environment's endpoint, the only endpoint log the role may write."""
         return f"{ENDPOINT_LOG_GROUP_PREFIX}/{self.endpoint_name}"
+
+    def allow_async_notifications(self, topic: sns.ITopic) -> None:
+        """Let SageMaker publish an asynchronous endpoint's success and error notifications to `topic` as this role.
+
+        The role needs sns:Publish (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-check-predictions.html);
+        for a topic encrypted with `encryption_key`, UseKey already has the kms:GenerateDataKey and kms:Decrypt a
+        publisher to an encrypted topic needs (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        The requests, results and failures are objects in the artifacts bucket, which the role reads and writes.
+        """
+        self.policy.add_statements(
+            iam.PolicyStatement(sid="PublishAsyncNotifications", actions=["sns:Publish"], resources=[topic.topic_arn])
+        )
 
     def grant_pass_role(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` pass this role to SageMaker (to create training jobs, models ...), and nowhere else."""

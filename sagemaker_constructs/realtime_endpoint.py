@@ -14,7 +14,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.contract import DOWNLOAD_TIMEOUT_RANGE, HEALTH_CHECK_TIMEOUT_RANGE, endpoint_log_group_name
-from sagemaker_constructs import endpoint_config
+from sagemaker_constructs import async_config, endpoint_config
+from sagemaker_constructs.async_config import AsyncInference
 from sagemaker_constructs.endpoint_config import (
     NAME,
     HasRollbackAlarms,
@@ -39,6 +40,7 @@ COMPONENT_NAMESPACE = "/aws/sagemaker/InferenceComponents"
 COMPONENT_DIMENSION = "InferenceComponentName"
 
 __all__ = [
+    "AsyncInference",
     "InstanceVariant",
     "ManagedVariant",
     "MetricOptions",
@@ -72,6 +74,8 @@ class RealtimeEndpoint(Construct):
       metrics are then the component's (dimension InferenceComponentName).
     - `data_capture_percentage` > 0 captures requests and responses to `data_capture_uri`,
       encrypted with the key.
+    - `async_inference` makes it an asynchronous endpoint (InvokeEndpointAsync only): results and
+      failures in S3, encrypted with the key, notifications to its topic; no traffic shifting or capture.
     - `traffic_shifting` turns updates into blue/green deployments that roll back on the alarms
       given to `add_rollback_alarm` (`EndpointMonitoring` adds its error-rate and latency alarms);
       synthesis fails if there are none.
@@ -101,6 +105,7 @@ class RealtimeEndpoint(Construct):
         data_capture_uri: str | None = None,
         data_capture_percentage: int = 0,
         traffic_shifting: TrafficShifting | None = None,
+        async_inference: AsyncInference | None = None,
         container_startup_health_check_timeout: cdk.Duration | None = None,
         model_data_download_timeout: cdk.Duration | None = None,
         log_retention_days: int | None = None,
@@ -108,6 +113,7 @@ class RealtimeEndpoint(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.endpoint_name = endpoint_name
+        self.async_inference = async_inference
         self.serverless = isinstance(variants, ServerlessVariant)
         self.managed_variant = variants if isinstance(variants, ManagedVariant) else None
         self.component_name: str | None = None
@@ -126,21 +132,9 @@ class RealtimeEndpoint(Construct):
             traffic_shifting=traffic_shifting,
             timeouts=(container_startup_health_check_timeout, model_data_download_timeout),
         )
-        if isinstance(variants, ServerlessVariant):
-            production_variants = [endpoint_config.serverless_variant(variants, model.model_name)]
-        elif isinstance(variants, ManagedVariant):
-            production_variants = [
-                endpoint_config.managed_variant(
-                    variants, container_startup_health_check_timeout, model_data_download_timeout
-                )
-            ]
-        else:
-            production_variants = [
-                endpoint_config.instance_variant(
-                    v, model.model_name, container_startup_health_check_timeout, model_data_download_timeout
-                )
-                for v in variants
-            ]
+        production_variants = endpoint_config.production_variants(
+            variants, model.model_name, container_startup_health_check_timeout, model_data_download_timeout
+        )
         self.endpoint_config = self._create_config(
             production_variants, encryption_key, data_capture_uri, data_capture_percentage
         )
@@ -199,6 +193,14 @@ class RealtimeEndpoint(Construct):
         )
         endpoint_config.check_duration("model_data_download_timeout", download_timeout, DOWNLOAD_TIMEOUT_RANGE, errors)
         endpoint_config.check_data_capture(data_capture_percentage, data_capture_uri, errors)
+        if self.async_inference is not None:
+            async_config.check_async(
+                self.async_inference,
+                instance_variants=bool(self.instance_variants),
+                data_capture_percentage=data_capture_percentage,
+                traffic_shifting=traffic_shifting,
+                errors=errors,
+            )
         raise_if_any(self, errors)
 
     def _create_config(
@@ -221,6 +223,9 @@ class RealtimeEndpoint(Construct):
             data_capture_config=endpoint_config.data_capture_config(
                 data_capture_percentage, data_capture_uri, encryption_key.key_arn
             ),
+            async_inference_config=None
+            if self.async_inference is None
+            else async_config.async_inference_config(self.async_inference, encryption_key.key_arn),
         )
         if not encrypt_volumes:
             acknowledge_in_all_packs(

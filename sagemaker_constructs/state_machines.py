@@ -26,6 +26,27 @@ def state_machine_role(scope: Construct, id_: str, *, description: str) -> iam.R
     return service_role(scope, id_, service="states.amazonaws.com", description=description)
 
 
+def starter_role(
+    scope: Construct, id_: str, *, service: str, state_machine: sfn.IStateMachine, description: str | None = None
+) -> iam.IRole:
+    """A role only `service`, for this account, assumes to start `state_machine` (`<id_>Role`, `<id_>Policy`).
+
+    Its one permission is in a managed policy: the target's own grant would add an inline policy, which the HIPAA
+    and NIST packs refuse. The role returned takes no grants.
+    """
+    description = description or f"Lets {service} start one state machine"
+    role = service_role(scope, f"{id_}Role", service=service, description=description)
+    iam.ManagedPolicy(
+        scope,
+        f"{id_}Policy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
+        ],
+    )
+    return role.without_policy_updates()
+
+
 def pass_execution_role_statement(execution_role: SageMakerExecutionRole) -> iam.PolicyStatement:
     """Pass the execution role, and only to SageMaker (`grant_pass_role`'s statement, for a managed policy)."""
     return iam.PolicyStatement(
@@ -48,8 +69,8 @@ def sync_rules_statement(rule_arns: Sequence[str]) -> iam.PolicyStatement:
 def log_and_trace_statements() -> list[iam.PolicyStatement]:
     """What a state machine needs to deliver its logs and write its traces (none has resource-level permissions)."""
     return [
-        # Not shared with tests/test_environment_isolation.py's NO_RESOURCE_LEVEL_ACTIONS, its own reading of the
-        # Service Authorization Reference: an action on "*" added here must be reviewed into that list.
+        # On "*": the Service Authorization Reference lists no resource type for any of these (checked by
+        # tests/test_environment_isolation.py against its published data).
         iam.PolicyStatement(
             sid="DeliverLogs",
             actions=[
@@ -123,14 +144,26 @@ def logged_state_machine(
     definition: sfn.IChainable,
     role: iam.Role,
     policy: iam.ManagedPolicy,
-    log_group: logs.CfnLogGroup,
+    log_group_name: str,
+    encryption_key: kms.IKey,
+    log_retention_days: int,
+    removal_policy: cdk.RemovalPolicy,
     comment: str,
-) -> sfn.StateMachine:
-    """A STANDARD state machine that runs as `role` with `policy` only, logs ALL events to `log_group`, traces.
+) -> tuple[sfn.StateMachine, logs.CfnLogGroup]:
+    """A STANDARD state machine that runs as `role` with `policy` only, traces, and logs ALL events to its own
+    log group (`Logs`, an `encrypted_log_group` named `log_group_name`); returns both.
 
     The role is an immutable view: the tasks' own grants (sagemaker:* on every job, ListTags on '*') are
     dropped; `policy` is everything the state machine may do.
     """
+    log_group = encrypted_log_group(
+        scope,
+        "Logs",
+        log_group_name=log_group_name,
+        encryption_key=encryption_key,
+        retention_days=log_retention_days,
+        removal_policy=removal_policy,
+    )
     state_machine = sfn.StateMachine(
         scope,
         id_,
@@ -143,4 +176,4 @@ def logged_state_machine(
     )
     # Step Functions checks the log-delivery permissions when it creates the state machine.
     state_machine.node.add_dependency(role, policy)
-    return state_machine
+    return state_machine, log_group

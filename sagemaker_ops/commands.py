@@ -34,6 +34,7 @@ from config.contract import (
     environment_prefix,
 )
 from sagemaker_ops.arguments import UsageError, content_type_of
+from sagemaker_ops.async_invoke import AsyncFailedError
 from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.invocation import call_endpoint
 from sagemaker_ops.lineage import served_lineage
@@ -183,8 +184,13 @@ def invoke(context: Context) -> dict[str, Any]:
     args, deployment = context.args, context.deployment
     body = _read(args.file)
     content_type = args.content_type or content_type_of(args.file)
-    predictions = call_endpoint(context.deployment, context.args, body, content_type)
-    return {"endpoint": deployment.endpoint_name, "content_type": content_type, "predictions": predictions}
+    predictions, locations = _call_endpoint(context, body, content_type)
+    return {
+        "endpoint": deployment.endpoint_name,
+        "content_type": content_type,
+        "predictions": predictions,
+        **locations,
+    }
 
 
 def smoke(context: Context) -> dict[str, Any]:
@@ -208,9 +214,12 @@ def smoke(context: Context) -> dict[str, Any]:
         )
     started = time.monotonic()
     try:
-        result["prediction"] = call_endpoint(context.deployment, context.args, body, content_type)
+        result["prediction"], locations = _call_endpoint(context, body, content_type)
     except ClientError as error:
         raise CheckFailedError(f"invocation failed: {error}", result) from None
+    except CheckFailedError as error:
+        raise CheckFailedError(str(error), {**result, **error.result}) from None
+    result.update(locations)
     result["latency_ms"] = round((time.monotonic() - started) * 1000)
     return result
 
@@ -314,6 +323,14 @@ def _not_found(error: ClientError) -> bool:
     if code in {"ResourceNotFound", "ResourceNotFoundException"}:
         return True
     return code == "ValidationException" and ("not found" in message or "could not find" in message)
+
+
+def _call_endpoint(context: Context, body: bytes, content_type: str) -> tuple[Any, dict[str, str]]:
+    """`call_endpoint`'s answer; a failed asynchronous request is a failed check, its locations reported."""
+    try:
+        return call_endpoint(context.deployment, context.args, body, content_type)
+    except AsyncFailedError as error:
+        raise CheckFailedError(f"the asynchronous request failed: {error}", error.answer) from None
 
 
 def _log_events(logs: Any, group: str, prefix: str | None, start_ms: int, limit: int) -> list[dict[str, Any]]:

@@ -48,9 +48,13 @@ class Deployment:
         self.session = session
         self.endpoint_url = endpoint_url
         self._stacks: dict[str, Stack] = {}
+        self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+        """The environment's client of `service`, made once: making one parses the service's whole API model."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+        return self._clients[service]
 
     def stack_name(self, stack_id: str) -> str:
         return f"{self.settings.name.stage_id}-{stack_id}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sagemaker_ops.async_invoke import invoke_async
 from sagemaker_ops.deployment import Deployment
 from sagemaker_ops.progress import Observation, wait
 
@@ -26,9 +27,19 @@ def no_capacity(error: ClientError) -> bool:
     )
 
 
-def call_endpoint(deployment: Deployment, args: argparse.Namespace, body: bytes, content_type: str) -> Any:
-    """The endpoint's answer; with an inference component, named in the request, and retried while it has no copy
-    running, every --poll-seconds for at most --capacity-wait seconds (then WaitTimeoutError)."""
+def call_endpoint(
+    deployment: Deployment, args: argparse.Namespace, body: bytes, content_type: str
+) -> tuple[Any, dict[str, str]]:
+    """The endpoint's answer and, asynchronously, where the request and its result are (else no locations).
+
+    The environment's configuration says how to ask. An asynchronous endpoint answers InvokeEndpointAsync only,
+    waited for up to --timeout (an instance may have to start: minutes) checking every --poll-seconds
+    (AsyncFailedError if it failed). An inference component is named in the request, which is retried while it
+    has no copy running, every --poll-seconds for at most --capacity-wait seconds (then WaitTimeoutError).
+    """
+    if deployment.settings.endpoint.asynchronous is not None:
+        answer = invoke_async(deployment, body, content_type, timeout=args.timeout, interval=args.poll_seconds)
+        return _parsed(answer.body), answer.locations()
     component = deployment.inference_component_name
     request: dict[str, Any] = {
         "EndpointName": deployment.endpoint_name,
@@ -53,7 +64,12 @@ def call_endpoint(deployment: Deployment, args: argparse.Namespace, body: bytes,
             return Observation("answered", done=True)
 
         wait(observe, what=f"invoke {component}", timeout=args.capacity_wait, interval=args.poll_seconds)
-    text = answers[-1]["Body"].read().decode(errors="replace")
+    return _parsed(answers[-1]["Body"].read()), {}
+
+
+def _parsed(body: bytes) -> Any:
+    """A response body as JSON when it is JSON, else as text."""
+    text = body.decode(errors="replace")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -1,7 +1,10 @@
 """`make demo`: the whole system on this machine, no AWS account: train, score, promote, serve.
 
-    python -m scripts.demo [--keep-running] [--algorithm <folder>]   # make demo [ALGORITHM=<folder>]
+    python -m scripts.demo [--keep-running] [--algorithm <folder>] [--hosting async]
+    # make demo [ALGORITHM=<folder>] [HOSTING=async]
 
+With --hosting async, dev's endpoint is asynchronous (README "Asynchronous inference"): the demo writes that
+configuration to cdk.out/demo/environments.toml, and smoke and invoke go through S3 and InvokeEndpointAsync.
 With --algorithm another of container/'s algorithms than the Dockerfile's, the demo runs in a scratch copy of
 the repository with that one setting changed (scripts/demo_swap.py).
 
@@ -48,6 +51,8 @@ WORK = ROOT / "cdk.out" / "demo"
 ENVIRONMENT, STAGE = "dev", "Dev"
 DATA_PREFIX = "demo"
 PIPELINE_TIMEOUT_SECONDS = 600
+# The demo's configuration: environments.toml, with dev's hosting switched as --hosting says; the CLI reads it too.
+CONFIG_FILE = WORK / "environments.toml"
 
 
 def _example_hyperparameters() -> list[str]:
@@ -71,9 +76,29 @@ def synthesize(config: AppConfig, outdir: Path) -> Path:
     return outdir
 
 
-def config_with_pin(package: str) -> AppConfig:
-    """The configuration with Dev's endpoint pinned to the package version `package` (what `promote` prints)."""
+def make_asynchronous(endpoint: dict[str, Any], **asynchronous: Any) -> None:
+    """Turns a parsed `[environments.<env>.endpoint]` table into an asynchronous endpoint on one ml.m5.large that
+    scales to zero (up to two instances, four requests at a time each; `asynchronous` overrides), in place of
+    whatever hosted it (variants, a serverless variant or an inference component) and of autoscaling, deployment
+    and capture, which an asynchronous endpoint cannot have."""
+    for setting in ("serverless", "inference_component", "autoscaling", "deployment", "data_capture_percentage"):
+        endpoint.pop(setting, None)
+    endpoint["variants"] = [{"instance_type": "ml.m5.large", "initial_instance_count": 1}]
+    endpoint["asynchronous"] = {"max_instances": 2, "max_concurrent_invocations_per_instance": 4} | asynchronous
+
+
+def write_configuration(hosting: str) -> AppConfig:
+    """environments.toml with dev's endpoint `hosting` ("shipped" as it is, or "async"), as CONFIG_FILE."""
     raw: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
+    if hosting == "async":
+        make_asynchronous(raw["environments"][ENVIRONMENT]["endpoint"])
+    CONFIG_FILE.write_text(to_toml(raw))
+    return parse_config(raw, default_account=ACCOUNT)
+
+
+def config_with_pin(package: str) -> AppConfig:
+    """The demo's configuration with Dev's endpoint pinned to the package version `package` (what `promote` prints)."""
+    raw: dict[str, Any] = tomllib.loads(CONFIG_FILE.read_text())
     endpoint = raw["environments"][ENVIRONMENT]["endpoint"]
     endpoint.pop("model_artifact_key", None)
     endpoint["model_package"] = package
@@ -107,7 +132,8 @@ def run_ops(server: MotoServer, *args: str, refused: bool = False) -> dict[str, 
     (with `refused`: on success, the command being one the demo shows refusing)."""
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
-        code = ops([*args, "--env", ENVIRONMENT, "--endpoint-url", server.url, "--json", "--poll-seconds", "1"])
+        code = ops([*args, "--env", ENVIRONMENT, "--endpoint-url", server.url, "--json", "--poll-seconds", "1",
+                    "--config", str(CONFIG_FILE)])  # fmt: skip
     document: dict[str, Any] = json.loads(captured.getvalue())
     if (code != SUCCESS) != refused:
         raise SystemExit(f"`sagemaker_ops {args[0]}` ended with exit {code}: {document.get('error')}")
@@ -172,11 +198,13 @@ def fit_configuration() -> None:
     DEFAULT_CONFIG_FILE.write_text(to_toml(raw))
 
 
-def demo(keep_running: bool) -> None:
+def demo(keep_running: bool, hosting: str = "shipped") -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")  # noqa: S106 - moto's dummies
     os.environ.pop("AWS_PROFILE", None)
-    config = parse_config(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()), default_account=ACCOUNT)
+    config = write_configuration(hosting)
+    if hosting == "async":
+        show(f"dev's endpoint is asynchronous ({CONFIG_FILE.relative_to(ROOT)}): requests and results go through S3")
 
     say("1/8 synthesize the app (every environment, cdk-nag checks included)")
     assembly = synthesize(config, WORK / "assembly")
@@ -245,6 +273,8 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     smoke = run_ops(server, "smoke", "--row=0.5,-1.2,0.3,0.8,-0.1")
     show(f"smoke: endpoint {smoke['endpoint']} {smoke['status']}, prediction {smoke['prediction']} "
          f"in {smoke['latency_ms']} ms")  # fmt: skip
+    if "output_location" in smoke:
+        show(f"  asynchronously: request {smoke['input_location']}, result {smoke['output_location']}")
     sample = WORK / "outputs" / "request.csv"
     sample.parent.mkdir(parents=True, exist_ok=True)
     sample.write_text("1.5,0.2,0.1,0,0\n-1.5,-0.2,0.1,0,0\n0,0,2,0,0\n")
@@ -302,15 +332,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep-running", action="store_true", help="leave the emulator up at the end (Ctrl-C)")
     parser.add_argument("--algorithm", help="a folder of container/ (default: the Dockerfile's ARG ALGORITHM)")
+    parser.add_argument(
+        "--hosting", choices=["shipped", "async"], default="shipped", help="dev's endpoint: as shipped, or asynchronous"
+    )
     parser.add_argument("--fit-configuration", action="store_true", help=argparse.SUPPRESS)  # in the scratch copy
     args = parser.parse_args(argv)
     folder = (args.algorithm or "").partition(":")[0]  # conformance's module:attribute works too
     if folder and folder != chosen():
-        return run_in_copy(folder, WORK, ["--keep-running"] if args.keep_running else [])
+        return run_in_copy(
+            folder, WORK, [*(["--keep-running"] if args.keep_running else []), "--hosting", args.hosting]
+        )
     started = time.monotonic()
     if args.fit_configuration:
         fit_configuration()
-    demo(args.keep_running)
+    demo(args.keep_running, args.hosting)
     say(f"done in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -58,8 +58,6 @@ class DriftStack(EnvironmentStack):
                 {INPUT_DATA_PREFIX: drift.retrain_data_prefix, INPUT_COMMIT: RETRAINING_COMMIT},
             )
         namespace = inference.monitoring.container_metrics_namespace or self.app_name
-        # One keyword an input from the platform, inference or settings: alike in shape only to promote_command.py's
-        # result (duplicates pairs them).
         self.monitor = DriftMonitor(
             self,
             "DriftMonitor",

@@ -9,9 +9,12 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings, InferenceComponentSettings
-from config.contract import CONTAINER, DATA_CAPTURE_PREFIX, inference_component_name
+from config.contract import ASYNC_INPUT_PREFIX, CONTAINER, DATA_CAPTURE_PREFIX, inference_component_name
 from sagemaker_constructs import (
     AlarmThresholds,
+    AsyncEndpointAutoScaling,
+    AsyncEndpointMonitoring,
+    AsyncInference,
     ComponentAutoScaling,
     EndpointAutoScaling,
     EndpointMonitoring,
@@ -78,8 +81,10 @@ class InferenceStack(EnvironmentStack):
             environment={
                 CONTAINER.environment.metrics_namespace: app_name,
                 CONTAINER.environment.metrics_endpoint_name: endpoint_name,
+                **_async_environment(endpoint_settings),
             },
         )
+        asynchronous = endpoint_settings.asynchronous
         self.endpoint = RealtimeEndpoint(
             self,
             "Endpoint",
@@ -91,6 +96,14 @@ class InferenceStack(EnvironmentStack):
             data_capture_uri=f"s3://{artifacts}/{DATA_CAPTURE_PREFIX}",
             data_capture_percentage=endpoint_settings.data_capture_percentage,
             traffic_shifting=_traffic_shifting(endpoint_settings.deployment),
+            async_inference=None
+            if asynchronous is None
+            else AsyncInference(
+                output_uri=f"s3://{artifacts}/{asynchronous.output_prefix}",
+                failure_uri=f"s3://{artifacts}/{asynchronous.failure_prefix}",
+                notification_topic=platform.alarm_topic,
+                max_concurrent_invocations_per_instance=asynchronous.max_concurrent_invocations_per_instance,
+            ),
             container_startup_health_check_timeout=_seconds(
                 endpoint_settings.container_startup_health_check_timeout_seconds
             ),
@@ -122,8 +135,22 @@ class InferenceStack(EnvironmentStack):
             )
         else:
             self.autoscaling = None
+        self.async_autoscaling: AsyncEndpointAutoScaling | None = None
+        if asynchronous is not None:
+            self.async_autoscaling = AsyncEndpointAutoScaling(
+                self,
+                "AsyncAutoScaling",
+                endpoint=self.endpoint,
+                min_capacity=asynchronous.min_instances,
+                max_capacity=asynchronous.max_instances,
+                backlog_per_instance=asynchronous.backlog_per_instance,
+                scale_in_cooldown=cdk.Duration.seconds(asynchronous.scale_in_cooldown_seconds),
+                scale_out_cooldown=cdk.Duration.seconds(asynchronous.scale_out_cooldown_seconds),
+            )
         monitoring = settings.monitoring
         capacity = (scaling.min_capacity, scaling.max_capacity) if scaling else _fixed_capacity(self.endpoint, variant)
+        if asynchronous is not None:
+            capacity = None  # the fleet may be at zero: no "instances below minimum" alarm
         self.monitoring = EndpointMonitoring(
             self,
             "Monitoring",
@@ -148,11 +175,25 @@ class InferenceStack(EnvironmentStack):
             max_capacity=capacity[1] if capacity else None,
             data_capture_bucket_name=artifacts if endpoint_settings.data_capture_percentage else None,
         )
+        self.async_monitoring: AsyncEndpointMonitoring | None = None
+        if asynchronous is not None:
+            self.async_monitoring = AsyncEndpointMonitoring(
+                self,
+                "AsyncMonitoring",
+                endpoint=self.endpoint,
+                alarm_topic=platform.alarm_topic,
+                dashboard=self.monitoring.dashboard,
+                max_backlog_age=cdk.Duration.minutes(asynchronous.max_backlog_age_minutes),
+                failure_rate_percent=monitoring.server_error_rate_percent,
+                backlog_per_instance=asynchronous.backlog_per_instance,
+                evaluation=cdk.Duration.minutes(monitoring.evaluation_minutes),
+            )
         cdk.CfnOutput(
             self,
             "EndpointName",
             value=self.endpoint.endpoint_name,
-            description="Send requests here (sagemaker-runtime InvokeEndpoint)",
+            description="Send requests here (sagemaker-runtime InvokeEndpoint"
+            + (f"Async, bodies under <ArtifactsBucketName>/{ASYNC_INPUT_PREFIX})" if asynchronous else ")"),
             export_name=f"{endpoint_name}-endpoint-name",
         )
         if self.component is not None:
@@ -190,6 +231,13 @@ class InferenceStack(EnvironmentStack):
             scale_in_cooldown=cdk.Duration.seconds(settings.scale_in_cooldown_seconds),
             scale_out_cooldown=cdk.Duration.seconds(settings.scale_out_cooldown_seconds),
         )
+
+
+def _async_environment(settings: EndpointSettings) -> dict[str, str]:
+    """An asynchronous endpoint's container accepts bodies up to `max_payload_mb` (it lowers that to its memory)."""
+    if settings.asynchronous is None:
+        return {}
+    return {CONTAINER.environment.max_payload_mb: str(settings.asynchronous.max_payload_mb)}
 
 
 def _variants(settings: EndpointSettings) -> list[InstanceVariant] | ServerlessVariant | ManagedVariant:

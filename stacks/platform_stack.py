@@ -132,6 +132,8 @@ class PlatformStack(EnvironmentStack):
             removal_policy=removal,
         )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
+        if settings.endpoint.asynchronous is not None:
+            self.execution_role.allow_async_notifications(self.alarm_topic)
         if settings.monitoring.manage_job_log_groups:
             EncryptedLogGroups(
                 self,

@@ -14,6 +14,7 @@ import pytest
 from xdist.scheduler import LoadFileScheduling
 
 from config import AppConfig, load_config
+from review.synth import synthesize as review_synthesize
 from tests.helpers import ROOT, TEST_ACCOUNT, Synthesized, cdk_context, new_stack, synthesize
 
 __all__ = ["ROOT", "TEST_ACCOUNT", "Synthesized", "cdk_context", "new_stack", "synthesize"]
@@ -27,6 +28,15 @@ def app_config() -> AppConfig:
 @pytest.fixture(scope="session")
 def synthesized(app_config: AppConfig, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(app_config, tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This working tree's cloud assembly, synthesized as `cdk synth` and the review CLI run app.py (a process of its
+    own, the CLI's context, no credentials). Read it; a test that changes it works on a copy."""
+    outdir = tmp_path_factory.mktemp("cli-synth") / "cdk.out"
+    review_synthesize(ROOT, outdir, what="the working tree")
+    return outdir
 
 
 @pytest.fixture
@@ -47,11 +57,14 @@ def container_directory(tmp_path: Path) -> Path:
 # pytest-xdist's own `--dist loadgroup` cannot express it: with pytest 9 its group suffix no longer reaches the
 # test ids it schedules by (xdist 3.8.0 sets `Item._nodeid`, which pytest 9 derives `nodeid` without).
 _ONE_WORKER_DIRECTORIES = ("tests/e2e/", "tests/emulator/")
+# Files that share a session fixture costlier than the scheduling freedom they give up (cli_synth).
+_ONE_WORKER_FILES = {"tests/test_determinism.py": "cli_synth", "tests/review/test_cli.py": "cli_synth"}
 
 
 class _FileOrDirectoryScheduling(LoadFileScheduling):  # type: ignore[misc]  # xdist has no type hints
     def _split_scope(self, nodeid: str) -> str:
-        return next((d for d in _ONE_WORKER_DIRECTORIES if nodeid.startswith(d)), super()._split_scope(nodeid))
+        scope = super()._split_scope(nodeid)
+        return next((d for d in _ONE_WORKER_DIRECTORIES if nodeid.startswith(d)), _ONE_WORKER_FILES.get(scope, scope))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:

@@ -6,17 +6,32 @@ import fnmatch
 import json
 import subprocess
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.helpers import ROOT, Synthesized
 
-# Paths and a dataclass, alike in shape only to config/container_interface.py's opening (duplicates pairs them).
 CHECKOV = ROOT / ".checkov-venv" / "bin" / "checkov"
 SKIPS_FILE = ROOT / "checkov-skips.toml"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """One reviewed entry of checkov-skips.toml: the check, where it may fail (stages: every one when None), why."""
+
+    check: str
+    resources: tuple[str, ...]
+    reason: str
+    stages: tuple[str, ...] | None = None
+
+    def covers(self, finding: Finding) -> bool:
+        return (
+            self.check == finding.check
+            and (self.stages is None or finding.stage in self.stages)
+            and any(fnmatch.fnmatchcase(finding.resource, pattern) for pattern in self.resources)
+        )
 
 
 @dataclass(frozen=True)
@@ -27,17 +42,15 @@ class Finding:
     name: str
 
 
-def _skips() -> list[dict[str, Any]]:
-    skips: list[dict[str, Any]] = tomllib.loads(SKIPS_FILE.read_text())["skip"]
+def _skips() -> list[Skip]:
+    """The file's entries, read once: an unknown key is an error naming the entry."""
+    skips = []
+    for entry in tomllib.loads(SKIPS_FILE.read_text())["skip"]:
+        unknown = sorted(set(entry) - {field.name for field in fields(Skip)})
+        assert not unknown, f"{SKIPS_FILE.name}: the entry of {entry.get('check')} has unknown keys {unknown}"
+        stages = tuple(entry["stages"]) if "stages" in entry else None
+        skips.append(Skip(entry["check"], tuple(entry["resources"]), entry["reason"], stages))
     return skips
-
-
-def _covers(skip: dict[str, Any], finding: Finding) -> bool:
-    return (
-        skip["check"] == finding.check
-        and finding.stage in skip.get("stages", [finding.stage])
-        and any(fnmatch.fnmatchcase(finding.resource, pattern) for pattern in skip["resources"])
-    )
 
 
 def _run_checkov(outdir: Path) -> list[Finding]:
@@ -81,16 +94,15 @@ def findings(synthesized: Synthesized) -> list[Finding]:
 def test_every_skip_has_a_reason_and_names_its_check_and_resources() -> None:
     # GIVEN the reviewed skips WHEN each is read THEN it says which check, where, and why
     for skip in _skips():
-        assert set(skip) <= {"check", "resources", "stages", "reason"}, skip
-        assert skip["check"].startswith("CKV"), skip
-        assert skip["resources"], skip
-        assert len(skip["reason"]) > 40, f"{skip['check']}: give a reason a security reviewer would accept"
+        assert skip.check.startswith("CKV"), skip
+        assert skip.resources, skip
+        assert len(skip.reason) > 40, f"{skip.check}: give a reason a security reviewer would accept"
 
 
 @pytest.mark.slow
 def test_checkov_finds_nothing_beyond_the_reviewed_skips(findings: list[Finding]) -> None:
     # GIVEN every environment's synthesized templates WHEN checkov checks them
-    unexpected = [f for f in findings if not any(_covers(s, f) for s in _skips())]
+    unexpected = [f for f in findings if not any(s.covers(f) for s in _skips())]
     # THEN every failed check is a reviewed skip
     assert not unexpected, "\n".join(f"{f.check} {f.stage} {f.resource}: {f.name}" for f in unexpected)
 
@@ -98,6 +110,6 @@ def test_checkov_finds_nothing_beyond_the_reviewed_skips(findings: list[Finding]
 @pytest.mark.slow
 def test_every_skip_still_matches_a_finding(findings: list[Finding]) -> None:
     # GIVEN the reviewed skips WHEN checkov's findings are compared with them
-    unused = [s["check"] for s in _skips() if not any(_covers(s, f) for f in findings)]
+    unused = [s.check for s in _skips() if not any(s.covers(f) for f in findings)]
     # THEN none is stale: a fixed finding takes its skip out of the file
     assert not unused, f"remove these entries from {SKIPS_FILE.name}: {unused}"

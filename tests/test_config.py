@@ -125,7 +125,7 @@ BAD_VALUES = [
         [{"instance_type": "ml.m5.large", "initial_instance_count": 1}],
         (
             r"environment 'dev': endpoint: give exactly one of variants \(instances\), serverless, "
-            r"inference_component \(given: variants \(instances\), inference_component\)"
+            r"inference_component, variants \+ asynchronous \(given: variants \(instances\), inference_component\)"
         ),
     ),
     (

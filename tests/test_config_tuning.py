@@ -234,7 +234,7 @@ def _given(tuning: dict[str, Any], message: str) -> Callable[[], Case]:
     return lambda: _case({"objective": OBJECTIVE} | tuning, message)
 
 
-# A table of cases: its rows share a shape (duplicates pairs them), each is another input and the error it must give.
+# A table of cases: each row another input and the error it must give.
 # Each row builds its case when it runs, from what the algorithm declares (a skip when it declares no such thing).
 @pytest.mark.parametrize(
     "case",

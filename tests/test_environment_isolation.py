@@ -27,28 +27,14 @@ import pytest
 from config import AppConfig
 from sagemaker_constructs.execution_role import SAGEMAKER_METRIC_NAMESPACES
 from stacks.deployment_access_stack import add_deployment_access
+from tests.deploy_readiness.schemas import resource_types
 from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context
 
 PARTITION = "aws"
-# Actions IAM grants on "*" only (no resource-level permissions); none names another environment's resource.
-# Written from the Service Authorization Reference, not imported from state_machines.py: an action the product
-# adds on "*" must be reviewed into this list, not pass because it is the product's own.
-NO_RESOURCE_LEVEL_ACTIONS = {
-    "ecr:GetAuthorizationToken",
-    "cloudwatch:PutMetricData",  # limited by a cloudwatch:namespace condition, checked below
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-}
+# An Allow on "*" names no environment's resource when IAM cannot scope its action: the Service Authorization
+# Reference (cfn-lint's copy) lists no resource type for it. PutMetricData is scoped by its namespace condition
+# instead, checked in test_what_a_shared_account_cannot_scope.
+SCOPED_BY_CONDITION = {"cloudwatch:PutMetricData"}
 # Shared by every environment of an account and region: SageMaker writes every job's streams into one group
 # per kind. The role may create the group and list its streams; it writes only its own streams (checked).
 SHARED_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/ProcessingJobs")
@@ -269,7 +255,8 @@ def test_no_statement_of_one_environment_matches_anothers_resources(
         if statement.environment == other or statement.sid == "AssumeCdkBootstrapRoles":
             continue
         if "*" in statement.resources:
-            assert set(statement.actions) <= NO_RESOURCE_LEVEL_ACTIONS, statement
+            scopable = [a for a in statement.actions if a not in SCOPED_BY_CONDITION and resource_types(a) != ()]
+            assert scopable == [], statement
             continue
         services = {action.split(":", 1)[0] for action in statement.actions}
         reached += [

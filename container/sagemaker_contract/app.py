@@ -47,6 +47,8 @@ class ServeOptions:
     workers: int
     cache_dir: Path
     log: RequestLogSettings
+    # What SAGEMAKER_MAX_PAYLOAD_IN_MB asked for, when the server lowered it to fit its memory.
+    requested_max_payload_mb: int | None = None
 
 
 class _ClientGone(Exception):  # noqa: N818 - control flow, not an error
@@ -60,12 +62,18 @@ class InferenceApp:
         self._cache_dir = options.cache_dir
         self._limit = options.max_payload_mb * MIB
         self._limit_mb = options.max_payload_mb
+        requested = options.requested_max_payload_mb
+        self._limit_reason = (
+            f"{interface.MAX_PAYLOAD_MB}={requested}, lowered to what this instance's memory decodes per worker"
+            if requested is not None and requested > options.max_payload_mb
+            else interface.MAX_PAYLOAD_MB
+        )
         self._log = RequestLog(options.log)
         self._execution_parameters = msgspec.json.encode(
             {
                 "MaxConcurrentTransforms": options.workers,
                 "BatchStrategy": "MULTI_RECORD",
-                "MaxPayloadInMB": options.max_payload_mb,
+                "MaxPayloadInMB": min(options.max_payload_mb, interface.BATCH_MAX_PAYLOAD_MB),
             }
         )
         self.model: Model | None = None
@@ -219,7 +227,7 @@ class InferenceApp:
         return BadRequestError(
             413,
             f"the body has {size} bytes, over the limit of {self._limit_mb} MB ({self._limit} bytes); "
-            f"split it into smaller requests (limit: {interface.MAX_PAYLOAD_MB})",
+            f"split it into smaller requests (limit: {self._limit_reason})",
         )
 
 

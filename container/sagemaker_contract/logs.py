@@ -9,11 +9,33 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from sagemaker_contract import interface
+
 _encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class MetricsTarget:
+    """Where serving's and the drift check's embedded-metric-format records go: the namespace (None: no metrics)
+    and the dimension values, `interface.UNKNOWN` when their variable is unset (the app sets all three)."""
+
+    namespace: str | None
+    endpoint_name: str = interface.UNKNOWN
+    model_version: str = interface.UNKNOWN
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> MetricsTarget:
+        return cls(
+            namespace=environ.get(interface.METRICS_NAMESPACE) or None,
+            endpoint_name=environ.get(interface.METRICS_ENDPOINT_NAME) or interface.UNKNOWN,
+            model_version=environ.get(interface.METRICS_MODEL_VERSION) or interface.UNKNOWN,
+        )
 
 
 def _timestamp(now: float) -> str:

@@ -49,8 +49,6 @@ from sagemaker_contract.interface import (
     DRIFT_OVERALL_METRICS,
     DRIFT_THRESHOLD,
     DRIFT_WINDOW,
-    METRICS_ENDPOINT_NAME,
-    METRICS_NAMESPACE,
     PROCESSING_DIR,
     PROCESSING_OUTPUT,
 )
@@ -67,6 +65,7 @@ from sagemaker_contract.interface import METRIC_OVERALL_DRIFT as OVERALL_DRIFT
 from sagemaker_contract.interface import METRIC_PREDICTION_DRIFT as PREDICTION_DRIFT
 from sagemaker_contract.interface import METRIC_ROWS_ANALYZED as ROWS_ANALYZED
 from sagemaker_contract.interface import METRIC_UNMATCHED_PREDICTIONS as UNMATCHED
+from sagemaker_contract.logs import MetricsTarget
 from sagemaker_contract.paths import OptMl
 
 REPORT_FILE = "drift-report.json"
@@ -83,8 +82,7 @@ EXIT_FAILURE = 1
 
 @dataclass(frozen=True)
 class Settings:
-    namespace: str | None
-    endpoint_name: str
+    metrics: MetricsTarget
     threshold: float
     min_rows: int
     window: str | None
@@ -98,8 +96,7 @@ class Settings:
         if min_rows < 1 or min_rows != int(min_rows):
             raise UserError(f"{DRIFT_MIN_ROWS} must be a whole number of at least 1, got {environ[DRIFT_MIN_ROWS]!r}")
         return cls(
-            namespace=environ.get(METRICS_NAMESPACE) or None,
-            endpoint_name=environ.get(METRICS_ENDPOINT_NAME) or "unknown",
+            metrics=MetricsTarget.from_environment(environ),
             threshold=threshold,
             min_rows=int(min_rows),
             window=environ.get(DRIFT_WINDOW) or None,
@@ -177,7 +174,7 @@ def analyse(baseline: baselines.Baseline, window: Window, settings: Settings) ->
     report: dict[str, Any] = {
         "format": "drift-report",
         "format_version": REPORT_FORMAT_VERSION,
-        "endpoint_name": settings.endpoint_name,
+        "endpoint_name": settings.metrics.endpoint_name,
         "window": settings.window,
         "baseline_channel": baseline.channel,
         "threshold": settings.threshold,
@@ -237,12 +234,12 @@ def violations(report: dict[str, Any]) -> dict[str, Any]:
 
 def metric_records(report: dict[str, Any], settings: Settings, timestamp_ms: int) -> list[dict[str, Any]]:
     """EMF records: counts always; drift, missing and out-of-range rates only once the window has min_rows."""
-    if settings.namespace is None:
+    if settings.metrics.namespace is None:
         return []
 
     def record(dimensions: list[str], values: dict[str, float], units: dict[str, str], **keys: str) -> dict[str, Any]:
         directive = {
-            "Namespace": settings.namespace,
+            "Namespace": settings.metrics.namespace,
             "Dimensions": [dimensions],
             "Metrics": [{"Name": name, "Unit": units[name]} for name in values],
         }
@@ -256,7 +253,7 @@ def metric_records(report: dict[str, Any], settings: Settings, timestamp_ms: int
         UNMATCHED: counts["unmatched_predictions"],
     }
     records = []
-    endpoint = {DIMENSION_ENDPOINT: settings.endpoint_name}
+    endpoint = {DIMENSION_ENDPOINT: settings.metrics.endpoint_name}
     if report["status"] in {"ok", "drift"}:
         overall = report["overall"]
         overall_values |= {

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from sagemaker_contract.interface import FAILURE_FILE, METADATA_FILE
 
 DEFAULT_OPT_ML = "/opt/ml"
 # METADATA_FILE is written last into the model directory by training (it marks a complete model) and read
 # first by serving.
-__all__ = ["DEFAULT_OPT_ML", "METADATA_FILE", "OptMl", "available_cpus"]
+__all__ = ["DEFAULT_OPT_ML", "METADATA_FILE", "OptMl", "available_cpus", "available_memory_bytes"]
+# cgroup limits: v2's one file, v1's (a huge number there means no limit).
+_CGROUP_MEMORY_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
+def available_memory_bytes() -> int:
+    """The memory this process may use: its container's cgroup limit if it has one, else the machine's."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in _CGROUP_MEMORY_LIMITS:
+        try:
+            text = limit_file.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return min(int(text), physical)
+    return physical
 
 
 def available_cpus() -> int:
@@ -19,60 +34,26 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
 class OptMl:
-    """The /opt/ml tree of CONTRACT.md, rooted at `root`."""
+    """The /opt/ml tree of CONTRACT.md, rooted at `root`: SageMaker's layout at a glance, one attribute a path."""
 
-    root: Path
+    def __init__(self, root: Path) -> None:
+        self.root: Final = root
+        self.config: Final = root / "input" / "config"
+        self.hyperparameters: Final = self.config / "hyperparameters.json"
+        self.resource_config: Final = self.config / "resourceconfig.json"
+        self.input_data_config: Final = self.config / "inputdataconfig.json"
+        self.data: Final = root / "input" / "data"
+        self.model: Final = root / "model"
+        self.metadata: Final = self.model / METADATA_FILE
+        self.output: Final = root / "output"
+        self.failure: Final = self.output / FAILURE_FILE
+        self.output_data: Final = self.output / "data"
+        self.checkpoints: Final = root / "checkpoints"
 
     @classmethod
     def from_environment(cls) -> OptMl:
         return cls(Path(os.environ.get("OPT_ML_DIR", DEFAULT_OPT_ML)))
 
-    # One property a path of SageMaker's /opt/ml layout: alike in shape (duplicates pairs them), each another path.
-    @property
-    def config(self) -> Path:
-        return self.root / "input" / "config"
-
-    @property
-    def hyperparameters(self) -> Path:
-        return self.config / "hyperparameters.json"
-
-    @property
-    def resource_config(self) -> Path:
-        return self.config / "resourceconfig.json"
-
-    @property
-    def input_data_config(self) -> Path:
-        return self.config / "inputdataconfig.json"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "input" / "data"
-
     def channel(self, name: str) -> Path:
         return self.data / name
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def metadata(self) -> Path:
-        return self.model / METADATA_FILE
-
-    @property
-    def output(self) -> Path:
-        return self.root / "output"
-
-    @property
-    def failure(self) -> Path:
-        return self.output / FAILURE_FILE
-
-    @property
-    def output_data(self) -> Path:
-        return self.output / "data"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"

@@ -63,8 +63,8 @@ class Capabilities:
 class TuningRange:
     """A default range of a tuning job: integer or continuous from `min_value` to `max_value`, or categorical.
 
-    Alike in fields to the app's `training_pipeline.tuning.ParameterRange`, not shared: the image cannot import
-    the app; the app reads these ranges from algorithm.json, which the entry point writes from this one.
+    The app cannot import the image's package: it reads these ranges from algorithm.json, which the entry point
+    writes from this one, into its configuration's `config.tuning.ParameterRangeSettings`.
     """
 
     type: Literal["integer", "continuous", "categorical"]

@@ -66,14 +66,12 @@ ERRORS = Setting(interface.REQUEST_LOG_ERRORS, 3, 0, 1_000_000)
 
 @dataclass(frozen=True)
 class RequestLogSettings:
-    """Per worker and interval: how many request lines to write, and the EMF record's namespace and dimensions."""
+    """Per worker and interval: how many request lines to write, and where the EMF record goes."""
 
     interval_seconds: int
     successes: int
     errors: int
-    namespace: str | None = None
-    endpoint_name: str | None = None
-    model_version: str | None = None
+    metrics: logs.MetricsTarget
 
     @classmethod
     def from_environment(cls) -> RequestLogSettings:
@@ -88,9 +86,7 @@ class RequestLogSettings:
             interval_seconds=interval,
             successes=SUCCESSES.read(),
             errors=ERRORS.read(),
-            namespace=os.environ.get(interface.METRICS_NAMESPACE) or None,
-            endpoint_name=os.environ.get(interface.METRICS_ENDPOINT_NAME),
-            model_version=os.environ.get(interface.METRICS_MODEL_VERSION),
+            metrics=logs.MetricsTarget.from_environment(os.environ),
         )
 
 
@@ -112,11 +108,11 @@ class RequestLog:
         self._clock = clock
         self._timer: asyncio.TimerHandle | None = None
         self._dimensions = {
-            interface.DIMENSION_ENDPOINT: settings.endpoint_name or interface.UNKNOWN,
-            interface.DIMENSION_MODEL_VERSION: settings.model_version or interface.UNKNOWN,
+            interface.DIMENSION_ENDPOINT: settings.metrics.endpoint_name,
+            interface.DIMENSION_MODEL_VERSION: settings.metrics.model_version,
         }
         self._directive = {
-            "Namespace": settings.namespace,
+            "Namespace": settings.metrics.namespace,
             "Dimensions": [list(dimensions) for dimensions in interface.DIMENSIONS],
             "Metrics": [{"Name": name, "Unit": "Count"} for name in _COUNTS],
         }
@@ -192,7 +188,7 @@ class RequestLog:
                 "latency_ms": self._percentiles(),
                 "lines_left_out": self._left_out,
             }
-            if self._settings.namespace and self._sums[0]:
+            if self._settings.metrics.namespace and self._sums[0]:
                 emf = {"Timestamp": int(self._start * 1000), "CloudWatchMetrics": [self._directive]}
                 fields |= {"_aws": emf, **self._dimensions, **dict(zip(_COUNTS, self._sums, strict=True))}
             self._write("info", "summary", **fields)

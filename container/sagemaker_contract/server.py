@@ -31,9 +31,9 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 from sagemaker_contract import balance, interface, logs, request_log
-from sagemaker_contract.app import TIMED_OUT, InferenceApp, ServeOptions
+from sagemaker_contract.app import MIB, TIMED_OUT, InferenceApp, ServeOptions
 from sagemaker_contract.balance import Acceptor, ConnectionBoard
-from sagemaker_contract.paths import OptMl, available_cpus
+from sagemaker_contract.paths import OptMl, available_cpus, available_memory_bytes
 from sagemaker_contract.protocol import Algorithm
 from sagemaker_contract.variables import SettingError, int_variable
 
@@ -163,6 +163,12 @@ def _pre_fork(arbiter: Any, worker: Any) -> None:
     worker.board_slot = BOARD.free_slot({getattr(w, "board_slot", None) for w in arbiter.WORKERS.values()})
 
 
+def payload_limit_for_memory(memory_mb: int, workers: int) -> int:
+    """The largest body (MB, at least 1) of which each worker can decode one at a time in its share of the memory."""
+    share = memory_mb * interface.MEMORY_SHARE_FOR_BODIES / workers
+    return max(1, int(share / interface.DECODE_BYTES_PER_BODY_BYTE))
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     port: int
@@ -171,15 +177,23 @@ class ServeSettings:
     max_payload_mb: int
     accept_defer_milliseconds: int
     log: request_log.RequestLogSettings
+    # What SAGEMAKER_MAX_PAYLOAD_IN_MB asked for, and the memory max_payload_mb was lowered to fit (if it was).
+    requested_max_payload_mb: int
+    memory_mb: int
 
     @classmethod
     def from_environment(cls) -> ServeSettings:
         cpus = available_cpus()
+        workers = int_variable(interface.SERVER_WORKERS, cpus, 1, 1024)
+        requested = int_variable(interface.MAX_PAYLOAD_MB, 6, 1, interface.MAX_PAYLOAD_MB_LIMIT)
+        memory_mb = available_memory_bytes() // MIB
         return cls(
             port=int_variable(interface.BIND_TO_PORT, 8080, 1, 65535),
-            workers=int_variable(interface.SERVER_WORKERS, cpus, 1, 1024),
+            workers=workers,
             timeout_seconds=int_variable(interface.SERVER_TIMEOUT, 60, 1, interface.MAX_SERVER_TIMEOUT_SECONDS),
-            max_payload_mb=int_variable(interface.MAX_PAYLOAD_MB, 6, 1, interface.MAX_PAYLOAD_MB_LIMIT),
+            max_payload_mb=min(requested, payload_limit_for_memory(memory_mb, workers)),
+            requested_max_payload_mb=requested,
+            memory_mb=memory_mb,
             accept_defer_milliseconds=int_variable(
                 interface.SERVER_ACCEPT_DEFER_MILLISECONDS,
                 balance.DEFAULT_DEFER_MILLISECONDS,
@@ -314,7 +328,7 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
         logs.emit("error", "bad_settings", error=str(error))
         return 2
     try:
-        metadata = json.loads((paths.model / interface.METADATA_FILE).read_text())
+        metadata = json.loads(paths.metadata.read_text())
     except (OSError, ValueError):
         logs.emit(
             "error",
@@ -338,7 +352,9 @@ def run(algorithm: Algorithm[Any], paths: OptMl) -> int:
     DeadlineProtocol.request_seconds = settings.timeout_seconds  # inherited by the forked workers
     # /opt/ml/model may be read-only; the workers' shared scratch space is per server start.
     cache_dir = Path(tempfile.mkdtemp(prefix="sagemaker-serve-"))
-    options = ServeOptions(settings.max_payload_mb, settings.workers, cache_dir, settings.log)
+    options = ServeOptions(
+        settings.max_payload_mb, settings.workers, cache_dir, settings.log, settings.requested_max_payload_mb
+    )
     app = InferenceApp(algorithm, paths.model, options)
     gunicorn_options = {
         "bind": [f"0.0.0.0:{settings.port}"],

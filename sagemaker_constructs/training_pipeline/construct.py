@@ -19,7 +19,11 @@ from constructs import Construct
 from config.contract import INPUT_DATA_PREFIX, TRAINING_PIPELINE_STATE_MACHINE, state_machine_log_group_name
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.model_registry import ModelRegistry
-from sagemaker_constructs.state_machines import encrypted_log_group, logged_state_machine, state_machine_role
+from sagemaker_constructs.state_machines import (
+    logged_state_machine,
+    starter_role,
+    state_machine_role,
+)
 from sagemaker_constructs.training_pipeline import outcomes, registration, states, tuning
 from sagemaker_constructs.training_pipeline.options import (
     QualityGate,
@@ -142,25 +146,18 @@ class TrainingPipeline(Construct):
             artifacts_bucket=artifacts_bucket,
         )
 
-        # Built like the drift monitor's log group (duplicates pairs them): each state machine its own group, named
-        # by its machine; encrypted_log_group already holds what they share.
-        self.log_group = encrypted_log_group(
-            self,
-            "Logs",
-            log_group_name=state_machine_log_group_name(name_prefix, TRAINING_PIPELINE_STATE_MACHINE),
-            encryption_key=encryption_key,
-            retention_days=log_retention_days,
-            removal_policy=removal_policy,
-        )
-
         definition = self._definition(training, transform, quality_gate, image_uri, notification_topic)
-        self.state_machine = logged_state_machine(
+        # Called as the drift monitor calls it (duplicates pairs the two calls), with this construct's values.
+        self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
             definition=definition,
             role=self.role,
             policy=self.policy,
-            log_group=self.log_group,
+            log_group_name=state_machine_log_group_name(name_prefix, TRAINING_PIPELINE_STATE_MACHINE),
+            encryption_key=encryption_key,
+            log_retention_days=log_retention_days,
+            removal_policy=removal_policy,
             comment=f"{name_prefix}: train, evaluate, create model, batch transform, notify",
         )
 
@@ -185,27 +182,16 @@ class TrainingPipeline(Construct):
             enabled=enabled,
             description=f"Starts the {self.name_prefix} training pipeline (periodic batch scoring)",
         )
-        # The target's own role would hold its permission in an inline policy, which the HIPAA and NIST
-        # packs refuse: synthesis of any environment with a schedule failed. One managed policy instead.
-        role = iam.Role(
+        role = starter_role(
             self,
-            f"{id_}Role",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            id_,
+            service="events.amazonaws.com",
+            state_machine=self.state_machine,
             description=f"Lets EventBridge start the {self.name_prefix} training pipeline",
-        )
-        iam.ManagedPolicy(
-            self,
-            f"{id_}Policy",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn])
-            ],
         )
         rule.add_target(
             targets.SfnStateMachine(
-                self.state_machine,
-                input=events.RuleTargetInput.from_object(dict(execution_input)),
-                role=role.without_policy_updates(),
+                self.state_machine, input=events.RuleTargetInput.from_object(dict(execution_input)), role=role
             )
         )
         return rule

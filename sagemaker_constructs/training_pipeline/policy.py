@@ -73,8 +73,8 @@ def pipeline_policy(
     jobs = {kind: arn(kind, f"{name_prefix}-*") for kind in kinds}
     tuning_statements = (
         [
-            # Written out again in tests/sagemaker_constructs/test_training_tuning.py on purpose: the test states
-            # what this list must equal instead of reading it from here.
+            # What Step Functions' .sync tuning integration needs, and listing the jobs' training jobs and tags: checked
+            # against the deploy-readiness table of that integration (tests/deploy_readiness/requirements.py).
             iam.PolicyStatement(
                 sid="RunTuningJobs",
                 actions=[

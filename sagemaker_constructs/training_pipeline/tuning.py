@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aws_cdk import aws_stepfunctions as sfn
 
@@ -23,7 +23,7 @@ from config.contract import (
     MAX_TUNING_JOB_NAME_LENGTH,
     MIN_TUNING_NAME_HASH_LENGTH,
 )
-from config.tuning import TuningSettings, hyperband_resource
+from config.tuning import ParameterRangeSettings, TuningSettings, hyperband_resource
 
 # Where the state machine keeps the narrowed ranges and the tuning job's name.
 RANGES_PATH = "$.tuning_ranges"
@@ -38,29 +38,13 @@ INVALID_TUNING_CAUSE = (
 
 
 @dataclass(frozen=True)
-class ParameterRange:
-    """One hyperparameter's range: integer or continuous from `min_value` to `max_value`, or categorical `values`.
-
-    Alike in fields to the container's `protocol.TuningRange`, which writes algorithm.json's default ranges: the
-    app cannot import the container's package (the image's Python and libraries), so this one is built from the
-    configuration's validated `[tuning]` ranges, whose defaults config/algorithm.py reads from that file.
-    """
-
-    name: str
-    type: Literal["integer", "continuous", "categorical"]
-    min_value: float | None = None
-    max_value: float | None = None
-    scaling: str = "Auto"
-    values: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class TuningOptions:
     """A hyperparameter tuning job in place of the single training job.
 
     :param objective_metric: one of the pipeline's metric definitions (a validation metric).
     :param objective_type: Maximize or Minimize.
-    :param ranges: the tuned hyperparameters; each is then not a static hyperparameter.
+    :param ranges: the tuned hyperparameters by name, each the configuration's validated range (whose defaults
+        are the container's, read from container/algorithm.json); each is then not a static hyperparameter.
     :param enabled_by_default: whether an execution whose input does not say `tuning` tunes. @default False.
     :param warm_start: IdenticalDataAndAlgorithm or TransferLearning: an execution whose input names
         `tuning_parent` continues that tuning job's search. @default None (no warm start).
@@ -72,7 +56,7 @@ class TuningOptions:
 
     objective_metric: str
     objective_type: str
-    ranges: tuple[ParameterRange, ...]
+    ranges: Mapping[str, ParameterRangeSettings]
     strategy: str = "Bayesian"
     max_training_jobs: int = 20
     max_parallel_training_jobs: int = 2
@@ -83,8 +67,8 @@ class TuningOptions:
     enabled_by_default: bool = False
 
     @property
-    def numeric_ranges(self) -> tuple[ParameterRange, ...]:
-        return tuple(r for r in self.ranges if r.type != "categorical")
+    def numeric_ranges(self) -> dict[str, ParameterRangeSettings]:
+        return {name: r for name, r in self.ranges.items() if r.type != "categorical"}
 
     @classmethod
     def from_settings(
@@ -95,10 +79,7 @@ class TuningOptions:
         return cls(
             objective_metric=tuning.objective,
             objective_type=tuning.direction,
-            ranges=tuple(
-                ParameterRange(name, r.type, r.min_value, r.max_value, r.scaling, r.values)
-                for name, r in sorted(tuning.ranges.items())
-            ),
+            ranges=dict(sorted(tuning.ranges.items())),
             strategy=tuning.strategy,
             max_training_jobs=tuning.max_training_jobs,
             max_parallel_training_jobs=tuning.max_parallel_training_jobs,
@@ -169,7 +150,7 @@ def defaults(tuning: TuningOptions) -> dict[str, Any]:
 def configured_ranges(tuning: TuningOptions) -> dict[str, Any]:
     """MergeInput's addition: the configured numeric ranges, which the input's narrow."""
     return {
-        "configured_ranges": {r.name: {"min": r.min_value, "max": r.max_value} for r in tuning.numeric_ranges},
+        "configured_ranges": {n: {"min": r.min_value, "max": r.max_value} for n, r in tuning.numeric_ranges.items()},
     }
 
 
@@ -193,8 +174,8 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
             c.not_(c.or_(c.is_string(given), c.is_numeric(given), c.is_boolean(given), c.is_null(given))),
         ),
     ]
-    for r in tuning.ranges:
-        path = f"{given}.{r.name}"
+    for name, r in tuning.ranges.items():
+        path = f"{given}.{name}"
         if r.type == "categorical":
             rules.append(c.is_not_present(path))
             continue
@@ -222,7 +203,7 @@ def valid_input(tuning: TuningOptions, *, name_prefix: str, tuned_metric: str | 
         )
     # A tuned run: the tuned names are ranges, not static values; the objective's metric stays.
     hyperparameters = f"$.input.{INPUT_HYPERPARAMETERS}"
-    static_ok = [c.is_not_present(f"{hyperparameters}.{r.name}") for r in tuning.ranges]
+    static_ok = [c.is_not_present(f"{hyperparameters}.{name}") for name in tuning.ranges]
     if tuning.hyperband_resource is not None:  # MaxResource is the configured value of the resource
         static_ok.append(c.is_not_present(f"{hyperparameters}.{tuning.hyperband_resource[0]}"))
     if tuned_metric is not None and tuning.metric_hyperparameter is not None:
@@ -247,13 +228,13 @@ def warm_started() -> sfn.Condition:
 def parameter_ranges(tuning: TuningOptions) -> dict[str, Any]:
     """ParameterRanges: numeric bounds from the narrowed ranges (strings, as SageMaker takes them)."""
 
-    def bound(r: ParameterRange, which: str) -> str:
-        return f"States.Format('{{}}', {RANGES_PATH}.{r.name}.{which})"
+    def bound(name: str, which: str) -> str:
+        return f"States.Format('{{}}', {RANGES_PATH}.{name}.{which})"
 
     def numeric(kind: str) -> list[dict[str, Any]]:
         return [
-            {"Name": r.name, "MinValue.$": bound(r, "min"), "MaxValue.$": bound(r, "max"), "ScalingType": r.scaling}
-            for r in tuning.ranges
+            {"Name": n, "MinValue.$": bound(n, "min"), "MaxValue.$": bound(n, "max"), "ScalingType": r.scaling}
+            for n, r in tuning.ranges.items()
             if r.type == kind
         ]
 
@@ -261,7 +242,7 @@ def parameter_ranges(tuning: TuningOptions) -> dict[str, Any]:
         "IntegerParameterRanges": numeric("integer"),
         "ContinuousParameterRanges": numeric("continuous"),
         "CategoricalParameterRanges": [
-            {"Name": r.name, "Values": list(r.values)} for r in tuning.ranges if r.type == "categorical"
+            {"Name": n, "Values": list(r.values)} for n, r in tuning.ranges.items() if r.type == "categorical"
         ],
     }
     return {kind: entries for kind, entries in ranges.items() if entries}

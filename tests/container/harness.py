@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,12 +18,21 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
 
+from local_sagemaker import image_imports
 from local_sagemaker.container import SHARED_MACHINE_ENV, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINER = ROOT / "container"
 ENTRYPOINT = CONTAINER / "entrypoint.py"
 Array = NDArray[np.float64]
+
+
+def entrypoint(command: str) -> list[str]:
+    """`python container/entrypoint.py <command>` with only what the image installs importable, as the local
+    SageMaker runs it (local_sagemaker/image_imports.py)."""
+    return image_imports.command(ENTRYPOINT, [command])
+
+
 _VARIABLES = json.loads((CONTAINER / "interface.json").read_text())["environment"]
 # Tests that look for each request's own line: every line written (the defaults write a few per interval).
 LOG_EVERY_REQUEST = {_VARIABLES["request_log_successes"]: "1000000", _VARIABLES["request_log_errors"]: "1000000"}
@@ -119,7 +127,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def run_train(root: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "train"],
+        entrypoint("train"),
         env={**os.environ, "OPT_ML_DIR": str(root), **env},
         capture_output=True,
         text=True,
@@ -134,7 +142,7 @@ def serve_to_exit(
     """Run `serve` on a free port until it exits (a bad setting or model); output decoded leniently (a native
     library may print any bytes)."""
     result = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "serve"],
+        entrypoint("serve"),
         env={**os.environ, "OPT_ML_DIR": str(opt_ml), "SAGEMAKER_BIND_TO_PORT": str(free_port()), **(env or {})},
         capture_output=True,
         timeout=timeout,
@@ -175,7 +183,7 @@ class Hosts:
 
     def start(self, root: Path, addresses: dict[str, str], **env: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, str(ENTRYPOINT), "train"],
+            entrypoint("train"),
             # Every host shares this machine's cores, as in the local SageMaker: OpenMP threads spinning while
             # they wait for the other hosts would take the cores those hosts need to catch up.
             env={
@@ -301,7 +309,7 @@ def start_server(opt_ml: Path, log_path: Path, **env: str) -> Server:
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ENTRYPOINT), "serve"],
+            entrypoint("serve"),
             env={
                 **os.environ,
                 "OPT_ML_DIR": str(opt_ml),
@@ -333,7 +341,7 @@ def start_server(opt_ml: Path, log_path: Path, **env: str) -> Server:
 def start_long_training(root: Path, **env: str) -> tuple[subprocess.Popen[str], list[str]]:
     """Start a training that runs for minutes; return once it has reported its first round."""
     process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT), "train"],
+        entrypoint("train"),
         env={"OPT_ML_DIR": str(root), "PATH": "/usr/bin:/bin", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

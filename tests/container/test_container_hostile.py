@@ -42,113 +42,89 @@ def _typed(types: dict[str, dict[str, tuple[bytes, str]]]) -> list[tuple[str, by
 
 
 FIVE = np.arange(5.0).tobytes()
-HOSTILE: list[tuple[str, bytes, str, str]] = [
-    (
-        "npy shape of 10**12 rows, 40 bytes of data",
-        _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 5), }", FIVE),
-        "application/x-npy",
-        "declares shape (1000000000000, 5)",
-    ),
-    (
-        "npy shape whose product overflows int64",
-        _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 5), }", FIVE),
-        "application/x-npy",
-        "must be 1-D (one row) or 2-D",
-    ),
-    (
-        "npy 2-D shape overflowing int64",
-        _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (9223372036854775807, 5), }", FIVE),
-        "application/x-npy",
-        "declares shape",
-    ),
-    (
-        "npy header length of 4 GB (version 2.0)",
-        b"\x93NUMPY\x02\x00\xff\xff\xff\xff{",
-        "application/x-npy",
-        "not a .npy array",
-    ),
-    (
-        "npy header nested 5000 deep",
-        _npy("{'descr': '<f8', 'fortran_order': False, 'shape': " + "(" * 4000 + ")" * 4000 + "}"),
-        "application/x-npy",
-        "not a .npy array",
-    ),
-    (
-        "npy header that is code",
-        _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (__import__('os').getpid(), 5), }", FIVE),
-        "application/x-npy",
-        "not a .npy array",
-    ),
-    (
-        "npy object dtype (pickles)",
-        _npy("{'descr': '|O', 'fortran_order': False, 'shape': (1, 5), }", FIVE),
-        "application/x-npy",
-        "must hold numbers",
-    ),
-    (
-        "npy structured dtype",
-        _npy("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (5,), }", FIVE),
-        "application/x-npy",
-        "must hold numbers",
-    ),
-    (
-        "npy complex dtype",
-        _npy_of(np.zeros((1, 5), dtype=np.complex128)),
-        "application/x-npy",
-        "must hold numbers",
-    ),
-    ("npy 3-D", _npy_of(np.zeros((1, 1, 5))), "application/x-npy", "must be 1-D (one row) or 2-D"),
-    ("npy no rows", _npy_of(np.zeros((0, 5))), "application/x-npy", "at least one value"),
-    ("npy truncated data", _npy_of(np.zeros((2, 5)))[:-8], "application/x-npy", "declares shape (2, 5)"),
-    ("npy zip archive (npz)", b"PK\x03\x04" + b"\x00" * 100, "application/x-npy", "not a .npy array"),
-    ("npy infinite value", _npy_of(np.array([[1, 2, np.inf, 4, 5.0]])), "application/x-npy", "row 1, column 3 is inf"),
-    ("npy wrong width", _npy_of(np.zeros((2, 4))), "application/x-npy", "row 1 has 4 features; the model expects 5"),
-    # A table of cases by content type: its rows share a shape (duplicates pairs the groups), each another input
-    # and the error it must give.
-    *_typed(
-        {
-            "text/csv": {
-                "csv inf": (b"1,2,3,4,5\n1,2,inf,4,5\n", "row 2, column 3 is inf"),
-                "csv -Infinity": (b"1,2,3,4,-Infinity\n", "row 1, column 5 is -inf"),
-                "csv 1e999": (b"1,1e999,3,4,5\n", "row 1, column 2 is inf"),
-                "csv python-only number syntax": (b"1,2,3,4,1_000\n", "row 1, column 5: '1_000' is not a number"),
-                "csv not UTF-8": (b"1,2,3,4,\xff\n", "not UTF-8"),
+# Bodies by content type, each with what its 400 must say (rows alike in shape: duplicates pairs two groups, each
+# row another input). Record framing (the CSV records and JSON lines below): batch transform joins outputs to
+# inputs by position (test_container_records.py), so a body whose lines and records disagree is a 400 naming the
+# line, never a 200 with another number of predictions.
+HOSTILE: list[tuple[str, bytes, str, str]] = _typed(
+    {
+        "application/x-npy": {
+            "npy shape of 10**12 rows, 40 bytes of data": (
+                _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 5), }", FIVE),
+                "declares shape (1000000000000, 5)",
+            ),
+            "npy shape whose product overflows int64": (
+                _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 5), }", FIVE),
+                "must be 1-D (one row) or 2-D",
+            ),
+            "npy 2-D shape overflowing int64": (
+                _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (9223372036854775807, 5), }", FIVE),
+                "declares shape",
+            ),
+            "npy header length of 4 GB (version 2.0)": (b"\x93NUMPY\x02\x00\xff\xff\xff\xff{", "not a .npy array"),
+            "npy header nested 5000 deep": (
+                _npy("{'descr': '<f8', 'fortran_order': False, 'shape': " + "(" * 4000 + ")" * 4000 + "}"),
+                "not a .npy array",
+            ),
+            "npy header that is code": (
+                _npy("{'descr': '<f8', 'fortran_order': False, 'shape': (__import__('os').getpid(), 5), }", FIVE),
+                "not a .npy array",
+            ),
+            "npy object dtype (pickles)": (
+                _npy("{'descr': '|O', 'fortran_order': False, 'shape': (1, 5), }", FIVE),
+                "must hold numbers",
+            ),
+            "npy structured dtype": (
+                _npy("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (5,), }", FIVE),
+                "must hold numbers",
+            ),
+            "npy complex dtype": (_npy_of(np.zeros((1, 5), dtype=np.complex128)), "must hold numbers"),
+            "npy 3-D": (_npy_of(np.zeros((1, 1, 5))), "must be 1-D (one row) or 2-D"),
+            "npy no rows": (_npy_of(np.zeros((0, 5))), "at least one value"),
+            "npy truncated data": (_npy_of(np.zeros((2, 5)))[:-8], "declares shape (2, 5)"),
+            "npy zip archive (npz)": (b"PK\x03\x04" + b"\x00" * 100, "not a .npy array"),
+            "npy infinite value": (_npy_of(np.array([[1, 2, np.inf, 4, 5.0]])), "row 1, column 3 is inf"),
+            "npy wrong width": (_npy_of(np.zeros((2, 4))), "row 1 has 4 features; the model expects 5"),
+        },
+        "text/csv": {
+            "csv inf": (b"1,2,3,4,5\n1,2,inf,4,5\n", "row 2, column 3 is inf"),
+            "csv -Infinity": (b"1,2,3,4,-Infinity\n", "row 1, column 5 is -inf"),
+            "csv 1e999": (b"1,1e999,3,4,5\n", "row 1, column 2 is inf"),
+            "csv python-only number syntax": (b"1,2,3,4,1_000\n", "row 1, column 5: '1_000' is not a number"),
+            "csv not UTF-8": (b"1,2,3,4,\xff\n", "not UTF-8"),
+            # Characters str.splitlines() breaks at, inside one CSV record: never a second record (framing, above).
+            **{
+                f"csv {name} inside a record": (b"1,2,3,4,5\n1,2" + char + b",4,5\n", "row 2")
+                for name, char in (("bare CR", b"\r3"), ("VT", b"\x0b3\x0b3"), ("FF", b"3\x0c3"))
             },
-            "application/json": {
-                "json 1e999": (b"[[1, 2, 3, 4, 1e999]]", "row 1, column 5: Number out of range"),
-                "json -1e999 one row": (b"[1, 2, -1e999, 4, 5]", "row 1, column 3: Number out of range"),
-                "json NaN literal": (b"[[1, 2, NaN, 4, 5]]", "malformed JSON"),
-                "json nested 100 000 deep": (b"[" * 100_000 + b"]" * 100_000, "row 1, column 1"),
-                "json a string": (b'"1,2,3,4,5"', "not a JSON array or object"),
-                "json empty array": (b"[]", "no rows"),
-                "json ragged rows": (b"[[1,2,3,4,5],[1,2,3]]", "row 2 has 3 features"),
-                "json unknown key": (b'{"instances": [[1,2,3,4,5]], "extra": 1}', "unknown field `extra`"),
+            **{
+                f"csv {name} inside a record": (b"1,2,3,4,5\n1,2,3" + char.encode() + b"3,4,5\n", "row 2")
+                for name, char in (("U+2028", "\u2028"), ("U+0085", "\x85"), ("FS", "\x1c"))
             },
-            "application/jsonlines": {
-                "jsonlines 1e999": (b"[1,2,3,4,5]\n[1,2,3,4,1e999]\n", "line 2, column 5"),
-                "jsonlines inf via features": (b'{"features": [1,2,3,4,1e400]}\n', "line 1, column 5"),
-            },
-        }
-    ),
-    # Record framing: batch transform joins outputs to inputs by position (test_container_records.py), so a body
-    # whose lines and records disagree is a 400 naming the line, never a 200 with another number of predictions.
-    # Characters str.splitlines() breaks at, inside one CSV record: never a second record.
-    *(
-        (f"csv {name} inside a record", b"1,2,3,4,5\n1,2" + char + b",4,5\n", "text/csv", "row 2")
-        for name, char in (("bare CR", b"\r3"), ("VT", b"\x0b3\x0b3"), ("FF", b"3\x0c3"))
-    ),
-    *(
-        (f"csv {name} inside a record", b"1,2,3,4,5\n1,2,3" + char.encode() + b"3,4,5\n", "text/csv", "row 2")
-        for name, char in (("U+2028", "\u2028"), ("U+0085", "\x85"), ("FS", "\x1c"))
-    ),
-    ("jsonlines two values on one line", b"[1,2,3,4,5]\n[1,2,3,4,5] [1,2,3,4,5]\n", "application/jsonlines", "line 2"),
-    ("jsonlines two arrays joined by a comma", b"[1,2,3,4,5],[1,2,3,4,5]\n", "application/jsonlines", "line 1"),
-    ("jsonlines a record split over lines", b"[1,2,3,4,5]\n[1,2,\n3,4,5]\n", "application/jsonlines", "line 2"),
-    # two values on line 1 and a split record: the count of values matches the count of lines
-    ("jsonlines two defects that cancel out", b"[1,2,3,4,5],[1,2\n3,4,5]\n", "application/jsonlines", "line 1"),
-    ("jsonlines an empty line between records", b"[1,2,3,4,5]\n\n[1,2,3,4,5]\n", "application/jsonlines", "line 2"),
-    ("jsonlines a JSON array of records", b"[[1,2,3,4,5],[1,2,3,4,5]]\n", "application/jsonlines", "line 1"),
-]
+        },
+        "application/json": {
+            "json 1e999": (b"[[1, 2, 3, 4, 1e999]]", "row 1, column 5: Number out of range"),
+            "json -1e999 one row": (b"[1, 2, -1e999, 4, 5]", "row 1, column 3: Number out of range"),
+            "json NaN literal": (b"[[1, 2, NaN, 4, 5]]", "malformed JSON"),
+            "json nested 100 000 deep": (b"[" * 100_000 + b"]" * 100_000, "row 1, column 1"),
+            "json a string": (b'"1,2,3,4,5"', "not a JSON array or object"),
+            "json empty array": (b"[]", "no rows"),
+            "json ragged rows": (b"[[1,2,3,4,5],[1,2,3]]", "row 2 has 3 features"),
+            "json unknown key": (b'{"instances": [[1,2,3,4,5]], "extra": 1}', "unknown field `extra`"),
+        },
+        "application/jsonlines": {
+            "jsonlines 1e999": (b"[1,2,3,4,5]\n[1,2,3,4,1e999]\n", "line 2, column 5"),
+            "jsonlines inf via features": (b'{"features": [1,2,3,4,1e400]}\n', "line 1, column 5"),
+            "jsonlines two values on one line": (b"[1,2,3,4,5]\n[1,2,3,4,5] [1,2,3,4,5]\n", "line 2"),
+            "jsonlines two arrays joined by a comma": (b"[1,2,3,4,5],[1,2,3,4,5]\n", "line 1"),
+            "jsonlines a record split over lines": (b"[1,2,3,4,5]\n[1,2,\n3,4,5]\n", "line 2"),
+            # two values on line 1 and a split record: the count of values matches the count of lines
+            "jsonlines two defects that cancel out": (b"[1,2,3,4,5],[1,2\n3,4,5]\n", "line 1"),
+            "jsonlines an empty line between records": (b"[1,2,3,4,5]\n\n[1,2,3,4,5]\n", "line 2"),
+            "jsonlines a JSON array of records": (b"[[1,2,3,4,5],[1,2,3,4,5]]\n", "line 1"),
+        },
+    }
+)
 
 
 @pytest.mark.parametrize(

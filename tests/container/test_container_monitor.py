@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 from lightgbm_gbdt.algorithm import ALGORITHM
-from sagemaker_contract import baseline, capture, codecs, interface, monitor
+from sagemaker_contract import baseline, capture, codecs, interface, logs, monitor
 from sagemaker_contract.errors import BadRequestError, UserError
 from sagemaker_contract.protocol import Dataset
 
-from tests.container.harness import ENTRYPOINT, csv_bytes, make_data, run_train, train_on_split, write_tree
+from tests.container.harness import csv_bytes, entrypoint, make_data, run_train, train_on_split, write_tree
 
 NUM_FEATURES = 5
 NAMESPACE = "sagemaker-gbdt"
@@ -101,7 +100,7 @@ def _run_monitor(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "OPT_ML_DIR": str(root), "METRICS_NAMESPACE": NAMESPACE}
     environment |= {"METRICS_ENDPOINT_NAME": ENDPOINT, **env}
     return subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "monitor"],
+        entrypoint("monitor"),
         env=environment,
         capture_output=True,
         text=True,
@@ -526,7 +525,8 @@ def _same_distribution_drift(rows: int, seed: int, features: int = 30) -> dict[s
     window = capture.Window(capture.Tally(parsed.features), capture.Tally(parsed.predictions), lines=1)
     window.features.add(draw(rows))
     window.features.flush()
-    settings = monitor.Settings(None, "e", interface.DEFAULT_DRIFT_THRESHOLD, interface.DEFAULT_DRIFT_MIN_ROWS, None)
+    target = logs.MetricsTarget(None, "e")
+    settings = monitor.Settings(target, interface.DEFAULT_DRIFT_THRESHOLD, interface.DEFAULT_DRIFT_MIN_ROWS, None)
     return monitor.analyse(parsed, window, settings)
 
 

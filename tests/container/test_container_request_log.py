@@ -21,6 +21,7 @@ import pytest
 
 # Whole-module import: mypy (with container/ on mypy_path) does not resolve `from package import module` here.
 import sagemaker_contract.request_log as request_log  # noqa: PLR0402
+from sagemaker_contract.logs import MetricsTarget
 from sagemaker_contract.variables import SettingError
 
 from tests.container.conftest import Trained
@@ -42,7 +43,7 @@ def _log(
 ) -> tuple[request_log.RequestLog, list[dict[str, Any]], Clock]:
     lines: list[dict[str, Any]] = []
     clock = Clock(now)
-    settings = request_log.RequestLogSettings(interval, successes, errors, namespace, "endpoint", None)
+    settings = request_log.RequestLogSettings(interval, successes, errors, MetricsTarget(namespace, "endpoint"))
     log = request_log.RequestLog(
         settings, lambda level, event, **fields: lines.append(fields | {"event": event}), clock
     )

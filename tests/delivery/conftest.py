@@ -18,6 +18,7 @@ import pytest
 
 from config import AppConfig, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
+from scripts.demo import make_asynchronous
 from stacks.deployment_access_stack import add_deployment_access
 from tests import declared
 from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, synthesize
@@ -53,7 +54,11 @@ def maximal_raw_config(path: Path = DEFAULT_CONFIG_FILE) -> dict[str, Any]:
         }
         settings["notebook"] = {**settings.get("notebook", {}), "enabled": True, "allow_outside_dev": True, "vpc": VPC}
         endpoint = settings["endpoint"]
-        # A serverless variant (dev's) runs in SageMaker's network only.
+        # Dev's shipped hosting (an inference component) is covered by the shipped configuration: here dev is
+        # asynchronous (its role publishes notifications, its autoscaling starts from zero), on instances.
+        if name == "dev":
+            make_asynchronous(endpoint)
+        # A serverless variant runs in SageMaker's network only.
         if "serverless" not in endpoint:
             endpoint["vpc"] = VPC
         # Drift is measured on captured requests: a serverless endpoint (dev's) captures none.

@@ -115,11 +115,12 @@ def test_dropping_what_application_auto_scaling_validates_fails_the_scalable_tar
 
 
 def test_dropping_what_application_auto_scaling_validates_of_a_component_fails_its_scalable_target(
-    maximal: Deployment,
+    shipped: Deployment,
 ) -> None:
-    # GIVEN the execution policy without DescribeInferenceComponent WHEN dev's copy-count target is checked
+    # GIVEN the shipped configuration (the maximal one's dev is asynchronous; the shipped dev hosts an inference
+    # component) and the execution policy without DescribeInferenceComponent WHEN dev's copy-count target is checked
     action = "sagemaker:DescribeInferenceComponent"
-    findings = _named(_findings(maximal, _without_action(execution_policy_statements(), action)), action)
+    findings = _named(_findings(shipped, _without_action(execution_policy_statements(), action)), action)
     # THEN both the component (its handlers) and the scalable target (Application Auto Scaling's check) fail
     assert any("ScalableTarget" in f.where and "application" in f.source for f in findings)
     assert any("AWS::SageMaker::InferenceComponent" in f.where for f in findings)
@@ -158,6 +159,19 @@ def test_dropping_what_registering_a_version_needs_fails_the_training_pipeline(
     findings = _named(_findings(deployment, paths()["default bootstrap"]), action)
     named = {f.where.split("/")[0] for f in findings if "Pipeline" in f.where and page in f.source}
     assert named == {"Dev-Training", "Staging-Training", "Prod-Training"}
+
+
+@pytest.mark.parametrize("action", ["sns:Publish", "s3:PutObject", "s3:GetObject", "kms:GenerateDataKey"])
+def test_dropping_what_an_asynchronous_endpoint_needs_fails_its_endpoint_config(
+    maximal: Deployment, action: str
+) -> None:
+    # GIVEN the maximal configuration (dev asynchronous) with the roles lacking one thing serving asynchronously needs
+    deployment = _mutated(maximal, lambda resource: _drop_policy_action(resource, action))
+    # WHEN the run-time needs are checked
+    findings = _named(_findings(deployment, paths()["default bootstrap"]), action)
+    # THEN dev's asynchronous endpoint config is named, citing the pages that say why; the real-time ones are not
+    named = [f for f in findings if "AWS::SageMaker::EndpointConfig" in f.where]
+    assert named and all(f.where.startswith("Dev-Inference") and "async-inference" in f.source for f in named)
 
 
 def _register_approved_only(resource: dict[str, Any]) -> None:

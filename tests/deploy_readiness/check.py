@@ -20,13 +20,18 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cache
 from typing import Any
 
+from config.contract import ASYNC_INPUT_PREFIX
 from tests.deploy_readiness.model import NAME_PROPERTIES, Deployment, Stack, references
 from tests.deploy_readiness.policy import ANY_RESOURCE, Decision, Request, as_list, evaluate, statements_of
 from tests.deploy_readiness.requirements import (
     ALARM_TOPIC_KEY_ACTIONS,
+    ASYNC_INFERENCE_DOC,
+    ASYNC_KEY_ACTIONS,
+    ASYNC_OBJECT_READ,
+    ASYNC_OBJECT_WRITE,
+    ASYNC_TOPIC_ACTIONS,
     AUTOSCALING_DOC,
     BOUNDARY_DOC,
     CUSTOM_RESOURCE_CALLS,
@@ -54,8 +59,9 @@ from tests.deploy_readiness.requirements import (
     STEP_FUNCTIONS_SAGEMAKER,
     STEP_FUNCTIONS_SAGEMAKER_DOC,
     STEP_FUNCTIONS_SDK_DOC,
+    step_functions_sagemaker_needs,
 )
-from tests.deploy_readiness.schemas import HANDLERS, SCHEMAS, handler_permissions, read_permissions
+from tests.deploy_readiness.schemas import HANDLERS, handler_permissions, iam_actions, read_permissions
 
 Statements = Sequence[Mapping[str, Any]]
 # AWS managed policies the app attaches, with the actions AWS publishes for them.
@@ -89,15 +95,8 @@ class Finding:
         return f"{self.where}: {self.what}\n    source: {self.source}"
 
 
-@cache
-def _iam_actions() -> frozenset[str]:
-    """Every IAM action, lowercased, as the Service Authorization Reference lists them (cfn-lint's copy)."""
-    services = json.loads((SCHEMAS.parent / "AdditionalSpecs" / "Policies.json").read_text())
-    return frozenset(f"{prefix}:{action}" for prefix, service in services.items() for action in service["Actions"])
-
-
 def is_iam_action(action: str) -> bool:
-    return action.lower() in _iam_actions()
+    return action.lower() in iam_actions()
 
 
 def excused(resource_type: str, action: str, properties: Mapping[str, Any]) -> bool:
@@ -518,6 +517,55 @@ class Checker:
                 self._state_machine_needs(stack, where, properties)
             if kind == "AWS::SageMaker::Model" and "VpcConfig" in properties:
                 self._vpc_needs(stack, where, properties.get("ExecutionRoleArn"))
+            if kind == "AWS::SageMaker::EndpointConfig" and "AsyncInferenceConfig" in properties:
+                self._async_needs(stack, where, properties)
+
+    def _async_needs(self, stack: Stack, where: str, properties: Mapping[str, Any]) -> None:
+        """The served models' roles read requests, write results and failures, and notify (ASYNC_INFERENCE_DOC)."""
+        output = properties["AsyncInferenceConfig"]["OutputConfig"]
+        requests: list[Request] = []
+        for path in ("S3OutputPath", "S3FailurePath"):
+            uri = self.deployment.resolve(output.get(path), stack) or ""
+            for action in ASYNC_OBJECT_WRITE:
+                requests.append(Request(action, _object_arn(uri, "request-id.out"), self._context(stack)))
+        # Requests are uploaded under the contract's prefix of the output's bucket (config/contract.py).
+        bucket_uri = (self.deployment.resolve(output.get("S3OutputPath"), stack) or "").split("/")[:3]
+        input_uri = "/".join(bucket_uri) + "/" + ASYNC_INPUT_PREFIX
+        requests += [
+            Request(action, _object_arn(input_uri, "body.csv"), self._context(stack)) for action in ASYNC_OBJECT_READ
+        ]
+        keys = [self.deployment.resolve(output.get("KmsKeyId"), stack)]
+        for topic_field in ("SuccessTopic", "ErrorTopic"):
+            topic = self.deployment.resolve(output.get("NotificationConfig", {}).get(topic_field), stack)
+            if topic is None:
+                continue
+            requests += [Request(action, topic, self._context(stack)) for action in ASYNC_TOPIC_ACTIONS]
+            keys.append(self._topic_key(topic))
+        requests += [
+            Request(action, key, self._context(stack))
+            for key in dict.fromkeys(keys)
+            if key
+            for action in ASYNC_KEY_ACTIONS
+        ]
+        for variant in properties.get("ProductionVariants", []):
+            role = self._model_role(stack, variant.get("ModelName"))
+            if role is None:
+                self.findings.append(Finding(where, "the served model's role is not resolvable", ASYNC_INFERENCE_DOC))
+                continue
+            for request in requests:
+                self._role_may(role, request, where, ASYNC_INFERENCE_DOC)
+
+    def _model_role(self, stack: Stack, model_name: Any) -> tuple[Stack, str] | None:
+        model_id = model_name.get("Fn::GetAtt", [None])[0] if isinstance(model_name, dict) else None
+        model = stack.resources.get(model_id, {}) if isinstance(model_id, str) else {}
+        return self._role(self.deployment.resolve(model.get("Properties", {}).get("ExecutionRoleArn"), stack) or "")
+
+    def _topic_key(self, topic_arn: str) -> str | None:
+        """The key an app's topic is encrypted with (None for a topic without one, or not the app's)."""
+        for stack, logical_id, resource in self.deployment.resources():
+            if resource["Type"] == "AWS::SNS::Topic" and self.deployment.arn(stack, logical_id) == topic_arn:
+                return self.deployment.resolve(resource.get("Properties", {}).get("KmsMasterKeyId"), stack)
+        return None
 
     def _state_machine_needs(self, stack: Stack, where: str, properties: Mapping[str, Any]) -> None:
         definition = json.dumps(properties.get("DefinitionString", ""))
@@ -527,23 +575,14 @@ class Checker:
                 Finding(where, "the state machine's role is not resolvable", STEP_FUNCTIONS_SAGEMAKER_DOC)
             )
             return
-        for api, (action, job) in STEP_FUNCTIONS_SAGEMAKER.items():
+        for api in STEP_FUNCTIONS_SAGEMAKER:
             for sync in ("", ".sync"):
                 if (
                     f'arn:aws:states:::sagemaker:{api}{sync}\\"' not in definition
                     and f'states:::sagemaker:{api}{sync}\\"' not in definition
                 ):
                     continue
-                needed = [action, "sagemaker:AddTags"]
-                if sync and job:
-                    needed += [
-                        f"sagemaker:Describe{job}",
-                        f"sagemaker:Stop{job}",
-                        "events:PutTargets",
-                        "events:PutRule",
-                        "events:DescribeRule",
-                    ]
-                for need in needed:
+                for need in step_functions_sagemaker_needs(api, sync=bool(sync)):
                     request = Request(need, ANY_RESOURCE, self._context(stack))
                     self._role_may(role, request, where, STEP_FUNCTIONS_SAGEMAKER_DOC)
         self._sdk_integration_needs(stack, where, role, properties.get("DefinitionString", ""))
@@ -629,7 +668,7 @@ class Checker:
                         if role is None or "PermissionsBoundary" not in role[0].resources[role[1]]["Properties"]:
                             continue
                         for action in as_list(statement.get("Action", [])):
-                            expanded = [a for a in _iam_actions() if _glob_lower(action, a)] or [action.lower()]
+                            expanded = [a for a in iam_actions() if _glob_lower(action, a)] or [action.lower()]
                             passing = [
                                 a for a in expanded if evaluate(self.boundary, Request(a, "*")) is Decision.ALLOWED
                             ]
@@ -705,6 +744,11 @@ class Checker:
             ):
                 return log_group in as_list(resource.get("DependsOn", []))
         return False
+
+
+def _object_arn(uri: str, key: str) -> str:
+    """The ARN of object `key` under the S3 URI `uri` (s3://bucket/prefix/)."""
+    return "arn:aws:s3:::" + uri.removeprefix("s3://").rstrip("/") + "/" + key
 
 
 def _glob_lower(pattern: str, action: str) -> bool:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tests.deploy_readiness.schemas import handler_permissions
+
 Properties = Mapping[str, Any]
 
 SCHEMA_DOC = "CloudFormation registry schema `{type}` (cfn-lint's copy), handlers.{handler}.permissions"
@@ -386,20 +388,20 @@ PASSED_TO_SERVICE = {
     "AWS::Scheduler::Schedule": "scheduler.amazonaws.com",
 }
 
-# The VPC permissions SageMaker documents for a role whose jobs or model run in the account's VPC.
-# Written from the developer guide on purpose, not imported from sagemaker_constructs/execution_role.py:
-# the check is an independent reading of AWS's documentation, which the product's list must meet.
-SAGEMAKER_VPC_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-)
+
+def _sagemaker_vpc_actions() -> tuple[str, ...]:
+    """The EC2 actions the CloudFormation registry schema of AWS::SageMaker::ProcessingJob (cfn-lint's copy) lists
+    for creating one: the network interfaces SageMaker makes for a job placed in a VPC."""
+    create = (handler_permissions("AWS::SageMaker::ProcessingJob") or {}).get("create", ())
+    network = tuple(action for action in create if action.startswith("ec2:"))
+    if not network:
+        raise LookupError("the AWS::SageMaker::ProcessingJob schema lists no ec2 action: read SAGEMAKER_VPC_DOC again")
+    return network
+
+
+# The VPC permissions SageMaker documents for a role whose jobs or model run in the account's VPC (SAGEMAKER_VPC_DOC):
+# read from AWS's published data, the same nine actions, not typed again beside execution_role.py's list.
+SAGEMAKER_VPC_ACTIONS = _sagemaker_vpc_actions()
 
 # What a state machine's role needs per SageMaker service integration it uses (Step Functions'
 # "IAM policies for Amazon SageMaker AI"): the call itself, and for `.sync` the describe/stop calls
@@ -411,6 +413,23 @@ STEP_FUNCTIONS_SAGEMAKER = {
     "createHyperParameterTuningJob": ("sagemaker:CreateHyperParameterTuningJob", "HyperParameterTuningJob"),
     "createModel": ("sagemaker:CreateModel", None),
 }
+
+
+def step_functions_sagemaker_needs(api: str, *, sync: bool) -> list[str]:
+    """What the role of a state machine calling SageMaker integration `api` (`.sync` or not) needs: the call, tagging
+    what it creates (SAGEMAKER_API_PERMISSIONS_DOC), and with `.sync` watching the job to its end."""
+    action, job = STEP_FUNCTIONS_SAGEMAKER[api]
+    needed = [action, "sagemaker:AddTags"]
+    if sync and job:
+        needed += [
+            f"sagemaker:Describe{job}",
+            f"sagemaker:Stop{job}",
+            "events:PutTargets",
+            "events:PutRule",
+            "events:DescribeRule",
+        ]
+    return needed
+
 
 # An AWS SDK integration (`arn:aws:states:::aws-sdk:<service>:<apiAction>`) calls the API with the state
 # machine's role: it needs the API's own IAM action, `<service>:<ApiAction>`.
@@ -469,6 +488,20 @@ JOB_FEATURE_NEEDS: Mapping[str, tuple[tuple[str, ...], str]] = {
     ),
     "VpcConfig": (SAGEMAKER_VPC_ACTIONS, SAGEMAKER_VPC_DOC),
 }
+
+# What an asynchronous endpoint's model role does while serving: SageMaker reads each request's body from S3, writes
+# its result or failure to the configured paths (encrypting with the KmsKeyId) and publishes to the notification
+# topics, as the role; publishing to an encrypted topic needs the topic key's data keys too.
+ASYNC_INFERENCE_DOC = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html (the role "
+    "reads the input location and writes the output and failure paths); async-inference-check-predictions.html "
+    "(sns:Publish for the notification topics); https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html "
+    "(a publisher to an encrypted topic needs kms:GenerateDataKey and kms:Decrypt on its key)"
+)
+ASYNC_OBJECT_READ = ("s3:GetObject",)
+ASYNC_OBJECT_WRITE = ("s3:PutObject",)
+ASYNC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+ASYNC_TOPIC_ACTIONS = ("sns:Publish",)
 
 # What CDK's custom-resource handlers call, with their source, and how their role gets it.
 CUSTOM_RESOURCE_CALLS: Mapping[str, tuple[tuple[str, ...], str]] = {

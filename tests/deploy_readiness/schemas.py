@@ -1,8 +1,11 @@
-"""Handler permissions of the CloudFormation registry schemas that cfn-lint ships.
+"""What cfn-lint ships of AWS's published data: registry schemas' handler permissions, and IAM's actions.
 
 Each resource type's schema lists, per handler (create, read, update, delete, list), the API actions
 CloudFormation calls with the stack's execution role
 (https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-schema.html, `handlers`).
+The Service Authorization Reference lists every IAM action with the resource types a policy may scope it to
+(https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html);
+cfn-lint keeps a copy of it in AdditionalSpecs/Policies.json.
 """
 
 from __future__ import annotations
@@ -41,3 +44,23 @@ def read_permissions(resource_type: str, region: str = "us-east-1") -> tuple[str
         return ()
     schema = json.loads((SCHEMAS / "resources" / f"{digest}.json").read_text())
     return tuple(schema.get("handlers", {}).get("read", {}).get("permissions", ()))
+
+
+@cache
+def _service_authorization() -> dict[str, tuple[str, ...]]:
+    services = json.loads((SCHEMAS.parent / "AdditionalSpecs" / "Policies.json").read_text())
+    return {
+        f"{prefix}:{action}": tuple(spec.get("Resources", ()))
+        for prefix, service in services.items()
+        for action, spec in service["Actions"].items()
+    }
+
+
+def iam_actions() -> frozenset[str]:
+    """Every IAM action, lowercased, as the Service Authorization Reference lists them."""
+    return frozenset(_service_authorization())
+
+
+def resource_types(action: str) -> tuple[str, ...] | None:
+    """The resource types a policy may scope `action` to; () when none (it is granted on "*" only); None: no action."""
+    return _service_authorization().get(action.lower())

@@ -14,6 +14,7 @@ import psutil
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from sagemaker.core.resources import Endpoint  # type: ignore[import-untyped]
 
 from local_sagemaker.server import start_moto_server
 from stacks.training_stack import load_metric_definitions
@@ -479,3 +480,77 @@ def test_an_inference_component_scales_to_zero_and_out_again_only_as_the_stack_w
     sagemaker.delete_inference_component(InferenceComponentName="component")
     with pytest.raises(ClientError, match="does not exist"):
         sagemaker.describe_inference_component(InferenceComponentName="component")
+
+
+def test_an_asynchronous_endpoint_reads_requests_from_s3_and_writes_results_failures_and_notifications(
+    staging: Environment, direct_data: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an endpoint whose config is asynchronous (results and failures in the artifacts bucket, the topic
+    # notified), serving a trained model, and a queue subscribed to the topic
+    sagemaker, runtime, s3 = staging.client("sagemaker"), staging.client("sagemaker-runtime"), staging.client("s3")
+    job = _train(staging, _training_request(staging, "direct-async", direct_data))
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    container = {"Image": IMAGE, "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"]}
+    sagemaker.create_model(ModelName="direct-async", ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    bucket, topic = staging.artifacts_bucket, staging.output("Platform", "AlarmTopicArn")
+    output = {"S3OutputPath": f"s3://{bucket}/async/out/", "S3FailurePath": f"s3://{bucket}/async/failed/",
+              "NotificationConfig": {"SuccessTopic": topic, "ErrorTopic": topic}}  # fmt: skip
+    variant = {"VariantName": "primary", "ModelName": "direct-async", "InitialInstanceCount": 1,
+               "InstanceType": "ml.m5.large"}  # fmt: skip
+    sagemaker.create_endpoint_config(EndpointConfigName="direct-async", ProductionVariants=[variant],
+                                     AsyncInferenceConfig={"OutputConfig": output})  # fmt: skip
+    sagemaker.create_endpoint(EndpointName="direct-async", EndpointConfigName="direct-async")
+    queue = staging.subscribe_queue("async-notifications")
+    rows = direct_data.score_features[:3]
+    bodies = {"good": "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in rows).encode(), "bad": b"1,2\n"}
+    for name, body in bodies.items():
+        s3.put_object(Bucket=bucket, Key=f"async/in/{name}.csv", Body=body)
+
+    def submit(name: str) -> dict[str, Any]:
+        return dict(runtime.invoke_endpoint_async(EndpointName="direct-async", ContentType="text/csv",
+                                                  InputLocation=f"s3://{bucket}/async/in/{name}.csv"))  # fmt: skip
+
+    def written(location: str) -> bytes:
+        key = location.removeprefix(f"s3://{bucket}/")
+        for _ in range(600):
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
+            if listed:
+                return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            time.sleep(0.1)
+        raise AssertionError(f"nothing was written to {location}")
+
+    # WHEN a good request is submitted THEN SageMaker's answer says where its result and failure will be, and the
+    # result is the model's predictions, under <S3OutputPath>/<inference id>.out
+    good = submit("good")
+    assert good["OutputLocation"] == f"s3://{bucket}/async/out/{good['InferenceId']}.out"
+    assert good["FailureLocation"] == f"s3://{bucket}/async/failed/{good['InferenceId']}-error.out"
+    predictions = [float(v) for v in written(good["OutputLocation"]).decode().split()]
+    parsed = [[float(v) for v in line.split(",")] for line in bodies["good"].decode().splitlines()]
+    assert predictions == pytest.approx(list(staging.model_of("direct-async").predict(parsed)), rel=1e-6)
+    # WHEN a request the model rejects is submitted THEN the container's reason is its failure object
+    bad = submit("bad")
+    reason = written(bad["FailureLocation"]).decode()
+    assert "Received client error (400)" in reason and "features" in reason
+    # THEN the topic heard of both, with their inference ids, locations and outcome
+    outcomes: dict[str, str] = {}
+    for _ in range(100):
+        for note in staging.notifications(queue):
+            outcomes[note["Message"]["inferenceId"]] = note["Message"]["responseParameters"]["invocationStatus"]
+        if len(outcomes) == 2:
+            break
+        time.sleep(0.1)
+    assert outcomes == {good["InferenceId"]: "Completed", bad["InferenceId"]: "Failed"}
+    # WHEN the asynchronous endpoint is invoked in real time THEN it refuses, as SageMaker's does
+    with pytest.raises(ClientError, match="configured for asynchronous inference: call InvokeEndpointAsync"):
+        runtime.invoke_endpoint(EndpointName="direct-async", Body=bodies["good"], ContentType="text/csv")
+    # WHEN the SageMaker Python SDK submits the request (sagemaker-core's Endpoint.invoke_async, which its
+    # AsyncPredictor calls) THEN it gets the locations, and the same predictions are written
+    monkeypatch.setenv("AWS_ENDPOINT_URL", staging.server.url)
+    sdk = Endpoint(endpoint_name="direct-async").invoke_async(
+        input_location=f"s3://{bucket}/async/in/good.csv",
+        content_type="text/csv",
+        session=staging.server.session(),
+        region="us-east-1",
+    )
+    sdk_predictions = [float(v) for v in written(sdk.output_location).decode().split()]
+    assert sdk_predictions == pytest.approx(predictions, rel=1e-12)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from review.__main__ import OK, SYNTH_FAILED, USAGE, VIOLATION, main
-from review.synth import default_base, read_assemblies, synthesize
+from review.synth import default_base, read_assemblies
 from tests.helpers import ROOT
 from tests.review.builders import app, bucket, template
 
@@ -207,11 +207,10 @@ def test_a_head_that_fails_to_synthesize_exits_3(repository: Repository, capsys:
 
 
 @pytest.mark.slow
-def test_the_real_app_with_a_prod_bucket_replaced_exits_1(tmp_path: Path) -> None:
+def test_the_real_app_with_a_prod_bucket_replaced_exits_1(cli_synth: Path, tmp_path: Path) -> None:
     # GIVEN a synth of this working tree, as the CLI runs it, whose prod data bucket had another name
-    synthesize(ROOT, tmp_path / "synth", what="the working tree")
     base = tmp_path / "base"
-    shutil.copytree(tmp_path / "synth", base)
+    shutil.copytree(cli_synth, base)
     templates, _ = read_assemblies(base)
     prod_platform = templates["Prod"]["Prod-Platform"]
     data_bucket = next(name for name in prod_platform["Resources"] if name.startswith("DataBucket"))
@@ -223,7 +222,7 @@ def test_the_real_app_with_a_prod_bucket_replaced_exits_1(tmp_path: Path) -> Non
     # WHEN `python -m review` compares the working tree (synthesized above, as it would: not twice) with it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_", "AWS_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "review", "--base-dir", str(base), "--head-dir", str(tmp_path / "synth")],
+        [sys.executable, "-m", "review", "--base-dir", str(base), "--head-dir", str(cli_synth)],
         check=False,
         cwd=ROOT,
         env=env,

@@ -19,6 +19,7 @@ from review.report import NOTHING, to_json, to_markdown
 from tests.review.builders import (
     EVERYTHING_IN_S3,
     READ_DATA,
+    Template,
     app,
     bucket,
     database,
@@ -36,6 +37,18 @@ CASES: dict[str, Comparison] = {}
 def case(name: str, base: Templates, head: Templates, *acknowledgments: Acknowledgment) -> str:
     CASES[name] = Comparison(base, head, acknowledgments)
     return name
+
+
+def stack_case(
+    name: str,
+    base: Template,
+    head: Template,
+    *acknowledgments: Acknowledgment,
+    environment: str = "Prod",
+    stack: str = "Platform",
+) -> str:
+    """A case of one stack in one environment (the most common), its template before and after."""
+    return case(name, app(environment, stack, base), app(environment, stack, head), *acknowledgments)
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +73,10 @@ def _acknowledge(resource: str, *, environment: str = "Prod", change: str = "rep
 
 
 # GIVEN a prod stack with a bucket, and a head that adds a topic
-ADDED = case(
+ADDED = stack_case(
     "added",
-    app("Prod", "Platform", template(Data=bucket(retain=True))),
-    app("Prod", "Platform", template(Data=bucket(retain=True), Alarms=topic())),
+    template(Data=bucket(retain=True)),
+    template(Data=bucket(retain=True), Alarms=topic()),
 )
 
 
@@ -78,10 +91,10 @@ def test_an_added_resource_is_reported_and_allowed(reviewed: dict[str, Review]) 
 
 
 # GIVEN a prod queue without a DeletionPolicy, which the head no longer has
-REMOVED = case(
+REMOVED = stack_case(
     "removed",
-    app("Prod", "Platform", template(Jobs=queue(), Data=bucket(retain=True))),
-    app("Prod", "Platform", template(Data=bucket(retain=True))),
+    template(Jobs=queue(), Data=bucket(retain=True)),
+    template(Data=bucket(retain=True)),
 )
 
 
@@ -95,10 +108,10 @@ def test_removing_a_stateful_resource_without_retain_is_blocked_in_prod(reviewed
 
 # GIVEN the prod data bucket (retained, named by CloudFormation) whose construct is renamed in the head:
 # the old logical id leaves the template and a new, empty bucket takes its place
-ORPHANED = case(
+ORPHANED = stack_case(
     "orphaned",
-    app("Prod", "Platform", template(DataBucketE6B0FAA8=bucket(retain=True), Logs=bucket(retain=True))),
-    app("Prod", "Platform", template(StoreBucket1C2D3E4F=bucket(retain=True), Logs=bucket(retain=True))),
+    template(DataBucketE6B0FAA8=bucket(retain=True), Logs=bucket(retain=True)),
+    template(StoreBucket1C2D3E4F=bucket(retain=True), Logs=bucket(retain=True)),
 )
 
 
@@ -125,10 +138,10 @@ def test_orphaning_a_stateful_resource_in_prod_is_blocked_and_says_where_it_stay
 
 
 # GIVEN a retained prod bucket with a physical name, removed from the head
-ORPHANED_NAMED = case(
+ORPHANED_NAMED = stack_case(
     "orphaned with a name",
-    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-prod", retain=True))),
-    app("Prod", "Platform", template()),
+    template(Data=bucket(name="gbdt-data-prod", retain=True)),
+    template(),
 )
 
 
@@ -143,16 +156,16 @@ def test_an_orphaned_resource_with_a_physical_name_is_named(reviewed: dict[str, 
 
 
 # GIVEN the same orphaning, acknowledged with change "orphan"; and once with "delete" and "replace" only
-ORPHAN_ACKNOWLEDGED = case(
+ORPHAN_ACKNOWLEDGED = stack_case(
     "orphan acknowledged",
-    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-prod", retain=True))),
-    app("Prod", "Platform", template()),
+    template(Data=bucket(name="gbdt-data-prod", retain=True)),
+    template(),
     _acknowledge("Data", change="orphan"),
 )
-ORPHAN_OTHER_ACKNOWLEDGMENTS = case(
+ORPHAN_OTHER_ACKNOWLEDGMENTS = stack_case(
     "orphan acknowledged as something else",
-    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-prod", retain=True))),
-    app("Prod", "Platform", template()),
+    template(Data=bucket(name="gbdt-data-prod", retain=True)),
+    template(),
     _acknowledge("Data", change="delete"),
     _acknowledge("Data", change="replace"),
 )
@@ -171,15 +184,16 @@ def test_an_acknowledged_orphan_is_allowed_and_only_by_an_orphan_entry(reviewed:
 
 
 # GIVEN a retained bucket orphaned in dev, and a retained role (not stateful) orphaned in prod
-ORPHANED_IN_DEV = case(
+ORPHANED_IN_DEV = stack_case(
     "orphaned in dev",
-    app("Dev", "Platform", template(Data=bucket(retain=True))),
-    app("Dev", "Platform", template()),
+    template(Data=bucket(retain=True)),
+    template(),
+    environment="Dev",
 )
-ORPHANED_ROLE = case(
+ORPHANED_ROLE = stack_case(
     "orphaned role",
-    app("Prod", "Platform", template(Role=role() | {"DeletionPolicy": "Retain"})),
-    app("Prod", "Platform", template()),
+    template(Role=role() | {"DeletionPolicy": "Retain"}),
+    template(),
 )
 
 
@@ -194,10 +208,10 @@ def test_orphaning_is_reported_in_dev_and_allowed_for_stateless_resources(review
 
 
 # GIVEN a prod bucket whose versioning is suspended in the head
-IN_PLACE = case(
+IN_PLACE = stack_case(
     "in place",
-    app("Prod", "Platform", template(Data=bucket(retain=True))),
-    app("Prod", "Platform", template(Data=bucket(retain=True, versioned=False))),
+    template(Data=bucket(retain=True)),
+    template(Data=bucket(retain=True, versioned=False)),
 )
 
 
@@ -212,10 +226,11 @@ def test_an_in_place_update_of_a_stateful_resource_is_allowed(reviewed: dict[str
 
 # GIVEN a bucket whose BucketName changes, in each enforced environment (named as the stages are, or not)
 RENAMED = {
-    environment: case(
+    environment: stack_case(
         f"renamed in {environment}",
-        app(environment, "Platform", template(Data=bucket(name="gbdt-data", retain=True))),
-        app(environment, "Platform", template(Data=bucket(name="gbdt-data-v2", retain=True))),
+        template(Data=bucket(name="gbdt-data", retain=True)),
+        template(Data=bucket(name="gbdt-data-v2", retain=True)),
+        environment=environment,
     )
     for environment in ("Prod", "Staging", "staging")
 }
@@ -223,34 +238,35 @@ RENAMED = {
 
 # GIVEN one resource changed in one stack: the prod endpoint renamed, a prod database whose StorageType changes
 # (CloudFormation: replacement "conditionally", labelled "may replace" and blocked to be safe), the same bucket
-# rename as above in dev (a replacement, flagged, but the policy does not apply in dev). A table: its rows are
-# alike in shape (duplicates pairs them), each another case.
+# rename as above in dev (a replacement, flagged, but the policy does not apply in dev).
 ONE_CHANGE = [
     (
-        case(
+        stack_case(
             "endpoint renamed",
-            app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz")),
-            app("Prod", "Inference", inference(model_data_url="s3://artifacts/v1/model.tar.gz", endpoint_name="new")),
+            inference(model_data_url="s3://artifacts/v1/model.tar.gz"),
+            inference(model_data_url="s3://artifacts/v1/model.tar.gz", endpoint_name="new"),
+            stack="Inference",
         ),
         "Endpoint",
         (Change.REPLACED, Verdict.BLOCKED),
         None,
     ),
     (
-        case(
+        stack_case(
             "may replace",
-            app("Prod", "Platform", template(Db=database(storage_type="gp2"))),
-            app("Prod", "Platform", template(Db=database(storage_type="gp3"))),
+            template(Db=database(storage_type="gp2")),
+            template(Db=database(storage_type="gp3")),
         ),
         "Db",
         (Change.MAY_REPLACE, Verdict.BLOCKED),
         "**may replace**",
     ),
     (
-        case(
+        stack_case(
             "renamed in dev",
-            app("Dev", "Platform", template(Data=bucket(name="gbdt-data"))),
-            app("Dev", "Platform", template(Data=bucket(name="gbdt-data-v2"))),
+            template(Data=bucket(name="gbdt-data")),
+            template(Data=bucket(name="gbdt-data-v2")),
+            environment="Dev",
         ),
         "Data",
         (Change.REPLACED, Verdict.NOT_ENFORCED),
@@ -274,16 +290,10 @@ def test_one_changed_resource_is_labelled_and_ruled(
 
 # GIVEN a prod bucket rename, acknowledged by logical id, or by construct path
 ACKNOWLEDGED = {
-    resource: case(
+    resource: stack_case(
         f"acknowledged as {resource}",
-        app("Prod", "Platform", template(Data=bucket(name="gbdt-data", retain=True))),
-        app(
-            "Prod",
-            "Platform",
-            template(
-                Data=bucket(name="v2", retain=True) | {"Metadata": {"aws:cdk:path": "Prod/Platform/Data/Resource"}}
-            ),
-        ),
+        template(Data=bucket(name="gbdt-data", retain=True)),
+        template(Data=bucket(name="v2", retain=True) | {"Metadata": {"aws:cdk:path": "Prod/Platform/Data/Resource"}}),
         _acknowledge(resource),
     )
     for resource in ("Data", "Prod/Platform/Data/Resource")
@@ -313,10 +323,10 @@ def test_a_renamed_bucket_in_staging_or_prod_is_blocked_unless_acknowledged(
 
 
 # GIVEN a prod bucket rename, and acknowledgments for staging, and for a deletion
-NOT_ACKNOWLEDGED = case(
+NOT_ACKNOWLEDGED = stack_case(
     "acknowledged elsewhere",
-    app("Prod", "Platform", template(Data=bucket(name="gbdt-data", retain=True))),
-    app("Prod", "Platform", template(Data=bucket(name="gbdt-data-v2", retain=True))),
+    template(Data=bucket(name="gbdt-data", retain=True)),
+    template(Data=bucket(name="gbdt-data-v2", retain=True)),
     _acknowledge("Data", environment="Staging"),
     _acknowledge("Data", change="delete"),
 )
@@ -331,10 +341,10 @@ def test_an_acknowledgment_for_another_environment_or_change_does_not_apply(revi
 
 
 # GIVEN a prod role whose policy gains s3:* on every resource
-WIDENED = case(
+WIDENED = stack_case(
     "iam widened",
-    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA))),
-    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA, EVERYTHING_IN_S3))),
+    template(Role=role(), Policy=policy(READ_DATA)),
+    template(Role=role(), Policy=policy(READ_DATA, EVERYTHING_IN_S3)),
 )
 
 
@@ -351,10 +361,10 @@ def test_widened_iam_permissions_are_flagged_but_not_blocked(reviewed: dict[str,
 
 
 # GIVEN the reverse change: the wildcard statement is removed
-NARROWED = case(
+NARROWED = stack_case(
     "iam narrowed",
-    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA, EVERYTHING_IN_S3))),
-    app("Prod", "Platform", template(Role=role(), Policy=policy(READ_DATA))),
+    template(Role=role(), Policy=policy(READ_DATA, EVERYTHING_IN_S3)),
+    template(Role=role(), Policy=policy(READ_DATA)),
 )
 
 
@@ -368,10 +378,11 @@ def test_narrowed_iam_permissions_are_not_flagged_as_widened(reviewed: dict[str,
 
 
 # GIVEN the inference resources, and a head that pins another model artifact
-NEW_MODEL = case(
+NEW_MODEL = stack_case(
     "new model artifact",
-    app("Prod", "Inference", inference(model_data_url="s3://artifacts/models/v1/model.tar.gz")),
-    app("Prod", "Inference", inference(model_data_url="s3://artifacts/models/v2/model.tar.gz")),
+    inference(model_data_url="s3://artifacts/models/v1/model.tar.gz"),
+    inference(model_data_url="s3://artifacts/models/v2/model.tar.gz"),
+    stack="Inference",
 )
 
 

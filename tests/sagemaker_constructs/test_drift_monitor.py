@@ -24,7 +24,6 @@ from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor, Retraining
 from tests.helpers import TEST_ACCOUNT, Platform, Synthesized, synthesize
 
-CONTAINER = Path(__file__).resolve().parents[2] / "container"
 BUCKET = "artifacts-bucket"
 ROLE_ARN = f"arn:aws:iam::{TEST_ACCOUNT}:role/execution"
 KEY_ARN = f"arn:aws:kms:us-east-1:{TEST_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -8,8 +8,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from config.tuning import ParameterRangeSettings
 from sagemaker_constructs import TrainingJobOptions
-from sagemaker_constructs.training_pipeline.tuning import ParameterRange, TuningOptions
+from sagemaker_constructs.training_pipeline.tuning import TuningOptions
 from tests.helpers import Platform, Synthesized, definition, make_pipeline
 
 SUBNET, GROUP = "subnet-0123456789abcdef0", "sg-0123456789abcdef0"
@@ -42,7 +43,8 @@ def test_a_tuning_jobs_training_jobs_are_isolated_alike(stack: cdk.Stack, platfo
     options = TrainingJobOptions(
         "ml.m5.large", network_isolation=True, vpc_subnet_ids=[SUBNET], vpc_security_group_ids=[GROUP]
     )
-    tuning = TuningOptions("validation:score", "Maximize", (ParameterRange("width", "integer", 8, 64),))
+    width = ParameterRangeSettings(type="integer", min_value=8, max_value=64)
+    tuning = TuningOptions("validation:score", "Maximize", {"width": width})
     states = _states(stack, platform, options, tuning=tuning)
     (definition,) = [
         state["Parameters"]["TrainingJobDefinition"]

@@ -67,7 +67,7 @@ def test_a_lower_is_better_gate_compares_at_most(stack: cdk.Stack, platform: Pla
 def test_a_schedule_starts_executions_with_its_input(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a disabled daily schedule with an input
     WHEN it is added to the pipeline
-    THEN a disabled rule starts executions with that input."""
+    THEN a disabled rule starts executions with that input, as a role only EventBridge, for this account, assumes."""
     pipeline = make_pipeline(stack, platform)
     pipeline.add_schedule(
         "Nightly",
@@ -75,9 +75,14 @@ def test_a_schedule_starts_executions_with_its_input(stack: cdk.Stack, platform:
         execution_input={"data_prefix": "d"},
         enabled=False,
     )
-    rule = next(iter(Template.from_stack(stack).find_resources("AWS::Events::Rule").values()))["Properties"]
+    template = Template.from_stack(stack)
+    rule = next(iter(template.find_resources("AWS::Events::Rule").values()))["Properties"]
     assert rule["State"] == "DISABLED"
     assert json.loads(rule["Targets"][0]["Input"]) == {"data_prefix": "d"}
+    role = template.to_json()["Resources"][rule["Targets"][0]["RoleArn"]["Fn::GetAtt"][0]]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 def test_a_schedule_needs_a_data_prefix(stack: cdk.Stack, platform: Platform) -> None:

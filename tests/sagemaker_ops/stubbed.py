@@ -30,6 +30,13 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[
     return code, document
 
 
+def usage_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """`run_json` of a command line that must be refused as a usage error: the error line it gives."""
+    code, document = run_json(capsys, *args)
+    assert code == cli.USAGE, document
+    return str(document["error"])
+
+
 class StubbedDeployment(Deployment):
     """An environment with the given stacks, whose clients answer only what the test added to their Stubber."""
 

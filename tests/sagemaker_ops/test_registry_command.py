@@ -11,7 +11,7 @@ import pytest
 from botocore.response import StreamingBody
 
 from sagemaker_ops.lineage import lineage
-from tests.sagemaker_ops.stubbed import StubbedDeployment, run_json, stack, use
+from tests.sagemaker_ops.stubbed import StubbedDeployment, run_json, stack, usage_error, use
 
 GROUP = "sagemaker-gbdt-staging"
 ARN = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/3"
@@ -201,18 +201,16 @@ def test_a_version_whose_image_is_gone_is_not_approved(
 def test_a_bad_decision_is_a_usage_error_before_any_call(
     capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    code, result = run_json(capsys, *args[:1], "--env", "staging", *args[1:])
-    assert code == 2
-    assert message in result["error"]
+    assert message in usage_error(capsys, *args[:1], "--env", "staging", *args[1:])
 
 
 def test_another_environments_version_is_refused(
     staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN staging WHEN an operator names a version of prod's group THEN usage error, no AWS call
-    code, result = run_json(capsys, "approve", "--env", "staging", "--package", "sagemaker-gbdt-prod/3")
-    assert code == 2
-    assert "approves and serves versions of its own group 'sagemaker-gbdt-staging'" in result["error"]
+    assert "approves and serves versions of its own group 'sagemaker-gbdt-staging'" in usage_error(
+        capsys, "approve", "--env", "staging", "--package", "sagemaker-gbdt-prod/3"
+    )
 
 
 @pytest.mark.parametrize(
@@ -227,10 +225,10 @@ def test_an_arn_elsewhere_is_refused_before_any_call(
     staging: StubbedDeployment, capsys: pytest.CaptureFixture[str], arn: str, differs: str
 ) -> None:
     # GIVEN staging in us-east-1 WHEN an operator approves its group's version 3 by an ARN of another place
-    code, result = run_json(capsys, "approve", "--env", "staging", "--package", arn)
     # THEN usage error naming what differs, and no call: never this environment's version 3 in its stead
-    assert code == 2
-    assert f"is not a version of the group of environment 'staging': {differs}" in result["error"]
+    assert f"is not a version of the group of environment 'staging': {differs}" in usage_error(
+        capsys, "approve", "--env", "staging", "--package", arn
+    )
 
 
 def test_an_arn_of_another_account_is_refused_without_acting_on_this_account_s_version(
@@ -243,21 +241,19 @@ def test_an_arn_of_another_account_is_refused_without_acting_on_this_account_s_v
         "list_model_packages", {"ModelPackageSummaryList": [summary]}, {"ModelPackageGroupName": GROUP}
     )
     # WHEN an operator approves version 3 by its ARN in another account
-    code, result = run_json(
+    # THEN usage error naming the account; nothing described or updated
+    assert "its account 999999999999 (not 123456789012)" in usage_error(
         capsys, "approve", "--env", "staging", "--package", ARN.replace("123456789012", "999999999999")
     )
-    # THEN usage error naming the account; nothing described or updated
-    assert code == 2
-    assert "its account 999999999999 (not 123456789012)" in result["error"]
 
 
 def test_a_version_the_group_lacks_is_named(staging: StubbedDeployment, capsys: pytest.CaptureFixture[str]) -> None:
     staging.stubber("sagemaker").add_response(
         "list_model_packages", {"ModelPackageSummaryList": []}, {"ModelPackageGroupName": GROUP}
     )
-    code, result = run_json(capsys, "approve", "--env", "staging", "--package", "9")
-    assert code == 2
-    assert "group 'sagemaker-gbdt-staging' has no version 9" in result["error"]
+    assert "group 'sagemaker-gbdt-staging' has no version 9" in usage_error(
+        capsys, "approve", "--env", "staging", "--package", "9"
+    )
 
 
 def test_the_longest_version_create_model_takes_is_looked_up(
@@ -267,9 +263,9 @@ def test_the_longest_version_create_model_takes_is_looked_up(
     staging.stubber("sagemaker").add_response(
         "list_model_packages", {"ModelPackageSummaryList": []}, {"ModelPackageGroupName": GROUP}
     )
-    code, result = run_json(capsys, "approve", "--env", "staging", "--package", f"{GROUP}/123456789")
-    assert code == 2
-    assert "group 'sagemaker-gbdt-staging' has no version 123456789" in result["error"]
+    assert "group 'sagemaker-gbdt-staging' has no version 123456789" in usage_error(
+        capsys, "approve", "--env", "staging", "--package", f"{GROUP}/123456789"
+    )
 
 
 def test_a_version_registered_approved_was_decided_by_its_creator_when_created() -> None:
@@ -324,10 +320,10 @@ def test_a_staging_arn_elsewhere_than_staging_is_not_registered_in_prod(
     # GIVEN prod, staging configured in us-east-1 in the credentials' account
     _caller(prod)
     # WHEN an operator promotes a version of a group named like staging's, elsewhere
-    code, result = run_json(capsys, "promote", "--env", "prod", "--package", arn)
     # THEN usage error naming what differs; nothing read from it or registered
-    assert code == 2
-    assert f"is not a version of staging's group as configured: {differs}" in result["error"]
+    assert f"is not a version of staging's group as configured: {differs}" in usage_error(
+        capsys, "promote", "--env", "prod", "--package", arn
+    )
 
 
 def test_staging_s_approved_version_is_registered_in_prod_s_group_awaiting_prod_s_approval(

@@ -1,0 +1,84 @@
+"""`[environments.<env>.endpoint.asynchronous]`: the endpoint answers InvokeEndpointAsync instead of InvokeEndpoint.
+
+Asynchronous inference runs on the endpoint's instance variant (`variants`): SageMaker queues each request
+(its body in S3), the instances work the queue, results and failures go to S3 and notify the alarm topic,
+and autoscaling follows the queue down to `min_instances` (0: nothing runs while nothing is asked)
+(https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html, async-inference-autoscale.html).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from config.contract import (
+    ASYNC_FAILURE_PREFIX,
+    ASYNC_INPUT_PREFIX,
+    ASYNC_MAX_PAYLOAD_MB,
+    ASYNC_OUTPUT_PREFIX,
+    CONTAINER,
+    MAX_ENDPOINT_INSTANCES,
+)
+from config.types import _Frozen, _matching, _sagemaker_bounds
+
+_PREFIX = _matching(r"[a-z0-9][a-z0-9/_.-]*/", "a key prefix in the artifacts bucket ending in '/'")
+
+# Pages that say what an asynchronous endpoint cannot keep; the configuration's errors cite them.
+ASYNC_MONITOR_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html"
+ASYNC_AUTOSCALE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html"
+SERVERLESS_EXCLUSIONS_DOC = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html (asynchronous inference runs on "
+    "instances; a serverless variant has none)"
+)
+DATA_CAPTURE_DOC = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html (capture from real-time "
+    "endpoints and batch transform; the drift monitor here reads real-time capture records only)"
+)
+
+
+class AsyncInferenceSettings(_Frozen):
+    """Asynchronous inference on the endpoint's one instance variant, scaled on its backlog.
+
+    Autoscaling tracks `backlog_per_instance` queued requests per instance (ApproximateBacklogSizePerInstance)
+    between `min_instances` (0 allowed: scale to zero) and `max_instances`; from zero, a step policy on
+    HasBacklogWithoutCapacity starts the first instance, which takes minutes to provision.
+    """
+
+    # SageMaker's client in front of the container: None lets SageMaker choose.
+    max_concurrent_invocations_per_instance: (
+        Annotated[int, _sagemaker_bounds("AsyncInferenceClientConfig", "MaxConcurrentInvocationsPerInstance")] | None
+    ) = None
+    # The largest request body the container accepts (async allows 1 GB); the container lowers it further to
+    # what its memory holds (container/README.md "Payload limits").
+    max_payload_mb: int = Field(default=100, ge=1, le=min(ASYNC_MAX_PAYLOAD_MB, CONTAINER.limits.max_payload_mb))
+    output_prefix: Annotated[str, _PREFIX] = ASYNC_OUTPUT_PREFIX
+    failure_prefix: Annotated[str, _PREFIX] = ASYNC_FAILURE_PREFIX
+    min_instances: int = Field(default=0, ge=0)
+    max_instances: int = Field(ge=1, le=MAX_ENDPOINT_INSTANCES)
+    backlog_per_instance: float = Field(default=5.0, gt=0)
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0)
+    scale_out_cooldown_seconds: int = Field(default=300, ge=0)
+    # Pages when the oldest queued request waits longer: above the minutes a scale-out from zero takes.
+    max_backlog_age_minutes: int = Field(default=30, ge=10, le=360)
+
+    @model_validator(mode="after")
+    def _sound(self) -> AsyncInferenceSettings:
+        problems = []
+        if self.min_instances > self.max_instances:
+            problems.append(
+                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"
+            )
+        prefixes = {"output_prefix": self.output_prefix, "failure_prefix": self.failure_prefix}
+        prefixes["the requests' prefix"] = ASYNC_INPUT_PREFIX
+        names = list(prefixes)
+        for i, one in enumerate(names):
+            for other in names[i + 1 :]:
+                if prefixes[one].startswith(prefixes[other]) or prefixes[other].startswith(prefixes[one]):
+                    problems.append(
+                        f"{one} ({prefixes[one]}) and {other} ({prefixes[other]}) must not contain one another: "
+                        "a client tells a request, a result and a failure apart by where they are"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

@@ -1,0 +1,132 @@
+"""Autoscaling of an asynchronous endpoint on its backlog, down to zero instances and back."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from constructs import Construct
+
+from sagemaker_constructs.alarms import make_alarm_name
+from sagemaker_constructs.endpoint_autoscaling import variant_scalable_target
+from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
+from sagemaker_constructs.validation import raise_if_any
+
+# AWS's "Autoscale an asynchronous endpoint", whose policies these are (target, cooldowns, the step from zero).
+AUTOSCALE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html"
+
+
+def backlog_metric(endpoint: RealtimeEndpoint, metric_name: str, statistic: str = "Average") -> cloudwatch.Metric:
+    """An asynchronous endpoint's queue metric: per endpoint, no VariantName (the queue is the endpoint's)."""
+    return cloudwatch.Metric(
+        namespace=INVOCATION_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"EndpointName": endpoint.endpoint_name},
+        statistic=statistic,
+        period=MINUTE,
+    )
+
+
+class AsyncEndpointAutoScaling(Construct):
+    """Scales an asynchronous endpoint's variant on its backlog, between `min_capacity` (0 allowed) and `max_capacity`.
+
+    As AWS documents it (async-inference-autoscale.html): target tracking keeps
+    `ApproximateBacklogSizePerInstance` at `backlog_per_instance` (and scales in to `min_capacity`); target
+    tracking alone never leaves zero instances, so a step policy adds one instance when the alarm on
+    `HasBacklogWithoutCapacity` (requests queued, no instance) is in ALARM for two minutes. That alarm
+    scales, it does not page: waiting requests while an instance starts are normal at zero.
+
+    :param backlog_per_instance: queued requests per instance to keep. @default 5, AWS's example.
+    :param scale_in_cooldown: @default 10 minutes; :param scale_out_cooldown: @default 5 minutes (AWS's example).
+    """
+
+    # Keyword arguments alike in shape to EndpointAutoScaling's (duplicates pairs them): another metric, other defaults.
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        endpoint: RealtimeEndpoint,
+        min_capacity: int,
+        max_capacity: int,
+        backlog_per_instance: float = 5.0,
+        scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(10),
+        scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(5),
+    ) -> None:
+        super().__init__(scope, id_)
+        errors = []
+        if endpoint.async_inference is None:
+            errors.append("the endpoint is not asynchronous: scale a real-time endpoint with EndpointAutoScaling")
+        if len(endpoint.instance_variants) != 1:
+            errors.append(f"an asynchronous endpoint scales one instance variant, it has {endpoint.variant_names}")
+        if not 0 <= min_capacity <= max_capacity or max_capacity < 1:
+            errors.append(
+                f"need 0 <= min_capacity <= max_capacity and max_capacity >= 1, got {min_capacity}..{max_capacity}"
+            )
+        if not backlog_per_instance > 0:
+            errors.append(f"backlog_per_instance must be above 0, got {backlog_per_instance}")
+        raise_if_any(self, errors)
+        variant = endpoint.instance_variants[0].name
+        name = f"{endpoint.endpoint_name}-{variant}"
+        self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
+        # Two policies alike in shape only (duplicates pairs them): one tracks the backlog, one steps out of zero.
+        self.backlog_policy = appscaling.CfnScalingPolicy(
+            self,
+            "BacklogPerInstance",
+            policy_name=f"{name}-backlog-per-instance",
+            policy_type="TargetTrackingScaling",
+            scaling_target_id=self.target.ref,
+            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+                customized_metric_specification=appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
+                    namespace=INVOCATION_NAMESPACE,
+                    metric_name="ApproximateBacklogSizePerInstance",
+                    dimensions=[
+                        appscaling.CfnScalingPolicy.MetricDimensionProperty(
+                            name="EndpointName", value=endpoint.endpoint_name
+                        )
+                    ],
+                    statistic="Average",
+                ),
+                target_value=backlog_per_instance,
+                scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
+                scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
+            ),
+        )
+        self.from_zero_policy = appscaling.CfnScalingPolicy(
+            self,
+            "FromZero",
+            policy_name=f"{name}-from-zero",
+            policy_type="StepScaling",
+            scaling_target_id=self.target.ref,
+            step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
+                adjustment_type="ChangeInCapacity",
+                metric_aggregation_type="Average",
+                cooldown=int(scale_out_cooldown.to_seconds()),
+                step_adjustments=[
+                    appscaling.CfnScalingPolicy.StepAdjustmentProperty(
+                        metric_interval_lower_bound=0, scaling_adjustment=1
+                    )
+                ],
+            ),
+        )
+        self.from_zero_alarm = cloudwatch.CfnAlarm(
+            self,
+            "BacklogWithoutCapacity",
+            alarm_name=make_alarm_name(endpoint.endpoint_name, "BacklogWithoutCapacity"),
+            alarm_description=(
+                f"{endpoint.endpoint_name}: requests are queued and no instance runs; starts one (scaling, not a "
+                f"page). {AUTOSCALE_DOC}"
+            ),
+            namespace=INVOCATION_NAMESPACE,
+            metric_name="HasBacklogWithoutCapacity",
+            dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="EndpointName", value=endpoint.endpoint_name)],
+            statistic="Average",
+            period=60,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="missing",
+            alarm_actions=[self.from_zero_policy.ref],
+        )
+        endpoint.retain_variant_instance_counts()

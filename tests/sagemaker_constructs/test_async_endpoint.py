@@ -1,0 +1,212 @@
+"""An asynchronous endpoint: its AsyncInferenceConfig, its autoscaling to zero and back, its alarms and role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_sns as sns
+
+from sagemaker_constructs import (
+    AlarmThresholds,
+    AsyncEndpointAutoScaling,
+    AsyncEndpointMonitoring,
+    AsyncInference,
+    EndpointMonitoring,
+    InstanceVariant,
+    ManagedVariant,
+    RealtimeEndpoint,
+    SageMakerModel,
+    ServerlessVariant,
+    TrafficShifting,
+)
+from tests.helpers import Platform, logical_id, of_type, one_of_type, template_of
+
+OUTPUT, FAILURES = "s3://artifacts-bucket/async-inference/output/", "s3://artifacts-bucket/async-inference/failures/"
+
+
+def _endpoint(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel, *, topic: sns.ITopic | None = None, **kwargs: Any
+) -> RealtimeEndpoint:
+    arguments: dict[str, Any] = {
+        "endpoint_name": "app-test",
+        "model": model,
+        "variants": [InstanceVariant("ml.m5.large", 1)],
+        "encryption_key": platform.key,
+        "async_inference": AsyncInference(OUTPUT, FAILURES, topic, 4),
+    } | kwargs
+    return RealtimeEndpoint(stack, "Endpoint", **arguments)
+
+
+def _monitoring(
+    stack: cdk.Stack, endpoint: RealtimeEndpoint, topic: sns.ITopic, dashboard: cloudwatch.Dashboard
+) -> AsyncEndpointMonitoring:
+    return AsyncEndpointMonitoring(
+        stack,
+        "AsyncMonitoring",
+        endpoint=endpoint,
+        alarm_topic=topic,
+        dashboard=dashboard,
+        max_backlog_age=cdk.Duration.minutes(30),
+        failure_rate_percent=1,
+        backlog_per_instance=5,
+    )
+
+
+def test_results_and_failures_go_to_s3_encrypted_and_each_notifies_the_topic(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN an asynchronous endpoint with output and failure paths, a topic and a client concurrency
+    WHEN synthesized
+    THEN its config holds both paths, the endpoint's key for them, the topic for success and error, and the
+    concurrency; the instance volume stays encrypted with the key."""
+    topic = sns.Topic(stack, "Topic")
+    _endpoint(stack, platform, model, topic=topic)
+    config = one_of_type(template_of(stack), "AWS::SageMaker::EndpointConfig")["Properties"]
+    output = config["AsyncInferenceConfig"]["OutputConfig"]
+    key = {"Fn::GetAtt": [logical_id(stack, "Key"), "Arn"]}
+    assert (output["S3OutputPath"], output["S3FailurePath"], output["KmsKeyId"]) == (OUTPUT, FAILURES, key)
+    topic_ref = {"Ref": logical_id(stack, "Topic")}
+    assert output["NotificationConfig"] == {"SuccessTopic": topic_ref, "ErrorTopic": topic_ref}
+    assert config["AsyncInferenceConfig"]["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 4}
+    assert config["KmsKeyId"] == key
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"variants": ServerlessVariant(2048, 5)}, "a serverless variant cannot serve asynchronously"),
+        ({"variants": ManagedVariant("ml.m5.large", 0, 1)}, r"nor a ManagedVariant \(inference components\)"),
+        ({"traffic_shifting": TrafficShifting(mode="CANARY")}, "traffic_shifting is not supported with async"),
+        ({"data_capture_percentage": 10, "data_capture_uri": "s3://b/c/"}, "data_capture_percentage must be 0 with"),
+        ({"async_inference": AsyncInference("https://example.com/out", FAILURES)}, r"output_uri must be s3://"),
+        ({"async_inference": AsyncInference(OUTPUT, FAILURES, None, 0)}, r"must be 1-1000, got 0"),
+        ({"async_inference": AsyncInference(OUTPUT, FAILURES, None, 1001)}, r"must be 1-1000, got 1001"),
+    ],
+)
+def test_what_an_asynchronous_endpoint_cannot_have_is_refused(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel, arguments: dict[str, Any], error: str
+) -> None:
+    """GIVEN an asynchronous endpoint with one thing it cannot have WHEN constructed THEN a ValueError names it."""
+    with pytest.raises(ValueError, match=error):
+        _endpoint(stack, platform, model, **arguments)
+
+
+def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN an asynchronous endpoint scaled between 0 and 2 instances on 5 queued requests per instance
+    WHEN synthesized
+    THEN the target's floor is 0, target tracking follows ApproximateBacklogSizePerInstance of the endpoint, and an
+    alarm on HasBacklogWithoutCapacity (two minutes) runs a step policy adding one instance: it scales, it never
+    pages."""
+    endpoint = _endpoint(stack, platform, model)
+    AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, min_capacity=0, max_capacity=2)
+    template = template_of(stack)
+    target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
+    assert target["ResourceId"] == "endpoint/app-test/variant/primary"
+    policies = {
+        p["Properties"]["PolicyType"]: p["Properties"]
+        for p in of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    }
+    tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == 5
+    assert tracking["CustomizedMetricSpecification"] == {
+        "MetricName": "ApproximateBacklogSizePerInstance",
+        "Namespace": "AWS/SageMaker",
+        "Dimensions": [{"Name": "EndpointName", "Value": "app-test"}],
+        "Statistic": "Average",
+    }
+    step = policies["StepScaling"]["StepScalingPolicyConfiguration"]
+    assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    alarm = one_of_type(template, "AWS::CloudWatch::Alarm")["Properties"]
+    assert (alarm["MetricName"], alarm["EvaluationPeriods"], alarm["Threshold"]) == ("HasBacklogWithoutCapacity", 2, 1)
+    assert alarm["AlarmActions"] == [{"Ref": logical_id(stack, "Scaling/FromZero")}]
+    assert "OKActions" not in alarm
+    assert one_of_type(template, "AWS::SageMaker::Endpoint")["Properties"]["RetainAllVariantProperties"] is True
+
+
+@pytest.mark.parametrize(
+    ("capacity", "error"),
+    [((3, 2), r"0 <= min_capacity <= max_capacity"), ((-1, 2), "0 <= min_capacity"), ((0, 0), "max_capacity >= 1")],
+)
+def test_an_impossible_range_is_refused(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel, capacity: tuple[int, int], error: str
+) -> None:
+    """GIVEN an asynchronous endpoint WHEN scaled over an impossible range THEN a ValueError names it."""
+    endpoint = _endpoint(stack, platform, model)
+    with pytest.raises(ValueError, match=error):
+        AsyncEndpointAutoScaling(
+            stack, "Scaling", endpoint=endpoint, min_capacity=capacity[0], max_capacity=capacity[1]
+        )
+
+
+def test_backlog_scaling_is_refused_on_a_real_time_endpoint(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN a real-time endpoint WHEN scaled on a backlog THEN refused: it has none."""
+    endpoint = _endpoint(stack, platform, model, async_inference=None)
+    with pytest.raises(ValueError, match="not asynchronous"):
+        AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, min_capacity=0, max_capacity=2)
+
+
+def test_its_alarms_page_on_age_failures_and_delivery_and_stay_quiet_at_zero(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN an asynchronous endpoint watched by AsyncEndpointMonitoring
+    WHEN synthesized
+    THEN three alarms notify the topic, named after the endpoint; each treats missing data (an endpoint idle at zero
+    publishes none) as not breaching; the dashboard shows the queue."""
+    topic, dashboard = sns.Topic(stack, "Alarms"), cloudwatch.Dashboard(stack, "Dashboard")
+    _monitoring(stack, _endpoint(stack, platform, model, topic=topic), topic, dashboard)
+    alarms = [a["Properties"] for a in of_type(template_of(stack), "AWS::CloudWatch::Alarm").values()]
+    assert sorted(a["AlarmName"] for a in alarms) == [
+        "app-test-backlog-age",
+        "app-test-delivery-failures",
+        "app-test-invocation-failure-rate",
+    ]
+    assert all(a["TreatMissingData"] == "notBreaching" for a in alarms)
+    assert all(a["AlarmActions"] == [{"Ref": logical_id(stack, "Alarms")}] for a in alarms)
+    age = next(a for a in alarms if a["AlarmName"] == "app-test-backlog-age")
+    assert (age["MetricName"], age["Threshold"]) == ("ApproximateAgeOfOldestRequest", 1800)
+    body = str(one_of_type(template_of(stack), "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
+    assert "InvocationsProcesssed" in body and "ApproximateBacklogSize" in body
+
+
+def test_endpoint_monitoring_leaves_out_what_an_asynchronous_endpoint_does_not_publish(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN an asynchronous endpoint watched by EndpointMonitoring
+    WHEN synthesized
+    THEN it has no 5XX-rate alarm (its denominator, Invocations, is not published) and no latency alarm (latency
+    grows with bodies of up to 1 GB); the instance alarms remain."""
+    EndpointMonitoring(
+        stack,
+        "Monitoring",
+        endpoint=_endpoint(stack, platform, model),
+        alarm_topic=sns.Topic(stack, "Alarms"),
+        thresholds=AlarmThresholds(),
+        dashboard_name="app-test",
+    )
+    names = {a["Properties"]["AlarmName"] for a in of_type(template_of(stack), "AWS::CloudWatch::Alarm").values()}
+    assert names == {"app-test-cpu-high", "app-test-memory-high", "app-test-disk-high"}
+
+
+def test_the_execution_role_may_publish_to_the_notification_topic_only(stack: cdk.Stack, platform: Platform) -> None:
+    """GIVEN the execution role WHEN allowed an asynchronous endpoint's notifications to a topic
+    THEN its policy allows sns:Publish on that topic, and on nothing else."""
+    topic = sns.Topic(stack, "Notifications")
+    platform.role.allow_async_notifications(topic)
+    policy = template_of(stack)["Resources"][logical_id(stack, "ExecutionRole/Policy")]["Properties"]["PolicyDocument"]
+    publish = [s for s in policy["Statement"] if "sns:Publish" in str(s["Action"])]
+    assert publish == [
+        {
+            "Sid": "PublishAsyncNotifications",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": {"Ref": logical_id(stack, "Notifications")},
+        }
+    ]

@@ -1,0 +1,137 @@
+"""`endpoint.asynchronous`: one table makes an environment's endpoint asynchronous; what it cannot keep is refused."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from typing import Any
+
+import pytest
+
+from config import ConfigError, parse_config
+from config.contract import ASYNC_INPUT_PREFIX
+from config.settings import DEFAULT_CONFIG_FILE
+from scripts.demo import make_asynchronous
+from tests.helpers import TEST_ACCOUNT, cases, set_at
+
+Raw = dict[str, Any]
+
+
+@pytest.fixture
+def raw() -> Raw:
+    """The shipped configuration with dev's endpoint asynchronous (in place of its inference component)."""
+    document: Raw = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
+    make_asynchronous(document["environments"]["dev"]["endpoint"])
+    return document
+
+
+def test_an_asynchronous_endpoint_is_one_table_on_an_instance_variant(raw: Raw) -> None:
+    """GIVEN dev's endpoint on one instance variant with an `asynchronous` table of its maximum only
+    WHEN the configuration is loaded
+    THEN dev is asynchronous with AWS's defaults: down to zero instances, five queued requests per instance,
+    results and failures under their own prefixes, apart from where requests are uploaded."""
+    asynchronous = parse_config(raw, default_account=TEST_ACCOUNT).environment("dev").endpoint.asynchronous
+    assert asynchronous is not None
+    assert (asynchronous.min_instances, asynchronous.max_instances, asynchronous.backlog_per_instance) == (0, 2, 5.0)
+    prefixes = {asynchronous.output_prefix, asynchronous.failure_prefix, ASYNC_INPUT_PREFIX}
+    assert len(prefixes) == 3
+
+
+# One row a mistake: its id, the field set (under environments.dev.endpoint), the value, and the error it must give.
+MISTAKES = cases(
+    (
+        "with-serverless",
+        "serverless",
+        {"memory_size_mb": 2048, "max_concurrency": 5},
+        r"asynchronous needs variants \(instances\), not serverless: .*serverless",
+    ),
+    (
+        "with-inference-component",
+        "inference_component",
+        {
+            "instance_type": "ml.m5.large",
+            "min_instances": 0,
+            "max_instances": 1,
+            "max_copies": 1,
+            "max_requests_per_second": 10,
+        },
+        r"asynchronous needs variants \(instances\), not inference_component",
+    ),
+    (
+        "two-variants",
+        "variants",
+        [{"instance_type": "ml.m5.large", "initial_instance_count": 1, "weight": 0.5, "name": n} for n in "ab"],
+        "one variant",
+    ),
+    (
+        "with-realtime-autoscaling",
+        "autoscaling",
+        {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 10},
+        r"scales on its backlog .*async-inference-autoscale\.html",
+    ),
+    ("with-canary", "deployment", {"strategy": "canary"}, r"does not publish \(.*async-inference-monitor\.html"),
+    ("with-data-capture", "data_capture_percentage", 100, r"model-monitor-data-capture\.html"),
+    ("min-above-max", "asynchronous.min_instances", 3, r"min_instances \(3\) must not exceed max_instances \(2\)"),
+    ("negative-min", "asynchronous.min_instances", -1, "greater than or equal to 0"),
+    ("no-max", "asynchronous.max_instances", 0, "greater than or equal to 1"),
+    ("max-above-ceiling", "asynchronous.max_instances", 101, "less than or equal to 100"),
+    ("initial-above-max", "variants.0.initial_instance_count", 3, r"must not exceed asynchronous\.max_instances"),
+    (
+        "concurrency-zero",
+        "asynchronous.max_concurrent_invocations_per_instance",
+        0,
+        r"must be 1-1000 \(SageMaker's AsyncInferenceClientConfig\.MaxConcurrentInvocationsPerInstance\)",
+    ),
+    ("concurrency-huge", "asynchronous.max_concurrent_invocations_per_instance", 1001, "must be 1-1000"),
+    ("payload-above-1-gb", "asynchronous.max_payload_mb", 1025, "less than or equal to 1024"),
+    ("payload-zero", "asynchronous.max_payload_mb", 0, "greater than or equal to 1"),
+    ("backlog-zero", "asynchronous.backlog_per_instance", 0, "greater than 0"),
+    ("prefix-without-slash", "asynchronous.output_prefix", "results", "ending in '/'"),
+    ("prefix-a-url", "asynchronous.failure_prefix", "s3://bucket/failures/", "ending in '/'"),
+    ("output-inside-failures", "asynchronous.output_prefix", "async-inference/failures/ok/", "must not contain"),
+    ("output-around-requests", "asynchronous.output_prefix", "async-inference/", "must not contain one another"),
+    ("backlog-age-below-a-cold-start", "asynchronous.max_backlog_age_minutes", 5, "greater than or equal to 10"),
+    ("unknown-field", "asynchronous.min_capacity", 0, r"endpoint\.asynchronous\.min_capacity: unknown field"),
+)
+
+
+@pytest.mark.parametrize(("field", "value", "error"), MISTAKES)
+def test_every_mistake_in_the_asynchronous_table_names_environment_and_field(
+    raw: Raw, field: str, value: Any, error: str
+) -> None:
+    """GIVEN dev asynchronous, with one setting wrong WHEN the configuration is loaded
+    THEN it is refused, naming the environment and what is wrong (citing AWS where AWS refuses it)."""
+    set_at(raw, f"environments.dev.endpoint.{field}", value)
+    with pytest.raises(ConfigError, match=rf"environment 'dev': (.|\n)*{error}"):
+        parse_config(raw, default_account=TEST_ACCOUNT)
+
+
+def test_a_no_invocations_alarm_is_refused_on_an_asynchronous_endpoint(raw: Raw) -> None:
+    """GIVEN dev asynchronous and an alarm on silence WHEN loaded
+    THEN refused: the endpoint publishes no Invocations and idles at zero, the alarm would page forever."""
+    set_at(raw, "environments.dev.monitoring.no_invocations_minutes", 30)
+    with pytest.raises(ConfigError, match=r"environment 'dev': .*no_invocations_minutes cannot watch an asynchronous"):
+        parse_config(raw, default_account=TEST_ACCOUNT)
+
+
+def test_prod_cannot_be_asynchronous(raw: Raw) -> None:
+    """GIVEN prod's endpoint made asynchronous WHEN loaded
+    THEN refused: prod keeps its autoscaling floor, its canary with rollback and its capture."""
+    make_asynchronous(raw["environments"]["prod"]["endpoint"])
+    with pytest.raises(ConfigError, match=r"environment 'prod': .*min_capacity >= 2.*canary or linear"):
+        parse_config(raw, default_account=TEST_ACCOUNT)
+
+
+def test_the_switch_environments_toml_describes_for_dev_loads_as_asynchronous() -> None:
+    """GIVEN environments.toml with dev's inference_component table deleted and the two commented lines above it
+    uncommented WHEN loaded
+    THEN dev's endpoint is asynchronous on one instance: the documented switch is a working one."""
+    lines = DEFAULT_CONFIG_FILE.read_text().splitlines()
+    start = lines.index('# variants = [{ instance_type = "ml.m5.large", initial_instance_count = 1 }]')
+    switched = [line.removeprefix("# ") for line in lines[start : start + 2]]
+    assert [line.split(" = ")[0] for line in switched] == ["variants", "asynchronous"]
+    table = lines.index("[environments.dev.endpoint.inference_component]")
+    end = lines.index("", table)
+    document = tomllib.loads("\n".join([*lines[:start], *switched, *lines[start + 2 : table], *lines[end:]]))
+    endpoint = parse_config(document, default_account=TEST_ACCOUNT).environment("dev").endpoint
+    assert endpoint.asynchronous is not None and endpoint.inference_component is None and len(endpoint.variants) == 1

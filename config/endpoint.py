@@ -241,7 +241,8 @@ class EndpointSettings(_Frozen):
             "variants (instances)": bool(self.variants) and self.asynchronous is None,
             "serverless": self.serverless is not None,
             "inference_component": self.inference_component is not None,
-            "variants + asynchronous": bool(self.variants) and self.asynchronous is not None,
+            # Without variants, _asynchronous_keeps_what_it_can says what it lacks.
+            "variants + asynchronous": self.asynchronous is not None,
         }
         if sum(modes.values()) != 1:
             given = ", ".join(mode for mode, on in modes.items() if on) or "none"

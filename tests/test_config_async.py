@@ -57,6 +57,7 @@ MISTAKES = cases(
         },
         r"asynchronous needs variants \(instances\), not inference_component",
     ),
+    ("no-variant", "variants", [], r"asynchronous serves one variant \(its backlog is the endpoint's\), got 0"),
     (
         "two-variants",
         "variants",

@@ -1,4 +1,5 @@
-"""Calling the deployed endpoint: naming its inference component, if any, and waiting out a scale-out from zero."""
+"""Calling the deployed endpoint: asynchronously if it is, naming its inference component, if any, and waiting out
+a scale-out from zero."""
 
 from __future__ import annotations
 

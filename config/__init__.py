@@ -12,6 +12,7 @@ from config.endpoint import (
     VariantSettings,
     VpcSettings,
 )
+from config.inference_component import InferenceComponentSettings
 from config.sections import (
     BatchScheduleSettings,
     DriftSettings,
@@ -38,6 +39,7 @@ __all__ = [
     "EnvironmentConfig",
     "EnvironmentName",
     "EvaluationSettings",
+    "InferenceComponentSettings",
     "JobCompute",
     "MonitoringSettings",
     "NotebookSettings",

@@ -72,6 +72,11 @@ def sagemaker_range(shape: str, member: str) -> tuple[int, int]:
     return int(metadata["min"]), int(metadata["max"])
 
 
+def sagemaker_minimum(shape: str, member: str) -> float:
+    """The least value the SageMaker API documents for `shape.member` (a shape with a minimum and no maximum)."""
+    return float(_sagemaker().shape_for(shape).members[member].metadata["min"])
+
+
 @cache
 def model_package_version_digits() -> int:
     """The most digits a model package version may have where CreateModel takes one (VersionedArnOrName).

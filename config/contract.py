@@ -141,6 +141,22 @@ SAGEMAKER_JOB_LOG_GROUPS = (TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP, PRO
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
 
 
+def inference_component_name(endpoint_name: str) -> str:
+    """The inference component an endpoint hosts its model as (where the configuration chooses that mode):
+    `<endpoint>-model`. The stack names it, the deployment role's smoke test may invoke it."""
+    return f"{endpoint_name}-model"
+
+
+# Where SageMaker writes an inference component's containers' output, one log group per component (not the
+# endpoint's).
+COMPONENT_LOG_GROUP_PREFIX = "/aws/sagemaker/InferenceComponents"
+
+
+def component_log_group_name(component_name: str) -> str:
+    """/aws/sagemaker/InferenceComponents/<component>: what the role may write, the stack creates, ops reads."""
+    return f"{COMPONENT_LOG_GROUP_PREFIX}/{component_name}"
+
+
 def endpoint_log_group_name(endpoint_name: str) -> str:
     """Where SageMaker writes an endpoint's containers' output: /aws/sagemaker/Endpoints/<name>."""
     return f"{ENDPOINT_LOG_GROUP_PREFIX}/{endpoint_name}"

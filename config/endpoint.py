@@ -1,4 +1,5 @@
-"""The `[environments.<env>.endpoint]` section: variants or serverless, autoscaling, deployment, VPC."""
+"""The `[environments.<env>.endpoint]` section: variants, serverless or an inference component, autoscaling,
+deployment, VPC."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from config.contract import (
     MAX_ENDPOINT_INSTANCES,
     MAX_REALTIME_INVOCATION_SECONDS,
     SERVERLESS_MEMORY_STEP_MB,
+)
+from config.inference_component import (
+    COMPONENT_DEPLOYMENT_REFERENCE,
+    MODEL_MONITOR_GUIDE,
+    InferenceComponentSettings,
 )
 from config.types import (
     EndpointInstanceType,
@@ -187,6 +193,7 @@ class EndpointSettings(_Frozen):
     model_package: ModelPackagePin | None = None
     variants: tuple[VariantSettings, ...] = ()
     serverless: ServerlessSettings | None = None
+    inference_component: InferenceComponentSettings | None = None
     # With `variants`: the endpoint answers InvokeEndpointAsync only (config/async_inference.py).
     asynchronous: AsyncInferenceSettings | None = None
     autoscaling: AutoScalingSettings | None = None
@@ -226,10 +233,50 @@ class EndpointSettings(_Frozen):
 
     @model_validator(mode="after")
     def _one_kind_of_capacity(self) -> EndpointSettings:
-        if bool(self.variants) == (self.serverless is not None):
-            raise ValueError("give either variants (instances) or serverless, not both and not neither")
+        if self.asynchronous is not None and self.inference_component is not None:
+            # botocore's model of InvokeEndpointAsync has no InferenceComponentName (InvokeEndpoint has).
+            raise ValueError(
+                "asynchronous needs variants (instances), not inference_component: InvokeEndpointAsync cannot name "
+                "an inference component, and an asynchronous endpoint serves its one variant's model"
+            )
         if self.asynchronous is not None and self.serverless is not None:
             raise ValueError(f"asynchronous needs variants (instances), not serverless: {SERVERLESS_EXCLUSIONS_DOC}")
+        modes = {
+            "variants (instances)": bool(self.variants) and self.asynchronous is None,
+            "serverless": self.serverless is not None,
+            "inference_component": self.inference_component is not None,
+            # Without variants, _asynchronous_keeps_what_it_can says what it lacks.
+            "variants + asynchronous": self.asynchronous is not None,
+        }
+        if sum(modes.values()) != 1:
+            given = ", ".join(mode for mode, on in modes.items() if on) or "none"
+            raise ValueError(f"give exactly one of {', '.join(modes)} (given: {given})")
+        return self
+
+    @model_validator(mode="after")
+    def _component_keeps_no_instance_feature(self) -> EndpointSettings:
+        if self.inference_component is None:
+            return self
+        problems = []
+        if self.autoscaling is not None:
+            problems.append(
+                "autoscaling sizes instance variants: an inference component scales its copies with "
+                "inference_component.min_copies/max_copies/max_requests_per_second instead"
+            )
+        if self.deployment is not None:
+            problems.append(
+                "deployment (blue/green canary or linear shifting of the endpoint) does not apply to an inference "
+                "component, whose model changes by UpdateInferenceComponent's rolling update "
+                f"({COMPONENT_DEPLOYMENT_REFERENCE}): remove deployment or host on variants"
+            )
+        if self.data_capture_percentage:
+            problems.append(
+                "data_capture_percentage must be 0 with inference_component: Model Monitor, which reads the "
+                f"captured data, supports endpoints that host a single model ({MODEL_MONITOR_GUIDE}); host on "
+                "variants to capture data and monitor drift"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")
@@ -265,6 +312,8 @@ class EndpointSettings(_Frozen):
     @model_validator(mode="after")
     def _fleet_within_ceiling(self) -> EndpointSettings:
         fleets = {f"variants.{i}.initial_instance_count": v.initial_instance_count for i, v in enumerate(self.variants)}
+        if self.inference_component is not None:
+            fleets["inference_component.max_instances"] = self.inference_component.max_instances
         if self.autoscaling is not None:
             fleets["autoscaling.max_capacity"] = self.autoscaling.max_capacity
             for i, schedule in enumerate(self.autoscaling.schedules):

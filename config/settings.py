@@ -96,6 +96,12 @@ class EnvironmentConfig(_Frozen):
                 "drift.enabled needs endpoint.data_capture_percentage > 0: drift is measured on captured requests "
                 "(a serverless endpoint captures none)"
             )
+        component = self.endpoint.inference_component
+        if component is not None and component.scales_to_zero and self.monitoring.no_invocations_minutes:
+            problems.append(
+                "monitoring.no_invocations_minutes pages when no request comes, and an endpoint that scales to zero "
+                "(endpoint.inference_component.min_instances = 0) is idle by design: leave it out"
+            )
         if self.endpoint.asynchronous is not None and self.monitoring.no_invocations_minutes is not None:
             problems.append(
                 "monitoring.no_invocations_minutes cannot watch an asynchronous endpoint: it idles at zero and "
@@ -125,6 +131,12 @@ class EnvironmentConfig(_Frozen):
 
     def _production_endpoint_problems(self) -> list[str]:
         endpoint, problems = self.endpoint, []
+        if endpoint.inference_component is not None:
+            return [
+                "prod endpoint cannot be an inference_component: prod needs canary deployment with auto-rollback "
+                "and data capture, which an endpoint of inference components does not keep (see "
+                "endpoint.inference_component in docs/configuration.md)"
+            ]
         if any(v.initial_instance_count < 2 for v in endpoint.variants) or endpoint.serverless:
             problems.append("prod endpoint variants need initial_instance_count >= 2, spread across AZs")
         if endpoint.autoscaling is None or endpoint.autoscaling.min_capacity < 2:

@@ -55,6 +55,7 @@ SKIPPED_BY_MOTO = (
     "AWS::SNS::Subscription",
     "AWS::Scheduler::Schedule",
     "AWS::SageMaker::ModelPackageGroup",
+    "AWS::SageMaker::InferenceComponent",
 )
 
 ADAPTATIONS: tuple[Adaptation, ...] = (

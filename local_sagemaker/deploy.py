@@ -266,6 +266,8 @@ class SkippedResources:
             "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical}",
             "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{physical}",
         }
+        if attribute in ("EndpointName", "ModelName") and kind.startswith("AWS::SageMaker::"):
+            return physical.split("/")[-1]
         if attribute != "Arn" or kind not in arns:
             raise KeyError(f"{self.stack.artifact.stack_name}: cannot resolve Fn::GetAtt {logical_id}.{attribute}")
         return arns[kind]
@@ -322,6 +324,19 @@ class SkippedResources:
             **{k: target[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}, **properties
         )
         return str(answer["PolicyARN"])
+
+    def _sagemaker_inferencecomponent(self, logical_id: str, properties: dict[str, Any]) -> str:
+        # moto has no inference components: the local runner keeps them (local_sagemaker/components.py).
+        # An update (a new model pin) is UpdateInferenceComponent with the new specification, as CloudFormation's
+        # handler does; the copy count stays what scaling set.
+        name = properties["InferenceComponentName"]
+        sagemaker = self.server.client("sagemaker")
+        existing = {c["InferenceComponentName"] for c in sagemaker.list_inference_components()["InferenceComponents"]}
+        if name in existing:
+            sagemaker.update_inference_component(InferenceComponentName=name, Specification=properties["Specification"])
+        else:
+            sagemaker.create_inference_component(**properties)
+        return str(name)
 
     def _s3_bucketpolicy(self, logical_id: str, properties: dict[str, Any]) -> str:
         bucket = properties["Bucket"]

@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from config.contract import component_log_group_name
 from local_sagemaker import container
 from local_sagemaker.aws import Aws, LogStream
+from local_sagemaker.components import NO_CAPACITY, Component, Components
 from local_sagemaker.registry import model_data_url
 from local_sagemaker.s3 import JobInputError, S3Uri, download_model
 
@@ -37,7 +39,13 @@ INVOCATION_TIMEOUT_SECONDS = 60.0
 # InvokeEndpointAsync's InvocationTimeoutSeconds default: 15 minutes (async-inference-invoke-endpoint.html).
 ASYNC_INVOCATION_TIMEOUT_SECONDS = 900.0
 # The InvokeEndpoint members acted on; the others are in not_emulated.NOT_EMULATED.
-HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept"})
+HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept", "InferenceComponentName"})
+# What InvokeEndpoint answers when a request names no component on an endpoint that hosts them (our wording).
+COMPONENT_REQUIRED = "InferenceComponentName is required: endpoint {endpoint} hosts inference components ({names})"
+
+
+class RefusedError(LookupError):
+    """A request SageMaker Runtime refuses with its own ValidationError (HTTP 400), e.g. for want of a copy."""
 
 
 @dataclass(frozen=True)
@@ -129,15 +137,24 @@ class _Running:
 class Endpoints:
     """The model servers of the endpoints invoked so far, one per endpoint."""
 
-    def __init__(self, aws: Aws, work: Path) -> None:
-        self._aws, self._work = aws, work / "endpoints"
+    def __init__(self, aws: Aws, work: Path, components: Components) -> None:
+        self._aws, self._work, self._components = aws, work / "endpoints", components
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
 
-    def invoke(self, name: str, body: bytes, content_type: str, accept: str, *, asynchronous: bool = False) -> Answer:
+    def invoke(
+        self,
+        name: str,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        component: str | None = None,
+        *,
+        asynchronous: bool = False,
+    ) -> Answer:
         """The model server's answer; an endpoint answers either InvokeEndpoint or, with an AsyncInferenceConfig,
         InvokeEndpointAsync (`asynchronous`) only, as SageMaker's does (async-inference.html)."""
-        running = self._server_for(name)
+        running = self._server_for(name, component)
         if running.asynchronous != asynchronous:
             raise LookupError(
                 f"Endpoint {name} is configured for asynchronous inference: call InvokeEndpointAsync"
@@ -183,24 +200,70 @@ class Endpoints:
             raise LookupError(f"Endpoint {name} of account 123456789012 not found.") from None
         return endpoint
 
-    def _server_for(self, name: str) -> _Running:
+    def _server_for(self, name: str, component_name: str | None) -> _Running:
         sagemaker = self._aws.client("sagemaker")
-        config_name = self._describe(sagemaker, name)["EndpointConfigName"]
+        # A server per endpoint config, or per component and the model it serves (an update restarts it).
+        key, config_name = name, self._describe(sagemaker, name)["EndpointConfigName"]
+        component = self._component(name, component_name)
+        if component is not None:
+            key, config_name = f"{name}/{component.name}", f"{config_name}/{component.model_name}"
         with self._lock:
-            running = self._running.get(name)
+            running = self._running.get(key)
             if running is not None and running.config_name == config_name and running.server.process.poll() is None:
                 return running
             if running is not None:
                 running.server.stop()
                 running.log.flush()
-            running = self._start(name, config_name, sagemaker)
-            self._running[name] = running
+            running = self._start(name, config_name, sagemaker, component)
+            self._running[key] = running
             return running
 
-    def _start(self, name: str, config_name: str, sagemaker: Any) -> _Running:
-        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    def _component(self, endpoint: str, name: str | None) -> Component | None:
+        """The component a request names, with a copy running; refuses as AWS does otherwise."""
+        hosted = self._components.of_endpoint(endpoint)
+        if name is None:
+            if hosted:
+                names = ", ".join(c.name for c in hosted)
+                raise RefusedError(COMPONENT_REQUIRED.format(endpoint=endpoint, names=names))
+            return None
+        component = next((c for c in hosted if c.name == name), None)
+        if component is None:
+            raise RefusedError(f"Inference component {name} is not hosted on endpoint {endpoint}.")
+        if component.copies == 0:
+            self._scale_out_from_zero(component)
+            raise RefusedError(NO_CAPACITY)
+        return component
+
+    def _scale_out_from_zero(self, component: Component) -> None:
+        """What the alarm on NoCapacityInvocationFailures and its step policy do, at once, if the stack wired them."""
+        resource = f"inference-component/{component.name}"
+        scaling = self._aws.client("application-autoscaling")
+        targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])
+        policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=resource)
+        steps = {p["PolicyARN"] for p in policies["ScalingPolicies"] if p["PolicyType"] == "StepScaling"}
+        dimension = {"Name": "InferenceComponentName", "Value": component.name}
+        wired = any(
+            alarm.get("MetricName") == "NoCapacityInvocationFailures"
+            and dimension in alarm.get("Dimensions", [])
+            and steps & set(alarm.get("AlarmActions", []))
+            for alarm in self._aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        )
+        if wired and targets["ScalableTargets"]:
+            self._components.update(component.name, None, min(1, targets["ScalableTargets"][0]["MaxCapacity"]))
+
+    def release(self, endpoint: str, component: str) -> None:
+        """Stop the server of a component scaled to zero copies."""
+        with self._lock:
+            running = self._running.pop(f"{endpoint}/{component}", None)
+        if running is not None:
+            running.server.stop()
+            running.log.flush()
+
+    def _start(self, name: str, config_name: str, sagemaker: Any, component: Component | None) -> _Running:
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name.split("/", maxsplit=1)[0])
         variant = config["ProductionVariants"][0]
-        model = sagemaker.describe_model(ModelName=variant["ModelName"])
+        model_name = component.model_name if component is not None else variant["ModelName"]
+        model = sagemaker.describe_model(ModelName=model_name)
         primary = model.get("PrimaryContainer") or model["Containers"][0]
         tree = self._work / name / f"{config_name}-{int(time.time() * 1000)}"
         shutil.rmtree(tree, ignore_errors=True)
@@ -208,9 +271,9 @@ class Endpoints:
             download_model(self._aws.client("s3"), model_data_url(sagemaker, primary), tree / "model")
         except JobInputError as error:
             raise RuntimeError(f"the endpoint's model could not be loaded: {error}") from None
-        log = LogStream(
-            self._aws, ENDPOINT_LOG_GROUP.format(endpoint=name), f"{variant['VariantName']}/local-{int(time.time())}"
-        )
+        # A component's containers log to its own group, as in SageMaker.
+        group = component_log_group_name(component.name) if component else ENDPOINT_LOG_GROUP.format(endpoint=name)
+        log = LogStream(self._aws, group, f"{variant['VariantName']}/local-{int(time.time())}")
         startup = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", DEFAULT_STARTUP_SECONDS))
         capture = DataCapture.of(config.get("DataCaptureConfig"))
         server = container.ServingContainer.launch(tree, primary.get("Environment", {}), log.write, startup)

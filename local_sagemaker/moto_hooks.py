@@ -18,7 +18,8 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from local_sagemaker import registry, stepfunctions
+from local_sagemaker import components, registry, stepfunctions
+from local_sagemaker.endpoints import RefusedError
 from local_sagemaker.runtime import LocalSageMaker
 from local_sagemaker.training import RequestError
 
@@ -39,6 +40,7 @@ def install(local_sagemaker: LocalSageMaker) -> None:
     _endpoints_keep_their_names()
     stepfunctions.install()
     registry.install()
+    components.install(local_sagemaker.components, local_sagemaker.endpoints.release)
     _hook(SageMakerResponse, "create_training_job", _create("training"))
     _hook(SageMakerResponse, "describe_training_job", _describe("training"))
     _hook(SageMakerResponse, "create_transform_job", _create("transform"))
@@ -170,7 +172,8 @@ def _stop(kind: str) -> Any:
 
 
 def _invoke_endpoint(response: Any) -> Any:
-    name = str(response._get_params().get("EndpointName") or response.path.split("/")[2])
+    params = response._get_params()
+    name = str(params.get("EndpointName") or response.path.split("/")[2])
     headers = {key.lower(): value for key, value in response.headers.items()}
     try:
         answer = local().invoke_endpoint(
@@ -178,7 +181,10 @@ def _invoke_endpoint(response: Any) -> Any:
             body=response.body if isinstance(response.body, bytes) else str(response.body).encode(),
             content_type=headers.get("content-type", "application/octet-stream"),
             accept=headers.get("accept", "*/*"),
+            component=headers.get("x-amzn-sagemaker-inference-component") or None,
         )
+    except RefusedError as error:  # the runtime's own error shape (botocore's sagemaker-runtime ValidationError)
+        raise JsonRESTError("ValidationError", str(error)) from None
     except LookupError as error:
         raise ValidationError(message=str(error)) from None
     except RuntimeError as error:

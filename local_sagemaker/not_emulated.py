@@ -1,8 +1,8 @@
 """What the local SageMaker does not emulate, and what it does instead: ONE table.
 
 docs/demo.md shows `markdown_table()` verbatim, and a test checks that every request member of
-CreateTrainingJob, CreateTransformJob, CreateProcessingJob, CreateHyperParameterTuningJob, InvokeEndpoint and
-InvokeEndpointAsync
+CreateTrainingJob, CreateTransformJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreateInferenceComponent,
+InvokeEndpoint and InvokeEndpointAsync
 (botocore's model of the API) is either acted on (`HANDLED_FIELDS` of the runner modules)
 or listed here: nothing is silently ignored. The runners log the listed members a request sets ("not emulated: ...").
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 TRAINING, TRANSFORM, INVOKE, EVERYWHERE = "CreateTrainingJob", "CreateTransformJob", "InvokeEndpoint", "all"
 INVOKE_ASYNC = "InvokeEndpointAsync"
 PROCESSING, TUNING = "CreateProcessingJob", "CreateHyperParameterTuningJob"
+COMPONENT = "CreateInferenceComponent"
 REGISTRY = "Model Registry"
 STATES = "Step Functions"
 
@@ -162,7 +163,6 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         (
             "CustomAttributes",
             "EnableExplanations",
-            "InferenceComponentName",
             "InferenceId",
             "PrefixAwareId",
             "SessionId",
@@ -177,6 +177,27 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
         "one model server per endpoint, started on the first InvokeEndpoint and restarted when the endpoint runs "
         "another endpoint config; CreateEndpoint itself stays moto's (InService at once), so a missing model "
         "artifact shows as ModelError at the first InvokeEndpoint",
+    ),
+    NotEmulated(
+        COMPONENT,
+        "several instance types (`Specifications`); of `Specification` only `ModelName` is served: `Container`, "
+        "`StartupParameters`, `ComputeResourceRequirements`, `BaseInferenceComponentName` (adapters), "
+        "`DataCacheConfig`, `SchedulingConfig` are stored, not applied; `Tags` are accepted, not kept",
+        "one model server per component serves `Specification.ModelName`, restarted when the component serves "
+        "another model; no CPU or memory is reserved per copy (tests/stacks and the registry schema check the "
+        "template's values, cfn-lint its shape)",
+        ("Specifications", "Tags"),
+    ),
+    NotEmulated(
+        COMPONENT,
+        "capacity of an endpoint of inference components: `ManagedInstanceScaling` (instances come at once, none "
+        "is released), several copies, Application Auto Scaling's target tracking (nothing scales in by itself), "
+        "the minutes an instance takes to start from zero",
+        "a component runs one server while `CopyCount` > 0; `UpdateInferenceComponentRuntimeConfig` to 0 is the "
+        "scale-in (what target tracking does after an idle period in AWS) and stops it; a request at 0 copies is "
+        "refused with AWS's ValidationError (NoCapacityInvocationFailures) and, if the stack wired an alarm on it "
+        "to a step scaling policy of the component's scalable target, one copy is set at once (AWS: about a "
+        "minute, then minutes of provisioning): the next request has the model server's cold start only",
     ),
     NotEmulated(
         INVOKE_ASYNC,

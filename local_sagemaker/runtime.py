@@ -9,6 +9,7 @@ from typing import Any
 
 from local_sagemaker.async_endpoints import AsyncInvocations
 from local_sagemaker.aws import Aws
+from local_sagemaker.components import Components
 from local_sagemaker.endpoints import Answer, Endpoints
 from local_sagemaker.processing import ProcessingJob
 from local_sagemaker.training import RequestError, SpotInterruptions, TrainingJob
@@ -22,7 +23,8 @@ class LocalSageMaker:
     def __init__(self, aws: Aws, work: Path) -> None:
         self.aws, self.work = aws, work
         self.interruptions = SpotInterruptions()
-        self.endpoints = Endpoints(aws, work)
+        self.components = Components()
+        self.endpoints = Endpoints(aws, work, self.components)
         self.async_invocations = AsyncInvocations(aws, self.endpoints)
         self._jobs: dict[str, dict[str, Any]] = {"training": {}, "transform": {}, "processing": {}, "tuning": {}}
         self._lock = threading.Lock()
@@ -57,8 +59,10 @@ class LocalSageMaker:
         with self._lock:
             return self._jobs[kind].get(name)
 
-    def invoke_endpoint(self, name: str, *, body: bytes, content_type: str, accept: str) -> Answer:
-        return self.endpoints.invoke(name, body, content_type, accept)
+    def invoke_endpoint(
+        self, name: str, *, body: bytes, content_type: str, accept: str, component: str | None = None
+    ) -> Answer:
+        return self.endpoints.invoke(name, body, content_type, accept, component)
 
     def shutdown(self) -> None:
         """Stop every running container (training jobs end Stopped), transform and endpoint servers."""

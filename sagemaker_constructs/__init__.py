@@ -4,10 +4,12 @@ from sagemaker_constructs.alarm_topic import AlarmTopic
 from sagemaker_constructs.algorithm_image import AlgorithmImage
 from sagemaker_constructs.async_autoscaling import AsyncEndpointAutoScaling
 from sagemaker_constructs.async_monitoring import AsyncEndpointMonitoring
+from sagemaker_constructs.component_autoscaling import ComponentAutoScaling
 from sagemaker_constructs.encryption_key import EncryptionKey
 from sagemaker_constructs.endpoint_autoscaling import EndpointAutoScaling, ScheduledCapacity
 from sagemaker_constructs.endpoint_monitoring import AlarmThresholds, EndpointMonitoring
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.inference_component import InferenceComponent
 from sagemaker_constructs.log_groups import EncryptedLogGroups
 from sagemaker_constructs.model import SageMakerModel, VpcPlacement
 from sagemaker_constructs.model_registry import ModelRegistry
@@ -15,6 +17,7 @@ from sagemaker_constructs.notebook import ExplorationNotebook, NotebookRole
 from sagemaker_constructs.realtime_endpoint import (
     AsyncInference,
     InstanceVariant,
+    ManagedVariant,
     RealtimeEndpoint,
     ServerlessVariant,
     TrafficShifting,
@@ -34,12 +37,15 @@ __all__ = [
     "AsyncEndpointAutoScaling",
     "AsyncEndpointMonitoring",
     "AsyncInference",
+    "ComponentAutoScaling",
     "EncryptedLogGroups",
     "EncryptionKey",
     "EndpointAutoScaling",
     "EndpointMonitoring",
     "ExplorationNotebook",
+    "InferenceComponent",
     "InstanceVariant",
+    "ManagedVariant",
     "ModelRegistry",
     "NotebookRole",
     "QualityGate",

@@ -112,25 +112,31 @@ def add_alarms(monitoring: EndpointMonitoring, min_capacity: int | None) -> None
         monitoring.client_error_alarm = None
     if monitoring.endpoint.serverless:
         return  # no instances to watch
+    # An inference component's instances come and go (to zero) and report per component, not per variant.
+    watch_instances = monitoring.endpoint.component_name is None
     for id_, metric, limit, what in (
-        (
-            "CpuHigh",
-            monitoring.endpoint.metric_cpu_utilization(variant_name=monitoring.variant_name),
-            t.cpu_utilization_percent,
-            "CPU",
-        ),
-        (
-            "MemoryHigh",
-            monitoring.endpoint.metric_memory_utilization(variant_name=monitoring.variant_name),
-            t.memory_utilization_percent,
-            "memory",
-        ),
-        (
-            "DiskHigh",
-            monitoring.endpoint.metric_disk_utilization(variant_name=monitoring.variant_name),
-            t.disk_utilization_percent,
-            "disk",
-        ),
+        ()
+        if not watch_instances
+        else (
+            (
+                "CpuHigh",
+                monitoring.endpoint.metric_cpu_utilization(variant_name=monitoring.variant_name),
+                t.cpu_utilization_percent,
+                "CPU",
+            ),
+            (
+                "MemoryHigh",
+                monitoring.endpoint.metric_memory_utilization(variant_name=monitoring.variant_name),
+                t.memory_utilization_percent,
+                "memory",
+            ),
+            (
+                "DiskHigh",
+                monitoring.endpoint.metric_disk_utilization(variant_name=monitoring.variant_name),
+                t.disk_utilization_percent,
+                "disk",
+            ),
+        )
     ):
         _alarm(
             monitoring,

@@ -36,6 +36,35 @@ def invocations_per_instance_target(max_requests_per_second: float, safety_facto
     return max_requests_per_second * 60 * safety_factor
 
 
+def target_tracking_policy(
+    scope: Construct,
+    id_: str,
+    *,
+    target: appscaling.CfnScalableTarget,
+    policy_name: str,
+    metric_type: str,
+    target_value: float,
+    cooldowns: tuple[cdk.Duration, cdk.Duration],
+) -> appscaling.CfnScalingPolicy:
+    """A target-tracking policy of `target` on the predefined `metric_type`; `cooldowns` are (scale-in, scale-out)."""
+    scale_in, scale_out = cooldowns
+    return appscaling.CfnScalingPolicy(
+        scope,
+        id_,
+        policy_name=policy_name,
+        policy_type="TargetTrackingScaling",
+        scaling_target_id=target.ref,
+        target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+            predefined_metric_specification=appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
+                predefined_metric_type=metric_type
+            ),
+            target_value=target_value,
+            scale_in_cooldown=int(scale_in.to_seconds()),
+            scale_out_cooldown=int(scale_out.to_seconds()),
+        ),
+    )
+
+
 def variant_scalable_target(
     scope: Construct,
     endpoint: RealtimeEndpoint,
@@ -116,20 +145,14 @@ class EndpointAutoScaling(Construct):
                 for s in schedules
             ],
         )
-        self.policy = appscaling.CfnScalingPolicy(
+        self.policy = target_tracking_policy(
             self,
             "InvocationsPerInstance",
+            target=self.target,
             policy_name=f"{endpoint.endpoint_name}-{variant.name}-invocations-per-instance",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=self.target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-                predefined_metric_specification=appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
-                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
-                ),
-                target_value=self.target_invocations_per_instance,
-                scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
-                scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
-            ),
+            metric_type="SageMakerVariantInvocationsPerInstance",
+            target_value=self.target_invocations_per_instance,
+            cooldowns=(scale_in_cooldown, scale_out_cooldown),
         )
         endpoint.retain_variant_instance_counts()
 

@@ -2,7 +2,7 @@
 
 Pure functions of the inputs, no constructs: `RealtimeEndpoint` checks its arguments here (each check
 appends to a shared list of problems, so one error names all of them) and renders the
-CloudFormation properties from them.
+CloudFormation properties from them; and the validation and lazy value of its rollback alarms.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aws_cdk as cdk
+import constructs
+import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sns as sns
 
-from config.aws_catalog import sagemaker_range
 from config.contract import (
     EXECUTION_TIMEOUT_RANGE,
     SERVERLESS_MAX_CONCURRENCY,
@@ -26,8 +27,6 @@ from config.contract import (
 )
 
 NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-# AsyncInferenceOutputConfig.S3OutputPath / S3FailurePath, in the app's own buckets.
-_S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?")
 _INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.[a-z0-9]+")
 # Nitro instances with local NVMe storage encrypt it in hardware; SageMaker rejects a volume KMS
 # key for them (CreateEndpointConfig, KmsKeyId). Families with a "d" suffix, "dn", and these:
@@ -54,18 +53,15 @@ class ServerlessVariant:
 
 
 @dataclass(frozen=True)
-class AsyncInference:
-    """Asynchronous inference: the endpoint queues InvokeEndpointAsync requests (bodies in S3) for its instances.
+class ManagedVariant:
+    """A variant for inference components: SageMaker keeps `min_instances`..`max_instances` instances of
+    `instance_type` for the copies the components ask for (ManagedInstanceScaling; 0 lets it scale to zero)."""
 
-    Results go to `output_uri`, failures to `failure_uri`, both encrypted with the endpoint's key;
-    `notification_topic` hears of each success and each error (SageMaker publishes as the model's execution
-    role, which needs sns:Publish on it). `max_concurrent_invocations_per_instance` @default SageMaker's choice.
-    """
-
-    output_uri: str
-    failure_uri: str
-    notification_topic: sns.ITopic | None = None
-    max_concurrent_invocations_per_instance: int | None = None
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    routing_strategy: Literal["LEAST_OUTSTANDING_REQUESTS", "RANDOM"] = "LEAST_OUTSTANDING_REQUESTS"
+    name: str = "primary"
 
 
 @dataclass(frozen=True)
@@ -142,31 +138,29 @@ def check_serverless(
         errors.append("a serverless variant cannot serve a model with a VPC or network isolation")
 
 
-def check_async(
-    asynchronous: AsyncInference,
+def check_managed_variant(
+    variant: ManagedVariant,
     *,
-    serverless: bool,
     data_capture_percentage: int,
     traffic_shifting: TrafficShifting | None,
+    has_execution_role: bool,
     errors: list[str],
 ) -> None:
-    """What an asynchronous endpoint cannot have (config/async_inference.py cites AWS's pages for each)."""
-    if serverless:
-        errors.append("async_inference needs instance variants: a serverless variant cannot serve asynchronously")
-    if traffic_shifting is not None:
+    if not NAME.fullmatch(variant.name):
+        errors.append(f"variant name must be 1-63 letters, digits or '-', got {variant.name!r}")
+    if not _INSTANCE_TYPE.fullmatch(variant.instance_type):
+        errors.append(f"instance_type must look like ml.m5.large, got {variant.instance_type!r}")
+    if variant.min_instances < 0 or variant.max_instances < 1 or variant.min_instances > variant.max_instances:
         errors.append(
-            "traffic_shifting is not supported with async_inference: the rollback alarms read Invocations, which an "
-            "asynchronous endpoint does not publish"
+            f"managed instance scaling needs 0 <= min_instances <= max_instances and max_instances >= 1, got "
+            f"{variant.min_instances}..{variant.max_instances}"
         )
+    if traffic_shifting is not None:
+        errors.append("traffic_shifting does not apply to inference components (they update by rolling update)")
     if data_capture_percentage:
-        errors.append("data_capture_percentage must be 0 with async_inference")
-    for field, uri in (("output_uri", asynchronous.output_uri), ("failure_uri", asynchronous.failure_uri)):
-        if not cdk.Token.is_unresolved(uri) and not _S3_URI.fullmatch(uri):
-            errors.append(f"async_inference.{field} must be s3://<bucket>/<prefix>, got {uri!r}")
-    concurrency = asynchronous.max_concurrent_invocations_per_instance
-    low, high = sagemaker_range("AsyncInferenceClientConfig", "MaxConcurrentInvocationsPerInstance")
-    if concurrency is not None and not low <= concurrency <= high:
-        errors.append(f"max_concurrent_invocations_per_instance must be {low}-{high}, got {concurrency}")
+        errors.append("data_capture_percentage must be 0 with inference components")
+    if not has_execution_role:
+        errors.append("execution_role is required with inference components (the endpoint config's ExecutionRoleArn)")
 
 
 def check_traffic_shifting(shifting: TrafficShifting, variants: Sequence[InstanceVariant], errors: list[str]) -> None:
@@ -225,6 +219,19 @@ def check_duration(field: str, value: cdk.Duration | None, bounds: tuple[int, in
 # -- renderers: the CloudFormation properties ------------------------------------------------------
 
 
+def production_variants(
+    variants: Sequence[InstanceVariant] | ServerlessVariant | ManagedVariant,
+    model_name: str,
+    health_check_timeout: cdk.Duration | None,
+    download_timeout: cdk.Duration | None,
+) -> list[sagemaker.CfnEndpointConfig.ProductionVariantProperty]:
+    if isinstance(variants, ServerlessVariant):
+        return [serverless_variant(variants, model_name)]
+    if isinstance(variants, ManagedVariant):
+        return [managed_variant(variants, health_check_timeout, download_timeout)]
+    return [instance_variant(v, model_name, health_check_timeout, download_timeout) for v in variants]
+
+
 def instance_variant(
     variant: InstanceVariant,
     model_name: str,
@@ -254,6 +261,24 @@ def serverless_variant(
     )
 
 
+def managed_variant(
+    variant: ManagedVariant, health_check_timeout: cdk.Duration | None, download_timeout: cdk.Duration | None
+) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+    """No model: the inference components name theirs. One instance starts with the endpoint (SageMaker needs one
+    to create it); with min_instances 0 it is released when no copy is left on it."""
+    return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name=variant.name,
+        instance_type=variant.instance_type,
+        initial_instance_count=max(variant.min_instances, 1),
+        managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+            status="ENABLED", min_instance_count=variant.min_instances, max_instance_count=variant.max_instances
+        ),
+        routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=variant.routing_strategy),
+        container_startup_health_check_timeout_in_seconds=_whole_seconds(health_check_timeout),
+        model_data_download_timeout_in_seconds=_whole_seconds(download_timeout),
+    )
+
+
 def data_capture_config(
     percentage: int, uri: str | None, key_arn: str
 ) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty | None:
@@ -276,29 +301,6 @@ def data_capture_config(
     )
 
 
-def async_inference_config(
-    asynchronous: AsyncInference, key_arn: str
-) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
-    topic = asynchronous.notification_topic
-    return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
-        output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
-            s3_output_path=asynchronous.output_uri,
-            s3_failure_path=asynchronous.failure_uri,
-            kms_key_id=key_arn,
-            notification_config=None
-            if topic is None
-            else sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
-                success_topic=topic.topic_arn, error_topic=topic.topic_arn
-            ),
-        ),
-        client_config=None
-        if asynchronous.max_concurrent_invocations_per_instance is None
-        else sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
-            max_concurrent_invocations_per_instance=asynchronous.max_concurrent_invocations_per_instance
-        ),
-    )
-
-
 def blue_green_policy(shifting: TrafficShifting) -> sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty:
     step = sagemaker.CfnEndpoint.CapacitySizeProperty(type=shifting.step_type, value=shifting.step_value)
     return sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
@@ -315,3 +317,30 @@ def blue_green_policy(shifting: TrafficShifting) -> sagemaker.CfnEndpoint.BlueGr
 
 def _whole_seconds(value: cdk.Duration | None) -> int | None:
     return None if value is None else int(value.to_seconds())
+
+
+@jsii.implements(constructs.IValidation)
+class HasRollbackAlarms:
+    """Traffic shifting without an alarm to roll back on would shift blindly."""
+
+    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
+        self._alarms = alarms
+
+    def validate(self) -> list[str]:
+        if self._alarms:
+            return []
+        return [
+            "traffic_shifting needs at least one rollback alarm: add one with add_rollback_alarm "
+            "(EndpointMonitoring does)"
+        ]
+
+
+@jsii.implements(cdk.IStableAnyProducer)
+class RollbackAlarms:
+    """Renders the endpoint's rollback alarms at synthesis, when all have been added."""
+
+    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
+        self._alarms = alarms
+
+    def produce(self) -> object:
+        return {"alarms": [{"alarmName": alarm.alarm_name} for alarm in self._alarms]}

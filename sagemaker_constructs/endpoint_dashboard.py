@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from config.contract import CONTAINER, DATA_CAPTURE_METRICS_FILTER
-from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, MINUTE
+from sagemaker_constructs.realtime_endpoint import INSTANCE_NAMESPACE, INVOCATION_NAMESPACE, MINUTE
 
 if TYPE_CHECKING:  # the construct imports this module
     from sagemaker_constructs.endpoint_monitoring import EndpointMonitoring
@@ -40,11 +40,17 @@ def add_widgets(
             height=4,
         )
     )
+    # An inference component's requests are counted per copy; a variant's per instance.
+    per_unit = (
+        e.metric(INVOCATION_NAMESPACE, "InvocationsPerCopy", variant_name=monitoring.variant_name)
+        if e.component_name
+        else e.metric_invocations_per_instance(variant_name=monitoring.variant_name)
+    )
     monitoring.dashboard.add_widgets(
         cloudwatch.GraphWidget(
             title="Invocations per minute",
             left=[e.metric_invocations(variant_name=monitoring.variant_name)],
-            right=[e.metric_invocations_per_instance(variant_name=monitoring.variant_name)],
+            right=[per_unit],
             width=8,
         ),
         cloudwatch.GraphWidget(
@@ -105,7 +111,28 @@ def add_widgets(
         )
     errors.append(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(monitoring.alarms), width=8))
     monitoring.dashboard.add_widgets(*errors)
-    if not e.serverless:
+    if e.component_name:
+        monitoring.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Refused for no copy running (scale out from zero)",
+                left=[
+                    e.metric(INVOCATION_NAMESPACE, "NoCapacityInvocationFailures", variant_name=monitoring.variant_name)
+                ],
+                width=12,
+            ),
+            cloudwatch.TextWidget(
+                markdown=(
+                    f"Inference component `{e.component_name}`. **Zero is normal**: with no traffic the copies "
+                    "and then the instances go to zero and these graphs go blank; the first request after that is "
+                    "refused (NoCapacityInvocationFailures) and starts an instance, which takes minutes. "
+                    "`aws application-autoscaling describe-scaling-activities --service-namespace sagemaker "
+                    f"--resource-id inference-component/{e.component_name}` lists what scaling did and why."
+                ),
+                width=12,
+                height=6,
+            ),
+        )
+    elif not e.serverless:
         _add_instance_widgets(monitoring, min_capacity, max_capacity)
     if capture_bucket is not None:
         monitoring.dashboard.add_widgets(

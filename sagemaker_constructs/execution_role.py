@@ -12,7 +12,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from config.contract import ENDPOINT_LOG_GROUP_PREFIX, TRAINING_JOB_LOG_GROUP, TRANSFORM_JOB_LOG_GROUP
+from config.contract import (
+    ENDPOINT_LOG_GROUP_PREFIX,
+    TRAINING_JOB_LOG_GROUP,
+    TRANSFORM_JOB_LOG_GROUP,
+    component_log_group_name,
+)
 from sagemaker_constructs.algorithm_image import AlgorithmImage
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement, use_key_statement
 from sagemaker_constructs.nag import acknowledge
@@ -56,6 +61,8 @@ class SageMakerExecutionRole(Construct):
 
     :param name_prefix: the environment's prefix, `<app>-<environment>`, of every job's name.
     :param endpoint_name: the environment's endpoint. @default `name_prefix`.
+    :param component_name: the inference component the endpoint hosts its model as, whose containers log to
+        `/aws/sagemaker/InferenceComponents/<component_name>`. @default none.
     :param in_vpc: whether jobs or the model run in the account's VPC: SageMaker then creates and
         deletes their network interfaces with this role. @default False
 
@@ -74,6 +81,7 @@ class SageMakerExecutionRole(Construct):
         encryption_key: kms.IKey,
         name_prefix: str,
         endpoint_name: str | None = None,
+        component_name: str | None = None,
         extra_metric_namespaces: Sequence[str] = (),
         in_vpc: bool = False,
     ) -> None:
@@ -88,10 +96,15 @@ class SageMakerExecutionRole(Construct):
             service="sagemaker.amazonaws.com",
             description="Execution role of the app's SageMaker training jobs, models and transform jobs",
         )
-        log_groups = [log_group_arn(group) for group in (*JOB_LOG_GROUPS, self.log_group_name)]
+        # The endpoint's containers log to its group; an inference component's to a group of its own.
+        self.serving_log_groups = [
+            self.log_group_name,
+            *([component_log_group_name(component_name)] if component_name else []),
+        ]
+        log_groups = [log_group_arn(group) for group in (*JOB_LOG_GROUPS, *self.serving_log_groups)]
         log_streams = [
             *(f"{log_group_arn(group)}:log-stream:{name_prefix}-*" for group in JOB_LOG_GROUPS),
-            f"{log_group_arn(self.log_group_name)}:log-stream:*",
+            *(f"{log_group_arn(group)}:log-stream:*" for group in self.serving_log_groups),
         ]
         # Alike in shape to the notebook's policies (duplicates pairs them): what SageMaker's jobs may do.
         self.policy = iam.ManagedPolicy(
@@ -209,9 +222,10 @@ class SageMakerExecutionRole(Construct):
                 "SageMaker names a job's log streams <job name>/<host>; every job of this environment is "
                 f"named {self.name_prefix}-<execution>, unknown at deploy time.",
             )
-        acknowledge(
-            self.policy,
-            f"AwsSolutions-IAM5[Resource::{logs_arn}{self.log_group_name}:log-stream:*]",
-            "SageMaker names an endpoint's log streams <variant>/<instance id>, unknown at deploy time; "
-            "limited to this environment's endpoint's log group.",
-        )
+        for group in self.serving_log_groups:
+            acknowledge(
+                self.policy,
+                f"AwsSolutions-IAM5[Resource::{logs_arn}{group}:log-stream:*]",
+                "SageMaker names an endpoint's (an inference component's) log streams <variant>/<instance id>, "
+                "unknown at deploy time; limited to this environment's endpoint's (component's) log group.",
+            )

@@ -126,8 +126,12 @@ class GitHubDeploymentRole(Construct):
             service=service, region=self._region, account=self._account, resource=resource, resource_name=name
         )
 
-    def allow_smoke_test(self, *, stack_names: Sequence[str], endpoint_name: str) -> None:
-        """Allow what `python -m sagemaker_ops smoke` calls: describe the stacks, describe and invoke the endpoint."""
+    def allow_smoke_test(
+        self, *, stack_names: Sequence[str], endpoint_name: str, component_name: str | None = None
+    ) -> None:
+        """Allow what `python -m sagemaker_ops smoke` calls: describe the stacks, describe and invoke the endpoint
+        (and `component_name`, the inference component it hosts, if any: a request naming it is authorized on the
+        component's ARN too, as on the Service Authorization Reference's inference-component resource type)."""
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="ReadStacks",
@@ -141,6 +145,14 @@ class GitHubDeploymentRole(Construct):
                 resources=[self._arn("sagemaker", "endpoint", endpoint_name.lower())],
             ),
         )
+        if component_name is not None:
+            self.policy.add_statements(
+                iam.PolicyStatement(
+                    sid="SmokeTestInferenceComponent",
+                    actions=["sagemaker:InvokeEndpoint"],
+                    resources=[self._arn("sagemaker", "inference-component", component_name)],
+                )
+            )
         for name in stack_names:
             acknowledge(
                 self.policy,

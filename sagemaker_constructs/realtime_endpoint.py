@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from typing import TypedDict, Unpack
 
 import aws_cdk as cdk
-import constructs
-import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,11 +14,14 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.contract import DOWNLOAD_TIMEOUT_RANGE, HEALTH_CHECK_TIMEOUT_RANGE, endpoint_log_group_name
-from sagemaker_constructs import endpoint_config
+from sagemaker_constructs import async_config, endpoint_config
+from sagemaker_constructs.async_config import AsyncInference
 from sagemaker_constructs.endpoint_config import (
     NAME,
-    AsyncInference,
+    HasRollbackAlarms,
     InstanceVariant,
+    ManagedVariant,
+    RollbackAlarms,
     ServerlessVariant,
     TrafficShifting,
     has_instance_store,
@@ -33,9 +34,15 @@ INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 MINUTE = cdk.Duration.minutes(1)
 
+# Inference components' own metrics: invocations in AWS/SageMaker and utilization here, per InferenceComponentName
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
+COMPONENT_NAMESPACE = "/aws/sagemaker/InferenceComponents"
+COMPONENT_DIMENSION = "InferenceComponentName"
+
 __all__ = [
     "AsyncInference",
     "InstanceVariant",
+    "ManagedVariant",
     "MetricOptions",
     "RealtimeEndpoint",
     "ServerlessVariant",
@@ -62,6 +69,9 @@ class RealtimeEndpoint(Construct):
       in place when the config changes.
     - Instance variants get the volume KMS key, except on instance-store (NVMe) types, where
       SageMaker rejects it and the local disk is hardware-encrypted.
+    - A `ManagedVariant` hosts inference components (`InferenceComponent`, which calls `host_component`): no
+      model on the variant, `execution_role` on the endpoint config, managed instance scaling; the invocation
+      metrics are then the component's (dimension InferenceComponentName).
     - `data_capture_percentage` > 0 captures requests and responses to `data_capture_uri`,
       encrypted with the key.
     - `async_inference` makes it an asynchronous endpoint (InvokeEndpointAsync only): results and
@@ -89,8 +99,9 @@ class RealtimeEndpoint(Construct):
         *,
         endpoint_name: str,
         model: SageMakerModel,
-        variants: Sequence[InstanceVariant] | ServerlessVariant,
+        variants: Sequence[InstanceVariant] | ServerlessVariant | ManagedVariant,
         encryption_key: kms.IKey,
+        execution_role: iam.IRole | None = None,
         data_capture_uri: str | None = None,
         data_capture_percentage: int = 0,
         traffic_shifting: TrafficShifting | None = None,
@@ -104,30 +115,31 @@ class RealtimeEndpoint(Construct):
         self.endpoint_name = endpoint_name
         self.async_inference = async_inference
         self.serverless = isinstance(variants, ServerlessVariant)
+        self.managed_variant = variants if isinstance(variants, ManagedVariant) else None
+        self.component_name: str | None = None
         self.instance_variants: tuple[InstanceVariant, ...] = (
-            () if isinstance(variants, ServerlessVariant) else tuple(variants)
+            () if isinstance(variants, (ServerlessVariant, ManagedVariant)) else tuple(variants)
         )
-        self.variant_names = [variants.name] if isinstance(variants, ServerlessVariant) else [v.name for v in variants]
+        self.variant_names = (
+            [variants.name] if isinstance(variants, (ServerlessVariant, ManagedVariant)) else [v.name for v in variants]
+        )
         self._check(
             variants=variants,
             model=model,
+            has_execution_role=execution_role is not None,
             data_capture_uri=data_capture_uri,
             data_capture_percentage=data_capture_percentage,
             traffic_shifting=traffic_shifting,
             timeouts=(container_startup_health_check_timeout, model_data_download_timeout),
         )
-        if isinstance(variants, ServerlessVariant):
-            production_variants = [endpoint_config.serverless_variant(variants, model.model_name)]
-        else:
-            production_variants = [
-                endpoint_config.instance_variant(
-                    v, model.model_name, container_startup_health_check_timeout, model_data_download_timeout
-                )
-                for v in variants
-            ]
+        production_variants = endpoint_config.production_variants(
+            variants, model.model_name, container_startup_health_check_timeout, model_data_download_timeout
+        )
         self.endpoint_config = self._create_config(
             production_variants, encryption_key, data_capture_uri, data_capture_percentage
         )
+        if self.managed_variant is not None and execution_role is not None:
+            self.endpoint_config.execution_role_arn = execution_role.role_arn
         self.rollback_alarms: list[cloudwatch.IAlarm] = []
         self.endpoint = sagemaker.CfnEndpoint(
             self,
@@ -144,8 +156,9 @@ class RealtimeEndpoint(Construct):
     def _check(
         self,
         *,
-        variants: Sequence[InstanceVariant] | ServerlessVariant,
+        variants: Sequence[InstanceVariant] | ServerlessVariant | ManagedVariant,
         model: SageMakerModel,
+        has_execution_role: bool,
         data_capture_uri: str | None,
         data_capture_percentage: int,
         traffic_shifting: TrafficShifting | None,
@@ -162,6 +175,14 @@ class RealtimeEndpoint(Construct):
                 model_in_vpc_or_isolated=model.in_vpc or model.network_isolation,
                 errors=errors,
             )
+        elif isinstance(variants, ManagedVariant):
+            endpoint_config.check_managed_variant(
+                variants,
+                data_capture_percentage=data_capture_percentage,
+                traffic_shifting=traffic_shifting,
+                has_execution_role=has_execution_role,
+                errors=errors,
+            )
         else:
             endpoint_config.check_instance_variants(variants, errors)
             if traffic_shifting is not None:
@@ -173,9 +194,9 @@ class RealtimeEndpoint(Construct):
         endpoint_config.check_duration("model_data_download_timeout", download_timeout, DOWNLOAD_TIMEOUT_RANGE, errors)
         endpoint_config.check_data_capture(data_capture_percentage, data_capture_uri, errors)
         if self.async_inference is not None:
-            endpoint_config.check_async(
+            async_config.check_async(
                 self.async_inference,
-                serverless=self.serverless,
+                instance_variants=bool(self.instance_variants),
                 data_capture_percentage=data_capture_percentage,
                 traffic_shifting=traffic_shifting,
                 errors=errors,
@@ -190,9 +211,10 @@ class RealtimeEndpoint(Construct):
         data_capture_percentage: int,
     ) -> sagemaker.CfnEndpointConfig:
         # Volume encryption applies to EBS-backed instance variants only.
-        encrypt_volumes = bool(self.instance_variants) and not any(
-            has_instance_store(v.instance_type) for v in self.instance_variants
+        instance_types = [v.instance_type for v in self.instance_variants] + (
+            [self.managed_variant.instance_type] if self.managed_variant else []
         )
+        encrypt_volumes = bool(instance_types) and not any(has_instance_store(t) for t in instance_types)
         config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
@@ -203,7 +225,7 @@ class RealtimeEndpoint(Construct):
             ),
             async_inference_config=None
             if self.async_inference is None
-            else endpoint_config.async_inference_config(self.async_inference, encryption_key.key_arn),
+            else async_config.async_inference_config(self.async_inference, encryption_key.key_arn),
         )
         if not encrypt_volumes:
             acknowledge_in_all_packs(
@@ -233,11 +255,11 @@ class RealtimeEndpoint(Construct):
         return log_group
 
     def _shift_traffic(self, traffic_shifting: TrafficShifting) -> None:
-        self.node.add_validation(_HasRollbackAlarms(self.rollback_alarms))
+        self.node.add_validation(HasRollbackAlarms(self.rollback_alarms))
         self.endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
             blue_green_update_policy=endpoint_config.blue_green_policy(traffic_shifting),
             # Lazy: add_rollback_alarm() may still add alarms after construction.
-            auto_rollback_configuration=cdk.Lazy.any(_RollbackAlarms(self.rollback_alarms)),
+            auto_rollback_configuration=cdk.Lazy.any(RollbackAlarms(self.rollback_alarms)),
         )
 
     @property
@@ -262,12 +284,28 @@ class RealtimeEndpoint(Construct):
             sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig"),
         ]
 
+    def host_component(self, component_name: str) -> None:
+        """Read invocation metrics per inference component `component_name` (what `InferenceComponent` serves)."""
+        if self.managed_variant is None:
+            raise invalid(self, ["only a ManagedVariant hosts inference components"])
+        self.component_name = component_name
+
     def add_rollback_alarm(self, alarm: cloudwatch.IAlarm) -> None:
         """Roll a deployment back when `alarm` fires during the traffic shift too."""
         self.rollback_alarms.append(alarm)
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let `grantee` send requests to this endpoint (InvokeEndpoint, also async and streaming)."""
+        """Let `grantee` send requests to this endpoint (InvokeEndpoint, also async and streaming), and to the
+        inference component it hosts, if any (a request naming it is authorized on the component's ARN too)."""
+        component = (
+            [
+                cdk.Stack.of(self).format_arn(
+                    service="sagemaker", resource="inference-component", resource_name=self.component_name
+                )
+            ]
+            if self.component_name
+            else []
+        )
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[
@@ -275,7 +313,7 @@ class RealtimeEndpoint(Construct):
                 "sagemaker:InvokeEndpointAsync",
                 "sagemaker:InvokeEndpointWithResponseStream",
             ],
-            resource_arns=[self.endpoint_arn],
+            resource_arns=[self.endpoint_arn, *component],
         )
 
     def metric(self, namespace: str, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
@@ -294,10 +332,13 @@ class RealtimeEndpoint(Construct):
             variant = self.variant_names[0]
         if variant not in self.variant_names:
             raise invalid(self, [f"variant_name must be one of {self.variant_names}, got {variant!r}"])
+        dimensions = {"EndpointName": self.endpoint_name, "VariantName": variant}
+        if self.component_name is not None and namespace in (INVOCATION_NAMESPACE, COMPONENT_NAMESPACE):
+            dimensions = {COMPONENT_DIMENSION: self.component_name}
         return cloudwatch.Metric(
             namespace=namespace,
             metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": variant},
+            dimensions_map=dimensions,
             statistic=props.get("statistic"),
             period=props.get("period"),
             label=props.get("label"),
@@ -346,30 +387,3 @@ def _over(defaults: MetricOptions, options: MetricOptions) -> MetricOptions:
     """`options` spread over `defaults`: what the caller gave wins."""
     merged: MetricOptions = {**defaults, **options}
     return merged
-
-
-@jsii.implements(constructs.IValidation)
-class _HasRollbackAlarms:
-    """Traffic shifting without an alarm to roll back on would shift blindly."""
-
-    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
-        self._alarms = alarms
-
-    def validate(self) -> list[str]:
-        if self._alarms:
-            return []
-        return [
-            "traffic_shifting needs at least one rollback alarm: add one with add_rollback_alarm "
-            "(EndpointMonitoring does)"
-        ]
-
-
-@jsii.implements(cdk.IStableAnyProducer)
-class _RollbackAlarms:
-    """Renders the endpoint's rollback alarms at synthesis, when all have been added."""
-
-    def __init__(self, alarms: list[cloudwatch.IAlarm]) -> None:
-        self._alarms = alarms
-
-    def produce(self) -> object:
-        return {"alarms": [{"alarmName": alarm.alarm_name} for alarm in self._alarms]}

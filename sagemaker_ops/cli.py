@@ -264,7 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample = smoke.add_mutually_exclusive_group(required=True)
     sample.add_argument("--row", type=arguments.row, help="one CSV row of features")
     sample.add_argument("--file", type=arguments.request_file, help="a sample request file (.csv, .json, .jsonl)")
+    _capacity_wait(invoke, smoke)
     return parser
+
+
+# AWS documents that provisioning an instance for an endpoint scaled to zero takes several minutes; 15 bounds it.
+CAPACITY_WAIT_SECONDS = 900.0
+
+
+def _capacity_wait(*commands: argparse.ArgumentParser) -> None:
+    for command in commands:
+        command.add_argument(
+            "--capacity-wait",
+            type=arguments.seconds(arguments.MAX_WAIT_SECONDS),
+            default=CAPACITY_WAIT_SECONDS,
+            help="an inference component scaled to zero refuses requests while an instance starts: retry for at "
+            f"most this many seconds (default {CAPACITY_WAIT_SECONDS:g})",
+        )
 
 
 _PACKAGE_HELP = "a version of the environment's model package group: <n>, <group>/<n> or its ARN"

@@ -29,12 +29,14 @@ from config.contract import (
     PROCESSING_JOB_LOG_GROUP,
     TRAINING_JOB_LOG_GROUP,
     TRANSFORM_JOB_LOG_GROUP,
+    component_log_group_name,
     endpoint_log_group_name,
     environment_prefix,
 )
 from sagemaker_ops.arguments import UsageError, content_type_of
-from sagemaker_ops.async_invoke import AsyncFailedError, invoke_async
+from sagemaker_ops.async_invoke import AsyncFailedError
 from sagemaker_ops.deployment import Deployment, NotDeployedError
+from sagemaker_ops.invocation import call_endpoint
 from sagemaker_ops.lineage import served_lineage
 from sagemaker_ops.progress import Observation, wait
 from sagemaker_ops.tuning import (
@@ -192,11 +194,12 @@ def invoke(context: Context) -> dict[str, Any]:
 
 
 def smoke(context: Context) -> dict[str, Any]:
-    args = context.args
+    args, deployment = context.args, context.deployment
     body, content_type = (args.row.encode(), "text/csv") if args.row else (_read(args.file), content_type_of(args.file))
     current = status(context)
     result: dict[str, Any] = {
         "endpoint": current["endpoint"],
+        "inference_component": deployment.inference_component_name,
         "status": current["status"],
         "endpoint_config": current["endpoint_config"],
         "expected_endpoint_config": current["expected_endpoint_config"],
@@ -265,7 +268,10 @@ def logs(context: Context) -> dict[str, Any]:
         group = JOB_KINDS[_job_kind(deployment, args.job, args.kind)].log_group
         prefix: str | None = f"{args.job}/"
     else:
-        group, prefix = endpoint_log_group_name(deployment.endpoint_name), None
+        # An inference component's containers log to its own group, not the endpoint's.
+        component = deployment.inference_component_name
+        group = component_log_group_name(component) if component else endpoint_log_group_name(deployment.endpoint_name)
+        prefix = None
     logs = deployment.client("logs")
     since = datetime.now(UTC) - args.since
     start_ms = int(since.timestamp() * 1000)
@@ -320,33 +326,11 @@ def _not_found(error: ClientError) -> bool:
 
 
 def _call_endpoint(context: Context, body: bytes, content_type: str) -> tuple[Any, dict[str, str]]:
-    """The endpoint's predictions for `body`, and, asynchronously, where the request and its result are.
-
-    The environment's configuration says how to ask: an asynchronous endpoint answers InvokeEndpointAsync only,
-    waited for up to --timeout (an instance may have to start: minutes), checking every --poll-seconds.
-    """
-    deployment = context.deployment
-    if deployment.settings.endpoint.asynchronous is not None:
-        try:
-            answer = invoke_async(
-                deployment, body, content_type, timeout=context.args.timeout, interval=context.args.poll_seconds
-            )
-        except AsyncFailedError as error:
-            raise CheckFailedError(f"the asynchronous request failed: {error}", error.answer) from None
-        return _parsed(answer.body), answer.locations()
-    response = deployment.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=deployment.endpoint_name, Body=body, ContentType=content_type, Accept=content_type
-    )
-    return _parsed(response["Body"].read()), {}
-
-
-def _parsed(body: bytes) -> Any:
-    """A response body as JSON when it is JSON, else as text."""
-    text = body.decode(errors="replace")
+    """`call_endpoint`'s answer; a failed asynchronous request is a failed check, its locations reported."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+        return call_endpoint(context.deployment, context.args, body, content_type)
+    except AsyncFailedError as error:
+        raise CheckFailedError(f"the asynchronous request failed: {error}", error.answer) from None
 
 
 def _log_events(logs: Any, group: str, prefix: str | None, start_ms: int, limit: int) -> list[dict[str, Any]]:

@@ -71,6 +71,12 @@ class Deployment:
         return self.stack("Inference").output("EndpointName")
 
     @property
+    def inference_component_name(self) -> str | None:
+        """The inference component callers name (InvokeEndpoint's InferenceComponentName); None when the endpoint
+        hosts its model on a variant."""
+        return self.stack("Inference").outputs.get("InferenceComponentName")
+
+    @property
     def expected_endpoint_config(self) -> str:
         """The endpoint config the Inference stack created last: what the endpoint should run."""
         return _one(self.stack("Inference"), "AWS::SageMaker::EndpointConfig").split("/")[-1]

@@ -78,9 +78,10 @@ def synthesize(config: AppConfig, outdir: Path) -> Path:
 
 def make_asynchronous(endpoint: dict[str, Any], **asynchronous: Any) -> None:
     """Turns a parsed `[environments.<env>.endpoint]` table into an asynchronous endpoint on one ml.m5.large that
-    scales to zero (up to two instances, four requests at a time each; `asynchronous` overrides), in place of its
-    serverless variant or autoscaling, deployment and capture, which an asynchronous endpoint cannot have."""
-    for setting in ("serverless", "autoscaling", "deployment", "data_capture_percentage"):
+    scales to zero (up to two instances, four requests at a time each; `asynchronous` overrides), in place of
+    whatever hosted it (variants, a serverless variant or an inference component) and of autoscaling, deployment
+    and capture, which an asynchronous endpoint cannot have."""
+    for setting in ("serverless", "inference_component", "autoscaling", "deployment", "data_capture_percentage"):
         endpoint.pop(setting, None)
     endpoint["variants"] = [{"instance_type": "ml.m5.large", "initial_instance_count": 1}]
     endpoint["asynchronous"] = {"max_instances": 2, "max_concurrent_invocations_per_instance": 4} | asynchronous
@@ -280,6 +281,8 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     invoked = run_ops(server, "invoke", "--file", str(sample))
     predictions = str(invoked["predictions"]).split()
     show(f"invoke {sample.relative_to(ROOT)} (3 rows): predictions {', '.join(predictions)}")
+    if smoke.get("inference_component"):
+        scale_to_zero_and_back(server, smoke["inference_component"], sample)
     served = run_ops(server, "status")["model_package"]
     show(f"status: serves {served['version']} ({served['approval']} by {served['decided_by']} at "
          f"{served['decided_at']}), trained by {served['training_job']} on {served['data']}, "
@@ -308,6 +311,21 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+def scale_to_zero_and_back(server: MotoServer, component: str, sample: Path) -> None:
+    """Dev's endpoint hosts an inference component that scales to zero: show the scale-in and the cold start."""
+    sagemaker = server.client("sagemaker")
+    sagemaker.update_inference_component_runtime_config(
+        InferenceComponentName=component, DesiredRuntimeConfig={"CopyCount": 0}
+    )
+    show(f"scale to zero: {component} at 0 copies (in AWS, target tracking after ~15 idle minutes; then the "
+         "instance is released and nothing runs)")  # fmt: skip
+    run_ops(server, "invoke", "--file", str(sample))
+    copies = sagemaker.describe_inference_component(InferenceComponentName=component)["RuntimeConfig"]
+    show(f"the first request at zero was refused (NoCapacityInvocationFailures), which scaled out from zero to "
+         f"{copies['CurrentCopyCount']} copy; invoke waited and got its answer after the model server's cold start "
+         "(in AWS: minutes, while an instance is provisioned)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config import AppConfig, EnvironmentConfig
+from config.contract import inference_component_name
 from config.sections import DeliverySettings
 from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
@@ -76,7 +77,9 @@ class DeploymentAccessStack(cdk.Stack):
             # The endpoint's name, and the model package group's and the key alias's (PlatformStack).
             prefix = environment_prefix(app_name, settings)
             role.allow_smoke_test(
-                stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS], endpoint_name=prefix
+                stack_names=[f"{stage}-{stack_id}" for stack_id in SMOKE_STACK_IDS],
+                endpoint_name=prefix,
+                component_name=inference_component_name(prefix) if settings.endpoint.inference_component else None,
             )
             role.allow_pin_check(group_name=prefix, key_alias=prefix)
             cdk.CfnOutput(

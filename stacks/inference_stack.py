@@ -5,18 +5,22 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from config import DeploymentSettings, EndpointSettings
-from config.contract import ASYNC_INPUT_PREFIX, CONTAINER, DATA_CAPTURE_PREFIX
+from config import DeploymentSettings, EndpointSettings, InferenceComponentSettings
+from config.contract import ASYNC_INPUT_PREFIX, CONTAINER, DATA_CAPTURE_PREFIX, inference_component_name
 from sagemaker_constructs import (
     AlarmThresholds,
     AsyncEndpointAutoScaling,
     AsyncEndpointMonitoring,
     AsyncInference,
+    ComponentAutoScaling,
     EndpointAutoScaling,
     EndpointMonitoring,
+    InferenceComponent,
     InstanceVariant,
+    ManagedVariant,
     RealtimeEndpoint,
     SageMakerModel,
     ScheduledCapacity,
@@ -31,6 +35,10 @@ from stacks.platform_stack import PlatformStack
 
 class InferenceStack(EnvironmentStack):
     """Model → EndpointConfig → Endpoint (+ autoscaling, dashboard, alarms) serving the pinned model.
+
+    With `endpoint.inference_component`, the endpoint config's variant has no model and managed instance
+    scaling; the model is an InferenceComponent on it, whose copy count autoscales (to zero with
+    `min_instances = 0`), and the stack outputs its name, which callers pass as `InferenceComponentName`.
 
     Promotion is a reviewed change of `endpoint.model_package` (an approved version of the environment's
     model package group; dev may pin `endpoint.model_artifact_key` instead) in the configuration: the
@@ -84,6 +92,7 @@ class InferenceStack(EnvironmentStack):
             model=self.model,
             variants=_variants(endpoint_settings),
             encryption_key=platform.key,
+            execution_role=platform.execution_role.role,
             data_capture_uri=f"s3://{artifacts}/{DATA_CAPTURE_PREFIX}",
             data_capture_percentage=endpoint_settings.data_capture_percentage,
             traffic_shifting=_traffic_shifting(endpoint_settings.deployment),
@@ -102,6 +111,9 @@ class InferenceStack(EnvironmentStack):
             log_retention_days=settings.log_retention_days,
             removal_policy=removal,
         )
+        self.component: InferenceComponent | None = None
+        if endpoint_settings.inference_component is not None:
+            self._host_component(endpoint_settings, endpoint_settings.inference_component, platform.key)
         # The first configured variant is the one autoscaling sizes and monitoring watches.
         variant = self.endpoint.variant_names[0]
         scaling = endpoint_settings.autoscaling
@@ -184,6 +196,41 @@ class InferenceStack(EnvironmentStack):
             + (f"Async, bodies under <ArtifactsBucketName>/{ASYNC_INPUT_PREFIX})" if asynchronous else ")"),
             export_name=f"{endpoint_name}-endpoint-name",
         )
+        if self.component is not None:
+            cdk.CfnOutput(
+                self,
+                "InferenceComponentName",
+                value=self.component.component_name,
+                description="Name it in every request (InvokeEndpoint's InferenceComponentName)",
+            )
+
+    def _host_component(self, endpoint: EndpointSettings, settings: InferenceComponentSettings, key: kms.IKey) -> None:
+        self.component = InferenceComponent(
+            self,
+            "Component",
+            endpoint=self.endpoint,
+            model=self.model,
+            component_name=inference_component_name(self.endpoint.endpoint_name),
+            cpu_cores=settings.cpu_cores_per_copy,
+            memory_mb=settings.memory_mb_per_copy,
+            initial_copies=max(settings.min_copies, 1),
+            container_startup_health_check_timeout=_seconds(endpoint.container_startup_health_check_timeout_seconds),
+            model_data_download_timeout=_seconds(endpoint.model_data_download_timeout_seconds),
+            log_retention_days=self.settings.log_retention_days,
+            encryption_key=key,
+            removal_policy=self.removal,
+        )
+        self.component_autoscaling = ComponentAutoScaling(
+            self,
+            "ComponentAutoScaling",
+            component=self.component,
+            min_copies=settings.min_copies,
+            max_copies=settings.max_copies,
+            max_requests_per_second=settings.max_requests_per_second,
+            safety_factor=settings.safety_factor,
+            scale_in_cooldown=cdk.Duration.seconds(settings.scale_in_cooldown_seconds),
+            scale_out_cooldown=cdk.Duration.seconds(settings.scale_out_cooldown_seconds),
+        )
 
 
 def _async_environment(settings: EndpointSettings) -> dict[str, str]:
@@ -193,7 +240,12 @@ def _async_environment(settings: EndpointSettings) -> dict[str, str]:
     return {CONTAINER.environment.max_payload_mb: str(settings.asynchronous.max_payload_mb)}
 
 
-def _variants(settings: EndpointSettings) -> list[InstanceVariant] | ServerlessVariant:
+def _variants(settings: EndpointSettings) -> list[InstanceVariant] | ServerlessVariant | ManagedVariant:
+    component = settings.inference_component
+    if component is not None:
+        return ManagedVariant(
+            component.instance_type, component.min_instances, component.max_instances, component.routing_strategy
+        )
     if settings.serverless is not None:
         return ServerlessVariant(settings.serverless.memory_size_mb, settings.serverless.max_concurrency)
     return [InstanceVariant(v.instance_type, v.initial_instance_count, v.name, v.weight) for v in settings.variants]

@@ -15,6 +15,7 @@ from config.contract import (
     DATA_CAPTURE_METRICS_FILTER,
     DATA_CAPTURE_PREFIX,
     SAGEMAKER_JOB_LOG_GROUPS,
+    inference_component_name,
 )
 from sagemaker_constructs import (
     AlarmTopic,
@@ -118,6 +119,9 @@ class PlatformStack(EnvironmentStack):
             "ExecutionRole",
             image=self.image,
             in_vpc=settings.training.vpc is not None or settings.endpoint.vpc is not None,
+            component_name=inference_component_name(self.name_prefix)
+            if settings.endpoint.inference_component
+            else None,
             **content,
         )
         # The notebook's role sits next to the buckets it reads (its policy names them directly).

@@ -108,6 +108,14 @@ def cases(*rows: tuple[Any, ...]) -> list[Any]:
     return [pytest.param(*values, id=name) for name, *values in rows]
 
 
+def serverless_endpoint(**serverless: int) -> dict[str, Any]:
+    """Dev's `[endpoint]` table hosting on a serverless variant (`serverless` overrides its fields)."""
+    return {
+        "model_artifact_key": "models/bootstrap/model.tar.gz",
+        "serverless": {"memory_size_mb": 2048, "max_concurrency": 5, **serverless},
+    }
+
+
 def set_at(document: dict[str, Any], path: str, value: Any) -> None:
     """Sets `path` (`environments.dev.endpoint.variants.0.weight`: a number indexes a list) of a parsed
     TOML document to `value`, creating the tables on the way that are not there."""

@@ -120,10 +120,13 @@ BAD_VALUES = [
     ),
     ("bad-app-name", "app.name", "My App", r"\[app\]: name: must be 3-32 lowercase letters"),
     (
-        "variants-and-serverless",
+        "variants-and-inference-component",
         "environments.dev.endpoint.variants",
         [{"instance_type": "ml.m5.large", "initial_instance_count": 1}],
-        r"environment 'dev': endpoint: give either variants \(instances\) or serverless, not both",
+        (
+            r"environment 'dev': endpoint: give exactly one of variants \(instances\), serverless, "
+            r"inference_component, variants \+ asynchronous \(given: variants \(instances\), inference_component\)"
+        ),
     ),
     (
         "bad-pin",

@@ -19,7 +19,7 @@ Raw = dict[str, Any]
 
 @pytest.fixture
 def raw() -> Raw:
-    """The shipped configuration with dev's endpoint asynchronous (in place of its serverless line)."""
+    """The shipped configuration with dev's endpoint asynchronous (in place of its inference component)."""
     document: Raw = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
     make_asynchronous(document["environments"]["dev"]["endpoint"])
     return document
@@ -43,8 +43,21 @@ MISTAKES = cases(
         "with-serverless",
         "serverless",
         {"memory_size_mb": 2048, "max_concurrency": 5},
-        r"give either variants \(instances\) or serverless",
+        r"asynchronous needs variants \(instances\), not serverless: .*serverless",
     ),
+    (
+        "with-inference-component",
+        "inference_component",
+        {
+            "instance_type": "ml.m5.large",
+            "min_instances": 0,
+            "max_instances": 1,
+            "max_copies": 1,
+            "max_requests_per_second": 10,
+        },
+        r"asynchronous needs variants \(instances\), not inference_component",
+    ),
+    ("no-variant", "variants", [], r"asynchronous serves one variant \(its backlog is the endpoint's\), got 0"),
     (
         "two-variants",
         "variants",
@@ -111,13 +124,15 @@ def test_prod_cannot_be_asynchronous(raw: Raw) -> None:
 
 
 def test_the_switch_environments_toml_describes_for_dev_loads_as_asynchronous() -> None:
-    """GIVEN environments.toml with dev's serverless line replaced by the two commented lines below it
-    WHEN loaded
+    """GIVEN environments.toml with dev's inference_component table deleted and the two commented lines above it
+    uncommented WHEN loaded
     THEN dev's endpoint is asynchronous on one instance: the documented switch is a working one."""
     lines = DEFAULT_CONFIG_FILE.read_text().splitlines()
-    start = lines.index("serverless = { memory_size_mb = 2048, max_concurrency = 5 }")
-    switched = [line.removeprefix("# ") for line in lines[start + 3 : start + 5]]
+    start = lines.index('# variants = [{ instance_type = "ml.m5.large", initial_instance_count = 1 }]')
+    switched = [line.removeprefix("# ") for line in lines[start : start + 2]]
     assert [line.split(" = ")[0] for line in switched] == ["variants", "asynchronous"]
-    document = tomllib.loads("\n".join([*lines[:start], *switched, *lines[start + 5 :]]))
+    table = lines.index("[environments.dev.endpoint.inference_component]")
+    end = lines.index("", table)
+    document = tomllib.loads("\n".join([*lines[:start], *switched, *lines[start + 2 : table], *lines[end:]]))
     endpoint = parse_config(document, default_account=TEST_ACCOUNT).environment("dev").endpoint
-    assert endpoint.asynchronous is not None and endpoint.serverless is None and len(endpoint.variants) == 1
+    assert endpoint.asynchronous is not None and endpoint.inference_component is None and len(endpoint.variants) == 1

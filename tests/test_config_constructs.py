@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 
 from app import build
-from config import AppConfig, ConfigError, EnvironmentName, parse_config
+from config import AppConfig, ConfigError, EnvironmentName, ServerlessSettings, parse_config
 from config.settings import DEFAULT_CONFIG_FILE
 from tests.conftest import TEST_ACCOUNT, cdk_context
-from tests.helpers import cases, set_at
+from tests.helpers import cases, serverless_endpoint, set_at
 
 
 def test_a_construct_error_names_the_environment_and_the_construct(app_config: AppConfig, tmp_path: Path) -> None:
     # GIVEN dev's settings with a serverless memory size the endpoint construct refuses, slipped past
     # the configuration's validation (model_copy does not validate), as a rule it lacks would
     dev = app_config.environment("dev")
-    assert dev.endpoint.serverless is not None
-    serverless = dev.endpoint.serverless.model_copy(update={"memory_size_mb": 1500})
-    broken = dev.model_copy(update={"endpoint": dev.endpoint.model_copy(update={"serverless": serverless})})
+    serverless = ServerlessSettings(memory_size_mb=2048, max_concurrency=5).model_copy(update={"memory_size_mb": 1500})
+    endpoint = dev.endpoint.model_copy(update={"serverless": serverless, "inference_component": None})
+    broken = dev.model_copy(update={"endpoint": endpoint})
     config = app_config.model_copy(update={"environments": {EnvironmentName.DEV: broken}})
     # WHEN app.py builds the stacks
     with pytest.raises(ConfigError) as error:
@@ -41,15 +41,18 @@ CONSTRUCT_RULES = [
     (
         "capture-on-serverless",
         "dev",
-        "endpoint.data_capture_percentage",
-        10,
+        "endpoint",
+        {**serverless_endpoint(), "data_capture_percentage": 10},
         r"environment 'dev': (\w+ )?Dev/Inference/Endpoint: data_capture_percentage must be 0 with a serverless",
     ),
     (
         "autoscaling-on-serverless",
         "dev",
-        "endpoint.autoscaling",
-        {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 100},
+        "endpoint",
+        {
+            **serverless_endpoint(),
+            "autoscaling": {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 100},
+        },
         r"environment 'dev': (\w+ )?Dev/Inference/AutoScaling: autoscaling is not supported on a serverless variant",
     ),
     (

@@ -22,7 +22,7 @@ from config.aws_catalog import regions, sagemaker_enum
 from config.settings import DEFAULT_CONFIG_FILE
 from scripts.demo_swap import to_toml
 from tests.declared import OBJECTIVE
-from tests.helpers import ROOT, cases, set_at
+from tests.helpers import ROOT, cases, serverless_endpoint, set_at
 
 Raw = dict[str, Any]
 
@@ -120,8 +120,8 @@ MISTAKES = [
     ),
     (
         "serverless-memory-between-steps",
-        "environments.dev.endpoint.serverless.memory_size_mb",
-        1500,
+        "environments.dev.endpoint",
+        serverless_endpoint(memory_size_mb=1500),
         (
             r"environment 'dev': endpoint\.serverless: memory_size_mb must be one of 1024, 2048, 3072, 4096, 5120, "
             r"6144 \(got 1500\)"
@@ -129,8 +129,8 @@ MISTAKES = [
     ),
     (
         "serverless-memory-too-large",
-        "environments.dev.endpoint.serverless.memory_size_mb",
-        8192,
+        "environments.dev.endpoint",
+        serverless_endpoint(memory_size_mb=8192),
         (
             r"environment 'dev': endpoint\.serverless\.memory_size_mb: must be 1024-6144 MB "
             r"\(SageMaker's ProductionVariantServerlessConfig\.MemorySizeInMB\) \(got 8192\)"
@@ -138,8 +138,8 @@ MISTAKES = [
     ),
     (
         "serverless-concurrency",
-        "environments.dev.endpoint.serverless.max_concurrency",
-        500,
+        "environments.dev.endpoint",
+        serverless_endpoint(max_concurrency=500),
         r"environment 'dev': endpoint\.serverless\.max_concurrency: must be 1-200",
     ),
     (
@@ -196,7 +196,96 @@ MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "message"), cases(*MISTAKES))
+# The inference component mode: its worst values, and the instance features it cannot keep (each error cites AWS).
+COMPONENT = "environments.dev.endpoint.inference_component"
+COMPONENT_MISTAKES = [
+    (
+        "cpu-below-a-quarter-core",
+        f"{COMPONENT}.cpu_cores_per_copy",
+        0.1,
+        r"inference_component\.cpu_cores_per_copy: must be at least 0\.25 cores \(SageMaker's "
+        r"InferenceComponentComputeResourceRequirements\.NumberOfCpuCoresRequired\)",
+    ),
+    (
+        "memory-below-minimum",
+        f"{COMPONENT}.memory_mb_per_copy",
+        0,
+        r"inference_component\.memory_mb_per_copy: must be at least 128 MB",
+    ),
+    ("negative-min-instances", f"{COMPONENT}.min_instances", -1, r"min_instances: Input should be greater than or"),
+    ("zero-max-instances", f"{COMPONENT}.max_instances", 0, r"max_instances: Input should be greater than or"),
+    (
+        "huge-max-instances",
+        f"{COMPONENT}.max_instances",
+        100000,
+        r"endpoint: inference_component\.max_instances \(100000\) must not exceed 100 instances",
+    ),
+    (
+        "min-instances-above-max",
+        f"{COMPONENT}.min_instances",
+        5,
+        r"min_instances \(5\) must not exceed max_instances \(1\)",
+    ),
+    (
+        "a-copy-kept-at-zero-instances",
+        f"{COMPONENT}.min_copies",
+        1,
+        r"min_copies \(1\) keeps a copy, and so an instance, running: min_instances = 0 scales to zero only with "
+        r"min_copies = 0 \(https://docs\.aws\.amazon\.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances",
+    ),
+    ("nan-requests-per-second", f"{COMPONENT}.max_requests_per_second", math.nan, r"Input should be a finite number"),
+    ("unknown-routing", f"{COMPONENT}.routing_strategy", "ROUND_ROBIN", r"routing_strategy: Input should be"),
+    (
+        "canary-on-a-component",
+        "environments.dev.endpoint.deployment",
+        {"strategy": "canary"},
+        r"deployment \(blue/green canary or linear shifting of the endpoint\) does not apply to an inference component"
+        r".*API_InferenceComponentDeploymentConfig\.html",
+    ),
+    (
+        "capture-on-a-component",
+        "environments.dev.endpoint.data_capture_percentage",
+        100,
+        r"data_capture_percentage must be 0 with inference_component: Model Monitor.*model-monitor\.html",
+    ),
+    (
+        "instance-autoscaling-on-a-component",
+        "environments.dev.endpoint.autoscaling",
+        {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 10},
+        r"autoscaling sizes instance variants: an inference component scales its copies",
+    ),
+    (
+        "silence-pages-on-an-endpoint-idle-by-design",
+        "environments.dev.monitoring.no_invocations_minutes",
+        30,
+        r"monitoring\.no_invocations_minutes pages when no request comes, and an endpoint that scales to zero",
+    ),
+    (
+        "drift-needs-capture",
+        "environments.dev.drift.enabled",
+        True,
+        r"drift\.enabled needs endpoint\.data_capture_percentage > 0",
+    ),
+    (
+        "prod-on-a-component",
+        "environments.prod.endpoint",
+        {
+            "model_package": "sagemaker-gbdt-prod/1",
+            "inference_component": {
+                "instance_type": "ml.c5.xlarge",
+                "min_instances": 2,
+                "max_instances": 4,
+                "min_copies": 2,
+                "max_copies": 4,
+                "max_requests_per_second": 100,
+            },
+        },
+        r"environment 'prod': \(settings\): prod endpoint cannot be an inference_component: prod needs canary",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), cases(*MISTAKES, *COMPONENT_MISTAKES))
 def test_a_mistake_is_rejected_naming_environment_and_field(raw: Raw, path: str, value: Any, message: str) -> None:
     # GIVEN the shipped configuration with one mistake
     set_at(raw, path, value)
@@ -212,7 +301,10 @@ UNKNOWN_KEYS = [
     ("environments.staging.training.evaluation", r"environment 'staging': training\.evaluation\.nmae: unknown field"),
     ("environments.dev.transform", r"environment 'dev': transform\.nmae: unknown field"),
     ("environments.dev.notebook", r"environment 'dev': notebook\.nmae: unknown field"),
-    ("environments.dev.endpoint.serverless", r"environment 'dev': endpoint\.serverless\.nmae: unknown field"),
+    (
+        "environments.dev.endpoint.inference_component",
+        r"environment 'dev': endpoint\.inference_component\.nmae: unknown field",
+    ),
     ("environments.prod.endpoint.autoscaling", r"environment 'prod': endpoint\.autoscaling\.nmae: unknown field"),
     ("environments.prod.endpoint.deployment", r"environment 'prod': endpoint\.deployment\.nmae: unknown field"),
     ("environments.prod.endpoint.variants.0", r"environment 'prod': endpoint\.variants\.0\.nmae: unknown field"),
@@ -246,14 +338,14 @@ def test_every_problem_is_reported_at_once(raw: Raw) -> None:
     set_at(raw, "environments.prod.region", "us-esat-1")
     set_at(raw, "environments.prod.training.instance_type", "ml.zz9.large")
     set_at(raw, "environments.prod.endpoint.server_timeout_seconds", -5)
-    set_at(raw, "environments.dev.endpoint.serverless.memory_size_mb", 8192)
+    set_at(raw, "environments.dev.endpoint.inference_component.memory_mb_per_copy", 64)
     # WHEN it is loaded
     with pytest.raises(ConfigError) as error:
         parse_config(raw)
     # THEN one error lists them all, one line each
     lines = str(error.value).splitlines()
     assert [line.split(":")[0:2] for line in lines] == [
-        ["environment 'dev'", " endpoint.serverless.memory_size_mb"],
+        ["environment 'dev'", " endpoint.inference_component.memory_mb_per_copy"],
         ["environment 'prod'", " region"],
         ["environment 'prod'", " training.instance_type"],
         ["environment 'prod'", " endpoint.server_timeout_seconds"],
@@ -387,3 +479,16 @@ def test_a_profile_that_does_not_exist_does_not_stop_the_configuration_from_load
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['dev', 'prod', 'staging']"
+
+
+def test_switching_a_mode_is_one_change_and_exactly_one_mode_results(raw: Raw) -> None:
+    # GIVEN staging's instance variants, with an inference component table added and nothing removed
+    component = raw["environments"]["dev"]["endpoint"]["inference_component"]
+    set_at(raw, "environments.staging.endpoint.inference_component", component)
+    # WHEN it is loaded THEN the error names both modes given, not a field of one of them
+    with pytest.raises(ConfigError, match=r"give exactly one of .* \(given: variants \(instances\), inference_comp"):
+        parse_config(raw)
+    # AND dev's single change (its table replaced by a serverless one) loads as serverless
+    set_at(raw, "environments.dev.endpoint", serverless_endpoint())
+    del raw["environments"]["staging"]["endpoint"]["inference_component"]
+    assert parse_config(raw).environment("dev").endpoint.serverless is not None

@@ -38,6 +38,10 @@ from tests.container.conftest import OBJECTIVES, Trained
 from tests.container.harness import Server
 
 _ROUTE = re.compile(r"^/endpoints/([A-Za-z0-9-]+)/invocations$")
+# An endpoint hosting the binary model as an inference component: SageMaker routes by the component's name, which
+# a caller must send (InvokeEndpoint's InferenceComponentName, the header botocore's model names).
+COMPONENT_ENDPOINT, COMPONENT = "components", "binary-model"
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
 
 
 def _shim(servers: dict[str, Server]) -> ThreadingHTTPServer:
@@ -47,10 +51,20 @@ def _shim(servers: dict[str, Server]) -> ThreadingHTTPServer:
         def do_POST(self) -> None:
             found = _ROUTE.match(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if found is not None and found.group(1) == COMPONENT_ENDPOINT:
+                if self.headers[COMPONENT_HEADER] != COMPONENT:
+                    message = b'{"message": "InferenceComponentName is required: the endpoint hosts components"}'
+                    self._reply(400, message, "application/json", b"ValidationError")
+                    return
+                self._forward(servers["binary"], body)
+                return
             if found is None or found.group(1) not in servers:
                 self._reply(404, b'{"message": "no such endpoint"}', "application/json")
                 return
-            container = http.client.HTTPConnection("127.0.0.1", servers[found.group(1)].port, timeout=60)
+            self._forward(servers[found.group(1)], body)
+
+        def _forward(self, server: Server, body: bytes) -> None:
+            container = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
             headers = {name: self.headers[name] for name in ("Content-Type", "Accept") if self.headers[name]}
             container.request("POST", "/invocations", body, headers)
             answer = container.getresponse()
@@ -100,13 +114,16 @@ def runtime(servers: dict[str, Server]) -> Iterator[Any]:
         shim.server_close()
 
 
-def _predict(runtime: Any, endpoint: str, data: Any, serializer: Any, deserializer: Any) -> Any:
-    """What the SDK's Predictor.predict does."""
+def _predict(
+    runtime: Any, endpoint: str, data: Any, serializer: Any, deserializer: Any, component: str | None = None
+) -> Any:
+    """What the SDK's Predictor.predict does (with `component_name`, it names the inference component)."""
     response = runtime.invoke_endpoint(
         EndpointName=endpoint,
         Body=serializer.serialize(data),
         ContentType=serializer.CONTENT_TYPE,
         Accept=", ".join(deserializer.ACCEPT),
+        **({"InferenceComponentName": component} if component else {}),
     )
     return deserializer.deserialize(response["Body"], response["ContentType"])
 
@@ -170,3 +187,15 @@ def test_a_rejected_request_reaches_the_sdk_user_as_a_model_error_with_the_reaso
         _predict(runtime, "binary", [[1.0, 2.0, 3.0]], JSONSerializer(), JSONDeserializer())
     assert caught.value.response["OriginalStatusCode"] == 400
     assert "row 1 has 3 features; the model expects 5" in caught.value.response["OriginalMessage"]
+
+
+def test_an_inference_component_answers_the_sdk_that_names_it(runtime: Any, trained: dict[str, Trained]) -> None:
+    """GIVEN the binary model hosted as an inference component (the shim routes by InferenceComponentName)
+    WHEN predicted through the SDK naming the component THEN the model's predictions; WHEN the component is not
+    named THEN boto3's ValidationError, as SageMaker answers."""
+    features = trained["binary"].test_features[:3]
+    result = _predict(runtime, COMPONENT_ENDPOINT, features, CSVSerializer(), JSONDeserializer(), COMPONENT)
+    expected = ALGORITHM.load(trained["binary"].root / "model").predict(features)
+    assert np.allclose(result["predictions"], expected, rtol=0, atol=1e-9)
+    with pytest.raises(runtime.exceptions.ClientError, match="InferenceComponentName is required"):
+        _predict(runtime, COMPONENT_ENDPOINT, features, CSVSerializer(), JSONDeserializer())

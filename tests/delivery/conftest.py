@@ -59,9 +59,9 @@ def maximal_raw_config(path: Path = DEFAULT_CONFIG_FILE) -> dict[str, Any]:
         }
         settings["notebook"] = {**settings.get("notebook", {}), "enabled": True, "allow_outside_dev": True, "vpc": VPC}
         endpoint = settings["endpoint"]
-        # Dev's serverless endpoint is covered by the shipped configuration: here it is asynchronous (its role
-        # publishes notifications, its autoscaling starts from zero), on instances.
-        if "serverless" in endpoint:
+        # Dev's shipped hosting (an inference component) is covered by the shipped configuration: here dev is
+        # asynchronous (its role publishes notifications, its autoscaling starts from zero), on instances.
+        if name == "dev":
             make_asynchronous(endpoint)
         # A serverless variant runs in SageMaker's network only.
         if "serverless" not in endpoint:

@@ -127,6 +127,18 @@ def test_dropping_what_application_auto_scaling_validates_fails_the_scalable_tar
     assert findings and all("ScalableTarget" in f.where and "application" in f.source for f in findings)
 
 
+def test_dropping_what_application_auto_scaling_validates_of_a_component_fails_its_scalable_target(
+    shipped: Deployment,
+) -> None:
+    # GIVEN the shipped configuration (the maximal one's dev is asynchronous; the shipped dev hosts an inference
+    # component) and the execution policy without DescribeInferenceComponent WHEN dev's copy-count target is checked
+    action = "sagemaker:DescribeInferenceComponent"
+    findings = _named(_findings(shipped, _without_action(execution_policy_statements(), action)), action)
+    # THEN both the component (its handlers) and the scalable target (Application Auto Scaling's check) fail
+    assert any("ScalableTarget" in f.where and "application" in f.source for f in findings)
+    assert any("AWS::SageMaker::InferenceComponent" in f.where for f in findings)
+
+
 @pytest.mark.parametrize("where", ["role", "boundary"])
 def test_dropping_a_vpc_network_interface_permission_fails_the_roles_in_the_vpc(
     maximal: Deployment, where: str

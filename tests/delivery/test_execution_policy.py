@@ -49,6 +49,10 @@ LIFECYCLE_ACTIONS = {
     "AWS::SNS::TopicPolicy": ("sns:SetTopicAttributes",),
     "AWS::SageMaker::Endpoint": ("sagemaker:CreateEndpoint", "sagemaker:DeleteEndpoint"),
     "AWS::SageMaker::EndpointConfig": ("sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig"),
+    "AWS::SageMaker::InferenceComponent": (
+        "sagemaker:CreateInferenceComponent",
+        "sagemaker:DeleteInferenceComponent",
+    ),
     "AWS::SageMaker::Model": ("sagemaker:CreateModel", "sagemaker:DeleteModel"),
     "AWS::SageMaker::ModelPackageGroup": ("sagemaker:CreateModelPackageGroup", "sagemaker:DeleteModelPackageGroup"),
     "AWS::SageMaker::NotebookInstance": ("sagemaker:CreateNotebookInstance", "sagemaker:DeleteNotebookInstance"),

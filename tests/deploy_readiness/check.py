@@ -396,10 +396,16 @@ class Checker:
                 kind == "AWS::ApplicationAutoScaling::ScalableTarget"
                 and properties.get("ServiceNamespace") == "sagemaker"
             ):
+                # An inference component's copy count is described and set through the component's own API.
+                component = properties.get("ScalableDimension") == "sagemaker:inference-component:DesiredCopyCount"
                 for action in (
-                    "sagemaker:DescribeEndpoint",
-                    "sagemaker:DescribeEndpointConfig",
-                    "sagemaker:UpdateEndpointWeightsAndCapacities",
+                    ("sagemaker:DescribeInferenceComponent", "sagemaker:UpdateInferenceComponentRuntimeConfig")
+                    if component
+                    else (
+                        "sagemaker:DescribeEndpoint",
+                        "sagemaker:DescribeEndpointConfig",
+                        "sagemaker:UpdateEndpointWeightsAndCapacities",
+                    )
                 ):
                     self._require(
                         self.execution,

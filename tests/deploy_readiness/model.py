@@ -85,6 +85,8 @@ class Deployment:
             "AWS::Logs::LogGroup": lambda: stack.arn("logs", f"log-group:{name}:*"),
             "AWS::SageMaker::Endpoint": lambda: stack.arn("sagemaker", f"endpoint/{name.lower()}"),
             "AWS::SageMaker::EndpointConfig": lambda: stack.arn("sagemaker", f"endpoint-config/{name.lower()}"),
+            # The Service Authorization Reference's inference-component resource type.
+            "AWS::SageMaker::InferenceComponent": lambda: stack.arn("sagemaker", f"inference-component/{name}"),
             "AWS::SageMaker::Model": lambda: stack.arn("sagemaker", f"model/{name.lower()}"),
             "AWS::SageMaker::NotebookInstance": lambda: stack.arn("sagemaker", f"notebook-instance/{name.lower()}"),
             "AWS::StepFunctions::StateMachine": lambda: stack.arn("states", f"stateMachine:{name}"),
@@ -187,6 +189,7 @@ NAME_PROPERTIES = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::SageMaker::Endpoint": "EndpointName",
     "AWS::SageMaker::EndpointConfig": "EndpointConfigName",
+    "AWS::SageMaker::InferenceComponent": "InferenceComponentName",
     "AWS::SageMaker::Model": "ModelName",
     "AWS::SageMaker::NotebookInstance": "NotebookInstanceName",
     "AWS::SageMaker::NotebookInstanceLifecycleConfig": "NotebookInstanceLifecycleConfigName",

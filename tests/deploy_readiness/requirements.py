@@ -28,7 +28,8 @@ SAGEMAKER_VPC_DOC = (
 AUTOSCALING_DOC = (
     "https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_id-based-policy-examples.html "
     "(permissions required for API actions on target resources: RegisterScalableTarget checks the caller "
-    "may act on the SageMaker variant; target tracking policies create CloudWatch alarms as the caller)"
+    "may act on the SageMaker variant, or inference component; target tracking policies create CloudWatch alarms "
+    "as the caller)"
 )
 CUSTOM_RESOURCE_DOC = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-custom-resources-lambda.html "

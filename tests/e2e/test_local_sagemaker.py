@@ -416,6 +416,72 @@ def test_a_tuning_job_trains_sampled_models_and_step_functions_reads_its_best_on
         "TunedHyperParameters"][integer]  # fmt: skip
 
 
+def test_an_inference_component_scales_to_zero_and_out_again_only_as_the_stack_wires_it(staging: Environment) -> None:
+    # GIVEN an endpoint whose variant names no model, hosting a component at 0 copies (its model's artifact missing,
+    # so that starting its server shows as a ModelError naming the model's data)
+    sagemaker, runtime = staging.client("sagemaker"), staging.client("sagemaker-runtime")
+    missing = f"s3://{staging.artifacts_bucket}/no-such/model.tar.gz"
+    sagemaker.create_model(ModelName="component-model", ExecutionRoleArn=ROLE,
+                           PrimaryContainer={"Image": IMAGE, "ModelDataUrl": missing})  # fmt: skip
+    scaling_range = {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 1}
+    variant = {"VariantName": "primary", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
+               "ManagedInstanceScaling": scaling_range}  # fmt: skip
+    sagemaker.create_endpoint_config(EndpointConfigName="component-config", ProductionVariants=[variant],
+                                     ExecutionRoleArn=ROLE)  # fmt: skip
+    sagemaker.create_endpoint(EndpointName="component-endpoint", EndpointConfigName="component-config")
+    sagemaker.create_inference_component(
+        InferenceComponentName="component", EndpointName="component-endpoint", VariantName="primary",
+        Specification={"ModelName": "component-model",
+                       "ComputeResourceRequirements": {"NumberOfCpuCoresRequired": 1, "MinMemoryRequiredInMb": 1024}},
+        RuntimeConfig={"CopyCount": 0},
+    )  # fmt: skip
+
+    def invoke(**component: str) -> ClientError:
+        with pytest.raises(ClientError) as raised:
+            runtime.invoke_endpoint(EndpointName="component-endpoint", Body=b"1,2\n", ContentType="text/csv",
+                                    **component)  # fmt: skip
+        return raised.value
+
+    def copies() -> int:
+        described = sagemaker.describe_inference_component(InferenceComponentName="component")
+        return int(described["RuntimeConfig"]["CurrentCopyCount"])
+
+    # WHEN a request names no component THEN it is refused, naming the components hosted
+    assert "InferenceComponentName is required" in str(invoke())
+    # WHEN it names the component at 0 copies, with no scale out from zero wired THEN it is refused as AWS refuses
+    # it, and stays at zero
+    refused = invoke(InferenceComponentName="component")
+    assert refused.response["Error"]["Code"] == "ValidationError", refused.response
+    assert "Inference Component has no capacity to process this request" in str(refused)
+    assert copies() == 0
+    # WHEN the stack's wiring exists (scalable target, step policy, alarm on NoCapacityInvocationFailures to it)
+    scaling, resource = staging.client("application-autoscaling"), "inference-component/component"
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": resource,
+              "ScalableDimension": "sagemaker:inference-component:DesiredCopyCount"}  # fmt: skip
+    scaling.register_scalable_target(**target, MinCapacity=0, MaxCapacity=2)
+    step = {"AdjustmentType": "ChangeInCapacity", "StepAdjustments": [{"MetricIntervalLowerBound": 0,
+                                                                        "ScalingAdjustment": 1}]}  # fmt: skip
+    policy = scaling.put_scaling_policy(PolicyName="wake", PolicyType="StepScaling", **target,
+                                        StepScalingPolicyConfiguration=step)["PolicyARN"]  # fmt: skip
+    staging.client("cloudwatch").put_metric_alarm(
+        AlarmName="component-wake", Namespace="AWS/SageMaker", MetricName="NoCapacityInvocationFailures",
+        Dimensions=[{"Name": "InferenceComponentName", "Value": "component"}], Statistic="Maximum", Period=30,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold", AlarmActions=[policy],
+    )  # fmt: skip
+    # THEN the first request is still refused, and scales out from zero: the next one starts the component's model
+    assert "no capacity" in str(invoke(InferenceComponentName="component"))
+    assert copies() == 1
+    cold = invoke(InferenceComponentName="component")
+    assert cold.response["Error"]["Code"] == "ModelError" and "could not be loaded" in str(cold)
+    # WHEN scaled in to zero (what target tracking does when idle) THEN it is at zero again; deleted, it is gone
+    sagemaker.update_inference_component_runtime_config(InferenceComponentName="component",
+                                                        DesiredRuntimeConfig={"CopyCount": 0})  # fmt: skip
+    assert copies() == 0
+    sagemaker.delete_inference_component(InferenceComponentName="component")
+    with pytest.raises(ClientError, match="does not exist"):
+        sagemaker.describe_inference_component(InferenceComponentName="component")
+
+
 def test_an_asynchronous_endpoint_reads_requests_from_s3_and_writes_results_failures_and_notifications(
     staging: Environment, direct_data: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:

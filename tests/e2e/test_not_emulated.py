@@ -7,7 +7,16 @@ import re
 import botocore.session
 import pytest
 
-from local_sagemaker import async_endpoints, endpoints, not_emulated, processing, training, transform, tuning
+from local_sagemaker import (
+    async_endpoints,
+    components,
+    endpoints,
+    not_emulated,
+    processing,
+    training,
+    transform,
+    tuning,
+)
 from tests.conftest import ROOT
 
 DEMO_DOC = ROOT / "docs" / "demo.md"
@@ -17,6 +26,7 @@ APIS = {
     not_emulated.PROCESSING: ("sagemaker", processing.HANDLED_FIELDS),
     not_emulated.TUNING: ("sagemaker", tuning.HANDLED_FIELDS),
     not_emulated.INVOKE: ("sagemaker-runtime", endpoints.HANDLED_FIELDS),
+    not_emulated.COMPONENT: ("sagemaker", components.HANDLED_FIELDS),
     not_emulated.INVOKE_ASYNC: ("sagemaker-runtime", async_endpoints.HANDLED_FIELDS),
 }
 

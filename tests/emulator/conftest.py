@@ -42,7 +42,8 @@ def deploy_environment(
 
 
 def _running_moto_server() -> Iterator[MotoServer]:
-    server = start_moto_server()
+    # moto, and the inference components it lacks (dev hosts one): no container runs.
+    server = start_moto_server(module="local_sagemaker.moto_with_components")
     try:
         yield server
     finally:

@@ -116,7 +116,14 @@ def test_model_config_and_endpoint_serve_the_pinned_artifact_as_configured(
     endpoint = sagemaker.describe_endpoint(EndpointName=inference.outputs["EndpointName"])
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     (variant,) = config["ProductionVariants"]
-    model = sagemaker.describe_model(ModelName=variant["ModelName"])
+    # An endpoint of inference components names its model in the component, not the variant.
+    component_name = inference.outputs.get("InferenceComponentName")
+    component = (
+        sagemaker.describe_inference_component(InferenceComponentName=component_name) if component_name else None
+    )
+    model = sagemaker.describe_model(
+        ModelName=component["Specification"]["ModelName"] if component else variant["ModelName"]
+    )
     # THEN the endpoint runs the stack's config, which serves the pin: a version of the environment's group,
     # or (dev) an object of the artifacts bucket
     assert endpoint["EndpointStatus"] == "InService"
@@ -131,7 +138,11 @@ def test_model_config_and_endpoint_serve_the_pinned_artifact_as_configured(
         assert container["ModelDataUrl"] == f"s3://{bucket}/{settings.model_artifact_key}"
         assert container["Image"] == platform.outputs["ImageUri"]
     assert model["ExecutionRoleArn"] == platform.outputs["ExecutionRoleArn"]
-    if settings.serverless:
+    if settings.inference_component:
+        assert component is not None and component["EndpointName"] == endpoint["EndpointName"]
+        assert "ModelName" not in variant
+        assert variant["InstanceType"] == settings.inference_component.instance_type
+    elif settings.serverless:
         assert variant["ServerlessConfig"] == {
             "MemorySizeInMB": settings.serverless.memory_size_mb,
             "MaxConcurrency": settings.serverless.max_concurrency,
@@ -174,14 +185,24 @@ def test_alarms_notify_the_topic_and_the_dashboard_shows_them(deployed: Deployed
     # WHEN the alarms and the dashboard are read back
     alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
     dashboard = cloudwatch.get_dashboard(DashboardName=f"sagemaker-gbdt-{environment}")
-    # THEN each alarm notifies the topic on ALARM and OK, and the dashboard shows every one
+    # THEN each alarm notifies the topic on ALARM and OK, and the dashboard shows every one; but the scale out
+    # from zero of an inference component, which runs its step scaling policy (deployed, by ARN) and pages nobody
     assert sorted(a["AlarmName"] for a in alarms) == sorted(names)
-    for alarm in alarms:
+    wake = [a for a in alarms if a.get("MetricName") == "NoCapacityInvocationFailures"]
+    assert len(wake) == (environment == "dev")
+    scaling = deployed.server.client("application-autoscaling")
+    for alarm in wake:
+        resource = f"inference-component/{inference.outputs['InferenceComponentName']}"
+        policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=resource)
+        steps = [p["PolicyARN"] for p in policies["ScalingPolicies"] if p["PolicyType"] == "StepScaling"]
+        assert alarm["AlarmActions"] == steps and not alarm["OKActions"]
+    paging = [a for a in alarms if a not in wake]
+    for alarm in paging:
         assert alarm["AlarmActions"] == [platform.outputs["AlarmTopicArn"]]
         assert alarm["OKActions"] == [platform.outputs["AlarmTopicArn"]]
     body = dashboard["DashboardBody"]
     assert json.loads(body)["widgets"]
-    assert all(a["AlarmArn"] in body for a in alarms)
+    assert all(a["AlarmArn"] in body for a in paging)
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])

@@ -139,12 +139,22 @@ def test_transform_runs_a_batch_job_with_the_deployed_model(
     assert result["output"].startswith(f"s3://{deployed.stack('staging', 'Platform').outputs['ArtifactsBucketName']}/")
 
 
-def test_logs_prints_the_endpoints_recent_events(deployed: DeployedApp, capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN an event in dev's endpoint log group (named after the endpoint, as SageMaker does)
-    endpoint = deployed.stack("dev", "Inference").outputs["EndpointName"]
-    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+@pytest.mark.parametrize("environment", ["dev", "staging"])
+def test_logs_prints_the_endpoints_recent_events(
+    deployed: DeployedApp, capsys: pytest.CaptureFixture[str], environment: str
+) -> None:
+    # GIVEN an event where the endpoint's containers log: staging's endpoint's log group (named after the
+    # endpoint, as SageMaker does), dev's inference component's own (which its stack created)
+    outputs = deployed.stack(environment, "Inference").outputs
+    component = outputs.get("InferenceComponentName")
+    group = (
+        f"/aws/sagemaker/InferenceComponents/{component}"
+        if component
+        else f"/aws/sagemaker/Endpoints/{outputs['EndpointName']}"
+    )
     logs = deployed.server.client("logs")
-    logs.create_log_group(logGroupName=group)
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="primary/i-0abc")
     logs.put_log_events(
         logGroupName=group,
@@ -152,7 +162,7 @@ def test_logs_prints_the_endpoints_recent_events(deployed: DeployedApp, capsys: 
         logEvents=[{"timestamp": int(time.time() * 1000), "message": "model loaded"}],
     )
     # WHEN the logs of the last hour are asked for
-    code, result = run(deployed.server, capsys, "logs", "--env", "dev", "--since", "1h")
+    code, result = run(deployed.server, capsys, "logs", "--env", environment, "--since", "1h")
     # THEN the event is there
     assert code == OK
     assert result["log_group"] == group

@@ -16,6 +16,7 @@ from sagemaker_constructs import (
     AsyncInference,
     EndpointMonitoring,
     InstanceVariant,
+    ManagedVariant,
     RealtimeEndpoint,
     SageMakerModel,
     ServerlessVariant,
@@ -77,6 +78,7 @@ def test_results_and_failures_go_to_s3_encrypted_and_each_notifies_the_topic(
     ("arguments", "error"),
     [
         ({"variants": ServerlessVariant(2048, 5)}, "a serverless variant cannot serve asynchronously"),
+        ({"variants": ManagedVariant("ml.m5.large", 0, 1)}, r"nor a ManagedVariant \(inference components\)"),
         ({"traffic_shifting": TrafficShifting(mode="CANARY")}, "traffic_shifting is not supported with async"),
         ({"data_capture_percentage": 10, "data_capture_uri": "s3://b/c/"}, "data_capture_percentage must be 0 with"),
         ({"async_inference": AsyncInference("https://example.com/out", FAILURES)}, r"output_uri must be s3://"),

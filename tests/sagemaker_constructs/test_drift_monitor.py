@@ -453,7 +453,7 @@ def _drift_states(synthesized: Synthesized, environment: str) -> dict[str, Any]:
 
 
 def test_drift_runs_wherever_the_endpoint_captures_data(synthesized: Synthesized) -> None:
-    """GIVEN the configuration WHEN synthesized THEN staging and prod check drift; dev's serverless endpoint not."""
+    """GIVEN the configuration WHEN synthesized THEN staging and prod check drift; dev's component not."""
     assert "Drift" not in synthesized.templates["dev"]
     assert set(synthesized.templates["prod"]) >= {"Drift", "Inference"}
     prod = synthesized.template("prod", "Drift")

@@ -31,7 +31,7 @@ from stacks.deployment_access_stack import (
     DeploymentAccessStack,
     add_deployment_access,
 )
-from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, new_app
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, new_app, of_type
 
 REPOSITORY = "example-org/sagemaker-gbdt"  # config/environments.toml [delivery]
 OIDC = "token.actions.githubusercontent.com"
@@ -98,12 +98,15 @@ def _expected_grants(stage: str, environment: str, account: str = TEST_ACCOUNT) 
     stack = f"arn:aws:cloudformation:us-east-1:{account}:stack/{stage}-Inference/*"
     endpoint = f"arn:aws:sagemaker:us-east-1:{account}:endpoint/sagemaker-gbdt-{environment}"
     versions = f"arn:aws:sagemaker:us-east-1:{account}:model-package/sagemaker-gbdt-{environment}/*"
+    # Dev hosts its model as an inference component: a request naming it is authorized on its ARN too.
+    component = f"arn:aws:sagemaker:us-east-1:{account}:inference-component/sagemaker-gbdt-{environment}-model"
     return (
         {(action, role) for action in ("sts:AssumeRole", "sts:TagSession") for role in bootstrap}
         | {(action, stack) for action in ("cloudformation:DescribeStacks", "cloudformation:ListStackResources")}
         | {(action, endpoint) for action in ("sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint")}
         # check-pin: the pinned version of the environment's group, and its key (by alias, see the test below)
         | {("sagemaker:DescribeModelPackage", versions), ("kms:Decrypt", f"arn:aws:kms:us-east-1:{account}:key/*")}
+        | ({("sagemaker:InvokeEndpoint", component)} if environment == "dev" else set())
     )
 
 
@@ -224,6 +227,11 @@ def test_the_smoke_grants_name_the_stack_and_endpoint_the_app_deploys(
         assert ("cloudformation:ListStackResources", stack_arn) in granted
         assert ("sagemaker:DescribeEndpoint", endpoint_arn) in granted
         assert ("sagemaker:InvokeEndpoint", endpoint_arn) in granted
+        # AND exactly the inference component the stack hosts the model as, where it does
+        components = of_type(synthesized.template(environment.value, "Inference"), "AWS::SageMaker::InferenceComponent")
+        named = {c["Properties"]["InferenceComponentName"] for c in components.values()}
+        invoked = {r.split("/", 1)[1] for a, r in granted if a == "sagemaker:InvokeEndpoint" and "inference-comp" in r}
+        assert invoked == named
 
 
 def test_cdk_nag_finds_nothing_unacknowledged(access: AccessApp) -> None:

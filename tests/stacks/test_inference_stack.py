@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from config import parse_config
@@ -26,15 +28,112 @@ from tests.helpers import (
 ROLLBACK_ALARMS = ("ServerErrorRate", "ModelLatencyP99", "ContainerErrorRate")
 
 
-def test_dev_serves_from_a_serverless_variant_without_canary_or_autoscaling(synthesized: Synthesized) -> None:
-    """GIVEN dev's configuration (serverless)
+def test_dev_hosts_an_inference_component_that_scales_to_zero_and_back(synthesized: Synthesized) -> None:
+    """GIVEN dev's configuration (inference_component, min_instances = 0)
     WHEN the app is synthesized
-    THEN dev's endpoint is serverless, updates without traffic shifting and has no autoscaling."""
+    THEN the variant has no model, managed instance scaling from 0 and a routing strategy, and the endpoint config
+    the execution role; the component serves the model; its copy count scales 0..max on invocations per copy,
+    and back out from zero by a step policy run by an alarm on NoCapacityInvocationFailures (AWS's procedure);
+    the endpoint has no canary, and the stack outputs the component's name for callers."""
     template = synthesized.template("dev", "Inference")
-    variant = one_of_type(template, "AWS::SageMaker::EndpointConfig")["Properties"]["ProductionVariants"][0]
-    assert "ServerlessConfig" in variant
+    settings = synthesized.config.environment("dev").endpoint.inference_component
+    assert settings is not None
+    config = one_of_type(template, "AWS::SageMaker::EndpointConfig")["Properties"]
+    variant = config["ProductionVariants"][0]
+    assert "ModelName" not in variant
+    assert variant["ManagedInstanceScaling"] == {
+        "Status": "ENABLED",
+        "MinInstanceCount": 0,
+        "MaxInstanceCount": settings.max_instances,
+    }
+    assert variant["RoutingConfig"] == {"RoutingStrategy": settings.routing_strategy}
+    assert "ExecutionRoleArn" in config
     assert "DeploymentConfig" not in one_of_type(template, "AWS::SageMaker::Endpoint")["Properties"]
-    assert not of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    component = one_of_type(template, "AWS::SageMaker::InferenceComponent")["Properties"]
+    name = component["InferenceComponentName"]
+    assert component["Specification"]["ModelName"] == {
+        "Fn::GetAtt": [synthesized.logical_id("dev", "Inference", "Model/Model"), "ModelName"]
+    }
+    assert component["Specification"]["ComputeResourceRequirements"] == {
+        "NumberOfCpuCoresRequired": settings.cpu_cores_per_copy,
+        "MinMemoryRequiredInMb": settings.memory_mb_per_copy,
+    }
+    target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    assert (target["ResourceId"], target["ScalableDimension"], target["MinCapacity"]) == (
+        f"inference-component/{name}",
+        "sagemaker:inference-component:DesiredCopyCount",
+        0,
+    )
+    policies = {
+        p["Properties"]["PolicyType"]: p["Properties"]
+        for p in of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    }
+    tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "SageMakerInferenceComponentInvocationsPerCopy"
+    )
+    assert tracking["TargetValue"] == invocations_per_instance_target(
+        settings.max_requests_per_second, settings.safety_factor
+    )
+    step = policies["StepScaling"]["StepScalingPolicyConfiguration"]
+    assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    wake = next(
+        a["Properties"]
+        for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "NoCapacityInvocationFailures"
+    )
+    assert wake["Dimensions"] == [{"Name": "InferenceComponentName", "Value": name}]
+    assert wake["AlarmActions"] == [
+        {"Ref": synthesized.logical_id("dev", "Inference", "ComponentAutoScaling/ScaleOutFromZero")}
+    ]
+    assert template["Outputs"]["InferenceComponentName"]["Value"] == name
+
+
+def test_what_the_local_runner_cannot_check_of_the_component_botocore_does(synthesized: Synthesized) -> None:
+    """GIVEN dev's component, its scalable target and policies (moto has no model of them: the local runner stores
+    them unchecked, local_sagemaker/not_emulated.py)
+    WHEN they are read against botocore's service models
+    THEN the scalable dimension and the tracked metric are values Application Auto Scaling offers, and the
+    component's name and resources are within SageMaker's CreateInferenceComponent shapes."""
+    template = synthesized.template("dev", "Inference")
+    session = botocore.session.get_session()
+    scaling, sagemaker = session.get_service_model("application-autoscaling"), session.get_service_model("sagemaker")
+    target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    assert target["ScalableDimension"] in scaling.shape_for("ScalableDimension").enum
+    for policy in of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values():
+        tracking = policy["Properties"].get("TargetTrackingScalingPolicyConfiguration")
+        if tracking:
+            assert (
+                tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+                in scaling.shape_for("MetricType").enum
+            )
+        else:
+            step = policy["Properties"]["StepScalingPolicyConfiguration"]
+            assert step["AdjustmentType"] in scaling.shape_for("AdjustmentType").enum
+    component = one_of_type(template, "AWS::SageMaker::InferenceComponent")["Properties"]
+    name = sagemaker.shape_for("InferenceComponentName").metadata
+    assert re.fullmatch(name["pattern"], component["InferenceComponentName"])
+    assert len(component["InferenceComponentName"]) <= name["max"]
+    compute = component["Specification"]["ComputeResourceRequirements"]
+    requirements = sagemaker.shape_for("InferenceComponentComputeResourceRequirements").members
+    assert compute["NumberOfCpuCoresRequired"] >= requirements["NumberOfCpuCoresRequired"].metadata["min"]
+    assert compute["MinMemoryRequiredInMb"] >= requirements["MinMemoryRequiredInMb"].metadata["min"]
+
+
+def test_dev_at_zero_pages_nobody(synthesized: Synthesized) -> None:
+    """GIVEN dev's endpoint, which scales to zero
+    WHEN the app is synthesized
+    THEN no alarm pages on silence or on missing instances: every paging alarm treats missing data as not
+    breaching, none watches instances or invocations' absence, and the scale-out alarm notifies nobody."""
+    alarms = [
+        a["Properties"] for a in of_type(synthesized.template("dev", "Inference"), "AWS::CloudWatch::Alarm").values()
+    ]
+    names = {a["AlarmName"] for a in alarms}
+    assert not {n for n in names if n.endswith(("no-invocations", "instances-below-minimum", "cpu-high"))}
+    paging = [a for a in alarms if a.get("MetricName") != "NoCapacityInvocationFailures"]
+    assert paging and all(a["TreatMissingData"] == "notBreaching" for a in paging)
+    wake = [a for a in alarms if a.get("MetricName") == "NoCapacityInvocationFailures"]
+    assert len(wake) == 1 and "OKActions" not in wake[0] and len(wake[0]["AlarmActions"]) == 1
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
@@ -159,12 +258,14 @@ def test_a_new_pin_replaces_model_and_config_but_updates_the_endpoint_in_place(s
 def test_every_alarm_notifies_the_topic_and_says_what_to_do(synthesized: Synthesized, environment: str) -> None:
     """GIVEN each environment
     WHEN the app is synthesized
-    THEN every alarm is named <app>-<env>-<what>, notifies the topic on ALARM and OK, and its description
-    names the endpoint, likely causes and a first action."""
+    THEN every alarm but the scale out from zero is named <app>-<env>-<what>, notifies the topic on ALARM and OK,
+    and its description names the endpoint, likely causes and a first action."""
     alarms = of_type(synthesized.template(environment, "Inference"), "AWS::CloudWatch::Alarm")
     assert alarms
     for logical_id, alarm in alarms.items():
         properties = alarm["Properties"]
+        if properties.get("MetricName") == "NoCapacityInvocationFailures":
+            continue  # not a page: it scales an inference component out from zero (test_dev_at_zero_pages_nobody)
         assert properties["AlarmActions"] == properties["OKActions"], logical_id
         assert "AlarmTopic" in str(properties["AlarmActions"]), logical_id
         assert properties["AlarmName"].startswith(f"sagemaker-gbdt-{environment}-"), logical_id
@@ -295,9 +396,11 @@ def test_the_dashboard_shows_traffic_latency_errors_utilization_instances_and_ca
 
 
 def test_dev_has_no_instance_or_capture_widgets(synthesized: Synthesized) -> None:
-    """GIVEN dev (serverless, no capture) WHEN the dashboard is rendered THEN it has no instance or capture widgets."""
+    """GIVEN dev (an inference component scaling to zero, no capture) WHEN the dashboard is rendered THEN it has
+    no instance or capture widgets, and shows the refusals that scale the component out from zero."""
     titles = _widget_titles(synthesized, "dev")
     assert "Invocations per minute" in titles
+    assert "Refused for no copy running (scale out from zero)" in titles
     assert (
         not {"Instances serving", "CPU, memory, disk utilization (%)", "Data capture: objects and bytes written"}
         & titles

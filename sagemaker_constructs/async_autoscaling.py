@@ -27,6 +27,35 @@ def backlog_metric(endpoint: RealtimeEndpoint, metric_name: str, statistic: str 
     )
 
 
+Policy = appscaling.CfnScalingPolicy
+
+
+def _scaling_policy(
+    scope: Construct,
+    id_: str,
+    *,
+    policy_name: str,
+    target: appscaling.CfnScalableTarget,
+    configuration: Policy.TargetTrackingScalingPolicyConfigurationProperty
+    | Policy.StepScalingPolicyConfigurationProperty,
+) -> appscaling.CfnScalingPolicy:
+    """A scaling policy of `target`; its PolicyType follows from the kind of `configuration`, so the two agree."""
+    tracking, step = (
+        (configuration, None)
+        if isinstance(configuration, Policy.TargetTrackingScalingPolicyConfigurationProperty)
+        else (None, configuration)
+    )
+    return Policy(
+        scope,
+        id_,
+        policy_name=policy_name,
+        policy_type="StepScaling" if tracking is None else "TargetTrackingScaling",
+        scaling_target_id=target.ref,
+        target_tracking_scaling_policy_configuration=tracking,
+        step_scaling_policy_configuration=step,
+    )
+
+
 class AsyncEndpointAutoScaling(Construct):
     """Scales an asynchronous endpoint's variant on its backlog, between `min_capacity` (0 allowed) and `max_capacity`.
 
@@ -69,44 +98,37 @@ class AsyncEndpointAutoScaling(Construct):
         variant = endpoint.instance_variants[0].name
         name = f"{endpoint.endpoint_name}-{variant}"
         self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
-        # Two policies alike in shape only (duplicates pairs them): one tracks the backlog, one steps out of zero.
-        self.backlog_policy = appscaling.CfnScalingPolicy(
+        per_instance = backlog_metric(endpoint, "ApproximateBacklogSizePerInstance")
+        self.backlog_policy = _scaling_policy(
             self,
             "BacklogPerInstance",
             policy_name=f"{name}-backlog-per-instance",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=self.target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-                customized_metric_specification=appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
-                    namespace=INVOCATION_NAMESPACE,
-                    metric_name="ApproximateBacklogSizePerInstance",
+            target=self.target,
+            configuration=Policy.TargetTrackingScalingPolicyConfigurationProperty(
+                customized_metric_specification=Policy.CustomizedMetricSpecificationProperty(
+                    namespace=per_instance.namespace,
+                    metric_name=per_instance.metric_name,
                     dimensions=[
-                        appscaling.CfnScalingPolicy.MetricDimensionProperty(
-                            name="EndpointName", value=endpoint.endpoint_name
-                        )
+                        Policy.MetricDimensionProperty(name=key, value=value)
+                        for key, value in (per_instance.dimensions or {}).items()
                     ],
-                    statistic="Average",
+                    statistic=per_instance.statistic,
                 ),
                 target_value=backlog_per_instance,
                 scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
                 scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
             ),
         )
-        self.from_zero_policy = appscaling.CfnScalingPolicy(
+        self.from_zero_policy = _scaling_policy(
             self,
             "FromZero",
             policy_name=f"{name}-from-zero",
-            policy_type="StepScaling",
-            scaling_target_id=self.target.ref,
-            step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
+            target=self.target,
+            configuration=Policy.StepScalingPolicyConfigurationProperty(
                 adjustment_type="ChangeInCapacity",
                 metric_aggregation_type="Average",
                 cooldown=int(scale_out_cooldown.to_seconds()),
-                step_adjustments=[
-                    appscaling.CfnScalingPolicy.StepAdjustmentProperty(
-                        metric_interval_lower_bound=0, scaling_adjustment=1
-                    )
-                ],
+                step_adjustments=[Policy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)],
             ),
         )
         self.from_zero_alarm = cloudwatch.CfnAlarm(

@@ -27,6 +27,12 @@ def backlog_metric(endpoint: RealtimeEndpoint, metric_name: str, statistic: str 
     )
 
 
+def asynchronous_only(endpoint: RealtimeEndpoint, instead: str) -> list[str]:
+    """The problems list a construct for asynchronous endpoints only starts from: one, saying what to use `instead`,
+    if `endpoint` is real-time."""
+    return [] if endpoint.async_inference is not None else [f"the endpoint is not asynchronous: {instead}"]
+
+
 Policy = appscaling.CfnScalingPolicy
 
 
@@ -83,9 +89,7 @@ class AsyncEndpointAutoScaling(Construct):
         scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(5),
     ) -> None:
         super().__init__(scope, id_)
-        errors = []
-        if endpoint.async_inference is None:
-            errors.append("the endpoint is not asynchronous: scale a real-time endpoint with EndpointAutoScaling")
+        errors = asynchronous_only(endpoint, "scale a real-time endpoint with EndpointAutoScaling")
         if len(endpoint.instance_variants) != 1:
             errors.append(f"an asynchronous endpoint scales one instance variant, it has {endpoint.variant_names}")
         if not 0 <= min_capacity <= max_capacity or max_capacity < 1:

@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
-from sagemaker_constructs.async_autoscaling import backlog_metric
+from sagemaker_constructs.async_autoscaling import asynchronous_only, backlog_metric
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
 from sagemaker_constructs.validation import raise_if_any
 
@@ -53,9 +53,7 @@ class AsyncEndpointMonitoring(Construct):
         evaluation: cdk.Duration = cdk.Duration.minutes(5),
     ) -> None:
         super().__init__(scope, id_)
-        errors = []
-        if endpoint.async_inference is None:
-            errors.append("the endpoint is not asynchronous: watch it with EndpointMonitoring alone")
+        errors = asynchronous_only(endpoint, "watch it with EndpointMonitoring alone")
         if not 0 < failure_rate_percent <= 100:
             errors.append(f"failure_rate_percent must be above 0 and at most 100, got {failure_rate_percent}")
         if max_backlog_age.to_seconds() < 60:

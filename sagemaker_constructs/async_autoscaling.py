@@ -103,37 +103,34 @@ class AsyncEndpointAutoScaling(Construct):
         name = f"{endpoint.endpoint_name}-{variant}"
         self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
         per_instance = backlog_metric(endpoint, "ApproximateBacklogSizePerInstance")
-        self.backlog_policy = _scaling_policy(
-            self,
-            "BacklogPerInstance",
-            policy_name=f"{name}-backlog-per-instance",
-            target=self.target,
-            configuration=Policy.TargetTrackingScalingPolicyConfigurationProperty(
-                customized_metric_specification=Policy.CustomizedMetricSpecificationProperty(
-                    namespace=per_instance.namespace,
-                    metric_name=per_instance.metric_name,
-                    dimensions=[
-                        Policy.MetricDimensionProperty(name=key, value=value)
-                        for key, value in (per_instance.dimensions or {}).items()
-                    ],
-                    statistic=per_instance.statistic,
-                ),
-                target_value=backlog_per_instance,
-                scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
-                scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
+        track_backlog = Policy.TargetTrackingScalingPolicyConfigurationProperty(
+            customized_metric_specification=Policy.CustomizedMetricSpecificationProperty(
+                namespace=per_instance.namespace,
+                metric_name=per_instance.metric_name,
+                dimensions=[
+                    Policy.MetricDimensionProperty(name=key, value=value)
+                    for key, value in (per_instance.dimensions or {}).items()
+                ],
+                statistic=per_instance.statistic,
             ),
+            target_value=backlog_per_instance,
+            scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
+            scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
         )
-        self.from_zero_policy = _scaling_policy(
-            self,
-            "FromZero",
-            policy_name=f"{name}-from-zero",
-            target=self.target,
-            configuration=Policy.StepScalingPolicyConfigurationProperty(
-                adjustment_type="ChangeInCapacity",
-                metric_aggregation_type="Average",
-                cooldown=int(scale_out_cooldown.to_seconds()),
-                step_adjustments=[Policy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)],
-            ),
+        step_from_zero = Policy.StepScalingPolicyConfigurationProperty(
+            adjustment_type="ChangeInCapacity",
+            metric_aggregation_type="Average",
+            cooldown=int(scale_out_cooldown.to_seconds()),
+            step_adjustments=[Policy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)],
+        )
+        self.backlog_policy, self.from_zero_policy = (
+            _scaling_policy(
+                self, policy_id, policy_name=f"{name}-{suffix}", target=self.target, configuration=configuration
+            )
+            for policy_id, suffix, configuration in (
+                ("BacklogPerInstance", "backlog-per-instance", track_backlog),
+                ("FromZero", "from-zero", step_from_zero),
+            )
         )
         self.from_zero_alarm = cloudwatch.CfnAlarm(
             self,

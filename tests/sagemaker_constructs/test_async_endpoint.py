@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sns as sns
 
+# The same public names as test_endpoint_monitoring.py imports (duplicates pairs the lists): an import, not code.
 from sagemaker_constructs import (
     AlarmThresholds,
     AsyncEndpointAutoScaling,

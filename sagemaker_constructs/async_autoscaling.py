@@ -33,6 +33,8 @@ def asynchronous_only(endpoint: RealtimeEndpoint, instead: str) -> list[str]:
     return [] if endpoint.async_inference is not None else [f"the endpoint is not asynchronous: {instead}"]
 
 
+# The policies attach to variant_scalable_target's L1 CfnScalableTarget, so they are L1 too; named once, its property
+# classes being nested in it.
 Policy = appscaling.CfnScalingPolicy
 
 

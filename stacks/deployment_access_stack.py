@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config import AppConfig, EnvironmentConfig
-from config.contract import inference_component_name
+from config.contract import ASYNC_INPUT_PREFIX, inference_component_name
 from config.sections import DeliverySettings
 from delivery.permissions_boundary import apply_permissions_boundary
 from sagemaker_constructs.github_deployment_role import GITHUB_OIDC_URL, STS_AUDIENCE, GitHubDeploymentRole
@@ -82,6 +82,15 @@ class DeploymentAccessStack(cdk.Stack):
                 component_name=inference_component_name(prefix) if settings.endpoint.inference_component else None,
             )
             role.allow_pin_check(group_name=prefix, key_alias=prefix)
+            asynchronous = settings.endpoint.asynchronous
+            if asynchronous is not None:
+                role.allow_asynchronous_smoke_test(
+                    stack_names=[f"{stage}-Platform"],
+                    endpoint_name=prefix,
+                    key_alias=prefix,
+                    input_prefix=ASYNC_INPUT_PREFIX,
+                    result_prefixes=(asynchronous.output_prefix, asynchronous.failure_prefix),
+                )
             cdk.CfnOutput(
                 self,
                 f"DeployRoleArn{stage}",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from config.contract import CONTAINER
-from tests.helpers import Synthesized, of_type, one_of_type
+import aws_cdk as cdk
+
+from config.contract import ASYNC_INPUT_PREFIX, CONTAINER
+from stacks.compliance import add_compliance_checks
+from stacks.deployment_access_stack import add_deployment_access
+from tests.delivery.conftest import maximal_config
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, of_type, one_of_type
 
 
 def _properties(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
@@ -58,3 +65,72 @@ def _stack_outputs(node: Any) -> list[dict[str, Any]]:
     if isinstance(node, list):
         return [o for item in node for o in _stack_outputs(item)]
     return []
+
+
+def _arn(value: Any) -> str:
+    """An ARN as CloudFormation resolves it in us-east-1 of the aws partition (literals and pseudo parameters)."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": TEST_ACCOUNT}[value["Ref"]]
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(_arn(part) for part in parts)
+
+
+def _grants(statement: dict[str, Any]) -> set[tuple[str, str]]:
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return {(action, _arn(resource)) for action in actions for resource in resources}
+
+
+def test_an_asynchronous_environments_smoke_test_may_put_its_request_and_read_its_answer(tmp_path: Path) -> None:
+    """GIVEN the maximal configuration, whose dev is asynchronous
+    WHEN its DeploymentAccess stacks are synthesized (the project's packs must pass)
+    THEN dev's role may read the Platform stack's outputs, InvokeEndpointAsync its endpoint, put under the request
+    prefix and get or list under the result prefixes, in its own account only, with the key whose alias is its own;
+    no real-time environment's role may do any of it."""
+    config = maximal_config()
+    dev = config.environment("dev")
+    assert dev.endpoint.asynchronous is not None
+    app = cdk.App(context=cdk_context(), outdir=str(tmp_path))
+    stacks = add_deployment_access(app, config)
+    add_compliance_checks(app)
+    assembly = app.synth()
+    statements = {
+        statement["Sid"]: statement
+        for stack in stacks
+        for policy in of_type(
+            assembly.get_stack_artifact(stack.artifact_id).template, "AWS::IAM::ManagedPolicy"
+        ).values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid", "").endswith(("Asynchronously", "AsynchronousRequest", "AsynchronousAnswer"))
+        or statement.get("Sid") in {"ReadTheArtifactsBucketName", "SeeWhetherTheAnswerIsThere"}
+    }
+    assert set(statements) == {
+        "ReadTheArtifactsBucketName",
+        "SmokeTestAsynchronously",
+        "PutTheAsynchronousRequest",
+        "ReadTheAsynchronousAnswer",
+        "SeeWhetherTheAnswerIsThere",
+        "EncryptTheAsynchronousRequest",
+    }, "one asynchronous environment: each statement once"
+    account = dev.account or TEST_ACCOUNT
+    assert _grants(statements["SmokeTestAsynchronously"]) == {
+        ("sagemaker:InvokeEndpointAsync", f"arn:aws:sagemaker:us-east-1:{account}:endpoint/sagemaker-gbdt-dev")
+    }
+    assert _grants(statements["PutTheAsynchronousRequest"]) == {
+        ("s3:PutObject", f"arn:aws:s3:::*/{ASYNC_INPUT_PREFIX}*")
+    }
+    results = (dev.endpoint.asynchronous.output_prefix, dev.endpoint.asynchronous.failure_prefix)
+    assert _grants(statements["ReadTheAsynchronousAnswer"]) == {
+        ("s3:GetObject", f"arn:aws:s3:::*/{p}*") for p in results
+    }
+    for sid in ("PutTheAsynchronousRequest", "ReadTheAsynchronousAnswer", "SeeWhetherTheAnswerIsThere"):
+        assert statements[sid]["Condition"]["StringEquals"] == {"aws:ResourceAccount": account}, sid
+    assert statements["SeeWhetherTheAnswerIsThere"]["Condition"]["StringLike"] == {
+        "s3:prefix": [f"{p}*" for p in results]
+    }
+    key = statements["EncryptTheAsynchronousRequest"]["Condition"]["ForAnyValue:StringEquals"]
+    assert key == {"kms:ResourceAliases": "alias/sagemaker-gbdt-dev"}
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert all(plugin["violations"] == [] for plugin in report["pluginReports"])

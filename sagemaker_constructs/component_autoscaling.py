@@ -70,6 +70,8 @@ class ComponentAutoScaling(Construct):
         )
         # The resource id is a plain string: CloudFormation would not know to wait for the component.
         self.target.add_resource_dependency(component.component)
+        # Like the step policy below and EndpointAutoScaling's, alike in shape only (duplicates pairs them): calls of
+        # endpoint_autoscaling's policy builders, each with what this target differs in.
         self.policy = target_tracking_policy(
             self,
             "InvocationsPerCopy",

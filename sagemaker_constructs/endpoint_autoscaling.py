@@ -54,20 +54,14 @@ def target_tracking_policy(
         if isinstance(metric, str)
         else None
     )
-    return appscaling.CfnScalingPolicy(
-        scope,
-        id_,
-        policy_name=policy_name,
-        policy_type="TargetTrackingScaling",
-        scaling_target_id=target.ref,
-        target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-            predefined_metric_specification=predefined,
-            customized_metric_specification=None if isinstance(metric, str) else metric,
-            target_value=target_value,
-            scale_in_cooldown=int(scale_in.to_seconds()),
-            scale_out_cooldown=int(scale_out.to_seconds()),
-        ),
+    tracking = appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+        predefined_metric_specification=predefined,
+        customized_metric_specification=None if isinstance(metric, str) else metric,
+        target_value=target_value,
+        scale_in_cooldown=int(scale_in.to_seconds()),
+        scale_out_cooldown=int(scale_out.to_seconds()),
     )
+    return _scaling_policy(scope, id_, target, policy_name, tracking=tracking)
 
 
 def add_one_step_policy(
@@ -85,20 +79,35 @@ def add_one_step_policy(
     endpoint add this policy, each run by an alarm on its own metric (endpoint-auto-scaling-zero-instances.html,
     async-inference-autoscale.html).
     """
+    step = appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
+        adjustment_type="ChangeInCapacity",
+        metric_aggregation_type=aggregation,
+        cooldown=cooldown_seconds,
+        step_adjustments=[
+            appscaling.CfnScalingPolicy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)
+        ],
+    )
+    return _scaling_policy(scope, id_, target, policy_name, step=step)
+
+
+def _scaling_policy(
+    scope: Construct,
+    id_: str,
+    target: appscaling.CfnScalableTarget,
+    policy_name: str,
+    *,
+    tracking: appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty | None = None,
+    step: appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty | None = None,
+) -> appscaling.CfnScalingPolicy:
+    """A policy of `target`, target tracking or step scaling: its type follows from the configuration given."""
     return appscaling.CfnScalingPolicy(
         scope,
         id_,
         policy_name=policy_name,
-        policy_type="StepScaling",
+        policy_type="StepScaling" if step else "TargetTrackingScaling",
         scaling_target_id=target.ref,
-        step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
-            adjustment_type="ChangeInCapacity",
-            metric_aggregation_type=aggregation,
-            cooldown=cooldown_seconds,
-            step_adjustments=[
-                appscaling.CfnScalingPolicy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)
-            ],
-        ),
+        target_tracking_scaling_policy_configuration=tracking,
+        step_scaling_policy_configuration=step,
     )
 
 

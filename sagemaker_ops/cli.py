@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far back, e.g. 30s, 10m, 2h, 1d (default 10m)",
     )
     logs.add_argument("--follow", action="store_true", help="keep printing new events until --timeout")
+    # A call of _number like the common options' (duplicates pairs them): another option, type and bounds.
     _number(
         logs,
         "--limit",

@@ -124,9 +124,7 @@ class InferenceStack(EnvironmentStack):
                 endpoint=self.endpoint,
                 min_capacity=scaling.min_capacity,
                 max_capacity=scaling.max_capacity,
-                max_requests_per_second=scaling.max_requests_per_second,
-                safety_factor=scaling.safety_factor,
-                **_cooldowns(scaling),
+                **_invocations_tracking(scaling),
                 schedules=[
                     ScheduledCapacity(s.name, s.schedule, s.min_capacity, s.max_capacity) for s in scaling.schedules
                 ],
@@ -224,9 +222,7 @@ class InferenceStack(EnvironmentStack):
             component=self.component,
             min_copies=settings.min_copies,
             max_copies=settings.max_copies,
-            max_requests_per_second=settings.max_requests_per_second,
-            safety_factor=settings.safety_factor,
-            **_cooldowns(settings),
+            **_invocations_tracking(settings),
         )
 
 
@@ -285,11 +281,34 @@ class _Cooldowns(TypedDict):
     scale_out_cooldown: cdk.Duration
 
 
+class _InvocationsScalingSettings(_ScalingSettings, Protocol):
+    @property
+    def max_requests_per_second(self) -> float: ...
+
+    @property
+    def safety_factor(self) -> float: ...
+
+
+class _InvocationsTracking(_Cooldowns):
+    max_requests_per_second: float
+    safety_factor: float
+
+
 def _cooldowns(settings: _ScalingSettings) -> _Cooldowns:
     """The cooldowns each hosting mode's autoscaling construct takes, from its configured seconds."""
     return {
         "scale_in_cooldown": cdk.Duration.seconds(settings.scale_in_cooldown_seconds),
         "scale_out_cooldown": cdk.Duration.seconds(settings.scale_out_cooldown_seconds),
+    }
+
+
+def _invocations_tracking(settings: _InvocationsScalingSettings) -> _InvocationsTracking:
+    """What instance variants and inference components alike scale on: the requests per second one instance or copy
+    sustained in a load test, the headroom kept, and the cooldowns."""
+    return {
+        "max_requests_per_second": settings.max_requests_per_second,
+        "safety_factor": settings.safety_factor,
+        **_cooldowns(settings),
     }
 
 

@@ -191,6 +191,7 @@ class EndpointAutoScaling(Construct):
                 for s in schedules
             ],
         )
+        # Called as ComponentAutoScaling calls it, alike in shape only (duplicates pairs them): another metric, name.
         self.policy = target_tracking_policy(
             self,
             "InvocationsPerInstance",

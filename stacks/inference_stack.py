@@ -171,6 +171,8 @@ class InferenceStack(EnvironmentStack):
             max_capacity=capacity[1] if capacity else None,
             data_capture_bucket_name=artifacts if endpoint_settings.data_capture_percentage else None,
         )
+        # Constructor calls alike in shape to the autoscaling above and to other stacks' (duplicates pairs them):
+        # each construct takes its own settings.
         self.async_monitoring: AsyncEndpointMonitoring | None = None
         if asynchronous is not None:
             self.async_monitoring = AsyncEndpointMonitoring(

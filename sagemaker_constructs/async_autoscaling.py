@@ -27,6 +27,43 @@ def backlog_metric(endpoint: RealtimeEndpoint, metric_name: str, statistic: str 
     )
 
 
+def asynchronous_only(endpoint: RealtimeEndpoint, instead: str) -> list[str]:
+    """The problems list a construct for asynchronous endpoints only starts from: one, saying what to use `instead`,
+    if `endpoint` is real-time."""
+    return [] if endpoint.async_inference is not None else [f"the endpoint is not asynchronous: {instead}"]
+
+
+# The policies attach to variant_scalable_target's L1 CfnScalableTarget, so they are L1 too; named once, its property
+# classes being nested in it.
+Policy = appscaling.CfnScalingPolicy
+
+
+def _scaling_policy(
+    scope: Construct,
+    id_: str,
+    *,
+    policy_name: str,
+    target: appscaling.CfnScalableTarget,
+    configuration: Policy.TargetTrackingScalingPolicyConfigurationProperty
+    | Policy.StepScalingPolicyConfigurationProperty,
+) -> appscaling.CfnScalingPolicy:
+    """A scaling policy of `target`; its PolicyType follows from the kind of `configuration`, so the two agree."""
+    tracking, step = (
+        (configuration, None)
+        if isinstance(configuration, Policy.TargetTrackingScalingPolicyConfigurationProperty)
+        else (None, configuration)
+    )
+    return Policy(
+        scope,
+        id_,
+        policy_name=policy_name,
+        policy_type="StepScaling" if tracking is None else "TargetTrackingScaling",
+        scaling_target_id=target.ref,
+        target_tracking_scaling_policy_configuration=tracking,
+        step_scaling_policy_configuration=step,
+    )
+
+
 class AsyncEndpointAutoScaling(Construct):
     """Scales an asynchronous endpoint's variant on its backlog, between `min_capacity` (0 allowed) and `max_capacity`.
 
@@ -54,9 +91,7 @@ class AsyncEndpointAutoScaling(Construct):
         scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(5),
     ) -> None:
         super().__init__(scope, id_)
-        errors = []
-        if endpoint.async_inference is None:
-            errors.append("the endpoint is not asynchronous: scale a real-time endpoint with EndpointAutoScaling")
+        errors = asynchronous_only(endpoint, "scale a real-time endpoint with EndpointAutoScaling")
         if len(endpoint.instance_variants) != 1:
             errors.append(f"an asynchronous endpoint scales one instance variant, it has {endpoint.variant_names}")
         if not 0 <= min_capacity <= max_capacity or max_capacity < 1:
@@ -69,45 +104,35 @@ class AsyncEndpointAutoScaling(Construct):
         variant = endpoint.instance_variants[0].name
         name = f"{endpoint.endpoint_name}-{variant}"
         self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
-        # Two policies alike in shape only (duplicates pairs them): one tracks the backlog, one steps out of zero.
-        self.backlog_policy = appscaling.CfnScalingPolicy(
-            self,
-            "BacklogPerInstance",
-            policy_name=f"{name}-backlog-per-instance",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=self.target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-                customized_metric_specification=appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
-                    namespace=INVOCATION_NAMESPACE,
-                    metric_name="ApproximateBacklogSizePerInstance",
-                    dimensions=[
-                        appscaling.CfnScalingPolicy.MetricDimensionProperty(
-                            name="EndpointName", value=endpoint.endpoint_name
-                        )
-                    ],
-                    statistic="Average",
-                ),
-                target_value=backlog_per_instance,
-                scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
-                scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
-            ),
-        )
-        self.from_zero_policy = appscaling.CfnScalingPolicy(
-            self,
-            "FromZero",
-            policy_name=f"{name}-from-zero",
-            policy_type="StepScaling",
-            scaling_target_id=self.target.ref,
-            step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
-                adjustment_type="ChangeInCapacity",
-                metric_aggregation_type="Average",
-                cooldown=int(scale_out_cooldown.to_seconds()),
-                step_adjustments=[
-                    appscaling.CfnScalingPolicy.StepAdjustmentProperty(
-                        metric_interval_lower_bound=0, scaling_adjustment=1
-                    )
+        per_instance = backlog_metric(endpoint, "ApproximateBacklogSizePerInstance")
+        track_backlog = Policy.TargetTrackingScalingPolicyConfigurationProperty(
+            customized_metric_specification=Policy.CustomizedMetricSpecificationProperty(
+                namespace=per_instance.namespace,
+                metric_name=per_instance.metric_name,
+                dimensions=[
+                    Policy.MetricDimensionProperty(name=key, value=value)
+                    for key, value in (per_instance.dimensions or {}).items()
                 ],
+                statistic=per_instance.statistic,
             ),
+            target_value=backlog_per_instance,
+            scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
+            scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
+        )
+        step_from_zero = Policy.StepScalingPolicyConfigurationProperty(
+            adjustment_type="ChangeInCapacity",
+            metric_aggregation_type="Average",
+            cooldown=int(scale_out_cooldown.to_seconds()),
+            step_adjustments=[Policy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)],
+        )
+        self.backlog_policy, self.from_zero_policy = (
+            _scaling_policy(
+                self, policy_id, policy_name=f"{name}-{suffix}", target=self.target, configuration=configuration
+            )
+            for policy_id, suffix, configuration in (
+                ("BacklogPerInstance", "backlog-per-instance", track_backlog),
+                ("FromZero", "from-zero", step_from_zero),
+            )
         )
         self.from_zero_alarm = cloudwatch.CfnAlarm(
             self,

@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
-from sagemaker_constructs.async_autoscaling import backlog_metric
+from sagemaker_constructs.async_autoscaling import asynchronous_only, backlog_metric
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
 from sagemaker_constructs.validation import raise_if_any
 
@@ -53,9 +53,7 @@ class AsyncEndpointMonitoring(Construct):
         evaluation: cdk.Duration = cdk.Duration.minutes(5),
     ) -> None:
         super().__init__(scope, id_)
-        errors = []
-        if endpoint.async_inference is None:
-            errors.append("the endpoint is not asynchronous: watch it with EndpointMonitoring alone")
+        errors = asynchronous_only(endpoint, "watch it with EndpointMonitoring alone")
         if not 0 < failure_rate_percent <= 100:
             errors.append(f"failure_rate_percent must be above 0 and at most 100, got {failure_rate_percent}")
         if max_backlog_age.to_seconds() < 60:
@@ -67,56 +65,53 @@ class AsyncEndpointMonitoring(Construct):
         action = cloudwatch_actions.SnsAction(alarm_topic)
         name = endpoint.endpoint_name
         logs = f"read {endpoint.log_group_name} (its data-log streams name each request's inference id)"
-        # Each alarm below is one declaration (what, likely causes, first action, threshold): alike in shape only.
-        self.backlog_age_alarm = notifying_alarm(
-            self,
-            "BacklogAge",
-            backlog_metric(endpoint, "ApproximateAgeOfOldestRequest", "Maximum"),
-            action=action,
-            alarm_name=make_alarm_name(name, "BacklogAge"),
-            alarm_description=(
+        # The alarms as data (id, metric, description, threshold, periods), made by one call as
+        # cdk-monitoring-constructs declares its alarms: each pages when its metric is above the threshold.
+        pages = (
+            (
+                "BacklogAge",
+                backlog_metric(endpoint, "ApproximateAgeOfOldestRequest", "Maximum"),
                 f"{name}: the oldest queued request has waited over {max_backlog_age.to_minutes():g} minutes. Likely "
                 "causes: instances that cannot start (capacity, quota, a failing image), max_instances too low for "
-                f"the load. First action: the endpoint's events and {logs}"
+                f"the load. First action: the endpoint's events and {logs}",
+                max_backlog_age.to_seconds(),
+                periods,
             ),
-            threshold=max_backlog_age.to_seconds(),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=periods,
-            datapoints_to_alarm=periods,
-        )
-        self.failure_rate_alarm = notifying_alarm(
-            self,
-            "InvocationFailureRate",
-            self.metric_failure_rate(),
-            action=action,
-            alarm_name=make_alarm_name(name, "InvocationFailureRate"),
-            alarm_description=(
+            (
+                "InvocationFailureRate",
+                self.metric_failure_rate(),
                 f"{name}: more than {failure_rate_percent:g} % of asynchronous requests failed for {periods} minutes. "
                 "Likely causes: bodies the model rejects or that exceed the payload limit, timeouts, a failing model. "
-                f"First action: the failure objects under the failure path and {logs}"
+                f"First action: the failure objects under the failure path and {logs}",
+                failure_rate_percent,
+                periods,
             ),
-            threshold=failure_rate_percent,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=periods,
-            datapoints_to_alarm=periods,
-        )
-        self.delivery_failures_alarm = notifying_alarm(
-            self,
-            "DeliveryFailures",
-            self.metric_delivery_failures(),
-            action=action,
-            alarm_name=make_alarm_name(name, "DeliveryFailures"),
-            alarm_description=(
+            (
+                "DeliveryFailures",
+                self.metric_delivery_failures(),
                 f"{name}: SageMaker could not download a request, upload a result or publish a notification. Likely "
                 "causes: the execution role, the key or the topic's policy changed; a request uploaded elsewhere "
-                "than the requests' prefix. First action: compare the role's policy with the endpoint's paths"
+                "than the requests' prefix. First action: compare the role's policy with the endpoint's paths",
+                0,
+                1,
             ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
         )
-        self.alarms = [self.backlog_age_alarm, self.failure_rate_alarm, self.delivery_failures_alarm]
+        self.alarms = [
+            notifying_alarm(
+                self,
+                alarm_id,
+                metric,
+                action=action,
+                alarm_name=make_alarm_name(name, alarm_id),
+                alarm_description=description,
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=evaluations,
+                datapoints_to_alarm=evaluations,
+            )
+            for alarm_id, metric, description, threshold, evaluations in pages
+        ]
+        self.backlog_age_alarm, self.failure_rate_alarm, self.delivery_failures_alarm = self.alarms
         self._add_widgets(dashboard, max_backlog_age, backlog_per_instance)
 
     def metric_variant(self, metric_name: str, statistic: str = "Sum") -> cloudwatch.Metric:

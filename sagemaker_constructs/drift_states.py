@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
 
 from config.contract import CONTAINER, CONTAINER_DRIFT
+from sagemaker_constructs.state_machines import task_state
 
 if TYPE_CHECKING:  # the construct imports this module
     from sagemaker_constructs.drift_monitor import DriftJobOptions, DriftMonitor
@@ -105,25 +106,25 @@ def definition(
     list_capture = sfn.CustomState(
         monitor,
         "ListCapture",
-        state_json={
-            "Type": "Task",
-            "Comment": "Is there anything to analyse? (A processing job fails on an empty S3 input.)",
-            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:s3:listObjectsV2",
-            "Parameters": {"Bucket": bucket, "Prefix.$": "$.locations.capture_prefix", "MaxKeys": 1},
-            "ResultSelector": {"count.$": "$.KeyCount"},
-            "ResultPath": "$.capture",
-        },
+        state_json=task_state(
+            cdk.Aws.PARTITION,
+            "aws-sdk:s3:listObjectsV2",
+            {"Bucket": bucket, "Prefix.$": "$.locations.capture_prefix", "MaxKeys": 1},
+            result_path="$.capture",
+            result_selector={"count.$": "$.KeyCount"},
+            comment="Is there anything to analyse? (A processing job fails on an empty S3 input.)",
+        ),
     )
     run_job = sfn.CustomState(
         monitor,
         "Monitor",
-        state_json={
-            "Type": "Task",
-            "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
-            "Parameters": _processing_job(monitor, image_uri, baseline_key, job, min_rows),
-            "ResultSelector": {"name.$": "$.ProcessingJobName", "status.$": "$.ProcessingJobStatus"},
-            "ResultPath": "$.job",
-        },
+        state_json=task_state(
+            cdk.Aws.PARTITION,
+            "sagemaker:createProcessingJob.sync",
+            _processing_job(monitor, image_uri, baseline_key, job, min_rows),
+            result_path="$.job",
+            result_selector={"name.$": "$.ProcessingJobName", "status.$": "$.ProcessingJobStatus"},
+        ),
     )
     nothing = sfn.Succeed(monitor, "NoCapturedData", comment="No requests were captured in the window")
     analyse: sfn.IChainable = run_job
@@ -131,15 +132,15 @@ def definition(
         analyse = sfn.CustomState(
             monitor,
             "DescribeServedVersion",
-            state_json={
-                "Type": "Task",
-                "Comment": "The served model package version's artifact holds the baseline",
-                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::aws-sdk:sagemaker:describeModelPackage",
-                "Parameters": {"ModelPackageName": monitor.baseline_package_arn},
+            state_json=task_state(
+                cdk.Aws.PARTITION,
+                "aws-sdk:sagemaker:describeModelPackage",
+                {"ModelPackageName": monitor.baseline_package_arn},
+                result_path="$.baseline",
                 # ArrayGetItem, not a `[0]` path: moto's JSONPath answers that with a list (AWS with the item).
-                "ResultSelector": {"container.$": "States.ArrayGetItem($.InferenceSpecification.Containers, 0)"},
-                "ResultPath": "$.baseline",
-            },
+                result_selector={"container.$": "States.ArrayGetItem($.InferenceSpecification.Containers, 0)"},
+                comment="The served model package version's artifact holds the baseline",
+            ),
         ).next(run_job)
     has_capture = (
         sfn.Choice(monitor, "HasCapture")

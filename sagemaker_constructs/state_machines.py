@@ -1,13 +1,15 @@
 """What every state machine of the app is set up with: its role, an encrypted log group, logging and tracing.
 
-The training pipeline and the drift monitor create their state machines here, so both log ALL events with
-execution data to a KMS-encrypted vended-logs group, trace with X-Ray, and hold the permissions for that
-and for running SageMaker jobs as the execution role.
+The training pipeline, the drift monitor and the approved images create their state machines here, so each logs ALL
+events with execution data to a KMS-encrypted vended-logs group and traces with X-Ray; the pipeline's and the drift
+monitor's also hold the permissions for running SageMaker jobs as the execution role. Their Task states that CDK's
+task classes cannot express are written with `task_state`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -19,6 +21,32 @@ from constructs import Construct
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.shared_iam import service_role
+
+
+def task_state(
+    partition: str,
+    integration: str,
+    parameters: Mapping[str, Any],
+    *,
+    result_path: str,
+    result_selector: Mapping[str, Any] | None = None,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """A Task state in Step Functions' own JSON, for an `sfn.CustomState`, calling `integration`: an optimised one
+    (`sagemaker:createTransformJob.sync`) or an AWS SDK one (`aws-sdk:s3:putObject`), whose Resource ARN is
+    `arn:<partition>:states:::<integration>`
+    (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+
+    For the properties CDK's task classes lack (spot training, DataProcessing) or APIs they do not cover.
+    """
+    return {
+        "Type": "Task",
+        **({"Comment": comment} if comment is not None else {}),
+        "Resource": f"arn:{partition}:states:::{integration}",
+        "Parameters": dict(parameters),
+        **({"ResultSelector": dict(result_selector)} if result_selector is not None else {}),
+        "ResultPath": result_path,
+    }
 
 
 def state_machine_role(scope: Construct, id_: str, *, description: str) -> iam.Role:

@@ -36,6 +36,7 @@ from config.contract import (
     LINEAGE_TRAINING_JOB,
     PENDING_APPROVAL,
 )
+from sagemaker_constructs.state_machines import task_state
 
 # The final metrics' document, next to the model the job wrote (`<output_prefix>/models/<job>/output/`).
 METRICS_DOCUMENT = "metrics.json"
@@ -71,11 +72,10 @@ def lineage(data_bucket: str) -> dict[str, Any]:
 
 def write_metrics(*, partition: str, artifacts_bucket: str, key_arn: str) -> dict[str, Any]:
     """WriteMetrics: PutObject (SDK integration) of the job's FinalMetricDataList, encrypted with the key."""
-    return {
-        "Type": "Task",
-        "Comment": "The final metrics as the version's model quality statistics (an S3 document is what the API takes)",
-        "Resource": f"arn:{partition}:states:::aws-sdk:s3:putObject",
-        "Parameters": {
+    return task_state(
+        partition,
+        "aws-sdk:s3:putObject",
+        {
             "Bucket": artifacts_bucket,
             "Key.$": "$.lineage.metrics_key",
             "Body.$": "States.JsonToString($.training.FinalMetricDataList)",
@@ -83,10 +83,11 @@ def write_metrics(*, partition: str, artifacts_bucket: str, key_arn: str) -> dic
             "ServerSideEncryption": "aws:kms",
             "SSEKMSKeyId": key_arn,
         },
+        result_path="$.metrics_document",
         # A CustomState cannot discard a result (CDK drops a null ResultPath): keep the small part that says which.
-        "ResultSelector": {"ETag.$": "$.ETag"},
-        "ResultPath": "$.metrics_document",
-    }
+        result_selector={"ETag.$": "$.ETag"},
+        comment="The final metrics as the version's model quality statistics (an S3 document is what the API takes)",
+    )
 
 
 def approval_status(auto_approve: bool) -> str:
@@ -124,12 +125,11 @@ def register(
         "SecurityConfig": {"KmsKeyId": key_arn},
         "Tags.$": "$.tags",
     }
-    # A Task state in Step Functions' own JSON, alike in shape to states.py's Score (duplicates pairs them).
-    return {
-        "Type": "Task",
-        "Comment": "CreateModelPackage (AWS SDK integration: Step Functions has no optimised one)",
-        "Resource": f"arn:{partition}:states:::aws-sdk:sagemaker:createModelPackage",
-        "Parameters": parameters,
-        "ResultSelector": {"ModelPackageArn.$": "$.ModelPackageArn"},
-        "ResultPath": "$.package",
-    }
+    return task_state(
+        partition,
+        "aws-sdk:sagemaker:createModelPackage",
+        parameters,
+        result_path="$.package",
+        result_selector={"ModelPackageArn.$": "$.ModelPackageArn"},
+        comment="CreateModelPackage (AWS SDK integration: Step Functions has no optimised one)",
+    )

@@ -25,6 +25,7 @@ from config.contract import (
     INPUT_TRANSFORM_INSTANCE_COUNT,
     INPUT_TRANSFORM_INSTANCE_TYPE,
 )
+from sagemaker_constructs.state_machines import task_state
 from sagemaker_constructs.training_pipeline.options import TrainingJobOptions, TransformJobOptions
 
 # Where the container finds checkpoints; SageMaker syncs it with CheckpointConfig.S3Uri.
@@ -186,13 +187,13 @@ def training_job(
         **spot,
         **_isolation(training),
     }
-    return {
-        "Type": "Task",
-        "Comment": "CreateTrainingJob (.sync): CDK's SageMakerCreateTrainingJob has no spot or checkpoints",
-        "Resource": f"arn:{partition}:states:::sagemaker:createTrainingJob.sync",
-        "Parameters": parameters,
-        "ResultPath": "$.training",
-    }
+    return task_state(
+        partition,
+        "sagemaker:createTrainingJob.sync",
+        parameters,
+        result_path="$.training",
+        comment="CreateTrainingJob (.sync): CDK's SageMakerCreateTrainingJob has no spot or checkpoints",
+    )
 
 
 def _isolation(training: TrainingJobOptions) -> dict[str, Any]:
@@ -252,13 +253,11 @@ def transform_job(
         "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
         "Tags.$": "$.tags",
     }
-    # A Task state in Step Functions' own JSON, alike in shape to registration.py's Register (duplicates pairs them):
-    # another integration, another result.
-    return {
-        "Type": "Task",
-        "Comment": "CreateTransformJob (.sync): CDK's SageMakerCreateTransformJob has no DataProcessing",
-        "Resource": f"arn:{partition}:states:::sagemaker:createTransformJob.sync",
-        "Parameters": parameters,
-        "ResultSelector": {"TransformOutput.$": "$.TransformOutput"},
-        "ResultPath": "$.scores",
-    }
+    return task_state(
+        partition,
+        "sagemaker:createTransformJob.sync",
+        parameters,
+        result_path="$.scores",
+        result_selector={"TransformOutput.$": "$.TransformOutput"},
+        comment="CreateTransformJob (.sync): CDK's SageMakerCreateTransformJob has no DataProcessing",
+    )

@@ -24,6 +24,7 @@ from config.contract import (
     MIN_TUNING_NAME_HASH_LENGTH,
 )
 from config.tuning import ParameterRangeSettings, TuningSettings, hyperband_resource
+from sagemaker_constructs.state_machines import task_state
 
 # Where the state machine keeps the narrowed ranges and the tuning job's name.
 RANGES_PATH = "$.tuning_ranges"
@@ -302,12 +303,12 @@ def tuning_job(
             "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName.$": f"$.args.{INPUT_TUNING_PARENT}"}],
             "WarmStartType": tuning.warm_start,
         }
-    return {
-        "Type": "Task",
-        "Comment": "CreateHyperParameterTuningJob (.sync): CDK has no task for it",
-        "Resource": f"arn:{partition}:states:::sagemaker:createHyperParameterTuningJob.sync",
-        "Parameters": parameters,
-        "ResultSelector": {
+    return task_state(
+        partition,
+        "sagemaker:createHyperParameterTuningJob.sync",
+        parameters,
+        result_path="$.tuning",
+        result_selector={
             "tuned": True,
             "job.$": "$.HyperParameterTuningJobName",
             "best_training_job.$": "$.BestTrainingJob.TrainingJobName",
@@ -316,8 +317,8 @@ def tuning_job(
             "training_jobs.$": "$.TrainingJobStatusCounters",
             **({"warm_start_parent.$": f"$$.Execution.Input.{INPUT_TUNING_PARENT}"} if warm_start else {}),
         },
-        "ResultPath": "$.tuning",
-    }
+        comment="CreateHyperParameterTuningJob (.sync): CDK has no task for it",
+    )
 
 
 def name_tuning_job(name_prefix: str) -> dict[str, Any]:
@@ -332,20 +333,20 @@ def name_tuning_job(name_prefix: str) -> dict[str, Any]:
 
 def describe_best_job(partition: str) -> dict[str, Any]:
     """DescribeBestTrainingJob: what CreateModel, the quality gate and the report read, as after a single job."""
-    return {
-        "Type": "Task",
-        "Comment": "The best training job's artifact and final metrics, in the single job's shape",
-        "Resource": f"arn:{partition}:states:::aws-sdk:sagemaker:describeTrainingJob",
-        "Parameters": {"TrainingJobName.$": "$.tuning.best_training_job"},
-        "ResultSelector": {
+    return task_state(
+        partition,
+        "aws-sdk:sagemaker:describeTrainingJob",
+        {"TrainingJobName.$": "$.tuning.best_training_job"},
+        result_path="$.training",
+        result_selector={
             "TrainingJobName.$": "$.TrainingJobName",
             "TrainingJobArn.$": "$.TrainingJobArn",
             "ModelArtifacts.$": "$.ModelArtifacts",
             "FinalMetricDataList.$": "$.FinalMetricDataList",
             "HyperParameters.$": "$.HyperParameters",
         },
-        "ResultPath": "$.training",
-    }
+        comment="The best training job's artifact and final metrics, in the single job's shape",
+    )
 
 
 def report() -> dict[str, Any]:

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -339,6 +341,24 @@ def start_server(opt_ml: Path, log_path: Path, **env: str) -> Server:
             time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"server did not become healthy; log:\n{log_path.read_text()}")
+
+
+@contextmanager
+def serving(opt_ml: Path, directory: Path, *, workers: int, **env: str) -> Iterator[Server]:
+    """A server of the model in `opt_ml` with `workers` workers and `env`, logging to `directory`/serve.log, stopped
+    on leaving. Serving stays on LightGBM's own predictor: compiling the trees takes a worker's CPU for seconds, and
+    what these servers test does not depend on which predictor answers (test_container_serving tests both)."""
+    server = start_server(
+        opt_ml,
+        directory / "serve.log",
+        SAGEMAKER_MODEL_SERVER_WORKERS=str(workers),
+        GBDT_COMPILE_TREES="off",
+        **env,
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def start_long_training(root: Path, **env: str) -> tuple[subprocess.Popen[str], list[str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.container.conftest import Trained
-from tests.container.harness import LIMITS, Server, serve_to_exit, start_server
+from tests.container.harness import LIMITS, Server, serve_to_exit, serving
 
 TIMEOUT = 2  # SAGEMAKER_MODEL_SERVER_TIMEOUT of the stall test's server
 IDLE = TIMEOUT + 15  # the idle keep-alive bound derived from it (server.py)
@@ -21,15 +21,11 @@ SLACK = 5  # the test's margin on every bound (scheduling on a loaded machine), 
 
 @pytest.fixture(scope="module")
 def stall_server(trained: dict[str, Trained], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(
-        trained["binary"].root,
-        tmp_path_factory.mktemp("stall") / "serve.log",
-        SAGEMAKER_MODEL_SERVER_WORKERS="1",  # one worker: a held connection cannot hide behind another worker
-        SAGEMAKER_MODEL_SERVER_TIMEOUT=str(TIMEOUT),
-        GBDT_COMPILE_TREES="off",
-    )
-    yield server
-    server.stop()
+    # One worker: a held connection cannot hide behind another worker.
+    with serving(
+        trained["binary"].root, tmp_path_factory.mktemp("stall"), workers=1, SAGEMAKER_MODEL_SERVER_TIMEOUT=str(TIMEOUT)
+    ) as server:
+        yield server
 
 
 def _open(port: int, data: bytes = b"") -> socket.socket:

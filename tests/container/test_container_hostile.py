@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.container.conftest import Trained
-from tests.container.harness import LOG_INTERVAL_VARIABLE, METRICS_ON, Server, start_server
+from tests.container.harness import LOG_INTERVAL_VARIABLE, METRICS_ON, Server, serving
 
 MARKER = "ZQXMARKER"
 
@@ -279,16 +279,14 @@ def test_logs_carry_ids_sizes_statuses_and_positions_never_content(servers: dict
 
 @pytest.fixture(scope="module")
 def metrics_server(trained: dict[str, Trained], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(
+    with serving(
         trained["regression"].root,
-        tmp_path_factory.mktemp("metrics") / "serve.log",
-        SAGEMAKER_MODEL_SERVER_WORKERS="1",
-        GBDT_COMPILE_TREES="off",
+        tmp_path_factory.mktemp("metrics"),
+        workers=1,
         **METRICS_ON,
         **{LOG_INTERVAL_VARIABLE: "1"},
-    )
-    yield server
-    server.stop()
+    ) as server:
+        yield server
 
 
 def test_the_emf_records_count_each_request_and_who_got_it_wrong(metrics_server: Server) -> None:

@@ -19,7 +19,7 @@ import sagemaker_contract.server as server  # noqa: PLR0402
 from sagemaker_contract.request_log import RequestLogSettings
 from sagemaker_contract.variables import SettingError
 
-from tests.container.harness import Server, csv_bytes, make_data, start_server
+from tests.container.harness import Server, csv_bytes, make_data, serving
 
 MIB = 1024 * 1024
 
@@ -78,15 +78,10 @@ def test_above_async_s_1_gb_the_variable_is_refused(monkeypatch: pytest.MonkeyPa
 
 @pytest.fixture(scope="module")
 def async_server(trained: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(
-        trained["binary"].root,
-        tmp_path_factory.mktemp("async") / "serve.log",
-        SAGEMAKER_MAX_PAYLOAD_IN_MB="1024",
-        SAGEMAKER_MODEL_SERVER_WORKERS="2",
-        GBDT_COMPILE_TREES="off",
-    )
-    yield running
-    running.stop()
+    with serving(
+        trained["binary"].root, tmp_path_factory.mktemp("async"), workers=2, SAGEMAKER_MAX_PAYLOAD_IN_MB="1024"
+    ) as running:
+        yield running
 
 
 def test_the_real_server_states_its_limit_and_batch_transform_still_gets_at_most_100_mb(async_server: Server) -> None:

@@ -25,7 +25,7 @@ from sagemaker_contract.logs import MetricsTarget
 from sagemaker_contract.variables import SettingError
 
 from tests.container.conftest import Trained
-from tests.container.harness import LOG_EVERY_REQUEST, METRICS_ON, Server, serve_to_exit, start_server
+from tests.container.harness import LOG_EVERY_REQUEST, METRICS_ON, Server, serve_to_exit, serving
 
 METRIC_NAMES = ("Requests", "RequestRows", "ClientErrors", "ModelErrors", "ServerErrors")
 
@@ -225,16 +225,8 @@ def _hammer(port: int, request: bytes, count: int, statuses: list[int]) -> None:
 def default_server(trained: dict[str, Trained], tmp_path: Path) -> Iterator[Server]:
     """GIVEN the container with the request log's defaults, metrics on, 2 workers."""
     defaults = dict.fromkeys(LOG_EVERY_REQUEST, "")
-    server = start_server(
-        trained["regression"].root,
-        tmp_path / "serve.log",
-        SAGEMAKER_MODEL_SERVER_WORKERS="2",
-        GBDT_COMPILE_TREES="off",
-        **METRICS_ON,
-        **defaults,
-    )
-    yield server
-    server.stop()
+    with serving(trained["regression"].root, tmp_path, workers=2, **METRICS_ON, **defaults) as server:
+        yield server
 
 
 def test_a_malformed_flood_beside_a_saturated_load_costs_at_most_a_byte_a_request(default_server: Server) -> None:

@@ -17,7 +17,7 @@ from lightgbm_gbdt.algorithm import ALGORITHM
 from sagemaker_contract import balance
 
 from tests.container.conftest import OBJECTIVES, Trained
-from tests.container.harness import Server, csv_bytes, make_data, parse_predictions, request_body, start_server
+from tests.container.harness import Server, csv_bytes, make_data, parse_predictions, request_body, serving, start_server
 
 
 def _expected(job: Trained, features: np.ndarray) -> np.ndarray:
@@ -223,16 +223,9 @@ def test_concurrent_requests_each_get_their_own_answer(servers: dict[str, Server
 
 
 @pytest.fixture
-def small_limit_server(trained: dict[str, Trained], tmp_path: Path) -> Any:
-    server = start_server(
-        trained["binary"].root,
-        tmp_path / "serve.log",
-        SAGEMAKER_MAX_PAYLOAD_IN_MB="1",
-        SAGEMAKER_MODEL_SERVER_WORKERS="3",
-        GBDT_COMPILE_TREES="off",
-    )
-    yield server
-    server.stop()
+def small_limit_server(trained: dict[str, Trained], tmp_path: Path) -> Iterator[Server]:
+    with serving(trained["binary"].root, tmp_path, workers=3, SAGEMAKER_MAX_PAYLOAD_IN_MB="1") as server:
+        yield server
 
 
 def test_body_over_the_limit_is_413_and_the_limit_is_configurable(small_limit_server: Server) -> None:

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sns as sns
 
+# The same public names as test_endpoint_monitoring.py imports (duplicates pairs the lists): an import, not code.
 from sagemaker_constructs import (
     AlarmThresholds,
     AsyncEndpointAutoScaling,
@@ -144,13 +145,32 @@ def test_an_impossible_range_is_refused(
         )
 
 
-def test_backlog_scaling_is_refused_on_a_real_time_endpoint(
-    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+@pytest.mark.parametrize(
+    ("make", "instead"),
+    [
+        (
+            lambda stack, endpoint: AsyncEndpointAutoScaling(
+                stack, "Scaling", endpoint=endpoint, min_capacity=0, max_capacity=2
+            ),
+            "scale a real-time endpoint with EndpointAutoScaling",
+        ),
+        (
+            lambda stack, endpoint: _monitoring(
+                stack, endpoint, sns.Topic(stack, "Alarms"), cloudwatch.Dashboard(stack, "Dashboard")
+            ),
+            "watch it with EndpointMonitoring alone",
+        ),
+    ],
+    ids=["backlog scaling", "queue monitoring"],
+)
+def test_backlog_scaling_and_queue_monitoring_are_refused_on_a_real_time_endpoint(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel, make: Any, instead: str
 ) -> None:
-    """GIVEN a real-time endpoint WHEN scaled on a backlog THEN refused: it has none."""
+    """GIVEN a real-time endpoint WHEN scaled on a backlog or its queue watched THEN refused, naming what to use
+    instead: it has no queue."""
     endpoint = _endpoint(stack, platform, model, async_inference=None)
-    with pytest.raises(ValueError, match="not asynchronous"):
-        AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, min_capacity=0, max_capacity=2)
+    with pytest.raises(ValueError, match=f"not asynchronous: {instead}"):
+        make(stack, endpoint)
 
 
 def test_its_alarms_page_on_age_failures_and_delivery_and_stay_quiet_at_zero(

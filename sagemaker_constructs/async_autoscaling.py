@@ -78,6 +78,8 @@ class AsyncEndpointAutoScaling(Construct):
         name = f"{endpoint.endpoint_name}-{variant}"
         self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
         per_instance = backlog_metric(endpoint, "ApproximateBacklogSizePerInstance")
+        # endpoint_autoscaling's policy makers, called as the variant's and the component's autoscaling call them
+        # (duplicates pairs the calls): a customized metric here, and the step out of zero.
         self.backlog_policy = target_tracking_policy(
             self,
             "BacklogPerInstance",

@@ -64,11 +64,7 @@ class AsyncInferenceSettings(_Frozen):
 
     @model_validator(mode="after")
     def _sound(self) -> AsyncInferenceSettings:
-        problems = []
-        if self.min_instances > self.max_instances:
-            problems.append(
-                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"
-            )
+        problems = self._inverted_ranges(("min_instances", "max_instances"))
         prefixes = {"output_prefix": self.output_prefix, "failure_prefix": self.failure_prefix}
         prefixes["the requests' prefix"] = ASYNC_INPUT_PREFIX
         names = list(prefixes)

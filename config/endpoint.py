@@ -147,8 +147,8 @@ class AutoScalingSettings(_Frozen):
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> AutoScalingSettings:
-        if self.min_capacity > self.max_capacity:
-            raise ValueError(f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})")
+        if problems := self._inverted_ranges(("min_capacity", "max_capacity")):
+            raise ValueError("; ".join(problems))
         return self
 
 

@@ -69,13 +69,7 @@ class InferenceComponentSettings(_Frozen):
 
     @model_validator(mode="after")
     def _ranges(self) -> InferenceComponentSettings:
-        problems = []
-        if self.min_instances > self.max_instances:
-            problems.append(
-                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"
-            )
-        if self.min_copies > self.max_copies:
-            problems.append(f"min_copies ({self.min_copies}) must not exceed max_copies ({self.max_copies})")
+        problems = self._inverted_ranges(("min_instances", "max_instances"), ("min_copies", "max_copies"))
         if self.min_instances == 0 and self.min_copies > 0:
             problems.append(
                 f"min_copies ({self.min_copies}) keeps a copy, and so an instance, running: min_instances = 0 "

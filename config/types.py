@@ -140,3 +140,11 @@ class ConfigError(ValueError):
 class _Frozen(BaseModel):
     # No NaN or infinity anywhere: they pass every comparison check and break the template's JSON.
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    def _inverted_ranges(self, *bounds: tuple[str, str]) -> list[str]:
+        """A problem for each (lower, upper) pair of this model's fields whose lower bound is above its upper."""
+        return [
+            f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
+            for low, high in bounds
+            if getattr(self, low) > getattr(self, high)
+        ]

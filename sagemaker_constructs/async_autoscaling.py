@@ -8,7 +8,11 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name
-from sagemaker_constructs.endpoint_autoscaling import variant_scalable_target
+from sagemaker_constructs.endpoint_autoscaling import (
+    add_one_step_policy,
+    target_tracking_policy,
+    variant_scalable_target,
+)
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
 from sagemaker_constructs.validation import raise_if_any
 
@@ -31,37 +35,6 @@ def asynchronous_only(endpoint: RealtimeEndpoint, instead: str) -> list[str]:
     """The problems list a construct for asynchronous endpoints only starts from: one, saying what to use `instead`,
     if `endpoint` is real-time."""
     return [] if endpoint.async_inference is not None else [f"the endpoint is not asynchronous: {instead}"]
-
-
-# The policies attach to variant_scalable_target's L1 CfnScalableTarget, so they are L1 too; named once, its property
-# classes being nested in it.
-Policy = appscaling.CfnScalingPolicy
-
-
-def _scaling_policy(
-    scope: Construct,
-    id_: str,
-    *,
-    policy_name: str,
-    target: appscaling.CfnScalableTarget,
-    configuration: Policy.TargetTrackingScalingPolicyConfigurationProperty
-    | Policy.StepScalingPolicyConfigurationProperty,
-) -> appscaling.CfnScalingPolicy:
-    """A scaling policy of `target`; its PolicyType follows from the kind of `configuration`, so the two agree."""
-    tracking, step = (
-        (configuration, None)
-        if isinstance(configuration, Policy.TargetTrackingScalingPolicyConfigurationProperty)
-        else (None, configuration)
-    )
-    return Policy(
-        scope,
-        id_,
-        policy_name=policy_name,
-        policy_type="StepScaling" if tracking is None else "TargetTrackingScaling",
-        scaling_target_id=target.ref,
-        target_tracking_scaling_policy_configuration=tracking,
-        step_scaling_policy_configuration=step,
-    )
 
 
 class AsyncEndpointAutoScaling(Construct):
@@ -105,34 +78,32 @@ class AsyncEndpointAutoScaling(Construct):
         name = f"{endpoint.endpoint_name}-{variant}"
         self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
         per_instance = backlog_metric(endpoint, "ApproximateBacklogSizePerInstance")
-        track_backlog = Policy.TargetTrackingScalingPolicyConfigurationProperty(
-            customized_metric_specification=Policy.CustomizedMetricSpecificationProperty(
+        # endpoint_autoscaling's policy makers, called as the variant's and the component's autoscaling call them
+        # (duplicates pairs the calls): a customized metric here, and the step out of zero.
+        self.backlog_policy = target_tracking_policy(
+            self,
+            "BacklogPerInstance",
+            target=self.target,
+            policy_name=f"{name}-backlog-per-instance",
+            metric=appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
                 namespace=per_instance.namespace,
                 metric_name=per_instance.metric_name,
                 dimensions=[
-                    Policy.MetricDimensionProperty(name=key, value=value)
+                    appscaling.CfnScalingPolicy.MetricDimensionProperty(name=key, value=value)
                     for key, value in (per_instance.dimensions or {}).items()
                 ],
                 statistic=per_instance.statistic,
             ),
             target_value=backlog_per_instance,
-            scale_in_cooldown=int(scale_in_cooldown.to_seconds()),
-            scale_out_cooldown=int(scale_out_cooldown.to_seconds()),
+            cooldowns=(scale_in_cooldown, scale_out_cooldown),
         )
-        step_from_zero = Policy.StepScalingPolicyConfigurationProperty(
-            adjustment_type="ChangeInCapacity",
-            metric_aggregation_type="Average",
-            cooldown=int(scale_out_cooldown.to_seconds()),
-            step_adjustments=[Policy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)],
-        )
-        self.backlog_policy, self.from_zero_policy = (
-            _scaling_policy(
-                self, policy_id, policy_name=f"{name}-{suffix}", target=self.target, configuration=configuration
-            )
-            for policy_id, suffix, configuration in (
-                ("BacklogPerInstance", "backlog-per-instance", track_backlog),
-                ("FromZero", "from-zero", step_from_zero),
-            )
+        self.from_zero_policy = add_one_step_policy(
+            self,
+            "FromZero",
+            target=self.target,
+            policy_name=f"{name}-from-zero",
+            aggregation="Average",
+            cooldown_seconds=int(scale_out_cooldown.to_seconds()),
         )
         self.from_zero_alarm = cloudwatch.CfnAlarm(
             self,

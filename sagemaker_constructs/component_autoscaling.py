@@ -9,7 +9,11 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name
-from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target, target_tracking_policy
+from sagemaker_constructs.endpoint_autoscaling import (
+    add_one_step_policy,
+    invocations_per_instance_target,
+    target_tracking_policy,
+)
 from sagemaker_constructs.inference_component import InferenceComponent
 from sagemaker_constructs.validation import raise_if_any
 
@@ -66,12 +70,14 @@ class ComponentAutoScaling(Construct):
         )
         # The resource id is a plain string: CloudFormation would not know to wait for the component.
         self.target.add_resource_dependency(component.component)
+        # Like the step policy below and EndpointAutoScaling's, alike in shape only (duplicates pairs them): calls of
+        # endpoint_autoscaling's policy builders, each with what this target differs in.
         self.policy = target_tracking_policy(
             self,
             "InvocationsPerCopy",
             target=self.target,
             policy_name=f"{component.component_name}-invocations-per-copy",
-            metric_type="SageMakerInferenceComponentInvocationsPerCopy",
+            metric="SageMakerInferenceComponentInvocationsPerCopy",
             target_value=self.target_invocations_per_copy,
             cooldowns=(scale_in_cooldown, scale_out_cooldown),
         )
@@ -81,22 +87,13 @@ class ComponentAutoScaling(Construct):
             self._scale_out_from_zero(component)
 
     def _scale_out_from_zero(self, component: InferenceComponent) -> None:
-        self.scale_out_from_zero = appscaling.CfnScalingPolicy(
+        self.scale_out_from_zero = add_one_step_policy(
             self,
             "ScaleOutFromZero",
+            target=self.target,
             policy_name=f"{component.component_name}-scale-out-from-zero",
-            policy_type="StepScaling",
-            scaling_target_id=self.target.ref,
-            step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
-                adjustment_type="ChangeInCapacity",
-                metric_aggregation_type="Maximum",
-                cooldown=SCALE_OUT_FROM_ZERO_COOLDOWN_SECONDS,
-                step_adjustments=[
-                    appscaling.CfnScalingPolicy.StepAdjustmentProperty(
-                        metric_interval_lower_bound=0, scaling_adjustment=1
-                    )
-                ],
-            ),
+            aggregation="Maximum",
+            cooldown_seconds=SCALE_OUT_FROM_ZERO_COOLDOWN_SECONDS,
         )
         # Not a page: a refused request at zero copies is how the component wakes up. Missing data (no request)
         # is no evidence either way, as AWS's procedure sets it.

@@ -42,26 +42,72 @@ def target_tracking_policy(
     *,
     target: appscaling.CfnScalableTarget,
     policy_name: str,
-    metric_type: str,
+    metric: str | appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty,
     target_value: float,
     cooldowns: tuple[cdk.Duration, cdk.Duration],
 ) -> appscaling.CfnScalingPolicy:
-    """A target-tracking policy of `target` on the predefined `metric_type`; `cooldowns` are (scale-in, scale-out)."""
+    """A target-tracking policy of `target` on `metric`: a predefined metric type's name, or a customized metric;
+    `cooldowns` are (scale-in, scale-out)."""
     scale_in, scale_out = cooldowns
+    predefined = (
+        appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(predefined_metric_type=metric)
+        if isinstance(metric, str)
+        else None
+    )
+    tracking = appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+        predefined_metric_specification=predefined,
+        customized_metric_specification=None if isinstance(metric, str) else metric,
+        target_value=target_value,
+        scale_in_cooldown=int(scale_in.to_seconds()),
+        scale_out_cooldown=int(scale_out.to_seconds()),
+    )
+    return _scaling_policy(scope, id_, target, policy_name, tracking=tracking)
+
+
+def add_one_step_policy(
+    scope: Construct,
+    id_: str,
+    *,
+    target: appscaling.CfnScalableTarget,
+    policy_name: str,
+    aggregation: str,
+    cooldown_seconds: int,
+) -> appscaling.CfnScalingPolicy:
+    """A step policy adding one to `target`'s capacity whenever the alarm that runs it fires (any breach).
+
+    Target tracking never scales out of zero: AWS's procedures for an inference component and for an asynchronous
+    endpoint add this policy, each run by an alarm on its own metric (endpoint-auto-scaling-zero-instances.html,
+    async-inference-autoscale.html).
+    """
+    step = appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
+        adjustment_type="ChangeInCapacity",
+        metric_aggregation_type=aggregation,
+        cooldown=cooldown_seconds,
+        step_adjustments=[
+            appscaling.CfnScalingPolicy.StepAdjustmentProperty(metric_interval_lower_bound=0, scaling_adjustment=1)
+        ],
+    )
+    return _scaling_policy(scope, id_, target, policy_name, step=step)
+
+
+def _scaling_policy(
+    scope: Construct,
+    id_: str,
+    target: appscaling.CfnScalableTarget,
+    policy_name: str,
+    *,
+    tracking: appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty | None = None,
+    step: appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty | None = None,
+) -> appscaling.CfnScalingPolicy:
+    """A policy of `target`, target tracking or step scaling: its type follows from the configuration given."""
     return appscaling.CfnScalingPolicy(
         scope,
         id_,
         policy_name=policy_name,
-        policy_type="TargetTrackingScaling",
+        policy_type="StepScaling" if step else "TargetTrackingScaling",
         scaling_target_id=target.ref,
-        target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-            predefined_metric_specification=appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
-                predefined_metric_type=metric_type
-            ),
-            target_value=target_value,
-            scale_in_cooldown=int(scale_in.to_seconds()),
-            scale_out_cooldown=int(scale_out.to_seconds()),
-        ),
+        target_tracking_scaling_policy_configuration=tracking,
+        step_scaling_policy_configuration=step,
     )
 
 
@@ -145,12 +191,13 @@ class EndpointAutoScaling(Construct):
                 for s in schedules
             ],
         )
+        # Called as ComponentAutoScaling calls it, alike in shape only (duplicates pairs them): another metric, name.
         self.policy = target_tracking_policy(
             self,
             "InvocationsPerInstance",
             target=self.target,
             policy_name=f"{endpoint.endpoint_name}-{variant.name}-invocations-per-instance",
-            metric_type="SageMakerVariantInvocationsPerInstance",
+            metric="SageMakerVariantInvocationsPerInstance",
             target_value=self.target_invocations_per_instance,
             cooldowns=(scale_in_cooldown, scale_out_cooldown),
         )

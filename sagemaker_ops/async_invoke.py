@@ -17,18 +17,15 @@ from botocore.exceptions import ClientError
 
 from config.contract import ASYNC_INPUT_PREFIX
 from sagemaker_ops.deployment import Deployment
-from sagemaker_ops.progress import Observation, wait
+from sagemaker_ops.progress import CheckFailedError, Observation, wait
 
 # A request's object name ends as its content type's files do, so that a person browsing the prefix can tell them.
 _EXTENSIONS = {"text/csv": "csv", "application/json": "json", "application/jsonlines": "jsonl"}
 
 
-class AsyncFailedError(RuntimeError):
-    """SageMaker wrote the request's failure; the message is what it wrote (the container's one-line reason)."""
-
-    def __init__(self, message: str, answer: dict[str, str]) -> None:
-        super().__init__(message)
-        self.answer = answer
+class AsyncFailedError(CheckFailedError):
+    """SageMaker wrote the request's failure; the message is what it wrote (the container's one-line reason), the
+    result where the request and its failure are."""
 
 
 @dataclass(frozen=True)

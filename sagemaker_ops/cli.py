@@ -32,7 +32,7 @@ from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import arguments, commands, promote_command, registry_command
 from sagemaker_ops.arguments import UsageError
 from sagemaker_ops.deployment import Deployment, NotDeployedError
-from sagemaker_ops.progress import WaitTimeoutError
+from sagemaker_ops.progress import CheckFailedError, WaitTimeoutError
 
 OK, FAILED, USAGE, AWS_ERROR, TIMED_OUT = (
     ExitCode.OK,
@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         result = args.handler(context)
     except (UsageError, ConfigError, ParamValidationError, ProfileNotFound) as error:
         return _fail(args, USAGE, _usage_message(error, args))
-    except commands.CheckFailedError as error:
+    except CheckFailedError as error:
         _emit(args, {**error.result, "ok": False, "error": str(error)})
         return FAILED
     except WaitTimeoutError as error:
@@ -105,33 +105,7 @@ def _checked_settings(args: argparse.Namespace) -> EnvironmentConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("--env", required=True, choices=[e.value for e in EnvironmentName], help="environment")
-    common.add_argument("--profile", type=arguments.name, help="AWS profile (default: the default credential chain)")
-    common.add_argument(
-        "--region", type=arguments.region, help="AWS region (default: the environment's, from the configuration)"
-    )
-    common.add_argument(
-        "--endpoint-url",
-        type=arguments.endpoint_url,
-        help="send every AWS call here (an emulator); AWS_ENDPOINT_URL also works",
-    )
-    common.add_argument("--config", type=Path, default=DEFAULT_CONFIG_FILE, help="configuration file")
-    common.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    common.add_argument(
-        "--timeout",
-        type=arguments.seconds(arguments.MAX_WAIT_SECONDS),
-        default=3600.0,
-        help=f"seconds to wait at most (default 3600, at most {arguments.MAX_WAIT_SECONDS})",
-    )
-    # argparse options alike in shape to logs --limit below (duplicates pairs them): each its own type, range, help.
-    common.add_argument(
-        "--poll-seconds",
-        type=arguments.seconds(arguments.MAX_POLL_SECONDS),
-        default=15.0,
-        help=f"seconds between status checks (default 15, from {arguments.MIN_POLL_SECONDS:g})",
-    )
-
+    common = _common_options()
     parser = _Parser(
         prog="python -m sagemaker_ops",
         description="Day-2 operations of a deployed environment.",
@@ -217,12 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far back, e.g. 30s, 10m, 2h, 1d (default 10m)",
     )
     logs.add_argument("--follow", action="store_true", help="keep printing new events until --timeout")
-    # Alike in shape to the common --poll-seconds above (duplicates pairs them): another option, type and range.
-    logs.add_argument(
+    # A call of _number like the common options' (duplicates pairs them): another option, type and bounds.
+    _number(
+        logs,
         "--limit",
-        type=arguments.count(arguments.MAX_LOG_EVENTS),
-        default=1000,
-        help=f"at most this many events (default 1000, at most {arguments.MAX_LOG_EVENTS})",
+        arguments.count(arguments.MAX_LOG_EVENTS),
+        1000,
+        "at most this many events",
+        bounds=f"at most {arguments.MAX_LOG_EVENTS}",
     )
 
     promote = command(
@@ -272,15 +248,64 @@ def build_parser() -> argparse.ArgumentParser:
 CAPACITY_WAIT_SECONDS = 900.0
 
 
+def _common_options() -> _Parser:
+    """The options every command takes: where the environment is, how to print, how long to wait."""
+    common = _Parser(add_help=False)
+    common.add_argument("--env", required=True, choices=[e.value for e in EnvironmentName], help="environment")
+    common.add_argument("--profile", type=arguments.name, help="AWS profile (default: the default credential chain)")
+    common.add_argument(
+        "--region", type=arguments.region, help="AWS region (default: the environment's, from the configuration)"
+    )
+    common.add_argument(
+        "--endpoint-url",
+        type=arguments.endpoint_url,
+        help="send every AWS call here (an emulator); AWS_ENDPOINT_URL also works",
+    )
+    common.add_argument("--config", type=Path, default=DEFAULT_CONFIG_FILE, help="configuration file")
+    common.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    _number(
+        common,
+        "--timeout",
+        arguments.seconds(arguments.MAX_WAIT_SECONDS),
+        3600.0,
+        "seconds to wait at most",
+        bounds=f"at most {arguments.MAX_WAIT_SECONDS:.10g}",
+    )
+    _number(
+        common,
+        "--poll-seconds",
+        arguments.seconds(arguments.MAX_POLL_SECONDS),
+        15.0,
+        "seconds between status checks",
+        bounds=f"from {arguments.MIN_POLL_SECONDS:g}",
+    )
+    return common
+
+
 def _capacity_wait(*commands: argparse.ArgumentParser) -> None:
     for command in commands:
-        command.add_argument(
+        _number(
+            command,
             "--capacity-wait",
-            type=arguments.seconds(arguments.MAX_WAIT_SECONDS),
-            default=CAPACITY_WAIT_SECONDS,
-            help="an inference component scaled to zero refuses requests while an instance starts: retry for at "
-            f"most this many seconds (default {CAPACITY_WAIT_SECONDS:g})",
+            arguments.seconds(arguments.MAX_WAIT_SECONDS),
+            CAPACITY_WAIT_SECONDS,
+            "an inference component scaled to zero refuses requests while an instance starts: retry for at most "
+            "this many seconds",
         )
+
+
+def _number(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    kind: Callable[[str], float],
+    default: float,
+    what: str,
+    *,
+    bounds: str = "",
+) -> None:
+    """A numeric option whose help shows the default it is given (argparse's %(default)g), and its bounds."""
+    shown = ", ".join(["default %(default)g", *([bounds] if bounds else [])])
+    parser.add_argument(flag, type=kind, default=default, help=f"{what} ({shown})")
 
 
 _PACKAGE_HELP = "a version of the environment's model package group: <n>, <group>/<n> or its ARN"

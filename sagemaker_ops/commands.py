@@ -38,7 +38,7 @@ from sagemaker_ops.async_invoke import AsyncFailedError
 from sagemaker_ops.deployment import Deployment, NotDeployedError
 from sagemaker_ops.invocation import call_endpoint
 from sagemaker_ops.lineage import served_lineage
-from sagemaker_ops.progress import Observation, wait
+from sagemaker_ops.progress import CheckFailedError, Observation, wait
 from sagemaker_ops.tuning import (
     LATEST,
     TuningUsageError,
@@ -65,14 +65,6 @@ JOB_KINDS = {
 }
 # The time stamp of a default transform job name: -transform-20261126-101010.
 _TRANSFORM_SUFFIX_LENGTH = len("-transform-YYYYmmdd-HHMMSS")
-
-
-class CheckFailedError(RuntimeError):
-    """A check or job failed; `result` is still reported."""
-
-    def __init__(self, message: str, result: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 @dataclass(frozen=True)
@@ -330,7 +322,7 @@ def _call_endpoint(context: Context, body: bytes, content_type: str) -> tuple[An
     try:
         return call_endpoint(context.deployment, context.args, body, content_type)
     except AsyncFailedError as error:
-        raise CheckFailedError(f"the asynchronous request failed: {error}", error.answer) from None
+        raise CheckFailedError(f"the asynchronous request failed: {error}", error.result) from None
 
 
 def _log_events(logs: Any, group: str, prefix: str | None, start_ms: int, limit: int) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,14 @@ class Observation:
 
 class WaitTimeoutError(TimeoutError):
     """Waited `timeout` seconds and the job is still running; the message says its last state."""
+
+
+class CheckFailedError(RuntimeError):
+    """A check or job failed; `result` is still reported."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def wait(

@@ -11,8 +11,9 @@ from typing import Any
 
 from config import EnvironmentName
 from sagemaker_ops.arguments import UsageError
-from sagemaker_ops.commands import CheckFailedError, Context
+from sagemaker_ops.commands import Context
 from sagemaker_ops.deployment import Deployment
+from sagemaker_ops.progress import CheckFailedError
 from sagemaker_ops.promotion import NotPromotableError, pin, promotion
 from sagemaker_ops.registry_command import promote_package
 

@@ -23,9 +23,10 @@ from config.contract import (
 )
 from config.endpoint import VERSION_NUMBER, PackageVersion
 from sagemaker_ops.arguments import UsageError
-from sagemaker_ops.commands import CheckFailedError, Context
+from sagemaker_ops.commands import Context
 from sagemaker_ops.deployment import Deployment
 from sagemaker_ops.lineage import decision, lineage
+from sagemaker_ops.progress import CheckFailedError
 
 _VERSION = re.compile(VERSION_NUMBER)
 

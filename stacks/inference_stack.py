@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypedDict
 
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
@@ -124,10 +124,7 @@ class InferenceStack(EnvironmentStack):
                 endpoint=self.endpoint,
                 min_capacity=scaling.min_capacity,
                 max_capacity=scaling.max_capacity,
-                max_requests_per_second=scaling.max_requests_per_second,
-                safety_factor=scaling.safety_factor,
-                scale_in_cooldown=cdk.Duration.seconds(scaling.scale_in_cooldown_seconds),
-                scale_out_cooldown=cdk.Duration.seconds(scaling.scale_out_cooldown_seconds),
+                **_invocations_tracking(scaling),
                 schedules=[
                     ScheduledCapacity(s.name, s.schedule, s.min_capacity, s.max_capacity) for s in scaling.schedules
                 ],
@@ -144,8 +141,7 @@ class InferenceStack(EnvironmentStack):
                 min_capacity=asynchronous.min_instances,
                 max_capacity=asynchronous.max_instances,
                 backlog_per_instance=asynchronous.backlog_per_instance,
-                scale_in_cooldown=cdk.Duration.seconds(asynchronous.scale_in_cooldown_seconds),
-                scale_out_cooldown=cdk.Duration.seconds(asynchronous.scale_out_cooldown_seconds),
+                **_cooldowns(asynchronous),
             )
         monitoring = settings.monitoring
         capacity = (scaling.min_capacity, scaling.max_capacity) if scaling else _fixed_capacity(self.endpoint, variant)
@@ -175,6 +171,8 @@ class InferenceStack(EnvironmentStack):
             max_capacity=capacity[1] if capacity else None,
             data_capture_bucket_name=artifacts if endpoint_settings.data_capture_percentage else None,
         )
+        # Constructor calls alike in shape to the autoscaling above and to other stacks' (duplicates pairs them):
+        # each construct takes its own settings.
         self.async_monitoring: AsyncEndpointMonitoring | None = None
         if asynchronous is not None:
             self.async_monitoring = AsyncEndpointMonitoring(
@@ -226,10 +224,7 @@ class InferenceStack(EnvironmentStack):
             component=self.component,
             min_copies=settings.min_copies,
             max_copies=settings.max_copies,
-            max_requests_per_second=settings.max_requests_per_second,
-            safety_factor=settings.safety_factor,
-            scale_in_cooldown=cdk.Duration.seconds(settings.scale_in_cooldown_seconds),
-            scale_out_cooldown=cdk.Duration.seconds(settings.scale_out_cooldown_seconds),
+            **_invocations_tracking(settings),
         )
 
 
@@ -273,6 +268,50 @@ def _traffic_shifting(deployment: DeploymentSettings | None) -> TrafficShifting 
         termination_wait=cdk.Duration.seconds(deployment.termination_wait_seconds),
         maximum_execution_timeout=cdk.Duration.seconds(deployment.maximum_execution_timeout_seconds),
     )
+
+
+class _ScalingSettings(Protocol):
+    @property
+    def scale_in_cooldown_seconds(self) -> int: ...
+
+    @property
+    def scale_out_cooldown_seconds(self) -> int: ...
+
+
+class _Cooldowns(TypedDict):
+    scale_in_cooldown: cdk.Duration
+    scale_out_cooldown: cdk.Duration
+
+
+class _InvocationsScalingSettings(_ScalingSettings, Protocol):
+    @property
+    def max_requests_per_second(self) -> float: ...
+
+    @property
+    def safety_factor(self) -> float: ...
+
+
+class _InvocationsTracking(_Cooldowns):
+    max_requests_per_second: float
+    safety_factor: float
+
+
+def _cooldowns(settings: _ScalingSettings) -> _Cooldowns:
+    """The cooldowns each hosting mode's autoscaling construct takes, from its configured seconds."""
+    return {
+        "scale_in_cooldown": cdk.Duration.seconds(settings.scale_in_cooldown_seconds),
+        "scale_out_cooldown": cdk.Duration.seconds(settings.scale_out_cooldown_seconds),
+    }
+
+
+def _invocations_tracking(settings: _InvocationsScalingSettings) -> _InvocationsTracking:
+    """What instance variants and inference components alike scale on: the requests per second one instance or copy
+    sustained in a load test, the headroom kept, and the cooldowns."""
+    return {
+        "max_requests_per_second": settings.max_requests_per_second,
+        "safety_factor": settings.safety_factor,
+        **_cooldowns(settings),
+    }
 
 
 def _seconds(value: int | None) -> cdk.Duration | None:

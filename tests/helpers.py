@@ -313,16 +313,14 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
 def make_endpoint(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel, variants: Any = None, **kwargs: Any
 ) -> RealtimeEndpoint:
-    """A `RealtimeEndpoint` named app-test on two ml.c5.large instances unless told otherwise."""
-    return RealtimeEndpoint(
-        stack,
-        "Endpoint",
-        endpoint_name="app-test",
-        model=model,
-        variants=variants or [InstanceVariant("ml.c5.large", 2)],
-        encryption_key=platform.key,
-        **kwargs,
-    )
+    """A `RealtimeEndpoint` named app-test on two ml.c5.large instances unless told otherwise (`kwargs` override)."""
+    arguments: dict[str, Any] = {
+        "endpoint_name": "app-test",
+        "model": model,
+        "variants": [InstanceVariant("ml.c5.large", 2)] if variants is None else variants,
+        "encryption_key": platform.key,
+    } | kwargs
+    return RealtimeEndpoint(stack, "Endpoint", **arguments)
 
 
 # -- builders for the training pipeline ------------------------------------------------------------

@@ -19,6 +19,8 @@ from tests.delivery.conftest import all_templates
 POLICY_FILES = sorted((ROOT / "delivery").glob("cloudformation-execution-policy-*.json"))
 # IAM's limit on a customer managed policy, counted without whitespace.
 MAX_MANAGED_POLICY_CHARS = 6144
+# A table, its rows alike in shape only (duplicates pairs them): each type's actions spelled out as IAM names them,
+# irregular ones (Register/Deregister, Subscribe, ScheduleKeyDeletion) among them, to be found in the policies.
 # What CloudFormation calls to create and delete each resource type the stacks use (the handlers'
 # first calls, from each type's schema); a new type must be added here and to the policy.
 LIFECYCLE_ACTIONS = {

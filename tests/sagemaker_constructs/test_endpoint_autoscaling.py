@@ -23,6 +23,8 @@ def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, varia
     return make_endpoint(stack, platform, model, variants)
 
 
+# Alike in shape to the other constructs' test builders (duplicates pairs it with test_inference_component's):
+# this construct's defaults, then the test's overrides.
 def _scaling(endpoint: RealtimeEndpoint, **kwargs: Any) -> EndpointAutoScaling:
     arguments: dict[str, Any] = {
         "endpoint": endpoint,

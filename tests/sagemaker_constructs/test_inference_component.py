@@ -18,20 +18,16 @@ from sagemaker_constructs import (
     SageMakerModel,
     TrafficShifting,
 )
-from tests.helpers import Platform, of_type, one_of_type, template_of
+from tests.helpers import Platform, make_endpoint, of_type, one_of_type, template_of
 
 SCALES_TO_ZERO = ManagedVariant("ml.m5.large", 0, 2)
 
 
 def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, **kwargs: Any) -> RealtimeEndpoint:
-    arguments: dict[str, Any] = {
-        "endpoint_name": "app-test",
-        "model": model,
-        "variants": SCALES_TO_ZERO,
-        "encryption_key": platform.key,
-        "execution_role": platform.role.role,
-    } | kwargs
-    return RealtimeEndpoint(stack, "Endpoint", **arguments)
+    """make_endpoint's, on a variant that scales to zero; a component's endpoint config needs the role."""
+    return make_endpoint(
+        stack, platform, model, **{"variants": SCALES_TO_ZERO, "execution_role": platform.role.role} | kwargs
+    )
 
 
 def _component(

@@ -10,20 +10,14 @@ from aws_cdk import aws_iam as iam
 
 from sagemaker_constructs import InstanceVariant, RealtimeEndpoint, SageMakerModel, ServerlessVariant, TrafficShifting
 from sagemaker_constructs.endpoint_config import has_instance_store
-from tests.helpers import Platform, logical_id, of_type, one_of_type, template_of
+from tests.helpers import Platform, logical_id, make_endpoint, of_type, one_of_type, template_of
 
 TWO = [InstanceVariant("ml.c5.large", 2)]
 CANARY = TrafficShifting(mode="CANARY", step_type="INSTANCE_COUNT", step_value=1)
 
 
 def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, **kwargs: Any) -> RealtimeEndpoint:
-    arguments: dict[str, Any] = {
-        "endpoint_name": "app-test",
-        "model": model,
-        "variants": TWO,
-        "encryption_key": platform.key,
-    } | kwargs
-    return RealtimeEndpoint(stack, "Endpoint", **arguments)
+    return make_endpoint(stack, platform, model, **{"variants": TWO} | kwargs)
 
 
 def _one(stack: cdk.Stack, resource_type: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
 from sagemaker_ops.cli import AWS_ERROR, OK, TIMED_OUT
 from sagemaker_ops.invocation import NO_CAPACITY_MESSAGE
@@ -23,6 +24,15 @@ def _deployment(component: str | None = COMPONENT) -> StubbedDeployment:
     return StubbedDeployment("dev", {"Inference": stack("Inference", outputs)})
 
 
+def _refusing(times: int) -> tuple[StubbedDeployment, Stubber]:
+    """A deployment whose endpoint first refuses `times` requests for want of a copy; then what the test adds."""
+    deployment = _deployment()
+    runtime = deployment.stubber("sagemaker-runtime")
+    for _ in range(times):
+        runtime.add_client_error("invoke_endpoint", "ValidationError", REFUSAL, 400, expected_params=None)
+    return deployment, runtime
+
+
 def _answer(body: bytes = b"[0.25]") -> dict[str, Any]:
     return {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "text/csv"}
 
@@ -37,10 +47,7 @@ def test_invoke_names_the_component_and_waits_out_the_scale_out_from_zero(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
     # GIVEN an endpoint of an inference component at zero copies: two refusals for no capacity, then an answer
-    deployment = _deployment()
-    runtime = deployment.stubber("sagemaker-runtime")
-    for _ in range(2):
-        runtime.add_client_error("invoke_endpoint", "ValidationError", REFUSAL, 400, expected_params=None)
+    deployment, runtime = _refusing(2)
     runtime.add_response("invoke_endpoint", _answer(), {**REQUEST, "Body": b"1,2,3\n", "Accept": "text/csv"})
     use(monkeypatch, deployment)
     # WHEN a request is sent
@@ -55,10 +62,7 @@ def test_the_wait_for_capacity_is_bounded(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
     # GIVEN a component that never gets a copy (no scale out from zero wired, or no capacity in the region)
-    deployment = _deployment()
-    runtime = deployment.stubber("sagemaker-runtime")
-    for _ in range(50):
-        runtime.add_client_error("invoke_endpoint", "ValidationError", REFUSAL, 400)
+    deployment, _ = _refusing(50)
     use(monkeypatch, deployment)
     # WHEN a request is sent with a short --capacity-wait
     code, answer = _invoke(capsys, tmp_path, "--capacity-wait", "0.2")

@@ -121,9 +121,11 @@ class AsyncEndpointMonitoring(Construct):
         )
 
     def metric_failure_rate(self) -> cloudwatch.MathExpression:
-        """Failed requests, % of those processed or failed."""
+        """Failed requests, % of those processed or failed (a minute in which SageMaker published only one of the two
+        metrics counts the other as 0: without FILL the expression would have no value, and a minute of nothing
+        but failures would not breach)."""
         return cloudwatch.MathExpression(
-            expression="100 * failed / MAX([failed, failed + processed])",
+            expression="100 * FILL(failed, 0) / MAX([FILL(failed, 0), FILL(failed, 0) + FILL(processed, 0)])",
             using_metrics={
                 "failed": self.metric_variant("InvocationFailures"),
                 "processed": self.metric_variant(PROCESSED),

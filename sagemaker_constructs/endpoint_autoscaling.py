@@ -73,14 +73,16 @@ def add_one_step_policy(
     aggregation: str,
     cooldown_seconds: int,
 ) -> appscaling.CfnScalingPolicy:
-    """A step policy adding one to `target`'s capacity whenever the alarm that runs it fires (any breach).
+    """A step policy setting `target`'s capacity to one whenever the alarm that runs it fires (any breach).
 
     Target tracking never scales out of zero: AWS's procedures for an inference component and for an asynchronous
     endpoint add this policy, each run by an alarm on its own metric (endpoint-auto-scaling-zero-instances.html,
-    async-inference-autoscale.html).
+    async-inference-autoscale.html). Their examples add one (ChangeInCapacity); this sets one (ExactCapacity): the
+    alarm stays in ALARM while the instance is provisioned, for minutes, and each run after the cooldown would add
+    another copy or instance. The alarm breaches only at zero capacity, where one is what is needed.
     """
     step = appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
-        adjustment_type="ChangeInCapacity",
+        adjustment_type="ExactCapacity",
         metric_aggregation_type=aggregation,
         cooldown=cooldown_seconds,
         step_adjustments=[

@@ -86,8 +86,16 @@ def invoke_async(
 
 
 def _read(s3: Any, location: str) -> bytes | None:
-    """The object at s3://bucket/key, or None while it does not exist."""
+    """The object at s3://bucket/key, or None while it does not exist.
+
+    Listed first: GetObject of a missing key is a 404 only to a caller who may list the bucket without a prefix
+    condition, which the GitHub deployment role may not (it may list the result prefixes only); ListObjectsV2 with
+    the key as its prefix carries that prefix.
+    """
     bucket, _, key = location.removeprefix("s3://").partition("/")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(item["Key"] == key for item in listed):
+        return None
     try:
         content: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:

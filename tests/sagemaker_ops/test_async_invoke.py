@@ -61,15 +61,23 @@ def _submitted(dev: StubbedDeployment, body: bytes) -> None:
     )
 
 
+def _listed(dev: StubbedDeployment, key: str, *keys: str) -> None:
+    """ListObjectsV2 with `key` as the prefix answers `keys` (another object may share the prefix)."""
+    dev.stubber("s3").add_response(
+        "list_objects_v2", {"Contents": [{"Key": k} for k in keys]}, {"Bucket": BUCKET, "Prefix": key, "MaxKeys": 1}
+    )
+
+
 def _missing(dev: StubbedDeployment, *locations: str) -> None:
     for location in locations:
         key = location.removeprefix(f"s3://{BUCKET}/")
-        dev.stubber("s3").add_client_error("get_object", "NoSuchKey", http_status_code=404,
-                                           expected_params={"Bucket": BUCKET, "Key": key})  # fmt: skip
+        # The worst listing: another object shares the prefix, which is not the answer.
+        _listed(dev, key, f"{key}.partial")
 
 
 def _found(dev: StubbedDeployment, location: str, body: bytes) -> None:
     key = location.removeprefix(f"s3://{BUCKET}/")
+    _listed(dev, key, key)
     dev.stubber("s3").add_response(
         "get_object",
         {"Body": StreamingBody(io.BytesIO(body), len(body))},

@@ -343,3 +343,22 @@ def make_pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> Tra
         "transform": TransformJobOptions("ml.m5.large"),
     }
     return TrainingPipeline(stack, "Pipeline", **(arguments | overrides))
+
+
+def render_arn(value: Any) -> str:
+    """An ARN as CloudFormation resolves it in the test account of the aws partition (Fn::Join of literals and
+    pseudo parameters)."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(render_arn(part) for part in parts)
+    pseudo = {"AWS::AccountId": TEST_ACCOUNT, "AWS::Partition": "aws"}
+    return pseudo[value["Ref"]]
+
+
+def grants(statement: dict[str, Any]) -> set[tuple[str, str]]:
+    """(action, resource ARN) of every pair a policy statement allows."""
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return {(action, render_arn(resource)) for action in actions for resource in resources}

@@ -12,7 +12,7 @@ from config.contract import ASYNC_INPUT_PREFIX, CONTAINER
 from stacks.compliance import add_compliance_checks
 from stacks.deployment_access_stack import add_deployment_access
 from tests.delivery.conftest import maximal_config
-from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, of_type, one_of_type
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, grants, of_type, one_of_type
 
 
 def _properties(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
@@ -67,22 +67,6 @@ def _stack_outputs(node: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _arn(value: Any) -> str:
-    """An ARN as CloudFormation resolves it in us-east-1 of the aws partition (literals and pseudo parameters)."""
-    if isinstance(value, str):
-        return value
-    if "Ref" in value:
-        return {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": TEST_ACCOUNT}[value["Ref"]]
-    separator, parts = value["Fn::Join"]
-    return str(separator).join(_arn(part) for part in parts)
-
-
-def _grants(statement: dict[str, Any]) -> set[tuple[str, str]]:
-    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-    return {(action, _arn(resource)) for action in actions for resource in resources}
-
-
 def test_an_asynchronous_environments_smoke_test_may_put_its_request_and_read_its_answer(tmp_path: Path) -> None:
     """GIVEN the maximal configuration, whose dev is asynchronous
     WHEN its DeploymentAccess stacks are synthesized (the project's packs must pass)
@@ -115,14 +99,14 @@ def test_an_asynchronous_environments_smoke_test_may_put_its_request_and_read_it
         "EncryptTheAsynchronousRequest",
     }, "one asynchronous environment: each statement once"
     account = dev.account or TEST_ACCOUNT
-    assert _grants(statements["SmokeTestAsynchronously"]) == {
+    assert grants(statements["SmokeTestAsynchronously"]) == {
         ("sagemaker:InvokeEndpointAsync", f"arn:aws:sagemaker:us-east-1:{account}:endpoint/sagemaker-gbdt-dev")
     }
-    assert _grants(statements["PutTheAsynchronousRequest"]) == {
+    assert grants(statements["PutTheAsynchronousRequest"]) == {
         ("s3:PutObject", f"arn:aws:s3:::*/{ASYNC_INPUT_PREFIX}*")
     }
     results = (dev.endpoint.asynchronous.output_prefix, dev.endpoint.asynchronous.failure_prefix)
-    assert _grants(statements["ReadTheAsynchronousAnswer"]) == {
+    assert grants(statements["ReadTheAsynchronousAnswer"]) == {
         ("s3:GetObject", f"arn:aws:s3:::*/{p}*") for p in results
     }
     for sid in ("PutTheAsynchronousRequest", "ReadTheAsynchronousAnswer", "SeeWhetherTheAnswerIsThere"):

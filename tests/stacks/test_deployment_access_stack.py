@@ -31,7 +31,7 @@ from stacks.deployment_access_stack import (
     DeploymentAccessStack,
     add_deployment_access,
 )
-from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, new_app, of_type
+from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, grants, new_app, of_type
 
 REPOSITORY = "example-org/sagemaker-gbdt"  # config/environments.toml [delivery]
 OIDC = "token.actions.githubusercontent.com"
@@ -68,25 +68,8 @@ def _raw_config() -> dict[str, Any]:
     return raw
 
 
-def _render(value: Any) -> str:
-    """An ARN as CloudFormation resolves it in the test account (Fn::Join of literals and pseudo parameters)."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(_render(part) for part in parts)
-    pseudo = {"AWS::AccountId": TEST_ACCOUNT, "AWS::Partition": "aws"}
-    return pseudo[value["Ref"]]
-
-
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
-
-
-def _grants(statement: dict[str, Any]) -> set[tuple[str, str]]:
-    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-    return {(action, _render(resource)) for action in actions for resource in resources}
 
 
 def _expected_grants(stage: str, environment: str, account: str = TEST_ACCOUNT) -> set[tuple[str, str]]:
@@ -168,7 +151,7 @@ def _granted(access: AccessApp, environment: EnvironmentName) -> tuple[list[dict
     ]
     assert len(policies) == 1
     statements: list[dict[str, Any]] = policies[0]["Properties"]["PolicyDocument"]["Statement"]
-    return statements, set().union(*(_grants(statement) for statement in statements))
+    return statements, set().union(*(grants(statement) for statement in statements))
 
 
 @pytest.mark.parametrize("environment", list(EnvironmentName))
@@ -273,7 +256,7 @@ def test_environments_in_other_accounts_get_a_stack_in_their_account(tmp_path: P
     assert set(access.stacks[0].roles) == {"dev", "staging"}
     prod = access.template(1)
     (policy,) = _resources(prod, "AWS::IAM::ManagedPolicy").values()
-    granted = set().union(*(_grants(s) for s in policy["Properties"]["PolicyDocument"]["Statement"]))
+    granted = set().union(*(grants(s) for s in policy["Properties"]["PolicyDocument"]["Statement"]))
     assert granted == _expected_grants("Prod", "prod", account="210987654321")
 
 

@@ -26,12 +26,6 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from local_sagemaker.server import ACCOUNT, REGION
 
-# AWS's words (https://aws.amazon.com/blogs/machine-learning/unlock-cost-savings-with-the-new-scale-down-to-zero-
-# feature-in-amazon-sagemaker-inference/); sagemaker_ops waits on them (sagemaker_ops.invocation.NO_CAPACITY_MESSAGE).
-NO_CAPACITY = (
-    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress "
-    "(if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API."
-)
 COPY_COUNT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 # The CreateInferenceComponent members acted on; the others are in not_emulated.NOT_EMULATED.
 HANDLED_FIELDS = frozenset({"InferenceComponentName", "EndpointName", "VariantName", "Specification", "RuntimeConfig"})

@@ -29,9 +29,10 @@ from typing import Any
 from config.contract import component_log_group_name
 from local_sagemaker import container
 from local_sagemaker.aws import Aws, LogStream
-from local_sagemaker.components import NO_CAPACITY, Component, Components
+from local_sagemaker.components import Component, Components
 from local_sagemaker.registry import model_data_url
 from local_sagemaker.s3 import JobInputError, S3Uri, download_model
+from sagemaker_ops.invocation import NO_CAPACITY_REFUSAL
 
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
@@ -231,7 +232,7 @@ class Endpoints:
             raise RefusedError(f"Inference component {name} is not hosted on endpoint {endpoint}.")
         if component.copies == 0:
             self._scale_out_from_zero(component)
-            raise RefusedError(NO_CAPACITY)
+            raise RefusedError(NO_CAPACITY_REFUSAL)
         return component
 
     def _scale_out_from_zero(self, component: Component) -> None:

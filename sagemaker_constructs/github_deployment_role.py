@@ -82,6 +82,7 @@ class GitHubDeploymentRole(Construct):
         self.subject = github_subject(repository, environment)
         self._account = account
         self._region = region
+        self._key_acknowledged = False
         principal = iam.WebIdentityPrincipal(
             provider.oidc_provider_arn,
             conditions={
@@ -198,11 +199,20 @@ class GitHubDeploymentRole(Construct):
             "The wildcard stands for the version number of the one model package group the environment serves; "
             "the one action allowed on it reads the version's approval.",
         )
+        self._acknowledge_key_by_alias()
+
+    def _acknowledge_key_by_alias(self) -> None:
+        """Acknowledge the `key/*` of the statements that name the environment's key by its alias, once for all of
+        them (the pin check's and an asynchronous smoke test's), with one reason that covers each."""
+        if self._key_acknowledged:
+            return
+        self._key_acknowledged = True
         acknowledge(
             self.policy,
             f"AwsSolutions-IAM5[Resource::{_nag_arn('kms', self._region, self._account)}:key/*]",
             "Limited by kms:ResourceAliases to the one key whose alias is the environment's, whose id another "
-            "stack creates; Decrypt only, to read the pinned version it encrypts.",
+            "stack creates: kms:Decrypt to read the pinned version it encrypts and, in an asynchronous "
+            "environment, kms:GenerateDataKey and kms:Decrypt for the smoke test's request and answer.",
         )
 
     def allow_asynchronous_smoke_test(
@@ -270,6 +280,7 @@ class GitHubDeploymentRole(Construct):
         )
         for resource in [buckets, *(f"{buckets}/{prefix}*" for prefix in (input_prefix, *result_prefixes))]:
             acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        self._acknowledge_key_by_alias()
 
 
 def _nag_arn(service: str, region: str, account: str) -> str:

@@ -17,7 +17,13 @@ from sagemaker_ops.progress import Observation, wait
 # a ValidationError, HTTP 400, until the scale-out from zero has provisioned an instance, which AWS documents takes
 # several minutes (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html; the
 # wording: https://aws.amazon.com/blogs/machine-learning/unlock-cost-savings-with-the-new-scale-down-to-zero-feature-in-amazon-sagemaker-inference/).
-NO_CAPACITY_MESSAGE = "Inference Component has no capacity to process this request"
+# AWS's whole message; the local SageMaker answers with it (local_sagemaker.endpoints).
+NO_CAPACITY_REFUSAL = (
+    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress "
+    "(if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API."
+)
+# Recognized by its first sentence only, which says what happened; the advice after it may be reworded.
+NO_CAPACITY_MESSAGE = NO_CAPACITY_REFUSAL.split(". ", 1)[0]
 
 
 def no_capacity(error: ClientError) -> bool:

@@ -302,6 +302,8 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     show(f"transform log    CloudWatch Logs /aws/sagemaker/TransformJobs, streams {job}/*")
     show(f"endpoint         {smoke['endpoint']} (log group /aws/sagemaker/Endpoints/{smoke['endpoint']})")
     show(f"notification     SNS topic {platform['AlarmTopicArn']}")
+    if "AsyncResultTopicArn" in platform:
+        show(f"async results    SNS topic {platform['AsyncResultTopicArn']} (each request's success or error)")
     show(f"emulator log     {(WORK / 'local-sagemaker.log').relative_to(ROOT)}")
     if keep_running:
         say(f"the emulator stays up at {server.url} until Ctrl-C; e.g. python -m sagemaker_ops status --env dev "

@@ -101,7 +101,7 @@ class InferenceStack(EnvironmentStack):
             else AsyncInference(
                 output_uri=f"s3://{artifacts}/{asynchronous.output_prefix}",
                 failure_uri=f"s3://{artifacts}/{asynchronous.failure_prefix}",
-                notification_topic=platform.alarm_topic,
+                notification_topic=platform.async_result_topic,
                 max_concurrent_invocations_per_instance=asynchronous.max_concurrent_invocations_per_instance,
             ),
             container_startup_health_check_timeout=_seconds(

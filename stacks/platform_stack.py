@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config.container_interface import CONTAINER_DIRECTORY
@@ -53,7 +54,8 @@ class PlatformStack(EnvironmentStack):
     (`ModelRegistry.share_with`), to copy an approved version into their own group.
 
     Exposes each as an attribute (`key`, `data_bucket`, `artifacts_bucket`, `access_log_bucket`,
-    `image`, `execution_role`, `alarm_topic`, `registry`) for the stacks that build on it; `approved_images`
+    `image`, `execution_role`, `alarm_topic`, `registry`, and `async_result_topic` where the endpoint is
+    asynchronous) for the stacks that build on it; `approved_images`
     tags the image of every version that becomes Approved, so the repository's lifecycle keeps it.
     """
 
@@ -158,8 +160,13 @@ class PlatformStack(EnvironmentStack):
             removal_policy=removal,
         )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
+        # Each asynchronous request's success or error is news to the caller waiting on it, not to the on-call:
+        # its own topic, which callers subscribe to (the failure-rate alarm is what pages).
+        self.async_result_topic: sns.Topic | None = None
         if settings.endpoint.asynchronous is not None:
-            self.execution_role.allow_async_notifications(self.alarm_topic)
+            self.async_result_topic = sns.Topic(self, "AsyncResultTopic", master_key=self.key, enforce_ssl=True)
+            self.execution_role.allow_async_notifications(self.async_result_topic)
+            cdk.CfnOutput(self, "AsyncResultTopicArn", value=self.async_result_topic.topic_arn)
         if settings.monitoring.manage_job_log_groups:
             EncryptedLogGroups(
                 self,

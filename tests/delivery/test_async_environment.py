@@ -26,26 +26,35 @@ def test_dev_asynchronous_writes_to_its_artifacts_bucket_under_its_key_and_notif
     """GIVEN dev configured asynchronous (max_instances 2, the other settings defaulted)
     WHEN the whole app is synthesized
     THEN its endpoint config writes results and failures under their prefixes of the artifacts bucket, with the
-    environment's key, and notifies the alarm topic; the model asks the container for 100 MB bodies; the variant
-    scales from 0 to 2 instances; the execution role may publish to the topic."""
+    environment's key, and notifies the result topic of each success and error, a topic no one is subscribed to
+    (not the alarm topic, which pages); the model asks the container for 100 MB bodies; the variant scales from 0
+    to 2 instances; the execution role may publish to the topic."""
     inference = maximal_synthesized.template("dev", "Inference")
     output = _properties(inference, "AWS::SageMaker::EndpointConfig")["AsyncInferenceConfig"]["OutputConfig"]
     outputs = {o["Fn::GetStackOutput"]["OutputName"] for o in _stack_outputs(output)}
     assert any("ArtifactsBucket" in name for name in outputs) and any("EncryptionKey" in n for n in outputs)
-    assert any("AlarmTopic" in name for name in outputs)
+    topics = {o["Fn::GetStackOutput"]["OutputName"] for o in _stack_outputs(output["NotificationConfig"])}
+    assert len(topics) == 1 and "AsyncResultTopic" in topics.pop()
+    platform = maximal_synthesized.template("dev", "Platform")
+    result_topic = [name for name in of_type(platform, "AWS::SNS::Topic") if name.startswith("AsyncResultTopic")]
+    assert len(result_topic) == 1 and "KmsMasterKeyId" in platform["Resources"][result_topic[0]]["Properties"]
+    assert all(
+        subscription["Properties"]["TopicArn"] != {"Ref": result_topic[0]}
+        for subscription in of_type(platform, "AWS::SNS::Subscription").values()
+    )
     assert str(output["S3OutputPath"]).count("async-inference/output/") == 1
     assert str(output["S3FailurePath"]).count("async-inference/failures/") == 1
     environment = _properties(inference, "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
     assert environment[CONTAINER.environment.max_payload_mb] == "100"
     target = _properties(inference, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
-    platform = maximal_synthesized.template("dev", "Platform")
     statements = [
         s
         for policy in of_type(platform, "AWS::IAM::ManagedPolicy").values()
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert [s["Action"] for s in statements if s.get("Sid") == "PublishAsyncNotifications"] == ["sns:Publish"]
+    publish = [s for s in statements if s.get("Sid") == "PublishAsyncNotifications"]
+    assert [(s["Action"], s["Resource"]) for s in publish] == [("sns:Publish", {"Ref": result_topic[0]})]
 
 
 def test_staging_and_prod_stay_real_time(maximal_synthesized: Synthesized) -> None:

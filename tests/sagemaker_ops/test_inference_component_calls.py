@@ -10,12 +10,12 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from sagemaker_ops.cli import AWS_ERROR, OK, TIMED_OUT
-from sagemaker_ops.invocation import NO_CAPACITY_MESSAGE
+from sagemaker_ops.invocation import NO_CAPACITY_REFUSAL
 from tests.sagemaker_ops.stubbed import StubbedDeployment, run_json, stack, use
 
 ENDPOINT, COMPONENT = "sagemaker-gbdt-dev", "sagemaker-gbdt-dev-model"
-# What InvokeEndpoint answers while no copy runs (AWS's words; local_sagemaker.components.NO_CAPACITY too).
-REFUSAL = f"{NO_CAPACITY_MESSAGE}. ApplicationAutoScaling may be in-progress (if configured) or try to increase ..."
+# What InvokeEndpoint answers while no copy runs, its advice reworded: the client recognizes the first sentence.
+REFUSAL = NO_CAPACITY_REFUSAL.split(". ", 1)[0] + ". Scaling may be under way; or raise the copy count."
 REQUEST = {"EndpointName": ENDPOINT, "InferenceComponentName": COMPONENT, "ContentType": "text/csv"}
 
 

@@ -438,3 +438,36 @@ def test_environments_of_several_accounts_cannot_share_one_stack(app_config: App
         DeploymentAccessStack(
             new_app(), "DeploymentAccess", app_name="x", delivery=app_config.delivery, environments=[dev, prod]
         )
+
+
+@pytest.mark.parametrize("pin_check", [False, True], ids=["async-smoke-only", "async-smoke-and-pin-check"])
+def test_the_key_by_alias_is_acknowledged_once_for_each_grant_that_uses_it(tmp_path: Path, pin_check: bool) -> None:
+    """GIVEN a deployment role granted the asynchronous smoke test, with or without the pin check
+    WHEN synthesized with the project's cdk-nag packs
+    THEN nothing is left unacknowledged, and the key's one acknowledgment names every use of it (GenerateDataKey
+    and Decrypt), whichever grant came first."""
+    app = cdk.App(context=cdk_context(), outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Access", env=cdk.Environment(account=TEST_ACCOUNT, region="us-east-1"))
+    provider = cdk.aws_iam.OidcProviderNative(stack, "Provider", url=f"https://{OIDC}")
+    role = GitHubDeploymentRole(
+        stack, "Role", provider=provider, repository=REPOSITORY, environment="Dev", account=TEST_ACCOUNT,
+        region="us-east-1",
+    )  # fmt: skip
+    role.allow_asynchronous_smoke_test(
+        stack_names=["app-dev-Platform"], endpoint_name="app-dev", key_alias="app-dev",
+        input_prefix="in/", result_prefixes=["out/", "failed/"],
+    )  # fmt: skip
+    if pin_check:
+        role.allow_pin_check(group_name="app-dev", key_alias="app-dev")
+    add_compliance_checks(app)
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert all(plugin["violations"] == [] for plugin in report["pluginReports"])
+    reasons = [
+        reason
+        for entry in role.policy.node.metadata
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule, reason in entry.data.items()
+        if rule.endswith(":key/*]")
+    ]
+    assert len(reasons) == 1 and all(action in reasons[0] for action in ("kms:GenerateDataKey", "kms:Decrypt"))

@@ -1,8 +1,9 @@
 """`[environments.<env>.endpoint.asynchronous]`: the endpoint answers InvokeEndpointAsync instead of InvokeEndpoint.
 
 Asynchronous inference runs on the endpoint's instance variant (`variants`): SageMaker queues each request
-(its body in S3), the instances work the queue, results and failures go to S3 and notify the alarm topic,
-and autoscaling follows the queue down to `min_instances` (0: nothing runs while nothing is asked)
+(its body in S3), the instances work the queue, results and failures go to S3 and notify the Platform stack's
+asynchronous result topic, requests, results and failures expire after `retention_days`, and autoscaling
+follows the queue down to `min_instances` (0: nothing runs while nothing is asked)
 (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html, async-inference-autoscale.html).
 """
 
@@ -54,6 +55,9 @@ class AsyncInferenceSettings(_Frozen):
     max_payload_mb: int = Field(default=100, ge=1, le=min(ASYNC_MAX_PAYLOAD_MB, CONTAINER.limits.max_payload_mb))
     output_prefix: Annotated[str, _PREFIX] = ASYNC_OUTPUT_PREFIX
     failure_prefix: Annotated[str, _PREFIX] = ASYNC_FAILURE_PREFIX
+    # Requests, results and failures are the callers' data: gone after this many days (an S3 lifecycle rule on
+    # each of the three prefixes), long enough for a caller to fetch its answer.
+    retention_days: int = Field(default=30, ge=1, le=3650)
     min_instances: int = Field(default=0, ge=0)
     max_instances: int = Field(ge=1, le=MAX_ENDPOINT_INSTANCES)
     backlog_per_instance: float = Field(default=5.0, gt=0)

@@ -29,6 +29,8 @@ class SecureBucket(Construct):
         `access_log_prefix`. @default none: only for the access-log bucket itself.
     :param removal_policy: DESTROY also empties the bucket on stack deletion (auto-delete).
     :param expiration: expire current objects after this long. @default never.
+    :param expire_under: expire current objects under each prefix after its duration, whole days (a rule per
+        prefix, `Expire-<prefix>`). @default none.
     :param request_metrics: S3 request metrics (PutRequests, BytesUploaded ...) per filter id,
         for objects under the given prefix. @default none (they are billed as custom metrics).
     """
@@ -44,9 +46,19 @@ class SecureBucket(Construct):
         access_log_bucket: s3.IBucket | None = None,
         access_log_prefix: str | None = None,
         expiration: cdk.Duration | None = None,
+        expire_under: Mapping[str, cdk.Duration] | None = None,
         request_metrics: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
+        raise_if_any(
+            self,
+            [
+                f"expire_under: {prefix!r} must be a key prefix ending in '/' and {after.to_human_string()} "
+                "whole days, at least one"
+                for prefix, after in (expire_under or {}).items()
+                if not prefix.endswith("/") or prefix.startswith("/") or not _whole_days(after)
+            ],
+        )
         if (access_log_bucket is None) != (access_log_prefix is None):
             raise_if_any(self, ["access_log_bucket and access_log_prefix must be given together"])
         if access_log_prefix is not None and not access_log_prefix.endswith("/"):
@@ -71,7 +83,11 @@ class SecureBucket(Construct):
                     noncurrent_version_expiration=noncurrent_version_expiration,
                     abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
                     expiration=expiration,
-                )
+                ),
+                *(
+                    s3.LifecycleRule(id=f"Expire-{prefix.rstrip('/')}", prefix=prefix, expiration=after)
+                    for prefix, after in (expire_under or {}).items()
+                ),
             ],
             removal_policy=removal_policy,
             auto_delete_objects=destroy,
@@ -106,3 +122,9 @@ class SecureBucket(Construct):
                 "This is the server access log bucket: logging its own writes would log every log "
                 "delivery again, without end. Access to it is auditable through CloudTrail.",
             )
+
+
+def _whole_days(duration: cdk.Duration) -> bool:
+    """Whether `duration` is one day or more, in whole days: what an S3 lifecycle rule's expiration counts in."""
+    hours = duration.to_hours(integral=False)
+    return hours >= 24 and hours % 24 == 0

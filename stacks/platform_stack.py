@@ -13,6 +13,7 @@ from constructs import Construct
 
 from config.container_interface import CONTAINER_DIRECTORY
 from config.contract import (
+    ASYNC_INPUT_PREFIX,
     DATA_CAPTURE_METRICS_FILTER,
     DATA_CAPTURE_PREFIX,
     SAGEMAKER_JOB_LOG_GROUPS,
@@ -97,8 +98,16 @@ class PlatformStack(EnvironmentStack):
             ).bucket
 
         self.data_bucket = content_bucket("Data")
+        asynchronous = settings.endpoint.asynchronous
         self.artifacts_bucket = content_bucket(
-            "Artifacts", request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX}
+            "Artifacts",
+            request_metrics={DATA_CAPTURE_METRICS_FILTER: DATA_CAPTURE_PREFIX},
+            expire_under=None
+            if asynchronous is None
+            else {
+                prefix: cdk.Duration.days(asynchronous.retention_days)
+                for prefix in (ASYNC_INPUT_PREFIX, asynchronous.output_prefix, asynchronous.failure_prefix)
+            },
         )
         # A construct call alike in shape only to the training pipeline's pipeline_policy(...) (duplicates pairs them).
         self.image = AlgorithmImage(
@@ -163,7 +172,7 @@ class PlatformStack(EnvironmentStack):
         # Each asynchronous request's success or error is news to the caller waiting on it, not to the on-call:
         # its own topic, which callers subscribe to (the failure-rate alarm is what pages).
         self.async_result_topic: sns.Topic | None = None
-        if settings.endpoint.asynchronous is not None:
+        if asynchronous is not None:
             self.async_result_topic = sns.Topic(self, "AsyncResultTopic", master_key=self.key, enforce_ssl=True)
             self.execution_role.allow_async_notifications(self.async_result_topic)
             cdk.CfnOutput(self, "AsyncResultTopicArn", value=self.async_result_topic.topic_arn)

@@ -91,6 +91,8 @@ MISTAKES = cases(
     ("prefix-a-url", "asynchronous.failure_prefix", "s3://bucket/failures/", "ending in '/'"),
     ("output-inside-failures", "asynchronous.output_prefix", "async-inference/failures/ok/", "must not contain"),
     ("output-around-requests", "asynchronous.output_prefix", "async-inference/", "must not contain one another"),
+    ("kept-no-day", "asynchronous.retention_days", 0, "greater than or equal to 1"),
+    ("kept-over-ten-years", "asynchronous.retention_days", 3651, "less than or equal to 3650"),
     ("backlog-age-below-a-cold-start", "asynchronous.max_backlog_age_minutes", 5, "greater than or equal to 10"),
     ("unknown-field", "asynchronous.min_capacity", 0, r"endpoint\.asynchronous\.min_capacity: unknown field"),
 )

@@ -28,7 +28,8 @@ def test_dev_asynchronous_writes_to_its_artifacts_bucket_under_its_key_and_notif
     THEN its endpoint config writes results and failures under their prefixes of the artifacts bucket, with the
     environment's key, and notifies the result topic of each success and error, a topic no one is subscribed to
     (not the alarm topic, which pages); the model asks the container for 100 MB bodies; the variant scales from 0
-    to 2 instances; the execution role may publish to the topic."""
+    to 2 instances; the execution role may publish to the topic; requests, results and failures expire after 30
+    days, nothing else in the buckets does."""
     inference = maximal_synthesized.template("dev", "Inference")
     output = _properties(inference, "AWS::SageMaker::EndpointConfig")["AsyncInferenceConfig"]["OutputConfig"]
     outputs = {o["Fn::GetStackOutput"]["OutputName"] for o in _stack_outputs(output)}
@@ -53,17 +54,27 @@ def test_dev_asynchronous_writes_to_its_artifacts_bucket_under_its_key_and_notif
         for policy in of_type(platform, "AWS::IAM::ManagedPolicy").values()
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
+    buckets = of_type(platform, "AWS::S3::Bucket")
+    expiring = {
+        (rule["Prefix"], rule["ExpirationInDays"])
+        for bucket in buckets.values()
+        for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        if "Prefix" in rule
+    }
+    assert expiring == {(ASYNC_INPUT_PREFIX, 30), ("async-inference/output/", 30), ("async-inference/failures/", 30)}
     publish = [s for s in statements if s.get("Sid") == "PublishAsyncNotifications"]
     assert [(s["Action"], s["Resource"]) for s in publish] == [("sns:Publish", {"Ref": result_topic[0]})]
 
 
 def test_staging_and_prod_stay_real_time(maximal_synthesized: Synthesized) -> None:
     """GIVEN the maximal configuration WHEN synthesized THEN only dev is asynchronous: staging and prod keep their
-    real-time endpoints (canary, capture), and their roles publish no asynchronous notifications."""
+    real-time endpoints (canary, capture), their roles publish no asynchronous notifications and their buckets expire
+    nothing current."""
     for environment in ("staging", "prod"):
         config = _properties(maximal_synthesized.template(environment, "Inference"), "AWS::SageMaker::EndpointConfig")
         assert "AsyncInferenceConfig" not in config and "DataCaptureConfig" in config
-        assert "PublishAsyncNotifications" not in str(maximal_synthesized.template(environment, "Platform"))
+        platform = maximal_synthesized.template(environment, "Platform")
+        assert "PublishAsyncNotifications" not in str(platform) and "Expire-" not in str(platform)
 
 
 def _stack_outputs(node: Any) -> list[dict[str, Any]]:

@@ -165,3 +165,33 @@ def test_a_prefix_without_a_trailing_slash_is_rejected(stack: cdk.Stack) -> None
     )
     with pytest.raises(ValueError, match="access_log_prefix must end with '/', got 'data'"):
         _bucket(stack, access_log_bucket=logs.bucket, access_log_prefix="data")
+
+
+def test_objects_under_a_prefix_expire_after_their_days(stack: cdk.Stack) -> None:
+    """GIVEN a secure bucket whose objects under two prefixes expire
+    WHEN it is synthesized
+    THEN each prefix has a rule of its own, beside the bucket's retention rule, which expires nothing current."""
+    template = _bucket(stack, expire_under={"a/in/": cdk.Duration.days(30), "b/": cdk.Duration.days(1)})
+    rules = next(iter(template.find_resources("AWS::S3::Bucket").values()))["Properties"]["LifecycleConfiguration"]
+    by_id = {rule["Id"]: rule for rule in rules["Rules"]}
+    assert by_id["Expire-a/in"] == {"Id": "Expire-a/in", "Prefix": "a/in/", "ExpirationInDays": 30, "Status": "Enabled"}
+    assert by_id["Expire-b"]["ExpirationInDays"] == 1 and "ExpirationInDays" not in by_id["Retention"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "after"),
+    [
+        ("", cdk.Duration.days(1)),  # the whole bucket: the training data and models too
+        ("async/", cdk.Duration.hours(23)),
+        ("async/", cdk.Duration.hours(36)),
+        ("async", cdk.Duration.days(1)),  # would also match async-other/
+        ("/async/", cdk.Duration.days(1)),
+    ],
+)
+def test_an_expiry_of_the_whole_bucket_or_of_part_of_a_day_is_refused(
+    stack: cdk.Stack, prefix: str, after: cdk.Duration
+) -> None:
+    """GIVEN a prefix that is empty, unterminated or rooted, or a duration that is not whole days
+    WHEN a secure bucket is asked to expire it THEN the error names the prefix."""
+    with pytest.raises(ValueError, match=f"expire_under: {prefix!r} must be a key prefix ending in '/'"):
+        _bucket(stack, expire_under={prefix: after})

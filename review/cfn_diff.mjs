@@ -136,13 +136,12 @@ function describePair({ id, old: oldTemplate, new: newTemplate }) {
       managedPolicyAdditions: iam.managedPolicies.additions.map((a) => ({ ...a })),
       managedPolicyRemovals: iam.managedPolicies.removals.map((a) => ({ ...a })),
     },
-    securityGroups: {
-      rulesAdded: groups.rulesAdded,
-      ingressAdditions: groups.ingress.additions.map((r) => ({ ...r.toJson(), protocol: r.describeProtocol(), peer: r.describePeer() })),
-      ingressRemovals: groups.ingress.removals.map((r) => ({ ...r.toJson(), protocol: r.describeProtocol(), peer: r.describePeer() })),
-      egressAdditions: groups.egress.additions.map((r) => ({ ...r.toJson(), protocol: r.describeProtocol(), peer: r.describePeer() })),
-      egressRemovals: groups.egress.removals.map((r) => ({ ...r.toJson(), protocol: r.describeProtocol(), peer: r.describePeer() })),
-    },
+    // Each rule added or removed; whether any was added (the library's rulesAdded) follows from them.
+    securityGroupRules: [["ingress", groups.ingress], ["egress", groups.egress]].flatMap(([direction, changes]) =>
+      [[true, changes.additions], [false, changes.removals]].flatMap(([added, rules]) =>
+        rules.map((r) => ({ ...r.toJson(), direction, added, protocol: r.describeProtocol(), peer: r.describePeer() })),
+      ),
+    ),
     outputs: diff.outputs.logicalIds,
     parameters: diff.parameters.logicalIds,
   };

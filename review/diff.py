@@ -17,7 +17,6 @@ from review.model import (
     PropertyChange,
     ResourceChange,
     Review,
-    SecurityGroupChanges,
     SecurityGroupRule,
     StackReview,
     Statement,
@@ -150,13 +149,13 @@ def _review(comparison: Comparison, keys: list[tuple[str, str]], results: list[d
                 for raw in sorted(result["resources"], key=lambda raw: raw["logicalId"])
             )
         )
-        iam, groups = _iam(result["iam"]), _security_groups(result["securityGroups"])
+        iam, groups = _iam(result["iam"]), _security_group_rules(result["securityGroupRules"])
         if not in_base:
             status = "new stack"
         elif not in_head:
             status = "stack removed"
         else:
-            status = "changed" if resources or iam.any or groups.rules else "unchanged"
+            status = "changed" if resources or iam.any or groups else "unchanged"
         stacks.append(StackReview(environment, stack, stack, status, resources, iam, groups))
     unused = tuple(a.describe() for a in acknowledgments if a not in used)
     return Review("base", "head", library, tuple(stacks), (), unused)
@@ -255,15 +254,8 @@ def _iam(raw: dict[str, Any]) -> IamChanges:
     )
 
 
-def _security_groups(raw: dict[str, Any]) -> SecurityGroupChanges:
-    rules = [
-        SecurityGroupRule(direction, added, rule["groupId"], rule["protocol"], rule["peer"])
-        for key, direction, added in (
-            ("ingressAdditions", "ingress", True),
-            ("ingressRemovals", "ingress", False),
-            ("egressAdditions", "egress", True),
-            ("egressRemovals", "egress", False),
-        )
-        for rule in raw[key]
-    ]
-    return SecurityGroupChanges(rules_added=raw["rulesAdded"], rules=tuple(rules))
+def _security_group_rules(raw: list[dict[str, Any]]) -> tuple[SecurityGroupRule, ...]:
+    return tuple(
+        SecurityGroupRule(rule["direction"], rule["added"], rule["groupId"], rule["protocol"], rule["peer"])
+        for rule in raw
+    )

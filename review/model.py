@@ -84,7 +84,6 @@ class ResourceChange:
     still_at: str | None = None
 
 
-# Alike in shape to SecurityGroupRule and SecurityGroupChanges below (duplicates pairs them): other fields.
 @dataclass(frozen=True)
 class Statement:
     """An IAM statement as the library renders it (resource, effect, action, principal, condition)."""
@@ -111,20 +110,15 @@ class IamChanges:
         return bool(self.added or self.removed or self.managed_policies_added or self.managed_policies_removed)
 
 
-# Fields of another kind of change, alike in shape to Statement and IamChanges above (duplicates pairs them).
 @dataclass(frozen=True)
 class SecurityGroupRule:
+    """A security group rule added or removed (`added` False)."""
+
     direction: str  # "ingress" or "egress"
     added: bool
     group: str
     protocol: str
     peer: str
-
-
-@dataclass(frozen=True)
-class SecurityGroupChanges:
-    rules_added: bool = False
-    rules: tuple[SecurityGroupRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,7 +129,12 @@ class StackReview:
     status: str  # "changed", "unchanged", "new stack", "stack removed"
     resources: tuple[ResourceChange, ...] = ()
     iam: IamChanges = field(default_factory=IamChanges)
-    security_groups: SecurityGroupChanges = field(default_factory=SecurityGroupChanges)
+    security_group_rules: tuple[SecurityGroupRule, ...] = ()
+
+    @property
+    def security_group_rules_added(self) -> bool:
+        """Whether a rule was added: what the library calls rulesAdded (ingress or egress additions)."""
+        return any(rule.added for rule in self.security_group_rules)
 
     def count(self, *changes: Change) -> int:
         return sum(1 for resource in self.resources if resource.change in changes)

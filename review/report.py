@@ -82,9 +82,9 @@ def _iam_cell(stack: StackReview) -> str:
 
 
 def _groups_cell(stack: StackReview) -> str:
-    if stack.security_groups.rules_added:
+    if stack.security_group_rules_added:
         return "⚠ rules added"
-    return "changed" if stack.security_groups.rules else NOTHING
+    return "changed" if stack.security_group_rules else NOTHING
 
 
 def _details(stack: StackReview) -> list[str]:
@@ -104,14 +104,14 @@ def _details(stack: StackReview) -> list[str]:
         lines += [f"| + | managed policy | {_code(p)} | | | |" for p in stack.iam.managed_policies_added]
         lines += [f"| - | managed policy | {_code(p)} | | | |" for p in stack.iam.managed_policies_removed]
         lines.append("")
-    if stack.security_groups.rules:
+    if stack.security_group_rules:
         lines += [
             "Security group changes:",
             "",
             "| | direction | group | protocol | peer |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for rule in stack.security_groups.rules:
+        for rule in stack.security_group_rules:
             sign = "⚠ +" if rule.added else "-"
             lines.append(f"| {sign} | {rule.direction} | {_code(rule.group)} | {rule.protocol} | {_code(rule.peer)} |")
         lines.append("")

@@ -108,3 +108,17 @@ def inference(*, model_data_url: str, endpoint_name: str = "gbdt-prod") -> Templ
             },
         },
     )
+
+
+def security_group(*ingress_ports: int) -> dict[str, Any]:
+    """A security group admitting TCP on each of `ingress_ports` from anywhere (inline rules, as CDK writes them)."""
+    return {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {
+            "GroupDescription": "endpoint",
+            "VpcId": "vpc-1",
+            "SecurityGroupIngress": [
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "CidrIp": "0.0.0.0/0"} for port in ingress_ports
+            ],
+        },
+    }

@@ -27,6 +27,7 @@ from tests.review.builders import (
     policy,
     queue,
     role,
+    security_group,
     template,
     topic,
 )
@@ -375,6 +376,29 @@ def test_narrowed_iam_permissions_are_not_flagged_as_widened(reviewed: dict[str,
     assert not iam.broadened
     assert [s.action for s in iam.removed] == ["s3:*"]
     assert "⚠" not in to_markdown(review).split("<sub>")[0]
+
+
+# GIVEN a prod security group that admits 443, and a head that also admits 22; and the reverse
+OPENED = stack_case(
+    "security group opened", template(Group=security_group(443)), template(Group=security_group(443, 22))
+)
+CLOSED = stack_case(
+    "security group closed", template(Group=security_group(443, 22)), template(Group=security_group(443))
+)
+
+
+def test_an_added_security_group_rule_is_flagged_and_a_removed_one_is_listed(reviewed: dict[str, Review]) -> None:
+    # THEN the added rule is flagged in the summary and the details; the removed one is listed, without a flag
+    opened, closed = reviewed[OPENED].stacks[0], reviewed[CLOSED].stacks[0]
+    assert [(r.direction, r.added, r.peer) for r in opened.security_group_rules] == [
+        ("ingress", True, "Everyone (IPv4)")
+    ]
+    assert opened.security_group_rules_added and not closed.security_group_rules_added
+    assert [(r.direction, r.added) for r in closed.security_group_rules] == [("ingress", False)]
+    assert "| ⚠ rules added |" in to_markdown(reviewed[OPENED])
+    assert "| ⚠ + | ingress |" in to_markdown(reviewed[OPENED])
+    assert "⚠" not in to_markdown(reviewed[CLOSED]).split("<sub>")[0]
+    assert not reviewed[OPENED].blocked
 
 
 # GIVEN the inference resources, and a head that pins another model artifact

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -73,6 +74,7 @@ class PlatformStack(EnvironmentStack):
         noncurrent_expiration = cdk.Duration.days(settings.noncurrent_version_expiration_days)
 
         self.key = EncryptionKey(self, "EncryptionKey", alias=self.name_prefix, removal_policy=removal).key
+        self.logs = self.log_settings(self.key)
         self.access_log_bucket = SecureBucket(
             self,
             "AccessLogs",
@@ -106,7 +108,7 @@ class PlatformStack(EnvironmentStack):
             encryption_key=self.key,
             removal_policy=removal,
             max_image_count=settings.image_retention_count,
-            log_retention_days=settings.log_retention_days,
+            logs=self.logs,
         )
         content: _Content = {
             "data_bucket": self.data_bucket,
@@ -154,8 +156,7 @@ class PlatformStack(EnvironmentStack):
             registry=self.registry,
             repository=self.image.repository,
             encryption_key=self.key,
-            log_retention_days=settings.log_retention_days,
-            removal_policy=removal,
+            logs=self.logs,
         )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
         if settings.endpoint.asynchronous is not None:
@@ -165,12 +166,10 @@ class PlatformStack(EnvironmentStack):
                 self,
                 "JobLogGroups",
                 names=SAGEMAKER_JOB_LOG_GROUPS,
-                encryption_key=self.key,
-                retention_days=settings.log_retention_days,
                 # Account-wide names SageMaker creates itself on any environment's first job: kept when
                 # the stack goes, and adopted when it (or SageMaker) made them first, which CloudFormation
                 # does for a retained, statically named log group (`cdk deploy --import-existing-resources`).
-                removal_policy=cdk.RemovalPolicy.RETAIN,
+                logs=replace(self.logs, removal_policy=cdk.RemovalPolicy.RETAIN),
             )
 
         for name, value in {

@@ -43,7 +43,8 @@ class ApprovedImageKeeper(Construct):
     the group's versions (and decrypt them with `encryption_key`), read and tag images of `repository`, log and
     trace. A version whose image is gone fails the execution: that version cannot be served anyway.
 
-    :param encryption_key: the key the group's versions are encrypted with (the registry's, not the log's).
+    :param encryption_key: the key the group's versions are encrypted with; an argument of its own, as they are not
+        the log's.
     :param logs: the key, retention and removal policy of the state machine's log group (`log_group`).
     """
 
@@ -88,7 +89,7 @@ class ApprovedImageKeeper(Construct):
             f"names, of this environment's group {registry.group_name} only.",
         )
         acknowledge_log_and_trace(self.policy)
-        # Called as the pipeline and the drift monitor call it (duplicates pairs the calls), with this one's values.
+        # Called as the drift monitor calls it, then what starts it (duplicates pairs the two): one helper, our values.
         self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",

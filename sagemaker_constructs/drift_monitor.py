@@ -167,7 +167,7 @@ class DriftMonitor(Construct):
             description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
         )
         self.policy = self._create_policy(capture_prefix)
-        # Called as the training pipeline calls it (duplicates pairs the two calls), with this construct's values.
+        # Called as the approved images call it, then what starts it (duplicates pairs the two): one helper, our values.
         self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",

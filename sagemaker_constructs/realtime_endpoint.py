@@ -87,8 +87,8 @@ class RealtimeEndpoint(Construct):
     :param container_startup_health_check_timeout: how long a new instance may take to answer
         /ping. @default SageMaker's (600 s for most instance types).
     :param model_data_download_timeout: how long downloading model.tar.gz may take. @default SageMaker's.
-    :param encryption_key: the volumes, captured data and asynchronous results are encrypted with; an argument
-        of its own, as the endpoint's data is not its log's.
+    :param encryption_key: what the volumes, the captured data and the asynchronous results are encrypted with; an
+        argument of its own, as the endpoint's data is not its log's.
     :param logs: create the endpoint's log group `/aws/sagemaker/Endpoints/<name>` (with these key, retention and
         removal policy) before the endpoint, so SageMaker writes into it.
         @default none: SageMaker creates it on first start, unencrypted and kept forever.

@@ -148,7 +148,8 @@ class PlatformStack(EnvironmentStack):
         self.metrics_policy = final_metrics_policy(
             self, "FinalMetricsPolicy", artifacts_bucket=self.artifacts_bucket, name_prefix=self.name_prefix
         )
-        # However a version is approved (sagemaker_ops, the console, auto_approve), its image is kept.
+        # However a version is approved (sagemaker_ops, the console, auto_approve), its image is kept. A call alike in
+        # shape only to the inference stack's AsyncEndpointMonitoring(...) (duplicates pairs them).
         self.approved_images = ApprovedImageKeeper(
             self,
             "ApprovedImages",

@@ -162,7 +162,6 @@ class TrainingPipeline(Construct):
             self.role.add_managed_policy(metrics_policy)
 
         definition = self._definition(training, transform, quality_gate, image_uri, notification_topic)
-        # Called as the drift monitor calls it (duplicates pairs the two calls), with this construct's values.
         self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",

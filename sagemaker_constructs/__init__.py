@@ -10,7 +10,7 @@ from sagemaker_constructs.endpoint_autoscaling import EndpointAutoScaling, Sched
 from sagemaker_constructs.endpoint_monitoring import AlarmThresholds, EndpointMonitoring
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.inference_component import InferenceComponent
-from sagemaker_constructs.log_groups import EncryptedLogGroups
+from sagemaker_constructs.log_groups import EncryptedLogGroups, LogSettings
 from sagemaker_constructs.model import SageMakerModel, VpcPlacement
 from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.notebook import ExplorationNotebook, NotebookRole
@@ -45,6 +45,7 @@ __all__ = [
     "ExplorationNotebook",
     "InferenceComponent",
     "InstanceVariant",
+    "LogSettings",
     "ManagedVariant",
     "ModelRegistry",
     "NotebookRole",

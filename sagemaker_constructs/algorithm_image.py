@@ -11,10 +11,11 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs
 from constructs import Construct
 
 from config.contract import APPROVED_IMAGE_TAG_PREFIX, MAX_APPROVED_IMAGES
+from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.nag import acknowledge, acknowledge_in_all_packs
 from sagemaker_constructs.validation import raise_if_any
 
@@ -36,7 +37,9 @@ class AlgorithmImage(Construct):
     The image tag is the asset's content hash, so an unchanged `container/` deploys no new image
     and `image_uri` changes exactly when the image does.
 
-    :param log_retention_days: retention of the copy function's log group (encrypted with the key).
+    :param encryption_key: the repository's key, and `removal_policy` its fate with the stack; arguments of their
+        own, as the image is not the log's.
+    :param logs: the key, retention and removal policy of the copy function's log group.
     :param platform: the image's platform. @default linux/amd64, what SageMaker's ml.* x86
         instances run.
     """
@@ -50,7 +53,7 @@ class AlgorithmImage(Construct):
         encryption_key: kms.IKey,
         removal_policy: cdk.RemovalPolicy,
         max_image_count: int,
-        log_retention_days: int,
+        logs: LogSettings,
         platform: ecr_assets.Platform = ecr_assets.Platform.LINUX_AMD64,
     ) -> None:
         super().__init__(scope, id_)
@@ -70,15 +73,9 @@ class AlgorithmImage(Construct):
             f"{stack.account}.dkr.ecr.{stack.region}.{cdk.Aws.URL_SUFFIX}/{self.repository.repository_name}"
             f":{self.image_tag}"
         )
-        self._copy(asset, encryption_key, removal_policy, log_retention_days)
+        self._copy(asset, logs)
 
-    def _copy(
-        self,
-        asset: ecr_assets.DockerImageAsset,
-        encryption_key: kms.IKey,
-        removal_policy: cdk.RemovalPolicy,
-        log_retention_days: int,
-    ) -> None:
+    def _copy(self, asset: ecr_assets.DockerImageAsset, logs: LogSettings) -> None:
         """The custom resource that copies `asset` into the repository, with a role of its own."""
         copy_role = iam.Role(
             self,
@@ -95,7 +92,7 @@ class AlgorithmImage(Construct):
             role=copy_role.without_policy_updates(),
         )
         copy_function = _singleton_function(cdk.Stack.of(self))
-        log_group = _configure_log_group(copy_function, encryption_key, removal_policy, log_retention_days)
+        log_group = _configure_log_group(copy_function, logs)
         copy_policy = self._copy_policy(copy_role, asset)
         # A policy of its own: the log group's name refers to the function, and the function
         # must be created after the image permissions, so one policy with both would be a cycle.
@@ -199,18 +196,12 @@ def _repository(
     )
 
 
-def _configure_log_group(
-    function: lambda_.Function, encryption_key: kms.IKey, removal_policy: cdk.RemovalPolicy, retention_days: int
-) -> logs.CfnLogGroup:
-    """The library's function creates its log group with defaults; give it the environment's
-    retention and key like every other log group of the app."""
+def _configure_log_group(function: lambda_.Function, logs: LogSettings) -> aws_logs.CfnLogGroup:
+    """The library's function creates its log group with defaults; keep it like every other log group of the app."""
     log_group = function.node.find_child("LogGroup").node.default_child
-    if not isinstance(log_group, logs.CfnLogGroup):
+    if not isinstance(log_group, aws_logs.CfnLogGroup):
         raise TypeError("cdk-ecr-deployment no longer creates the function's log group; revisit AlgorithmImage")
-    log_group.retention_in_days = retention_days
-    log_group.kms_key_id = encryption_key.key_arn
-    log_group.apply_removal_policy(removal_policy)
-    return log_group
+    return logs.keep(log_group)
 
 
 def _acknowledge_deployment_function(function: lambda_.Function) -> None:

@@ -9,7 +9,6 @@ on the group's Approved versions starts a state machine that tags the version's 
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,6 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from config.contract import APPROVED, APPROVED_IMAGE_TAG_PREFIX, state_machine_log_group_name
+from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
@@ -42,6 +42,10 @@ class ApprovedImageKeeper(Construct):
     tag there already (approved twice, or by `sagemaker_ops approve` first) is success. Its role may only describe
     the group's versions (and decrypt them with `encryption_key`), read and tag images of `repository`, log and
     trace. A version whose image is gone fails the execution: that version cannot be served anyway.
+
+    :param encryption_key: the key the group's versions are encrypted with; an argument of its own, as they are not
+        the log's.
+    :param logs: the key, retention and removal policy of the state machine's log group (`log_group`).
     """
 
     def __init__(
@@ -53,8 +57,7 @@ class ApprovedImageKeeper(Construct):
         registry: ModelRegistry,
         repository: ecr.IRepository,
         encryption_key: kms.IKey,
-        log_retention_days: int,
-        removal_policy: cdk.RemovalPolicy,
+        logs: LogSettings,
     ) -> None:
         super().__init__(scope, id_)
         self.role = state_machine_role(
@@ -86,7 +89,7 @@ class ApprovedImageKeeper(Construct):
             f"names, of this environment's group {registry.group_name} only.",
         )
         acknowledge_log_and_trace(self.policy)
-        # Called as the pipeline and the drift monitor call it (duplicates pairs the calls), with this one's values.
+        # Called as the drift monitor calls it, then what starts it (duplicates pairs the two): one helper, our values.
         self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
@@ -94,9 +97,7 @@ class ApprovedImageKeeper(Construct):
             role=self.role,
             policy=self.policy,
             log_group_name=state_machine_log_group_name(name_prefix, STATE_MACHINE),
-            encryption_key=encryption_key,
-            log_retention_days=log_retention_days,
-            removal_policy=removal_policy,
+            logs=logs,
             comment=f"{name_prefix}: tag the image of an approved model package version so the lifecycle keeps it",
         )
         self.rule = events.Rule(

@@ -37,6 +37,7 @@ from sagemaker_constructs.drift_dashboard import dashboard_widgets
 from sagemaker_constructs.drift_states import definition
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
 from sagemaker_constructs.key_statements import attach_encrypted_volumes_statement
+from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.state_machines import (
     acknowledge_log_and_trace,
@@ -96,7 +97,10 @@ class DriftMonitor(Construct):
     to check a past window.
 
     :param name_prefix: the environment's prefix; processing jobs are named `<name_prefix>-drift-<8 hex>`.
+    :param encryption_key: what the job reads and writes (its volume, the report, the baseline version) is
+        encrypted with; an argument of its own, as the job's data is not the log's.
     :param metrics_namespace: the namespace the container publishes to (EMF), by `EndpointName`.
+    :param logs: the key, retention and removal policy of the state machine's log group (`log_group`).
     :param settle: @default 10 minutes.
     :param schedule_enabled: @default True; False keeps the state machine for runs by hand.
     """
@@ -117,7 +121,7 @@ class DriftMonitor(Construct):
         encryption_key: kms.IKey,
         alarm_topic: sns.ITopic,
         metrics_namespace: str,
-        log_retention_days: int,
+        logs: LogSettings,
         frequency: Literal["hourly", "daily"] = "hourly",
         psi_threshold: float = DEFAULT_PSI_THRESHOLD,
         min_rows: int = DEFAULT_MIN_ROWS,
@@ -127,7 +131,6 @@ class DriftMonitor(Construct):
         schedule_enabled: bool = True,
         retraining: Retraining | None = None,
         tags: Mapping[str, str] | None = None,
-        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         baseline_package_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -164,7 +167,7 @@ class DriftMonitor(Construct):
             description=f"Runs the {name_prefix} drift checks: processing jobs named {name_prefix}-drift-*",
         )
         self.policy = self._create_policy(capture_prefix)
-        # Called as the training pipeline calls it (duplicates pairs the two calls), with this construct's values.
+        # Called as the approved images call it, then what starts it (duplicates pairs the two): one helper, our values.
         self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
@@ -174,9 +177,7 @@ class DriftMonitor(Construct):
             role=self.role,
             policy=self.policy,
             log_group_name=state_machine_log_group_name(name_prefix, DRIFT_MONITOR_STATE_MACHINE),
-            encryption_key=encryption_key,
-            log_retention_days=log_retention_days,
-            removal_policy=removal_policy,
+            logs=logs,
             comment=f"{name_prefix}: drift of {endpoint_name}'s captured requests against the model's baseline",
         )
         self.schedule = scheduler.Schedule(

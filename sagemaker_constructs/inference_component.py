@@ -6,14 +6,14 @@ from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.aws_catalog import sagemaker_minimum
 from config.contract import component_log_group_name
 from sagemaker_constructs.endpoint_config import NAME
+from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MetricOptions, RealtimeEndpoint
 from sagemaker_constructs.validation import raise_if_any
@@ -31,8 +31,8 @@ class InferenceComponent(Construct):
     `component_name`; the endpoint's metrics become the component's (`RealtimeEndpoint.host_component`).
 
     :param initial_copies: @default 1 (an endpoint scaling to zero still starts with one copy on its first instance).
-    :param log_retention_days: create the component's log group `/aws/sagemaker/InferenceComponents/<name>`
-        (its containers log there, not to the endpoint's) encrypted with `encryption_key`, before the component.
+    :param logs: create the component's log group `/aws/sagemaker/InferenceComponents/<name>` (its containers log
+        there, not to the endpoint's) with these key, retention and removal policy, before the component.
         @default none: SageMaker creates it on first start, unencrypted and kept forever.
     """
 
@@ -49,9 +49,7 @@ class InferenceComponent(Construct):
         initial_copies: int = 1,
         container_startup_health_check_timeout: cdk.Duration | None = None,
         model_data_download_timeout: cdk.Duration | None = None,
-        log_retention_days: int | None = None,
-        encryption_key: kms.IKey | None = None,
-        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        logs: LogSettings | None = None,
     ) -> None:
         super().__init__(scope, id_)
         errors: list[str] = []
@@ -96,16 +94,9 @@ class InferenceComponent(Construct):
             ),
         )
         endpoint.host_component(component_name)
-        self.log_group: logs.CfnLogGroup | None = None
-        if log_retention_days is not None:
-            self.log_group = logs.CfnLogGroup(
-                self,
-                "Logs",
-                log_group_name=self.log_group_name,
-                retention_in_days=log_retention_days,
-                kms_key_id=encryption_key.key_arn if encryption_key else None,
-            )
-            self.log_group.apply_removal_policy(removal_policy)
+        self.log_group: aws_logs.CfnLogGroup | None = None
+        if logs is not None:
+            self.log_group = logs.log_group(self, "Logs", name=self.log_group_name)
             self.component.add_resource_dependency(self.log_group)
 
     @property

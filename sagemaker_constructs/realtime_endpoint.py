@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -26,6 +26,7 @@ from sagemaker_constructs.endpoint_config import (
     TrafficShifting,
     has_instance_store,
 )
+from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.nag import acknowledge_in_all_packs
 from sagemaker_constructs.validation import invalid, raise_if_any
@@ -86,10 +87,11 @@ class RealtimeEndpoint(Construct):
     :param container_startup_health_check_timeout: how long a new instance may take to answer
         /ping. @default SageMaker's (600 s for most instance types).
     :param model_data_download_timeout: how long downloading model.tar.gz may take. @default SageMaker's.
-    :param log_retention_days: create the endpoint's log group `/aws/sagemaker/Endpoints/<name>`
-        (encrypted with the key, this retention) before the endpoint, so SageMaker writes into it.
+    :param encryption_key: what the volumes, the captured data and the asynchronous results are encrypted with; an
+        argument of its own, as the endpoint's data is not its log's.
+    :param logs: create the endpoint's log group `/aws/sagemaker/Endpoints/<name>` (with these key, retention and
+        removal policy) before the endpoint, so SageMaker writes into it.
         @default none: SageMaker creates it on first start, unencrypted and kept forever.
-    :param removal_policy: of the log group. @default RETAIN.
     """
 
     def __init__(
@@ -108,8 +110,7 @@ class RealtimeEndpoint(Construct):
         async_inference: AsyncInference | None = None,
         container_startup_health_check_timeout: cdk.Duration | None = None,
         model_data_download_timeout: cdk.Duration | None = None,
-        log_retention_days: int | None = None,
-        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        logs: LogSettings | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.endpoint_name = endpoint_name
@@ -147,9 +148,10 @@ class RealtimeEndpoint(Construct):
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
-        self.log_group: logs.CfnLogGroup | None = None
-        if log_retention_days is not None:
-            self.log_group = self._create_log_group(log_retention_days, encryption_key, removal_policy)
+        self.log_group: aws_logs.CfnLogGroup | None = None
+        if logs is not None:
+            self.log_group = logs.log_group(self, "Logs", name=self.log_group_name)
+            self.endpoint.add_resource_dependency(self.log_group)
         if traffic_shifting is not None:
             self._shift_traffic(traffic_shifting)
 
@@ -239,20 +241,6 @@ class RealtimeEndpoint(Construct):
                 "KmsKeyId for both. Captured data is still encrypted with the environment's key.",
             )
         return config
-
-    def _create_log_group(
-        self, retention_days: int, encryption_key: kms.IKey, removal_policy: cdk.RemovalPolicy
-    ) -> logs.CfnLogGroup:
-        log_group = logs.CfnLogGroup(
-            self,
-            "Logs",
-            log_group_name=self.log_group_name,
-            retention_in_days=retention_days,
-            kms_key_id=encryption_key.key_arn,
-        )
-        log_group.apply_removal_policy(removal_policy)
-        self.endpoint.add_resource_dependency(log_group)
-        return log_group
 
     def _shift_traffic(self, traffic_shifting: TrafficShifting) -> None:
         self.node.add_validation(HasRollbackAlarms(self.rollback_alarms))

@@ -13,12 +13,12 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.nag import acknowledge
 from sagemaker_constructs.shared_iam import service_role
 
@@ -136,33 +136,17 @@ def acknowledge_log_and_trace(policy: iam.ManagedPolicy) -> None:
     )
 
 
-def encrypted_log_group(
-    scope: Construct,
-    id_: str,
-    *,
-    log_group_name: str,
-    encryption_key: kms.IKey,
-    retention_days: int,
-    removal_policy: cdk.RemovalPolicy,
-) -> logs.CfnLogGroup:
-    """A log group encrypted with `encryption_key`, kept `retention_days`.
+def encrypted_log_group(scope: Construct, id_: str, *, log_group_name: str, logs: LogSettings) -> aws_logs.CfnLogGroup:
+    """A log group named `log_group_name`, kept as `logs` says.
 
     Retained, it is named `<log_group_name>-<the stack's id>`: a retained log group outlives its stack,
     and a stack created again under the same name would otherwise fail on it with AlreadyExists.
     """
-    if removal_policy == cdk.RemovalPolicy.RETAIN:
+    if logs.removal_policy == cdk.RemovalPolicy.RETAIN:
         # The stack id's last part is a UUID new with every creation of the stack, fixed across updates.
         stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
         log_group_name = cdk.Fn.join("-", [log_group_name, stack_uuid])
-    log_group = logs.CfnLogGroup(
-        scope,
-        id_,
-        log_group_name=log_group_name,
-        retention_in_days=retention_days,
-        kms_key_id=encryption_key.key_arn,
-    )
-    log_group.apply_removal_policy(removal_policy)
-    return log_group
+    return logs.log_group(scope, id_, name=log_group_name)
 
 
 def logged_state_machine(
@@ -173,25 +157,16 @@ def logged_state_machine(
     role: iam.Role,
     policy: iam.ManagedPolicy,
     log_group_name: str,
-    encryption_key: kms.IKey,
-    log_retention_days: int,
-    removal_policy: cdk.RemovalPolicy,
+    logs: LogSettings,
     comment: str,
-) -> tuple[sfn.StateMachine, logs.CfnLogGroup]:
+) -> tuple[sfn.StateMachine, aws_logs.CfnLogGroup]:
     """A STANDARD state machine that runs as `role` with `policy` only, traces, and logs ALL events to its own
-    log group (`Logs`, an `encrypted_log_group` named `log_group_name`); returns both.
+    log group (`Logs`, an `encrypted_log_group` named `log_group_name`, kept as `logs` says); returns both.
 
     The role is an immutable view: the tasks' own grants (sagemaker:* on every job, ListTags on '*') are
     dropped; `policy` is everything the state machine may do.
     """
-    log_group = encrypted_log_group(
-        scope,
-        "Logs",
-        log_group_name=log_group_name,
-        encryption_key=encryption_key,
-        retention_days=log_retention_days,
-        removal_policy=removal_policy,
-    )
+    log_group = encrypted_log_group(scope, "Logs", log_group_name=log_group_name, logs=logs)
     state_machine = sfn.StateMachine(
         scope,
         id_,

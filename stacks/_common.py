@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from config import EnvironmentConfig, contract
+from sagemaker_constructs.log_groups import LogSettings
 
 
 def removal_policy(settings: EnvironmentConfig) -> cdk.RemovalPolicy:
@@ -45,3 +47,8 @@ class EnvironmentStack(cdk.Stack):
         self.name_prefix = environment_prefix(app_name, settings)
         self.removal = removal_policy(settings)
         self.job_tags = {"Environment": settings.name.value, "Project": app_name}
+
+    def log_settings(self, encryption_key: kms.IKey) -> LogSettings:
+        """How this stack keeps its log groups: encrypted with `encryption_key` (the platform's), the environment's
+        `log_retention_days`, and `removal` (RETAIN where the environment keeps its data)."""
+        return LogSettings(encryption_key, self.settings.log_retention_days, self.removal)

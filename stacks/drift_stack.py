@@ -73,7 +73,7 @@ class DriftStack(EnvironmentStack):
             encryption_key=platform.key,
             alarm_topic=platform.alarm_topic,
             metrics_namespace=namespace,
-            log_retention_days=settings.log_retention_days,
+            logs=self.log_settings(platform.key),
             frequency=drift.frequency,
             psi_threshold=drift.psi_threshold,
             min_rows=drift.min_rows,
@@ -85,7 +85,6 @@ class DriftStack(EnvironmentStack):
             settle=cdk.Duration.minutes(drift.settle_minutes),
             retraining=retraining,
             tags=self.job_tags,
-            removal_policy=self.removal,
         )
         self.dashboard = cloudwatch.Dashboard(
             self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol, TypedDict
 
 import aws_cdk as cdk
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from config import DeploymentSettings, EndpointSettings, InferenceComponentSettings
@@ -57,7 +56,7 @@ class InferenceStack(EnvironmentStack):
             raise invalid(self, ["neither endpoint.model_package nor endpoint.model_artifact_key is set"])
         artifacts = platform.artifacts_bucket.bucket_name
         endpoint_name = self.name_prefix
-        removal = self.removal
+        self.logs = self.log_settings(platform.key)
         package = endpoint_settings.package
         served: dict[str, str] = (
             {"model_package_arn": platform.registry.version_arn(package.version)}
@@ -108,12 +107,11 @@ class InferenceStack(EnvironmentStack):
                 endpoint_settings.container_startup_health_check_timeout_seconds
             ),
             model_data_download_timeout=_seconds(endpoint_settings.model_data_download_timeout_seconds),
-            log_retention_days=settings.log_retention_days,
-            removal_policy=removal,
+            logs=self.logs,
         )
         self.component: InferenceComponent | None = None
         if endpoint_settings.inference_component is not None:
-            self._host_component(endpoint_settings, endpoint_settings.inference_component, platform.key)
+            self._host_component(endpoint_settings, endpoint_settings.inference_component)
         # The first configured variant is the one autoscaling sizes and monitoring watches.
         variant = self.endpoint.variant_names[0]
         scaling = endpoint_settings.autoscaling
@@ -202,7 +200,7 @@ class InferenceStack(EnvironmentStack):
                 description="Name it in every request (InvokeEndpoint's InferenceComponentName)",
             )
 
-    def _host_component(self, endpoint: EndpointSettings, settings: InferenceComponentSettings, key: kms.IKey) -> None:
+    def _host_component(self, endpoint: EndpointSettings, settings: InferenceComponentSettings) -> None:
         self.component = InferenceComponent(
             self,
             "Component",
@@ -214,9 +212,7 @@ class InferenceStack(EnvironmentStack):
             initial_copies=max(settings.min_copies, 1),
             container_startup_health_check_timeout=_seconds(endpoint.container_startup_health_check_timeout_seconds),
             model_data_download_timeout=_seconds(endpoint.model_data_download_timeout_seconds),
-            log_retention_days=self.settings.log_retention_days,
-            encryption_key=key,
-            removal_policy=self.removal,
+            logs=self.logs,
         )
         self.component_autoscaling = ComponentAutoScaling(
             self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -76,6 +77,7 @@ class PlatformStack(EnvironmentStack):
         noncurrent_expiration = cdk.Duration.days(settings.noncurrent_version_expiration_days)
 
         self.key = EncryptionKey(self, "EncryptionKey", alias=self.name_prefix, removal_policy=removal).key
+        self.logs = self.log_settings(self.key)
         self.access_log_bucket = SecureBucket(
             self,
             "AccessLogs",
@@ -117,7 +119,7 @@ class PlatformStack(EnvironmentStack):
             encryption_key=self.key,
             removal_policy=removal,
             max_image_count=settings.image_retention_count,
-            log_retention_days=settings.log_retention_days,
+            logs=self.logs,
         )
         content: _Content = {
             "data_bucket": self.data_bucket,
@@ -157,7 +159,8 @@ class PlatformStack(EnvironmentStack):
         self.metrics_policy = final_metrics_policy(
             self, "FinalMetricsPolicy", artifacts_bucket=self.artifacts_bucket, name_prefix=self.name_prefix
         )
-        # However a version is approved (sagemaker_ops, the console, auto_approve), its image is kept.
+        # However a version is approved (sagemaker_ops, the console, auto_approve), its image is kept. A call alike in
+        # shape only to the inference stack's AsyncEndpointMonitoring(...) (duplicates pairs them).
         self.approved_images = ApprovedImageKeeper(
             self,
             "ApprovedImages",
@@ -165,8 +168,7 @@ class PlatformStack(EnvironmentStack):
             registry=self.registry,
             repository=self.image.repository,
             encryption_key=self.key,
-            log_retention_days=settings.log_retention_days,
-            removal_policy=removal,
+            logs=self.logs,
         )
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key, email=settings.alarm_email).topic
         # Each asynchronous request's success or error is news to the caller waiting on it, not to the on-call:
@@ -181,12 +183,10 @@ class PlatformStack(EnvironmentStack):
                 self,
                 "JobLogGroups",
                 names=SAGEMAKER_JOB_LOG_GROUPS,
-                encryption_key=self.key,
-                retention_days=settings.log_retention_days,
                 # Account-wide names SageMaker creates itself on any environment's first job: kept when
                 # the stack goes, and adopted when it (or SageMaker) made them first, which CloudFormation
                 # does for a retained, statically named log group (`cdk deploy --import-existing-resources`).
-                removal_policy=cdk.RemovalPolicy.RETAIN,
+                logs=replace(self.logs, removal_policy=cdk.RemovalPolicy.RETAIN),
             )
 
         for name, value in {

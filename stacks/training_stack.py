@@ -106,8 +106,7 @@ class TrainingStack(EnvironmentStack):
             ),
             quality_gate=QualityGate(gate.metric, gate.threshold, gate.higher_is_better) if gate else None,
             tags=self.job_tags,
-            log_retention_days=settings.log_retention_days,
-            removal_policy=self.removal,
+            logs=self.log_settings(platform.key),
             tuning=TuningOptions.from_settings(
                 settings.tuning,
                 training.hyperparameters,

@@ -32,6 +32,7 @@ from local_sagemaker.server import MotoServer
 from sagemaker_constructs import (
     AlgorithmImage,
     InstanceVariant,
+    LogSettings,
     RealtimeEndpoint,
     SageMakerExecutionRole,
     SageMakerModel,
@@ -272,6 +273,16 @@ def definition(template: Mapping[str, Any]) -> dict[str, Any]:
     return states
 
 
+# -- builders for the constructs that make log groups ---------------------------------------------
+
+
+def log_settings(
+    key: kms.IKey, *, retention_days: int = 30, removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
+) -> LogSettings:
+    """Log groups under `key`, kept 30 days and retained with the stack, unless told otherwise."""
+    return LogSettings(key, retention_days, removal_policy)
+
+
 # -- builders for the inference constructs ---------------------------------------------------------
 
 
@@ -280,6 +291,7 @@ class Platform:
     """The platform pieces a model needs (the `platform` fixture builds them in the test stack)."""
 
     key: kms.Key
+    logs: LogSettings
     artifacts: s3.Bucket
     image: AlgorithmImage
     role: SageMakerExecutionRole
@@ -287,6 +299,7 @@ class Platform:
 
 def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
     key = kms.Key(stack, "Key")
+    logs = log_settings(key)
     artifacts = s3.Bucket(stack, "Artifacts")
     image = AlgorithmImage(
         stack,
@@ -295,7 +308,7 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
         encryption_key=key,
         removal_policy=cdk.RemovalPolicy.RETAIN,
         max_image_count=5,
-        log_retention_days=30,
+        logs=logs,
     )
     role = SageMakerExecutionRole(
         stack,
@@ -307,7 +320,7 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
         name_prefix="app-test",
         extra_metric_namespaces=["SageMakerGbdt"],
     )
-    return Platform(key=key, artifacts=artifacts, image=image, role=role)
+    return Platform(key=key, logs=logs, artifacts=artifacts, image=image, role=role)
 
 
 def make_endpoint(
@@ -337,6 +350,7 @@ def make_pipeline(stack: cdk.Stack, platform: Platform, **overrides: Any) -> Tra
         "data_bucket": s3.Bucket(stack, "DataBucket"),
         "artifacts_bucket": platform.artifacts,
         "encryption_key": platform.key,
+        "logs": platform.logs,
         "notification_topic": sns.Topic(stack, "Topic"),
         "metric_definitions": PIPELINE_METRICS,
         "training": TrainingJobOptions("ml.m5.large"),

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from config.contract import INPUT_DATA_PREFIX, TRAINING_PIPELINE_STATE_MACHINE, state_machine_log_group_name
 from sagemaker_constructs.execution_role import SageMakerExecutionRole
+from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model_registry import ModelRegistry
 from sagemaker_constructs.state_machines import (
     logged_state_machine,
@@ -70,13 +71,15 @@ class TrainingPipeline(Construct):
     publish only to the topic, register versions only with the status Register gives them; it never reads the
     buckets, and writes only the final metrics' documents there (with `model_registry`, through `metrics_policy`).
     It logs ALL events
-    with execution data to `log_group` (encrypted, `log_retention_days`) and traces with X-Ray.
+    with execution data to `log_group` and traces with X-Ray.
 
     :param name_prefix: `<app>-<env>`; lowercase letters, digits and '-', short enough that a
         generated execution name (36 characters) still fits SageMaker's 63-character names.
+    :param encryption_key: what the jobs write (volumes, outputs, registered versions) is encrypted with; an
+        argument of its own, as the jobs' data is not the log's.
     :param metric_definitions: SageMaker MetricDefinitions (`Name`, `Regex`), at most 40.
+    :param logs: the key, retention and removal policy of the state machine's log group (`log_group`).
     :param tags: tags of every job and model (e.g. Environment, Project). @default none.
-    :param removal_policy: of the log group. @default RETAIN.
     :param tuning: a hyperparameter tuning job the execution's input may run in place of the single
         training job (`tuning.py`, docs/tuning.md): then ChooseTraining picks NameTuningJob → Tune
         (`createHyperParameterTuningJob.sync`, named `<name_prefix>-<hash of the execution name>`, 32
@@ -107,10 +110,9 @@ class TrainingPipeline(Construct):
         metric_definitions: Sequence[Mapping[str, str]],
         training: TrainingJobOptions,
         transform: TransformJobOptions,
+        logs: LogSettings,
         quality_gate: QualityGate | None = None,
         tags: Mapping[str, str] | None = None,
-        log_retention_days: int = 365,
-        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         tuning: TuningOptions | None = None,
         model_registry: ModelRegistry | None = None,
         auto_approve: bool = False,
@@ -160,7 +162,6 @@ class TrainingPipeline(Construct):
             self.role.add_managed_policy(metrics_policy)
 
         definition = self._definition(training, transform, quality_gate, image_uri, notification_topic)
-        # Called as the drift monitor calls it (duplicates pairs the two calls), with this construct's values.
         self.state_machine, self.log_group = logged_state_machine(
             self,
             "StateMachine",
@@ -168,9 +169,7 @@ class TrainingPipeline(Construct):
             role=self.role,
             policy=self.policy,
             log_group_name=state_machine_log_group_name(name_prefix, TRAINING_PIPELINE_STATE_MACHINE),
-            encryption_key=encryption_key,
-            log_retention_days=log_retention_days,
-            removal_policy=removal_policy,
+            logs=logs,
             comment=f"{name_prefix}: train, evaluate, create model, batch transform, notify",
         )
 

@@ -13,14 +13,15 @@ from aws_cdk.assertions import Match, Template
 
 from config.contract import MAX_APPROVED_IMAGES, approved_image_tag
 from sagemaker_constructs import AlgorithmImage
-from tests.helpers import logical_id
+from tests.helpers import log_settings, logical_id
 
 
 def _image(stack: cdk.Stack, directory: Path, **kwargs: Any) -> AlgorithmImage:
+    key = kms.Key(stack, "Key")
     kwargs.setdefault("removal_policy", cdk.RemovalPolicy.RETAIN)
     kwargs.setdefault("max_image_count", 10)
-    kwargs.setdefault("log_retention_days", 30)
-    return AlgorithmImage(stack, "Image", directory=directory, encryption_key=kms.Key(stack, "Key"), **kwargs)
+    kwargs.setdefault("logs", log_settings(key))
+    return AlgorithmImage(stack, "Image", directory=directory, encryption_key=key, **kwargs)
 
 
 def _statements(template: Template, description_start: str) -> list[dict[str, Any]]:
@@ -116,22 +117,36 @@ def test_the_copy_waits_for_its_permissions(stack: cdk.Stack, container_director
     assert {logical_id(stack, "Image/CopyPolicy"), logical_id(stack, "Image/CopyLogsPolicy")} <= set(copy["DependsOn"])
 
 
-def test_the_copy_functions_log_group_has_retention_and_the_key(stack: cdk.Stack, container_directory: Path) -> None:
-    """GIVEN a 90-day retention
+def test_the_copy_functions_log_group_has_the_log_settings(stack: cdk.Stack, container_directory: Path) -> None:
+    """GIVEN log settings of a 90-day retention under a key of their own
     WHEN the image construct is synthesized
-    THEN the copy function's log group keeps 90 days and uses the key."""
-    _image(stack, container_directory, log_retention_days=90)
-    Template.from_stack(stack).has_resource_properties(
-        "AWS::Logs::LogGroup", {"RetentionInDays": 90, "KmsKeyId": {"Fn::GetAtt": [Match.any_value(), "Arn"]}}
+    THEN the copy function's log group keeps 90 days and uses that key, and the repository the image's key."""
+    _image(stack, container_directory, logs=log_settings(kms.Key(stack, "LogKey"), retention_days=90))
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"RetentionInDays": 90, "KmsKeyId": {"Fn::GetAtt": [logical_id(stack, "LogKey"), "Arn"]}}
+    )
+    template.has_resource_properties(
+        "AWS::ECR::Repository",
+        {
+            "EncryptionConfiguration": {
+                "EncryptionType": "KMS",
+                "KmsKey": {"Fn::GetAtt": [logical_id(stack, "Key"), "Arn"]},
+            }
+        },
     )
 
 
 def test_destroy_empties_the_repository_on_delete(stack: cdk.Stack, container_directory: Path) -> None:
-    """GIVEN the DESTROY policy WHEN the repository is synthesized THEN it is emptied and deleted with the stack."""
+    """GIVEN the DESTROY policy for the image and log settings that retain
+    WHEN the repository is synthesized
+    THEN it is emptied and deleted with the stack, and the copy function's log group is kept."""
     _image(stack, container_directory, removal_policy=cdk.RemovalPolicy.DESTROY)
-    Template.from_stack(stack).has_resource(
+    template = Template.from_stack(stack)
+    template.has_resource(
         "AWS::ECR::Repository", {"Properties": Match.object_like({"EmptyOnDelete": True}), "DeletionPolicy": "Delete"}
     )
+    template.has_resource("AWS::Logs::LogGroup", {"DeletionPolicy": "Retain"})
 
 
 def test_a_directory_without_a_dockerfile_is_rejected(stack: cdk.Stack, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Template
 
 from sagemaker_constructs import ModelRegistry
 from sagemaker_constructs.approved_images import ApprovedImageKeeper
+from tests.helpers import log_settings
 from tests.sagemaker_constructs.state_machine import Execution, ServiceAnswers, TaskFailedError, definition_of, run
 
 VERSION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/app-dev/7"
@@ -21,15 +22,15 @@ MANIFEST = '{"schemaVersion": 2}'
 
 def _keeper(stack: cdk.Stack) -> dict[str, Any]:
     """The construct in `stack`, synthesized: its template."""
+    key = kms.Key(stack, "Key")
     ApprovedImageKeeper(
         stack,
         "ApprovedImages",
         name_prefix="app-dev",
         registry=ModelRegistry(stack, "Registry", group_name="app-dev", description="dev"),
         repository=ecr.Repository(stack, "Repository"),
-        encryption_key=kms.Key(stack, "Key"),
-        log_retention_days=30,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
+        encryption_key=key,
+        logs=log_settings(key, removal_policy=cdk.RemovalPolicy.DESTROY),
     )
     return dict(Template.from_stack(stack).to_json())
 

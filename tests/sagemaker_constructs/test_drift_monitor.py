@@ -52,7 +52,7 @@ def _monitor(stack: cdk.Stack, platform: Platform, **overrides: Any) -> DriftMon
         "encryption_key": platform.key,
         "alarm_topic": sns.Topic(stack, "Topic"),
         "metrics_namespace": "app",
-        "log_retention_days": 30,
+        "logs": platform.logs,
         **overrides,
     }
     return DriftMonitor(stack, "Drift", **arguments)

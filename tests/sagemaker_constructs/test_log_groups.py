@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 
 from config.contract import SAGEMAKER_JOB_LOG_GROUPS
 from sagemaker_constructs import EncryptedLogGroups
+from tests.helpers import log_settings
 
 
 def test_the_job_log_groups_are_the_ones_sagemaker_writes_to() -> None:
@@ -29,9 +30,7 @@ def _job_log_groups(stack: cdk.Stack, names: Sequence[str]) -> EncryptedLogGroup
         stack,
         "Jobs",
         names=names,
-        encryption_key=kms.Key(stack, "Key"),
-        retention_days=90,
-        removal_policy=cdk.RemovalPolicy.RETAIN,
+        logs=log_settings(kms.Key(stack, "Key"), retention_days=90),
     )
 
 

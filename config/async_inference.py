@@ -32,10 +32,7 @@ SERVERLESS_EXCLUSIONS_DOC = (
     "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html (asynchronous inference runs on "
     "instances; a serverless variant has none)"
 )
-DATA_CAPTURE_DOC = (
-    "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html (capture from real-time "
-    "endpoints and batch transform; the drift monitor here reads real-time capture records only)"
-)
+DATA_CAPTURE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html"
 
 
 class AsyncInferenceSettings(_Frozen):

@@ -23,6 +23,7 @@ from config.contract import (
     SERVERLESS_MEMORY_STEP_MB,
 )
 from config.inference_component import (
+    COMPONENT_AUTOSCALING_DOC,
     COMPONENT_DEPLOYMENT_REFERENCE,
     MODEL_MONITOR_GUIDE,
     InferenceComponentSettings,
@@ -178,6 +179,61 @@ class VpcSettings(_Frozen):
     )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An endpoint setting a hosting mode cannot keep: why, and the AWS page that says so."""
+
+    setting: str
+    why: str
+    doc: str
+
+
+# Each hosting mode (the EndpointSettings field that chooses it) -> the endpoint settings it refuses when they are
+# set, i.e. not left at their default.
+REFUSED_BY_MODE: dict[str, tuple[Refusal, ...]] = {
+    "inference_component": (
+        Refusal(
+            "autoscaling",
+            "it sizes instance variants; an inference component scales its copies with "
+            "inference_component.min_copies/max_copies/max_requests_per_second instead",
+            COMPONENT_AUTOSCALING_DOC,
+        ),
+        Refusal(
+            "deployment",
+            "blue/green canary or linear shifting of the endpoint does not apply to an inference component, whose "
+            "model changes by UpdateInferenceComponent's rolling update; host on variants to shift traffic",
+            COMPONENT_DEPLOYMENT_REFERENCE,
+        ),
+        Refusal(
+            "data_capture_percentage",
+            "Model Monitor, which reads the captured data, supports endpoints that host a single model; host on "
+            "variants to capture data and monitor drift",
+            MODEL_MONITOR_GUIDE,
+        ),
+    ),
+    "asynchronous": (
+        Refusal(
+            "autoscaling",
+            "it follows real-time traffic; an asynchronous endpoint scales on its backlog between "
+            "asynchronous.min_instances and max_instances",
+            ASYNC_AUTOSCALE_DOC,
+        ),
+        Refusal(
+            "deployment",
+            "canary or linear shifting needs rollback alarms on invocations, which an asynchronous endpoint does not "
+            "publish, and a fleet to split, which scales to zero",
+            ASYNC_MONITOR_DOC,
+        ),
+        Refusal(
+            "data_capture_percentage",
+            "SageMaker captures data from real-time endpoints and batch transform, and the drift monitor reads "
+            "real-time capture records only",
+            DATA_CAPTURE_DOC,
+        ),
+    ),
+}
+
+
 class EndpointSettings(_Frozen):
     """The real-time endpoint: which model it serves, on what, and how it changes."""
 
@@ -245,7 +301,7 @@ class EndpointSettings(_Frozen):
             "variants (instances)": bool(self.variants) and self.asynchronous is None,
             "serverless": self.serverless is not None,
             "inference_component": self.inference_component is not None,
-            # Without variants, _asynchronous_keeps_what_it_can says what it lacks.
+            # Without variants, _mode_keeps_what_it_can says what it lacks.
             "variants + asynchronous": self.asynchronous is not None,
         }
         if sum(modes.values()) != 1:
@@ -254,60 +310,32 @@ class EndpointSettings(_Frozen):
         return self
 
     @model_validator(mode="after")
-    def _component_keeps_no_instance_feature(self) -> EndpointSettings:
-        if self.inference_component is None:
-            return self
-        problems = []
-        if self.autoscaling is not None:
-            problems.append(
-                "autoscaling sizes instance variants: an inference component scales its copies with "
-                "inference_component.min_copies/max_copies/max_requests_per_second instead"
-            )
-        if self.deployment is not None:
-            problems.append(
-                "deployment (blue/green canary or linear shifting of the endpoint) does not apply to an inference "
-                "component, whose model changes by UpdateInferenceComponent's rolling update "
-                f"({COMPONENT_DEPLOYMENT_REFERENCE}): remove deployment or host on variants"
-            )
-        if self.data_capture_percentage:
-            problems.append(
-                "data_capture_percentage must be 0 with inference_component: Model Monitor, which reads the "
-                f"captured data, supports endpoints that host a single model ({MODEL_MONITOR_GUIDE}); host on "
-                "variants to capture data and monitor drift"
-            )
+    def _mode_keeps_what_it_can(self) -> EndpointSettings:
+        problems = [] if self.asynchronous is None else self._asynchronous_fleet_problems(self.asynchronous)
+        for mode, refusals in REFUSED_BY_MODE.items():
+            if getattr(self, mode) is not None:
+                problems += [problem for refusal in refusals if (problem := self._refused(mode, refusal))]
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
-    @model_validator(mode="after")
-    def _asynchronous_keeps_what_it_can(self) -> EndpointSettings:
-        if self.asynchronous is None:
-            return self
-        problems = []
+    def _refused(self, mode: str, refusal: Refusal) -> str | None:
+        """What is wrong when `refusal.setting` is set (not its default) with hosting `mode`; None when it is not."""
+        unset = type(self).model_fields[refusal.setting].default
+        if getattr(self, refusal.setting) == unset:
+            return None
+        must = "must not be set" if unset is None else f"must be {unset}"
+        return f"{refusal.setting} {must} with {mode}: {refusal.why} ({refusal.doc})"
+
+    def _asynchronous_fleet_problems(self, asynchronous: AsyncInferenceSettings) -> list[str]:
         if len(self.variants) != 1:
-            problems.append(
-                f"asynchronous serves one variant (its backlog is the endpoint's), got {len(self.variants)}"
-            )
-        elif self.variants[0].initial_instance_count > self.asynchronous.max_instances:
-            problems.append(
+            return [f"asynchronous serves one variant (its backlog is the endpoint's), got {len(self.variants)}"]
+        if self.variants[0].initial_instance_count > asynchronous.max_instances:
+            return [
                 f"variants.0.initial_instance_count ({self.variants[0].initial_instance_count}) must not exceed "
-                f"asynchronous.max_instances ({self.asynchronous.max_instances})"
-            )
-        if self.autoscaling is not None:
-            problems.append(
-                "autoscaling is for real-time traffic; an asynchronous endpoint scales on its backlog between "
-                f"asynchronous.min_instances and max_instances ({ASYNC_AUTOSCALE_DOC})"
-            )
-        if self.deployment is not None:
-            problems.append(
-                "deployment (canary/linear) needs rollback alarms on invocations, which an asynchronous endpoint "
-                f"does not publish ({ASYNC_MONITOR_DOC}), and a fleet to split, which scales to zero"
-            )
-        if self.data_capture_percentage:
-            problems.append(f"data_capture_percentage must be 0 with asynchronous ({DATA_CAPTURE_DOC})")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+                f"asynchronous.max_instances ({asynchronous.max_instances})"
+            ]
+        return []
 
     @model_validator(mode="after")
     def _fleet_within_ceiling(self) -> EndpointSettings:

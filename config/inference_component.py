@@ -26,6 +26,11 @@ COMPONENT_DEPLOYMENT_REFERENCE = (
 # Model Monitor (and the data capture it reads) supports endpoints that host a single model; an endpoint of
 # inference components hosts models as components, and its capture records name no component.
 MODEL_MONITOR_GUIDE = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor.html"
+# Application Auto Scaling scales an endpoint variant's instances (sagemaker:variant:DesiredInstanceCount) and an
+# inference component's copies (sagemaker:inference-component:DesiredCopyCount), each its own scalable target.
+COMPONENT_AUTOSCALING_DOC = (
+    "https://docs.aws.amazon.com/autoscaling/application/userguide/services-that-can-integrate-sagemaker.html"
+)
 
 
 def _at_least(shape: str, member: str, unit: str = "") -> AfterValidator:

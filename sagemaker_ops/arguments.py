@@ -14,6 +14,7 @@ import math
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -85,8 +86,19 @@ def _number(text: str, what: str) -> float:
     return value
 
 
-def seconds(high: float) -> Callable[[str], float]:
-    """A `type=` for a number of seconds from MIN_POLL_SECONDS to `high`."""
+@dataclass(frozen=True)
+class Bounded:
+    """A `type=` for a number within bounds that says them: the help shows `allowed`, the error repeats it."""
+
+    allowed: str
+    parse: Callable[[str], float]
+
+    def __call__(self, text: str) -> float:
+        return self.parse(text)
+
+
+def seconds(high: float) -> Bounded:
+    """A number of seconds from MIN_POLL_SECONDS to `high`."""
     allowed = f"a number of seconds from {MIN_POLL_SECONDS:g} to {high:.10g}"
 
     def parse(text: str) -> float:
@@ -95,19 +107,20 @@ def seconds(high: float) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
         return value
 
-    return parse
+    return Bounded(allowed, parse)
 
 
-def count(high: int) -> Callable[[str], int]:
-    """A `type=` for a whole number from 1 to `high`."""
+def count(high: int) -> Bounded:
+    """A whole number from 1 to `high`."""
+    allowed = f"a whole number from 1 to {high}"
 
     def parse(text: str) -> int:
         digits = text.strip()
         if not _DIGITS.fullmatch(digits) or not 1 <= int(digits) <= high:
-            raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {high}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
         return int(digits)
 
-    return parse
+    return Bounded(allowed, parse)
 
 
 def duration(text: str) -> timedelta:

@@ -191,15 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far back, e.g. 30s, 10m, 2h, 1d (default 10m)",
     )
     logs.add_argument("--follow", action="store_true", help="keep printing new events until --timeout")
-    # A call of _number like the common options' (duplicates pairs them): another option, type and bounds.
-    _number(
-        logs,
-        "--limit",
-        arguments.count(arguments.MAX_LOG_EVENTS),
-        1000,
-        "at most this many events",
-        bounds=f"at most {arguments.MAX_LOG_EVENTS}",
-    )
+    _number(logs, "--limit", arguments.count(arguments.MAX_LOG_EVENTS), 1000, "at most this many events")
 
     promote = command(
         "promote",
@@ -263,21 +255,9 @@ def _common_options() -> _Parser:
     )
     common.add_argument("--config", type=Path, default=DEFAULT_CONFIG_FILE, help="configuration file")
     common.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    _number(common, "--timeout", arguments.seconds(arguments.MAX_WAIT_SECONDS), 3600.0, "seconds to wait at most")
     _number(
-        common,
-        "--timeout",
-        arguments.seconds(arguments.MAX_WAIT_SECONDS),
-        3600.0,
-        "seconds to wait at most",
-        bounds=f"at most {arguments.MAX_WAIT_SECONDS:.10g}",
-    )
-    _number(
-        common,
-        "--poll-seconds",
-        arguments.seconds(arguments.MAX_POLL_SECONDS),
-        15.0,
-        "seconds between status checks",
-        bounds=f"from {arguments.MIN_POLL_SECONDS:g}",
+        common, "--poll-seconds", arguments.seconds(arguments.MAX_POLL_SECONDS), 15.0, "seconds between status checks"
     )
     return common
 
@@ -294,18 +274,10 @@ def _capacity_wait(*commands: argparse.ArgumentParser) -> None:
         )
 
 
-def _number(
-    parser: argparse.ArgumentParser,
-    flag: str,
-    kind: Callable[[str], float],
-    default: float,
-    what: str,
-    *,
-    bounds: str = "",
-) -> None:
-    """A numeric option whose help shows the default it is given (argparse's %(default)g), and its bounds."""
-    shown = ", ".join(["default %(default)g", *([bounds] if bounds else [])])
-    parser.add_argument(flag, type=kind, default=default, help=f"{what} ({shown})")
+def _number(parser: argparse.ArgumentParser, flag: str, kind: arguments.Bounded, default: float, what: str) -> None:
+    """A numeric option whose help shows the default it is given (argparse's %(default)g) and the bounds its type
+    enforces."""
+    parser.add_argument(flag, type=kind, default=default, help=f"{what} (default %(default)g; {kind.allowed})")
 
 
 _PACKAGE_HELP = "a version of the environment's model package group: <n>, <group>/<n> or its ARN"

@@ -68,10 +68,20 @@ MISTAKES = cases(
         "with-realtime-autoscaling",
         "autoscaling",
         {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 10},
-        r"scales on its backlog .*async-inference-autoscale\.html",
+        r"autoscaling must not be set with asynchronous: .*scales on its backlog .*async-inference-autoscale\.html\)$",
     ),
-    ("with-canary", "deployment", {"strategy": "canary"}, r"does not publish \(.*async-inference-monitor\.html"),
-    ("with-data-capture", "data_capture_percentage", 100, r"model-monitor-data-capture\.html"),
+    (
+        "with-canary",
+        "deployment",
+        {"strategy": "canary"},
+        r"deployment must not be set with asynchronous: .*does not publish.*\(\S+/async-inference-monitor\.html\)$",
+    ),
+    (
+        "with-data-capture",
+        "data_capture_percentage",
+        100,
+        r"data_capture_percentage must be 0 with asynchronous: .*real-time.*\(\S+/model-monitor-data-capture\.html\)$",
+    ),
     ("min-above-max", "asynchronous.min_instances", 3, r"min_instances \(3\) must not exceed max_instances \(2\)"),
     ("negative-min", "asynchronous.min_instances", -1, "greater than or equal to 0"),
     ("no-max", "asynchronous.max_instances", 0, "greater than or equal to 1"),
@@ -107,6 +117,27 @@ def test_every_mistake_in_the_asynchronous_table_names_environment_and_field(
     set_at(raw, f"environments.dev.endpoint.{field}", value)
     with pytest.raises(ConfigError, match=rf"environment 'dev': (.|\n)*{error}"):
         parse_config(raw, default_account=TEST_ACCOUNT)
+
+
+def test_everything_an_asynchronous_endpoint_cannot_keep_is_named_at_once(raw: Raw) -> None:
+    """GIVEN dev asynchronous on two variants, with real-time autoscaling, a canary and data capture
+    WHEN the configuration is loaded THEN one error names all four, so one edit fixes the section."""
+    endpoint = raw["environments"]["dev"]["endpoint"]
+    endpoint["variants"] = [{**endpoint["variants"][0], "name": name, "weight": 0.5} for name in "ab"]
+    endpoint["autoscaling"] = {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 10}
+    endpoint["deployment"] = {"strategy": "canary"}
+    endpoint["data_capture_percentage"] = 10
+    with pytest.raises(ConfigError) as refused:
+        parse_config(raw, default_account=TEST_ACCOUNT)
+    message = str(refused.value)
+    named = [
+        "environment 'dev': endpoint: asynchronous serves one variant (its backlog is the endpoint's), got 2; ",
+        "; autoscaling must not be set with asynchronous: ",
+        "; deployment must not be set with asynchronous: ",
+        "; data_capture_percentage must be 0 with asynchronous: ",
+    ]
+    assert all(problem in message for problem in named), message
+    assert sorted(named, key=message.index) == named
 
 
 def test_a_no_invocations_alarm_is_refused_on_an_asynchronous_endpoint(raw: Raw) -> None:

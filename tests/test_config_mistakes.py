@@ -239,20 +239,21 @@ COMPONENT_MISTAKES = [
         "canary-on-a-component",
         "environments.dev.endpoint.deployment",
         {"strategy": "canary"},
-        r"deployment \(blue/green canary or linear shifting of the endpoint\) does not apply to an inference component"
-        r".*API_InferenceComponentDeploymentConfig\.html",
+        r"deployment must not be set with inference_component: blue/green canary or linear shifting of the endpoint "
+        r"does not apply to an inference component.*\(https://\S+/API_InferenceComponentDeploymentConfig\.html\)$",
     ),
     (
         "capture-on-a-component",
         "environments.dev.endpoint.data_capture_percentage",
         100,
-        r"data_capture_percentage must be 0 with inference_component: Model Monitor.*model-monitor\.html",
+        r"data_capture_percentage must be 0 with inference_component: Model Monitor.*\(https://\S+/model-monitor\.html\)$",
     ),
     (
         "instance-autoscaling-on-a-component",
         "environments.dev.endpoint.autoscaling",
         {"min_capacity": 1, "max_capacity": 2, "max_requests_per_second": 10},
-        r"autoscaling sizes instance variants: an inference component scales its copies",
+        r"autoscaling must not be set with inference_component: it sizes instance variants; an inference component "
+        r"scales its copies.*\(https://\S+/services-that-can-integrate-sagemaker\.html\)$",
     ),
     (
         "silence-pages-on-an-endpoint-idle-by-design",

@@ -34,6 +34,7 @@ from tests.deploy_readiness.requirements import (
     ASYNC_TOPIC_ACTIONS,
     AUTOSCALING_DOC,
     BOUNDARY_DOC,
+    CUSTOM_RESOURCE_ACTION,
     CUSTOM_RESOURCE_CALLS,
     CUSTOM_RESOURCE_DOC,
     EXCUSED,
@@ -106,6 +107,21 @@ def excused(resource_type: str, action: str, properties: Mapping[str, Any]) -> b
         and not excuse.needed_when(properties)
         for excuse in EXCUSED
     )
+
+
+def needed_handler_permissions(kind: str, properties: Mapping[str, Any], region: str) -> dict[str, str] | None:
+    """`{action: handler}`: what CloudFormation calls with its execution role to deploy a `kind` resource with
+    `properties` in `region` (the IAM actions its registry schema's handlers list, less the `EXCUSED` ones those
+    properties never need), each with the first handler that lists it; None when `kind` has no schema."""
+    handlers = handler_permissions(kind, region)
+    if handlers is None:
+        return None
+    needed: dict[str, str] = {}
+    for handler in HANDLERS:
+        for action in handlers.get(handler, ()):
+            if is_iam_action(action) and not excused(kind, action, properties):
+                needed.setdefault(action, handler)
+    return needed
 
 
 class Checker:
@@ -214,21 +230,16 @@ class Checker:
             if kind.startswith("Custom::"):
                 self._custom_resource(stack, where, kind, properties)
                 continue
-            handlers = handler_permissions(kind, stack.region)
-            if handlers is None:
+            needed = needed_handler_permissions(kind, properties, stack.region)
+            if needed is None:
                 self.findings.append(
                     Finding(where, "no registry schema and no entry in CUSTOM_RESOURCE_CALLS", CUSTOM_RESOURCE_DOC)
                 )
                 continue
-            seen: set[str] = set()
-            for handler in HANDLERS:
-                for action in handlers.get(handler, ()):
-                    if action in seen or not is_iam_action(action) or excused(kind, action, properties):
-                        continue
-                    seen.add(action)
-                    source = SCHEMA_DOC.format(type=kind, handler=handler)
-                    for request in self._handler_requests(stack, logical_id, resource, action):
-                        self._require(self.execution, request, where, source, "the CloudFormation execution role")
+            for action, handler in needed.items():
+                source = SCHEMA_DOC.format(type=kind, handler=handler)
+                for request in self._handler_requests(stack, logical_id, resource, action):
+                    self._require(self.execution, request, where, source, "the CloudFormation execution role")
 
     def _handler_requests(  # noqa: PLR0911 - one return per kind of target, in one place
         self, stack: Stack, logical_id: str, resource: Mapping[str, Any], action: str
@@ -293,7 +304,7 @@ class Checker:
         function = self.deployment.resolve(properties.get("ServiceToken"), stack)
         self._require(
             self.execution,
-            Request("lambda:InvokeFunction", function, self._context(stack)),
+            Request(CUSTOM_RESOURCE_ACTION, function, self._context(stack)),
             where,
             CUSTOM_RESOURCE_DOC,
             "the CloudFormation execution role",

@@ -35,6 +35,8 @@ CUSTOM_RESOURCE_DOC = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-custom-resources-lambda.html "
     "(CloudFormation invokes the ServiceToken function with the stack's credentials)"
 )
+# What CloudFormation calls for a custom resource (no registry schema): its provider function (CUSTOM_RESOURCE_DOC).
+CUSTOM_RESOURCE_ACTION = "lambda:InvokeFunction"
 STEP_FUNCTIONS_SAGEMAKER_DOC = "https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html"
 LOGS_KMS_DOC = (
     "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html (the key policy lets "

@@ -261,6 +261,8 @@ def test_where_a_version_is_served_the_scores_are_its_not_the_candidate_s(stack:
     assert (message["scored_with"], message["model_package"]) == (SERVED_ARN, VERSION_ARN)
 
 
+# Opens as the no-gate test does (duplicates pairs them: GIVEN a pipeline, WHEN it runs, THEN it succeeded), each
+# with another pipeline; a helper hiding the run or its success would hide the WHEN and the first THEN.
 def test_without_a_served_version_a_run_registers_its_candidate_and_scores_nothing(
     stack: cdk.Stack, platform: Platform
 ) -> None:

@@ -6,6 +6,7 @@ The line names the option and what it allows; there is no traceback, and botocor
 
 from __future__ import annotations
 
+import argparse
 import tomllib
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,7 @@ from botocore.client import BaseClient
 
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops import arguments
-from sagemaker_ops.cli import USAGE
+from sagemaker_ops.cli import USAGE, build_parser
 from scripts.demo_swap import to_toml
 from tests import declared
 from tests.conftest import ROOT
@@ -201,6 +202,22 @@ def test_a_worst_value_exits_2_with_one_line_naming_it(
     assert named in err[0]
     assert "Traceback" not in err[0]
     assert out == ""
+
+
+def test_every_numeric_option_s_help_says_the_bounds_its_type_enforces() -> None:
+    # GIVEN every command's options WHEN their help is read
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    numeric = {
+        (name, action.dest): str(action.help) % {"default": action.default}
+        for name, command in commands.choices.items()
+        for action in command._actions
+        if isinstance(action.type, arguments.Bounded)
+    }
+    # THEN each numeric option says its default and what its type accepts, e.g. --limit's upper bound
+    assert {dest for _, dest in numeric} == {"timeout", "poll_seconds", "limit", "capacity_wait"}
+    assert numeric["logs", "limit"] == "at most this many events (default 1000; a whole number from 1 to 100000)"
+    assert numeric["status", "poll_seconds"].endswith("(default 15; a number of seconds from 0.01 to 3600)")
 
 
 def test_with_json_a_usage_error_is_the_one_json_document(capsys: pytest.CaptureFixture[str]) -> None:

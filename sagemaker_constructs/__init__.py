@@ -1,6 +1,7 @@
 """The app's own constructs: one module per construct, each owning its resources and their wiring."""
 
 from sagemaker_constructs.alarm_topic import AlarmTopic
+from sagemaker_constructs.alarms import AlarmDefaults
 from sagemaker_constructs.algorithm_image import AlgorithmImage
 from sagemaker_constructs.async_autoscaling import AsyncEndpointAutoScaling
 from sagemaker_constructs.async_monitoring import AsyncEndpointMonitoring
@@ -31,6 +32,7 @@ from sagemaker_constructs.training_pipeline import (
 )
 
 __all__ = [
+    "AlarmDefaults",
     "AlarmThresholds",
     "AlarmTopic",
     "AlgorithmImage",

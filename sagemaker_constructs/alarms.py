@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TypedDict, Unpack
 
+import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from sagemaker_constructs.realtime_endpoint import RealtimeEndpoint
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ALARM_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
@@ -57,3 +64,83 @@ def notifying_alarm(
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
     return alarm
+
+
+@dataclass(frozen=True)
+class AlarmDefaults:
+    """What every alarm watching one endpoint shares, as cdk-monitoring-constructs' AlarmFactoryDefaults
+    (lib/common/alarm/AlarmFactory.ts) carries the action, name prefix and evaluation periods of every alarm it makes.
+
+    :param topic: notified on ALARM and on OK.
+    :param name_prefix: alarm names are `<name_prefix>-<what>`. @default the endpoint's name.
+    :param evaluation: how long a metric must breach (every 1-minute period of it) before the alarm fires; an alarm
+        may declare its own. @default 5 minutes.
+    """
+
+    topic: sns.ITopic
+    name_prefix: str | None = None
+    evaluation: cdk.Duration = cdk.Duration.minutes(5)
+
+    @property
+    def periods(self) -> int:
+        return int(self.evaluation.to_minutes())
+
+    def problems(self, field: str) -> list[str]:
+        """What is wrong with these defaults, each naming `field` (the argument they came in)."""
+        minutes = self.evaluation.to_minutes()
+        return [] if 1 <= minutes <= 60 else [f"{field}.evaluation must be 1-60 minutes, got {minutes:g}"]
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One paging alarm as data, as cdk-monitoring-constructs declares its alarms; `make_alarms` makes it.
+
+    Its description reads `<endpoint>: <what>. Likely causes: <causes>. First action: <action>.`, so whoever is paged
+    knows where, what, why and what to do first.
+
+    :param id: the construct id (PascalCase), also the alarm name's last part (kebab case).
+    :param metric: builds the metric, only for an alarm that is made (a container metric needs a namespace).
+    :param periods: @default the defaults' evaluation.
+    :param rolls_back: also on the endpoint's auto-rollback, so a deployment that trips it goes back to the old fleet.
+    """
+
+    id: str
+    metric: Callable[[], cloudwatch.Metric | cloudwatch.MathExpression]
+    what: str
+    causes: str
+    action: str
+    threshold: float
+    comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+    missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING
+    periods: int | None = None
+    rolls_back: bool = False
+
+
+def make_alarms(
+    scope: Construct, endpoint: RealtimeEndpoint, defaults: AlarmDefaults, specs: Iterable[AlarmSpec]
+) -> list[cloudwatch.Alarm]:
+    """An alarm per spec on `endpoint`, in order, under `scope`, notifying `defaults.topic` on ALARM and OK."""
+    action = cloudwatch_actions.SnsAction(defaults.topic)
+    prefix = defaults.name_prefix or endpoint.endpoint_name
+    alarms = []
+    for spec in specs:
+        periods = spec.periods or defaults.periods
+        alarm = notifying_alarm(
+            scope,
+            spec.id,
+            spec.metric(),
+            action=action,
+            alarm_name=make_alarm_name(prefix, spec.id),
+            alarm_description=(
+                f"{endpoint.endpoint_name}: {spec.what}. Likely causes: {spec.causes}. First action: {spec.action}."
+            ),
+            threshold=spec.threshold,
+            comparison_operator=spec.comparison,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            treat_missing_data=spec.missing,
+        )
+        if spec.rolls_back:
+            endpoint.add_rollback_alarm(alarm)
+        alarms.append(alarm)
+    return alarms

@@ -8,15 +8,16 @@ idle at zero instances, which publishes nothing, never pages.
 
 from __future__ import annotations
 
+from functools import partial
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from sagemaker_constructs.alarms import make_alarm_name, notifying_alarm
+from sagemaker_constructs.alarms import AlarmSpec, make_alarms
 from sagemaker_constructs.async_autoscaling import asynchronous_only, backlog_metric
-from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
+from sagemaker_constructs.endpoint_monitoring import EndpointMonitoring
+from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE
 from sagemaker_constructs.validation import raise_if_any
 
 # AWS spells it with three s (async-inference-monitor.html); the metric exists under that name only.
@@ -26,33 +27,30 @@ DELIVERY_FAILURES = ("RequestDownloadFailures", "ResponseUploadFailures", "Notif
 
 
 class AsyncEndpointMonitoring(Construct):
-    """Alarms and widgets for an asynchronous endpoint's queue, notifying `alarm_topic` on ALARM and OK.
+    """Alarms and widgets for the queue of the asynchronous endpoint `monitoring` watches, beside its own.
 
-    Alarms: `BacklogAge` (the oldest queued request waited longer than `max_backlog_age`: the queue is not
-    being worked, e.g. a scale-out from zero that fails), `InvocationFailureRate` (more than
-    `failure_rate_percent` of the processed requests failed, over `evaluation` minutes) and
-    `DeliveryFailures` (any request SageMaker could not download, result it could not upload, or
-    notification it could not publish). Widgets on `dashboard`: the backlog, its age, processing and
+    Alarms, with `monitoring`'s alarm defaults (topic, names, evaluation): `BacklogAge` (the oldest queued request
+    waited longer than `max_backlog_age`: the queue is not being worked, e.g. a scale-out from zero that fails),
+    `InvocationFailureRate` (more than `failure_rate_percent` of the processed requests failed, over the
+    evaluation window) and `DeliveryFailures` (any request SageMaker could not download, result it could not upload,
+    or notification it could not publish). Widgets on `monitoring`'s dashboard: the backlog, its age, processing and
     failures.
 
-    :param evaluation: @default 5 minutes.
+    :param backlog_per_instance: the autoscaling target, drawn on the backlog graph. @default none drawn.
     """
 
-    # Keyword arguments alike in shape to EndpointMonitoring's (duplicates pairs them): the queue's own thresholds.
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
-        endpoint: RealtimeEndpoint,
-        alarm_topic: sns.ITopic,
-        dashboard: cloudwatch.Dashboard,
+        monitoring: EndpointMonitoring,
         max_backlog_age: cdk.Duration,
         failure_rate_percent: float,
         backlog_per_instance: float | None = None,
-        evaluation: cdk.Duration = cdk.Duration.minutes(5),
     ) -> None:
         super().__init__(scope, id_)
+        endpoint = monitoring.endpoint
         errors = asynchronous_only(endpoint, "watch it with EndpointMonitoring alone")
         if not 0 < failure_rate_percent <= 100:
             errors.append(f"failure_rate_percent must be above 0 and at most 100, got {failure_rate_percent}")
@@ -61,58 +59,44 @@ class AsyncEndpointMonitoring(Construct):
         raise_if_any(self, errors)
         self.endpoint = endpoint
         self.variant_name = endpoint.variant_names[0]
-        periods = int(evaluation.to_minutes())
-        action = cloudwatch_actions.SnsAction(alarm_topic)
-        name = endpoint.endpoint_name
         logs = f"read {endpoint.log_group_name} (its data-log streams name each request's inference id)"
-        # The alarms as data (id, metric, description, threshold, periods), made by one call as
-        # cdk-monitoring-constructs declares its alarms: each pages when its metric is above the threshold.
-        pages = (
+        self.alarms = make_alarms(
+            self,
+            endpoint,
+            monitoring.alarm_defaults,
             (
-                "BacklogAge",
-                backlog_metric(endpoint, "ApproximateAgeOfOldestRequest", "Maximum"),
-                f"{name}: the oldest queued request has waited over {max_backlog_age.to_minutes():g} minutes. Likely "
-                "causes: instances that cannot start (capacity, quota, a failing image), max_instances too low for "
-                f"the load. First action: the endpoint's events and {logs}",
-                max_backlog_age.to_seconds(),
-                periods,
-            ),
-            (
-                "InvocationFailureRate",
-                self.metric_failure_rate(),
-                f"{name}: more than {failure_rate_percent:g} % of asynchronous requests failed for {periods} minutes. "
-                "Likely causes: bodies the model rejects or that exceed the payload limit, timeouts, a failing model. "
-                f"First action: the failure objects under the failure path and {logs}",
-                failure_rate_percent,
-                periods,
-            ),
-            (
-                "DeliveryFailures",
-                self.metric_delivery_failures(),
-                f"{name}: SageMaker could not download a request, upload a result or publish a notification. Likely "
-                "causes: the execution role, the key or the topic's policy changed; a request uploaded elsewhere "
-                "than the requests' prefix. First action: compare the role's policy with the endpoint's paths",
-                0,
-                1,
+                AlarmSpec(
+                    "BacklogAge",
+                    partial(backlog_metric, endpoint, "ApproximateAgeOfOldestRequest", "Maximum"),
+                    what=f"the oldest queued request has waited over {max_backlog_age.to_minutes():g} minutes",
+                    causes="instances that cannot start (capacity, quota, a failing image), max_instances too low "
+                    "for the load",
+                    action=f"the endpoint's events and {logs}",
+                    threshold=max_backlog_age.to_seconds(),
+                ),
+                AlarmSpec(
+                    "InvocationFailureRate",
+                    self.metric_failure_rate,
+                    what=f"more than {failure_rate_percent:g} % of asynchronous requests failed for "
+                    f"{monitoring.alarm_defaults.periods} minutes",
+                    causes="bodies the model rejects or that exceed the payload limit, timeouts, a failing model",
+                    action=f"the failure objects under the failure path and {logs}",
+                    threshold=failure_rate_percent,
+                ),
+                AlarmSpec(
+                    "DeliveryFailures",
+                    self.metric_delivery_failures,
+                    what="SageMaker could not download a request, upload a result or publish a notification",
+                    causes="the execution role, the key or the topic's policy changed; a request uploaded elsewhere "
+                    "than the requests' prefix",
+                    action="compare the role's policy with the endpoint's paths",
+                    threshold=0,
+                    periods=1,
+                ),
             ),
         )
-        self.alarms = [
-            notifying_alarm(
-                self,
-                alarm_id,
-                metric,
-                action=action,
-                alarm_name=make_alarm_name(name, alarm_id),
-                alarm_description=description,
-                threshold=threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=evaluations,
-                datapoints_to_alarm=evaluations,
-            )
-            for alarm_id, metric, description, threshold, evaluations in pages
-        ]
         self.backlog_age_alarm, self.failure_rate_alarm, self.delivery_failures_alarm = self.alarms
-        self._add_widgets(dashboard, max_backlog_age, backlog_per_instance)
+        self._add_widgets(monitoring.dashboard, max_backlog_age, backlog_per_instance)
 
     def metric_variant(self, metric_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
         """One of the asynchronous per-variant metrics (InvocationFailures, TimeInBacklog, ...), per minute."""

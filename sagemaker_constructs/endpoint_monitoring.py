@@ -3,19 +3,19 @@ dashboard (endpoint_dashboard.py), as cdk-monitoring-constructs keeps a metric f
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 # The container writes its metrics in CloudWatch embedded metric format (EMF) to its log, so
 # CloudWatch Logs turns them into metrics without any PutMetricData permission.
 from config.contract import CONTAINER
-from sagemaker_constructs.endpoint_alarms import add_alarms
+from sagemaker_constructs.alarms import AlarmDefaults, make_alarms
+from sagemaker_constructs.endpoint_alarms import alarm_specs
 from sagemaker_constructs.endpoint_dashboard import add_widgets
 from sagemaker_constructs.realtime_endpoint import MINUTE, MetricOptions, RealtimeEndpoint
 from sagemaker_constructs.validation import invalid, raise_if_any
@@ -27,7 +27,7 @@ ENDPOINT_DIMENSION, MODEL_VERSION_DIMENSION = CONTAINER.metrics.dimensions[-1]
 
 @dataclass(frozen=True)
 class AlarmThresholds:
-    """When the operational alarms fire (each over `evaluation` minutes, 1-minute periods)."""
+    """When the operational alarms fire (each over the alarm defaults' evaluation, 1-minute periods)."""
 
     server_error_rate_percent: float = 1.0
     model_latency_p99: cdk.Duration = cdk.Duration.millis(500)
@@ -37,11 +37,19 @@ class AlarmThresholds:
     memory_utilization_percent: int = 85
     disk_utilization_percent: int = 80
     no_invocations: cdk.Duration | None = None
-    evaluation: cdk.Duration = cdk.Duration.minutes(5)
+
+    def problems(self, field: str) -> list[str]:
+        """What is wrong with these thresholds, each naming `field` (the argument they came in)."""
+        rates = ("server_error_rate_percent", "container_error_rate_percent", "client_error_rate_percent")
+        return [
+            f"{field}.{rate} must be above 0 and at most 100, got {getattr(self, rate)}"
+            for rate in rates
+            if not 0 < getattr(self, rate) <= 100
+        ]
 
 
 class EndpointMonitoring(Construct):
-    """A dashboard and paging alarms for one variant of `endpoint`, notifying `alarm_topic` on ALARM and OK.
+    """A dashboard and paging alarms for one variant of `endpoint`, notifying `alarm_defaults.topic` on ALARM and OK.
 
     Alarms (names say what, descriptions say likely causes and the first action): 5XX error rate,
     p99 model latency, container error rate (requests the model rejected or the container failed,
@@ -60,12 +68,13 @@ class EndpointMonitoring(Construct):
     instances), instances, data capture volume (`data_capture_bucket_name` with an S3 request
     metrics filter `DataCapture`) and text that says what normal looks like and where the logs are.
 
-    Alarm names are `<alarm_name_prefix>-<what>` (`sagemaker-gbdt-prod-server-error-rate`), so a
+    Alarm names are `<alarm_defaults.name_prefix>-<what>` (`sagemaker-gbdt-prod-server-error-rate`), so a
     page says which endpoint and what is wrong. All argument problems are reported in one ValueError.
 
+    :param alarm_defaults: the topic, the alarm names' prefix and the evaluation window, which
+        AsyncEndpointMonitoring reads from here for the queue's alarms.
     :param variant_name: the variant watched. @default the endpoint's only variant; required when
         it has several.
-    :param alarm_name_prefix: @default the endpoint's name.
     :param container_metrics_namespace: the container's EMF namespace; @default no container widgets.
     :param model_version: the `ModelVersion` the container reports (`SageMakerModel.model_version`);
         the container-error alarm reads it. @default endpoint-wide (every model's requests).
@@ -79,7 +88,7 @@ class EndpointMonitoring(Construct):
         id_: str,
         *,
         endpoint: RealtimeEndpoint,
-        alarm_topic: sns.ITopic,
+        alarm_defaults: AlarmDefaults,
         thresholds: AlarmThresholds,
         dashboard_name: str,
         container_metrics_namespace: str | None = None,
@@ -87,28 +96,21 @@ class EndpointMonitoring(Construct):
         max_capacity: int | None = None,
         data_capture_bucket_name: str | None = None,
         variant_name: str | None = None,
-        alarm_name_prefix: str | None = None,
         model_version: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.model_version = model_version
-        self.variant_name = _check(
-            self,
-            endpoint=endpoint,
-            variant_name=variant_name,
-            thresholds=thresholds,
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
-        )
+        errors = [*thresholds.problems("thresholds"), *alarm_defaults.problems("alarm_defaults")]
+        self.variant_name = _watched_variant(endpoint, variant_name, errors)
+        if min_capacity is not None and max_capacity is not None and min_capacity > max_capacity:
+            errors.append(f"min_capacity ({min_capacity}) must not exceed max_capacity ({max_capacity})")
+        raise_if_any(self, errors)
         self.endpoint = endpoint
-        self.alarm_name_prefix = alarm_name_prefix or endpoint.endpoint_name
+        self.alarm_defaults = alarm_defaults
         self.thresholds = thresholds
         self.container_metrics_namespace = container_metrics_namespace
-        self.alarm_action = cloudwatch_actions.SnsAction(alarm_topic)
-        self.evaluation_periods = int(thresholds.evaluation.to_minutes())
-        self.alarms: list[cloudwatch.Alarm] = []
-        self.client_error_alarm: cloudwatch.Alarm | None = None
-        add_alarms(self, min_capacity)
+        self.alarms = make_alarms(self, endpoint, alarm_defaults, alarm_specs(self, min_capacity))
+        self.client_error_alarm = next((a for a in self.alarms if a.node.id == "ClientErrorRate"), None)
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -119,28 +121,16 @@ class EndpointMonitoring(Construct):
         add_widgets(self, min_capacity, max_capacity, data_capture_bucket_name)
 
     # -- metrics ---------------------------------------------------------------------------------
-    # Each rate is one `_expression` over named metrics, as aws-cdk's endpoint.ts builds each named metric on one
-    # `metric()`: the methods are alike in shape (duplicates pairs them), their expressions and metrics are not.
+    # Each rate is data (below the class) made by `_rate`, as aws-cdk's endpoint.ts builds each named metric on one
+    # `metric()`: the public methods stay, as that file's metric methods do, and only name the rate.
 
     def metric_server_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """5XX answers as a percentage of invocations."""
-        return _expression(
-            "100 * errors / MAX([errors, invocations])",
-            "5XX error rate (%)",
-            period,
-            errors=self.endpoint.metric_server_errors(variant_name=self.variant_name, period=period),
-            invocations=self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
-        )
+        return self._rate(SERVER_ERROR_RATE, period)
 
     def metric_instances(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """Instances serving: invocations divided by invocations per instance (while there is traffic)."""
-        return _expression(
-            "invocations / perinstance",
-            "Instances serving (invocations ÷ invocations per instance)",
-            period,
-            invocations=self.endpoint.metric_invocations(variant_name=self.variant_name, period=period),
-            perinstance=self.endpoint.metric_invocations_per_instance(variant_name=self.variant_name, period=period),
-        )
+        return self._rate(INSTANCES, period)
 
     def metric_container(
         self, metric_name: str, *, model_version: str | None = None, **options: Unpack[MetricOptions]
@@ -174,57 +164,86 @@ class EndpointMonitoring(Construct):
         A caller's mistakes (ClientErrors) are left out: they say nothing about a new model or image,
         and must not roll a deployment back. `model_version`: that model's fleet only.
         """
-        return _expression(
-            "100 * (model + server) / MAX([model + server, requests])",
-            "Container error rate, model rejections and 5xx (%)",
-            period,
-            model=self.metric_container(CONTAINER.metrics.model_errors, model_version=model_version, period=period),
-            server=self.metric_container(CONTAINER.metrics.server_errors, model_version=model_version, period=period),
-            requests=self.metric_container(CONTAINER.metrics.requests, model_version=model_version, period=period),
-        )
+        return self._rate(CONTAINER_ERROR_RATE, period, model_version)
 
     def metric_client_error_rate(self, *, period: cdk.Duration = MINUTE) -> cloudwatch.MathExpression:
         """Requests the callers got wrong (ClientErrors: malformed, unsupported type, too large), % of requests."""
-        return _expression(
-            "100 * client / MAX([client, requests])",
-            "Client error rate (%)",
-            period,
-            client=self.metric_container(CONTAINER.metrics.client_errors, period=period),
-            requests=self.metric_container(CONTAINER.metrics.requests, period=period),
+        return self._rate(CLIENT_ERROR_RATE, period)
+
+    def _rate(self, rate: Rate, period: cdk.Duration, model_version: str | None = None) -> cloudwatch.MathExpression:
+        return cloudwatch.MathExpression(
+            expression=rate.expression,
+            using_metrics={name: read(self, period, model_version) for name, read in rate.metrics.items()},
+            label=rate.label,
+            period=period,
         )
 
 
-def _check(
-    monitoring: EndpointMonitoring,
-    *,
-    endpoint: RealtimeEndpoint,
-    variant_name: str | None,
-    thresholds: AlarmThresholds,
-    min_capacity: int | None,
-    max_capacity: int | None,
-) -> str:
-    """The variant to watch (the only one unless named); raises with every problem of the arguments."""
-    errors: list[str] = []
+# How a rate reads one of its metrics, given the monitoring, the period and the model version (None: every model's;
+# the endpoint's own metrics have no such dimension, only the container's).
+MetricReader = Callable[[EndpointMonitoring, cdk.Duration, str | None], cloudwatch.IMetric]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A metric math expression over named metrics: a rate CloudWatch computes and no service publishes."""
+
+    expression: str
+    label: str
+    metrics: Mapping[str, MetricReader]
+
+
+def _variant(metric: Callable[..., cloudwatch.Metric]) -> MetricReader:
+    """One of the endpoint's metrics (a `RealtimeEndpoint.metric_*`) of the watched variant."""
+    return lambda monitoring, period, _: metric(
+        monitoring.endpoint, variant_name=monitoring.variant_name, period=period
+    )
+
+
+def _container(metric_name: str) -> MetricReader:
+    """One of the container's metrics (config.contract names them), of one model version's fleet if given."""
+    return lambda monitoring, period, version: monitoring.metric_container(
+        metric_name, model_version=version, period=period
+    )
+
+
+SERVER_ERROR_RATE = Rate(
+    "100 * errors / MAX([errors, invocations])",
+    "5XX error rate (%)",
+    {
+        "errors": _variant(RealtimeEndpoint.metric_server_errors),
+        "invocations": _variant(RealtimeEndpoint.metric_invocations),
+    },
+)
+INSTANCES = Rate(
+    "invocations / perinstance",
+    "Instances serving (invocations ÷ invocations per instance)",
+    {
+        "invocations": _variant(RealtimeEndpoint.metric_invocations),
+        "perinstance": _variant(RealtimeEndpoint.metric_invocations_per_instance),
+    },
+)
+CONTAINER_ERROR_RATE = Rate(
+    "100 * (model + server) / MAX([model + server, requests])",
+    "Container error rate, model rejections and 5xx (%)",
+    {
+        "model": _container(CONTAINER.metrics.model_errors),
+        "server": _container(CONTAINER.metrics.server_errors),
+        "requests": _container(CONTAINER.metrics.requests),
+    },
+)
+CLIENT_ERROR_RATE = Rate(
+    "100 * client / MAX([client, requests])",
+    "Client error rate (%)",
+    {"client": _container(CONTAINER.metrics.client_errors), "requests": _container(CONTAINER.metrics.requests)},
+)
+
+
+def _watched_variant(endpoint: RealtimeEndpoint, variant_name: str | None, errors: list[str]) -> str:
+    """The variant to watch: the only one unless named; a problem in `errors` if there is no such variant."""
     only = endpoint.variant_names[0] if len(endpoint.variant_names) == 1 else ""
     variant = only if variant_name is None else variant_name
     if variant not in endpoint.variant_names:
         which = "required: the endpoint has several variants" if variant_name is None else f"got {variant_name!r}"
         errors.append(f"variant_name must be one of {endpoint.variant_names} ({which})")
-    for field in ("server_error_rate_percent", "container_error_rate_percent", "client_error_rate_percent"):
-        value = getattr(thresholds, field)
-        if not 0 < value <= 100:
-            errors.append(f"thresholds.{field} must be above 0 and at most 100, got {value}")
-    minutes = thresholds.evaluation.to_minutes()
-    if not 1 <= minutes <= 60:
-        errors.append(f"thresholds.evaluation must be 1-60 minutes, got {minutes:g}")
-    if min_capacity is not None and max_capacity is not None and min_capacity > max_capacity:
-        errors.append(f"min_capacity ({min_capacity}) must not exceed max_capacity ({max_capacity})")
-    raise_if_any(monitoring, errors)
     return variant
-
-
-def _expression(
-    expression: str, label: str, period: cdk.Duration, **using_metrics: cloudwatch.IMetric
-) -> cloudwatch.MathExpression:
-    """A math expression over `using_metrics` (named as the expression names them), per `period`."""
-    return cloudwatch.MathExpression(expression=expression, using_metrics=using_metrics, label=label, period=period)

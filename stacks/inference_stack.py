@@ -10,6 +10,7 @@ from constructs import Construct
 from config import DeploymentSettings, EndpointSettings, InferenceComponentSettings
 from config.contract import ASYNC_INPUT_PREFIX, CONTAINER, DATA_CAPTURE_PREFIX, inference_component_name
 from sagemaker_constructs import (
+    AlarmDefaults,
     AlarmThresholds,
     AsyncEndpointAutoScaling,
     AsyncEndpointMonitoring,
@@ -150,7 +151,9 @@ class InferenceStack(EnvironmentStack):
             "Monitoring",
             endpoint=self.endpoint,
             variant_name=variant,
-            alarm_topic=platform.alarm_topic,
+            alarm_defaults=AlarmDefaults(
+                platform.alarm_topic, evaluation=cdk.Duration.minutes(monitoring.evaluation_minutes)
+            ),
             dashboard_name=endpoint_name,
             thresholds=AlarmThresholds(
                 server_error_rate_percent=monitoring.server_error_rate_percent,
@@ -160,7 +163,6 @@ class InferenceStack(EnvironmentStack):
                 memory_utilization_percent=monitoring.memory_utilization_percent,
                 disk_utilization_percent=monitoring.disk_utilization_percent,
                 no_invocations=_minutes(monitoring.no_invocations_minutes),
-                evaluation=cdk.Duration.minutes(monitoring.evaluation_minutes),
             ),
             container_metrics_namespace=app_name,
             # The rollback alarm reads the fleet of the model being deployed (a canary's, during a canary).
@@ -169,20 +171,17 @@ class InferenceStack(EnvironmentStack):
             max_capacity=capacity[1] if capacity else None,
             data_capture_bucket_name=artifacts if endpoint_settings.data_capture_percentage else None,
         )
-        # Constructor calls alike in shape to the autoscaling above and to other stacks' (duplicates pairs them):
-        # each construct takes its own settings.
+        # A constructor call alike in shape to the autoscaling's above (duplicates pairs them): each construct takes
+        # its own settings.
         self.async_monitoring: AsyncEndpointMonitoring | None = None
         if asynchronous is not None:
             self.async_monitoring = AsyncEndpointMonitoring(
                 self,
                 "AsyncMonitoring",
-                endpoint=self.endpoint,
-                alarm_topic=platform.alarm_topic,
-                dashboard=self.monitoring.dashboard,
+                monitoring=self.monitoring,
                 max_backlog_age=cdk.Duration.minutes(asynchronous.max_backlog_age_minutes),
                 failure_rate_percent=monitoring.server_error_rate_percent,
                 backlog_per_instance=asynchronous.backlog_per_instance,
-                evaluation=cdk.Duration.minutes(monitoring.evaluation_minutes),
             )
         cdk.CfnOutput(
             self,

@@ -6,11 +6,11 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sns as sns
 
 # The same public names as test_endpoint_monitoring.py imports (duplicates pairs the lists): an import, not code.
 from sagemaker_constructs import (
+    AlarmDefaults,
     AlarmThresholds,
     AsyncEndpointAutoScaling,
     AsyncEndpointMonitoring,
@@ -41,15 +41,23 @@ def _endpoint(
     return RealtimeEndpoint(stack, "Endpoint", **arguments)
 
 
-def _monitoring(
-    stack: cdk.Stack, endpoint: RealtimeEndpoint, topic: sns.ITopic, dashboard: cloudwatch.Dashboard
-) -> AsyncEndpointMonitoring:
+def _endpoint_monitoring(stack: cdk.Stack, endpoint: RealtimeEndpoint, defaults: AlarmDefaults) -> EndpointMonitoring:
+    return EndpointMonitoring(
+        stack,
+        "Monitoring",
+        endpoint=endpoint,
+        alarm_defaults=defaults,
+        thresholds=AlarmThresholds(),
+        dashboard_name="app-test",
+    )
+
+
+def _monitoring(stack: cdk.Stack, endpoint: RealtimeEndpoint, defaults: AlarmDefaults) -> AsyncEndpointMonitoring:
+    """The queue's monitoring beside the endpoint's own, whose alarm defaults and dashboard it takes."""
     return AsyncEndpointMonitoring(
         stack,
         "AsyncMonitoring",
-        endpoint=endpoint,
-        alarm_topic=topic,
-        dashboard=dashboard,
+        monitoring=_endpoint_monitoring(stack, endpoint, defaults),
         max_backlog_age=cdk.Duration.minutes(30),
         failure_rate_percent=1,
         backlog_per_instance=5,
@@ -155,9 +163,7 @@ def test_an_impossible_range_is_refused(
             "scale a real-time endpoint with EndpointAutoScaling",
         ),
         (
-            lambda stack, endpoint: _monitoring(
-                stack, endpoint, sns.Topic(stack, "Alarms"), cloudwatch.Dashboard(stack, "Dashboard")
-            ),
+            lambda stack, endpoint: _monitoring(stack, endpoint, AlarmDefaults(sns.Topic(stack, "Alarms"))),
             "watch it with EndpointMonitoring alone",
         ),
     ],
@@ -176,22 +182,30 @@ def test_backlog_scaling_and_queue_monitoring_are_refused_on_a_real_time_endpoin
 def test_its_alarms_page_on_age_failures_and_delivery_and_stay_quiet_at_zero(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    """GIVEN an asynchronous endpoint watched by AsyncEndpointMonitoring
+    """GIVEN an asynchronous endpoint watched by AsyncEndpointMonitoring, beside EndpointMonitoring with a 10-minute
+    evaluation
     WHEN synthesized
     THEN three alarms notify the topic, named after the endpoint; each treats missing data (an endpoint idle at zero
-    publishes none) as not breaching; the dashboard shows the queue."""
-    topic, dashboard = sns.Topic(stack, "Alarms"), cloudwatch.Dashboard(stack, "Dashboard")
-    _monitoring(stack, _endpoint(stack, platform, model, topic=topic), topic, dashboard)
-    alarms = [a["Properties"] for a in of_type(template_of(stack), "AWS::CloudWatch::Alarm").values()]
-    assert sorted(a["AlarmName"] for a in alarms) == [
+    publishes none) as not breaching; the failure rate is evaluated over the 10 minutes, and a delivery failure pages
+    at once; the dashboard shows the queue."""
+    topic = sns.Topic(stack, "Alarms")
+    defaults = AlarmDefaults(topic, evaluation=cdk.Duration.minutes(10))
+    queue = _monitoring(stack, _endpoint(stack, platform, model, topic=topic), defaults)
+    resources = template_of(stack)["Resources"]
+    alarms = {
+        a.node.id: resources[logical_id(stack, f"AsyncMonitoring/{a.node.id}")]["Properties"] for a in queue.alarms
+    }
+    assert [a["AlarmName"] for a in alarms.values()] == [
         "app-test-backlog-age",
-        "app-test-delivery-failures",
         "app-test-invocation-failure-rate",
+        "app-test-delivery-failures",
     ]
-    assert all(a["TreatMissingData"] == "notBreaching" for a in alarms)
-    assert all(a["AlarmActions"] == [{"Ref": logical_id(stack, "Alarms")}] for a in alarms)
-    age = next(a for a in alarms if a["AlarmName"] == "app-test-backlog-age")
+    assert all(a["TreatMissingData"] == "notBreaching" for a in alarms.values())
+    assert all(a["AlarmActions"] == [{"Ref": logical_id(stack, "Alarms")}] for a in alarms.values())
+    age = alarms["BacklogAge"]
     assert (age["MetricName"], age["Threshold"]) == ("ApproximateAgeOfOldestRequest", 1800)
+    assert alarms["InvocationFailureRate"]["EvaluationPeriods"] == 10
+    assert alarms["DeliveryFailures"]["EvaluationPeriods"] == 1
     body = str(one_of_type(template_of(stack), "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
     assert "InvocationsProcesssed" in body and "ApproximateBacklogSize" in body
 
@@ -203,14 +217,7 @@ def test_endpoint_monitoring_leaves_out_what_an_asynchronous_endpoint_does_not_p
     WHEN synthesized
     THEN it has no 5XX-rate alarm (its denominator, Invocations, is not published) and no latency alarm (latency
     grows with bodies of up to 1 GB); the instance alarms remain."""
-    EndpointMonitoring(
-        stack,
-        "Monitoring",
-        endpoint=_endpoint(stack, platform, model),
-        alarm_topic=sns.Topic(stack, "Alarms"),
-        thresholds=AlarmThresholds(),
-        dashboard_name="app-test",
-    )
+    _endpoint_monitoring(stack, _endpoint(stack, platform, model), AlarmDefaults(sns.Topic(stack, "Alarms")))
     names = {a["Properties"]["AlarmName"] for a in of_type(template_of(stack), "AWS::CloudWatch::Alarm").values()}
     assert names == {"app-test-cpu-high", "app-test-memory-high", "app-test-disk-high"}
 

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import aws_sns as sns
 
 from sagemaker_constructs import (
+    AlarmDefaults,
     AlarmThresholds,
     EndpointMonitoring,
     InstanceVariant,
@@ -38,10 +39,18 @@ def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, varia
     return make_endpoint(stack, platform, model, variants, traffic_shifting=shifting)
 
 
-def _monitoring(stack: cdk.Stack, endpoint: RealtimeEndpoint, **kwargs: Any) -> EndpointMonitoring:
+def _monitoring(
+    stack: cdk.Stack,
+    endpoint: RealtimeEndpoint,
+    *,
+    name_prefix: str | None = None,
+    evaluation: cdk.Duration = cdk.Duration.minutes(5),
+    **kwargs: Any,
+) -> EndpointMonitoring:
+    """`endpoint` monitored with every alarm; `name_prefix` and `evaluation` go into the alarm defaults."""
     arguments: dict[str, Any] = {
         "endpoint": endpoint,
-        "alarm_topic": sns.Topic(stack, "Topic"),
+        "alarm_defaults": AlarmDefaults(sns.Topic(stack, "Topic"), name_prefix, evaluation),
         "thresholds": AlarmThresholds(no_invocations=cdk.Duration.minutes(30)),
         "dashboard_name": "app-test",
         "container_metrics_namespace": "app",
@@ -82,10 +91,10 @@ def test_alarm_names_say_which_endpoint_and_what(stack: cdk.Stack, platform: Pla
 
 
 def test_the_alarm_name_prefix_can_be_given(stack: cdk.Stack, platform: Platform, model: SageMakerModel) -> None:
-    """GIVEN an alarm_name_prefix
+    """GIVEN alarm defaults with a name prefix
     WHEN the endpoint is monitored
     THEN the alarm names start with it instead of the endpoint name."""
-    _monitoring(stack, _endpoint(stack, platform, model), alarm_name_prefix="team-x")
+    _monitoring(stack, _endpoint(stack, platform, model), name_prefix="team-x")
     assert _alarms(stack, ("CpuHigh",))["CpuHigh"]["AlarmName"] == "team-x-cpu-high"
 
 
@@ -276,8 +285,8 @@ def test_cpu_instances_get_no_gpu_widgets(stack: cdk.Stack, platform: Platform, 
             r"thresholds\.container_error_rate_percent",
         ),
         (
-            {"thresholds": AlarmThresholds(evaluation=cdk.Duration.hours(2))},
-            r"thresholds\.evaluation must be 1-60 minutes",
+            {"evaluation": cdk.Duration.hours(2)},
+            r"alarm_defaults\.evaluation must be 1-60 minutes",
         ),
         ({"min_capacity": 5, "max_capacity": 4}, r"min_capacity \(5\) must not exceed max_capacity \(4\)"),
         ({"variant_name": "blue"}, r"variant_name must be one of \['primary'\] \(got 'blue'\)"),
@@ -298,9 +307,15 @@ def test_every_problem_is_reported_at_once(stack: cdk.Stack, platform: Platform,
     """GIVEN three bad arguments
     WHEN the endpoint is monitored
     THEN one ValueError names the construct and all three."""
-    thresholds = AlarmThresholds(server_error_rate_percent=0, evaluation=cdk.Duration.hours(2))
+    thresholds = AlarmThresholds(server_error_rate_percent=0)
     with pytest.raises(ValueError, match=r"^EndpointMonitoring Test/Monitoring: 3 problems: ") as raised:
-        _monitoring(stack, _endpoint(stack, platform, model), thresholds=thresholds, min_capacity=5)
+        _monitoring(
+            stack,
+            _endpoint(stack, platform, model),
+            thresholds=thresholds,
+            evaluation=cdk.Duration.hours(2),
+            min_capacity=5,
+        )
     for field in ("server_error_rate_percent", "evaluation", "min_capacity"):
         assert field in str(raised.value)
 

@@ -87,8 +87,13 @@ class AlarmDefaults:
 
     def problems(self, field: str) -> list[str]:
         """What is wrong with these defaults, each naming `field` (the argument they came in)."""
+        problems = []
+        if self.name_prefix is not None and not _ALARM_NAME_CHARACTERS.fullmatch(self.name_prefix):
+            problems.append(f"{field}.name_prefix must be letters, digits, '.', '_' or '-', got {self.name_prefix!r}")
         minutes = self.evaluation.to_minutes()
-        return [] if 1 <= minutes <= 60 else [f"{field}.evaluation must be 1-60 minutes, got {minutes:g}"]
+        if not 1 <= minutes <= 60:
+            problems.append(f"{field}.evaluation must be 1-60 minutes, got {minutes:g}")
+        return problems
 
 
 @dataclass(frozen=True)
@@ -121,10 +126,10 @@ def make_alarms(
 ) -> list[cloudwatch.Alarm]:
     """An alarm per spec on `endpoint`, in order, under `scope`, notifying `defaults.topic` on ALARM and OK."""
     action = cloudwatch_actions.SnsAction(defaults.topic)
-    prefix = defaults.name_prefix or endpoint.endpoint_name
+    prefix = endpoint.endpoint_name if defaults.name_prefix is None else defaults.name_prefix
     alarms = []
     for spec in specs:
-        periods = spec.periods or defaults.periods
+        periods = defaults.periods if spec.periods is None else spec.periods
         alarm = notifying_alarm(
             scope,
             spec.id,

@@ -182,23 +182,23 @@ def test_backlog_scaling_and_queue_monitoring_are_refused_on_a_real_time_endpoin
 def test_its_alarms_page_on_age_failures_and_delivery_and_stay_quiet_at_zero(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    """GIVEN an asynchronous endpoint watched by AsyncEndpointMonitoring, beside EndpointMonitoring with a 10-minute
-    evaluation
+    """GIVEN an asynchronous endpoint watched by AsyncEndpointMonitoring, beside EndpointMonitoring whose alarm
+    defaults name alarms team-x-<what> and evaluate 10 minutes
     WHEN synthesized
-    THEN three alarms notify the topic, named after the endpoint; each treats missing data (an endpoint idle at zero
-    publishes none) as not breaching; the failure rate is evaluated over the 10 minutes, and a delivery failure pages
-    at once; the dashboard shows the queue."""
+    THEN three alarms notify the topic, named like the endpoint's own; each treats missing data (an endpoint idle at
+    zero publishes none) as not breaching; the failure rate is evaluated over the 10 minutes, and a delivery failure
+    pages at once; the dashboard shows the queue."""
     topic = sns.Topic(stack, "Alarms")
-    defaults = AlarmDefaults(topic, evaluation=cdk.Duration.minutes(10))
+    defaults = AlarmDefaults(topic, "team-x", cdk.Duration.minutes(10))
     queue = _monitoring(stack, _endpoint(stack, platform, model, topic=topic), defaults)
     resources = template_of(stack)["Resources"]
     alarms = {
         a.node.id: resources[logical_id(stack, f"AsyncMonitoring/{a.node.id}")]["Properties"] for a in queue.alarms
     }
     assert [a["AlarmName"] for a in alarms.values()] == [
-        "app-test-backlog-age",
-        "app-test-invocation-failure-rate",
-        "app-test-delivery-failures",
+        "team-x-backlog-age",
+        "team-x-invocation-failure-rate",
+        "team-x-delivery-failures",
     ]
     assert all(a["TreatMissingData"] == "notBreaching" for a in alarms.values())
     assert all(a["AlarmActions"] == [{"Ref": logical_id(stack, "Alarms")}] for a in alarms.values())

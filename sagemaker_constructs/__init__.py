@@ -22,6 +22,7 @@ from sagemaker_constructs.realtime_endpoint import (
     ServerlessVariant,
     TrafficShifting,
 )
+from sagemaker_constructs.scalable_capacity import ScalingLimits
 from sagemaker_constructs.secure_bucket import SecureBucket
 from sagemaker_constructs.training_pipeline import (
     QualityGate,
@@ -52,6 +53,7 @@ __all__ = [
     "RealtimeEndpoint",
     "SageMakerExecutionRole",
     "SageMakerModel",
+    "ScalingLimits",
     "ScheduledCapacity",
     "SecureBucket",
     "ServerlessVariant",

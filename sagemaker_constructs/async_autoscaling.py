@@ -38,19 +38,18 @@ class AsyncEndpointAutoScaling(Construct):
 
     As AWS documents it (async-inference-autoscale.html): target tracking keeps
     `ApproximateBacklogSizePerInstance` at `backlog_per_instance` (and scales in to `min_capacity`); target
-    tracking alone never leaves zero instances, so a step policy adds one instance when the alarm on
+    tracking alone never leaves zero instances, so a step policy sets one instance when the alarm on
     `HasBacklogWithoutCapacity` (requests queued, no instance) is in ALARM for two minutes. That alarm
     scales, it does not page: waiting requests while an instance starts are normal at zero.
 
-    :param limits: its cooldowns @default `DEFAULT_COOLDOWNS`, 10 minutes in and 5 out (AWS's example); the step
-        out of zero waits the scale-out cooldown too.
+    :param limits: the instances, `min_capacity` 0 allowed; its cooldowns @default `DEFAULT_COOLDOWNS`, 10 minutes
+        in and 5 out (AWS's example); the step out of zero waits the scale-out cooldown too.
     :param backlog_per_instance: queued requests per instance to keep. @default 5, AWS's example.
     """
 
     DEFAULT_COOLDOWNS = Cooldowns(scale_in=cdk.Duration.minutes(10), scale_out=cdk.Duration.minutes(5))
 
-    # Opens as EndpointAutoScaling's and ComponentAutoScaling's signatures do (duplicates pairs them): the L2 scope
-    # and id, what it scales, its ScalingLimits; what each tracks follows.
+    # Opens as EndpointAutoScaling's and ComponentAutoScaling's do (duplicates pairs them): scope, id, what, limits.
     def __init__(
         self,
         scope: Construct,

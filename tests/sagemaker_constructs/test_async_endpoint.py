@@ -99,13 +99,16 @@ def test_what_an_asynchronous_endpoint_cannot_have_is_refused(
 def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    """GIVEN an asynchronous endpoint scaled between 0 and 2 instances on 5 queued requests per instance
+    """GIVEN an asynchronous endpoint scaled between 0 and 2 instances on 5 queued requests per instance, scaling in
+    at most every 20 minutes
     WHEN synthesized
     THEN the target's floor is 0, target tracking follows ApproximateBacklogSizePerInstance of the endpoint, and an
-    alarm on HasBacklogWithoutCapacity (two minutes) runs a step policy adding one instance: it scales, it never
-    pages; each policy is named after the endpoint's variant and what it does."""
+    alarm on HasBacklogWithoutCapacity (two minutes) runs a step policy setting one instance: it scales, it never
+    pages; the scale-out cooldown, the step's too, is the construct's default; each policy is named after the
+    endpoint's variant and what it does."""
     endpoint = _endpoint(stack, platform, model)
-    AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, limits=ScalingLimits(0, 2))
+    limits = ScalingLimits(0, 2, scale_in_cooldown=cdk.Duration.minutes(20))
+    AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, limits=limits)
     template = template_of(stack)
     target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
@@ -119,7 +122,7 @@ def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
         "app-test-primary-from-zero",
     }
     tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
-    assert tracking["TargetValue"] == 5
+    assert (tracking["TargetValue"], tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (5, 1200, 300)
     assert tracking["CustomizedMetricSpecification"] == {
         "MetricName": "ApproximateBacklogSizePerInstance",
         "Namespace": "AWS/SageMaker",
@@ -128,6 +131,7 @@ def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
     }
     step = policies["StepScaling"]["StepScalingPolicyConfiguration"]
     assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    assert (step["AdjustmentType"], step["Cooldown"]) == ("ExactCapacity", 300)
     alarm = one_of_type(template, "AWS::CloudWatch::Alarm")["Properties"]
     assert (alarm["MetricName"], alarm["EvaluationPeriods"], alarm["Threshold"]) == ("HasBacklogWithoutCapacity", 2, 1)
     assert alarm["AlarmActions"] == [{"Ref": logical_id(stack, "Scaling/FromZero")}]

@@ -23,6 +23,7 @@ from sagemaker_constructs.realtime_endpoint import (
     ServerlessVariant,
     TrafficShifting,
 )
+from sagemaker_constructs.scalable_capacity import ScalingLimits
 from sagemaker_constructs.secure_bucket import SecureBucket
 from sagemaker_constructs.training_pipeline import (
     QualityGate,
@@ -55,6 +56,7 @@ __all__ = [
     "RealtimeEndpoint",
     "SageMakerExecutionRole",
     "SageMakerModel",
+    "ScalingLimits",
     "ScheduledCapacity",
     "SecureBucket",
     "ServerlessVariant",

@@ -21,13 +21,18 @@ _ALARM_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
 MAX_ALARM_NAME_LENGTH = 255
 
 
+def kebab_case(local_name: str) -> str:
+    """A PascalCase construct id as a physical name's part: `ServerErrorRate` -> `server-error-rate`."""
+    return _WORD_BOUNDARY.sub("-", local_name).lower()
+
+
 def make_alarm_name(prefix: str, local_name: str) -> str:
     """`<prefix>-<local-name>`: the `local_name` (PascalCase) in kebab case after `prefix`.
 
     Deterministic, like cdk-monitoring-constructs' AlarmNamingStrategy, so a page names the endpoint
     and what is wrong (`sagemaker-gbdt-prod-server-error-rate`), not a generated id.
     """
-    name = f"{prefix}-{_WORD_BOUNDARY.sub('-', local_name).lower()}"
+    name = f"{prefix}-{kebab_case(local_name)}"
     if not _ALARM_NAME_CHARACTERS.fullmatch(name) or len(name) > MAX_ALARM_NAME_LENGTH:
         raise ValueError(f"alarm name must be 1-{MAX_ALARM_NAME_LENGTH} letters, digits, '.', '_' or '-', got {name!r}")
     return name

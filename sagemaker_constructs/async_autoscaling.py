@@ -8,12 +8,8 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name
-from sagemaker_constructs.endpoint_autoscaling import (
-    add_one_step_policy,
-    target_tracking_policy,
-    variant_scalable_target,
-)
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
+from sagemaker_constructs.scalable_capacity import Cooldowns, ScalableCapacity, ScalingLimits
 from sagemaker_constructs.validation import raise_if_any
 
 # AWS's "Autoscale an asynchronous endpoint", whose policies these are (target, cooldowns, the step from zero).
@@ -38,53 +34,46 @@ def asynchronous_only(endpoint: RealtimeEndpoint, instead: str) -> list[str]:
 
 
 class AsyncEndpointAutoScaling(Construct):
-    """Scales an asynchronous endpoint's variant on its backlog, between `min_capacity` (0 allowed) and `max_capacity`.
+    """Scales an asynchronous endpoint's variant on its backlog, between the `limits`' instances (0 allowed).
 
     As AWS documents it (async-inference-autoscale.html): target tracking keeps
     `ApproximateBacklogSizePerInstance` at `backlog_per_instance` (and scales in to `min_capacity`); target
-    tracking alone never leaves zero instances, so a step policy adds one instance when the alarm on
+    tracking alone never leaves zero instances, so a step policy sets one instance when the alarm on
     `HasBacklogWithoutCapacity` (requests queued, no instance) is in ALARM for two minutes. That alarm
     scales, it does not page: waiting requests while an instance starts are normal at zero.
 
+    :param limits: the instances, `min_capacity` 0 allowed; its cooldowns @default `DEFAULT_COOLDOWNS`, 10 minutes
+        in and 5 out (AWS's example); the step out of zero waits the scale-out cooldown too.
     :param backlog_per_instance: queued requests per instance to keep. @default 5, AWS's example.
-    :param scale_in_cooldown: @default 10 minutes; :param scale_out_cooldown: @default 5 minutes (AWS's example).
     """
 
-    # Keyword arguments alike in shape to EndpointAutoScaling's (duplicates pairs them): another metric, other defaults.
+    DEFAULT_COOLDOWNS = Cooldowns(scale_in=cdk.Duration.minutes(10), scale_out=cdk.Duration.minutes(5))
+
+    # Opens as EndpointAutoScaling's and ComponentAutoScaling's do (duplicates pairs them): scope, id, what, limits.
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
         endpoint: RealtimeEndpoint,
-        min_capacity: int,
-        max_capacity: int,
+        limits: ScalingLimits,
         backlog_per_instance: float = 5.0,
-        scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(10),
-        scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(5),
     ) -> None:
         super().__init__(scope, id_)
         errors = asynchronous_only(endpoint, "scale a real-time endpoint with EndpointAutoScaling")
         if len(endpoint.instance_variants) != 1:
             errors.append(f"an asynchronous endpoint scales one instance variant, it has {endpoint.variant_names}")
-        if not 0 <= min_capacity <= max_capacity or max_capacity < 1:
-            errors.append(
-                f"need 0 <= min_capacity <= max_capacity and max_capacity >= 1, got {min_capacity}..{max_capacity}"
-            )
+        errors += limits.problems(floor=0)
         if not backlog_per_instance > 0:
             errors.append(f"backlog_per_instance must be above 0, got {backlog_per_instance}")
         raise_if_any(self, errors)
-        variant = endpoint.instance_variants[0].name
-        name = f"{endpoint.endpoint_name}-{variant}"
-        self.target = variant_scalable_target(self, endpoint, variant, (min_capacity, max_capacity))
+        self.capacity = ScalableCapacity.of_variant(
+            self, endpoint, endpoint.instance_variants[0].name, limits=limits, default_cooldowns=self.DEFAULT_COOLDOWNS
+        )
+        self.target = self.capacity.target
         per_instance = backlog_metric(endpoint, "ApproximateBacklogSizePerInstance")
-        # endpoint_autoscaling's policy makers, called as the variant's and the component's autoscaling call them
-        # (duplicates pairs the calls): a customized metric here, and the step out of zero.
-        self.backlog_policy = target_tracking_policy(
-            self,
+        self.backlog_policy = self.capacity.track(
             "BacklogPerInstance",
-            target=self.target,
-            policy_name=f"{name}-backlog-per-instance",
             metric=appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
                 namespace=per_instance.namespace,
                 metric_name=per_instance.metric_name,
@@ -95,15 +84,9 @@ class AsyncEndpointAutoScaling(Construct):
                 statistic=per_instance.statistic,
             ),
             target_value=backlog_per_instance,
-            cooldowns=(scale_in_cooldown, scale_out_cooldown),
         )
-        self.from_zero_policy = add_one_step_policy(
-            self,
-            "FromZero",
-            target=self.target,
-            policy_name=f"{name}-from-zero",
-            aggregation="Average",
-            cooldown_seconds=int(scale_out_cooldown.to_seconds()),
+        self.from_zero_policy = self.capacity.set_one_on_alarm(
+            "FromZero", aggregation="Average", cooldown=self.capacity.cooldowns.scale_out
         )
         self.from_zero_alarm = cloudwatch.CfnAlarm(
             self,

@@ -10,29 +10,34 @@ from constructs import Construct
 
 from sagemaker_constructs.alarms import make_alarm_name
 from sagemaker_constructs.endpoint_autoscaling import (
-    add_one_step_policy,
+    INVOCATIONS_COOLDOWNS,
     invocations_per_instance_target,
-    target_tracking_policy,
+    invocations_target_problems,
 )
 from sagemaker_constructs.inference_component import InferenceComponent
+from sagemaker_constructs.scalable_capacity import ScalableCapacity, ScalingLimits
 from sagemaker_constructs.validation import raise_if_any
 
 # AWS's procedure for scaling out from zero: a step policy adding a copy, run by an alarm on the component's
 # NoCapacityInvocationFailures (Maximum over 30 s, one datapoint, >= 1)
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html).
 SCALE_OUT_FROM_ZERO_PERIOD = cdk.Duration.seconds(30)
-SCALE_OUT_FROM_ZERO_COOLDOWN_SECONDS = 60
+SCALE_OUT_FROM_ZERO_COOLDOWN = cdk.Duration.seconds(60)
 
 
 class ComponentAutoScaling(Construct):
     """Target tracking of `SageMakerInferenceComponentInvocationsPerCopy` on the component's copy count.
 
-    Creates a scalable target (`sagemaker:inference-component:DesiredCopyCount`, `min_copies`..`max_copies`,
+    Creates a scalable target (`sagemaker:inference-component:DesiredCopyCount`, between the `limits`' copies,
     registered after the component exists) and a target-tracking policy whose target is computed as for instance
-    variants: what one copy sustained x `safety_factor` x 60. With `min_copies = 0`, target tracking removes the
-    last copy when idle, and `scale_out_from_zero` (a step policy adding one copy) runs on `no_capacity_alarm`,
+    variants: what one copy sustained x `safety_factor` x 60. With `min_capacity = 0`, target tracking removes the
+    last copy when idle, and `scale_out_from_zero` (a step policy setting one copy) runs on `no_capacity_alarm`,
     which fires on the first refused request: without it the component would stay at zero.
+
+    :param limits: copies, `min_capacity` 0 allowed; its cooldowns @default `INVOCATIONS_COOLDOWNS`, as a variant's.
     """
+
+    DEFAULT_COOLDOWNS = INVOCATIONS_COOLDOWNS
 
     def __init__(
         self,
@@ -40,60 +45,37 @@ class ComponentAutoScaling(Construct):
         id_: str,
         *,
         component: InferenceComponent,
-        min_copies: int,
-        max_copies: int,
+        limits: ScalingLimits,
         max_requests_per_second: float,
         safety_factor: float = 0.5,
-        scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(5),
-        scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(1),
     ) -> None:
         super().__init__(scope, id_)
-        errors: list[str] = []
-        if not 0 <= min_copies <= max_copies or max_copies < 1:
-            errors.append(
-                f"copies must satisfy 0 <= min_copies <= max_copies, max_copies >= 1; got {min_copies}..{max_copies}"
-            )
-        if not max_requests_per_second > 0:
-            errors.append(f"max_requests_per_second must be above 0, got {max_requests_per_second}")
-        if not 0 < safety_factor <= 1:
-            errors.append(f"safety_factor must be above 0 and at most 1, got {safety_factor}")
+        errors = limits.problems(floor=0) + invocations_target_problems(max_requests_per_second, safety_factor)
         raise_if_any(self, errors)
         self.target_invocations_per_copy = invocations_per_instance_target(max_requests_per_second, safety_factor)
-        self.target = appscaling.CfnScalableTarget(
+        self.capacity = ScalableCapacity.register(
             self,
-            "Target",
-            service_namespace="sagemaker",
+            resource=component.component,
             resource_id=component.resource_id,
-            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
-            min_capacity=min_copies,
-            max_capacity=max_copies,
+            dimension="sagemaker:inference-component:DesiredCopyCount",
+            name_prefix=component.component_name,
+            limits=limits,
+            default_cooldowns=self.DEFAULT_COOLDOWNS,
         )
-        # The resource id is a plain string: CloudFormation would not know to wait for the component.
-        self.target.add_resource_dependency(component.component)
-        # Like the step policy below and EndpointAutoScaling's, alike in shape only (duplicates pairs them): calls of
-        # endpoint_autoscaling's policy builders, each with what this target differs in.
-        self.policy = target_tracking_policy(
-            self,
+        self.target = self.capacity.target
+        self.policy = self.capacity.track(
             "InvocationsPerCopy",
-            target=self.target,
-            policy_name=f"{component.component_name}-invocations-per-copy",
             metric="SageMakerInferenceComponentInvocationsPerCopy",
             target_value=self.target_invocations_per_copy,
-            cooldowns=(scale_in_cooldown, scale_out_cooldown),
         )
         self.scale_out_from_zero: appscaling.CfnScalingPolicy | None = None
         self.no_capacity_alarm: cloudwatch.Alarm | None = None
-        if min_copies == 0:
+        if limits.min_capacity == 0:
             self._scale_out_from_zero(component)
 
     def _scale_out_from_zero(self, component: InferenceComponent) -> None:
-        self.scale_out_from_zero = add_one_step_policy(
-            self,
-            "ScaleOutFromZero",
-            target=self.target,
-            policy_name=f"{component.component_name}-scale-out-from-zero",
-            aggregation="Maximum",
-            cooldown_seconds=SCALE_OUT_FROM_ZERO_COOLDOWN_SECONDS,
+        self.scale_out_from_zero = self.capacity.set_one_on_alarm(
+            "ScaleOutFromZero", aggregation="Maximum", cooldown=SCALE_OUT_FROM_ZERO_COOLDOWN
         )
         # Not a page: a refused request at zero copies is how the component wakes up. Missing data (no request)
         # is no evidence either way, as AWS's procedure sets it.

@@ -23,6 +23,7 @@ from sagemaker_constructs import (
     ManagedVariant,
     RealtimeEndpoint,
     SageMakerModel,
+    ScalingLimits,
     ScheduledCapacity,
     ServerlessVariant,
     TrafficShifting,
@@ -116,32 +117,7 @@ class InferenceStack(EnvironmentStack):
         # The first configured variant is the one autoscaling sizes and monitoring watches.
         variant = self.endpoint.variant_names[0]
         scaling = endpoint_settings.autoscaling
-        if scaling is not None:
-            self.autoscaling: EndpointAutoScaling | None = EndpointAutoScaling(
-                self,
-                "AutoScaling",
-                endpoint=self.endpoint,
-                min_capacity=scaling.min_capacity,
-                max_capacity=scaling.max_capacity,
-                **_invocations_tracking(scaling),
-                schedules=[
-                    ScheduledCapacity(s.name, s.schedule, s.min_capacity, s.max_capacity) for s in scaling.schedules
-                ],
-                variant_name=variant,
-            )
-        else:
-            self.autoscaling = None
-        self.async_autoscaling: AsyncEndpointAutoScaling | None = None
-        if asynchronous is not None:
-            self.async_autoscaling = AsyncEndpointAutoScaling(
-                self,
-                "AsyncAutoScaling",
-                endpoint=self.endpoint,
-                min_capacity=asynchronous.min_instances,
-                max_capacity=asynchronous.max_instances,
-                backlog_per_instance=asynchronous.backlog_per_instance,
-                **_cooldowns(asynchronous),
-            )
+        self.autoscaling = self._autoscaling(endpoint_settings, variant)
         monitoring = settings.monitoring
         capacity = (scaling.min_capacity, scaling.max_capacity) if scaling else _fixed_capacity(self.endpoint, variant)
         if asynchronous is not None:
@@ -171,8 +147,6 @@ class InferenceStack(EnvironmentStack):
             max_capacity=capacity[1] if capacity else None,
             data_capture_bucket_name=artifacts if endpoint_settings.data_capture_percentage else None,
         )
-        # A constructor call alike in shape to the autoscaling's above (duplicates pairs them): each construct takes
-        # its own settings.
         self.async_monitoring: AsyncEndpointMonitoring | None = None
         if asynchronous is not None:
             self.async_monitoring = AsyncEndpointMonitoring(
@@ -213,13 +187,42 @@ class InferenceStack(EnvironmentStack):
             model_data_download_timeout=_seconds(endpoint.model_data_download_timeout_seconds),
             logs=self.logs,
         )
-        self.component_autoscaling = ComponentAutoScaling(
+
+    def _autoscaling(
+        self, settings: EndpointSettings, variant: str
+    ) -> EndpointAutoScaling | AsyncEndpointAutoScaling | ComponentAutoScaling | None:
+        """The configured hosting mode's autoscaling, from its settings (the configuration allows one mode): an
+        inference component's copies, an asynchronous endpoint's instances on its backlog, or the real-time `variant`'s
+        instances on its invocations; serverless scales by itself."""
+        component, asynchronous, scaling = settings.inference_component, settings.asynchronous, settings.autoscaling
+        if component is not None and self.component is not None:
+            return ComponentAutoScaling(
+                self,
+                "ComponentAutoScaling",
+                component=self.component,
+                limits=_limits(component, component.min_copies, component.max_copies),
+                **_invocations_target(component),
+            )
+        if asynchronous is not None:
+            return AsyncEndpointAutoScaling(
+                self,
+                "AsyncAutoScaling",
+                endpoint=self.endpoint,
+                limits=_limits(asynchronous, asynchronous.min_instances, asynchronous.max_instances),
+                backlog_per_instance=asynchronous.backlog_per_instance,
+            )
+        if scaling is None:
+            return None
+        return EndpointAutoScaling(
             self,
-            "ComponentAutoScaling",
-            component=self.component,
-            min_copies=settings.min_copies,
-            max_copies=settings.max_copies,
-            **_invocations_tracking(settings),
+            "AutoScaling",
+            endpoint=self.endpoint,
+            limits=_limits(scaling, scaling.min_capacity, scaling.max_capacity),
+            **_invocations_target(scaling),
+            schedules=[
+                ScheduledCapacity(s.name, s.schedule, s.min_capacity, s.max_capacity) for s in scaling.schedules
+            ],
+            variant_name=variant,
         )
 
 
@@ -273,11 +276,6 @@ class _ScalingSettings(Protocol):
     def scale_out_cooldown_seconds(self) -> int: ...
 
 
-class _Cooldowns(TypedDict):
-    scale_in_cooldown: cdk.Duration
-    scale_out_cooldown: cdk.Duration
-
-
 class _InvocationsScalingSettings(_ScalingSettings, Protocol):
     @property
     def max_requests_per_second(self) -> float: ...
@@ -286,27 +284,25 @@ class _InvocationsScalingSettings(_ScalingSettings, Protocol):
     def safety_factor(self) -> float: ...
 
 
-class _InvocationsTracking(_Cooldowns):
+class _InvocationsTarget(TypedDict):
     max_requests_per_second: float
     safety_factor: float
 
 
-def _cooldowns(settings: _ScalingSettings) -> _Cooldowns:
-    """The cooldowns each hosting mode's autoscaling construct takes, from its configured seconds."""
-    return {
-        "scale_in_cooldown": cdk.Duration.seconds(settings.scale_in_cooldown_seconds),
-        "scale_out_cooldown": cdk.Duration.seconds(settings.scale_out_cooldown_seconds),
-    }
+def _limits(settings: _ScalingSettings, min_capacity: int, max_capacity: int) -> ScalingLimits:
+    """A hosting mode's range (each mode's settings name it their own way: instances, copies) with its cooldowns."""
+    return ScalingLimits(
+        min_capacity,
+        max_capacity,
+        scale_in_cooldown=cdk.Duration.seconds(settings.scale_in_cooldown_seconds),
+        scale_out_cooldown=cdk.Duration.seconds(settings.scale_out_cooldown_seconds),
+    )
 
 
-def _invocations_tracking(settings: _InvocationsScalingSettings) -> _InvocationsTracking:
+def _invocations_target(settings: _InvocationsScalingSettings) -> _InvocationsTarget:
     """What instance variants and inference components alike scale on: the requests per second one instance or copy
-    sustained in a load test, the headroom kept, and the cooldowns."""
-    return {
-        "max_requests_per_second": settings.max_requests_per_second,
-        "safety_factor": settings.safety_factor,
-        **_cooldowns(settings),
-    }
+    sustained in a load test, and the headroom kept."""
+    return {"max_requests_per_second": settings.max_requests_per_second, "safety_factor": settings.safety_factor}
 
 
 def _seconds(value: int | None) -> cdk.Duration | None:

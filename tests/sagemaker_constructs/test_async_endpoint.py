@@ -23,6 +23,7 @@ from sagemaker_constructs import (
     ServerlessVariant,
     TrafficShifting,
 )
+from sagemaker_constructs.scalable_capacity import ScalingLimits
 from tests.helpers import Platform, logical_id, of_type, one_of_type, template_of
 
 OUTPUT, FAILURES = "s3://artifacts-bucket/async-inference/output/", "s3://artifacts-bucket/async-inference/failures/"
@@ -106,13 +107,16 @@ def test_what_an_asynchronous_endpoint_cannot_have_is_refused(
 def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    """GIVEN an asynchronous endpoint scaled between 0 and 2 instances on 5 queued requests per instance
+    """GIVEN an asynchronous endpoint scaled between 0 and 2 instances on 5 queued requests per instance, scaling in
+    at most every 20 minutes
     WHEN synthesized
     THEN the target's floor is 0, target tracking follows ApproximateBacklogSizePerInstance of the endpoint, and an
-    alarm on HasBacklogWithoutCapacity (two minutes) runs a step policy adding one instance: it scales, it never
-    pages."""
+    alarm on HasBacklogWithoutCapacity (two minutes) runs a step policy setting one instance: it scales, it never
+    pages; the scale-out cooldown, the step's too, is the construct's default; each policy is named after the
+    endpoint's variant and what it does."""
     endpoint = _endpoint(stack, platform, model)
-    AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, min_capacity=0, max_capacity=2)
+    limits = ScalingLimits(0, 2, scale_in_cooldown=cdk.Duration.minutes(20))
+    AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, limits=limits)
     template = template_of(stack)
     target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
@@ -121,8 +125,12 @@ def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
         p["Properties"]["PolicyType"]: p["Properties"]
         for p in of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
     }
+    assert {p["PolicyName"] for p in policies.values()} == {
+        "app-test-primary-backlog-per-instance",
+        "app-test-primary-from-zero",
+    }
     tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
-    assert tracking["TargetValue"] == 5
+    assert (tracking["TargetValue"], tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (5, 1200, 300)
     assert tracking["CustomizedMetricSpecification"] == {
         "MetricName": "ApproximateBacklogSizePerInstance",
         "Namespace": "AWS/SageMaker",
@@ -131,6 +139,7 @@ def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
     }
     step = policies["StepScaling"]["StepScalingPolicyConfiguration"]
     assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    assert (step["AdjustmentType"], step["Cooldown"]) == ("ExactCapacity", 300)
     alarm = one_of_type(template, "AWS::CloudWatch::Alarm")["Properties"]
     assert (alarm["MetricName"], alarm["EvaluationPeriods"], alarm["Threshold"]) == ("HasBacklogWithoutCapacity", 2, 1)
     assert alarm["AlarmActions"] == [{"Ref": logical_id(stack, "Scaling/FromZero")}]
@@ -139,18 +148,26 @@ def test_it_scales_on_its_backlog_to_zero_and_back_from_zero_as_aws_documents(
 
 
 @pytest.mark.parametrize(
-    ("capacity", "error"),
-    [((3, 2), r"0 <= min_capacity <= max_capacity"), ((-1, 2), "0 <= min_capacity"), ((0, 0), "max_capacity >= 1")],
+    ("limits", "error"),
+    [
+        (ScalingLimits(3, 2), r"min_capacity \(3\) must not exceed max_capacity \(2\)"),
+        (ScalingLimits(-1, 2), r"min_capacity must be at least 0, got -1"),
+        (ScalingLimits(0, 0), r"max_capacity must be at least 1, got 0"),
+        (
+            ScalingLimits(0, 2, scale_in_cooldown=cdk.Duration.millis(500)),
+            r"scale_in_cooldown must be whole seconds, got 0\.5 seconds",
+        ),
+    ],
+    ids=["min-above-max", "min-negative", "max-zero", "cooldown-part-seconds"],
 )
-def test_an_impossible_range_is_refused(
-    stack: cdk.Stack, platform: Platform, model: SageMakerModel, capacity: tuple[int, int], error: str
+def test_impossible_limits_are_refused(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel, limits: ScalingLimits, error: str
 ) -> None:
-    """GIVEN an asynchronous endpoint WHEN scaled over an impossible range THEN a ValueError names it."""
+    """GIVEN an asynchronous endpoint WHEN scaled over an impossible range or cooldown THEN a ValueError names the
+    construct and the field."""
     endpoint = _endpoint(stack, platform, model)
-    with pytest.raises(ValueError, match=error):
-        AsyncEndpointAutoScaling(
-            stack, "Scaling", endpoint=endpoint, min_capacity=capacity[0], max_capacity=capacity[1]
-        )
+    with pytest.raises(ValueError, match=r"^AsyncEndpointAutoScaling Test/Scaling: " + error):
+        AsyncEndpointAutoScaling(stack, "Scaling", endpoint=endpoint, limits=limits)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +175,7 @@ def test_an_impossible_range_is_refused(
     [
         (
             lambda stack, endpoint: AsyncEndpointAutoScaling(
-                stack, "Scaling", endpoint=endpoint, min_capacity=0, max_capacity=2
+                stack, "Scaling", endpoint=endpoint, limits=ScalingLimits(0, 2)
             ),
             "scale a real-time endpoint with EndpointAutoScaling",
         ),

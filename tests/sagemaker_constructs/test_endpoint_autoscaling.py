@@ -16,6 +16,7 @@ from sagemaker_constructs import (
     ServerlessVariant,
 )
 from sagemaker_constructs.endpoint_autoscaling import invocations_per_instance_target
+from sagemaker_constructs.scalable_capacity import ScalingLimits
 from tests.helpers import Platform, logical_id, make_endpoint, one_of_type, template_of
 
 
@@ -28,8 +29,7 @@ def _endpoint(stack: cdk.Stack, platform: Platform, model: SageMakerModel, varia
 def _scaling(endpoint: RealtimeEndpoint, **kwargs: Any) -> EndpointAutoScaling:
     arguments: dict[str, Any] = {
         "endpoint": endpoint,
-        "min_capacity": 2,
-        "max_capacity": 6,
+        "limits": ScalingLimits(2, 6),
         "max_requests_per_second": 40,
     } | kwargs
     return EndpointAutoScaling(endpoint, "AutoScaling", **arguments)
@@ -62,8 +62,9 @@ def test_the_policy_tracks_invocations_per_instance_with_cooldowns(
     THEN the policy tracks 40 x 0.5 x 60 = 1200 invocations per instance with those cooldowns."""
     _scaling(
         _endpoint(stack, platform, model),
-        scale_in_cooldown=cdk.Duration.minutes(10),
-        scale_out_cooldown=cdk.Duration.minutes(2),
+        limits=ScalingLimits(
+            2, 6, scale_in_cooldown=cdk.Duration.minutes(10), scale_out_cooldown=cdk.Duration.minutes(2)
+        ),
     )
     policy = one_of_type(template_of(stack), "AWS::ApplicationAutoScaling::ScalingPolicy")
     assert policy["Properties"]["PolicyType"] == "TargetTrackingScaling"
@@ -126,9 +127,19 @@ def test_deployments_keep_the_count_autoscaling_chose(
             r"not supported on burstable instance types \(ml\.t\*\), got ml\.t3\.medium",
         ),
         (ServerlessVariant(2048, 5), {}, r"autoscaling is not supported on a serverless variant"),
-        (None, {"min_capacity": 4, "max_capacity": 3}, r"min_capacity \(4\) must not exceed max_capacity \(3\)"),
-        (None, {"min_capacity": 0}, r"min_capacity must be at least 1, got 0"),
-        (None, {"min_capacity": 3}, r"initial_instance_count \(2\) of variant primary must lie within .*\(3\.\.6\)"),
+        (None, {"limits": ScalingLimits(4, 3)}, r"min_capacity \(4\) must not exceed max_capacity \(3\)"),
+        (None, {"limits": ScalingLimits(0, 6)}, r"min_capacity must be at least 1, got 0"),
+        (None, {"limits": ScalingLimits(1, 0)}, r"max_capacity must be at least 1, got 0"),
+        (
+            None,
+            {"limits": ScalingLimits(3, 6)},
+            r"initial_instance_count \(2\) of variant primary must lie within .*\(3\.\.6\)",
+        ),
+        (
+            None,
+            {"limits": ScalingLimits(2, 6, scale_out_cooldown=cdk.Duration.millis(1500))},
+            r"scale_out_cooldown must be whole seconds, got 1\.5 seconds",
+        ),
         (None, {"max_requests_per_second": 0}, r"max_requests_per_second must be above 0, got 0"),
         (None, {"safety_factor": 0}, r"safety_factor must be above 0 and at most 1, got 0"),
         (None, {"safety_factor": 1.5}, r"safety_factor must be above 0 and at most 1, got 1\.5"),
@@ -149,7 +160,9 @@ def test_deployments_keep_the_count_autoscaling_chose(
         "serverless",
         "min-above-max",
         "min-zero",
+        "max-zero",
         "initial-outside",
+        "cooldown-part-seconds",
         "requests-per-second",
         "safety-zero",
         "safety-above-one",
@@ -163,9 +176,9 @@ def test_bad_settings_are_rejected_naming_the_field(
 ) -> None:
     """GIVEN one bad argument
     WHEN the endpoint autoscales
-    THEN a ValueError names the field and what is allowed."""
+    THEN a ValueError names the construct, the field and what is allowed."""
     endpoint = _endpoint(stack, platform, model, variants)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=r"^EndpointAutoScaling Test/Endpoint/AutoScaling: .*" + message):
         _scaling(endpoint, **kwargs)
 
 
@@ -181,8 +194,7 @@ def test_several_variants_need_a_variant_name(stack: cdk.Stack, platform: Platfo
         endpoint,
         "Green",
         endpoint=endpoint,
-        min_capacity=2,
-        max_capacity=6,
+        limits=ScalingLimits(2, 6),
         max_requests_per_second=40,
         variant_name="green",
     )
@@ -196,6 +208,6 @@ def test_every_problem_is_reported_at_once(stack: cdk.Stack, platform: Platform,
     THEN one ValueError names all of them."""
     endpoint = _endpoint(stack, platform, model)
     with pytest.raises(ValueError, match=r"^EndpointAutoScaling Test/Endpoint/AutoScaling: 3 problems: ") as raised:
-        _scaling(endpoint, min_capacity=0, max_requests_per_second=-1, safety_factor=2)
+        _scaling(endpoint, limits=ScalingLimits(0, 6), max_requests_per_second=-1, safety_factor=2)
     for field in ("min_capacity must be at least 1", "max_requests_per_second", "safety_factor"):
         assert field in str(raised.value)

@@ -18,6 +18,7 @@ from sagemaker_constructs import (
     SageMakerModel,
     TrafficShifting,
 )
+from sagemaker_constructs.scalable_capacity import ScalingLimits
 from tests.helpers import Platform, make_endpoint, of_type, one_of_type, template_of
 
 SCALES_TO_ZERO = ManagedVariant("ml.m5.large", 0, 2)
@@ -120,14 +121,15 @@ def test_a_component_argument_below_what_sagemaker_takes_is_refused(
 def test_copies_scale_to_zero_and_out_again_on_the_first_refused_request(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    """GIVEN a component with min_copies 0
+    """GIVEN a component with a floor of 0 copies
     WHEN it autoscales
     THEN the scalable target is its DesiredCopyCount from 0, target tracking follows invocations per copy, and
     an alarm on NoCapacityInvocationFailures (Maximum over 30 s, missing data left missing) runs a step policy
-    adding one copy: AWS's procedure to scale out from zero."""
+    adding one copy: AWS's procedure to scale out from zero. Each policy is named after the component and what it
+    does."""
     component = _component(stack, _endpoint(stack, platform, model), model)
     scaling = ComponentAutoScaling(
-        stack, "Scaling", component=component, min_copies=0, max_copies=3, max_requests_per_second=10
+        stack, "Scaling", component=component, limits=ScalingLimits(0, 3), max_requests_per_second=10
     )
     template = template_of(stack)
     target = one_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")
@@ -135,6 +137,12 @@ def test_copies_scale_to_zero_and_out_again_on_the_first_refused_request(
     assert target["Properties"]["MinCapacity"] == 0
     assert target["DependsOn"] == [stack.get_logical_id(component.component)]
     assert scaling.target_invocations_per_copy == 300
+    assert {
+        p["Properties"]["PolicyName"] for p in of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    } == {
+        "app-test-model-invocations-per-copy",
+        "app-test-model-scale-out-from-zero",
+    }
     alarm = one_of_type(template, "AWS::CloudWatch::Alarm")["Properties"]
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == (
         "NoCapacityInvocationFailures",
@@ -150,10 +158,10 @@ def test_copies_scale_to_zero_and_out_again_on_the_first_refused_request(
 def test_copies_that_never_reach_zero_need_no_scale_out_from_zero(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:
-    """GIVEN a component with min_copies 1 WHEN it autoscales THEN there is no step policy and no alarm."""
+    """GIVEN a component with a floor of 1 copy WHEN it autoscales THEN there is no step policy and no alarm."""
     variant = ManagedVariant("ml.m5.large", 1, 2)
     component = _component(stack, _endpoint(stack, platform, model, variants=variant), model)
-    ComponentAutoScaling(stack, "Scaling", component=component, min_copies=1, max_copies=2, max_requests_per_second=5)
+    ComponentAutoScaling(stack, "Scaling", component=component, limits=ScalingLimits(1, 2), max_requests_per_second=5)
     assert len(of_type(template_of(stack), "AWS::ApplicationAutoScaling::ScalingPolicy")) == 1
     assert not of_type(template_of(stack), "AWS::CloudWatch::Alarm")
 
@@ -161,19 +169,26 @@ def test_copies_that_never_reach_zero_need_no_scale_out_from_zero(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"min_copies": 3, "max_copies": 2}, r"0 <= min_copies <= max_copies"),
-        ({"min_copies": 0, "max_copies": 0}, r"max_copies >= 1"),
+        ({"limits": ScalingLimits(3, 2)}, r"min_capacity \(3\) must not exceed max_capacity \(2\)"),
+        ({"limits": ScalingLimits(-1, 2)}, r"min_capacity must be at least 0, got -1"),
+        ({"limits": ScalingLimits(0, 0)}, r"max_capacity must be at least 1, got 0"),
+        (
+            {"limits": ScalingLimits(0, 2, scale_out_cooldown=cdk.Duration.millis(61_500))},
+            r"scale_out_cooldown must be whole seconds, got 61\.5 seconds",
+        ),
         ({"max_requests_per_second": 0}, r"max_requests_per_second must be above 0"),
         ({"safety_factor": 1.5}, r"safety_factor must be above 0 and at most 1"),
     ],
+    ids=["min-above-max", "min-negative", "max-zero", "cooldown-part-seconds", "requests-per-second", "safety"],
 )
 def test_a_copy_range_or_target_out_of_bounds_is_refused(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel, kwargs: dict[str, Any], message: str
 ) -> None:
-    """GIVEN a copy range or target that cannot scale WHEN autoscaling is built THEN a ValueError names it."""
+    """GIVEN a copy range, cooldown or target that cannot scale WHEN autoscaling is built THEN a ValueError names the
+    construct and the field."""
     component = _component(stack, _endpoint(stack, platform, model), model)
-    arguments: dict[str, Any] = {"min_copies": 0, "max_copies": 2, "max_requests_per_second": 5} | kwargs
-    with pytest.raises(ValueError, match=message):
+    arguments: dict[str, Any] = {"limits": ScalingLimits(0, 2), "max_requests_per_second": 5} | kwargs
+    with pytest.raises(ValueError, match=r"^ComponentAutoScaling Test/Scaling: " + message):
         ComponentAutoScaling(stack, "Scaling", component=component, **arguments)
 
 

@@ -7,13 +7,11 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from config.async_inference import ASYNC_AUTOSCALE_DOC
 from sagemaker_constructs.alarms import make_alarm_name
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MINUTE, RealtimeEndpoint
 from sagemaker_constructs.scalable_capacity import Cooldowns, ScalableCapacity, ScalingLimits
 from sagemaker_constructs.validation import raise_if_any
-
-# AWS's "Autoscale an asynchronous endpoint", whose policies these are (target, cooldowns, the step from zero).
-AUTOSCALE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html"
 
 
 def backlog_metric(endpoint: RealtimeEndpoint, metric_name: str, statistic: str = "Average") -> cloudwatch.Metric:
@@ -94,7 +92,7 @@ class AsyncEndpointAutoScaling(Construct):
             alarm_name=make_alarm_name(endpoint.endpoint_name, "BacklogWithoutCapacity"),
             alarm_description=(
                 f"{endpoint.endpoint_name}: requests are queued and no instance runs; starts one (scaling, not a "
-                f"page). {AUTOSCALE_DOC}"
+                f"page). {ASYNC_AUTOSCALE_DOC}"
             ),
             namespace=INVOCATION_NAMESPACE,
             metric_name="HasBacklogWithoutCapacity",

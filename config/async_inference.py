@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from config.aws_catalog import sagemaker_range
 from config.contract import (
     ASYNC_FAILURE_PREFIX,
     ASYNC_INPUT_PREFIX,
@@ -33,6 +34,33 @@ SERVERLESS_EXCLUSIONS_DOC = (
     "instances; a serverless variant has none)"
 )
 DATA_CAPTURE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html"
+# InvocationTimeoutSeconds: "a maximum of 3600 seconds (one hour) on a per-request basis. If you don't specify this
+# field in your request, by default the request times out at 15 minutes."
+ASYNC_INVOKE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-invoke-endpoint.html"
+# AWS's default InvocationTimeoutSeconds (ASYNC_INVOKE_DOC; botocore's InvokeEndpointAsyncInput says so too).
+DEFAULT_INVOCATION_TIMEOUT_SECONDS = 900
+_INVOCATION_TIMEOUT = ("InvokeEndpointAsyncInput", "InvocationTimeoutSeconds")
+
+
+def _within_invocation_timeout_bounds() -> AfterValidator:
+    """What SageMaker Runtime accepts as InvocationTimeoutSeconds (botocore's model, read at the first check), and
+    at most what the container accepts as its server timeout, which is the same deadline."""
+    what = (
+        "within SageMaker Runtime's InvokeEndpointAsyncInput.InvocationTimeoutSeconds bounds and at most the "
+        "container's max_server_timeout_seconds"
+    )
+
+    def check(value: int) -> int:
+        low, high = sagemaker_range(*_INVOCATION_TIMEOUT, service="sagemaker-runtime")
+        ceiling = min(high, CONTAINER.limits.max_server_timeout_seconds)
+        if not low <= value <= ceiling:
+            raise ValueError(
+                f"must be {low}-{ceiling} s, {what} ({'.'.join(_INVOCATION_TIMEOUT)} is {low}-{high} s; the "
+                f"container's limit {CONTAINER.limits.max_server_timeout_seconds} s)"
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 class AsyncInferenceSettings(_Frozen):
@@ -40,13 +68,20 @@ class AsyncInferenceSettings(_Frozen):
 
     Autoscaling tracks `backlog_per_instance` queued requests per instance (ApproximateBacklogSizePerInstance)
     between `min_instances` (0 allowed: scale to zero) and `max_instances`; from zero, a step policy on
-    HasBacklogWithoutCapacity starts the first instance, which takes minutes to provision.
+    HasBacklogWithoutCapacity starts the first instance, which takes minutes to provision. Each request may be
+    processed for `invocation_timeout_seconds` (InvokeEndpointAsync's InvocationTimeoutSeconds, which every
+    `sagemaker_ops` request sends; AWS's default 900 s, at most an hour), the container's deadline too:
+    `endpoint.server_timeout_seconds` is real time's, refused beside this table.
     """
 
     # SageMaker's client in front of the container: None lets SageMaker choose.
     max_concurrent_invocations_per_instance: (
         Annotated[int, _sagemaker_bounds("AsyncInferenceClientConfig", "MaxConcurrentInvocationsPerInstance")] | None
     ) = None
+    # How long SageMaker may process one request before it marks it expired (InvokeEndpointAsync's
+    # InvocationTimeoutSeconds, which every `sagemaker_ops` request sends), and so the container's own deadline
+    # (SAGEMAKER_MODEL_SERVER_TIMEOUT): one value for both sides. 900 s is AWS's default (ASYNC_INVOKE_DOC).
+    invocation_timeout_seconds: Annotated[int, _within_invocation_timeout_bounds()] = DEFAULT_INVOCATION_TIMEOUT_SECONDS
     # The largest request body the container accepts (async allows 1 GB); the container lowers it further to
     # what its memory holds (container/README.md "Payload limits").
     max_payload_mb: int = Field(default=100, ge=1, le=min(ASYNC_MAX_PAYLOAD_MB, CONTAINER.limits.max_payload_mb))

@@ -1,4 +1,4 @@
-"""What AWS offers, read from the service data botocore ships: regions and SageMaker instance types.
+"""What AWS offers, read from the service data botocore ships: regions, SageMaker instance types and API bounds.
 
 These are the sources of truth the configuration is checked against, so that a new region or
 instance type needs a botocore upgrade, not an edit of a hand-written list. Loaded once, lazily,
@@ -23,8 +23,12 @@ def _loader() -> Loader:
 
 
 @cache
+def _service(name: str) -> ServiceModel:
+    return ServiceModel(_loader().load_service_model(name, "service-2"), service_name=name)
+
+
 def _sagemaker() -> ServiceModel:
-    return ServiceModel(_loader().load_service_model("sagemaker", "service-2"), service_name="sagemaker")
+    return _service("sagemaker")
 
 
 @cache
@@ -66,9 +70,10 @@ def sagemaker_shape(shape: str) -> dict[str, Any]:
     return metadata
 
 
-def sagemaker_range(shape: str, member: str) -> tuple[int, int]:
-    """The (min, max) the SageMaker API documents for `shape.member`, e.g. a timeout's bounds."""
-    metadata = _sagemaker().shape_for(shape).members[member].metadata
+def sagemaker_range(shape: str, member: str, service: str = "sagemaker") -> tuple[int, int]:
+    """The (min, max) the SageMaker API (or `service`, e.g. "sagemaker-runtime") documents for `shape.member`, e.g. a
+    timeout's bounds."""
+    metadata = _service(service).shape_for(shape).members[member].metadata
     return int(metadata["min"]), int(metadata["max"])
 
 

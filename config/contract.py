@@ -68,8 +68,10 @@ MAX_TRAINING_VOLUME_GB = 16384
 MAX_TRANSFORM_PAYLOAD_MB = 100
 # CreateTransformJob: ModelClientConfig.InvocationsTimeoutInSeconds.
 MAX_TRANSFORM_INVOCATION_SECONDS = 3600
-# SageMaker answers a real-time invocation within 60 s or fails it; the server must give up first.
+# SageMaker answers a real-time invocation within 60 s or fails it; the server must give up first. InvokeEndpoint:
+# "A customer's model containers must respond to requests within 60 seconds."
 MAX_REALTIME_INVOCATION_SECONDS = 60
+REALTIME_LIMIT_DOC = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html"
 # CreateEndpointConfig / UpdateEndpoint, in seconds.
 HEALTH_CHECK_TIMEOUT_RANGE = (60, 3600)
 DOWNLOAD_TIMEOUT_RANGE = (60, 3600)

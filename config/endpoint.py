@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from config.async_inference import (
     ASYNC_AUTOSCALE_DOC,
+    ASYNC_INVOKE_DOC,
     ASYNC_MONITOR_DOC,
     DATA_CAPTURE_DOC,
     SERVERLESS_EXCLUSIONS_DOC,
@@ -230,6 +231,12 @@ REFUSED_BY_MODE: dict[str, tuple[Refusal, ...]] = {
             "real-time capture records only",
             DATA_CAPTURE_DOC,
         ),
+        Refusal(
+            "server_timeout_seconds",
+            "an asynchronous request's deadline is asynchronous.invocation_timeout_seconds, both the container's and "
+            "the InvocationTimeoutSeconds each request sends",
+            ASYNC_INVOKE_DOC,
+        ),
     ),
 }
 
@@ -281,6 +288,13 @@ class EndpointSettings(_Frozen):
     def pinned(self) -> bool:
         """Whether a model is pinned: the environment has an endpoint."""
         return self.model_artifact_key is not None or self.model_package is not None
+
+    @property
+    def container_timeout_seconds(self) -> int:
+        """SAGEMAKER_MODEL_SERVER_TIMEOUT: an asynchronous request's InvocationTimeoutSeconds, else real time's."""
+        if self.asynchronous is not None:
+            return self.asynchronous.invocation_timeout_seconds
+        return self.server_timeout_seconds
 
     @property
     def package(self) -> PackageVersion | None:

@@ -7,12 +7,17 @@ queues the request, reads the body, sends it to the container, writes the answer
 the success or error topic (async-inference-check-predictions.html). Here each request runs on a thread of its
 own against the endpoint's one model server, at once (no queue, no scaling); an endpoint config without
 `AsyncInferenceConfig` refuses it, and InvokeEndpoint refuses an asynchronous endpoint (endpoints.py).
+
+A request processed for longer than its `InvocationTimeoutSeconds` (default 900 s) fails: SageMaker "marks it as
+expired" (botocore's InvokeEndpointAsyncInput; async-inference-invoke-endpoint.html). AWS documents no wording for
+the failure object of an expired request, so `EXPIRED` is ours.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +29,11 @@ from local_sagemaker.endpoints import Answer, Endpoints
 from local_sagemaker.s3 import JobInputError, S3Uri
 
 # The InvokeEndpointAsync members acted on; the others are in not_emulated.NOT_EMULATED.
-HANDLED_FIELDS = frozenset({"EndpointName", "InputLocation", "ContentType", "Accept", "InferenceId"})
+HANDLED_FIELDS = frozenset(
+    {"EndpointName", "InputLocation", "ContentType", "Accept", "InferenceId", "InvocationTimeoutSeconds"}
+)
+# The failure object of a request processed for longer than its InvocationTimeoutSeconds (our wording).
+EXPIRED = "the request expired: it was processed for more than its InvocationTimeoutSeconds ({seconds:g} s)"
 
 
 class AsyncInvocations:
@@ -35,16 +44,26 @@ class AsyncInvocations:
         self._threads: list[threading.Thread] = []
 
     def submit(
-        self, name: str, input_location: str, content_type: str, accept: str, inference_id: str | None
+        self,
+        name: str,
+        input_location: str,
+        content_type: str,
+        accept: str,
+        inference_id: str | None,
+        *,
+        invocation_timeout: float,
     ) -> tuple[str, str, str | None]:
-        """Queue one request: (its inference id, its output location, its failure location)."""
+        """Queue one request, to be processed for at most `invocation_timeout` seconds: (its inference id, its output
+        location, its failure location)."""
         output = self._endpoints.async_output_config(name)
         if output is None:
             raise LookupError(f"Endpoint {name} is not configured for asynchronous inference (no AsyncInferenceConfig)")
         inference = inference_id or str(uuid.uuid4())
         result = _join(output["S3OutputPath"], f"{inference}.out")
         failure = _join(output["S3FailurePath"], f"{inference}-error.out") if output.get("S3FailurePath") else None
-        request = _Request(name, inference, input_location, content_type, accept, result, failure, output)
+        request = _Request(
+            name, inference, input_location, content_type, accept, result, failure, output, invocation_timeout
+        )
         thread = threading.Thread(target=self._run, args=(request,), name=f"async-{inference}", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -63,12 +82,29 @@ class AsyncInvocations:
         except (JobInputError, s3.exceptions.ClientError) as error:
             self._fail(request, f"the request's input could not be read from {request.input_location}: {error}")
             return
+        expired = EXPIRED.format(seconds=request.invocation_timeout)
+        started = time.monotonic()
         try:
             answer = self._endpoints.invoke(
-                request.endpoint, body, request.content_type, request.accept, asynchronous=True
+                request.endpoint,
+                body,
+                request.content_type,
+                request.accept,
+                asynchronous=True,
+                timeout=request.invocation_timeout,
             )
+        except TimeoutError:
+            self._fail(request, expired)
+            return
         except (LookupError, RuntimeError) as error:
             self._fail(request, str(error))
+            return
+        except OSError as error:  # e.g. the server's own deadline stopped the worker mid-request
+            self._fail(request, f"the model server did not answer: {error!r}")
+            return
+        # The socket's timeout bounds each wait for bytes, not the whole answer.
+        if time.monotonic() - started > request.invocation_timeout:
+            self._fail(request, expired)
             return
         if answer.status >= 400:
             self._fail(request, _client_error(answer))
@@ -120,6 +156,7 @@ class _Request:
     output_location: str
     failure_location: str | None
     output: Mapping[str, Any]
+    invocation_timeout: float
 
 
 def _join(path: str, name: str) -> str:

@@ -37,8 +37,6 @@ from sagemaker_ops.invocation import NO_CAPACITY_REFUSAL
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
 INVOCATION_TIMEOUT_SECONDS = 60.0
-# InvokeEndpointAsync's InvocationTimeoutSeconds default: 15 minutes (async-inference-invoke-endpoint.html).
-ASYNC_INVOCATION_TIMEOUT_SECONDS = 900.0
 # The InvokeEndpoint members acted on; the others are in not_emulated.NOT_EMULATED.
 HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept", "InferenceComponentName"})
 # What InvokeEndpoint answers when a request names no component on an endpoint that hosts them (our wording).
@@ -152,9 +150,11 @@ class Endpoints:
         component: str | None = None,
         *,
         asynchronous: bool = False,
+        timeout: float = INVOCATION_TIMEOUT_SECONDS,
     ) -> Answer:
         """The model server's answer; an endpoint answers either InvokeEndpoint or, with an AsyncInferenceConfig,
-        InvokeEndpointAsync (`asynchronous`) only, as SageMaker's does (async-inference.html)."""
+        InvokeEndpointAsync (`asynchronous`) only, as SageMaker's does (async-inference.html). TimeoutError when the
+        server sends nothing for `timeout` seconds (an asynchronous request's InvocationTimeoutSeconds)."""
         running = self._server_for(name, component)
         if running.asynchronous != asynchronous:
             raise LookupError(
@@ -167,7 +167,7 @@ class Endpoints:
             "/invocations",
             body,
             {"Content-Type": content_type, "Accept": accept},
-            timeout=ASYNC_INVOCATION_TIMEOUT_SECONDS if asynchronous else INVOCATION_TIMEOUT_SECONDS,
+            timeout=timeout,
         )
         running.log.flush()
         answered = Answer(answer.status, answer.body, answer.content_type or content_type, running.variant)

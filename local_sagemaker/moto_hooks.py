@@ -18,6 +18,7 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from config.async_inference import DEFAULT_INVOCATION_TIMEOUT_SECONDS
 from local_sagemaker import components, registry, stepfunctions
 from local_sagemaker.endpoints import RefusedError
 from local_sagemaker.runtime import LocalSageMaker
@@ -212,6 +213,9 @@ def _invoke_endpoint_async(response: Any) -> Any:
             headers.get("x-amzn-sagemaker-content-type", "application/octet-stream"),
             headers.get("x-amzn-sagemaker-accept", "*/*"),
             headers.get("x-amzn-sagemaker-inference-id"),
+            invocation_timeout=float(
+                headers.get("x-amzn-sagemaker-invocationtimeoutseconds", DEFAULT_INVOCATION_TIMEOUT_SECONDS)
+            ),
         )
     except LookupError as error:
         raise ValidationError(message=str(error)) from None

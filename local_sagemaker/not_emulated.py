@@ -201,12 +201,13 @@ NOT_EMULATED: tuple[NotEmulated, ...] = (
     ),
     NotEmulated(
         INVOKE_ASYNC,
-        "the queue: `RequestTTLSeconds`, `InvocationTimeoutSeconds`, `MaxConcurrentInvocationsPerInstance`, the "
-        "backlog and its metrics, scaling to zero and the scale-out from zero on `HasBacklogWithoutCapacity`",
-        "each request runs at once on a thread of its own against the endpoint's one model server, for up to 15 "
-        "minutes; nothing expires, nothing scales. The scaling policies are checked against AWS's documented ones "
-        "by tests/sagemaker_constructs/test_async_endpoint.py",
-        ("RequestTTLSeconds", "InvocationTimeoutSeconds"),
+        "the queue: `RequestTTLSeconds`, `MaxConcurrentInvocationsPerInstance`, the backlog and its metrics, "
+        "scaling to zero and the scale-out from zero on `HasBacklogWithoutCapacity`",
+        "each request runs at once on a thread of its own against the endpoint's one model server, for up to its "
+        "`InvocationTimeoutSeconds` (then it fails as expired); nothing waits in a queue, so nothing expires there, "
+        "and nothing scales. The scaling policies are checked against AWS's documented ones by "
+        "tests/sagemaker_constructs/test_async_endpoint.py",
+        ("RequestTTLSeconds",),
     ),
     NotEmulated(
         INVOKE_ASYNC,

@@ -42,7 +42,9 @@ class SageMakerModel(Construct):
         the model serves (`ModelPackageName`). SageMaker creates a model only from an Approved version
         (botocore's CreateModelPackageInput.ModelApprovalStatus), so the deploy fails on any other.
     :param server_workers: SAGEMAKER_MODEL_SERVER_WORKERS. @default the container's (one per CPU).
-    :param server_timeout: SAGEMAKER_MODEL_SERVER_TIMEOUT, at most 60 s. @default 60 s.
+    :param server_timeout: SAGEMAKER_MODEL_SERVER_TIMEOUT, at most the container's limit (an hour). A real-time
+        endpoint (`RealtimeEndpoint`) refuses more than SageMaker's 60 s invocation limit; an asynchronous one
+        allows its InvocationTimeoutSeconds. @default 60 s.
     :param environment: more environment variables for the container.
     :param vpc: run the containers in these subnets. @default SageMaker's network.
     :param network_isolation: no network access from the container at all. @default False.
@@ -73,11 +75,9 @@ class SageMakerModel(Construct):
         super().__init__(scope, id_)
         errors = []
         timeout_seconds = server_timeout.to_seconds()
-        if not 1 <= timeout_seconds <= MAX_REALTIME_INVOCATION_SECONDS:
-            errors.append(
-                f"server_timeout must be 1-{MAX_REALTIME_INVOCATION_SECONDS} s (SageMaker's invocation limit), "
-                f"got {timeout_seconds:g} s"
-            )
+        most = CONTAINER.limits.max_server_timeout_seconds
+        if not 1 <= timeout_seconds <= most:
+            errors.append(f"server_timeout must be 1-{most} s (the container's limit), got {timeout_seconds:g} s")
         if server_workers is not None and server_workers < 1:
             errors.append(f"server_workers must be at least 1, got {server_workers}")
         if (model_package_arn is None) == (image_uri is None or model_data_url is None):
@@ -110,6 +110,7 @@ class SageMakerModel(Construct):
             variables[name] = value
         raise_if_any(self, errors)
 
+        self.server_timeout_seconds = timeout_seconds
         self.network_isolation = network_isolation
         self.in_vpc = vpc is not None
         self.model = sagemaker.CfnModel(

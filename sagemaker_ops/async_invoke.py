@@ -48,9 +48,12 @@ class AsyncAnswer:
 
 
 def invoke_async(
-    deployment: Deployment, body: bytes, content_type: str, *, timeout: float, interval: float
+    deployment: Deployment, body: bytes, content_type: str, *, invocation_timeout: int, timeout: float, interval: float
 ) -> AsyncAnswer:
     """Submit `body` to the environment's asynchronous endpoint and wait for its result.
+
+    `invocation_timeout` is the InvocationTimeoutSeconds sent: how long SageMaker may process the request before it
+    marks it expired, the container's own deadline too (asynchronous.invocation_timeout_seconds).
 
     Raises AsyncFailedError with SageMaker's failure message when the request failed, WaitTimeoutError when
     neither object appeared within `timeout` seconds.
@@ -66,6 +69,7 @@ def invoke_async(
         InputLocation=input_location,
         ContentType=content_type,
         Accept=content_type,
+        InvocationTimeoutSeconds=invocation_timeout,
     )
     submitted = AsyncAnswer(
         answer["InferenceId"], input_location, answer["OutputLocation"], answer.get("FailureLocation"), b""

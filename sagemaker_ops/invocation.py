@@ -44,8 +44,16 @@ def call_endpoint(
     (AsyncFailedError if it failed). An inference component is named in the request, which is retried while it
     has no copy running, every --poll-seconds for at most --capacity-wait seconds (then WaitTimeoutError).
     """
-    if deployment.settings.endpoint.asynchronous is not None:
-        answer = invoke_async(deployment, body, content_type, timeout=args.timeout, interval=args.poll_seconds)
+    asynchronous = deployment.settings.endpoint.asynchronous
+    if asynchronous is not None:
+        answer = invoke_async(
+            deployment,
+            body,
+            content_type,
+            invocation_timeout=asynchronous.invocation_timeout_seconds,
+            timeout=args.timeout,
+            interval=args.poll_seconds,
+        )
         return _parsed(answer.body), answer.locations()
     component = deployment.inference_component_name
     request: dict[str, Any] = {

@@ -74,7 +74,7 @@ class InferenceStack(EnvironmentStack):
             **served,
             execution_role=platform.execution_role,
             server_workers=endpoint_settings.server_workers,
-            server_timeout=cdk.Duration.seconds(endpoint_settings.server_timeout_seconds),
+            server_timeout=cdk.Duration.seconds(endpoint_settings.container_timeout_seconds),
             vpc=VpcPlacement(endpoint_settings.vpc.subnet_ids, endpoint_settings.vpc.security_group_ids)
             if endpoint_settings.vpc
             else None,

@@ -37,6 +37,20 @@ def test_an_asynchronous_endpoint_is_one_table_on_an_instance_variant(raw: Raw) 
     assert len(prefixes) == 3
 
 
+@pytest.mark.parametrize("seconds", [None, 3600])
+def test_an_asynchronous_request_gets_its_invocation_timeout_in_the_container_too(
+    raw: Raw, seconds: int | None
+) -> None:
+    """GIVEN dev asynchronous with AWS's default InvocationTimeoutSeconds, or the longest SageMaker allows
+    WHEN loaded THEN that one value is what each request sends and what the container waits (not real time's 60 s)."""
+    if seconds is not None:
+        set_at(raw, "environments.dev.endpoint.asynchronous.invocation_timeout_seconds", seconds)
+    endpoint = parse_config(raw, default_account=TEST_ACCOUNT).environment("dev").endpoint
+    assert endpoint.asynchronous is not None
+    expected = seconds or 900  # InvokeEndpointAsync's default (async-inference-invoke-endpoint.html)
+    assert endpoint.asynchronous.invocation_timeout_seconds == endpoint.container_timeout_seconds == expected
+
+
 # One row a mistake: its id, the field set (under environments.dev.endpoint), the value, and the error it must give.
 MISTAKES = cases(
     (
@@ -105,6 +119,21 @@ MISTAKES = cases(
     ("kept-over-ten-years", "asynchronous.retention_days", 3651, "less than or equal to 3650"),
     ("backlog-age-below-a-cold-start", "asynchronous.max_backlog_age_minutes", 5, "greater than or equal to 10"),
     ("unknown-field", "asynchronous.min_capacity", 0, r"endpoint\.asynchronous\.min_capacity: unknown field"),
+    (
+        "invocation-over-an-hour",
+        "asynchronous.invocation_timeout_seconds",
+        3601,
+        r"invocation_timeout_seconds: must be 1-3600 s, within SageMaker Runtime's .*\(InvokeEndpointAsyncInput\."
+        r"InvocationTimeoutSeconds is 1-3600 s; the container's limit 3600 s\)",
+    ),
+    ("invocation-zero", "asynchronous.invocation_timeout_seconds", 0, "invocation_timeout_seconds: must be 1-3600 s"),
+    (
+        "real-time-timeout-beside-it",
+        "server_timeout_seconds",
+        30,
+        r"server_timeout_seconds must be 60 with asynchronous: .*asynchronous\.invocation_timeout_seconds.*"
+        r"\(\S+/async-inference-invoke-endpoint\.html\)$",
+    ),
 )
 
 

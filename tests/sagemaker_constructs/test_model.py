@@ -127,7 +127,10 @@ def test_vpc_and_network_isolation(stack: cdk.Stack, platform: Platform) -> None
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"server_timeout": cdk.Duration.seconds(61)}, r"server_timeout must be 1-60 s .*got 61 s"),
+        (
+            {"server_timeout": cdk.Duration.seconds(3601)},
+            r"server_timeout must be 1-3600 s \(the container's limit\), got 3601 s",
+        ),
         ({"server_workers": 0}, r"server_workers must be at least 1, got 0"),
         ({"model_data_url": "models/model.tar.gz"}, r"model_data_url must be s3://<bucket>/<key>\.tar\.gz"),
         ({"vpc": VpcPlacement([], ["sg-0123456789abcdef0"])}, r"vpc needs at least one subnet id"),

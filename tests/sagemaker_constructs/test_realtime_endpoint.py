@@ -8,7 +8,14 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 
-from sagemaker_constructs import InstanceVariant, RealtimeEndpoint, SageMakerModel, ServerlessVariant, TrafficShifting
+from sagemaker_constructs import (
+    InstanceVariant,
+    ManagedVariant,
+    RealtimeEndpoint,
+    SageMakerModel,
+    ServerlessVariant,
+    TrafficShifting,
+)
 from sagemaker_constructs.endpoint_config import has_instance_store
 from tests.helpers import Platform, logical_id, make_endpoint, of_type, one_of_type, template_of
 
@@ -423,3 +430,30 @@ def test_a_serverless_variant_cannot_serve_an_isolated_model(stack: cdk.Stack, p
     )
     with pytest.raises(ValueError, match="a serverless variant cannot serve a model with a VPC or network isolation"):
         _endpoint(stack, platform, isolated, variants=SERVERLESS)
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [TWO, ServerlessVariant(memory_size_mb=2048, max_concurrency=5), ManagedVariant("ml.m5.large", 0, 1)],
+    ids=["instances", "serverless", "inference-components"],
+)
+def test_a_real_time_endpoint_refuses_a_model_that_would_wait_past_sagemakers_60_s(
+    stack: cdk.Stack, platform: Platform, variants: Any
+) -> None:
+    """GIVEN a model whose server waits 61 s (the container allows an hour, for asynchronous requests)
+    WHEN a real-time endpoint of any kind serves it
+    THEN construction fails naming the endpoint and SageMaker's 60 s invocation limit."""
+    slow = SageMakerModel(
+        stack,
+        "Slow",
+        image_uri=platform.image.image_uri,
+        model_data_url="s3://b/model.tar.gz",
+        execution_role=platform.role,
+        server_timeout=cdk.Duration.seconds(61),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^RealtimeEndpoint Test/Endpoint: .*model's server_timeout \(61 s\) must be at most 60 s on a "
+        r"real-time endpoint: .*API_runtime_InvokeEndpoint\.html",
+    ):
+        _endpoint(stack, platform, slow, variants=variants, execution_role=platform.role.role)

@@ -17,7 +17,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY
 
-from config import parse_config
+from config import EnvironmentConfig, parse_config
 from config.contract import ASYNC_INPUT_PREFIX
 from config.settings import DEFAULT_CONFIG_FILE
 from sagemaker_ops.cli import FAILED, OK, TIMED_OUT
@@ -31,11 +31,17 @@ OUTPUT = f"s3://{BUCKET}/async-inference/output/{ID}.out"
 FAILURE = f"s3://{BUCKET}/async-inference/failures/{ID}-error.out"
 
 
+def _dev_settings(**asynchronous: Any) -> EnvironmentConfig:
+    """Dev's configuration with its endpoint asynchronous, `asynchronous` set in its table."""
+    raw: dict[str, Any] = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
+    make_asynchronous(raw["environments"]["dev"]["endpoint"])
+    raw["environments"]["dev"]["endpoint"]["asynchronous"].update(asynchronous)
+    return parse_config(raw, default_account=TEST_ACCOUNT).environment("dev")
+
+
 @pytest.fixture
 def dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedDeployment]:
     """Dev deployed with an asynchronous endpoint, its AWS answers to be added by the test."""
-    raw: dict[str, Any] = copy.deepcopy(tomllib.loads(DEFAULT_CONFIG_FILE.read_text()))
-    make_asynchronous(raw["environments"]["dev"]["endpoint"])
     deployment = StubbedDeployment(
         "dev",
         {
@@ -43,21 +49,28 @@ def dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedDeployment]:
             "Inference": stack("Inference", {"EndpointName": ENDPOINT}),
         },
     )
-    deployment.settings = parse_config(raw, default_account=TEST_ACCOUNT).environment("dev")
+    deployment.settings = _dev_settings()
     use(monkeypatch, deployment)
     yield deployment
     deployment.assert_no_pending_responses()
 
 
-def _submitted(dev: StubbedDeployment, body: bytes) -> None:
-    """The body uploaded under the requests' prefix, then InvokeEndpointAsync naming it, answered with locations."""
+def _submitted(dev: StubbedDeployment, body: bytes, invocation_timeout: int = 900) -> None:
+    """The body uploaded under the requests' prefix, then InvokeEndpointAsync naming it and the configured
+    InvocationTimeoutSeconds (AWS's default 900 s unless set), answered with locations."""
     dev.stubber("s3").add_response(
         "put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": body, "ContentType": "text/csv"}
     )
     dev.stubber("sagemaker-runtime").add_response(
         "invoke_endpoint_async",
         {"InferenceId": ID, "OutputLocation": OUTPUT, "FailureLocation": FAILURE},
-        {"EndpointName": ENDPOINT, "InputLocation": ANY, "ContentType": "text/csv", "Accept": "text/csv"},
+        {
+            "EndpointName": ENDPOINT,
+            "InputLocation": ANY,
+            "ContentType": "text/csv",
+            "Accept": "text/csv",
+            "InvocationTimeoutSeconds": invocation_timeout,
+        },
     )
 
 
@@ -111,6 +124,19 @@ def test_invoke_uploads_the_body_submits_it_and_prints_the_result_once_written(
     )
     assert document["input_location"].startswith(f"s3://{BUCKET}/{ASYNC_INPUT_PREFIX}")
     assert document["input_location"].endswith(".csv")
+
+
+def test_each_request_sends_the_configured_invocation_timeout(
+    dev: StubbedDeployment, capsys: pytest.CaptureFixture[str], request_file: Path
+) -> None:
+    # GIVEN dev configured for the longest InvocationTimeoutSeconds SageMaker allows (the container waits as long)
+    dev.settings = _dev_settings(invocation_timeout_seconds=3600)
+    _submitted(dev, b"1,2,3\n", invocation_timeout=3600)
+    _found(dev, OUTPUT, b"0.25\n")
+    # WHEN invoked THEN InvokeEndpointAsync carried 3600 (the stubber refuses any other parameters) and it answered
+    code, document = run_json(capsys, "invoke", "--env", "dev", "--file", str(request_file), "--poll-seconds", "0.01")
+    assert code == OK, document
+    assert document["predictions"] == 0.25
 
 
 def test_a_failed_request_fails_the_command_with_sagemakers_reason(

@@ -6,6 +6,8 @@ Jobs are created with boto3 directly against the staging deployment's buckets.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from sagemaker.core.resources import Endpoint  # type: ignore[import-untyped]
 
+from local_sagemaker.async_endpoints import EXPIRED
 from local_sagemaker.server import start_moto_server
 from stacks.training_stack import load_metric_definitions
 from tests import declared
@@ -554,3 +557,22 @@ def test_an_asynchronous_endpoint_reads_requests_from_s3_and_writes_results_fail
     )
     sdk_predictions = [float(v) for v in written(sdk.output_location).decode().split()]
     assert sdk_predictions == pytest.approx(predictions, rel=1e-12)
+    # WHEN the model server answers nothing (stopped) and a request allows it 1 s THEN the request expires as
+    # SageMaker marks one processed past its InvocationTimeoutSeconds: its failure object says so
+    server = _serving_process_group(staging, "direct-async")
+    os.killpg(server, signal.SIGSTOP)
+    try:
+        late = runtime.invoke_endpoint_async(EndpointName="direct-async", ContentType="text/csv",
+                                             InputLocation=f"s3://{bucket}/async/in/good.csv",
+                                             InvocationTimeoutSeconds=1)  # fmt: skip
+        assert written(late["FailureLocation"]).decode() == EXPIRED.format(seconds=1)
+    finally:
+        os.killpg(server, signal.SIGCONT)
+
+
+def _serving_process_group(env: Environment, endpoint: str) -> int:
+    """The process group of `endpoint`'s model server (its master and workers), run under /opt/ml trees of its own."""
+    for child in psutil.Process(env.server.process.pid).children(recursive=True):
+        if f"/endpoints/{endpoint}/" in child.environ().get("OPT_ML_DIR", ""):
+            return os.getpgid(child.pid)
+    raise AssertionError(f"no model server of {endpoint} is running")

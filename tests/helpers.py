@@ -323,6 +323,18 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
     return Platform(key=key, logs=logs, artifacts=artifacts, image=image, role=role)
 
 
+def make_model(stack: cdk.Stack, platform: Platform, id_: str, **kwargs: Any) -> SageMakerModel:
+    """A `SageMakerModel` of the platform's image and role serving s3://b/model.tar.gz (`kwargs` add to it)."""
+    return SageMakerModel(
+        stack,
+        id_,
+        image_uri=platform.image.image_uri,
+        model_data_url="s3://b/model.tar.gz",
+        execution_role=platform.role,
+        **kwargs,
+    )
+
+
 def make_endpoint(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel, variants: Any = None, **kwargs: Any
 ) -> RealtimeEndpoint:

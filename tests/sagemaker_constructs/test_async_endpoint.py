@@ -24,7 +24,7 @@ from sagemaker_constructs import (
     TrafficShifting,
 )
 from sagemaker_constructs.scalable_capacity import ScalingLimits
-from tests.helpers import Platform, logical_id, of_type, one_of_type, template_of
+from tests.helpers import Platform, logical_id, make_model, of_type, one_of_type, template_of
 
 OUTPUT, FAILURES = "s3://artifacts-bucket/async-inference/output/", "s3://artifacts-bucket/async-inference/failures/"
 
@@ -87,14 +87,7 @@ def test_results_and_failures_go_to_s3_encrypted_and_each_notifies_the_topic(
 def test_an_asynchronous_request_may_take_the_hour_the_container_allows(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a model whose server waits 3600 s (InvokeEndpointAsync's longest InvocationTimeoutSeconds)
     WHEN an asynchronous endpoint serves it THEN it synthesizes, the container told to wait that long."""
-    patient = SageMakerModel(
-        stack,
-        "Patient",
-        image_uri=platform.image.image_uri,
-        model_data_url="s3://b/model.tar.gz",
-        execution_role=platform.role,
-        server_timeout=cdk.Duration.seconds(3600),
-    )
+    patient = make_model(stack, platform, "Patient", server_timeout=cdk.Duration.seconds(3600))
     _endpoint(stack, platform, patient)
     environment = one_of_type(template_of(stack), "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]
     assert environment["Environment"]["SAGEMAKER_MODEL_SERVER_TIMEOUT"] == "3600"

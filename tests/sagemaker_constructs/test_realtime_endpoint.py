@@ -8,16 +8,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 
-from sagemaker_constructs import (
-    InstanceVariant,
-    ManagedVariant,
-    RealtimeEndpoint,
-    SageMakerModel,
-    ServerlessVariant,
-    TrafficShifting,
-)
-from sagemaker_constructs.endpoint_config import has_instance_store
-from tests.helpers import Platform, logical_id, make_endpoint, of_type, one_of_type, template_of
+from sagemaker_constructs import InstanceVariant, RealtimeEndpoint, SageMakerModel, ServerlessVariant, TrafficShifting
+from sagemaker_constructs.endpoint_config import ManagedVariant, has_instance_store
+from tests.helpers import Platform, logical_id, make_endpoint, make_model, of_type, one_of_type, template_of
 
 TWO = [InstanceVariant("ml.c5.large", 2)]
 CANARY = TrafficShifting(mode="CANARY", step_type="INSTANCE_COUNT", step_value=1)
@@ -420,14 +413,7 @@ def test_every_problem_is_reported_at_once(stack: cdk.Stack, platform: Platform,
 
 def test_a_serverless_variant_cannot_serve_an_isolated_model(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN a network-isolated model WHEN a serverless endpoint serves it THEN construction fails."""
-    isolated = SageMakerModel(
-        stack,
-        "Isolated",
-        image_uri=platform.image.image_uri,
-        model_data_url="s3://b/model.tar.gz",
-        execution_role=platform.role,
-        network_isolation=True,
-    )
+    isolated = make_model(stack, platform, "Isolated", network_isolation=True)
     with pytest.raises(ValueError, match="a serverless variant cannot serve a model with a VPC or network isolation"):
         _endpoint(stack, platform, isolated, variants=SERVERLESS)
 
@@ -443,14 +429,7 @@ def test_a_real_time_endpoint_refuses_a_model_that_would_wait_past_sagemakers_60
     """GIVEN a model whose server waits 61 s (the container allows an hour, for asynchronous requests)
     WHEN a real-time endpoint of any kind serves it
     THEN construction fails naming the endpoint and SageMaker's 60 s invocation limit."""
-    slow = SageMakerModel(
-        stack,
-        "Slow",
-        image_uri=platform.image.image_uri,
-        model_data_url="s3://b/model.tar.gz",
-        execution_role=platform.role,
-        server_timeout=cdk.Duration.seconds(61),
-    )
+    slow = make_model(stack, platform, "Slow", server_timeout=cdk.Duration.seconds(61))
     with pytest.raises(
         ValueError,
         match=r"^RealtimeEndpoint Test/Endpoint: .*model's server_timeout \(61 s\) must be at most 60 s on a "

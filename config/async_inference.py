@@ -39,7 +39,8 @@ DATA_CAPTURE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monito
 ASYNC_INVOKE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-invoke-endpoint.html"
 # AWS's default InvocationTimeoutSeconds (ASYNC_INVOKE_DOC; botocore's InvokeEndpointAsyncInput says so too).
 DEFAULT_INVOCATION_TIMEOUT_SECONDS = 900
-_INVOCATION_TIMEOUT = ("InvokeEndpointAsyncInput", "InvocationTimeoutSeconds")
+# Where botocore's SageMaker Runtime model bounds it (the local SageMaker checks requests against it too).
+INVOCATION_TIMEOUT_MEMBER = ("InvokeEndpointAsyncInput", "InvocationTimeoutSeconds")
 
 
 def _within_invocation_timeout_bounds() -> AfterValidator:
@@ -51,11 +52,11 @@ def _within_invocation_timeout_bounds() -> AfterValidator:
     )
 
     def check(value: int) -> int:
-        low, high = sagemaker_range(*_INVOCATION_TIMEOUT, service="sagemaker-runtime")
+        low, high = sagemaker_range(*INVOCATION_TIMEOUT_MEMBER, service="sagemaker-runtime")
         ceiling = min(high, CONTAINER.limits.max_server_timeout_seconds)
         if not low <= value <= ceiling:
             raise ValueError(
-                f"must be {low}-{ceiling} s, {what} ({'.'.join(_INVOCATION_TIMEOUT)} is {low}-{high} s; the "
+                f"must be {low}-{ceiling} s, {what} ({'.'.join(INVOCATION_TIMEOUT_MEMBER)} is {low}-{high} s; the "
                 f"container's limit {CONTAINER.limits.max_server_timeout_seconds} s)"
             )
         return value

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from config.contract import component_log_group_name
+from config.contract import MAX_REALTIME_INVOCATION_SECONDS, component_log_group_name
 from local_sagemaker import container
 from local_sagemaker.aws import Aws, LogStream
 from local_sagemaker.components import Component, Components
@@ -36,7 +36,7 @@ from sagemaker_ops.invocation import NO_CAPACITY_REFUSAL
 
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
-INVOCATION_TIMEOUT_SECONDS = 60.0
+INVOCATION_TIMEOUT_SECONDS = float(MAX_REALTIME_INVOCATION_SECONDS)
 # The InvokeEndpoint members acted on; the others are in not_emulated.NOT_EMULATED.
 HANDLED_FIELDS = frozenset({"EndpointName", "Body", "ContentType", "Accept", "InferenceComponentName"})
 # What InvokeEndpoint answers when a request names no component on an endpoint that hosts them (our wording).

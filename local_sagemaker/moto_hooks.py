@@ -18,7 +18,8 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from config.async_inference import DEFAULT_INVOCATION_TIMEOUT_SECONDS
+from config.async_inference import DEFAULT_INVOCATION_TIMEOUT_SECONDS, INVOCATION_TIMEOUT_MEMBER
+from config.aws_catalog import sagemaker_range
 from local_sagemaker import components, registry, stepfunctions
 from local_sagemaker.endpoints import RefusedError
 from local_sagemaker.runtime import LocalSageMaker
@@ -213,9 +214,7 @@ def _invoke_endpoint_async(response: Any) -> Any:
             headers.get("x-amzn-sagemaker-content-type", "application/octet-stream"),
             headers.get("x-amzn-sagemaker-accept", "*/*"),
             headers.get("x-amzn-sagemaker-inference-id"),
-            invocation_timeout=float(
-                headers.get("x-amzn-sagemaker-invocationtimeoutseconds", DEFAULT_INVOCATION_TIMEOUT_SECONDS)
-            ),
+            invocation_timeout=_invocation_timeout(headers.get("x-amzn-sagemaker-invocationtimeoutseconds")),
         )
     except LookupError as error:
         raise ValidationError(message=str(error)) from None
@@ -223,6 +222,21 @@ def _invoke_endpoint_async(response: Any) -> Any:
     if failure is not None:
         locations["X-Amzn-SageMaker-FailureLocation"] = failure
     return 202, {"Content-Type": "application/json", **locations}, json.dumps({"InferenceId": inference_id})
+
+
+def _invocation_timeout(given: str | None) -> int:
+    """InvocationTimeoutSeconds as SageMaker Runtime takes it (AWS's default when absent); a value out of botocore's
+    bounds, which only a client that skips botocore's validation can send, is refused in AWS's usual wording."""
+    if given is None:
+        return DEFAULT_INVOCATION_TIMEOUT_SECONDS
+    low, high = sagemaker_range(*INVOCATION_TIMEOUT_MEMBER, service="sagemaker-runtime")
+    constraint = f"Member must have value greater than or equal to {low} and less than or equal to {high}"
+    if not given.isdigit() or not low <= int(given) <= high:
+        raise ValidationError(
+            message=f"1 validation error detected: Value '{given}' at 'invocationTimeoutSeconds' failed to satisfy "
+            f"constraint: {constraint}"
+        )
+    return int(given)
 
 
 def _model_error(message: str, original_status: int) -> JsonRESTError:

@@ -21,6 +21,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from config.contract import (
     EXECUTION_TIMEOUT_RANGE,
+    MAX_REALTIME_INVOCATION_SECONDS,
+    REALTIME_LIMIT_DOC,
     SERVERLESS_MAX_CONCURRENCY,
     SERVERLESS_MEMORY_MB,
     WAIT_RANGE,
@@ -214,6 +216,17 @@ def check_duration(field: str, value: cdk.Duration | None, bounds: tuple[int, in
     seconds = value.to_seconds()
     if not bounds[0] <= seconds <= bounds[1]:
         errors.append(f"{field} must be {bounds[0]}-{bounds[1]} s, got {seconds:g} s")
+
+
+def check_realtime_server_timeout(what: str, seconds: float, errors: list[str]) -> None:
+    """A model served in real time (InvokeEndpoint) must give up within SageMaker's invocation limit; the container
+    allows longer for asynchronous requests only."""
+    if seconds > MAX_REALTIME_INVOCATION_SECONDS:
+        errors.append(
+            f"{what} ({seconds:g} s) must be at most {MAX_REALTIME_INVOCATION_SECONDS} s in real time: SageMaker "
+            f"answers an invocation within {MAX_REALTIME_INVOCATION_SECONDS} s or fails it ({REALTIME_LIMIT_DOC}); "
+            "asynchronous inference allows longer"
+        )
 
 
 # -- renderers: the CloudFormation properties ------------------------------------------------------

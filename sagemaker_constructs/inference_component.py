@@ -12,7 +12,7 @@ from constructs import Construct
 
 from config.aws_catalog import sagemaker_minimum
 from config.contract import component_log_group_name
-from sagemaker_constructs.endpoint_config import NAME
+from sagemaker_constructs.endpoint_config import NAME, check_realtime_server_timeout
 from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MetricOptions, RealtimeEndpoint
@@ -65,6 +65,7 @@ class InferenceComponent(Construct):
             errors.append(f"memory_mb must be at least {low_memory:g} (SageMaker's {_COMPUTE}), got {memory_mb}")
         if initial_copies < 0:
             errors.append(f"initial_copies must be at least 0, got {initial_copies}")
+        check_realtime_server_timeout("model's server_timeout", model.server_timeout_seconds, errors)
         raise_if_any(self, errors)
         self.endpoint = endpoint
         self.component_name = component_name

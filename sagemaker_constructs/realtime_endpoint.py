@@ -13,13 +13,7 @@ from aws_cdk import aws_logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.contract import (
-    DOWNLOAD_TIMEOUT_RANGE,
-    HEALTH_CHECK_TIMEOUT_RANGE,
-    MAX_REALTIME_INVOCATION_SECONDS,
-    REALTIME_LIMIT_DOC,
-    endpoint_log_group_name,
-)
+from config.contract import DOWNLOAD_TIMEOUT_RANGE, HEALTH_CHECK_TIMEOUT_RANGE, endpoint_log_group_name
 from sagemaker_constructs import async_config, endpoint_config
 from sagemaker_constructs.async_config import AsyncInference
 from sagemaker_constructs.endpoint_config import (
@@ -83,6 +77,8 @@ class RealtimeEndpoint(Construct):
       encrypted with the key.
     - `async_inference` makes it an asynchronous endpoint (InvokeEndpointAsync only): results and
       failures in S3, encrypted with the key, notifications to its topic; no traffic shifting or capture.
+    - In real time (without `async_inference`) the model's server_timeout must be within SageMaker's 60 s
+      invocation limit; asynchronously it is the requests' InvocationTimeoutSeconds, up to the container's hour.
     - `traffic_shifting` turns updates into blue/green deployments that roll back on the alarms
       given to `add_rollback_alarm` (`EndpointMonitoring` adds its error-rate and latency alarms);
       synthesis fails if there are none.
@@ -201,14 +197,10 @@ class RealtimeEndpoint(Construct):
         )
         endpoint_config.check_duration("model_data_download_timeout", download_timeout, DOWNLOAD_TIMEOUT_RANGE, errors)
         endpoint_config.check_data_capture(data_capture_percentage, data_capture_uri, errors)
-        if self.async_inference is None and model.server_timeout_seconds > MAX_REALTIME_INVOCATION_SECONDS:
-            errors.append(
-                f"model's server_timeout ({model.server_timeout_seconds:g} s) must be at most "
-                f"{MAX_REALTIME_INVOCATION_SECONDS} s on a real-time endpoint: SageMaker answers an invocation within "
-                f"{MAX_REALTIME_INVOCATION_SECONDS} s or fails it ({REALTIME_LIMIT_DOC}); asynchronous inference "
-                "allows longer"
-            )
-        if self.async_inference is not None:
+        if self.async_inference is None:
+            timeout = model.server_timeout_seconds
+            endpoint_config.check_realtime_server_timeout("model's server_timeout", timeout, errors)
+        else:
             async_config.check_async(
                 self.async_inference,
                 instance_variants=bool(self.instance_variants),

@@ -557,6 +557,13 @@ def test_an_asynchronous_endpoint_reads_requests_from_s3_and_writes_results_fail
     )
     sdk_predictions = [float(v) for v in written(sdk.output_location).decode().split()]
     assert sdk_predictions == pytest.approx(predictions, rel=1e-12)
+    # WHEN a client that skips botocore's validation asks for more than SageMaker allows THEN it is refused
+    unchecked = staging.server.session().client(
+        "sagemaker-runtime", endpoint_url=staging.server.url, config=Config(parameter_validation=False)
+    )
+    with pytest.raises(ClientError, match=r"Value '3601' at 'invocationTimeoutSeconds' .*less than or equal to 3600"):
+        unchecked.invoke_endpoint_async(EndpointName="direct-async", InputLocation=f"s3://{bucket}/async/in/good.csv",
+                                        InvocationTimeoutSeconds=3601)  # fmt: skip
     # WHEN the model server answers nothing (stopped) and a request allows it 1 s THEN the request expires as
     # SageMaker marks one processed past its InvocationTimeoutSeconds: its failure object says so
     server = _serving_process_group(staging, "direct-async")

@@ -19,7 +19,7 @@ from sagemaker_constructs import (
     TrafficShifting,
 )
 from sagemaker_constructs.scalable_capacity import ScalingLimits
-from tests.helpers import Platform, make_endpoint, of_type, one_of_type, template_of
+from tests.helpers import Platform, make_endpoint, make_model, of_type, one_of_type, template_of
 
 SCALES_TO_ZERO = ManagedVariant("ml.m5.large", 0, 2)
 
@@ -116,6 +116,16 @@ def test_a_component_argument_below_what_sagemaker_takes_is_refused(
     WHEN the component is built THEN a ValueError names it."""
     with pytest.raises(ValueError, match=message):
         _component(stack, _endpoint(stack, platform, model), model, **kwargs)
+
+
+def test_a_component_refuses_a_model_that_would_wait_past_sagemakers_60_s(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN a model whose server waits 61 s, hosted as a component (its endpoint's own model is another)
+    WHEN the component is built THEN a ValueError names the component and SageMaker's 60 s invocation limit."""
+    slow = make_model(stack, platform, "Slow", server_timeout=cdk.Duration.seconds(61))
+    with pytest.raises(ValueError, match=r"^InferenceComponent Test/Component: .*\(61 s\) must be at most 60 s"):
+        _component(stack, _endpoint(stack, platform, model), slow)
 
 
 def test_copies_scale_to_zero_and_out_again_on_the_first_refused_request(

@@ -432,7 +432,7 @@ def test_a_real_time_endpoint_refuses_a_model_that_would_wait_past_sagemakers_60
     slow = make_model(stack, platform, "Slow", server_timeout=cdk.Duration.seconds(61))
     with pytest.raises(
         ValueError,
-        match=r"^RealtimeEndpoint Test/Endpoint: .*model's server_timeout \(61 s\) must be at most 60 s on a "
-        r"real-time endpoint: .*API_runtime_InvokeEndpoint\.html",
+        match=r"^RealtimeEndpoint Test/Endpoint: .*model's server_timeout \(61 s\) must be at most 60 s in real "
+        r"time: .*API_runtime_InvokeEndpoint\.html",
     ):
         _endpoint(stack, platform, slow, variants=variants, execution_role=platform.role.role)

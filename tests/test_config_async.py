@@ -101,6 +101,16 @@ MISTAKES = cases(
     ("prefix-a-url", "asynchronous.failure_prefix", "s3://bucket/failures/", "ending in '/'"),
     ("output-inside-failures", "asynchronous.output_prefix", "async-inference/failures/ok/", "must not contain"),
     ("output-around-requests", "asynchronous.output_prefix", "async-inference/", "must not contain one another"),
+    # Expiring under a prefix the bucket keeps other data in would delete it: models, checkpoints, data capture.
+    (
+        "results-where-models-are",
+        "asynchronous.output_prefix",
+        "pipeline/",
+        r"output_prefix \(pipeline/\) must lie "
+        r"under async-inference/: what is under it expires after retention_days \(30\)",
+    ),
+    ("failures-where-capture-is", "asynchronous.failure_prefix", "data-capture/", "must lie under async-inference/"),
+    ("results-where-checkpoints-are", "asynchronous.output_prefix", "checkpoints/", "must lie under async-inference/"),
     ("kept-no-day", "asynchronous.retention_days", 0, "greater than or equal to 1"),
     ("kept-over-ten-years", "asynchronous.retention_days", 3651, "less than or equal to 3650"),
     ("backlog-age-below-a-cold-start", "asynchronous.max_backlog_age_minutes", 5, "greater than or equal to 10"),

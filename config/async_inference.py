@@ -56,7 +56,8 @@ class AsyncInferenceSettings(_Frozen):
     output_prefix: Annotated[str, _PREFIX] = ASYNC_OUTPUT_PREFIX
     failure_prefix: Annotated[str, _PREFIX] = ASYNC_FAILURE_PREFIX
     # Requests, results and failures are the callers' data: gone after this many days (an S3 lifecycle rule on
-    # each of the three prefixes), long enough for a caller to fetch its answer.
+    # each of the three prefixes), long enough for a caller to fetch its answer; the bucket is versioned, so the
+    # expired versions go noncurrent_version_expiration_days later.
     retention_days: int = Field(default=30, ge=1, le=3650)
     min_instances: int = Field(default=0, ge=0)
     max_instances: int = Field(ge=1, le=MAX_ENDPOINT_INSTANCES)

@@ -19,12 +19,15 @@ from config.contract import (
     ASYNC_INPUT_PREFIX,
     ASYNC_MAX_PAYLOAD_MB,
     ASYNC_OUTPUT_PREFIX,
+    ASYNC_PREFIX,
     CONTAINER,
     MAX_ENDPOINT_INSTANCES,
 )
 from config.types import _Frozen, _matching, _sagemaker_bounds
 
-_PREFIX = _matching(r"[a-z0-9][a-z0-9/_.-]*/", "a key prefix in the artifacts bucket ending in '/'")
+_PREFIX = _matching(
+    r"[a-z0-9][a-z0-9/_.-]*/", f"a key prefix under {ASYNC_PREFIX} of the artifacts bucket ending in '/'"
+)
 
 # Pages that say what an asynchronous endpoint cannot keep; the configuration's errors cite them.
 ASYNC_MONITOR_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html"
@@ -89,7 +92,8 @@ class AsyncInferenceSettings(_Frozen):
     output_prefix: Annotated[str, _PREFIX] = ASYNC_OUTPUT_PREFIX
     failure_prefix: Annotated[str, _PREFIX] = ASYNC_FAILURE_PREFIX
     # Requests, results and failures are the callers' data: gone after this many days (an S3 lifecycle rule on
-    # each of the three prefixes), long enough for a caller to fetch its answer.
+    # each of the three prefixes), long enough for a caller to fetch its answer; the bucket is versioned, so the
+    # expired versions go noncurrent_version_expiration_days later.
     retention_days: int = Field(default=30, ge=1, le=3650)
     min_instances: int = Field(default=0, ge=0)
     max_instances: int = Field(ge=1, le=MAX_ENDPOINT_INSTANCES)
@@ -105,6 +109,14 @@ class AsyncInferenceSettings(_Frozen):
         prefixes = {"output_prefix": self.output_prefix, "failure_prefix": self.failure_prefix}
         prefixes["the requests' prefix"] = ASYNC_INPUT_PREFIX
         names = list(prefixes)
+        # Each prefix expires after retention_days: one outside ASYNC_PREFIX could be (or hold) the models, checkpoints
+        # or data capture the bucket also keeps, which would expire with it.
+        problems.extend(
+            f"{name} ({prefix}) must lie under {ASYNC_PREFIX}: what is under it expires after retention_days "
+            f"({self.retention_days}), and the artifacts bucket keeps models, checkpoints and data capture elsewhere"
+            for name, prefix in prefixes.items()
+            if not prefix.startswith(ASYNC_PREFIX)
+        )
         for i, one in enumerate(names):
             for other in names[i + 1 :]:
                 if prefixes[one].startswith(prefixes[other]) or prefixes[other].startswith(prefixes[one]):

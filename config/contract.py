@@ -187,9 +187,12 @@ DATA_CAPTURE_METRICS_FILTER = "DataCapture"
 # Where callers upload a request's body for InvokeEndpointAsync (its InputLocation), in the artifacts bucket;
 # the execution role reads it, sagemaker_ops writes it. SageMaker writes results and failures where the
 # endpoint's AsyncInferenceConfig says (`endpoint.asynchronous` output_prefix and failure_prefix).
-ASYNC_INPUT_PREFIX = "async-inference/input/"
-ASYNC_OUTPUT_PREFIX = "async-inference/output/"
-ASYNC_FAILURE_PREFIX = "async-inference/failures/"
+# All three lie under ASYNC_PREFIX, and everything under it expires (`endpoint.asynchronous.retention_days`): nothing
+# else the artifacts bucket keeps (models, checkpoints, data capture, scores) may be written there.
+ASYNC_PREFIX = "async-inference/"
+ASYNC_INPUT_PREFIX = f"{ASYNC_PREFIX}input/"
+ASYNC_OUTPUT_PREFIX = f"{ASYNC_PREFIX}output/"
+ASYNC_FAILURE_PREFIX = f"{ASYNC_PREFIX}failures/"
 # An asynchronous request's body may be up to 1 GB (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html).
 ASYNC_MAX_PAYLOAD_MB = 1024
 

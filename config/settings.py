@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from config.accounts import account_sharing_problems, shared_log_group_problems
 from config.aws_catalog import partition_of
-from config.contract import environment_prefix
+from config.contract import ASYNC_PREFIX, environment_prefix
 from config.endpoint import EndpointSettings
 from config.hyperparameters import load_schema
 from config.sections import (
@@ -107,6 +107,7 @@ class EnvironmentConfig(_Frozen):
                 "monitoring.no_invocations_minutes cannot watch an asynchronous endpoint: it idles at zero and "
                 "publishes no Invocations (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html)"
             )
+        problems += self._kept_outside_expiry()
         if self.transform.schedule is not None:
             problems += [
                 f"training.hyperparameters: {problem}: transform.schedule starts the pipeline with these alone"
@@ -121,6 +122,22 @@ class EnvironmentConfig(_Frozen):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _kept_outside_expiry(self) -> list[str]:
+        """An asynchronous endpoint's objects under ASYNC_PREFIX expire: the model it serves and the scheduled runs'
+        models and scores must be kept elsewhere."""
+        if self.endpoint.asynchronous is None:
+            return []
+        kept = {"endpoint.model_artifact_key": self.endpoint.model_artifact_key}
+        if self.transform.schedule is not None:
+            # The pipeline writes <output_prefix>/models/ and <output_prefix>/scores/.
+            kept["transform.schedule.output_prefix"] = self.transform.schedule.output_prefix.rstrip("/") + "/"
+        return [
+            f"{name} ({key}) must not lie under {ASYNC_PREFIX}: an asynchronous endpoint's requests, results and "
+            f"failures are there, and everything there expires after endpoint.asynchronous.retention_days"
+            for name, key in kept.items()
+            if key is not None and key.startswith(ASYNC_PREFIX)
+        ]
 
     @model_validator(mode="after")
     def _tuning_fits_training(self) -> EnvironmentConfig:

@@ -95,9 +95,10 @@ class AlarmDefaults:
         problems = []
         if self.name_prefix is not None and not _ALARM_NAME_CHARACTERS.fullmatch(self.name_prefix):
             problems.append(f"{field}.name_prefix must be letters, digits, '.', '_' or '-', got {self.name_prefix!r}")
-        minutes = self.evaluation.to_minutes()
-        if not 1 <= minutes <= 60:
-            problems.append(f"{field}.evaluation must be 1-60 minutes, got {minutes:g}")
+        # Whole minutes: they are the alarms' 1-minute periods (a part minute would fail in jsii, unnamed).
+        minutes = float(self.evaluation.to_minutes(integral=False))
+        if not (1 <= minutes <= 60 and minutes.is_integer()):
+            problems.append(f"{field}.evaluation must be 1-60 whole minutes, got {minutes:g}")
         return problems
 
 

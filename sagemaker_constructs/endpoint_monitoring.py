@@ -41,11 +41,17 @@ class AlarmThresholds:
     def problems(self, field: str) -> list[str]:
         """What is wrong with these thresholds, each naming `field` (the argument they came in)."""
         rates = ("server_error_rate_percent", "container_error_rate_percent", "client_error_rate_percent")
-        return [
+        problems = [
             f"{field}.{rate} must be above 0 and at most 100, got {getattr(self, rate)}"
             for rate in rates
             if not 0 < getattr(self, rate) <= 100
         ]
+        # Its minutes are the alarm's 1-minute periods: none would be refused at synthesis (DatapointsToAlarm below 1)
+        # without naming the argument, and a part minute would fail in jsii.
+        silent = None if self.no_invocations is None else float(self.no_invocations.to_minutes(integral=False))
+        if silent is not None and not (silent >= 1 and silent.is_integer()):
+            problems.append(f"{field}.no_invocations must be whole minutes, at least 1, got {silent:g} minutes")
+        return problems
 
 
 class EndpointMonitoring(Construct):

@@ -50,13 +50,21 @@ class SecureBucket(Construct):
         request_metrics: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
+        expiring = (expire_under or {}).items()
         raise_if_any(
             self,
             [
-                f"expire_under: {prefix!r} must be a key prefix ending in '/' and {after.to_human_string()} "
-                "whole days, at least one"
-                for prefix, after in (expire_under or {}).items()
-                if not prefix.endswith("/") or prefix.startswith("/") or not _whole_days(after)
+                *(
+                    f"expire_under: {prefix!r} must be a key prefix ending in '/', not starting with one"
+                    for prefix, _ in expiring
+                    if not prefix.endswith("/") or prefix.startswith("/")
+                ),
+                *(
+                    f"expire_under: {prefix!r} must expire after whole days, at least one, "
+                    f"got {after.to_human_string()}"
+                    for prefix, after in expiring
+                    if not _whole_days(after)
+                ),
             ],
         )
         if (access_log_bucket is None) != (access_log_prefix is None):

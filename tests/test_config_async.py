@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from typing import Any
 
@@ -115,6 +116,16 @@ MISTAKES = cases(
     ("prefix-a-url", "asynchronous.failure_prefix", "s3://bucket/failures/", "ending in '/'"),
     ("output-inside-failures", "asynchronous.output_prefix", "async-inference/failures/ok/", "must not contain"),
     ("output-around-requests", "asynchronous.output_prefix", "async-inference/", "must not contain one another"),
+    # Expiring under a prefix the bucket keeps other data in would delete it: models, checkpoints, data capture.
+    (
+        "results-where-models-are",
+        "asynchronous.output_prefix",
+        "pipeline/",
+        r"output_prefix \(pipeline/\) must lie "
+        r"under async-inference/: what is under it expires after retention_days \(30\)",
+    ),
+    ("failures-where-capture-is", "asynchronous.failure_prefix", "data-capture/", "must lie under async-inference/"),
+    ("results-where-checkpoints-are", "asynchronous.output_prefix", "checkpoints/", "must lie under async-inference/"),
     ("kept-no-day", "asynchronous.retention_days", 0, "greater than or equal to 1"),
     ("kept-over-ten-years", "asynchronous.retention_days", 3651, "less than or equal to 3650"),
     ("backlog-age-below-a-cold-start", "asynchronous.max_backlog_age_minutes", 5, "greater than or equal to 10"),
@@ -198,3 +209,29 @@ def test_the_switch_environments_toml_describes_for_dev_loads_as_asynchronous() 
     document = tomllib.loads("\n".join([*lines[:start], *switched, *lines[start + 2 : table], *lines[end:]]))
     endpoint = parse_config(document, default_account=TEST_ACCOUNT).environment("dev").endpoint
     assert endpoint.asynchronous is not None and endpoint.inference_component is None and len(endpoint.variants) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("endpoint.model_artifact_key", "async-inference/model.tar.gz"),
+        ("transform.schedule.output_prefix", "async-inference"),
+    ],
+    ids=["served-model", "scheduled-models-and-scores"],
+)
+def test_what_the_environment_keeps_is_refused_where_asynchronous_objects_expire(
+    raw: Raw, field: str, value: str
+) -> None:
+    """GIVEN dev asynchronous, and the model it serves or the scheduled runs' output under async-inference/
+    WHEN the configuration is loaded THEN it is refused: everything there expires after retention_days."""
+    dev = raw["environments"]["dev"]
+    if field == "endpoint.model_artifact_key":
+        dev["endpoint"].pop("model_package", None)
+    else:
+        dev["transform"]["schedule"] = {"expression": "cron(0 3 * * ? *)", "data_prefix": "datasets/daily"}
+    set_at(raw, f"environments.dev.{field}", value)
+    with pytest.raises(
+        ConfigError,
+        match=rf"environment 'dev': (.|\n)*{re.escape(field)} \({value}/?\) must not lie under async-inference/",
+    ):
+        parse_config(raw, default_account=TEST_ACCOUNT)

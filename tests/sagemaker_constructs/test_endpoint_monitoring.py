@@ -286,13 +286,32 @@ def test_cpu_instances_get_no_gpu_widgets(stack: cdk.Stack, platform: Platform, 
         ),
         (
             {"evaluation": cdk.Duration.hours(2)},
-            r"alarm_defaults\.evaluation must be 1-60 minutes",
+            r"alarm_defaults\.evaluation must be 1-60 whole minutes, got 120",
+        ),
+        ({"evaluation": cdk.Duration.seconds(90)}, r"alarm_defaults\.evaluation must be 1-60 whole minutes, got 1\.5"),
+        (
+            {"thresholds": AlarmThresholds(no_invocations=cdk.Duration.minutes(0))},
+            r"thresholds\.no_invocations must be whole minutes, at least 1, got 0 minutes",
+        ),
+        (
+            {"thresholds": AlarmThresholds(no_invocations=cdk.Duration.seconds(90))},
+            r"thresholds\.no_invocations must be whole minutes, at least 1, got 1\.5 minutes",
         ),
         ({"name_prefix": ""}, r"alarm_defaults\.name_prefix must be letters, digits, '\.', '_' or '-', got ''"),
         ({"min_capacity": 5, "max_capacity": 4}, r"min_capacity \(5\) must not exceed max_capacity \(4\)"),
         ({"variant_name": "blue"}, r"variant_name must be one of \['primary'\] \(got 'blue'\)"),
     ],
-    ids=["error-rate", "container-rate", "evaluation", "name-prefix", "capacity", "variant"],
+    ids=[
+        "error-rate",
+        "container-rate",
+        "evaluation",
+        "evaluation-part-minute",
+        "no-invocations-zero",
+        "no-invocations-part-minute",
+        "name-prefix",
+        "capacity",
+        "variant",
+    ],
 )
 def test_bad_settings_are_rejected(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel, kwargs: dict[str, Any], message: str

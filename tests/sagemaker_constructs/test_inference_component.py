@@ -135,7 +135,8 @@ def test_copies_scale_to_zero_and_out_again_on_the_first_refused_request(
     WHEN it autoscales
     THEN the scalable target is its DesiredCopyCount from 0, target tracking follows invocations per copy, and
     an alarm on NoCapacityInvocationFailures (Maximum over 30 s, missing data left missing) runs a step policy
-    adding one copy: AWS's procedure to scale out from zero. Each policy is named after the component and what it
+    setting one copy (AWS's procedure to scale out from zero adds one; setting one cannot add a copy per minute the
+    alarm stays in ALARM while an instance is provisioned). Each policy is named after the component and what it
     does."""
     component = _component(stack, _endpoint(stack, platform, model), model)
     scaling = ComponentAutoScaling(
@@ -163,6 +164,9 @@ def test_copies_scale_to_zero_and_out_again_on_the_first_refused_request(
     assert alarm["TreatMissingData"] == "missing"
     assert scaling.scale_out_from_zero is not None
     assert alarm["AlarmActions"] == [{"Ref": stack.get_logical_id(scaling.scale_out_from_zero)}]
+    step = template["Resources"][stack.get_logical_id(scaling.scale_out_from_zero)]["Properties"]
+    step = step["StepScalingPolicyConfiguration"]
+    assert (step["AdjustmentType"], step["StepAdjustments"][0]["ScalingAdjustment"]) == ("ExactCapacity", 1)
 
 
 def test_copies_that_never_reach_zero_need_no_scale_out_from_zero(

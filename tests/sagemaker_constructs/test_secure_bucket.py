@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
@@ -179,19 +181,29 @@ def test_objects_under_a_prefix_expire_after_their_days(stack: cdk.Stack) -> Non
 
 
 @pytest.mark.parametrize(
-    ("prefix", "after"),
+    ("prefix", "after", "error"),
     [
-        ("", cdk.Duration.days(1)),  # the whole bucket: the training data and models too
-        ("async/", cdk.Duration.hours(23)),
-        ("async/", cdk.Duration.hours(36)),
-        ("async", cdk.Duration.days(1)),  # would also match async-other/
-        ("/async/", cdk.Duration.days(1)),
+        (
+            "",
+            cdk.Duration.days(1),
+            "must be a key prefix ending in '/', not starting with one",
+        ),  # the whole bucket: data and models too
+        (
+            "async",
+            cdk.Duration.days(1),
+            "must be a key prefix ending in '/', not starting with one",
+        ),  # would also match async-other/
+        ("/async/", cdk.Duration.days(1), "must be a key prefix ending in '/', not starting with one"),
+        ("async/", cdk.Duration.hours(23), "must expire after whole days, at least one, got 23 hours"),
+        ("async/", cdk.Duration.hours(36), "must expire after whole days, at least one, got 1 day 12 hours"),
     ],
 )
 def test_an_expiry_of_the_whole_bucket_or_of_part_of_a_day_is_refused(
-    stack: cdk.Stack, prefix: str, after: cdk.Duration
+    stack: cdk.Stack, prefix: str, after: cdk.Duration, error: str
 ) -> None:
     """GIVEN a prefix that is empty, unterminated or rooted, or a duration that is not whole days
-    WHEN a secure bucket is asked to expire it THEN the error names the prefix."""
-    with pytest.raises(ValueError, match=f"expire_under: {prefix!r} must be a key prefix ending in '/'"):
+    WHEN a secure bucket is asked to expire it THEN the error names the prefix and what is wrong with it, only that."""
+    with pytest.raises(
+        ValueError, match=r"^SecureBucket [^:]*: " + re.escape(f"expire_under: {prefix!r} {error}") + "$"
+    ):
         _bucket(stack, expire_under={prefix: after})

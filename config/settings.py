@@ -124,17 +124,16 @@ class EnvironmentConfig(_Frozen):
         return self
 
     def _kept_outside_expiry(self) -> list[str]:
-        """An asynchronous endpoint's objects under ASYNC_PREFIX expire: the model it serves and the scheduled runs'
-        models and scores must be kept elsewhere."""
-        if self.endpoint.asynchronous is None:
-            return []
+        """ASYNC_PREFIX is reserved for asynchronous inference, whose objects expire: the model an environment serves
+        and the scheduled runs' models and scores are kept elsewhere, in every environment (one made asynchronous
+        later would expire them; the pipeline refuses such an output_prefix too)."""
         kept = {"endpoint.model_artifact_key": self.endpoint.model_artifact_key}
         if self.transform.schedule is not None:
             # The pipeline writes <output_prefix>/models/ and <output_prefix>/scores/.
             kept["transform.schedule.output_prefix"] = self.transform.schedule.output_prefix.rstrip("/") + "/"
         return [
-            f"{name} ({key}) must not lie under {ASYNC_PREFIX}: an asynchronous endpoint's requests, results and "
-            f"failures are there, and everything there expires after endpoint.asynchronous.retention_days"
+            f"{name} ({key}) must not lie under {ASYNC_PREFIX}: it is reserved for an asynchronous endpoint's "
+            "requests, results and failures, and everything there expires after endpoint.asynchronous.retention_days"
             for name, key in kept.items()
             if key is not None and key.startswith(ASYNC_PREFIX)
         ]

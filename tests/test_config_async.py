@@ -219,12 +219,16 @@ def test_the_switch_environments_toml_describes_for_dev_loads_as_asynchronous() 
     ],
     ids=["served-model", "scheduled-models-and-scores"],
 )
+@pytest.mark.parametrize("asynchronous", [True, False], ids=["asynchronous", "real-time"])
 def test_what_the_environment_keeps_is_refused_where_asynchronous_objects_expire(
-    raw: Raw, field: str, value: str
+    raw: Raw, field: str, value: str, asynchronous: bool
 ) -> None:
-    """GIVEN dev asynchronous, and the model it serves or the scheduled runs' output under async-inference/
-    WHEN the configuration is loaded THEN it is refused: everything there expires after retention_days."""
+    """GIVEN dev, asynchronous or not (made asynchronous later, it would expire them), and the model it serves or the
+    scheduled runs' output under async-inference/
+    WHEN the configuration is loaded THEN it is refused: the prefix is reserved, everything there expires."""
     dev = raw["environments"]["dev"]
+    if not asynchronous:
+        dev["endpoint"].pop("asynchronous")  # its one instance variant stays
     if field == "endpoint.model_artifact_key":
         dev["endpoint"].pop("model_package", None)
     else:

@@ -12,6 +12,7 @@ from typing import Any
 from aws_cdk import aws_stepfunctions as sfn
 
 from config.contract import (
+    ASYNC_PREFIX,
     CONTAINER,
     DEFAULT_COMMIT,
     DEFAULT_OUTPUT_PREFIX,
@@ -32,7 +33,8 @@ from sagemaker_constructs.training_pipeline.options import TrainingJobOptions, T
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 INVALID_INPUT_CAUSE = (
     f"The input needs {INPUT_DATA_PREFIX!r}: a key prefix in the data bucket with train/ and "
-    "validation/ under it. Prefixes are strings without a leading or trailing '/'."
+    "validation/ under it. Prefixes are strings without a leading or trailing '/'. "
+    f"{INPUT_OUTPUT_PREFIX!r} must not lie under {ASYNC_PREFIX}, where asynchronous inference's objects expire."
 )
 
 
@@ -96,7 +98,8 @@ def report(name_prefix: str, tags: Mapping[str, str], artifacts_bucket: str) -> 
 
 
 def valid_input() -> sfn.Condition:
-    """`data_prefix` is a string; each prefix given has no leading or trailing '/'."""
+    """`data_prefix` is a string; each prefix given has no leading or trailing '/'; `output_prefix` is not under
+    ASYNC_PREFIX."""
 
     def prefix_ok(name: str) -> sfn.Condition:
         path = f"$.input.{name}"
@@ -106,9 +109,16 @@ def valid_input() -> sfn.Condition:
             sfn.Condition.not_(sfn.Condition.string_matches(path, "*/")),
         )
 
+    output = f"$.input.{INPUT_OUTPUT_PREFIX}"
+    # The models and scores written under output_prefix must not be where asynchronous inference's objects expire.
+    kept = sfn.Condition.and_(
+        prefix_ok(INPUT_OUTPUT_PREFIX),
+        sfn.Condition.not_(sfn.Condition.string_equals(output, ASYNC_PREFIX.rstrip("/"))),
+        sfn.Condition.not_(sfn.Condition.string_matches(output, f"{ASYNC_PREFIX}*")),
+    )
     optional = [
-        sfn.Condition.or_(sfn.Condition.is_not_present(f"$.input.{name}"), prefix_ok(name))
-        for name in (INPUT_SCORE_PREFIX, INPUT_OUTPUT_PREFIX)
+        sfn.Condition.or_(sfn.Condition.is_not_present(f"$.input.{INPUT_SCORE_PREFIX}"), prefix_ok(INPUT_SCORE_PREFIX)),
+        sfn.Condition.or_(sfn.Condition.is_not_present(output), kept),
     ]
     return sfn.Condition.and_(
         sfn.Condition.is_present(f"$.input.{INPUT_DATA_PREFIX}"), prefix_ok(INPUT_DATA_PREFIX), *optional

@@ -15,6 +15,7 @@ from sagemaker_constructs import QualityGate, TrainingJobOptions, TransformJobOp
 from sagemaker_constructs.training_pipeline import metric_definitions_from_json, states
 from tests.helpers import PIPELINE_METRICS as METRICS
 from tests.helpers import Platform, definition, make_pipeline
+from tests.sagemaker_constructs.state_machine import TaskFailedError, definition_of, run
 
 
 def test_without_max_wait_training_is_on_demand_without_checkpoints(stack: cdk.Stack, platform: Platform) -> None:
@@ -218,3 +219,39 @@ def test_the_states_are_pure_functions_of_the_options() -> None:
     # AND the jobs' tags end with the commit and the execution, after the given tags in name order
     tags = states.job_tags({"Project": "p", "Environment": "dev"})
     assert [t["Key"] for t in tags] == ["Environment", "Project", "Commit", "PipelineExecution"]
+
+
+@pytest.mark.parametrize(
+    ("output_prefix", "refused"),
+    [
+        ("async-inference", True),
+        ("async-inference/models", True),
+        ("async-inference/", True),  # also a trailing '/'
+        ("async-inferences", False),  # only a name alike
+        ("pipeline/async-inference", False),
+    ],
+)
+def test_a_run_may_not_write_its_models_where_asynchronous_objects_expire(
+    stack: cdk.Stack, platform: Platform, output_prefix: str, refused: bool
+) -> None:
+    """GIVEN a pipeline WHEN an execution names an output_prefix under async-inference/ (reserved: everything there
+    expires after endpoint.asynchronous.retention_days) THEN it fails in InvalidInput, saying why, before any job;
+    a prefix only named alike passes the check."""
+    make_pipeline(stack, platform)
+    jobs: list[str] = []
+
+    def first_job_ends_the_run(resource: str, _parameters: Any) -> Any:
+        jobs.append(resource)
+        raise TaskFailedError("Test.Stop", "the check passed; no job needs to run here")
+
+    execution = run(
+        definition_of(Template.from_stack(stack).to_json()),
+        {"data_prefix": "datasets/churn", "output_prefix": output_prefix},
+        execution_name="3f0c5b9e-7d2a-4c1e-9b8f-0a1b2c3d4e5f",
+        task=first_job_ends_the_run,
+    )
+    if refused:
+        assert (execution.states[-1], execution.error, jobs) == ("InvalidInput", "InvalidInput", [])
+        assert "'output_prefix' must not lie under async-inference/" in str(execution.cause)
+    else:
+        assert execution.states[:3] == ["ApplyDefaults", "CheckInput", "MergeInput"] and jobs

@@ -198,6 +198,9 @@ def _code(text: str) -> str:
 
 def to_json(review: Review, exit_code: int) -> str:
     data = dataclasses.asdict(review)
+    # What the Markdown flags, derived from the rules (dataclasses.asdict leaves properties out).
+    for stack, stack_data in zip(review.stacks, data["stacks"], strict=True):
+        stack_data["security_group_rules_added"] = stack.security_group_rules_added
     data["blocked"] = [f"{stack.environment}/{stack.stack}/{r.logical_id}" for stack, r in review.blocked]
     data["exit_code"] = exit_code
     return json.dumps(data, indent=2, default=str) + "\n"

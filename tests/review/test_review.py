@@ -396,6 +396,7 @@ def test_an_added_security_group_rule_is_flagged_and_a_removed_one_is_listed(rev
     assert opened.security_group_rules_added and not closed.security_group_rules_added
     assert [(r.direction, r.added) for r in closed.security_group_rules] == [("ingress", False)]
     assert "| ⚠ rules added |" in to_markdown(reviewed[OPENED])
+    assert json.loads(to_json(reviewed[OPENED], 0))["stacks"][0]["security_group_rules_added"] is True
     assert "| ⚠ + | ingress |" in to_markdown(reviewed[OPENED])
     assert "⚠" not in to_markdown(reviewed[CLOSED]).split("<sub>")[0]
     assert not reviewed[OPENED].blocked

@@ -164,6 +164,12 @@ def endpoint_log_group_name(endpoint_name: str) -> str:
     return f"{ENDPOINT_LOG_GROUP_PREFIX}/{endpoint_name}"
 
 
+def serving_log_group_name(endpoint_name: str, component_name: str | None) -> str:
+    """Where the model server of an endpoint logs: its inference component's group when it hosts its model as one,
+    else the endpoint's."""
+    return component_log_group_name(component_name) if component_name else endpoint_log_group_name(endpoint_name)
+
+
 # The app's state machines, by what their log groups are named after.
 TRAINING_PIPELINE_STATE_MACHINE = "training-pipeline"
 DRIFT_MONITOR_STATE_MACHINE = "drift-monitor"

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from config.contract import MAX_REALTIME_INVOCATION_SECONDS, component_log_group_name
+from config.contract import MAX_REALTIME_INVOCATION_SECONDS, serving_log_group_name
 from local_sagemaker import container
 from local_sagemaker.aws import Aws, LogStream
 from local_sagemaker.components import Component, Components
@@ -34,7 +34,6 @@ from local_sagemaker.registry import model_data_url
 from local_sagemaker.s3 import JobInputError, S3Uri, download_model
 from sagemaker_ops.invocation import NO_CAPACITY_REFUSAL
 
-ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"
 DEFAULT_STARTUP_SECONDS = 240.0  # ContainerStartupHealthCheckTimeoutInSeconds' default (4 minutes)
 INVOCATION_TIMEOUT_SECONDS = float(MAX_REALTIME_INVOCATION_SECONDS)
 # The InvokeEndpoint members acted on; the others are in not_emulated.NOT_EMULATED.
@@ -272,8 +271,7 @@ class Endpoints:
             download_model(self._aws.client("s3"), model_data_url(sagemaker, primary), tree / "model")
         except JobInputError as error:
             raise RuntimeError(f"the endpoint's model could not be loaded: {error}") from None
-        # A component's containers log to its own group, as in SageMaker.
-        group = component_log_group_name(component.name) if component else ENDPOINT_LOG_GROUP.format(endpoint=name)
+        group = serving_log_group_name(name, component.name if component else None)
         log = LogStream(self._aws, group, f"{variant['VariantName']}/local-{int(time.time())}")
         startup = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds", DEFAULT_STARTUP_SECONDS))
         capture = DataCapture.of(config.get("DataCaptureConfig"))

@@ -29,9 +29,8 @@ from config.contract import (
     PROCESSING_JOB_LOG_GROUP,
     TRAINING_JOB_LOG_GROUP,
     TRANSFORM_JOB_LOG_GROUP,
-    component_log_group_name,
-    endpoint_log_group_name,
     environment_prefix,
+    serving_log_group_name,
 )
 from sagemaker_ops.arguments import UsageError, content_type_of
 from sagemaker_ops.async_invoke import AsyncFailedError
@@ -260,9 +259,7 @@ def logs(context: Context) -> dict[str, Any]:
         group = JOB_KINDS[_job_kind(deployment, args.job, args.kind)].log_group
         prefix: str | None = f"{args.job}/"
     else:
-        # An inference component's containers log to its own group, not the endpoint's.
-        component = deployment.inference_component_name
-        group = component_log_group_name(component) if component else endpoint_log_group_name(deployment.endpoint_name)
+        group = serving_log_group_name(deployment.endpoint_name, deployment.inference_component_name)
         prefix = None
     logs = deployment.client("logs")
     since = datetime.now(UTC) - args.since

@@ -10,7 +10,7 @@ instances the first request waits for an instance to start: minutes, which `time
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -86,7 +86,7 @@ def invoke_async(
     wait(observe, what=f"asynchronous request {submitted.inference_id}", timeout=timeout, interval=interval)
     if "failure" in found:
         raise AsyncFailedError(found["failure"].decode(errors="replace").strip(), submitted.locations())
-    return AsyncAnswer(**{**submitted.__dict__, "body": found["result"]})
+    return replace(submitted, body=found["result"])
 
 
 def _read(s3: Any, location: str) -> bytes | None:

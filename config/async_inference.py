@@ -9,6 +9,7 @@ follows the queue down to `min_instances` (0: nothing runs while nothing is aske
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
@@ -106,9 +107,11 @@ class AsyncInferenceSettings(_Frozen):
     @model_validator(mode="after")
     def _sound(self) -> AsyncInferenceSettings:
         problems = self._inverted_ranges(("min_instances", "max_instances"))
-        prefixes = {"output_prefix": self.output_prefix, "failure_prefix": self.failure_prefix}
-        prefixes["the requests' prefix"] = ASYNC_INPUT_PREFIX
-        names = list(prefixes)
+        prefixes = {
+            "output_prefix": self.output_prefix,
+            "failure_prefix": self.failure_prefix,
+            "the requests' prefix": ASYNC_INPUT_PREFIX,
+        }
         # Each prefix expires after retention_days: one outside ASYNC_PREFIX could be (or hold) the models, checkpoints
         # or data capture the bucket also keeps, which would expire with it.
         problems.extend(
@@ -117,13 +120,12 @@ class AsyncInferenceSettings(_Frozen):
             for name, prefix in prefixes.items()
             if not prefix.startswith(ASYNC_PREFIX)
         )
-        for i, one in enumerate(names):
-            for other in names[i + 1 :]:
-                if prefixes[one].startswith(prefixes[other]) or prefixes[other].startswith(prefixes[one]):
-                    problems.append(
-                        f"{one} ({prefixes[one]}) and {other} ({prefixes[other]}) must not contain one another: "
-                        "a client tells a request, a result and a failure apart by where they are"
-                    )
+        problems.extend(
+            f"{one} ({first}) and {other} ({second}) must not contain one another: a client tells a request, a "
+            "result and a failure apart by where they are"
+            for (one, first), (other, second) in combinations(prefixes.items(), 2)
+            if first.startswith(second) or second.startswith(first)
+        )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -2,7 +2,8 @@
 
 A version's approval is a person's decision, recorded by SageMaker (status, ApprovalDescription, who and
 when: LastModifiedBy / LastModifiedTime). `promote --package` prints the pin of an approved version; the
-Model is created from that version, so AWS itself refuses to deploy one that is not (or no longer) approved.
+Model is created from that version, and `check-pin` (run by `make deploy`) refuses to deploy one that is not (or no
+longer) approved, which AWS documents no refusal of.
 What the pipeline recorded with the version is read back as its lineage (`sagemaker_ops.lineage`).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from config import EnvironmentName, load_config
+from config import EnvironmentConfig, EnvironmentName, load_config
 from config.aws_catalog import partition_of
 from config.contract import (
     APPROVED,
@@ -88,10 +89,7 @@ def check_pin(context: Context) -> dict[str, Any]:
     package = settings.endpoint.package
     if package is None:
         return {"package": None, "checked": "no model package version pinned: nothing to check"}
-    region = settings.region
-    # No account configured: the stack deploys into the credentials' account, which the version is in.
-    account = settings.account or deployment.client("sts").get_caller_identity()["Account"]
-    arn = package.arn(partition=partition_of(region), region=region, account=account)
+    arn = package.arn(**_place(deployment, settings))
     described = deployment.client("sagemaker").describe_model_package(ModelPackageName=arn)
     result = {"package": arn, **decision(described)}
     if described.get("ModelApprovalStatus") != APPROVED:
@@ -176,14 +174,18 @@ def _staging_version(context: Context) -> str | None:
     staging = environment_prefix(config.app_name, EnvironmentName.STAGING.value)
     if wanted.group != staging:
         return None
-    source = config.environment(EnvironmentName.STAGING.value)
-    # No account configured: staging is deployed into the credentials' account (one account for all).
-    account = source.account or deployment.client("sts").get_caller_identity()["Account"]
-    place = {"partition": partition_of(source.region), "region": source.region, "account": account}
+    place = _place(deployment, config.environment(EnvironmentName.STAGING.value))
     _refuse_elsewhere(given, wanted.differences(**place), "staging's group as configured")
     # By ARN, never listed by name: a name resolves in the credentials' account, prod's (staging's group is
     # another account's where prod has its own; its resource policy lets prod describe versions by ARN).
     return wanted.arn(**place)
+
+
+def _place(deployment: Deployment, environment: EnvironmentConfig) -> dict[str, str]:
+    """Where `environment`'s model package group is: its partition, region and account. No account configured: the
+    environment is deployed into the credentials' account (one account for all)."""
+    account = environment.account or deployment.client("sts").get_caller_identity()["Account"]
+    return {"partition": partition_of(environment.region), "region": environment.region, "account": account}
 
 
 def _decide(context: Context, status: str) -> dict[str, Any]:

@@ -36,7 +36,7 @@ import numpy as np
 
 from config import AppConfig, parse_config
 from config.algorithm import load_algorithm
-from config.contract import environment_prefix
+from config.contract import environment_prefix, serving_log_group_name
 from config.hyperparameters import load_schema
 from config.settings import DEFAULT_CONFIG_FILE
 from local_sagemaker.deploy import DeployedStack, bootstrap, deploy, stack_artifacts
@@ -300,7 +300,8 @@ def run(server: MotoServer, platform: dict[str, str], prefix: str, keep_running:
     show(f"checkpoints      {training['CheckpointConfig']['S3Uri']}" if "CheckpointConfig" in training else "")
     show(f"training log     CloudWatch Logs /aws/sagemaker/TrainingJobs, streams {job}/algo-1-*")
     show(f"transform log    CloudWatch Logs /aws/sagemaker/TransformJobs, streams {job}/*")
-    show(f"endpoint         {smoke['endpoint']} (log group /aws/sagemaker/Endpoints/{smoke['endpoint']})")
+    logged = serving_log_group_name(smoke["endpoint"], smoke["inference_component"])
+    show(f"endpoint         {smoke['endpoint']} (log group {logged})")
     show(f"notification     SNS topic {platform['AlarmTopicArn']}")
     if "AsyncResultTopicArn" in platform:
         show(f"async results    SNS topic {platform['AsyncResultTopicArn']} (each request's success or error)")

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from config.aws_catalog import sagemaker_minimum
 from config.contract import component_log_group_name
-from sagemaker_constructs.endpoint_config import NAME, check_realtime_server_timeout
+from sagemaker_constructs.endpoint_config import NAME, check_realtime_server_timeout, whole_seconds
 from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MetricOptions, RealtimeEndpoint
@@ -70,8 +70,8 @@ class InferenceComponent(Construct):
         self.endpoint = endpoint
         self.component_name = component_name
         startup = {
-            "container_startup_health_check_timeout_in_seconds": _seconds(container_startup_health_check_timeout),
-            "model_data_download_timeout_in_seconds": _seconds(model_data_download_timeout),
+            "container_startup_health_check_timeout_in_seconds": whole_seconds(container_startup_health_check_timeout),
+            "model_data_download_timeout_in_seconds": whole_seconds(model_data_download_timeout),
         }
         self.component = sagemaker.CfnInferenceComponent(
             self,
@@ -130,7 +130,3 @@ class InferenceComponent(Construct):
     def metric_no_capacity_invocation_failures(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Requests refused because no copy was running (the first ones after a scale to zero). @default Sum."""
         return self.metric("NoCapacityInvocationFailures", **options)
-
-
-def _seconds(value: cdk.Duration | None) -> int | None:
-    return None if value is None else int(value.to_seconds())

@@ -10,15 +10,16 @@ from aws_cdk import aws_logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.aws_catalog import sagemaker_minimum
+from config.aws_catalog import sagemaker_minimum, sagemaker_range
 from config.contract import component_log_group_name
-from sagemaker_constructs.endpoint_config import NAME, check_realtime_server_timeout, whole_seconds
+from sagemaker_constructs.endpoint_config import NAME, check_duration, check_realtime_server_timeout, whole_seconds
 from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model import SageMakerModel
 from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MetricOptions, RealtimeEndpoint
 from sagemaker_constructs.validation import raise_if_any
 
 _COMPUTE = "InferenceComponentComputeResourceRequirements"
+_STARTUP = "InferenceComponentStartupParameters"
 
 
 class InferenceComponent(Construct):
@@ -65,6 +66,17 @@ class InferenceComponent(Construct):
             errors.append(f"memory_mb must be at least {low_memory:g} (SageMaker's {_COMPUTE}), got {memory_mb}")
         if initial_copies < 0:
             errors.append(f"initial_copies must be at least 0, got {initial_copies}")
+        # As RealtimeEndpoint checks its variants' (else CreateInferenceComponent refuses them at deployment), against
+        # the API's bounds for the component's own StartupParameters.
+        for field, timeout, member in (
+            (
+                "container_startup_health_check_timeout",
+                container_startup_health_check_timeout,
+                "ContainerStartupHealthCheckTimeoutInSeconds",
+            ),
+            ("model_data_download_timeout", model_data_download_timeout, "ModelDataDownloadTimeoutInSeconds"),
+        ):
+            check_duration(field, timeout, sagemaker_range(_STARTUP, member), errors)
         check_realtime_server_timeout("model's server_timeout", model.server_timeout_seconds, errors)
         raise_if_any(self, errors)
         self.endpoint = endpoint

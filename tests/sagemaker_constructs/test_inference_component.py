@@ -141,6 +141,26 @@ def test_a_startup_timeout_outside_what_sagemaker_takes_is_refused(
         _component(stack, _endpoint(stack, platform, model), model, **kwargs)
 
 
+def test_a_second_component_on_one_endpoint_is_refused(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN an endpoint hosting a component
+    WHEN a second component is built on it
+    THEN a ValueError names the first (the endpoint's metrics and invoke grant name one component)."""
+    endpoint = _endpoint(stack, platform, model)
+    _component(stack, endpoint, model)
+    with pytest.raises(ValueError, match=r"the endpoint hosts app-test-model already: one inference component only"):
+        InferenceComponent(
+            stack,
+            "Second",
+            endpoint=endpoint,
+            model=model,
+            component_name="app-test-other",
+            cpu_cores=1,
+            memory_mb=1024,
+        )
+
+
 def test_a_component_refuses_a_model_that_would_wait_past_sagemakers_60_s(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:

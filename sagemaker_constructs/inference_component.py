@@ -15,7 +15,13 @@ from config.contract import component_log_group_name
 from sagemaker_constructs.endpoint_config import NAME, check_duration, check_realtime_server_timeout, whole_seconds
 from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model import SageMakerModel
-from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MetricOptions, RealtimeEndpoint
+from sagemaker_constructs.realtime_endpoint import (
+    COMPONENT_DIMENSION,
+    INVOCATION_NAMESPACE,
+    MINUTE,
+    MetricOptions,
+    RealtimeEndpoint,
+)
 from sagemaker_constructs.validation import raise_if_any
 
 _COMPUTE = "InferenceComponentComputeResourceRequirements"
@@ -127,9 +133,9 @@ class InferenceComponent(Construct):
         return cloudwatch.Metric(
             namespace=INVOCATION_NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"InferenceComponentName": self.component_name},
+            dimensions_map={COMPONENT_DIMENSION: self.component_name},
             statistic=options.get("statistic", "Sum"),
-            period=options.get("period", cdk.Duration.minutes(1)),
+            period=options.get("period", MINUTE),
             label=options.get("label"),
             unit=options.get("unit"),
             color=options.get("color"),

@@ -257,8 +257,8 @@ def instance_variant(
         instance_type=variant.instance_type,
         initial_instance_count=variant.initial_instance_count,
         initial_variant_weight=variant.weight,
-        container_startup_health_check_timeout_in_seconds=_whole_seconds(health_check_timeout),
-        model_data_download_timeout_in_seconds=_whole_seconds(download_timeout),
+        container_startup_health_check_timeout_in_seconds=whole_seconds(health_check_timeout),
+        model_data_download_timeout_in_seconds=whole_seconds(download_timeout),
     )
 
 
@@ -287,8 +287,8 @@ def managed_variant(
             status="ENABLED", min_instance_count=variant.min_instances, max_instance_count=variant.max_instances
         ),
         routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=variant.routing_strategy),
-        container_startup_health_check_timeout_in_seconds=_whole_seconds(health_check_timeout),
-        model_data_download_timeout_in_seconds=_whole_seconds(download_timeout),
+        container_startup_health_check_timeout_in_seconds=whole_seconds(health_check_timeout),
+        model_data_download_timeout_in_seconds=whole_seconds(download_timeout),
     )
 
 
@@ -328,7 +328,8 @@ def blue_green_policy(shifting: TrafficShifting) -> sagemaker.CfnEndpoint.BlueGr
     )
 
 
-def _whole_seconds(value: cdk.Duration | None) -> int | None:
+def whole_seconds(value: cdk.Duration | None) -> int | None:
+    """A timeout as the API's whole seconds, None (SageMaker's default) left out."""
     return None if value is None else int(value.to_seconds())
 
 

@@ -185,12 +185,7 @@ class GitHubDeploymentRole(Construct):
             iam.PolicyStatement(
                 sid="CheckThePinnedVersion", actions=["sagemaker:DescribeModelPackage"], resources=[versions]
             ),
-            iam.PolicyStatement(
-                sid="DecryptTheVersion",
-                actions=["kms:Decrypt"],
-                resources=[self._arn("kms", "key", "*")],
-                conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{key_alias}"}},
-            ),
+            self._key_by_alias("DecryptTheVersion", ["kms:Decrypt"], key_alias),
         )
         prefix = _nag_arn("sagemaker", self._region, self._account)
         acknowledge(
@@ -200,6 +195,16 @@ class GitHubDeploymentRole(Construct):
             "the one action allowed on it reads the version's approval.",
         )
         self._acknowledge_key_by_alias()
+
+    def _key_by_alias(self, sid: str, actions: list[str], key_alias: str) -> iam.PolicyStatement:
+        """`actions` on the environment's key, named by its alias `key_alias`: any key of this account and region
+        whose aliases include it (kms:ResourceAliases), acknowledged by `_acknowledge_key_by_alias`."""
+        return iam.PolicyStatement(
+            sid=sid,
+            actions=actions,
+            resources=[self._arn("kms", "key", "*")],
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{key_alias}"}},
+        )
 
     def _acknowledge_key_by_alias(self) -> None:
         """Acknowledge the `key/*` of the statements that name the environment's key by its alias, once for all of
@@ -265,12 +270,7 @@ class GitHubDeploymentRole(Construct):
                 resources=[objects(service="s3", region="", account="", resource="*")],
                 conditions={**in_account, "StringLike": {"s3:prefix": [f"{prefix}*" for prefix in result_prefixes]}},
             ),
-            iam.PolicyStatement(
-                sid="EncryptTheAsynchronousRequest",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self._arn("kms", "key", "*")],
-                conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{key_alias}"}},
-            ),
+            self._key_by_alias("EncryptTheAsynchronousRequest", ["kms:GenerateDataKey", "kms:Decrypt"], key_alias),
         )
         buckets = f"arn:{_partition(self._region)}:s3:::*"
         reason = (

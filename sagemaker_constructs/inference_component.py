@@ -10,15 +10,22 @@ from aws_cdk import aws_logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.aws_catalog import sagemaker_minimum
+from config.aws_catalog import sagemaker_minimum, sagemaker_range
 from config.contract import component_log_group_name
-from sagemaker_constructs.endpoint_config import NAME, check_realtime_server_timeout
+from sagemaker_constructs.endpoint_config import NAME, check_duration, check_realtime_server_timeout, whole_seconds
 from sagemaker_constructs.log_groups import LogSettings
 from sagemaker_constructs.model import SageMakerModel
-from sagemaker_constructs.realtime_endpoint import INVOCATION_NAMESPACE, MetricOptions, RealtimeEndpoint
+from sagemaker_constructs.realtime_endpoint import (
+    COMPONENT_DIMENSION,
+    INVOCATION_NAMESPACE,
+    MINUTE,
+    MetricOptions,
+    RealtimeEndpoint,
+)
 from sagemaker_constructs.validation import raise_if_any
 
 _COMPUTE = "InferenceComponentComputeResourceRequirements"
+_STARTUP = "InferenceComponentStartupParameters"
 
 
 class InferenceComponent(Construct):
@@ -65,13 +72,24 @@ class InferenceComponent(Construct):
             errors.append(f"memory_mb must be at least {low_memory:g} (SageMaker's {_COMPUTE}), got {memory_mb}")
         if initial_copies < 0:
             errors.append(f"initial_copies must be at least 0, got {initial_copies}")
+        # As RealtimeEndpoint checks its variants' (else CreateInferenceComponent refuses them at deployment), against
+        # the API's bounds for the component's own StartupParameters.
+        for field, timeout, member in (
+            (
+                "container_startup_health_check_timeout",
+                container_startup_health_check_timeout,
+                "ContainerStartupHealthCheckTimeoutInSeconds",
+            ),
+            ("model_data_download_timeout", model_data_download_timeout, "ModelDataDownloadTimeoutInSeconds"),
+        ):
+            check_duration(field, timeout, sagemaker_range(_STARTUP, member), errors)
         check_realtime_server_timeout("model's server_timeout", model.server_timeout_seconds, errors)
         raise_if_any(self, errors)
         self.endpoint = endpoint
         self.component_name = component_name
         startup = {
-            "container_startup_health_check_timeout_in_seconds": _seconds(container_startup_health_check_timeout),
-            "model_data_download_timeout_in_seconds": _seconds(model_data_download_timeout),
+            "container_startup_health_check_timeout_in_seconds": whole_seconds(container_startup_health_check_timeout),
+            "model_data_download_timeout_in_seconds": whole_seconds(model_data_download_timeout),
         }
         self.component = sagemaker.CfnInferenceComponent(
             self,
@@ -115,9 +133,9 @@ class InferenceComponent(Construct):
         return cloudwatch.Metric(
             namespace=INVOCATION_NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"InferenceComponentName": self.component_name},
+            dimensions_map={COMPONENT_DIMENSION: self.component_name},
             statistic=options.get("statistic", "Sum"),
-            period=options.get("period", cdk.Duration.minutes(1)),
+            period=options.get("period", MINUTE),
             label=options.get("label"),
             unit=options.get("unit"),
             color=options.get("color"),
@@ -130,7 +148,3 @@ class InferenceComponent(Construct):
     def metric_no_capacity_invocation_failures(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Requests refused because no copy was running (the first ones after a scale to zero). @default Sum."""
         return self.metric("NoCapacityInvocationFailures", **options)
-
-
-def _seconds(value: cdk.Duration | None) -> int | None:
-    return None if value is None else int(value.to_seconds())

@@ -281,6 +281,9 @@ class RealtimeEndpoint(Construct):
         """Read invocation metrics per inference component `component_name` (what `InferenceComponent` serves)."""
         if self.managed_variant is None:
             raise invalid(self, ["only a ManagedVariant hosts inference components"])
+        # One name is what the metrics, the dashboard and grant_invoke read: a second would silently take them over.
+        if self.component_name is not None:
+            raise invalid(self, [f"the endpoint hosts {self.component_name} already: one inference component only"])
         self.component_name = component_name
 
     def add_rollback_alarm(self, alarm: cloudwatch.IAlarm) -> None:

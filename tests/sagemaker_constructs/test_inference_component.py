@@ -118,6 +118,49 @@ def test_a_component_argument_below_what_sagemaker_takes_is_refused(
         _component(stack, _endpoint(stack, platform, model), model, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"container_startup_health_check_timeout": cdk.Duration.seconds(59)},
+            r"container_startup_health_check_timeout must be 60-3600 s, got 59 s",
+        ),
+        (
+            {"model_data_download_timeout": cdk.Duration.seconds(3601)},
+            r"model_data_download_timeout must be 60-3600 s, got 3601 s",
+        ),
+    ],
+)
+def test_a_startup_timeout_outside_what_sagemaker_takes_is_refused(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel, kwargs: dict[str, Any], message: str
+) -> None:
+    """GIVEN a component's startup timeout a second outside SageMaker's bounds (botocore's
+    InferenceComponentStartupParameters), its endpoint taking none
+    WHEN the component is built THEN a ValueError names the timeout and the bounds."""
+    with pytest.raises(ValueError, match=message):
+        _component(stack, _endpoint(stack, platform, model), model, **kwargs)
+
+
+def test_a_second_component_on_one_endpoint_is_refused(
+    stack: cdk.Stack, platform: Platform, model: SageMakerModel
+) -> None:
+    """GIVEN an endpoint hosting a component
+    WHEN a second component is built on it
+    THEN a ValueError names the first (the endpoint's metrics and invoke grant name one component)."""
+    endpoint = _endpoint(stack, platform, model)
+    _component(stack, endpoint, model)
+    with pytest.raises(ValueError, match=r"the endpoint hosts app-test-model already: one inference component only"):
+        InferenceComponent(
+            stack,
+            "Second",
+            endpoint=endpoint,
+            model=model,
+            component_name="app-test-other",
+            cpu_cores=1,
+            memory_mb=1024,
+        )
+
+
 def test_a_component_refuses_a_model_that_would_wait_past_sagemakers_60_s(
     stack: cdk.Stack, platform: Platform, model: SageMakerModel
 ) -> None:

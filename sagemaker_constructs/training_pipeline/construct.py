@@ -70,8 +70,7 @@ class TrainingPipeline(Construct):
     policy `policy`) may create, describe, stop and tag only those, pass only the execution role (to SageMaker),
     publish only to the topic, register versions only with the status Register gives them; it never reads the
     buckets, and writes only the final metrics' documents there (with `model_registry`, through `metrics_policy`).
-    It logs ALL events
-    with execution data to `log_group` and traces with X-Ray.
+    It logs ALL events with execution data to `log_group` and traces with X-Ray.
 
     :param name_prefix: `<app>-<env>`; lowercase letters, digits and '-', short enough that a
         generated execution name (36 characters) still fits SageMaker's 63-character names.

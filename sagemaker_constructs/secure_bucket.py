@@ -94,7 +94,7 @@ class SecureBucket(Construct):
                 ),
                 *(
                     s3.LifecycleRule(id=f"Expire-{prefix.rstrip('/')}", prefix=prefix, expiration=after)
-                    for prefix, after in (expire_under or {}).items()
+                    for prefix, after in expiring
                 ),
             ],
             removal_policy=removal_policy,

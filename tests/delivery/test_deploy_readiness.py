@@ -17,7 +17,7 @@ import pytest
 
 from delivery.permissions_boundary import PERMISSIONS_BOUNDARY_NAME
 from tests.conftest import ROOT, Synthesized
-from tests.delivery.conftest import PROD_ACCOUNT, access_templates
+from tests.delivery.conftest import PROD_ACCOUNT, access_stacks
 from tests.deploy_readiness import (
     boundary_statements,
     deployment_of,
@@ -45,13 +45,13 @@ def _findings(
 
 @pytest.fixture(scope="module")
 def shipped(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    access = access_templates(synthesized.config, tmp_path_factory.mktemp("access"))
+    access = access_stacks(synthesized.config, tmp_path_factory.mktemp("access"))
     return deployment_of(synthesized.config, synthesized.templates, access)
 
 
 @pytest.fixture(scope="module")
 def maximal(maximal_synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    access = access_templates(maximal_synthesized.config, tmp_path_factory.mktemp("access-maximal"))
+    access = access_stacks(maximal_synthesized.config, tmp_path_factory.mktemp("access-maximal"))
     return deployment_of(maximal_synthesized.config, maximal_synthesized.templates, access)
 
 

@@ -323,16 +323,17 @@ def make_platform(stack: cdk.Stack, container_directory: Path) -> Platform:
     return Platform(key=key, logs=logs, artifacts=artifacts, image=image, role=role)
 
 
+MODEL_DATA_URL = "s3://artifacts-bucket/models/v1/model.tar.gz"
+
+
 def make_model(stack: cdk.Stack, platform: Platform, id_: str, **kwargs: Any) -> SageMakerModel:
-    """A `SageMakerModel` of the platform's image and role serving s3://b/model.tar.gz (`kwargs` add to it)."""
-    return SageMakerModel(
-        stack,
-        id_,
-        image_uri=platform.image.image_uri,
-        model_data_url="s3://b/model.tar.gz",
-        execution_role=platform.role,
-        **kwargs,
-    )
+    """A `SageMakerModel` of the platform's image and role serving `MODEL_DATA_URL` (`kwargs` override)."""
+    arguments: dict[str, Any] = {
+        "image_uri": platform.image.image_uri,
+        "model_data_url": MODEL_DATA_URL,
+        "execution_role": platform.role,
+    } | kwargs
+    return SageMakerModel(stack, id_, **arguments)
 
 
 def make_endpoint(

@@ -21,6 +21,7 @@ from config.settings import DEFAULT_CONFIG_FILE
 from scripts.demo import make_asynchronous
 from stacks.deployment_access_stack import add_deployment_access
 from tests import declared
+from tests.deploy_readiness.model import Stack
 from tests.helpers import TEST_ACCOUNT, Synthesized, cdk_context, synthesize
 
 # Prod's own account in the maximal configuration (the recommended setup): staging's registry is shared with it.
@@ -81,19 +82,28 @@ def maximal_config() -> AppConfig:
     return parse_config(maximal_raw_config(), default_account=TEST_ACCOUNT)
 
 
-def access_templates(config: AppConfig, outdir: Path) -> list[dict[str, Any]]:
-    """The DeploymentAccess stack's templates for `config`."""
+def access_stacks(config: AppConfig, outdir: Path) -> list[Stack]:
+    """The DeploymentAccess stacks for `config`, each in the account and region add_deployment_access gives it."""
     app = cdk.App(context=cdk_context(), outdir=str(outdir))
     stacks = add_deployment_access(app, config)
     assert stacks
     assembly = app.synth()
-    return [assembly.get_stack_artifact(stack.artifact_id).template for stack in stacks]
+    return [
+        Stack(
+            "DeploymentAccess" if len(stacks) == 1 else f"DeploymentAccess{index}",
+            assembly.get_stack_artifact(stack.artifact_id).template,
+            # An environment without an account deploys to the credentials' own (the stack's account is a token).
+            "" if cdk.Token.is_unresolved(stack.account) else stack.account,
+            stack.region,
+        )
+        for index, stack in enumerate(stacks)
+    ]
 
 
 def all_templates(synthesized: Synthesized, outdir: Path) -> list[dict[str, Any]]:
     """Every template the app synthesizes with `synthesized`'s configuration: each environment's, the access stack's."""
     environments = [t for by_stack in synthesized.templates.values() for t in by_stack.values()]
-    return environments + access_templates(synthesized.config, outdir)
+    return environments + [dict(stack.template) for stack in access_stacks(synthesized.config, outdir)]
 
 
 @pytest.fixture(scope="session")

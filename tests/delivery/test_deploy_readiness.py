@@ -17,7 +17,7 @@ import pytest
 
 from delivery.permissions_boundary import PERMISSIONS_BOUNDARY_NAME
 from tests.conftest import ROOT, Synthesized
-from tests.delivery.conftest import PROD_ACCOUNT, access_templates
+from tests.delivery.conftest import PROD_ACCOUNT, access_stacks
 from tests.deploy_readiness import (
     boundary_statements,
     deployment_of,
@@ -27,6 +27,7 @@ from tests.deploy_readiness import (
 from tests.deploy_readiness.check import Finding, check
 from tests.deploy_readiness.deploy_path import commands, imports_existing, makefile_deploy_imports, problems
 from tests.deploy_readiness.model import Deployment, Stack
+from tests.helpers import TEST_ACCOUNT
 
 Statements = Sequence[Mapping[str, Any]]
 
@@ -45,13 +46,13 @@ def _findings(
 
 @pytest.fixture(scope="module")
 def shipped(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    access = access_templates(synthesized.config, tmp_path_factory.mktemp("access"))
+    access = access_stacks(synthesized.config, tmp_path_factory.mktemp("access"))
     return deployment_of(synthesized.config, synthesized.templates, access)
 
 
 @pytest.fixture(scope="module")
 def maximal(maximal_synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    access = access_templates(maximal_synthesized.config, tmp_path_factory.mktemp("access-maximal"))
+    access = access_stacks(maximal_synthesized.config, tmp_path_factory.mktemp("access-maximal"))
     return deployment_of(maximal_synthesized.config, maximal_synthesized.templates, access)
 
 
@@ -137,6 +138,24 @@ def test_dropping_what_application_auto_scaling_validates_of_a_component_fails_i
     # THEN both the component (its handlers) and the scalable target (Application Auto Scaling's check) fail
     assert any("ScalableTarget" in f.where and "application" in f.source for f in findings)
     assert any("AWS::SageMaker::InferenceComponent" in f.where for f in findings)
+
+
+def test_a_role_bounded_by_another_account_s_boundary_is_named(maximal: Deployment) -> None:
+    # GIVEN the maximal configuration (prod in an account of its own) with prod's roles bounded by the boundary of
+    # the test account, where dev and staging deploy (each administrator creates the boundary in their own account)
+    other = f"arn:aws:iam::{TEST_ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
+    stacks = []
+    for stack in maximal:
+        template = copy.deepcopy(dict(stack.template))
+        for resource in template.get("Resources", {}).values():
+            if stack.account == PROD_ACCOUNT and "PermissionsBoundary" in resource.get("Properties", {}):
+                resource["Properties"]["PermissionsBoundary"] = other
+        stacks.append(Stack(stack.name, template, stack.account, stack.region))
+    # WHEN checked
+    findings = _named(_findings(Deployment(stacks), paths()["default bootstrap"]), f"has the boundary {other}, not ")
+    # THEN prod's roles are named, with the boundary of their own account; dev's and staging's are not
+    expected = f"not arn:aws:iam::{PROD_ACCOUNT}:policy/{PERMISSIONS_BOUNDARY_NAME}"
+    assert findings and all(f.what.endswith(expected) and f.where.startswith("Prod-") for f in findings)
 
 
 @pytest.mark.parametrize("where", ["role", "boundary"])

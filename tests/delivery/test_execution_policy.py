@@ -15,7 +15,7 @@ import pytest
 
 from config import EnvironmentName
 from tests.conftest import ROOT, Synthesized
-from tests.delivery.conftest import access_templates
+from tests.delivery.conftest import access_stacks
 from tests.deploy_readiness import deployment_of
 from tests.deploy_readiness.check import needed_handler_permissions
 from tests.deploy_readiness.model import Deployment, Stack
@@ -52,7 +52,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     each environment's stacks and the access stack, each with its region."""
     fixture = {"shipped": "synthesized", "maximal": "maximal_synthesized"}[request.param]
     synthesized: Synthesized = request.getfixturevalue(fixture)
-    access = access_templates(synthesized.config, tmp_path_factory.mktemp("access"))
+    access = access_stacks(synthesized.config, tmp_path_factory.mktemp("access"))
     return deployment_of(synthesized.config, synthesized.templates, access)
 
 

@@ -38,20 +38,14 @@ def paths() -> dict[str, Sequence[Mapping[str, Any]]]:
 
 
 def deployment_of(
-    config: AppConfig, templates: Mapping[str, Mapping[str, Mapping[str, Any]]], access: Sequence[Mapping[str, Any]]
+    config: AppConfig, templates: Mapping[str, Mapping[str, Mapping[str, Any]]], access: Sequence[Stack]
 ) -> Deployment:
-    """The stacks `cdk deploy` creates from `templates` (environment -> stack id -> template) and the access stacks."""
+    """The stacks `cdk deploy` creates from `templates` (environment -> stack id -> template), and the `access` stacks
+    (each in its own account and region: tests/delivery/conftest.py's `access_stacks`)."""
     stacks = []
     for name, by_stack in templates.items():
         settings = config.environments[next(e for e in config.environments if e.value == name)]
         account = settings.account or ""
         for stack_id, template in by_stack.items():
             stacks.append(Stack(f"{settings.name.stage_id}-{stack_id}", template, account, settings.region))
-    # One access stack per account, in its first environment's region, in the order add_deployment_access makes them.
-    places: dict[str | None, str] = {}
-    for settings in config.environments.values():
-        places.setdefault(settings.account, settings.region)
-    for index, (template, (access_account, region)) in enumerate(zip(access, places.items(), strict=True)):
-        name = "DeploymentAccess" if len(access) == 1 else f"DeploymentAccess{index}"
-        stacks.append(Stack(name, template, access_account or "", region))
-    return Deployment(stacks)
+    return Deployment([*stacks, *access])

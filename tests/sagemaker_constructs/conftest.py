@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 
 from sagemaker_constructs import SageMakerModel
-from tests.helpers import Platform, make_platform
+from tests.helpers import Platform, make_model, make_platform
 
 
 @pytest.fixture
@@ -18,10 +18,4 @@ def platform(stack: cdk.Stack, container_directory: Path) -> Platform:
 
 @pytest.fixture
 def model(stack: cdk.Stack, platform: Platform) -> SageMakerModel:
-    return SageMakerModel(
-        stack,
-        "Model",
-        image_uri=platform.image.image_uri,
-        model_data_url="s3://artifacts-bucket/models/v1/model.tar.gz",
-        execution_role=platform.role,
-    )
+    return make_model(stack, platform, "Model")

@@ -7,21 +7,12 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from sagemaker_constructs import SageMakerModel, VpcPlacement
-from tests.helpers import Platform, logical_id, resource_at
-
-DATA_URL = "s3://artifacts-bucket/models/v1/model.tar.gz"
+from sagemaker_constructs import VpcPlacement
+from tests.helpers import MODEL_DATA_URL, Platform, logical_id, make_model, resource_at
 
 
 def _model(stack: cdk.Stack, platform: Platform, **kwargs: Any) -> dict[str, Any]:
-    SageMakerModel(
-        stack,
-        "Under",
-        image_uri=platform.image.image_uri,
-        model_data_url=DATA_URL,
-        execution_role=platform.role,
-        **kwargs,
-    )
+    make_model(stack, platform, "Under", **kwargs)
     return resource_at(stack, "Under/Model")
 
 
@@ -33,7 +24,7 @@ def test_it_serves_the_image_and_the_pinned_artifact_with_the_execution_role(
     THEN its container serves that image and artifact, and it runs as that role."""
     model = _model(stack, platform)
     container = model["Properties"]["PrimaryContainer"]
-    assert container["ModelDataUrl"] == DATA_URL
+    assert container["ModelDataUrl"] == MODEL_DATA_URL
     assert platform.image.image_tag in str(container["Image"])
     role = logical_id(stack, "ExecutionRole/Role")
     assert model["Properties"]["ExecutionRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
@@ -53,14 +44,7 @@ def test_it_waits_for_the_execution_roles_policy(stack: cdk.Stack, platform: Pla
 
 
 def _version(stack: cdk.Stack, platform: Platform, data_url: str, id_: str = "Under", **kwargs: Any) -> str:
-    return SageMakerModel(
-        stack,
-        id_,
-        image_uri=platform.image.image_uri,
-        model_data_url=data_url,
-        execution_role=platform.role,
-        **kwargs,
-    ).model_version
+    return make_model(stack, platform, id_, model_data_url=data_url, **kwargs).model_version
 
 
 def test_the_model_version_names_the_image_and_artifact_deterministically(stack: cdk.Stack, platform: Platform) -> None:
@@ -68,8 +52,8 @@ def test_the_model_version_names_the_image_and_artifact_deterministically(stack:
     WHEN they are made
     THEN the container's METRICS_MODEL_VERSION is the same digest for the first two (no timestamp, no
     random part) and another one for the third."""
-    first = _version(stack, platform, DATA_URL, "First")
-    again = _version(stack, platform, DATA_URL, "Again")
+    first = _version(stack, platform, MODEL_DATA_URL, "First")
+    again = _version(stack, platform, MODEL_DATA_URL, "Again")
     other = _version(stack, platform, "s3://artifacts-bucket/models/v2/model.tar.gz", "Other")
     assert first == again != other
     assert len(first) == 64 and int(first, 16) >= 0
@@ -81,14 +65,14 @@ def test_the_model_version_names_the_image_and_artifact_deterministically(stack:
 def test_a_model_version_no_dimension_can_hold_is_rejected(stack: cdk.Stack, platform: Platform, version: str) -> None:
     """GIVEN a blank or too long model version WHEN the model is made THEN a ValueError names model_version."""
     with pytest.raises(ValueError, match="model_version must be 1-1024 characters"):
-        _version(stack, platform, DATA_URL, model_version=version)
+        _version(stack, platform, MODEL_DATA_URL, model_version=version)
 
 
 def test_the_environment_cannot_override_the_model_version(stack: cdk.Stack, platform: Platform) -> None:
     """GIVEN METRICS_MODEL_VERSION in `environment` WHEN the model is made THEN it is refused: the alarms
     read model_version, and the two would disagree."""
     with pytest.raises(ValueError, match="must not set METRICS_MODEL_VERSION"):
-        _version(stack, platform, DATA_URL, environment={"METRICS_MODEL_VERSION": "mine"})
+        _version(stack, platform, MODEL_DATA_URL, environment={"METRICS_MODEL_VERSION": "mine"})
 
 
 def test_server_settings_reach_the_container(stack: cdk.Stack, platform: Platform) -> None:
@@ -140,10 +124,5 @@ def test_vpc_and_network_isolation(stack: cdk.Stack, platform: Platform) -> None
 )
 def test_bad_settings_are_rejected(stack: cdk.Stack, platform: Platform, kwargs: dict[str, Any], message: str) -> None:
     """GIVEN one bad argument WHEN a model is made THEN a ValueError names the field and what is allowed."""
-    arguments: dict[str, Any] = {
-        "image_uri": platform.image.image_uri,
-        "model_data_url": DATA_URL,
-        "execution_role": platform.role,
-    } | kwargs
     with pytest.raises(ValueError, match=message):
-        SageMakerModel(stack, "Bad", **arguments)
+        make_model(stack, platform, "Bad", **kwargs)
